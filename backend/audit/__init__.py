@@ -1,0 +1,3 @@
+from backend.audit import service
+
+__all__ = ["service"]

@@ -1,0 +1,73 @@
+"""Audit events: an append-only record of every mutation, written with the change itself."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import Field as SchemaField
+from sqlmodel import Field, SQLModel
+
+from backend.db import id_field, json_field, timestamp_field
+from backend.schemas import PublicModel
+
+
+class AuditEventRow(SQLModel, table=True):
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        sa.Index("ix_audit_events_project_created", "project_id", "created_at"),
+        sa.Index("ix_audit_events_resource", "resource_type", "resource_id", "created_at"),
+        sa.Index("ix_audit_events_action_created", "action", "created_at"),
+        sa.Index("ix_audit_events_request_id", "request_id"),
+        sa.Index("ix_audit_events_operation", "operation", "created_at"),
+    )
+
+    id: uuid.UUID = id_field()
+    project_id: uuid.UUID | None = Field(
+        default=None, foreign_key="projects.id", ondelete="SET NULL"
+    )
+    action: str
+    resource_type: str
+    resource_id: uuid.UUID | None = None
+    resource_name: str = ""
+    actor: str = Field(default="", index=True)
+    source: str = Field(default="", index=True)
+    # What authentication proved about the caller (actor/source are self-declared labels).
+    principal: str = ""
+    # Copies of metadata.requestId / metadata.operation, as plain indexed columns.
+    request_id: str = ""
+    operation: str = ""
+    meta: dict[str, Any] = json_field(column="metadata")
+    created_at: datetime = timestamp_field(index=True)
+
+
+class AuditEvent(PublicModel):
+    id: uuid.UUID
+    project_id: uuid.UUID | None = None
+    action: str
+    resource_type: str
+    resource_id: uuid.UUID | None = None
+    resource_name: str | None = None
+    actor: str | None = None
+    source: str | None = None
+    principal: str | None = None
+    metadata: dict[str, Any] = SchemaField(default_factory=dict)
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: AuditEventRow) -> AuditEvent:
+        return cls(
+            id=row.id,
+            project_id=row.project_id,
+            action=row.action,
+            resource_type=row.resource_type,
+            resource_id=row.resource_id,
+            resource_name=row.resource_name or None,
+            actor=row.actor or None,
+            source=row.source or None,
+            principal=row.principal or None,
+            metadata=row.meta,
+            created_at=row.created_at,
+        )

@@ -1,0 +1,112 @@
+"""Audit: events are added to the caller's transaction, so they commit with the change."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from backend.audit.models import AuditEventRow
+from backend.auth.models import Principal
+from backend.errors import InvalidInput
+from backend.validation import clean_label, optional_uuid
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def record(
+    session: Session,
+    *,
+    principal: Principal,
+    action: str,
+    resource_type: str,
+    resource_id: uuid.UUID | None = None,
+    resource_name: str = "",
+    project_id: uuid.UUID | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> AuditEventRow:
+    """Add an audit event to the session; it is written by the caller's commit."""
+    meta = dict(metadata or {})
+    if principal.request_id:
+        meta.setdefault("requestId", principal.request_id)
+    event = AuditEventRow(
+        project_id=project_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        resource_name=resource_name,
+        actor=principal.actor,
+        source=principal.source,
+        principal=principal.subject,
+        request_id=str(meta.get("requestId", "")),
+        operation=str(meta.get("operation", "")),
+        meta=meta,
+    )
+    session.add(event)
+    return event
+
+
+def list_events(
+    session: Session,
+    *,
+    project_id: uuid.UUID | None = None,
+    filters: dict[str, str | None],
+) -> list[AuditEventRow]:
+    """Newest first, filtered by the reference's exact-match query parameters."""
+    query = select(AuditEventRow)
+    if project_id is not None:
+        query = query.where(AuditEventRow.project_id == project_id)
+    elif (pid := optional_uuid(filters.get("projectId"), "invalid projectId query")) is not None:
+        query = query.where(AuditEventRow.project_id == pid)
+    for name, column in (("action", AuditEventRow.action), ("resourceType", AuditEventRow.resource_type)):
+        if value := (filters.get(name) or "").strip():
+            query = query.where(column == value)
+    for name, column in (
+        ("actor", AuditEventRow.actor),
+        ("source", AuditEventRow.source),
+        ("requestId", AuditEventRow.request_id),
+        ("operation", AuditEventRow.operation),
+    ):
+        if value := clean_label(filters.get(name)):
+            query = query.where(column == value)
+    if (rid := optional_uuid(filters.get("resourceId"), "invalid resourceId query")) is not None:
+        query = query.where(AuditEventRow.resource_id == rid)
+    since = _timestamp(filters.get("since"), "since")
+    until = _timestamp(filters.get("until"), "until")
+    if since and until and since > until:
+        raise InvalidInput("since must be before or equal to until")
+    if since:
+        query = query.where(AuditEventRow.created_at >= since)
+    if until:
+        query = query.where(AuditEventRow.created_at <= until)
+    limit = _limit(filters.get("limit"))
+    query = query.order_by(col(AuditEventRow.created_at).desc(), col(AuditEventRow.id).desc())
+    return list(session.exec(query.limit(limit)))
+
+
+def _timestamp(value: str | None, name: str) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None or "T" not in text.upper():
+        raise InvalidInput(f"{name} must be an RFC3339 timestamp")
+    return parsed
+
+
+def _limit(value: str | None) -> int:
+    if value is None or value == "":
+        return DEFAULT_LIMIT
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+    return limit

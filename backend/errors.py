@@ -1,0 +1,62 @@
+"""Errors raised by services; the API maps each to its status code and `{"error": ...}` body.
+
+The message is what a user reads, so it says what was wrong in words. `detail` may add
+structured context (the rule that denied, the limit hit) but never replaces the message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    status_code = 500
+    default_message = "internal server error"
+
+    def __init__(self, message: str | None = None, **detail: Any) -> None:
+        self.message = message or self.default_message
+        self.detail = detail
+        super().__init__(self.message)
+
+
+class InvalidInput(ServiceError):
+    status_code = 400
+    default_message = "invalid request"
+
+
+class Unauthorized(ServiceError):
+    status_code = 401
+    default_message = "missing or invalid bearer token"
+
+
+class PolicyDenied(ServiceError):
+    status_code = 403
+
+    def __init__(self, reasons: list[str], **detail: Any) -> None:
+        self.reasons = reasons
+        super().__init__("policy denied: " + "; ".join(reasons), **detail)
+
+
+class NotFound(ServiceError):
+    status_code = 404
+    default_message = "resource not found"
+
+
+class Conflict(ServiceError):
+    status_code = 409
+    default_message = "resource conflict"
+
+
+class TooLarge(ServiceError):
+    status_code = 413
+    default_message = "request body is too large"
+
+
+class RuntimeFailed(ServiceError):
+    status_code = 502
+    default_message = "runtime error"
+
+
+class Unavailable(ServiceError):
+    status_code = 503
+    default_message = "service unavailable"

@@ -1,0 +1,32 @@
+"""Every table of the product, imported in one place (for Alembic and for tests)."""
+
+from sqlmodel import SQLModel
+
+from backend.artifacts.models import ArtifactContentRow, ArtifactRow
+from backend.audit.models import AuditEventRow
+from backend.auth.models import ApiTokenRow
+from backend.credentials.models import ProjectCredentialRow
+from backend.policy.models import ProjectPolicyRow, ProjectQuotaPolicyRow
+from backend.projects.models import ProjectRow
+from backend.sandboxes.models import SandboxRow
+from backend.sessions.models import RuntimeSessionRow
+from backend.tasks.models import ExecutionTaskRow
+from backend.templates.models import TemplateRow
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ApiTokenRow",
+    "ArtifactContentRow",
+    "ArtifactRow",
+    "AuditEventRow",
+    "ExecutionTaskRow",
+    "ProjectCredentialRow",
+    "ProjectPolicyRow",
+    "ProjectQuotaPolicyRow",
+    "ProjectRow",
+    "RuntimeSessionRow",
+    "SandboxRow",
+    "TemplateRow",
+    "metadata",
+]

@@ -1,0 +1,36 @@
+"""Project governance: launch policy and quota policy."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from backend.db import json_field, timestamp_field
+
+ENFORCEMENT_MODES = ("disabled", "enforced")
+
+
+class ProjectPolicyRow(SQLModel, table=True):
+    __tablename__ = "project_policies"
+
+    project_id: uuid.UUID = Field(primary_key=True, foreign_key="projects.id", ondelete="CASCADE")
+    enforcement: str = "disabled"
+    allowed_image_prefixes: list[str] = json_field(list)
+    allowed_service_accounts: list[str] = json_field(list)
+    allowed_secret_refs: list[str] = json_field(list)
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+class ProjectQuotaPolicyRow(SQLModel, table=True):
+    __tablename__ = "project_quota_policies"
+
+    project_id: uuid.UUID = Field(primary_key=True, foreign_key="projects.id", ondelete="CASCADE")
+    enforcement: str = "disabled"
+    max_active_sandboxes: int | None = None
+    max_retained_artifact_bytes: int | None = Field(default=None, sa_type=sa.BigInteger)
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()

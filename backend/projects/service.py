@@ -1,0 +1,150 @@
+"""Projects: create, read, update, delete (guarded). The one door for project mutations."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import Session, col, select
+
+from backend import audit
+from backend.auth.models import Principal
+from backend.db import commit, utcnow
+from backend.errors import Conflict, InvalidInput, NotFound
+from backend.projects.models import ProjectCreate, ProjectRow, ProjectUpdate
+from backend.sandboxes.models import SandboxRow
+from backend.templates.models import TemplateRow
+from backend.validation import blank, parse_uuid, resolve_slug
+
+
+def list_projects(session: Session) -> list[ProjectRow]:
+    query = select(ProjectRow).order_by(col(ProjectRow.created_at).desc(), col(ProjectRow.id))
+    return list(session.exec(query))
+
+
+def get_project(session: Session, project_id: uuid.UUID) -> ProjectRow:
+    project = session.get(ProjectRow, project_id)
+    if project is None:
+        raise NotFound()
+    return project
+
+
+def create_project(session: Session, *, principal: Principal, data: ProjectCreate) -> ProjectRow:
+    name = (data.name or "").strip()
+    slug = resolve_slug(data.slug, name)
+    if not name or not slug or blank(data.default_namespace):
+        raise InvalidInput("name, valid slug, and defaultNamespace are required")
+    if session.exec(select(ProjectRow.id).where(ProjectRow.slug == slug)).first():
+        raise Conflict(f'a project with slug "{slug}" already exists')
+    project = ProjectRow(
+        name=name,
+        slug=slug,
+        repository_url=(data.repository_url or "").strip(),
+        default_namespace=(data.default_namespace or "").strip(),
+        meta=_metadata(data.metadata),
+    )
+    session.add(project)
+    audit.service.record(
+        session,
+        principal=principal,
+        action="project.created",
+        resource_type="project",
+        resource_id=project.id,
+        resource_name=project.slug,
+        project_id=project.id,
+        metadata={"slug": slug, "defaultNamespace": project.default_namespace},
+    )
+    commit(session)
+    return project
+
+
+def update_project(
+    session: Session, *, principal: Principal, project_id: uuid.UUID, data: ProjectUpdate
+) -> ProjectRow:
+    project = get_project(session, project_id)
+    changed: list[str] = []
+    if data.given("name") and data.name is not None:
+        if blank(data.name):
+            raise InvalidInput("name cannot be empty")
+        project.name = data.name.strip()
+        changed.append("name")
+    if data.given("default_namespace") and data.default_namespace is not None:
+        if blank(data.default_namespace):
+            raise InvalidInput("defaultNamespace cannot be empty")
+        project.default_namespace = data.default_namespace.strip()
+        changed.append("defaultNamespace")
+    if data.given("repository_url"):
+        project.repository_url = (data.repository_url or "").strip()
+        changed.append("repositoryUrl")
+    if data.given("default_template_id"):
+        project.default_template_id = _default_template(session, project, data.default_template_id)
+        changed.append("defaultTemplateId")
+    if data.given("metadata"):
+        project.meta = _metadata(data.metadata)
+        changed.append("metadata")
+    project.updated_at = utcnow()
+    audit.service.record(
+        session,
+        principal=principal,
+        action="project.updated",
+        resource_type="project",
+        resource_id=project.id,
+        resource_name=project.slug,
+        project_id=project.id,
+        metadata={"fields": changed},
+    )
+    commit(session)
+    return project
+
+
+def _default_template(
+    session: Session, project: ProjectRow, value: str | None
+) -> uuid.UUID | None:
+    if value is None:
+        return None
+    template_id = parse_uuid(value, "defaultTemplateId must be a template UUID")
+    template = session.get(TemplateRow, template_id)
+    if template is None:
+        raise NotFound("default template not found")
+    if template.project_id not in (None, project.id):
+        raise InvalidInput("defaultTemplateId must be a global template or one of this project's")
+    return template_id
+
+
+def delete_project(session: Session, *, principal: Principal, project_id: uuid.UUID) -> None:
+    """Hard delete with cascades, refused while sandboxes exist or still await cleanup."""
+    project = get_project(session, project_id)
+    blocking = session.exec(
+        select(SandboxRow.id).where(
+            SandboxRow.project_id == project_id,
+            (col(SandboxRow.deleted_at).is_(None)) | (col(SandboxRow.runtime_ref).is_not(None)),
+        )
+    ).first()
+    if blocking is not None:
+        raise Conflict(
+            "project still has sandboxes (active, or deleted but awaiting runtime cleanup); "
+            "delete them and wait for cleanup first"
+        )
+    audit.service.record(
+        session,
+        principal=principal,
+        action="project.deleted",
+        resource_type="project",
+        resource_id=project.id,
+        resource_name=project.slug,
+        metadata={"name": project.name},
+    )
+    _clear_template_references(session, project_id)
+    session.delete(project)
+    commit(session)
+
+
+def _clear_template_references(session: Session, project_id: uuid.UUID) -> None:
+    """Sandboxes of this project are all soft-deleted: remove them before their templates
+    (the sandbox -> template FK is RESTRICT, and deletes cascade in no guaranteed order)."""
+    for sandbox in session.exec(select(SandboxRow).where(SandboxRow.project_id == project_id)):
+        session.delete(sandbox)
+    session.flush()
+
+
+def _metadata(value: object) -> object:
+    return {} if value is None else value

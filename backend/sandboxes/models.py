@@ -1,0 +1,153 @@
+"""Sandboxes: the product record of an isolated environment; runtimes reconcile toward it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from pydantic import Field as SchemaField
+from sqlmodel import Field, SQLModel
+
+from backend.db import id_field, json_field, timestamp_field
+from backend.schemas import PublicModel, RequestModel, uuid_field
+
+DEFAULT_SERVICE_ACCOUNT = "mbox-sandbox"
+STATUSES = ("pending", "running", "stopped", "failed", "deleted")
+DESIRED_STATES = ("running", "stopped", "deleted")
+
+
+class SandboxRow(SQLModel, table=True):
+    __tablename__ = "sandboxes"
+    __table_args__ = (
+        sa.Index(
+            "uq_sandboxes_active_slug",
+            "project_id",
+            "slug",
+            unique=True,
+            sqlite_where=sa.text("deleted_at IS NULL"),
+            postgresql_where=sa.text("deleted_at IS NULL"),
+        ),
+        sa.CheckConstraint(
+            "status IN ('pending', 'running', 'stopped', 'failed', 'deleted')",
+            name="ck_sandboxes_status",
+        ),
+        sa.CheckConstraint(
+            "desired_state IN ('running', 'stopped', 'deleted')", name="ck_sandboxes_desired"
+        ),
+        sa.CheckConstraint("length(trim(name)) > 0", name="ck_sandboxes_name"),
+    )
+
+    id: uuid.UUID = id_field()
+    project_id: uuid.UUID = Field(foreign_key="projects.id", ondelete="CASCADE", index=True)
+    template_id: uuid.UUID = Field(
+        foreign_key="environment_templates.id", ondelete="RESTRICT", index=True
+    )
+    name: str
+    slug: str
+    status: str = Field(default="pending", index=True)
+    # What the user asked for; the reconciler drives `status` toward it.
+    desired_state: str = "running"
+    # Why the sandbox is in its status (e.g. "idle", "ttl", "user", "start-failed") and words.
+    status_reason: str = ""
+    status_message: str = ""
+    namespace: str
+    service_account_name: str = DEFAULT_SERVICE_ACCOUNT
+    runtime_ref: dict[str, Any] | None = json_field(nullable=True)
+    ports: list[dict[str, Any]] = json_field(list)
+    meta: Any = json_field(column="metadata")
+    # Phase timestamps, so a user can see where start-up time went.
+    requested_at: datetime | None = timestamp_field(nullable=True)
+    started_at: datetime | None = timestamp_field(nullable=True)
+    ready_at: datetime | None = timestamp_field(nullable=True)
+    stopped_at: datetime | None = timestamp_field(nullable=True)
+    # Lifetime: the lease deadline (TTL / renew) and the last observed activity (idle).
+    expires_at: datetime | None = timestamp_field(nullable=True)
+    last_activity_at: datetime | None = timestamp_field(nullable=True)
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+    deleted_at: datetime | None = timestamp_field(nullable=True, index=True)
+
+
+class RuntimeRef(PublicModel):
+    adapter: str
+    kind: str
+    namespace: str
+    name: str
+
+
+class SandboxPort(PublicModel):
+    name: str
+    port: int
+    protocol: str = "TCP"
+    preview_url: str | None = None
+
+
+class Sandbox(PublicModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    template_id: uuid.UUID
+    name: str
+    slug: str
+    status: str
+    status_reason: str | None = None
+    status_message: str | None = None
+    namespace: str
+    service_account_name: str
+    runtime_ref: RuntimeRef | None = None
+    ports: list[SandboxPort] | None = None
+    metadata: Any = SchemaField(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: SandboxRow) -> Sandbox:
+        return cls(
+            id=row.id,
+            project_id=row.project_id,
+            template_id=row.template_id,
+            name=row.name,
+            slug=row.slug,
+            status=row.status,
+            status_reason=row.status_reason or None,
+            status_message=row.status_message or None,
+            namespace=row.namespace,
+            service_account_name=row.service_account_name,
+            runtime_ref=RuntimeRef(**row.runtime_ref) if row.runtime_ref else None,
+            ports=[SandboxPort(**port) for port in row.ports] or None,
+            metadata=row.meta,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            deleted_at=row.deleted_at,
+        )
+
+
+class SandboxCreate(RequestModel):
+    server_owned: ClassVar[tuple[str, ...]] = ("status", "runtimeRef", "ports")
+
+    project_id: str | None = uuid_field(default=None)
+    template_id: str | None = uuid_field(default=None)
+    name: str | None = None
+    slug: str | None = None
+    namespace: str | None = None
+    service_account_name: str | None = None
+    metadata: Any = None
+
+
+class SandboxPortInput(RequestModel):
+    name: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+    preview_url: str | None = None
+
+
+class SandboxUpdate(RequestModel):
+    server_owned: ClassVar[tuple[str, ...]] = ("status", "runtimeRef")
+
+    name: str | None = None
+    namespace: str | None = None
+    service_account_name: str | None = None
+    ports: list[SandboxPortInput] | None = None
+    metadata: Any = None

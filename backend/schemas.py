@@ -1,0 +1,44 @@
+"""Shared building blocks of the API schemas: camelCase wire names, strict request bodies."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+T = TypeVar("T")
+
+
+class PublicModel(BaseModel):
+    """A response body: camelCase names; fields that are None are omitted on the wire."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class RequestModel(BaseModel):
+    """A request body: camelCase names only, unknown fields refused, no type coercion."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, extra="forbid", strict=True, validate_by_name=False
+    )
+
+    def given(self, field: str) -> bool:
+        """Whether the client sent this field (PATCH: absent keeps, null may clear)."""
+        return field in self.model_fields_set
+
+
+class ItemList(PublicModel, Generic[T]):
+    items: list[T]
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: dict[str, Any] | None = None
+
+
+def uuid_field(**kwargs: Any) -> Any:
+    return Field(json_schema_extra={"format": "uuid"}, **kwargs)

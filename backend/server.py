@@ -1,0 +1,52 @@
+"""Process-wide wiring: settings, the database, startup checks, and the server entry point."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+from backend.db import Database
+from backend.settings import Settings, SettingsError, get_settings
+
+
+@functools.cache
+def get_database() -> Database:
+    """The process's database, migrated on first use (under the migration lock)."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.database_url)
+    database.migrate()
+    return database
+
+
+def check_startup() -> Settings:
+    """Validate settings and migrate; exit with one clear line if either fails."""
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        sys.exit(f"mbox: {exc}")
+    try:
+        get_database()
+    except Exception as exc:  # the operator needs the reason, not a traceback
+        sys.exit(f"mbox: cannot prepare the database at {_redact(settings.database_url)}: {exc}")
+    return settings
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL before printing it."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+
+
+def main() -> None:
+    """`mbox-server`: check settings, migrate, then serve console + API on one port."""
+    settings = check_startup()
+    port = str(settings.port)
+    print(f"mbox: serving on http://127.0.0.1:{port}", flush=True)
+    args = ["reflex", "run", "--env", "prod", "--single-port", "--backend-port", port]
+    os.execvp(args[0], args)

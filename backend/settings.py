@@ -1,0 +1,111 @@
+"""Server settings: one pydantic-settings class, read from the environment.
+
+Variable names of the reference contract are kept where they exist (DATABASE_URL,
+MBOX_API_TOKEN, MBOX_ARTIFACT_CONTENT_*); the defaults give a working single-machine
+install (SQLite and artifacts under the data dir, local runtime).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+API_VERSION = "v1alpha1"
+
+
+class SettingsError(RuntimeError):
+    """Invalid configuration; the message is one line naming the setting and the reason."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MBOX_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    data_dir: Path = Path(".mbox")
+    port: int = Field(default=3000, ge=1, le=65535)
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("DATABASE_URL", "MBOX_DATABASE_URL")
+    )
+    api_token: str = ""
+    server_version: str = "0.1.0-dev"
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    runtime: Literal["local", "kubernetes"] = "local"
+
+    artifact_content_backend: Literal["postgres", "filesystem", "s3"] = "postgres"
+    artifact_content_dir: Path | None = None
+    artifact_content_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1)
+    artifact_content_s3_endpoint: str = ""
+    artifact_content_s3_region: str = "us-east-1"
+    artifact_content_s3_bucket: str = ""
+    artifact_content_s3_prefix: str = ""
+    artifact_content_s3_access_key_id: str = ""
+    artifact_content_s3_secret_access_key: str = Field(default="", repr=False)
+    artifact_content_s3_force_path_style: bool = True
+
+    @field_validator("api_token", "database_url", "server_version", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("artifact_content_backend", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        data_dir = self.data_dir.expanduser().resolve()
+        object.__setattr__(self, "data_dir", data_dir)
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{data_dir / 'mbox.db'}")
+        if not self.database_url.startswith(("sqlite", "postgresql")):
+            raise ValueError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        if self.artifact_content_dir is None:
+            object.__setattr__(self, "artifact_content_dir", data_dir / "artifacts")
+        if self.artifact_content_backend == "s3":
+            self._check_s3()
+        return self
+
+    def _check_s3(self) -> None:
+        if not self.artifact_content_s3_endpoint.startswith(("http://", "https://")):
+            raise ValueError("MBOX_ARTIFACT_CONTENT_S3_ENDPOINT must be an http(s) URL")
+        if not self.artifact_content_s3_bucket or "/" in self.artifact_content_s3_bucket:
+            raise ValueError("MBOX_ARTIFACT_CONTENT_S3_BUCKET is required and cannot contain '/'")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    @property
+    def auth_required(self) -> bool:
+        return bool(self.api_token)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise SettingsError with one clear line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    name = "/".join(str(part) for part in error["loc"]) or "settings"
+    env_name = name if name.isupper() else f"MBOX_{name.upper()}"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["loc"]:
+        return f"invalid setting {env_name}: {message}"
+    return f"invalid settings: {message}"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return load_settings()

@@ -1,0 +1,155 @@
+"""Environment templates: the launch recipe of a sandbox (image, command, ports, policy)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import Field as SchemaField
+from sqlmodel import Field, SQLModel
+
+from backend.db import id_field, json_field, timestamp_field
+from backend.schemas import PublicModel, RequestModel, uuid_field
+
+DEFAULT_WORKING_DIR = "/workspace"
+NETWORK_POLICIES = ("default", "restricted", "open")
+PORT_PROTOCOLS = ("", "TCP", "UDP")
+
+
+class TemplateRow(SQLModel, table=True):
+    __tablename__ = "environment_templates"
+    __table_args__ = (
+        sa.Index(
+            "uq_templates_global_slug",
+            "slug",
+            unique=True,
+            sqlite_where=sa.text("project_id IS NULL"),
+            postgresql_where=sa.text("project_id IS NULL"),
+        ),
+        sa.Index(
+            "uq_templates_project_slug",
+            "project_id",
+            "slug",
+            unique=True,
+            sqlite_where=sa.text("project_id IS NOT NULL"),
+            postgresql_where=sa.text("project_id IS NOT NULL"),
+        ),
+        sa.CheckConstraint("length(trim(name)) > 0", name="ck_templates_name"),
+        sa.CheckConstraint("length(trim(image)) > 0", name="ck_templates_image"),
+    )
+
+    id: uuid.UUID = id_field()
+    project_id: uuid.UUID | None = Field(
+        default=None, foreign_key="projects.id", ondelete="CASCADE", index=True
+    )
+    name: str
+    slug: str
+    image: str
+    startup_command: list[str] = json_field(list)
+    working_dir: str = DEFAULT_WORKING_DIR
+    cpu_request: str = ""
+    memory_request: str = ""
+    storage_request: str = ""
+    exposed_ports: list[dict[str, Any]] = json_field(list)
+    env: dict[str, str] = json_field(dict)
+    secret_refs: list[dict[str, Any]] = json_field(list)
+    network_policy: str = "default"
+    lifecycle_policy: dict[str, Any] = json_field(dict)
+    meta: Any = json_field(column="metadata")
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+class TemplatePort(PublicModel):
+    name: str
+    port: int
+    protocol: str = ""
+
+
+class SecretRef(PublicModel):
+    name: str
+    key: str | None = None
+
+
+class EnvironmentTemplate(PublicModel):
+    id: uuid.UUID
+    project_id: uuid.UUID | None = None
+    name: str
+    slug: str
+    image: str
+    startup_command: list[str] | None = None
+    working_dir: str
+    cpu_request: str | None = None
+    memory_request: str | None = None
+    storage_request: str | None = None
+    exposed_ports: list[TemplatePort] | None = None
+    env: Any = SchemaField(default_factory=dict)
+    secret_refs: list[SecretRef] | None = None
+    network_policy: str
+    lifecycle_policy: Any = SchemaField(default_factory=dict)
+    metadata: Any = SchemaField(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: TemplateRow) -> EnvironmentTemplate:
+        return cls(
+            id=row.id,
+            project_id=row.project_id,
+            name=row.name,
+            slug=row.slug,
+            image=row.image,
+            startup_command=row.startup_command or None,
+            working_dir=row.working_dir or DEFAULT_WORKING_DIR,
+            cpu_request=row.cpu_request or None,
+            memory_request=row.memory_request or None,
+            storage_request=row.storage_request or None,
+            exposed_ports=[TemplatePort(**port) for port in row.exposed_ports] or None,
+            env=row.env,
+            secret_refs=[SecretRef(**ref) for ref in row.secret_refs] or None,
+            network_policy=row.network_policy or "default",
+            lifecycle_policy=row.lifecycle_policy,
+            metadata=row.meta,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class TemplatePortInput(RequestModel):
+    name: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+
+
+class SecretRefInput(RequestModel):
+    name: str | None = None
+    key: str | None = None
+
+
+class TemplateFields(RequestModel):
+    """The fields a client may set on create and on update."""
+
+    name: str | None = None
+    image: str | None = None
+    startup_command: list[str] | None = None
+    working_dir: str | None = None
+    cpu_request: str | None = None
+    memory_request: str | None = None
+    storage_request: str | None = None
+    exposed_ports: list[TemplatePortInput] | None = None
+    env: Any = None
+    secret_refs: list[SecretRefInput] | None = None
+    network_policy: str | None = None
+    lifecycle_policy: Any = None
+    metadata: Any = None
+
+
+class TemplateCreate(TemplateFields):
+    project_id: str | None = uuid_field(default=None)
+    slug: str | None = None
+
+
+class TemplateUpdate(TemplateFields):
+    """Whole-field replacement for each field sent; projectId and slug are immutable."""

@@ -1,0 +1,58 @@
+"""Small input rules shared by services: ids, slugs, labels."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+
+from backend.errors import InvalidInput
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_SEPARATORS = re.compile(r"[\s\-_./]+")
+_DROPPED = re.compile(r"[^a-z0-9-]")
+_DASHES = re.compile(r"-{2,}")
+MAX_LABEL_CHARS = 128
+
+
+def parse_uuid(value: object, message: str) -> uuid.UUID:
+    """Parse a UUID from a path, query or body value; InvalidInput(message) otherwise."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str):
+        raise InvalidInput(message)
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        raise InvalidInput(message) from None
+
+
+def optional_uuid(value: str | None, message: str) -> uuid.UUID | None:
+    if value is None or not value.strip():
+        return None
+    return parse_uuid(value, message)
+
+
+def slugify(name: str) -> str:
+    """The reference's slug derivation: lower-case a-z0-9, separators become one dash."""
+    slug = _SEPARATORS.sub("-", name.lower())
+    slug = _DASHES.sub("-", _DROPPED.sub("", slug))
+    return slug.strip("-")
+
+
+def resolve_slug(slug: str | None, name: str) -> str:
+    """The given slug (trimmed), else one derived from the name; '' when neither is valid."""
+    candidate = (slug or "").strip() or slugify(name)
+    return candidate if SLUG_PATTERN.match(candidate) else ""
+
+
+def clean_label(value: str | None, limit: int = MAX_LABEL_CHARS) -> str:
+    """Header-style label: trimmed, control characters removed, at most `limit` characters."""
+    if not value:
+        return ""
+    kept = "".join(ch for ch in value.strip() if unicodedata.category(ch)[0] != "C")
+    return kept[:limit]
+
+
+def blank(value: str | None) -> bool:
+    return value is None or not value.strip()
