@@ -2,19 +2,95 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp
 
+from backend.api import audit, projects, sandboxes, system, templates
+from backend.api.middleware import ApiRequestMiddleware
+from backend.db import Database
+from backend.errors import ServiceError
+from backend.settings import Settings
 
-def create_api(console: ASGIApp | None = None) -> FastAPI:
-    """Build the API. Used as Reflex's api_transformer: `console` is Reflex's own ASGI app,
-    mounted last so that API routes match first."""
+log = logging.getLogger("mbox.api")
+ROUTERS = (system, audit, projects, templates, sandboxes)
+
+
+def create_api(
+    console: ASGIApp | None = None,
+    *,
+    settings: Settings | None = None,
+    database: Database | None = None,
+) -> FastAPI:
+    """Build the API. As Reflex's api_transformer it receives Reflex's ASGI app (`console`),
+    mounted last so API routes match first. Tests pass their own settings and database."""
+    if settings is None or database is None:
+        from backend.server import get_database, get_settings
+
+        settings, database = settings or get_settings(), database or get_database()
     api = FastAPI(title="mbox API", docs_url=None, redoc_url=None, openapi_url=None)
-
-    @api.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    api.state.settings = settings
+    api.state.database = database
+    for router in ROUTERS:
+        api.include_router(router.router)
+    api.add_api_route(
+        "/v1/{path:path}", _unknown_route, methods=_ALL_METHODS, include_in_schema=False
+    )
+    _install_error_handlers(api)
+    api.add_middleware(ApiRequestMiddleware, settings=settings)
     if console is not None:
         api.mount("", console)
     return api
+
+
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+async def _unknown_route(request: Request) -> JSONResponse:
+    """Unknown /v1 paths are 404, known paths with another method 405 (with Allow)."""
+    allowed: set[str] = set()
+    for router in ROUTERS:
+        for route in router.router.routes:
+            match, _ = route.matches({**request.scope, "method": "__none__"})
+            if match is Match.PARTIAL and isinstance(route, Route):
+                allowed |= route.methods or set()
+    if allowed:
+        return JSONResponse(
+            {"error": f"method {request.method} is not allowed here"},
+            status_code=405,
+            headers={"Allow": ", ".join(sorted(allowed))},
+        )
+    return JSONResponse({"error": "route not found"}, status_code=404)
+
+
+def _error(status_code: int, message: str, detail: dict | None = None) -> JSONResponse:
+    content: dict = {"error": message}
+    if detail:
+        content["detail"] = detail
+    return JSONResponse(content, status_code=status_code)
+
+
+def _install_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(ServiceError)
+    async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        return _error(exc.status_code, exc.message, exc.detail)
+
+    @api.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ())) or "request"
+        return _error(400, f"invalid request: {where}: {first.get('msg', 'invalid value')}")
+
+    @api.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @api.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(500, "internal server error")

@@ -29,6 +29,7 @@ def record(
     metadata: dict[str, Any] | None = None,
 ) -> AuditEventRow:
     """Add an audit event to the session; it is written by the caller's commit."""
+    session.flush()  # the change first: the event references rows it may have just created
     meta = dict(metadata or {})
     if principal.request_id:
         meta.setdefault("requestId", principal.request_id)
@@ -61,7 +62,10 @@ def list_events(
         query = query.where(AuditEventRow.project_id == project_id)
     elif (pid := optional_uuid(filters.get("projectId"), "invalid projectId query")) is not None:
         query = query.where(AuditEventRow.project_id == pid)
-    for name, column in (("action", AuditEventRow.action), ("resourceType", AuditEventRow.resource_type)):
+    for name, column in (
+        ("action", AuditEventRow.action),
+        ("resourceType", AuditEventRow.resource_type),
+    ):
         if value := (filters.get(name) or "").strip():
             query = query.where(column == value)
     for name, column in (

@@ -96,9 +96,7 @@ def update_project(
     return project
 
 
-def _default_template(
-    session: Session, project: ProjectRow, value: str | None
-) -> uuid.UUID | None:
+def _default_template(session: Session, project: ProjectRow, value: str | None) -> uuid.UUID | None:
     if value is None:
         return None
     template_id = parse_uuid(value, "defaultTemplateId must be a template UUID")

@@ -41,8 +41,9 @@ class SandboxRow(SQLModel, table=True):
 
     id: uuid.UUID = id_field()
     project_id: uuid.UUID = Field(foreign_key="projects.id", ondelete="CASCADE", index=True)
-    template_id: uuid.UUID = Field(
-        foreign_key="environment_templates.id", ondelete="RESTRICT", index=True
+    # Null only on deleted sandboxes whose template was removed later (history is kept).
+    template_id: uuid.UUID | None = Field(
+        default=None, foreign_key="environment_templates.id", ondelete="SET NULL", index=True
     )
     name: str
     slug: str
@@ -87,7 +88,7 @@ class SandboxPort(PublicModel):
 class Sandbox(PublicModel):
     id: uuid.UUID
     project_id: uuid.UUID
-    template_id: uuid.UUID
+    template_id: uuid.UUID | None = None
     name: str
     slug: str
     status: str

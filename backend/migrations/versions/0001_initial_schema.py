@@ -205,7 +205,7 @@ def upgrade() -> None:
         "sandboxes",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("project_id", sa.Uuid(), nullable=False),
-        sa.Column("template_id", sa.Uuid(), nullable=False),
+        sa.Column("template_id", sa.Uuid(), nullable=True),
         sa.Column("name", sa.String(), nullable=False),
         sa.Column("slug", sa.String(), nullable=False),
         sa.Column("status", sa.String(), nullable=False),
@@ -235,7 +235,7 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("length(trim(name)) > 0", name="ck_sandboxes_name"),
         sa.ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["template_id"], ["environment_templates.id"], ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(["template_id"], ["environment_templates.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("sandboxes", schema=None) as batch_op:

@@ -1,0 +1,66 @@
+"""Audit feeds: global and per project, with the reference's exact-match filters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+
+from backend.api.deps import ProjectId, SessionDep
+from backend.api.openapi import returns_list
+from backend.api.responses import items
+from backend.audit import service as audit
+from backend.audit.models import AuditEvent
+from backend.projects import service as projects
+
+router = APIRouter(tags=["audit"])
+
+Filter = Annotated[str | None, Query()]
+
+
+def event_filters(
+    action: Filter = None,
+    resourceType: Filter = None,  # noqa: N803 - the contract's query names
+    resourceId: Filter = None,  # noqa: N803
+    actor: Filter = None,
+    source: Filter = None,
+    requestId: Filter = None,  # noqa: N803
+    operation: Filter = None,
+    since: Filter = None,
+    until: Filter = None,
+    limit: Filter = None,
+) -> dict[str, str | None]:
+    return {
+        "action": action,
+        "resourceType": resourceType,
+        "resourceId": resourceId,
+        "actor": actor,
+        "source": source,
+        "requestId": requestId,
+        "operation": operation,
+        "since": since,
+        "until": until,
+        "limit": limit,
+    }
+
+
+Filters = Annotated[dict[str, str | None], Depends(event_filters)]
+
+
+@router.get("/v1/audit-events", responses=returns_list(AuditEvent))
+def list_audit_events(
+    session: SessionDep,
+    filters: Filters,
+    projectId: Filter = None,  # noqa: N803
+) -> JSONResponse:
+    events = audit.list_events(session, filters={**filters, "projectId": projectId})
+    return items(AuditEvent, events)
+
+
+@router.get("/v1/projects/{projectID}/audit-events", responses=returns_list(AuditEvent))
+def list_project_audit_events(
+    session: SessionDep, project_id: ProjectId, filters: Filters
+) -> JSONResponse:
+    projects.get_project(session, project_id)
+    return items(AuditEvent, audit.list_events(session, project_id=project_id, filters=filters))

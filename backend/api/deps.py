@@ -1,0 +1,118 @@
+"""Dependencies shared by the routers: database session, principal, ids, JSON bodies."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Path, Request
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
+
+from backend.auth.models import Principal
+from backend.errors import InvalidInput, TooLarge
+from backend.schemas import RequestModel
+from backend.validation import parse_uuid
+
+ModelT = TypeVar("ModelT", bound=RequestModel)
+INVALID_BODY = "invalid JSON request body"
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.database.session() as session:
+        yield session
+
+
+def get_principal(request: Request) -> Principal:
+    return request.scope["state"]["principal"]
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _path_id(name: str, thing: str) -> Callable[..., uuid.UUID]:
+    """A dependency that reads the path parameter `name` (the contract's spelling, e.g.
+    projectID) and parses it as a UUID, answering 400 `invalid <thing> id` otherwise."""
+
+    def parse(**params: str) -> uuid.UUID:
+        return parse_uuid(params[name], f"invalid {thing} id")
+
+    # FastAPI reads parameters from the signature: declare the one path parameter by name.
+    parameter = inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[str, Path(json_schema_extra={"format": "uuid"})],
+    )
+    parse.__signature__ = inspect.Signature([parameter])  # type: ignore[attr-defined]
+    return parse
+
+
+ProjectId = Annotated[uuid.UUID, Depends(_path_id("projectID", "project"))]
+TemplateId = Annotated[uuid.UUID, Depends(_path_id("templateID", "template"))]
+SandboxId = Annotated[uuid.UUID, Depends(_path_id("sandboxID", "sandbox"))]
+
+
+def json_body(model: type[ModelT]) -> Callable[..., Any]:
+    """Read a bounded JSON body and validate it strictly: unknown fields and wrong types are a
+    400 `invalid JSON request body` whose `detail` says which field and why."""
+
+    async def parse(request: Request) -> ModelT:
+        raw = await _read_bounded(request)
+        try:
+            document = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            reason = "empty body" if not raw.strip() else f"malformed JSON: {exc}"
+            raise InvalidInput(INVALID_BODY, reason=reason) from None
+        if not isinstance(document, dict):
+            raise InvalidInput(INVALID_BODY, reason="the body must be a JSON object")
+        for field in getattr(model, "server_owned", ()):
+            if field in document:
+                raise InvalidInput(f"{field} is managed by the server and cannot be set by clients")
+        try:
+            return model.model_validate(document)
+        except ValidationError as exc:
+            raise InvalidInput(INVALID_BODY, reason=describe_validation(exc)) from None
+
+    return parse
+
+
+async def _read_bounded(request: Request) -> bytes:
+    limit = request.app.state.settings.max_request_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"request body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def describe_validation(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "body"
+    if error["type"] == "extra_forbidden":
+        return f'unknown field "{where}"'
+    return f'field "{where}": {error["msg"]}'
+
+
+def Body(model: type[ModelT]) -> Any:  # noqa: N802 - reads like FastAPI's Body
+    return Depends(json_body(model))
+
+
+def model_schema_ref(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body for a model parsed by json_body (documented, not parsed)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        }
+    }

@@ -1,0 +1,82 @@
+"""Per-request plumbing for the JSON API, in the reference's order: request id, bearer
+authentication, audit attribution labels. Console paths are left to the console."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.auth.service import authenticate
+from backend.settings import Settings
+from backend.validation import clean_label
+
+REQUEST_ID_HEADER = "x-mbox-request-id"
+API_PREFIXES = ("/v1/", "/healthz")
+PUBLIC_ROUTES = {("GET", "/healthz"), ("GET", "/v1/info")}
+
+
+def is_api_path(path: str) -> bool:
+    return path == "/v1" or path.startswith(API_PREFIXES)
+
+
+class ApiRequestMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or not is_api_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        request_id = clean_label(headers.get(REQUEST_ID_HEADER)) or str(uuid.uuid4())
+        send = _with_request_id(send, request_id)
+        principal = authenticate(self.settings, headers.get("authorization"))
+        method = "GET" if scope["type"] == "websocket" else scope["method"]
+        if principal is None and (method, scope["path"]) not in PUBLIC_ROUTES:
+            await _unauthorized(scope, send)
+            return
+        principal = (
+            principal.with_labels(
+                actor=clean_label(headers.get("x-mbox-audit-actor")),
+                source=clean_label(headers.get("x-mbox-audit-source")) or "http-api",
+                request_id=request_id,
+            )
+            if principal
+            else None
+        )
+        scope.setdefault("state", {})["principal"] = principal
+        scope["state"]["request_id"] = request_id
+        await self.app(scope, receive, send)
+
+
+def _with_request_id(send: Send, request_id: str) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] in ("http.response.start", "websocket.accept"):
+            message.setdefault("headers", [])
+            MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
+        await send(message)
+
+    return wrapped
+
+
+async def _unauthorized(scope: Scope, send: Send) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 4401, "reason": "unauthorized"})
+        return
+    payload = json.dumps({"error": "missing or invalid bearer token"}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"www-authenticate", b"Bearer"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

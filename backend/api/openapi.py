@@ -1,0 +1,121 @@
+"""The OpenAPI 3.1 document, generated from the routes that really exist.
+
+Routers declare their bodies and responses with the helpers below; `build_openapi` asks
+FastAPI for the paths, then adds what the contract requires everywhere: bearer security
+(except on public routes), the request-id and audit attribution headers, the `Error`
+schema on failures, and `{"items": [...]}` wrappers for lists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from backend.schemas import ErrorBody
+from backend.settings import API_VERSION
+
+PUBLIC_OPERATIONS = {("get", "/healthz"), ("get", "/v1/info")}
+TAGS = [
+    "system",
+    "runtime",
+    "audit",
+    "projects",
+    "templates",
+    "sandboxes",
+    "sessions",
+    "tasks",
+    "artifacts",
+    "credentials",
+]
+ATTRIBUTION_HEADERS = ("X-Mbox-Request-ID", "X-Mbox-Audit-Actor", "X-Mbox-Audit-Source")
+_REQUEST_MODELS: dict[str, type[BaseModel]] = {}
+_RESPONSE_MODELS: dict[str, type[BaseModel]] = {"Error": ErrorBody}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def returns(model: type[BaseModel], status: int = 200) -> dict[int, Any]:
+    _RESPONSE_MODELS[model.__name__] = model
+    return {status: _json(_ref(model.__name__), "Created" if status == 201 else "OK")}
+
+
+def returns_list(model: type[BaseModel]) -> dict[int, Any]:
+    _RESPONSE_MODELS[model.__name__] = model
+    wrapper = {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": _ref(model.__name__)}},
+        "required": ["items"],
+    }
+    return {200: _json(wrapper, "OK")}
+
+
+def deleted() -> dict[int, Any]:
+    return {204: {"description": "Deleted"}}
+
+
+def body(model: type[BaseModel]) -> dict[str, Any]:
+    """openapi_extra for a route whose JSON body is parsed by deps.json_body(model)."""
+    _REQUEST_MODELS[model.__name__] = model
+    return {"requestBody": {"required": True, **_json(_ref(model.__name__), "")}}
+
+
+def build_openapi(app: FastAPI, *, server_url: str = "/") -> dict[str, Any]:
+    document = get_openapi(
+        title="mbox API",
+        version=API_VERSION,
+        openapi_version="3.1.0",
+        description="Programmable sandboxes: projects, templates, sandboxes and their audit trail.",
+        routes=app.routes,
+        servers=[{"url": server_url}],
+        tags=[{"name": tag} for tag in TAGS],
+    )
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            _finish_operation(operation, public=(method, path) in PUBLIC_OPERATIONS)
+    document["components"] = {
+        "schemas": _component_schemas(),
+        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+    }
+    return document
+
+
+def _finish_operation(operation: dict[str, Any], *, public: bool) -> None:
+    responses = operation["responses"]
+    responses.pop("422", None)
+    for status in [code for code in responses if code.startswith("2")]:
+        if not responses[status].get("content", {}).get("application/json", {}).get("schema"):
+            responses[status].pop("content", None)
+    operation.setdefault("parameters", []).extend(
+        {
+            "name": name,
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 128},
+        }
+        for name in ATTRIBUTION_HEADERS
+    )
+    operation["security"] = [] if public else [{"bearerAuth": []}]
+    if not public:
+        responses["401"] = _json(_ref("Error"), "Missing or invalid bearer token")
+    responses["default"] = _json(_ref("Error"), "Error")
+
+
+def _component_schemas() -> dict[str, Any]:
+    models = [(model, "serialization") for model in _RESPONSE_MODELS.values()]
+    models += [(model, "validation") for model in _REQUEST_MODELS.values()]
+    _, schemas = models_json_schema(
+        models, by_alias=True, ref_template="#/components/schemas/{model}"
+    )
+    components = schemas.get("$defs", {})
+    components["Error"] = components.pop("ErrorBody", ErrorBody.model_json_schema())
+    return dict(sorted(components.items()))

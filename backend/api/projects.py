@@ -1,0 +1,55 @@
+"""Project routes, and the per-project audit feed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from backend.api.deps import Body, PrincipalDep, ProjectId, SessionDep
+from backend.api.openapi import body, deleted, returns, returns_list
+from backend.api.responses import item, items
+from backend.projects import service as projects
+from backend.projects.models import Project, ProjectCreate, ProjectUpdate
+
+router = APIRouter(tags=["projects"])
+
+
+@router.get("/v1/projects", responses=returns_list(Project))
+def list_projects(session: SessionDep) -> JSONResponse:
+    return items(Project, projects.list_projects(session))
+
+
+@router.post(
+    "/v1/projects",
+    status_code=201,
+    responses=returns(Project, 201),
+    openapi_extra=body(ProjectCreate),
+)
+def create_project(
+    session: SessionDep, principal: PrincipalDep, data: ProjectCreate = Body(ProjectCreate)
+) -> JSONResponse:
+    return item(Project, projects.create_project(session, principal=principal, data=data), 201)
+
+
+@router.get("/v1/projects/{projectID}", responses=returns(Project))
+def get_project(session: SessionDep, project_id: ProjectId) -> JSONResponse:
+    return item(Project, projects.get_project(session, project_id))
+
+
+@router.patch(
+    "/v1/projects/{projectID}", responses=returns(Project), openapi_extra=body(ProjectUpdate)
+)
+def update_project(
+    session: SessionDep,
+    principal: PrincipalDep,
+    project_id: ProjectId,
+    data: ProjectUpdate = Body(ProjectUpdate),
+) -> JSONResponse:
+    row = projects.update_project(session, principal=principal, project_id=project_id, data=data)
+    return item(Project, row)
+
+
+@router.delete("/v1/projects/{projectID}", status_code=204, responses=deleted())
+def delete_project(session: SessionDep, principal: PrincipalDep, project_id: ProjectId) -> Response:
+    projects.delete_project(session, principal=principal, project_id=project_id)
+    return Response(status_code=204)

@@ -1,0 +1,21 @@
+"""JSON responses in the contract's shapes: one resource, or `{"items": [...]}`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from fastapi.responses import JSONResponse
+
+
+class Public(Protocol):
+    @classmethod
+    def from_row(cls, row: Any) -> Any: ...
+
+
+def item(model: type[Public], row: Any, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(model.from_row(row).to_json(), status_code=status_code)
+
+
+def items(model: type[Public], rows: Iterable[Any]) -> JSONResponse:
+    return JSONResponse({"items": [model.from_row(row).to_json() for row in rows]})

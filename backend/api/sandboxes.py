@@ -1,0 +1,80 @@
+"""Sandbox routes: launch, read, update, lifecycle (start/stop), soft delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+
+from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep
+from backend.api.openapi import body, deleted, returns, returns_list
+from backend.api.responses import item, items
+from backend.sandboxes import service as sandboxes
+from backend.sandboxes.models import Sandbox, SandboxCreate, SandboxUpdate
+from backend.validation import optional_uuid
+
+router = APIRouter(tags=["sandboxes"])
+
+
+@router.get("/v1/sandboxes", responses=returns_list(Sandbox))
+def list_sandboxes(
+    session: SessionDep,
+    projectId: Annotated[str | None, Query()] = None,  # noqa: N803 - the contract's name
+) -> JSONResponse:
+    project_id = optional_uuid(projectId, "invalid projectId query")
+    return items(Sandbox, sandboxes.list_sandboxes(session, project_id=project_id))
+
+
+@router.post(
+    "/v1/sandboxes",
+    status_code=201,
+    responses=returns(Sandbox, 201),
+    openapi_extra=body(SandboxCreate),
+)
+def create_sandbox(
+    session: SessionDep, principal: PrincipalDep, data: SandboxCreate = Body(SandboxCreate)
+) -> JSONResponse:
+    return item(Sandbox, sandboxes.create_sandbox(session, principal=principal, data=data), 201)
+
+
+@router.get("/v1/sandboxes/{sandboxID}", responses=returns(Sandbox))
+def get_sandbox(session: SessionDep, sandbox_id: SandboxId) -> JSONResponse:
+    return item(Sandbox, sandboxes.get_sandbox(session, sandbox_id))
+
+
+@router.patch(
+    "/v1/sandboxes/{sandboxID}", responses=returns(Sandbox), openapi_extra=body(SandboxUpdate)
+)
+def update_sandbox(
+    session: SessionDep,
+    principal: PrincipalDep,
+    sandbox_id: SandboxId,
+    data: SandboxUpdate = Body(SandboxUpdate),
+) -> JSONResponse:
+    row = sandboxes.update_sandbox(session, principal=principal, sandbox_id=sandbox_id, data=data)
+    return item(Sandbox, row)
+
+
+@router.delete("/v1/sandboxes/{sandboxID}", status_code=204, responses=deleted())
+def delete_sandbox(session: SessionDep, principal: PrincipalDep, sandbox_id: SandboxId) -> Response:
+    sandboxes.delete_sandbox(session, principal=principal, sandbox_id=sandbox_id)
+    return Response(status_code=204)
+
+
+@router.post("/v1/sandboxes/{sandboxID}/start", responses=returns(Sandbox))
+def start_sandbox(
+    session: SessionDep, principal: PrincipalDep, sandbox_id: SandboxId
+) -> JSONResponse:
+    return item(
+        Sandbox, sandboxes.start_sandbox(session, principal=principal, sandbox_id=sandbox_id)
+    )
+
+
+@router.post("/v1/sandboxes/{sandboxID}/stop", responses=returns(Sandbox))
+def stop_sandbox(
+    session: SessionDep, principal: PrincipalDep, sandbox_id: SandboxId
+) -> JSONResponse:
+    return item(
+        Sandbox, sandboxes.stop_sandbox(session, principal=principal, sandbox_id=sandbox_id)
+    )

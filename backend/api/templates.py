@@ -1,0 +1,69 @@
+"""Environment template routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+
+from backend.api.deps import Body, PrincipalDep, SessionDep, TemplateId
+from backend.api.openapi import body, deleted, returns, returns_list
+from backend.api.responses import item, items
+from backend.templates import service as templates
+from backend.templates.models import EnvironmentTemplate, TemplateCreate, TemplateUpdate
+from backend.validation import optional_uuid
+
+router = APIRouter(tags=["templates"])
+
+
+@router.get("/v1/templates", responses=returns_list(EnvironmentTemplate))
+def list_templates(
+    session: SessionDep,
+    projectId: Annotated[str | None, Query()] = None,  # noqa: N803 - the contract's name
+) -> JSONResponse:
+    project_id = optional_uuid(projectId, "invalid projectId query")
+    return items(EnvironmentTemplate, templates.list_templates(session, project_id=project_id))
+
+
+@router.post(
+    "/v1/templates",
+    status_code=201,
+    responses=returns(EnvironmentTemplate, 201),
+    openapi_extra=body(TemplateCreate),
+)
+def create_template(
+    session: SessionDep, principal: PrincipalDep, data: TemplateCreate = Body(TemplateCreate)
+) -> JSONResponse:
+    row = templates.create_template(session, principal=principal, data=data)
+    return item(EnvironmentTemplate, row, 201)
+
+
+@router.get("/v1/templates/{templateID}", responses=returns(EnvironmentTemplate))
+def get_template(session: SessionDep, template_id: TemplateId) -> JSONResponse:
+    return item(EnvironmentTemplate, templates.get_template(session, template_id))
+
+
+@router.patch(
+    "/v1/templates/{templateID}",
+    responses=returns(EnvironmentTemplate),
+    openapi_extra=body(TemplateUpdate),
+)
+def update_template(
+    session: SessionDep,
+    principal: PrincipalDep,
+    template_id: TemplateId,
+    data: TemplateUpdate = Body(TemplateUpdate),
+) -> JSONResponse:
+    row = templates.update_template(
+        session, principal=principal, template_id=template_id, data=data
+    )
+    return item(EnvironmentTemplate, row)
+
+
+@router.delete("/v1/templates/{templateID}", status_code=204, responses=deleted())
+def delete_template(
+    session: SessionDep, principal: PrincipalDep, template_id: TemplateId
+) -> Response:
+    templates.delete_template(session, principal=principal, template_id=template_id)
+    return Response(status_code=204)

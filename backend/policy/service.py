@@ -1,0 +1,82 @@
+"""Launch policy and quota checks. Denials are audited even though the change is refused."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from backend import audit
+from backend.auth.models import Principal
+from backend.db import commit
+from backend.errors import PolicyDenied
+from backend.policy.models import ProjectPolicyRow, ProjectQuotaPolicyRow
+from backend.sandboxes.models import SandboxRow
+from backend.templates.models import TemplateRow
+
+
+def launch_violations(
+    session: Session, *, project_id: uuid.UUID, template: TemplateRow, service_account: str
+) -> list[str]:
+    """Every reason the project's launch policy refuses this template and identity."""
+    reasons: list[str] = []
+    if template.project_id is not None and template.project_id != project_id:
+        reasons.append("template belongs to a different project")
+    policy = session.get(ProjectPolicyRow, project_id)
+    if policy is None or policy.enforcement != "enforced":
+        return reasons
+    prefixes = policy.allowed_image_prefixes
+    if prefixes and not any(template.image.startswith(prefix) for prefix in prefixes):
+        reasons.append(f'image "{template.image}" is not allowed')
+    accounts = policy.allowed_service_accounts
+    if accounts and service_account not in accounts:
+        reasons.append(f'serviceAccountName "{service_account}" is not allowed')
+    for ref in template.secret_refs:
+        if ref.get("name") not in policy.allowed_secret_refs:
+            reasons.append(f'secretRef "{ref.get("name")}" is not allowed')
+    return reasons
+
+
+def active_sandbox_violations(session: Session, *, project_id: uuid.UUID) -> list[str]:
+    quota = session.get(ProjectQuotaPolicyRow, project_id)
+    if quota is None or quota.enforcement != "enforced" or quota.max_active_sandboxes is None:
+        return []
+    active = session.exec(
+        select(func.count())
+        .select_from(SandboxRow)
+        .where(SandboxRow.project_id == project_id, col(SandboxRow.deleted_at).is_(None))
+    ).one()
+    if active < quota.max_active_sandboxes:
+        return []
+    return [
+        "active sandbox quota exceeded: "
+        f"maxActiveSandboxes={quota.max_active_sandboxes} active={active}"
+    ]
+
+
+def deny(
+    session: Session,
+    *,
+    principal: Principal,
+    reasons: list[str],
+    operation: str,
+    resource_type: str,
+    resource_name: str,
+    project_id: uuid.UUID,
+    metadata: dict[str, Any],
+) -> PolicyDenied:
+    """Record a `policy.denied` event on its own and return the error for the caller to raise."""
+    session.rollback()
+    reason = "; ".join(reasons)
+    audit.service.record(
+        session,
+        principal=principal,
+        action="policy.denied",
+        resource_type=resource_type,
+        resource_name=resource_name,
+        project_id=project_id,
+        metadata={**metadata, "operation": operation, "reason": reason},
+    )
+    commit(session)
+    return PolicyDenied(reasons, operation=operation)

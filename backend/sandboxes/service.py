@@ -1,0 +1,265 @@
+"""Sandboxes: launch (policy and quota checked), read, update, start, stop, soft delete.
+
+`status` and `runtimeRef` are owned by the server: clients express intent through
+start/stop/delete (`desired_state`), and the runtime side reports what really is.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from backend import audit
+from backend.auth.models import Principal
+from backend.db import commit, utcnow
+from backend.errors import Conflict, InvalidInput, NotFound
+from backend.policy import service as policy
+from backend.projects.models import ProjectRow
+from backend.sandboxes.models import (
+    DEFAULT_SERVICE_ACCOUNT,
+    SandboxCreate,
+    SandboxRow,
+    SandboxUpdate,
+)
+from backend.templates import service as templates
+from backend.templates.models import TemplateRow
+from backend.validation import blank, optional_uuid, resolve_slug
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def list_sandboxes(session: Session, *, project_id: uuid.UUID | None = None) -> list[SandboxRow]:
+    query = select(SandboxRow).where(col(SandboxRow.deleted_at).is_(None))
+    if project_id is not None:
+        query = query.where(SandboxRow.project_id == project_id)
+    query = query.order_by(col(SandboxRow.created_at).desc(), col(SandboxRow.id))
+    return list(session.exec(query))
+
+
+def get_sandbox(session: Session, sandbox_id: uuid.UUID) -> SandboxRow:
+    """A sandbox that is not deleted (deleted ones are history, not resources)."""
+    sandbox = session.get(SandboxRow, sandbox_id)
+    if sandbox is None or sandbox.deleted_at is not None:
+        raise NotFound()
+    return sandbox
+
+
+def create_sandbox(session: Session, *, principal: Principal, data: SandboxCreate) -> SandboxRow:
+    project_id = optional_uuid(data.project_id, "projectId must be a project UUID")
+    name = (data.name or "").strip()
+    slug = resolve_slug(data.slug, name)
+    if project_id is None or not name or not slug:
+        raise InvalidInput("projectId, name, and valid slug are required")
+    # Lock the project row: launches of one project are serialised, so quotas hold.
+    project = session.exec(
+        select(ProjectRow).where(ProjectRow.id == project_id).with_for_update()
+    ).first()
+    if project is None:
+        raise NotFound("project not found")
+    template = _resolve_template(session, project, data.template_id)
+    namespace = _dns_label(data.namespace, project.default_namespace, "namespace")
+    account = _dns_label(data.service_account_name, DEFAULT_SERVICE_ACCOUNT, "serviceAccountName")
+    reasons = policy.launch_violations(
+        session, project_id=project.id, template=template, service_account=account
+    )
+    reasons = reasons or policy.active_sandbox_violations(session, project_id=project.id)
+    if reasons:
+        raise policy.deny(
+            session,
+            principal=principal,
+            reasons=reasons,
+            operation="sandbox.launch",
+            resource_type="sandbox",
+            resource_name=name,
+            project_id=project.id,
+            metadata={
+                "templateId": str(template.id),
+                "templateName": template.name,
+                "image": template.image,
+                "serviceAccountName": account,
+            },
+        )
+    _ensure_unique_slug(session, project.id, slug)
+    now = utcnow()
+    sandbox = SandboxRow(
+        project_id=project.id,
+        template_id=template.id,
+        name=name,
+        slug=slug,
+        namespace=namespace,
+        service_account_name=account,
+        ports=[{**port, "protocol": port["protocol"] or "TCP"} for port in template.exposed_ports],
+        meta={} if data.metadata is None else data.metadata,
+        requested_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(sandbox)
+    _record(
+        session,
+        principal,
+        "sandbox.created",
+        sandbox,
+        templateId=str(template.id),
+        namespace=namespace,
+        serviceAccountName=account,
+        declaredPreviewPorts=len(sandbox.ports),
+    )
+    commit(session)
+    return sandbox
+
+
+def update_sandbox(
+    session: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: SandboxUpdate
+) -> SandboxRow:
+    sandbox = get_sandbox(session, sandbox_id)
+    sent = {name for name in data.model_fields_set if getattr(data, name) is not None}
+    if "name" in sent:
+        if blank(data.name):
+            raise InvalidInput("name cannot be empty")
+        sandbox.name = data.name.strip()
+    if "namespace" in sent:
+        namespace = _dns_label(data.namespace, "", "namespace")
+        if namespace != sandbox.namespace and sandbox.runtime_ref is not None:
+            raise Conflict("namespace cannot change while the sandbox has a runtime")
+        sandbox.namespace = namespace
+    if "service_account_name" in sent:
+        sandbox.service_account_name = _checked_account(session, principal, sandbox, data)
+    if "ports" in sent:
+        sandbox.ports = _sandbox_ports(data)
+    if "metadata" in sent:
+        sandbox.meta = data.metadata
+    sandbox.updated_at = utcnow()
+    fields = sorted(data.model_fields[name].alias or name for name in sent)
+    _record(session, principal, "sandbox.updated", sandbox, fields=fields)
+    commit(session)
+    return sandbox
+
+
+def start_sandbox(session: Session, *, principal: Principal, sandbox_id: uuid.UUID) -> SandboxRow:
+    """Ask for the sandbox to run; already-running sandboxes are left as they are."""
+    sandbox = get_sandbox(session, sandbox_id)
+    now = utcnow()
+    sandbox.desired_state = "running"
+    if sandbox.status != "running":
+        sandbox.status = "pending"
+        sandbox.status_reason = ""
+        sandbox.status_message = ""
+        sandbox.requested_at = now
+        sandbox.started_at = sandbox.ready_at = sandbox.stopped_at = None
+    sandbox.updated_at = now
+    _record(session, principal, "sandbox.started", sandbox)
+    commit(session)
+    return sandbox
+
+
+def stop_sandbox(session: Session, *, principal: Principal, sandbox_id: uuid.UUID) -> SandboxRow:
+    sandbox = get_sandbox(session, sandbox_id)
+    now = utcnow()
+    sandbox.desired_state = "stopped"
+    sandbox.status = "stopped"
+    sandbox.status_reason = "user"
+    sandbox.status_message = "stopped by request"
+    sandbox.stopped_at = now
+    sandbox.updated_at = now
+    _record(session, principal, "sandbox.stopped", sandbox)
+    commit(session)
+    return sandbox
+
+
+def delete_sandbox(session: Session, *, principal: Principal, sandbox_id: uuid.UUID) -> None:
+    """Soft delete: the record stays as history; the runtime is cleaned up afterwards."""
+    sandbox = get_sandbox(session, sandbox_id)
+    now = utcnow()
+    sandbox.desired_state = "deleted"
+    sandbox.status = "deleted"
+    sandbox.status_reason = "user"
+    sandbox.deleted_at = now
+    sandbox.updated_at = now
+    _record(session, principal, "sandbox.deleted", sandbox)
+    commit(session)
+
+
+def _resolve_template(session: Session, project: ProjectRow, given: str | None) -> TemplateRow:
+    template_id = optional_uuid(given, "templateId must be a template UUID")
+    template_id = template_id or project.default_template_id
+    if template_id is None:
+        raise InvalidInput("templateId is required unless project has defaultTemplateId")
+    template = session.get(TemplateRow, template_id)
+    if template is None:
+        raise NotFound("template not found")
+    return template
+
+
+def _dns_label(value: str | None, default: str, field: str) -> str:
+    label = (value or "").strip() or default
+    if not label:
+        raise InvalidInput("namespace and serviceAccountName are required")
+    if not DNS_LABEL.match(label):
+        raise InvalidInput(
+            f"{field} must be a DNS label: lower-case letters, digits and '-', at most 63"
+        )
+    return label
+
+
+def _checked_account(
+    session: Session, principal: Principal, sandbox: SandboxRow, data: SandboxUpdate
+) -> str:
+    """A new identity is held to the launch policy, as at launch."""
+    account = _dns_label(data.service_account_name, "", "serviceAccountName")
+    if account == sandbox.service_account_name or sandbox.template_id is None:
+        return account
+    template = templates.get_template(session, sandbox.template_id)
+    reasons = policy.launch_violations(
+        session, project_id=sandbox.project_id, template=template, service_account=account
+    )
+    if reasons:
+        raise policy.deny(
+            session,
+            principal=principal,
+            reasons=reasons,
+            operation="sandbox.update",
+            resource_type="sandbox",
+            resource_name=sandbox.name,
+            project_id=sandbox.project_id,
+            metadata={"sandboxId": str(sandbox.id), "serviceAccountName": account},
+        )
+    return account
+
+
+def _sandbox_ports(data: SandboxUpdate) -> list[dict[str, Any]]:
+    ports = templates.normalize_ports(data.ports or [], default_protocol="TCP")
+    for port, given in zip(ports, data.ports or [], strict=True):
+        if not blank(given.preview_url):
+            port["previewUrl"] = given.preview_url.strip()
+    return ports
+
+
+def _ensure_unique_slug(session: Session, project_id: uuid.UUID, slug: str) -> None:
+    taken = session.exec(
+        select(SandboxRow.id).where(
+            SandboxRow.project_id == project_id,
+            SandboxRow.slug == slug,
+            col(SandboxRow.deleted_at).is_(None),
+        )
+    ).first()
+    if taken:
+        raise Conflict(f'a sandbox with slug "{slug}" already exists in this project')
+
+
+def _record(
+    session: Session, principal: Principal, action: str, sandbox: SandboxRow, **metadata: Any
+) -> None:
+    audit.service.record(
+        session,
+        principal=principal,
+        action=action,
+        resource_type="sandbox",
+        resource_id=sandbox.id,
+        resource_name=sandbox.slug,
+        project_id=sandbox.project_id,
+        metadata=metadata,
+    )

@@ -1,0 +1,258 @@
+"""Environment templates: global or project-scoped launch recipes."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from backend import audit
+from backend.auth.models import Principal
+from backend.db import commit, utcnow
+from backend.errors import Conflict, InvalidInput, NotFound
+from backend.projects.models import ProjectRow
+from backend.sandboxes.models import SandboxRow
+from backend.templates.models import (
+    DEFAULT_WORKING_DIR,
+    NETWORK_POLICIES,
+    SecretRefInput,
+    TemplateCreate,
+    TemplateFields,
+    TemplatePortInput,
+    TemplateRow,
+    TemplateUpdate,
+)
+from backend.validation import blank, optional_uuid, resolve_slug
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+LIFECYCLE_KEYS = ("ttlSeconds", "idleTimeoutSeconds")
+MAX_COMMAND_ARGS = 64
+
+
+def list_templates(session: Session, *, project_id: uuid.UUID | None = None) -> list[TemplateRow]:
+    """All templates, or a project's plus the global ones; globals first, then newest."""
+    query = select(TemplateRow)
+    if project_id is not None:
+        query = query.where(
+            (TemplateRow.project_id == project_id) | col(TemplateRow.project_id).is_(None)
+        )
+    query = query.order_by(
+        col(TemplateRow.project_id).is_not(None),
+        col(TemplateRow.created_at).desc(),
+        col(TemplateRow.id),
+    )
+    return list(session.exec(query))
+
+
+def get_template(session: Session, template_id: uuid.UUID) -> TemplateRow:
+    template = session.get(TemplateRow, template_id)
+    if template is None:
+        raise NotFound()
+    return template
+
+
+def create_template(session: Session, *, principal: Principal, data: TemplateCreate) -> TemplateRow:
+    project_id = optional_uuid(data.project_id, "projectId must be a project UUID")
+    name = (data.name or "").strip()
+    slug = resolve_slug(data.slug, name)
+    if not name or not slug or blank(data.image):
+        raise InvalidInput("name, valid slug, and image are required")
+    if project_id is not None and session.get(ProjectRow, project_id) is None:
+        raise NotFound("project not found")
+    _ensure_unique_slug(session, project_id, slug)
+    template = TemplateRow(project_id=project_id, name=name, slug=slug, image=data.image.strip())
+    _apply_fields(template, data)
+    session.add(template)
+    audit.service.record(
+        session,
+        principal=principal,
+        action="template.created",
+        resource_type="template",
+        resource_id=template.id,
+        resource_name=template.slug,
+        project_id=project_id,
+        metadata={"scope": "project" if project_id else "global", "image": template.image},
+    )
+    commit(session)
+    return template
+
+
+def update_template(
+    session: Session, *, principal: Principal, template_id: uuid.UUID, data: TemplateUpdate
+) -> TemplateRow:
+    template = get_template(session, template_id)
+    if data.given("name") and data.name is not None and blank(data.name):
+        raise InvalidInput("name cannot be empty")
+    if data.given("image") and data.image is not None and blank(data.image):
+        raise InvalidInput("image cannot be empty")
+    changed = _apply_fields(template, data)
+    template.updated_at = utcnow()
+    audit.service.record(
+        session,
+        principal=principal,
+        action="template.updated",
+        resource_type="template",
+        resource_id=template.id,
+        resource_name=template.slug,
+        project_id=template.project_id,
+        metadata={"fields": changed},
+    )
+    commit(session)
+    return template
+
+
+def delete_template(session: Session, *, principal: Principal, template_id: uuid.UUID) -> None:
+    template = get_template(session, template_id)
+    in_use = session.exec(
+        select(func.count())
+        .select_from(SandboxRow)
+        .where(
+            SandboxRow.template_id == template_id,
+            col(SandboxRow.deleted_at).is_(None) | col(SandboxRow.runtime_ref).is_not(None),
+        )
+    ).one()
+    if in_use:
+        raise Conflict(
+            f"template is still used by {in_use} sandbox(es); delete them before the template",
+            sandboxCount=in_use,
+        )
+    audit.service.record(
+        session,
+        principal=principal,
+        action="template.deleted",
+        resource_type="template",
+        resource_id=template.id,
+        resource_name=template.slug,
+        project_id=template.project_id,
+        metadata={"image": template.image},
+    )
+    session.delete(template)
+    commit(session)
+
+
+def _ensure_unique_slug(session: Session, project_id: uuid.UUID | None, slug: str) -> None:
+    scope = (
+        col(TemplateRow.project_id).is_(None)
+        if project_id is None
+        else TemplateRow.project_id == project_id
+    )
+    if session.exec(select(TemplateRow.id).where(scope, TemplateRow.slug == slug)).first():
+        where = "global templates" if project_id is None else "this project"
+        raise Conflict(f'a template with slug "{slug}" already exists in {where}')
+
+
+def _apply_fields(template: TemplateRow, data: TemplateFields) -> list[str]:
+    """Validate and copy every field the client sent (null keeps the stored value)."""
+    sent = {name: getattr(data, name) for name in data.model_fields_set}
+    sent = {name: value for name, value in sent.items() if value is not None}
+    for name, value in sent.items():
+        if name in _NORMALIZERS:
+            setattr(template, _COLUMNS.get(name, name), _NORMALIZERS[name](value))
+    return sorted(data.model_fields[name].alias or name for name in sent)
+
+
+def _name(value: str) -> str:
+    return value.strip()
+
+
+def _command(value: list[str]) -> list[str]:
+    if len(value) > MAX_COMMAND_ARGS:
+        raise InvalidInput(f"startupCommand has more than {MAX_COMMAND_ARGS} arguments")
+    if any(not arg for arg in value):
+        raise InvalidInput("startupCommand arguments cannot be empty")
+    return list(value)
+
+
+def _working_dir(value: str) -> str:
+    path = value.strip() or DEFAULT_WORKING_DIR
+    if not path.startswith("/") or "\x00" in path or ".." in path.split("/"):
+        raise InvalidInput("workingDir must be an absolute path without '..'")
+    return path
+
+
+def _quantity(value: str) -> str:
+    return value.strip()
+
+
+def normalize_ports(ports: list[TemplatePortInput], *, default_protocol: str = "") -> list[dict]:
+    """Check declared ports: named, 1..65535, TCP or UDP, each number declared once."""
+    result: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for port in ports:
+        if blank(port.name):
+            raise InvalidInput("port name is required")
+        if port.port is None or not 1 <= port.port <= 65535:
+            raise InvalidInput("port must be between 1 and 65535")
+        protocol = (port.protocol or "").strip().upper() or default_protocol
+        if protocol not in ("", "TCP", "UDP"):
+            raise InvalidInput("port protocol must be TCP or UDP")
+        if port.port in seen:
+            raise InvalidInput(f"port {port.port} is declared more than once")
+        seen.add(port.port)
+        result.append({"name": port.name.strip(), "port": port.port, "protocol": protocol})
+    return result
+
+
+def _env(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InvalidInput("env must be an object of string values")
+    for key in value:
+        if not ENV_NAME.match(key):
+            raise InvalidInput(f'env name "{key}" is invalid (letters, digits and _ only)')
+    return dict(value)
+
+
+def _secret_refs(value: list[SecretRefInput]) -> list[dict[str, str]]:
+    refs = []
+    for ref in value:
+        if blank(ref.name):
+            raise InvalidInput("secretRefs[].name is required")
+        entry = {"name": ref.name.strip()}
+        if not blank(ref.key):
+            entry["key"] = ref.key.strip()
+        refs.append(entry)
+    return refs
+
+
+def _network_policy(value: str) -> str:
+    policy = value.strip() or "default"
+    if policy not in NETWORK_POLICIES:
+        raise InvalidInput("networkPolicy must be default, restricted or open")
+    return policy
+
+
+def _lifecycle(value: Any) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise InvalidInput("lifecyclePolicy must be an object")
+    for key, seconds in value.items():
+        if key not in LIFECYCLE_KEYS:
+            raise InvalidInput(
+                f'lifecyclePolicy has unknown field "{key}" (known: ttlSeconds, idleTimeoutSeconds)'
+            )
+        if type(seconds) is not int or seconds <= 0:
+            raise InvalidInput(f"lifecyclePolicy.{key} must be a positive integer")
+    return dict(value)
+
+
+def _metadata(value: Any) -> Any:
+    return value
+
+
+_NORMALIZERS = {
+    "name": _name,
+    "image": _name,
+    "startup_command": _command,
+    "working_dir": _working_dir,
+    "cpu_request": _quantity,
+    "memory_request": _quantity,
+    "storage_request": _quantity,
+    "exposed_ports": normalize_ports,
+    "env": _env,
+    "secret_refs": _secret_refs,
+    "network_policy": _network_policy,
+    "lifecycle_policy": _lifecycle,
+    "metadata": _metadata,
+}
+_COLUMNS = {"metadata": "meta"}
