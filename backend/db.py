@@ -58,7 +58,7 @@ class UTCDateTime(sa.TypeDecorator):
 
 
 # JSON documents: JSONB on Postgres (indexable), JSON text on SQLite.
-JSONValue = sa.JSON().with_variant(JSONB(), "postgresql")
+JSONValue = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 def id_field() -> Any:

@@ -30,6 +30,11 @@ class RequestModel(BaseModel):
         """Whether the client sent this field (PATCH: absent keeps, null may clear)."""
         return field in self.model_fields_set
 
+    def sent_fields(self) -> list[str]:
+        """The wire names of the fields the client sent, sorted (for audit metadata)."""
+        fields = type(self).model_fields
+        return sorted(fields[name].alias or name for name in self.model_fields_set)
+
 
 class ItemList(PublicModel, Generic[T]):
     items: list[T]

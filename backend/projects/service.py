@@ -61,26 +61,20 @@ def update_project(
     session: Session, *, principal: Principal, project_id: uuid.UUID, data: ProjectUpdate
 ) -> ProjectRow:
     project = get_project(session, project_id)
-    changed: list[str] = []
     if data.given("name") and data.name is not None:
         if blank(data.name):
             raise InvalidInput("name cannot be empty")
         project.name = data.name.strip()
-        changed.append("name")
     if data.given("default_namespace") and data.default_namespace is not None:
         if blank(data.default_namespace):
             raise InvalidInput("defaultNamespace cannot be empty")
         project.default_namespace = data.default_namespace.strip()
-        changed.append("defaultNamespace")
     if data.given("repository_url"):
         project.repository_url = (data.repository_url or "").strip()
-        changed.append("repositoryUrl")
     if data.given("default_template_id"):
         project.default_template_id = _default_template(session, project, data.default_template_id)
-        changed.append("defaultTemplateId")
     if data.given("metadata"):
         project.meta = _metadata(data.metadata)
-        changed.append("metadata")
     project.updated_at = utcnow()
     audit.service.record(
         session,
@@ -90,7 +84,7 @@ def update_project(
         resource_id=project.id,
         resource_name=project.slug,
         project_id=project.id,
-        metadata={"fields": changed},
+        metadata={"fields": data.sent_fields()},
     )
     commit(session)
     return project

@@ -133,8 +133,7 @@ def update_sandbox(
     if "metadata" in sent:
         sandbox.meta = data.metadata
     sandbox.updated_at = utcnow()
-    fields = sorted(data.model_fields[name].alias or name for name in sent)
-    _record(session, principal, "sandbox.updated", sandbox, fields=fields)
+    _record(session, principal, "sandbox.updated", sandbox, fields=data.sent_fields())
     commit(session)
     return sandbox
 

@@ -87,7 +87,7 @@ def update_template(
         raise InvalidInput("name cannot be empty")
     if data.given("image") and data.image is not None and blank(data.image):
         raise InvalidInput("image cannot be empty")
-    changed = _apply_fields(template, data)
+    _apply_fields(template, data)
     template.updated_at = utcnow()
     audit.service.record(
         session,
@@ -97,7 +97,7 @@ def update_template(
         resource_id=template.id,
         resource_name=template.slug,
         project_id=template.project_id,
-        metadata={"fields": changed},
+        metadata={"fields": data.sent_fields()},
     )
     commit(session)
     return template
@@ -143,14 +143,13 @@ def _ensure_unique_slug(session: Session, project_id: uuid.UUID | None, slug: st
         raise Conflict(f'a template with slug "{slug}" already exists in {where}')
 
 
-def _apply_fields(template: TemplateRow, data: TemplateFields) -> list[str]:
+def _apply_fields(template: TemplateRow, data: TemplateFields) -> None:
     """Validate and copy every field the client sent (null keeps the stored value)."""
     sent = {name: getattr(data, name) for name in data.model_fields_set}
     sent = {name: value for name, value in sent.items() if value is not None}
     for name, value in sent.items():
         if name in _NORMALIZERS:
             setattr(template, _COLUMNS.get(name, name), _NORMALIZERS[name](value))
-    return sorted(data.model_fields[name].alias or name for name in sent)
 
 
 def _name(value: str) -> str:

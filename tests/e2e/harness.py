@@ -1,0 +1,98 @@
+"""Start and stop the real server the way a user does (`scripts/run`), for the e2e tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+# A fresh machine builds the console on first start (bun install + vite); later starts reuse it.
+START_TIMEOUT = float(os.environ.get("MBOX_TEST_START_TIMEOUT", "300"))
+
+
+class ServerFailed(RuntimeError):
+    """The server exited or never served; the message carries the tail of its log."""
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+    data_dir: Path
+    start_seconds: float
+
+
+@contextlib.contextmanager
+def running_server(data_dir: Path, log_path: Path) -> Iterator[Server]:
+    """scripts/run on a free port with `data_dir`, in its own process group."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MBOX_PORT": str(port), "MBOX_DATA_DIR": str(data_dir)}
+    started = time.monotonic()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(ROOT / "scripts" / "run")],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # teardown can reach reflex and its workers as a group
+        )
+    try:
+        _wait_until_serving(process, url, log_path)
+        yield Server(url, process.pid, data_dir, time.monotonic() - started)
+    finally:
+        _stop(process)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_serving(process: subprocess.Popen, url: str, log_path: Path) -> None:
+    """Wait for the API and the built console; fail with the server's log if it dies."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerFailed(f"server exited with {process.returncode}:\n{_tail(log_path)}")
+        if _responds(f"{url}/healthz") and _responds(f"{url}/projects", "<html"):
+            return
+        time.sleep(0.25)
+    raise ServerFailed(f"server not serving after {START_TIMEOUT:.0f}s:\n{_tail(log_path)}")
+
+
+def _responds(url: str, contains: str = "") -> bool:
+    try:
+        response = httpx.get(url, follow_redirects=True, timeout=2)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and contains in response.text
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM the server (granian stops its workers), then SIGKILL the group's leftovers.
+
+    Only the leader gets SIGTERM: signalling every worker too can wedge granian's shutdown.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=15)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
