@@ -36,7 +36,8 @@ def test_create_project_lists_it_in_console_and_api(
     row = table.get_by_role("row", name=re.compile("Payments API"))
     expect(row).to_contain_text("payments-api")
     expect(row).to_contain_text("mbox-payments-api")
-    expect(row).to_contain_text("https://github.com/acme/payments")
+    repository = row.get_by_role("link", name="github.com/acme/payments")
+    expect(repository).to_have_attribute("href", "https://github.com/acme/payments")
     expect(page.get_by_label("Name", exact=True)).to_have_value("")
 
     items = httpx.get(f"{server.url}/v1/projects").json()["items"]

@@ -1,0 +1,49 @@
+"""Form building blocks: every input gets a visible label bound to it."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+
+def text_field(
+    label: str,
+    *,
+    id: str,
+    value: rx.Var[str],
+    on_change: rx.EventHandler,
+    placeholder: str = "",
+    hint: str = "",
+    required: bool = False,
+) -> rx.Component:
+    return rx.vstack(
+        rx.el.label(
+            label,
+            html_for=id,
+            font_size="0.8125rem",
+            font_weight="500",
+        ),
+        rx.input(
+            id=id,
+            name=id,
+            value=value,
+            on_change=on_change,
+            placeholder=placeholder,
+            required=required,
+            width="100%",
+        ),
+        *([rx.text(hint, size="1", color=rx.color("gray", 10))] if hint else []),
+        spacing="1",
+        width="100%",
+    )
+
+
+def panel(*children: rx.Component, **props) -> rx.Component:
+    """A bordered surface for a form or table."""
+    return rx.box(
+        *children,
+        border=f"1px solid {rx.color('gray', 5)}",
+        border_radius="0.75rem",
+        background=rx.color("gray", 1),
+        box_shadow="0 1px 2px rgba(16, 24, 40, 0.04)",
+        **props,
+    )

@@ -1,0 +1,170 @@
+"""The console frame: a navigation rail, a page header and the content column.
+
+Pages call `shell(...)` with the key of their nav item; the active item is static
+per page, so the frame needs no state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import reflex as rx
+
+RAIL_WIDTH = "15rem"
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: str
+    route: str
+    icon: str
+
+
+NAV: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
+    (
+        "Workspace",
+        (
+            NavItem("projects", "Projects", "/projects", "folder-kanban"),
+            NavItem("templates", "Templates", "/templates", "layout-template"),
+            NavItem("sandboxes", "Sandboxes", "/sandboxes", "box"),
+        ),
+    ),
+    (
+        "Governance",
+        (
+            NavItem("policies", "Policies", "/policies", "shield-check"),
+            NavItem("quotas", "Quotas", "/quotas", "gauge"),
+            NavItem("credentials", "Credentials", "/credentials", "key-round"),
+            NavItem("tokens", "API tokens", "/tokens", "ticket"),
+        ),
+    ),
+    (
+        "Operations",
+        (
+            NavItem("audit", "Audit", "/audit", "scroll-text"),
+            NavItem("runtime", "Runtime", "/runtime", "server"),
+        ),
+    ),
+)
+
+
+def shell(*content: rx.Component, active: str, title: str, description: str) -> rx.Component:
+    """A full console page: rail on the left, header and content on the right."""
+    return rx.box(
+        rail(active),
+        rx.el.main(
+            header(title, description),
+            rx.box(*content, padding="1.5rem 2rem 3rem", max_width="80rem"),
+            margin_left=RAIL_WIDTH,
+            min_height="100vh",
+        ),
+        background=rx.color("gray", 1),
+    )
+
+
+def rail(active: str) -> rx.Component:
+    return rx.el.nav(
+        brand(),
+        *(nav_section(label, items, active) for label, items in NAV),
+        aria_label="Console",
+        position="fixed",
+        inset="0 auto 0 0",
+        width=RAIL_WIDTH,
+        padding="1.25rem 0.75rem",
+        overflow_y="auto",
+        background=rx.color("gray", 2),
+        border_right=f"1px solid {rx.color('gray', 5)}",
+    )
+
+
+def brand() -> rx.Component:
+    return rx.link(
+        rx.hstack(
+            rx.center(
+                rx.icon("box", size=18, color="white"),
+                width="2rem",
+                height="2rem",
+                border_radius="0.5rem",
+                background=rx.color("accent", 9),
+            ),
+            rx.vstack(
+                rx.text("mbox", weight="bold", size="3", line_height="1"),
+                rx.text("sandbox platform", size="1", color=rx.color("gray", 10)),
+                spacing="1",
+            ),
+            align="center",
+            spacing="3",
+        ),
+        href="/",
+        aria_label="mbox home",
+        underline="none",
+        color="inherit",
+        display="block",
+        padding="0 0.5rem 1.25rem",
+    )
+
+
+def nav_section(label: str, items: tuple[NavItem, ...], active: str) -> rx.Component:
+    return rx.vstack(
+        rx.text(
+            label.upper(),
+            size="1",
+            weight="medium",
+            color=rx.color("gray", 10),
+            letter_spacing="0.06em",
+            padding="0 0.75rem",
+        ),
+        *(nav_link(item, item.key == active) for item in items),
+        spacing="1",
+        padding_bottom="1.25rem",
+        align="stretch",
+    )
+
+
+def nav_link(item: NavItem, current: bool) -> rx.Component:
+    return rx.link(
+        rx.hstack(
+            rx.icon(item.icon, size=16), rx.text(item.label, size="2"), spacing="3", align="center"
+        ),
+        href=item.route,
+        underline="none",
+        aria_current="page" if current else None,
+        padding="0.45rem 0.75rem",
+        border_radius="0.375rem",
+        color=rx.color("accent", 11) if current else rx.color("gray", 12),
+        background=rx.color("accent", 3) if current else "transparent",
+        font_weight="500" if current else "400",
+        _hover={"background": rx.color("accent", 3) if current else rx.color("gray", 4)},
+    )
+
+
+def header(title: str, description: str) -> rx.Component:
+    return rx.el.header(
+        rx.hstack(
+            rx.vstack(
+                rx.heading(title, as_="h1", size="6", weight="bold"),
+                rx.text(description, size="2", color=rx.color("gray", 11)),
+                spacing="1",
+            ),
+            rx.spacer(),
+            theme_toggle(),
+            align="center",
+            width="100%",
+        ),
+        padding="1.5rem 2rem 1.25rem",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        background=rx.color("gray", 1),
+    )
+
+
+def theme_toggle() -> rx.Component:
+    return rx.icon_button(
+        rx.color_mode_cond(light=rx.icon("moon", size=18), dark=rx.icon("sun", size=18)),
+        on_click=rx.toggle_color_mode,
+        aria_label="Toggle dark mode",
+        title="Toggle dark mode",
+        variant="ghost",
+        color_scheme="gray",
+        size="2",
+    )

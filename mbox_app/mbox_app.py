@@ -1,0 +1,25 @@
+"""The Reflex entry point: the console pages, with the JSON API in front of them.
+
+`create_api` builds a fresh FastAPI per call that serves /healthz and /v1 and mounts the
+console last, so one port serves the console, the API and every WebSocket.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from backend.api.app import create_api
+from mbox_app.pages import projects, upcoming
+from state.projects import ProjectsState
+
+app = rx.App(api_transformer=create_api, html_lang="en")
+
+for route in ("/", "/projects"):
+    app.add_page(projects.page, route=route, title="Projects · mbox", on_load=ProjectsState.load)
+for area in upcoming.UPCOMING:
+    app.add_page(
+        lambda area=area: upcoming.page(area), route=f"/{area.key}", title=f"{area.title} · mbox"
+    )
+
+# Background engines (reconciler, task runner, lifetime reaper) start here in later issues:
+#     app.register_lifespan_task(engines.reconciler.run)
