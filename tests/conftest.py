@@ -1,14 +1,13 @@
 """Shared fixtures: a fresh, migrated database per test on SQLite and on a real Postgres.
 
 The Postgres cluster is started once per run from the installed server binaries
-(tests/support/postgres.py); each test gets its own database cloned from a migrated
-template, so tests are isolated and fast.
+(tests/support/postgres.py) and migrated once; each test starts from empty tables.
+SQLite tests copy a migrated file.
 """
 
 from __future__ import annotations
 
-import itertools
-import uuid
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +15,11 @@ import pytest
 import sqlalchemy as sa
 
 from backend.db import Database
+from backend.models import metadata
 from backend.settings import Settings, load_settings
 from tests.support.postgres import PostgresCluster
 
-TEMPLATE_DB = "mbox_template"
-_counter = itertools.count()
+TEST_DB = "mbox_test"
 
 
 @pytest.fixture(scope="session")
@@ -29,9 +28,9 @@ def postgres() -> Iterator[PostgresCluster]:
     try:
         template = Database(cluster.url())
         with template.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {TEMPLATE_DB}"))
+            conn.execute(sa.text(f"CREATE DATABASE {TEST_DB}"))
         template.dispose()
-        migrated = Database(cluster.url(TEMPLATE_DB))
+        migrated = Database(cluster.url(TEST_DB))
         migrated.migrate()
         migrated.dispose()
         yield cluster
@@ -40,25 +39,43 @@ def postgres() -> Iterator[PostgresCluster]:
 
 
 def _postgres_url(cluster: PostgresCluster) -> str:
-    name = f"mbox_test_{next(_counter)}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
-    admin.dispose()
-    return cluster.url(name)
+    """The shared test database, emptied: TRUNCATE is much faster than a database per test."""
+    url = cluster.url(TEST_DB)
+    engine = sa.create_engine(url)
+    tables = ", ".join(table.name for table in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies (faster than migrating every time)."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    raw = database.engine.raw_connection()  # autocommit: a checkpoint cannot run in a transaction
+    try:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
+    database.dispose()
+    return path
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'mbox.db'}"
+        target = tmp_path / "mbox.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        return f"sqlite:///{target}"
     return _postgres_url(request.getfixturevalue("postgres"))
 
 
 @pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    database.migrate()
+    database = Database(database_url)  # already migrated (template copy / shared database)
     yield database
     database.dispose()
 

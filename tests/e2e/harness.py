@@ -26,9 +26,7 @@ class ServerFailed(RuntimeError):
 @dataclass(frozen=True)
 class Server:
     url: str
-    pid: int
     data_dir: Path
-    start_seconds: float
 
 
 @contextlib.contextmanager
@@ -36,8 +34,11 @@ def running_server(data_dir: Path, log_path: Path) -> Iterator[Server]:
     """scripts/run on a free port with `data_dir`, in its own process group."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MBOX_PORT": str(port), "MBOX_DATA_DIR": str(data_dir)}
-    started = time.monotonic()
+    env = {
+        **_without_mbox_settings(os.environ),
+        "MBOX_PORT": str(port),
+        "MBOX_DATA_DIR": str(data_dir),
+    }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(ROOT / "scripts" / "run")],
@@ -49,9 +50,18 @@ def running_server(data_dir: Path, log_path: Path) -> Iterator[Server]:
         )
     try:
         _wait_until_serving(process, url, log_path)
-        yield Server(url, process.pid, data_dir, time.monotonic() - started)
+        yield Server(url, data_dir)
     finally:
         _stop(process)
+
+
+def _without_mbox_settings(environ: os._Environ[str]) -> dict[str, str]:
+    """The caller's environment minus mbox settings: the server gets defaults + a fresh SQLite."""
+    return {
+        key: value
+        for key, value in environ.items()
+        if not key.startswith("MBOX_") and key != "DATABASE_URL"
+    }
 
 
 def _free_port() -> int:
