@@ -54,5 +54,10 @@ def clean_label(value: str | None, limit: int = MAX_LABEL_CHARS) -> str:
     return kept[:limit]
 
 
+def clean_request_id(value: str | None) -> str:
+    """Like clean_label, and whitespace is removed too (an id is one token)."""
+    return "".join(clean_label(value).split())
+
+
 def blank(value: str | None) -> bool:
     return value is None or not value.strip()

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.auth.service import authenticate
 from backend.settings import Settings
-from backend.validation import clean_label
+from backend.validation import clean_label, clean_request_id
 
 REQUEST_ID_HEADER = "x-mbox-request-id"
 API_PREFIXES = ("/v1/", "/healthz")
@@ -32,7 +32,7 @@ class ApiRequestMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        request_id = clean_label(headers.get(REQUEST_ID_HEADER)) or str(uuid.uuid4())
+        request_id = clean_request_id(headers.get(REQUEST_ID_HEADER)) or str(uuid.uuid4())
         send = _with_request_id(send, request_id)
         principal = authenticate(self.settings, headers.get("authorization"))
         method = "GET" if scope["type"] == "websocket" else scope["method"]

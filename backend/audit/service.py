@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from backend.audit.models import AuditEventRow
 from backend.auth.models import Principal
 from backend.errors import InvalidInput
-from backend.validation import clean_label, optional_uuid
+from backend.validation import clean_label, clean_request_id, optional_uuid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -71,11 +71,12 @@ def list_events(
     for name, column in (
         ("actor", AuditEventRow.actor),
         ("source", AuditEventRow.source),
-        ("requestId", AuditEventRow.request_id),
         ("operation", AuditEventRow.operation),
     ):
         if value := clean_label(filters.get(name)):
             query = query.where(column == value)
+    if request_id := clean_request_id(filters.get("requestId")):
+        query = query.where(AuditEventRow.request_id == request_id)
     if (rid := optional_uuid(filters.get("resourceId"), "invalid resourceId query")) is not None:
         query = query.where(AuditEventRow.resource_id == rid)
     since = _timestamp(filters.get("since"), "since")

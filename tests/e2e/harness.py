@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +55,7 @@ def running_server(data_dir: Path, log_path: Path) -> Iterator[Server]:
         _stop(process)
 
 
-def _without_mbox_settings(environ: os._Environ[str]) -> dict[str, str]:
+def _without_mbox_settings(environ: Mapping[str, str]) -> dict[str, str]:
     """The caller's environment minus mbox settings: the server gets defaults + a fresh SQLite."""
     return {
         key: value

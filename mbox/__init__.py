@@ -1,0 +1,1 @@
+"""mbox SDK and CLI (HTTP client only; imports no server code)."""
