@@ -32,6 +32,7 @@ def test_create_project_lists_it_in_console_and_api(
     expect(page.get_by_label("Default namespace")).to_have_value("mbox-payments-api")
     create_project(page, "Payments API", "https://github.com/acme/payments")
 
+    expect(page.get_by_role("status")).to_have_text("Created project Payments API.")
     table = page.get_by_role("table", name="Projects")
     row = table.get_by_role("row", name=re.compile("Payments API"))
     expect(row).to_contain_text("payments-api")

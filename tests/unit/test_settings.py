@@ -77,5 +77,6 @@ def test_server_stops_with_one_line_on_bad_settings(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "mbox: invalid setting MBOX_PORT: Input should be a valid integer, unable to parse string as an integer"
+        "mbox: invalid setting MBOX_PORT: Input should be a valid integer, "
+        "unable to parse string as an integer"
     ]
