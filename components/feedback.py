@@ -36,3 +36,11 @@ def error_callout(message: rx.Var[str]) -> rx.Component:
         message,
         rx.callout(message, icon="circle-alert", color_scheme="red", role="alert", size="1"),
     )
+
+
+def notice_callout(message: rx.Var[str]) -> rx.Component:
+    """A success note, announced politely; hidden when empty."""
+    return rx.cond(
+        message,
+        rx.callout(message, icon="circle-check", color_scheme="green", role="status", size="1"),
+    )

@@ -12,7 +12,11 @@ from backend.api.app import create_api
 from mbox_app.pages import projects, upcoming
 from state.projects import ProjectsState
 
-app = rx.App(api_transformer=create_api, html_lang="en")
+app = rx.App(
+    api_transformer=create_api,
+    html_lang="en",
+    head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
+)
 
 for route in ("/", "/projects"):
     app.add_page(projects.page, route=route, title="Projects · mbox", on_load=ProjectsState.load)

@@ -49,9 +49,11 @@ class ProjectsState(rx.State):
     # Once the user types a namespace we stop suggesting one (clearing it resumes).
     namespace_edited: bool = False
     error: str = ""
+    notice: str = ""
 
     @rx.event
     def load(self):
+        self.error = self.notice = ""
         self._reload()
 
     def _reload(self):
@@ -77,11 +79,11 @@ class ProjectsState(rx.State):
     @rx.event
     def set_repository_url(self, value: str):
         self.repository_url = value
-        self.error = ""
+        self.error = self.notice = ""
 
     def _edited(self):
-        """Any edit clears a stale error and refreshes the `mbox-<slug>` suggestion."""
-        self.error = ""
+        """Any edit clears stale messages and refreshes the `mbox-<slug>` suggestion."""
+        self.error = self.notice = ""
         if not self.namespace_edited:
             slug = slugify(self.slug.strip() or self.name)
             self.namespace = f"mbox-{slug}" if slug else ""
@@ -104,8 +106,9 @@ class ProjectsState(rx.State):
             return
         self._clear_form()
         self._reload()
-        return rx.toast.success(f"Project {name} created")
+        self.notice = f"Created project {name}."
 
     def _clear_form(self):
-        self.name = self.slug = self.namespace = self.repository_url = self.error = ""
+        self.name = self.slug = self.namespace = self.repository_url = ""
+        self.error = self.notice = ""
         self.namespace_edited = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.feedback import empty_state, error_callout
+from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import panel, text_field
 from components.shell import shell
 from components.tables import data_table, mono, muted
@@ -64,7 +64,7 @@ def project_row(project: rx.Var[ProjectItem]) -> rx.Component:
                     is_external=True,
                     size="2",
                 ),
-                muted("None"),
+                muted("Not set"),
             ),
             max_width="16rem",
             overflow="hidden",
@@ -114,6 +114,7 @@ def create_form() -> rx.Component:
                     hint="Optional.",
                 ),
                 error_callout(ProjectsState.error),
+                notice_callout(ProjectsState.notice),
                 rx.button(rx.icon("plus", size=16), "Create project", type="submit", width="100%"),
                 spacing="4",
                 align="stretch",
