@@ -59,5 +59,10 @@ def clean_request_id(value: str | None) -> str:
     return "".join(clean_label(value).split())
 
 
+def metadata_value(value: object) -> object:
+    """Metadata is any JSON; null (on create or PATCH) means empty."""
+    return {} if value is None else value
+
+
 def blank(value: str | None) -> bool:
     return value is None or not value.strip()

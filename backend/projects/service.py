@@ -13,7 +13,7 @@ from backend.errors import Conflict, InvalidInput, NotFound
 from backend.projects.models import ProjectCreate, ProjectRow, ProjectUpdate
 from backend.sandboxes.models import SandboxRow
 from backend.templates.models import TemplateRow
-from backend.validation import blank, parse_uuid, resolve_slug
+from backend.validation import blank, metadata_value, parse_uuid, resolve_slug
 
 
 def list_projects(session: Session) -> list[ProjectRow]:
@@ -40,7 +40,7 @@ def create_project(session: Session, *, principal: Principal, data: ProjectCreat
         slug=slug,
         repository_url=(data.repository_url or "").strip(),
         default_namespace=(data.default_namespace or "").strip(),
-        meta=_metadata(data.metadata),
+        meta=metadata_value(data.metadata),
     )
     session.add(project)
     audit.service.record(
@@ -74,7 +74,7 @@ def update_project(
     if data.given("default_template_id"):
         project.default_template_id = _default_template(session, project, data.default_template_id)
     if data.given("metadata"):
-        project.meta = _metadata(data.metadata)
+        project.meta = metadata_value(data.metadata)
     project.updated_at = utcnow()
     audit.service.record(
         session,
@@ -136,7 +136,3 @@ def _clear_template_references(session: Session, project_id: uuid.UUID) -> None:
     for sandbox in session.exec(select(SandboxRow).where(SandboxRow.project_id == project_id)):
         session.delete(sandbox)
     session.flush()
-
-
-def _metadata(value: object) -> object:
-    return {} if value is None else value

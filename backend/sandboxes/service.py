@@ -26,7 +26,7 @@ from backend.sandboxes.models import (
 )
 from backend.templates import service as templates
 from backend.templates.models import TemplateRow
-from backend.validation import blank, optional_uuid, resolve_slug
+from backend.validation import blank, metadata_value, optional_uuid, resolve_slug
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -92,7 +92,7 @@ def create_sandbox(session: Session, *, principal: Principal, data: SandboxCreat
         namespace=namespace,
         service_account_name=account,
         ports=[{**port, "protocol": port["protocol"] or "TCP"} for port in template.exposed_ports],
-        meta={} if data.metadata is None else data.metadata,
+        meta=metadata_value(data.metadata),
         requested_at=now,
         created_at=now,
         updated_at=now,
@@ -117,6 +117,7 @@ def update_sandbox(
 ) -> SandboxRow:
     sandbox = get_sandbox(session, sandbox_id)
     sent = {name for name in data.model_fields_set if getattr(data, name) is not None}
+    sent |= {"metadata"} & data.model_fields_set
     if "name" in sent:
         if blank(data.name):
             raise InvalidInput("name cannot be empty")
@@ -131,7 +132,7 @@ def update_sandbox(
     if "ports" in sent:
         sandbox.ports = _sandbox_ports(data)
     if "metadata" in sent:
-        sandbox.meta = data.metadata
+        sandbox.meta = metadata_value(data.metadata)
     sandbox.updated_at = utcnow()
     _record(session, principal, "sandbox.updated", sandbox, fields=data.sent_fields())
     commit(session)

@@ -24,7 +24,7 @@ from backend.templates.models import (
     TemplateRow,
     TemplateUpdate,
 )
-from backend.validation import blank, optional_uuid, resolve_slug
+from backend.validation import blank, metadata_value, optional_uuid, resolve_slug
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LIFECYCLE_KEYS = ("ttlSeconds", "idleTimeoutSeconds")
@@ -146,7 +146,7 @@ def _ensure_unique_slug(session: Session, project_id: uuid.UUID | None, slug: st
 def _apply_fields(template: TemplateRow, data: TemplateFields) -> None:
     """Validate and copy every field the client sent (null keeps the stored value)."""
     sent = {name: getattr(data, name) for name in data.model_fields_set}
-    sent = {name: value for name, value in sent.items() if value is not None}
+    sent = {name: value for name, value in sent.items() if value is not None or name == "metadata"}
     for name, value in sent.items():
         if name in _NORMALIZERS:
             setattr(template, _COLUMNS.get(name, name), _NORMALIZERS[name](value))
@@ -235,10 +235,6 @@ def _lifecycle(value: Any) -> dict[str, int]:
     return dict(value)
 
 
-def _metadata(value: Any) -> Any:
-    return value
-
-
 _NORMALIZERS = {
     "name": _name,
     "image": _name,
@@ -252,6 +248,6 @@ _NORMALIZERS = {
     "secret_refs": _secret_refs,
     "network_policy": _network_policy,
     "lifecycle_policy": _lifecycle,
-    "metadata": _metadata,
+    "metadata": metadata_value,
 }
 _COLUMNS = {"metadata": "meta"}

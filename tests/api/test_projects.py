@@ -142,3 +142,18 @@ def test_missing_project_is_404(client):
     response = client.get("/v1/projects/6f1c4c9e-1111-4a4a-9a9a-000000000000")
     assert response.status_code == 404
     assert response.json() == {"error": "resource not found"}
+
+
+@pytest.mark.parametrize(
+    ("create", "patch"),
+    [
+        ("/v1/projects", "/v1/projects/{id}"),
+        ("/v1/templates", "/v1/templates/{id}"),
+    ],
+)
+def test_metadata_null_means_empty(client, api, create, patch):
+    resource = (
+        api.project(metadata={"a": 1}) if "projects" in create else api.template(metadata={"a": 1})
+    )
+    response = client.patch(patch.format(id=resource["id"]), json={"metadata": None})
+    assert response.status_code == 200 and response.json()["metadata"] == {}
