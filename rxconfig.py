@@ -1,19 +1,13 @@
 """Reflex configuration for the mbox console.
 
-The console never uses Reflex's own database (no db_url): product state lives in
-backend.db with its own Alembic migrations.
+The port is not set here: `mbox-server` runs `reflex run --env prod --backend-port
+$MBOX_PORT`, and prod serves the console, /v1 API, /healthz and WebSockets on that one
+port. (Reflex reads this file before it knows the env mode, so ports set here would also
+apply to dev, where vite and the backend need two.) The console never uses Reflex's own
+database (no db_url): product state lives in backend.db with its own Alembic migrations.
 """
 
-import os
-
 import reflex as rx
-
-PORT = int(os.environ.get("MBOX_PORT", "3000"))
-
-# Prod serves the console, /v1 API, /healthz and WebSockets on ONE port; dev keeps
-# Reflex's usual split (vite on 3000, backend on 8000) for hot reload.
-_ports = {"frontend_port": PORT, "backend_port": PORT}
-_prod = os.environ.get("REFLEX_ENV_MODE") == "prod"
 
 config = rx.Config(
     app_name="mbox_app",
@@ -25,5 +19,4 @@ config = rx.Config(
         )
     ],
     disable_plugins=[rx.plugins.SitemapPlugin],
-    **(_ports if _prod else {}),
 )
