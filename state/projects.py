@@ -10,7 +10,7 @@ from backend.errors import ServiceError
 from backend.projects import service as projects
 from backend.projects.models import ProjectCreate, ProjectRow
 from backend.validation import slugify
-from state.base import CONSOLE, db_session
+from state.base import CONSOLE, db_session, in_thread
 
 
 @dataclasses.dataclass
@@ -40,6 +40,17 @@ def _item(row: ProjectRow) -> ProjectItem:
     )
 
 
+def list_projects() -> list[ProjectItem]:
+    with db_session() as session:
+        return [_item(row) for row in projects.list_projects(session)]
+
+
+def create_project(data: ProjectCreate) -> str:
+    """Create through the service (which audits it); return the stored name."""
+    with db_session() as session:
+        return projects.create_project(session, principal=CONSOLE, data=data).name
+
+
 class ProjectsState(rx.State):
     projects: list[ProjectItem] = []
     name: str = ""
@@ -52,13 +63,9 @@ class ProjectsState(rx.State):
     notice: str = ""
 
     @rx.event
-    def load(self):
+    async def load(self):
         self.error = self.notice = ""
-        self._reload()
-
-    def _reload(self):
-        with db_session() as session:
-            self.projects = [_item(row) for row in projects.list_projects(session)]
+        self.projects = await in_thread(list_projects)
 
     @rx.event
     def set_name(self, value: str):
@@ -89,7 +96,7 @@ class ProjectsState(rx.State):
             self.namespace = f"mbox-{slug}" if slug else ""
 
     @rx.event
-    def create(self, _form: dict | None = None):
+    async def create(self, _form: dict | None = None):
         data = ProjectCreate.model_validate(
             {
                 "name": self.name,
@@ -99,13 +106,12 @@ class ProjectsState(rx.State):
             }
         )
         try:
-            with db_session() as session:
-                name = projects.create_project(session, principal=CONSOLE, data=data).name
+            name = await in_thread(create_project, data)
         except ServiceError as exc:
             self.error = exc.message
             return
         self._clear_form()
-        self._reload()
+        self.projects = await in_thread(list_projects)
         self.notice = f"Created project {name}."
 
     def _clear_form(self):

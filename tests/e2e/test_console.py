@@ -45,6 +45,11 @@ def test_create_project_lists_it_in_console_and_api(
     assert [(p["name"], p["slug"], p["defaultNamespace"]) for p in items] == [
         ("Payments API", "payments-api", "mbox-payments-api")
     ]
+    # The console went through the service door: the creation is audited as the console.
+    events = httpx.get(f"{server.url}/v1/audit-events").json()["items"]
+    assert [(e["action"], e["principal"], e["source"]) for e in events] == [
+        ("project.created", "console", "console")
+    ]
 
     output = Path(pytestconfig.getoption("--output"))
     output.mkdir(parents=True, exist_ok=True)
