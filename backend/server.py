@@ -46,7 +46,12 @@ def _redact(url: str) -> str:
 def main() -> None:
     """`mbox-server`: check settings, migrate, then serve console + API on one port."""
     settings = check_startup()
-    port = str(settings.port)
-    print(f"mbox: serving on http://127.0.0.1:{port}", flush=True)
-    args = ["reflex", "run", "--env", "prod", "--single-port", "--backend-port", port]
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    print(f"mbox: serving on http://{shown}:{settings.port}", flush=True)
+    args = reflex_command(settings.host, settings.port)
     os.execvp(args[0], args)
+
+
+def reflex_command(host: str, port: int) -> list[str]:
+    """Reflex 0.10 prod mode: one port for console, /v1, /healthz and every WebSocket."""
+    return ["reflex", "run", "--env", "prod", "--backend-host", host, "--backend-port", str(port)]

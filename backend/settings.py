@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path(".mbox")
+    # Loopback by default: a single-machine install is not exposed to the network.
+    host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
     database_url: str = Field(
         default="", validation_alias=AliasChoices("DATABASE_URL", "MBOX_DATABASE_URL")
