@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from sqlmodel import Session, col, select
 
@@ -48,6 +48,41 @@ def record(
     )
     session.add(event)
     return event
+
+
+class AuditSubject(Protocol):
+    """A row that audit events can be about: a typed, slugged record of a project."""
+
+    audit_type: ClassVar[str]
+    id: uuid.UUID
+    slug: str
+
+
+_OWN_PROJECT: Any = object()
+
+
+def record_change(
+    session: Session,
+    *,
+    principal: Principal,
+    action: str,
+    subject: AuditSubject,
+    metadata: dict[str, Any] | None = None,
+    project_id: uuid.UUID | None = _OWN_PROJECT,
+) -> AuditEventRow:
+    """Record an action on a row; the project defaults to the row's own (or the row itself)."""
+    if project_id is _OWN_PROJECT:
+        project_id = getattr(subject, "project_id", subject.id)
+    return record(
+        session,
+        principal=principal,
+        action=action,
+        resource_type=subject.audit_type,
+        resource_id=subject.id,
+        resource_name=subject.slug,
+        project_id=project_id,
+        metadata=metadata,
+    )
 
 
 def list_events(

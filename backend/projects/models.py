@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from pydantic import Field as SchemaField
@@ -15,6 +15,7 @@ from backend.schemas import PublicModel, RequestModel, uuid_field
 
 
 class ProjectRow(SQLModel, table=True):
+    audit_type: ClassVar[str] = "project"
     __tablename__ = "projects"
     __table_args__ = (
         sa.CheckConstraint("length(trim(name)) > 0", name="ck_projects_name"),

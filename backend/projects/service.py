@@ -43,15 +43,12 @@ def create_project(session: Session, *, principal: Principal, data: ProjectCreat
         meta=metadata_value(data.metadata),
     )
     session.add(project)
-    audit.service.record(
+    audit.service.record_change(
         session,
         principal=principal,
         action="project.created",
-        resource_type="project",
-        resource_id=project.id,
-        resource_name=project.slug,
-        project_id=project.id,
-        metadata={"slug": slug, "defaultNamespace": project.default_namespace},
+        subject=project,
+        metadata={"defaultNamespace": project.default_namespace},
     )
     commit(session)
     return project
@@ -76,14 +73,11 @@ def update_project(
     if data.given("metadata"):
         project.meta = metadata_value(data.metadata)
     project.updated_at = utcnow()
-    audit.service.record(
+    audit.service.record_change(
         session,
         principal=principal,
         action="project.updated",
-        resource_type="project",
-        resource_id=project.id,
-        resource_name=project.slug,
-        project_id=project.id,
+        subject=project,
         metadata={"fields": data.sent_fields()},
     )
     commit(session)
@@ -116,14 +110,13 @@ def delete_project(session: Session, *, principal: Principal, project_id: uuid.U
             "project still has sandboxes (active, or deleted but awaiting runtime cleanup); "
             "delete them and wait for cleanup first"
         )
-    audit.service.record(
+    audit.service.record_change(
         session,
         principal=principal,
         action="project.deleted",
-        resource_type="project",
-        resource_id=project.id,
-        resource_name=project.slug,
+        subject=project,
         metadata={"name": project.name},
+        project_id=None,  # the project is gone; its events stay, detached
     )
     _clear_template_references(session, project_id)
     session.delete(project)

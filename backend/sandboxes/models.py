@@ -19,6 +19,7 @@ DESIRED_STATES = ("running", "stopped", "deleted")
 
 
 class SandboxRow(SQLModel, table=True):
+    audit_type: ClassVar[str] = "sandbox"
     __tablename__ = "sandboxes"
     __table_args__ = (
         sa.Index(

@@ -253,13 +253,6 @@ def _ensure_unique_slug(session: Session, project_id: uuid.UUID, slug: str) -> N
 def _record(
     session: Session, principal: Principal, action: str, sandbox: SandboxRow, **metadata: Any
 ) -> None:
-    audit.service.record(
-        session,
-        principal=principal,
-        action=action,
-        resource_type="sandbox",
-        resource_id=sandbox.id,
-        resource_name=sandbox.slug,
-        project_id=sandbox.project_id,
-        metadata=metadata,
+    audit.service.record_change(
+        session, principal=principal, action=action, subject=sandbox, metadata=metadata
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from pydantic import Field as SchemaField
@@ -19,6 +19,7 @@ PORT_PROTOCOLS = ("", "TCP", "UDP")
 
 
 class TemplateRow(SQLModel, table=True):
+    audit_type: ClassVar[str] = "template"
     __tablename__ = "environment_templates"
     __table_args__ = (
         sa.Index(

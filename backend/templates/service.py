@@ -65,14 +65,11 @@ def create_template(session: Session, *, principal: Principal, data: TemplateCre
     template = TemplateRow(project_id=project_id, name=name, slug=slug, image=data.image.strip())
     _apply_fields(template, data)
     session.add(template)
-    audit.service.record(
+    audit.service.record_change(
         session,
         principal=principal,
         action="template.created",
-        resource_type="template",
-        resource_id=template.id,
-        resource_name=template.slug,
-        project_id=project_id,
+        subject=template,
         metadata={"scope": "project" if project_id else "global", "image": template.image},
     )
     commit(session)
@@ -89,14 +86,11 @@ def update_template(
         raise InvalidInput("image cannot be empty")
     _apply_fields(template, data)
     template.updated_at = utcnow()
-    audit.service.record(
+    audit.service.record_change(
         session,
         principal=principal,
         action="template.updated",
-        resource_type="template",
-        resource_id=template.id,
-        resource_name=template.slug,
-        project_id=template.project_id,
+        subject=template,
         metadata={"fields": data.sent_fields()},
     )
     commit(session)
@@ -118,14 +112,11 @@ def delete_template(session: Session, *, principal: Principal, template_id: uuid
             f"template is still used by {in_use} sandbox(es); delete them before the template",
             sandboxCount=in_use,
         )
-    audit.service.record(
+    audit.service.record_change(
         session,
         principal=principal,
         action="template.deleted",
-        resource_type="template",
-        resource_id=template.id,
-        resource_name=template.slug,
-        project_id=template.project_id,
+        subject=template,
         metadata={"image": template.image},
     )
     session.delete(template)
