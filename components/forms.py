@@ -47,3 +47,16 @@ def panel(*children: rx.Component, **props) -> rx.Component:
         box_shadow="0 1px 2px rgba(16, 24, 40, 0.04)",
         **props,
     )
+
+
+def hydrated_fieldset(*children: rx.Component) -> rx.Component:
+    """Form controls, disabled until the page's state has loaded: input typed before then
+    would be overwritten by the first state sync."""
+    return rx.el.fieldset(
+        rx.vstack(*children, spacing="4", align="stretch"),
+        disabled=~rx.State.is_hydrated,
+        border="0",
+        margin="0",
+        padding="0",
+        min_width="0",
+    )

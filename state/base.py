@@ -19,7 +19,8 @@ from backend.server import get_database
 
 T = TypeVar("T")
 
-# The console has no login yet: every action is attributed to this principal in audit.
+# Console actions are attributed to this principal in audit. (With MBOX_API_TOKEN set, only
+# signed-in browsers reach the console's state socket: see backend/api/console_auth.py.)
 CONSOLE = Principal(subject="console", source="console")
 
 

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp
 
-from backend.api import audit, projects, sandboxes, system, templates
+from backend.api import audit, console_auth, projects, sandboxes, system, templates
 from backend.api.middleware import ApiRequestMiddleware
 from backend.db import Database
 from backend.errors import ServiceError
@@ -38,6 +38,7 @@ def create_api(
     api.state.database = database
     for router in ROUTERS:
         api.include_router(router.router)
+    api.include_router(console_auth.router)
     api.add_api_route(
         "/v1/{path:path}", _unknown_route, methods=_ALL_METHODS, include_in_schema=False
     )

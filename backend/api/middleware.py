@@ -1,21 +1,26 @@
-"""Per-request plumbing for the JSON API, in the reference's order: request id, bearer
-authentication, audit attribution labels. Console paths are left to the console."""
+"""Per-request plumbing. API paths, in the reference's order: request id, bearer
+authentication, audit attribution labels. Console paths (pages, the Reflex state socket):
+a signed session cookie when MBOX_API_TOKEN is set, else a redirect to /login."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from urllib.parse import quote
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.auth.service import authenticate
+from backend.auth.service import SESSION_COOKIE, authenticate, console_session_valid
 from backend.settings import Settings
 from backend.validation import clean_label, clean_request_id
 
 REQUEST_ID_HEADER = "x-mbox-request-id"
 API_PREFIXES = ("/v1/", "/healthz")
 PUBLIC_ROUTES = {("GET", "/healthz"), ("GET", "/v1/info")}
+CONSOLE_PUBLIC_PATHS = {"/login", "/logout", "/favicon.svg"}
 
 
 def is_api_path(path: str) -> bool:
@@ -28,8 +33,11 @@ class ApiRequestMiddleware:
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or not is_api_path(scope["path"]):
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
+            return
+        if not is_api_path(scope["path"]):
+            await self._console(scope, receive, send)
             return
         headers = Headers(scope=scope)
         request_id = clean_request_id(headers.get(REQUEST_ID_HEADER)) or str(uuid.uuid4())
@@ -51,6 +59,27 @@ class ApiRequestMiddleware:
         scope.setdefault("state", {})["principal"] = principal
         scope["state"]["request_id"] = request_id
         await self.app(scope, receive, send)
+
+    async def _console(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Console pages and the console's state socket need a session when auth is on."""
+        if (
+            not self.settings.auth_required
+            or scope["path"] in CONSOLE_PUBLIC_PATHS
+            or console_session_valid(self.settings, _cookie(scope, SESSION_COOKIE))
+        ):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 4401, "reason": "sign in first"})
+            return
+        target = quote(
+            scope["path"] + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
+        )
+        await RedirectResponse(f"/login?next={target}", status_code=303)(scope, receive, send)
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    return HTTPConnection(scope).cookies.get(name)
 
 
 def _with_request_id(send: Send, request_id: str) -> Send:

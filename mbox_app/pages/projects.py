@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.feedback import empty_state, error_callout, notice_callout
-from components.forms import panel, text_field
+from components.forms import hydrated_fieldset, panel, text_field
 from components.shell import shell
 from components.tables import data_table, mono, muted
 from state.projects import ProjectItem, ProjectsState
@@ -79,7 +79,7 @@ def project_row(project: rx.Var[ProjectItem]) -> rx.Component:
 def create_form() -> rx.Component:
     return panel(
         rx.form(
-            rx.vstack(
+            hydrated_fieldset(
                 rx.heading("New project", as_="h2", size="3", weight="medium"),
                 text_field(
                     "Name",
@@ -116,8 +116,6 @@ def create_form() -> rx.Component:
                 error_callout(ProjectsState.error),
                 notice_callout(ProjectsState.notice),
                 rx.button(rx.icon("plus", size=16), "Create project", type="submit", width="100%"),
-                spacing="4",
-                align="stretch",
             ),
             on_submit=ProjectsState.create,
             reset_on_submit=False,

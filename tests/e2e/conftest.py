@@ -6,7 +6,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.harness import Server, ServerFailed, running_server
 
@@ -21,14 +23,43 @@ CHROMIUM_ARGS = [
 ]
 
 
+# One server for every e2e test, run as a shared deployment would be: with a token. (Two
+# Reflex servers cannot run from one checkout at once: they share the .web build.)
+TOKEN = "e2e-token-5d1a"
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("mbox-data")
+    settings = {"MBOX_API_TOKEN": TOKEN}
     try:
-        with running_server(data_dir, data_dir.parent / "server.log") as server:
+        with running_server(data_dir, data_dir.parent / "server.log", settings) as server:
             yield server
     except ServerFailed as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def api(server: Server) -> Iterator[httpx.Client]:
+    """The JSON API of the test server, authenticated like an automation client."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=10) as client:
+        yield client
+
+
+def sign_in(page: Page, token: str) -> None:
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    """A console page that has signed in (the sign-in test uses a fresh context instead)."""
+    page = context.new_page()
+    page.goto("/login")
+    sign_in(page, TOKEN)
+    expect(page.get_by_role("heading", name="Projects", level=1)).to_be_visible()
+    return page
 
 
 @pytest.fixture(scope="session")

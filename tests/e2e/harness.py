@@ -30,14 +30,17 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(data_dir: Path, log_path: Path) -> Iterator[Server]:
-    """scripts/run on a free port with `data_dir`, in its own process group."""
+def running_server(
+    data_dir: Path, log_path: Path, settings: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    """scripts/run on a free port with `data_dir` (plus `settings`), in its own process group."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **_without_mbox_settings(os.environ),
         "MBOX_PORT": str(port),
         "MBOX_DATA_DIR": str(data_dir),
+        **(settings or {}),
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
