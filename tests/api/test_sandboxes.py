@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from backend.auth.models import Principal
+from backend.errors import PolicyDenied
 from backend.policy.models import ProjectPolicyRow, ProjectQuotaPolicyRow
+from backend.sandboxes import service as sandboxes
+from backend.sandboxes.models import SandboxCreate
 
 
 def test_launch_applies_reference_defaults(api):
@@ -210,3 +215,30 @@ def test_list_filters_by_project(client, api):
     listed = client.get("/v1/sandboxes", params={"projectId": project["id"]}).json()["items"]
     assert [s["id"] for s in listed] == [mine["id"]]
     assert len(client.get("/v1/sandboxes").json()["items"]) == 2
+
+
+def test_concurrent_launches_cannot_exceed_the_quota(api, database):
+    """Launches of one project are serialised, so a quota of 2 holds under a burst of 8."""
+    project, template = api.project(), api.template()
+    with database.session() as session:
+        session.add(
+            ProjectQuotaPolicyRow(
+                project_id=uuid.UUID(project["id"]), enforcement="enforced", max_active_sandboxes=2
+            )
+        )
+        session.commit()
+
+    def launch(index: int) -> str:
+        data = SandboxCreate.model_validate(
+            {"projectId": project["id"], "templateId": template["id"], "name": f"burst {index}"}
+        )
+        with database.session() as session:
+            try:
+                sandboxes.create_sandbox(session, principal=Principal("test"), data=data)
+            except PolicyDenied:
+                return "denied"
+        return "created"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(launch, range(8)))
+    assert sorted(outcomes) == ["created"] * 2 + ["denied"] * 6
