@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 T = TypeVar("T")
+# No single string field of a request needs more (names have tighter limits in services).
+MAX_STRING_CHARS = 4096
 
 
 class PublicModel(BaseModel):
@@ -23,7 +25,11 @@ class RequestModel(BaseModel):
     """A request body: camelCase names only, unknown fields refused, no type coercion."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, extra="forbid", strict=True, validate_by_name=False
+        alias_generator=to_camel,
+        extra="forbid",
+        strict=True,
+        validate_by_name=False,
+        str_max_length=MAX_STRING_CHARS,
     )
 
     def given(self, field: str) -> bool:

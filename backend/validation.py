@@ -13,6 +13,8 @@ _SEPARATORS = re.compile(r"[\s\-_./]+")
 _DROPPED = re.compile(r"[^a-z0-9-]")
 _DASHES = re.compile(r"-{2,}")
 MAX_LABEL_CHARS = 128
+MAX_NAME_CHARS = 200
+MAX_SLUG_CHARS = 63  # a DNS label: slugs name runtime objects
 
 
 def parse_uuid(value: object, message: str) -> uuid.UUID:
@@ -41,9 +43,19 @@ def slugify(name: str) -> str:
 
 
 def resolve_slug(slug: str | None, name: str) -> str:
-    """The given slug (trimmed), else one derived from the name; '' when neither is valid."""
-    candidate = (slug or "").strip() or slugify(name)
-    return candidate if SLUG_PATTERN.match(candidate) else ""
+    """The given slug (trimmed), else one derived from the name (cut to a DNS label's
+    length); '' when neither is valid."""
+    candidate = (slug or "").strip() or slugify(name)[:MAX_SLUG_CHARS].rstrip("-")
+    valid = SLUG_PATTERN.match(candidate) and len(candidate) <= MAX_SLUG_CHARS
+    return candidate if valid else ""
+
+
+def check_name(value: str) -> str:
+    """A display name: trimmed, at most MAX_NAME_CHARS (blank is the caller's message)."""
+    name = value.strip()
+    if len(name) > MAX_NAME_CHARS:
+        raise InvalidInput(f"name is too long (at most {MAX_NAME_CHARS} characters)")
+    return name
 
 
 def clean_label(value: str | None, limit: int = MAX_LABEL_CHARS) -> str:

@@ -69,6 +69,8 @@ def json_body(model: type[ModelT]) -> Callable[..., Any]:
             raise InvalidInput(INVALID_BODY, reason=reason) from None
         if not isinstance(document, dict):
             raise InvalidInput(INVALID_BODY, reason="the body must be a JSON object")
+        if _has_nul(document):
+            raise InvalidInput(INVALID_BODY, reason="strings cannot contain NUL characters")
         for field in getattr(model, "server_owned", ()):
             if field in document:
                 raise InvalidInput(f"{field} is managed by the server and cannot be set by clients")
@@ -78,6 +80,17 @@ def json_body(model: type[ModelT]) -> Callable[..., Any]:
             raise InvalidInput(INVALID_BODY, reason=describe_validation(exc)) from None
 
     return parse
+
+
+def _has_nul(value: Any) -> bool:
+    """Postgres text and JSONB cannot store U+0000: refuse it up front, on both databases."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 async def _read_bounded(request: Request) -> bytes:

@@ -40,12 +40,15 @@ class ApiRequestMiddleware:
             await self._console(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        if _has_nul(scope):
+            await _reject(scope, send, 400, "the request path or query contains a NUL character")
+            return
         request_id = clean_request_id(headers.get(REQUEST_ID_HEADER)) or str(uuid.uuid4())
         send = _with_request_id(send, request_id)
         principal = authenticate(self.settings, headers.get("authorization"))
         method = "GET" if scope["type"] == "websocket" else scope["method"]
         if principal is None and (method, scope["path"]) not in PUBLIC_ROUTES:
-            await _unauthorized(scope, send)
+            await _reject(scope, send, 401, "missing or invalid bearer token")
             return
         principal = (
             principal.with_labels(
@@ -92,20 +95,21 @@ def _with_request_id(send: Send, request_id: str) -> Send:
     return wrapped
 
 
-async def _unauthorized(scope: Scope, send: Send) -> None:
+def _has_nul(scope: Scope) -> bool:
+    return "\x00" in scope["path"] or b"%00" in scope["query_string"].lower()
+
+
+async def _reject(scope: Scope, send: Send, status: int, message: str) -> None:
+    """Answer before routing: a JSON error (or a close, for a WebSocket)."""
     if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 4401, "reason": "unauthorized"})
+        await send({"type": "websocket.close", "code": 4000 + status, "reason": message})
         return
-    payload = json.dumps({"error": "missing or invalid bearer token"}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"www-authenticate", b"Bearer"),
-            ],
-        }
-    )
+    payload = json.dumps({"error": message}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

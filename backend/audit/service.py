@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 from sqlmodel import Session, col, select
@@ -133,11 +133,11 @@ def _timestamp(value: str | None, name: str) -> datetime | None:
     text = value.strip()
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None or "T" not in text.upper():
-        raise InvalidInput(f"{name} must be an RFC3339 timestamp")
-    return parsed
+        if parsed.tzinfo is None or "T" not in text.upper():
+            raise ValueError("no time zone")
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"{name} must be an RFC3339 timestamp") from None
 
 
 def _limit(value: str | None) -> int:

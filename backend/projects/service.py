@@ -13,7 +13,7 @@ from backend.errors import Conflict, InvalidInput, NotFound
 from backend.projects.models import ProjectCreate, ProjectRow, ProjectUpdate
 from backend.sandboxes.models import SandboxRow
 from backend.templates.models import TemplateRow
-from backend.validation import blank, metadata_value, parse_uuid, resolve_slug
+from backend.validation import blank, check_name, metadata_value, parse_uuid, resolve_slug
 
 
 def list_projects(session: Session) -> list[ProjectRow]:
@@ -29,7 +29,7 @@ def get_project(session: Session, project_id: uuid.UUID) -> ProjectRow:
 
 
 def create_project(session: Session, *, principal: Principal, data: ProjectCreate) -> ProjectRow:
-    name = (data.name or "").strip()
+    name = check_name(data.name or "")
     slug = resolve_slug(data.slug, name)
     if not name or not slug or blank(data.default_namespace):
         raise InvalidInput("name, valid slug, and defaultNamespace are required")
@@ -61,7 +61,7 @@ def update_project(
     if data.given("name") and data.name is not None:
         if blank(data.name):
             raise InvalidInput("name cannot be empty")
-        project.name = data.name.strip()
+        project.name = check_name(data.name)
     if data.given("default_namespace") and data.default_namespace is not None:
         if blank(data.default_namespace):
             raise InvalidInput("defaultNamespace cannot be empty")

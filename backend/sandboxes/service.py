@@ -26,7 +26,7 @@ from backend.sandboxes.models import (
 )
 from backend.templates import service as templates
 from backend.templates.models import TemplateRow
-from backend.validation import blank, metadata_value, optional_uuid, resolve_slug
+from backend.validation import blank, check_name, metadata_value, optional_uuid, resolve_slug
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -49,7 +49,7 @@ def get_sandbox(session: Session, sandbox_id: uuid.UUID) -> SandboxRow:
 
 def create_sandbox(session: Session, *, principal: Principal, data: SandboxCreate) -> SandboxRow:
     project_id = optional_uuid(data.project_id, "projectId must be a project UUID")
-    name = (data.name or "").strip()
+    name = check_name(data.name or "")
     slug = resolve_slug(data.slug, name)
     if project_id is None or not name or not slug:
         raise InvalidInput("projectId, name, and valid slug are required")
@@ -121,7 +121,7 @@ def update_sandbox(
     if "name" in sent:
         if blank(data.name):
             raise InvalidInput("name cannot be empty")
-        sandbox.name = data.name.strip()
+        sandbox.name = check_name(data.name)
     if "namespace" in sent:
         namespace = _dns_label(data.namespace, "", "namespace")
         if namespace != sandbox.namespace and sandbox.runtime_ref is not None:

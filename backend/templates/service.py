@@ -24,7 +24,7 @@ from backend.templates.models import (
     TemplateRow,
     TemplateUpdate,
 )
-from backend.validation import blank, metadata_value, optional_uuid, resolve_slug
+from backend.validation import blank, check_name, metadata_value, optional_uuid, resolve_slug
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LIFECYCLE_KEYS = ("ttlSeconds", "idleTimeoutSeconds")
@@ -55,7 +55,7 @@ def get_template(session: Session, template_id: uuid.UUID) -> TemplateRow:
 
 def create_template(session: Session, *, principal: Principal, data: TemplateCreate) -> TemplateRow:
     project_id = optional_uuid(data.project_id, "projectId must be a project UUID")
-    name = (data.name or "").strip()
+    name = check_name(data.name or "")
     slug = resolve_slug(data.slug, name)
     if not name or not slug or blank(data.image):
         raise InvalidInput("name, valid slug, and image are required")
@@ -143,7 +143,7 @@ def _apply_fields(template: TemplateRow, data: TemplateFields) -> None:
             setattr(template, _COLUMNS.get(name, name), _NORMALIZERS[name](value))
 
 
-def _name(value: str) -> str:
+def _image(value: str) -> str:
     return value.strip()
 
 
@@ -227,8 +227,8 @@ def _lifecycle(value: Any) -> dict[str, int]:
 
 
 _NORMALIZERS = {
-    "name": _name,
-    "image": _name,
+    "name": check_name,
+    "image": _image,
     "startup_command": _command,
     "working_dir": _working_dir,
     "cpu_request": _quantity,

@@ -215,3 +215,61 @@ def test_oversized_bodies(client, world, row_counts, method, path):
 
     streamed = _send(client, method, path, world, content=chunks())
     _assert_refused(streamed, 413, before, row_counts)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload"),
+    [
+        ("POST", "/v1/projects", {"name": "a\u0000b", "defaultNamespace": "ns"}),
+        (
+            "POST",
+            "/v1/projects",
+            {"name": "ab", "defaultNamespace": "ns", "metadata": {"k\u0000": 1}},
+        ),
+        ("PATCH", "/v1/templates/{template}", {"env": {"A": "\u0000"}}),
+        ("GET", "/v1/audit-events?action=%00", None),
+        ("GET", "/v1/projects/%00", None),
+    ],
+)
+def test_nul_characters_are_refused(client, world, row_counts, method, path, payload):
+    """Postgres cannot store U+0000; both databases refuse it the same way."""
+    before = row_counts()
+    response = _send(client, method, path, world, json=payload)
+    _assert_refused(response, 400, before, row_counts)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "message"),
+    [
+        (
+            "POST",
+            "/v1/projects",
+            {"name": "n" * 201, "defaultNamespace": "ns"},
+            "name is too long (at most 200 characters)",
+        ),
+        ("POST", "/v1/templates", {"name": "t", "image": "i" * 5000}, "invalid JSON request body"),
+        (
+            "POST",
+            "/v1/sandboxes",
+            {"projectId": "{project}", "name": "x", "slug": "s" * 64},
+            "projectId, name, and valid slug are required",
+        ),
+    ],
+)
+def test_overlong_values(client, world, row_counts, method, path, payload, message):
+    payload = {k: v.format(**world) if isinstance(v, str) else v for k, v in payload.items()}
+    before = row_counts()
+    response = _send(client, method, path, world, json=payload)
+    _assert_refused(response, 400, before, row_counts)
+    assert response.json()["error"] == message
+
+
+def test_long_names_derive_a_label_sized_slug(api):
+    project = api.project(name="word " * 30)
+    assert len(project["slug"]) <= 63 and not project["slug"].endswith("-")
+
+
+@pytest.mark.parametrize("since", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+05:00"])
+def test_out_of_range_timestamps(client, since):
+    response = client.get("/v1/audit-events", params={"since": since})
+    assert response.json() == {"error": "since must be an RFC3339 timestamp"}
