@@ -5,8 +5,8 @@ and every error is `{"error": "..."}`."""
 from __future__ import annotations
 
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 
 from backend.api.app import create_api
 
