@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -184,6 +184,17 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+RowT = TypeVar("RowT")
+
+
+def get_row(session: Session, model: type[RowT], row_id: Any, message: str | None = None) -> RowT:
+    """The row with this primary key, or NotFound (`resource not found` unless `message`)."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(message)
+    return row
 
 
 def commit(session: Session) -> None:

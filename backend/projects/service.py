@@ -8,8 +8,8 @@ from sqlmodel import Session, col, select
 
 from backend import audit
 from backend.auth.models import Principal
-from backend.db import commit, utcnow
-from backend.errors import Conflict, InvalidInput, NotFound
+from backend.db import commit, get_row, utcnow
+from backend.errors import Conflict, InvalidInput
 from backend.projects.models import ProjectCreate, ProjectRow, ProjectUpdate
 from backend.sandboxes.models import SandboxRow
 from backend.templates.models import TemplateRow
@@ -22,10 +22,7 @@ def list_projects(session: Session) -> list[ProjectRow]:
 
 
 def get_project(session: Session, project_id: uuid.UUID) -> ProjectRow:
-    project = session.get(ProjectRow, project_id)
-    if project is None:
-        raise NotFound()
-    return project
+    return get_row(session, ProjectRow, project_id)
 
 
 def create_project(session: Session, *, principal: Principal, data: ProjectCreate) -> ProjectRow:
@@ -88,9 +85,7 @@ def _default_template(session: Session, project: ProjectRow, value: str | None) 
     if value is None:
         return None
     template_id = parse_uuid(value, "defaultTemplateId must be a template UUID")
-    template = session.get(TemplateRow, template_id)
-    if template is None:
-        raise NotFound("default template not found")
+    template = get_row(session, TemplateRow, template_id, "default template not found")
     if template.project_id not in (None, project.id):
         raise InvalidInput("defaultTemplateId must be a global template or one of this project's")
     return template_id

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from backend import audit
 from backend.auth.models import Principal
-from backend.db import commit, utcnow
+from backend.db import commit, get_row, utcnow
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.policy import service as policy
 from backend.projects.models import ProjectRow
@@ -188,10 +188,7 @@ def _resolve_template(session: Session, project: ProjectRow, given: str | None) 
     template_id = template_id or project.default_template_id
     if template_id is None:
         raise InvalidInput("templateId is required unless project has defaultTemplateId")
-    template = session.get(TemplateRow, template_id)
-    if template is None:
-        raise NotFound("template not found")
-    return template
+    return get_row(session, TemplateRow, template_id, "template not found")
 
 
 def _dns_label(value: str | None, default: str, field: str) -> str:

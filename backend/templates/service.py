@@ -10,8 +10,8 @@ from sqlmodel import Session, col, func, select
 
 from backend import audit
 from backend.auth.models import Principal
-from backend.db import commit, utcnow
-from backend.errors import Conflict, InvalidInput, NotFound
+from backend.db import commit, get_row, utcnow
+from backend.errors import Conflict, InvalidInput
 from backend.projects.models import ProjectRow
 from backend.sandboxes.models import SandboxRow
 from backend.templates.models import (
@@ -47,10 +47,7 @@ def list_templates(session: Session, *, project_id: uuid.UUID | None = None) -> 
 
 
 def get_template(session: Session, template_id: uuid.UUID) -> TemplateRow:
-    template = session.get(TemplateRow, template_id)
-    if template is None:
-        raise NotFound()
-    return template
+    return get_row(session, TemplateRow, template_id)
 
 
 def create_template(session: Session, *, principal: Principal, data: TemplateCreate) -> TemplateRow:
@@ -59,8 +56,8 @@ def create_template(session: Session, *, principal: Principal, data: TemplateCre
     slug = resolve_slug(data.slug, name)
     if not name or not slug or blank(data.image):
         raise InvalidInput("name, valid slug, and image are required")
-    if project_id is not None and session.get(ProjectRow, project_id) is None:
-        raise NotFound("project not found")
+    if project_id is not None:
+        get_row(session, ProjectRow, project_id, "project not found")
     _ensure_unique_slug(session, project_id, slug)
     template = TemplateRow(project_id=project_id, name=name, slug=slug, image=data.image.strip())
     _apply_fields(template, data)
