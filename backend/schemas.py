@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-T = TypeVar("T")
 # No single string field of a request needs more (names have tighter limits in services).
 MAX_STRING_CHARS = 4096
 
@@ -40,10 +39,6 @@ class RequestModel(BaseModel):
         """The wire names of the fields the client sent, sorted (for audit metadata)."""
         fields = type(self).model_fields
         return sorted(fields[name].alias or name for name in self.model_fields_set)
-
-
-class ItemList(PublicModel, Generic[T]):
-    items: list[T]
 
 
 class ErrorBody(BaseModel):

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from backend.auth.models import Principal
@@ -117,15 +117,3 @@ def describe_validation(exc: ValidationError) -> str:
 
 def Body(model: type[ModelT]) -> Any:  # noqa: N802 - reads like FastAPI's Body
     return Depends(json_body(model))
-
-
-def model_schema_ref(model: type[BaseModel]) -> dict[str, Any]:
-    """The OpenAPI request body for a model parsed by json_body (documented, not parsed)."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
-            },
-        }
-    }
