@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
+from collections.abc import AsyncIterator
 
+from backend import engines
 from backend.db import Database
+from backend.runtime import create_runtime
+from backend.runtime.base import RuntimeAdapter
 from backend.settings import Settings, SettingsError, get_settings
 
 
@@ -20,6 +25,20 @@ def get_database() -> Database:
     return database
 
 
+@functools.cache
+def get_runtime() -> RuntimeAdapter:
+    """The process's sandbox runtime (MBOX_RUNTIME)."""
+    return create_runtime(get_settings())
+
+
+@contextlib.asynccontextmanager
+async def background_engines() -> AsyncIterator[None]:
+    """The server's lifespan task: engines run while the server serves."""
+    settings = get_settings()
+    async with engines.running(get_database(), get_runtime(), interval=settings.reconcile_interval):
+        yield
+
+
 def check_startup() -> Settings:
     """Validate settings and migrate; exit with one clear line if either fails."""
     try:
@@ -30,6 +49,9 @@ def check_startup() -> Settings:
         get_database()
     except Exception as exc:  # the operator needs the reason, not a traceback
         sys.exit(f"mbox: cannot prepare the database at {_redact(settings.database_url)}: {exc}")
+    availability = get_runtime().availability()
+    if not availability.available:
+        print(f"mbox: {availability.message}", file=sys.stderr, flush=True)
     return settings
 
 

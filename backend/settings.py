@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     runtime: Literal["local", "kubernetes"] = "local"
+    # How often the reconciler looks even without a change notification (seconds).
+    reconcile_interval: float = Field(default=1.0, gt=0, le=60)
+    # Local runtime: where workspaces live (default: <data dir>/sandboxes) and the
+    # per-sandbox limits it enforces with setrlimit.
+    local_sandbox_dir: Path | None = None
+    local_memory_bytes: int = Field(default=4 * 1024**3, ge=64 * 1024**2)
+    local_max_processes: int = Field(default=1024, ge=16)
+    local_max_open_files: int = Field(default=4096, ge=64)
+    local_max_file_bytes: int = Field(default=8 * 1024**3, ge=1024**2)
 
     artifact_content_backend: Literal["postgres", "filesystem", "s3"] = "postgres"
     artifact_content_dir: Path | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import reflex as rx
 
 from backend.api.app import create_api
+from backend.server import background_engines
 from mbox_app.pages import projects, upcoming
 from state.projects import ProjectsState
 
@@ -25,5 +26,5 @@ for area in upcoming.UPCOMING:
         lambda area=area: upcoming.page(area), route=f"/{area.key}", title=f"{area.title} · mbox"
     )
 
-# Background engines (reconciler, task runner, lifetime reaper) start here in later issues:
-#     app.register_lifespan_task(engines.reconciler.run)
+# Background engines (the reconciler; later the task runner and lifetime reaper).
+app.register_lifespan_task(background_engines)

@@ -8,7 +8,7 @@ SQLite tests copy a migrated file.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,8 @@ import sqlalchemy as sa
 
 from backend.db import Database
 from backend.models import metadata
+from backend.runtime import create_runtime
+from backend.runtime.base import RuntimeAdapter
 from backend.settings import Settings, load_settings
 from tests.support.postgres import PostgresCluster
 
@@ -82,4 +84,27 @@ def database(database_url: str) -> Iterator[Database]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return load_settings(data_dir=tmp_path / "data", database_url=database_url)
+    return load_settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        local_sandbox_dir=sandbox_dir(tmp_path),
+    )
+
+
+def sandbox_dir(tmp_path: Path) -> Path:
+    """Workspaces must be reachable by sandbox uids; pytest's tmp dirs are 0700."""
+    root = tmp_path / "sandboxes"
+    root.mkdir(exist_ok=True)
+    for path in (tmp_path, *tmp_path.parents):
+        if path == Path("/tmp") or path == Path("/"):
+            break
+        path.chmod(path.stat().st_mode | 0o111)
+    return root
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[RuntimeAdapter]:
+    """A live runtime on the test's event loop; every sandbox it started is stopped after."""
+    runtime = create_runtime(settings)
+    yield runtime
+    await runtime.close()

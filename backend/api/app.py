@@ -15,6 +15,7 @@ from backend.api import audit, console_auth, projects, sandboxes, system, templa
 from backend.api.middleware import ApiRequestMiddleware
 from backend.db import Database
 from backend.errors import ServiceError
+from backend.runtime.base import RuntimeAdapter
 from backend.settings import Settings
 
 log = logging.getLogger("mbox.api")
@@ -26,16 +27,19 @@ def create_api(
     *,
     settings: Settings | None = None,
     database: Database | None = None,
+    runtime: RuntimeAdapter | None = None,
 ) -> FastAPI:
     """Build the API. As Reflex's api_transformer it receives Reflex's ASGI app (`console`),
     mounted last so API routes match first. Tests pass their own settings and database."""
-    if settings is None or database is None:
-        from backend.server import get_database, get_settings
+    if settings is None or database is None or runtime is None:
+        from backend.server import get_database, get_runtime, get_settings
 
         settings, database = settings or get_settings(), database or get_database()
+        runtime = runtime or get_runtime()
     api = FastAPI(title="mbox API", docs_url=None, redoc_url=None, openapi_url=None)
     api.state.settings = settings
     api.state.database = database
+    api.state.runtime = runtime
     for router in ROUTERS:
         api.include_router(router.router)
     api.include_router(console_auth.router)

@@ -1,0 +1,22 @@
+"""Runtimes: the only code that touches processes, namespaces or Kubernetes."""
+
+from __future__ import annotations
+
+from backend.runtime.base import Limits, RuntimeAdapter
+from backend.settings import Settings
+
+
+def create_runtime(settings: Settings) -> RuntimeAdapter:
+    """The runtime selected by MBOX_RUNTIME."""
+    if settings.runtime == "kubernetes":
+        raise NotImplementedError("the Kubernetes runtime arrives in a later release")
+    from backend.runtime.local import LocalRuntime, sandbox_root
+
+    limits = Limits(
+        memory_bytes=settings.local_memory_bytes,
+        processes=settings.local_max_processes,
+        open_files=settings.local_max_open_files,
+        file_size_bytes=settings.local_max_file_bytes,
+    )
+    root = settings.local_sandbox_dir or sandbox_root(settings.data_dir)
+    return LocalRuntime(root, limits)

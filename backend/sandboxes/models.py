@@ -100,6 +100,11 @@ class Sandbox(PublicModel):
     runtime_ref: RuntimeRef | None = None
     ports: list[SandboxPort] | None = None
     metadata: Any = SchemaField(default_factory=dict)
+    # Where start-up time went: asked for, runtime start began, ready; and when it stopped.
+    requested_at: datetime | None = None
+    started_at: datetime | None = None
+    ready_at: datetime | None = None
+    stopped_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
@@ -120,6 +125,10 @@ class Sandbox(PublicModel):
             runtime_ref=RuntimeRef(**row.runtime_ref) if row.runtime_ref else None,
             ports=[SandboxPort(**port) for port in row.ports] or None,
             metadata=row.meta,
+            requested_at=row.requested_at,
+            started_at=row.started_at,
+            ready_at=row.ready_at,
+            stopped_at=row.stopped_at,
             created_at=row.created_at,
             updated_at=row.updated_at,
             deleted_at=row.deleted_at,

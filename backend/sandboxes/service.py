@@ -12,12 +12,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from backend import audit
-from backend.auth.models import Principal
+from backend import audit, changes
+from backend.auth.models import SYSTEM, Principal
 from backend.db import commit, get_row, utcnow
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.policy import service as policy
 from backend.projects.models import ProjectRow
+from backend.runtime.base import PortSpec, SandboxSpec
 from backend.sandboxes.models import (
     DEFAULT_SERVICE_ACCOUNT,
     SandboxCreate,
@@ -109,6 +110,7 @@ def create_sandbox(session: Session, *, principal: Principal, data: SandboxCreat
         declaredPreviewPorts=len(sandbox.ports),
     )
     commit(session)
+    changes.notify()
     return sandbox
 
 
@@ -153,6 +155,7 @@ def start_sandbox(session: Session, *, principal: Principal, sandbox_id: uuid.UU
     sandbox.updated_at = now
     _record(session, principal, "sandbox.started", sandbox)
     commit(session)
+    changes.notify()
     return sandbox
 
 
@@ -167,6 +170,7 @@ def stop_sandbox(session: Session, *, principal: Principal, sandbox_id: uuid.UUI
     sandbox.updated_at = now
     _record(session, principal, "sandbox.stopped", sandbox)
     commit(session)
+    changes.notify()
     return sandbox
 
 
@@ -181,6 +185,7 @@ def delete_sandbox(session: Session, *, principal: Principal, sandbox_id: uuid.U
     sandbox.updated_at = now
     _record(session, principal, "sandbox.deleted", sandbox)
     commit(session)
+    changes.notify()
 
 
 def _resolve_template(session: Session, project: ProjectRow, given: str | None) -> TemplateRow:
@@ -253,3 +258,70 @@ def _record(
     audit.service.record_change(
         session, principal=principal, action=action, subject=sandbox, metadata=metadata
     )
+
+
+# -- reconciliation: what the engines read and report ------------------------------------
+
+
+def reconcile_candidates(session: Session) -> list[tuple[SandboxRow, TemplateRow | None]]:
+    """Sandboxes whose runtime may differ from what was asked: anything meant to run, and
+    anything stopped or deleted that still has a runtime."""
+    query = (
+        select(SandboxRow, TemplateRow)
+        .join(TemplateRow, col(SandboxRow.template_id) == col(TemplateRow.id), isouter=True)
+        .where(
+            (SandboxRow.desired_state == "running")
+            | col(SandboxRow.runtime_ref).is_not(None)
+            | (SandboxRow.status == "running")
+        )
+        .order_by(col(SandboxRow.created_at))
+    )
+    return list(session.exec(query).all())
+
+
+def sandbox_spec(sandbox: SandboxRow, template: TemplateRow) -> SandboxSpec:
+    return SandboxSpec(
+        sandbox_id=sandbox.id,
+        project_id=sandbox.project_id,
+        slug=sandbox.slug,
+        image=template.image,
+        command=tuple(template.startup_command),
+        working_dir=template.working_dir,
+        env=dict(template.env),
+        network_policy=template.network_policy,
+        ports=tuple(
+            PortSpec(p["name"], p["port"], p.get("protocol") or "TCP") for p in sandbox.ports
+        ),
+        namespace=sandbox.namespace,
+        service_account=sandbox.service_account_name,
+    )
+
+
+def report_runtime(
+    session: Session, *, sandbox_id: uuid.UUID, acted_on: str, **observed: Any
+) -> bool:
+    """Record what the runtime did, unless the user changed their mind meanwhile (the
+    desired state is no longer `acted_on`): then the next pass acts again."""
+    sandbox = session.exec(
+        select(SandboxRow).where(SandboxRow.id == sandbox_id).with_for_update()
+    ).first()
+    if sandbox is None or sandbox.desired_state != acted_on:
+        return False
+    changed = {name: value for name, value in observed.items() if getattr(sandbox, name) != value}
+    if not changed:
+        return True
+    for name, value in changed.items():
+        setattr(sandbox, name, value)
+    sandbox.updated_at = utcnow()
+    if "status" in changed:
+        _record(
+            session,
+            SYSTEM,
+            "sandbox.status.changed",
+            sandbox,
+            status=sandbox.status,
+            reason=sandbox.status_reason,
+            message=sandbox.status_message,
+        )
+    commit(session)
+    return True

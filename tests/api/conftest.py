@@ -13,20 +13,27 @@ from starlette.testclient import TestClient
 from backend.api.app import create_api
 from backend.db import Database
 from backend.models import metadata
+from backend.runtime import create_runtime
 from backend.settings import Settings
 
 TOKEN = "test-token-9f2c"
 
 
+def build_api(settings: Settings, database: Database, **overrides: object):
+    """The app under test. Its runtime starts no sandbox in these synchronous tests
+    (runtime behaviour is tested on one event loop in tests/runtime)."""
+    settings = settings.model_copy(update=overrides)
+    return create_api(settings=settings, database=database, runtime=create_runtime(settings))
+
+
 @pytest.fixture
 def client(settings: Settings, database: Database) -> TestClient:
-    return TestClient(create_api(settings=settings, database=database))
+    return TestClient(build_api(settings, database))
 
 
 @pytest.fixture
 def secured_client(settings: Settings, database: Database) -> TestClient:
-    secured = settings.model_copy(update={"api_token": TOKEN})
-    return TestClient(create_api(settings=secured, database=database))
+    return TestClient(build_api(settings, database, api_token=TOKEN))
 
 
 @pytest.fixture

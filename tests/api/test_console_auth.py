@@ -10,6 +10,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from backend.api.app import create_api
 from backend.auth.service import SESSION_COOKIE, console_session_valid, issue_console_session
+from backend.runtime import create_runtime
 from tests.api.conftest import TOKEN
 
 
@@ -27,7 +28,10 @@ async def fake_console(scope, receive, send):
 @pytest.fixture
 def console(settings, database):
     secured = settings.model_copy(update={"api_token": TOKEN})
-    return TestClient(create_api(fake_console, settings=secured, database=database))
+    runtime = create_runtime(secured)
+    return TestClient(
+        create_api(fake_console, settings=secured, database=database, runtime=runtime)
+    )
 
 
 def test_pages_redirect_to_sign_in(console):

@@ -8,7 +8,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from backend.api.app import create_api
+from tests.api.conftest import build_api
 
 EXAMPLES_PER_OPERATION = 20
 
@@ -16,7 +16,7 @@ EXAMPLES_PER_OPERATION = 20
 def test_no_server_errors(settings, database, api):
     # Some real records, so generated ids sometimes hit existing rows.
     api.sandbox(api.project(), api.template())
-    app = create_api(settings=settings, database=database)
+    app = build_api(settings, database)
     schema = schemathesis.openapi.from_asgi("/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20

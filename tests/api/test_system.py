@@ -6,16 +6,16 @@ import pytest
 from fastapi.routing import APIRoute
 from starlette.testclient import TestClient
 
-from backend.api.app import ROUTERS, create_api
+from backend.api.app import ROUTERS
 from backend.db import Database
-from tests.api.conftest import TOKEN
+from tests.api.conftest import TOKEN, build_api
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def test_healthz_checks_the_database(client, settings):
     assert client.get("/healthz").json() == {"status": "ok"}
-    down = TestClient(create_api(settings=settings, database=Database("sqlite:////proc/x.db")))
+    down = TestClient(build_api(settings, Database("sqlite:////proc/x.db")))
     response = down.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "error": "database is unreachable"}

@@ -1,0 +1,134 @@
+"""The reconciler: drives every sandbox's runtime toward what was asked of it.
+
+Level-based and idempotent: each pass reads the database (the truth), asks the runtime
+what really is, acts, and reports. It can be killed at any point and run again. It wakes
+on change notifications and at least every `reconcile_interval` seconds. Only one
+process reconciles at a time (see `leadership`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from backend import changes
+from backend.db import Database, utcnow
+from backend.engines.leadership import Leadership
+from backend.runtime.base import RuntimeAdapter, RuntimeFailure, RuntimeStatus
+from backend.sandboxes import service as sandboxes
+from backend.sandboxes.models import SandboxRow
+from backend.templates.models import TemplateRow
+
+log = logging.getLogger("mbox.reconciler")
+
+
+class Reconciler:
+    def __init__(self, database: Database, runtime: RuntimeAdapter) -> None:
+        self.database = database
+        self.runtime = runtime
+
+    async def run(self, interval: float, leadership: Leadership) -> None:
+        """Reconcile forever: on every change notification, and every `interval` seconds."""
+        wakeup = changes.subscribe()
+        try:
+            while True:
+                if await leadership.acquire():
+                    with contextlib.suppress(Exception):
+                        await self.reconcile_once()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), interval)
+                wakeup.clear()
+        finally:
+            changes.unsubscribe(wakeup)
+            await leadership.release()
+
+    async def reconcile_once(self) -> None:
+        candidates = await self._read(sandboxes.reconcile_candidates)
+        for sandbox, template in candidates:
+            try:
+                await self.reconcile(sandbox, template)
+            except Exception:  # one sandbox's trouble must not stall the others
+                log.exception("reconciling sandbox %s failed", sandbox.id)
+
+    async def reconcile(self, sandbox: SandboxRow, template: TemplateRow | None) -> None:
+        observed = await self.runtime.status(sandbox.id)
+        desired = sandbox.desired_state
+        if desired == "deleted":
+            await self.runtime.delete(sandbox.id)
+            await self._report(sandbox, runtime_ref=None)
+        elif desired == "stopped":
+            if observed.phase != "missing":
+                await self.runtime.stop(sandbox.id)
+            await self._report(sandbox, status="stopped")
+        elif observed.phase == "running":
+            await self._report_running(sandbox, observed)
+        elif observed.phase == "exited":
+            await self._report_exit(sandbox, observed)
+        else:
+            await self._start(sandbox, template)
+
+    async def _start(self, sandbox: SandboxRow, template: TemplateRow | None) -> None:
+        if template is None:
+            await self._fail(sandbox, "template-missing", "the sandbox's template was deleted")
+            return
+        restarting = sandbox.status == "running"  # it ran before: this server restarted
+        if sandbox.started_at is None or restarting:
+            await self._report(sandbox, started_at=utcnow())
+        try:
+            observed = await self.runtime.ensure(sandboxes.sandbox_spec(sandbox, template))
+        except RuntimeFailure as exc:
+            await self._fail(sandbox, "start-failed", str(exc))
+            return
+        reason = "restarted" if restarting else ""
+        await self._report_running(sandbox, observed, reason=reason)
+
+    async def _report_running(
+        self, sandbox: SandboxRow, observed: RuntimeStatus, reason: str = ""
+    ) -> None:
+        fields: dict[str, Any] = {"status": "running", "runtime_ref": observed.ref}
+        if sandbox.status != "running":
+            fields |= {"ready_at": observed.ready_at or utcnow(), "status_reason": reason}
+            fields |= {"status_message": "", "last_activity_at": utcnow()}
+        await self._report(sandbox, **fields)
+
+    async def _report_exit(self, sandbox: SandboxRow, observed: RuntimeStatus) -> None:
+        """The main process ended by itself: stop there (no restart loop)."""
+        await self.runtime.stop(sandbox.id)
+        status, reason = ("stopped", "exited") if observed.exit_code == 0 else ("failed", "crashed")
+        await self._report(
+            sandbox,
+            status=status,
+            status_reason=reason,
+            status_message=observed.message,
+            stopped_at=utcnow(),
+            desired_state="stopped",
+        )
+
+    async def _fail(self, sandbox: SandboxRow, reason: str, message: str) -> None:
+        await self._report(
+            sandbox,
+            status="failed",
+            status_reason=reason,
+            status_message=message[:2000],
+            desired_state="stopped",  # no retry loop: the user starts it again
+        )
+
+    async def _report(self, sandbox: SandboxRow, **fields: Any) -> None:
+        await self._read(
+            sandboxes.report_runtime,
+            sandbox_id=sandbox.id,
+            acted_on=sandbox.desired_state,
+            **fields,
+        )
+
+    async def _read(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        """Run a service call with its own session in a worker thread."""
+
+        def call() -> Any:
+            with self.database.session() as session:
+                return fn(session, **kwargs)
+
+        return await asyncio.to_thread(call)

@@ -1,0 +1,165 @@
+"""The runtime interface: what the product asks of any engine that runs sandboxes.
+
+Services and engines speak only this protocol; `local.py` (bubblewrap on this host) and
+`kubernetes.py` (agent-sandbox) implement it. Values crossing it are plain dataclasses,
+so neither side leaks its types into the other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+
+class RuntimeFailure(Exception):
+    """The runtime could not do what was asked; the message is shown to the user."""
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    name: str
+    port: int
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-sandbox resource limits (how they are enforced is the runtime's business)."""
+
+    memory_bytes: int
+    processes: int
+    open_files: int
+    file_size_bytes: int
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """Everything a runtime needs to run one sandbox, resolved from its template."""
+
+    sandbox_id: uuid.UUID
+    project_id: uuid.UUID
+    slug: str
+    image: str
+    command: tuple[str, ...]
+    working_dir: str
+    env: Mapping[str, str]
+    network_policy: str
+    ports: tuple[PortSpec, ...]
+    namespace: str
+    service_account: str
+
+    @property
+    def egress_allowed(self) -> bool:
+        return self.network_policy in ("default", "open")
+
+
+Phase = Literal["running", "exited", "missing"]
+
+
+@dataclass(frozen=True)
+class RuntimeStatus:
+    """What really is. `missing`: nothing runs (never started, stopped, or lost)."""
+
+    phase: Phase
+    ref: dict[str, str] | None = None
+    message: str = ""
+    exit_code: int | None = None
+    started_at: datetime | None = None
+    ready_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RuntimeEvent:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True)
+class RuntimeTarget:
+    """Where a sandbox runs, as the reference's `/runtime` route reports it."""
+
+    namespace: str
+    pod_name: str
+    container: str
+    phase: str
+    selector: str = ""
+    commands: tuple[str, ...] = ()
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str
+    type: Literal["file", "directory", "symlink", "other"]
+    size: int
+    modified_at: datetime
+
+
+@dataclass(frozen=True)
+class Availability:
+    available: bool
+    adapter: str
+    message: str = ""
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+class ExecProcess(Protocol):
+    """A command running in a sandbox: streams, signals, exit."""
+
+    pid: int
+
+    def stdout(self) -> AsyncIterator[bytes]: ...
+
+    def stderr(self) -> AsyncIterator[bytes]: ...
+
+    def signal(self, signum: int) -> None: ...
+
+    async def wait(self) -> int: ...
+
+
+class RuntimeAdapter(Protocol):
+    name: str
+
+    def availability(self) -> Availability: ...
+
+    async def ensure(self, spec: SandboxSpec) -> RuntimeStatus:
+        """Create or resume the sandbox; idempotent (a running sandbox is left alone)."""
+
+    async def stop(self, sandbox_id: uuid.UUID) -> None:
+        """Stop every process; keep the workspace."""
+
+    async def delete(self, sandbox_id: uuid.UUID) -> None:
+        """Stop and remove everything, workspace included; idempotent."""
+
+    async def status(self, sandbox_id: uuid.UUID) -> RuntimeStatus: ...
+
+    async def target(self, sandbox_id: uuid.UUID) -> RuntimeTarget: ...
+
+    async def exec(
+        self,
+        sandbox_id: uuid.UUID,
+        argv: list[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> ExecProcess: ...
+
+    async def logs(self, sandbox_id: uuid.UUID, tail_lines: int) -> str: ...
+
+    async def events(self, sandbox_id: uuid.UUID) -> list[RuntimeEvent]: ...
+
+    async def list_files(self, sandbox_id: uuid.UUID, path: str) -> list[FileEntry]: ...
+
+    async def read_file(self, sandbox_id: uuid.UUID, path: str, limit: int) -> bytes: ...
+
+    async def write_file(self, sandbox_id: uuid.UUID, path: str, data: bytes) -> None: ...
+
+    async def delete_file(self, sandbox_id: uuid.UUID, path: str) -> None: ...
+
+    async def close(self) -> None:
+        """Release what the adapter holds (the local runtime stops its sandboxes)."""

@@ -1,0 +1,422 @@
+"""The embedded runtime: each sandbox is a bubblewrap process tree on this host.
+
+Isolation, per sandbox:
+- its own user, PID, IPC, UTS, mount and network namespaces (loopback only: the host's
+  services, the mbox server and its database are unreachable);
+- a distinct unprivileged host uid when the server runs as root (`setpriv` before `bwrap`),
+  seen as uid 1000 inside; host files are read-only (`/usr`, `/etc`), `/tmp` is private,
+  the workspace directory (owned by that uid, mode 0700) is the only writable host path;
+- resource limits with setrlimit (`prlimit`): address space, processes, open files,
+  file size;
+- `--die-with-parent`: if the server dies, the kernel kills every sandbox, so no process is
+  ever orphaned; on restart the reconciler starts the sandboxes that should run again (the
+  workspace persists, processes do not).
+
+Commands (tasks, terminals) join a running sandbox with `nsenter` into all its namespaces
+and drop to the sandbox user with no capabilities and no_new_privs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from backend.runtime.base import (
+    Availability,
+    FileEntry,
+    Limits,
+    RuntimeEvent,
+    RuntimeFailure,
+    RuntimeStatus,
+    RuntimeTarget,
+    SandboxSpec,
+)
+
+ADAPTER = "local"
+SANDBOX_UID = 1000  # the user inside every sandbox
+UID_BASE = 200_000  # host uids for sandboxes: UID_BASE + n, one per sandbox
+UID_SPAN = 100_000
+TOOLS = ("bwrap", "setpriv", "nsenter", "prlimit")
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+IDLE_COMMAND = ("sleep", "infinity")
+LOG_NAME = "sandbox.log"
+EVENTS_NAME = "events.jsonl"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def traversable_by_others(path: Path) -> bool:
+    """Whether an unprivileged uid can reach `path` (every ancestor has o+x)."""
+    for part in [path, *path.parents]:
+        with contextlib.suppress(FileNotFoundError):
+            if not os.stat(part).st_mode & stat.S_IXOTH:
+                return False
+    return True
+
+
+def sandbox_root(data_dir: Path) -> Path:
+    """Where workspaces live: under the data dir when sandbox uids can reach it, else in a
+    system directory named after the data dir (e.g. a data dir inside /root)."""
+    preferred = data_dir / "sandboxes"
+    if os.geteuid() != 0 or traversable_by_others(data_dir):
+        return preferred
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+    return Path("/var/lib/mbox") / f"sandboxes-{digest}"
+
+
+@dataclass
+class _Box:
+    """A sandbox this process started."""
+
+    spec: SandboxSpec
+    process: asyncio.subprocess.Process
+    init_pid: int  # pid 1 of the sandbox's PID namespace, as seen from the host
+    started_at: datetime
+    exit_code: int | None = None
+    stopping: bool = False
+    waiter: asyncio.Task | None = field(default=None, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self.exit_code is None
+
+
+class LocalProcess:
+    """A command running inside a sandbox (nsenter), in its own process group."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+        self.pid = process.pid
+
+    async def _chunks(self, stream: asyncio.StreamReader | None) -> AsyncIterator[bytes]:
+        if stream is None:
+            return
+        while chunk := await stream.read(65536):
+            yield chunk
+
+    def stdout(self) -> AsyncIterator[bytes]:
+        return self._chunks(self._process.stdout)
+
+    def stderr(self) -> AsyncIterator[bytes]:
+        return self._chunks(self._process.stderr)
+
+    def signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signum)
+
+    async def wait(self) -> int:
+        return await self._process.wait()
+
+
+class LocalRuntime:
+    name = ADAPTER
+
+    def __init__(self, root: Path, limits: Limits) -> None:
+        self.root = root
+        self.limits = limits
+        self._boxes: dict[uuid.UUID, _Box] = {}
+        self._locks: dict[uuid.UUID, asyncio.Lock] = {}
+        self._privileged = os.geteuid() == 0
+
+    # -- availability -------------------------------------------------------------------
+
+    def availability(self) -> Availability:
+        missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+        details = {
+            "isolation": "bubblewrap",
+            "limits": "setrlimit",
+            "uids": "one host uid per sandbox" if self._privileged else "the server's uid",
+            "network": "loopback only",
+        }
+        if missing:
+            hint = "apt-get install bubblewrap util-linux"
+            message = f"local runtime unavailable: {', '.join(missing)} not found ({hint})"
+            return Availability(False, ADAPTER, message, details)
+        return Availability(True, ADAPTER, "", details)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def _lock(self, sandbox_id: uuid.UUID) -> asyncio.Lock:
+        return self._locks.setdefault(sandbox_id, asyncio.Lock())
+
+    async def ensure(self, spec: SandboxSpec) -> RuntimeStatus:
+        async with self._lock(spec.sandbox_id):
+            box = self._boxes.get(spec.sandbox_id)
+            if box is None or not box.running:
+                box = await self._start(spec)
+            return self._status(box)
+
+    async def _start(self, spec: SandboxSpec) -> _Box:
+        availability = self.availability()
+        if not availability.available:
+            raise RuntimeFailure(availability.message)
+        home = self._home(spec.sandbox_id)
+        uid = self._prepare(home)
+        read_info, write_info = os.pipe()
+        try:
+            with (home / LOG_NAME).open("ab") as log:
+                process = await asyncio.create_subprocess_exec(
+                    *self._launch_command(spec, uid, home, write_info),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(write_info,),
+                    start_new_session=True,
+                )
+        finally:
+            os.close(write_info)
+        info = await asyncio.to_thread(_read_all, read_info)
+        if not info:
+            code = await process.wait()
+            tail = _tail_lines(home / LOG_NAME, 5).strip()
+            self._event(spec.sandbox_id, "Warning", "Failed", f"exit {code}: {tail}")
+            raise RuntimeFailure(f"sandbox did not start (exit {code}): {tail}")
+        box = _Box(spec, process, json.loads(info)["child-pid"], _now())
+        box.waiter = asyncio.create_task(self._watch(box))
+        self._boxes[spec.sandbox_id] = box
+        command = " ".join(spec.command) or "idle"
+        self._event(spec.sandbox_id, "Normal", "Started", f"started: {command}")
+        return box
+
+    async def _watch(self, box: _Box) -> None:
+        box.exit_code = await box.process.wait()
+        if box.stopping:
+            self._event(box.spec.sandbox_id, "Normal", "Stopped", "all processes stopped")
+        else:
+            reason = "Exited" if box.exit_code == 0 else "Crashed"
+            self._event(box.spec.sandbox_id, "Warning", reason, f"exit code {box.exit_code}")
+
+    async def stop(self, sandbox_id: uuid.UUID) -> None:
+        async with self._lock(sandbox_id):
+            box = self._boxes.get(sandbox_id)
+            if box is None or not box.running:
+                return
+            box.stopping = True
+            # Killing the namespace's pid 1 makes the kernel kill every process in it.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(box.init_pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(box.process.pid, signal.SIGKILL)
+            if box.waiter is not None:
+                await box.waiter
+            del self._boxes[sandbox_id]
+
+    async def delete(self, sandbox_id: uuid.UUID) -> None:
+        await self.stop(sandbox_id)
+        await asyncio.to_thread(shutil.rmtree, self._home(sandbox_id), True)
+
+    async def status(self, sandbox_id: uuid.UUID) -> RuntimeStatus:
+        box = self._boxes.get(sandbox_id)
+        return RuntimeStatus("missing") if box is None else self._status(box)
+
+    def _status(self, box: _Box) -> RuntimeStatus:
+        ref = {
+            "adapter": ADAPTER,
+            "kind": "Sandbox",
+            "namespace": "local",
+            "name": str(box.spec.sandbox_id),
+        }
+        if box.running:
+            return RuntimeStatus("running", ref, started_at=box.started_at, ready_at=box.started_at)
+        return RuntimeStatus(
+            "exited", ref, f"main process exited with code {box.exit_code}", box.exit_code
+        )
+
+    async def close(self) -> None:
+        for sandbox_id in list(self._boxes):
+            await self.stop(sandbox_id)
+
+    async def target(self, sandbox_id: uuid.UUID) -> RuntimeTarget:
+        box = self._running(sandbox_id)
+        return RuntimeTarget(
+            namespace="local",
+            pod_name=str(sandbox_id),
+            container="sandbox",
+            phase="Running",
+            commands=("/bin/bash", "/bin/sh", "sh"),
+            details={"pid": str(box.process.pid), "workingDir": box.spec.working_dir},
+        )
+
+    # -- commands -----------------------------------------------------------------------
+
+    async def exec(
+        self,
+        sandbox_id: uuid.UUID,
+        argv: list[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: int | None = subprocess.DEVNULL,
+    ) -> LocalProcess:
+        box = self._running(sandbox_id)
+        environment = {**self._base_env(box.spec), **(env or {})}
+        command = [
+            "nsenter", f"--target={box.init_pid}",
+            "--user", "--mount", "--pid", "--net", "--ipc", "--uts",
+            f"--setuid={SANDBOX_UID}", f"--setgid={SANDBOX_UID}", "--wd",
+            "--", "setpriv", "--no-new-privs", "--",
+            "env", "-i", "-C", cwd or box.spec.working_dir,
+            *(f"{key}={value}" for key, value in environment.items()),
+            *argv,
+        ]  # fmt: skip
+        process = await asyncio.create_subprocess_exec(
+            *self._limited(command),
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        return LocalProcess(process)
+
+    def _running(self, sandbox_id: uuid.UUID) -> _Box:
+        box = self._boxes.get(sandbox_id)
+        if box is None or not box.running:
+            raise RuntimeFailure("sandbox is not running")
+        return box
+
+    # -- logs and events ----------------------------------------------------------------
+
+    async def logs(self, sandbox_id: uuid.UUID, tail_lines: int) -> str:
+        return await asyncio.to_thread(_tail_lines, self._home(sandbox_id) / LOG_NAME, tail_lines)
+
+    async def events(self, sandbox_id: uuid.UUID) -> list[RuntimeEvent]:
+        path = self._home(sandbox_id) / EVENTS_NAME
+        if not path.exists():
+            return []
+        lines = (await asyncio.to_thread(path.read_text)).splitlines()
+        events = [json.loads(line) for line in lines if line.strip()]
+        return [
+            RuntimeEvent(e["type"], e["reason"], e["message"], datetime.fromisoformat(e["at"]))
+            for e in events
+        ]
+
+    def _event(self, sandbox_id: uuid.UUID, kind: str, reason: str, message: str) -> None:
+        record = {"type": kind, "reason": reason, "message": message, "at": _now().isoformat()}
+        with (
+            contextlib.suppress(FileNotFoundError),
+            (self._home(sandbox_id) / EVENTS_NAME).open("a") as file,
+        ):
+            file.write(json.dumps(record) + "\n")
+
+    # -- workspace files ----------------------------------------------------------------
+
+    def workspace(self, sandbox_id: uuid.UUID) -> Path:
+        return self._home(sandbox_id) / "workspace"
+
+    async def list_files(self, sandbox_id: uuid.UUID, path: str) -> list[FileEntry]:
+        raise RuntimeFailure("not implemented yet")
+
+    async def read_file(self, sandbox_id: uuid.UUID, path: str, limit: int) -> bytes:
+        raise RuntimeFailure("not implemented yet")
+
+    async def write_file(self, sandbox_id: uuid.UUID, path: str, data: bytes) -> None:
+        raise RuntimeFailure("not implemented yet")
+
+    async def delete_file(self, sandbox_id: uuid.UUID, path: str) -> None:
+        raise RuntimeFailure("not implemented yet")
+
+    # -- building blocks ----------------------------------------------------------------
+
+    def _home(self, sandbox_id: uuid.UUID) -> Path:
+        return self.root / str(sandbox_id)
+
+    def _prepare(self, home: Path) -> int:
+        """Create the sandbox's directory and workspace; return its host uid."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o711)
+        home.mkdir(exist_ok=True, mode=0o711)
+        uid = self._uid(home)
+        workspace = home / "workspace"
+        workspace.mkdir(exist_ok=True, mode=0o700)
+        if self._privileged:
+            os.chown(workspace, uid, uid)
+        return uid
+
+    def _uid(self, home: Path) -> int:
+        """A host uid no other sandbox uses, remembered next to the workspace."""
+        if not self._privileged:
+            return os.geteuid()
+        marker = home / "uid"
+        if marker.exists():
+            return int(marker.read_text())
+        taken = {int(p.read_text()) for p in self.root.glob("*/uid") if p.read_text().isdigit()}
+        uid = next(UID_BASE + n for n in range(UID_SPAN) if UID_BASE + n not in taken)
+        marker.write_text(str(uid))
+        return uid
+
+    def _base_env(self, spec: SandboxSpec) -> dict[str, str]:
+        return {
+            "PATH": DEFAULT_PATH,
+            "HOME": spec.working_dir,
+            "USER": "sandbox",
+            "LANG": "C.UTF-8",
+            "TERM": "xterm-256color",
+            "MBOX_SANDBOX_ID": str(spec.sandbox_id),
+            **spec.env,
+        }
+
+    def _limited(self, command: list[str]) -> list[str]:
+        limits = self.limits
+        return [
+            "prlimit",
+            f"--as={limits.memory_bytes}",
+            f"--nproc={limits.processes}",
+            f"--nofile={limits.open_files}",
+            f"--fsize={limits.file_size_bytes}",
+            "--",
+            *command,
+        ]
+
+    def _launch_command(self, spec: SandboxSpec, uid: int, home: Path, info_fd: int) -> list[str]:
+        drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+        env = [
+            arg for key, value in self._base_env(spec).items() for arg in ("--setenv", key, value)
+        ]
+        bwrap = [
+            "bwrap",
+            "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
+            "--hostname", spec.slug[:63] or "sandbox",
+            "--die-with-parent", "--new-session",
+            "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc",
+            "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+            "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+            "--dir", spec.working_dir, "--bind", str(home / "workspace"), spec.working_dir,
+            "--chdir", spec.working_dir,
+            "--clearenv", *env,
+            "--info-fd", str(info_fd),
+            "--", *(spec.command or IDLE_COMMAND),
+        ]  # fmt: skip
+        return self._limited((drop if self._privileged else []) + bwrap)
+
+
+def _read_all(fd: int) -> bytes:
+    with os.fdopen(fd, "rb") as pipe:
+        return pipe.read()
+
+
+def _tail_lines(path: Path, count: int, max_bytes: int = 1 << 20) -> str:
+    """The last `count` lines of a file, reading at most `max_bytes` from its end."""
+    if not path.exists():
+        return ""
+    with path.open("rb") as file:
+        file.seek(0, os.SEEK_END)
+        size = file.tell()
+        file.seek(max(0, size - max_bytes))
+        data = file.read()
+    lines = data.decode("utf-8", "replace").splitlines(keepends=True)
+    return "".join(lines[-count:])
