@@ -186,11 +186,31 @@ class LocalRuntime:
             self._event(spec.sandbox_id, "Warning", "Failed", f"exit {code}: {tail}")
             raise RuntimeFailure(f"sandbox did not start (exit {code}): {tail}")
         box = _Box(spec, process, json.loads(info)["child-pid"], _now())
+        await self._until_set_up(box, home / "workspace")
         box.waiter = asyncio.create_task(self._watch(box))
         self._boxes[spec.sandbox_id] = box
         command = " ".join(spec.command) or "idle"
         self._event(spec.sandbox_id, "Normal", "Started", f"started: {command}")
         return box
+
+    async def _until_set_up(self, box: _Box, workspace: Path, timeout: float = 5.0) -> None:
+        """bwrap reports its pid before it finishes mounting: wait until the sandbox's root
+        shows the workspace, so commands never enter a half-built mount namespace."""
+        expected = os.stat(workspace)
+        inside = f"/proc/{box.init_pid}/root{box.spec.working_dir}"
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            with contextlib.suppress(OSError):
+                seen = os.stat(inside)
+                if (seen.st_dev, seen.st_ino) == (expected.st_dev, expected.st_ino):
+                    return
+            if box.process.returncode is not None:
+                break
+            await asyncio.sleep(0.001)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(box.process.pid, signal.SIGKILL)
+        await box.process.wait()
+        raise RuntimeFailure("sandbox did not finish setting up its filesystem")
 
     async def _watch(self, box: _Box) -> None:
         box.exit_code = await box.process.wait()

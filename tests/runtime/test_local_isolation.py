@@ -1,0 +1,113 @@
+"""What a sandbox can and cannot reach, with real bubblewrap."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+
+import pytest
+
+from tests.runtime.conftest import run, spec
+
+
+@pytest.fixture
+async def box(local):
+    sandbox = spec()
+    status = await local.ensure(sandbox)
+    assert status.phase == "running"
+    return sandbox
+
+
+async def test_runs_as_an_unprivileged_user_with_its_env(local, box):
+    code, out, _ = await run(
+        local,
+        box.sandbox_id,
+        "id -u; echo $GREETING; pwd; cat /proc/self/status | grep -E '^(CapEff|NoNewPrivs)'",
+    )
+    assert code == 0
+    lines = out.split("\n")
+    assert lines[0] == "1000"
+    assert lines[1] == "hello"
+    assert lines[2] == "/workspace"
+    assert "CapEff:\t0000000000000000" in out and "NoNewPrivs:\t1" in out
+
+
+async def test_host_data_is_out_of_reach(local, box, tmp_path):
+    secret = tmp_path / "mbox.db"
+    secret.write_text("server data")
+    checks = f"""
+        cat {secret} 2>/dev/null && echo READ-DB
+        ls /root 2>/dev/null && echo SAW-ROOT
+        cat /etc/shadow 2>/dev/null && echo READ-SHADOW
+        touch /usr/evil 2>/dev/null && echo WROTE-USR
+        ls {local.root} 2>/dev/null && echo SAW-SANDBOXES
+        echo done
+    """
+    code, out, _ = await run(local, box.sandbox_id, checks)
+    assert out.strip() == "done"
+
+
+async def test_cannot_see_another_sandbox(local, box):
+    other = spec()
+    await local.ensure(other)
+    await run(local, other.sandbox_id, "echo private > secret.txt")
+    host_path = local.workspace(other.sandbox_id) / "secret.txt"
+    assert host_path.read_text() == "private\n"
+    code, out, _ = await run(local, box.sandbox_id, f"cat {host_path}")
+    assert code != 0 and "private" not in out
+    code, out, _ = await run(local, box.sandbox_id, "ls -A /workspace")
+    assert code == 0 and out == ""
+
+
+async def test_cannot_see_or_signal_host_processes(local, box):
+    sleeper = await asyncio.create_subprocess_exec("sleep", "30")
+    try:
+        code, out, _ = await run(
+            local,
+            box.sandbox_id,
+            f"ps -e -o pid=,comm=; kill -9 {sleeper.pid} 2>&1; echo kill=$?",
+        )
+        assert "pytest" not in out and "python" not in out
+        assert "kill=1" in out or "kill=2" in out
+        assert sleeper.returncode is None
+        processes = [line for line in out.splitlines() if line.strip() and "kill" not in line]
+        assert len(processes) <= 6  # its init, main process and this shell pipeline
+    finally:
+        sleeper.kill()
+        await sleeper.wait()
+
+
+async def test_restricted_sandbox_has_no_network_but_loopback(local, box):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        code, out, _ = await run(
+            local,
+            box.sandbox_id,
+            f'python3 -c "import socket; s=socket.socket(); s.settimeout(2); '
+            f"print(s.connect_ex(('127.0.0.1', {port})))\"; ip -o link 2>/dev/null | wc -l",
+        )
+    lines = out.split()
+    assert lines[0] != "0"  # the host's listener is unreachable
+    assert lines[1] == "1"  # only the loopback interface exists
+
+
+async def test_workspace_files_belong_to_the_sandbox_uid(local, box):
+    code, _, _ = await run(local, box.sandbox_id, "echo data > made-inside.txt")
+    assert code == 0
+    path = local.workspace(box.sandbox_id) / "made-inside.txt"
+    owner = path.stat().st_uid
+    if os.geteuid() == 0:
+        assert owner >= 200_000
+    assert oct(local.workspace(box.sandbox_id).stat().st_mode)[-3:] == "700"
+
+
+async def test_process_limit_applies(local, box):
+    code, out, _ = await run(local, box.sandbox_id, "cat /proc/self/limits")
+    limits = {line[:26].strip(): line[26:].split()[0] for line in out.splitlines()[1:]}
+    assert limits["Max processes"] == "256"
+    assert limits["Max open files"] == "1024"
+    assert limits["Max file size"] == str(64 * 1024**2)
+    assert limits["Max address space"] == str(2 * 1024**3)
