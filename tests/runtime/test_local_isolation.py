@@ -44,7 +44,7 @@ async def test_host_data_is_out_of_reach(local, box, tmp_path):
         ls {local.root} 2>/dev/null && echo SAW-SANDBOXES
         echo done
     """
-    code, out, _ = await run(local, box.sandbox_id, checks)
+    _, out, _ = await run(local, box.sandbox_id, checks)
     assert out.strip() == "done"
 
 
@@ -63,7 +63,7 @@ async def test_cannot_see_another_sandbox(local, box):
 async def test_cannot_see_or_signal_host_processes(local, box):
     sleeper = await asyncio.create_subprocess_exec("sleep", "30")
     try:
-        code, out, _ = await run(
+        _, out, _ = await run(
             local,
             box.sandbox_id,
             f"ps -e -o pid=,comm=; kill -9 {sleeper.pid} 2>&1; echo kill=$?",
@@ -83,7 +83,7 @@ async def test_restricted_sandbox_has_no_network_but_loopback(local, box):
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
-        code, out, _ = await run(
+        _, out, _ = await run(
             local,
             box.sandbox_id,
             f'python3 -c "import socket; s=socket.socket(); s.settimeout(2); '
@@ -105,7 +105,7 @@ async def test_workspace_files_belong_to_the_sandbox_uid(local, box):
 
 
 async def test_process_limit_applies(local, box):
-    code, out, _ = await run(local, box.sandbox_id, "cat /proc/self/limits")
+    _, out, _ = await run(local, box.sandbox_id, "cat /proc/self/limits")
     limits = {line[:26].strip(): line[26:].split()[0] for line in out.splitlines()[1:]}
     assert limits["Max processes"] == "256"
     assert limits["Max open files"] == "1024"
