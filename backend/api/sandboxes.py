@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep
 from backend.api.openapi import body, deleted, returns, returns_list
 from backend.api.responses import item, items
+from backend.sandboxes import runtime_access
 from backend.sandboxes import service as sandboxes
-from backend.sandboxes.models import Sandbox, SandboxCreate, SandboxUpdate
+from backend.sandboxes.models import (
+    LogResult,
+    PreviewPortsResult,
+    RuntimeEvent,
+    RuntimeTarget,
+    Sandbox,
+    SandboxCreate,
+    SandboxRow,
+    SandboxUpdate,
+)
 from backend.validation import optional_uuid
 
 router = APIRouter(tags=["sandboxes"])
@@ -78,3 +90,47 @@ def stop_sandbox(
     return item(
         Sandbox, sandboxes.stop_sandbox(session, principal=principal, sandbox_id=sandbox_id)
     )
+
+
+# -- runtime access ------------------------------------------------------------------------
+
+
+async def _runtime_sandbox(request: Request, sandbox_id: uuid.UUID) -> SandboxRow:
+    def load() -> SandboxRow:
+        with request.app.state.database.session() as session:
+            return runtime_access.runtime_sandbox(session, sandbox_id)
+
+    return await run_in_threadpool(load)
+
+
+@router.get("/v1/sandboxes/{sandboxID}/runtime", tags=["runtime"], responses=returns(RuntimeTarget))
+async def get_runtime_target(request: Request, sandbox_id: SandboxId) -> JSONResponse:
+    sandbox = await _runtime_sandbox(request, sandbox_id)
+    return JSONResponse(await runtime_access.target(request.app.state.runtime, sandbox))
+
+
+@router.get("/v1/sandboxes/{sandboxID}/logs", tags=["runtime"], responses=returns(LogResult))
+async def get_logs(
+    request: Request,
+    sandbox_id: SandboxId,
+    tailLines: Annotated[str | None, Query()] = None,  # noqa: N803 - the contract's name
+) -> JSONResponse:
+    lines = runtime_access.tail_lines(tailLines)
+    sandbox = await _runtime_sandbox(request, sandbox_id)
+    return JSONResponse(await runtime_access.logs(request.app.state.runtime, sandbox, lines))
+
+
+@router.get(
+    "/v1/sandboxes/{sandboxID}/events", tags=["runtime"], responses=returns_list(RuntimeEvent)
+)
+async def get_events(request: Request, sandbox_id: SandboxId) -> JSONResponse:
+    sandbox = await _runtime_sandbox(request, sandbox_id)
+    return JSONResponse({"items": await runtime_access.events(request.app.state.runtime, sandbox)})
+
+
+@router.get(
+    "/v1/sandboxes/{sandboxID}/ports", tags=["runtime"], responses=returns(PreviewPortsResult)
+)
+async def get_ports(request: Request, sandbox_id: SandboxId) -> JSONResponse:
+    sandbox = await _runtime_sandbox(request, sandbox_id)
+    return JSONResponse(await runtime_access.ports(request.app.state.runtime, sandbox))

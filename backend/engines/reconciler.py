@@ -89,7 +89,7 @@ class Reconciler:
         self, sandbox: SandboxRow, observed: RuntimeStatus, reason: str = ""
     ) -> None:
         fields: dict[str, Any] = {"status": "running", "runtime_ref": observed.ref}
-        if sandbox.status != "running":
+        if sandbox.status != "running" or reason:  # newly ready (again)
             fields |= {"ready_at": observed.ready_at or utcnow(), "status_reason": reason}
             fields |= {"status_message": "", "last_activity_at": utcnow()}
         await self._report(sandbox, **fields)

@@ -205,7 +205,7 @@ class LocalRuntime:
                 if (seen.st_dev, seen.st_ino) == (expected.st_dev, expected.st_ino):
                     return
             if box.process.returncode is not None:
-                break
+                return  # it already ended: the watcher records how
             await asyncio.sleep(0.001)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(box.process.pid, signal.SIGKILL)
@@ -244,17 +244,15 @@ class LocalRuntime:
         return RuntimeStatus("missing") if box is None else self._status(box)
 
     def _status(self, box: _Box) -> RuntimeStatus:
-        ref = {
-            "adapter": ADAPTER,
-            "kind": "Sandbox",
-            "namespace": "local",
-            "name": str(box.spec.sandbox_id),
-        }
+        sandbox_id = box.spec.sandbox_id
+        ref = {"adapter": ADAPTER, "kind": "Sandbox", "namespace": "local", "name": str(sandbox_id)}
         if box.running:
             return RuntimeStatus("running", ref, started_at=box.started_at, ready_at=box.started_at)
-        return RuntimeStatus(
-            "exited", ref, f"main process exited with code {box.exit_code}", box.exit_code
-        )
+        message = f"main process exited with code {box.exit_code}"
+        if box.exit_code:  # say why, in the program's own last words
+            last = _tail_lines(self._home(sandbox_id) / LOG_NAME, 1).strip()
+            message += f": {last[:500]}" if last else ""
+        return RuntimeStatus("exited", ref, message, box.exit_code)
 
     async def close(self) -> None:
         for sandbox_id in list(self._boxes):

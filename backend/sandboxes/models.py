@@ -162,3 +162,43 @@ class SandboxUpdate(RequestModel):
     service_account_name: str | None = None
     ports: list[SandboxPortInput] | None = None
     metadata: Any = None
+
+
+# -- runtime access (documented shapes; built by backend.sandboxes.runtime_access) ----------
+
+
+class RuntimeTarget(PublicModel):
+    namespace: str
+    pod_name: str
+    container: str
+    phase: str
+    selector: str | None = None
+    commands: list[str] | None = None
+
+
+class LogResult(PublicModel):
+    target: RuntimeTarget
+    logs: str
+
+
+class RuntimeEvent(PublicModel):
+    type: str
+    reason: str
+    message: str
+    count: int
+    first_timestamp: datetime
+    last_timestamp: datetime
+
+
+class PreviewPort(PublicModel):
+    name: str
+    port: int
+    protocol: str
+    preview_url: str | None = None
+    available: bool
+    message: str | None = None
+
+
+class PreviewPortsResult(PublicModel):
+    target: RuntimeTarget
+    items: list[PreviewPort]

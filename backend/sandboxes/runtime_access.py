@@ -1,0 +1,104 @@
+"""Read access to a sandbox's runtime: where it runs, its log, lifecycle events, ports.
+
+The reference's pre-checks, in order: the sandbox exists (404) and has a runtime (409
+`sandbox runtime is not ready`); runtime errors become 502 with their message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlmodel import Session
+
+from backend.errors import Conflict, InvalidInput, RuntimeFailed
+from backend.runtime.base import RuntimeAdapter, RuntimeFailure, RuntimeTarget
+from backend.sandboxes.models import SandboxRow
+from backend.sandboxes.service import get_sandbox
+
+MAX_TAIL_LINES = 5000
+DEFAULT_TAIL_LINES = 200
+
+
+def runtime_sandbox(session: Session, sandbox_id: uuid.UUID) -> SandboxRow:
+    sandbox = get_sandbox(session, sandbox_id)
+    if sandbox.runtime_ref is None:
+        raise Conflict("sandbox runtime is not ready")
+    return sandbox
+
+
+def tail_lines(value: str | None) -> int:
+    if value is None or value == "":
+        return DEFAULT_TAIL_LINES
+    lines = int(value) if value.isdigit() else 0
+    if not 1 <= lines <= MAX_TAIL_LINES:
+        raise InvalidInput(f"tailLines must be between 1 and {MAX_TAIL_LINES}")
+    return lines
+
+
+async def target(runtime: RuntimeAdapter, sandbox: SandboxRow) -> dict[str, Any]:
+    if sandbox.status != "running":
+        return _target_json(
+            RuntimeTarget("local", str(sandbox.id), "sandbox", sandbox.status.capitalize())
+        )
+    return _target_json(await _call(runtime.target(sandbox.id)))
+
+
+async def logs(runtime: RuntimeAdapter, sandbox: SandboxRow, lines: int) -> dict[str, Any]:
+    return {
+        "target": await target(runtime, sandbox),
+        "logs": await _call(runtime.logs(sandbox.id, lines)),
+    }
+
+
+async def events(runtime: RuntimeAdapter, sandbox: SandboxRow) -> list[dict[str, Any]]:
+    found = await _call(runtime.events(sandbox.id))
+    return [
+        {
+            "type": event.type,
+            "reason": event.reason,
+            "message": event.message,
+            "count": 1,
+            "firstTimestamp": event.timestamp.isoformat().replace("+00:00", "Z"),
+            "lastTimestamp": event.timestamp.isoformat().replace("+00:00", "Z"),
+        }
+        for event in found
+    ]
+
+
+async def ports(runtime: RuntimeAdapter, sandbox: SandboxRow) -> dict[str, Any]:
+    running = sandbox.status == "running"
+    items = []
+    for port in sandbox.ports:
+        protocol = (port.get("protocol") or "TCP").upper()
+        item: dict[str, Any] = {"name": port["name"], "port": port["port"], "protocol": protocol}
+        url = port.get("previewUrl") or f"/v1/sandboxes/{sandbox.id}/ports/{port['port']}/proxy/"
+        item["previewUrl"] = url
+        item["available"] = running and protocol == "TCP"
+        if protocol != "TCP":
+            item["message"] = "only TCP ports can be opened in browser preview"
+        elif not running:
+            item["message"] = "sandbox must be running before preview is available"
+        items.append(item)
+    return {"target": await target(runtime, sandbox), "items": items}
+
+
+def _target_json(found: RuntimeTarget) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "namespace": found.namespace,
+        "podName": found.pod_name,
+        "container": found.container,
+        "phase": found.phase,
+    }
+    if found.selector:
+        body["selector"] = found.selector
+    if found.commands:
+        body["commands"] = list(found.commands)
+    return body
+
+
+async def _call(awaitable: Any) -> Any:
+    try:
+        return await awaitable
+    except RuntimeFailure as exc:
+        raise RuntimeFailed(str(exc)) from None

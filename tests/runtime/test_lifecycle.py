@@ -1,0 +1,196 @@
+"""Sandboxes really run: the API records intent, the reconciler makes the local runtime
+match it, and the API reports what happened (status, reason, phases, runtime routes)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+
+import httpx
+import pytest
+
+from backend.api.app import create_api
+from backend.engines.reconciler import Reconciler
+
+
+class World:
+    """The API on the test's event loop plus a reconciler pass on demand."""
+
+    def __init__(self, client: httpx.AsyncClient, reconciler: Reconciler, runtime) -> None:
+        self.client = client
+        self.reconciler = reconciler
+        self.runtime = runtime
+
+    async def post(self, path: str, payload: dict | None = None) -> dict:
+        response = await self.client.post(path, json=payload)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    async def get(self, path: str, **params) -> dict:
+        response = await self.client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def launch(self, **template_fields) -> dict:
+        project = await self.post("/v1/projects", {"name": "p", "defaultNamespace": "ns"})
+        template = await self.post(
+            "/v1/templates", {"name": "t", "image": "local", **template_fields}
+        )
+        return await self.post(
+            "/v1/sandboxes",
+            {"projectId": project["id"], "templateId": template["id"], "name": "box"},
+        )
+
+    async def settle(self, sandbox_id: str, until: str, timeout: float = 5.0) -> dict:
+        """Reconcile until the sandbox reaches status `until` (or fail with what it is)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await self.reconciler.reconcile_once()
+            sandbox = await self.get(f"/v1/sandboxes/{sandbox_id}")
+            if sandbox["status"] == until:
+                return sandbox
+            assert asyncio.get_running_loop().time() < deadline, sandbox
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def world(settings, database, runtime):
+    app = create_api(settings=settings, database=database, runtime=runtime)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mbox") as client:
+        yield World(client, Reconciler(database, runtime), runtime)
+
+
+async def test_launch_runs_and_reports_phases(world):
+    sandbox = await world.launch(startupCommand=["sh", "-c", "echo booted; exec sleep infinity"])
+    assert sandbox["status"] == "pending" and "requestedAt" in sandbox
+    running = await world.settle(sandbox["id"], "running")
+    phases = [datetime.fromisoformat(running[k]) for k in ("requestedAt", "startedAt", "readyAt")]
+    assert phases == sorted(phases)
+    assert running["runtimeRef"]["adapter"] == "local"
+    assert (await world.runtime.status(uuid.UUID(running["id"]))).phase == "running"
+
+    target = await world.get(f"/v1/sandboxes/{sandbox['id']}/runtime")
+    assert target["phase"] == "Running" and target["commands"][0] == "/bin/bash"
+    await asyncio.sleep(0.1)
+    logs = await world.get(f"/v1/sandboxes/{sandbox['id']}/logs", tailLines=5)
+    assert logs["logs"] == "booted\n"
+    events = (await world.get(f"/v1/sandboxes/{sandbox['id']}/events"))["items"]
+    assert [e["reason"] for e in events] == ["Started"]
+
+
+async def test_stop_keeps_the_workspace_and_start_runs_again(world):
+    sandbox = await world.launch()
+    await world.settle(sandbox["id"], "running")
+    sandbox_id = uuid.UUID(sandbox["id"])
+    process = await world.runtime.exec(sandbox_id, ["sh", "-c", "echo kept > notes.txt"])
+    assert await process.wait() == 0
+
+    await world.post(f"/v1/sandboxes/{sandbox['id']}/stop")
+    stopped = await world.settle(sandbox["id"], "stopped")
+    assert stopped["statusReason"] == "user"
+    await world.reconciler.reconcile_once()
+    assert (await world.runtime.status(sandbox_id)).phase == "missing"
+
+    await world.post(f"/v1/sandboxes/{sandbox['id']}/start")
+    await world.settle(sandbox["id"], "running")
+    process = await world.runtime.exec(sandbox_id, ["cat", "notes.txt"])
+    assert b"".join([c async for c in process.stdout()]) == b"kept\n"
+
+    response = await world.client.delete(f"/v1/sandboxes/{sandbox['id']}")
+    assert response.status_code == 204
+    await world.reconciler.reconcile_once()
+    assert (await world.runtime.status(sandbox_id)).phase == "missing"
+    assert not world.runtime.workspace(sandbox_id).exists()
+    # The runtime is gone, so the project can be deleted now.
+    response = await world.client.delete(f"/v1/projects/{sandbox['projectId']}")
+    assert response.status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("command", "status", "reason", "message"),
+    [
+        (
+            ["sh", "-c", "echo bye; exit 3"],
+            "failed",
+            "crashed",
+            "main process exited with code 3: bye",
+        ),
+        (["true"], "stopped", "exited", "main process exited with code 0"),
+        (
+            ["/no/such/program"],
+            "failed",
+            "crashed",
+            "main process exited with code 1: "
+            "bwrap: execvp /no/such/program: No such file or directory",
+        ),
+    ],
+)
+async def test_main_process_exit_is_recorded(world, command, status, reason, message):
+    sandbox = await world.launch(startupCommand=command)
+    ended = await world.settle(sandbox["id"], status)
+    assert (ended["statusReason"], ended["statusMessage"]) == (reason, message)
+    events = await world.get("/v1/audit-events", action="sandbox.status.changed")
+    assert any(e["metadata"]["status"] == status for e in events["items"])
+
+
+async def test_runtime_routes_need_a_runtime(world):
+    sandbox = await world.launch()
+    response = await world.client.get(f"/v1/sandboxes/{sandbox['id']}/logs")
+    assert response.status_code == 409
+    assert response.json() == {"error": "sandbox runtime is not ready"}
+    await world.settle(sandbox["id"], "running")
+    bad = await world.client.get(f"/v1/sandboxes/{sandbox['id']}/logs", params={"tailLines": "0"})
+    assert bad.json() == {"error": "tailLines must be between 1 and 5000"}
+
+
+async def test_ports_report_previewability(world):
+    sandbox = await world.launch(
+        exposedPorts=[{"name": "web", "port": 3000}, {"name": "dns", "port": 53, "protocol": "UDP"}]
+    )
+    await world.settle(sandbox["id"], "running")
+    ports = await world.get(f"/v1/sandboxes/{sandbox['id']}/ports")
+    web, dns = ports["items"]
+    assert web == {
+        "name": "web",
+        "port": 3000,
+        "protocol": "TCP",
+        "previewUrl": f"/v1/sandboxes/{sandbox['id']}/ports/3000/proxy/",
+        "available": True,
+    }
+    assert dns["available"] is False
+    assert dns["message"] == "only TCP ports can be opened in browser preview"
+
+
+async def test_a_restarted_server_starts_its_sandboxes_again(world, settings, database):
+    from backend.runtime import create_runtime
+
+    sandbox = await world.launch()
+    await world.settle(sandbox["id"], "running")
+    await world.runtime.close()  # the server process died: its sandboxes died with it
+
+    fresh = create_runtime(settings)
+    try:
+        reconciler = Reconciler(database, fresh)
+        await reconciler.reconcile_once()
+        again = await world.get(f"/v1/sandboxes/{sandbox['id']}")
+        assert again["status"] == "running" and again["statusReason"] == "restarted"
+        assert (await fresh.status(uuid.UUID(sandbox["id"]))).phase == "running"
+    finally:
+        await fresh.close()
+
+
+async def test_a_late_report_does_not_undo_a_newer_request(world, database):
+    """The user stops the sandbox while the reconciler is starting it: the start's report
+    is dropped, and the next pass stops it (the reference's race, fixed)."""
+    from backend.sandboxes import service
+
+    sandbox = await world.launch()
+    await world.post(f"/v1/sandboxes/{sandbox['id']}/stop")
+    with database.session() as session:
+        applied = service.report_runtime(
+            session, sandbox_id=uuid.UUID(sandbox["id"]), acted_on="running", status="running"
+        )
+    assert applied is False
+    assert (await world.get(f"/v1/sandboxes/{sandbox['id']}"))["status"] == "stopped"
