@@ -57,6 +57,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sqlite") / "template.db"
     database = Database(f"sqlite:///{path}")
     database.migrate()
+    with database.engine.begin() as conn:  # tests start from empty tables, as on Postgres
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
     raw = database.engine.raw_connection()  # autocommit: a checkpoint cannot run in a transaction
     try:
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from backend.api.openapi import build_openapi, returns
 from backend.db import check_database
+from backend.runtime.base import RuntimeAdapter
 from backend.schemas import PublicModel
 from backend.settings import API_VERSION, Settings
 
@@ -33,6 +34,9 @@ class Health(PublicModel):
 class RuntimeInfo(PublicModel):
     enabled: bool
     adapter: str | None = None
+    # Beyond the reference: why the runtime is unavailable, and how it isolates and limits.
+    message: str | None = None
+    details: dict[str, str] | None = None
 
 
 class ArtifactInfo(PublicModel):
@@ -58,13 +62,20 @@ class APIInfo(PublicModel):
     authentication_required: bool
 
 
-def api_info(settings: Settings) -> APIInfo:
+def api_info(settings: Settings, runtime: RuntimeAdapter) -> APIInfo:
+    availability = runtime.availability()
+    runtime_info = RuntimeInfo(
+        enabled=availability.available,
+        adapter=availability.adapter,
+        message=availability.message or None,
+        details=dict(availability.details) or None,
+    )
     return APIInfo(
         name="mbox",
         api_version=API_VERSION,
         server_version=settings.server_version,
-        runtime_controller=RuntimeInfo(enabled=False),
-        runtime_access=RuntimeInfo(enabled=False),
+        runtime_controller=runtime_info,
+        runtime_access=runtime_info,
         artifact_content=ArtifactInfo(
             retained_content_enabled=False,
             storage_provider=settings.artifact_content_backend,
@@ -91,7 +102,7 @@ def healthz(request: Request) -> JSONResponse:
 
 @router.get("/v1/info", responses=returns(APIInfo))
 def info(request: Request) -> JSONResponse:
-    return JSONResponse(api_info(request.app.state.settings).to_json())
+    return JSONResponse(api_info(request.app.state.settings, request.app.state.runtime).to_json())
 
 
 @router.get("/v1/openapi.json", responses={200: {"description": "OpenAPI 3.1 document"}})

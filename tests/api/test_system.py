@@ -196,3 +196,18 @@ def test_openapi_security_bodies_and_lists(client):
     assert schemas["SandboxCreate"]["additionalProperties"] is False
     every_ref = str(document)
     assert "HTTPValidationError" not in every_ref
+
+
+def test_info_reports_the_runtime(client):
+    info = client.get("/v1/info").json()
+    assert info["runtimeController"]["adapter"] == "local"
+    assert info["runtimeController"]["enabled"] is True
+    assert info["runtimeAccess"]["details"]["isolation"] == "bubblewrap"
+
+
+def test_info_says_when_bubblewrap_is_missing(settings, database, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    info = TestClient(build_api(settings, database)).get("/v1/info").json()
+    assert info["runtimeController"]["enabled"] is False
+    assert "bwrap" in info["runtimeController"]["message"]
+    assert "apt-get install bubblewrap" in info["runtimeController"]["message"]

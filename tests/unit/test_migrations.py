@@ -57,3 +57,19 @@ def test_concurrent_starts_on_sqlite_do_not_race(tmp_path):
     results = _migrate_concurrently(url)
     assert all(code == 0 for code, _ in results), results
     assert current_revision(Database(url).engine) is not None
+
+
+def test_first_start_seeds_the_builtin_templates(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'fresh.db'}")
+    database.migrate()
+    database.migrate()  # a second start seeds nothing more
+    with database.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT slug, exposed_ports, project_id FROM environment_templates")
+        ).all()
+    slugs = sorted(row.slug for row in rows)
+    assert slugs == ["nodejs", "python", "shell"]
+    assert all(row.project_id is None for row in rows)
+    node = next(row for row in rows if row.slug == "nodejs")
+    assert "3000" in str(node.exposed_ports)
+    database.dispose()
