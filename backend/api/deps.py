@@ -56,12 +56,15 @@ TemplateId = Annotated[uuid.UUID, Depends(_path_id("templateID", "template"))]
 SandboxId = Annotated[uuid.UUID, Depends(_path_id("sandboxID", "sandbox"))]
 
 
-def json_body(model: type[ModelT]) -> Callable[..., Any]:
+def json_body(model: type[ModelT], *, optional: bool = False) -> Callable[..., Any]:
     """Read a bounded JSON body and validate it strictly: unknown fields and wrong types are a
-    400 `invalid JSON request body` whose `detail` says which field and why."""
+    400 `invalid JSON request body` whose `detail` says which field and why. An `optional`
+    body may be empty (all defaults)."""
 
     async def parse(request: Request) -> ModelT:
         raw = await _read_bounded(request)
+        if optional and not raw.strip():
+            return model()
         try:
             document = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -115,5 +118,5 @@ def describe_validation(exc: ValidationError) -> str:
     return f'field "{where}": {error["msg"]}'
 
 
-def Body(model: type[ModelT]) -> Any:  # noqa: N802 - reads like FastAPI's Body
-    return Depends(json_body(model))
+def Body(model: type[ModelT], *, optional: bool = False) -> Any:  # noqa: N802 - like FastAPI's
+    return Depends(json_body(model, optional=optional))

@@ -63,10 +63,10 @@ def deleted() -> dict[int, Any]:
     return {204: {"description": "Deleted"}}
 
 
-def body(model: type[BaseModel]) -> dict[str, Any]:
+def body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
     """openapi_extra for a route whose JSON body is parsed by deps.json_body(model)."""
     _REQUEST_MODELS[model.__name__] = model
-    return {"requestBody": {"required": True, **_json(_ref(model.__name__), "")}}
+    return {"requestBody": {"required": required, **_json(_ref(model.__name__), "")}}
 
 
 def build_openapi(app: FastAPI, *, server_url: str = "/") -> dict[str, Any]:

@@ -12,8 +12,9 @@ from starlette.concurrency import run_in_threadpool
 from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep
 from backend.api.openapi import body, deleted, returns, returns_list
 from backend.api.responses import item, items
-from backend.sandboxes import runtime_access
+from backend.sandboxes import lifetime, runtime_access
 from backend.sandboxes import service as sandboxes
+from backend.sandboxes.lifetime import SandboxRenew
 from backend.sandboxes.models import (
     LogResult,
     PreviewPortsResult,
@@ -90,6 +91,22 @@ def stop_sandbox(
     return item(
         Sandbox, sandboxes.stop_sandbox(session, principal=principal, sandbox_id=sandbox_id)
     )
+
+
+@router.post(
+    "/v1/sandboxes/{sandboxID}/renew",
+    responses=returns(Sandbox),
+    openapi_extra=body(SandboxRenew, required=False),
+)
+def renew_sandbox(
+    session: SessionDep,
+    principal: PrincipalDep,
+    sandbox_id: SandboxId,
+    data: SandboxRenew = Body(SandboxRenew, optional=True),
+) -> JSONResponse:
+    """Extend the sandbox's lease (and restart its idle clock)."""
+    row = lifetime.renew(session, principal=principal, sandbox_id=sandbox_id, data=data)
+    return item(Sandbox, row)
 
 
 # -- runtime access ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from backend import changes
 from backend.db import Database, utcnow
 from backend.engines.leadership import Leadership
 from backend.runtime.base import RuntimeAdapter, RuntimeFailure, RuntimeStatus
+from backend.sandboxes import lifetime
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.models import SandboxRow
 from backend.templates.models import TemplateRow
@@ -46,6 +47,7 @@ class Reconciler:
             await leadership.release()
 
     async def reconcile_once(self) -> None:
+        await self._read(lifetime.enforce)  # expired and idle sandboxes first
         candidates = await self._read(sandboxes.reconcile_candidates)
         for sandbox, template in candidates:
             try:

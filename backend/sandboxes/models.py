@@ -105,6 +105,9 @@ class Sandbox(PublicModel):
     started_at: datetime | None = None
     ready_at: datetime | None = None
     stopped_at: datetime | None = None
+    # Lifetime: when the lease ends (TTL) and the last activity seen (idle timeout).
+    expires_at: datetime | None = None
+    last_activity_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
@@ -129,6 +132,8 @@ class Sandbox(PublicModel):
             started_at=row.started_at,
             ready_at=row.ready_at,
             stopped_at=row.stopped_at,
+            expires_at=row.expires_at,
+            last_activity_at=row.last_activity_at,
             created_at=row.created_at,
             updated_at=row.updated_at,
             deleted_at=row.deleted_at,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -95,11 +96,13 @@ def create_sandbox(session: Session, *, principal: Principal, data: SandboxCreat
         ports=[{**port, "protocol": port["protocol"] or "TCP"} for port in template.exposed_ports],
         meta=metadata_value(data.metadata),
         requested_at=now,
+        last_activity_at=now,
+        expires_at=_lease_end(template, now),
         created_at=now,
         updated_at=now,
     )
     session.add(sandbox)
-    _record(
+    record(
         session,
         principal,
         "sandbox.created",
@@ -136,7 +139,7 @@ def update_sandbox(
     if "metadata" in sent:
         sandbox.meta = metadata_value(data.metadata)
     sandbox.updated_at = utcnow()
-    _record(session, principal, "sandbox.updated", sandbox, fields=data.sent_fields())
+    record(session, principal, "sandbox.updated", sandbox, fields=data.sent_fields())
     commit(session)
     return sandbox
 
@@ -151,41 +154,60 @@ def start_sandbox(session: Session, *, principal: Principal, sandbox_id: uuid.UU
         sandbox.status_reason = ""
         sandbox.status_message = ""
         sandbox.requested_at = now
+        sandbox.last_activity_at = now
         sandbox.started_at = sandbox.ready_at = sandbox.stopped_at = None
     sandbox.updated_at = now
-    _record(session, principal, "sandbox.started", sandbox)
+    record(session, principal, "sandbox.started", sandbox)
     commit(session)
     changes.notify()
     return sandbox
 
 
-def stop_sandbox(session: Session, *, principal: Principal, sandbox_id: uuid.UUID) -> SandboxRow:
+def stop_sandbox(
+    session: Session,
+    *,
+    principal: Principal,
+    sandbox_id: uuid.UUID,
+    reason: str = "user",
+    message: str = "stopped by request",
+) -> SandboxRow:
+    """Ask for every process to stop; the workspace stays. `reason` says why (user, idle)."""
     sandbox = get_sandbox(session, sandbox_id)
     now = utcnow()
     sandbox.desired_state = "stopped"
     sandbox.status = "stopped"
-    sandbox.status_reason = "user"
-    sandbox.status_message = "stopped by request"
+    sandbox.status_reason = reason
+    sandbox.status_message = message
     sandbox.stopped_at = now
     sandbox.updated_at = now
-    _record(session, principal, "sandbox.stopped", sandbox)
+    action = "sandbox.stopped" if reason == "user" else f"sandbox.stopped.{reason}"
+    record(session, principal, action, sandbox, reason=reason)
     commit(session)
     changes.notify()
     return sandbox
 
 
-def delete_sandbox(session: Session, *, principal: Principal, sandbox_id: uuid.UUID) -> None:
-    """Soft delete: the record stays as history; the runtime is cleaned up afterwards."""
+def delete_sandbox(
+    session: Session, *, principal: Principal, sandbox_id: uuid.UUID, reason: str = "user"
+) -> None:
+    """Soft delete: the record stays as history; the runtime is cleaned up afterwards.
+    `reason` says why (user, ttl)."""
     sandbox = get_sandbox(session, sandbox_id)
     now = utcnow()
     sandbox.desired_state = "deleted"
     sandbox.status = "deleted"
-    sandbox.status_reason = "user"
+    sandbox.status_reason = reason
     sandbox.deleted_at = now
     sandbox.updated_at = now
-    _record(session, principal, "sandbox.deleted", sandbox)
+    action = "sandbox.deleted" if reason == "user" else "sandbox.expired"
+    record(session, principal, action, sandbox, reason=reason)
     commit(session)
     changes.notify()
+
+
+def _lease_end(template: TemplateRow, start: datetime) -> datetime | None:
+    ttl = template.lifecycle_policy.get("ttlSeconds")
+    return start + timedelta(seconds=ttl) if ttl else None
 
 
 def _resolve_template(session: Session, project: ProjectRow, given: str | None) -> TemplateRow:
@@ -252,7 +274,7 @@ def _ensure_unique_slug(session: Session, project_id: uuid.UUID, slug: str) -> N
         raise Conflict(f'a sandbox with slug "{slug}" already exists in this project')
 
 
-def _record(
+def record(
     session: Session, principal: Principal, action: str, sandbox: SandboxRow, **metadata: Any
 ) -> None:
     audit.service.record_change(
@@ -314,7 +336,7 @@ def report_runtime(
         setattr(sandbox, name, value)
     sandbox.updated_at = utcnow()
     if "status" in changed:
-        _record(
+        record(
             session,
             SYSTEM,
             "sandbox.status.changed",

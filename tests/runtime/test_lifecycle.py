@@ -194,3 +194,55 @@ async def test_a_late_report_does_not_undo_a_newer_request(world, database):
         )
     assert applied is False
     assert (await world.get(f"/v1/sandboxes/{sandbox['id']}"))["status"] == "stopped"
+
+
+async def test_ttl_deletes_the_sandbox_at_its_deadline(world):
+    sandbox = await world.launch(lifecyclePolicy={"ttlSeconds": 1})
+    deadline = datetime.fromisoformat(sandbox["expiresAt"])
+    created = datetime.fromisoformat(sandbox["createdAt"])
+    assert 0.99 <= (deadline - created).total_seconds() <= 1.01
+    await world.settle(sandbox["id"], "running")
+    while (await world.client.get(f"/v1/sandboxes/{sandbox['id']}")).status_code == 200:
+        await world.reconciler.reconcile_once()
+        await asyncio.sleep(0.05)
+    late = datetime.now(deadline.tzinfo) - deadline
+    assert late.total_seconds() < 5
+    [event] = (await world.get("/v1/audit-events", action="sandbox.expired"))["items"]
+    assert event["principal"] == "system" and event["metadata"]["reason"] == "ttl"
+    assert (await world.runtime.status(uuid.UUID(sandbox["id"]))).phase == "missing"
+
+
+async def test_idle_sandbox_is_stopped_with_reason_idle(world):
+    sandbox = await world.launch(lifecyclePolicy={"idleTimeoutSeconds": 1})
+    await world.settle(sandbox["id"], "running")
+    stopped = await world.settle(sandbox["id"], "stopped", timeout=6)
+    assert (stopped["statusReason"], stopped["statusMessage"]) == ("idle", "no activity for 1 s")
+    idle_for = datetime.fromisoformat(stopped["stoppedAt"]) - datetime.fromisoformat(
+        stopped["lastActivityAt"]
+    )
+    assert 1 <= idle_for.total_seconds() < 6
+    assert (await world.runtime.status(uuid.UUID(sandbox["id"]))).phase == "missing"
+
+
+async def test_renew_extends_the_lease(world):
+    sandbox = await world.launch(lifecyclePolicy={"ttlSeconds": 60})
+    renewed = await world.post(f"/v1/sandboxes/{sandbox['id']}/renew")
+    assert renewed["expiresAt"] > sandbox["expiresAt"]
+    longer = await world.post(f"/v1/sandboxes/{sandbox['id']}/renew", {"ttlSeconds": 3600})
+    remaining = datetime.fromisoformat(longer["expiresAt"]) - datetime.now(
+        datetime.fromisoformat(longer["expiresAt"]).tzinfo
+    )
+    assert 3590 < remaining.total_seconds() <= 3600
+    bad = await world.client.post(f"/v1/sandboxes/{sandbox['id']}/renew", json={"ttlSeconds": 0})
+    assert bad.status_code == 400
+    assert [
+        e["action"]
+        for e in (await world.get("/v1/audit-events", action="sandbox.renewed"))["items"]
+    ] == ["sandbox.renewed"] * 2
+
+
+async def test_renew_needs_a_lease(world):
+    sandbox = await world.launch()
+    response = await world.client.post(f"/v1/sandboxes/{sandbox['id']}/renew")
+    assert response.status_code == 400
+    assert response.json() == {"error": "this sandbox has no lease: give ttlSeconds to set one"}

@@ -1,0 +1,105 @@
+"""Lifetime rules: a sandbox's lease (TTL), its idle timeout, renewals and activity.
+
+From the template's `lifecyclePolicy`:
+- `ttlSeconds`: the lease. `expiresAt` = launch + ttl; a renew moves it to now + ttl (or
+  the seconds asked for). At the deadline the sandbox is deleted (reason `ttl`).
+- `idleTimeoutSeconds`: a running sandbox with no activity (terminal input, tasks,
+  preview traffic, renewals) for that long is stopped (reason `idle`).
+The reconciler calls `enforce` on every pass, so deadlines hold within a pass (~1 s).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from pydantic import Field
+from sqlmodel import Session, col, select
+
+from backend import changes
+from backend.auth.models import SYSTEM, Principal
+from backend.db import commit, utcnow
+from backend.errors import InvalidInput
+from backend.sandboxes import service as sandboxes
+from backend.sandboxes.models import SandboxRow
+from backend.schemas import RequestModel
+from backend.templates.models import TemplateRow
+
+MAX_LEASE_SECONDS = 30 * 24 * 3600
+
+
+class SandboxRenew(RequestModel):
+    ttl_seconds: int | None = Field(default=None)
+
+
+def ttl_seconds(template: TemplateRow | None) -> int | None:
+    return (template.lifecycle_policy.get("ttlSeconds") if template else None) or None
+
+
+def idle_seconds(template: TemplateRow | None) -> int | None:
+    return (template.lifecycle_policy.get("idleTimeoutSeconds") if template else None) or None
+
+
+def renew(
+    session: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: SandboxRenew
+) -> SandboxRow:
+    """Extend the lease to now + ttl (the template's, or the seconds asked for)."""
+    sandbox = sandboxes.get_sandbox(session, sandbox_id)
+    template = session.get(TemplateRow, sandbox.template_id) if sandbox.template_id else None
+    seconds = ttl_seconds(template) if data.ttl_seconds is None else data.ttl_seconds
+    if seconds is None:
+        raise InvalidInput("this sandbox has no lease: give ttlSeconds to set one")
+    if not 1 <= seconds <= MAX_LEASE_SECONDS:
+        raise InvalidInput(f"ttlSeconds must be between 1 and {MAX_LEASE_SECONDS}")
+    now = utcnow()
+    sandbox.expires_at = now + timedelta(seconds=seconds)
+    sandbox.last_activity_at = now
+    sandbox.updated_at = now
+    sandboxes.record(
+        session, principal, "sandbox.renewed", sandbox, expiresAt=sandbox.expires_at.isoformat()
+    )
+    commit(session)
+    changes.notify()
+    return sandbox
+
+
+def touch(session: Session, sandbox_id: uuid.UUID) -> None:
+    """Record activity (a task, terminal input, preview traffic): the idle clock restarts."""
+    sandbox = session.get(SandboxRow, sandbox_id)
+    if sandbox is not None:
+        sandbox.last_activity_at = utcnow()
+        commit(session)
+
+
+def enforce(session: Session, now: datetime | None = None) -> int:
+    """Delete expired sandboxes and stop idle ones; return how many were acted on."""
+    now = now or utcnow()
+    acted = 0
+    expired = session.exec(
+        select(SandboxRow.id).where(
+            col(SandboxRow.deleted_at).is_(None),
+            col(SandboxRow.expires_at).is_not(None),
+            col(SandboxRow.expires_at) <= now,
+        )
+    ).all()
+    for sandbox_id in expired:
+        sandboxes.delete_sandbox(session, principal=SYSTEM, sandbox_id=sandbox_id, reason="ttl")
+        acted += 1
+    running = session.exec(
+        select(SandboxRow, TemplateRow)
+        .join(TemplateRow, col(SandboxRow.template_id) == col(TemplateRow.id))
+        .where(SandboxRow.status == "running", SandboxRow.desired_state == "running")
+    ).all()
+    for sandbox, template in running:
+        idle = idle_seconds(template)
+        last = sandbox.last_activity_at or sandbox.ready_at or sandbox.created_at
+        if idle and last + timedelta(seconds=idle) <= now:
+            sandboxes.stop_sandbox(
+                session,
+                principal=SYSTEM,
+                sandbox_id=sandbox.id,
+                reason="idle",
+                message=f"no activity for {idle} s",
+            )
+            acted += 1
+    return acted
