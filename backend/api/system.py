@@ -22,6 +22,7 @@ CAPABILITIES = [
     "templates",
     "sandboxes",
     "sandbox-lifecycle",
+    "lifecycle-ttl",
     "project-delete-cleanup-guard",
 ]
 

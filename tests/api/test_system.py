@@ -32,6 +32,7 @@ def test_info_reports_only_what_is_implemented(client):
         "templates",
         "sandboxes",
         "sandbox-lifecycle",
+        "lifecycle-ttl",
         "project-delete-cleanup-guard",
     ]
     assert info["compatibility"] == {
