@@ -52,6 +52,11 @@ class TooLarge(ServiceError):
     default_message = "request body is too large"
 
 
+class TooManyRequests(ServiceError):
+    status_code = 429
+    default_message = "too many requests"
+
+
 class RuntimeFailed(ServiceError):
     status_code = 502
     default_message = "runtime error"

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     runtime: Literal["local", "kubernetes"] = "local"
     # How often the reconciler looks even without a change notification (seconds).
     reconcile_interval: float = Field(default=1.0, gt=0, le=60)
+    # Tasks: the most output kept per stream (the task row holds the first 64 KiB).
+    task_output_max_bytes: int = Field(default=64 * 1024**2, ge=64 * 1024)
+    task_cancel_grace_seconds: float = Field(default=2.0, gt=0, le=60)
     # Local runtime: where workspaces live (default: <data dir>/sandboxes) and the
     # per-sandbox limits it enforces with setrlimit.
     local_sandbox_dir: Path | None = None

@@ -11,15 +11,16 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp
 
-from backend.api import audit, console_auth, projects, sandboxes, system, templates
+from backend.api import audit, console_auth, projects, sandboxes, system, tasks, templates
 from backend.api.middleware import ApiRequestMiddleware
 from backend.db import Database
 from backend.errors import ServiceError
 from backend.runtime.base import RuntimeAdapter
 from backend.settings import Settings
+from backend.tasks.output import task_output_store
 
 log = logging.getLogger("mbox.api")
-ROUTERS = (system, audit, projects, templates, sandboxes)
+ROUTERS = (system, audit, projects, templates, sandboxes, tasks)
 
 
 def create_api(
@@ -40,6 +41,7 @@ def create_api(
     api.state.settings = settings
     api.state.database = database
     api.state.runtime = runtime
+    api.state.task_output = task_output_store(settings)
     for router in ROUTERS:
         api.include_router(router.router)
     api.include_router(console_auth.router)

@@ -54,6 +54,7 @@ def _path_id(name: str, thing: str) -> Callable[..., uuid.UUID]:
 ProjectId = Annotated[uuid.UUID, Depends(_path_id("projectID", "project"))]
 TemplateId = Annotated[uuid.UUID, Depends(_path_id("templateID", "template"))]
 SandboxId = Annotated[uuid.UUID, Depends(_path_id("sandboxID", "sandbox"))]
+TaskId = Annotated[uuid.UUID, Depends(_path_id("taskID", "task"))]
 
 
 def json_body(model: type[ModelT], *, optional: bool = False) -> Callable[..., Any]:

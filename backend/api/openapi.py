@@ -59,6 +59,12 @@ def returns_list(model: type[BaseModel]) -> dict[int, Any]:
     return {200: _json(wrapper, "OK")}
 
 
+def schema_only(model: type[BaseModel]) -> dict[int, Any]:
+    """Register a component schema referenced by hand (e.g. an NDJSON line)."""
+    _RESPONSE_MODELS[model.__name__] = model
+    return {}
+
+
 def deleted() -> dict[int, Any]:
     return {204: {"description": "Deleted"}}
 

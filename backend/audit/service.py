@@ -51,11 +51,10 @@ def record(
 
 
 class AuditSubject(Protocol):
-    """A row that audit events can be about: a typed, slugged record of a project."""
+    """A row that audit events can be about (named by its slug, else by its id)."""
 
     audit_type: ClassVar[str]
     id: uuid.UUID
-    slug: str
 
 
 _OWN_PROJECT: Any = object()
@@ -79,7 +78,7 @@ def record_change(
         action=action,
         resource_type=subject.audit_type,
         resource_id=subject.id,
-        resource_name=subject.slug,
+        resource_name=getattr(subject, "slug", None) or str(subject.id),
         project_id=project_id,
         metadata=metadata,
     )

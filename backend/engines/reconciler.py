@@ -33,7 +33,7 @@ class Reconciler:
 
     async def run(self, interval: float, leadership: Leadership) -> None:
         """Reconcile forever: on every change notification, and every `interval` seconds."""
-        wakeup = changes.subscribe()
+        wakeup = changes.subscribe("sandboxes")
         try:
             while True:
                 if await leadership.acquire():

@@ -59,7 +59,7 @@ def renew(
         session, principal, "sandbox.renewed", sandbox, expiresAt=sandbox.expires_at.isoformat()
     )
     commit(session)
-    changes.notify()
+    changes.notify("sandboxes")
     return sandbox
 
 

@@ -113,7 +113,7 @@ def create_sandbox(session: Session, *, principal: Principal, data: SandboxCreat
         declaredPreviewPorts=len(sandbox.ports),
     )
     commit(session)
-    changes.notify()
+    changes.notify("sandboxes")
     return sandbox
 
 
@@ -159,7 +159,7 @@ def start_sandbox(session: Session, *, principal: Principal, sandbox_id: uuid.UU
     sandbox.updated_at = now
     record(session, principal, "sandbox.started", sandbox)
     commit(session)
-    changes.notify()
+    changes.notify("sandboxes")
     return sandbox
 
 
@@ -183,7 +183,7 @@ def stop_sandbox(
     action = "sandbox.stopped" if reason == "user" else f"sandbox.stopped.{reason}"
     record(session, principal, action, sandbox, reason=reason)
     commit(session)
-    changes.notify()
+    changes.notify("sandboxes")
     return sandbox
 
 
@@ -202,7 +202,7 @@ def delete_sandbox(
     action = "sandbox.deleted" if reason == "user" else "sandbox.expired"
     record(session, principal, action, sandbox, reason=reason)
     commit(session)
-    changes.notify()
+    changes.notify("sandboxes")
 
 
 def _lease_end(template: TemplateRow, start: datetime) -> datetime | None:

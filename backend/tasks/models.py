@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from pydantic import Field as SchemaField
 from sqlmodel import Field, SQLModel
 
 from backend.db import id_field, json_field, timestamp_field
+from backend.schemas import PublicModel, RequestModel
 
 TASK_STATUSES = ("queued", "running", "succeeded", "failed", "canceled", "timed_out")
 FINISHED_STATUSES = ("succeeded", "failed", "canceled", "timed_out")
@@ -17,6 +19,7 @@ FINISHED_STATUSES = ("succeeded", "failed", "canceled", "timed_out")
 
 class ExecutionTaskRow(SQLModel, table=True):
     __tablename__ = "execution_tasks"
+    audit_type: ClassVar[str] = "execution-task"
     __table_args__ = (
         sa.CheckConstraint(
             "status IN ('queued', 'running', 'succeeded', 'failed', 'canceled', 'timed_out')",
@@ -46,10 +49,90 @@ class ExecutionTaskRow(SQLModel, table=True):
     stdout: str = Field(default="", sa_type=sa.Text)
     stderr: str = Field(default="", sa_type=sa.Text)
     output_truncated: bool = False
+    # Full output sizes (the whole output is kept in the task output store).
+    stdout_bytes: int = Field(default=0, sa_type=sa.BigInteger)
+    stderr_bytes: int = Field(default=0, sa_type=sa.BigInteger)
     error: str = ""
+    # Which server process runs it, and whether someone asked it to stop.
+    runner: str = ""
+    cancel_requested_at: datetime | None = timestamp_field(nullable=True)
     runtime_ref: dict[str, Any] | None = json_field(nullable=True)
     meta: Any = json_field(column="metadata")
     started_at: datetime | None = timestamp_field(nullable=True)
     finished_at: datetime | None = timestamp_field(nullable=True)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
+
+
+class ExecutionTask(PublicModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    sandbox_id: uuid.UUID
+    status: str
+    command: list[str]
+    timeout_seconds: int
+    env: dict[str, str] | None = None
+    cwd: str | None = None
+    idempotency_key: str | None = None
+    exit_code: int | None = None
+    stdout: str
+    stderr: str
+    output_truncated: bool
+    stdout_bytes: int
+    stderr_bytes: int
+    error: str | None = None
+    runtime_ref: dict[str, str] | None = None
+    metadata: Any = SchemaField(default_factory=dict)
+    cancel_requested_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: ExecutionTaskRow) -> ExecutionTask:
+        return cls(
+            id=row.id,
+            project_id=row.project_id,
+            sandbox_id=row.sandbox_id,
+            status=row.status,
+            command=row.command,
+            timeout_seconds=row.timeout_seconds,
+            env=row.env or None,
+            cwd=row.cwd or None,
+            idempotency_key=row.idempotency_key,
+            exit_code=row.exit_code,
+            stdout=row.stdout,
+            stderr=row.stderr,
+            output_truncated=row.output_truncated,
+            stdout_bytes=row.stdout_bytes,
+            stderr_bytes=row.stderr_bytes,
+            error=row.error or None,
+            runtime_ref=row.runtime_ref,
+            metadata=row.meta,
+            cancel_requested_at=row.cancel_requested_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class ExecutionTaskCreate(RequestModel):
+    command: list[str] | None = None
+    timeout_seconds: int | None = None
+    env: dict[str, str] | None = None
+    cwd: str | None = None
+    idempotency_key: str | None = None
+    metadata: Any = None
+
+
+class ExecutionTaskEvent(PublicModel):
+    """One line of the NDJSON event stream."""
+
+    type: str  # snapshot | status | output | done
+    task: ExecutionTask | None = None
+    stream: str | None = None  # stdout | stderr
+    data: str | None = None
+    offset: int | None = None  # byte offset of `data` within its stream
+    created_at: datetime

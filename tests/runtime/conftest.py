@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from backend.api.app import create_api
+from backend.engines.reconciler import Reconciler
+from backend.engines.task_runner import TaskRunner
 from backend.runtime.base import Limits, SandboxSpec
 from backend.runtime.local import LocalRuntime
+from backend.tasks.output import task_output_store
 from tests.conftest import sandbox_dir
 
 LIMITS = Limits(
@@ -61,3 +67,78 @@ async def run(runtime: LocalRuntime, sandbox_id: uuid.UUID, script: str, **kwarg
     stdout = b"".join([chunk async for chunk in process.stdout()])
     stderr = b"".join([chunk async for chunk in process.stderr()])
     return await process.wait(), stdout.decode(), stderr.decode()
+
+
+class World:
+    """The API on the test's event loop plus a reconciler pass on demand."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, reconciler: Reconciler, runner: TaskRunner
+    ) -> None:
+        self.client = client
+        self.reconciler = reconciler
+        self.runner = runner
+        self.runtime = reconciler.runtime
+
+    async def post(self, path: str, payload: dict | None = None) -> dict:
+        response = await self.client.post(path, json=payload)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    async def get(self, path: str, **params) -> dict:
+        response = await self.client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def launch(self, **template_fields) -> dict:
+        unique = uuid.uuid4().hex[:8]
+        project = await self.post("/v1/projects", {"name": f"p {unique}", "defaultNamespace": "ns"})
+        template = await self.post(
+            "/v1/templates", {"name": f"t {unique}", "image": "local", **template_fields}
+        )
+        return await self.post(
+            "/v1/sandboxes",
+            {"projectId": project["id"], "templateId": template["id"], "name": "box"},
+        )
+
+    async def running_sandbox(self, **template_fields) -> dict:
+        sandbox = await self.launch(**template_fields)
+        return await self.settle(sandbox["id"], "running")
+
+    async def start_task(self, sandbox: dict, command: list[str], **fields) -> dict:
+        task = await self.post(
+            f"/v1/sandboxes/{sandbox['id']}/tasks", {"command": command, **fields}
+        )
+        await self.runner.start_queued()
+        return task
+
+    async def finished(self, task: dict, timeout: float = 15.0) -> dict:
+        """Wait for a task to end; return its record."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            current = await self.get(f"/v1/tasks/{task['id']}")
+            if current["status"] in ("succeeded", "failed", "canceled", "timed_out"):
+                return current
+            assert asyncio.get_running_loop().time() < deadline, current
+            await asyncio.sleep(0.02)
+
+    async def settle(self, sandbox_id: str, until: str, timeout: float = 5.0) -> dict:
+        """Reconcile until the sandbox reaches status `until` (or fail with what it is)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await self.reconciler.reconcile_once()
+            sandbox = await self.get(f"/v1/sandboxes/{sandbox_id}")
+            if sandbox["status"] == until:
+                return sandbox
+            assert asyncio.get_running_loop().time() < deadline, sandbox
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def world(settings, database, runtime):
+    app = create_api(settings=settings, database=database, runtime=runtime)
+    transport = httpx.ASGITransport(app=app)
+    runner = TaskRunner(database, runtime, task_output_store(settings), grace=0.5)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mbox") as client:
+        yield World(client, Reconciler(database, runtime), runner)
+    await runner.wait_idle()

@@ -7,59 +7,9 @@ import asyncio
 import uuid
 from datetime import datetime
 
-import httpx
 import pytest
 
-from backend.api.app import create_api
 from backend.engines.reconciler import Reconciler
-
-
-class World:
-    """The API on the test's event loop plus a reconciler pass on demand."""
-
-    def __init__(self, client: httpx.AsyncClient, reconciler: Reconciler, runtime) -> None:
-        self.client = client
-        self.reconciler = reconciler
-        self.runtime = runtime
-
-    async def post(self, path: str, payload: dict | None = None) -> dict:
-        response = await self.client.post(path, json=payload)
-        assert response.status_code in (200, 201), response.text
-        return response.json()
-
-    async def get(self, path: str, **params) -> dict:
-        response = await self.client.get(path, params=params)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def launch(self, **template_fields) -> dict:
-        project = await self.post("/v1/projects", {"name": "p", "defaultNamespace": "ns"})
-        template = await self.post(
-            "/v1/templates", {"name": "t", "image": "local", **template_fields}
-        )
-        return await self.post(
-            "/v1/sandboxes",
-            {"projectId": project["id"], "templateId": template["id"], "name": "box"},
-        )
-
-    async def settle(self, sandbox_id: str, until: str, timeout: float = 5.0) -> dict:
-        """Reconcile until the sandbox reaches status `until` (or fail with what it is)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            await self.reconciler.reconcile_once()
-            sandbox = await self.get(f"/v1/sandboxes/{sandbox_id}")
-            if sandbox["status"] == until:
-                return sandbox
-            assert asyncio.get_running_loop().time() < deadline, sandbox
-            await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-async def world(settings, database, runtime):
-    app = create_api(settings=settings, database=database, runtime=runtime)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://mbox") as client:
-        yield World(client, Reconciler(database, runtime), runtime)
 
 
 async def test_launch_runs_and_reports_phases(world):

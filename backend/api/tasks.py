@@ -1,0 +1,138 @@
+"""Execution task routes: create, list, get, cancel, event stream, full output."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep, TaskId
+from backend.api.openapi import body, returns, returns_list, schema_only
+from backend.api.responses import item, items
+from backend.errors import InvalidInput
+from backend.tasks import service as tasks
+from backend.tasks.events import task_events
+from backend.tasks.models import ExecutionTask, ExecutionTaskCreate, ExecutionTaskEvent
+from backend.tasks.output import STREAMS
+
+router = APIRouter(tags=["tasks"])
+Offset = Annotated[str | None, Query()]
+
+
+@router.get("/v1/sandboxes/{sandboxID}/tasks", responses=returns_list(ExecutionTask))
+def list_tasks(session: SessionDep, sandbox_id: SandboxId) -> JSONResponse:
+    return items(ExecutionTask, tasks.list_tasks(session, sandbox_id=sandbox_id))
+
+
+@router.post(
+    "/v1/sandboxes/{sandboxID}/tasks",
+    status_code=201,
+    responses=returns(ExecutionTask, 201),
+    openapi_extra=body(ExecutionTaskCreate),
+)
+def create_task(
+    session: SessionDep,
+    principal: PrincipalDep,
+    sandbox_id: SandboxId,
+    data: ExecutionTaskCreate = Body(ExecutionTaskCreate),
+) -> JSONResponse:
+    """Queue a command; 201 when created, 200 when an idempotency key repeats an earlier one."""
+    task, created = tasks.create_task(
+        session, principal=principal, sandbox_id=sandbox_id, data=data
+    )
+    return item(ExecutionTask, task, 201 if created else 200)
+
+
+@router.get("/v1/tasks/{taskID}", responses=returns(ExecutionTask))
+def get_task(session: SessionDep, task_id: TaskId) -> JSONResponse:
+    return item(ExecutionTask, tasks.get_task(session, task_id))
+
+
+@router.post("/v1/tasks/{taskID}/cancel", responses=returns(ExecutionTask))
+def cancel_task(session: SessionDep, principal: PrincipalDep, task_id: TaskId) -> JSONResponse:
+    return item(ExecutionTask, tasks.request_cancel(session, principal=principal, task_id=task_id))
+
+
+def _offset(value: str | None, name: str) -> int:
+    if value is None or value == "":
+        return 0
+    if not value.isdigit():
+        raise InvalidInput(f"{name} must be a byte offset (0 or more)")
+    return int(value)
+
+
+@router.get(
+    "/v1/tasks/{taskID}/events",
+    responses={
+        **schema_only(ExecutionTaskEvent),
+        200: {
+            "description": "NDJSON: snapshot, status and output events, then done",
+            "content": {
+                "application/x-ndjson": {
+                    "schema": {"$ref": "#/components/schemas/ExecutionTaskEvent"}
+                }
+            },
+        },
+    },
+)
+async def task_event_stream(
+    request: Request,
+    task_id: TaskId,
+    stdoutOffset: Offset = None,  # noqa: N803 - resume from these byte offsets
+    stderrOffset: Offset = None,  # noqa: N803
+) -> StreamingResponse:
+    offsets = {
+        "stdout": _offset(stdoutOffset, "stdoutOffset"),
+        "stderr": _offset(stderrOffset, "stderrOffset"),
+    }
+    database = request.app.state.database
+
+    async def load():
+        def read():
+            with database.session() as session:
+                return tasks.get_task(session, task_id)
+
+        return await run_in_threadpool(read)
+
+    await load()  # 404 before the stream starts
+    return StreamingResponse(
+        task_events(load, request.app.state.task_output, task_id, offsets),
+        media_type="application/x-ndjson",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get(
+    "/v1/tasks/{taskID}/output",
+    responses={
+        200: {
+            "description": "The whole output stream, from `offset`",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+def task_output(
+    request: Request,
+    session: SessionDep,
+    task_id: TaskId,
+    stream: Annotated[str, Query()] = "stdout",
+    offset: Offset = None,
+) -> StreamingResponse:
+    """The full output of one stream (the task row keeps only the first 64 KiB)."""
+    tasks.get_task(session, task_id)
+    if stream not in STREAMS:
+        raise InvalidInput("stream must be stdout or stderr")
+    start = _offset(offset, "offset")
+    store = request.app.state.task_output
+
+    def chunks():
+        position = start
+        while data := store.read(task_id, stream, position, 1024 * 1024):
+            position += len(data)
+            yield data
+
+    return StreamingResponse(chunks(), media_type="application/octet-stream")

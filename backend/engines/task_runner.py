@@ -1,0 +1,165 @@
+"""The task runner: claims queued tasks and runs them in their sandboxes.
+
+Output is appended to the output store as it arrives (event streams read it from there),
+the first `HEAD_BYTES` of each stream are also kept on the task row. A timeout or a cancel
+request escalates SIGINT -> SIGTERM -> SIGKILL on the task's process group, `grace`
+seconds apart. On start it fails the tasks a previous server process left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from backend import changes
+from backend.db import Database
+from backend.runtime.base import ExecProcess, RuntimeAdapter, RuntimeFailure
+from backend.tasks import service as tasks
+from backend.tasks.models import ExecutionTaskRow
+from backend.tasks.output import OutputStore
+
+log = logging.getLogger("mbox.tasks")
+HEAD_BYTES = 64 * 1024  # per stream, on the task row (the reference's cap)
+ESCALATION = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
+
+
+class TaskRunner:
+    def __init__(
+        self, database: Database, runtime: RuntimeAdapter, output: OutputStore, grace: float = 2.0
+    ) -> None:
+        self.database = database
+        self.runtime = runtime
+        self.output = output
+        self.grace = grace
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._running: dict[uuid.UUID, asyncio.Task] = {}
+
+    async def run(self, interval: float) -> None:
+        await self._call(tasks.fail_abandoned, runner=self.name)
+        wakeup = changes.subscribe("tasks")
+        try:
+            while True:
+                with contextlib.suppress(Exception):
+                    await self.start_queued()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), interval)
+                wakeup.clear()
+        finally:
+            changes.unsubscribe(wakeup)
+            for job in self._running.values():
+                job.cancel()
+
+    async def start_queued(self) -> None:
+        for task in await self._call(tasks.queued):
+            if task.id in self._running:
+                continue
+            if await self._call(tasks.claim, task_id=task.id, runner=self.name):
+                job = asyncio.create_task(self.execute(task))
+                self._running[task.id] = job
+                job.add_done_callback(lambda _, task_id=task.id: self._running.pop(task_id, None))
+
+    async def wait_idle(self) -> None:
+        """Until every task this runner started has finished (for tests)."""
+        while self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def execute(self, task: ExecutionTaskRow) -> None:
+        try:
+            process = await self.runtime.exec(
+                task.sandbox_id, task.command, env=task.env, cwd=task.cwd or None
+            )
+        except RuntimeFailure as exc:
+            await self._finish(task, "failed", error=f"could not start the task: {exc}")
+            return
+        heads = {"stdout": bytearray(), "stderr": bytearray()}
+        pumps = asyncio.gather(
+            self._pump(task.id, "stdout", process.stdout(), heads["stdout"]),
+            self._pump(task.id, "stderr", process.stderr(), heads["stderr"]),
+        )
+        outcome = await self._supervise(task, process)
+        code = await process.wait()
+        await pumps
+        status, error = outcome or (("succeeded", "") if code == 0 else ("failed", ""))
+        if status == "failed" and not error:
+            error = f"exited with code {code}" if code >= 0 else f"killed by signal {-code}"
+        await self._finish(
+            task, status, error=error, exit_code=code if code >= 0 else None, heads=heads
+        )
+
+    async def _supervise(self, task: ExecutionTaskRow, process: ExecProcess) -> tuple | None:
+        """Wait for the process, a cancel request, or the timeout; stop it for the latter."""
+        waiting = asyncio.ensure_future(process.wait())
+        deadline = asyncio.get_running_loop().time() + task.timeout_seconds
+        wakeup = changes.subscribe("tasks")
+        try:
+            while not waiting.done():
+                if await self._call(tasks.cancel_requested, task.id):
+                    await self._stop(process, waiting)
+                    return ("canceled", "task canceled")
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    await self._stop(process, waiting)
+                    return ("timed_out", "task timed out")
+                wakeup.clear()
+                await asyncio.wait(
+                    [waiting, asyncio.ensure_future(wakeup.wait())],
+                    timeout=min(remaining, 1.0),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            return None
+        finally:
+            changes.unsubscribe(wakeup)
+
+    async def _stop(self, process: ExecProcess, waiting: asyncio.Future) -> None:
+        for signum in ESCALATION:
+            process.signal(signum)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiting), self.grace)
+                return
+
+    async def _pump(
+        self, task_id: uuid.UUID, stream: str, chunks: AsyncIterator[bytes], head: bytearray
+    ) -> None:
+        async for chunk in chunks:
+            if len(head) < HEAD_BYTES:
+                head.extend(chunk[: HEAD_BYTES - len(head)])
+            self.output.append(task_id, stream, chunk)
+            changes.notify("output")
+
+    async def _finish(
+        self,
+        task: ExecutionTaskRow,
+        status: str,
+        *,
+        error: str = "",
+        exit_code: int | None = None,
+        heads: dict[str, bytearray] | None = None,
+    ) -> None:
+        sizes = {s: self.output.size(task.id, s) for s in ("stdout", "stderr")}
+        heads = heads or {"stdout": bytearray(), "stderr": bytearray()}
+        await self._call(
+            tasks.finish,
+            task_id=task.id,
+            status=status,
+            error=error,
+            exit_code=exit_code,
+            stdout=heads["stdout"].decode("utf-8", "replace"),
+            stderr=heads["stderr"].decode("utf-8", "replace"),
+            stdout_bytes=sizes["stdout"],
+            stderr_bytes=sizes["stderr"],
+            output_truncated=any(sizes[s] > len(heads[s]) for s in sizes),
+        )
+
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        def call() -> Any:
+            with self.database.session() as session:
+                return fn(session, *args, **kwargs)
+
+        return await asyncio.to_thread(call)
