@@ -22,6 +22,8 @@ CAPABILITIES = [
     "templates",
     "sandboxes",
     "sandbox-lifecycle",
+    "execution-tasks",
+    "task-events",
     "lifecycle-ttl",
     "project-delete-cleanup-guard",
 ]

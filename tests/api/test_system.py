@@ -32,6 +32,8 @@ def test_info_reports_only_what_is_implemented(client):
         "templates",
         "sandboxes",
         "sandbox-lifecycle",
+        "execution-tasks",
+        "task-events",
         "lifecycle-ttl",
         "project-delete-cleanup-guard",
     ]
