@@ -11,7 +11,16 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp
 
-from backend.api import audit, console_auth, projects, sandboxes, system, tasks, templates
+from backend.api import (
+    audit,
+    console_auth,
+    files,
+    projects,
+    sandboxes,
+    system,
+    tasks,
+    templates,
+)
 from backend.api.middleware import ApiRequestMiddleware
 from backend.db import Database
 from backend.errors import ServiceError
@@ -20,7 +29,7 @@ from backend.settings import Settings
 from backend.tasks.output import task_output_store
 
 log = logging.getLogger("mbox.api")
-ROUTERS = (system, audit, projects, templates, sandboxes, tasks)
+ROUTERS = (system, audit, projects, templates, sandboxes, files, tasks)
 
 
 def create_api(

@@ -18,6 +18,14 @@ class RuntimeFailure(Exception):
     """The runtime could not do what was asked; the message is shown to the user."""
 
 
+class FileMissing(RuntimeFailure):
+    """A workspace path does not exist."""
+
+
+class PathRefused(RuntimeFailure):
+    """A workspace path that is not allowed or does not fit (escapes, links, wrong kind)."""
+
+
 @dataclass(frozen=True)
 class PortSpec:
     name: str

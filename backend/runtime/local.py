@@ -32,11 +32,15 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from backend.runtime import workspace
 from backend.runtime.base import (
     Availability,
     FileEntry,
+    FileMissing,
     Limits,
+    PathRefused,
     RuntimeEvent,
     RuntimeFailure,
     RuntimeStatus,
@@ -336,16 +340,33 @@ class LocalRuntime:
         return self._home(sandbox_id) / "workspace"
 
     async def list_files(self, sandbox_id: uuid.UUID, path: str) -> list[FileEntry]:
-        raise RuntimeFailure("not implemented yet")
+        return await self._files(workspace.list_directory, sandbox_id, path)
 
     async def read_file(self, sandbox_id: uuid.UUID, path: str, limit: int) -> bytes:
-        raise RuntimeFailure("not implemented yet")
+        return await self._files(workspace.read_file, sandbox_id, path, limit)
 
     async def write_file(self, sandbox_id: uuid.UUID, path: str, data: bytes) -> None:
-        raise RuntimeFailure("not implemented yet")
+        owner = self._uid(self._home(sandbox_id)) if self._privileged else None
+        await self._files(workspace.write_file, sandbox_id, path, data, owner)
 
     async def delete_file(self, sandbox_id: uuid.UUID, path: str) -> None:
-        raise RuntimeFailure("not implemented yet")
+        await self._files(workspace.delete, sandbox_id, path)
+
+    async def _files(self, operation: Any, sandbox_id: uuid.UUID, *args: Any) -> Any:
+        """Run a workspace file operation off the event loop; OS errors become words."""
+        root = self.workspace(sandbox_id)
+        if not root.is_dir():
+            raise RuntimeFailure("the sandbox has no workspace (it was deleted)")
+        try:
+            return await asyncio.to_thread(operation, root, *args)
+        except FileNotFoundError:
+            raise FileMissing(f"no such file or directory: {args[0]}") from None
+        except IsADirectoryError:
+            raise PathRefused(f"'{args[0]}' is a directory") from None
+        except NotADirectoryError:
+            raise PathRefused(f"'{args[0]}' is not a directory") from None
+        except OSError as exc:
+            raise RuntimeFailure(f"{args[0]}: {exc.strerror}") from None
 
     # -- building blocks ----------------------------------------------------------------
 

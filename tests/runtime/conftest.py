@@ -85,8 +85,8 @@ class World:
         assert response.status_code in (200, 201), response.text
         return response.json()
 
-    async def get(self, path: str, **params) -> dict:
-        response = await self.client.get(path, params=params)
+    async def get(self, url: str, **params) -> dict:
+        response = await self.client.get(url, params=params)
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -1,0 +1,96 @@
+"""Workspace file routes: `path` is relative to the sandbox's workspace."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from backend.api.deps import PrincipalDep, SandboxId
+from backend.errors import TooLarge
+from backend.sandboxes import files
+from backend.sandboxes import service as sandboxes
+
+router = APIRouter(tags=["sandboxes"])
+PathQuery = Annotated[str, Query(description="Path relative to the workspace")]
+BINARY = {
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+}
+
+
+async def _sandbox(request: Request, sandbox_id) -> None:
+    def load() -> None:
+        with request.app.state.database.session() as session:
+            sandboxes.get_sandbox(session, sandbox_id)
+
+    await run_in_threadpool(load)
+
+
+@router.get(
+    "/v1/sandboxes/{sandboxID}/files", responses={200: {"description": "Directory listing"}}
+)
+async def list_files(request: Request, sandbox_id: SandboxId, path: PathQuery = "") -> JSONResponse:
+    await _sandbox(request, sandbox_id)
+    items = await files.list_files(request.app.state.runtime, sandbox_id, path)
+    return JSONResponse({"path": path, "items": items})
+
+
+@router.get(
+    "/v1/sandboxes/{sandboxID}/files/content",
+    responses={200: {"description": "File bytes", **BINARY}},
+)
+async def read_file(request: Request, sandbox_id: SandboxId, path: PathQuery) -> Response:
+    await _sandbox(request, sandbox_id)
+    data = await files.read_file(request.app.state.runtime, sandbox_id, path)
+    return Response(data, media_type="application/octet-stream")
+
+
+@router.put(
+    "/v1/sandboxes/{sandboxID}/files/content",
+    status_code=204,
+    responses={204: {"description": "Written"}},
+    openapi_extra={"requestBody": {"required": True, **BINARY}},
+)
+async def write_file(
+    request: Request, principal: PrincipalDep, sandbox_id: SandboxId, path: PathQuery
+) -> Response:
+    await _sandbox(request, sandbox_id)
+    data = await _read_limited(request, files.MAX_WRITE_BYTES)
+    await files.write_file(
+        request.app.state.database,
+        request.app.state.runtime,
+        principal=principal,
+        sandbox_id=sandbox_id,
+        path=path,
+        data=data,
+    )
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/v1/sandboxes/{sandboxID}/files", status_code=204, responses={204: {"description": "Deleted"}}
+)
+async def delete_file(
+    request: Request, principal: PrincipalDep, sandbox_id: SandboxId, path: PathQuery
+) -> Response:
+    await _sandbox(request, sandbox_id)
+    await files.delete_file(
+        request.app.state.database,
+        request.app.state.runtime,
+        principal=principal,
+        sandbox_id=sandbox_id,
+        path=path,
+    )
+    return Response(status_code=204)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"file is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
