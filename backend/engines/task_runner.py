@@ -108,11 +108,13 @@ class TaskRunner:
                     await self._stop(process, waiting)
                     return ("timed_out", "task timed out")
                 wakeup.clear()
+                woken = asyncio.ensure_future(wakeup.wait())
                 await asyncio.wait(
-                    [waiting, asyncio.ensure_future(wakeup.wait())],
+                    [waiting, woken],
                     timeout=min(remaining, 1.0),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
+                woken.cancel()
             return None
         finally:
             changes.unsubscribe(wakeup)

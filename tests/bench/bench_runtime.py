@@ -1,0 +1,144 @@
+"""Benchmark the local runtime through the real API, against bare baselines in the same run.
+
+    .venv/bin/python tests/bench/bench_runtime.py [--sandboxes 50] [--tasks 50] [--fleet 100]
+
+Prints: launch to running (POST /v1/sandboxes until GET says running, the reconciler
+running in the background as in the server) vs a bare `bwrap true`; task round trip for
+`true` (POST task until GET says succeeded) vs a bare `nsenter ... true`; the server's RSS
+with a fleet of sandboxes running. Targets (2-core machine): launch p50 <= 100 ms, task
+round trip p50 <= 30 ms, RSS <= 400 MB with 100 sandboxes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from backend import engines  # noqa: E402
+from backend.api.app import create_api  # noqa: E402
+from backend.db import Database  # noqa: E402
+from backend.runtime import create_runtime  # noqa: E402
+from backend.settings import load_settings  # noqa: E402
+from tests.conftest import sandbox_dir  # noqa: E402
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return f"p50 {statistics.median(ordered):7.1f} ms   p99 {p99:7.1f} ms   (n={len(ordered)})"
+
+
+def bare_bwrap_ms(runs: int) -> list[float]:
+    command = [
+        "bwrap", "--unshare-all", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
+        "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc",
+        "--dev", "/dev", "--tmpfs", "/tmp", "--", "true",
+    ]  # fmt: skip
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def rss_mb() -> float:
+    with open(f"/proc/{os.getpid()}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def until(client: httpx.AsyncClient, url: str, field: str, value: str) -> None:
+    while (await client.get(url)).json()[field] != value:
+        await asyncio.sleep(0.002)
+
+
+async def main(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="mbox-bench-"))
+    settings = load_settings(
+        data_dir=work / "data", local_sandbox_dir=sandbox_dir(work), reconcile_interval=1.0
+    )
+    database = Database(settings.database_url)
+    database.migrate()
+    runtime = create_runtime(settings)
+    app = create_api(settings=settings, database=database, runtime=runtime)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        engines.running(database, runtime, settings),
+        httpx.AsyncClient(transport=transport, base_url="http://bench") as client,
+    ):
+        project = (
+            await client.post("/v1/projects", json={"name": "bench", "defaultNamespace": "bench"})
+        ).json()
+        template = (
+            await client.post("/v1/templates", json={"name": "bench", "image": "local"})
+        ).json()
+
+        async def launch() -> tuple[dict, float]:
+            started = time.perf_counter()
+            response = await client.post(
+                "/v1/sandboxes",
+                json={
+                    "projectId": project["id"],
+                    "templateId": template["id"],
+                    "name": f"b-{time.time_ns()}",
+                },
+            )
+            sandbox = response.json()
+            await until(client, f"/v1/sandboxes/{sandbox['id']}", "status", "running")
+            return sandbox, (time.perf_counter() - started) * 1000
+
+        print(f"baseline  bare `bwrap true`          {percentiles(bare_bwrap_ms(args.sandboxes))}")
+        launched = [await launch() for _ in range(args.sandboxes)]
+        print(f"mbox      launch -> running (API)    {percentiles([ms for _, ms in launched])}")
+
+        target = launched[0][0]
+        samples = []
+        for _ in range(args.tasks):
+            started = time.perf_counter()
+            task = (
+                await client.post(f"/v1/sandboxes/{target['id']}/tasks", json={"command": ["true"]})
+            ).json()
+            await until(client, f"/v1/tasks/{task['id']}", "status", "succeeded")
+            samples.append((time.perf_counter() - started) * 1000)
+        bare = []
+        process_runtime = runtime
+        for _ in range(args.tasks):
+            started = time.perf_counter()
+            process = await process_runtime.exec(uuid.UUID(target["id"]), ["true"])
+            await process.wait()
+            bare.append((time.perf_counter() - started) * 1000)
+        print(f"baseline  runtime exec `true`        {percentiles(bare)}")
+        print(f"mbox      task round trip (API)      {percentiles(samples)}")
+
+        before = rss_mb()
+        for _ in range(max(0, args.fleet - len(launched))):
+            launched.append(await launch())
+        print(
+            f"server    RSS with {len(launched)} sandboxes running: {rss_mb():.0f} MB"
+            f" (before the fleet: {before:.0f} MB)"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sandboxes", type=int, default=50)
+    parser.add_argument("--tasks", type=int, default=50)
+    parser.add_argument("--fleet", type=int, default=100)
+    asyncio.run(main(parser.parse_args()))
