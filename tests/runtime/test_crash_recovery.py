@@ -1,0 +1,70 @@
+"""A server killed mid-task: after a restart no task is stuck `running`, the sandbox runs
+again, and no process of the old server's sandboxes is left."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from backend.db import Database
+from backend.engines import running
+from backend.runtime import create_runtime
+from backend.sandboxes.models import SandboxRow
+from backend.settings import load_settings
+from backend.tasks.models import ExecutionTaskRow
+from tests.conftest import sandbox_dir
+
+ROOT = Path(__file__).parents[2]
+
+
+def _survivors(marker: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True)
+    return found.stdout.split()
+
+
+async def test_restart_after_a_crash_mid_task(tmp_path):
+    data_dir, sandboxes = tmp_path / "data", sandbox_dir(tmp_path)
+    marker = str(random.randint(10**8, 10**9))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.runtime.crash_server", str(data_dir), str(sandboxes), marker],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        task_id = uuid.UUID((await asyncio.to_thread(server.stdout.readline)).strip())
+        assert _survivors(marker), "the task should be running"
+        os.kill(server.pid, signal.SIGKILL)  # no cleanup of any kind
+        server.wait()
+        for _ in range(100):
+            if not _survivors(marker):
+                break
+            await asyncio.sleep(0.05)
+        assert _survivors(marker) == []
+
+        settings = load_settings(data_dir=data_dir, local_sandbox_dir=sandboxes)
+        database = Database(settings.database_url)
+        async with running(database, create_runtime(settings), settings):
+            for _ in range(100):
+                with database.session() as session:
+                    task = session.get(ExecutionTaskRow, task_id)
+                    sandbox = session.get(SandboxRow, task.sandbox_id)
+                if task.status != "running" and sandbox.status_reason == "restarted":
+                    break
+                await asyncio.sleep(0.05)
+        assert (task.status, task.error) == (
+            "failed",
+            "the server restarted while the task was running",
+        )
+        assert (sandbox.status, sandbox.status_reason) == ("running", "restarted")
+        database.dispose()
+    finally:
+        server.kill()
+        subprocess.run(["pkill", "-9", "-f", f"sleep {marker}"], check=False)
