@@ -93,6 +93,8 @@ class _Box:
     exit_code: int | None = None
     stopping: bool = False
     waiter: asyncio.Task | None = field(default=None, repr=False)
+    network: asyncio.subprocess.Process | None = None  # slirp4netns, when egress is allowed
+    network_exit_fd: int | None = None  # closing it (or the server dying) ends slirp4netns
 
     @property
     def running(self) -> bool:
@@ -144,7 +146,11 @@ class LocalRuntime:
             "isolation": "bubblewrap",
             "limits": "setrlimit",
             "uids": "one host uid per sandbox" if self._privileged else "the server's uid",
-            "network": "loopback only",
+            "network": (
+                "egress through slirp4netns for default/open, loopback only for restricted"
+                if shutil.which("slirp4netns")
+                else "loopback only (install slirp4netns for egress)"
+            ),
         }
         if missing:
             hint = "apt-get install bubblewrap util-linux"
@@ -191,6 +197,8 @@ class LocalRuntime:
             raise RuntimeFailure(f"sandbox did not start (exit {code}): {tail}")
         box = _Box(spec, process, json.loads(info)["child-pid"], _now())
         await self._until_set_up(box, home / "workspace")
+        if spec.egress_allowed and box.process.returncode is None:
+            box.network = await self._connect_network(box)
         box.waiter = asyncio.create_task(self._watch(box))
         self._boxes[spec.sandbox_id] = box
         command = " ".join(spec.command) or "idle"
@@ -216,6 +224,33 @@ class LocalRuntime:
         await box.process.wait()
         raise RuntimeFailure("sandbox did not finish setting up its filesystem")
 
+    async def _connect_network(self, box: _Box) -> asyncio.subprocess.Process | None:
+        """Give the sandbox's network namespace a user-mode NAT (slirp4netns): outbound
+        connections work, the host's loopback stays unreachable. Without slirp4netns the
+        sandbox keeps loopback only, and says so in its events."""
+        if shutil.which("slirp4netns") is None:
+            message = "no egress: slirp4netns is not installed (apt-get install slirp4netns)"
+            self._event(box.spec.sandbox_id, "Warning", "NoEgress", message)
+            return None
+        ready_read, ready_write = os.pipe()
+        exit_read, exit_write = os.pipe()
+        box.network_exit_fd = exit_write  # held by the server only: if it dies, slirp exits
+        try:
+            network = await asyncio.create_subprocess_exec(
+                "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
+                f"--ready-fd={ready_write}", f"--exit-fd={exit_read}",
+                "--netns-type=path", f"/proc/{box.init_pid}/ns/net", "tap0",
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=(ready_write, exit_read),
+            )  # fmt: skip
+        finally:
+            os.close(ready_write)
+            os.close(exit_read)
+        ready = await asyncio.to_thread(_read_all, ready_read)
+        if ready != b"1":
+            self._event(box.spec.sandbox_id, "Warning", "NoEgress", "slirp4netns did not start")
+        return network
+
     async def _watch(self, box: _Box) -> None:
         box.exit_code = await box.process.wait()
         if box.stopping:
@@ -226,10 +261,10 @@ class LocalRuntime:
 
     async def stop(self, sandbox_id: uuid.UUID) -> None:
         async with self._lock(sandbox_id):
-            box = self._boxes.get(sandbox_id)
-            if box is None or not box.running:
+            box = self._boxes.pop(sandbox_id, None)
+            if box is None:
                 return
-            box.stopping = True
+            box.stopping = box.running
             # Killing the namespace's pid 1 makes the kernel kill every process in it.
             with contextlib.suppress(ProcessLookupError):
                 os.kill(box.init_pid, signal.SIGKILL)
@@ -237,7 +272,12 @@ class LocalRuntime:
                 os.killpg(box.process.pid, signal.SIGKILL)
             if box.waiter is not None:
                 await box.waiter
-            del self._boxes[sandbox_id]
+            if box.network_exit_fd is not None:
+                os.close(box.network_exit_fd)
+            if box.network is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    box.network.kill()
+                await box.network.wait()
 
     async def delete(self, sandbox_id: uuid.UUID) -> None:
         await self.stop(sandbox_id)

@@ -111,3 +111,20 @@ async def test_process_limit_applies(local, box):
     assert limits["Max open files"] == "1024"
     assert limits["Max file size"] == str(64 * 1024**2)
     assert limits["Max address space"] == str(2 * 1024**3)
+
+
+async def test_default_network_has_egress_but_not_the_hosts_loopback(local):
+    sandbox = spec(network="default")
+    await local.ensure(sandbox)
+    _, out, _ = await run(
+        local,
+        sandbox.sandbox_id,
+        "ip -o -4 addr show tap0 | awk '{print $4}'; ip route | head -1; "
+        'python3 -c "import socket; s=socket.socket(); s.settimeout(2); '
+        "print(s.connect_ex(('10.0.2.2', 22)) != 0)\"",
+    )
+    assert out.split("\n")[:3] == ["10.0.2.100/24", "default via 10.0.2.2 dev tap0 ", "True"]
+    helper = local._boxes[sandbox.sandbox_id].network
+    assert helper is not None and helper.returncode is None
+    await local.stop(sandbox.sandbox_id)
+    assert helper.returncode is not None  # the network helper ends with the sandbox

@@ -21,8 +21,9 @@ from tests.runtime.conftest import LIMITS, spec
 
 async def main():
     runtime = LocalRuntime(Path(sys.argv[1]), LIMITS)
-    for _ in range(3):
-        await runtime.ensure(spec("sh", "-c", f"sleep {sys.argv[2]} & exec sleep {sys.argv[2]}"))
+    for network in ("restricted", "default", "open"):
+        command = ("sh", "-c", f"sleep {sys.argv[2]} & exec sleep {sys.argv[2]}")
+        await runtime.ensure(spec(*command, network=network))
     print("ready", flush=True)
     await asyncio.sleep(3600)
 
@@ -33,6 +34,15 @@ asyncio.run(main())
 def _survivors(marker: str) -> list[str]:
     found = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True)
     return found.stdout.split()
+
+
+def _children(pid: int, name: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-P", str(pid), name], capture_output=True, text=True)
+    return found.stdout.split()
+
+
+def _alive(pids: list[str]) -> list[str]:
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
 
 
 def test_killing_the_server_kills_every_sandbox(tmp_path):
@@ -47,12 +57,15 @@ def test_killing_the_server_kills_every_sandbox(tmp_path):
     try:
         assert server.stdout.readline().strip() == "ready"
         assert len(_survivors(marker)) >= 6  # two sleeps in each of three sandboxes (+ bwrap)
+        helpers = _children(server.pid, "slirp4netns")
+        assert len(helpers) == 2  # egress for the default and open sandboxes
         os.kill(server.pid, signal.SIGKILL)
         server.wait()
         deadline = time.monotonic() + 5
-        while _survivors(marker) and time.monotonic() < deadline:
+        while (_survivors(marker) or _alive(helpers)) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _survivors(marker) == []
+        assert _alive(helpers) == []
     finally:
         server.kill()
         subprocess.run(["pkill", "-9", "-f", f"sleep {marker}"], check=False)
