@@ -47,6 +47,7 @@ from backend.runtime.base import (
     RuntimeTarget,
     SandboxSpec,
 )
+from backend.runtime.cgroups import Cgroups, join_prefix
 
 ADAPTER = "local"
 SANDBOX_UID = 1000  # the user inside every sandbox
@@ -137,6 +138,9 @@ class LocalRuntime:
         self._boxes: dict[uuid.UUID, _Box] = {}
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
         self._privileged = os.geteuid() == 0
+        self._cgroups = Cgroups.detect()
+        if self._cgroups:
+            self._cgroups.prune()
 
     # -- availability -------------------------------------------------------------------
 
@@ -144,7 +148,11 @@ class LocalRuntime:
         missing = [tool for tool in TOOLS if shutil.which(tool) is None]
         details = {
             "isolation": "bubblewrap",
-            "limits": "setrlimit",
+            "limits": (
+                f"{self._cgroups.describe()}; setrlimit (open files, file size)"
+                if self._cgroups
+                else "setrlimit (address space, processes, open files, file size)"
+            ),
             "uids": "one host uid per sandbox" if self._privileged else "the server's uid",
             "network": (
                 "egress through slirp4netns for default/open, loopback only for restricted"
@@ -176,6 +184,8 @@ class LocalRuntime:
             raise RuntimeFailure(availability.message)
         home = self._home(spec.sandbox_id)
         uid = self._prepare(home)
+        if self._cgroups:
+            self._cgroups.create(spec.sandbox_id, self.limits)
         read_info, write_info = os.pipe()
         try:
             with (home / LOG_NAME).open("ab") as log:
@@ -278,6 +288,8 @@ class LocalRuntime:
                 with contextlib.suppress(ProcessLookupError):
                     box.network.kill()
                 await box.network.wait()
+            if self._cgroups:
+                self._cgroups.remove(sandbox_id)
 
     async def delete(self, sandbox_id: uuid.UUID) -> None:
         await self.stop(sandbox_id)
@@ -336,7 +348,7 @@ class LocalRuntime:
             *argv,
         ]  # fmt: skip
         process = await asyncio.create_subprocess_exec(
-            *self._limited(command),
+            *self._limited(command, sandbox_id),
             stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -447,17 +459,16 @@ class LocalRuntime:
             **spec.env,
         }
 
-    def _limited(self, command: list[str]) -> list[str]:
+    def _limited(self, command: list[str], sandbox_id: uuid.UUID) -> list[str]:
+        """Apply the limits: the sandbox's cgroups (memory, processes) when available, else
+        setrlimit for those too; open files and file size always by setrlimit."""
         limits = self.limits
-        return [
-            "prlimit",
-            f"--as={limits.memory_bytes}",
-            f"--nproc={limits.processes}",
-            f"--nofile={limits.open_files}",
-            f"--fsize={limits.file_size_bytes}",
-            "--",
-            *command,
-        ]
+        rlimits = [f"--nofile={limits.open_files}", f"--fsize={limits.file_size_bytes}"]
+        if self._cgroups is None:
+            rlimits += [f"--as={limits.memory_bytes}", f"--nproc={limits.processes}"]
+            return ["prlimit", *rlimits, "--", *command]
+        join = join_prefix(self._cgroups.procs(sandbox_id))
+        return ["prlimit", *rlimits, "--", *join, *command]
 
     def _launch_command(self, spec: SandboxSpec, uid: int, home: Path, info_fd: int) -> list[str]:
         drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
@@ -480,7 +491,7 @@ class LocalRuntime:
             "--info-fd", str(info_fd),
             "--", *(spec.command or IDLE_COMMAND),
         ]  # fmt: skip
-        return self._limited((drop if self._privileged else []) + bwrap)
+        return self._limited((drop if self._privileged else []) + bwrap, spec.sandbox_id)
 
 
 def _read_all(fd: int) -> bytes:

@@ -8,6 +8,9 @@ import socket
 
 import pytest
 
+from backend.runtime.base import Limits
+from backend.runtime.local import LocalRuntime
+from tests.conftest import sandbox_dir
 from tests.runtime.conftest import run, spec
 
 
@@ -107,10 +110,11 @@ async def test_workspace_files_belong_to_the_sandbox_uid(local, box):
 async def test_process_limit_applies(local, box):
     _, out, _ = await run(local, box.sandbox_id, "cat /proc/self/limits")
     limits = {line[:26].strip(): line[26:].split()[0] for line in out.splitlines()[1:]}
-    assert limits["Max processes"] == "256"
     assert limits["Max open files"] == "1024"
     assert limits["Max file size"] == str(64 * 1024**2)
-    assert limits["Max address space"] == str(2 * 1024**3)
+    if "cgroup" not in local.availability().details["limits"]:  # else cgroups hold these
+        assert limits["Max processes"] == "256"
+        assert limits["Max address space"] == str(2 * 1024**3)
 
 
 async def test_default_network_has_egress_but_not_the_hosts_loopback(local):
@@ -128,3 +132,32 @@ async def test_default_network_has_egress_but_not_the_hosts_loopback(local):
     assert helper is not None and helper.returncode is None
     await local.stop(sandbox.sandbox_id)
     assert helper.returncode is not None  # the network helper ends with the sandbox
+
+
+async def test_memory_and_process_limits_are_enforced(tmp_path):
+    """cgroups when the host allows them (root here), else setrlimit: either way a sandbox
+    cannot take more memory or processes than its limits."""
+    limited = LocalRuntime(
+        sandbox_dir(tmp_path),
+        Limits(memory_bytes=128 * 1024**2, processes=64, open_files=256, file_size_bytes=1024**2),
+    )
+    sandbox = spec()
+    try:
+        await limited.ensure(sandbox)
+        hog = "python3 -c \"b = bytearray(512 * 1024 * 1024); print('allocated')\""
+        code, out, _ = await run(limited, sandbox.sandbox_id, hog)
+        assert code != 0 and "allocated" not in out
+        forks = (
+            'python3 -c "import os, time\nn = 0\nfor _ in range(200):\n'
+            "    try:\n        pid = os.fork()\n    except OSError:\n        break\n"
+            '    if pid == 0:\n        time.sleep(2)\n        os._exit(0)\n    n += 1\nprint(n)"'
+        )
+        _, out, _ = await run(limited, sandbox.sandbox_id, forks)
+        assert 0 < int(out.strip()) < 64
+        big = "head -c 2000000 /dev/zero > big.bin; echo rc=$?"
+        _, out, _ = await run(limited, sandbox.sandbox_id, big)
+        assert "rc=0" not in out
+        if os.geteuid() == 0:
+            assert "cgroup" in limited.availability().details["limits"]
+    finally:
+        await limited.close()
