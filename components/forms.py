@@ -60,3 +60,42 @@ def hydrated_fieldset(*children: rx.Component) -> rx.Component:
         padding="0",
         min_width="0",
     )
+
+
+def select_field(
+    label: str,
+    *,
+    id: str,
+    value: rx.Var[str],
+    on_change: rx.EventHandler,
+    groups: list[tuple[str, rx.Var[list]]],
+    placeholder: str = "",
+    hint: rx.Component | None = None,
+) -> rx.Component:
+    """A labelled select. Each group is (heading or "", items with `.value` and `.label`);
+    an empty group is left out."""
+    return rx.vstack(
+        rx.el.label(label, html_for=id, font_size="0.8125rem", font_weight="500"),
+        rx.select.root(
+            rx.select.trigger(id=id, placeholder=placeholder, width="100%"),
+            rx.select.content(*(_select_group(title, items) for title, items in groups)),
+            value=value,
+            on_change=on_change,
+            name=id,
+        ),
+        *([hint] if hint is not None else []),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _select_group(title: str, items: rx.Var[list]) -> rx.Component:
+    options = rx.foreach(items, lambda item: rx.select.item(item.label, value=item.value))
+    if not title:
+        return rx.select.group(options)
+    return rx.cond(items.length() > 0, rx.select.group(rx.select.label(title), options))
+
+
+def field_hint(text: rx.Var[str] | str) -> rx.Component:
+    """The small grey line under a field."""
+    return rx.text(text, size="1", color=rx.color("gray", 10))

@@ -10,8 +10,10 @@ import reflex as rx
 
 from backend.api.app import create_api
 from backend.server import background_engines
-from mbox_app.pages import projects, upcoming
+from mbox_app.pages import projects, sandbox, sandboxes, upcoming
 from state.projects import ProjectsState
+from state.sandbox import SandboxState
+from state.sandboxes import SandboxesState
 
 app = rx.App(
     api_transformer=create_api,
@@ -21,6 +23,10 @@ app = rx.App(
 
 for route in ("/", "/projects"):
     app.add_page(projects.page, route=route, title="Projects · mbox", on_load=ProjectsState.load)
+app.add_page(sandbox.page, route=sandbox.ROUTE, title="Sandbox · mbox", on_load=SandboxState.load)
+app.add_page(
+    sandboxes.page, route="/sandboxes", title="Sandboxes · mbox", on_load=SandboxesState.load
+)
 for area in upcoming.UPCOMING:
     app.add_page(
         lambda area=area: upcoming.page(area), route=f"/{area.key}", title=f"{area.title} · mbox"

@@ -32,14 +32,6 @@ UPCOMING = (
         "and validation status, global or scoped to a project.",
     ),
     Upcoming(
-        "sandboxes",
-        "Sandboxes",
-        "Running and stopped sandboxes across projects.",
-        "box",
-        "Sandboxes will live here: launch from a template, start and stop, open the "
-        "terminal and previews, run tasks and collect artifacts.",
-    ),
-    Upcoming(
         "policies",
         "Policies",
         "Launch policy per project.",

@@ -1,0 +1,54 @@
+"""What a sandbox's runtime reports: its log and lifecycle events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import reflex as rx
+
+from components.tables import VISUALLY_HIDDEN
+
+
+def log_view(text: rx.Var[str], *, label: str, empty: str) -> rx.Component:
+    """A scrollable, monospaced log tail; `empty` in words when there is no output."""
+    return rx.cond(
+        text,
+        rx.el.pre(
+            text,
+            role="log",
+            aria_label=label,
+            tab_index=0,
+            margin="0",
+            padding="0.875rem 1rem",
+            max_height="26rem",
+            overflow="auto",
+            white_space="pre-wrap",
+            word_break="break-all",
+            font_family="var(--code-font-family)",
+            font_size="0.8125rem",
+            line_height="1.55",
+            color=rx.color("gray", 12),
+            background=rx.color("gray", 2),
+            border=f"1px solid {rx.color('gray', 5)}",
+            border_radius="0.5rem",
+        ),
+        rx.text(empty, size="2", color=rx.color("gray", 11), padding="0.75rem 0"),
+    )
+
+
+def compact_table(
+    headers: list[str],
+    items: rx.Var[list],
+    render_row: Callable[[rx.Var], rx.Component],
+    *,
+    label: str,
+) -> rx.Component:
+    """A small table without an empty state of its own (the caller says what is missing)."""
+    return rx.table.root(
+        rx.el.caption(label, style=VISUALLY_HIDDEN),
+        rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in headers))),
+        rx.table.body(rx.foreach(items, render_row)),
+        variant="surface",
+        size="1",
+        width="100%",
+    )

@@ -1,0 +1,402 @@
+"""One sandbox: status and actions, start-up timings, lifetime, runtime, logs and events."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from components.badges import event_type_badge, status_badge
+from components.dialogs import confirm_dialog
+from components.feedback import empty_state, error_callout, notice_callout
+from components.forms import panel
+from components.runtime import compact_table, log_view
+from components.shell import shell
+from components.tables import mono, muted
+from state.sandbox import EventItem, Phase, PortItem, SandboxState
+
+ROUTE = "/sandboxes/[sandbox_id]"
+
+
+def page() -> rx.Component:
+    return shell(
+        back_link(),
+        rx.cond(
+            SandboxState.missing,
+            unavailable(),
+            rx.cond(SandboxState.loaded, detail(), loading()),
+        ),
+        active="sandboxes",
+        title=SandboxState.heading,
+        description=SandboxState.subheading,
+    )
+
+
+def back_link() -> rx.Component:
+    return rx.link(
+        rx.hstack(rx.icon("arrow-left", size=14), "All sandboxes", spacing="1", align="center"),
+        href="/sandboxes",
+        size="2",
+        color=rx.color("gray", 11),
+        underline="hover",
+        display="inline-block",
+        margin_bottom="1rem",
+    )
+
+
+def loading() -> rx.Component:
+    return rx.vstack(
+        rx.skeleton(height="4.5rem", width="100%"),
+        rx.skeleton(height="9rem", width="100%"),
+        spacing="4",
+        aria_busy="true",
+    )
+
+
+def unavailable() -> rx.Component:
+    return empty_state(
+        "box",
+        "Sandbox unavailable",
+        "There is no sandbox at this address: it was deleted, or the link is wrong.",
+        rx.link("Back to Sandboxes", href="/sandboxes", size="2", weight="medium"),
+    )
+
+
+def detail() -> rx.Component:
+    return rx.vstack(
+        status_bar(),
+        error_callout(SandboxState.error),
+        notice_callout(SandboxState.notice),
+        overview(),
+        runtime_tabs(),
+        spacing="4",
+        align="stretch",
+    )
+
+
+# -- status and actions ---------------------------------------------------------------
+
+
+def status_bar() -> rx.Component:
+    view = SandboxState.view
+    return panel(
+        rx.flex(
+            rx.flex(
+                status_badge(view.status, size="3"),
+                rx.text(view.headline, size="3", weight="medium", min_width="0"),
+                role="group",
+                aria_label="Sandbox status",
+                align="center",
+                gap="0.75rem",
+                flex="1",
+                min_width="0",
+            ),
+            actions(),
+            align="center",
+            gap="1rem",
+            width="100%",
+        ),
+        padding="1rem 1.25rem",
+    )
+
+
+def actions() -> rx.Component:
+    view = SandboxState.view
+    disabled = ~rx.State.is_hydrated | SandboxState.busy
+    return rx.hstack(
+        rx.cond(
+            view.can_stop,
+            rx.button(
+                rx.icon("square", size=14),
+                "Stop",
+                on_click=SandboxState.stop,
+                disabled=disabled,
+                variant="soft",
+                color_scheme="gray",
+            ),
+        ),
+        rx.cond(
+            view.can_start,
+            rx.button(
+                rx.icon("play", size=14), "Start", on_click=SandboxState.start, disabled=disabled
+            ),
+        ),
+        rx.cond(
+            view.can_renew,
+            rx.button(
+                rx.icon("timer-reset", size=14),
+                "Renew lease",
+                on_click=SandboxState.renew,
+                disabled=disabled,
+                variant="soft",
+                color_scheme="gray",
+            ),
+        ),
+        confirm_dialog(
+            rx.button(
+                rx.icon("trash-2", size=14),
+                "Delete",
+                disabled=disabled,
+                variant="soft",
+                color_scheme="red",
+            ),
+            title="Delete this sandbox?",
+            description=rx.text(
+                "Every process stops and the workspace is removed. The record stays in the "
+                "audit trail. This cannot be undone."
+            ),
+            details=delete_details(),
+            confirm="Delete sandbox",
+            on_confirm=SandboxState.delete,
+        ),
+        spacing="2",
+        align="center",
+        flex_shrink="0",
+    )
+
+
+def delete_details() -> rx.Component:
+    view = SandboxState.view
+    return rx.data_list.root(
+        rx.data_list.item(rx.data_list.label("Sandbox"), rx.data_list.value(view.name)),
+        rx.data_list.item(rx.data_list.label("Project"), rx.data_list.value(view.project_name)),
+        rx.data_list.item(
+            rx.data_list.label("Runtime"),
+            rx.data_list.value(rx.cond(view.runtime_ref, view.runtime_ref, "None yet")),
+        ),
+        size="2",
+        margin_top="1rem",
+    )
+
+
+# -- overview -------------------------------------------------------------------------
+
+
+def overview() -> rx.Component:
+    return rx.grid(
+        startup_card(),
+        lifetime_card(),
+        runtime_card(),
+        columns=rx.breakpoints(initial="1", md="3"),
+        gap="1rem",
+    )
+
+
+def card(title: str, icon: str, *children: rx.Component) -> rx.Component:
+    return panel(
+        rx.vstack(
+            rx.hstack(
+                rx.icon(icon, size=15, color=rx.color("gray", 10)),
+                rx.heading(title, as_="h2", size="2", weight="medium", color=rx.color("gray", 11)),
+                spacing="2",
+                align="center",
+            ),
+            *children,
+            spacing="3",
+            align="stretch",
+        ),
+        padding="1rem 1.25rem",
+        height="100%",
+        role="region",
+        aria_label=title,
+    )
+
+
+def startup_card() -> rx.Component:
+    view = SandboxState.view
+    return card(
+        "Start-up",
+        "timer",
+        rx.text(
+            rx.cond(view.startup, view.startup, "Not started"),
+            size="5",
+            weight="bold",
+        ),
+        rx.cond(
+            SandboxState.phases.length() > 0,
+            rx.vstack(rx.foreach(SandboxState.phases, phase_row), spacing="1", align="stretch"),
+        ),
+    )
+
+
+def phase_row(phase: rx.Var[Phase]) -> rx.Component:
+    return rx.hstack(
+        rx.text(phase.label, size="1", color=rx.color("gray", 11)),
+        rx.spacer(),
+        rx.text(phase.delta, size="1", weight="medium", font_variant_numeric="tabular-nums"),
+        rx.text(
+            phase.at,
+            size="1",
+            color=rx.color("gray", 10),
+            title=phase.at_full,
+            font_variant_numeric="tabular-nums",
+            min_width="3.75rem",
+            text_align="right",
+        ),
+        spacing="2",
+        align="center",
+        border_top=f"1px solid {rx.color('gray', 4)}",
+        padding_top="0.25rem",
+    )
+
+
+def lifetime_card() -> rx.Component:
+    view = SandboxState.view
+    return card(
+        "Lifetime",
+        "hourglass",
+        rx.vstack(
+            rx.text(view.lease, size="5", weight="bold"),
+            rx.text(view.lease_detail, size="1", color=rx.color("gray", 10)),
+            spacing="1",
+        ),
+        rx.text(view.idle, size="2", color=rx.color("gray", 11)),
+        rx.text("Created ", view.created_at, size="1", color=rx.color("gray", 10)),
+    )
+
+
+def runtime_card() -> rx.Component:
+    view = SandboxState.view
+    return card(
+        "Runtime",
+        "server",
+        rx.data_list.root(
+            rx.data_list.item(
+                rx.data_list.label("Reference"),
+                rx.data_list.value(
+                    rx.cond(view.runtime_ref, mono(view.runtime_ref), muted("None yet"))
+                ),
+            ),
+            rx.data_list.item(
+                rx.data_list.label("Placement"),
+                rx.data_list.value(mono(view.namespace + " · " + view.service_account)),
+            ),
+            rx.data_list.item(
+                rx.data_list.label("Ports"),
+                rx.data_list.value(
+                    rx.cond(
+                        SandboxState.ports.length() > 0,
+                        rx.hstack(rx.foreach(SandboxState.ports, port_badge), wrap="wrap"),
+                        muted("None declared"),
+                    )
+                ),
+            ),
+            size="1",
+            orientation="vertical",
+            gap="0.6rem",
+        ),
+    )
+
+
+def port_badge(port: rx.Var[PortItem]) -> rx.Component:
+    return rx.badge(port.name, " :", port.port, " ", port.protocol, variant="surface", size="1")
+
+
+# -- logs, events, and the tabs that come next ----------------------------------------
+
+
+def runtime_tabs() -> rx.Component:
+    return panel(
+        rx.tabs.root(
+            rx.tabs.list(
+                rx.tabs.trigger("Logs", value="logs"),
+                rx.tabs.trigger("Events", value="events"),
+                rx.tabs.trigger("Tasks", value="tasks"),
+                rx.tabs.trigger("Files", value="files"),
+                padding_x="0.75rem",
+            ),
+            rx.tabs.content(logs_tab(), value="logs", padding="1rem 1.25rem 1.25rem"),
+            rx.tabs.content(events_tab(), value="events", padding="1rem 1.25rem 1.25rem"),
+            rx.tabs.content(
+                coming_next(
+                    "list-checks",
+                    "Tasks come next",
+                    "Run commands in this sandbox and follow their output live, with exit "
+                    "codes, timeouts and cancellation. The task API is being built now.",
+                ),
+                value="tasks",
+                padding="1rem 1.25rem 1.25rem",
+            ),
+            rx.tabs.content(
+                coming_next(
+                    "folder-open",
+                    "Files come next",
+                    "Browse, read and upload workspace files of this sandbox. The files API "
+                    "is being built now.",
+                ),
+                value="files",
+                padding="1rem 1.25rem 1.25rem",
+            ),
+            value=SandboxState.tab,
+            on_change=SandboxState.set_tab,
+        ),
+    )
+
+
+def tab_head(text: str) -> rx.Component:
+    return rx.hstack(
+        rx.text(text, size="2", color=rx.color("gray", 11)),
+        rx.spacer(),
+        rx.button(
+            rx.icon("refresh-cw", size=14),
+            "Refresh",
+            on_click=SandboxState.refresh_tab,
+            variant="ghost",
+            size="1",
+            disabled=~rx.State.is_hydrated,
+        ),
+        align="center",
+        width="100%",
+        margin_bottom="0.75rem",
+    )
+
+
+def logs_tab() -> rx.Component:
+    return rx.box(
+        tab_head("The last 200 lines the sandbox wrote, refreshed every few seconds."),
+        rx.cond(
+            SandboxState.logs_error,
+            muted(SandboxState.logs_error),
+            log_view(SandboxState.logs, label="Sandbox log", empty="No output yet."),
+        ),
+    )
+
+
+def events_tab() -> rx.Component:
+    return rx.box(
+        tab_head("What the runtime did with this sandbox, newest first."),
+        rx.cond(
+            SandboxState.events_error,
+            muted(SandboxState.events_error),
+            rx.cond(
+                SandboxState.events.length() > 0,
+                compact_table(
+                    ["Time", "Type", "Reason", "Message"],
+                    SandboxState.events,
+                    event_row,
+                    label="Runtime events",
+                ),
+                muted("No events yet."),
+            ),
+        ),
+    )
+
+
+def event_row(event: rx.Var[EventItem]) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(
+            rx.text(event.time, size="1", title=event.at, font_variant_numeric="tabular-nums"),
+            white_space="nowrap",
+        ),
+        rx.table.cell(event_type_badge(event.type)),
+        rx.table.cell(rx.text(event.reason, size="1", weight="medium"), white_space="nowrap"),
+        rx.table.cell(rx.text(event.message, size="1", word_break="break-word")),
+        align="center",
+    )
+
+
+def coming_next(icon: str, title: str, body: str) -> rx.Component:
+    return empty_state(
+        icon,
+        title,
+        body,
+        rx.badge("Coming next", color_scheme="indigo", variant="soft", radius="full"),
+    )

@@ -1,0 +1,403 @@
+"""Sandbox page state: one sandbox's status, start-up timings, lifetime, logs and events.
+
+Status changes are not pushed to the console yet, so the page refreshes itself while it
+is open: `load` (the page's on_load) starts the background `watch` loop, which re-reads
+the sandbox every second. Navigating away supersedes the page-load chain the loop belongs
+to, which cancels it; the loop also ends when its ticket is stale, the route changed or the
+sandbox is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from datetime import datetime
+from typing import Any
+
+import reflex as rx
+
+from backend.db import utcnow
+from backend.errors import NotFound, ServiceError
+from backend.projects import service as projects
+from backend.sandboxes import lifetime, runtime_access
+from backend.sandboxes import service as sandboxes
+from backend.sandboxes.lifetime import SandboxRenew
+from backend.sandboxes.models import SandboxRow
+from backend.server import get_runtime
+from backend.templates.models import TemplateRow
+from state.base import CONSOLE, db_session, in_thread
+from state.sandboxes import SandboxesState, duration, parse_id, status_words, timestamp
+
+REFRESH_SECONDS = 1.0
+TAB_REFRESH_TICKS = 3  # the open Logs/Events tab re-reads every 3 s (and on status change)
+LOG_LINES = 200
+NO_RUNTIME = "sandbox runtime is not ready"
+
+
+@dataclasses.dataclass
+class SandboxView:
+    """The sandbox, formatted for display at one moment (relative times move on)."""
+
+    id: str = ""
+    name: str = ""
+    slug: str = ""
+    status: str = ""
+    headline: str = ""
+    project_name: str = ""
+    template_name: str = ""
+    namespace: str = ""
+    service_account: str = ""
+    runtime_ref: str = ""
+    created_at: str = ""
+    # Start-up: "Ready in 24 ms", "Starting for 1.2 s", or "" before any start.
+    startup: str = ""
+    lease: str = ""
+    lease_detail: str = ""
+    idle: str = ""
+    can_start: bool = False
+    can_stop: bool = False
+    can_renew: bool = False
+
+
+@dataclasses.dataclass
+class Phase:
+    """One step of the start-up timeline: requested, runtime started, ready (or stopped)."""
+
+    label: str
+    at: str
+    at_full: str
+    delta: str
+
+
+@dataclasses.dataclass
+class PortItem:
+    name: str
+    port: int
+    protocol: str
+
+
+@dataclasses.dataclass
+class EventItem:
+    time: str
+    at: str
+    type: str
+    reason: str
+    message: str
+
+
+@dataclasses.dataclass
+class Snapshot:
+    view: SandboxView
+    phases: list[Phase]
+    ports: list[PortItem]
+
+
+def _clock(value: datetime | None) -> str:
+    return value.strftime("%H:%M:%S") if value else ""
+
+
+def _since(start: datetime | None, end: datetime | None) -> str:
+    return f"+{duration((end - start).total_seconds())}" if start and end else ""
+
+
+def _phases(row: SandboxRow) -> list[Phase]:
+    requested, started, ready = row.requested_at, row.started_at, row.ready_at
+    phases = [Phase("Requested", _clock(requested), timestamp(requested), "")]
+    if started:
+        phases.append(
+            Phase(
+                "Runtime started", _clock(started), timestamp(started), _since(requested, started)
+            )
+        )
+    if ready:
+        phases.append(Phase("Ready", _clock(ready), timestamp(ready), _since(started, ready)))
+    if row.stopped_at and row.status in ("stopped", "failed"):
+        since = ready or started or requested
+        phases.append(
+            Phase(
+                row.status.capitalize(),
+                _clock(row.stopped_at),
+                timestamp(row.stopped_at),
+                _since(since, row.stopped_at),
+            )
+        )
+    return phases if requested else []
+
+
+def _startup(row: SandboxRow, now: datetime) -> str:
+    if row.ready_at and row.requested_at:
+        return f"Ready in {duration((row.ready_at - row.requested_at).total_seconds())}"
+    if row.status == "pending" and row.requested_at:
+        return f"Starting for {duration((now - row.requested_at).total_seconds())}"
+    return ""
+
+
+def _lease(row: SandboxRow, now: datetime) -> tuple[str, str]:
+    """The lease in a headline and a detail line."""
+    if row.expires_at is None:
+        return "No lease", "Runs until it is stopped or deleted."
+    left = (row.expires_at - now).total_seconds()
+    at = f"At {timestamp(row.expires_at)}; renewing restarts the lease."
+    if left <= 0:
+        return "Lease ended", "The sandbox is being deleted."
+    return f"Expires in {duration(left)}", at
+
+
+def _idle(row: SandboxRow, template: TemplateRow | None, now: datetime) -> str:
+    seconds = lifetime.idle_seconds(template)
+    if not seconds:
+        return "No idle timeout."
+    rule = f"Idle timeout {duration(seconds)}"
+    if row.status != "running":
+        return f"{rule}: a running sandbox stops after that long without activity."
+    last = row.last_activity_at or row.ready_at or row.created_at
+    left = (last.timestamp() + seconds) - now.timestamp()
+    return f"{rule}: stops in {duration(left)} unless there is activity."
+
+
+def _headline(row: SandboxRow, now: datetime) -> str:
+    """The status in words, with how long it has been running when there is nothing else."""
+    words = status_words(row.status, row.status_reason, row.status_message)
+    if row.status == "running" and row.ready_at and words == "Running":
+        return f"Running for {duration((now - row.ready_at).total_seconds())}"
+    return words
+
+
+def _runtime_ref(ref: dict[str, Any] | None) -> str:
+    if not ref:
+        return ""
+    where = f"{ref.get('namespace', '')}/{ref.get('name', '')}"
+    return f"{ref.get('adapter', '')} {ref.get('kind', '')} {where}"
+
+
+def read_sandbox(sandbox_id: str) -> Snapshot | None:
+    """The sandbox as the page shows it, or None when it does not exist (or was deleted)."""
+    parsed = parse_id(sandbox_id)
+    if parsed is None:
+        return None
+    with db_session() as session:
+        try:
+            row = sandboxes.get_sandbox(session, parsed)
+        except NotFound:
+            return None
+        project = projects.get_project(session, row.project_id)
+        template = session.get(TemplateRow, row.template_id) if row.template_id else None
+    now = utcnow()
+    lease, lease_detail = _lease(row, now)
+    view = SandboxView(
+        id=str(row.id),
+        name=row.name,
+        slug=row.slug,
+        status=row.status,
+        headline=_headline(row, now),
+        project_name=project.name,
+        template_name=template.name if template else "Deleted template",
+        namespace=row.namespace,
+        service_account=row.service_account_name,
+        runtime_ref=_runtime_ref(row.runtime_ref),
+        created_at=timestamp(row.created_at),
+        startup=_startup(row, now),
+        lease=lease,
+        lease_detail=lease_detail,
+        idle=_idle(row, template, now),
+        can_start=row.status in ("stopped", "failed"),
+        can_stop=row.status in ("pending", "running"),
+        can_renew=row.expires_at is not None,
+    )
+    ports = [
+        PortItem(p["name"], p["port"], (p.get("protocol") or "TCP").upper()) for p in row.ports
+    ]
+    return Snapshot(view, _phases(row), ports)
+
+
+def _runtime_row(sandbox_id: str) -> SandboxRow:
+    parsed = parse_id(sandbox_id)
+    if parsed is None:
+        raise NotFound()
+    with db_session() as session:
+        return runtime_access.runtime_sandbox(session, parsed)
+
+
+async def read_logs(sandbox_id: str) -> str:
+    sandbox = await in_thread(_runtime_row, sandbox_id)
+    return (await runtime_access.logs(get_runtime(), sandbox, LOG_LINES))["logs"]
+
+
+async def read_events(sandbox_id: str) -> list[EventItem]:
+    sandbox = await in_thread(_runtime_row, sandbox_id)
+    found = await runtime_access.events(get_runtime(), sandbox)
+    items = []
+    for event in reversed(found):  # newest first
+        at = datetime.fromisoformat(event["firstTimestamp"].replace("Z", "+00:00"))
+        items.append(
+            EventItem(_clock(at), timestamp(at), event["type"], event["reason"], event["message"])
+        )
+    return items
+
+
+def _runtime_message(exc: ServiceError, what: str) -> str:
+    if exc.message == NO_RUNTIME:
+        return f"No runtime yet: {what} appear once the sandbox has started."
+    return exc.message
+
+
+def _call(fn: Any, sandbox_id: str, **kwargs: Any) -> None:
+    """Run one lifecycle service call as the console, in its own session."""
+    with db_session() as session:
+        fn(session, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), **kwargs)
+
+
+class SandboxState(rx.State):
+    view: SandboxView = SandboxView()
+    phases: list[Phase] = []
+    ports: list[PortItem] = []
+    loaded: bool = False
+    missing: bool = False
+    tab: str = "logs"
+    logs: str = ""
+    logs_error: str = ""
+    events: list[EventItem] = []
+    events_error: str = ""
+    error: str = ""
+    notice: str = ""
+    busy: bool = False
+    _watchers: int = 0
+
+    @rx.var
+    def heading(self) -> str:
+        if self.missing:
+            return "Sandbox unavailable"
+        return self.view.name or "Loading sandbox…"
+
+    @rx.var
+    def subheading(self) -> str:
+        if not self.view.name:
+            return "Sandboxes"
+        return f"{self.view.template_name} sandbox in {self.view.project_name}"
+
+    def _route_id(self) -> str:
+        """The id in /sandboxes/<id> (the page's dynamic route segment)."""
+        parts = self.router.url.path.strip("/").split("/")
+        return parts[1] if len(parts) == 2 and parts[0] == "sandboxes" else ""
+
+    @rx.event
+    async def load(self):
+        sandbox_id = self._route_id()
+        if sandbox_id != self.view.id:  # another sandbox: forget the previous one's tabs
+            self.view, self.phases, self.ports = SandboxView(), [], []
+            self.logs = self.logs_error = self.events_error = ""
+            self.events = []
+            self.tab = "logs"
+        self.error = self.notice = ""
+        self.busy = False
+        self._apply(await in_thread(read_sandbox, sandbox_id))
+        if self.missing:
+            return None
+        await self._refresh_tab()
+        return SandboxState.watch
+
+    @rx.event(background=True)
+    async def watch(self):
+        async with self:
+            self._watchers += 1
+            ticket = self._watchers
+            sandbox_id = self.view.id
+        tick = 0
+        while sandbox_id:
+            await asyncio.sleep(REFRESH_SECONDS)
+            tick += 1
+            snapshot = await in_thread(read_sandbox, sandbox_id)
+            async with self:
+                if ticket != self._watchers or self._route_id() != sandbox_id:
+                    return
+                before = self.view.status
+                self._apply(snapshot)
+                tab = self.tab
+            if snapshot is None:
+                return
+            if snapshot.view.status != before or tick % TAB_REFRESH_TICKS == 0:
+                update = await self._read_tab(tab, sandbox_id)
+                async with self:
+                    if ticket != self._watchers or self.tab != tab:
+                        continue
+                    for name, value in update.items():
+                        setattr(self, name, value)
+
+    def _apply(self, snapshot: Snapshot | None) -> None:
+        self.loaded = True
+        self.missing = snapshot is None
+        if snapshot is None:
+            return
+        if snapshot.view != self.view:
+            self.view = snapshot.view
+        if snapshot.phases != self.phases:
+            self.phases = snapshot.phases
+        if snapshot.ports != self.ports:
+            self.ports = snapshot.ports
+
+    async def _read_tab(self, tab: str, sandbox_id: str) -> dict[str, Any]:
+        """What the tab shows now, as var values (read without holding the state)."""
+        if tab == "logs":
+            try:
+                return {"logs": await read_logs(sandbox_id), "logs_error": ""}
+            except ServiceError as exc:
+                return {"logs": "", "logs_error": _runtime_message(exc, "logs")}
+        if tab == "events":
+            try:
+                return {"events": await read_events(sandbox_id), "events_error": ""}
+            except ServiceError as exc:
+                return {"events": [], "events_error": _runtime_message(exc, "events")}
+        return {}
+
+    async def _refresh_tab(self) -> None:
+        for name, value in (await self._read_tab(self.tab, self.view.id)).items():
+            setattr(self, name, value)
+
+    @rx.event
+    async def set_tab(self, value: str):
+        self.tab = value
+        await self._refresh_tab()
+
+    @rx.event
+    async def refresh_tab(self):
+        await self._refresh_tab()
+
+    async def _act(self, fn: Any, done: str, *, reread: bool = True, **kwargs: Any) -> bool:
+        self.error = self.notice = ""
+        self.busy = True
+        try:
+            await in_thread(_call, fn, self.view.id, **kwargs)
+        except ServiceError as exc:
+            self.error = exc.message
+            return False
+        finally:
+            self.busy = False
+        self.notice = done
+        if reread:
+            self._apply(await in_thread(read_sandbox, self.view.id))
+        return True
+
+    @rx.event
+    async def start(self):
+        await self._act(sandboxes.start_sandbox, "Start requested.")
+
+    @rx.event
+    async def stop(self):
+        await self._act(
+            sandboxes.stop_sandbox, "Stopped: every process ended; the workspace is kept."
+        )
+
+    @rx.event
+    async def renew(self):
+        if await self._act(lifetime.renew, "Lease renewed.", data=SandboxRenew()):
+            self.notice = f"Lease renewed: {self.view.lease[:1].lower()}{self.view.lease[1:]}."
+
+    @rx.event
+    async def delete(self):
+        name = self.view.name
+        if not await self._act(sandboxes.delete_sandbox, "", reread=False):
+            return None
+        listing = await self.get_state(SandboxesState)
+        listing.flash = f"Deleted sandbox {name}."
+        return rx.redirect("/sandboxes")
