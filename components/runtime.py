@@ -42,11 +42,21 @@ def compact_table(
     render_row: Callable[[rx.Var], rx.Component],
     *,
     label: str,
+    widths: list[str] | None = None,
 ) -> rx.Component:
-    """A small table without an empty state of its own (the caller says what is missing)."""
+    """A small table without an empty state of its own (the caller says what is missing);
+    `widths` fixes column widths ("" leaves one to the browser)."""
+    widths = widths or [""] * len(headers)
     return rx.table.root(
         rx.el.caption(label, style=VISUALLY_HIDDEN),
-        rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in headers))),
+        rx.table.header(
+            rx.table.row(
+                *(
+                    rx.table.column_header_cell(h, width=w or None)
+                    for h, w in zip(headers, widths, strict=True)
+                )
+            )
+        ),
         rx.table.body(rx.foreach(items, render_row)),
         variant="surface",
         size="1",

@@ -126,8 +126,8 @@ def _item(row: SandboxRow, project_names: dict, template_names: dict) -> Sandbox
     )
 
 
-def read_overview() -> tuple[list[SandboxItem], list[Choice], dict[str, str]]:
-    """Every sandbox (newest first), the projects to choose from and their slugs."""
+def read_overview() -> tuple[list[SandboxItem], list[Choice]]:
+    """Every sandbox (newest first) and the projects to choose from."""
     with db_session() as session:
         project_rows: list[ProjectRow] = projects.list_projects(session)
         template_rows: list[TemplateRow] = templates.list_templates(session)
@@ -136,7 +136,7 @@ def read_overview() -> tuple[list[SandboxItem], list[Choice], dict[str, str]]:
     template_names = {t.id: t.name for t in template_rows}
     items = [_item(row, project_names, template_names) for row in rows]
     choices = [Choice(str(p.id), p.name) for p in project_rows]
-    return items, choices, {str(p.id): p.slug for p in project_rows}
+    return items, choices
 
 
 def read_templates(project_id: str) -> TemplateChoices:
@@ -178,7 +178,6 @@ class SandboxesState(rx.State):
     notice: str = ""
     # A message another page leaves for this one (e.g. "Deleted sandbox x.").
     flash: str = ""
-    _project_slugs: dict[str, str] = {}
     _template_slugs: dict[str, str] = {}
     _watchers: int = 0
 
@@ -196,14 +195,14 @@ class SandboxesState(rx.State):
     def name_hint(self) -> str:
         if not self.suggested_name:
             return "Optional."
-        return "Optional: leave blank to use the suggested name."
+        return "Optional: blank uses the suggestion."
 
     @rx.event
     async def load(self):
         self.error = ""
         self.notice, self.flash = self.flash, ""
-        items, choices, slugs = await in_thread(read_overview)
-        self.sandboxes, self.projects, self._project_slugs = items, choices, slugs
+        items, choices = await in_thread(read_overview)
+        self.sandboxes, self.projects = items, choices
         known = {c.value for c in choices}
         if self.project_filter != ALL_PROJECTS and self.project_filter not in known:
             self.project_filter = ALL_PROJECTS
@@ -224,7 +223,7 @@ class SandboxesState(rx.State):
             ticket = self._watchers
         while True:
             await asyncio.sleep(LIST_REFRESH_SECONDS)
-            items, _, _ = await in_thread(read_overview)
+            items, _ = await in_thread(read_overview)
             async with self:
                 if ticket != self._watchers or self.router.url.path.rstrip("/") != "/sandboxes":
                     return
@@ -269,14 +268,11 @@ class SandboxesState(rx.State):
         self._suggest_name()
 
     def _suggest_name(self):
-        """`<project-slug>-<template-slug>-<4 hex>`: unique enough to launch again at once."""
+        """`<template-slug>-<4 hex>`: short, and unique enough to launch again at once."""
         template_slug = self._template_slugs.get(self.template_id, "")
-        if not template_slug:
-            self.suggested_name = ""
-            return
-        project_slug = self._project_slugs.get(self.project_id, "")
-        base = f"{project_slug}-{template_slug}" if project_slug else template_slug
-        self.suggested_name = f"{base[:50]}-{secrets.token_hex(2)}"
+        self.suggested_name = (
+            f"{template_slug[:50]}-{secrets.token_hex(2)}" if template_slug else ""
+        )
 
     @rx.event
     async def create(self, _form: dict | None = None):

@@ -373,6 +373,7 @@ def events_tab() -> rx.Component:
                     SandboxState.events,
                     event_row,
                     label="Runtime events",
+                    widths=["6rem", "7rem", "9rem", ""],
                 ),
                 muted("No events yet."),
             ),

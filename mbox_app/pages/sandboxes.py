@@ -69,7 +69,7 @@ def toolbar() -> rx.Component:
 
 def sandbox_list() -> rx.Component:
     return data_table(
-        ["Sandbox", "Project", "Template", "Status", "Created"],
+        ["Sandbox", "Project", "Status", "Created"],
         SandboxesState.visible,
         sandbox_row,
         label="Sandboxes",
@@ -98,10 +98,14 @@ def sandbox_row(sandbox: rx.Var[SandboxItem]) -> rx.Component:
                 rx.text(sandbox.slug, size="1", color=rx.color("gray", 10)),
                 spacing="0",
             ),
-            overflow_wrap="anywhere",
         ),
-        rx.table.cell(muted(sandbox.project_name)),
-        rx.table.cell(muted(sandbox.template_name)),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(sandbox.project_name, size="2"),
+                rx.text(sandbox.template_name, " template", size="1", color=rx.color("gray", 10)),
+                spacing="0",
+            ),
+        ),
         rx.table.cell(
             rx.vstack(
                 status_badge(sandbox.status, size="1"),
@@ -111,7 +115,7 @@ def sandbox_row(sandbox: rx.Var[SandboxItem]) -> rx.Component:
                         sandbox.status_words,
                         size="1",
                         color=rx.color("gray", 10),
-                        max_width="11rem",
+                        max_width="10rem",
                         overflow="hidden",
                         text_overflow="ellipsis",
                         white_space="nowrap",
