@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -12,9 +12,23 @@ MAX_STRING_CHARS = 4096
 
 
 class PublicModel(BaseModel):
-    """A response body: camelCase names; fields that are None are omitted on the wire."""
+    """A response body: camelCase names; fields that are None are omitted on the wire.
+
+    `from_row` builds it from a table row with the same attribute names (`metadata` is the
+    row's `meta`); fields named in `omit_empty` are omitted when empty ("", [], {})."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    omit_empty: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        values = {}
+        for name in cls.model_fields:
+            value = getattr(row, "meta" if name == "metadata" else name, None)
+            if name in cls.omit_empty and value in ("", [], {}):
+                value = None
+            values[name] = value
+        return cls.model_validate(values)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)

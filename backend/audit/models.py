@@ -44,6 +44,8 @@ class AuditEventRow(SQLModel, table=True):
 
 
 class AuditEvent(PublicModel):
+    omit_empty = frozenset({"resource_name", "actor", "source", "principal"})
+
     id: uuid.UUID
     project_id: uuid.UUID | None = None
     action: str
@@ -55,19 +57,3 @@ class AuditEvent(PublicModel):
     principal: str | None = None
     metadata: dict[str, Any] = SchemaField(default_factory=dict)
     created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: AuditEventRow) -> AuditEvent:
-        return cls(
-            id=row.id,
-            project_id=row.project_id,
-            action=row.action,
-            resource_type=row.resource_type,
-            resource_id=row.resource_id,
-            resource_name=row.resource_name or None,
-            actor=row.actor or None,
-            source=row.source or None,
-            principal=row.principal or None,
-            metadata=row.meta,
-            created_at=row.created_at,
-        )

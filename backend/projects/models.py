@@ -45,6 +45,8 @@ class ProjectRow(SQLModel, table=True):
 
 
 class Project(PublicModel):
+    omit_empty = frozenset({"repository_url"})
+
     id: uuid.UUID
     name: str
     slug: str
@@ -54,20 +56,6 @@ class Project(PublicModel):
     metadata: Any = SchemaField(default_factory=dict)
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def from_row(cls, row: ProjectRow) -> Project:
-        return cls(
-            id=row.id,
-            name=row.name,
-            slug=row.slug,
-            repository_url=row.repository_url or None,
-            default_namespace=row.default_namespace,
-            default_template_id=row.default_template_id,
-            metadata=row.meta,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
 
 
 class ProjectCreate(RequestModel):

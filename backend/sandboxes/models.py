@@ -87,6 +87,8 @@ class SandboxPort(PublicModel):
 
 
 class Sandbox(PublicModel):
+    omit_empty = frozenset({"status_reason", "status_message", "ports"})
+
     id: uuid.UUID
     project_id: uuid.UUID
     template_id: uuid.UUID | None = None
@@ -111,33 +113,6 @@ class Sandbox(PublicModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
-
-    @classmethod
-    def from_row(cls, row: SandboxRow) -> Sandbox:
-        return cls(
-            id=row.id,
-            project_id=row.project_id,
-            template_id=row.template_id,
-            name=row.name,
-            slug=row.slug,
-            status=row.status,
-            status_reason=row.status_reason or None,
-            status_message=row.status_message or None,
-            namespace=row.namespace,
-            service_account_name=row.service_account_name,
-            runtime_ref=RuntimeRef(**row.runtime_ref) if row.runtime_ref else None,
-            ports=[SandboxPort(**port) for port in row.ports] or None,
-            metadata=row.meta,
-            requested_at=row.requested_at,
-            started_at=row.started_at,
-            ready_at=row.ready_at,
-            stopped_at=row.stopped_at,
-            expires_at=row.expires_at,
-            last_activity_at=row.last_activity_at,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            deleted_at=row.deleted_at,
-        )
 
 
 class SandboxCreate(RequestModel):

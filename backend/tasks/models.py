@@ -65,6 +65,8 @@ class ExecutionTaskRow(SQLModel, table=True):
 
 
 class ExecutionTask(PublicModel):
+    omit_empty = frozenset({"env", "cwd", "error"})
+
     id: uuid.UUID
     project_id: uuid.UUID
     sandbox_id: uuid.UUID
@@ -88,34 +90,6 @@ class ExecutionTask(PublicModel):
     finished_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def from_row(cls, row: ExecutionTaskRow) -> ExecutionTask:
-        return cls(
-            id=row.id,
-            project_id=row.project_id,
-            sandbox_id=row.sandbox_id,
-            status=row.status,
-            command=row.command,
-            timeout_seconds=row.timeout_seconds,
-            env=row.env or None,
-            cwd=row.cwd or None,
-            idempotency_key=row.idempotency_key,
-            exit_code=row.exit_code,
-            stdout=row.stdout,
-            stderr=row.stderr,
-            output_truncated=row.output_truncated,
-            stdout_bytes=row.stdout_bytes,
-            stderr_bytes=row.stderr_bytes,
-            error=row.error or None,
-            runtime_ref=row.runtime_ref,
-            metadata=row.meta,
-            cancel_requested_at=row.cancel_requested_at,
-            started_at=row.started_at,
-            finished_at=row.finished_at,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
 
 
 class ExecutionTaskCreate(RequestModel):

@@ -75,6 +75,17 @@ class SecretRef(PublicModel):
 
 
 class EnvironmentTemplate(PublicModel):
+    omit_empty = frozenset(
+        {
+            "startup_command",
+            "cpu_request",
+            "memory_request",
+            "storage_request",
+            "exposed_ports",
+            "secret_refs",
+        }
+    )
+
     id: uuid.UUID
     project_id: uuid.UUID | None = None
     name: str
@@ -93,29 +104,6 @@ class EnvironmentTemplate(PublicModel):
     metadata: Any = SchemaField(default_factory=dict)
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def from_row(cls, row: TemplateRow) -> EnvironmentTemplate:
-        return cls(
-            id=row.id,
-            project_id=row.project_id,
-            name=row.name,
-            slug=row.slug,
-            image=row.image,
-            startup_command=row.startup_command or None,
-            working_dir=row.working_dir or DEFAULT_WORKING_DIR,
-            cpu_request=row.cpu_request or None,
-            memory_request=row.memory_request or None,
-            storage_request=row.storage_request or None,
-            exposed_ports=[TemplatePort(**port) for port in row.exposed_ports] or None,
-            env=row.env,
-            secret_refs=[SecretRef(**ref) for ref in row.secret_refs] or None,
-            network_policy=row.network_policy or "default",
-            lifecycle_policy=row.lifecycle_policy,
-            metadata=row.meta,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
 
 
 class TemplatePortInput(RequestModel):
