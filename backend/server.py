@@ -34,8 +34,7 @@ def get_runtime() -> RuntimeAdapter:
 @contextlib.asynccontextmanager
 async def background_engines() -> AsyncIterator[None]:
     """The server's lifespan task: engines run while the server serves."""
-    settings = get_settings()
-    async with engines.running(get_database(), get_runtime(), interval=settings.reconcile_interval):
+    async with engines.running(get_database(), get_runtime(), get_settings()):
         yield
 
 

@@ -64,7 +64,8 @@ class Reconciler:
         elif desired == "stopped":
             if observed.phase != "missing":
                 await self.runtime.stop(sandbox.id)
-            await self._report(sandbox, status="stopped")
+            if sandbox.status != "failed":  # a failure stays visible until the next start
+                await self._report(sandbox, status="stopped")
         elif observed.phase == "running":
             await self._report_running(sandbox, observed)
         elif observed.phase == "exited":

@@ -81,6 +81,8 @@ async def test_main_process_exit_is_recorded(world, command, status, reason, mes
     sandbox = await world.launch(startupCommand=command)
     ended = await world.settle(sandbox["id"], status)
     assert (ended["statusReason"], ended["statusMessage"]) == (reason, message)
+    await world.reconciler.reconcile_once()  # later passes keep the outcome visible
+    assert (await world.get(f"/v1/sandboxes/{sandbox['id']}"))["status"] == status
     events = await world.get("/v1/audit-events", action="sandbox.status.changed")
     assert any(e["metadata"]["status"] == status for e in events["items"])
 

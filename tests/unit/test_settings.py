@@ -80,3 +80,18 @@ def test_server_stops_with_one_line_on_bad_settings(tmp_path):
         "mbox: invalid setting MBOX_PORT: Input should be a valid integer, "
         "unable to parse string as an integer"
     ]
+
+
+async def test_the_server_lifespan_runs_the_engines(tmp_path, monkeypatch):
+    """The lifespan task the console registers must start (and stop) cleanly."""
+    from backend import server
+
+    monkeypatch.setenv("MBOX_DATA_DIR", str(tmp_path))
+    for cached in (server.get_settings, server.get_database, server.get_runtime):
+        cached.cache_clear()
+    try:
+        async with server.background_engines():
+            pass
+    finally:
+        for cached in (server.get_settings, server.get_database, server.get_runtime):
+            cached.cache_clear()
