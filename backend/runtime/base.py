@@ -7,6 +7,7 @@ so neither side leaks its types into the other.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -171,3 +172,26 @@ class RuntimeAdapter(Protocol):
 
     async def close(self) -> None:
         """Release what the adapter holds (the local runtime stops its sandboxes)."""
+
+
+class InteractiveRuntime(RuntimeAdapter, Protocol):
+    """What terminals and previews need on top (implemented with the terminal release):
+    a PTY in the sandbox, and a byte stream to one of its ports."""
+
+    async def open_pty(
+        self, sandbox_id: uuid.UUID, argv: list[str], *, rows: int, cols: int
+    ) -> PtySession: ...
+
+    async def connect_port(
+        self, sandbox_id: uuid.UUID, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]: ...
+
+
+class PtySession(Protocol):
+    async def read(self) -> bytes: ...
+
+    async def write(self, data: bytes) -> None: ...
+
+    def resize(self, rows: int, cols: int) -> None: ...
+
+    async def close(self) -> None: ...
