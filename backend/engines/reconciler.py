@@ -64,10 +64,11 @@ class Reconciler:
         elif desired == "stopped":
             if observed.phase != "missing":
                 await self.runtime.stop(sandbox.id)
-            if sandbox.status != "failed":  # a failure stays visible until the next start
+            if sandbox.status not in ("stopped", "failed"):  # a failure stays visible
                 await self._report(sandbox, status="stopped")
         elif observed.phase == "running":
-            await self._report_running(sandbox, observed)
+            if sandbox.status != "running" or sandbox.runtime_ref != observed.ref:
+                await self._report_running(sandbox, observed)  # else: all is as it should be
         elif observed.phase == "exited":
             await self._report_exit(sandbox, observed)
         else:
@@ -78,20 +79,19 @@ class Reconciler:
             await self._fail(sandbox, "template-missing", "the sandbox's template was deleted")
             return
         restarting = sandbox.status == "running"  # it ran before: this server restarted
-        if sandbox.started_at is None or restarting:
-            await self._report(sandbox, started_at=utcnow())
+        started_at = utcnow()
         try:
             observed = await self.runtime.ensure(sandboxes.sandbox_spec(sandbox, template))
         except RuntimeFailure as exc:
-            await self._fail(sandbox, "start-failed", str(exc))
+            await self._fail(sandbox, "start-failed", str(exc), started_at=started_at)
             return
         reason = "restarted" if restarting else ""
-        await self._report_running(sandbox, observed, reason=reason)
+        await self._report_running(sandbox, observed, reason=reason, started_at=started_at)
 
     async def _report_running(
-        self, sandbox: SandboxRow, observed: RuntimeStatus, reason: str = ""
+        self, sandbox: SandboxRow, observed: RuntimeStatus, reason: str = "", **extra: Any
     ) -> None:
-        fields: dict[str, Any] = {"status": "running", "runtime_ref": observed.ref}
+        fields: dict[str, Any] = {"status": "running", "runtime_ref": observed.ref, **extra}
         if sandbox.status != "running" or reason:  # newly ready (again)
             fields |= {"ready_at": observed.ready_at or utcnow(), "status_reason": reason}
             fields |= {"status_message": "", "last_activity_at": utcnow()}
@@ -110,13 +110,14 @@ class Reconciler:
             desired_state="stopped",
         )
 
-    async def _fail(self, sandbox: SandboxRow, reason: str, message: str) -> None:
+    async def _fail(self, sandbox: SandboxRow, reason: str, message: str, **extra: Any) -> None:
         await self._report(
             sandbox,
             status="failed",
             status_reason=reason,
             status_message=message[:2000],
             desired_state="stopped",  # no retry loop: the user starts it again
+            **extra,
         )
 
     async def _report(self, sandbox: SandboxRow, **fields: Any) -> None:

@@ -296,7 +296,8 @@ def reconcile_candidates(session: Session) -> list[tuple[SandboxRow, TemplateRow
             | col(SandboxRow.runtime_ref).is_not(None)
             | (SandboxRow.status == "running")
         )
-        .order_by(col(SandboxRow.created_at))
+        # Work first (launches waiting), then the newest: a pass reaches new sandboxes fast.
+        .order_by(col(SandboxRow.status) != "pending", col(SandboxRow.created_at).desc())
     )
     return list(session.exec(query).all())
 
