@@ -1,4 +1,4 @@
-"""Status badges: a sandbox's status as a coloured dot and a word."""
+"""Status badges: a sandbox's or a task's status as a coloured dot and a word."""
 
 from __future__ import annotations
 
@@ -40,4 +40,30 @@ def event_type_badge(kind: rx.Var[str]) -> rx.Component:
         color_scheme=rx.cond(kind == "Warning", "amber", "gray"),
         variant="surface",
         size="1",
+    )
+
+
+TASK_STATUSES = (
+    ("queued", "Queued", "gray"),
+    ("running", "Running", "blue"),
+    ("succeeded", "Succeeded", "green"),
+    ("failed", "Failed", "red"),
+    ("canceled", "Canceled", "gray"),
+    ("timed_out", "Timed out", "orange"),
+)
+
+
+def task_status_badge(status: rx.Var[str], size: str = "1") -> rx.Component:
+    """A task's status: `● Running` in blue, `● Succeeded` in green, `● Timed out` in orange…"""
+    return rx.badge(
+        rx.box(width="0.4rem", height="0.4rem", border_radius="9999px", background="currentColor"),
+        rx.match(status, *((value, label) for value, label, _ in TASK_STATUSES), status),
+        color_scheme=rx.match(
+            status, *((value, color) for value, _, color in TASK_STATUSES), "gray"
+        ),
+        variant="soft",
+        radius="full",
+        size=size,
+        gap="0.35rem",
+        white_space="nowrap",
     )

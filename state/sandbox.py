@@ -1,4 +1,5 @@
-"""Sandbox page state: one sandbox's status, start-up timings, lifetime, logs and events.
+"""Sandbox page state: one sandbox's status, start-up timings, lifetime, logs and events;
+its tasks (state/sandbox_tasks.py) and workspace files (state/sandbox_files.py) are mixins.
 
 Status changes are not pushed to the console yet, so the page refreshes itself while it
 is open: `load` (the page's on_load) starts the background `watch` loop, which re-reads
@@ -27,10 +28,12 @@ from backend.sandboxes.models import SandboxRow
 from backend.server import get_runtime
 from backend.templates.models import TemplateRow
 from state.base import CONSOLE, db_session, in_thread
+from state.sandbox_files import SandboxFiles
+from state.sandbox_tasks import SandboxTasks
 from state.sandboxes import SandboxesState, duration, parse_id, status_words, timestamp
 
 REFRESH_SECONDS = 1.0
-TAB_REFRESH_TICKS = 3  # the open Logs/Events tab re-reads every 3 s (and on status change)
+TAB_REFRESH_TICKS = 3  # the open Logs/Events/Tasks tab re-reads every 3 s (and on status change)
 LOG_LINES = 200
 NO_RUNTIME = "sandbox runtime is not ready"
 
@@ -248,7 +251,7 @@ def _call(fn: Any, sandbox_id: str, **kwargs: Any) -> None:
         fn(session, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), **kwargs)
 
 
-class SandboxState(rx.State):
+class SandboxState(SandboxTasks, SandboxFiles, rx.State):
     view: SandboxView = SandboxView()
     phases: list[Phase] = []
     ports: list[PortItem] = []
@@ -289,13 +292,15 @@ class SandboxState(rx.State):
             self.logs = self.logs_error = self.events_error = ""
             self.events = []
             self.tab = "logs"
+            self._reset_tasks()
+            self._reset_files()
         self.error = self.notice = ""
         self.busy = False
         self._apply(await in_thread(read_sandbox, sandbox_id))
         if self.missing:
             return None
         await self._refresh_tab()
-        return SandboxState.watch
+        return [SandboxState.watch, SandboxState.follow_task]
 
     @rx.event(background=True)
     async def watch(self):
@@ -313,14 +318,14 @@ class SandboxState(rx.State):
                     return
                 before = self.view.status
                 self._apply(snapshot)
-                tab = self.tab
+                tab, changes = self.tab, self._tab_changes
             if snapshot is None:
                 return
             if snapshot.view.status != before or tick % TAB_REFRESH_TICKS == 0:
                 update = await self._read_tab(tab, sandbox_id)
                 async with self:
-                    if ticket != self._watchers or self.tab != tab:
-                        continue
+                    if ticket != self._watchers or self.tab != tab or self._tab_changes != changes:
+                        continue  # read before the tab changed (or its content): stale
                     for name, value in update.items():
                         setattr(self, name, value)
 
@@ -348,16 +353,24 @@ class SandboxState(rx.State):
                 return {"events": await read_events(sandbox_id), "events_error": ""}
             except ServiceError as exc:
                 return {"events": [], "events_error": _runtime_message(exc, "events")}
-        return {}
+        if tab == "tasks":
+            return await self._read_tasks_tab(sandbox_id)
+        return {}  # files: read when the tab opens and on request
 
     async def _refresh_tab(self) -> None:
         for name, value in (await self._read_tab(self.tab, self.view.id)).items():
             setattr(self, name, value)
+        if self.tab == "tasks":
+            await self._open_tasks()
+        elif self.tab == "files":
+            await self._open_files()
 
     @rx.event
     async def set_tab(self, value: str):
         self.tab = value
+        self.task_error = ""
         await self._refresh_tab()
+        return SandboxState.follow_task
 
     @rx.event
     async def refresh_tab(self):

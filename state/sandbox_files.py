@@ -1,0 +1,275 @@
+"""Sandbox page, Files tab: browse the workspace, view a file, write a new one, delete.
+
+The file services are async (the runtime owns the I/O) and run on the server's event loop,
+so the handlers await them directly. `SandboxFiles` is a mixin of `SandboxState`
+(state/sandbox.py): it uses the page's `view`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime
+from typing import Any
+
+import reflex as rx
+
+from backend.errors import ServiceError
+from backend.sandboxes import files
+from backend.server import get_database, get_runtime
+from state.base import CONSOLE
+from state.sandboxes import timestamp
+
+SHOWN_BYTES = 1024 * 1024  # larger files are not rendered in the page
+DOWNLOAD_BYTES = files.MAX_READ_BYTES
+
+
+def byte_size(size: int) -> str:
+    """`0 B`, `512 B`, `1.5 KiB`, `12 KiB`, `3.1 MiB`, `2.0 GiB`."""
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+
+
+def parent_of(path: str) -> str:
+    return path.rsplit("/", 1)[0] if "/" in path else ""
+
+
+def clean_path(path: str) -> str:
+    """A workspace path as typed, without surrounding blanks, slashes or `./` pieces (the
+    service refuses the rest in words)."""
+    return "/".join(piece for piece in path.strip().split("/") if piece not in ("", "."))
+
+
+@dataclasses.dataclass
+class FileItem:
+    path: str = ""
+    name: str = ""
+    type: str = ""  # file | directory | symlink | other
+    bytes: int = 0
+    size: str = ""
+    modified: str = ""
+    modified_full: str = ""
+
+
+@dataclasses.dataclass
+class Crumb:
+    label: str
+    path: str
+
+
+@dataclasses.dataclass
+class FileView:
+    """The open file: `kind` is text, binary or large (not rendered), or "" when none."""
+
+    path: str = ""
+    name: str = ""
+    kind: str = ""
+    text: str = ""
+    size: str = ""
+    downloadable: bool = False
+
+
+def _item(entry: dict[str, Any]) -> FileItem:
+    modified = datetime.fromisoformat(entry["modifiedAt"].replace("Z", "+00:00"))
+    is_file = entry["type"] == "file"
+    return FileItem(
+        path=entry["path"],
+        name=entry["name"],
+        type=entry["type"],
+        bytes=entry["size"],
+        size=byte_size(entry["size"]) if is_file else "",
+        modified=modified.strftime("%Y-%m-%d %H:%M"),
+        modified_full=timestamp(modified),
+    )
+
+
+def _order(item: FileItem) -> tuple[bool, str]:
+    return item.type != "directory", item.name.lower()
+
+
+async def read_listing(sandbox_id: str, path: str) -> list[FileItem]:
+    entries = await files.list_files(get_runtime(), uuid.UUID(sandbox_id), path)
+    return sorted((_item(e) for e in entries), key=_order)
+
+
+def _is_text(data: bytes) -> bool:
+    if b"\x00" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+async def read_view(sandbox_id: str, path: str, size: int) -> FileView:
+    name = path.rsplit("/", 1)[-1]
+    view = FileView(path=path, name=name, size=byte_size(size))
+    view.downloadable = size <= DOWNLOAD_BYTES
+    if size > SHOWN_BYTES:
+        view.kind = "large"
+        return view
+    data = await files.read_file(get_runtime(), uuid.UUID(sandbox_id), path)
+    view.size = byte_size(len(data))
+    if _is_text(data):
+        view.kind, view.text = "text", data.decode("utf-8")
+    else:
+        view.kind = "binary"
+    return view
+
+
+class SandboxFiles(rx.State, mixin=True):
+    files_path: str = ""  # the directory shown, relative to the workspace ("" = root)
+    files: list[FileItem] = []
+    files_loaded: bool = False
+    files_error: str = ""
+    files_notice: str = ""
+    file: FileView = FileView()
+    new_file_open: bool = False
+    new_file_error: str = ""
+    files_busy: bool = False
+
+    @rx.var
+    def crumbs(self) -> list[Crumb]:
+        """Workspace / notes / todo.txt: the folders (and the open file) down to here."""
+        shown = self.file.path or self.files_path
+        trail = [Crumb("Workspace", "")]
+        pieces = [piece for piece in shown.split("/") if piece]
+        trail += [Crumb(p, "/".join(pieces[: i + 1])) for i, p in enumerate(pieces)]
+        return trail
+
+    @rx.var
+    def new_file_folder(self) -> str:
+        """Where the New file form starts: the folder shown, with a trailing slash."""
+        return f"{self.files_path}/" if self.files_path else ""
+
+    def _reset_files(self) -> None:
+        self.files_path, self.files, self.file = "", [], FileView()
+        self.files_loaded = False
+        self.files_error = self.files_notice = self.new_file_error = ""
+        self.new_file_open = self.files_busy = False
+
+    async def _list_files(self) -> None:
+        try:
+            listing = await read_listing(self.view.id, self.files_path)
+        except ServiceError as exc:
+            self.files, self.files_error = [], exc.message
+        else:
+            self.files_error = ""
+            if listing != self.files:
+                self.files = listing
+        self.files_loaded = True
+
+    async def _open_files(self) -> None:
+        """The tab opened: show the folder (the open file stays open)."""
+        await self._list_files()
+
+    async def _open_folder(self, path: str) -> None:
+        self.files_path, self.file = path, FileView()
+        await self._list_files()
+
+    async def _open_file(self, path: str, size: int) -> None:
+        try:
+            self.file = await read_view(self.view.id, path, size)
+        except ServiceError as exc:
+            self.file, self.files_error = FileView(), exc.message
+        else:
+            self.files_error = ""
+
+    @rx.event
+    async def open_folder(self, path: str):
+        self.files_notice = ""
+        await self._open_folder(path)
+
+    @rx.event
+    async def open_entry(self, path: str, kind: str, size: int):
+        self.files_notice = ""
+        if kind == "directory":
+            await self._open_folder(path)
+        else:
+            await self._open_file(path, size)
+
+    @rx.event
+    def close_file(self):
+        self.file = FileView()
+
+    @rx.event
+    async def refresh_files(self):
+        self.files_notice = ""
+        await self._list_files()
+        if self.file.path and not self.files_error:
+            sizes = {item.path: item.bytes for item in self.files}
+            if self.file.path in sizes:
+                await self._open_file(self.file.path, sizes[self.file.path])
+            else:
+                self.file = FileView()
+                self.files_error = "The file you had open is no longer there."
+
+    @rx.event
+    async def delete_entry(self, path: str):
+        self.files_notice = ""
+        self.files_busy = True
+        try:
+            await files.delete_file(
+                get_database(),
+                get_runtime(),
+                principal=CONSOLE,
+                sandbox_id=uuid.UUID(self.view.id),
+                path=path,
+            )
+        except ServiceError as exc:
+            self.files_error = exc.message
+            return
+        finally:
+            self.files_busy = False
+        if self.file.path == path:
+            self.file = FileView()
+        self.files_notice = f"Deleted {path}."
+        await self._list_files()
+
+    @rx.event
+    def set_new_file_open(self, value: bool):
+        self.new_file_open = value
+        self.new_file_error = ""
+
+    @rx.event
+    async def save_new_file(self, form: dict[str, Any]):
+        self.new_file_error = ""
+        path = clean_path(str(form.get("path") or ""))
+        if not path:
+            self.new_file_error = "Enter a path for the file, such as notes/todo.txt."
+            return
+        content = str(form.get("content") or "")
+        self.files_busy = True
+        try:
+            await files.write_file(
+                get_database(),
+                get_runtime(),
+                principal=CONSOLE,
+                sandbox_id=uuid.UUID(self.view.id),
+                path=path,
+                data=content.encode(),
+            )
+        except ServiceError as exc:
+            self.new_file_error = exc.message
+            return
+        finally:
+            self.files_busy = False
+        self.new_file_open = False
+        self.files_notice = f"Saved {path} ({byte_size(len(content.encode()))})."
+        await self._list_files()
+
+    @rx.event
+    async def download_file(self, path: str):
+        try:
+            data = await files.read_file(get_runtime(), uuid.UUID(self.view.id), path)
+        except ServiceError as exc:
+            self.files_error = exc.message
+            return None
+        return rx.download(data=data, filename=path.rsplit("/", 1)[-1])

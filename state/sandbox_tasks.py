@@ -1,0 +1,343 @@
+"""Sandbox page, Tasks tab: run a command, the sandbox's task history, and the selected
+task's output followed live.
+
+Commands typed in the console run as `sh -lc <text>`. The selected task's whole output is
+read from the task output store (up to `SHOWN_BYTES` a stream) by `follow_task`, a
+background event that wakes on the task runner's change notifications (at least every
+`FOLLOW_SECONDS`) while the task is queued or running, and ends when it has finished, when
+another task is selected, or when the page or tab changed. A newer invocation supersedes
+an older one, so there is one follower per browser tab.
+
+`SandboxTasks` is a mixin of `SandboxState` (state/sandbox.py): it uses the page's
+`view`, `tab` and `_route_id()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import shlex
+import uuid
+from datetime import datetime
+from typing import Any
+
+import reflex as rx
+from pydantic import ValidationError
+
+from backend import changes
+from backend.db import utcnow
+from backend.errors import ServiceError
+from backend.settings import get_settings
+from backend.tasks import service as tasks
+from backend.tasks.events import complete_utf8
+from backend.tasks.models import FINISHED_STATUSES, ExecutionTaskCreate, ExecutionTaskRow
+from backend.tasks.output import task_output_store
+from state.base import CONSOLE, db_session, in_thread
+from state.sandbox_files import byte_size
+from state.sandboxes import duration, parse_id, timestamp
+
+SHELL = ("sh", "-lc")
+DEFAULT_TIMEOUT = tasks.DEFAULT_TIMEOUT
+MAX_TIMEOUT = tasks.MAX_TIMEOUT
+SHOWN_BYTES = 256 * 1024  # of each stream, in the output panel
+DOWNLOAD_BYTES = 8 * 1024 * 1024  # larger outputs: through the API
+HISTORY = 50  # newest tasks listed
+FOLLOW_SECONDS = 0.3  # longest wait between two reads of a running task
+FOLLOW_GAP = 0.1  # shortest (output can arrive in many small chunks)
+
+
+@dataclasses.dataclass
+class TaskItem:
+    """One row of the history."""
+
+    id: str = ""
+    command: str = ""
+    status: str = ""
+    exit_code: str = ""
+    duration: str = ""
+    started: str = ""
+    started_full: str = ""
+
+
+@dataclasses.dataclass
+class StreamView:
+    """What the panel shows of one output stream."""
+
+    text: str = ""
+    size: str = ""  # "12 B"
+    # "Showing the first 256 KiB of 3.1 MiB." when only a part is shown, else "".
+    partial: str = ""
+    downloadable: bool = False  # the whole stream is small enough to download here
+
+
+@dataclasses.dataclass
+class TaskDetail:
+    """The selected task."""
+
+    id: str = ""
+    command: str = ""
+    status: str = ""
+    active: bool = False  # queued or running: output may still come, cancel applies
+    exit_code: str = ""
+    error: str = ""
+    duration: str = ""
+    started: str = ""
+    timeout: str = ""
+    canceling: bool = False
+    stdout: StreamView = dataclasses.field(default_factory=StreamView)
+    stderr: StreamView = dataclasses.field(default_factory=StreamView)
+
+
+def command_text(command: list[str]) -> str:
+    """The command as typed: the script of `sh -lc <script>`, else the argv shell-quoted."""
+    if len(command) == 3 and tuple(command[:2]) == SHELL:
+        return command[2]
+    return shlex.join(command)
+
+
+def _span(start: datetime | None, end: datetime | None, now: datetime) -> str:
+    return duration(((end or now) - start).total_seconds()) if start else ""
+
+
+def _item(row: ExecutionTaskRow, now: datetime) -> TaskItem:
+    return TaskItem(
+        id=str(row.id),
+        command=command_text(row.command),
+        status=row.status,
+        exit_code="" if row.exit_code is None else str(row.exit_code),
+        duration=_span(row.started_at, row.finished_at, now),
+        started=row.started_at.strftime("%H:%M:%S") if row.started_at else "",
+        started_full=timestamp(row.started_at),
+    )
+
+
+def _tail(data: bytes) -> bytes:
+    """A tail read from the middle of a stream, from its first whole line."""
+    newline = data.find(b"\n", 0, 4096)
+    if newline >= 0:
+        return data[newline + 1 :]
+    start = 0
+    while start < min(4, len(data)) and data[start] & 0xC0 == 0x80:  # inside a character
+        start += 1
+    return data[start:]
+
+
+def _stream(task_id: uuid.UUID, stream: str, active: bool) -> StreamView:
+    """The last `SHOWN_BYTES` of the stream (like `tail -f` while the task runs)."""
+    store = task_output_store(get_settings())
+    size = store.size(task_id, stream)
+    offset = max(0, size - SHOWN_BYTES)
+    data = store.read(task_id, stream, offset, SHOWN_BYTES)
+    if offset:
+        data = _tail(data)
+    if active:  # the last character may be incomplete: it shows once it is
+        data = data[: complete_utf8(data)]
+    partial = ""
+    if offset:
+        partial = f"Showing the last {byte_size(len(data))} of {byte_size(size)}."
+    return StreamView(
+        text=data.decode("utf-8", "replace"),
+        size=byte_size(size),
+        partial=partial,
+        downloadable=bool(partial) and size <= DOWNLOAD_BYTES,
+    )
+
+
+def read_task(task_id: str) -> tuple[TaskDetail, TaskItem] | None:
+    """The task with its output as the panel shows it, and its history row."""
+    parsed = parse_id(task_id)
+    if parsed is None:
+        return None
+    with db_session() as session:
+        try:
+            row = tasks.get_task(session, parsed)
+        except ServiceError:
+            return None
+    now = utcnow()
+    active = row.status not in FINISHED_STATUSES
+    detail = TaskDetail(
+        id=task_id,
+        command=command_text(row.command),
+        status=row.status,
+        active=active,
+        exit_code="" if row.exit_code is None else str(row.exit_code),
+        error=row.error[:1].upper() + row.error[1:],
+        duration=_span(row.started_at, row.finished_at, now),
+        started=timestamp(row.started_at),
+        timeout=f"{row.timeout_seconds} s"
+        if row.timeout_seconds < 60
+        else duration(row.timeout_seconds),
+        canceling=active and row.cancel_requested_at is not None,
+        stdout=_stream(parsed, "stdout", active),
+        stderr=_stream(parsed, "stderr", active),
+    )
+    return detail, _item(row, now)
+
+
+def read_tasks(sandbox_id: str) -> list[TaskItem]:
+    with db_session() as session:
+        rows = tasks.list_tasks(session, sandbox_id=uuid.UUID(sandbox_id))
+    now = utcnow()
+    return [_item(row, now) for row in rows[:HISTORY]]
+
+
+def create_task(sandbox_id: str, script: str, timeout: int) -> str:
+    data = ExecutionTaskCreate.model_validate(
+        {"command": [*SHELL, script], "timeoutSeconds": timeout}
+    )
+    with db_session() as session:
+        task, _ = tasks.create_task(
+            session, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), data=data
+        )
+        return str(task.id)
+
+
+def cancel_task(task_id: str) -> None:
+    with db_session() as session:
+        tasks.request_cancel(session, principal=CONSOLE, task_id=uuid.UUID(task_id))
+
+
+def read_output(task_id: str, stream: str) -> bytes:
+    store = task_output_store(get_settings())
+    return store.read(uuid.UUID(task_id), stream, 0, DOWNLOAD_BYTES)
+
+
+def _timeout(value: Any) -> int | None:
+    text = str(value or "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    return int(text) if text.isdigit() and 1 <= int(text) <= MAX_TIMEOUT else None
+
+
+class SandboxTasks(rx.State, mixin=True):
+    tasks: list[TaskItem] = []
+    tasks_error: str = ""
+    task: TaskDetail = TaskDetail()
+    task_error: str = ""  # from running or canceling, shown by the form or the panel
+    task_busy: bool = False
+    # Bumped when a task joins the history here, so the page's periodic re-read (which
+    # may have started before) does not put an older history back.
+    _tab_changes: int = 0
+
+    def _reset_tasks(self) -> None:
+        self.tasks, self.task = [], TaskDetail()
+        self.tasks_error = self.task_error = ""
+        self.task_busy = False
+
+    async def _read_tasks_tab(self, sandbox_id: str) -> dict[str, Any]:
+        try:
+            return {"tasks": await in_thread(read_tasks, sandbox_id), "tasks_error": ""}
+        except ServiceError as exc:
+            return {"tasks": [], "tasks_error": exc.message}
+
+    async def _open_tasks(self) -> None:
+        """The tab opened: select the newest task when none is."""
+        if not self.task.id and self.tasks:
+            await self._select(self.tasks[0].id)
+
+    async def _select(self, task_id: str) -> None:
+        found = await in_thread(read_task, task_id)
+        if found is None:
+            self.task = TaskDetail()
+            return
+        self._show(*found)
+
+    def _show(self, detail: TaskDetail, item: TaskItem) -> None:
+        if detail != self.task:
+            self.task = detail
+        for index, row in enumerate(self.tasks):
+            if row.id == item.id:
+                if row != item:
+                    self.tasks[index] = item
+                return
+        self.tasks.insert(0, item)
+        self._tab_changes += 1
+
+    @rx.event
+    def clear_task_error(self, _value: str = ""):
+        self.task_error = ""
+
+    @rx.event
+    async def select_task(self, task_id: str):
+        self.task_error = ""
+        await self._select(task_id)
+        return type(self).follow_task
+
+    @rx.event
+    async def run_task(self, form: dict[str, Any]):
+        self.task_error = ""
+        script = str(form.get("command") or "").strip()
+        timeout = _timeout(form.get("timeout"))
+        if not script:
+            self.task_error = "Enter a command to run."
+            return None
+        if len(script.encode()) > tasks.MAX_ARG_BYTES:
+            self.task_error = f"The command is too long (at most {tasks.MAX_ARG_BYTES} bytes)."
+            return None
+        if timeout is None:
+            self.task_error = f"The timeout is a whole number of seconds from 1 to {MAX_TIMEOUT}."
+            return None
+        self.task_busy = True
+        try:
+            task_id = await in_thread(create_task, self.view.id, script, timeout)
+        except (ServiceError, ValidationError) as exc:
+            self.task_error = _message(exc)
+            return None
+        finally:
+            self.task_busy = False
+        await self._select(task_id)
+        return type(self).follow_task
+
+    @rx.event
+    async def cancel_selected_task(self):
+        self.task_error = ""
+        task_id = self.task.id
+        try:
+            await in_thread(cancel_task, task_id)
+        except ServiceError as exc:
+            self.task_error = exc.message
+        await self._select(task_id)
+        return type(self).follow_task
+
+    @rx.event
+    async def download_output(self, stream: str):
+        if stream not in ("stdout", "stderr") or not self.task.id:
+            return None
+        data = await in_thread(read_output, self.task.id, stream)
+        return rx.download(data=data, filename=f"task-{self.task.id[:8]}-{stream}.txt")
+
+    @rx.event(background=True, supersedes=True)
+    async def follow_task(self):
+        """Keep the selected task's status and output current until it has finished."""
+        async with self:
+            task_id, sandbox_id = self.task.id, self.view.id
+            if not (task_id and self.task.active and self.tab == "tasks"):
+                return
+        wakeup = changes.subscribe("tasks", "output")
+        try:
+            while True:
+                await asyncio.sleep(FOLLOW_GAP)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), FOLLOW_SECONDS - FOLLOW_GAP)
+                wakeup.clear()
+                found = await in_thread(read_task, task_id)
+                async with self:
+                    if (
+                        found is None
+                        or self.task.id != task_id
+                        or self.tab != "tasks"
+                        or self._route_id() != sandbox_id
+                    ):
+                        return
+                    self._show(*found)
+                    if not found[0].active:
+                        return
+        finally:
+            changes.unsubscribe(wakeup)
+
+
+def _message(exc: ServiceError | ValidationError) -> str:
+    if isinstance(exc, ServiceError):
+        return exc.message
+    return "The command could not be queued: " + "; ".join(e["msg"] for e in exc.errors())
