@@ -23,13 +23,12 @@ from datetime import datetime
 from typing import Any
 
 import reflex as rx
-from pydantic import ValidationError
 
 from backend import changes
 from backend.db import utcnow
 from backend.errors import ServiceError
 from backend.settings import get_settings
-from backend.tasks import service as tasks
+from backend.tasks import service as task_service
 from backend.tasks.events import complete_utf8
 from backend.tasks.models import FINISHED_STATUSES, ExecutionTaskCreate, ExecutionTaskRow
 from backend.tasks.output import task_output_store
@@ -38,8 +37,8 @@ from state.sandbox_files import byte_size
 from state.sandboxes import duration, parse_id, timestamp
 
 SHELL = ("sh", "-lc")
-DEFAULT_TIMEOUT = tasks.DEFAULT_TIMEOUT
-MAX_TIMEOUT = tasks.MAX_TIMEOUT
+DEFAULT_TIMEOUT = task_service.DEFAULT_TIMEOUT
+MAX_TIMEOUT = task_service.MAX_TIMEOUT
 SHOWN_BYTES = 256 * 1024  # of each stream, in the output panel
 DOWNLOAD_BYTES = 8 * 1024 * 1024  # larger outputs: through the API
 HISTORY = 50  # newest tasks listed
@@ -100,6 +99,11 @@ def _span(start: datetime | None, end: datetime | None, now: datetime) -> str:
     return duration(((end or now) - start).total_seconds()) if start else ""
 
 
+def _seconds(seconds: int) -> str:
+    """A timeout as set: `30 s`, `1 min`, `10 min` (not `30.0 s`)."""
+    return f"{seconds} s" if seconds < 60 else duration(seconds)
+
+
 def _item(row: ExecutionTaskRow, now: datetime) -> TaskItem:
     return TaskItem(
         id=str(row.id),
@@ -151,7 +155,7 @@ def read_task(task_id: str) -> tuple[TaskDetail, TaskItem] | None:
         return None
     with db_session() as session:
         try:
-            row = tasks.get_task(session, parsed)
+            row = task_service.get_task(session, parsed)
         except ServiceError:
             return None
     now = utcnow()
@@ -165,9 +169,7 @@ def read_task(task_id: str) -> tuple[TaskDetail, TaskItem] | None:
         error=row.error[:1].upper() + row.error[1:],
         duration=_span(row.started_at, row.finished_at, now),
         started=timestamp(row.started_at),
-        timeout=f"{row.timeout_seconds} s"
-        if row.timeout_seconds < 60
-        else duration(row.timeout_seconds),
+        timeout=_seconds(row.timeout_seconds),
         canceling=active and row.cancel_requested_at is not None,
         stdout=_stream(parsed, "stdout", active),
         stderr=_stream(parsed, "stderr", active),
@@ -177,7 +179,7 @@ def read_task(task_id: str) -> tuple[TaskDetail, TaskItem] | None:
 
 def read_tasks(sandbox_id: str) -> list[TaskItem]:
     with db_session() as session:
-        rows = tasks.list_tasks(session, sandbox_id=uuid.UUID(sandbox_id))
+        rows = task_service.list_tasks(session, sandbox_id=uuid.UUID(sandbox_id))
     now = utcnow()
     return [_item(row, now) for row in rows[:HISTORY]]
 
@@ -187,7 +189,7 @@ def create_task(sandbox_id: str, script: str, timeout: int) -> str:
         {"command": [*SHELL, script], "timeoutSeconds": timeout}
     )
     with db_session() as session:
-        task, _ = tasks.create_task(
+        task, _ = task_service.create_task(
             session, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), data=data
         )
         return str(task.id)
@@ -195,7 +197,7 @@ def create_task(sandbox_id: str, script: str, timeout: int) -> str:
 
 def cancel_task(task_id: str) -> None:
     with db_session() as session:
-        tasks.request_cancel(session, principal=CONSOLE, task_id=uuid.UUID(task_id))
+        task_service.request_cancel(session, principal=CONSOLE, task_id=uuid.UUID(task_id))
 
 
 def read_output(task_id: str, stream: str) -> bytes:
@@ -272,8 +274,10 @@ class SandboxTasks(rx.State, mixin=True):
         if not script:
             self.task_error = "Enter a command to run."
             return None
-        if len(script.encode()) > tasks.MAX_ARG_BYTES:
-            self.task_error = f"The command is too long (at most {tasks.MAX_ARG_BYTES} bytes)."
+        if len(script.encode()) > task_service.MAX_ARG_BYTES:
+            self.task_error = (
+                f"The command is too long (at most {task_service.MAX_ARG_BYTES} bytes)."
+            )
             return None
         if timeout is None:
             self.task_error = f"The timeout is a whole number of seconds from 1 to {MAX_TIMEOUT}."
@@ -281,8 +285,8 @@ class SandboxTasks(rx.State, mixin=True):
         self.task_busy = True
         try:
             task_id = await in_thread(create_task, self.view.id, script, timeout)
-        except (ServiceError, ValidationError) as exc:
-            self.task_error = _message(exc)
+        except ServiceError as exc:
+            self.task_error = exc.message
             return None
         finally:
             self.task_busy = False
@@ -335,9 +339,3 @@ class SandboxTasks(rx.State, mixin=True):
                         return
         finally:
             changes.unsubscribe(wakeup)
-
-
-def _message(exc: ServiceError | ValidationError) -> str:
-    if isinstance(exc, ServiceError):
-        return exc.message
-    return "The command could not be queued: " + "; ".join(e["msg"] for e in exc.errors())
