@@ -5,6 +5,19 @@ from __future__ import annotations
 import reflex as rx
 
 
+def field_label(text: str, *, html_for: str) -> rx.Component:
+    """A field's visible label, bound to its control by id."""
+    return rx.el.label(text, html_for=html_for, font_size="0.8125rem", font_weight="500")
+
+
+def field(
+    label: str, control: rx.Component, *below: rx.Component, html_for: str, **layout
+) -> rx.Component:
+    """A label above its control (whose id is `html_for`), then any hint lines; `layout`
+    sizes the column (e.g. width="100%")."""
+    return rx.vstack(field_label(label, html_for=html_for), control, *below, spacing="1", **layout)
+
+
 def text_field(
     label: str,
     *,
@@ -15,26 +28,16 @@ def text_field(
     hint: str = "",
     required: bool = False,
 ) -> rx.Component:
-    return rx.vstack(
-        rx.el.label(
-            label,
-            html_for=id,
-            font_size="0.8125rem",
-            font_weight="500",
-        ),
-        rx.input(
-            id=id,
-            name=id,
-            value=value,
-            on_change=on_change,
-            placeholder=placeholder,
-            required=required,
-            width="100%",
-        ),
-        *([rx.text(hint, size="1", color=rx.color("gray", 10))] if hint else []),
-        spacing="1",
+    control = rx.input(
+        id=id,
+        name=id,
+        value=value,
+        on_change=on_change,
+        placeholder=placeholder,
+        required=required,
         width="100%",
     )
+    return field(label, control, *([field_hint(hint)] if hint else []), html_for=id, width="100%")
 
 
 def panel(*children: rx.Component, **props) -> rx.Component:
@@ -74,19 +77,14 @@ def select_field(
 ) -> rx.Component:
     """A labelled select. Each group is (heading or "", items with `.value` and `.label`);
     an empty group is left out."""
-    return rx.vstack(
-        rx.el.label(label, html_for=id, font_size="0.8125rem", font_weight="500"),
-        rx.select.root(
-            rx.select.trigger(id=id, placeholder=placeholder, width="100%"),
-            rx.select.content(*(_select_group(title, items) for title, items in groups)),
-            value=value,
-            on_change=on_change,
-            name=id,
-        ),
-        *([hint] if hint is not None else []),
-        spacing="1",
-        width="100%",
+    control = rx.select.root(
+        rx.select.trigger(id=id, placeholder=placeholder, width="100%"),
+        rx.select.content(*(_select_group(title, items) for title, items in groups)),
+        value=value,
+        on_change=on_change,
+        name=id,
     )
+    return field(label, control, *([hint] if hint is not None else []), html_for=id, width="100%")
 
 
 def _select_group(title: str, items: rx.Var[list]) -> rx.Component:

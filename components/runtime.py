@@ -62,3 +62,15 @@ def compact_table(
         size="1",
         width="100%",
     )
+
+
+def refresh_button(on_click: rx.EventHandler) -> rx.Component:
+    """A small ghost Refresh button, usable once the page has loaded."""
+    return rx.button(
+        rx.icon("refresh-cw", size=14),
+        "Refresh",
+        on_click=on_click,
+        variant="ghost",
+        size="1",
+        disabled=~rx.State.is_hydrated,
+    )

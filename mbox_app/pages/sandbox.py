@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.badges import event_type_badge, status_badge, task_status_badge
+from components import files, tasks
+from components.badges import event_type_badge, status_badge
 from components.dialogs import confirm_dialog
 from components.feedback import empty_state, error_callout, notice_callout
-from components.files import breadcrumbs, file_icon
 from components.forms import panel
-from components.runtime import compact_table, log_view
+from components.runtime import compact_table, log_view, refresh_button
 from components.shell import shell
 from components.tables import mono, muted
-from components.tasks import MONO, output_block, stream_header
 from state.sandbox import EventItem, Phase, PortItem, SandboxState
 from state.sandbox_files import FileItem
 from state.sandbox_tasks import MAX_TIMEOUT, TaskItem
@@ -322,14 +321,7 @@ def tab_head(text: str) -> rx.Component:
     return rx.hstack(
         rx.text(text, size="2", color=rx.color("gray", 11)),
         rx.spacer(),
-        rx.button(
-            rx.icon("refresh-cw", size=14),
-            "Refresh",
-            on_click=SandboxState.refresh_tab,
-            variant="ghost",
-            size="1",
-            disabled=~rx.State.is_hydrated,
-        ),
+        refresh_button(SandboxState.refresh_tab),
         align="center",
         width="100%",
         margin_bottom="0.75rem",
@@ -385,107 +377,24 @@ def event_row(event: rx.Var[EventItem]) -> rx.Component:
 
 
 def tasks_tab() -> rx.Component:
-    return rx.vstack(
+    return tasks.tasks_layout(
         run_form(),
-        rx.cond(
-            SandboxState.tasks_error,
-            muted(SandboxState.tasks_error),
-            rx.cond(
-                SandboxState.tasks.length() > 0,
-                rx.grid(
-                    task_history(),
-                    task_panel(),
-                    grid_template_columns=rx.breakpoints(
-                        initial="minmax(0, 1fr)", xl="minmax(0, 5fr) minmax(0, 6fr)"
-                    ),
-                    gap="1rem",
-                    align_items="start",
-                    width="100%",
-                ),
-                muted("No tasks yet: commands you run here are listed with their output."),
-            ),
-        ),
-        spacing="4",
-        align="stretch",
+        tasks.task_history(SandboxState.tasks, task_row, on_refresh=SandboxState.refresh_tab),
+        task_panel(),
+        error=SandboxState.tasks_error,
+        has_tasks=SandboxState.tasks.length() > 0,
     )
 
 
 def run_form() -> rx.Component:
-    running = SandboxState.view.status == "running"
-    return rx.form(
-        rx.el.fieldset(
-            rx.flex(
-                rx.vstack(
-                    rx.el.label(
-                        "Command", html_for="task-command", font_size="0.8125rem", font_weight="500"
-                    ),
-                    rx.input(
-                        id="task-command",
-                        name="command",
-                        on_change=SandboxState.clear_task_error.debounce(300),
-                        placeholder="ls -la",
-                        font_family=MONO,
-                        autocomplete="off",
-                        spellcheck=False,
-                        width="100%",
-                    ),
-                    spacing="1",
-                    flex="1",
-                    min_width="0",
-                ),
-                rx.vstack(
-                    rx.el.label(
-                        "Timeout (s)",
-                        html_for="task-timeout",
-                        font_size="0.8125rem",
-                        font_weight="500",
-                    ),
-                    rx.input(
-                        id="task-timeout",
-                        name="timeout",
-                        type="number",
-                        min=1,
-                        max=MAX_TIMEOUT,
-                        default_value="60",
-                        width="6.5rem",
-                    ),
-                    spacing="1",
-                ),
-                rx.button(
-                    rx.icon("play", size=14),
-                    "Run",
-                    type="submit",
-                    loading=SandboxState.task_busy,
-                    disabled=~rx.State.is_hydrated | ~running,
-                ),
-                align="end",
-                gap="0.75rem",
-                width="100%",
-            ),
-            disabled=~rx.State.is_hydrated | ~running,
-            border="0",
-            margin="0",
-            padding="0",
-            min_width="0",
-        ),
-        rx.text(
-            rx.cond(
-                running,
-                "Runs with sh -lc in the sandbox's working directory; the output is kept "
-                "with the task.",
-                run_blocked(),
-            ),
-            size="1",
-            color=rx.color("gray", 10),
-            margin_top="0.4rem",
-        ),
-        rx.box(error_callout(SandboxState.task_error), margin_top="0.5rem"),
+    return tasks.run_form(
+        running=SandboxState.view.status == "running",
+        blocked=run_blocked(),
+        busy=SandboxState.task_busy,
+        error=SandboxState.task_error,
+        max_timeout=MAX_TIMEOUT,
+        on_command_change=SandboxState.clear_task_error.debounce(300),
         on_submit=SandboxState.run_task,
-        aria_label="Run a command",
-        padding="0.875rem 1rem",
-        background=rx.color("gray", 2),
-        border=f"1px solid {rx.color('gray', 4)}",
-        border_radius="0.625rem",
     )
 
 
@@ -500,197 +409,32 @@ def run_blocked() -> rx.Var[str]:
     )
 
 
-def task_history() -> rx.Component:
-    return rx.vstack(
-        rx.hstack(
-            rx.text("History, newest first", size="2", weight="medium"),
-            rx.spacer(),
-            rx.button(
-                rx.icon("refresh-cw", size=14),
-                "Refresh",
-                on_click=SandboxState.refresh_tab,
-                variant="ghost",
-                size="1",
-                disabled=~rx.State.is_hydrated,
-            ),
-            align="center",
-            width="100%",
-        ),
-        rx.box(
-            compact_table(
-                ["Command", "Status", "Exit", "Duration", "Started"],
-                SandboxState.tasks,
-                task_row,
-                label="Tasks",
-                widths=["", "6.5rem", "3rem", "4.5rem", "4.5rem"],
-            ),
-            max_height=rx.breakpoints(initial="15rem", xl="32rem"),
-            overflow_y="auto",
-            width="100%",
-        ),
-        spacing="2",
-        align="stretch",
-        min_width="0",
-    )
-
-
 def task_row(task: rx.Var[TaskItem]) -> rx.Component:
-    selected = task.id == SandboxState.task.id
-    return rx.table.row(
-        rx.table.cell(
-            rx.el.button(
-                task.command,
-                on_click=SandboxState.select_task(task.id).stop_propagation,
-                title=task.command,
-                aria_pressed=selected,
-                all="unset",
-                display="block",
-                width="100%",
-                cursor="pointer",
-                overflow="hidden",
-                text_overflow="ellipsis",
-                white_space="nowrap",
-                font_family=MONO,
-                font_size="0.75rem",
-                _focus_visible={"outline": f"2px solid {rx.color('accent', 8)}"},
-            ),
-            max_width="0",
-        ),
-        rx.table.cell(task_status_badge(task.status)),
-        rx.table.cell(rx.text(task.exit_code, size="1", font_variant_numeric="tabular-nums")),
-        rx.table.cell(
-            rx.text(task.duration, size="1", font_variant_numeric="tabular-nums"),
-            white_space="nowrap",
-        ),
-        rx.table.cell(
-            rx.text(
-                task.started, size="1", title=task.started_full, font_variant_numeric="tabular-nums"
-            ),
-            white_space="nowrap",
-        ),
-        on_click=SandboxState.select_task(task.id),
-        cursor="pointer",
-        background=rx.cond(selected, rx.color("accent", 3), "transparent"),
-        _hover={"background": rx.cond(selected, rx.color("accent", 3), rx.color("gray", 3))},
-        align="center",
+    return tasks.task_row(
+        task,
+        selected=task.id == SandboxState.task.id,
+        on_select=SandboxState.select_task(task.id),
     )
 
 
 def task_panel() -> rx.Component:
-    task = SandboxState.task
-    return rx.cond(
-        task.id,
-        rx.vstack(
-            rx.flex(
-                rx.vstack(
-                    rx.hstack(
-                        task_status_badge(task.status, size="2"),
-                        rx.cond(
-                            task.exit_code != "",
-                            rx.text("Exit code ", task.exit_code, size="2", weight="medium"),
-                        ),
-                        rx.cond(
-                            task.canceling,
-                            rx.text("Canceling…", size="2", color=rx.color("gray", 11)),
-                        ),
-                        spacing="3",
-                        align="center",
-                        role="group",
-                        aria_label="Task status",
-                    ),
-                    rx.code(
-                        task.command,
-                        variant="ghost",
-                        size="2",
-                        word_break="break-all",
-                        white_space="pre-wrap",
-                    ),
-                    spacing="2",
-                    min_width="0",
-                    flex="1",
-                ),
-                rx.cond(
-                    task.active,
-                    rx.button(
-                        rx.icon("circle-stop", size=14),
-                        "Cancel task",
-                        on_click=SandboxState.cancel_selected_task,
-                        disabled=task.canceling,
-                        variant="soft",
-                        color_scheme="red",
-                        size="1",
-                    ),
-                ),
-                gap="0.75rem",
-                align="start",
-                width="100%",
-            ),
-            rx.text(
-                rx.cond(task.started, "Started " + task.started, "Waiting to start"),
-                rx.cond(task.duration, " · ran " + task.duration, ""),
-                " · timeout ",
-                task.timeout,
-                size="1",
-                color=rx.color("gray", 10),
-            ),
-            rx.cond(
-                task.error & ~task.active,
-                rx.callout(
-                    task.error,
-                    icon="info",
-                    color_scheme=rx.cond(task.status == "canceled", "gray", "red"),
-                    size="1",
-                ),
-            ),
-            stream("stdout", "Standard output", task.stdout),
-            stream("stderr", "Standard error", task.stderr),
-            spacing="3",
-            align="stretch",
-            role="region",
-            aria_label="Task output",
-            padding="0.875rem 1rem 1rem",
-            border=f"1px solid {rx.color('gray', 5)}",
-            border_radius="0.625rem",
-            min_width="0",
-        ),
-        muted("Select a task to see its output."),
+    return tasks.task_panel(
+        SandboxState.task,
+        task_stream("stdout", "Standard output", SandboxState.task.stdout),
+        task_stream("stderr", "Standard error", SandboxState.task.stderr),
+        on_cancel=SandboxState.cancel_selected_task,
     )
 
 
-def stream(name: str, label: str, view: rx.Var) -> rx.Component:
+def task_stream(name: str, label: str, view: rx.Var) -> rx.Component:
     task = SandboxState.task
-    return rx.vstack(
-        stream_header(
-            name,
-            view.size,
-            view.partial,
-            rx.cond(
-                view.downloadable,
-                rx.button(
-                    rx.icon("download", size=12),
-                    "Download",
-                    on_click=SandboxState.download_output(name),
-                    variant="ghost",
-                    size="1",
-                ),
-            ),
-        ),
-        rx.cond(
-            view.partial & ~view.downloadable,
-            rx.text(
-                "The whole stream is too large to download here; with an API token: GET ",
-                rx.code("/v1/tasks/" + task.id + "/output?stream=" + name, size="1"),
-                size="1",
-                color=rx.color("gray", 10),
-            ),
-        ),
-        output_block(
-            view.text,
-            label=label,
-            empty=rx.cond(task.active, "Nothing yet.", "No output."),
-        ),
-        spacing="1",
-        align="stretch",
+    return tasks.task_stream(
+        name,
+        label,
+        view,
+        task_id=task.id,
+        active=task.active,
+        on_download=SandboxState.download_output(name),
     )
 
 
@@ -698,257 +442,52 @@ def stream(name: str, label: str, view: rx.Var) -> rx.Component:
 
 
 def files_tab() -> rx.Component:
-    return rx.vstack(
-        rx.hstack(
-            breadcrumbs(SandboxState.crumbs, SandboxState.open_folder, label="Folder"),
-            rx.spacer(),
-            new_file_dialog(),
-            rx.button(
-                rx.icon("refresh-cw", size=14),
-                "Refresh",
-                on_click=SandboxState.refresh_files,
-                variant="ghost",
-                size="1",
-                disabled=~rx.State.is_hydrated,
-            ),
-            align="center",
-            spacing="3",
-            width="100%",
-        ),
-        error_callout(SandboxState.files_error),
-        notice_callout(SandboxState.files_notice),
-        rx.cond(
-            SandboxState.file.kind,
-            file_viewer(),
-            rx.cond(SandboxState.files_loaded, file_listing(), rx.skeleton(height="6rem")),
-        ),
-        spacing="3",
-        align="stretch",
+    return files.files_layout(
+        files.breadcrumbs(SandboxState.crumbs, SandboxState.open_folder, label="Folder"),
+        new_file_dialog(),
+        file_viewer(),
+        file_listing(),
+        on_refresh=SandboxState.refresh_files,
+        error=SandboxState.files_error,
+        notice=SandboxState.files_notice,
+        viewing=SandboxState.file.kind,
+        loaded=SandboxState.files_loaded,
     )
 
 
 def file_listing() -> rx.Component:
-    return rx.cond(
-        SandboxState.files.length() > 0,
-        compact_table(
-            ["Name", "Size", "Modified", ""],
-            SandboxState.files,
-            file_row,
-            label="Files",
-            widths=["", "6rem", "9.5rem", "3rem"],
-        ),
-        rx.cond(
-            SandboxState.files_error,
-            rx.fragment(),
-            muted(
-                rx.cond(
-                    SandboxState.files_path,
-                    "This folder is empty.",
-                    "The workspace is empty: create a file, or run a command that writes one.",
-                )
-            ),
-        ),
+    return files.file_listing(
+        SandboxState.files,
+        file_row,
+        error=SandboxState.files_error,
+        in_folder=SandboxState.files_path,
     )
 
 
 def file_row(item: rx.Var[FileItem]) -> rx.Component:
-    is_dir = item.type == "directory"
-    return rx.table.row(
-        rx.table.cell(
-            rx.el.button(
-                rx.hstack(
-                    file_icon(item.type),
-                    rx.text(
-                        item.name,
-                        size="2",
-                        weight=rx.cond(is_dir, "medium", "regular"),
-                        overflow="hidden",
-                        text_overflow="ellipsis",
-                        white_space="nowrap",
-                    ),
-                    spacing="2",
-                    align="center",
-                ),
-                on_click=SandboxState.open_entry(item.path, item.type, item.bytes).stop_propagation,
-                aria_label=rx.cond(is_dir, "Open folder " + item.name, "View " + item.name),
-                all="unset",
-                display="block",
-                width="100%",
-                cursor="pointer",
-                _focus_visible={"outline": f"2px solid {rx.color('accent', 8)}"},
-            ),
-            max_width="0",
-        ),
-        rx.table.cell(
-            rx.text(
-                item.size, size="1", font_variant_numeric="tabular-nums", color=rx.color("gray", 11)
-            ),
-            white_space="nowrap",
-        ),
-        rx.table.cell(
-            rx.text(
-                item.modified,
-                size="1",
-                title=item.modified_full,
-                font_variant_numeric="tabular-nums",
-                color=rx.color("gray", 11),
-            ),
-            white_space="nowrap",
-        ),
-        rx.table.cell(delete_entry(item), on_click=rx.stop_propagation),
-        on_click=SandboxState.open_entry(item.path, item.type, item.bytes),
-        cursor="pointer",
-        _hover={"background": rx.color("gray", 3)},
-        align="center",
-    )
-
-
-def delete_entry(item: rx.Var[FileItem]) -> rx.Component:
-    is_dir = item.type == "directory"
-    return confirm_dialog(
-        rx.icon_button(
-            rx.icon("trash-2", size=14),
-            aria_label="Delete " + item.name,
-            title="Delete",
-            variant="ghost",
-            color_scheme="red",
-            size="1",
-            disabled=SandboxState.files_busy,
-        ),
-        title="Delete from the workspace?",
-        description=rx.text(
-            rx.code(item.path, variant="ghost"),
-            rx.cond(
-                is_dir,
-                " and everything in it will be deleted. This cannot be undone.",
-                " will be deleted. This cannot be undone.",
-            ),
-        ),
-        confirm="Delete",
-        on_confirm=SandboxState.delete_entry(item.path),
+    return files.file_row(
+        item,
+        on_open=SandboxState.open_entry(item.path, item.type, item.bytes),
+        busy=SandboxState.files_busy,
+        on_delete=SandboxState.delete_entry(item.path),
     )
 
 
 def file_viewer() -> rx.Component:
     file = SandboxState.file
-    return rx.vstack(
-        rx.hstack(
-            file_icon("file"),
-            rx.text(file.name, size="2", weight="medium"),
-            rx.text(file.size, size="1", color=rx.color("gray", 10)),
-            rx.spacer(),
-            rx.cond(
-                file.downloadable,
-                rx.button(
-                    rx.icon("download", size=14),
-                    "Download",
-                    on_click=SandboxState.download_file(file.path),
-                    variant="ghost",
-                    size="1",
-                ),
-            ),
-            rx.button(
-                rx.icon("x", size=14),
-                "Close",
-                on_click=SandboxState.close_file,
-                variant="ghost",
-                size="1",
-                color_scheme="gray",
-            ),
-            align="center",
-            spacing="2",
-            width="100%",
-        ),
-        rx.match(
-            file.kind,
-            ("text", log_view(file.text, label="File content", empty="This file is empty.")),
-            ("binary", muted("Binary file, " + file.size + ": not shown here.")),
-            muted("This file is " + file.size + ", more than 1 MiB: not shown here."),
-        ),
-        spacing="2",
-        align="stretch",
-        role="region",
-        aria_label="File " + file.name,
+    return files.file_viewer(
+        file,
+        on_download=SandboxState.download_file(file.path),
+        on_close=SandboxState.close_file,
     )
 
 
 def new_file_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.trigger(
-            rx.button(
-                rx.icon("file-plus", size=14),
-                "New file",
-                variant="soft",
-                size="1",
-                disabled=~rx.State.is_hydrated,
-            )
-        ),
-        rx.dialog.content(
-            rx.dialog.title("New file"),
-            rx.dialog.description(
-                "Written to the workspace as the sandbox's user; missing folders are created "
-                "and an existing file is replaced.",
-                size="2",
-                color=rx.color("gray", 11),
-            ),
-            rx.form(
-                rx.vstack(
-                    rx.vstack(
-                        rx.el.label(
-                            "Path",
-                            html_for="new-file-path",
-                            font_size="0.8125rem",
-                            font_weight="500",
-                        ),
-                        rx.input(
-                            id="new-file-path",
-                            name="path",
-                            default_value=SandboxState.new_file_folder,
-                            placeholder="notes/todo.txt",
-                            font_family=MONO,
-                            autocomplete="off",
-                            spellcheck=False,
-                            width="100%",
-                        ),
-                        rx.text("Relative to the workspace.", size="1", color=rx.color("gray", 10)),
-                        spacing="1",
-                        width="100%",
-                    ),
-                    rx.vstack(
-                        rx.el.label(
-                            "Content",
-                            html_for="new-file-content",
-                            font_size="0.8125rem",
-                            font_weight="500",
-                        ),
-                        rx.text_area(
-                            id="new-file-content",
-                            name="content",
-                            rows="8",
-                            font_family=MONO,
-                            spellcheck=False,
-                            width="100%",
-                        ),
-                        spacing="1",
-                        width="100%",
-                    ),
-                    error_callout(SandboxState.new_file_error),
-                    rx.flex(
-                        rx.dialog.close(
-                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                        ),
-                        rx.button("Save", type="submit", loading=SandboxState.files_busy),
-                        spacing="3",
-                        justify="end",
-                        width="100%",
-                    ),
-                    spacing="4",
-                    margin_top="1rem",
-                ),
-                on_submit=SandboxState.save_new_file,
-            ),
-            max_width="34rem",
-        ),
-        open=SandboxState.new_file_open,
+    return files.new_file_dialog(
+        folder=SandboxState.new_file_folder,
+        error=SandboxState.new_file_error,
+        busy=SandboxState.files_busy,
+        on_submit=SandboxState.save_new_file,
+        is_open=SandboxState.new_file_open,
         on_open_change=SandboxState.set_new_file_open,
     )

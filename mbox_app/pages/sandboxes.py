@@ -6,7 +6,14 @@ import reflex as rx
 
 from components.badges import status_badge
 from components.feedback import empty_state, error_callout, notice_callout
-from components.forms import field_hint, hydrated_fieldset, panel, select_field, text_field
+from components.forms import (
+    field_hint,
+    field_label,
+    hydrated_fieldset,
+    panel,
+    select_field,
+    text_field,
+)
 from components.shell import shell
 from components.tables import data_table, muted
 from state.sandboxes import SandboxesState, SandboxItem
@@ -42,9 +49,7 @@ def toolbar() -> rx.Component:
         ),
         rx.spacer(),
         rx.hstack(
-            rx.el.label(
-                "Show", html_for="sandbox-filter", font_size="0.8125rem", font_weight="500"
-            ),
+            field_label("Show", html_for="sandbox-filter"),
             rx.select.root(
                 rx.select.trigger(
                     id="sandbox-filter", aria_label="Filter by project", min_width="12rem"
