@@ -26,6 +26,7 @@ from backend.sandboxes import service as sandboxes
 from backend.sandboxes.lifetime import SandboxRenew
 from backend.sandboxes.models import SandboxRow
 from backend.server import get_runtime
+from backend.templates import service as templates
 from backend.templates.models import TemplateRow
 from state.base import CONSOLE, db_session, in_thread
 from state.sandbox_files import SandboxFiles
@@ -185,7 +186,7 @@ def read_sandbox(sandbox_id: str) -> Snapshot | None:
         except NotFound:
             return None
         project = projects.get_project(session, row.project_id)
-        template = session.get(TemplateRow, row.template_id) if row.template_id else None
+        template = templates.get_template(session, row.template_id) if row.template_id else None
     now = utcnow()
     lease, lease_detail = _lease(row, now)
     view = SandboxView(
