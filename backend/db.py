@@ -7,10 +7,11 @@ starting together cannot race (a Postgres advisory lock; a file lock next to SQL
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -182,11 +183,22 @@ class Database:
     def migrate(self) -> None:
         migrate(self.engine)
 
+    async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a service function with a session of its own, in a worker thread (for
+        engines and async routes: the event loop never waits on the database)."""
+
+        def run() -> T:
+            with self.session() as session:
+                return fn(session, *args, **kwargs)
+
+        return await asyncio.to_thread(run)
+
     def dispose(self) -> None:
         self.engine.dispose()
 
 
 RowT = TypeVar("RowT")
+T = TypeVar("T")
 
 
 def get_row(session: Session, model: type[RowT], row_id: Any, message: str | None = None) -> RowT:

@@ -149,7 +149,7 @@ def _lease(row: SandboxRow, now: datetime) -> tuple[str, str]:
 
 
 def _idle(row: SandboxRow, template: TemplateRow | None, now: datetime) -> str:
-    seconds = lifetime.idle_seconds(template)
+    seconds = template.idle_timeout_seconds if template else None
     if not seconds:
         return "No idle timeout."
     rule = f"Idle timeout {duration(seconds)}"

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import PrincipalDep, SandboxId
 from backend.errors import TooLarge
@@ -21,11 +20,7 @@ BINARY = {
 
 
 async def _sandbox(request: Request, sandbox_id) -> None:
-    def load() -> None:
-        with request.app.state.database.session() as session:
-            sandboxes.get_sandbox(session, sandbox_id)
-
-    await run_in_threadpool(load)
+    await request.app.state.database.call(sandboxes.get_sandbox, sandbox_id)
 
 
 @router.get(

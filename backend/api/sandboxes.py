@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep
 from backend.api.openapi import body, deleted, returns, returns_list
@@ -113,11 +112,7 @@ def renew_sandbox(
 
 
 async def _runtime_sandbox(request: Request, sandbox_id: uuid.UUID) -> SandboxRow:
-    def load() -> SandboxRow:
-        with request.app.state.database.session() as session:
-            return runtime_access.runtime_sandbox(session, sandbox_id)
-
-    return await run_in_threadpool(load)
+    return await request.app.state.database.call(runtime_access.runtime_sandbox, sandbox_id)
 
 
 @router.get("/v1/sandboxes/{sandboxID}/runtime", tags=["runtime"], responses=returns(RuntimeTarget))

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep, TaskId
 from backend.api.openapi import body, returns, returns_list, schema_only
@@ -90,11 +89,7 @@ async def task_event_stream(
     database = request.app.state.database
 
     async def load():
-        def read():
-            with database.session() as session:
-                return tasks.get_task(session, task_id)
-
-        return await run_in_threadpool(read)
+        return await database.call(tasks.get_task, task_id)
 
     await load()  # 404 before the stream starts
     return StreamingResponse(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from backend import changes
@@ -47,8 +46,8 @@ class Reconciler:
             await leadership.release()
 
     async def reconcile_once(self) -> None:
-        await self._read(lifetime.enforce)  # expired and idle sandboxes first
-        candidates = await self._read(sandboxes.reconcile_candidates)
+        await self.database.call(lifetime.enforce)  # expired and idle sandboxes first
+        candidates = await self.database.call(sandboxes.reconcile_candidates)
         for sandbox, template in candidates:
             try:
                 await self.reconcile(sandbox, template)
@@ -121,18 +120,9 @@ class Reconciler:
         )
 
     async def _report(self, sandbox: SandboxRow, **fields: Any) -> None:
-        await self._read(
+        await self.database.call(
             sandboxes.report_runtime,
             sandbox_id=sandbox.id,
             acted_on=sandbox.desired_state,
             **fields,
         )
-
-    async def _read(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        """Run a service call with its own session in a worker thread."""
-
-        def call() -> Any:
-            with self.database.session() as session:
-                return fn(session, **kwargs)
-
-        return await asyncio.to_thread(call)

@@ -15,8 +15,7 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 from backend import changes
 from backend.db import Database
@@ -42,7 +41,7 @@ class TaskRunner:
         self._running: dict[uuid.UUID, asyncio.Task] = {}
 
     async def run(self, interval: float) -> None:
-        await self._call(tasks.fail_abandoned, runner=self.name)
+        await self.database.call(tasks.fail_abandoned, runner=self.name)
         wakeup = changes.subscribe("tasks")
         try:
             while True:
@@ -57,10 +56,10 @@ class TaskRunner:
                 job.cancel()
 
     async def start_queued(self) -> None:
-        for task in await self._call(tasks.queued):
+        for task in await self.database.call(tasks.queued):
             if task.id in self._running:
                 continue
-            if await self._call(tasks.claim, task_id=task.id, runner=self.name):
+            if await self.database.call(tasks.claim, task_id=task.id, runner=self.name):
                 job = asyncio.create_task(self.execute(task))
                 self._running[task.id] = job
                 job.add_done_callback(lambda _, task_id=task.id: self._running.pop(task_id, None))
@@ -100,7 +99,7 @@ class TaskRunner:
         wakeup = changes.subscribe("tasks")
         try:
             while not waiting.done():
-                if await self._call(tasks.cancel_requested, task.id):
+                if await self.database.call(tasks.cancel_requested, task.id):
                     await self._stop(process, waiting)
                     return ("canceled", "task canceled")
                 remaining = deadline - asyncio.get_running_loop().time()
@@ -146,7 +145,7 @@ class TaskRunner:
     ) -> None:
         sizes = {s: self.output.size(task.id, s) for s in ("stdout", "stderr")}
         heads = heads or {"stdout": bytearray(), "stderr": bytearray()}
-        await self._call(
+        await self.database.call(
             tasks.finish,
             task_id=task.id,
             status=status,
@@ -158,10 +157,3 @@ class TaskRunner:
             stderr_bytes=sizes["stderr"],
             output_truncated=any(sizes[s] > len(heads[s]) for s in sizes),
         )
-
-    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        def call() -> Any:
-            with self.database.session() as session:
-                return fn(session, *args, **kwargs)
-
-        return await asyncio.to_thread(call)

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable
 from typing import Any
+
+from sqlmodel import Session
 
 from backend.auth.models import Principal
 from backend.db import Database, commit
-from backend.errors import InvalidInput, NotFound, RuntimeFailed
-from backend.runtime.base import FileEntry, FileMissing, PathRefused, RuntimeAdapter, RuntimeFailure
+from backend.errors import InvalidInput
+from backend.runtime.base import FileEntry, RuntimeAdapter
 from backend.sandboxes import service as sandboxes
+from backend.sandboxes.runtime_access import call_runtime
 
 MAX_READ_BYTES = 8 * 1024 * 1024
 MAX_WRITE_BYTES = 64 * 1024 * 1024
-
-
-async def _call(awaitable: Awaitable[Any]) -> Any:
-    try:
-        return await awaitable
-    except PathRefused as exc:
-        raise InvalidInput(str(exc)) from None
-    except FileMissing as exc:
-        raise NotFound(str(exc)) from None
-    except RuntimeFailure as exc:
-        raise RuntimeFailed(str(exc)) from None
 
 
 def entry_json(entry: FileEntry) -> dict[str, Any]:
@@ -39,11 +29,11 @@ def entry_json(entry: FileEntry) -> dict[str, Any]:
 
 
 async def list_files(runtime: RuntimeAdapter, sandbox_id: uuid.UUID, path: str) -> list[dict]:
-    return [entry_json(e) for e in await _call(runtime.list_files(sandbox_id, path))]
+    return [entry_json(e) for e in await call_runtime(runtime.list_files(sandbox_id, path))]
 
 
 async def read_file(runtime: RuntimeAdapter, sandbox_id: uuid.UUID, path: str) -> bytes:
-    data = await _call(runtime.read_file(sandbox_id, path, MAX_READ_BYTES + 1))
+    data = await call_runtime(runtime.read_file(sandbox_id, path, MAX_READ_BYTES + 1))
     if len(data) > MAX_READ_BYTES:
         raise InvalidInput(
             f"file is larger than {MAX_READ_BYTES} bytes: capture it as an artifact instead"
@@ -60,8 +50,15 @@ async def write_file(
     path: str,
     data: bytes,
 ) -> None:
-    await _call(runtime.write_file(sandbox_id, path, data))
-    await _audit(database, principal, sandbox_id, "sandbox.file.written", path, len(data))
+    await call_runtime(runtime.write_file(sandbox_id, path, data))
+    await database.call(
+        _record,
+        principal=principal,
+        sandbox_id=sandbox_id,
+        action="sandbox.file.written",
+        path=path,
+        sizeBytes=len(data),
+    )
 
 
 async def delete_file(
@@ -72,23 +69,19 @@ async def delete_file(
     sandbox_id: uuid.UUID,
     path: str,
 ) -> None:
-    await _call(runtime.delete_file(sandbox_id, path))
-    await _audit(database, principal, sandbox_id, "sandbox.file.deleted", path)
+    await call_runtime(runtime.delete_file(sandbox_id, path))
+    await database.call(
+        _record,
+        principal=principal,
+        sandbox_id=sandbox_id,
+        action="sandbox.file.deleted",
+        path=path,
+    )
 
 
-async def _audit(
-    database: Database,
-    principal: Principal,
-    sandbox_id: uuid.UUID,
-    action: str,
-    path: str,
-    size: int | None = None,
+def _record(
+    session: Session, *, principal: Principal, sandbox_id: uuid.UUID, action: str, **metadata: Any
 ) -> None:
-    def record() -> None:
-        with database.session() as session:
-            sandbox = sandboxes.get_sandbox(session, sandbox_id)
-            metadata = {"path": path} | ({"sizeBytes": size} if size is not None else {})
-            sandboxes.record(session, principal, action, sandbox, **metadata)
-            commit(session)
-
-    await asyncio.to_thread(record)
+    sandbox = sandboxes.get_sandbox(session, sandbox_id)
+    sandboxes.record(session, principal, action, sandbox, **metadata)
+    commit(session)

@@ -32,21 +32,14 @@ class SandboxRenew(RequestModel):
     ttl_seconds: int | None = Field(default=None)
 
 
-def ttl_seconds(template: TemplateRow | None) -> int | None:
-    return (template.lifecycle_policy.get("ttlSeconds") if template else None) or None
-
-
-def idle_seconds(template: TemplateRow | None) -> int | None:
-    return (template.lifecycle_policy.get("idleTimeoutSeconds") if template else None) or None
-
-
 def renew(
     session: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: SandboxRenew
 ) -> SandboxRow:
     """Extend the lease to now + ttl (the template's, or the seconds asked for)."""
     sandbox = sandboxes.get_sandbox(session, sandbox_id)
     template = session.get(TemplateRow, sandbox.template_id) if sandbox.template_id else None
-    seconds = ttl_seconds(template) if data.ttl_seconds is None else data.ttl_seconds
+    default = template.ttl_seconds if template else None
+    seconds = default if data.ttl_seconds is None else data.ttl_seconds
     if seconds is None:
         raise InvalidInput("this sandbox has no lease: give ttlSeconds to set one")
     if not 1 <= seconds <= MAX_LEASE_SECONDS:
@@ -61,14 +54,6 @@ def renew(
     commit(session)
     changes.notify("sandboxes")
     return sandbox
-
-
-def touch(session: Session, sandbox_id: uuid.UUID) -> None:
-    """Record activity (a task, terminal input, preview traffic): the idle clock restarts."""
-    sandbox = session.get(SandboxRow, sandbox_id)
-    if sandbox is not None:
-        sandbox.last_activity_at = utcnow()
-        commit(session)
 
 
 def enforce(session: Session, now: datetime | None = None) -> int:
@@ -91,7 +76,7 @@ def enforce(session: Session, now: datetime | None = None) -> int:
         .where(SandboxRow.status == "running", SandboxRow.desired_state == "running")
     ).all()
     for sandbox, template in running:
-        idle = idle_seconds(template)
+        idle = template.idle_timeout_seconds
         last = sandbox.last_activity_at or sandbox.ready_at or sandbox.created_at
         if idle and last + timedelta(seconds=idle) <= now:
             sandboxes.stop_sandbox(

@@ -7,12 +7,19 @@ The reference's pre-checks, in order: the sandbox exists (404) and has a runtime
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 from sqlmodel import Session
 
-from backend.errors import Conflict, InvalidInput, RuntimeFailed
-from backend.runtime.base import RuntimeAdapter, RuntimeFailure, RuntimeTarget
+from backend.errors import Conflict, InvalidInput, NotFound, RuntimeFailed
+from backend.runtime.base import (
+    FileMissing,
+    PathRefused,
+    RuntimeAdapter,
+    RuntimeFailure,
+    RuntimeTarget,
+)
 from backend.sandboxes.models import SandboxRow
 from backend.sandboxes.service import get_sandbox
 
@@ -41,18 +48,18 @@ async def target(runtime: RuntimeAdapter, sandbox: SandboxRow) -> dict[str, Any]
         return _target_json(
             RuntimeTarget("local", str(sandbox.id), "sandbox", sandbox.status.capitalize())
         )
-    return _target_json(await _call(runtime.target(sandbox.id)))
+    return _target_json(await call_runtime(runtime.target(sandbox.id)))
 
 
 async def logs(runtime: RuntimeAdapter, sandbox: SandboxRow, lines: int) -> dict[str, Any]:
     return {
         "target": await target(runtime, sandbox),
-        "logs": await _call(runtime.logs(sandbox.id, lines)),
+        "logs": await call_runtime(runtime.logs(sandbox.id, lines)),
     }
 
 
 async def events(runtime: RuntimeAdapter, sandbox: SandboxRow) -> list[dict[str, Any]]:
-    found = await _call(runtime.events(sandbox.id))
+    found = await call_runtime(runtime.events(sandbox.id))
     return [
         {
             "type": event.type,
@@ -97,8 +104,14 @@ def _target_json(found: RuntimeTarget) -> dict[str, Any]:
     return body
 
 
-async def _call(awaitable: Any) -> Any:
+async def call_runtime(awaitable: Awaitable[Any]) -> Any:
+    """Await a runtime call, turning its failures into service errors: a refused or
+    wrong-kind path is 400, a missing one 404, anything else from the runtime 502."""
     try:
         return await awaitable
+    except PathRefused as exc:
+        raise InvalidInput(str(exc)) from None
+    except FileMissing as exc:
+        raise NotFound(str(exc)) from None
     except RuntimeFailure as exc:
         raise RuntimeFailed(str(exc)) from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -97,7 +97,7 @@ def create_sandbox(session: Session, *, principal: Principal, data: SandboxCreat
         meta=metadata_value(data.metadata),
         requested_at=now,
         last_activity_at=now,
-        expires_at=_lease_end(template, now),
+        expires_at=now + timedelta(seconds=template.ttl_seconds) if template.ttl_seconds else None,
         created_at=now,
         updated_at=now,
     )
@@ -203,11 +203,6 @@ def delete_sandbox(
     record(session, principal, action, sandbox, reason=reason)
     commit(session)
     changes.notify("sandboxes")
-
-
-def _lease_end(template: TemplateRow, start: datetime) -> datetime | None:
-    ttl = template.lifecycle_policy.get("ttlSeconds")
-    return start + timedelta(seconds=ttl) if ttl else None
 
 
 def _resolve_template(session: Session, project: ProjectRow, given: str | None) -> TemplateRow:

@@ -62,6 +62,15 @@ class TemplateRow(SQLModel, table=True):
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
 
+    @property
+    def ttl_seconds(self) -> int | None:
+        """The lease of its sandboxes (lifecyclePolicy.ttlSeconds), if any."""
+        return self.lifecycle_policy.get("ttlSeconds") or None
+
+    @property
+    def idle_timeout_seconds(self) -> int | None:
+        return self.lifecycle_policy.get("idleTimeoutSeconds") or None
+
 
 class TemplatePort(PublicModel):
     name: str

@@ -32,6 +32,7 @@ def _exercise(operation, mode: GenerationMode) -> None:
         deadline=None,
         suppress_health_check=list(HealthCheck),
         database=None,
+        derandomize=True,  # the same examples every run: CI never flakes on a rare draw
     )
     def run(case) -> None:
         response = case.call()

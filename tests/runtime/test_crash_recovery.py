@@ -39,7 +39,9 @@ async def test_restart_after_a_crash_mid_task(tmp_path):
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
-        task_id = uuid.UUID((await asyncio.to_thread(server.stdout.readline)).strip())
+        # Bounded: a server that never gets its task running fails the test, not the run.
+        line = await asyncio.wait_for(asyncio.to_thread(server.stdout.readline), 60)
+        task_id = uuid.UUID(line.strip())
         assert _survivors(marker), "the task should be running"
         os.kill(server.pid, signal.SIGKILL)  # no cleanup of any kind
         server.wait()
@@ -67,4 +69,5 @@ async def test_restart_after_a_crash_mid_task(tmp_path):
         database.dispose()
     finally:
         server.kill()
+        server.stdout.close()
         subprocess.run(["pkill", "-9", "-f", f"sleep {marker}"], check=False)
