@@ -37,6 +37,11 @@ class PolicyDenied(ServiceError):
         super().__init__("policy denied: " + "; ".join(reasons), **detail)
 
 
+class Forbidden(ServiceError):
+    status_code = 403
+    default_message = "forbidden"
+
+
 class NotFound(ServiceError):
     status_code = 404
     default_message = "resource not found"

@@ -8,8 +8,8 @@ from backend.auth.models import ApiTokenRow
 from backend.credentials.models import ProjectCredentialRow
 from backend.policy.models import ProjectPolicyRow, ProjectQuotaPolicyRow
 from backend.projects.models import ProjectRow
-from backend.sandboxes.models import SandboxRow
-from backend.sessions.models import RuntimeSessionRow
+from backend.sandboxes.models import PreviewLinkRow, SandboxRow
+from backend.sessions.models import RuntimeSessionRow, TerminalRecordingRow
 from backend.tasks.models import ExecutionTaskRow
 from backend.templates.models import TemplateRow
 
@@ -21,6 +21,7 @@ __all__ = [
     "ArtifactRow",
     "AuditEventRow",
     "ExecutionTaskRow",
+    "PreviewLinkRow",
     "ProjectCredentialRow",
     "ProjectPolicyRow",
     "ProjectQuotaPolicyRow",
@@ -28,5 +29,6 @@ __all__ = [
     "RuntimeSessionRow",
     "SandboxRow",
     "TemplateRow",
+    "TerminalRecordingRow",
     "metadata",
 ]

@@ -51,6 +51,18 @@ class Settings(BaseSettings):
     local_max_open_files: int = Field(default=4096, ge=64)
     local_max_file_bytes: int = Field(default=8 * 1024**3, ge=1024**2)
 
+    # Terminals: output kept for reattaching clients, how long a terminal with no client
+    # survives (a closed laptop lid), and recordings (asciicast v2, output only).
+    terminal_scrollback_bytes: int = Field(default=1024**2, ge=256 * 1024, le=64 * 1024**2)
+    terminal_grace_seconds: float = Field(default=900.0, ge=0, le=7 * 86400)
+    terminal_recording: bool = True
+    terminal_recording_max_bytes: int = Field(default=16 * 1024**2, ge=4096)
+    # Previews are served from their own origin, one per sandbox port:
+    # <port>-<sandbox id>.<preview host>. Default: http://preview.localhost:<port>, which
+    # browsers resolve to this machine. Behind an ingress: a wildcard DNS name and TLS.
+    preview_base_url: str = ""
+    preview_link_max_seconds: int = Field(default=7 * 86400, ge=60)
+
     artifact_content_backend: Literal["postgres", "filesystem", "s3"] = "postgres"
     artifact_content_dir: Path | None = None
     artifact_content_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1)
@@ -82,6 +94,10 @@ class Settings(BaseSettings):
             raise ValueError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
         if self.artifact_content_dir is None:
             object.__setattr__(self, "artifact_content_dir", data_dir / "artifacts")
+        if not self.preview_base_url:
+            object.__setattr__(self, "preview_base_url", f"http://preview.localhost:{self.port}")
+        if not self.preview_base_url.startswith(("http://", "https://")):
+            raise ValueError("MBOX_PREVIEW_BASE_URL must be an http(s) URL")
         if self.artifact_content_backend == "s3":
             self._check_s3()
         return self

@@ -15,21 +15,36 @@ from backend.api import (
     audit,
     console_auth,
     files,
+    previews,
     projects,
     sandboxes,
+    sessions,
     system,
     tasks,
     templates,
+    terminal,
 )
 from backend.api.middleware import ApiRequestMiddleware
 from backend.db import Database
 from backend.errors import ServiceError
 from backend.runtime.base import RuntimeAdapter
+from backend.sandboxes.lifetime import ActivityMeter
 from backend.settings import Settings
 from backend.tasks.output import task_output_store
 
 log = logging.getLogger("mbox.api")
-ROUTERS = (system, audit, projects, templates, sandboxes, files, tasks)
+ROUTERS = (
+    system,
+    audit,
+    projects,
+    templates,
+    sandboxes,
+    files,
+    tasks,
+    sessions,
+    terminal,
+    previews,
+)
 
 
 def create_api(
@@ -51,6 +66,8 @@ def create_api(
     api.state.database = database
     api.state.runtime = runtime
     api.state.task_output = task_output_store(settings)
+    api.state.terminals = terminal.terminal_hub(settings, database, runtime)
+    api.state.activity = ActivityMeter(database)
     for router in ROUTERS:
         api.include_router(router.router)
     api.include_router(console_auth.router)
@@ -59,6 +76,8 @@ def create_api(
     )
     _install_error_handlers(api)
     api.add_middleware(ApiRequestMiddleware, settings=settings)
+    # Outermost: requests for a preview origin never reach the API or the console.
+    api.add_middleware(previews.PreviewHostMiddleware, settings=settings, database=database)
     if console is not None:
         api.mount("", console)
     return api

@@ -55,6 +55,7 @@ ProjectId = Annotated[uuid.UUID, Depends(_path_id("projectID", "project"))]
 TemplateId = Annotated[uuid.UUID, Depends(_path_id("templateID", "template"))]
 SandboxId = Annotated[uuid.UUID, Depends(_path_id("sandboxID", "sandbox"))]
 TaskId = Annotated[uuid.UUID, Depends(_path_id("taskID", "task"))]
+RuntimeSessionId = Annotated[uuid.UUID, Depends(_path_id("sessionID", "session"))]
 
 
 def json_body(model: type[ModelT], *, optional: bool = False) -> Callable[..., Any]:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.auth.models import Principal
 from backend.auth.service import SESSION_COOKIE, authenticate, console_session_valid
 from backend.settings import Settings
 from backend.validation import clean_label, clean_request_id
@@ -47,6 +48,8 @@ class ApiRequestMiddleware:
         send = _with_request_id(send, request_id)
         principal = authenticate(self.settings, headers.get("authorization"))
         method = "GET" if scope["type"] == "websocket" else scope["method"]
+        if principal is None and method in ("GET", "HEAD"):
+            principal = _console_principal(self.settings, scope, headers)
         if principal is None and (method, scope["path"]) not in PUBLIC_ROUTES:
             await _reject(scope, send, 401, "missing or invalid bearer token")
             return
@@ -79,6 +82,27 @@ class ApiRequestMiddleware:
             scope["path"] + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
         )
         await RedirectResponse(f"/login?next={target}", status_code=303)(scope, receive, send)
+
+
+def same_origin(headers: Headers) -> bool:
+    """No Origin (a program), or the Origin is this server as the client reached it."""
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc.lower() == headers.get("host", "").lower()
+
+
+def _console_principal(settings: Settings, scope: Scope, headers: Headers) -> Principal | None:
+    """Browsers cannot set headers on WebSockets or downloads: the console's own pages
+    use their session cookie for reads (GET, the terminal socket), and only from the
+    console's own origin. Writes always need the bearer header (no CSRF surface)."""
+    if (
+        same_origin(headers)
+        and headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+        and console_session_valid(settings, _cookie(scope, SESSION_COOKIE))
+    ):
+        return Principal(subject="console", source="console")
+    return None
 
 
 def _cookie(scope: Scope, name: str) -> str | None:

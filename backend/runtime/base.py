@@ -7,7 +7,7 @@ so neither side leaks its types into the other.
 
 from __future__ import annotations
 
-import asyncio
+import socket
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +25,10 @@ class FileMissing(RuntimeFailure):
 
 class PathRefused(RuntimeFailure):
     """A workspace path that is not allowed or does not fit (escapes, links, wrong kind)."""
+
+
+class PortUnavailable(RuntimeFailure):
+    """Nothing accepts connections on that port in the sandbox."""
 
 
 @dataclass(frozen=True)
@@ -174,24 +178,42 @@ class RuntimeAdapter(Protocol):
         """Release what the adapter holds (the local runtime stops its sandboxes)."""
 
 
+class PtySession(Protocol):
+    """A process on a pseudo-terminal inside a sandbox."""
+
+    async def read(self) -> bytes:
+        """The next output chunk (up to 64 KiB); b"" once the process has exited and its
+        output is drained."""
+
+    async def write(self, data: bytes) -> None:
+        """Input to the terminal (awaits only if the kernel buffer is full)."""
+
+    def resize(self, rows: int, cols: int) -> None:
+        """TIOCSWINSZ; the foreground process gets SIGWINCH."""
+
+    async def wait(self) -> int:
+        """The exit code of the process."""
+
+    async def close(self) -> None:
+        """Hang up: SIGHUP then SIGKILL to its process group after a short grace, close the
+        fds; idempotent."""
+
+
 class InteractiveRuntime(RuntimeAdapter, Protocol):
-    """What terminals and previews need on top (implemented with the terminal release):
-    a PTY in the sandbox, and a byte stream to one of its ports."""
+    """What terminals and previews need on top: a PTY in the sandbox, and a connection to
+    one of its ports."""
 
     async def open_pty(
-        self, sandbox_id: uuid.UUID, argv: list[str], *, rows: int, cols: int
+        self,
+        sandbox_id: uuid.UUID,
+        argv: list[str],
+        *,
+        rows: int,
+        cols: int,
+        env: Mapping[str, str] | None = None,
     ) -> PtySession: ...
 
-    async def connect_port(
-        self, sandbox_id: uuid.UUID, port: int
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]: ...
-
-
-class PtySession(Protocol):
-    async def read(self) -> bytes: ...
-
-    async def write(self, data: bytes) -> None: ...
-
-    def resize(self, rows: int, cols: int) -> None: ...
-
-    async def close(self) -> None: ...
+    async def connect_port(self, sandbox_id: uuid.UUID, port: int) -> socket.socket:
+        """A connected, non-blocking TCP socket to 127.0.0.1:port inside the sandbox's network
+        namespace. Raises RuntimeFailure('sandbox is not running') /
+        PortUnavailable(f'nothing is listening on port {port} in the sandbox')."""

@@ -14,6 +14,16 @@ Isolation, per sandbox:
 
 Commands (tasks, terminals) join a running sandbox with `nsenter` into all its namespaces
 and drop to the sandbox user with no capabilities and no_new_privs.
+
+Terminals: the PTY is allocated in the sandbox's own devpts (`/proc/<init>/root/dev/pts/
+ptmx`), its slave owned by the sandbox user; the command runs under `setsid --ctty`, so it
+leads a session with that terminal (job control, Ctrl-C, SIGWINCH). Closing the terminal
+kills the session; stopping the sandbox kills everything in its PID namespace anyway.
+
+Ports: as root, a socket is created inside the sandbox's network namespace (`setns` in a
+dedicated thread, see `netns.py`) and connected to 127.0.0.1:port there: the host's own
+loopback listeners are never reached. Without root, a small relay run inside the sandbox
+is bridged to a socket pair instead.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import uuid
@@ -34,13 +45,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backend.runtime import workspace
+from backend.runtime import netns, pty, workspace
 from backend.runtime.base import (
     Availability,
     FileEntry,
     FileMissing,
     Limits,
     PathRefused,
+    PortUnavailable,
     RuntimeEvent,
     RuntimeFailure,
     RuntimeStatus,
@@ -48,6 +60,7 @@ from backend.runtime.base import (
     SandboxSpec,
 )
 from backend.runtime.cgroups import Cgroups, join_prefix
+from backend.runtime.pty import PtyProcess
 
 ADAPTER = "local"
 SANDBOX_UID = 1000  # the user inside every sandbox
@@ -57,6 +70,25 @@ TOOLS = ("bwrap", "setpriv", "nsenter", "prlimit")
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 IDLE_COMMAND = ("sleep", "infinity")
 LOG_NAME = "sandbox.log"
+CONNECT_TIMEOUT = 10.0
+# The non-root fallback for connect_port, run inside the sandbox: "+" once connected,
+# then the connection's bytes on stdout; stdin goes to the connection.
+RELAY = """
+import os, socket, sys, threading
+conn = socket.socket()
+try:
+    conn.connect(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(3)
+os.write(1, b"+")
+def inward():
+    while data := os.read(0, 65536):
+        conn.sendall(data)
+    conn.shutdown(socket.SHUT_WR)
+threading.Thread(target=inward, daemon=True).start()
+while data := conn.recv(65536):
+    os.write(1, data)
+"""
 EVENTS_NAME = "events.jsonl"
 
 
@@ -108,6 +140,7 @@ class LocalProcess:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self._process = process
         self.pid = process.pid
+        self.stdin = process.stdin  # a writer when started with stdin=PIPE
 
     async def _chunks(self, stream: asyncio.StreamReader | None) -> AsyncIterator[bytes]:
         if stream is None:
@@ -128,6 +161,10 @@ class LocalProcess:
     async def wait(self) -> int:
         return await self._process.wait()
 
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
+
 
 class LocalRuntime:
     name = ADAPTER
@@ -138,6 +175,8 @@ class LocalRuntime:
         self._boxes: dict[uuid.UUID, _Box] = {}
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
         self._privileged = os.geteuid() == 0
+        self._join_netns = self._privileged  # else connect_port relays through the sandbox
+        self._relays: set[asyncio.Task] = set()
         self._cgroups = Cgroups.detect()
         if self._cgroups:
             self._cgroups.prune()
@@ -337,6 +376,19 @@ class LocalRuntime:
         stdin: int | None = subprocess.DEVNULL,
     ) -> LocalProcess:
         box = self._running(sandbox_id)
+        process = await asyncio.create_subprocess_exec(
+            *self._enter_command(box, argv, env, cwd),
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        return LocalProcess(process)
+
+    def _enter_command(
+        self, box: _Box, argv: list[str], env: Mapping[str, str] | None, cwd: str | None
+    ) -> list[str]:
+        """Run `argv` inside the running sandbox, as its user, within its limits."""
         environment = {**self._base_env(box.spec), **(env or {})}
         command = [
             "nsenter", f"--target={box.init_pid}",
@@ -347,14 +399,89 @@ class LocalRuntime:
             *(f"{key}={value}" for key, value in environment.items()),
             *argv,
         ]  # fmt: skip
-        process = await asyncio.create_subprocess_exec(
-            *self._limited(command, sandbox_id),
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
+        return self._limited(command, box.spec.sandbox_id)
+
+    # -- terminals and ports ------------------------------------------------------------
+
+    async def open_pty(
+        self,
+        sandbox_id: uuid.UUID,
+        argv: list[str],
+        *,
+        rows: int,
+        cols: int,
+        env: Mapping[str, str] | None = None,
+    ) -> PtyProcess:
+        box = self._running(sandbox_id)
+        master, slave = self._pty_pair(box)
+        try:
+            pty.set_size(master, rows, cols)
+            # `setsid --ctty`: a new session inside the sandbox with the terminal as its
+            # controlling terminal (job control, Ctrl-C, SIGWINCH).
+            command = self._enter_command(box, ["setsid", "--ctty", "--wait", *argv], env, None)
+            process = await asyncio.create_subprocess_exec(
+                *command, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        session = PtyProcess(process, master)
+        await session.started()
+        return session
+
+    def _pty_pair(self, box: _Box) -> tuple[int, int]:
+        """A terminal from the sandbox's own devpts (so `tty` and `ps` inside name it),
+        owned by the sandbox user; the host's devpts if that one cannot be reached."""
+        try:
+            master, slave = pty.open_pair(f"/proc/{box.init_pid}/root/dev/pts/ptmx")
+        except OSError:
+            return os.openpty()
+        if self._privileged:
+            uid = self._uid(self._home(box.spec.sandbox_id))
+            try:
+                os.fchown(slave, uid, uid)
+            except OSError:
+                os.close(master)
+                os.close(slave)
+                raise
+        return master, slave
+
+    async def connect_port(self, sandbox_id: uuid.UUID, port: int) -> socket.socket:
+        box = self._running(sandbox_id)
+        if not 0 < port < 1 << 16:
+            raise PortUnavailable(f"invalid port {port}")
+        if not self._join_netns:
+            return await self._relay(sandbox_id, port)
+        try:
+            return await asyncio.wait_for(netns.connect(box.init_pid, port), CONNECT_TIMEOUT)
+        except ConnectionRefusedError:
+            raise PortUnavailable(f"nothing is listening on port {port} in the sandbox") from None
+        except TimeoutError:
+            raise PortUnavailable(f"port {port} in the sandbox does not answer") from None
+        except (FileNotFoundError, ProcessLookupError):
+            raise RuntimeFailure("sandbox is not running") from None
+
+    async def _relay(self, sandbox_id: uuid.UUID, port: int) -> socket.socket:
+        """Without root, the server cannot enter the sandbox's network namespace: a relay
+        inside it connects, and its stdin/stdout are bridged to one end of a socket pair
+        (an AF_UNIX stream socket, not TCP)."""
+        process = await self.exec(
+            sandbox_id, ["python3", "-c", RELAY, str(port)], stdin=subprocess.PIPE
         )
-        return LocalProcess(process)
+        output = process.stdout()
+        first = await anext(output, b"")
+        if not first.startswith(b"+"):
+            await process.wait()  # it could not connect, and exits
+            raise PortUnavailable(f"nothing is listening on port {port} in the sandbox")
+        outer, inner = socket.socketpair()
+        outer.setblocking(False)
+        inner.setblocking(False)
+        bridge = asyncio.create_task(_bridge(process, first[1:], output, inner))
+        self._relays.add(bridge)
+        bridge.add_done_callback(self._relays.discard)
+        return outer
 
     def _running(self, sandbox_id: uuid.UUID) -> _Box:
         box = self._boxes.get(sandbox_id)
@@ -492,6 +619,40 @@ class LocalRuntime:
             "--", *(spec.command or IDLE_COMMAND),
         ]  # fmt: skip
         return self._limited((drop if self._privileged else []) + bwrap, spec.sandbox_id)
+
+
+async def _bridge(
+    process: LocalProcess, first: bytes, output: AsyncIterator[bytes], inner: socket.socket
+) -> None:
+    """Copy between the relay's stdout/stdin and `inner` until both directions end or
+    either side fails; then the relay is stopped."""
+    loop = asyncio.get_running_loop()
+    assert process.stdin is not None
+
+    async def outward() -> None:
+        if first:
+            await loop.sock_sendall(inner, first)
+        async for chunk in output:
+            await loop.sock_sendall(inner, chunk)
+        inner.shutdown(socket.SHUT_WR)
+
+    async def inward() -> None:
+        while data := await loop.sock_recv(inner, 65536):
+            process.stdin.write(data)
+            await process.stdin.drain()
+        process.stdin.close()
+
+    directions = [asyncio.create_task(outward()), asyncio.create_task(inward())]
+    try:
+        await asyncio.wait(directions, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for direction in directions:
+            direction.cancel()
+        await asyncio.gather(*directions, return_exceptions=True)
+        inner.close()
+        if process.returncode is None:
+            process.signal(signal.SIGKILL)
+        await process.wait()
 
 
 def _read_all(fd: int) -> bytes:

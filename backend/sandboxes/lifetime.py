@@ -10,6 +10,8 @@ The reconciler calls `enforce` on every pass, so deadlines hold within a pass (~
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -18,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from backend import changes
 from backend.auth.models import SYSTEM, Principal
-from backend.db import commit, utcnow
+from backend.db import Database, commit, utcnow
 from backend.errors import InvalidInput
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.models import SandboxRow
@@ -54,6 +56,34 @@ def renew(
     commit(session)
     changes.notify("sandboxes")
     return sandbox
+
+
+def note_activity(session: Session, *, sandbox_id: uuid.UUID) -> None:
+    """Someone used the sandbox (terminal input, preview traffic): its idle clock restarts."""
+    sandbox = session.get(SandboxRow, sandbox_id)
+    if sandbox is not None and sandbox.deleted_at is None:
+        sandbox.last_activity_at = utcnow()
+        commit(session)
+
+
+class ActivityMeter:
+    """Notes activity at most once per `interval` seconds per sandbox, off the event loop:
+    for hot paths (keystrokes, preview requests) where a write per event would cost."""
+
+    def __init__(self, database: Database, interval: float = 30.0) -> None:
+        self._database = database
+        self._interval = interval
+        self._last: dict[uuid.UUID, float] = {}
+        self._pending: set[asyncio.Task] = set()
+
+    def touch(self, sandbox_id: uuid.UUID) -> None:
+        now = time.monotonic()
+        if now - self._last.get(sandbox_id, -self._interval) < self._interval:
+            return
+        self._last[sandbox_id] = now
+        task = asyncio.create_task(self._database.call(note_activity, sandbox_id=sandbox_id))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
 
 def enforce(session: Session, now: datetime | None = None) -> int:

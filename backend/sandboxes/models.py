@@ -182,3 +182,43 @@ class PreviewPort(PublicModel):
 class PreviewPortsResult(PublicModel):
     target: RuntimeTarget
     items: list[PreviewPort]
+
+
+class PreviewLinkRow(SQLModel, table=True):
+    """A shareable, expiring, revocable link to one sandbox port's preview. Only a hash of
+    its secret is stored; the link itself is shown once, when it is created."""
+
+    __tablename__ = "preview_links"
+    audit_type: ClassVar[str] = "preview-link"
+
+    id: uuid.UUID = id_field()
+    project_id: uuid.UUID = Field(foreign_key="projects.id", ondelete="CASCADE", index=True)
+    sandbox_id: uuid.UUID = Field(foreign_key="sandboxes.id", ondelete="CASCADE", index=True)
+    port: int
+    label: str = ""
+    secret_hash: str
+    created_by: str = ""
+    expires_at: datetime = timestamp_field()
+    revoked_at: datetime | None = timestamp_field(nullable=True)
+    created_at: datetime = timestamp_field()
+
+
+class PreviewLink(PublicModel):
+    omit_empty = frozenset({"label"})
+
+    id: uuid.UUID
+    sandbox_id: uuid.UUID
+    port: int
+    label: str | None = None
+    created_by: str
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    created_at: datetime
+    # Only in the response that created the link (the secret is not stored).
+    url: str | None = None
+
+
+class PreviewLinkCreate(RequestModel):
+    port: int | None = None
+    label: str | None = None
+    expires_in_seconds: int | None = None

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from backend.api.app import create_api
 from backend.engines.reconciler import Reconciler
@@ -73,8 +76,9 @@ class World:
     """The API on the test's event loop plus a reconciler pass on demand."""
 
     def __init__(
-        self, client: httpx.AsyncClient, reconciler: Reconciler, runner: TaskRunner
+        self, app: Any, client: httpx.AsyncClient, reconciler: Reconciler, runner: TaskRunner
     ) -> None:
+        self.app = app
         self.client = client
         self.reconciler = reconciler
         self.runner = runner
@@ -140,5 +144,22 @@ async def world(settings, database, runtime):
     transport = httpx.ASGITransport(app=app)
     runner = TaskRunner(database, runtime, task_output_store(settings), grace=0.5)
     async with httpx.AsyncClient(transport=transport, base_url="http://mbox") as client:
-        yield World(client, Reconciler(database, runtime), runner)
+        yield World(app, client, Reconciler(database, runtime), runner)
     await runner.wait_idle()
+
+
+@pytest.fixture
+async def served(world: World) -> AsyncIterator[str]:
+    """The world's app behind a real HTTP/WebSocket server on this event loop; yields its
+    base URL (for WebSockets and anything the in-process transport cannot carry)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(world.app, lifespan="off", log_level="warning", ws="websockets-sansio")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started:
+        assert not serving.done(), "the test server did not start"
+        await asyncio.sleep(0.005)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    server.should_exit = True
+    await serving

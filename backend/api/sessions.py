@@ -1,0 +1,69 @@
+"""Runtime session routes: list and create a sandbox's sessions, get, end, recording."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from backend.api.deps import Body, PrincipalDep, RuntimeSessionId, SandboxId, SessionDep
+from backend.api.openapi import body, returns, returns_list
+from backend.sessions import service as sessions
+from backend.sessions.models import RuntimeSession, RuntimeSessionCreate
+
+router = APIRouter(tags=["sessions"])
+
+
+def _json(found: RuntimeSession | list[RuntimeSession], status_code: int = 200) -> JSONResponse:
+    if isinstance(found, list):
+        return JSONResponse({"items": [one.to_json() for one in found]})
+    return JSONResponse(found.to_json(), status_code=status_code)
+
+
+@router.get("/v1/sandboxes/{sandboxID}/sessions", responses=returns_list(RuntimeSession))
+def list_sessions(session: SessionDep, sandbox_id: SandboxId) -> JSONResponse:
+    return _json(sessions.list_sessions(session, sandbox_id=sandbox_id))
+
+
+@router.post(
+    "/v1/sandboxes/{sandboxID}/sessions",
+    status_code=201,
+    responses=returns(RuntimeSession, 201),
+    openapi_extra=body(RuntimeSessionCreate),
+)
+def create_session(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    sandbox_id: SandboxId,
+    data: RuntimeSessionCreate = Body(RuntimeSessionCreate),
+) -> JSONResponse:
+    created = sessions.create_session(
+        session,
+        principal=principal,
+        sandbox_id=sandbox_id,
+        data=data,
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    return _json(created, 201)
+
+
+@router.get("/v1/sessions/{sessionID}", responses=returns(RuntimeSession))
+def get_session(session: SessionDep, session_id: RuntimeSessionId) -> JSONResponse:
+    return _json(sessions.get_session(session, session_id))
+
+
+@router.post("/v1/sessions/{sessionID}/end", responses=returns(RuntimeSession))
+def end_session(
+    session: SessionDep, principal: PrincipalDep, session_id: RuntimeSessionId
+) -> JSONResponse:
+    return _json(sessions.end_session(session, principal=principal, session_id=session_id))
+
+
+@router.get(
+    "/v1/sessions/{sessionID}/recording",
+    responses={200: {"description": "asciicast v2", "content": {"application/x-asciicast": {}}}},
+)
+def get_recording(request: Request, session: SessionDep, session_id: RuntimeSessionId):
+    """The terminal recording listed on a session (asciicast v2, output only)."""
+    path, name = sessions.recording_file(session, request.app.state.settings, session_id=session_id)
+    return FileResponse(path, media_type="application/x-asciicast", filename=name)

@@ -1,0 +1,299 @@
+"""The terminal WebSocket: `GET /v1/sandboxes/{sandboxID}/terminal`.
+
+Query: `shell` (sh | bash), `client` (a label), `terminal` (a terminal id: reattach to it,
+or start it under that id), `cursor` (output offset to resume from; without it a
+reattaching client gets the whole scrollback, after a terminal reset), `mode` (drive |
+watch), `rows`/`cols` (initial size), `events=1` (JSON text frames about the terminal).
+
+Frames in: binary = keystrokes; text = keystrokes too, except JSON control messages
+`{"type": "resize", "rows", "cols"}`, `{"type": "take-control"}`, `{"type": "ping"}`.
+Frames out: binary = terminal output. With `events=1` also JSON text frames:
+`attached` {terminalId, sessionId, role, cursor, created}, `role` {role}, `skipped`
+{bytes}, `exit` {code}, `pong`.
+
+Authentication is the API's (bearer header), or, for browsers, the console session cookie;
+either way the Origin, when sent, must be this server's own (no cross-site WebSockets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, WebSocket
+from fastapi.responses import JSONResponse
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from backend.api.middleware import same_origin
+from backend.db import Database
+from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
+from backend.runtime.base import RuntimeAdapter, RuntimeFailure
+from backend.sandboxes import service as sandboxes
+from backend.sandboxes.lifetime import ActivityMeter
+from backend.sessions import service as sessions
+from backend.sessions.terminals import Attachment, Terminal, TerminalHub
+from backend.settings import Settings
+from backend.validation import parse_uuid
+
+router = APIRouter(tags=["sandboxes"])
+SHELLS = {"": "/bin/sh", "sh": "/bin/sh", "bash": "/bin/bash"}
+RESET = b"\x1bc"  # full terminal reset, before replaying a whole scrollback
+MAX_INPUT_FRAME = 64 * 1024
+
+
+def terminal_hub(settings: Settings, database: Database, runtime: RuntimeAdapter) -> TerminalHub:
+    """The server's terminals; recordings are finished in the database when they end."""
+
+    def ended(terminal: Terminal) -> None:
+        if terminal.recorder is not None:
+            recorder = terminal.recorder
+            asyncio.get_running_loop().create_task(
+                database.call(
+                    sessions.finish_recording,
+                    terminal_id=terminal.id,
+                    size_bytes=recorder.size,
+                    truncated=recorder.truncated,
+                )
+            )
+
+    recordings = None
+    if settings.terminal_recording:
+
+        def recordings(sandbox_id: uuid.UUID, terminal_id: uuid.UUID):
+            return sessions.recording_path(settings, sandbox_id, terminal_id)
+
+    return TerminalHub(
+        runtime,  # type: ignore[arg-type]  # checked per request: open_pty
+        scrollback_bytes=settings.terminal_scrollback_bytes,
+        grace_seconds=settings.terminal_grace_seconds,
+        recordings=recordings,
+        recording_max_bytes=settings.terminal_recording_max_bytes,
+        on_end=ended,
+    )
+
+
+@dataclass(frozen=True)
+class TerminalRequest:
+    sandbox_id: uuid.UUID
+    shell: str
+    client: str
+    terminal_id: uuid.UUID | None
+    cursor: int | None
+    watch: bool
+    rows: int
+    cols: int
+    events: bool
+
+    @classmethod
+    def parse(cls, sandbox_id: str, query: Any) -> TerminalRequest:
+        shell = query.get("shell", "")
+        if shell not in SHELLS:
+            raise InvalidInput("shell must be sh or bash")
+        mode = query.get("mode", "drive")
+        if mode not in ("drive", "watch"):
+            raise InvalidInput("mode must be drive or watch")
+        terminal = query.get("terminal")
+        return cls(
+            sandbox_id=parse_uuid(sandbox_id, "invalid sandbox id"),
+            shell=SHELLS[shell],
+            client=sessions.clean_client(query.get("client"), "web-terminal"),
+            terminal_id=parse_uuid(terminal, "invalid terminal id") if terminal else None,
+            cursor=_integer(query.get("cursor"), "cursor", 0, 2**62),
+            watch=mode == "watch",
+            rows=_integer(query.get("rows"), "rows", 1, 1000) or 24,
+            cols=_integer(query.get("cols"), "cols", 1, 1000) or 80,
+            events=query.get("events") in ("1", "true"),
+        )
+
+
+def _integer(value: str | None, name: str, low: int, high: int) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise InvalidInput(f"{name} must be an integer between {low} and {high}")
+    return int(value)
+
+
+@router.websocket("/v1/sandboxes/{sandboxID}/terminal")
+async def terminal_socket(websocket: WebSocket, sandboxID: str) -> None:  # noqa: N803
+    state = websocket.app.state
+    try:
+        request = TerminalRequest.parse(sandboxID, websocket.query_params)
+        if not same_origin(websocket.headers):
+            raise Forbidden("cross-origin terminal connections are refused")
+        sandbox = await state.database.call(sandboxes.get_sandbox, request.sandbox_id)
+        if sandbox.status != "running":
+            raise Conflict("sandbox must be running before opening terminal")
+        if not hasattr(state.runtime, "open_pty"):
+            raise Conflict(f"the {state.runtime.name} runtime has no terminals")
+        existing = request.terminal_id and state.terminals.get(request.terminal_id)
+        if existing and existing.sandbox_id != request.sandbox_id:
+            raise NotFound("terminal not found")
+    except ServiceError as exc:
+        await _deny(websocket, exc.status_code, exc.message)
+        return
+    await websocket.accept()
+    await TerminalConnection(websocket, request, state).run()
+
+
+class TerminalConnection:
+    """One WebSocket attached to one terminal, recorded as one runtime session."""
+
+    def __init__(self, websocket: WebSocket, request: TerminalRequest, state: Any) -> None:
+        self.websocket = websocket
+        self.request = request
+        self.database: Database = state.database
+        self.hub: TerminalHub = state.terminals
+        self.activity: ActivityMeter = state.activity
+        self.recording = state.settings.terminal_recording
+
+    async def run(self) -> None:
+        terminal_id = self.request.terminal_id or uuid.uuid4()
+        session_id = await self.database.call(
+            sessions.open_terminal_session,
+            sandbox_id=self.request.sandbox_id,
+            terminal_id=terminal_id,
+            client=self.request.client,
+            user_agent=self.websocket.headers.get("user-agent", ""),
+            metadata={"shell": self.request.shell, "watch": self.request.watch},
+        )
+        error = ""
+        try:
+            terminal = await self._terminal(terminal_id)
+            await self._serve(terminal, session_id)
+        except RuntimeFailure as exc:
+            error = str(exc)
+            await self._send_text_output(f"\r\nterminal closed: {error}\r\n")
+        except Exception as exc:  # the session must not stay "active" forever
+            error = f"terminal failed: {exc.__class__.__name__}"
+            raise
+        finally:
+            await self.database.call(
+                sessions.close_terminal_session, session_id=session_id, error=error
+            )
+            await self._close()
+
+    async def _terminal(self, terminal_id: uuid.UUID) -> Terminal:
+        request = self.request
+        terminal, created = await self.hub.open(
+            sandbox_id=request.sandbox_id,
+            terminal_id=terminal_id,
+            argv=[request.shell, "-l"] if request.shell.endswith("bash") else [request.shell],
+            rows=request.rows,
+            cols=request.cols,
+        )
+        if created and self.recording:
+            await self.database.call(
+                sessions.start_recording, terminal_id=terminal_id, sandbox_id=request.sandbox_id
+            )
+        return terminal
+
+    async def _serve(self, terminal: Terminal, session_id: uuid.UUID) -> None:
+        attachment = terminal.attach(watch=self.request.watch, cursor=self.request.cursor)
+        attachment.on_role = lambda role: asyncio.get_running_loop().create_task(
+            self._event({"type": "role", "role": role})
+        )
+        replaying = self.request.cursor is None and attachment.cursor < terminal.scrollback.end
+        await self._event(
+            {
+                "type": "attached",
+                "terminalId": str(terminal.id),
+                "sessionId": str(session_id),
+                "role": attachment.role,
+                "cursor": attachment.cursor,
+            }
+        )
+        try:
+            if replaying:
+                await self.websocket.send_bytes(RESET)
+            sender = asyncio.create_task(self._send_output(attachment))
+            receiver = asyncio.create_task(self._receive_input(attachment))
+            done, pending = await asyncio.wait(
+                {sender, receiver}, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                    await task
+            for task in done:
+                with contextlib.suppress(WebSocketDisconnect):
+                    task.result()
+        finally:
+            terminal.detach(attachment)
+
+    async def _send_output(self, attachment: Attachment) -> None:
+        async for data, skipped in attachment.output():
+            if skipped:
+                await self._event({"type": "skipped", "bytes": skipped})
+            if data:
+                await self.websocket.send_bytes(data)
+        code = attachment.terminal.exit_code
+        await self._event({"type": "exit", "code": code})
+        if not self.request.events:
+            await self._send_text_output(f"\r\n[process exited with code {code}]\r\n")
+
+    async def _receive_input(self, attachment: Attachment) -> None:
+        terminal = attachment.terminal
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data: bytes | None = message.get("bytes")
+            text: str | None = message.get("text")
+            if text is not None and text.startswith('{"type"') and self._control(attachment, text):
+                continue
+            payload = data if data is not None else (text or "").encode()
+            if payload and await terminal.input(attachment, payload[:MAX_INPUT_FRAME]):
+                self.activity.touch(terminal.sandbox_id)
+
+    def _control(self, attachment: Attachment, text: str) -> bool:
+        """Handle a JSON control message; False when the text is not one (it is input)."""
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return False
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "resize":
+            rows, cols = message.get("rows"), message.get("cols")
+            if all(isinstance(n, int) and 1 <= n <= 1000 for n in (rows, cols)):
+                attachment.terminal.resize(attachment, rows, cols)
+        elif kind == "take-control":
+            attachment.terminal.take_control(attachment)
+        elif kind == "ping":
+            asyncio.get_running_loop().create_task(self._event({"type": "pong"}))
+        else:
+            return False
+        return True
+
+    async def _event(self, event: dict[str, Any]) -> None:
+        """A JSON event frame (only for clients that asked for events)."""
+        if self.request.events and self.websocket.client_state == WebSocketState.CONNECTED:
+            await self._send_quietly(text=json.dumps(event))
+
+    async def _send_text_output(self, text: str) -> None:
+        await self._send_quietly(data=text.encode())
+
+    async def _send_quietly(self, *, text: str | None = None, data: bytes | None = None) -> None:
+        with contextlib.suppress(Exception):
+            if text is not None:
+                await self.websocket.send_text(text)
+            else:
+                await self.websocket.send_bytes(data or b"")
+
+    async def _close(self) -> None:
+        with contextlib.suppress(Exception):
+            if self.websocket.client_state == WebSocketState.CONNECTED:
+                await self.websocket.close(1000)
+
+
+async def _deny(websocket: WebSocket, status: int, message: str) -> None:
+    """Refuse before the upgrade: an HTTP error in the contract's shape where the server
+    supports it, else a close with code 4000 + status."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(JSONResponse({"error": message}, status))
+    else:
+        await websocket.close(code=4000 + status, reason=message)

@@ -1,0 +1,233 @@
+"""Runtime sessions: records of who or what is attached to a sandbox.
+
+Clients create and end their own sessions (an IDE, a notebook, ...); the terminal route
+creates one per WebSocket and ends or fails it when the socket closes. A session that ended
+stays as it ended: ending it again changes nothing (a failed session stays failed).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from backend import audit
+from backend.auth.models import Principal
+from backend.db import commit, get_row, utcnow
+from backend.errors import InvalidInput, NotFound
+from backend.sandboxes import service as sandboxes
+from backend.sessions.models import (
+    SESSION_TYPES,
+    RuntimeSession,
+    RuntimeSessionCreate,
+    RuntimeSessionRow,
+    SessionRecording,
+    TerminalRecordingRow,
+)
+from backend.settings import Settings
+from backend.validation import metadata_value
+
+MAX_CLIENT_BYTES = 120
+MAX_USER_AGENT_CHARS = 512
+
+
+def list_sessions(session: Session, *, sandbox_id: uuid.UUID) -> list[RuntimeSession]:
+    sandboxes.get_sandbox(session, sandbox_id)
+    query = (
+        select(RuntimeSessionRow)
+        .where(RuntimeSessionRow.sandbox_id == sandbox_id)
+        .order_by(col(RuntimeSessionRow.started_at).desc(), col(RuntimeSessionRow.id))
+    )
+    return _public(session, list(session.exec(query)))
+
+
+def get_session(session: Session, session_id: uuid.UUID) -> RuntimeSession:
+    return _public(session, [_row(session, session_id)])[0]
+
+
+def create_session(
+    session: Session,
+    *,
+    principal: Principal,
+    sandbox_id: uuid.UUID,
+    data: RuntimeSessionCreate,
+    user_agent: str = "",
+) -> RuntimeSession:
+    if data.type not in SESSION_TYPES:
+        raise InvalidInput("session type is invalid")
+    row = _new_session(
+        session,
+        sandbox_id=sandbox_id,
+        type=data.type,
+        client=clean_client(data.client),
+        user_agent=user_agent,
+        metadata=metadata_value(data.metadata),
+    )
+    audit.service.record(
+        session,
+        principal=principal,
+        action="runtime.session.created",
+        resource_type=RuntimeSessionRow.audit_type,
+        resource_id=row.id,
+        resource_name=row.client or str(row.id),
+        project_id=row.project_id,
+        metadata={"sandboxId": str(sandbox_id), "type": row.type},
+    )
+    commit(session)
+    return get_session(session, row.id)
+
+
+def end_session(session: Session, *, principal: Principal, session_id: uuid.UUID) -> RuntimeSession:
+    row = _row(session, session_id)
+    if row.status == "active":
+        _finish(row, "ended")
+        audit.service.record(
+            session,
+            principal=principal,
+            action="runtime.session.ended",
+            resource_type=RuntimeSessionRow.audit_type,
+            resource_id=row.id,
+            resource_name=row.client or str(row.id),
+            project_id=row.project_id,
+            metadata={"sandboxId": str(row.sandbox_id), "type": row.type},
+        )
+        commit(session)
+    return get_session(session, session_id)
+
+
+def clean_client(client: str | None, default: str = "") -> str:
+    client = (client or "").strip() or default
+    if len(client.encode()) > MAX_CLIENT_BYTES:
+        raise InvalidInput("session client is too long")
+    return client
+
+
+# -- terminals: the terminal route's side ------------------------------------------------
+
+
+def open_terminal_session(
+    session: Session,
+    *,
+    sandbox_id: uuid.UUID,
+    terminal_id: uuid.UUID,
+    client: str,
+    user_agent: str,
+    metadata: dict[str, Any],
+) -> uuid.UUID:
+    """A WebSocket attached to a terminal (not audited, like the reference: terminal
+    sessions are the record themselves)."""
+    row = _new_session(
+        session,
+        sandbox_id=sandbox_id,
+        type="terminal",
+        client=client,
+        user_agent=user_agent,
+        metadata=metadata,
+        terminal_id=terminal_id,
+    )
+    commit(session)
+    return row.id
+
+
+def close_terminal_session(session: Session, *, session_id: uuid.UUID, error: str = "") -> None:
+    row = session.get(RuntimeSessionRow, session_id)
+    if row is not None and row.status == "active":
+        _finish(row, "failed" if error else "ended", error)
+        commit(session)
+
+
+def start_recording(session: Session, *, terminal_id: uuid.UUID, sandbox_id: uuid.UUID) -> None:
+    sandbox = sandboxes.get_sandbox(session, sandbox_id)
+    session.add(
+        TerminalRecordingRow(
+            terminal_id=terminal_id, project_id=sandbox.project_id, sandbox_id=sandbox_id
+        )
+    )
+    commit(session)
+
+
+def finish_recording(
+    session: Session, *, terminal_id: uuid.UUID, size_bytes: int, truncated: bool
+) -> None:
+    row = session.get(TerminalRecordingRow, terminal_id)
+    if row is not None:
+        row.size_bytes, row.truncated, row.ended_at = size_bytes, truncated, utcnow()
+        commit(session)
+
+
+def recording_file(
+    session: Session, settings: Settings, *, session_id: uuid.UUID
+) -> tuple[Path, str]:
+    """The finished recording listed on a session: (file, download name)."""
+    row = _row(session, session_id)
+    recording = row.terminal_id and session.get(TerminalRecordingRow, row.terminal_id)
+    path = recording and recording_path(settings, recording.sandbox_id, recording.terminal_id)
+    if not recording or recording.ended_at is None or not path or not path.exists():
+        raise NotFound("this session has no recording (yet)")
+    return path, f"terminal-{recording.terminal_id}.cast"
+
+
+def recording_path(settings: Settings, sandbox_id: uuid.UUID, terminal_id: uuid.UUID) -> Path:
+    return settings.data_dir / "recordings" / str(sandbox_id) / f"{terminal_id}.cast"
+
+
+# -- building blocks ----------------------------------------------------------------------
+
+
+def _row(session: Session, session_id: uuid.UUID) -> RuntimeSessionRow:
+    return get_row(session, RuntimeSessionRow, session_id, "runtime session not found")
+
+
+def _new_session(
+    session: Session, *, sandbox_id: uuid.UUID, type: str, client: str, user_agent: str,
+    metadata: Any, terminal_id: uuid.UUID | None = None,
+) -> RuntimeSessionRow:  # fmt: skip
+    sandbox = sandboxes.get_sandbox(session, sandbox_id)
+    row = RuntimeSessionRow(
+        project_id=sandbox.project_id,
+        sandbox_id=sandbox_id,
+        type=type,
+        client=client,
+        user_agent=(user_agent or "")[:MAX_USER_AGENT_CHARS],
+        terminal_id=terminal_id,
+        runtime_ref=sandbox.runtime_ref,
+        meta=metadata,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _finish(row: RuntimeSessionRow, status: str, error: str = "") -> None:
+    now = utcnow()
+    row.status, row.error, row.ended_at, row.updated_at = status, error[:1000], now, now
+
+
+def _public(session: Session, rows: list[RuntimeSessionRow]) -> list[RuntimeSession]:
+    """Public sessions, each with its terminal's finished recording when there is one."""
+    terminal_ids = {row.terminal_id for row in rows if row.terminal_id}
+    recordings = {
+        recording.terminal_id: recording
+        for recording in session.exec(
+            select(TerminalRecordingRow).where(
+                col(TerminalRecordingRow.terminal_id).in_(terminal_ids),
+                col(TerminalRecordingRow.ended_at).is_not(None),
+            )
+        )
+    }
+    public = []
+    for row in rows:
+        item = RuntimeSession.from_row(row)
+        if (recording := recordings.get(row.terminal_id)) is not None:
+            item.recording = SessionRecording(
+                terminal_id=recording.terminal_id,
+                size_bytes=recording.size_bytes,
+                truncated=recording.truncated,
+                url=f"/v1/sessions/{row.id}/recording",
+                started_at=recording.started_at,
+                ended_at=recording.ended_at,
+            )
+        public.append(item)
+    return public
