@@ -48,7 +48,7 @@ class Scrollback:
     def append(self, chunk: bytes) -> None:
         self._data += chunk
         self.end += len(chunk)
-        if len(self._data) > 2 * self.capacity:  # trim in bulk: amortized O(1) per byte
+        if len(self._data) > self.capacity + self.capacity // 4:  # trim in bulk (amortized)
             del self._data[: len(self._data) - self.capacity]
 
     def read(self, cursor: int, limit: int = READ_CHUNK) -> tuple[bytes, int, int]:
