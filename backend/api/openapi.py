@@ -8,6 +8,7 @@ schema on failures, and `{"items": [...]}` wrappers for lists.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI
@@ -75,6 +76,34 @@ def body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
     return {"requestBody": {"required": required, **_json(_ref(model.__name__), "")}}
 
 
+_WEBSOCKETS: dict[str, dict[str, Any]] = {}
+
+
+def websocket(path: str, *, tag: str, summary: str, query: dict[str, str]) -> None:
+    """Document a WebSocket route (FastAPI leaves them out): a GET answered with 101."""
+    path_params = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    _WEBSOCKETS[path] = {
+        "tags": [tag],
+        "summary": summary,
+        "operationId": summary.lower().replace(" ", "_"),
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in path_params
+        ]
+        + [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": text,
+                "schema": {"type": "string"},
+            }
+            for name, text in query.items()
+        ],
+        "responses": {"101": {"description": "Switching Protocols (WebSocket)"}},
+    }
+
+
 def build_openapi(app: FastAPI, *, server_url: str = "/") -> dict[str, Any]:
     document = get_openapi(
         title="mbox API",
@@ -85,6 +114,8 @@ def build_openapi(app: FastAPI, *, server_url: str = "/") -> dict[str, Any]:
         servers=[{"url": server_url}],
         tags=[{"name": tag} for tag in TAGS],
     )
+    for path, operation in _WEBSOCKETS.items():
+        document["paths"].setdefault(path, {})["get"] = copy.deepcopy(operation)
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             _finish_operation(operation, public=(method, path) in PUBLIC_OPERATIONS)

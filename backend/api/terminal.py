@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from backend.api.middleware import same_origin
+from backend.api.openapi import websocket
 from backend.db import Database
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 from backend.runtime.base import RuntimeAdapter, RuntimeFailure
@@ -40,6 +41,21 @@ from backend.settings import Settings
 from backend.validation import parse_uuid
 
 router = APIRouter(tags=["sandboxes"])
+websocket(
+    "/v1/sandboxes/{sandboxID}/terminal",
+    tag="sandboxes",
+    summary="Open terminal",
+    query={
+        "shell": "sh (default) or bash",
+        "client": "a label for the session record",
+        "terminal": "terminal id: attach to it, or start one under that id",
+        "cursor": "output offset to resume from",
+        "mode": "drive (default) or watch",
+        "rows": "initial rows",
+        "cols": "initial columns",
+        "events": "1: also send JSON text frames about the terminal",
+    },
+)
 SHELLS = {"": "/bin/sh", "sh": "/bin/sh", "bash": "/bin/bash"}
 RESET = b"\x1bc"  # full terminal reset, before replaying a whole scrollback
 MAX_INPUT_FRAME = 64 * 1024

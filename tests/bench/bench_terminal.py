@@ -24,7 +24,7 @@ from pathlib import Path
 from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.bench.harness import bench_server, p50, p99, percentiles, rss_mb  # noqa: E402
+from tests.bench.harness import bench_server, p50, p99, percentiles, rss_mb
 
 GENERATOR = r"""
 import hashlib, sys, time
