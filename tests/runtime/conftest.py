@@ -126,7 +126,7 @@ class World:
             assert asyncio.get_running_loop().time() < deadline, current
             await asyncio.sleep(0.02)
 
-    async def settle(self, sandbox_id: str, until: str, timeout: float = 5.0) -> dict:
+    async def settle(self, sandbox_id: str, until: str, timeout: float = 15.0) -> dict:
         """Reconcile until the sandbox reaches status `until` (or fail with what it is)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:

@@ -84,6 +84,17 @@ class Screen:
         return self.text
 
 
+async def _sandbox_processes(local, box) -> list[str]:
+    _, out, _ = await run(local, box.sandbox_id, "ps -e -o args=")
+    return out.splitlines()
+
+
+async def _until_running(local, box, command: str) -> None:
+    async with asyncio.timeout(10):
+        while command not in await _sandbox_processes(local, box):
+            await asyncio.sleep(0.01)
+
+
 # -- terminals ------------------------------------------------------------------------
 
 
@@ -108,16 +119,16 @@ async def test_resize_is_seen(shell):
     assert (await shell.command("stty size")).splitlines()[1].strip() == "40 132"
 
 
-async def test_resize_signals_the_foreground_process(shell):
+async def test_resize_signals_the_foreground_process(local, box, shell):
     await shell.session.write(b"trap 'echo WINCH $(stty size)' WINCH; sleep 5 & wait\n")
-    await asyncio.sleep(0.3)  # the trap is set and the shell waits
+    await _until_running(local, box, "sleep 5")  # the trap is set
     shell.session.resize(30, 90)
     await shell.expect("WINCH 30 90")
 
 
-async def test_ctrl_c_interrupts_the_foreground_job(shell):
+async def test_ctrl_c_interrupts_the_foreground_job(local, box, shell):
     await shell.session.write(b"sleep 100\n")
-    await asyncio.sleep(0.3)
+    await _until_running(local, box, "sleep 100")
     started = asyncio.get_running_loop().time()
     await shell.session.write(b"\x03")
     assert "^C" in await shell.expect(PROMPT)  # the prompt is back: the shell lived on
@@ -138,11 +149,6 @@ async def test_a_command_that_is_not_a_shell(local, box):
     assert await session.wait() == 0
     assert (await screen.drain()) == "a\r\nb"  # the terminal turns \n into \r\n
     await session.close()
-
-
-async def _sandbox_processes(local, box) -> list[str]:
-    _, out, _ = await run(local, box.sandbox_id, "ps -e -o args=")
-    return out.splitlines()
 
 
 async def test_close_kills_the_whole_session(local, box, shell):
@@ -200,14 +206,13 @@ async def _http_get(sock: socket.socket, path: str) -> bytes:
 async def server_box(local):
     sandbox = spec("python3", "-c", SERVER, "8000")
     await local.ensure(sandbox)
+    probe = "import socket; socket.create_connection(('127.0.0.1', 8000))"
     for _ in range(500):  # until it listens
-        code, _, _ = await run(
-            local, sandbox.sandbox_id, "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 8000))'"
-        )
+        code, _, _ = await run(local, sandbox.sandbox_id, f'python3 -c "{probe}"')
         if code == 0:
-            break
+            return sandbox
         await asyncio.sleep(0.02)
-    return sandbox
+    raise AssertionError("the server in the sandbox did not start")
 
 
 @pytest.mark.parametrize("relay", [False, True], ids=["netns", "relay"])

@@ -135,7 +135,9 @@ async def test_a_slow_client_never_stalls_the_terminal(served, sandbox):
         max_size=None,
         max_queue=1,
     )  # never reads: its socket fills up
-    await fast.type("head -c 6000000 /dev/zero | od -An -v | tail -c 100 >/dev/null; echo done-$((5*5))\n")
+    await fast.type(
+        "head -c 6000000 /dev/zero | od -An -v | tail -c 100 >/dev/null; echo done-$((5*5))\n"
+    )
     await fast.read_until("done-25", timeout=30)
     await fast.type("head -c 3000000 /dev/urandom | base64 -w 200; echo flood-$((4*4))\n")
     await fast.read_until("flood-16", timeout=60)
