@@ -21,7 +21,7 @@ async def running(
     database: Database, runtime: RuntimeAdapter, settings: Settings
 ) -> AsyncIterator[None]:
     """Run the engines while the context is open; on exit stop them and the runtime."""
-    reconciler = Reconciler(database, runtime)
+    reconciler = Reconciler(database, runtime, settings)
     runner = TaskRunner(
         database, runtime, task_output_store(settings), grace=settings.task_cancel_grace_seconds
     )

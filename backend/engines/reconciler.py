@@ -20,15 +20,20 @@ from backend.runtime.base import RuntimeAdapter, RuntimeFailure, RuntimeStatus
 from backend.sandboxes import lifetime
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.models import SandboxRow
+from backend.sessions import service as sessions
+from backend.settings import Settings
 from backend.templates.models import TemplateRow
 
 log = logging.getLogger("mbox.reconciler")
 
 
 class Reconciler:
-    def __init__(self, database: Database, runtime: RuntimeAdapter) -> None:
+    def __init__(
+        self, database: Database, runtime: RuntimeAdapter, settings: Settings | None = None
+    ) -> None:
         self.database = database
         self.runtime = runtime
+        self.settings = settings  # where this server keeps per-sandbox files (recordings)
 
     async def run(self, interval: float, leadership: Leadership) -> None:
         """Reconcile forever: on every change notification, and every `interval` seconds."""
@@ -59,6 +64,8 @@ class Reconciler:
         desired = sandbox.desired_state
         if desired == "deleted":
             await self.runtime.delete(sandbox.id)
+            if self.settings is not None:
+                await asyncio.to_thread(sessions.remove_recordings, self.settings, sandbox.id)
             await self._report(sandbox, runtime_ref=None)
         elif desired == "stopped":
             if observed.phase != "missing":

@@ -7,6 +7,7 @@ stays as it ended: ending it again changes nothing (a failed session stays faile
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,11 @@ def recording_file(
 
 def recording_path(settings: Settings, sandbox_id: uuid.UUID, terminal_id: uuid.UUID) -> Path:
     return settings.data_dir / "recordings" / str(sandbox_id) / f"{terminal_id}.cast"
+
+
+def remove_recordings(settings: Settings, sandbox_id: uuid.UUID) -> None:
+    """A deleted sandbox's recordings go with it (its rows go when it is purged)."""
+    shutil.rmtree(settings.data_dir / "recordings" / str(sandbox_id), ignore_errors=True)
 
 
 # -- building blocks ----------------------------------------------------------------------

@@ -144,7 +144,7 @@ async def world(settings, database, runtime):
     transport = httpx.ASGITransport(app=app)
     runner = TaskRunner(database, runtime, task_output_store(settings), grace=0.5)
     async with httpx.AsyncClient(transport=transport, base_url="http://mbox") as client:
-        yield World(app, client, Reconciler(database, runtime), runner)
+        yield World(app, client, Reconciler(database, runtime, settings), runner)
     await runner.wait_idle()
 
 
