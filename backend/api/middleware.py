@@ -42,7 +42,7 @@ class ApiRequestMiddleware:
             return
         headers = Headers(scope=scope)
         if _has_nul(scope):
-            await _reject(scope, send, 400, "the request path or query contains a NUL character")
+            await reject(scope, send, 400, "the request path or query contains a NUL character")
             return
         request_id = clean_request_id(headers.get(REQUEST_ID_HEADER)) or str(uuid.uuid4())
         send = _with_request_id(send, request_id)
@@ -51,7 +51,7 @@ class ApiRequestMiddleware:
         if principal is None and method in ("GET", "HEAD"):
             principal = _console_principal(self.settings, scope, headers)
         if principal is None and (method, scope["path"]) not in PUBLIC_ROUTES:
-            await _reject(scope, send, 401, "missing or invalid bearer token")
+            await reject(scope, send, 401, "missing or invalid bearer token")
             return
         principal = (
             principal.with_labels(
@@ -123,11 +123,15 @@ def _has_nul(scope: Scope) -> bool:
     return "\x00" in scope["path"] or b"%00" in scope["query_string"].lower()
 
 
-async def _reject(scope: Scope, send: Send, status: int, message: str) -> None:
-    """Answer before routing: a JSON error (or a close, for a WebSocket)."""
+async def reject(scope: Scope, send: Send, status: int, message: str) -> None:
+    """A JSON error in the contract's shape. A WebSocket is refused before the upgrade with
+    that HTTP response where the server supports it, else closed with 4000 + status."""
+    prefix = "http"
     if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 4000 + status, "reason": message})
-        return
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 4000 + status, "reason": message})
+            return
+        prefix = "websocket.http"
     payload = json.dumps({"error": message}).encode()
     headers = [
         (b"content-type", b"application/json"),
@@ -135,5 +139,5 @@ async def _reject(scope: Scope, send: Send, status: int, message: str) -> None:
     ]
     if status == 401:
         headers.append((b"www-authenticate", b"Bearer"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    await send({"type": f"{prefix}.response.start", "status": status, "headers": headers})
+    await send({"type": f"{prefix}.response.body", "body": payload})

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from backend.api.middleware import same_origin
+from backend.api.middleware import reject, same_origin
 from backend.api.openapi import websocket
 from backend.db import Database
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
@@ -150,7 +149,7 @@ async def terminal_socket(websocket: WebSocket, sandboxID: str) -> None:  # noqa
         if existing and existing.sandbox_id != request.sandbox_id:
             raise NotFound("terminal not found")
     except ServiceError as exc:
-        await _deny(websocket, exc.status_code, exc.message)
+        await reject(websocket.scope, websocket.send, exc.status_code, exc.message)
         return
     await websocket.accept()
     await TerminalConnection(websocket, request, state).run()
@@ -304,12 +303,3 @@ class TerminalConnection:
         with contextlib.suppress(Exception):
             if self.websocket.client_state == WebSocketState.CONNECTED:
                 await self.websocket.close(1000)
-
-
-async def _deny(websocket: WebSocket, status: int, message: str) -> None:
-    """Refuse before the upgrade: an HTTP error in the contract's shape where the server
-    supports it, else a close with code 4000 + status."""
-    if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        await websocket.send_denial_response(JSONResponse({"error": message}, status))
-    else:
-        await websocket.close(code=4000 + status, reason=message)

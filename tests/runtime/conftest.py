@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import uuid
@@ -148,18 +149,27 @@ async def world(settings, database, runtime):
     await runner.wait_idle()
 
 
-@pytest.fixture
-async def served(world: World) -> AsyncIterator[str]:
-    """The world's app behind a real HTTP/WebSocket server on this event loop; yields its
-    base URL (for WebSockets and anything the in-process transport cannot carry)."""
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """`app` behind a real HTTP/WebSocket server on this event loop; yields its base URL."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(world.app, lifespan="off", log_level="warning", ws="websockets-sansio")
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", ws="websockets-sansio")
     server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
-        assert not serving.done(), "the test server did not start"
+        assert not task.done(), "the test server did not start"
         await asyncio.sleep(0.005)
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    server.should_exit = True
-    await serving
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def served(world: World) -> AsyncIterator[str]:
+    """The world's app behind a real server (for WebSockets and anything the in-process
+    transport cannot carry)."""
+    async with serving(world.app) as base_url:
+        yield base_url

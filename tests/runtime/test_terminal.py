@@ -11,7 +11,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from backend.api.app import create_api
+from backend.auth.service import SESSION_COOKIE, issue_console_session
 from backend.sessions.terminals import Scrollback
+from tests.runtime.conftest import serving
 
 
 class Term:
@@ -221,3 +224,27 @@ async def until_recorded(world, session: dict, timeout: float = 5.0) -> dict:
             return current["recording"]
         assert asyncio.get_running_loop().time() < deadline, current
         await asyncio.sleep(0.05)
+
+
+async def test_browsers_authenticate_with_the_console_cookie_from_the_console_only(
+    world, settings, database, runtime, sandbox
+):
+    secured = settings.model_copy(update={"api_token": "terminal-token"})
+    app = create_api(settings=secured, database=database, runtime=runtime)
+    cookie = f"{SESSION_COOKIE}={issue_console_session(secured)}"
+    async with serving(app) as base:
+        url = f"{base.replace('http', 'ws', 1)}/v1/sandboxes/{sandbox['id']}/terminal"
+        own_origin = {"Origin": base, "Cookie": cookie}
+        for headers, status in [
+            ({}, 401),
+            ({"Cookie": f"{SESSION_COOKIE}=v1.1.forged", "Origin": base}, 401),
+            ({"Cookie": cookie, "Origin": "http://evil.example"}, 401),
+            ({"Authorization": "Bearer terminal-token", "Origin": "http://evil.example"}, 403),
+        ]:
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(url, additional_headers=headers)
+            assert refused.value.response.status_code == status, headers
+        for headers in (own_origin, {"Authorization": "Bearer terminal-token"}):
+            socket = await connect(url + "?events=1", additional_headers=headers)
+            assert json.loads(await socket.recv())["type"] == "attached"
+            await socket.close()
