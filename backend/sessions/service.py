@@ -66,16 +66,7 @@ def create_session(
         user_agent=user_agent,
         metadata=metadata_value(data.metadata),
     )
-    audit.service.record(
-        session,
-        principal=principal,
-        action="runtime.session.created",
-        resource_type=RuntimeSessionRow.audit_type,
-        resource_id=row.id,
-        resource_name=row.client or str(row.id),
-        project_id=row.project_id,
-        metadata={"sandboxId": str(sandbox_id), "type": row.type},
-    )
+    _record(session, principal, "runtime.session.created", row)
     commit(session)
     return get_session(session, row.id)
 
@@ -84,16 +75,7 @@ def end_session(session: Session, *, principal: Principal, session_id: uuid.UUID
     row = _row(session, session_id)
     if row.status == "active":
         _finish(row, "ended")
-        audit.service.record(
-            session,
-            principal=principal,
-            action="runtime.session.ended",
-            resource_type=RuntimeSessionRow.audit_type,
-            resource_id=row.id,
-            resource_name=row.client or str(row.id),
-            project_id=row.project_id,
-            metadata={"sandboxId": str(row.sandbox_id), "type": row.type},
-        )
+        _record(session, principal, "runtime.session.ended", row)
         commit(session)
     return get_session(session, session_id)
 
@@ -204,6 +186,20 @@ def _new_session(
     session.add(row)
     session.flush()
     return row
+
+
+def _record(session: Session, principal: Principal, action: str, row: RuntimeSessionRow) -> None:
+    """Audit a session change; the reference names the session by its client."""
+    audit.service.record(
+        session,
+        principal=principal,
+        action=action,
+        resource_type=RuntimeSessionRow.audit_type,
+        resource_id=row.id,
+        resource_name=row.client or str(row.id),
+        project_id=row.project_id,
+        metadata={"sandboxId": str(row.sandbox_id), "type": row.type},
+    )
 
 
 def _finish(row: RuntimeSessionRow, status: str, error: str = "") -> None:

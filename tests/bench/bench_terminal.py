@@ -50,20 +50,26 @@ async def wait_for_prompt(read, marker: bytes = b"$ ") -> None:
         seen += await read()
 
 
-async def direct_echo_ms(runtime, sandbox_id: uuid.UUID, keys: int) -> list[float]:
-    pty = await runtime.open_pty(sandbox_id, ["/bin/sh"], rows=24, cols=80)
-    await wait_for_prompt(pty.read)
+async def echo_ms(send, receive, keys: int) -> list[float]:
+    """Type `keys` keys one at a time; each sample is a key's round trip to its echo."""
+    await wait_for_prompt(receive)
     samples = []
     for n in range(keys):
         started = time.perf_counter()
-        await pty.write(b"a")
-        while b"a" not in await pty.read():
+        await send(b"a")
+        while b"a" not in await receive():
             pass
         samples.append((time.perf_counter() - started) * 1000)
         if n % 100 == 99:
-            await pty.write(b"\x15")  # kill the line (canonical mode holds 4 KiB)
+            await send(b"\x15")  # kill the line (canonical mode holds 4 KiB)
             await asyncio.sleep(0.02)
-            await pty.read()
+            await receive()
+    return samples
+
+
+async def direct_echo_ms(runtime, sandbox_id: uuid.UUID, keys: int) -> list[float]:
+    pty = await runtime.open_pty(sandbox_id, ["/bin/sh"], rows=24, cols=80)
+    samples = await echo_ms(pty.write, pty.read, keys)
     await pty.close()
     return samples
 
@@ -76,18 +82,7 @@ async def open_terminal(base: str, sandbox: dict, **query: object) -> ClientConn
 
 async def websocket_echo_ms(base: str, sandbox: dict, keys: int) -> list[float]:
     socket = await open_terminal(base, sandbox)
-    await wait_for_prompt(socket.recv)
-    samples = []
-    for n in range(keys):
-        started = time.perf_counter()
-        await socket.send(b"a")
-        while b"a" not in await socket.recv():
-            pass
-        samples.append((time.perf_counter() - started) * 1000)
-        if n % 100 == 99:
-            await socket.send(b"\x15")
-            await asyncio.sleep(0.02)
-            await socket.recv()
+    samples = await echo_ms(socket.send, socket.recv, keys)
     await socket.close()
     return samples
 
