@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import socket
 import uuid
@@ -27,7 +28,7 @@ import httpcore
 from httpcore._backends.anyio import AnyIOStream
 from starlette.types import Message, Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from backend.runtime.base import PortUnavailable, RuntimeFailure
 
@@ -145,7 +146,7 @@ class Relay:
         port: int,
         target: bytes,
         prefix: str = "",
-        add_headers: Headers = (),  # type: ignore[assignment]
+        add_headers: Iterable[tuple[bytes, bytes]] = (),
         drop_headers: frozenset[bytes] = frozenset(),
     ) -> None:
         """Relay one HTTP request to `target` (path and query) on the sandbox port."""
@@ -192,7 +193,7 @@ class Relay:
         response: httpcore.Response,
         receive: Receive,
         send: Send,
-        add_headers: Headers,
+        add_headers: Iterable[tuple[bytes, bytes]],
         drop_headers: frozenset[bytes],
     ) -> None:
         headers, length = response_headers(response.headers, drop_headers)
@@ -264,7 +265,7 @@ class Relay:
             status = exc.response.status_code
             await websocket_error(scope, send, status, f"the app answered {status}")
             return
-        except (InvalidHandshake, OSError, TimeoutError) as exc:
+        except (WebSocketException, OSError, TimeoutError) as exc:
             sock.close()
             log.info("preview websocket %s:%s failed: %r", sandbox_id, port, exc)
             await websocket_error(scope, send, 502, f"port {port} in the sandbox did not answer")
@@ -419,8 +420,6 @@ async def json_error(send: Send, status: int, message: str) -> None:
 
 
 def _json_string(text: str) -> bytes:
-    import json
-
     return json.dumps(text).encode()
 
 
@@ -472,8 +471,8 @@ async def _relay_frames(
                 return None
 
     async def outward() -> None:
-        """App to client, until the app closes."""
-        with contextlib.suppress(ConnectionClosed):
+        """App to client, until the app closes (or the client is gone)."""
+        with contextlib.suppress(ConnectionClosed, OSError):
             while True:
                 data = await upstream.recv()
                 on_message()
@@ -494,13 +493,14 @@ async def _relay_frames(
         from_client.cancel()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(from_app), 5)
-        await send(
-            {
-                "type": "websocket.close",
-                "code": _sendable(upstream.close_code),
-                "reason": (upstream.close_reason or "")[:120],
-            }
-        )
+        with contextlib.suppress(OSError, RuntimeError):
+            await send(
+                {
+                    "type": "websocket.close",
+                    "code": _sendable(upstream.close_code),
+                    "reason": (upstream.close_reason or "")[:120],
+                }
+            )
     finally:
         for task in (from_client, from_app):
             if not task.done():

@@ -145,4 +145,5 @@ async def get_events(request: Request, sandbox_id: SandboxId) -> JSONResponse:
 )
 async def get_ports(request: Request, sandbox_id: SandboxId) -> JSONResponse:
     sandbox = await _runtime_sandbox(request, sandbox_id)
-    return JSONResponse(await runtime_access.ports(request.app.state.runtime, sandbox))
+    state = request.app.state
+    return JSONResponse(await runtime_access.ports(state.runtime, sandbox, state.settings))

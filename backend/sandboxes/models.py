@@ -174,7 +174,10 @@ class PreviewPort(PublicModel):
     name: str
     port: int
     protocol: str
+    # The reference's relative proxy route on the API origin (for programs).
     preview_url: str | None = None
+    # This port's own origin (for browsers: open it through a preview link).
+    preview_origin: str | None = None
     available: bool
     message: str | None = None
 

@@ -21,7 +21,9 @@ from backend.runtime.base import (
     RuntimeTarget,
 )
 from backend.sandboxes.models import SandboxRow
+from backend.sandboxes.previews import preview_origin
 from backend.sandboxes.service import get_sandbox
+from backend.settings import Settings
 
 MAX_TAIL_LINES = 5000
 DEFAULT_TAIL_LINES = 200
@@ -73,7 +75,10 @@ async def events(runtime: RuntimeAdapter, sandbox: SandboxRow) -> list[dict[str,
     ]
 
 
-async def ports(runtime: RuntimeAdapter, sandbox: SandboxRow) -> dict[str, Any]:
+async def ports(
+    runtime: RuntimeAdapter, sandbox: SandboxRow, settings: Settings | None = None
+) -> dict[str, Any]:
+    """The declared ports; TCP ones also name their preview origin (given the settings)."""
     running = sandbox.status == "running"
     items = []
     for port in sandbox.ports:
@@ -81,6 +86,8 @@ async def ports(runtime: RuntimeAdapter, sandbox: SandboxRow) -> dict[str, Any]:
         item: dict[str, Any] = {"name": port["name"], "port": port["port"], "protocol": protocol}
         url = port.get("previewUrl") or f"/v1/sandboxes/{sandbox.id}/ports/{port['port']}/proxy/"
         item["previewUrl"] = url
+        if settings is not None and protocol == "TCP":
+            item["previewOrigin"] = preview_origin(settings, sandbox.id, port["port"])
         item["available"] = running and protocol == "TCP"
         if protocol != "TCP":
             item["message"] = "only TCP ports can be opened in browser preview"

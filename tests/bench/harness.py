@@ -91,7 +91,7 @@ async def bench_server(**overrides: Any) -> AsyncIterator[BenchServer]:
     database.migrate()
     runtime = create_runtime(settings)
     app = create_api(settings=settings, database=database, runtime=runtime)
-    listener = socket.socket()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # NODELAY
     listener.bind(("127.0.0.1", 0))
     server = uvicorn.Server(
         uvicorn.Config(app, lifespan="off", log_level="warning", ws="websockets-sansio")

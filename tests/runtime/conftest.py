@@ -152,7 +152,7 @@ async def world(settings, database, runtime):
 @contextlib.asynccontextmanager
 async def serving(app: Any) -> AsyncIterator[str]:
     """`app` behind a real HTTP/WebSocket server on this event loop; yields its base URL."""
-    listener = socket.socket()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # NODELAY
     listener.bind(("127.0.0.1", 0))
     config = uvicorn.Config(app, lifespan="off", log_level="warning", ws="websockets-sansio")
     server = uvicorn.Server(config)

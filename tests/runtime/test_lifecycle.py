@@ -109,6 +109,7 @@ async def test_ports_report_previewability(world):
         "port": 3000,
         "protocol": "TCP",
         "previewUrl": f"/v1/sandboxes/{sandbox['id']}/ports/3000/proxy/",
+        "previewOrigin": f"http://3000-{uuid.UUID(sandbox['id']).hex}.preview.localhost:3000",
         "available": True,
     }
     assert dns["available"] is False

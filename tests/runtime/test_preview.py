@@ -126,7 +126,8 @@ async def handle(reader, writer):
                                    "body": body.decode("latin-1"), "peer": peer}).encode()
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                              b"Set-Cookie: app=1; Path=/\r\nX-App: echo\r\n"
-                             b"Content-Length: %d\r\n\r\n%s" % (len(echo), echo))
+                             b"Content-Length: %d\r\n\r\n%s"
+                             % (len(echo), b"" if method == "HEAD" else echo))
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
@@ -267,6 +268,13 @@ async def test_bodies_and_methods_are_relayed(world, box):
     assert (streamed.json()["method"], streamed.json()["body"]) == ("PUT", "one,two,three")
     deleted = await world.client.delete(f"{_proxy(box)}/thing/1")
     assert (deleted.json()["method"], deleted.json()["target"]) == ("DELETE", "/thing/1")
+    head = await world.client.head(f"{_proxy(box)}/echo")
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) > 0  # the app's answer to HEAD, passed on
+    missing = await world.client.head(f"/v1/sandboxes/{box['id']}/ports/9999/proxy/")
+    assert missing.status_code == 404
+    after = await world.client.get(f"{_proxy(box)}/after-head")  # the connection is still good
+    assert after.json()["target"] == "/after-head"
 
 
 async def test_upstream_connections_are_kept_alive(world, box):
@@ -328,14 +336,16 @@ async def test_the_proxy_needs_the_bearer_token(world, box, database):
 
 
 async def test_large_streamed_response_arrives_intact(world, box, served):
-    async with httpx.AsyncClient(base_url=served) as client:
-        async with client.stream("GET", f"{_proxy(box)}/big") as response:
-            assert response.status_code == 200
-            assert "content-length" not in response.headers  # streamed, not buffered
-            digest, size = hashlib.sha256(), 0
-            async for chunk in response.aiter_raw():
-                digest.update(chunk)
-                size += len(chunk)
+    async with (
+        httpx.AsyncClient(base_url=served) as client,
+        client.stream("GET", f"{_proxy(box)}/big") as response,
+    ):
+        assert response.status_code == 200
+        assert "content-length" not in response.headers  # streamed, not buffered
+        digest, size = hashlib.sha256(), 0
+        async for chunk in response.aiter_raw():
+            digest.update(chunk)
+            size += len(chunk)
     assert size == 32768 * 32
     assert digest.hexdigest() == BIG_SHA256
 
@@ -413,13 +423,19 @@ async def test_preview_origin_with_a_link(world, box):
     token = opened.cookies["mbox_preview"]
 
     response = await world.client.get(
-        "/echo?x=1", headers={"Host": host, "Cookie": f"theme=dark; mbox_preview={token}"}
+        "/echo?x=1",
+        headers={
+            "Host": host,
+            "Cookie": f"theme=dark; mbox_preview={token}; mbox_session=console",
+            "Authorization": "Bearer caller-secret",
+        },
     )
     assert response.status_code == 200
     echo = response.json()
     assert echo["target"] == "/echo?x=1"
     seen = _headers(echo)
     assert seen["cookie"] == "theme=dark"
+    assert "authorization" not in seen
     assert seen["host"] == f"localhost:{PORT}"
     assert seen["x-forwarded-host"] == host
     # Its own origin: no sandboxing CSP, the app's cookies are its own.
