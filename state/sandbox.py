@@ -1,5 +1,7 @@
 """Sandbox page state: one sandbox's status, start-up timings, lifetime, logs and events;
-its tasks (state/sandbox_tasks.py) and workspace files (state/sandbox_files.py) are mixins.
+its terminal (state/sandbox_terminal.py), tasks (state/sandbox_tasks.py), workspace files
+(state/sandbox_files.py), previews (state/sandbox_previews.py) and sessions
+(state/sandbox_sessions.py) are mixins. The Terminal tab opens first when the sandbox runs.
 
 Status changes are not pushed to the console yet, so the page refreshes itself while it
 is open: `load` (the page's on_load) starts the background `watch` loop, which re-reads
@@ -30,11 +32,14 @@ from backend.templates import service as templates
 from backend.templates.models import TemplateRow
 from state.base import CONSOLE, db_session, in_thread
 from state.sandbox_files import SandboxFiles
+from state.sandbox_previews import SandboxPreviews
+from state.sandbox_sessions import SandboxSessions
 from state.sandbox_tasks import SandboxTasks
+from state.sandbox_terminal import SandboxTerminal
 from state.sandboxes import SandboxesState, duration, parse_id, status_words, timestamp
 
 REFRESH_SECONDS = 1.0
-TAB_REFRESH_TICKS = 3  # the open Logs/Events/Tasks tab re-reads every 3 s (and on status change)
+TAB_REFRESH_TICKS = 3  # the open tab re-reads every 3 s (and on status change)
 LOG_LINES = 200
 NO_RUNTIME = "sandbox runtime is not ready"
 
@@ -252,13 +257,16 @@ def _call(fn: Any, sandbox_id: str, **kwargs: Any) -> None:
         fn(session, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), **kwargs)
 
 
-class SandboxState(SandboxTasks, SandboxFiles, rx.State):
+class SandboxState(
+    SandboxTerminal, SandboxTasks, SandboxFiles, SandboxPreviews, SandboxSessions, rx.State
+):
     view: SandboxView = SandboxView()
     phases: list[Phase] = []
     ports: list[PortItem] = []
     loaded: bool = False
     missing: bool = False
     tab: str = "logs"
+    _tab_chosen: bool = False  # the user picked a tab: the page no longer picks one
     logs: str = ""
     logs_error: str = ""
     events: list[EventItem] = []
@@ -293,8 +301,14 @@ class SandboxState(SandboxTasks, SandboxFiles, rx.State):
             self.logs = self.logs_error = self.events_error = ""
             self.events = []
             self.tab = "logs"
+            self._tab_chosen = False
+            self._reset_terminal()
             self._reset_tasks()
             self._reset_files()
+            self._reset_previews()
+            self._reset_sessions()
+        elif self.term_id:  # a reload: the terminal mounts again and reconnects
+            self.term_status, self.term_detail = "connecting", ""
         self.error = self.notice = ""
         self.busy = False
         self._apply(await in_thread(read_sandbox, sandbox_id))
@@ -341,6 +355,9 @@ class SandboxState(SandboxTasks, SandboxFiles, rx.State):
             self.phases = snapshot.phases
         if snapshot.ports != self.ports:
             self.ports = snapshot.ports
+        if not self._tab_chosen and snapshot.view.status == "running" and self.tab == "logs":
+            self.tab = "terminal"  # the default tab of a running sandbox
+        self._sync_terminal()
 
     async def _read_tab(self, tab: str, sandbox_id: str) -> dict[str, Any]:
         """What the tab shows now, as var values (read without holding the state)."""
@@ -356,7 +373,11 @@ class SandboxState(SandboxTasks, SandboxFiles, rx.State):
                 return {"events": [], "events_error": _runtime_message(exc, "events")}
         if tab == "tasks":
             return await self._read_tasks_tab(sandbox_id)
-        return {}  # files: read when the tab opens and on request
+        if tab == "preview":
+            return await self._read_previews_tab(sandbox_id)
+        if tab == "sessions":
+            return await self._read_sessions_tab(sandbox_id)
+        return {}  # terminal: a live socket; files: read when the tab opens and on request
 
     async def _refresh_tab(self) -> None:
         for name, value in (await self._read_tab(self.tab, self.view.id)).items():
@@ -369,7 +390,9 @@ class SandboxState(SandboxTasks, SandboxFiles, rx.State):
     @rx.event
     async def set_tab(self, value: str):
         self.tab = value
+        self._tab_chosen = True
         self.task_error = ""
+        self._sync_terminal()
         await self._refresh_tab()
         return SandboxState.follow_task
 

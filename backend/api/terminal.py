@@ -145,14 +145,25 @@ async def terminal_socket(websocket: WebSocket, sandboxID: str) -> None:  # noqa
             raise Conflict("sandbox must be running before opening terminal")
         if not hasattr(state.runtime, "open_pty"):
             raise Conflict(f"the {state.runtime.name} runtime has no terminals")
-        existing = request.terminal_id and state.terminals.get(request.terminal_id)
-        if existing and existing.sandbox_id != request.sandbox_id:
-            raise NotFound("terminal not found")
+        if request.terminal_id is not None:
+            await _check_reattach(state, request)
     except ServiceError as exc:
         await reject(websocket.scope, websocket.send, exc.status_code, exc.message)
         return
     await websocket.accept()
     await TerminalConnection(websocket, request, state).run()
+
+
+async def _check_reattach(state: Any, request: TerminalRequest) -> None:
+    """A terminal id names this sandbox's live terminal, or a new one: an id used before
+    whose shell has ended is refused (the client should open a new terminal)."""
+    live = state.terminals.get(request.terminal_id)
+    if live is not None:
+        if live.sandbox_id != request.sandbox_id:
+            raise NotFound("terminal not found")
+        return
+    if await state.database.call(sessions.terminal_used, terminal_id=request.terminal_id):
+        raise Conflict("this terminal has ended: open a new one")
 
 
 class TerminalConnection:
@@ -180,8 +191,8 @@ class TerminalConnection:
         try:
             terminal = await self._terminal(terminal_id)
             await self._serve(terminal, session_id)
-        except RuntimeFailure as exc:
-            error = str(exc)
+        except (RuntimeFailure, ServiceError) as exc:  # after the upgrade: say it in the terminal
+            error = str(exc) if isinstance(exc, RuntimeFailure) else exc.message
             await self._send_text_output(f"\r\nterminal closed: {error}\r\n")
         except Exception as exc:  # the session must not stay "active" forever
             error = f"terminal failed: {exc.__class__.__name__}"

@@ -114,6 +114,14 @@ def open_terminal_session(
     return row.id
 
 
+def terminal_used(session: Session, *, terminal_id: uuid.UUID) -> bool:
+    """Whether a terminal with this id ever ran (its sessions or recording remain)."""
+    query = select(RuntimeSessionRow.id).where(RuntimeSessionRow.terminal_id == terminal_id)
+    return session.get(TerminalRecordingRow, terminal_id) is not None or (
+        session.exec(query.limit(1)).first() is not None
+    )
+
+
 def close_terminal_session(session: Session, *, session_id: uuid.UUID, error: str = "") -> None:
     row = session.get(RuntimeSessionRow, session_id)
     if row is not None and row.status == "active":

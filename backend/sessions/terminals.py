@@ -166,9 +166,12 @@ class Terminal:
         self.created = time.time()
         self._pty = pty
         self._grace_seconds = grace_seconds
-        self._grace: asyncio.TimerHandle | None = None
         self._on_end = on_end
         self._pump = asyncio.create_task(self._read_output(), name=f"terminal {terminal_id}")
+        # Nobody is attached yet: if nobody ever attaches, it ends like an abandoned one.
+        self._grace: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            grace_seconds, self.hang_up
+        )
 
     # -- clients --------------------------------------------------------------------------
 

@@ -1,11 +1,12 @@
-"""One sandbox: status and actions, start-up timings, lifetime, runtime, logs and events,
-tasks (run a command, follow its output) and workspace files."""
+"""One sandbox: status and actions, start-up timings, lifetime, runtime, and tabs: a
+terminal (first, and shown at once while the sandbox runs), logs and events, tasks (run a
+command, follow its output), workspace files, previews of its ports and its sessions."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from components import files, tasks
+from components import files, preview, sessions, tasks, terminal
 from components.badges import event_type_badge, status_badge
 from components.dialogs import confirm_dialog
 from components.feedback import empty_state, error_callout, notice_callout
@@ -15,6 +16,8 @@ from components.shell import shell
 from components.tables import mono, muted
 from state.sandbox import EventItem, Phase, PortItem, SandboxState
 from state.sandbox_files import FileItem
+from state.sandbox_previews import EXPIRIES, LinkItem, PreviewPortItem
+from state.sandbox_sessions import SessionItem
 from state.sandbox_tasks import MAX_TIMEOUT, TaskItem
 
 ROUTE = "/sandboxes/[sandbox_id]"
@@ -294,23 +297,39 @@ def port_badge(port: rx.Var[PortItem]) -> rx.Component:
     return rx.badge(port.name, " :", port.port, " ", port.protocol, variant="surface", size="1")
 
 
-# -- logs, events, tasks and files -----------------------------------------------------
+# -- the tabs -------------------------------------------------------------------------
+
+TAB_PADDING = "1rem 1.25rem 1.25rem"
 
 
 def runtime_tabs() -> rx.Component:
     return panel(
         rx.tabs.root(
             rx.tabs.list(
+                rx.tabs.trigger("Terminal", value="terminal"),
                 rx.tabs.trigger("Logs", value="logs"),
                 rx.tabs.trigger("Events", value="events"),
                 rx.tabs.trigger("Tasks", value="tasks"),
                 rx.tabs.trigger("Files", value="files"),
+                rx.tabs.trigger("Preview", value="preview"),
+                rx.tabs.trigger("Sessions", value="sessions"),
                 padding_x="0.75rem",
+                overflow_x="auto",
             ),
-            rx.tabs.content(logs_tab(), value="logs", padding="1rem 1.25rem 1.25rem"),
-            rx.tabs.content(events_tab(), value="events", padding="1rem 1.25rem 1.25rem"),
-            rx.tabs.content(tasks_tab(), value="tasks", padding="1rem 1.25rem 1.25rem"),
-            rx.tabs.content(files_tab(), value="files", padding="1rem 1.25rem 1.25rem"),
+            # Kept mounted while another tab shows, so the terminal stays connected.
+            rx.tabs.content(
+                terminal_tab(),
+                value="terminal",
+                force_mount=True,
+                padding=TAB_PADDING,
+                style={"&[data-state='inactive']": {"display": "none"}},
+            ),
+            rx.tabs.content(logs_tab(), value="logs", padding=TAB_PADDING),
+            rx.tabs.content(events_tab(), value="events", padding=TAB_PADDING),
+            rx.tabs.content(tasks_tab(), value="tasks", padding=TAB_PADDING),
+            rx.tabs.content(files_tab(), value="files", padding=TAB_PADDING),
+            rx.tabs.content(preview_tab(), value="preview", padding=TAB_PADDING),
+            rx.tabs.content(sessions_tab(), value="sessions", padding=TAB_PADDING),
             value=SandboxState.tab,
             on_change=SandboxState.set_tab,
         ),
@@ -326,6 +345,63 @@ def tab_head(text: str) -> rx.Component:
         width="100%",
         margin_bottom="0.75rem",
     )
+
+
+# -- terminal -------------------------------------------------------------------------
+
+
+def terminal_tab() -> rx.Component:
+    running = SandboxState.view.status == "running"
+    return rx.cond(
+        running & (SandboxState.term_id != "") & rx.State.is_hydrated,
+        terminal.terminal_layout(
+            terminal_toolbar(),
+            terminal.terminal_screen(
+                SandboxState.term_id,
+                retry_ms=SandboxState.term_retry_ms,
+                on_ready=SandboxState.terminal_ready,
+                on_open=SandboxState.terminal_opened,
+                on_close=SandboxState.terminal_closed,
+                on_error=SandboxState.terminal_failed,
+            ),
+            terminal.paste_form(
+                on_submit=SandboxState.paste_text,
+                on_clipboard=SandboxState.paste_clipboard,
+                connected=SandboxState.term_status == "connected",
+            ),
+            detail=SandboxState.term_detail,
+            error=SandboxState.term_error,
+            notice=SandboxState.term_notice,
+        ),
+        terminal.terminal_unavailable(rx.cond(running, "Opening a terminal…", terminal_blocked())),
+    )
+
+
+def terminal_toolbar() -> rx.Component:
+    return terminal.terminal_toolbar(
+        SandboxState.term_status,
+        SandboxState.term_short,
+        live=SandboxState.term_live,
+        on_connect=SandboxState.connect_terminal,
+        on_disconnect=SandboxState.disconnect_terminal,
+        on_new=SandboxState.new_terminal,
+        on_copy=SandboxState.copy_selection,
+        on_take_control=SandboxState.take_control,
+    )
+
+
+def terminal_blocked() -> rx.Var[str]:
+    """Why there is no terminal, in words."""
+    return rx.match(
+        SandboxState.view.status,
+        ("pending", "The sandbox is starting: its terminal opens once it is running."),
+        ("stopped", "The sandbox is stopped: start it to open a terminal."),
+        ("failed", "The sandbox failed: start it again to open a terminal."),
+        "A terminal opens only while the sandbox is running.",
+    )
+
+
+# -- logs and events ------------------------------------------------------------------
 
 
 def logs_tab() -> rx.Component:
@@ -490,4 +566,77 @@ def new_file_dialog() -> rx.Component:
         on_submit=SandboxState.save_new_file,
         is_open=SandboxState.new_file_open,
         on_open_change=SandboxState.set_new_file_open,
+    )
+
+
+# -- preview --------------------------------------------------------------------------
+
+
+def preview_tab() -> rx.Component:
+    running = SandboxState.view.status == "running"
+    return preview.preview_layout(
+        preview.ports_table(SandboxState.preview_ports, port_row),
+        preview.share_box(
+            SandboxState.share_url,
+            SandboxState.share_note,
+            on_copy=SandboxState.copy_share_link,
+            on_close=SandboxState.close_share_link,
+        ),
+        preview.links_table(SandboxState.links, link_row),
+        add_port=preview.add_port_dialog(
+            error=SandboxState.port_error,
+            busy=SandboxState.previews_busy,
+            on_submit=SandboxState.add_port,
+            is_open=SandboxState.port_dialog_open,
+            on_open_change=SandboxState.set_port_dialog_open,
+        ),
+        expiry=preview.expiry_select(
+            SandboxState.share_expiry, on_change=SandboxState.set_share_expiry, choices=EXPIRIES
+        ),
+        on_refresh=SandboxState.refresh_tab,
+        error=SandboxState.previews_error,
+        notice=SandboxState.previews_notice,
+        running=running,
+        loaded=SandboxState.previews_loaded,
+    )
+
+
+def port_row(port: rx.Var[PreviewPortItem]) -> rx.Component:
+    return preview.port_row(
+        port,
+        running=SandboxState.view.status == "running",
+        busy=SandboxState.previews_busy,
+        on_open=SandboxState.open_preview(port.port),
+        on_share=SandboxState.share_preview(port.port),
+        on_remove=SandboxState.remove_port(port.port),
+    )
+
+
+def link_row(link: rx.Var[LinkItem]) -> rx.Component:
+    return preview.link_row(
+        link, busy=SandboxState.previews_busy, on_revoke=SandboxState.revoke_preview_link(link.id)
+    )
+
+
+# -- sessions -------------------------------------------------------------------------
+
+
+def sessions_tab() -> rx.Component:
+    return sessions.sessions_layout(
+        sessions.sessions_table(SandboxState.sessions, session_row),
+        has_sessions=SandboxState.sessions.length() > 0,
+        loaded=SandboxState.sessions_loaded,
+        error=SandboxState.sessions_error,
+        notice=SandboxState.sessions_notice,
+        grace=SandboxState.sessions_grace,
+        on_refresh=SandboxState.refresh_tab,
+    )
+
+
+def session_row(item: rx.Var[SessionItem]) -> rx.Component:
+    return sessions.session_row(
+        item,
+        current=item.terminal_id == SandboxState.term_id,
+        on_attach=SandboxState.attach_terminal(item.terminal_id),
+        on_end=SandboxState.end_runtime_session(item.id),
     )

@@ -248,3 +248,20 @@ async def test_browsers_authenticate_with_the_console_cookie_from_the_console_on
             socket = await connect(url + "?events=1", additional_headers=headers)
             assert json.loads(await socket.recv())["type"] == "attached"
             await socket.close()
+
+
+async def test_an_ended_terminal_is_not_restarted_under_its_id(served, sandbox):
+    term = await Term.open(served, sandbox)
+    terminal_id = (await term.event("attached"))["terminalId"]
+    await term.type("exit\n")
+    await term.event("exit")
+    url = (
+        f"{served.replace('http', 'ws', 1)}/v1/sandboxes/{sandbox['id']}/terminal"
+        f"?terminal={terminal_id}"
+    )
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(url)
+    assert refused.value.response.status_code == 409
+    assert json.loads(refused.value.response.body) == {
+        "error": "this terminal has ended: open a new one"
+    }

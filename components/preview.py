@@ -1,0 +1,386 @@
+"""Previews: a sandbox's declared ports (open, share, remove, add) and the links that open
+them, with their expiry and status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import reflex as rx
+
+from components.dialogs import confirm_dialog
+from components.feedback import error_callout, notice_callout
+from components.forms import field, field_hint
+from components.runtime import compact_table, refresh_button
+from components.tables import muted
+from components.tasks import MONO
+
+LINK_STATUSES = (
+    ("active", "Active", "green"),
+    ("expired", "Expired", "gray"),
+    ("revoked", "Revoked", "red"),
+)
+
+
+def link_status_badge(status: rx.Var[str]) -> rx.Component:
+    """`● Active` in green, `● Expired` in grey, `● Revoked` in red."""
+    return rx.badge(
+        rx.box(width="0.4rem", height="0.4rem", border_radius="9999px", background="currentColor"),
+        rx.match(status, *((value, label) for value, label, _ in LINK_STATUSES), status),
+        color_scheme=rx.match(
+            status, *((value, color) for value, _, color in LINK_STATUSES), "gray"
+        ),
+        variant="soft",
+        radius="full",
+        size="1",
+        gap="0.35rem",
+        white_space="nowrap",
+    )
+
+
+def section_heading(text: str, *actions: rx.Component) -> rx.Component:
+    return rx.hstack(
+        rx.heading(text, as_="h3", size="2", weight="medium"),
+        rx.spacer(),
+        *actions,
+        align="center",
+        spacing="3",
+        width="100%",
+        wrap="wrap",
+    )
+
+
+def preview_layout(
+    ports: rx.Component,
+    share: rx.Component,
+    links: rx.Component,
+    *,
+    add_port: rx.Component,
+    expiry: rx.Component,
+    on_refresh: rx.EventHandler,
+    error: rx.Var[str],
+    notice: rx.Var[str],
+    running: rx.Var[bool],
+    loaded: rx.Var[bool],
+) -> rx.Component:
+    """Ports (with the share expiry and Add port), the link just shared, then the links."""
+    return rx.vstack(
+        rx.hstack(
+            rx.text(
+                "Open a port of the sandbox in a new tab, or share a link to it that works "
+                "without signing in until it expires or is revoked.",
+                size="2",
+                color=rx.color("gray", 11),
+            ),
+            rx.spacer(),
+            refresh_button(on_refresh),
+            align="center",
+            width="100%",
+        ),
+        rx.cond(
+            ~running,
+            rx.callout(
+                "The sandbox is not running: previews open once it runs (share links made "
+                "now work then).",
+                icon="info",
+                color_scheme="gray",
+                size="1",
+            ),
+        ),
+        error_callout(error),
+        notice_callout(notice),
+        section_heading("Ports", expiry, add_port),
+        rx.cond(loaded, ports, rx.skeleton(height="4rem")),
+        share,
+        section_heading("Links"),
+        rx.cond(loaded, links, rx.skeleton(height="4rem")),
+        spacing="3",
+        align="stretch",
+    )
+
+
+def ports_table(ports: rx.Var[list], render_row: Callable[[rx.Var], rx.Component]) -> rx.Component:
+    return rx.cond(
+        ports.length() > 0,
+        compact_table(
+            ["Name", "Port", "Origin", ""],
+            ports,
+            render_row,
+            label="Ports",
+            widths=["9rem", "6rem", "", "19rem"],
+        ),
+        muted("No ports declared: add the port your app listens on, such as 8000."),
+    )
+
+
+def port_row(
+    port: rx.Var,
+    *,
+    running: rx.Var[bool],
+    busy: rx.Var[bool],
+    on_open: rx.EventSpec,
+    on_share: rx.EventSpec,
+    on_remove: rx.EventSpec,
+) -> rx.Component:
+    """A declared port: Open (while running) and Copy share link for TCP ports, Remove."""
+    tcp = port.protocol == "TCP"
+    return rx.table.row(
+        rx.table.cell(rx.text(port.name, size="2", weight="medium")),
+        rx.table.cell(
+            rx.text(port.port, " ", port.protocol, size="1", font_variant_numeric="tabular-nums"),
+            white_space="nowrap",
+        ),
+        rx.table.cell(
+            rx.cond(
+                tcp,
+                rx.text(port.origin, size="1", font_family=MONO, word_break="break-all"),
+                muted("UDP ports cannot be previewed."),
+            ),
+        ),
+        rx.table.cell(
+            rx.hstack(
+                rx.button(
+                    rx.icon("external-link", size=12),
+                    "Open",
+                    on_click=on_open,
+                    aria_label="Open " + port.name,
+                    title=rx.cond(running, "Open in a new tab", "Start the sandbox first"),
+                    disabled=busy | ~running | ~tcp,
+                    size="1",
+                ),
+                rx.button(
+                    rx.icon("link", size=12),
+                    "Copy share link",
+                    on_click=on_share,
+                    aria_label="Copy share link for " + port.name,
+                    disabled=busy | ~tcp,
+                    size="1",
+                    variant="soft",
+                ),
+                confirm_dialog(
+                    rx.icon_button(
+                        rx.icon("trash-2", size=14),
+                        aria_label="Remove port " + port.name,
+                        title="Remove",
+                        variant="ghost",
+                        color_scheme="red",
+                        size="1",
+                        disabled=busy,
+                    ),
+                    title="Remove this port?",
+                    description=rx.text(
+                        rx.code(port.name, variant="ghost"),
+                        " (",
+                        port.port,
+                        ") is no longer declared: its previews and links stop working.",
+                    ),
+                    confirm="Remove port",
+                    on_confirm=on_remove,
+                ),
+                spacing="2",
+                align="center",
+                justify="end",
+            )
+        ),
+        align="center",
+    )
+
+
+def expiry_select(
+    value: rx.Var[str], *, on_change: rx.EventHandler, choices: tuple[tuple[str, str], ...]
+) -> rx.Component:
+    """How long a share link lasts: a labelled select."""
+    return rx.hstack(
+        rx.el.label(
+            "Share links expire after",
+            html_for="share-expiry",
+            font_size="0.8125rem",
+            color=rx.color("gray", 11),
+        ),
+        rx.select.root(
+            rx.select.trigger(id="share-expiry", aria_label="Share links expire after"),
+            rx.select.content(*(rx.select.item(label, value=key) for key, label in choices)),
+            value=value,
+            on_change=on_change,
+            size="1",
+        ),
+        spacing="2",
+        align="center",
+    )
+
+
+def share_box(
+    url: rx.Var[str], note: rx.Var[str], *, on_copy: rx.EventHandler, on_close: rx.EventHandler
+) -> rx.Component:
+    """The link just shared (its secret is shown only now), with Copy and Close."""
+    return rx.cond(
+        url,
+        rx.vstack(
+            rx.flex(
+                field(
+                    "Share link",
+                    rx.input(
+                        id="share-link",
+                        value=url,
+                        read_only=True,
+                        font_family=MONO,
+                        size="1",
+                        width="100%",
+                        on_focus=rx.call_script("document.getElementById('share-link').select()"),
+                    ),
+                    html_for="share-link",
+                    flex="1",
+                    min_width="0",
+                ),
+                rx.button(rx.icon("copy", size=12), "Copy", on_click=on_copy, size="1"),
+                rx.button(
+                    "Close", on_click=on_close, size="1", variant="soft", color_scheme="gray"
+                ),
+                align="end",
+                gap="0.5rem",
+                width="100%",
+            ),
+            field_hint(note),
+            role="region",
+            aria_label="Shared link",
+            spacing="1",
+            padding="0.75rem 1rem",
+            background=rx.color("accent", 2),
+            border=f"1px solid {rx.color('accent', 5)}",
+            border_radius="0.5rem",
+        ),
+    )
+
+
+def links_table(links: rx.Var[list], render_row: Callable[[rx.Var], rx.Component]) -> rx.Component:
+    return rx.cond(
+        links.length() > 0,
+        rx.box(
+            compact_table(
+                ["Label", "Port", "Created", "Expires", "Status", ""],
+                links,
+                render_row,
+                label="Preview links",
+                widths=["", "8rem", "5.5rem", "7rem", "6rem", "5.5rem"],
+            ),
+            max_height="22rem",
+            overflow_y="auto",
+            width="100%",
+        ),
+        muted("No links yet: Open and Copy share link make one."),
+    )
+
+
+def link_row(link: rx.Var, *, busy: rx.Var[bool], on_revoke: rx.EventSpec) -> rx.Component:
+    """A link: its label, port, when it was made and expires, its status, Revoke."""
+    return rx.table.row(
+        rx.table.cell(rx.text(link.label, size="1", word_break="break-word")),
+        rx.table.cell(
+            rx.text(
+                rx.cond(link.port_name, link.port_name + " · ", ""),
+                link.port,
+                size="1",
+                font_variant_numeric="tabular-nums",
+            ),
+            white_space="nowrap",
+        ),
+        rx.table.cell(
+            rx.text(
+                link.created, size="1", title=link.created_full, font_variant_numeric="tabular-nums"
+            ),
+            white_space="nowrap",
+        ),
+        rx.table.cell(
+            rx.text(
+                rx.cond(link.status == "expired", "Expired ", ""),
+                link.expires,
+                size="1",
+                title=link.expires_full,
+            ),
+            white_space="nowrap",
+        ),
+        rx.table.cell(link_status_badge(link.status)),
+        rx.table.cell(
+            rx.cond(
+                link.status == "active",
+                rx.button(
+                    "Revoke",
+                    on_click=on_revoke,
+                    aria_label="Revoke the link created at " + link.created,
+                    disabled=busy,
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                ),
+            )
+        ),
+        align="center",
+    )
+
+
+def add_port_dialog(
+    *,
+    error: rx.Var[str],
+    busy: rx.Var[bool],
+    on_submit: rx.EventHandler,
+    is_open: rx.Var[bool],
+    on_open_change: rx.EventHandler,
+) -> rx.Component:
+    """A dialog that declares a TCP port: its name and number."""
+    name = rx.input(
+        id="port-name", name="name", placeholder="web", autocomplete="off", width="100%"
+    )
+    number = rx.input(
+        id="port-number",
+        name="port",
+        type="number",  # no min/max: the range is checked with an answer in words
+        placeholder="8000",
+        width="100%",
+    )
+    return rx.dialog.root(
+        rx.dialog.trigger(
+            rx.button(
+                rx.icon("plus", size=14),
+                "Add port",
+                variant="soft",
+                size="1",
+                disabled=~rx.State.is_hydrated,
+            )
+        ),
+        rx.dialog.content(
+            rx.dialog.title("Add port"),
+            rx.dialog.description(
+                "Declare a TCP port the sandbox's app listens on; it can then be opened and "
+                "shared.",
+                size="2",
+                color=rx.color("gray", 11),
+            ),
+            rx.form(
+                rx.vstack(
+                    field("Name", name, html_for="port-name", width="100%"),
+                    field(
+                        "Port",
+                        number,
+                        field_hint("From 1 to 65535."),
+                        html_for="port-number",
+                        width="100%",
+                    ),
+                    error_callout(error),
+                    rx.flex(
+                        rx.dialog.close(
+                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
+                        ),
+                        rx.button("Add port", type="submit", loading=busy),
+                        spacing="3",
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="4",
+                    margin_top="1rem",
+                ),
+                on_submit=on_submit,
+            ),
+            max_width="26rem",
+        ),
+        open=is_open,
+        on_open_change=on_open_change,
+    )

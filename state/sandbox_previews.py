@@ -1,0 +1,301 @@
+"""Sandbox page, Preview tab: the ports the sandbox serves, opened in the browser or shared
+through expiring links, and the port declarations themselves.
+
+Each TCP port has its own origin (`<port>-<sandbox id>.<preview host>`, see
+backend/sandboxes/previews.py); a browser gets in with a preview link, whose secret is shown
+only when it is created. Open makes a link of `OPEN_SECONDS` and opens it in a new tab;
+Copy share link makes one that lasts as long as the chosen expiry, copies it (when the
+browser allows) and shows it.
+Adding or removing a port updates the sandbox's declared ports (the whole list) through the
+sandboxes service.
+
+`SandboxPreviews` is a mixin of `SandboxState` (state/sandbox.py): it uses the page's
+`view`; the tab reads the ports itself (with their origins) and re-reads them every few
+seconds with the page's refresh loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime
+from typing import Any
+
+import reflex as rx
+
+from backend.db import utcnow
+from backend.errors import ServiceError
+from backend.sandboxes import previews
+from backend.sandboxes import service as sandboxes
+from backend.sandboxes.models import PreviewLinkCreate, PreviewLinkRow, SandboxUpdate
+from backend.settings import get_settings
+from state.base import CONSOLE, db_session, in_thread
+from state.sandbox_terminal import copy_to_clipboard
+from state.sandboxes import duration, timestamp
+
+OPEN_SECONDS = 3600  # a link made by Open: this browser only, an hour
+OPEN_LABEL = "Opened from the console"
+SHARE_LABEL = "Shared from the console"
+# The expiry choices of a share link (seconds, as the select's values) and their words.
+EXPIRIES = (("3600", "1 hour"), ("86400", "1 day"), ("604800", "7 days"))
+MAX_PORT_NAME = 63
+SHOWN_LINKS = 100
+
+
+@dataclasses.dataclass
+class PreviewPortItem:
+    name: str = ""
+    port: int = 0
+    protocol: str = ""
+    origin: str = ""  # where the browser opens it ("" for UDP: not previewable)
+
+
+@dataclasses.dataclass
+class LinkItem:
+    id: str = ""
+    label: str = ""
+    port: int = 0
+    port_name: str = ""
+    status: str = ""  # active | expired | revoked
+    expires: str = ""  # "in 59 min", "1 h ago"
+    expires_full: str = ""
+    created: str = ""
+    created_full: str = ""
+    created_by: str = ""
+
+
+def _ago(at: datetime, now: datetime) -> str:
+    seconds = (at - now).total_seconds()
+    return f"in {duration(seconds)}" if seconds > 0 else f"{duration(-seconds)} ago"
+
+
+def _link(row: PreviewLinkRow, names: dict[int, str], now: datetime) -> LinkItem:
+    if row.revoked_at is not None:
+        status = "revoked"
+    elif row.expires_at <= now:
+        status = "expired"
+    else:
+        status = "active"
+    return LinkItem(
+        id=str(row.id),
+        label=row.label,
+        port=row.port,
+        port_name=names.get(row.port, ""),
+        status=status,
+        expires=_ago(row.expires_at, now),
+        expires_full=timestamp(row.expires_at),
+        created=row.created_at.strftime("%H:%M:%S"),
+        created_full=timestamp(row.created_at),
+        created_by=row.created_by,
+    )
+
+
+def read_previews(sandbox_id: str) -> tuple[list[PreviewPortItem], list[LinkItem]]:
+    """The declared ports with their preview origins, and the links, newest first."""
+    parsed = uuid.UUID(sandbox_id)
+    with db_session() as session:
+        sandbox = sandboxes.get_sandbox(session, parsed)
+        rows = previews.list_links(session, sandbox_id=parsed)[:SHOWN_LINKS]
+    settings, now = get_settings(), utcnow()
+    ports = []
+    for port in sandbox.ports:
+        protocol = (port.get("protocol") or "TCP").upper()
+        origin = (
+            previews.preview_origin(settings, parsed, port["port"]) if protocol == "TCP" else ""
+        )
+        ports.append(PreviewPortItem(port["name"], port["port"], protocol, origin))
+    names = {item.port: item.name for item in ports}
+    return ports, [_link(row, names, now) for row in rows]
+
+
+def create_link(sandbox_id: str, port: int, seconds: int, label: str) -> tuple[str, str]:
+    """A new link to the port: (its URL, when it expires in words)."""
+    data = PreviewLinkCreate.model_validate(
+        {"port": port, "label": label, "expiresInSeconds": seconds}
+    )
+    with db_session() as session:
+        row, url = previews.create_link(
+            session,
+            principal=CONSOLE,
+            settings=get_settings(),
+            sandbox_id=uuid.UUID(sandbox_id),
+            data=data,
+        )
+        return url, timestamp(row.expires_at)
+
+
+def revoke_link(link_id: str) -> None:
+    with db_session() as session:
+        previews.revoke_link(session, principal=CONSOLE, link_id=uuid.UUID(link_id))
+
+
+def set_ports(sandbox_id: str, change: Any) -> None:
+    """Replace the declared ports with `change(current ports)`, read in the same session."""
+    parsed = uuid.UUID(sandbox_id)
+    with db_session() as session:
+        current = [dict(port) for port in sandboxes.get_sandbox(session, parsed).ports]
+        data = SandboxUpdate.model_validate({"ports": change(current)})
+        sandboxes.update_sandbox(session, principal=CONSOLE, sandbox_id=parsed, data=data)
+
+
+def port_number(text: str) -> int | None:
+    text = text.strip()
+    if not text.isdigit() or len(text) > 5 or not 1 <= int(text) <= 65535:
+        return None
+    return int(text)
+
+
+class SandboxPreviews(rx.State, mixin=True):
+    preview_ports: list[PreviewPortItem] = []
+    links: list[LinkItem] = []
+    previews_loaded: bool = False
+    previews_error: str = ""
+    previews_notice: str = ""
+    previews_busy: bool = False
+    share_expiry: str = EXPIRIES[0][0]
+    share_url: str = ""
+    share_note: str = ""
+    port_dialog_open: bool = False
+    port_error: str = ""
+
+    def _reset_previews(self) -> None:
+        self.preview_ports, self.links = [], []
+        self.previews_loaded = self.previews_busy = self.port_dialog_open = False
+        self.previews_error = self.previews_notice = self.port_error = ""
+        self.share_url = self.share_note = ""
+
+    async def _read_previews_tab(self, sandbox_id: str) -> dict[str, Any]:
+        try:
+            ports, links = await in_thread(read_previews, sandbox_id)
+        except ServiceError as exc:
+            return {"previews_error": exc.message, "previews_loaded": True}
+        return {"preview_ports": ports, "links": links, "previews_loaded": True}
+
+    async def _list_previews(self) -> None:
+        for name, value in (await self._read_previews_tab(self.view.id)).items():
+            setattr(self, name, value)
+        self._tab_changes += 1
+
+    async def _new_link(self, port: int, seconds: int, label: str) -> tuple[str, str] | None:
+        self.previews_error = self.previews_notice = ""
+        self.previews_busy = True
+        try:
+            return await in_thread(create_link, self.view.id, port, seconds, label)
+        except ServiceError as exc:
+            self.previews_error = exc.message
+            return None
+        finally:
+            self.previews_busy = False
+
+    @rx.event
+    async def open_preview(self, port: int):
+        if self.view.status != "running":
+            self.previews_error = "Previews open while the sandbox is running: start it first."
+            return None
+        made = await self._new_link(port, OPEN_SECONDS, OPEN_LABEL)
+        await self._list_previews()
+        if made is None:
+            return None
+        self.previews_notice = f"Opened port {port} in a new tab."
+        return rx.redirect(made[0], is_external=True)
+
+    @rx.event
+    def set_share_expiry(self, value: str):
+        if value in dict(EXPIRIES):
+            self.share_expiry = value
+
+    @rx.event
+    async def share_preview(self, port: int):
+        self.share_url = self.share_note = ""
+        made = await self._new_link(port, int(self.share_expiry), SHARE_LABEL)
+        await self._list_previews()
+        if made is None:
+            return None
+        self.share_url, expires = made
+        self.share_note = (
+            f"Anyone with this link can open port {port} until {expires}, unless it is "
+            "revoked. It is shown only now."
+        )
+        return copy_to_clipboard(self.share_url, type(self).share_copied)
+
+    @rx.event
+    def copy_share_link(self):
+        if self.share_url:
+            return copy_to_clipboard(self.share_url, type(self).share_copied)
+        return None
+
+    @rx.event
+    def share_copied(self, done: bool):
+        self.previews_error = ""
+        if done:
+            self.previews_notice = "Share link copied to the clipboard."
+        else:
+            self.previews_notice = "Share link made: copy it from the field below."
+
+    @rx.event
+    def close_share_link(self):
+        self.share_url = self.share_note = ""
+
+    @rx.event
+    async def revoke_preview_link(self, link_id: str):
+        self.previews_error = self.previews_notice = ""
+        try:
+            await in_thread(revoke_link, link_id)
+        except ServiceError as exc:
+            self.previews_error = exc.message
+            return
+        self.previews_notice = "Link revoked: it stops working within seconds."
+        await self._list_previews()
+
+    @rx.event
+    def set_port_dialog_open(self, value: bool):
+        self.port_dialog_open = value
+        self.port_error = ""
+
+    @rx.event
+    async def add_port(self, form: dict[str, Any]):
+        self.port_error = ""
+        name = str(form.get("name") or "").strip()
+        number = port_number(str(form.get("port") or ""))
+        declared = {item.port: item.name for item in self.preview_ports}
+        if not name:
+            self.port_error = "Enter a name for the port, such as web."
+        elif len(name) > MAX_PORT_NAME:
+            self.port_error = f"The name is too long (at most {MAX_PORT_NAME} characters)."
+        elif name in declared.values():
+            self.port_error = f"A port named {name} is already declared."
+        elif number is None:
+            self.port_error = "The port is a whole number from 1 to 65535."
+        elif number in declared:
+            self.port_error = f"Port {number} is already declared (as {declared[number]})."
+        if self.port_error:
+            return
+        entry = {"name": name, "port": number, "protocol": "TCP"}
+        error = await self._change_ports(lambda ports: [*ports, entry])
+        if error:
+            self.port_error = error
+            return
+        self.port_dialog_open = False
+        self.previews_notice = f"Added port {name} ({number})."
+
+    @rx.event
+    async def remove_port(self, port: int):
+        self.previews_error = self.previews_notice = ""
+        name = next((item.name for item in self.preview_ports if item.port == port), "")
+        error = await self._change_ports(lambda ports: [p for p in ports if p["port"] != port])
+        if error:
+            self.previews_error = error
+            return
+        self.previews_notice = f"Removed port {name or port} ({port}); links to it stop working."
+
+    async def _change_ports(self, change: Any) -> str:
+        """Apply `change` to the declared ports; the service's refusal in words, or ""."""
+        self.previews_busy = True
+        try:
+            await in_thread(set_ports, self.view.id, change)
+        except ServiceError as exc:
+            return exc.message
+        finally:
+            self.previews_busy = False
+        await self._list_previews()
+        return ""

@@ -1,0 +1,268 @@
+"""Sandbox page, Terminal tab: a shell in the sandbox, in the browser, that survives its
+connection.
+
+The browser talks to the terminal WebSocket itself (backend/api/terminal.py: keystrokes
+and output as frames, resize as JSON text frames); this state only decides which terminal
+the page shows and follows the connection through the component's events. A terminal id
+is made when the tab is first shown for a running sandbox and kept for the page's life, so
+every reconnect (the component retries on its own; a reattaching client gets the whole
+scrollback after a terminal reset) comes back to the same shell. "New terminal" makes a
+fresh id; the Sessions tab can attach to another terminal of the sandbox.
+
+The socket is opened by `terminal_ready` (the component's `on_ready`), exactly once per
+mounted terminal, rather than through the component's `websocket_url` prop: with the prop
+the component opens a socket from its mount effect and at once another from its URL effect,
+closing the first while it connects. Chromium drops such a socket before its handshake, but
+nothing promises that of every browser, and one that reached the server would be a session
+of its own and could take the terminal's driver role from the socket that stays.
+
+A terminal whose shell ended is never reconnected under its id (the server would start a
+new shell under it): the close code 1000 means the shell exited, and when the sandbox stops
+every process ends with it, so the page forgets the id and makes a new one when it runs.
+
+`SandboxTerminal` is a mixin of `SandboxState` (state/sandbox.py): it uses the page's
+`view` and `tab`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import reflex as rx
+from reflex_xtermjs import XTermAPI
+
+from backend.settings import get_settings
+from state.sandboxes import duration
+
+RECONNECT_MS = 1000  # first retry after a lost connection; doubles per failure
+MAX_RECONNECT_MS = 15_000
+SHELL_EXITED = 1000  # the server closes with 1000 only once the terminal has ended
+REFUSED = 4000  # 4000 + HTTP status: the server refused the socket
+TAKE_CONTROL = '{"type":"take-control"}'
+# The clipboard read resolves to null when the browser refuses it (no permission).
+READ_CLIPBOARD = "navigator.clipboard.readText().catch(() => null)"
+
+
+def copy_to_clipboard(text: str, callback: Any) -> rx.event.EventSpec:
+    """Write `text` to the clipboard; `callback` gets whether the browser allowed it."""
+    script = f"navigator.clipboard.writeText({json.dumps(text)}).then(() => true, () => false)"
+    return rx.call_script(script, callback=callback)
+
+
+def terminal_url(sandbox_id: str, terminal_id: str) -> str:
+    """The terminal socket, relative: the component resolves ws(s)://<this host> itself, and
+    the browser sends the console session cookie (same origin)."""
+    return f"/v1/sandboxes/{sandbox_id}/terminal?terminal={terminal_id}&client=console"
+
+
+def _refused(code: int, reason: str) -> str:
+    why = reason or f"code {code}"
+    if code == REFUSED + 401:
+        return "The server refused the terminal: sign in again, then Connect."
+    if code == REFUSED + 409:
+        return f"The terminal is not available: {why}."
+    return f"The server refused the terminal ({why})."
+
+
+class SandboxTerminal(rx.State, mixin=True):
+    term_id: str = ""
+    # connecting | connected | reconnecting | disconnected | ended ("" before a terminal)
+    term_status: str = ""
+    term_detail: str = ""  # the connection in words, beside the badge
+    term_failures: int = 0  # failed connections in a row (the retry delay grows)
+    term_notice: str = ""  # copy, paste, take control
+    term_error: str = ""
+    _copied: int = 0  # characters being copied
+
+    @rx.var
+    def term_short(self) -> str:
+        return self.term_id[:8]
+
+    @rx.var
+    def term_retry_ms(self) -> int:
+        return min(RECONNECT_MS * 2 ** min(self.term_failures, 8), MAX_RECONNECT_MS)
+
+    @rx.var
+    def term_live(self) -> bool:
+        """Connected, or on the way: Disconnect applies."""
+        return self.term_status in ("connecting", "connected", "reconnecting")
+
+    def _api(self) -> XTermAPI:
+        return XTermAPI(self.term_id)
+
+    def _url(self) -> str:
+        return terminal_url(self.view.id, self.term_id)
+
+    def _reset_terminal(self) -> None:
+        self.term_id = self.term_status = self.term_detail = ""
+        self.term_notice = self.term_error = ""
+        self.term_failures = 0
+
+    def _use_terminal(self, terminal_id: str) -> None:
+        """Show this terminal: the component mounts it and `terminal_ready` connects."""
+        self.term_id = terminal_id
+        self.term_status, self.term_detail = "connecting", ""
+        self.term_notice = self.term_error = ""
+        self.term_failures = 0
+
+    def _sync_terminal(self) -> None:
+        """Keep the terminal in step with the sandbox: a terminal once the Terminal tab shows
+        a running sandbox; none while it does not run (its processes ended)."""
+        if self.view.status != "running":
+            if self.term_id:
+                self._reset_terminal()
+        elif self.tab == "terminal" and not self.term_id:
+            self._use_terminal(str(uuid.uuid4()))
+
+    @rx.event
+    def terminal_ready(self, _cols: int, _rows: int):
+        """The terminal mounted (page load, a new or attached terminal): connect it."""
+        if not self.term_id or self.term_status in ("disconnected", "ended"):
+            return None
+        self.term_status = "reconnecting" if self.term_failures else "connecting"
+        return self._api().connect(self._url())
+
+    @rx.event
+    def terminal_opened(self, _url: str):
+        self.term_status, self.term_detail = "connected", ""
+        self.term_failures = 0
+
+    @rx.event
+    def terminal_closed(self, code: int, reason: str):
+        if self.term_status in ("disconnected", "ended"):
+            return None
+        if code == SHELL_EXITED:
+            self.term_status = "ended"
+            self.term_detail = "The shell exited. Start a new terminal to go on."
+            return self._api().disconnect()  # no reconnect: the id belongs to the old shell
+        if code >= REFUSED:
+            self.term_status, self.term_detail = "disconnected", _refused(code, reason)
+            return self._api().disconnect()
+        retry = self.term_retry_ms
+        self.term_failures += 1
+        self.term_status = "reconnecting"
+        self.term_detail = (
+            f"Connection lost; trying again in {duration(retry / 1000)}. "
+            "The shell keeps running meanwhile."
+        )
+        return None
+
+    @rx.event
+    def terminal_failed(self, _message: str):
+        if self.term_status == "connecting":
+            self.term_detail = "Could not reach the terminal yet; trying again."
+
+    @rx.event
+    def connect_terminal(self):
+        if not self.term_id or self.view.status != "running":
+            return None
+        if self.term_status == "ended":
+            self._use_terminal(str(uuid.uuid4()))
+            return None
+        return self._connect()
+
+    def _connect(self) -> rx.event.EventSpec:
+        self.term_status, self.term_detail = "connecting", ""
+        self.term_failures = 0
+        return self._api().connect(self._url())
+
+    @rx.event
+    def disconnect_terminal(self):
+        if not self.term_id:
+            return None
+        grace = duration(get_settings().terminal_grace_seconds)
+        self.term_status = "disconnected"
+        self.term_detail = (
+            f"Disconnected. The shell keeps running for {grace} without a window; "
+            "Connect picks it up again."
+        )
+        return self._api().disconnect()
+
+    @rx.event
+    def new_terminal(self):
+        if self.view.status == "running":
+            self._use_terminal(str(uuid.uuid4()))
+
+    @rx.event
+    def copy_selection(self):
+        self.term_notice = self.term_error = ""
+        return self._api().get_selection(callback=type(self).copy_text)
+
+    @rx.event
+    def copy_text(self, text: str | None = None):
+        if not text:
+            self.term_error = "Select text in the terminal first, then Copy."
+            return None
+        self._copied = len(text)
+        return copy_to_clipboard(text, type(self).copied_text)
+
+    @rx.event
+    def copied_text(self, done: bool):
+        if done:
+            self.term_notice = f"Copied {self._copied} characters to the clipboard."
+        else:
+            self.term_error = (
+                "The browser did not let the console write to the clipboard: right-click "
+                "the selection and choose Copy instead."
+            )
+
+    @rx.event
+    def paste_text(self, form: dict[str, Any]):
+        self.term_notice = self.term_error = ""
+        text = str(form.get("paste") or "")
+        if not text:
+            self.term_error = "Type or drop the text to paste into the field first."
+            return None
+        return self._paste(text)
+
+    @rx.event
+    def paste_clipboard(self):
+        self.term_notice = self.term_error = ""
+        return rx.call_script(READ_CLIPBOARD, callback=type(self).paste_from_clipboard)
+
+    @rx.event
+    def paste_from_clipboard(self, text: str | None = None):
+        if text is None:
+            self.term_error = (
+                "The browser did not let the console read the clipboard: paste into the "
+                "field instead."
+            )
+            return None
+        if not text:
+            self.term_error = "The clipboard is empty."
+            return None
+        return self._paste(text)
+
+    def _paste(self, text: str) -> list:
+        if self.term_status != "connected":
+            self.term_error = "Connect the terminal first: pasted text goes to the shell."
+            return []
+        self.term_notice = f"Pasted {len(text)} characters."
+        api = self._api()
+        return [api.paste(text), api.focus()]
+
+    @rx.event
+    def take_control(self):
+        """Type from this window when several share the terminal (one types at a time)."""
+        self.term_notice = self.term_error = ""
+        if self.term_status != "connected":
+            self.term_error = "Connect the terminal first."
+            return None
+        self.term_notice = "This window now types into the terminal; the others watch."
+        api = self._api()
+        return [api.send(TAKE_CONTROL), api.focus()]
+
+    @rx.event
+    def attach_terminal(self, terminal_id: str):
+        """Show another terminal of this sandbox (from the Sessions tab)."""
+        if self.view.status != "running":
+            return None
+        self.tab, self._tab_chosen = "terminal", True
+        if terminal_id != self.term_id:
+            self._use_terminal(terminal_id)  # the component remounts and connects
+            return None
+        if self.term_status == "disconnected":
+            return self._connect()
+        return None
