@@ -53,6 +53,7 @@ def preview_layout(
     ports: rx.Component,
     share: rx.Component,
     links: rx.Component,
+    embedded: rx.Component,
     *,
     add_port: rx.Component,
     expiry: rx.Component,
@@ -66,8 +67,8 @@ def preview_layout(
     return rx.vstack(
         rx.hstack(
             rx.text(
-                "Open a port of the sandbox in a new tab, or share a link to it that works "
-                "without signing in until it expires or is revoked.",
+                "Open a port of the sandbox in a new tab or on this page, or share a link to "
+                "it that works without signing in until it expires or is revoked.",
                 size="2",
                 color=rx.color("gray", 11),
             ),
@@ -91,6 +92,7 @@ def preview_layout(
         section_heading("Ports", expiry, add_port),
         rx.cond(loaded, ports, rx.skeleton(height="4rem")),
         share,
+        embedded,
         section_heading("Links"),
         rx.cond(loaded, links, rx.skeleton(height="4rem")),
         spacing="3",
@@ -118,10 +120,12 @@ def port_row(
     running: rx.Var[bool],
     busy: rx.Var[bool],
     on_open: rx.EventSpec,
+    on_embed: rx.EventSpec,
     on_share: rx.EventSpec,
     on_remove: rx.EventSpec,
 ) -> rx.Component:
-    """A declared port: Open (while running) and Copy share link for TCP ports, Remove."""
+    """A declared port: Open and Embed (while running) and Copy share link for TCP ports,
+    Remove."""
     tcp = port.protocol == "TCP"
     return rx.table.row(
         rx.table.cell(rx.text(port.name, size="2", weight="medium")),
@@ -146,6 +150,16 @@ def port_row(
                     title=rx.cond(running, "Open in a new tab", "Start the sandbox first"),
                     disabled=busy | ~running | ~tcp,
                     size="1",
+                ),
+                rx.button(
+                    rx.icon("panel-bottom-open", size=12),
+                    "Embed",
+                    on_click=on_embed,
+                    aria_label="Embed " + port.name,
+                    title=rx.cond(running, "Show it on this page", "Start the sandbox first"),
+                    disabled=busy | ~running | ~tcp,
+                    size="1",
+                    variant="soft",
                 ),
                 rx.button(
                     rx.icon("link", size=12),
@@ -182,6 +196,42 @@ def port_row(
             )
         ),
         align="center",
+    )
+
+
+def embedded_preview(
+    url: rx.Var[str], port: rx.Var[int], *, on_close: rx.EventHandler
+) -> rx.Component:
+    """The port's app in a frame. It is served from its own origin, so it cannot read or
+    use the console (and the frame is sandboxed on top)."""
+    return rx.cond(
+        url != "",
+        rx.vstack(
+            section_heading(
+                "Port " + port.to_string() + ", embedded",
+                rx.button(
+                    rx.icon("x", size=12),
+                    "Close",
+                    on_click=on_close,
+                    aria_label="Close the embedded preview",
+                    size="1",
+                    variant="soft",
+                    color_scheme="gray",
+                ),
+            ),
+            rx.el.iframe(
+                src=url,
+                title="Embedded preview of port " + port.to_string(),
+                sandbox="allow-scripts allow-forms allow-same-origin allow-popups allow-modals",
+                width="100%",
+                height="28rem",
+                border=f"1px solid {rx.color('gray', 6)}",
+                border_radius="var(--radius-2)",
+                background="white",
+            ),
+            spacing="2",
+            align="stretch",
+        ),
     )
 
 

@@ -35,6 +35,7 @@ from state.sandboxes import duration, timestamp
 
 OPEN_SECONDS = 3600  # a link made by Open: this browser only, an hour
 OPEN_LABEL = "Opened from the console"
+EMBED_LABEL = "Embedded in the console"
 SHARE_LABEL = "Shared from the console"
 # The expiry choices of a share link (seconds, as the select's values) and their words.
 EXPIRIES = (("3600", "1 hour"), ("86400", "1 day"), ("604800", "7 days"))
@@ -157,12 +158,15 @@ class SandboxPreviews(rx.State, mixin=True):
     share_note: str = ""
     port_dialog_open: bool = False
     port_error: str = ""
+    embed_url: str = ""
+    embed_port: int = 0
 
     def _reset_previews(self) -> None:
         self.preview_ports, self.links = [], []
         self.previews_loaded = self.previews_busy = self.port_dialog_open = False
         self.previews_error = self.previews_notice = self.port_error = ""
-        self.share_url = self.share_note = ""
+        self.share_url = self.share_note = self.embed_url = ""
+        self.embed_port = 0
 
     async def _read_previews_tab(self, sandbox_id: str) -> dict[str, Any]:
         try:
@@ -198,6 +202,22 @@ class SandboxPreviews(rx.State, mixin=True):
             return None
         self.previews_notice = f"Opened port {port} in a new tab."
         return rx.redirect(made[0], is_external=True)
+
+    @rx.event
+    async def embed_preview(self, port: int):
+        """Show the port in a frame on this page (its own origin: it cannot reach the
+        console), through a short-lived link like Open."""
+        if self.view.status != "running":
+            self.previews_error = "Previews open while the sandbox is running: start it first."
+            return
+        made = await self._new_link(port, OPEN_SECONDS, EMBED_LABEL)
+        await self._list_previews()
+        if made is not None:
+            self.embed_url, self.embed_port = made[0], port
+
+    @rx.event
+    def close_embed(self):
+        self.embed_url, self.embed_port = "", 0
 
     @rx.event
     def set_share_expiry(self, value: str):

@@ -342,10 +342,8 @@ class PreviewHostMiddleware:
             await _refuse(scope, send, 401, LINK_REFUSED)
             return
         max_age = max(0, int(link.expires_at.timestamp() - time.time()))
-        secure = "; Secure" if self.domain.scheme == "https" else ""
-        cookie = (
-            f"{PREVIEW_COOKIE}={token}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}"
-        )
+        cookie = f"{PREVIEW_COOKIE}={token}; Max-Age={max_age}; Path=/; HttpOnly; "
+        cookie += _embeddable_cookie if self.domain.secure_context else "SameSite=Lax"
         headers = [
             (b"location", _next_path((query.get("next") or ["/"])[0]).encode()),
             (b"set-cookie", cookie.encode()),
@@ -355,6 +353,12 @@ class PreviewHostMiddleware:
         ]
         await send({"type": "http.response.start", "status": 303, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
+
+
+# In a secure context (https, or *.localhost, which browsers treat as one) the cookie can
+# be partitioned: it then also works inside the console's embedded preview frame (a
+# third-party context), and only there and at its own top level.
+_embeddable_cookie = "SameSite=None; Secure; Partitioned"
 
 
 def _host(scope: Scope) -> bytes:

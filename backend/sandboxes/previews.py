@@ -59,6 +59,11 @@ class PreviewDomain:
     def of(cls, settings: Settings) -> PreviewDomain:
         return _domain(settings.preview_base_url)
 
+    @property
+    def secure_context(self) -> bool:
+        """Whether browsers treat preview origins as secure (https, or localhost names)."""
+        return self.scheme == "https" or f".{self.host}".endswith(".localhost")
+
 
 def _domain(base_url: str) -> PreviewDomain:
     parts = urlsplit(base_url)

@@ -583,6 +583,9 @@ def preview_tab() -> rx.Component:
             on_close=SandboxState.close_share_link,
         ),
         preview.links_table(SandboxState.links, link_row),
+        preview.embedded_preview(
+            SandboxState.embed_url, SandboxState.embed_port, on_close=SandboxState.close_embed
+        ),
         add_port=preview.add_port_dialog(
             error=SandboxState.port_error,
             busy=SandboxState.previews_busy,
@@ -607,6 +610,7 @@ def port_row(port: rx.Var[PreviewPortItem]) -> rx.Component:
         running=SandboxState.view.status == "running",
         busy=SandboxState.previews_busy,
         on_open=SandboxState.open_preview(port.port),
+        on_embed=SandboxState.embed_preview(port.port),
         on_share=SandboxState.share_preview(port.port),
         on_remove=SandboxState.remove_port(port.port),
     )

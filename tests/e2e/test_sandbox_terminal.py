@@ -350,7 +350,7 @@ def test_ports_share_links_and_revoke(
 
 
 def test_open_a_preview_served_from_the_terminal(
-    page: Page, context: BrowserContext, sandbox: dict
+    page: Page, context: BrowserContext, sandbox: dict, pytestconfig: pytest.Config
 ) -> None:
     open_sandbox(page, sandbox)
     expect(connection(page)).to_have_text("Connected", timeout=TERMINAL_TIMEOUT)
@@ -377,3 +377,13 @@ def test_open_a_preview_served_from_the_terminal(
         "Active"
     )
     preview.close()
+
+    # Embed: the same app in a frame on the console page (its own origin, partitioned cookie).
+    page.get_by_role("button", name="Embed site").click()
+    frame = page.frame_locator("iframe[title='Embedded preview of port 8000']")
+    expect(frame.get_by_role("heading", name="served-from-mbox")).to_be_visible(
+        timeout=LIFECYCLE_TIMEOUT
+    )
+    screenshot(page, pytestconfig, "sandbox-preview-embedded.png")
+    page.get_by_role("button", name="Close the embedded preview").click()
+    expect(page.locator("iframe")).to_have_count(0)

@@ -417,8 +417,10 @@ async def test_preview_origin_with_a_link(world, box):
     assert opened.headers["location"] == "/echo?x=1"
     cookie = opened.headers["set-cookie"]
     assert cookie.startswith(f"mbox_preview={parts.query.removeprefix('token=')};")
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
-    assert "Domain" not in cookie and "Secure" not in cookie
+    assert "HttpOnly" in cookie and "Path=/" in cookie
+    # preview.localhost is a secure context: partitioned, so the console can embed it
+    assert "SameSite=None; Secure; Partitioned" in cookie
+    assert "Domain" not in cookie
     assert 3500 < int(cookie.split("Max-Age=")[1].split(";")[0]) <= 3600
     token = opened.cookies["mbox_preview"]
 
