@@ -296,6 +296,9 @@ class PreviewHostMiddleware:
         sandbox_id, port = found
         shared = previews_of(scope["app"])
         if scope["path"] == LINK_PATH and scope["type"] == "http":
+            if scope["method"] not in ("GET", "HEAD"):
+                await _refuse(scope, send, 405, "preview links are opened with GET")
+                return
             await self._exchange(scope, send, shared, sandbox_id, port)
             return
         tokens = _cookies(scope, PREVIEW_COOKIE)

@@ -423,6 +423,8 @@ async def test_preview_origin_with_a_link(world, box):
     assert "Domain" not in cookie
     assert 3500 < int(cookie.split("Max-Age=")[1].split(";")[0]) <= 3600
     token = opened.cookies["mbox_preview"]
+    posted = await world.client.post(f"{parts.path}?{parts.query}", headers={"Host": host})
+    assert posted.status_code == 405 and "set-cookie" not in posted.headers
 
     response = await world.client.get(
         "/echo?x=1",
