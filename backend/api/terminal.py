@@ -148,10 +148,21 @@ async def terminal_socket(websocket: WebSocket, sandboxID: str) -> None:  # noqa
         if request.terminal_id is not None:
             await _check_reattach(state, request)
     except ServiceError as exc:
-        await reject(websocket.scope, websocket.send, exc.status_code, exc.message)
+        await _refuse(websocket, exc)
         return
     await websocket.accept()
     await TerminalConnection(websocket, request, state).run()
+
+
+async def _refuse(websocket: WebSocket, exc: ServiceError) -> None:
+    """Programs get the HTTP error before the upgrade. Browsers cannot read that (they see
+    a bare 1006), so a same-origin page gets the socket and at once a close with code
+    4000 + status and the message as reason (cross-origin ones never get a socket)."""
+    if "origin" in websocket.headers and exc.status_code != 403:
+        await websocket.accept()
+        await websocket.close(code=4000 + exc.status_code, reason=exc.message[:120])
+        return
+    await reject(websocket.scope, websocket.send, exc.status_code, exc.message)
 
 
 async def _check_reattach(state: Any, request: TerminalRequest) -> None:

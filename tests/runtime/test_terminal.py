@@ -268,3 +268,10 @@ async def test_an_ended_terminal_is_not_restarted_under_its_id(served, sandbox):
     assert json.loads(refused.value.response.body) == {
         "error": "this terminal has ended: open a new one"
     }
+    # A browser cannot read an HTTP refusal: from the console's origin it gets a close
+    # code that says why (4000 + status), so the console stops retrying.
+    browser = await connect(url, additional_headers={"Origin": served})
+    with pytest.raises(ConnectionClosed):
+        await browser.recv()
+    assert browser.close_code == 4409
+    assert browser.close_reason == "this terminal has ended: open a new one"
