@@ -137,6 +137,9 @@ class SandboxTerminal(rx.State, mixin=True):
             self.term_status = "ended"
             self.term_detail = "The shell exited. Start a new terminal to go on."
             return self._api().disconnect()  # no reconnect: the id belongs to the old shell
+        if code == REFUSED + 409:  # this terminal cannot come back: Connect starts a new one
+            self.term_status, self.term_detail = "ended", _refused(code, reason)
+            return self._api().disconnect()
         if code >= REFUSED:
             self.term_status, self.term_detail = "disconnected", _refused(code, reason)
             return self._api().disconnect()
