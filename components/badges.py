@@ -53,17 +53,22 @@ TASK_STATUSES = (
 )
 
 
-def task_status_badge(status: rx.Var[str], size: str = "1") -> rx.Component:
-    """A task's status: `● Running` in blue, `● Succeeded` in green, `● Timed out` in orange…"""
+def dot_badge(
+    status: rx.Var[str], choices: tuple[tuple[str, str, str], ...], size: str = "1"
+) -> rx.Component:
+    """A status as `● Label` in its colour; `choices` are (value, label, colour)."""
     return rx.badge(
         rx.box(width="0.4rem", height="0.4rem", border_radius="9999px", background="currentColor"),
-        rx.match(status, *((value, label) for value, label, _ in TASK_STATUSES), status),
-        color_scheme=rx.match(
-            status, *((value, color) for value, _, color in TASK_STATUSES), "gray"
-        ),
+        rx.match(status, *((value, label) for value, label, _ in choices), status),
+        color_scheme=rx.match(status, *((value, color) for value, _, color in choices), "gray"),
         variant="soft",
         radius="full",
         size=size,
         gap="0.35rem",
         white_space="nowrap",
     )
+
+
+def task_status_badge(status: rx.Var[str], size: str = "1") -> rx.Component:
+    """A task's status: `● Running` in blue, `● Succeeded` in green, `● Timed out` in orange…"""
+    return dot_badge(status, TASK_STATUSES, size)

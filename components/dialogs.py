@@ -1,8 +1,10 @@
-"""Dialogs: a confirmation for actions that cannot be undone."""
+"""Dialogs: a form in a dialog, and a confirmation for actions that cannot be undone."""
 
 from __future__ import annotations
 
 import reflex as rx
+
+from components.feedback import error_callout
 
 
 def confirm_dialog(
@@ -30,4 +32,58 @@ def confirm_dialog(
             ),
             max_width="30rem",
         ),
+    )
+
+
+def form_dialog(
+    *fields: rx.Component,
+    icon: str,
+    trigger: str,
+    title: str,
+    description: str,
+    submit: str,
+    error: rx.Var[str],
+    busy: rx.Var[bool],
+    on_submit: rx.EventHandler,
+    is_open: rx.Var[bool],
+    on_open_change: rx.EventHandler,
+    max_width: str = "30rem",
+) -> rx.Component:
+    """A small soft button that opens a form: its fields, the error in words, Cancel and
+    `submit`. The state keeps it open (`is_open`) until the submit succeeds."""
+    return rx.dialog.root(
+        rx.dialog.trigger(
+            rx.button(
+                rx.icon(icon, size=14),
+                trigger,
+                variant="soft",
+                size="1",
+                disabled=~rx.State.is_hydrated,
+            )
+        ),
+        rx.dialog.content(
+            rx.dialog.title(title),
+            rx.dialog.description(description, size="2", color=rx.color("gray", 11)),
+            rx.form(
+                rx.vstack(
+                    *fields,
+                    error_callout(error),
+                    rx.flex(
+                        rx.dialog.close(
+                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
+                        ),
+                        rx.button(submit, type="submit", loading=busy),
+                        spacing="3",
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="4",
+                    margin_top="1rem",
+                ),
+                on_submit=on_submit,
+            ),
+            max_width=max_width,
+        ),
+        open=is_open,
+        on_open_change=on_open_change,
     )

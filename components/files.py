@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import reflex as rx
 
-from components.dialogs import confirm_dialog
+from components.dialogs import confirm_dialog, form_dialog
 from components.feedback import error_callout, notice_callout
 from components.forms import field, field_hint
 from components.runtime import compact_table, log_view, refresh_button
@@ -279,51 +279,25 @@ def new_file_dialog(
         spellcheck=False,
         width="100%",
     )
-    return rx.dialog.root(
-        rx.dialog.trigger(
-            rx.button(
-                rx.icon("file-plus", size=14),
-                "New file",
-                variant="soft",
-                size="1",
-                disabled=~rx.State.is_hydrated,
-            )
+    return form_dialog(
+        field(
+            "Path",
+            path,
+            field_hint("Relative to the workspace."),
+            html_for="new-file-path",
+            width="100%",
         ),
-        rx.dialog.content(
-            rx.dialog.title("New file"),
-            rx.dialog.description(
-                "Written to the workspace as the sandbox's user; missing folders are created "
-                "and an existing file is replaced.",
-                size="2",
-                color=rx.color("gray", 11),
-            ),
-            rx.form(
-                rx.vstack(
-                    field(
-                        "Path",
-                        path,
-                        field_hint("Relative to the workspace."),
-                        html_for="new-file-path",
-                        width="100%",
-                    ),
-                    field("Content", content, html_for="new-file-content", width="100%"),
-                    error_callout(error),
-                    rx.flex(
-                        rx.dialog.close(
-                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                        ),
-                        rx.button("Save", type="submit", loading=busy),
-                        spacing="3",
-                        justify="end",
-                        width="100%",
-                    ),
-                    spacing="4",
-                    margin_top="1rem",
-                ),
-                on_submit=on_submit,
-            ),
-            max_width="34rem",
-        ),
-        open=is_open,
+        field("Content", content, html_for="new-file-content", width="100%"),
+        icon="file-plus",
+        trigger="New file",
+        title="New file",
+        description="Written to the workspace as the sandbox's user; missing folders are "
+        "created and an existing file is replaced.",
+        submit="Save",
+        error=error,
+        busy=busy,
+        on_submit=on_submit,
+        is_open=is_open,
         on_open_change=on_open_change,
+        max_width="34rem",
     )

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import reflex as rx
 
-from components.dialogs import confirm_dialog
+from components.badges import dot_badge
+from components.dialogs import confirm_dialog, form_dialog
 from components.feedback import error_callout, notice_callout
 from components.forms import field, field_hint
 from components.runtime import compact_table, refresh_button
@@ -23,18 +24,7 @@ LINK_STATUSES = (
 
 def link_status_badge(status: rx.Var[str]) -> rx.Component:
     """`● Active` in green, `● Expired` in grey, `● Revoked` in red."""
-    return rx.badge(
-        rx.box(width="0.4rem", height="0.4rem", border_radius="9999px", background="currentColor"),
-        rx.match(status, *((value, label) for value, label, _ in LINK_STATUSES), status),
-        color_scheme=rx.match(
-            status, *((value, color) for value, _, color in LINK_STATUSES), "gray"
-        ),
-        variant="soft",
-        radius="full",
-        size="1",
-        gap="0.35rem",
-        white_space="nowrap",
-    )
+    return dot_badge(status, LINK_STATUSES)
 
 
 def section_heading(text: str, *actions: rx.Component) -> rx.Component:
@@ -386,51 +376,19 @@ def add_port_dialog(
         placeholder="8000",
         width="100%",
     )
-    return rx.dialog.root(
-        rx.dialog.trigger(
-            rx.button(
-                rx.icon("plus", size=14),
-                "Add port",
-                variant="soft",
-                size="1",
-                disabled=~rx.State.is_hydrated,
-            )
-        ),
-        rx.dialog.content(
-            rx.dialog.title("Add port"),
-            rx.dialog.description(
-                "Declare a TCP port the sandbox's app listens on; it can then be opened and "
-                "shared.",
-                size="2",
-                color=rx.color("gray", 11),
-            ),
-            rx.form(
-                rx.vstack(
-                    field("Name", name, html_for="port-name", width="100%"),
-                    field(
-                        "Port",
-                        number,
-                        field_hint("From 1 to 65535."),
-                        html_for="port-number",
-                        width="100%",
-                    ),
-                    error_callout(error),
-                    rx.flex(
-                        rx.dialog.close(
-                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                        ),
-                        rx.button("Add port", type="submit", loading=busy),
-                        spacing="3",
-                        justify="end",
-                        width="100%",
-                    ),
-                    spacing="4",
-                    margin_top="1rem",
-                ),
-                on_submit=on_submit,
-            ),
-            max_width="26rem",
-        ),
-        open=is_open,
+    return form_dialog(
+        field("Name", name, html_for="port-name", width="100%"),
+        field("Port", number, field_hint("From 1 to 65535."), html_for="port-number", width="100%"),
+        icon="plus",
+        trigger="Add port",
+        title="Add port",
+        description="Declare a TCP port the sandbox's app listens on; it can then be opened "
+        "and shared.",
+        submit="Add port",
+        error=error,
+        busy=busy,
+        on_submit=on_submit,
+        is_open=is_open,
         on_open_change=on_open_change,
+        max_width="26rem",
     )

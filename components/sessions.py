@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import reflex as rx
 
+from components.badges import dot_badge
 from components.feedback import error_callout, notice_callout
 from components.runtime import compact_table, refresh_button
 from components.tables import muted
@@ -29,18 +30,7 @@ SESSION_TYPES = (
 
 def session_status_badge(status: rx.Var[str]) -> rx.Component:
     """`● Active` in green, `● Ended` in grey, `● Failed` in red."""
-    return rx.badge(
-        rx.box(width="0.4rem", height="0.4rem", border_radius="9999px", background="currentColor"),
-        rx.match(status, *((value, label) for value, label, _ in SESSION_STATUSES), status),
-        color_scheme=rx.match(
-            status, *((value, color) for value, _, color in SESSION_STATUSES), "gray"
-        ),
-        variant="soft",
-        radius="full",
-        size="1",
-        gap="0.35rem",
-        white_space="nowrap",
-    )
+    return dot_badge(status, SESSION_STATUSES)
 
 
 def session_type(kind: rx.Var[str]) -> rx.Component:

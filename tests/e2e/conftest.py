@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.harness import Server, ServerFailed, running_server
+from tests.e2e.harness import LIFECYCLE_TIMEOUT, Server, ServerFailed, running_server
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -75,3 +77,39 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     )
     extra = {"executable_path": executable} if executable else {}
     return {**browser_type_launch_args, **extra, "args": CHROMIUM_ARGS}
+
+
+def _shell_template(api: httpx.Client) -> str:
+    response = api.get("/v1/templates")
+    assert response.status_code == 200, response.text
+    return next(t["id"] for t in response.json()["items"] if t["slug"] == "shell")
+
+
+@pytest.fixture
+def sandbox(api: httpx.Client) -> Iterator[dict]:
+    """A running sandbox from the built-in Shell template (in a project of its own),
+    deleted afterwards."""
+    suffix = uuid.uuid4().hex[:6]
+    project = api.post(
+        "/v1/projects",
+        json={"name": f"Lab {suffix}", "defaultNamespace": f"mbox-lab-{suffix}"},
+    )
+    assert project.status_code == 201, project.text
+    created = api.post(
+        "/v1/sandboxes",
+        json={
+            "projectId": project.json()["id"],
+            "templateId": _shell_template(api),
+            "name": f"shell-{suffix}",
+        },
+    )
+    assert created.status_code == 201, created.text
+    sandbox = created.json()
+    deadline = time.monotonic() + LIFECYCLE_TIMEOUT / 1000
+    while sandbox["status"] != "running":
+        assert sandbox["status"] == "pending", sandbox
+        assert time.monotonic() < deadline, f"sandbox not running: {sandbox}"
+        time.sleep(0.1)
+        sandbox = api.get(f"/v1/sandboxes/{sandbox['id']}").json()
+    yield sandbox
+    api.delete(f"/v1/sandboxes/{sandbox['id']}")

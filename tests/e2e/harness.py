@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
+from playwright.sync_api import Locator, Page
 
 ROOT = Path(__file__).resolve().parents[2]
 # A fresh machine builds the console on first start (bun install + vite); later starts reuse it.
@@ -109,3 +111,19 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _tail(path: Path, lines: int = 60) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+LIFECYCLE_TIMEOUT = 15_000  # ms: a sandbox starts within about a second; allow a busy machine
+
+
+def screenshot(
+    target: Page | Locator, pytestconfig: pytest.Config, name: str, *, full_page: bool = False
+) -> None:
+    """Save a screenshot under the test output dir (look at them: they are the review)."""
+    output = Path(pytestconfig.getoption("--output"))
+    output.mkdir(parents=True, exist_ok=True)
+    if full_page and isinstance(target, Page):
+        target.evaluate("window.scrollTo(0, 0)")  # the shell's sidebar is sticky
+        target.screenshot(path=output / name, full_page=True)
+    else:
+        target.screenshot(path=output / name)

@@ -5,65 +5,18 @@ through the console, browse to it, view it and delete it."""
 from __future__ import annotations
 
 import re
-import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
+
+from tests.e2e.harness import LIFECYCLE_TIMEOUT, screenshot
 
 pytestmark = pytest.mark.e2e
 
-# The reconciler starts a sandbox within about a second, the task runner claims a task in
-# milliseconds; allow for a busy machine.
-LIFECYCLE_TIMEOUT = 15_000
 # A cancel escalates SIGINT -> SIGTERM -> SIGKILL 2 s apart; `sleep` ends on the first.
 CANCEL_TIMEOUT = 10_000
 TODO = "buy milk\nwrite tests\n"
-
-
-def _shell_template(api: httpx.Client) -> str:
-    response = api.get("/v1/templates")
-    assert response.status_code == 200, response.text
-    return next(t["id"] for t in response.json()["items"] if t["slug"] == "shell")
-
-
-@pytest.fixture
-def sandbox(api: httpx.Client) -> Iterator[dict]:
-    """A running sandbox from the built-in Shell template (in a project of its own),
-    deleted afterwards."""
-    suffix = uuid.uuid4().hex[:6]
-    project = api.post(
-        "/v1/projects",
-        json={"name": f"Task Lab {suffix}", "defaultNamespace": f"mbox-task-lab-{suffix}"},
-    )
-    assert project.status_code == 201, project.text
-    created = api.post(
-        "/v1/sandboxes",
-        json={
-            "projectId": project.json()["id"],
-            "templateId": _shell_template(api),
-            "name": f"task-shell-{suffix}",
-        },
-    )
-    assert created.status_code == 201, created.text
-    sandbox = created.json()
-    deadline = time.monotonic() + LIFECYCLE_TIMEOUT / 1000
-    while sandbox["status"] != "running":
-        assert sandbox["status"] == "pending", sandbox
-        assert time.monotonic() < deadline, f"sandbox not running: {sandbox}"
-        time.sleep(0.1)
-        sandbox = api.get(f"/v1/sandboxes/{sandbox['id']}").json()
-    yield sandbox
-    api.delete(f"/v1/sandboxes/{sandbox['id']}")
-
-
-def screenshot(target: Page | Locator, pytestconfig: pytest.Config, name: str) -> None:
-    output = Path(pytestconfig.getoption("--output"))
-    output.mkdir(parents=True, exist_ok=True)
-    target.screenshot(path=output / name)
 
 
 def open_sandbox(page: Page, sandbox: dict, tab: str) -> None:

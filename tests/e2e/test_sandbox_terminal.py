@@ -7,62 +7,17 @@ and revoke links."""
 from __future__ import annotations
 
 import re
-import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
+from tests.e2e.harness import LIFECYCLE_TIMEOUT, screenshot
+
 pytestmark = pytest.mark.e2e
 
-LIFECYCLE_TIMEOUT = 15_000  # a sandbox starts within about a second; allow a busy machine
 TERMINAL_TIMEOUT = 10_000  # a shell starts and echoes in milliseconds
-
-
-def _shell_template(api: httpx.Client) -> str:
-    response = api.get("/v1/templates")
-    assert response.status_code == 200, response.text
-    return next(t["id"] for t in response.json()["items"] if t["slug"] == "shell")
-
-
-@pytest.fixture
-def sandbox(api: httpx.Client) -> Iterator[dict]:
-    """A running sandbox from the built-in Shell template (in a project of its own),
-    deleted afterwards."""
-    suffix = uuid.uuid4().hex[:6]
-    project = api.post(
-        "/v1/projects",
-        json={"name": f"Term Lab {suffix}", "defaultNamespace": f"mbox-term-lab-{suffix}"},
-    )
-    assert project.status_code == 201, project.text
-    created = api.post(
-        "/v1/sandboxes",
-        json={
-            "projectId": project.json()["id"],
-            "templateId": _shell_template(api),
-            "name": f"term-shell-{suffix}",
-        },
-    )
-    assert created.status_code == 201, created.text
-    sandbox = created.json()
-    deadline = time.monotonic() + LIFECYCLE_TIMEOUT / 1000
-    while sandbox["status"] != "running":
-        assert sandbox["status"] == "pending", sandbox
-        assert time.monotonic() < deadline, f"sandbox not running: {sandbox}"
-        time.sleep(0.1)
-        sandbox = api.get(f"/v1/sandboxes/{sandbox['id']}").json()
-    yield sandbox
-    api.delete(f"/v1/sandboxes/{sandbox['id']}")
-
-
-def screenshot(page: Page, pytestconfig: pytest.Config, name: str) -> None:
-    output = Path(pytestconfig.getoption("--output"))
-    output.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")  # the shell's sidebar is sticky
-    page.screenshot(path=output / name, full_page=True)
 
 
 def open_sandbox(page: Page, sandbox: dict) -> None:
@@ -123,7 +78,7 @@ def test_type_reconnect_copy_and_paste(
     type_line(page, "echo hello-$((6*7))")
     # The shell computed it: the command line itself reads hello-$((6*7)).
     expect(screen(page)).to_contain_text("hello-42", timeout=TERMINAL_TIMEOUT)
-    screenshot(page, pytestconfig, "sandbox-terminal.png")
+    screenshot(page, pytestconfig, "sandbox-terminal.png", full_page=True)
 
     # Output printed while no window is attached comes back on reconnect.
     type_line(page, "(sleep 2; echo back-again)")
@@ -219,7 +174,7 @@ def test_two_windows_share_a_terminal(
     expect(mine).to_contain_text("console")
     expect(mine).to_contain_text("Active")
     expect(table.get_by_role("row").filter(has_text="This window")).to_have_count(1)
-    screenshot(other, pytestconfig, "sandbox-sessions.png")
+    screenshot(other, pytestconfig, "sandbox-sessions.png", full_page=True)
     mine.get_by_role("button", name=f"Attach to terminal {short}").click()
 
     expect(other.get_by_role("tab", name="Terminal")).to_have_attribute("aria-selected", "true")
@@ -331,7 +286,7 @@ def test_ports_share_links_and_revoke(
     expect(row).to_contain_text("Active")
     expect(row).to_contain_text("web · 8000")
     expect(row).to_contain_text(re.compile(r"in (23 h 59 min|1 d)"))
-    screenshot(page, pytestconfig, "sandbox-preview.png")
+    screenshot(page, pytestconfig, "sandbox-preview.png", full_page=True)
     listed = api.get(f"/v1/sandboxes/{sandbox['id']}/preview-links").json()["items"]
     assert [(i["port"], i["label"]) for i in listed] == [(8000, "Shared from the console")]
 
@@ -384,6 +339,6 @@ def test_open_a_preview_served_from_the_terminal(
     expect(frame.get_by_role("heading", name="served-from-mbox")).to_be_visible(
         timeout=LIFECYCLE_TIMEOUT
     )
-    screenshot(page, pytestconfig, "sandbox-preview-embedded.png")
+    screenshot(page, pytestconfig, "sandbox-preview-embedded.png", full_page=True)
     page.get_by_role("button", name="Close the embedded preview").click()
     expect(page.locator("iframe")).to_have_count(0)
