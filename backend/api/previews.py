@@ -31,8 +31,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep
+from backend.api.middleware import reject
 from backend.api.openapi import body, returns, returns_list
-from backend.api.proxy import Relay, json_error, websocket_error
+from backend.api.proxy import Relay
 from backend.api.responses import items
 from backend.db import Database
 from backend.errors import Conflict, InvalidInput, NotFound, ServiceError
@@ -251,7 +252,7 @@ async def proxy_websocket(websocket: WebSocket, sandboxID: str, port: str) -> No
         sandbox_id = parse_uuid(sandboxID, "invalid sandbox id")
         shared, number = await _open(websocket.app, sandbox_id, port)
     except ServiceError as exc:
-        await websocket_error(scope, websocket.send, exc.status_code, exc.message)
+        await reject(scope, websocket.send, exc.status_code, exc.message)
         return
     target, prefix = _api_target(scope)
     await shared.relay.websocket(
@@ -398,11 +399,8 @@ def _next_path(value: str) -> str:
 
 
 async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
-    if scope["type"] == "websocket":
-        await websocket_error(scope, send, status, message)
-        return
     accept = dict(scope["headers"]).get(b"accept", b"")
-    if status == 401 and b"text/html" in accept:
+    if status == 401 and scope["type"] == "http" and b"text/html" in accept:
         page = (
             b"<!doctype html><meta charset=utf-8><title>Preview unavailable</title>"
             b"<body style='font-family:system-ui;margin:3rem'><h1>Preview unavailable</h1>"
@@ -416,4 +414,4 @@ async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": page})
         return
-    await json_error(send, status, message)
+    await reject(scope, send, status, message)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import socket
 import uuid
@@ -30,6 +29,7 @@ from starlette.types import Message, Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from backend.api.middleware import reject
 from backend.runtime.base import PortUnavailable, RuntimeFailure
 
 log = logging.getLogger("mbox.preview")
@@ -174,14 +174,14 @@ class Relay:
         except _ClientGone:
             return
         except PortUnavailable:
-            await json_error(send, 502, not_listening(port))
+            await reject(scope, send, 502, not_listening(port))
             return
         except RuntimeFailure as exc:
-            await json_error(send, 502, str(exc))
+            await reject(scope, send, 502, str(exc))
             return
         except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
             log.info("preview %s:%s did not answer: %r", sandbox_id, port, exc)
-            await json_error(send, 502, f"port {port} in the sandbox did not answer")
+            await reject(scope, send, 502, f"port {port} in the sandbox did not answer")
             return
         try:
             await self._respond(response, receive, send, add_headers, drop_headers)
@@ -241,10 +241,10 @@ class Relay:
         try:
             sock = await self.runtime.connect_port(sandbox_id, port)
         except PortUnavailable:
-            await websocket_error(scope, send, 502, not_listening(port))
+            await reject(scope, send, 502, not_listening(port))
             return
         except RuntimeFailure as exc:
-            await websocket_error(scope, send, 502, str(exc))
+            await reject(scope, send, 502, str(exc))
             return
         try:
             upstream = await connect(
@@ -263,12 +263,12 @@ class Relay:
         except InvalidStatus as exc:
             sock.close()
             status = exc.response.status_code
-            await websocket_error(scope, send, status, f"the app answered {status}")
+            await reject(scope, send, status, f"the app answered {status}")
             return
         except (WebSocketException, OSError, TimeoutError) as exc:
             sock.close()
             log.info("preview websocket %s:%s failed: %r", sandbox_id, port, exc)
-            await websocket_error(scope, send, 502, f"port {port} in the sandbox did not answer")
+            await reject(scope, send, 502, f"port {port} in the sandbox did not answer")
             return
         try:
             await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
@@ -404,46 +404,7 @@ async def _wait_disconnect(receive: Receive) -> None:
         pass
 
 
-async def json_error(send: Send, status: int, message: str) -> None:
-    payload = b'{"error": %s}' % _json_string(message)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
-
-
-def _json_string(text: str) -> bytes:
-    return json.dumps(text).encode()
-
-
 # -- WebSocket frames ---------------------------------------------------------------------
-
-
-async def websocket_error(scope: Scope, send: Send, status: int, message: str) -> None:
-    """Refuse a WebSocket before accepting it: an HTTP error response where the server
-    supports it (the websocket.http.response extension), else a close (HTTP 403)."""
-    if "websocket.http.response" in (scope.get("extensions") or {}):
-        payload = b'{"error": %s}' % _json_string(message)
-        await send(
-            {
-                "type": "websocket.http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "websocket.http.response.body", "body": payload})
-        return
-    await send({"type": "websocket.close", "code": 1011, "reason": message[:120]})
 
 
 def _sendable(code: int | None) -> int:
