@@ -30,7 +30,14 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from backend.api.middleware import reject, same_origin
 from backend.api.openapi import websocket
 from backend.db import Database
-from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
+from backend.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+    TooManyRequests,
+)
 from backend.runtime.base import RuntimeAdapter, RuntimeFailure
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.lifetime import ActivityMeter
@@ -58,6 +65,7 @@ websocket(
 SHELLS = {"": "/bin/sh", "sh": "/bin/sh", "bash": "/bin/bash"}
 RESET = b"\x1bc"  # full terminal reset, before replaying a whole scrollback
 MAX_INPUT_FRAME = 64 * 1024
+MAX_TERMINALS = 16  # live terminals per sandbox
 
 
 def terminal_hub(settings: Settings, database: Database, runtime: RuntimeAdapter) -> TerminalHub:
@@ -147,6 +155,8 @@ async def terminal_socket(websocket: WebSocket, sandboxID: str) -> None:  # noqa
             raise Conflict(f"the {state.runtime.name} runtime has no terminals")
         if request.terminal_id is not None:
             await _check_reattach(state, request)
+        if state.terminals.get(request.terminal_id) is None:  # it would start one more
+            _check_capacity(state.terminals, request.sandbox_id)
     except ServiceError as exc:
         await _refuse(websocket, exc)
         return
@@ -163,6 +173,12 @@ async def _refuse(websocket: WebSocket, exc: ServiceError) -> None:
         await websocket.close(code=4000 + exc.status_code, reason=exc.message[:120])
         return
     await reject(websocket.scope, websocket.send, exc.status_code, exc.message)
+
+
+def _check_capacity(hub: TerminalHub, sandbox_id: uuid.UUID) -> None:
+    """Each terminal holds a shell and its scrollback: a sandbox gets a bounded number."""
+    if len(hub.list(sandbox_id)) >= MAX_TERMINALS:
+        raise TooManyRequests(f"too many terminals in this sandbox (at most {MAX_TERMINALS})")
 
 
 async def _check_reattach(state: Any, request: TerminalRequest) -> None:

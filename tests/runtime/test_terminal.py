@@ -11,6 +11,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from backend.api import terminal as terminal_route
 from backend.api.app import create_api
 from backend.auth.service import SESSION_COOKIE, issue_console_session
 from backend.sessions.terminals import Scrollback
@@ -275,3 +276,19 @@ async def test_an_ended_terminal_is_not_restarted_under_its_id(served, sandbox):
         await browser.recv()
     assert browser.close_code == 4409
     assert browser.close_reason == "this terminal has ended: open a new one"
+
+
+async def test_a_sandbox_has_a_bounded_number_of_terminals(served, sandbox, monkeypatch):
+    monkeypatch.setattr(terminal_route, "MAX_TERMINALS", 2)
+    first = await Term.open(served, sandbox)
+    await Term.open(served, sandbox)
+    url = f"{served.replace('http', 'ws', 1)}/v1/sandboxes/{sandbox['id']}/terminal"
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(url)
+    assert refused.value.response.status_code == 429
+    assert json.loads(refused.value.response.body) == {
+        "error": "too many terminals in this sandbox (at most 2)"
+    }
+    terminal_id = (await first.event("attached"))["terminalId"]
+    again = await Term.open(served, sandbox, terminal=terminal_id, mode="watch")
+    assert (await again.event("attached"))["terminalId"] == terminal_id  # reattach still works
