@@ -11,7 +11,7 @@ from components.badges import dot_badge
 from components.dialogs import confirm_dialog, form_dialog
 from components.feedback import error_callout, notice_callout
 from components.forms import field, field_hint
-from components.runtime import compact_table, refresh_button
+from components.runtime import compact_table, tab_intro
 from components.tables import muted
 from components.tasks import MONO
 
@@ -55,17 +55,10 @@ def preview_layout(
 ) -> rx.Component:
     """Ports (with the share expiry and Add port), the link just shared, then the links."""
     return rx.vstack(
-        rx.hstack(
-            rx.text(
-                "Open a port of the sandbox in a new tab or on this page, or share a link to "
-                "it that works without signing in until it expires or is revoked.",
-                size="2",
-                color=rx.color("gray", 11),
-            ),
-            rx.spacer(),
-            refresh_button(on_refresh),
-            align="center",
-            width="100%",
+        tab_intro(
+            "Open a port of the sandbox in a new tab or on this page, or share a link to it "
+            "that works without signing in until it expires or is revoked.",
+            on_refresh=on_refresh,
         ),
         rx.cond(
             ~running,

@@ -64,6 +64,18 @@ def compact_table(
     )
 
 
+def tab_intro(*text: rx.Var | str, on_refresh: rx.EventHandler, **props) -> rx.Component:
+    """A tab's first line: what it shows, in words, and its Refresh button."""
+    return rx.hstack(
+        rx.text(*text, size="2", color=rx.color("gray", 11)),
+        rx.spacer(),
+        refresh_button(on_refresh),
+        align="center",
+        width="100%",
+        **props,
+    )
+
+
 def refresh_button(on_click: rx.EventHandler) -> rx.Component:
     """A small ghost Refresh button, usable once the page has loaded."""
     return rx.button(

@@ -9,7 +9,7 @@ import reflex as rx
 
 from components.badges import dot_badge
 from components.feedback import error_callout, notice_callout
-from components.runtime import compact_table, refresh_button
+from components.runtime import compact_table, tab_intro
 from components.tables import muted
 from components.tasks import MONO
 
@@ -66,19 +66,11 @@ def sessions_layout(
 ) -> rx.Component:
     """What the tab is for, then the table (or why it is empty)."""
     return rx.vstack(
-        rx.hstack(
-            rx.text(
-                "Who and what attached to this sandbox, newest first. A terminal keeps "
-                "running for ",
-                grace,
-                " after its last window closes: Attach picks it up.",
-                size="2",
-                color=rx.color("gray", 11),
-            ),
-            rx.spacer(),
-            refresh_button(on_refresh),
-            align="center",
-            width="100%",
+        tab_intro(
+            "Who and what attached to this sandbox, newest first. A terminal keeps running for ",
+            grace,
+            " after its last window closes: Attach picks it up.",
+            on_refresh=on_refresh,
         ),
         error_callout(error),
         notice_callout(notice),

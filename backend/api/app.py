@@ -68,6 +68,7 @@ def create_api(
     api.state.task_output = task_output_store(settings)
     api.state.terminals = terminal.terminal_hub(settings, database, runtime)
     api.state.activity = ActivityMeter(database)
+    api.state.previews = previews.shared_previews(database, runtime, api.state.activity)
     for router in ROUTERS:
         api.include_router(router.router)
     api.include_router(console_auth.router)

@@ -70,21 +70,15 @@ class Previews:
         await self.relay.aclose()
 
 
-def previews_of(app: Any) -> Previews:
-    found = getattr(app.state, "previews", None)
-    if found is None:
-        database = app.state.database
-        found = Previews(Relay(app.state.runtime), PreviewGate(database), app.state.activity)
-        app.state.previews = found
-    return found
+def shared_previews(database: Database, runtime: Any, activity: ActivityMeter) -> Previews:
+    """Built once per app by `create_api` (app.state.previews)."""
+    return Previews(Relay(runtime), PreviewGate(database), activity)
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
-    found = getattr(app.state, "previews", None)
-    if found is not None:
-        await found.aclose()
+    await app.state.previews.aclose()
 
 
 router = APIRouter(tags=["sandboxes"], lifespan=_lifespan)
@@ -140,7 +134,7 @@ def revoke_preview_link(
 async def _open(app: Any, sandbox_id: uuid.UUID, port: str) -> tuple[Previews, int]:
     """The reference's checks, in its order: the sandbox (404), running (409), the port
     (400), declared and TCP (404)."""
-    shared = previews_of(app)
+    shared = app.state.previews
     target = await shared.gate.target(sandbox_id)
     if target is None:
         raise NotFound()
@@ -295,7 +289,7 @@ class PreviewHostMiddleware:
             await _refuse(scope, send, 404, "no such preview")
             return
         sandbox_id, port = found
-        shared = previews_of(scope["app"])
+        shared = scope["app"].state.previews
         if scope["path"] == LINK_PATH and scope["type"] == "http":
             if scope["method"] not in ("GET", "HEAD"):
                 await _refuse(scope, send, 405, "preview links are opened with GET")

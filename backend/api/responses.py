@@ -7,6 +7,8 @@ from typing import Any, Protocol
 
 from fastapi.responses import JSONResponse
 
+from backend.schemas import PublicModel
+
 
 class Public(Protocol):
     @classmethod
@@ -19,3 +21,10 @@ def item(model: type[Public], row: Any, status_code: int = 200) -> JSONResponse:
 
 def items(model: type[Public], rows: Iterable[Any]) -> JSONResponse:
     return JSONResponse({"items": [model.from_row(row).to_json() for row in rows]})
+
+
+def public(found: PublicModel | list[PublicModel], status_code: int = 200) -> JSONResponse:
+    """Public models a service already built: one, or a list as `{"items": [...]}`."""
+    if isinstance(found, list):
+        return JSONResponse({"items": [one.to_json() for one in found]})
+    return JSONResponse(found.to_json(), status_code=status_code)

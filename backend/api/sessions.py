@@ -7,21 +7,16 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from backend.api.deps import Body, PrincipalDep, RuntimeSessionId, SandboxId, SessionDep
 from backend.api.openapi import body, returns, returns_list
+from backend.api.responses import public
 from backend.sessions import service as sessions
 from backend.sessions.models import RuntimeSession, RuntimeSessionCreate
 
 router = APIRouter(tags=["sessions"])
 
 
-def _json(found: RuntimeSession | list[RuntimeSession], status_code: int = 200) -> JSONResponse:
-    if isinstance(found, list):
-        return JSONResponse({"items": [one.to_json() for one in found]})
-    return JSONResponse(found.to_json(), status_code=status_code)
-
-
 @router.get("/v1/sandboxes/{sandboxID}/sessions", responses=returns_list(RuntimeSession))
 def list_sessions(session: SessionDep, sandbox_id: SandboxId) -> JSONResponse:
-    return _json(sessions.list_sessions(session, sandbox_id=sandbox_id))
+    return public(sessions.list_sessions(session, sandbox_id=sandbox_id))
 
 
 @router.post(
@@ -44,19 +39,19 @@ def create_session(
         data=data,
         user_agent=request.headers.get("user-agent", ""),
     )
-    return _json(created, 201)
+    return public(created, 201)
 
 
 @router.get("/v1/sessions/{sessionID}", responses=returns(RuntimeSession))
 def get_session(session: SessionDep, session_id: RuntimeSessionId) -> JSONResponse:
-    return _json(sessions.get_session(session, session_id))
+    return public(sessions.get_session(session, session_id))
 
 
 @router.post("/v1/sessions/{sessionID}/end", responses=returns(RuntimeSession))
 def end_session(
     session: SessionDep, principal: PrincipalDep, session_id: RuntimeSessionId
 ) -> JSONResponse:
-    return _json(sessions.end_session(session, principal=principal, session_id=session_id))
+    return public(sessions.end_session(session, principal=principal, session_id=session_id))
 
 
 @router.get(

@@ -177,7 +177,7 @@ async def _refuse(websocket: WebSocket, exc: ServiceError) -> None:
 
 def _check_capacity(hub: TerminalHub, sandbox_id: uuid.UUID) -> None:
     """Each terminal holds a shell and its scrollback: a sandbox gets a bounded number."""
-    if len(hub.list(sandbox_id)) >= MAX_TERMINALS:
+    if hub.count(sandbox_id) >= MAX_TERMINALS:
         raise TooManyRequests(f"too many terminals in this sandbox (at most {MAX_TERMINALS})")
 
 
@@ -202,7 +202,6 @@ class TerminalConnection:
         self.database: Database = state.database
         self.hub: TerminalHub = state.terminals
         self.activity: ActivityMeter = state.activity
-        self.recording = state.settings.terminal_recording
 
     async def run(self) -> None:
         terminal_id = self.request.terminal_id or uuid.uuid4()
@@ -239,7 +238,7 @@ class TerminalConnection:
             rows=request.rows,
             cols=request.cols,
         )
-        if created and self.recording:
+        if created and terminal.recorder is not None:
             await self.database.call(
                 sessions.start_recording, terminal_id=terminal_id, sandbox_id=request.sandbox_id
             )

@@ -163,7 +163,6 @@ class Terminal:
         self.driver: Attachment | None = None
         self.ended = False
         self.exit_code: int | None = None
-        self.created = time.time()
         self._pty = pty
         self._grace_seconds = grace_seconds
         self._on_end = on_end
@@ -251,16 +250,6 @@ class Terminal:
         self._on_end(self)
 
 
-@dataclass(frozen=True)
-class TerminalInfo:
-    id: uuid.UUID
-    sandbox_id: uuid.UUID
-    clients: int
-    driving: bool
-    output_bytes: int
-    created: float
-
-
 class TerminalHub:
     """The terminals of this server process, by id."""
 
@@ -319,19 +308,9 @@ class TerminalHub:
             self.terminals[terminal_id] = terminal
             return terminal, True
 
-    def list(self, sandbox_id: uuid.UUID) -> list[TerminalInfo]:
-        return [
-            TerminalInfo(
-                terminal.id,
-                terminal.sandbox_id,
-                len(terminal.attachments),
-                terminal.driver is not None,
-                terminal.scrollback.end,
-                terminal.created,
-            )
-            for terminal in self.terminals.values()
-            if terminal.sandbox_id == sandbox_id and not terminal.ended
-        ]
+    def count(self, sandbox_id: uuid.UUID) -> int:
+        """Live terminals of a sandbox."""
+        return sum(1 for t in self.terminals.values() if t.sandbox_id == sandbox_id and not t.ended)
 
     def _ended(self, terminal: Terminal) -> None:
         self.terminals.pop(terminal.id, None)

@@ -11,7 +11,7 @@ from components.badges import event_type_badge, status_badge
 from components.dialogs import confirm_dialog
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import panel
-from components.runtime import compact_table, log_view, refresh_button
+from components.runtime import compact_table, log_view, tab_intro
 from components.shell import shell
 from components.tables import mono, muted
 from state.sandbox import EventItem, Phase, PortItem, SandboxState
@@ -337,14 +337,7 @@ def runtime_tabs() -> rx.Component:
 
 
 def tab_head(text: str) -> rx.Component:
-    return rx.hstack(
-        rx.text(text, size="2", color=rx.color("gray", 11)),
-        rx.spacer(),
-        refresh_button(SandboxState.refresh_tab),
-        align="center",
-        width="100%",
-        margin_bottom="0.75rem",
-    )
+    return tab_intro(text, on_refresh=SandboxState.refresh_tab, margin_bottom="0.75rem")
 
 
 # -- terminal -------------------------------------------------------------------------

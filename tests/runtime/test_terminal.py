@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -14,6 +15,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from backend.api import terminal as terminal_route
 from backend.api.app import create_api
 from backend.auth.service import SESSION_COOKIE, issue_console_session
+from backend.db import utcnow
+from backend.sandboxes.models import SandboxRow
 from backend.sessions.terminals import Scrollback
 from tests.runtime.conftest import serving
 
@@ -292,3 +295,34 @@ async def test_a_sandbox_has_a_bounded_number_of_terminals(served, sandbox, monk
     terminal_id = (await first.event("attached"))["terminalId"]
     again = await Term.open(served, sandbox, terminal=terminal_id, mode="watch")
     assert (await again.event("attached"))["terminalId"] == terminal_id  # reattach still works
+
+
+async def test_typing_is_activity_for_the_idle_timeout(world, served, sandbox):
+    database = world.app.state.database
+    old = utcnow() - timedelta(hours=1)
+    with database.session() as session:
+        session.get(SandboxRow, uuid.UUID(sandbox["id"])).last_activity_at = old
+        session.commit()
+    term = await Term.open(served, sandbox)
+    await term.type("echo typed\n")
+    await term.read_until("typed")
+    deadline = asyncio.get_running_loop().time() + 5
+    while (await world.get(f"/v1/sandboxes/{sandbox['id']}"))["lastActivityAt"] <= (
+        old + timedelta(minutes=30)
+    ).isoformat():
+        assert asyncio.get_running_loop().time() < deadline, "typing was not noted as activity"
+        await asyncio.sleep(0.05)
+
+
+async def test_recordings_go_with_the_deleted_sandbox(world, served, sandbox, settings):
+    term = await Term.open(served, sandbox)
+    await term.type("exit\n")
+    await term.event("exit")
+    [session] = await sessions_of(world, sandbox)
+    await until_recorded(world, session)
+    recordings = settings.data_dir / "recordings" / sandbox["id"]
+    assert list(recordings.glob("*.cast"))
+    response = await world.client.delete(f"/v1/sandboxes/{sandbox['id']}")
+    assert response.status_code == 204
+    await world.reconciler.reconcile_once()
+    assert not recordings.exists()
