@@ -2,7 +2,12 @@
 
 from sqlmodel import SQLModel
 
-from backend.artifacts.models import ArtifactContentRow, ArtifactRow
+from backend.artifacts.models import (
+    ArtifactBlobRow,
+    ArtifactContentRow,
+    ArtifactRow,
+    ArtifactUsageRow,
+)
 from backend.audit.models import AuditEventRow
 from backend.auth.models import ApiTokenRow
 from backend.credentials.models import ProjectCredentialRow
@@ -10,6 +15,7 @@ from backend.policy.models import ProjectPolicyRow, ProjectQuotaPolicyRow
 from backend.projects.models import ProjectRow
 from backend.sandboxes.models import PreviewLinkRow, SandboxRow
 from backend.sessions.models import RuntimeSessionRow, TerminalRecordingRow
+from backend.storage.database import BlobChunkRow
 from backend.tasks.models import ExecutionTaskRow
 from backend.templates.models import TemplateRow
 
@@ -17,9 +23,12 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "ApiTokenRow",
+    "ArtifactBlobRow",
     "ArtifactContentRow",
     "ArtifactRow",
+    "ArtifactUsageRow",
     "AuditEventRow",
+    "BlobChunkRow",
     "ExecutionTaskRow",
     "PreviewLinkRow",
     "ProjectCredentialRow",

@@ -39,6 +39,8 @@ class ProjectRow(SQLModel, table=True):
             )
         ],
     )
+    # Artifacts older than this (since their last change) are deleted; None keeps them.
+    artifact_retention_days: int | None = None
     meta: Any = json_field(column="metadata")
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
@@ -53,6 +55,7 @@ class Project(PublicModel):
     repository_url: str | None = None
     default_namespace: str
     default_template_id: uuid.UUID | None = None
+    artifact_retention_days: int | None = None
     metadata: Any = SchemaField(default_factory=dict)
     created_at: datetime
     updated_at: datetime
@@ -63,6 +66,7 @@ class ProjectCreate(RequestModel):
     slug: str | None = None
     repository_url: str | None = None
     default_namespace: str | None = None
+    artifact_retention_days: int | None = None
     metadata: Any = None
 
 
@@ -71,4 +75,5 @@ class ProjectUpdate(RequestModel):
     repository_url: str | None = None
     default_namespace: str | None = None
     default_template_id: str | None = uuid_field(default=None)
+    artifact_retention_days: int | None = None
     metadata: Any = None

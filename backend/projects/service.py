@@ -15,6 +15,8 @@ from backend.sandboxes.models import SandboxRow
 from backend.templates.models import TemplateRow
 from backend.validation import blank, check_name, metadata_value, parse_uuid, resolve_slug
 
+MAX_RETENTION_DAYS = 3650
+
 
 def list_projects(session: Session) -> list[ProjectRow]:
     query = select(ProjectRow).order_by(col(ProjectRow.created_at).desc(), col(ProjectRow.id))
@@ -37,6 +39,7 @@ def create_project(session: Session, *, principal: Principal, data: ProjectCreat
         slug=slug,
         repository_url=(data.repository_url or "").strip(),
         default_namespace=(data.default_namespace or "").strip(),
+        artifact_retention_days=_retention_days(data.artifact_retention_days),
         meta=metadata_value(data.metadata),
     )
     session.add(project)
@@ -67,6 +70,8 @@ def update_project(
         project.repository_url = (data.repository_url or "").strip()
     if data.given("default_template_id"):
         project.default_template_id = _default_template(session, project, data.default_template_id)
+    if data.given("artifact_retention_days"):
+        project.artifact_retention_days = _retention_days(data.artifact_retention_days)
     if data.given("metadata"):
         project.meta = metadata_value(data.metadata)
     project.updated_at = utcnow()
@@ -79,6 +84,12 @@ def update_project(
     )
     commit(session)
     return project
+
+
+def _retention_days(days: int | None) -> int | None:
+    if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
+        raise InvalidInput(f"artifactRetentionDays must be between 1 and {MAX_RETENTION_DAYS}")
+    return days
 
 
 def _default_template(session: Session, project: ProjectRow, value: str | None) -> uuid.UUID | None:

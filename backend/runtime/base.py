@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -121,6 +121,27 @@ class Availability:
     details: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class WorkspaceStream:
+    """An open workspace path being read: a regular file as it is, or a directory as a
+    tar.gz archive made on the fly (symlinks stored as links, never followed; other
+    special files skipped). `entry.size` is the file's size (0 for a directory).
+    Always close it (`async with`), even after reading to the end."""
+
+    entry: FileEntry
+    chunks: AsyncIterator[bytes]
+    closer: Callable[[], Awaitable[None]]
+
+    async def close(self) -> None:
+        await self.closer()
+
+    async def __aenter__(self) -> WorkspaceStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
 class ExecProcess(Protocol):
     """A command running in a sandbox: streams, signals, exit."""
 
@@ -173,6 +194,16 @@ class RuntimeAdapter(Protocol):
     async def write_file(self, sandbox_id: uuid.UUID, path: str, data: bytes) -> None: ...
 
     async def delete_file(self, sandbox_id: uuid.UUID, path: str) -> None: ...
+
+    async def open_read(self, sandbox_id: uuid.UUID, path: str) -> WorkspaceStream:
+        """Open a workspace file or directory (relative path) for streaming; the path is
+        resolved once, without following links (PathRefused, FileMissing)."""
+        ...
+
+    async def match_files(self, sandbox_id: uuid.UUID, pattern: str, limit: int) -> list[FileEntry]:
+        """Workspace paths matching a glob (`*` within a name, `**` across directories),
+        sorted, at most `limit`; symlinks are never followed while walking."""
+        ...
 
     async def close(self) -> None:
         """Release what the adapter holds (the local runtime stops its sandboxes)."""

@@ -57,6 +57,8 @@ class ExecutionTaskRow(SQLModel, table=True):
     runner: str = ""
     cancel_requested_at: datetime | None = timestamp_field(nullable=True)
     runtime_ref: dict[str, Any] | None = json_field(nullable=True)
+    # Workspace globs collected as artifacts of the task when it ends.
+    artifact_paths: list[str] = json_field(list)
     meta: Any = json_field(column="metadata")
     started_at: datetime | None = timestamp_field(nullable=True)
     finished_at: datetime | None = timestamp_field(nullable=True)
@@ -65,7 +67,7 @@ class ExecutionTaskRow(SQLModel, table=True):
 
 
 class ExecutionTask(PublicModel):
-    omit_empty = frozenset({"env", "cwd", "error"})
+    omit_empty = frozenset({"env", "cwd", "error", "artifact_paths"})
 
     id: uuid.UUID
     project_id: uuid.UUID
@@ -84,6 +86,7 @@ class ExecutionTask(PublicModel):
     stderr_bytes: int
     error: str | None = None
     runtime_ref: dict[str, str] | None = None
+    artifact_paths: list[str] | None = None
     metadata: Any = SchemaField(default_factory=dict)
     cancel_requested_at: datetime | None = None
     started_at: datetime | None = None
@@ -98,6 +101,7 @@ class ExecutionTaskCreate(RequestModel):
     env: dict[str, str] | None = None
     cwd: str | None = None
     idempotency_key: str | None = None
+    artifact_paths: list[str] | None = None
     metadata: Any = None
 
 
