@@ -65,7 +65,10 @@ class Settings(BaseSettings):
 
     artifact_content_backend: Literal["postgres", "filesystem", "s3"] = "postgres"
     artifact_content_dir: Path | None = None
-    artifact_content_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1)
+    # The largest retained artifact; 64 GiB at most (S3 takes 10,000 parts of 8 MiB).
+    artifact_content_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1, le=64 * 1024**3)
+    # S3: an empty endpoint is AWS itself; empty keys use boto3's standard credential
+    # chain (environment, profile, web identity, instance or task role).
     artifact_content_s3_endpoint: str = ""
     artifact_content_s3_region: str = "us-east-1"
     artifact_content_s3_bucket: str = ""
@@ -84,6 +87,19 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator(
+        "artifact_content_s3_endpoint",
+        "artifact_content_s3_region",
+        "artifact_content_s3_bucket",
+        "artifact_content_s3_prefix",
+        "artifact_content_s3_access_key_id",
+        "artifact_content_s3_secret_access_key",
+        mode="before",
+    )
+    @classmethod
+    def _strip_s3(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
         data_dir = self.data_dir.expanduser().resolve()
@@ -98,15 +114,23 @@ class Settings(BaseSettings):
             object.__setattr__(self, "preview_base_url", f"http://preview.localhost:{self.port}")
         if not self.preview_base_url.startswith(("http://", "https://")):
             raise ValueError("MBOX_PREVIEW_BASE_URL must be an http(s) URL")
-        if self.artifact_content_backend == "s3":
-            self._check_s3()
+        self._check_s3()
         return self
 
     def _check_s3(self) -> None:
-        if not self.artifact_content_s3_endpoint.startswith(("http://", "https://")):
+        """Checked whatever the backend: S3 content stays readable after a switch away."""
+        endpoint, bucket = self.artifact_content_s3_endpoint, self.artifact_content_s3_bucket
+        if endpoint and not endpoint.startswith(("http://", "https://")):
             raise ValueError("MBOX_ARTIFACT_CONTENT_S3_ENDPOINT must be an http(s) URL")
-        if not self.artifact_content_s3_bucket or "/" in self.artifact_content_s3_bucket:
+        if "/" in bucket or (not bucket and self.artifact_content_backend == "s3"):
             raise ValueError("MBOX_ARTIFACT_CONTENT_S3_BUCKET is required and cannot contain '/'")
+        if bool(self.artifact_content_s3_access_key_id) != bool(
+            self.artifact_content_s3_secret_access_key
+        ):
+            raise ValueError(
+                "MBOX_ARTIFACT_CONTENT_S3_ACCESS_KEY_ID and "
+                "MBOX_ARTIFACT_CONTENT_S3_SECRET_ACCESS_KEY are set together or not at all"
+            )
 
     @property
     def is_postgres(self) -> bool:

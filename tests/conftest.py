@@ -111,3 +111,23 @@ async def runtime(settings: Settings) -> AsyncIterator[RuntimeAdapter]:
     runtime = create_runtime(settings)
     yield runtime
     await runtime.close()
+
+
+# -- S3 (moto over real HTTP) ---------------------------------------------------------------
+
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.support.s3 import S3Server
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One moto S3 server per run, started on first use; tests isolate by key prefix."""
+    from tests.support.s3 import start_s3_server  # moto is imported only if S3 is tested
+
+    server = start_s3_server()
+    try:
+        yield server
+    finally:
+        server.stop()

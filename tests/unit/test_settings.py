@@ -35,6 +35,19 @@ def test_reference_variable_names(monkeypatch, tmp_path):
     assert "secret" not in repr(settings.artifact_content_s3_secret_access_key)
 
 
+def test_s3_needs_only_a_bucket(monkeypatch, tmp_path):
+    """No endpoint: AWS itself; no keys: boto3's standard credential chain."""
+    monkeypatch.setenv("MBOX_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MBOX_ARTIFACT_CONTENT_BACKEND", "s3")
+    monkeypatch.setenv("MBOX_ARTIFACT_CONTENT_S3_BUCKET", " artifacts ")
+    monkeypatch.setenv("MBOX_ARTIFACT_CONTENT_MAX_BYTES", str(64 * 1024**3))
+    settings = load_settings()
+    assert settings.artifact_content_s3_bucket == "artifacts"
+    assert settings.artifact_content_s3_endpoint == ""
+    assert settings.artifact_content_s3_access_key_id == ""
+    assert settings.artifact_content_max_bytes == 64 * 1024**3
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -50,7 +63,24 @@ def test_reference_variable_names(monkeypatch, tmp_path):
         ({"MBOX_ARTIFACT_CONTENT_BACKEND": "ftp"}, "invalid setting MBOX_ARTIFACT_CONTENT_BACKEND"),
         (
             {"MBOX_ARTIFACT_CONTENT_BACKEND": "s3"},
+            "MBOX_ARTIFACT_CONTENT_S3_BUCKET is required and cannot contain '/'",
+        ),
+        (
+            {"MBOX_ARTIFACT_CONTENT_S3_ENDPOINT": "minio:9000"},
             "MBOX_ARTIFACT_CONTENT_S3_ENDPOINT must be an http(s) URL",
+        ),
+        (
+            {"MBOX_ARTIFACT_CONTENT_S3_BUCKET": "a/b"},
+            "MBOX_ARTIFACT_CONTENT_S3_BUCKET is required and cannot contain '/'",
+        ),
+        (
+            {"MBOX_ARTIFACT_CONTENT_S3_ACCESS_KEY_ID": "AKID"},
+            "MBOX_ARTIFACT_CONTENT_S3_ACCESS_KEY_ID and MBOX_ARTIFACT_CONTENT_S3_SECRET_ACCESS_KEY"
+            " are set together or not at all",
+        ),
+        (
+            {"MBOX_ARTIFACT_CONTENT_MAX_BYTES": str(64 * 1024**3 + 1)},
+            "invalid setting MBOX_ARTIFACT_CONTENT_MAX_BYTES: Input should be less than or equal",
         ),
         ({"MBOX_RUNTIME": "docker"}, "invalid setting MBOX_RUNTIME"),
     ],
