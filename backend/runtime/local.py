@@ -58,6 +58,7 @@ from backend.runtime.base import (
     RuntimeStatus,
     RuntimeTarget,
     SandboxSpec,
+    WorkspaceStream,
 )
 from backend.runtime.cgroups import Cgroups, join_prefix
 from backend.runtime.pty import PtyProcess
@@ -531,6 +532,18 @@ class LocalRuntime:
     async def delete_file(self, sandbox_id: uuid.UUID, path: str) -> None:
         await self._files(workspace.delete, sandbox_id, path)
 
+    async def open_read(self, sandbox_id: uuid.UUID, path: str) -> WorkspaceStream:
+        opening = asyncio.ensure_future(self._files(workspace.open_path, sandbox_id, path))
+        try:
+            fd, entry = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_opened)  # the caller is gone: no fd left open
+            raise
+        return workspace.stream(fd, entry)
+
+    async def match_files(self, sandbox_id: uuid.UUID, pattern: str, limit: int) -> list[FileEntry]:
+        return await self._files(workspace.match, sandbox_id, pattern, limit)
+
     async def _files(self, operation: Any, sandbox_id: uuid.UUID, *args: Any) -> Any:
         """Run a workspace file operation off the event loop; OS errors become words."""
         root = self.workspace(sandbox_id)
@@ -653,6 +666,11 @@ async def _bridge(
         if process.returncode is None:
             process.signal(signal.SIGKILL)
         await process.wait()
+
+
+def _close_opened(opening: asyncio.Future) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        os.close(opening.result()[0])
 
 
 def _read_all(fd: int) -> bytes:
