@@ -31,6 +31,7 @@ from backend.server import get_runtime
 from backend.templates import service as templates
 from backend.templates.models import TemplateRow
 from state.base import CONSOLE, db_session, in_thread
+from state.sandbox_artifacts import SandboxArtifacts
 from state.sandbox_files import SandboxFiles
 from state.sandbox_previews import SandboxPreviews
 from state.sandbox_sessions import SandboxSessions
@@ -258,7 +259,13 @@ def _call(fn: Any, sandbox_id: str, **kwargs: Any) -> None:
 
 
 class SandboxState(
-    SandboxTerminal, SandboxTasks, SandboxFiles, SandboxPreviews, SandboxSessions, rx.State
+    SandboxTerminal,
+    SandboxTasks,
+    SandboxFiles,
+    SandboxArtifacts,
+    SandboxPreviews,
+    SandboxSessions,
+    rx.State,
 ):
     view: SandboxView = SandboxView()
     phases: list[Phase] = []
@@ -305,6 +312,7 @@ class SandboxState(
             self._reset_terminal()
             self._reset_tasks()
             self._reset_files()
+            self._reset_artifacts()
             self._reset_previews()
             self._reset_sessions()
         elif self.term_id:  # a reload: the terminal mounts again and reconnects
@@ -377,7 +385,8 @@ class SandboxState(
             return await self._read_previews_tab(sandbox_id)
         if tab == "sessions":
             return await self._read_sessions_tab(sandbox_id)
-        return {}  # terminal: a live socket; files: read when the tab opens and on request
+        # terminal: a live socket; files, artifacts: read when the tab opens and on request
+        return {}
 
     async def _refresh_tab(self) -> None:
         for name, value in (await self._read_tab(self.tab, self.view.id)).items():
@@ -386,6 +395,8 @@ class SandboxState(
             await self._open_tasks()
         elif self.tab == "files":
             await self._open_files()
+        elif self.tab == "artifacts":
+            await self._open_artifacts()
 
     @rx.event
     async def set_tab(self, value: str):

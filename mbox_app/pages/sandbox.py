@@ -1,12 +1,13 @@
 """One sandbox: status and actions, start-up timings, lifetime, runtime, and tabs: a
 terminal (first, and shown at once while the sandbox runs), logs and events, tasks (run a
-command, follow its output), workspace files, previews of its ports and its sessions."""
+command, follow its output), workspace files, artifacts (what it kept), previews of its ports
+and its sessions."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from components import files, preview, sessions, tasks, terminal
+from components import artifacts, files, preview, sessions, tasks, terminal
 from components.badges import event_type_badge, status_badge
 from components.dialogs import confirm_dialog
 from components.feedback import empty_state, error_callout, notice_callout
@@ -15,6 +16,7 @@ from components.runtime import compact_table, log_view, tab_intro
 from components.shell import shell
 from components.tables import mono, muted
 from state.sandbox import EventItem, Phase, PortItem, SandboxState
+from state.sandbox_artifacts import ALL_TASKS, CAPTURE_KINDS, UPLOAD_ID, ArtifactItem
 from state.sandbox_files import FileItem
 from state.sandbox_previews import EXPIRIES, LinkItem, PreviewPortItem
 from state.sandbox_sessions import SessionItem
@@ -311,6 +313,7 @@ def runtime_tabs() -> rx.Component:
                 rx.tabs.trigger("Events", value="events"),
                 rx.tabs.trigger("Tasks", value="tasks"),
                 rx.tabs.trigger("Files", value="files"),
+                rx.tabs.trigger("Artifacts", value="artifacts"),
                 rx.tabs.trigger("Preview", value="preview"),
                 rx.tabs.trigger("Sessions", value="sessions"),
                 padding_x="0.75rem",
@@ -328,6 +331,7 @@ def runtime_tabs() -> rx.Component:
             rx.tabs.content(events_tab(), value="events", padding=TAB_PADDING),
             rx.tabs.content(tasks_tab(), value="tasks", padding=TAB_PADDING),
             rx.tabs.content(files_tab(), value="files", padding=TAB_PADDING),
+            rx.tabs.content(artifacts_tab(), value="artifacts", padding=TAB_PADDING),
             rx.tabs.content(preview_tab(), value="preview", padding=TAB_PADDING),
             rx.tabs.content(sessions_tab(), value="sessions", padding=TAB_PADDING),
             value=SandboxState.tab,
@@ -559,6 +563,68 @@ def new_file_dialog() -> rx.Component:
         on_submit=SandboxState.save_new_file,
         is_open=SandboxState.new_file_open,
         on_open_change=SandboxState.set_new_file_open,
+    )
+
+
+# -- artifacts ------------------------------------------------------------------------
+
+
+def artifacts_tab() -> rx.Component:
+    return artifacts.artifacts_layout(
+        toolbar=artifacts_toolbar(),
+        preview=artifacts.artifact_preview(
+            SandboxState.artifact_preview, on_close=SandboxState.close_artifact_preview
+        ),
+        table=artifacts.artifacts_table(SandboxState.artifacts, artifact_row),
+        on_refresh=SandboxState.refresh_tab,
+        error=SandboxState.artifacts_error,
+        notice=SandboxState.artifacts_notice,
+        has_artifacts=SandboxState.artifacts.length() > 0,
+        loaded=SandboxState.artifacts_loaded,
+    )
+
+
+def artifacts_toolbar() -> rx.Component:
+    return artifacts.toolbar(
+        artifacts.task_filter(
+            SandboxState.artifacts_task,
+            SandboxState.artifact_tasks,
+            on_change=SandboxState.set_artifacts_task,
+            all_value=ALL_TASKS,
+        ),
+        artifacts.upload_button(
+            upload_id=UPLOAD_ID,
+            on_drop=SandboxState.upload_artifact(
+                rx.upload_files(
+                    upload_id=UPLOAD_ID, on_upload_progress=SandboxState.upload_progressed
+                )
+            ),
+            on_refused=SandboxState.upload_refused,
+            max_bytes=SandboxState.artifacts_limit,
+            busy=SandboxState.upload_busy,
+            status=SandboxState.upload_status,
+        ),
+        artifacts.capture_dialog(
+            kinds=CAPTURE_KINDS,
+            error=SandboxState.capture_error,
+            busy=SandboxState.artifacts_busy,
+            on_submit=SandboxState.capture_from_workspace,
+            is_open=SandboxState.capture_open,
+            on_open_change=SandboxState.set_capture_open,
+        ),
+        usage=SandboxState.artifacts_usage,
+        retention=SandboxState.artifacts_retention,
+    )
+
+
+def artifact_row(item: rx.Var[ArtifactItem]) -> rx.Component:
+    return artifacts.artifact_row(
+        item,
+        busy=SandboxState.artifacts_busy,
+        previewing=item.id == SandboxState.artifact_preview.id,
+        on_preview=SandboxState.preview_artifact(item.id),
+        on_recapture=SandboxState.recapture_artifact(item.id),
+        on_delete=SandboxState.delete_artifact(item.id),
     )
 
 
