@@ -12,6 +12,7 @@ from typing import Any
 class ServiceError(Exception):
     status_code = 500
     default_message = "internal server error"
+    headers: dict[str, str] = {}  # extra response headers (read-only default)
 
     def __init__(self, message: str | None = None, **detail: Any) -> None:
         self.message = message or self.default_message
@@ -57,6 +58,15 @@ class TooLarge(ServiceError):
     default_message = "request body is too large"
 
 
+class RangeNotSatisfiable(ServiceError):
+    status_code = 416
+    default_message = "requested range is not satisfiable"
+
+    def __init__(self, message: str | None = None, *, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.headers = headers
+
+
 class TooManyRequests(ServiceError):
     status_code = 429
     default_message = "too many requests"
@@ -65,6 +75,13 @@ class TooManyRequests(ServiceError):
 class RuntimeFailed(ServiceError):
     status_code = 502
     default_message = "runtime error"
+
+
+class StorageFailed(ServiceError):
+    """Stored content is missing, corrupted or unreachable (the contract's 500s)."""
+
+    status_code = 500
+    default_message = "retained artifact content storage error"
 
 
 class Unavailable(ServiceError):

@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 
 from backend import engines
+from backend.artifacts.content import ArtifactContent, artifact_content
 from backend.db import Database
 from backend.runtime import create_runtime
 from backend.runtime.base import RuntimeAdapter
@@ -29,6 +30,12 @@ def get_database() -> Database:
 def get_runtime() -> RuntimeAdapter:
     """The process's sandbox runtime (MBOX_RUNTIME)."""
     return create_runtime(get_settings())
+
+
+@functools.cache
+def get_artifact_content() -> ArtifactContent:
+    """The process's artifact content service (blob stores, runtime, database)."""
+    return artifact_content(get_settings(), get_database(), get_runtime())
 
 
 @contextlib.asynccontextmanager

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # browsers resolve to this machine. Behind an ingress: a wildcard DNS name and TLS.
     preview_base_url: str = ""
     preview_link_max_seconds: int = Field(default=7 * 86400, ge=60)
+    # Artifact collector: how often it runs, and how long an upload may take before its
+    # unfinished blob counts as abandoned garbage.
+    artifact_collect_interval: float = Field(default=60.0, gt=0, le=86400)
+    artifact_upload_grace_seconds: float = Field(default=6 * 3600.0, ge=60)
 
     artifact_content_backend: Literal["postgres", "filesystem", "s3"] = "postgres"
     artifact_content_dir: Path | None = None

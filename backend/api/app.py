@@ -12,6 +12,7 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp
 
 from backend.api import (
+    artifacts,
     audit,
     console_auth,
     files,
@@ -25,6 +26,7 @@ from backend.api import (
     terminal,
 )
 from backend.api.middleware import ApiRequestMiddleware
+from backend.artifacts.content import artifact_content
 from backend.db import Database
 from backend.errors import ServiceError
 from backend.runtime.base import RuntimeAdapter
@@ -41,6 +43,7 @@ ROUTERS = (
     sandboxes,
     files,
     tasks,
+    artifacts,
     sessions,
     terminal,
     previews,
@@ -69,6 +72,7 @@ def create_api(
     api.state.terminals = terminal.terminal_hub(settings, database, runtime)
     api.state.activity = ActivityMeter(database)
     api.state.previews = previews.shared_previews(database, runtime, api.state.activity)
+    api.state.artifacts = artifact_content(settings, database, runtime)
     for router in ROUTERS:
         api.include_router(router.router)
     api.include_router(console_auth.router)
@@ -104,17 +108,19 @@ async def _unknown_route(request: Request) -> JSONResponse:
     return JSONResponse({"error": "route not found"}, status_code=404)
 
 
-def _error(status_code: int, message: str, detail: dict | None = None) -> JSONResponse:
+def _error(
+    status_code: int, message: str, detail: dict | None = None, headers: dict | None = None
+) -> JSONResponse:
     content: dict = {"error": message}
     if detail:
         content["detail"] = detail
-    return JSONResponse(content, status_code=status_code)
+    return JSONResponse(content, status_code=status_code, headers=headers)
 
 
 def _install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(ServiceError)
     async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
-        return _error(exc.status_code, exc.message, exc.detail)
+        return _error(exc.status_code, exc.message, exc.detail, exc.headers or None)
 
     @api.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

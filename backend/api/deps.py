@@ -56,6 +56,7 @@ TemplateId = Annotated[uuid.UUID, Depends(_path_id("templateID", "template"))]
 SandboxId = Annotated[uuid.UUID, Depends(_path_id("sandboxID", "sandbox"))]
 TaskId = Annotated[uuid.UUID, Depends(_path_id("taskID", "task"))]
 RuntimeSessionId = Annotated[uuid.UUID, Depends(_path_id("sessionID", "session"))]
+ArtifactId = Annotated[uuid.UUID, Depends(_path_id("artifactID", "artifact"))]
 
 
 def json_body(model: type[ModelT], *, optional: bool = False) -> Callable[..., Any]:

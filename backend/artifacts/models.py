@@ -158,7 +158,8 @@ class Artifact(PublicModel):
 class ArtifactCreate(RequestModel):
     kind: str | None = None
     name: str | None = None
-    uri: str | None = None
+    # Longer than the usual string cap, so that the service can say "uri is too long".
+    uri: str | None = SchemaField(default=None, max_length=65536)
     task_id: str | None = uuid_field(default=None)
     content_type: str | None = None
     size_bytes: int | None = None

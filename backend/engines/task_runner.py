@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from backend import changes
 from backend.db import Database
@@ -31,12 +31,18 @@ ESCALATION = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 
 class TaskRunner:
     def __init__(
-        self, database: Database, runtime: RuntimeAdapter, output: OutputStore, grace: float = 2.0
+        self,
+        database: Database,
+        runtime: RuntimeAdapter,
+        output: OutputStore,
+        grace: float = 2.0,
+        collect: Callable[[ExecutionTaskRow], Awaitable[object]] | None = None,
     ) -> None:
         self.database = database
         self.runtime = runtime
         self.output = output
         self.grace = grace
+        self.collect = collect  # gathers a finished task's declared artifacts
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._running: dict[uuid.UUID, asyncio.Task] = {}
 
@@ -88,9 +94,20 @@ class TaskRunner:
         status, error = outcome or (("succeeded", "") if code == 0 else ("failed", ""))
         if status == "failed" and not error:
             error = f"exited with code {code}" if code >= 0 else f"killed by signal {-code}"
+        await self._collect(task)
         await self._finish(
             task, status, error=error, exit_code=code if code >= 0 else None, heads=heads
         )
+
+    async def _collect(self, task: ExecutionTaskRow) -> None:
+        """Artifacts exist before the task reads as finished, whatever its outcome (the
+        logs of a failed run matter most)."""
+        if self.collect is None or not task.artifact_paths:
+            return
+        try:
+            await self.collect(task)
+        except Exception:
+            log.exception("collecting the artifacts of task %s failed", task.id)
 
     async def _supervise(self, task: ExecutionTaskRow, process: ExecProcess) -> tuple | None:
         """Wait for the process, a cancel request, or the timeout; stop it for the latter."""

@@ -55,6 +55,26 @@ def active_sandbox_violations(session: Session, *, project_id: uuid.UUID) -> lis
     ]
 
 
+def retained_bytes_violations(
+    session: Session, *, project_id: uuid.UUID, retained: int, incoming: int
+) -> list[str]:
+    """Retaining `incoming` more bytes (negative when content shrinks) on top of `retained`."""
+    quota = session.get(ProjectQuotaPolicyRow, project_id)
+    if (
+        quota is None
+        or quota.enforcement != "enforced"
+        or quota.max_retained_artifact_bytes is None
+    ):
+        return []
+    if incoming <= 0 or retained + incoming <= quota.max_retained_artifact_bytes:
+        return []
+    return [
+        "retained artifact bytes quota exceeded: "
+        f"maxRetainedArtifactBytes={quota.max_retained_artifact_bytes} "
+        f"retained={retained} incoming={incoming}"
+    ]
+
+
 def deny(
     session: Session,
     *,

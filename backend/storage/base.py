@@ -43,12 +43,18 @@ class BlobStore(Protocol):
 
 
 async def rechunk(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:
-    """Regroup a stream into pieces of exactly `size` bytes (the last may be shorter)."""
-    buffer = bytearray()
+    """Regroup a stream into pieces of exactly `size` bytes (the last may be shorter),
+    holding at most about two pieces at a time."""
+    pending: list[bytes] = []
+    held = 0
     async for chunk in chunks:
-        buffer += chunk
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
+        pending.append(chunk)
+        held += len(chunk)
+        while held >= size:
+            joined = b"".join(pending)
+            piece, pending = joined[:size], ([joined[size:]] if held > size else [])
+            del joined  # not kept alive while the consumer works on the piece
+            held -= size
+            yield piece
+    if held:
+        yield b"".join(pending)

@@ -53,7 +53,8 @@ class S3Store:
         done: list[dict[str, Any]] = []
         total = 0
         try:
-            for body in head:
+            while head:  # popped, so that a sent part is not kept for the whole upload
+                body = head.pop(0)
                 done.append(await self._part(key, upload_id, len(done) + 1, body))
                 total += len(body)
             async for body in rest:

@@ -25,6 +25,7 @@ MAX_ARGS = 32
 MAX_ARG_BYTES = 4096
 DEFAULT_TIMEOUT = 60
 MAX_TIMEOUT = 600
+MAX_ARTIFACT_PATTERNS = 16
 MAX_IN_PROGRESS = 8  # queued + running tasks per sandbox
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -68,6 +69,7 @@ def create_task(
         env=_env(data.env),
         cwd=_cwd(data.cwd),
         idempotency_key=key,
+        artifact_paths=_artifact_paths(data.artifact_paths),
         runtime_ref=sandbox.runtime_ref,
         meta=metadata_value(data.metadata),
     )
@@ -206,6 +208,19 @@ def _cwd(cwd: str | None) -> str:
     if not cwd.startswith("/") or ".." in cwd.split("/"):
         raise InvalidInput("cwd must be an absolute path without '..'")
     return cwd
+
+
+def _artifact_paths(patterns: list[str] | None) -> list[str]:
+    """Workspace globs collected when the task ends (`out/*.xml`, `reports/**`)."""
+    patterns = list(patterns or [])
+    if len(patterns) > MAX_ARTIFACT_PATTERNS:
+        raise InvalidInput(f"artifactPaths has more than {MAX_ARTIFACT_PATTERNS} patterns")
+    for pattern in patterns:
+        pieces = pattern.split("/")
+        if not pattern.strip() or len(pattern) > 1024 or pattern.startswith("/") or ".." in pieces:
+            shown = pattern[:80]
+            raise InvalidInput(f'artifactPaths "{shown}" must be a relative glob without ".."')
+    return patterns
 
 
 def _idempotency_key(key: str | None) -> str | None:

@@ -143,7 +143,13 @@ class World:
 async def world(settings, database, runtime):
     app = create_api(settings=settings, database=database, runtime=runtime)
     transport = httpx.ASGITransport(app=app)
-    runner = TaskRunner(database, runtime, task_output_store(settings), grace=0.5)
+    runner = TaskRunner(
+        database,
+        runtime,
+        task_output_store(settings),
+        grace=0.5,
+        collect=app.state.artifacts.collect_for_task,
+    )
     async with httpx.AsyncClient(transport=transport, base_url="http://mbox") as client:
         yield World(app, client, Reconciler(database, runtime, settings), runner)
     await runner.wait_idle()

@@ -1,0 +1,151 @@
+"""Artifact routes: references, capture, streamed upload and download, retained usage."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
+
+from backend.api.deps import (
+    ArtifactId,
+    Body,
+    PrincipalDep,
+    ProjectId,
+    SandboxId,
+    SessionDep,
+    TaskId,
+)
+from backend.api.openapi import body, deleted, returns, returns_list
+from backend.api.responses import public
+from backend.artifacts import service as artifacts
+from backend.artifacts.content import ArtifactContent
+from backend.artifacts.models import Artifact, ArtifactCreate, ArtifactUsage
+from backend.errors import InvalidInput
+
+router = APIRouter(tags=["artifacts"])
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+MAX_SOURCE_URI_CHARS = 4096
+# User content is downloaded, never rendered on the API's origin.
+SAFE_DOWNLOAD = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+}
+
+
+def _content(request: Request) -> ArtifactContent:
+    return request.app.state.artifacts
+
+
+def _listed(rows: artifacts.Listed) -> JSONResponse:
+    return public([Artifact.of(row, content) for row, content in rows])
+
+
+@router.get("/v1/sandboxes/{sandboxID}/artifacts", responses=returns_list(Artifact))
+def list_sandbox_artifacts(session: SessionDep, sandbox_id: SandboxId) -> JSONResponse:
+    return _listed(artifacts.list_for_sandbox(session, sandbox_id=sandbox_id))
+
+
+@router.post(
+    "/v1/sandboxes/{sandboxID}/artifacts",
+    status_code=201,
+    responses=returns(Artifact, 201),
+    openapi_extra=body(ArtifactCreate),
+)
+def create_artifact(
+    session: SessionDep,
+    principal: PrincipalDep,
+    sandbox_id: SandboxId,
+    data: ArtifactCreate = Body(ArtifactCreate),
+) -> JSONResponse:
+    row = artifacts.create_artifact(session, principal=principal, sandbox_id=sandbox_id, data=data)
+    return public(Artifact.of(row, None), 201)
+
+
+@router.get("/v1/tasks/{taskID}/artifacts", responses=returns_list(Artifact))
+def list_task_artifacts(session: SessionDep, task_id: TaskId) -> JSONResponse:
+    return _listed(artifacts.list_for_task(session, task_id=task_id))
+
+
+@router.get("/v1/artifacts/{artifactID}", responses=returns(Artifact))
+def get_artifact(session: SessionDep, artifact_id: ArtifactId) -> JSONResponse:
+    return public(Artifact.of(*artifacts.get_with_content(session, artifact_id)))
+
+
+@router.delete("/v1/artifacts/{artifactID}", status_code=204, responses=deleted())
+def delete_artifact(
+    session: SessionDep, principal: PrincipalDep, artifact_id: ArtifactId
+) -> Response:
+    """Delete the reference and its retained bytes (collected in the background)."""
+    artifacts.delete_artifact(session, principal=principal, artifact_id=artifact_id)
+    return Response(status_code=204)
+
+
+@router.post("/v1/artifacts/{artifactID}/capture", responses=returns(Artifact))
+async def capture(
+    request: Request, principal: PrincipalDep, artifact_id: ArtifactId
+) -> JSONResponse:
+    """Retain the bytes at the artifact's workspace:// path; a directory as tar.gz."""
+    found = await _content(request).capture(principal=principal, artifact_id=artifact_id)
+    return public(found)
+
+
+@router.put(
+    "/v1/artifacts/{artifactID}/content",
+    responses=returns(Artifact),
+    openapi_extra={"requestBody": {"required": True, "content": {"*/*": BINARY}}},
+)
+async def upload(
+    request: Request,
+    principal: PrincipalDep,
+    artifact_id: ArtifactId,
+    source_uri: Annotated[str, Header(alias="X-Mbox-Artifact-Source-URI")] = "",
+) -> JSONResponse:
+    """Stream the request body into retained content (sha256 computed on the way)."""
+    if len(source_uri) > MAX_SOURCE_URI_CHARS:
+        raise InvalidInput("X-Mbox-Artifact-Source-URI is too long")
+    declared = request.headers.get("content-length", "")
+    found = await _content(request).upload(
+        principal=principal,
+        artifact_id=artifact_id,
+        chunks=request.stream(),
+        content_type=request.headers.get("content-type", "").strip(),
+        source_uri=source_uri.strip(),
+        declared_bytes=int(declared) if declared.isdigit() else None,
+    )
+    return public(found)
+
+
+@router.get(
+    "/v1/artifacts/{artifactID}/content",
+    responses={
+        200: {"description": "The content", "content": {"application/octet-stream": BINARY}},
+        206: {"description": "A byte range of retained content"},
+        304: {"description": "Not modified (If-None-Match matched the sha256 ETag)"},
+    },
+)
+async def download(
+    request: Request,
+    artifact_id: ArtifactId,
+    byte_range: Annotated[str | None, Header(alias="Range")] = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+) -> Response:
+    """Retained bytes first (verified against their sha256), else a live workspace read."""
+    found = await _content(request).download(
+        artifact_id=artifact_id, byte_range=byte_range, if_none_match=if_none_match
+    )
+    headers = {**found.headers, **SAFE_DOWNLOAD}
+    return StreamingResponse(
+        found.chunks,
+        status_code=found.status,
+        headers=headers,
+        media_type=None,
+        background=BackgroundTask(found.close),
+    )
+
+
+@router.get("/v1/projects/{projectID}/artifact-usage", responses=returns(ArtifactUsage))
+def artifact_usage(session: SessionDep, project_id: ProjectId) -> JSONResponse:
+    """Retained bytes and count of the project, and its retention days."""
+    return public(artifacts.usage(session, project_id=project_id))

@@ -1,0 +1,522 @@
+"""Artifact bytes in motion: upload, capture from a workspace, download, task collection.
+
+Everything streams: bytes pass through in chunks, are counted and hashed on the way
+(`Meter`), and never sit whole in memory. Database work happens in short transactions
+around the transfer (see `backend.artifacts.service`), never during it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import mimetypes
+import posixpath
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from email.utils import format_datetime
+from typing import Any
+
+from backend.artifacts import service
+from backend.artifacts.models import Artifact, ArtifactContentRow, ArtifactCreate, ArtifactRow
+from backend.auth.models import SYSTEM, Principal
+from backend.db import Database, commit
+from backend.errors import (
+    Conflict,
+    InvalidInput,
+    RangeNotSatisfiable,
+    ServiceError,
+    StorageFailed,
+    TooLarge,
+)
+from backend.runtime.base import RuntimeAdapter, WorkspaceStream
+from backend.sandboxes.models import SandboxRow
+from backend.sandboxes.runtime_access import call_runtime
+from backend.settings import Settings
+from backend.storage import BlobStores, create_blob_stores
+from backend.storage.base import BlobMissing, BlobStore, StorageError
+from backend.tasks.models import ExecutionTaskRow
+from backend.templates.models import DEFAULT_WORKING_DIR, TemplateRow
+
+log = logging.getLogger("mbox.artifacts")
+
+WORKSPACE_SCHEME = "workspace://"
+ARCHIVE_TYPE = "application/gzip"
+# Content this small is verified before the first byte is sent (a clear JSON error);
+# larger content is verified as it streams and the connection is cut on a mismatch.
+VERIFY_AHEAD_BYTES = 1024 * 1024
+MAX_TASK_ARTIFACTS = 100
+TOO_LARGE = "artifact content exceeds retention limit"
+
+
+class Meter:
+    """Counts and hashes a stream as it passes; refuses to pass more than `limit` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self._hash = hashlib.sha256()
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    async def wrap(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        async for chunk in chunks:
+            self.size += len(chunk)
+            if self.size > self.limit:
+                raise TooLarge(TOO_LARGE, limitBytes=self.limit)
+            self._hash.update(chunk)
+            yield chunk
+
+
+async def _nothing() -> None:
+    return None
+
+
+@dataclass
+class Download:
+    """A response ready to stream: status, headers and the body's chunks."""
+
+    status: int
+    headers: dict[str, str]
+    chunks: AsyncIterator[bytes]
+    close: Callable[[], Awaitable[None]] = _nothing
+
+
+class ArtifactContent:
+    """The artifact content service: the stores, the runtime and the database together."""
+
+    def __init__(
+        self, database: Database, stores: BlobStores, runtime: RuntimeAdapter, settings: Settings
+    ) -> None:
+        self.database = database
+        self.stores = stores
+        self.runtime = runtime
+        self.max_bytes = settings.artifact_content_max_bytes
+
+    # -- upload --------------------------------------------------------------------------
+
+    async def upload(
+        self,
+        *,
+        principal: Principal,
+        artifact_id: uuid.UUID,
+        chunks: AsyncIterable[bytes],
+        content_type: str = "",
+        source_uri: str = "",
+        declared_bytes: int | None = None,
+    ) -> Artifact:
+        artifact = await self.database.call(service.get_artifact, artifact_id)
+        if artifact.kind == "directory":
+            raise InvalidInput("directory artifacts cannot store retained content")
+        if declared_bytes is not None and declared_bytes > self.max_bytes:
+            raise TooLarge(TOO_LARGE, limitBytes=self.max_bytes)
+        content_type = artifact.content_type or content_type or "application/octet-stream"
+        return await self._retain(
+            principal,
+            artifact,
+            chunks,
+            content_type=content_type,
+            source_uri=source_uri or artifact.uri,
+            action="artifact.content.uploaded",
+        )
+
+    async def _retain(
+        self,
+        principal: Principal,
+        artifact: ArtifactRow,
+        chunks: AsyncIterable[bytes],
+        *,
+        content_type: str,
+        source_uri: str,
+        action: str,
+        **details: Any,
+    ) -> Artifact:
+        """Write the bytes to a new blob, then make it the artifact's content."""
+        store = self.stores.writer
+        blob = await self.database.call(
+            service.open_blob, artifact_id=artifact.id, provider=store.provider
+        )
+        meter = Meter(self.max_bytes)
+        try:
+            await _write(store, blob.storage_key, meter.wrap(chunks))
+            stored = service.Retained(blob.id, meter.size, meter.sha256, content_type, source_uri)
+            row, content = await self.database.call(
+                service.retain,
+                principal=principal,
+                artifact_id=artifact.id,
+                stored=stored,
+                action=action,
+                **details,
+            )
+        except BaseException:
+            await self._discard(store, blob.id, blob.storage_key)
+            raise
+        return Artifact.of(row, content)
+
+    async def _discard(self, store: BlobStore, blob_id: uuid.UUID, key: str) -> None:
+        """Best effort: the collector removes whatever this leaves behind."""
+        with contextlib.suppress(Exception):
+            await store.delete(key)
+            await self.database.call(service.drop_blob, blob_id=blob_id)
+
+    # -- capture -------------------------------------------------------------------------
+
+    async def capture(self, *, principal: Principal, artifact_id: uuid.UUID) -> Artifact:
+        """Retain the bytes at the artifact's workspace:// path (a directory as tar.gz)."""
+        artifact, sandbox, working_dir = await self.database.call(_capture_target, artifact_id)
+        path = workspace_path(artifact.uri, working_dir, "artifact capture")
+        _require_running(sandbox, "capturing workspace artifact content")
+        stream = await call_runtime(self.runtime.open_read(sandbox.id, path))
+        async with stream:
+            if stream.entry.type == "file" and stream.entry.size > self.max_bytes:
+                raise TooLarge(TOO_LARGE, limitBytes=self.max_bytes, sizeBytes=stream.entry.size)
+            first, chunks = await _peek(stream.chunks)
+            return await self._retain(
+                principal,
+                artifact,
+                chunks,
+                content_type=artifact.content_type or _detect_type(stream, path, first),
+                source_uri=artifact.uri,
+                action="artifact.content.captured",
+                archived=stream.entry.type == "directory",
+            )
+
+    # -- download ------------------------------------------------------------------------
+
+    async def download(
+        self,
+        *,
+        artifact_id: uuid.UUID,
+        byte_range: str | None = None,
+        if_none_match: str | None = None,
+    ) -> Download:
+        """Retained bytes when there are any, else a live read of the workspace path."""
+        artifact, content = await self.database.call(service.get_with_content, artifact_id)
+        if content is None:
+            return await self._live(artifact)
+        if if_none_match and content.sha256 in if_none_match:
+            return Download(304, {"ETag": f'"{content.sha256}"'}, _once(b""))
+        return await self._retained(artifact, content, byte_range)
+
+    async def _retained(
+        self, artifact: ArtifactRow, content: ArtifactContentRow, byte_range: str | None
+    ) -> Download:
+        store = self._reader(content.storage_provider)
+        size = await _stored_size(store, content)
+        headers = {
+            "Content-Type": content.content_type or "application/octet-stream",
+            "X-Mbox-Artifact-ID": str(artifact.id),
+            "X-Mbox-Artifact-Retained": "true",
+            "X-Mbox-Artifact-SHA256": content.sha256,
+            "X-Mbox-Artifact-Captured-At": format_datetime(content.captured_at, usegmt=True),
+            "ETag": f'"{content.sha256}"',
+            "Accept-Ranges": "bytes",
+            "Content-Disposition": attachment(_file_name(artifact, content.content_type)),
+        }
+        span = parse_range(byte_range, size)
+        if span is not None:
+            start, end = span
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+            headers["Content-Length"] = str(end - start)
+            return Download(206, headers, _guarded(store.read(content.storage_key, start, end)))
+        headers["Content-Length"] = str(size)
+        return Download(200, headers, await self._verified(store, content))
+
+    def _reader(self, provider: str) -> BlobStore:
+        try:
+            return self.stores.get(provider)
+        except StorageError as exc:
+            raise StorageFailed(str(exc)) from None
+
+    async def _verified(
+        self, store: BlobStore, content: ArtifactContentRow
+    ) -> AsyncIterator[bytes]:
+        if content.size_bytes <= VERIFY_AHEAD_BYTES:
+            data = b"".join([chunk async for chunk in _guarded(store.read(content.storage_key))])
+            _check_hash(content, hashlib.sha256(data).hexdigest())
+            return _once(data)
+        return _verify_streaming(_guarded(store.read(content.storage_key)), content)
+
+    async def _live(self, artifact: ArtifactRow) -> Download:
+        artifact, sandbox, working_dir = await self.database.call(_capture_target, artifact.id)
+        path = workspace_path(artifact.uri, working_dir, "artifact content")
+        _require_running(sandbox, "reading workspace artifact content")
+        stream = await call_runtime(self.runtime.open_read(sandbox.id, path))
+        headers = {
+            "Content-Type": artifact.content_type or _detect_type(stream, path, b""),
+            "X-Mbox-Artifact-ID": str(artifact.id),
+            "X-Mbox-Artifact-Path": path or ".",
+            "X-Mbox-Artifact-Retained": "false",
+            "Content-Disposition": attachment(
+                _file_name(artifact, ARCHIVE_TYPE if stream.entry.type == "directory" else "")
+            ),
+        }
+        if stream.entry.type == "directory":  # an archive made on the fly: size unknown
+            return Download(200, headers, _capped(stream, None), stream.close)
+        limit = min(stream.entry.size, self.max_bytes)
+        if stream.entry.size > self.max_bytes:  # the reference's rule: cut, and say so
+            headers["X-Mbox-Content-Truncated"] = "true"
+        else:
+            headers["Content-Length"] = str(limit)
+        return Download(200, headers, _capped(stream, limit), stream.close)
+
+    # -- tasks ---------------------------------------------------------------------------
+
+    async def collect_for_task(self, task: ExecutionTaskRow) -> int:
+        """Create and capture an artifact for each workspace path the task declared; a
+        path that cannot be captured keeps its reference with the reason in metadata."""
+        seen: set[str] = set()
+        for pattern in task.artifact_paths:
+            room = MAX_TASK_ARTIFACTS - len(seen)
+            if room <= 0:
+                break
+            try:
+                entries = await call_runtime(
+                    self.runtime.match_files(task.sandbox_id, pattern, room)
+                )
+            except ServiceError as exc:
+                log.warning("task %s: artifact pattern %r: %s", task.id, pattern, exc.message)
+                continue
+            for entry in entries:
+                if entry.path not in seen and entry.type in ("file", "directory"):
+                    seen.add(entry.path)
+                    await self._collect(task, pattern, entry.path, entry.type)
+        return len(seen)
+
+    async def _collect(self, task: ExecutionTaskRow, pattern: str, path: str, kind: str) -> None:
+        artifact = await self.database.call(_task_artifact, task, pattern, path, kind)
+        try:
+            await self.capture(principal=SYSTEM, artifact_id=artifact.id)
+        except ServiceError as exc:
+            await self.database.call(_note_error, artifact.id, exc.message)
+
+
+def artifact_content(
+    settings: Settings, database: Database, runtime: RuntimeAdapter
+) -> ArtifactContent:
+    return ArtifactContent(database, create_blob_stores(settings, database), runtime, settings)
+
+
+# -- workspace paths ------------------------------------------------------------------------
+
+
+def workspace_path(uri: str, working_dir: str, what: str) -> str:
+    """The workspace-relative path of a workspace:// URI. The reference's form is the
+    absolute path in the sandbox (`workspace:///workspace/out/report.txt`); a path that
+    is not under the workspace mount is taken relative to it (`workspace://out/report.txt`).
+    """
+    if not uri.startswith(WORKSPACE_SCHEME):
+        raise InvalidInput(f"{what} is only available for workspace:// references")
+    raw = urllib.parse.unquote(uri.removeprefix(WORKSPACE_SCHEME))
+    if ".." in raw.split("/") or "\x00" in raw:
+        raise InvalidInput("workspace paths cannot contain '..'")
+    path = posixpath.normpath("/" + raw.lstrip("/"))
+    root = posixpath.normpath(working_dir or DEFAULT_WORKING_DIR)
+    if path == root:
+        return ""
+    if path.startswith(root + "/"):
+        return path.removeprefix(root + "/")
+    if raw.startswith("/") or path == "/":
+        raise InvalidInput(f"workspace paths must be inside the workspace ({root})")
+    return path.lstrip("/")
+
+
+def _capture_target(session: Any, artifact_id: uuid.UUID) -> tuple[ArtifactRow, SandboxRow, str]:
+    artifact = service.get_artifact(session, artifact_id)
+    sandbox = session.get_one(SandboxRow, artifact.sandbox_id)
+    return artifact, sandbox, _working_dir(session, sandbox.id)
+
+
+def _require_running(sandbox: SandboxRow, doing: str) -> None:
+    if sandbox.deleted_at is not None:
+        raise Conflict(f"the sandbox is deleted: nothing to read before {doing}")
+    if sandbox.status != "running":
+        raise Conflict(f"sandbox must be running before {doing}")
+    if sandbox.runtime_ref is None:
+        raise Conflict("sandbox runtime is not ready")
+
+
+def _task_artifact(
+    session: Any, task: ExecutionTaskRow, pattern: str, path: str, kind: str
+) -> ArtifactRow:
+    uri = f"{WORKSPACE_SCHEME}{posixpath.join(_working_dir(session, task.sandbox_id), path)}"
+    data = ArtifactCreate.model_validate(
+        {
+            "kind": kind,
+            "name": path,
+            "uri": uri,
+            "taskId": str(task.id),
+            "metadata": {"collectedFrom": pattern},
+        }
+    )
+    return service.create_artifact(session, principal=SYSTEM, sandbox_id=task.sandbox_id, data=data)
+
+
+def _working_dir(session: Any, sandbox_id: uuid.UUID) -> str:
+    sandbox = session.get_one(SandboxRow, sandbox_id)
+    template = session.get(TemplateRow, sandbox.template_id) if sandbox.template_id else None
+    return template.working_dir if template else DEFAULT_WORKING_DIR
+
+
+def _note_error(session: Any, artifact_id: uuid.UUID, message: str) -> None:
+    artifact = service.get_artifact(session, artifact_id)
+    artifact.meta = {**(artifact.meta or {}), "captureError": message}
+    session.add(artifact)
+    commit(session)
+
+
+# -- streaming helpers ----------------------------------------------------------------------
+
+
+async def _write(store: BlobStore, key: str, chunks: AsyncIterable[bytes]) -> None:
+    try:
+        await store.write(key, chunks)
+    except StorageError as exc:
+        log.error("artifact blob %s: %s", key, exc)
+        raise StorageFailed("retained artifact content storage error") from None
+
+
+async def _stored_size(store: BlobStore, content: ArtifactContentRow) -> int:
+    try:
+        size = await store.size(content.storage_key)
+    except BlobMissing:
+        raise StorageFailed("retained artifact content is missing from storage") from None
+    except StorageError as exc:
+        log.error("artifact %s: %s", content.artifact_id, exc)
+        raise StorageFailed("retained artifact content storage error") from None
+    if size != content.size_bytes:
+        log.error(
+            "artifact %s: stored %d bytes, expected %d",
+            content.artifact_id,
+            size,
+            content.size_bytes,
+        )
+        raise StorageFailed("retained artifact content is corrupted (its size changed in storage)")
+    return size
+
+
+async def _guarded(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Store errors as service errors (in words, logged with their cause)."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except BlobMissing:
+        raise StorageFailed("retained artifact content is missing from storage") from None
+    except StorageError as exc:
+        log.error("artifact read: %s", exc)
+        raise StorageFailed("retained artifact content storage error") from None
+
+
+def _check_hash(content: ArtifactContentRow, actual: str) -> None:
+    if actual != content.sha256:
+        log.error(
+            "artifact %s: sha256 %s, expected %s", content.artifact_id, actual, content.sha256
+        )
+        raise StorageFailed("retained artifact content is corrupted (sha256 mismatch)")
+
+
+async def _verify_streaming(
+    chunks: AsyncIterator[bytes], content: ArtifactContentRow
+) -> AsyncIterator[bytes]:
+    """Pass chunks on, holding the last one back until the hash is known: on a mismatch
+    the body ends short of its Content-Length, so the client sees a failed download and
+    never a complete-looking wrong file."""
+    digest = hashlib.sha256()
+    held: bytes | None = None
+    async for chunk in chunks:
+        digest.update(chunk)
+        if held is not None:
+            yield held
+        held = chunk
+    _check_hash(content, digest.hexdigest())
+    if held is not None:
+        yield held
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _capped(stream: WorkspaceStream, limit: int | None) -> AsyncIterator[bytes]:
+    """At most `limit` bytes (None: all) of a workspace stream, closing it when done."""
+    sent = 0
+    try:
+        async for chunk in stream.chunks:
+            if limit is not None:
+                chunk = chunk[: limit - sent]
+            sent += len(chunk)
+            if chunk:
+                yield chunk
+            if limit is not None and sent >= limit:
+                break
+    finally:
+        await stream.close()
+
+
+async def _peek(chunks: AsyncIterator[bytes]) -> tuple[bytes, AsyncIterator[bytes]]:
+    """The first chunk (to sniff a type) and the whole stream, that chunk included."""
+    first = await anext(chunks, b"")
+
+    async def replay() -> AsyncIterator[bytes]:
+        if first:
+            yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return first, replay()
+
+
+def _detect_type(stream: WorkspaceStream, path: str, head: bytes) -> str:
+    if stream.entry.type == "directory":
+        return ARCHIVE_TYPE
+    guessed, _ = mimetypes.guess_type(path, strict=False)
+    if guessed:
+        return guessed
+    if head and b"\x00" not in head[:8192]:
+        with contextlib.suppress(UnicodeDecodeError):
+            head[:8192].decode("utf-8")
+            return "text/plain; charset=utf-8"
+    return "application/octet-stream"
+
+
+# -- HTTP details ---------------------------------------------------------------------------
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One `bytes=` range as [start, end); None for no (or a multi-part) range, which
+    is answered with the whole content. Unsatisfiable ranges are a 416."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, _, last = header.removeprefix("bytes=").strip().partition("-")
+    try:
+        if first == "":  # the last N bytes
+            start, end = max(0, size - int(last)), size
+        else:
+            start, end = int(first), (int(last) + 1 if last else size)
+    except ValueError:
+        return None
+    end = min(end, size)
+    if start < 0 or start >= end:
+        raise RangeNotSatisfiable(
+            "requested range is not satisfiable", headers={"Content-Range": f"bytes */{size}"}
+        )
+    return start, end
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition that always downloads (user content is never rendered on the
+    API origin) and keeps non-ASCII names (RFC 6266 filename*)."""
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "'").replace("\\", "_")
+    quoted = urllib.parse.quote(name, safe="")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}"
+
+
+def _file_name(artifact: ArtifactRow, content_type: str) -> str:
+    name = posixpath.basename(artifact.name.rstrip("/")) or "artifact"
+    if content_type == ARCHIVE_TYPE and not name.endswith((".tar.gz", ".tgz")):
+        return f"{name}.tar.gz"
+    return name
