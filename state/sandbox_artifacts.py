@@ -77,6 +77,9 @@ TEXT_TYPES = (
 )
 TASK_LABEL_CHARS = 48
 
+# "postgres" is the contract's name for "in the database", which may well be SQLite.
+STORE_LABELS = {"postgres": "database", "filesystem": "filesystem", "s3": "S3"}
+
 
 @dataclasses.dataclass
 class ArtifactItem:
@@ -149,7 +152,7 @@ def _item(row: ArtifactRow, content: ArtifactContentRow | None) -> ArtifactItem:
         size=byte_size(content.size_bytes) if content else "",
         sha256=content.sha256 if content else "",
         sha_short=content.sha256[:12] if content else "",
-        provider=content.storage_provider if content else "",
+        provider=STORE_LABELS.get(content.storage_provider, "") if content else "",
         content_type=(content.content_type if content else "") or row.content_type,
         url=content_url(str(row.id)),
         capturable=row.uri.startswith(WORKSPACE_SCHEME),

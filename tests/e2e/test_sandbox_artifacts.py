@@ -92,7 +92,7 @@ def test_capture_preview_download_and_capture_again(
     expect(status).to_have_text(f"Captured report.txt ({len(REPORT)} B) from the workspace.")
     table = page.get_by_role("table", name="Artifacts")
     report = table.get_by_role("row", name=re.compile("report.txt"))
-    expect(report).to_contain_text(f"{len(REPORT)} B · postgres")
+    expect(report).to_contain_text(f"{len(REPORT)} B · database")
     expect(report).to_contain_text("workspace://out/report.txt")
     expect(report).to_contain_text("file")
     expect(usage).to_contain_text(f"{len(REPORT)} B in 1 artifact")
@@ -130,7 +130,7 @@ def test_capture_preview_download_and_capture_again(
     write(api, sandbox, "out/report.txt", (REPORT + "rerun: ok\n").encode())
     report.get_by_role("button", name="Capture report.txt again").click()
     expect(status).to_have_text(f"Captured report.txt ({len(REPORT) + 10} B) again.")
-    expect(report).to_contain_text(f"{len(REPORT) + 10} B · postgres")
+    expect(report).to_contain_text(f"{len(REPORT) + 10} B · database")
 
     # A path outside the workspace is refused in words, and leaves no reference behind.
     capture(page, "../x", refused=True)
@@ -201,7 +201,7 @@ def test_upload_an_image_and_preview_it(
     table = page.get_by_role("table", name="Artifacts")
     chart = table.get_by_role("row", name=re.compile("chart.png"))
     expect(chart).to_contain_text("client://chart.png")
-    expect(chart).to_contain_text(f"{len(image)} B · postgres")
+    expect(chart).to_contain_text(f"{len(image)} B · database")
     # Only workspace references can be captured again.
     expect(chart.get_by_role("button", name="Capture chart.png again")).to_have_count(0)
 
@@ -254,4 +254,4 @@ def test_filter_by_task(page: Page, api: httpx.Client, sandbox: dict) -> None:
     page.get_by_role("option", name="All artifacts").click()
     expect(table.get_by_role("row")).to_have_count(3)
     # The declared path was captured when the task ended.
-    expect(result).to_contain_text("5 B · postgres")
+    expect(result).to_contain_text("5 B · database")
