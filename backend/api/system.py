@@ -22,8 +22,13 @@ CAPABILITIES = [
     "templates",
     "sandboxes",
     "sandbox-lifecycle",
+    "runtime-sessions",
     "execution-tasks",
     "task-events",
+    "preview-ports",
+    "artifacts",
+    "artifact-retained-content",
+    "artifact-client-upload",
     "lifecycle-ttl",
     "project-delete-cleanup-guard",
 ]
@@ -80,7 +85,7 @@ def api_info(settings: Settings, runtime: RuntimeAdapter) -> APIInfo:
         runtime_controller=runtime_info,
         runtime_access=runtime_info,
         artifact_content=ArtifactInfo(
-            retained_content_enabled=False,
+            retained_content_enabled=True,
             storage_provider=settings.artifact_content_backend,
             max_bytes=settings.artifact_content_max_bytes,
         ),

@@ -34,8 +34,13 @@ def test_info_reports_only_what_is_implemented(client):
         "templates",
         "sandboxes",
         "sandbox-lifecycle",
+        "runtime-sessions",
         "execution-tasks",
         "task-events",
+        "preview-ports",
+        "artifacts",
+        "artifact-retained-content",
+        "artifact-client-upload",
         "lifecycle-ttl",
         "project-delete-cleanup-guard",
     ]
@@ -44,7 +49,11 @@ def test_info_reports_only_what_is_implemented(client):
         "minimumSdkApiVersion": "v1alpha1",
     }
     assert info["authenticationRequired"] is False
-    assert info["artifactContent"]["maxBytes"] == 8 * 1024 * 1024
+    assert info["artifactContent"] == {
+        "retainedContentEnabled": True,
+        "storageProvider": "postgres",
+        "maxBytes": 8 * 1024 * 1024,
+    }
 
 
 def test_only_healthz_and_info_are_public(secured_client):

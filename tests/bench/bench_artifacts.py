@@ -30,7 +30,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +105,10 @@ def postgres_env() -> Iterator[dict[str, str]]:
         with engine.connect() as conn:
             conn.execute(sa.text("CREATE DATABASE mbox_bench"))
         engine.dispose()
-        yield {"MBOX_ARTIFACT_CONTENT_BACKEND": "postgres", "DATABASE_URL": cluster.url("mbox_bench")}
+        yield {
+            "MBOX_ARTIFACT_CONTENT_BACKEND": "postgres",
+            "DATABASE_URL": cluster.url("mbox_bench"),
+        }
     finally:
         cluster.stop()
 
@@ -188,25 +191,27 @@ def main(args: argparse.Namespace) -> None:
         print(f"baseline  shutil.copyfile of {args.megabytes} MiB in the data dir: {copy:.0f} MB/s")
         for backend, environment in BACKENDS.items():
             started = time.perf_counter()
-            try:
-                with environment() as backend_env:
-                    env = {
-                        "MBOX_DATA_DIR": str(work / backend / "data"),
-                        "MBOX_ARTIFACT_CONTENT_MAX_BYTES": str(size),
-                        **backend_env,
-                    }
+            with ExitStack() as stack:
+                try:
+                    backend_env = stack.enter_context(environment())
+                except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
+                    if backend != "database-postgres":
+                        raise
+                    notes.append(f"skipped database-postgres: no cluster ({error})")
+                    print(notes[-1])
+                    continue
+                env = {
+                    "MBOX_DATA_DIR": str(work / backend / "data"),
+                    "MBOX_ARTIFACT_CONTENT_MAX_BYTES": str(size),
+                    **backend_env,
+                }
+                try:
                     results.append(measure(backend, env, size, expected))
-            except (RuntimeError, subprocess.CalledProcessError) as error:
-                if backend != "database-postgres":
-                    raise
-                notes.append(f"skipped database-postgres: cannot start a cluster ({error})")
-                print(notes[-1])
-                continue
-            except Exception:  # keep measuring the other backends; report this one
-                traceback.print_exc()
-                notes.append(f"ERROR {backend}: see the traceback above")
-                print(notes[-1])
-                continue
+                except Exception:  # keep measuring the other backends; report this one
+                    traceback.print_exc()
+                    notes.append(f"ERROR {backend}: see the traceback above")
+                    print(notes[-1])
+                    continue
             print(f"measured  {backend} in {time.perf_counter() - started:.1f} s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
