@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import shutil
 import statistics
 import subprocess
@@ -85,6 +86,7 @@ def file_copy_mbps(data_dir: Path, size: int) -> float:
 def s3_env() -> Iterator[dict[str, str]]:
     from tests.support.s3 import start_s3_server  # moto is imported only when used
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request log lines
     s3 = start_s3_server()
     try:
         overrides = {f"MBOX_{name.upper()}": str(value) for name, value in s3.overrides.items()}
