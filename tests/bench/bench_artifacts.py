@@ -21,7 +21,6 @@ code is 0 either way.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import shutil
 import statistics
@@ -39,25 +38,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.api_server import api_server
+from tests.support.artifacts import DEFAULT_FLAT_MB, FLAT_MB, MiB, body, round_trip
 
-MiB = 1024 * 1024
-FLAT_MB = {"s3": 80.0}
-DEFAULT_FLAT_MB = 48.0
 MIN_DOWNLOAD_MBPS = {"filesystem": 50.0, "database-sqlite": 50.0}
-
-
-def body(size: int) -> Iterator[bytes]:
-    """`size` bytes of varied content without holding them: a 1 MiB block, salted per chunk."""
-    block = hashlib.sha256(b"mbox").digest() * (MiB // 32)
-    for index in range(size // MiB):
-        yield index.to_bytes(8, "big") + block[8:]
-
-
-def sha256(chunks: Iterator[bytes]) -> str:
-    digest = hashlib.sha256()
-    for chunk in chunks:
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 def mbps(size: int, seconds: float) -> float:
@@ -131,60 +114,22 @@ class Result:
     grown_mb: float
 
 
-def artifact(client: httpx.Client) -> str:
-    def post(path: str, payload: dict) -> dict:
-        response = client.post(path, json=payload)
-        assert response.status_code in (200, 201), response.text
-        return response.json()
-
-    project = post("/v1/projects", {"name": "bench", "defaultNamespace": "bench"})
-    template = post("/v1/templates", {"name": "bench", "image": "local"})
-    sandbox = post(
-        "/v1/sandboxes",
-        {"projectId": project["id"], "templateId": template["id"], "name": "bench"},
-    )
-    payload = {"kind": "file", "name": "big.bin", "uri": "client://big.bin"}
-    return post(f"/v1/sandboxes/{sandbox['id']}/artifacts", payload)["id"]
-
-
-def measure(backend: str, env: dict[str, str], size: int, expected: str) -> Result:
+def measure(backend: str, env: dict[str, str], size: int) -> Result:
     with (
         api_server(env) as server,
         httpx.Client(base_url=server.base_url, timeout=300) as client,
     ):
-        artifact_id = artifact(client)
-        content = f"/v1/artifacts/{artifact_id}/content"
-        client.put(content, content=b"warm-up").raise_for_status()
-        server.reset_peak()
-        baseline = server.rss_mb()
-
-        started = time.perf_counter()
-        uploaded = client.put(content, content=body(size))
-        upload_seconds = time.perf_counter() - started
-        assert uploaded.status_code == 200, uploaded.text
-        assert uploaded.json()["retainedContent"]["sha256"] == expected, "upload sha256"
-
-        digest, received = hashlib.sha256(), 0
-        started = time.perf_counter()
-        with client.stream("GET", content) as response:
-            assert response.status_code == 200, response.read()
-            for chunk in response.iter_bytes():
-                digest.update(chunk)
-                received += len(chunk)
-        download_seconds = time.perf_counter() - started
-        assert (received, digest.hexdigest()) == (size, expected), "download sha256"
-
-        return Result(
-            backend,
-            mbps(size, upload_seconds),
-            mbps(size, download_seconds),
-            server.peak_rss_mb() - baseline,
-        )
+        transfer = round_trip(server, client, size)
+    return Result(
+        backend,
+        mbps(size, transfer.upload_seconds),
+        mbps(size, transfer.download_seconds),
+        transfer.grown_mb,
+    )
 
 
 def main(args: argparse.Namespace) -> None:
     size = args.megabytes * MiB
-    expected = sha256(body(size))
     work = Path(tempfile.mkdtemp(prefix="mbox-bench-artifacts-"))
     results: list[Result] = []
     notes: list[str] = []
@@ -208,7 +153,7 @@ def main(args: argparse.Namespace) -> None:
                     **backend_env,
                 }
                 try:
-                    results.append(measure(backend, env, size, expected))
+                    results.append(measure(backend, env, size))
                 except Exception:  # keep measuring the other backends; report this one
                     traceback.print_exc()
                     notes.append(f"ERROR {backend}: see the traceback above")
