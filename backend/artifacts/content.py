@@ -282,7 +282,7 @@ class ArtifactContent:
                 log.warning("task %s: artifact pattern %r: %s", task.id, pattern, exc.message)
                 continue
             for entry in entries:
-                if entry.path not in seen and entry.type in ("file", "directory"):
+                if entry.type in ("file", "directory") and not _covered(entry.path, seen):
                     seen.add(entry.path)
                     await self._collect(task, pattern, entry.path, entry.type)
         return len(seen)
@@ -293,6 +293,12 @@ class ArtifactContent:
             await self.capture(principal=SYSTEM, artifact_id=artifact.id)
         except ServiceError as exc:
             await self.database.call(_note_error, artifact.id, exc.message)
+
+
+def _covered(path: str, collected: set[str]) -> bool:
+    """Collected already, itself or inside a collected directory's archive (`**` matches
+    a directory and everything in it)."""
+    return any(path == done or path.startswith(done + "/") for done in collected)
 
 
 def artifact_content(
@@ -333,7 +339,7 @@ def _capture_target(session: Any, artifact_id: uuid.UUID) -> tuple[ArtifactRow, 
 
 def _require_running(sandbox: SandboxRow, doing: str) -> None:
     if sandbox.deleted_at is not None:
-        raise Conflict(f"the sandbox is deleted: nothing to read before {doing}")
+        raise Conflict("sandbox is deleted: its workspace is gone (retained content remains)")
     if sandbox.status != "running":
         raise Conflict(f"sandbox must be running before {doing}")
     if sandbox.runtime_ref is None:

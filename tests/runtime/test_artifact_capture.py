@@ -141,9 +141,11 @@ async def test_a_task_collects_its_declared_artifacts(world, sandbox):
         " && echo l > out/logs/x.log; exit 3"
     )
     task = await world.start_task(
-        sandbox, ["sh", "-c", script], artifactPaths=["out/*.xml", "out/logs", "nothing/*"]
+        sandbox,
+        ["sh", "-c", script],
+        artifactPaths=["out/*.xml", "out/logs", "out/logs/*", "nothing/*"],
     )
-    assert task["artifactPaths"] == ["out/*.xml", "out/logs", "nothing/*"]
+    assert task["artifactPaths"] == ["out/*.xml", "out/logs", "out/logs/*", "nothing/*"]
     finished = await world.finished(task)
     assert finished["status"] == "failed"  # a failed run still keeps what it produced
     items = (await world.get(f"/v1/tasks/{task['id']}/artifacts"))["items"]
