@@ -8,6 +8,7 @@ import io
 import tarfile
 import uuid
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -165,3 +166,26 @@ async def test_declared_artifact_paths_are_validated(world, sandbox):
             json={"command": ["true"], "artifactPaths": paths},
         )
         assert response.status_code == 400, paths
+
+
+async def test_a_corrupted_download_is_cut_short_by_a_real_server(world, served, sandbox):
+    """Over HTTP the mismatch shows as an incomplete body, never as a whole wrong file."""
+    artifact = await _artifact(world, sandbox, "client://big.bin")
+    data = bytes(range(256)) * (3 * 4096)  # 3 MiB: verified while streaming
+    uploaded = await world.client.put(f"/v1/artifacts/{artifact['id']}/content", content=data)
+    key = uploaded.json()["retainedContent"]["storageKey"]
+    with world.app.state.database.engine.begin() as conn:  # flip bytes of the middle chunk
+        conn.execute(
+            sa.text(
+                "UPDATE artifact_blob_chunks SET data = :data WHERE storage_key = :key AND seq = 1"
+            ),
+            {"data": b"\xff" * (1024 * 1024), "key": key},
+        )
+    received = bytearray()
+    async with httpx.AsyncClient(base_url=served) as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            async with client.stream("GET", f"/v1/artifacts/{artifact['id']}/content") as response:
+                assert response.status_code == 200
+                async for chunk in response.aiter_bytes():
+                    received += chunk
+    assert len(received) < len(data)
