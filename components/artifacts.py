@@ -9,8 +9,8 @@ import reflex as rx
 
 from components.dialogs import confirm_dialog, form_dialog
 from components.feedback import error_callout, notice_callout
-from components.forms import field, field_hint
-from components.runtime import compact_table, tab_intro
+from components.forms import code_input, field, field_hint
+from components.runtime import compact_table, log_view, tab_intro
 from components.tables import muted
 from components.tasks import MONO
 
@@ -401,7 +401,13 @@ def artifact_preview(preview: rx.Var, *, on_close: rx.EventHandler) -> rx.Compon
                             preview.note,
                             rx.text(preview.note, size="1", color=rx.color("amber", 11)),
                         ),
-                        text_block(preview.text),
+                        # Shorter than a log tail: the table stays in view below it.
+                        log_view(
+                            preview.text,
+                            label="Artifact text",
+                            empty="This artifact is empty.",
+                            max_height="16rem",
+                        ),
                         spacing="1",
                         align="stretch",
                     ),
@@ -432,34 +438,6 @@ def artifact_preview(preview: rx.Var, *, on_close: rx.EventHandler) -> rx.Compon
             border=f"1px solid {rx.color('gray', 5)}",
             border_radius="0.625rem",
         ),
-    )
-
-
-def text_block(text: rx.Var[str]) -> rx.Component:
-    """The text, monospaced and scrollable (shorter than a log tail: the table stays in
-    view below it), or that there is none."""
-    return rx.cond(
-        text,
-        rx.el.pre(
-            text,
-            role="log",
-            aria_label="Artifact text",
-            tab_index=0,
-            margin="0",
-            padding="0.75rem 1rem",
-            max_height="16rem",
-            overflow="auto",
-            white_space="pre-wrap",
-            word_break="break-all",
-            font_family=MONO,
-            font_size="0.8125rem",
-            line_height="1.55",
-            color=rx.color("gray", 12),
-            background=rx.color("gray", 2),
-            border=f"1px solid {rx.color('gray', 5)}",
-            border_radius="0.5rem",
-        ),
-        muted("This artifact is empty."),
     )
 
 
@@ -520,15 +498,7 @@ def capture_dialog(
     on_open_change: rx.EventHandler,
 ) -> rx.Component:
     """A workspace path, a name (its last part by default) and a kind."""
-    path = rx.input(
-        id="artifact-path",
-        name="path",
-        placeholder="out/report.txt",
-        font_family=MONO,
-        autocomplete="off",
-        spellcheck=False,
-        width="100%",
-    )
+    path = code_input(id="artifact-path", name="path", placeholder="out/report.txt")
     name = rx.input(
         id="artifact-name",
         name="name",

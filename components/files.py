@@ -9,7 +9,7 @@ import reflex as rx
 
 from components.dialogs import confirm_dialog, form_dialog
 from components.feedback import error_callout, notice_callout
-from components.forms import field, field_hint
+from components.forms import code_input, field, field_hint
 from components.runtime import compact_table, log_view, refresh_button
 from components.tables import muted
 from components.tasks import MONO
@@ -261,15 +261,8 @@ def new_file_dialog(
     on_open_change: rx.EventHandler,
 ) -> rx.Component:
     """A dialog that writes a file: its path (starting in `folder`) and its content."""
-    path = rx.input(
-        id="new-file-path",
-        name="path",
-        default_value=folder,
-        placeholder="notes/todo.txt",
-        font_family=MONO,
-        autocomplete="off",
-        spellcheck=False,
-        width="100%",
+    path = code_input(
+        id="new-file-path", name="path", placeholder="notes/todo.txt", default_value=folder
     )
     content = rx.text_area(
         id="new-file-content",

@@ -18,6 +18,20 @@ def field(
     return rx.vstack(field_label(label, html_for=html_for), control, *below, spacing="1", **layout)
 
 
+def code_input(*, id: str, name: str, placeholder: str, **props) -> rx.Component:
+    """An input for code or paths: monospaced, no autocomplete, no spellcheck."""
+    return rx.input(
+        id=id,
+        name=name,
+        placeholder=placeholder,
+        font_family="var(--code-font-family)",
+        autocomplete="off",
+        spellcheck=False,
+        width="100%",
+        **props,
+    )
+
+
 def text_field(
     label: str,
     *,

@@ -9,7 +9,9 @@ import reflex as rx
 from components.tables import VISUALLY_HIDDEN
 
 
-def log_view(text: rx.Var[str], *, label: str, empty: str) -> rx.Component:
+def log_view(
+    text: rx.Var[str], *, label: str, empty: str, max_height: str = "26rem"
+) -> rx.Component:
     """A scrollable, monospaced log tail; `empty` in words when there is no output."""
     return rx.cond(
         text,
@@ -20,7 +22,7 @@ def log_view(text: rx.Var[str], *, label: str, empty: str) -> rx.Component:
             tab_index=0,
             margin="0",
             padding="0.875rem 1rem",
-            max_height="26rem",
+            max_height=max_height,
             overflow="auto",
             white_space="pre-wrap",
             word_break="break-all",

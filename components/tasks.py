@@ -9,7 +9,7 @@ import reflex as rx
 
 from components.badges import task_status_badge
 from components.feedback import error_callout
-from components.forms import field
+from components.forms import code_input, field
 from components.runtime import compact_table, refresh_button
 from components.tables import muted
 
@@ -117,15 +117,8 @@ def run_form(
     on_submit: rx.EventHandler,
 ) -> rx.Component:
     """Command and timeout, enabled only while the sandbox runs (`blocked` says why not)."""
-    command = rx.input(
-        id="task-command",
-        name="command",
-        on_change=on_command_change,
-        placeholder="ls -la",
-        font_family=MONO,
-        autocomplete="off",
-        spellcheck=False,
-        width="100%",
+    command = code_input(
+        id="task-command", name="command", placeholder="ls -la", on_change=on_command_change
     )
     timeout = rx.input(
         id="task-timeout",

@@ -4,12 +4,12 @@ capture again, delete, and the project's retained usage.
 
 References and usage are synchronous services (run in a worker thread); the bytes move
 through the artifact content service (`ArtifactContent`: upload, capture, download), whose
-coroutines the handlers await directly, like the Files tab. Capture and upload first make
-the reference, then retain its bytes; when that fails the reference is deleted again, so
-nothing half-made stays behind. Downloads and image previews are plain same-origin links
-to the API (`/v1/artifacts/<id>/content`, like the Sessions tab's recordings): the browser
-fetches them with the console's session cookie, the API streams them with
-Content-Disposition: attachment, and no bytes pass through the state socket.
+coroutines the handlers await directly, like the Files tab. Capture and upload make the
+reference and retain its bytes in one service call (both, or neither). Downloads and image
+previews are plain same-origin links to the API (`/v1/artifacts/<id>/content`, like the
+Sessions tab's recordings): the browser fetches them with the console's session cookie,
+the API streams them with Content-Disposition: attachment, and no bytes pass through the
+state socket.
 
 `SandboxArtifacts` is a mixin of `SandboxState` (state/sandbox.py): it uses the page's
 `view`; the tab is read when it opens and on Refresh.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import mimetypes
 import posixpath
 import uuid
@@ -41,14 +40,13 @@ from backend.errors import ServiceError
 from backend.sandboxes import service as sandboxes
 from backend.server import get_artifact_content
 from backend.settings import get_settings
+from backend.tasks import service as tasks
 from backend.tasks.events import complete_utf8
 from backend.tasks.models import ExecutionTaskRow
 from state.base import CONSOLE, db_session, in_thread
 from state.sandbox_files import byte_size, clean_path
 from state.sandbox_tasks import command_text
 from state.sandboxes import timestamp
-
-log = logging.getLogger("mbox.console")
 
 PREVIEW_BYTES = 64 * 1024  # of a text artifact, shown in the preview
 UPLOAD_CHUNK = 1024 * 1024  # an upload is read and stored this much at a time
@@ -93,6 +91,7 @@ class ArtifactItem:
     task_short: str = ""
     retained: bool = False
     size: str = ""  # "12 B" (retained content)
+    size_bytes: int = -1  # of the retained content (-1: none)
     sha256: str = ""
     sha_short: str = ""
     provider: str = ""
@@ -150,6 +149,7 @@ def _item(row: ArtifactRow, content: ArtifactContentRow | None) -> ArtifactItem:
         task_short=task_id[:8],
         retained=content is not None,
         size=byte_size(content.size_bytes) if content else "",
+        size_bytes=content.size_bytes if content else -1,
         sha256=content.sha256 if content else "",
         sha_short=content.sha256[:12] if content else "",
         provider=STORE_LABELS.get(content.storage_provider, "") if content else "",
@@ -186,9 +186,9 @@ def read_artifacts(sandbox_id: str, task_id: str) -> tuple[ArtifactListing, str]
     with db_session() as session:
         project_id = sandboxes.get_sandbox(session, parsed).project_id
         every = artifacts.list_for_sandbox(session, sandbox_id=parsed)
-        task_ids = list(dict.fromkeys(row.task_id for row, _ in every if row.task_id))
-        tasks = [session.get(ExecutionTaskRow, found) for found in task_ids]
-        choices = [_choice(task) for task in tasks if task is not None]
+        with_artifacts = {row.task_id for row, _ in every if row.task_id}
+        found = tasks.list_tasks(session, sandbox_id=parsed)
+        choices = [_choice(task) for task in found if task.id in with_artifacts]
         if task_id != ALL_TASKS and task_id not in {choice.value for choice in choices}:
             task_id = ALL_TASKS
         if task_id == ALL_TASKS:
@@ -200,28 +200,9 @@ def read_artifacts(sandbox_id: str, task_id: str) -> tuple[ArtifactListing, str]
     return ArtifactListing(items, choices, usage, retention), task_id
 
 
-def create_reference(sandbox_id: str, data: dict[str, Any]) -> str:
-    with db_session() as session:
-        row = artifacts.create_artifact(
-            session,
-            principal=CONSOLE,
-            sandbox_id=uuid.UUID(sandbox_id),
-            data=ArtifactCreate.model_validate(data),
-        )
-        return str(row.id)
-
-
 def delete_reference(artifact_id: str) -> None:
     with db_session() as session:
         artifacts.delete_artifact(session, principal=CONSOLE, artifact_id=uuid.UUID(artifact_id))
-
-
-async def _forget(artifact_id: str) -> None:
-    """Delete a reference whose content could not be retained (best effort, logged)."""
-    try:
-        await in_thread(delete_reference, artifact_id)
-    except ServiceError as exc:
-        log.warning("artifact %s: left after a failed retain: %s", artifact_id, exc.message)
 
 
 def words(exc: ServiceError) -> str:
@@ -314,12 +295,6 @@ def _length(headers: dict[str, str]) -> int | None:
     return int(length) if length.isdigit() else None
 
 
-def _retained_size(artifact_id: str) -> int | None:
-    with db_session() as session:
-        _, content = artifacts.get_with_content(session, uuid.UUID(artifact_id))
-    return content.size_bytes if content else None
-
-
 async def _upload_chunks(file: Any) -> AsyncIterator[bytes]:
     """The uploaded file, `UPLOAD_CHUNK` at a time (never whole in memory)."""
     while chunk := await file.read(UPLOAD_CHUNK):
@@ -402,8 +377,8 @@ class SandboxArtifacts(rx.State, mixin=True):
         return next((item for item in self.artifacts if item.id == artifact_id), None)
 
     async def _preview(self, item: ArtifactItem) -> None:
+        total = item.size_bytes if item.retained else None
         try:
-            total = await in_thread(_retained_size, item.id)
             self.artifact_preview = await read_preview(item, total)
         except ServiceError as exc:
             self.artifact_preview = ArtifactPreview(
@@ -490,23 +465,17 @@ class SandboxArtifacts(rx.State, mixin=True):
             return
         self.artifacts_error = self.artifacts_notice = ""
         self.artifacts_busy = True
-        made = ""
+        data = {"kind": kind, "name": name, "uri": f"{WORKSPACE_SCHEME}{path}"}
         try:
-            made = await in_thread(
-                create_reference,
-                self.view.id,
-                {"kind": kind, "name": name, "uri": f"{WORKSPACE_SCHEME}{path}"},
+            found = await get_artifact_content().create_and_capture(
+                principal=CONSOLE,
+                sandbox_id=uuid.UUID(self.view.id),
+                data=ArtifactCreate.model_validate(data),
             )
-            found = await get_artifact_content().capture(
-                principal=CONSOLE, artifact_id=uuid.UUID(made)
-            )
-            made = ""  # retained: the reference stays
         except ServiceError as exc:
             self.capture_error = f"Could not capture {path}: {words(exc)}"
             return
         finally:
-            if made:  # nothing half-made stays
-                await _forget(made)
             self.artifacts_busy = False
         self.capture_open = False
         self.artifacts_notice = f"Captured {_retained_words(found)} from the workspace."
@@ -537,27 +506,20 @@ class SandboxArtifacts(rx.State, mixin=True):
         self.upload_name, self.upload_busy, self.upload_progress = filename, True, 100
         self.artifacts_busy = True
         yield
-        made = ""
+        data = {"kind": "file", "name": filename, "uri": f"{CLIENT_SCHEME}{filename}"}
         try:
-            made = await in_thread(
-                create_reference,
-                self.view.id,
-                {"kind": "file", "name": filename, "uri": f"{CLIENT_SCHEME}{filename}"},
-            )
-            found = await get_artifact_content().upload(
+            found = await get_artifact_content().create_and_upload(
                 principal=CONSOLE,
-                artifact_id=uuid.UUID(made),
+                sandbox_id=uuid.UUID(self.view.id),
+                data=ArtifactCreate.model_validate(data),
                 chunks=_upload_chunks(file),
                 content_type=content_type,
                 declared_bytes=file.size,
             )
-            made = ""
         except ServiceError as exc:
             self.artifacts_error = f"Could not upload {filename}: {words(exc)}"
             return
         finally:
-            if made:
-                await _forget(made)
             self.upload_busy = self.artifacts_busy = False
             self.upload_progress = 0
         self.artifacts_notice = f"Uploaded {_retained_words(found)}."

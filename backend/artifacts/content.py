@@ -35,7 +35,7 @@ from backend.runtime.base import RuntimeAdapter, WorkspaceStream
 from backend.sandboxes.models import SandboxRow
 from backend.sandboxes.runtime_access import call_runtime
 from backend.settings import Settings
-from backend.storage import BlobStores, create_blob_stores
+from backend.storage import BlobStores
 from backend.storage.base import BlobMissing, BlobStore, StorageError
 from backend.tasks.models import ExecutionTaskRow
 from backend.templates.models import DEFAULT_WORKING_DIR, TemplateRow
@@ -167,10 +167,9 @@ class ArtifactContent:
 
     async def capture(self, *, principal: Principal, artifact_id: uuid.UUID) -> Artifact:
         """Retain the bytes at the artifact's workspace:// path (a directory as tar.gz)."""
-        artifact, sandbox, working_dir = await self.database.call(_capture_target, artifact_id)
-        path = workspace_path(artifact.uri, working_dir, "artifact capture")
-        _require_running(sandbox, "capturing workspace artifact content")
-        stream = await call_runtime(self.runtime.open_read(sandbox.id, path))
+        artifact, path, stream = await self._open_workspace(
+            artifact_id, "artifact capture", "capturing workspace artifact content"
+        )
         async with stream:
             if stream.entry.type == "file" and stream.entry.size > self.max_bytes:
                 raise TooLarge(TOO_LARGE, limitBytes=self.max_bytes, sizeBytes=stream.entry.size)
@@ -185,6 +184,70 @@ class ArtifactContent:
                 archived=stream.entry.type == "directory",
             )
 
+    async def _open_workspace(
+        self, artifact_id: uuid.UUID, what: str, doing: str
+    ) -> tuple[ArtifactRow, str, WorkspaceStream]:
+        """The artifact, its workspace path, and that path opened for reading (the sandbox
+        must be running); `what` and `doing` name the operation in errors."""
+        artifact, sandbox, working_dir = await self.database.call(_capture_target, artifact_id)
+        path = workspace_path(artifact.uri, working_dir, what)
+        _require_running(sandbox, doing)
+        return artifact, path, await call_runtime(self.runtime.open_read(sandbox.id, path))
+
+    # -- new references with their content ----------------------------------------------
+
+    async def create_and_capture(
+        self, *, principal: Principal, sandbox_id: uuid.UUID, data: ArtifactCreate
+    ) -> Artifact:
+        """A new workspace reference with its bytes captured: both, or neither."""
+
+        async def capture(artifact_id: uuid.UUID) -> Artifact:
+            return await self.capture(principal=principal, artifact_id=artifact_id)
+
+        return await self._create_and_retain(principal, sandbox_id, data, capture)
+
+    async def create_and_upload(
+        self,
+        *,
+        principal: Principal,
+        sandbox_id: uuid.UUID,
+        data: ArtifactCreate,
+        chunks: AsyncIterable[bytes],
+        content_type: str = "",
+        declared_bytes: int | None = None,
+    ) -> Artifact:
+        """A new reference with uploaded bytes: both, or neither."""
+
+        async def upload(artifact_id: uuid.UUID) -> Artifact:
+            return await self.upload(
+                principal=principal,
+                artifact_id=artifact_id,
+                chunks=chunks,
+                content_type=content_type,
+                declared_bytes=declared_bytes,
+            )
+
+        return await self._create_and_retain(principal, sandbox_id, data, upload)
+
+    async def _create_and_retain(
+        self,
+        principal: Principal,
+        sandbox_id: uuid.UUID,
+        data: ArtifactCreate,
+        retain: Callable[[uuid.UUID], Awaitable[Artifact]],
+    ) -> Artifact:
+        row = await self.database.call(
+            service.create_artifact, principal=principal, sandbox_id=sandbox_id, data=data
+        )
+        try:
+            return await retain(row.id)
+        except BaseException:  # nothing half-made stays behind
+            with contextlib.suppress(ServiceError):
+                await self.database.call(
+                    service.delete_artifact, principal=principal, artifact_id=row.id
+                )
+            raise
+
     # -- download ------------------------------------------------------------------------
 
     async def download(
@@ -197,7 +260,7 @@ class ArtifactContent:
         """Retained bytes when there are any, else a live read of the workspace path."""
         artifact, content = await self.database.call(service.get_with_content, artifact_id)
         if content is None:
-            return await self._live(artifact)
+            return await self._live(artifact.id)
         if if_none_match and content.sha256 in if_none_match:
             return Download(304, {"ETag": f'"{content.sha256}"'}, _once(b""))
         return await self._retained(artifact, content, byte_range)
@@ -241,11 +304,10 @@ class ArtifactContent:
             return _once(data)
         return _verify_streaming(_guarded(store.read(content.storage_key)), content)
 
-    async def _live(self, artifact: ArtifactRow) -> Download:
-        artifact, sandbox, working_dir = await self.database.call(_capture_target, artifact.id)
-        path = workspace_path(artifact.uri, working_dir, "artifact content")
-        _require_running(sandbox, "reading workspace artifact content")
-        stream = await call_runtime(self.runtime.open_read(sandbox.id, path))
+    async def _live(self, artifact_id: uuid.UUID) -> Download:
+        artifact, path, stream = await self._open_workspace(
+            artifact_id, "artifact content", "reading workspace artifact content"
+        )
         headers = {
             "Content-Type": artifact.content_type or _detect_type(stream, path, b""),
             "X-Mbox-Artifact-ID": str(artifact.id),
@@ -304,7 +366,7 @@ def _covered(path: str, collected: set[str]) -> bool:
 def artifact_content(
     settings: Settings, database: Database, runtime: RuntimeAdapter
 ) -> ArtifactContent:
-    return ArtifactContent(database, create_blob_stores(settings, database), runtime, settings)
+    return ArtifactContent(database, BlobStores(settings, database), runtime, settings)
 
 
 # -- workspace paths ------------------------------------------------------------------------

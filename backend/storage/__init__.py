@@ -1,6 +1,6 @@
 """Artifact content backends: the database, a filesystem, S3.
 
-`create_blob_stores(settings, database)` gives the one object the rest of the server uses:
+`BlobStores(settings, database)` is the one object the rest of the server uses:
 `stores.writer` stores new content in the configured backend, `stores.get(provider)` reads
 (or deletes) content stored by any backend, so switching the backend never strands the
 bytes written before the switch. Stores are built on first use (boto3 is imported and its
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from backend.db import Database
     from backend.settings import Settings
 
-__all__ = ["BlobMissing", "BlobStore", "BlobStores", "StorageError", "create_blob_stores"]
+__all__ = ["BlobMissing", "BlobStore", "BlobStores", "StorageError"]
 
 PROVIDERS = ("postgres", "filesystem", "s3")
 S3_NOT_CONFIGURED = (
@@ -70,10 +70,6 @@ class BlobStores:
 
             return S3Store(settings)
         raise StorageError(f"unknown storage provider {provider!r}")
-
-
-def create_blob_stores(settings: Settings, database: Database) -> BlobStores:
-    return BlobStores(settings, database)
 
 
 async def settled(work: Awaitable[T]) -> T:

@@ -12,6 +12,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from backend.artifacts.models import ArtifactCreate
+from backend.auth.models import SYSTEM
+from backend.errors import NotFound
 from tests.runtime.conftest import run
 
 
@@ -134,6 +137,27 @@ async def test_live_reads_stream_the_workspace(world, sandbox):
     cut = await world.client.get(f"/v1/artifacts/{huge['id']}/content")
     assert cut.headers["x-mbox-content-truncated"] == "true"
     assert len(cut.content) == limit
+    await _shell(world, sandbox, "mkdir -p tree && printf 'x' > tree/one")
+    tree = await _artifact(world, sandbox, "workspace://tree", kind="directory")
+    archive = await world.client.get(f"/v1/artifacts/{tree['id']}/content")
+    assert archive.headers["content-type"] == "application/gzip"
+    with tarfile.open(fileobj=io.BytesIO(archive.content), mode="r:gz") as opened:
+        assert opened.extractfile("tree/one").read() == b"x"
+
+
+async def test_create_and_capture_leaves_nothing_when_the_capture_fails(world, sandbox):
+    content = world.app.state.artifacts
+    data = ArtifactCreate.model_validate({"kind": "file", "name": "x", "uri": "workspace://nope"})
+    sandbox_id = uuid.UUID(sandbox["id"])
+    with pytest.raises(NotFound):
+        await content.create_and_capture(principal=SYSTEM, sandbox_id=sandbox_id, data=data)
+    assert (await world.get(f"/v1/sandboxes/{sandbox['id']}/artifacts"))["items"] == []
+    await _shell(world, sandbox, "printf 'kept' > kept.txt")
+    data = ArtifactCreate.model_validate(
+        {"kind": "file", "name": "kept", "uri": "workspace://kept.txt"}
+    )
+    made = await content.create_and_capture(principal=SYSTEM, sandbox_id=sandbox_id, data=data)
+    assert made.retained_content is not None and made.retained_content.size_bytes == 4
 
 
 async def test_a_task_collects_its_declared_artifacts(world, sandbox):
@@ -157,6 +181,16 @@ async def test_a_task_collects_its_declared_artifacts(world, sandbox):
     assert by_name["out/logs"]["retainedContent"]["contentType"] == "application/gzip"
     assert all(item["taskId"] == task["id"] for item in items)
     assert by_name["out/a.xml"]["uri"] == "workspace:///workspace/out/a.xml"
+
+
+async def test_a_declared_artifact_that_cannot_be_kept_says_why(world, sandbox):
+    limit = world.app.state.artifacts.max_bytes
+    script = f"mkdir -p out && head -c {limit + 1} /dev/zero > out/huge.bin"
+    task = await world.start_task(sandbox, ["sh", "-c", script], artifactPaths=["out/*.bin"])
+    assert (await world.finished(task))["status"] == "succeeded"
+    [item] = (await world.get(f"/v1/tasks/{task['id']}/artifacts"))["items"]
+    assert item["name"] == "out/huge.bin" and "retainedContent" not in item
+    assert item["metadata"]["captureError"] == "artifact content exceeds retention limit"
 
 
 async def test_declared_artifact_paths_are_validated(world, sandbox):

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from backend.db import Database
 from backend.settings import load_settings
-from backend.storage import S3_NOT_CONFIGURED, BlobStores, create_blob_stores
+from backend.storage import S3_NOT_CONFIGURED, BlobStores
 from backend.storage.base import CHUNK_BYTES, BlobMissing, BlobStore, StorageError
 from backend.storage.database import DatabaseStore
 from backend.storage.filesystem import FilesystemStore
@@ -376,7 +376,7 @@ async def test_content_stays_readable_after_the_backend_changes(
             artifact_content_backend=backend,
             artifact_content_s3_prefix=prefix,
         )
-        return create_blob_stores(settings, database)
+        return BlobStores(settings, database)
 
     keys = {}
     for backend in ("postgres", "filesystem", "s3"):
@@ -392,7 +392,7 @@ async def test_content_stays_readable_after_the_backend_changes(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_s3_content_without_a_bucket_is_refused(database: Database, tmp_path: Path):
-    stores = create_blob_stores(load_settings(data_dir=tmp_path), database)
+    stores = BlobStores(load_settings(data_dir=tmp_path), database)
     assert stores.writer.provider == "postgres"
     with pytest.raises(StorageError) as error:
         stores.get("s3")
