@@ -1,9 +1,11 @@
 """In-process change notifications: services say "something changed", engines and streams
 wake up instead of polling.
 
-Topics: "sandboxes" (the reconciler listens), "tasks" (the task runner and task event
-streams), "output" (task event streams). Services run in worker threads and engines on
-the event loop: `notify()` is safe from any thread and cheap when nobody listens.
+Topics: "sandboxes" (a request changed a sandbox; the reconciler listens), "sandbox-status"
+(the runtime moved a sandbox; console pages listen, with "sandboxes"), "tasks" (the task
+runner and task event streams), "output" (task event streams). Services run in worker
+threads and engines on the event loop: `notify()` is safe from any thread and cheap when
+nobody listens.
 (Across replicas, Postgres LISTEN/NOTIFY will feed the same waiters.)
 """
 

@@ -10,10 +10,12 @@ import reflex as rx
 
 from backend.api.app import create_api
 from backend.server import background_engines
-from mbox_app.pages import projects, sandbox, sandboxes, upcoming
+from mbox_app.pages import audit, projects, sandbox, sandboxes, templates, upcoming
+from state.audit import AuditState
 from state.projects import ProjectsState
 from state.sandbox import SandboxState
 from state.sandboxes import SandboxesState
+from state.templates import TemplatesState
 
 app = rx.App(
     api_transformer=create_api,
@@ -27,6 +29,10 @@ app.add_page(sandbox.page, route=sandbox.ROUTE, title="Sandbox · mbox", on_load
 app.add_page(
     sandboxes.page, route="/sandboxes", title="Sandboxes · mbox", on_load=SandboxesState.load
 )
+app.add_page(
+    templates.page, route="/templates", title="Templates · mbox", on_load=TemplatesState.load
+)
+app.add_page(audit.page, route="/audit", title="Audit · mbox", on_load=AuditState.load)
 for area in upcoming.UPCOMING:
     app.add_page(
         lambda area=area: upcoming.page(area), route=f"/{area.key}", title=f"{area.title} · mbox"

@@ -342,4 +342,5 @@ def report_runtime(
             message=sandbox.status_message,
         )
     commit(session)
+    changes.notify("sandbox-status")
     return True

@@ -24,14 +24,6 @@ class Upcoming:
 
 UPCOMING = (
     Upcoming(
-        "templates",
-        "Templates",
-        "Environment templates sandboxes are launched from.",
-        "layout-template",
-        "The template library will live here: image, startup command, size, preview ports "
-        "and validation status, global or scoped to a project.",
-    ),
-    Upcoming(
         "policies",
         "Policies",
         "Launch policy per project.",
@@ -62,14 +54,6 @@ UPCOMING = (
         "ticket",
         "Named API tokens will live here: scopes, prefix, last use, expiry and revocation. "
         "A new token's secret is shown once.",
-    ),
-    Upcoming(
-        "audit",
-        "Audit",
-        "Who did what, when, and from where.",
-        "scroll-text",
-        "The audit trail will live here: every mutation with its subject, actor, source "
-        "and request, filterable by project, action and time.",
     ),
     Upcoming(
         "runtime",
