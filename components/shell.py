@@ -49,25 +49,57 @@ NAV: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
 )
 
 
-def shell(*content: rx.Component, active: str, title: str, description: str) -> rx.Component:
-    """A full console page: rail on the left, header and content on the right."""
+def shell(
+    *content: rx.Component,
+    active: str,
+    title: str,
+    description: str,
+    account: rx.Component | None = None,
+) -> rx.Component:
+    """A full console page: rail on the left (with who is signed in at its foot), header
+    and content on the right."""
     return rx.box(
-        rail(active),
+        skip_link(),
+        rail(active, account),
         rx.el.main(
             header(title, description),
             rx.box(*content, padding="1.5rem 2rem 3rem", max_width="80rem"),
+            id="content",
+            tab_index=-1,
             margin_left=RAIL_WIDTH,
             min_height="100vh",
+            outline="none",
         ),
         background=rx.color("gray", 1),
     )
 
 
-def rail(active: str) -> rx.Component:
-    return rx.el.nav(
-        brand(),
-        *(nav_section(label, items, active) for label, items in NAV),
-        aria_label="Console",
+def skip_link() -> rx.Component:
+    """The first Tab stop: keyboard users jump past the navigation."""
+    return rx.el.a(
+        "Skip to content",
+        href="#content",
+        position="absolute",
+        left="-999px",
+        z_index="100",
+        padding="0.5rem 0.75rem",
+        border_radius="0.375rem",
+        background=rx.color("accent", 9),
+        color="white",
+        _focus={"left": "1rem", "top": "1rem"},
+    )
+
+
+def rail(active: str, account: rx.Component | None = None) -> rx.Component:
+    return rx.flex(
+        rx.el.nav(
+            brand(),
+            *(nav_section(label, items, active) for label, items in NAV),
+            aria_label="Console",
+        ),
+        rx.spacer(),
+        account or rx.fragment(),
+        direction="column",
         position="fixed",
         inset="0 auto 0 0",
         width=RAIL_WIDTH,
@@ -75,6 +107,50 @@ def rail(active: str) -> rx.Component:
         overflow_y="auto",
         background=rx.color("gray", 2),
         border_right=f"1px solid {rx.color('gray', 5)}",
+    )
+
+
+def account_panel(
+    identity: rx.Var[str], auth_required: rx.Var[bool], on_mount: rx.EventHandler
+) -> rx.Component:
+    """Who is signed in, and the way out; or a plain warning when nobody has to sign in."""
+    return rx.box(
+        rx.cond(
+            auth_required,
+            rx.vstack(
+                rx.text("Signed in as", size="1", color=rx.color("gray", 10)),
+                rx.text(identity, size="2", weight="medium", id="signed-in-as"),
+                rx.button(
+                    rx.icon("log-out", size=14),
+                    "Sign out",
+                    # POST (never a link a page could trigger); then the sign-in page.
+                    on_click=rx.call_script(
+                        "fetch('/logout', {method: 'POST'})"
+                        ".finally(() => window.location.assign('/login'))"
+                    ),
+                    variant="soft",
+                    color_scheme="gray",
+                    size="1",
+                ),
+                spacing="1",
+                align="start",
+            ),
+            rx.hstack(
+                rx.icon("shield-off", size=14, color=rx.color("amber", 11)),
+                rx.text(
+                    "Authentication is off: anyone who reaches this server can use it.",
+                    size="1",
+                    color=rx.color("gray", 11),
+                ),
+                spacing="2",
+                align="start",
+            ),
+        ),
+        on_mount=on_mount,
+        aria_label="Account",
+        role="region",
+        padding="0.75rem",
+        border_top=f"1px solid {rx.color('gray', 5)}",
     )
 
 

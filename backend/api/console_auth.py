@@ -1,6 +1,5 @@
 """Sign-in for the console when MBOX_API_TOKEN is set: prove the token once, get an
-HttpOnly, SameSite session cookie. (The console's own sign-in page replaces this form in
-a later release; the cookie and the gate stay.)"""
+HttpOnly, SameSite session cookie naming who signed in; sign out clears it."""
 
 from __future__ import annotations
 
@@ -20,29 +19,52 @@ from backend.auth.service import (
 router = APIRouter(include_in_schema=False)
 MAX_FORM_BYTES = 8192
 
+# Served by the API rather than Reflex: it must work before the console's state socket
+# (closed to strangers) is open, and needs no JavaScript. Colours follow the console's
+# Radix theme (indigo accent), light or dark as the system prefers.
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in · mbox</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
 <link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <style>
-body{{font-family:system-ui,sans-serif;background:#f8fafc;color:#0f172a;display:grid;
-place-items:center;min-height:100vh;margin:0}}
-form{{background:#fff;border:1px solid #e2e8f0;border-radius:12px;padding:32px;width:340px}}
-h1{{font-size:20px;margin:0 0 4px}}p{{color:#475569;font-size:14px;margin:0 0 20px}}
+:root{{--bg:#fcfcfd;--panel:#fff;--line:#e0e1e6;--text:#1c2024;--muted:#60646c;
+--accent:#3e63dd;--accent-text:#fff;--danger:#ce2c31;--field:#fff}}
+@media (prefers-color-scheme:dark){{:root{{--bg:#111113;--panel:#18191b;--line:#363a3f;
+--text:#edeef0;--muted:#b0b4ba;--accent:#3e63dd;--danger:#ff9592;--field:#111113}}}}
+body{{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;background:var(--bg);
+color:var(--text);display:grid;place-items:center;min-height:100vh;margin:0}}
+main{{background:var(--panel);border:1px solid var(--line);border-radius:12px;padding:32px;
+width:min(360px,calc(100vw - 48px));box-sizing:border-box}}
+.brand{{display:flex;align-items:center;gap:10px;margin-bottom:20px}}
+.mark{{width:32px;height:32px;border-radius:8px;background:var(--accent);display:grid;
+place-items:center}}
+h1{{font-size:20px;margin:0 0 4px}}p{{color:var(--muted);font-size:14px;margin:0 0 20px}}
 label{{display:block;font-size:14px;font-weight:600;margin-bottom:6px}}
-input{{width:100%;box-sizing:border-box;padding:8px 10px;border:1px solid #cbd5e1;
-border-radius:6px;font-size:14px}}
-button{{margin-top:16px;width:100%;padding:9px;border:0;border-radius:6px;background:#3e63dd;
-color:#fff;font-size:14px;font-weight:600;cursor:pointer}}
-.error{{color:#b91c1c;font-size:14px;margin-top:12px}}
+input{{width:100%;box-sizing:border-box;padding:8px 10px;border:1px solid var(--line);
+border-radius:6px;font-size:14px;background:var(--field);color:var(--text)}}
+input:focus-visible,button:focus-visible{{outline:2px solid var(--accent);outline-offset:2px}}
+button{{margin-top:16px;width:100%;padding:9px;border:0;border-radius:6px;
+background:var(--accent);color:var(--accent-text);font-size:14px;font-weight:600;
+cursor:pointer}}
+.error{{color:var(--danger);font-size:14px;margin-top:12px}}
+.hint{{font-size:13px;margin:12px 0 0}}
 </style></head><body>
+<main>
+<div class="brand"><div class="mark" aria-hidden="true">
+<svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="#fff" stroke-width="2"
+stroke-linecap="round" stroke-linejoin="round"><path d="M21 8a2 2 0 0 0-1-1.73l-7-4a2 2 0 0
+0-2 0l-7 4A2 2 0 0 0 3 8v8a2 2 0 0 0 1 1.73l7 4a2 2 0 0 0 2 0l7-4A2 2 0 0 0 21 16Z"/>
+<path d="m3.3 7 8.7 5 8.7-5"/><path d="M12 22V12"/></svg></div><strong>mbox</strong></div>
 <form method="post" action="/login">
-<h1>Sign in to mbox</h1><p>Enter the server's API token.</p>
+<h1>Sign in to mbox</h1><p>Enter an API token for this server.</p>
 <label for="token">API token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
 <input type="hidden" name="next" value="{next}">
 <button type="submit">Sign in</button>{error}
-</form></body></html>"""
+<p class="hint">The console keeps you signed in for 12 hours in an HttpOnly cookie;
+the token itself is not stored in the browser.</p>
+</form></main></body></html>"""
 
 
 def _safe_next(value: str | None) -> str:
@@ -52,8 +74,10 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
-@router.get("/login")
-def login_page(request: Request) -> HTMLResponse:
+@router.get("/login", response_model=None)
+def login_page(request: Request) -> HTMLResponse | RedirectResponse:
+    if not request.app.state.settings.auth_required:  # nothing to sign in to
+        return RedirectResponse("/", status_code=303)
     error = '<div class="error" role="alert">That token is not valid.</div>'
     return HTMLResponse(
         PAGE.format(

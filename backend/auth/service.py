@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from dataclasses import dataclass
 
 from backend.auth.models import Principal
 from backend.settings import Settings
@@ -30,30 +31,59 @@ def bearer_token(authorization: str | None) -> str:
     return authorization.removeprefix("Bearer ").strip()
 
 
-# Console sessions: a signed, expiring cookie set after the user proves the API token.
-# Stateless: its key derives from the token, so rotating the token ends every session.
+# Console sessions: a signed, expiring cookie set after the user proves a token; it names
+# the subject the token proved, so the console can say who is signed in. Stateless: its key
+# derives from the server's token, so rotating the token ends every session.
 SESSION_COOKIE = "mbox_session"
 SESSION_SECONDS = 12 * 3600
 
 
-def _session_signature(settings: Settings, issued: str) -> str:
-    key = hmac.new(settings.api_token.encode(), b"mbox console session v1", "sha256").digest()
-    return hmac.new(key, issued.encode(), "sha256").hexdigest()
+@dataclass(frozen=True)
+class ConsoleSession:
+    subject: str
+    expires_at: float
 
 
-def issue_console_session(settings: Settings, now: float | None = None) -> str:
-    issued = str(int(time.time() if now is None else now))
-    return f"v1.{issued}.{_session_signature(settings, issued)}"
+def _session_signature(settings: Settings, payload: str) -> str:
+    key = hmac.new(settings.api_token.encode(), b"mbox console session v2", "sha256").digest()
+    return hmac.new(key, payload.encode(), "sha256").hexdigest()
+
+
+def issue_console_session(
+    settings: Settings, subject: str = SHARED_TOKEN_SUBJECT, now: float | None = None
+) -> str:
+    payload = f"{int(time.time() if now is None else now)}.{subject}"
+    return f"v2.{payload}.{_session_signature(settings, payload)}"
+
+
+def console_session(
+    settings: Settings, cookie: str | None, now: float | None = None
+) -> ConsoleSession | None:
+    """The session a cookie proves (signed by this server, not expired), or None."""
+    version, _, rest = (cookie or "").partition(".")
+    payload, _, signature = rest.rpartition(".")
+    issued, _, subject = payload.partition(".")
+    if version != "v2" or not issued.isdigit() or not subject or not settings.api_token:
+        return None
+    if not hmac.compare_digest(signature, _session_signature(settings, payload)):
+        return None
+    age = (time.time() if now is None else now) - int(issued)
+    if not 0 <= age <= SESSION_SECONDS:
+        return None
+    return ConsoleSession(subject, int(issued) + SESSION_SECONDS)
 
 
 def console_session_valid(settings: Settings, cookie: str | None, now: float | None = None) -> bool:
-    version, _, rest = (cookie or "").partition(".")
-    issued, _, signature = rest.partition(".")
-    if version != "v1" or not issued.isdigit():
-        return False
-    expected = _session_signature(settings, issued)
-    age = (time.time() if now is None else now) - int(issued)
-    return hmac.compare_digest(signature, expected) and 0 <= age <= SESSION_SECONDS
+    return console_session(settings, cookie, now) is not None
+
+
+def describe_subject(subject: str) -> str:
+    """Who a subject is, in words for the console."""
+    if subject == SHARED_TOKEN_SUBJECT:
+        return "the shared API token"
+    if subject == ANONYMOUS:
+        return "nobody (authentication is off)"
+    return subject
 
 
 def token_matches(settings: Settings, token: str) -> bool:

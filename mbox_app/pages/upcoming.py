@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import reflex as rx
 
 from components.feedback import empty_state
-from components.shell import shell
+from mbox_app.pages.frame import console_page
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ UPCOMING = (
 
 
 def page(area: Upcoming) -> rx.Component:
-    return shell(
+    return console_page(
         empty_state(area.icon, "Coming soon", area.body),
         active=area.key,
         title=area.title,

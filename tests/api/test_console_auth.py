@@ -9,7 +9,12 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from backend.api.app import create_api
-from backend.auth.service import SESSION_COOKIE, console_session_valid, issue_console_session
+from backend.auth.service import (
+    SESSION_COOKIE,
+    console_session,
+    console_session_valid,
+    issue_console_session,
+)
 from backend.runtime import create_runtime
 from tests.api.conftest import TOKEN
 
@@ -77,10 +82,16 @@ def test_session_cookie_is_signed_and_expires(settings):
     cookie = issue_console_session(secured, now=1_000_000)
     assert console_session_valid(secured, cookie, now=1_000_100)
     assert not console_session_valid(secured, cookie, now=1_000_000 + 13 * 3600)
-    assert not console_session_valid(secured, cookie.replace("v1.1", "v1.2"), now=1_000_100)
+    assert not console_session_valid(secured, cookie.replace("v2.1", "v2.2"), now=1_000_100)
+    forged_subject = cookie.replace("token:shared", "token:admin")
+    assert not console_session_valid(secured, forged_subject, now=1_000_100)
+    session = console_session(secured, cookie, now=1_000_100)
+    assert session is not None and session.subject == "token:shared"
+    assert session.expires_at == 1_000_000 + 12 * 3600
     rotated = settings.model_copy(update={"api_token": "another"})
     assert not console_session_valid(rotated, cookie, now=1_000_100)
 
 
 def test_console_is_open_without_a_token(client):
-    assert client.get("/login").status_code == 200  # harmless, and auth is off
+    response = client.get("/login", follow_redirects=False)  # nothing to sign in to
+    assert response.status_code == 303 and response.headers["location"] == "/"

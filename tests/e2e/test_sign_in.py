@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import TOKEN, sign_in
-from tests.e2e.harness import Server
+from tests.e2e.harness import Server, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -29,4 +29,27 @@ def test_console_requires_the_token(browser: Browser, server: Server, api: httpx
     # The API itself still wants the bearer token; the cookie is for the console only.
     assert httpx.get(f"{server.url}/v1/projects").status_code == 401
     assert "Secured" in [p["name"] for p in api.get("/v1/projects").json()["items"]]
+    page.close()
+
+
+def test_rail_says_who_is_signed_in_and_signs_out(
+    browser: Browser, server: Server, pytestconfig: pytest.Config
+) -> None:
+    page = browser.new_page(base_url=server.url, viewport={"width": 1280, "height": 720})
+    page.goto("/policies")
+    sign_in(page, TOKEN)
+    account = page.get_by_role("region", name="Account")
+    expect(account).to_contain_text("Signed in as")
+    expect(account).to_contain_text("the shared API token")
+    screenshot(page, pytestconfig, "signed-in-rail.png")
+
+    # Keyboard: the first Tab stop skips the navigation.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+
+    account.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{server.url}/login")
+    screenshot(page, pytestconfig, "sign-in.png")
+    page.goto("/projects")  # the session is gone
+    expect(page).to_have_url(f"{server.url}/login?next=/projects")
     page.close()

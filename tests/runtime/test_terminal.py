@@ -244,7 +244,7 @@ async def test_browsers_authenticate_with_the_console_cookie_from_the_console_on
         own_origin = {"Origin": base, "Cookie": cookie}
         for headers, status in [
             ({}, 401),
-            ({"Cookie": f"{SESSION_COOKIE}=v1.1.forged", "Origin": base}, 401),
+            ({"Cookie": f"{SESSION_COOKIE}=v2.1.token:shared.forged", "Origin": base}, 401),
             ({"Cookie": cookie, "Origin": "http://evil.example"}, 401),
             ({"Authorization": "Bearer terminal-token", "Origin": "http://evil.example"}, 403),
         ]:

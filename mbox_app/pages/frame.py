@@ -1,0 +1,20 @@
+"""The console frame every page uses: the presentational shell plus who is signed in."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from components.shell import account_panel, shell
+from state.session import SessionState
+
+
+def console_page(*content: rx.Component, active: str, title: str, description: str) -> rx.Component:
+    return shell(
+        *content,
+        active=active,
+        title=title,
+        description=description,
+        account=account_panel(
+            SessionState.identity, SessionState.auth_required, SessionState.identify
+        ),
+    )
