@@ -281,7 +281,6 @@ def _runtime(template: TemplateRow, runtime: Availability) -> BoundaryRuntime:
             f"writable workspace at {template.working_dir}, kept across stop and start",
             f"limits: {details.get('limits', 'none reported')}",
             f"user: {details.get('uids', 'the server uid')}",
-            f"network: {details.get('network', 'not reported')}",
         ],
     )
 
@@ -397,7 +396,6 @@ def _lifecycle_check(template: TemplateRow) -> BoundaryCheck:
         "Lifecycle policy",
         "pass",
         f"Enforced by the lifetime engine: {', '.join(rules)}.",
-        rules,
     )
 
 
