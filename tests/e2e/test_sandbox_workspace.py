@@ -189,6 +189,7 @@ def test_renew_then_delete_with_confirmation(
     page.get_by_role("button", name="Delete").click()
     dialog = page.get_by_role("alertdialog")
     expect(dialog).to_contain_text(sandbox["name"])
+    page.wait_for_timeout(300)  # the dialog's fade-in
     screenshot(page, pytestconfig, "workspace-delete-confirm.png")
     dialog.get_by_role("button", name="Delete sandbox").click()
     expect(page).to_have_url(re.compile(r"/sandboxes$"))
