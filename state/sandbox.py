@@ -1,25 +1,32 @@
 """Sandbox page state: one sandbox's status, start-up timings, lifetime, logs and events;
 its terminal (state/sandbox_terminal.py), tasks (state/sandbox_tasks.py), workspace files
-(state/sandbox_files.py), previews (state/sandbox_previews.py) and sessions
-(state/sandbox_sessions.py) are mixins. The Terminal tab opens first when the sandbox runs.
+(state/sandbox_files.py), previews (state/sandbox_previews.py), sessions
+(state/sandbox_sessions.py) and boundary (state/sandbox_boundary.py) are mixins. The
+Terminal tab opens first when the sandbox runs.
 
-Status changes are not pushed to the console yet, so the page refreshes itself while it
-is open: `load` (the page's on_load) starts the background `watch` loop, which re-reads
-the sandbox every second. Navigating away supersedes the page-load chain the loop belongs
-to, which cancels it; the loop also ends when its ticket is stale, the route changed or the
+Status changes are pushed: `load` (the page's on_load) starts the background `watch`,
+which waits on the "sandboxes" and "sandbox-status" change topics (a request changed a
+sandbox; the runtime moved one) and re-reads the sandbox shortly after a burst of changes
+(debounced). Without a change it wakes every `TICK_SECONDS` anyway: relative times (lease
+left) move on, the open tab's content (logs, events...) refreshes, and changes made by
+another replica show. Navigating away supersedes the page-load chain the loop belongs to,
+which cancels it; the loop also ends when its ticket is stale, the route changed or the
 sandbox is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import time
 import uuid
 from datetime import datetime
 from typing import Any
 
 import reflex as rx
 
+from backend import changes
 from backend.db import utcnow
 from backend.errors import NotFound, ServiceError
 from backend.projects import service as projects
@@ -32,6 +39,7 @@ from backend.templates import service as templates
 from backend.templates.models import TemplateRow
 from state.base import CONSOLE, db_session, in_thread
 from state.sandbox_artifacts import SandboxArtifacts
+from state.sandbox_boundary import SandboxBoundary
 from state.sandbox_files import SandboxFiles
 from state.sandbox_previews import SandboxPreviews
 from state.sandbox_sessions import SandboxSessions
@@ -39,8 +47,9 @@ from state.sandbox_tasks import SandboxTasks
 from state.sandbox_terminal import SandboxTerminal
 from state.sandboxes import SandboxesState, duration, parse_id, status_words, timestamp
 
-REFRESH_SECONDS = 1.0
-TAB_REFRESH_TICKS = 3  # the open tab re-reads every 3 s (and on status change)
+STATUS_TOPICS = ("sandboxes", "sandbox-status")
+DEBOUNCE_SECONDS = 0.1  # a burst of changes (started, then ready) is read once
+TICK_SECONDS = 3.0  # without a change: relative times, the open tab, other replicas
 LOG_LINES = 200
 NO_RUNTIME = "sandbox runtime is not ready"
 
@@ -246,6 +255,15 @@ async def read_events(sandbox_id: str) -> list[EventItem]:
     return items
 
 
+async def _woken(wakeup: asyncio.Event) -> None:
+    """Wait for a pushed change (then let its burst settle), or the tick."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wakeup.wait(), TICK_SECONDS)
+    if wakeup.is_set():
+        await asyncio.sleep(DEBOUNCE_SECONDS)
+        wakeup.clear()  # changes from here on wake the next round
+
+
 def _runtime_message(exc: ServiceError, what: str) -> str:
     if exc.message == NO_RUNTIME:
         return f"No runtime yet: {what} appear once the sandbox has started."
@@ -265,6 +283,7 @@ class SandboxState(
     SandboxArtifacts,
     SandboxPreviews,
     SandboxSessions,
+    SandboxBoundary,
     rx.State,
 ):
     view: SandboxView = SandboxView()
@@ -315,6 +334,7 @@ class SandboxState(
             self._reset_artifacts()
             self._reset_previews()
             self._reset_sessions()
+            self._reset_boundary()
         elif self.term_id:  # a reload: the terminal mounts again and reconnects
             self.term_status, self.term_detail = "connecting", ""
         self.error = self.notice = ""
@@ -327,30 +347,41 @@ class SandboxState(
 
     @rx.event(background=True)
     async def watch(self):
+        """Keep the page current: on every pushed change of a sandbox, and every tick."""
         async with self:
             self._watchers += 1
             ticket = self._watchers
             sandbox_id = self.view.id
-        tick = 0
-        while sandbox_id:
-            await asyncio.sleep(REFRESH_SECONDS)
-            tick += 1
-            snapshot = await in_thread(read_sandbox, sandbox_id)
-            async with self:
-                if ticket != self._watchers or self._route_id() != sandbox_id:
+        if not sandbox_id:
+            return
+        wakeup = changes.subscribe(*STATUS_TOPICS)
+        wakeup.set()  # read once at once: a change may have come before the subscription
+        tab_read = time.monotonic()
+        try:
+            while True:
+                await _woken(wakeup)
+                snapshot = await in_thread(read_sandbox, sandbox_id)
+                async with self:
+                    if ticket != self._watchers or self._route_id() != sandbox_id:
+                        return
+                    before = self.view.status
+                    self._apply(snapshot)
+                    tab, tab_changes = self.tab, self._tab_changes
+                if snapshot is None:
                     return
-                before = self.view.status
-                self._apply(snapshot)
-                tab, changes = self.tab, self._tab_changes
-            if snapshot is None:
-                return
-            if snapshot.view.status != before or tick % TAB_REFRESH_TICKS == 0:
+                due = time.monotonic() - tab_read >= TICK_SECONDS
+                if snapshot.view.status == before and not due:
+                    continue  # another sandbox, or a field the open tab does not show
+                tab_read = time.monotonic()
                 update = await self._read_tab(tab, sandbox_id)
                 async with self:
-                    if ticket != self._watchers or self.tab != tab or self._tab_changes != changes:
+                    stale = self.tab != tab or self._tab_changes != tab_changes
+                    if ticket != self._watchers or stale:
                         continue  # read before the tab changed (or its content): stale
                     for name, value in update.items():
                         setattr(self, name, value)
+        finally:
+            changes.unsubscribe(wakeup)
 
     def _apply(self, snapshot: Snapshot | None) -> None:
         self.loaded = True
@@ -385,6 +416,8 @@ class SandboxState(
             return await self._read_previews_tab(sandbox_id)
         if tab == "sessions":
             return await self._read_sessions_tab(sandbox_id)
+        if tab == "boundary":
+            return await self._read_boundary_tab(sandbox_id)
         # terminal: a live socket; files, artifacts: read when the tab opens and on request
         return {}
 

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 from backend.api import (
     artifacts,
     audit,
+    boundary,
     console_auth,
     files,
     previews,
@@ -41,6 +42,7 @@ ROUTERS = (
     projects,
     templates,
     sandboxes,
+    boundary,
     files,
     tasks,
     artifacts,

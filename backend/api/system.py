@@ -20,6 +20,7 @@ CAPABILITIES = [
     "audit-events",
     "audit-attribution",
     "templates",
+    "boundary-summaries",
     "sandboxes",
     "sandbox-lifecycle",
     "runtime-sessions",

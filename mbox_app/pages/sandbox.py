@@ -1,13 +1,13 @@
 """One sandbox: status and actions, start-up timings, lifetime, runtime, and tabs: a
-terminal (first, and shown at once while the sandbox runs), logs and events, tasks (run a
-command, follow its output), workspace files, artifacts (what it kept), previews of its ports
-and its sessions."""
+terminal (first, and shown at once while the sandbox runs), previews of its ports, tasks
+(run a command, follow its output), workspace files, artifacts (what it kept), logs and
+events, its sessions, and its boundary (what it may reach, what is enforced)."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from components import artifacts, files, preview, sessions, tasks, terminal
+from components import artifacts, boundary, files, preview, sessions, tasks, terminal
 from components.badges import event_type_badge, status_badge
 from components.dialogs import confirm_dialog
 from components.feedback import empty_state, error_callout, notice_callout
@@ -309,13 +309,14 @@ def runtime_tabs() -> rx.Component:
         rx.tabs.root(
             rx.tabs.list(
                 rx.tabs.trigger("Terminal", value="terminal"),
-                rx.tabs.trigger("Logs", value="logs"),
-                rx.tabs.trigger("Events", value="events"),
+                rx.tabs.trigger("Preview", value="preview"),
                 rx.tabs.trigger("Tasks", value="tasks"),
                 rx.tabs.trigger("Files", value="files"),
                 rx.tabs.trigger("Artifacts", value="artifacts"),
-                rx.tabs.trigger("Preview", value="preview"),
+                rx.tabs.trigger("Logs", value="logs"),
+                rx.tabs.trigger("Events", value="events"),
                 rx.tabs.trigger("Sessions", value="sessions"),
+                rx.tabs.trigger("Boundary", value="boundary"),
                 padding_x="0.75rem",
                 overflow_x="auto",
             ),
@@ -327,13 +328,14 @@ def runtime_tabs() -> rx.Component:
                 padding=TAB_PADDING,
                 style={"&[data-state='inactive']": {"display": "none"}},
             ),
-            rx.tabs.content(logs_tab(), value="logs", padding=TAB_PADDING),
-            rx.tabs.content(events_tab(), value="events", padding=TAB_PADDING),
+            rx.tabs.content(preview_tab(), value="preview", padding=TAB_PADDING),
             rx.tabs.content(tasks_tab(), value="tasks", padding=TAB_PADDING),
             rx.tabs.content(files_tab(), value="files", padding=TAB_PADDING),
             rx.tabs.content(artifacts_tab(), value="artifacts", padding=TAB_PADDING),
-            rx.tabs.content(preview_tab(), value="preview", padding=TAB_PADDING),
+            rx.tabs.content(logs_tab(), value="logs", padding=TAB_PADDING),
+            rx.tabs.content(events_tab(), value="events", padding=TAB_PADDING),
             rx.tabs.content(sessions_tab(), value="sessions", padding=TAB_PADDING),
+            rx.tabs.content(boundary_tab(), value="boundary", padding=TAB_PADDING),
             value=SandboxState.tab,
             on_change=SandboxState.set_tab,
         ),
@@ -702,4 +704,18 @@ def session_row(item: rx.Var[SessionItem]) -> rx.Component:
         current=item.terminal_id == SandboxState.term_id,
         on_attach=SandboxState.attach_terminal(item.terminal_id),
         on_end=SandboxState.end_runtime_session(item.id),
+    )
+
+
+# -- boundary -------------------------------------------------------------------------
+
+
+def boundary_tab() -> rx.Component:
+    return boundary.boundary_layout(
+        boundary.checklist(SandboxState.boundary_checks, boundary.check_row),
+        boundary.fact_groups(SandboxState.boundary_groups),
+        tally=SandboxState.boundary_tally,
+        loaded=SandboxState.boundary_loaded,
+        error=SandboxState.boundary_error,
+        on_refresh=SandboxState.refresh_tab,
     )

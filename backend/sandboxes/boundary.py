@@ -1,0 +1,451 @@
+"""Boundary summaries: what a template or sandbox may reach, and what is really enforced.
+
+The reference's shape (contract §2.10), with facts true for the runtime that is active:
+the local runtime isolates with bubblewrap namespaces on this host, records the image
+without pulling it, injects the template's env, records secret and credential references
+without mounting them, and the lifetime engine enforces both the TTL and the idle timeout.
+Checks come in the reference's order; `image` and `isolation` follow as this product's own.
+Read-only: nothing here writes, so nothing is audited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from sqlmodel import Session, col, select
+
+from backend.credentials.models import ProjectCredentialRow
+from backend.errors import NotFound
+from backend.policy import service as policy
+from backend.policy.models import ProjectPolicyRow
+from backend.projects import service as projects
+from backend.projects.models import ProjectRow
+from backend.runtime.base import Availability
+from backend.sandboxes.models import DEFAULT_SERVICE_ACCOUNT, SandboxRow
+from backend.sandboxes.service import get_sandbox
+from backend.schemas import PublicModel
+from backend.templates import service as templates
+from backend.templates.models import TemplatePort, TemplateRow
+
+Status = Literal["pass", "warn", "fail"]
+RECORDED = "references-recorded-not-mounted"
+
+
+class BoundaryCheck(PublicModel):
+    id: str
+    label: str
+    status: Status
+    message: str
+    evidence: list[str] | None = None
+
+
+class ResourceRequests(PublicModel):
+    cpu: str | None = None
+    memory: str | None = None
+
+
+class BoundarySecretRef(PublicModel):
+    name: str
+    key: str | None = None
+
+
+class BoundaryCredentialRef(PublicModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+    type: str
+    target: str | None = None
+    secret_ref: str  # the secret's name only: never a value, never a key's content
+    usage: list[str] | None = None
+
+
+class BoundaryRuntime(PublicModel):
+    """Beyond the reference: the active runtime and what it enforces, in words."""
+
+    adapter: str
+    available: bool
+    message: str | None = None
+    isolation: list[str]
+
+
+class BoundarySummary(PublicModel):
+    kind: Literal["template", "sandbox"]
+    project_id: uuid.UUID | None = None
+    project_name: str | None = None
+    template_id: uuid.UUID
+    template_name: str
+    sandbox_id: uuid.UUID | None = None
+    sandbox_name: str | None = None
+    sandbox_status: str | None = None
+    namespace: str | None = None
+    service_account_name: str | None = None
+    service_account_token_automount: bool = False
+    runtime_ref: dict[str, Any] | None = None
+    image: str
+    image_projection: str
+    working_dir: str
+    resource_requests: ResourceRequests | None = None
+    storage_request: str | None = None
+    preview_ports: list[TemplatePort] | None = None
+    env_var_count: int
+    env_projection: str
+    secret_refs: list[BoundarySecretRef] | None = None
+    secret_projection: str
+    network_policy: str
+    network_policy_projection: str
+    lifecycle_policy: dict[str, int] | None = None
+    lifecycle_policy_projection: str
+    policy_enforcement: str
+    allowed_image_prefixes: list[str] | None = None
+    allowed_service_accounts: list[str] | None = None
+    allowed_secret_refs: list[str] | None = None
+    credential_refs: list[BoundaryCredentialRef] | None = None
+    credential_projection: str
+    runtime: BoundaryRuntime
+    controller_permissions: list[str]
+    runtime_access: list[str]
+    cleanup: list[str]
+    checks: list[BoundaryCheck]
+
+
+# What the local runtime's server process may do, how people reach a sandbox, and what
+# cleanup means (backend/runtime/local.py).
+CONTROLLER_PERMISSIONS = [
+    "start and stop bubblewrap process trees on this host",
+    "as root: run each sandbox under its own unprivileged host uid (setpriv)",
+    "create and remove one cgroup per sandbox when cgroups are writable",
+    "create and remove the sandbox's workspace directory under the data dir",
+]
+RUNTIME_ACCESS = [
+    "terminal: a PTY inside the sandbox's namespaces (nsenter), as the sandbox user, "
+    "no capabilities, no_new_privs",
+    "tasks: commands run the same way, with a timeout and a cancel",
+    "files: read and written inside the workspace only (paths outside are refused)",
+    "previews: connections to the sandbox's own ports inside its network namespace",
+    "logs and events: the sandbox's output and lifecycle events",
+]
+CLEANUP = [
+    "stop kills every process in the sandbox's PID namespace; the workspace is kept",
+    "delete stops the sandbox and removes its workspace directory and cgroup",
+    "if the server dies the kernel kills every sandbox (--die-with-parent); on restart the "
+    "reconciler starts the ones meant to run",
+]
+
+
+def template_boundary(
+    session: Session,
+    *,
+    template_id: uuid.UUID,
+    project_id: uuid.UUID | None,
+    runtime: Availability,
+) -> BoundarySummary:
+    """A template's boundary. `project_id` places a global template; a project template
+    always uses its own project."""
+    template = templates.get_template(session, template_id)
+    project_id = template.project_id or project_id
+    project = projects.get_project(session, project_id) if project_id else None
+    return _summary(session, template=template, project=project, sandbox=None, runtime=runtime)
+
+
+def sandbox_boundary(
+    session: Session, *, sandbox_id: uuid.UUID, runtime: Availability
+) -> BoundarySummary:
+    sandbox = get_sandbox(session, sandbox_id)
+    if sandbox.template_id is None:
+        raise NotFound("sandbox template not found")
+    template = templates.get_template(session, sandbox.template_id)
+    project = projects.get_project(session, sandbox.project_id)
+    return _summary(session, template=template, project=project, sandbox=sandbox, runtime=runtime)
+
+
+def _summary(
+    session: Session,
+    *,
+    template: TemplateRow,
+    project: ProjectRow | None,
+    sandbox: SandboxRow | None,
+    runtime: Availability,
+) -> BoundarySummary:
+    namespace = sandbox.namespace if sandbox else (project.default_namespace if project else None)
+    account = sandbox.service_account_name if sandbox else None
+    account = account or (DEFAULT_SERVICE_ACCOUNT if project else None)
+    rules = session.get(ProjectPolicyRow, project.id) if project else None
+    credentials = _credentials(session, project)
+    summary = BoundarySummary(
+        kind="sandbox" if sandbox else "template",
+        project_id=project.id if project else None,
+        project_name=project.name if project else None,
+        template_id=template.id,
+        template_name=template.name,
+        sandbox_id=sandbox.id if sandbox else None,
+        sandbox_name=sandbox.name if sandbox else None,
+        sandbox_status=sandbox.status if sandbox else None,
+        namespace=namespace,
+        service_account_name=account,
+        runtime_ref=sandbox.runtime_ref if sandbox else None,
+        image=template.image,
+        image_projection="recorded-not-pulled",
+        working_dir=template.working_dir,
+        resource_requests=_requests(template),
+        storage_request=template.storage_request or None,
+        preview_ports=[
+            TemplatePort(name=p["name"], port=p["port"], protocol=p.get("protocol") or "TCP")
+            for p in template.exposed_ports
+        ]
+        or None,
+        env_var_count=len(template.env),
+        env_projection="injected" if template.env else "none",
+        secret_refs=[BoundarySecretRef(**ref) for ref in template.secret_refs] or None,
+        secret_projection=RECORDED if template.secret_refs else "none",
+        network_policy=template.network_policy,
+        network_policy_projection=_network_projection(template.network_policy, runtime),
+        lifecycle_policy=dict(template.lifecycle_policy) or None,
+        lifecycle_policy_projection=_lifecycle_projection(template),
+        policy_enforcement=rules.enforcement if rules else "disabled",
+        allowed_image_prefixes=(rules.allowed_image_prefixes if rules else None) or None,
+        allowed_service_accounts=(rules.allowed_service_accounts if rules else None) or None,
+        allowed_secret_refs=(rules.allowed_secret_refs if rules else None) or None,
+        credential_refs=credentials or None,
+        credential_projection=RECORDED if credentials else "none",
+        runtime=_runtime(template, runtime),
+        controller_permissions=CONTROLLER_PERMISSIONS,
+        runtime_access=RUNTIME_ACCESS,
+        cleanup=CLEANUP,
+        checks=[],
+    )
+    summary.checks = _checks(session, summary, template, project, sandbox, runtime)
+    return summary
+
+
+def _requests(template: TemplateRow) -> ResourceRequests | None:
+    if not (template.cpu_request or template.memory_request):
+        return None
+    return ResourceRequests(
+        cpu=template.cpu_request or None, memory=template.memory_request or None
+    )
+
+
+def _credentials(session: Session, project: ProjectRow | None) -> list[BoundaryCredentialRef]:
+    if project is None:
+        return []
+    rows = session.exec(
+        select(ProjectCredentialRow)
+        .where(ProjectCredentialRow.project_id == project.id)
+        .order_by(col(ProjectCredentialRow.slug))
+    )
+    return [
+        BoundaryCredentialRef(
+            id=row.id,
+            name=row.name,
+            slug=row.slug,
+            type=row.type,
+            target=row.target or None,
+            secret_ref=str(row.secret_ref.get("name", "")),
+            usage=row.usage or None,
+        )
+        for row in rows
+    ]
+
+
+def _egress(runtime: Availability) -> bool:
+    """Whether sandboxes that may reach out really can (the runtime found slirp4netns)."""
+    return runtime.details.get("network", "").startswith("egress")
+
+
+def _network_projection(network_policy: str, runtime: Availability) -> str:
+    if network_policy == "restricted" or not _egress(runtime):
+        return "loopback-only"
+    return "egress-through-user-mode-nat"
+
+
+def _lifecycle_projection(template: TemplateRow) -> str:
+    ttl, idle = template.ttl_seconds, template.idle_timeout_seconds
+    if ttl and idle:
+        return "ttl-and-idle-enforced"
+    if ttl:
+        return "ttl-enforced"
+    return "idle-enforced" if idle else "not-configured"
+
+
+def _runtime(template: TemplateRow, runtime: Availability) -> BoundaryRuntime:
+    details = runtime.details
+    return BoundaryRuntime(
+        adapter=runtime.adapter,
+        available=runtime.available,
+        message=runtime.message or None,
+        isolation=[
+            "own user, PID, IPC, UTS, mount and network namespaces "
+            f"({details.get('isolation', runtime.adapter)})",
+            "host filesystem read-only (/usr, /etc); private /tmp",
+            f"writable workspace at {template.working_dir}, kept across stop and start",
+            f"limits: {details.get('limits', 'none reported')}",
+            f"user: {details.get('uids', 'the server uid')}",
+        ],
+    )
+
+
+def _check(
+    id: str, label: str, status: Status, message: str, evidence: list[str] | None = None
+) -> BoundaryCheck:
+    return BoundaryCheck(id=id, label=label, status=status, message=message, evidence=evidence)
+
+
+def _checks(
+    session: Session,
+    summary: BoundarySummary,
+    template: TemplateRow,
+    project: ProjectRow | None,
+    sandbox: SandboxRow | None,
+    runtime: Availability,
+) -> list[BoundaryCheck]:
+    checks = [
+        _placement_check("namespace", "Namespace", summary.namespace),
+        _placement_check("service-account", "Service account", summary.service_account_name),
+        _check(
+            "service-account-token",
+            "Service account token",
+            "pass",
+            "No service account token is mounted into the sandbox.",
+        ),
+        _secret_refs_check(summary),
+        _credential_refs_check(summary),
+        _network_check(summary),
+        _lifecycle_check(template),
+    ]
+    if sandbox is not None:
+        checks.append(_runtime_ref_check(sandbox))
+    checks += [
+        _launch_policy_check(session, template, project, summary.service_account_name or ""),
+        _check(
+            "image",
+            "Image",
+            "warn",
+            f"{template.image} is recorded but not pulled: the local runtime runs the host's "
+            "read-only /usr.",
+        ),
+        _isolation_check(runtime),
+    ]
+    return checks
+
+
+def _placement_check(id: str, label: str, value: str | None) -> BoundaryCheck:
+    if value:
+        return _check(id, label, "pass", f"{label} {value} is resolved.")
+    return _check(id, label, "warn", f"No project: the {label.lower()} is not resolved yet.")
+
+
+def _secret_refs_check(summary: BoundarySummary) -> BoundaryCheck:
+    refs = summary.secret_refs or []
+    if not refs:
+        return _check("secret-refs", "Secret references", "pass", "No secrets are referenced.")
+    return _check(
+        "secret-refs",
+        "Secret references",
+        "warn",
+        f"{len(refs)} secret reference(s) are recorded, not mounted.",
+        [ref.name + (f":{ref.key}" if ref.key else "") for ref in refs],
+    )
+
+
+def _credential_refs_check(summary: BoundarySummary) -> BoundaryCheck:
+    refs = summary.credential_refs or []
+    if not refs:
+        return _check(
+            "credential-refs", "Credential references", "pass", "The project has no credentials."
+        )
+    return _check(
+        "credential-refs",
+        "Credential references",
+        "warn",
+        f"The project references {len(refs)} credential(s); they are recorded, not mounted.",
+        [ref.slug for ref in refs],
+    )
+
+
+def _network_check(summary: BoundarySummary) -> BoundaryCheck:
+    if summary.network_policy_projection == "loopback-only":
+        return _check(
+            "network-policy",
+            "Network policy",
+            "pass",
+            f"Network policy {summary.network_policy}: loopback only; no egress, and the "
+            "host's services are unreachable.",
+        )
+    return _check(
+        "network-policy",
+        "Network policy",
+        "warn",
+        f"Network policy {summary.network_policy}: outbound connections are allowed "
+        "(user-mode NAT); the host's loopback stays unreachable.",
+    )
+
+
+def _lifecycle_check(template: TemplateRow) -> BoundaryCheck:
+    ttl, idle = template.ttl_seconds, template.idle_timeout_seconds
+    rules = ([f"ttl {ttl} s"] if ttl else []) + ([f"idle timeout {idle} s"] if idle else [])
+    if not rules:
+        return _check(
+            "lifecycle-policy",
+            "Lifecycle policy",
+            "warn",
+            "No TTL or idle timeout: the sandbox runs until someone stops or deletes it.",
+        )
+    return _check(
+        "lifecycle-policy",
+        "Lifecycle policy",
+        "pass",
+        f"Enforced by the lifetime engine: {', '.join(rules)}.",
+    )
+
+
+def _runtime_ref_check(sandbox: SandboxRow) -> BoundaryCheck:
+    ref = sandbox.runtime_ref
+    if ref:
+        where = f"{ref.get('adapter', '')} {ref.get('namespace', '')}/{ref.get('name', '')}"
+        return _check("runtime-ref", "Runtime reference", "pass", f"Projected as {where}.")
+    return _check("runtime-ref", "Runtime reference", "warn", "No runtime yet.")
+
+
+def _launch_policy_check(
+    session: Session, template: TemplateRow, project: ProjectRow | None, account: str
+) -> BoundaryCheck:
+    if project is None:
+        return _check(
+            "launch-policy",
+            "Launch policy",
+            "warn",
+            "No project given: pass projectId to check its launch policy.",
+        )
+    violations = policy.launch_violations(
+        session, project_id=project.id, template=template, service_account=account
+    )
+    if violations:
+        return _check(
+            "launch-policy",
+            "Launch policy",
+            "fail",
+            "The project's launch policy refuses this launch.",
+            violations,
+        )
+    rules = session.get(ProjectPolicyRow, project.id)
+    if rules is None or rules.enforcement != "enforced":
+        return _check(
+            "launch-policy",
+            "Launch policy",
+            "warn",
+            "The project's launch policy is not enforced.",
+        )
+    return _check("launch-policy", "Launch policy", "pass", "The launch policy allows it.")
+
+
+def _isolation_check(runtime: Availability) -> BoundaryCheck:
+    if not runtime.available:
+        return _check("isolation", "Isolation", "fail", runtime.message or "No runtime.")
+    return _check(
+        "isolation",
+        "Isolation",
+        "pass",
+        f"The {runtime.adapter} runtime isolates with "
+        f"{runtime.details.get('isolation', 'its own mechanism')}.",
+    )
