@@ -78,7 +78,6 @@ def event_detail_dialog(
             rx.el.pre(
                 detail.metadata_json,
                 aria_label="Metadata",
-                tab_index=0,
                 margin="0.5rem 0 0",
                 padding="0.75rem 1rem",
                 max_height="16rem",

@@ -24,7 +24,7 @@ def page() -> rx.Component:
         rx.grid(
             project_list(),
             rx.cond(ProjectsState.selected_id, inspector(), create_form()),
-            columns=rx.breakpoints(initial="1", lg="minmax(0, 1fr) 22rem"),
+            columns=rx.breakpoints(initial="1", lg="minmax(0, 1fr) 21rem"),
             gap="1.5rem",
             align_items="start",
             margin_top=rx.cond(ProjectsState.notice, "1rem", "0"),
@@ -37,7 +37,7 @@ def page() -> rx.Component:
 
 def project_list() -> rx.Component:
     return data_table(
-        ["Project", "Namespace", "Repository", "Created", ""],
+        ["Project", "Namespace", "Created", ""],
         ProjectsState.projects,
         project_row,
         label="Projects",
@@ -54,29 +54,27 @@ def project_row(project: rx.Var[ProjectItem]) -> rx.Component:
         rx.table.row_header_cell(
             rx.vstack(
                 rx.text(project.name, weight="medium", size="2"),
-                rx.text(project.slug, size="1", color=rx.color("gray", 10)),
-                spacing="0",
-            ),
-            white_space="nowrap",
-        ),
-        rx.table.cell(mono(project.namespace), white_space="nowrap"),
-        rx.table.cell(
-            rx.cond(
-                project.repository_url,
-                rx.link(
-                    project.repository_label,
-                    href=project.repository_url,
-                    title=project.repository_url,
-                    is_external=True,
-                    size="2",
+                rx.text(project.slug, size="1", color=rx.color("gray", 10), white_space="nowrap"),
+                rx.cond(
+                    project.repository_url,
+                    rx.link(
+                        project.repository_label,
+                        href=project.repository_url,
+                        title=project.repository_url,
+                        is_external=True,
+                        size="1",
+                        max_width="100%",
+                        overflow="hidden",
+                        text_overflow="ellipsis",
+                        white_space="nowrap",
+                    ),
                 ),
-                muted("Not set"),
+                spacing="0",
+                min_width="0",
             ),
             max_width="16rem",
-            overflow="hidden",
-            text_overflow="ellipsis",
-            white_space="nowrap",
         ),
+        rx.table.cell(mono(project.namespace), white_space="nowrap"),
         rx.table.cell(muted(project.created), title=project.created_at, white_space="nowrap"),
         rx.table.cell(
             rx.button(
@@ -190,6 +188,11 @@ def inspector() -> rx.Component:
         role="region",
         aria_label=f"Project {detail.name}",
         padding="1.25rem",
+        # Stays in view beside a long project list; scrolls on its own when taller.
+        position="sticky",
+        top="1rem",
+        max_height="calc(100vh - 2rem)",
+        overflow_y="auto",
     )
 
 
