@@ -6,12 +6,13 @@ import uuid
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from backend.credentials.models import ProjectCredentialRow
 from backend.db import Database, utcnow
 from backend.policy.models import ProjectQuotaPolicyRow
-from backend.projects.usage import format_quantity, parse_quantity
+from backend.projects.usage import format_quantity, parse_quantity, project_usage
 from backend.sandboxes.models import SandboxRow
 from backend.sessions.models import RuntimeSessionRow
 from backend.tasks.models import ExecutionTaskRow
@@ -262,3 +263,54 @@ def test_quantities_sum_to_their_canonical_spelling(values, binary, total):
 @pytest.mark.parametrize("text", ["", "lots", "-1", "1.2.3", "5Xi", "1 Gi"])
 def test_bad_quantities_are_invalid(text):
     assert parse_quantity(text) is None
+
+
+def _statements(database: Database, project_id: str) -> int:
+    """How many SQL statements one usage summary runs."""
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(args[2])
+
+    sa.event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        with database.session() as session:
+            project_usage(session, project_id=uuid.UUID(project_id))
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_the_summary_costs_the_same_for_many_records(api: Api, database: Database):
+    """Grouped queries, not a query (or a Python loop) per row."""
+    project = api.project()
+    template = api.template(cpuRequest="100m")
+    first = api.sandbox(project, template)
+    with database.session() as session:
+        _tasks(session, first, "succeeded")
+        session.commit()
+    few = _statements(database, project["id"])
+    with database.session() as session:
+        for index in range(300):
+            session.add(
+                SandboxRow(
+                    project_id=uuid.UUID(project["id"]),
+                    template_id=uuid.UUID(template["id"]),
+                    name=f"bulk {index}",
+                    slug=f"bulk-{index}",
+                    namespace="mbox-test",
+                    status=("running", "stopped", "failed")[index % 3],
+                )
+            )
+        _tasks(session, first, *(["succeeded", "failed"] * 500))
+        session.commit()
+    assert _statements(database, project["id"]) == few
+    usage = _usage(api, project)
+    assert usage["sandboxes"]["active"] == 301
+    assert usage["sandboxes"]["activeRequests"]["cpu"]["total"] == "30100m"
+    assert usage["executionTasks"] == {
+        **usage["executionTasks"],
+        "total": 1001,
+        "succeeded": 501,
+        "failed": 500,
+    }
