@@ -128,21 +128,31 @@ def recent_events(events: rx.Var[list], *, empty: str) -> rx.Component:
 def _recent_event(event: rx.Var) -> rx.Component:
     return rx.el.li(
         rx.hstack(
-            rx.vstack(
-                rx.hstack(
-                    rx.code(event.action, variant="soft", size="1"),
-                    rx.text(event.subject, size="1", color=rx.color("gray", 11)),
-                    spacing="2",
-                    align="center",
-                ),
-                rx.text(event.actor_source, size="1", color=rx.color("gray", 10)),
-                spacing="1",
-            ),
+            rx.code(event.action, variant="soft", size="1"),
             rx.spacer(),
-            rx.text(event.time, size="1", color=rx.color("gray", 10), title=event.created_at),
-            align="start",
+            rx.text(
+                event.time,
+                size="1",
+                color=rx.color("gray", 10),
+                title=event.created_at,
+                white_space="nowrap",
+            ),
+            align="center",
             width="100%",
+        ),
+        rx.text(
+            event.subject,
+            " · ",
+            event.actor_source,
+            size="1",
+            color=rx.color("gray", 11),
+            title=event.subject,
+            margin_top="0.2rem",
+            overflow="hidden",
+            text_overflow="ellipsis",
+            white_space="nowrap",
         ),
         padding="0.5rem 0",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
+        min_width="0",
     )

@@ -94,3 +94,30 @@ def test_feed_filters_and_event_details(
     expect(table.get_by_role("row").filter(has_text=second["slug"])).to_have_count(2)
     expect(table.get_by_role("row").filter(has_text=first["slug"])).to_have_count(0)
     expect(page.get_by_label("Project", exact=True)).to_have_text(second["name"])
+
+
+def test_load_more_reaches_older_events(page: Page, api: httpx.Client) -> None:
+    actor = f"bulk-{uuid.uuid4().hex[:6]}"
+    made = []
+    for index in range(55):
+        created = api.post(
+            "/v1/projects",
+            json={"name": f"{actor} {index}", "defaultNamespace": "mbox-bulk"},
+            headers={"X-Mbox-Audit-Actor": actor},
+        )
+        assert created.status_code == 201, created.text
+        made.append(created.json()["id"])
+    page.goto("/audit")
+    actor_filter = page.get_by_label("Actor", exact=True)
+    actor_filter.fill(actor)
+    actor_filter.press("Enter")
+    body_rows = page.get_by_role("table", name="Audit events").locator("tbody tr")
+    expect(body_rows).to_have_count(50)
+    expect(page.get_by_text("50 events shown, newest first")).to_be_visible()
+    page.get_by_role("button", name="Load more").click()
+    expect(body_rows).to_have_count(55)
+    expect(page.get_by_role("button", name="Load more")).to_have_count(0)
+    # Newest first: the first project made is the last row.
+    expect(body_rows.last).to_contain_text(f"{actor}-0")
+    for project_id in made:  # keep the shared server's project list short
+        api.delete(f"/v1/projects/{project_id}")
