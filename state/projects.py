@@ -256,7 +256,7 @@ class ProjectsState(rx.State):
 
     @rx.event
     async def inspect(self, project_id: str):
-        self.inspector_error = ""
+        self.inspector_error = self.error = self.notice = ""
         await self._inspect(project_id)
 
     @rx.event
@@ -271,8 +271,10 @@ class ProjectsState(rx.State):
     async def _inspect(self, project_id: str):
         try:
             found = await in_thread(inspect_project, project_id)
-        except ServiceError as exc:
-            self.inspector_error = exc.message
+        except ServiceError as exc:  # e.g. deleted meanwhile: say so where the form is
+            self._close_inspector()
+            self.error = f"Cannot show that project: {exc.message}."
+            self.projects = await in_thread(list_projects)
             return
         self.detail = found.detail
         self.sandbox_bars, self.task_bars = found.sandbox_bars, found.task_bars
