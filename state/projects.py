@@ -134,8 +134,14 @@ def _summary(title: str, bars: list[ChartBar]) -> str:
     return f"{title}: " + ", ".join(f"{bar.value} {bar.label.lower()}" for bar in bars)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+def _plural(count: int, word: str, words: str = "") -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
+
+
+def _cleanup_note(pending: int) -> str:
+    if not pending:
+        return ""
+    return f"{_plural(pending, 'deleted sandbox', 'deleted sandboxes')} awaiting runtime cleanup"
 
 
 def _retained(detail: ProjectDetail, usage: ProjectUsage) -> None:
@@ -171,7 +177,6 @@ def inspect_project(project_id: str) -> Inspection:
     task_counts = usage.execution_tasks.model_dump()
     sandbox_bars = _bars(sandbox_counts, SANDBOX_BARS)
     task_bars = _bars(task_counts, TASK_BARS)
-    pending = usage.sandboxes.cleanup_pending
     detail = ProjectDetail(
         id=project_id,
         name=row.name,
@@ -182,9 +187,7 @@ def inspect_project(project_id: str) -> Inspection:
         default_template=template_names.get(default_id, "None"),
         created_at=row.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
         sandboxes_summary=_summary("Sandboxes by status", sandbox_bars),
-        cleanup_note=f"{_plural(pending, 'deleted sandbox')} awaiting runtime cleanup"
-        if pending
-        else "",
+        cleanup_note=_cleanup_note(usage.sandboxes.cleanup_pending),
         tasks_summary=_summary("Tasks by outcome", task_bars),
         audit_href=f"/audit?project={project_id}",
     )
