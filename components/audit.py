@@ -92,8 +92,13 @@ def event_detail_dialog(
                 border_radius="0.5rem",
             ),
             rx.flex(
+                rx.cond(
+                    detail.project_href,
+                    rx.link("Open the project", href=detail.project_href, size="2"),
+                ),
+                rx.spacer(),
                 rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray")),
-                justify="end",
+                align="center",
                 margin_top="1rem",
             ),
             max_width="40rem",

@@ -52,6 +52,7 @@ class EventItem:
     created_at: str
     fields: list[EventField]
     metadata_json: str
+    project_href: str = ""  # the project's page, while the project exists
 
 
 @dataclasses.dataclass
@@ -89,6 +90,7 @@ def event_item(row: AuditEventRow, project_names: dict[str, str]) -> EventItem:
         created_at=created_at,
         fields=[EventField(label, value or "—") for label, value in fields],
         metadata_json=json.dumps(row.meta or {}, indent=2, sort_keys=True, default=str),
+        project_href=f"/projects?project={project_id}" if project_id in project_names else "",
     )
 
 

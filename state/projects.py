@@ -250,12 +250,14 @@ class ProjectsState(rx.State):
 
     @rx.event
     async def load(self):
+        """Open the page; `/projects?project=<id>` (the audit page links here) inspects it."""
         self.error = self.notice = ""
         self.projects = await in_thread(list_projects)
-        if self.detail.id and all(p.id != self.detail.id for p in self.projects):
+        wanted = self.router.url.query_parameters.get("project") or self.detail.id
+        if any(p.id == wanted for p in self.projects):
+            await self._inspect(wanted)
+        else:
             self._close_inspector()
-        elif self.detail.id:
-            await self._inspect(self.detail.id)
 
     @rx.event
     async def inspect(self, project_id: str):

@@ -72,10 +72,13 @@ def test_feed_filters_and_event_details(
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
 
-    # A row click opens it too.
+    # A row click opens it too; it links to the project's inspector.
     rows.get_by_role("cell").first.click()
     expect(dialog).to_be_visible()
-    dialog.get_by_role("button", name="Close").click()
+    dialog.get_by_role("link", name="Open the project").click()
+    expect(page.get_by_role("region", name=f"Project {first['name']}")).to_be_visible()
+    page.go_back()
+    expect(page.get_by_role("heading", name="Audit", level=1)).to_be_visible()
 
     # Bad input is refused in words.
     since = page.get_by_label("Since")
