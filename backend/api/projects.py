@@ -7,9 +7,10 @@ from fastapi.responses import JSONResponse
 
 from backend.api.deps import Body, PrincipalDep, ProjectId, SessionDep
 from backend.api.openapi import body, deleted, returns, returns_list
-from backend.api.responses import item, items
+from backend.api.responses import item, items, public
 from backend.projects import service as projects
-from backend.projects.models import Project, ProjectCreate, ProjectUpdate
+from backend.projects.models import Project, ProjectCreate, ProjectUpdate, ProjectUsage
+from backend.projects.usage import project_usage
 
 router = APIRouter(tags=["projects"])
 
@@ -53,3 +54,8 @@ def update_project(
 def delete_project(session: SessionDep, principal: PrincipalDep, project_id: ProjectId) -> Response:
     projects.delete_project(session, principal=principal, project_id=project_id)
     return Response(status_code=204)
+
+
+@router.get("/v1/projects/{projectID}/usage", responses=returns(ProjectUsage))
+def get_project_usage(session: SessionDep, project_id: ProjectId) -> JSONResponse:
+    return public(project_usage(session, project_id=project_id))

@@ -17,6 +17,7 @@ router = APIRouter(tags=["system"])
 CAPABILITIES = [
     "projects",
     "openapi",
+    "project-usage",
     "audit-events",
     "audit-attribution",
     "templates",

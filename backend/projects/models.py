@@ -77,3 +77,112 @@ class ProjectUpdate(RequestModel):
     default_template_id: str | None = uuid_field(default=None)
     artifact_retention_days: int | None = None
     metadata: Any = None
+
+
+# -- usage summary (computed: backend/projects/usage.py) --------------------------------------
+
+
+class ResourceQuantityUsage(PublicModel):
+    """A summed request: `total` as a Kubernetes quantity (omitted when none is declared),
+    and how many sandboxes declared it, left it blank, or gave an unparseable value."""
+
+    total: str | None = None
+    declared: int
+    missing: int
+    invalid: int
+
+
+class SandboxResourceRequestUsage(PublicModel):
+    count: int
+    cpu: ResourceQuantityUsage
+    memory: ResourceQuantityUsage
+    storage: ResourceQuantityUsage
+
+
+class ProjectSandboxUsage(PublicModel):
+    total: int
+    active: int
+    pending: int
+    running: int
+    stopped: int
+    failed: int
+    deleted: int
+    cleanup_pending: int
+    active_requests: SandboxResourceRequestUsage
+    running_requests: SandboxResourceRequestUsage
+    # Beyond the reference: the enforced quota's limit, when there is one.
+    max_active: int | None = None
+
+
+class ProjectSessionUsage(PublicModel):
+    total: int
+    active: int
+    ended: int
+    failed: int
+    terminal: int
+    ide: int
+    notebook: int
+    browser: int
+    command: int
+    custom: int
+
+
+class ProjectTaskUsage(PublicModel):
+    total: int
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+    canceled: int
+    timed_out: int
+
+
+class ProjectArtifactUsage(PublicModel):
+    total: int
+    retained_content: int
+    referenced_bytes: int
+    retained_bytes: int
+    file: int
+    directory: int
+    log: int
+    report: int
+    screenshot: int
+    image: int
+    link: int
+    other: int
+    # Beyond the reference: the enforced quota's limit, when there is one.
+    max_retained_bytes: int | None = None
+
+
+class ResourceUsageValue(PublicModel):
+    value: str
+    count: int
+
+
+class ProjectTemplateUsage(PublicModel):
+    project_scoped: int
+    global_visible: int
+    cpu_requests: list[ResourceUsageValue] | None = None
+    memory_requests: list[ResourceUsageValue] | None = None
+    storage_requests: list[ResourceUsageValue] | None = None
+
+
+class ProjectCredentialUsage(PublicModel):
+    total: int
+    git: int
+    registry: int
+    kubernetes: int
+    ssh: int
+    generic: int
+
+
+class ProjectUsage(PublicModel):
+    project_id: uuid.UUID
+    generated_at: datetime
+    sandboxes: ProjectSandboxUsage
+    runtime_sessions: ProjectSessionUsage
+    execution_tasks: ProjectTaskUsage
+    artifacts: ProjectArtifactUsage
+    templates: ProjectTemplateUsage
+    credentials: ProjectCredentialUsage
+    notes: list[str]

@@ -1,14 +1,155 @@
-"""Audit: who did what, when, and from where."""
+"""Audit: who did what, when, and from where; filter the feed and open any event."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from components.audit import EVENT_HEADERS, event_detail_dialog, event_row
+from components.feedback import empty_state, error_callout
+from components.forms import field, field_hint, panel
 from components.shell import shell
+from components.tables import data_table
+from state.audit import AuditState
 
 TITLE = "Audit"
 DESCRIPTION = "Who did what, when, and from where."
 
+# (filter name, label, placeholder)
+TEXT_FILTERS = (
+    ("action", "Action", "project.updated"),
+    ("resourceType", "Resource type", "sandbox"),
+    ("actor", "Actor", "ci-bot"),
+    ("source", "Source", "console"),
+    ("requestId", "Request ID", "req-1234"),
+    ("operation", "Operation", "sandbox.create"),
+    ("since", "Since", "2026-01-31T09:00:00Z"),
+    ("until", "Until", "2026-01-31T18:00:00Z"),
+)
+
 
 def page() -> rx.Component:
-    return shell(rx.text("Audit feed"), active="audit", title=TITLE, description=DESCRIPTION)
+    return shell(
+        rx.vstack(
+            filter_bar(),
+            error_callout(AuditState.error),
+            event_table(),
+            more(),
+            spacing="4",
+            align="stretch",
+        ),
+        event_detail_dialog(
+            AuditState.detail,
+            is_open=AuditState.detail_open,
+            on_open_change=AuditState.set_detail_open,
+        ),
+        active="audit",
+        title=TITLE,
+        description=DESCRIPTION,
+    )
+
+
+def filter_bar() -> rx.Component:
+    return panel(
+        rx.form(
+            rx.grid(
+                project_filter(),
+                *(text_filter(*spec) for spec in TEXT_FILTERS),
+                columns=rx.breakpoints(initial="2", md="3", lg="5"),
+                gap="0.75rem 1rem",
+                width="100%",
+            ),
+            rx.hstack(
+                field_hint("Exact matches; times in RFC 3339. Press Enter to filter."),
+                rx.spacer(),
+                rx.button(
+                    "Clear",
+                    type="button",
+                    variant="soft",
+                    color_scheme="gray",
+                    on_click=AuditState.clear,
+                ),
+                rx.button(rx.icon("list-filter", size=14), "Filter", type="submit"),
+                align="center",
+                width="100%",
+                margin_top="0.75rem",
+            ),
+            on_submit=AuditState.apply,
+            reset_on_submit=False,
+            aria_label="Filter audit events",
+        ),
+        padding="1rem 1.25rem",
+    )
+
+
+def project_filter() -> rx.Component:
+    control = rx.select.root(
+        rx.select.trigger(id="audit-project", width="100%"),
+        rx.select.content(
+            rx.foreach(AuditState.projects, lambda p: rx.select.item(p.label, value=p.value))
+        ),
+        value=AuditState.project,
+        on_change=AuditState.set_project,
+    )
+    return field("Project", control, html_for="audit-project", width="100%")
+
+
+def text_filter(name: str, label: str, placeholder: str) -> rx.Component:
+    control_id = f"audit-{name}"
+    control = rx.input(
+        id=control_id,
+        name=name,
+        value=AuditState.filters[name],
+        on_change=lambda value: AuditState.set_filter(name, value),
+        placeholder=placeholder,
+        autocomplete="off",
+        spellcheck=False,
+        width="100%",
+    )
+    return field(label, control, html_for=control_id, width="100%")
+
+
+def event_table() -> rx.Component:
+    return data_table(
+        EVENT_HEADERS,
+        AuditState.events,
+        lambda event: event_row(event, on_open=AuditState.open_event),
+        label="Audit events",
+        empty=rx.cond(
+            AuditState.error,
+            rx.fragment(),
+            empty_state(
+                "scroll-text",
+                "No events match",
+                "Every change made through the API, the console or the engines is recorded "
+                "here. Clear the filters to see the whole feed.",
+            ),
+        ),
+    )
+
+
+def more() -> rx.Component:
+    return rx.hstack(
+        rx.text(
+            AuditState.events.length(),
+            rx.cond(AuditState.events.length() == 1, " event", " events"),
+            " shown, newest first",
+            size="2",
+            color=rx.color("gray", 11),
+        ),
+        rx.spacer(),
+        rx.cond(
+            AuditState.has_more,
+            rx.button(
+                rx.icon("chevrons-down", size=14),
+                "Load more",
+                variant="soft",
+                on_click=AuditState.load_more,
+            ),
+            rx.cond(
+                AuditState.capped,
+                field_hint("The newest 200 events; narrow the filters to see older ones."),
+            ),
+        ),
+        align="center",
+        width="100%",
+    )

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.audit import recent_events
+from components.charts import bar_chart, meter
+from components.dialogs import confirm_dialog, form_dialog
 from components.feedback import empty_state, error_callout, notice_callout
-from components.forms import hydrated_fieldset, panel, text_field
+from components.forms import field_hint, hydrated_fieldset, panel, select_field, text_field
+from components.projects import facts, section
 from components.shell import shell
 from components.tables import data_table, mono, muted
 from state.projects import ProjectItem, ProjectsState
@@ -16,12 +20,14 @@ DESCRIPTION = "Projects own templates, sandboxes, policies and their audit trail
 
 def page() -> rx.Component:
     return shell(
+        notice_callout(ProjectsState.notice),
         rx.grid(
             project_list(),
-            create_form(),
-            columns=rx.breakpoints(initial="1", lg="minmax(0, 1fr) 20rem"),
+            rx.cond(ProjectsState.selected_id, inspector(), create_form()),
+            columns=rx.breakpoints(initial="1", lg="minmax(0, 1fr) 21rem"),
             gap="1.5rem",
             align_items="start",
+            margin_top=rx.cond(ProjectsState.notice, "1rem", "0"),
         ),
         active="projects",
         title=TITLE,
@@ -31,7 +37,7 @@ def page() -> rx.Component:
 
 def project_list() -> rx.Component:
     return data_table(
-        ["Project", "Namespace", "Repository", "Created"],
+        ["Project", "Namespace", "Created", ""],
         ProjectsState.projects,
         project_row,
         label="Projects",
@@ -48,31 +54,43 @@ def project_row(project: rx.Var[ProjectItem]) -> rx.Component:
         rx.table.row_header_cell(
             rx.vstack(
                 rx.text(project.name, weight="medium", size="2"),
-                rx.text(project.slug, size="1", color=rx.color("gray", 10)),
-                spacing="0",
-            ),
-            white_space="nowrap",
-        ),
-        rx.table.cell(mono(project.namespace), white_space="nowrap"),
-        rx.table.cell(
-            rx.cond(
-                project.repository_url,
-                rx.link(
-                    project.repository_label,
-                    href=project.repository_url,
-                    title=project.repository_url,
-                    is_external=True,
-                    size="2",
+                rx.text(project.slug, size="1", color=rx.color("gray", 10), white_space="nowrap"),
+                rx.cond(
+                    project.repository_url,
+                    rx.link(
+                        project.repository_label,
+                        href=project.repository_url,
+                        title=project.repository_url,
+                        is_external=True,
+                        size="1",
+                        max_width="100%",
+                        overflow="hidden",
+                        text_overflow="ellipsis",
+                        white_space="nowrap",
+                    ),
                 ),
-                muted("Not set"),
+                spacing="0",
+                min_width="0",
             ),
             max_width="16rem",
-            overflow="hidden",
-            text_overflow="ellipsis",
-            white_space="nowrap",
         ),
+        rx.table.cell(mono(project.namespace), white_space="nowrap"),
         rx.table.cell(muted(project.created), title=project.created_at, white_space="nowrap"),
+        rx.table.cell(
+            rx.button(
+                "Inspect",
+                variant="soft",
+                size="1",
+                aria_label=f"Inspect {project.name}",
+                aria_pressed=ProjectsState.selected_id == project.id,
+                on_click=ProjectsState.inspect(project.id),
+            ),
+            text_align="right",
+        ),
         align="center",
+        background=rx.cond(
+            ProjectsState.selected_id == project.id, rx.color("accent", 2), "transparent"
+        ),
     )
 
 
@@ -114,7 +132,6 @@ def create_form() -> rx.Component:
                     hint="Optional.",
                 ),
                 error_callout(ProjectsState.error),
-                notice_callout(ProjectsState.notice),
                 rx.button(rx.icon("plus", size=16), "Create project", type="submit", width="100%"),
             ),
             on_submit=ProjectsState.create,
@@ -122,4 +139,167 @@ def create_form() -> rx.Component:
             aria_label="New project",
         ),
         padding="1.25rem",
+    )
+
+
+# -- the inspector of the selected project ----------------------------------------------------
+
+
+def inspector() -> rx.Component:
+    detail = ProjectsState.detail
+    return panel(
+        rx.vstack(
+            rx.hstack(
+                rx.vstack(
+                    rx.heading(detail.name, as_="h2", size="4", weight="medium"),
+                    mono(detail.slug),
+                    spacing="1",
+                    min_width="0",
+                ),
+                rx.spacer(),
+                rx.icon_button(
+                    rx.icon("x", size=16),
+                    variant="ghost",
+                    color_scheme="gray",
+                    aria_label="Close inspector",
+                    on_click=ProjectsState.close_inspector,
+                ),
+                width="100%",
+                align="start",
+            ),
+            facts(
+                ("Namespace", mono(detail.namespace)),
+                (
+                    "Repository",
+                    rx.cond(
+                        detail.repository_url, rx.text(detail.repository_url), muted("Not set")
+                    ),
+                ),
+                ("Default template", rx.text(detail.default_template)),
+                ("Created", rx.text(detail.created_at)),
+            ),
+            rx.hstack(edit_dialog(), delete_dialog(), spacing="2"),
+            error_callout(ProjectsState.inspector_error),
+            usage_section(),
+            activity_section(),
+            spacing="3",
+            align="stretch",
+        ),
+        role="region",
+        aria_label=f"Project {detail.name}",
+        padding="1.25rem",
+        # Stays in view beside a long project list; scrolls on its own when taller.
+        position="sticky",
+        top="1rem",
+        max_height="calc(100vh - 2rem)",
+        overflow_y="auto",
+    )
+
+
+def usage_section() -> rx.Component:
+    detail = ProjectsState.detail
+    return section(
+        "Usage",
+        rx.vstack(
+            bar_chart(
+                "Sandboxes by status",
+                ProjectsState.sandbox_bars,
+                summary=detail.sandboxes_summary,
+            ),
+            rx.cond(detail.cleanup_note, field_hint(detail.cleanup_note)),
+            bar_chart("Tasks by outcome", ProjectsState.task_bars, summary=detail.tasks_summary),
+            meter(
+                "Retained artifacts",
+                value=detail.retained,
+                width=detail.retained_width,
+                note=detail.retained_limit,
+                summary=detail.retained_summary,
+            ),
+            spacing="4",
+            align="stretch",
+        ),
+    )
+
+
+def activity_section() -> rx.Component:
+    return section(
+        "Recent activity",
+        recent_events(ProjectsState.recent_events, empty="No events yet."),
+        rx.link(
+            "All of this project's events",
+            rx.icon("arrow-right", size=14),
+            href=ProjectsState.detail.audit_href,
+            size="2",
+            display="inline-flex",
+            align_items="center",
+            gap="0.25rem",
+            margin_top="0.6rem",
+        ),
+    )
+
+
+def edit_dialog() -> rx.Component:
+    return form_dialog(
+        text_field(
+            "Name",
+            id="edit-project-name",
+            value=ProjectsState.edit_name,
+            on_change=ProjectsState.set_edit_name,
+            required=True,
+        ),
+        text_field(
+            "Repository URL",
+            id="edit-project-repository",
+            value=ProjectsState.edit_repository,
+            on_change=ProjectsState.set_edit_repository,
+            placeholder="https://github.com/acme/payments",
+            hint="Leave empty to clear it.",
+        ),
+        text_field(
+            "Default namespace",
+            id="edit-project-namespace",
+            value=ProjectsState.edit_namespace,
+            on_change=ProjectsState.set_edit_namespace,
+            required=True,
+        ),
+        select_field(
+            "Default template",
+            id="edit-project-template",
+            value=ProjectsState.edit_template,
+            on_change=ProjectsState.set_edit_template,
+            groups=[
+                ("", ProjectsState.no_template),
+                ("This project", ProjectsState.project_templates),
+                ("Global", ProjectsState.global_templates),
+            ],
+            hint=field_hint("Preselected when a sandbox is launched in this project."),
+        ),
+        icon="pencil",
+        trigger="Edit",
+        title="Edit project",
+        description="The slug stays as it is; everything else can change.",
+        submit="Save changes",
+        error=ProjectsState.edit_error,
+        busy=ProjectsState.saving,
+        on_submit=ProjectsState.save,
+        is_open=ProjectsState.edit_open,
+        on_open_change=ProjectsState.set_edit_open,
+    )
+
+
+def delete_dialog() -> rx.Component:
+    return confirm_dialog(
+        rx.button(
+            rx.icon("trash-2", size=14),
+            "Delete",
+            variant="soft",
+            color_scheme="red",
+            size="1",
+        ),
+        title="Delete project?",
+        description=f"Delete {ProjectsState.detail.name} with its templates, policies and "
+        "credentials; its audit events stay. A project that still has sandboxes cannot be "
+        "deleted.",
+        confirm="Delete project",
+        on_confirm=ProjectsState.delete,
     )

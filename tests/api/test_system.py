@@ -29,6 +29,7 @@ def test_info_reports_only_what_is_implemented(client):
     assert info["capabilities"] == [
         "projects",
         "openapi",
+        "project-usage",
         "audit-events",
         "audit-attribution",
         "templates",
