@@ -20,6 +20,7 @@ CAPABILITIES = [
     "audit-events",
     "audit-attribution",
     "templates",
+    "template-validation-runs",
     "sandboxes",
     "sandbox-lifecycle",
     "runtime-sessions",

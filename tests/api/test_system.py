@@ -32,6 +32,7 @@ def test_info_reports_only_what_is_implemented(client):
         "audit-events",
         "audit-attribution",
         "templates",
+        "template-validation-runs",
         "sandboxes",
         "sandbox-lifecycle",
         "runtime-sessions",
