@@ -1,11 +1,649 @@
-"""Templates page state: the template library (filled in by the console issue)."""
+"""Templates page state: the template library as cards, its search and filters, the
+create/edit dialog, and validation runs (launch one, then mark it passed or failed).
+
+Form text ("web:3000, api:8080", KEY=VALUE lines, a shell command) is turned into the
+service's request models here; every rule beyond syntax is the service's, and its message
+is shown in the dialog as it is.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import shlex
+import uuid
+from typing import Any
+
 import reflex as rx
+
+from backend.errors import InvalidInput, ServiceError
+from backend.projects import service as projects
+from backend.projects.models import ProjectUpdate
+from backend.sandboxes import service as sandboxes
+from backend.templates import service as templates
+from backend.templates import validation
+from backend.templates.models import (
+    TemplateCreate,
+    TemplateRow,
+    TemplateUpdate,
+    TemplateValidationRunCreate,
+    TemplateValidationRunDecision,
+)
+from state.base import CONSOLE, db_session, in_thread
+
+ALL = "all"  # a filter's "no filter" value (a Radix select item cannot be "")
+GLOBAL = "global"  # the scope value of a global template
+CUSTOM = "Custom"
+# Runtime types and what choosing one presets on a new template: image, use case, ports.
+RUNTIMES: dict[str, tuple[str, str, str]] = {
+    "Node.js": ("node:22-bookworm-slim", "A web app or API", "web:3000"),
+    "Python": ("python:3.12-bookworm", "Scripts, data work and tests", ""),
+    "Go": ("golang:1.24-bookworm", "An HTTP service", "api:8080"),
+    "Browser": ("mcr.microsoft.com/playwright:v1.57.0-noble", "Browser automation", ""),
+    "Notebook": ("python:3.12-bookworm", "Jupyter notebooks", "notebook:8888"),
+    CUSTOM: ("", "", ""),
+}
+# Size presets: (CPU, memory) requests.
+SIZES: dict[str, tuple[str, str]] = {
+    "Small": ("250m", "512Mi"),
+    "Medium": ("500m", "1Gi"),
+    "Large": ("1000m", "2Gi"),
+}
+STATUSES = {
+    "not_tested": "Not tested",
+    "testing": "Testing",
+    "passed": "Validated",
+    "failed": "Failed",
+}
+NETWORK_POLICIES = ("default", "restricted", "open")
+
+
+def ready_command(runtime: str) -> str:
+    """A startup command that keeps the sandbox up, as the reference's defaults do."""
+    kind = runtime.lower().replace(".", "")
+    return f"sh -c 'mkdir -p /workspace && cd /workspace && echo mbox {kind} sandbox ready && tail -f /dev/null'"  # noqa: E501
+
+
+# -- form text <-> request values ----------------------------------------------------------
+
+
+def parse_ports(text: str) -> list[dict[str, Any]]:
+    """`web:3000, api:8080` (a bare `8080` is named `port-8080`) into declared ports."""
+    ports = []
+    for entry in (part.strip() for part in text.replace("\n", ",").split(",")):
+        if not entry:
+            continue
+        name, _, number = entry.rpartition(":")
+        if not number.strip().isdigit():
+            raise InvalidInput(f'Preview ports: "{entry}" is not name:port (e.g. web:3000)')
+        port = int(number)
+        ports.append({"name": name.strip() or f"port-{port}", "port": port})
+    return ports
+
+
+def parse_command(text: str) -> list[str]:
+    """A JSON array of arguments, or a shell-quoted line (`sh -c '...'`)."""
+    text = text.strip()
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, list) or not all(isinstance(arg, str) for arg in value):
+            raise InvalidInput("Startup command: a JSON array must hold only strings")
+        return value
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise InvalidInput(f"Startup command: {exc}") from None
+
+
+def parse_env(text: str) -> dict[str, str]:
+    env = {}
+    for line in (line.strip() for line in text.splitlines()):
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise InvalidInput(f'Environment: "{line}" is not KEY=VALUE')
+        env[key.strip()] = value
+    return env
+
+
+def parse_secret_refs(text: str) -> list[dict[str, str]]:
+    """`git-token:token, npmrc` into secret references (`name` or `name:key`)."""
+    refs = []
+    for entry in (part.strip() for part in text.replace("\n", ",").split(",")):
+        if entry:
+            name, _, key = entry.partition(":")
+            refs.append({"name": name.strip(), **({"key": key.strip()} if key.strip() else {})})
+    return refs
+
+
+def parse_seconds(text: str, label: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) <= 0:
+        raise InvalidInput(f"{label} must be a whole number of seconds above 0")
+    return int(text)
+
+
+def ports_text(ports: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{p['name']}:{p['port']}" for p in ports)
+
+
+def secrets_text(refs: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{r['name']}:{r['key']}" if r.get("key") else r["name"] for r in refs)
+
+
+def size_preset(cpu: str, memory: str) -> str:
+    for name, pair in SIZES.items():
+        if pair == (cpu.strip(), memory.strip()):
+            return name
+    return CUSTOM
+
+
+def entrypoints(ports: list[dict[str, Any]]) -> str:
+    """`Terminal, web :3000`: how people get into a sandbox of this template."""
+    return ", ".join(["Terminal", *(f"{p['name']} :{p['port']}" for p in ports)])
+
+
+def size_words(row: TemplateRow) -> str:
+    """`Medium · 500m CPU · 1Gi`, or `No resource requests`."""
+    meta = _meta(row)
+    preset = meta.get("resourcePreset") or size_preset(row.cpu_request, row.memory_request)
+    requests = [f"{row.cpu_request} CPU" if row.cpu_request else "", row.memory_request]
+    shown = " · ".join(part for part in requests if part)
+    if not shown:
+        return f"{preset} · no resource requests" if preset != CUSTOM else "No resource requests"
+    return f"{preset} · {shown}"
+
+
+def _meta(row: TemplateRow) -> dict[str, Any]:
+    return row.meta if isinstance(row.meta, dict) else {}
+
+
+# -- what the page shows -------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Choice:
+    """An option of a select: the value sent and the words shown."""
+
+    value: str
+    label: str
+
+
+@dataclasses.dataclass
+class TemplateCard:
+    """One template, already formatted for its card."""
+
+    id: str
+    name: str
+    slug: str
+    image: str
+    runtime_type: str
+    use_case: str
+    entrypoints: str
+    size: str
+    workspace: str
+    status: str
+    status_label: str
+    scope: str  # GLOBAL or the project id
+    scope_label: str
+    builtin: bool
+    run_id: str  # the latest validation run's sandbox, while it exists
+    run_words: str
+    search_text: str
+
+
+def _card(row: TemplateRow, project_names: dict[uuid.UUID, str], live: set[str]) -> TemplateCard:
+    meta = _meta(row)
+    status = meta.get("validationStatus") if meta.get("validationStatus") in STATUSES else None
+    status = status or "not_tested"
+    run_id = str(meta.get("validationSandboxId") or "")
+    use_case = str(meta.get("useCase") or "")
+    return TemplateCard(
+        id=str(row.id),
+        name=row.name,
+        slug=row.slug,
+        image=row.image,
+        runtime_type=str(meta.get("runtimeType") or CUSTOM),
+        use_case=use_case,
+        entrypoints=entrypoints(row.exposed_ports),
+        size=size_words(row),
+        workspace=f"Workspace {row.storage_request}"
+        if row.storage_request
+        else "Ephemeral workspace",
+        status=status,
+        status_label=STATUSES[status],
+        scope=str(row.project_id) if row.project_id else GLOBAL,
+        scope_label=project_names.get(row.project_id, "Global") if row.project_id else "Global",
+        builtin=bool(meta.get("builtin")),
+        run_id=run_id if run_id in live else "",
+        run_words=_run_words(meta, run_id in live),
+        search_text=" ".join((row.name, row.slug, row.image, use_case)).lower(),
+    )
+
+
+def _run_words(meta: dict[str, Any], live: bool) -> str:
+    if not meta.get("validationSandboxId"):
+        return ""
+    decided, started = meta.get("validationDecidedAt"), meta.get("validationStartedAt")
+    when = f"decided {_day(decided)}" if decided else f"started {_day(started)}" if started else ""
+    gone = "" if live else " (sandbox deleted)"
+    return f"Latest run{gone}" + (f", {when}" if when else "")
+
+
+def _day(stamp: Any) -> str:
+    """`2026-11-27 04:50 UTC` from the RFC 3339 text stored in metadata."""
+    text = str(stamp or "")
+    return f"{text[:10]} {text[11:16]} UTC" if len(text) >= 16 else text
+
+
+@dataclasses.dataclass
+class Library:
+    cards: list[TemplateCard]
+    projects: list[Choice]
+
+
+def read_library() -> Library:
+    with db_session() as session:
+        project_rows = projects.list_projects(session)
+        rows = templates.list_templates(session)
+        live = {str(s.id) for s in sandboxes.list_sandboxes(session)}
+    names = {p.id: p.name for p in project_rows}
+    return Library(
+        cards=[_card(row, names, live) for row in rows],
+        projects=[Choice(str(p.id), p.name) for p in project_rows],
+    )
+
+
+# -- what the dialog edits -----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class TemplateForm:
+    """The dialog's fields, as text."""
+
+    scope: str = GLOBAL
+    name: str = ""
+    runtime_type: str = "Node.js"
+    size: str = "Small"
+    use_case: str = RUNTIMES["Node.js"][1]
+    ports: str = RUNTIMES["Node.js"][2]
+    slug: str = ""
+    image: str = RUNTIMES["Node.js"][0]
+    command: str = ready_command("Node.js")
+    working_dir: str = "/workspace"
+    cpu: str = SIZES["Small"][0]
+    memory: str = SIZES["Small"][1]
+    storage: str = "2Gi"
+    env: str = ""
+    secrets: str = ""
+    network: str = "default"
+    ttl: str = ""
+    idle: str = ""
+    make_default: bool = False
+
+
+def form_of(row: TemplateRow) -> TemplateForm:
+    meta = _meta(row)
+    lifecycle = row.lifecycle_policy
+    return TemplateForm(
+        scope=str(row.project_id) if row.project_id else GLOBAL,
+        name=row.name,
+        runtime_type=str(meta.get("runtimeType") or CUSTOM),
+        size=size_preset(row.cpu_request, row.memory_request),
+        use_case=str(meta.get("useCase") or ""),
+        ports=ports_text(row.exposed_ports),
+        slug=row.slug,
+        image=row.image,
+        command=shlex.join(row.startup_command),
+        working_dir=row.working_dir,
+        cpu=row.cpu_request,
+        memory=row.memory_request,
+        storage=row.storage_request,
+        env="\n".join(f"{k}={v}" for k, v in row.env.items()),
+        secrets=secrets_text(row.secret_refs),
+        network=row.network_policy,
+        ttl=str(lifecycle.get("ttlSeconds") or ""),
+        idle=str(lifecycle.get("idleTimeoutSeconds") or ""),
+    )
+
+
+def launch_fields(form: TemplateForm) -> dict[str, Any]:
+    """The wire fields that shape a launch (a change to any of them voids a validation)."""
+    lifecycle = {
+        "ttlSeconds": parse_seconds(form.ttl, "TTL"),
+        "idleTimeoutSeconds": parse_seconds(form.idle, "Idle timeout"),
+    }
+    return {
+        "image": form.image,
+        "startupCommand": parse_command(form.command),
+        "workingDir": form.working_dir,
+        "cpuRequest": form.cpu,
+        "memoryRequest": form.memory,
+        "storageRequest": form.storage,
+        "exposedPorts": parse_ports(form.ports),
+        "env": parse_env(form.env),
+        "secretRefs": parse_secret_refs(form.secrets),
+        "networkPolicy": form.network,
+        "lifecyclePolicy": {k: v for k, v in lifecycle.items() if v is not None},
+    }
+
+
+def _labels(form: TemplateForm) -> dict[str, str]:
+    return {"runtimeType": form.runtime_type, "useCase": form.use_case, "resourcePreset": form.size}
+
+
+def create_template(form: TemplateForm) -> str:
+    """Create through the service; make it the project's default if asked. Returns the name."""
+    project_id = None if form.scope == GLOBAL else form.scope
+    data = TemplateCreate.model_validate(
+        {
+            "projectId": project_id,
+            "name": form.name,
+            "slug": form.slug.strip() or None,
+            **launch_fields(form),
+            "metadata": {**_labels(form), "validationStatus": "not_tested"},
+        }
+    )
+    with db_session() as session:
+        row = templates.create_template(session, principal=CONSOLE, data=data)
+        if project_id and form.make_default:
+            projects.update_project(
+                session,
+                principal=CONSOLE,
+                project_id=uuid.UUID(project_id),
+                data=ProjectUpdate.model_validate({"defaultTemplateId": str(row.id)}),
+            )
+        return row.name
+
+
+def update_template(template_id: str, form: TemplateForm) -> str:
+    """Save the dialog; a changed launch shape sets the template back to Not tested (its
+    old verdict was about another recipe). Returns the name."""
+    fields = launch_fields(form)
+    with db_session() as session:
+        row = templates.get_template(session, uuid.UUID(template_id))
+        before = launch_fields(form_of(row))
+        meta = {**_meta(row), **_labels(form)}
+        if fields != before:
+            meta["validationStatus"] = "not_tested"
+        data = TemplateUpdate.model_validate({"name": form.name, **fields, "metadata": meta})
+        row = templates.update_template(session, principal=CONSOLE, template_id=row.id, data=data)
+        return row.name
+
+
+def read_form(template_id: str) -> TemplateForm:
+    with db_session() as session:
+        return form_of(templates.get_template(session, uuid.UUID(template_id)))
+
+
+def delete_template(template_id: str) -> None:
+    with db_session() as session:
+        templates.delete_template(session, principal=CONSOLE, template_id=uuid.UUID(template_id))
+
+
+def start_run(template_id: str, project_id: str) -> str:
+    """Launch a validation run (policy, quota and audit live in the service); its sandbox id."""
+    data = TemplateValidationRunCreate.model_validate(
+        {"projectId": project_id} if project_id else {}
+    )
+    with db_session() as session:
+        _, sandbox = validation.start_run(
+            session, principal=CONSOLE, template_id=uuid.UUID(template_id), data=data
+        )
+        return str(sandbox.id)
+
+
+def decide_run(template_id: str, sandbox_id: str, status: str) -> None:
+    data = TemplateValidationRunDecision.model_validate({"status": status})
+    with db_session() as session:
+        validation.decide_run(
+            session,
+            principal=CONSOLE,
+            template_id=uuid.UUID(template_id),
+            sandbox_id=uuid.UUID(sandbox_id),
+            data=data,
+        )
 
 
 class TemplatesState(rx.State):
+    cards: list[TemplateCard] = []
+    projects: list[Choice] = []
+    query: str = ""
+    scope_filter: str = ALL
+    runtime_filter: str = ALL
+    status_filter: str = ALL
+    error: str = ""
+    notice: str = ""
+    # The create/edit dialog: `editing_id` is "" while creating.
+    editor_open: bool = False
+    editing_id: str = ""
+    form: TemplateForm = TemplateForm()
+    editor_error: str = ""
+    editor_busy: bool = False
+    # The dialog that picks a project to validate a global template in.
+    validate_open: bool = False
+    validate_id: str = ""
+    validate_name: str = ""
+    validate_project: str = ""
+    validate_error: str = ""
+    validate_busy: bool = False
+
+    @rx.var
+    def visible(self) -> list[TemplateCard]:
+        words = self.query.strip().lower().split()
+        return [
+            card
+            for card in self.cards
+            if all(word in card.search_text for word in words)
+            and self.scope_filter in (ALL, card.scope)
+            and self.runtime_filter in (ALL, card.runtime_type)
+            and self.status_filter in (ALL, card.status)
+        ]
+
+    @rx.var
+    def count_words(self) -> str:
+        total, shown = len(self.cards), len(self.visible)
+        noun = "template" if total == 1 else "templates"
+        return f"{total} {noun}" if shown == total else f"{shown} of {total} {noun}"
+
+    @rx.var
+    def scope_choices(self) -> list[Choice]:
+        return [Choice(ALL, "All scopes"), Choice(GLOBAL, "Global"), *self.projects]
+
+    @rx.var
+    def form_scopes(self) -> list[Choice]:
+        return [Choice(GLOBAL, "Global (every project)"), *self.projects]
+
+    @rx.var
+    def editor_title(self) -> str:
+        return "Edit template" if self.editing_id else "New template"
+
+    @rx.var
+    def scoped_to_project(self) -> bool:
+        return self.form.scope != GLOBAL
+
     @rx.event
     async def load(self):
-        return None
+        self.error = ""
+        await self._reload()
+
+    async def _reload(self):
+        library = await in_thread(read_library)
+        self.cards, self.projects = library.cards, library.projects
+        known = {GLOBAL, *(p.value for p in library.projects)}
+        if self.scope_filter not in (ALL, *known):
+            self.scope_filter = ALL
+
+    @rx.event
+    def set_query(self, value: str):
+        self.query = value
+
+    @rx.event
+    def set_scope_filter(self, value: str):
+        self.scope_filter = value
+
+    @rx.event
+    def set_runtime_filter(self, value: str):
+        self.runtime_filter = value
+
+    @rx.event
+    def set_status_filter(self, value: str):
+        self.status_filter = value
+
+    @rx.event
+    def clear_filters(self):
+        self.query = ""
+        self.scope_filter = self.runtime_filter = self.status_filter = ALL
+
+    # -- the dialog ------------------------------------------------------------------------
+
+    @rx.event
+    def set_editor_open(self, value: bool):
+        """The "New template" trigger opens a fresh form; closing keeps nothing."""
+        if value:
+            self.editing_id = ""
+            scope = self.scope_filter if self.scope_filter not in (ALL, GLOBAL) else GLOBAL
+            self.form = TemplateForm(scope=scope)
+        self.editor_error = ""
+        self.editor_open = value
+
+    @rx.event
+    async def edit(self, template_id: str):
+        self.error = self.notice = ""
+        try:
+            self.form = await in_thread(read_form, template_id)
+        except ServiceError as exc:
+            self.error = exc.message
+            return
+        self.editing_id = template_id
+        self.editor_error = ""
+        self.editor_open = True
+
+    @rx.event
+    def set_field(self, name: str, value: str):
+        """Any text field of the form; CPU and memory re-derive the size preset."""
+        self._change(**{name: value})
+        if name in ("cpu", "memory"):
+            self._change(size=size_preset(self.form.cpu, self.form.memory))
+
+    @rx.event
+    def set_runtime_type(self, value: str):
+        """On a new template, a runtime type presets its image, command, use case, ports."""
+        self._change(runtime_type=value)
+        image, use_case, ports = RUNTIMES.get(value, RUNTIMES[CUSTOM])
+        if not self.editing_id and value != CUSTOM:
+            self._change(image=image, use_case=use_case, ports=ports, command=ready_command(value))
+
+    @rx.event
+    def set_size(self, value: str):
+        self._change(size=value)
+        if value in SIZES:
+            cpu, memory = SIZES[value]
+            self._change(cpu=cpu, memory=memory)
+
+    @rx.event
+    def set_make_default(self, value: bool):
+        self._change(make_default=value)
+
+    def _change(self, **fields: Any):
+        """Replace form fields (a new value, so the change reaches the browser)."""
+        self.form = dataclasses.replace(self.form, **fields)
+        self.editor_error = ""
+
+    @rx.event
+    async def save(self, _form: dict | None = None):
+        self.editor_error = ""
+        self.editor_busy = True
+        yield
+        try:
+            if self.editing_id:
+                name = await in_thread(update_template, self.editing_id, self.form)
+                self.notice = f"Saved template {name}."
+            else:
+                name = await in_thread(create_template, self.form)
+                self.notice = f"Created template {name}."
+        except ServiceError as exc:
+            self.editor_error = exc.message
+            return
+        finally:
+            self.editor_busy = False
+        self.editor_open = False
+        self.error = ""
+        await self._reload()
+
+    @rx.event
+    async def delete(self, template_id: str):
+        self.error = self.notice = ""
+        name = next((c.name for c in self.cards if c.id == template_id), "the template")
+        try:
+            await in_thread(delete_template, template_id)
+        except ServiceError as exc:
+            self.error = f"Could not delete {name}: {exc.message}"
+            return
+        self.notice = f"Deleted template {name}."
+        await self._reload()
+
+    # -- validation runs -------------------------------------------------------------------
+
+    @rx.event
+    async def validate(self, template_id: str):
+        """A project template runs in its project; a global one asks which project."""
+        self.error = self.notice = ""
+        card = next((c for c in self.cards if c.id == template_id), None)
+        if card is None:
+            return
+        if card.scope != GLOBAL:
+            try:
+                sandbox_id = await in_thread(start_run, template_id, "")
+            except ServiceError as exc:
+                self.error = f"Could not validate {card.name}: {exc.message}"
+                return
+            return rx.redirect(f"/sandboxes/{sandbox_id}")
+        if not self.projects:
+            self.error = "Create a project first: a validation run is a sandbox in a project."
+            return
+        self.validate_id, self.validate_name = card.id, card.name
+        if self.validate_project not in {p.value for p in self.projects}:
+            self.validate_project = self.projects[0].value
+        self.validate_error = ""
+        self.validate_open = True
+
+    @rx.event
+    def set_validate_open(self, value: bool):
+        self.validate_open = value
+        self.validate_error = ""
+
+    @rx.event
+    def set_validate_project(self, value: str):
+        self.validate_project = value
+        self.validate_error = ""
+
+    @rx.event
+    async def start_validation(self, _form: dict | None = None):
+        self.validate_busy = True
+        yield
+        try:
+            sandbox_id = await in_thread(start_run, self.validate_id, self.validate_project)
+        except ServiceError as exc:
+            self.validate_error = exc.message
+            return
+        finally:
+            self.validate_busy = False
+        self.validate_open = False
+        yield rx.redirect(f"/sandboxes/{sandbox_id}")
+
+    @rx.event
+    async def decide(self, template_id: str, sandbox_id: str, status: str):
+        self.error = self.notice = ""
+        try:
+            await in_thread(decide_run, template_id, sandbox_id, status)
+        except ServiceError as exc:
+            self.error = exc.message
+            return
+        await self._reload()
