@@ -64,10 +64,11 @@ def test_create_find_edit_validate_and_delete(
     choose(dialog, page, "Size", "Medium · 500m CPU, 1Gi")
     dialog.get_by_label("Use case").fill("The checkout service")
     dialog.get_by_label("Use as the project's default template").check()
+    screenshot(page, pytestconfig, "templates-dialog.png")
     dialog.get_by_text("Advanced", exact=True).click()
     expect(dialog.get_by_label("Image")).to_have_value("golang:1.24-bookworm")
     dialog.get_by_label("Workspace storage").fill("5Gi")
-    screenshot(dialog, pytestconfig, "templates-dialog.png")
+    screenshot(page, pytestconfig, "templates-dialog-advanced.png")
     dialog.get_by_role("button", name="Save template").click()
     expect(dialog).to_have_count(0)
     expect(page.get_by_role("status").filter(has_text="Created")).to_have_text(
@@ -140,6 +141,7 @@ def test_create_find_edit_validate_and_delete(
     expect(card.get_by_role("link", name=re.compile("Latest run"))).to_have_attribute(
         "href", f"/sandboxes/{run_id}"
     )
+    screenshot(card, pytestconfig, "templates-card-testing.png")
     card.get_by_role("button", name=f"Mark passed: {name}").click()
     expect(card).to_contain_text("Validated")
     expect(card.get_by_role("button", name=f"Mark passed: {name}")).to_have_count(0)
