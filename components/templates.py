@@ -83,13 +83,28 @@ def template_card(
             rx.hstack(
                 rx.badge(card.runtime_type, variant="surface", size="1"),
                 rx.badge(
-                    rx.cond(card.scope == "global", rx.icon("globe", size=12), rx.fragment()),
+                    rx.cond(
+                        card.scope == "global",
+                        rx.icon("globe", size=12),
+                        rx.icon("folder-kanban", size=12),
+                    ),
                     card.scope_label,
                     variant="soft",
                     color_scheme="gray",
                     size="1",
                 ),
                 rx.cond(card.builtin, rx.badge("Built-in", variant="outline", size="1")),
+                rx.cond(
+                    card.default_for,
+                    rx.badge(
+                        rx.icon("star", size=12),
+                        "Default",
+                        variant="soft",
+                        color_scheme="amber",
+                        size="1",
+                        title="The default template of " + card.default_for,
+                    ),
+                ),
                 spacing="2",
                 wrap="wrap",
             ),

@@ -193,12 +193,15 @@ class TemplateCard:
     scope: str  # GLOBAL or the project id
     scope_label: str
     builtin: bool
+    default_for: str  # the projects that launch it by default, by name
     run_id: str  # the latest validation run's sandbox, while it exists
     run_words: str
     search_text: str
 
 
-def _card(row: TemplateRow, project_names: dict[uuid.UUID, str], live: set[str]) -> TemplateCard:
+def _card(
+    row: TemplateRow, project_names: dict[uuid.UUID, str], defaults: dict, live: set[str]
+) -> TemplateCard:
     meta = _meta(row)
     status = meta.get("validationStatus") if meta.get("validationStatus") in STATUSES else None
     status = status or "not_tested"
@@ -221,6 +224,7 @@ def _card(row: TemplateRow, project_names: dict[uuid.UUID, str], live: set[str])
         scope=str(row.project_id) if row.project_id else GLOBAL,
         scope_label=project_names.get(row.project_id, "Global") if row.project_id else "Global",
         builtin=bool(meta.get("builtin")),
+        default_for=", ".join(defaults.get(row.id, [])),
         run_id=run_id if run_id in live else "",
         run_words=_run_words(meta, run_id in live),
         search_text=" ".join((row.name, row.slug, row.image, use_case)).lower(),
@@ -254,8 +258,12 @@ def read_library() -> Library:
         rows = templates.list_templates(session)
         live = {str(s.id) for s in sandboxes.list_sandboxes(session)}
     names = {p.id: p.name for p in project_rows}
+    defaults: dict[uuid.UUID, list[str]] = {}
+    for project in project_rows:
+        if project.default_template_id:
+            defaults.setdefault(project.default_template_id, []).append(project.name)
     return Library(
-        cards=[_card(row, names, live) for row in rows],
+        cards=[_card(row, names, defaults, live) for row in rows],
         projects=[Choice(str(p.id), p.name) for p in project_rows],
     )
 
@@ -470,7 +478,7 @@ class TemplatesState(rx.State):
 
     @rx.event
     async def load(self):
-        self.error = ""
+        self.error = self.notice = ""
         await self._reload()
 
     async def _reload(self):

@@ -322,7 +322,7 @@ def essentials() -> rx.Component:
                     rx.el.label(
                         "Use as the project's default template", html_for="template-make-default"
                     ),
-                    gap="2",
+                    spacing="2",
                     align="center",
                 ),
                 as_="div",

@@ -85,6 +85,7 @@ def test_create_find_edit_validate_and_delete(
         "Terminal, api :8080",
         "Medium · 500m CPU · 1Gi",
         "Workspace 5Gi",
+        "Default",
     ):
         expect(card).to_contain_text(text)
     stored = template_named(api, name)
