@@ -61,7 +61,8 @@ NETWORK_POLICIES = ("default", "restricted", "open")
 def ready_command(runtime: str) -> str:
     """A startup command that keeps the sandbox up, as the reference's defaults do."""
     kind = runtime.lower().replace(".", "")
-    return f"sh -c 'mkdir -p /workspace && cd /workspace && echo mbox {kind} sandbox ready && tail -f /dev/null'"  # noqa: E501
+    script = f"mkdir -p /workspace && cd /workspace && echo mbox {kind} sandbox ready"
+    return shlex.join(["sh", "-c", f"{script} && tail -f /dev/null"])
 
 
 # -- form text <-> request values ----------------------------------------------------------

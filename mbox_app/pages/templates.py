@@ -93,7 +93,13 @@ def toolbar() -> rx.Component:
     )
 
 
-def filter_select(label, id, value, on_change, options) -> rx.Component:
+def filter_select(
+    label: str,
+    id: str,
+    value: rx.Var[str],
+    on_change: rx.EventHandler,
+    options: list[tuple[str, str]] | rx.Var[list],
+) -> rx.Component:
     return option_select(
         label, id=id, value=value, on_change=on_change, options=options, width="12rem"
     )
