@@ -149,6 +149,15 @@ def test_create_find_edit_validate_and_delete(
     stored = template_named(api, name)
     assert stored["metadata"]["validationStatus"] == "passed"
     assert stored["metadata"]["validationSandboxId"] == run_id
+    # The console went through the service door, as the console.
+    events = api.get("/v1/audit-events", params={"resourceId": stored["id"]}).json()["items"]
+    actions = {(e["action"], e["principal"]) for e in events}
+    assert {
+        ("template.created", "console"),
+        ("template.updated", "console"),
+        ("template.validation.started", "console"),
+        ("template.validation.decided", "console"),
+    } <= actions
 
     page.get_by_role("button", name="Toggle dark mode").click()
     page.wait_for_timeout(300)  # the theme's transition
