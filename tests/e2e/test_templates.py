@@ -63,7 +63,9 @@ def test_create_find_edit_validate_and_delete(
     expect(dialog.get_by_label("Preview ports")).to_have_value("api:8080")
     choose(dialog, page, "Size", "Medium · 500m CPU, 1Gi")
     dialog.get_by_label("Use case").fill("The checkout service")
-    dialog.get_by_label("Use as the project's default template").check()
+    make_default = dialog.get_by_label("Use as the project's default template")
+    make_default.click()  # a controlled checkbox: its state comes back from the server
+    expect(make_default).to_be_checked()
     screenshot(page, pytestconfig, "templates-dialog.png")
     dialog.get_by_text("Advanced", exact=True).click()
     expect(dialog.get_by_label("Image")).to_have_value("golang:1.24-bookworm")
