@@ -9,7 +9,8 @@ from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import code_input, field, field_hint, text_field
 from components.shell import shell
 from components.templates import VALIDATION_STATUSES, option_select, template_card
-from state.templates import ALL, NETWORK_POLICIES, RUNTIMES, SIZES, TemplateCard, TemplatesState
+from state.template_form import NETWORK_POLICIES, RUNTIMES, SIZES
+from state.templates import ALL, TemplateCard, TemplatesState
 
 TITLE = "Templates"
 DESCRIPTION = "Environment templates sandboxes are launched from."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.errors import InvalidInput
-from state.templates import (
+from state.template_form import (
     TemplateForm,
     entrypoints,
     launch_fields,
