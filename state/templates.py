@@ -1,11 +1,474 @@
-"""Templates page state: the template library (filled in by the console issue)."""
+"""Templates page state: the template library as cards, its search and filters, the
+create/edit dialog (its form lives in state/template_form.py), and validation runs
+(launch one, then mark it passed or failed)."""
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
+from typing import Any
+
 import reflex as rx
+
+from backend.errors import ServiceError
+from backend.projects import service as projects
+from backend.projects.models import ProjectUpdate
+from backend.sandboxes import service as sandboxes
+from backend.templates import service as templates
+from backend.templates import validation
+from backend.templates.models import (
+    TemplateCreate,
+    TemplateRow,
+    TemplateUpdate,
+    TemplateValidationRunCreate,
+    TemplateValidationRunDecision,
+)
+from state.base import CONSOLE, db_session, in_thread
+from state.template_form import (
+    CUSTOM,
+    GLOBAL,
+    RUNTIMES,
+    SIZES,
+    TemplateForm,
+    entrypoints,
+    form_of,
+    labels,
+    launch_fields,
+    meta_of,
+    ready_command,
+    size_preset,
+)
+
+ALL = "all"  # a filter's "no filter" value (a Radix select item cannot be "")
+STATUSES = {
+    "not_tested": "Not tested",
+    "testing": "Testing",
+    "passed": "Validated",
+    "failed": "Failed",
+}
+
+
+def size_words(row: TemplateRow) -> str:
+    """`Medium · 500m CPU · 1Gi`, or `No resource requests`."""
+    meta = meta_of(row)
+    preset = meta.get("resourcePreset") or size_preset(row.cpu_request, row.memory_request)
+    requests = [f"{row.cpu_request} CPU" if row.cpu_request else "", row.memory_request]
+    shown = " · ".join(part for part in requests if part)
+    if not shown:
+        return f"{preset} · no resource requests" if preset != CUSTOM else "No resource requests"
+    return f"{preset} · {shown}"
+
+
+# -- what the page shows -------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Choice:
+    """An option of a select: the value sent and the words shown."""
+
+    value: str
+    label: str
+
+
+@dataclasses.dataclass
+class TemplateCard:
+    """One template, already formatted for its card."""
+
+    id: str
+    name: str
+    slug: str
+    image: str
+    runtime_type: str
+    use_case: str
+    entrypoints: str
+    size: str
+    workspace: str
+    status: str
+    status_label: str
+    scope: str  # GLOBAL or the project id
+    scope_label: str
+    builtin: bool
+    default_for: str  # the projects that launch it by default, by name
+    run_id: str  # the latest validation run's sandbox, while it exists
+    run_words: str
+    search_text: str
+
+
+def _card(
+    row: TemplateRow, project_names: dict[uuid.UUID, str], defaults: dict, live: set[str]
+) -> TemplateCard:
+    meta = meta_of(row)
+    status = meta.get("validationStatus") if meta.get("validationStatus") in STATUSES else None
+    status = status or "not_tested"
+    run_id = str(meta.get("validationSandboxId") or "")
+    use_case = str(meta.get("useCase") or "")
+    return TemplateCard(
+        id=str(row.id),
+        name=row.name,
+        slug=row.slug,
+        image=row.image,
+        runtime_type=str(meta.get("runtimeType") or CUSTOM),
+        use_case=use_case,
+        entrypoints=entrypoints(row.exposed_ports),
+        size=size_words(row),
+        workspace=f"Workspace {row.storage_request}"
+        if row.storage_request
+        else "Ephemeral workspace",
+        status=status,
+        status_label=STATUSES[status],
+        scope=str(row.project_id) if row.project_id else GLOBAL,
+        scope_label=project_names.get(row.project_id, "Global") if row.project_id else "Global",
+        builtin=bool(meta.get("builtin")),
+        default_for=", ".join(defaults.get(row.id, [])),
+        run_id=run_id if run_id in live else "",
+        run_words=_run_words(meta, run_id in live),
+        search_text=" ".join((row.name, row.slug, row.image, use_case)).lower(),
+    )
+
+
+def _run_words(meta: dict[str, Any], live: bool) -> str:
+    if not meta.get("validationSandboxId"):
+        return ""
+    decided, started = meta.get("validationDecidedAt"), meta.get("validationStartedAt")
+    when = f"decided {_day(decided)}" if decided else f"started {_day(started)}" if started else ""
+    gone = "" if live else " (sandbox deleted)"
+    return f"Latest run{gone}" + (f", {when}" if when else "")
+
+
+def _day(stamp: Any) -> str:
+    """`2026-11-27 04:50 UTC` from the RFC 3339 text stored in metadata."""
+    text = str(stamp or "")
+    return f"{text[:10]} {text[11:16]} UTC" if len(text) >= 16 else text
+
+
+@dataclasses.dataclass
+class Library:
+    cards: list[TemplateCard]
+    projects: list[Choice]
+
+
+def read_library() -> Library:
+    with db_session() as session:
+        project_rows = projects.list_projects(session)
+        rows = templates.list_templates(session)
+        live = {str(s.id) for s in sandboxes.list_sandboxes(session)}
+    names = {p.id: p.name for p in project_rows}
+    defaults: dict[uuid.UUID, list[str]] = {}
+    for project in project_rows:
+        if project.default_template_id:
+            defaults.setdefault(project.default_template_id, []).append(project.name)
+    return Library(
+        cards=[_card(row, names, defaults, live) for row in rows],
+        projects=[Choice(str(p.id), p.name) for p in project_rows],
+    )
+
+
+def create_template(form: TemplateForm) -> str:
+    """Create through the service; make it the project's default if asked. Returns the name."""
+    project_id = None if form.scope == GLOBAL else form.scope
+    data = TemplateCreate.model_validate(
+        {
+            "projectId": project_id,
+            "name": form.name,
+            "slug": form.slug.strip() or None,
+            **launch_fields(form),
+            "metadata": {**labels(form), "validationStatus": "not_tested"},
+        }
+    )
+    with db_session() as session:
+        row = templates.create_template(session, principal=CONSOLE, data=data)
+        if project_id and form.make_default:
+            projects.update_project(
+                session,
+                principal=CONSOLE,
+                project_id=uuid.UUID(project_id),
+                data=ProjectUpdate.model_validate({"defaultTemplateId": str(row.id)}),
+            )
+        return row.name
+
+
+def update_template(template_id: str, form: TemplateForm) -> str:
+    """Save the dialog; a changed launch shape sets the template back to Not tested (its
+    old verdict was about another recipe). Returns the name."""
+    fields = launch_fields(form)
+    with db_session() as session:
+        row = templates.get_template(session, uuid.UUID(template_id))
+        before = launch_fields(form_of(row))
+        meta = {**meta_of(row), **labels(form)}
+        if fields != before:
+            meta["validationStatus"] = "not_tested"
+        data = TemplateUpdate.model_validate({"name": form.name, **fields, "metadata": meta})
+        row = templates.update_template(session, principal=CONSOLE, template_id=row.id, data=data)
+        return row.name
+
+
+def read_form(template_id: str) -> TemplateForm:
+    with db_session() as session:
+        return form_of(templates.get_template(session, uuid.UUID(template_id)))
+
+
+def delete_template(template_id: str) -> None:
+    with db_session() as session:
+        templates.delete_template(session, principal=CONSOLE, template_id=uuid.UUID(template_id))
+
+
+def start_run(template_id: str, project_id: str) -> str:
+    """Launch a validation run (policy, quota and audit live in the service); its sandbox id."""
+    data = TemplateValidationRunCreate.model_validate(
+        {"projectId": project_id} if project_id else {}
+    )
+    with db_session() as session:
+        _, sandbox = validation.start_run(
+            session, principal=CONSOLE, template_id=uuid.UUID(template_id), data=data
+        )
+        return str(sandbox.id)
+
+
+def decide_run(template_id: str, sandbox_id: str, status: str) -> None:
+    data = TemplateValidationRunDecision.model_validate({"status": status})
+    with db_session() as session:
+        validation.decide_run(
+            session,
+            principal=CONSOLE,
+            template_id=uuid.UUID(template_id),
+            sandbox_id=uuid.UUID(sandbox_id),
+            data=data,
+        )
 
 
 class TemplatesState(rx.State):
+    cards: list[TemplateCard] = []
+    projects: list[Choice] = []
+    query: str = ""
+    scope_filter: str = ALL
+    runtime_filter: str = ALL
+    status_filter: str = ALL
+    error: str = ""
+    notice: str = ""
+    # The create/edit dialog: `editing_id` is "" while creating.
+    editor_open: bool = False
+    editing_id: str = ""
+    form: TemplateForm = TemplateForm()
+    editor_error: str = ""
+    editor_busy: bool = False
+    # The dialog that picks a project to validate a global template in.
+    validate_open: bool = False
+    validate_id: str = ""
+    validate_name: str = ""
+    validate_project: str = ""
+    validate_error: str = ""
+    validate_busy: bool = False
+
+    @rx.var
+    def visible(self) -> list[TemplateCard]:
+        words = self.query.strip().lower().split()
+        return [
+            card
+            for card in self.cards
+            if all(word in card.search_text for word in words)
+            and self.scope_filter in (ALL, card.scope)
+            and self.runtime_filter in (ALL, card.runtime_type)
+            and self.status_filter in (ALL, card.status)
+        ]
+
+    @rx.var
+    def count_words(self) -> str:
+        total, shown = len(self.cards), len(self.visible)
+        noun = "template" if total == 1 else "templates"
+        return f"{total} {noun}" if shown == total else f"{shown} of {total} {noun}"
+
+    @rx.var
+    def scope_choices(self) -> list[Choice]:
+        return [Choice(ALL, "All scopes"), Choice(GLOBAL, "Global"), *self.projects]
+
+    @rx.var
+    def form_scopes(self) -> list[Choice]:
+        return [Choice(GLOBAL, "Global (every project)"), *self.projects]
+
+    @rx.var
+    def editor_title(self) -> str:
+        return "Edit template" if self.editing_id else "New template"
+
+    @rx.var
+    def scoped_to_project(self) -> bool:
+        return self.form.scope != GLOBAL
+
     @rx.event
     async def load(self):
-        return None
+        self.error = self.notice = ""
+        await self._reload()
+
+    async def _reload(self):
+        library = await in_thread(read_library)
+        self.cards, self.projects = library.cards, library.projects
+        known = {GLOBAL, *(p.value for p in library.projects)}
+        if self.scope_filter not in (ALL, *known):
+            self.scope_filter = ALL
+
+    @rx.event
+    def set_query(self, value: str):
+        self.query = value
+
+    @rx.event
+    def set_scope_filter(self, value: str):
+        self.scope_filter = value
+
+    @rx.event
+    def set_runtime_filter(self, value: str):
+        self.runtime_filter = value
+
+    @rx.event
+    def set_status_filter(self, value: str):
+        self.status_filter = value
+
+    @rx.event
+    def clear_filters(self):
+        self.query = ""
+        self.scope_filter = self.runtime_filter = self.status_filter = ALL
+
+    # -- the dialog ------------------------------------------------------------------------
+
+    @rx.event
+    def set_editor_open(self, value: bool):
+        """The "New template" trigger opens a fresh form; closing keeps nothing."""
+        if value:
+            self.editing_id = ""
+            scope = self.scope_filter if self.scope_filter not in (ALL, GLOBAL) else GLOBAL
+            self.form = TemplateForm(scope=scope)
+        self.editor_error = ""
+        self.editor_open = value
+
+    @rx.event
+    async def edit(self, template_id: str):
+        self.error = self.notice = ""
+        try:
+            self.form = await in_thread(read_form, template_id)
+        except ServiceError as exc:
+            self.error = exc.message
+            return
+        self.editing_id = template_id
+        self.editor_error = ""
+        self.editor_open = True
+
+    @rx.event
+    def set_field(self, name: str, value: str):
+        """Any text field of the form; CPU and memory re-derive the size preset."""
+        self._change(**{name: value})
+        if name in ("cpu", "memory"):
+            self._change(size=size_preset(self.form.cpu, self.form.memory))
+
+    @rx.event
+    def set_runtime_type(self, value: str):
+        """On a new template, a runtime type presets its image, command, use case, ports."""
+        self._change(runtime_type=value)
+        image, use_case, ports = RUNTIMES.get(value, RUNTIMES[CUSTOM])
+        if not self.editing_id and value != CUSTOM:
+            self._change(image=image, use_case=use_case, ports=ports, command=ready_command(value))
+
+    @rx.event
+    def set_size(self, value: str):
+        self._change(size=value)
+        if value in SIZES:
+            cpu, memory = SIZES[value]
+            self._change(cpu=cpu, memory=memory)
+
+    @rx.event
+    def set_make_default(self, value: bool):
+        self._change(make_default=value)
+
+    def _change(self, **fields: Any):
+        """Replace form fields (a new value, so the change reaches the browser)."""
+        self.form = dataclasses.replace(self.form, **fields)
+        self.editor_error = ""
+
+    @rx.event
+    async def save(self, _form: dict | None = None):
+        self.editor_error = ""
+        self.editor_busy = True
+        yield
+        try:
+            if self.editing_id:
+                name = await in_thread(update_template, self.editing_id, self.form)
+                self.notice = f"Saved template {name}."
+            else:
+                name = await in_thread(create_template, self.form)
+                self.notice = f"Created template {name}."
+        except ServiceError as exc:
+            self.editor_error = exc.message
+            return
+        finally:
+            self.editor_busy = False
+        self.editor_open = False
+        self.error = ""
+        await self._reload()
+
+    @rx.event
+    async def delete(self, template_id: str):
+        self.error = self.notice = ""
+        name = next((c.name for c in self.cards if c.id == template_id), "the template")
+        try:
+            await in_thread(delete_template, template_id)
+        except ServiceError as exc:
+            self.error = f"Could not delete {name}: {exc.message}"
+            return
+        self.notice = f"Deleted template {name}."
+        await self._reload()
+
+    # -- validation runs -------------------------------------------------------------------
+
+    @rx.event
+    async def validate(self, template_id: str):
+        """A project template runs in its project; a global one asks which project."""
+        self.error = self.notice = ""
+        card = next((c for c in self.cards if c.id == template_id), None)
+        if card is None:
+            return
+        if card.scope != GLOBAL:
+            try:
+                sandbox_id = await in_thread(start_run, template_id, "")
+            except ServiceError as exc:
+                self.error = f"Could not validate {card.name}: {exc.message}"
+                return
+            return rx.redirect(f"/sandboxes/{sandbox_id}")
+        if not self.projects:
+            self.error = "Create a project first: a validation run is a sandbox in a project."
+            return
+        self.validate_id, self.validate_name = card.id, card.name
+        if self.validate_project not in {p.value for p in self.projects}:
+            self.validate_project = self.projects[0].value
+        self.validate_error = ""
+        self.validate_open = True
+
+    @rx.event
+    def set_validate_open(self, value: bool):
+        self.validate_open = value
+        self.validate_error = ""
+
+    @rx.event
+    def set_validate_project(self, value: str):
+        self.validate_project = value
+        self.validate_error = ""
+
+    @rx.event
+    async def start_validation(self, _form: dict | None = None):
+        self.validate_busy = True
+        yield
+        try:
+            sandbox_id = await in_thread(start_run, self.validate_id, self.validate_project)
+        except ServiceError as exc:
+            self.validate_error = exc.message
+            return
+        finally:
+            self.validate_busy = False
+        self.validate_open = False
+        yield rx.redirect(f"/sandboxes/{sandbox_id}")
+
+    @rx.event
+    async def decide(self, template_id: str, sandbox_id: str, status: str):
+        self.error = self.notice = ""
+        try:
+            await in_thread(decide_run, template_id, sandbox_id, status)
+        except ServiceError as exc:
+            self.error = exc.message
+            return
+        await self._reload()

@@ -21,6 +21,7 @@ CAPABILITIES = [
     "audit-events",
     "audit-attribution",
     "templates",
+    "template-validation-runs",
     "boundary-summaries",
     "sandboxes",
     "sandbox-lifecycle",

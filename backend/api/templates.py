@@ -7,11 +7,21 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
-from backend.api.deps import Body, PrincipalDep, SessionDep, TemplateId
+from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep, TemplateId
 from backend.api.openapi import body, deleted, returns, returns_list
-from backend.api.responses import item, items
+from backend.api.responses import item, items, public
+from backend.sandboxes.models import Sandbox, SandboxRow
 from backend.templates import service as templates
-from backend.templates.models import EnvironmentTemplate, TemplateCreate, TemplateUpdate
+from backend.templates import validation
+from backend.templates.models import (
+    EnvironmentTemplate,
+    TemplateCreate,
+    TemplateRow,
+    TemplateUpdate,
+    TemplateValidationRun,
+    TemplateValidationRunCreate,
+    TemplateValidationRunDecision,
+)
 from backend.validation import optional_uuid
 
 router = APIRouter(tags=["templates"])
@@ -67,3 +77,45 @@ def delete_template(
 ) -> Response:
     templates.delete_template(session, principal=principal, template_id=template_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/v1/templates/{templateID}/validation-runs",
+    status_code=201,
+    responses=returns(TemplateValidationRun, 201),
+    openapi_extra=body(TemplateValidationRunCreate),
+)
+def start_validation_run(
+    session: SessionDep,
+    principal: PrincipalDep,
+    template_id: TemplateId,
+    data: TemplateValidationRunCreate = Body(TemplateValidationRunCreate),
+) -> JSONResponse:
+    """Launch a sandbox that tries the template out; the template turns `testing`."""
+    run = validation.start_run(session, principal=principal, template_id=template_id, data=data)
+    return public(_run(*run), 201)
+
+
+@router.post(
+    "/v1/templates/{templateID}/validation-runs/{sandboxID}/decision",
+    responses=returns(TemplateValidationRun),
+    openapi_extra=body(TemplateValidationRunDecision),
+)
+def decide_validation_run(
+    session: SessionDep,
+    principal: PrincipalDep,
+    template_id: TemplateId,
+    sandbox_id: SandboxId,
+    data: TemplateValidationRunDecision = Body(TemplateValidationRunDecision),
+) -> JSONResponse:
+    """Record that the run passed or failed, on the run and on its template."""
+    run = validation.decide_run(
+        session, principal=principal, template_id=template_id, sandbox_id=sandbox_id, data=data
+    )
+    return public(_run(*run))
+
+
+def _run(template: TemplateRow, sandbox: SandboxRow) -> TemplateValidationRun:
+    return TemplateValidationRun(
+        template=EnvironmentTemplate.from_row(template), sandbox=Sandbox.from_row(sandbox)
+    )

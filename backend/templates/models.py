@@ -11,6 +11,7 @@ from pydantic import Field as SchemaField
 from sqlmodel import Field, SQLModel
 
 from backend.db import id_field, json_field, timestamp_field
+from backend.sandboxes.models import Sandbox
 from backend.schemas import PublicModel, RequestModel, uuid_field
 
 DEFAULT_WORKING_DIR = "/workspace"
@@ -151,3 +152,20 @@ class TemplateCreate(TemplateFields):
 
 class TemplateUpdate(TemplateFields):
     """Whole-field replacement for each field sent; projectId and slug are immutable."""
+
+
+class TemplateValidationRunCreate(RequestModel):
+    """Launch a sandbox that tries the template out; global templates name the project."""
+
+    project_id: str | None = uuid_field(default=None)
+    name: str | None = None
+    metadata: Any = None
+
+
+class TemplateValidationRunDecision(RequestModel):
+    status: str | None = None
+
+
+class TemplateValidationRun(PublicModel):
+    template: EnvironmentTemplate
+    sandbox: Sandbox

@@ -1,16 +1,494 @@
-"""Templates: the environment template library."""
+"""Templates: the environment template library, its create/edit dialog and validation runs."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from components.dialogs import confirm_dialog, form_dialog
+from components.feedback import empty_state, error_callout, notice_callout
+from components.forms import code_input, field, field_hint, text_field
 from components.shell import shell
+from components.templates import VALIDATION_STATUSES, option_select, template_card
+from state.template_form import NETWORK_POLICIES, RUNTIMES, SIZES
+from state.templates import ALL, TemplateCard, TemplatesState
 
 TITLE = "Templates"
 DESCRIPTION = "Environment templates sandboxes are launched from."
+RUNTIME_OPTIONS = [(name, name) for name in RUNTIMES]
+SIZE_OPTIONS = [
+    *((name, f"{name} · {cpu} CPU, {memory}") for name, (cpu, memory) in SIZES.items()),
+    ("Custom", "Custom"),
+]
+NETWORK_OPTIONS = [(policy, policy.capitalize()) for policy in NETWORK_POLICIES]
+form = TemplatesState.form
 
 
 def page() -> rx.Component:
     return shell(
-        rx.text("Template library"), active="templates", title=TITLE, description=DESCRIPTION
+        rx.vstack(
+            toolbar(),
+            error_callout(TemplatesState.error),
+            notice_callout(TemplatesState.notice),
+            library(),
+            spacing="4",
+            align="stretch",
+        ),
+        validate_dialog(),
+        active="templates",
+        title=TITLE,
+        description=DESCRIPTION,
+    )
+
+
+def toolbar() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.input(
+                rx.input.slot(rx.icon("search", size=14)),
+                value=TemplatesState.query,
+                on_change=TemplatesState.set_query,
+                placeholder="Search name, slug, image or use case",
+                aria_label="Search templates",
+                type="search",
+                flex="1",
+                min_width="14rem",
+            ),
+            editor_dialog(),
+            align="center",
+            width="100%",
+            spacing="3",
+        ),
+        rx.hstack(
+            filter_select(
+                "Scope",
+                "template-scope-filter",
+                TemplatesState.scope_filter,
+                TemplatesState.set_scope_filter,
+                TemplatesState.scope_choices,
+            ),
+            filter_select(
+                "Runtime",
+                "template-runtime-filter",
+                TemplatesState.runtime_filter,
+                TemplatesState.set_runtime_filter,
+                [(ALL, "All runtimes"), *RUNTIME_OPTIONS],
+            ),
+            filter_select(
+                "Validation",
+                "template-status-filter",
+                TemplatesState.status_filter,
+                TemplatesState.set_status_filter,
+                [(ALL, "Any status"), *((v, w) for v, w, _ in VALIDATION_STATUSES)],
+            ),
+            rx.spacer(),
+            rx.text(
+                TemplatesState.count_words, size="2", color=rx.color("gray", 11), role="status"
+            ),
+            align="end",
+            width="100%",
+            spacing="3",
+            wrap="wrap",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def filter_select(
+    label: str,
+    id: str,
+    value: rx.Var[str],
+    on_change: rx.EventHandler,
+    options: list[tuple[str, str]] | rx.Var[list],
+) -> rx.Component:
+    return option_select(
+        label, id=id, value=value, on_change=on_change, options=options, width="12rem"
+    )
+
+
+def library() -> rx.Component:
+    return rx.cond(
+        TemplatesState.visible.length() > 0,
+        rx.grid(
+            rx.foreach(TemplatesState.visible, card),
+            columns=rx.breakpoints(initial="1", md="2", xl="3"),
+            gap="1rem",
+            aria_label="Template library",
+            role="list",
+        ),
+        rx.cond(
+            TemplatesState.cards.length() > 0,
+            empty_state(
+                "search-x",
+                "No template matches",
+                "Try other words, or clear the filters.",
+                rx.button(
+                    "Clear filters", variant="soft", size="2", on_click=TemplatesState.clear_filters
+                ),
+            ),
+            empty_state(
+                "layout-template",
+                "No templates yet",
+                "A template is a launch recipe: image, startup command, ports and size.",
+            ),
+        ),
+    )
+
+
+def card(item: rx.Var[TemplateCard]) -> rx.Component:
+    return rx.box(
+        template_card(item, run=latest_run(item), actions=card_actions(item)),
+        role="listitem",
+        min_width="0",
+    )
+
+
+def latest_run(item: rx.Var[TemplateCard]) -> rx.Component:
+    """The latest validation run: a link to its sandbox and, while testing, the verdict."""
+    return rx.cond(
+        item.run_words,
+        rx.vstack(
+            rx.hstack(
+                rx.icon("flask-conical", size=14, color=rx.color("gray", 10)),
+                rx.cond(
+                    item.run_id,
+                    rx.link(item.run_words, href="/sandboxes/" + item.run_id, size="1"),
+                    rx.text(item.run_words, size="1", color=rx.color("gray", 10)),
+                ),
+                spacing="2",
+                align="center",
+            ),
+            rx.cond(
+                (item.status == "testing") & (item.run_id != ""),
+                rx.hstack(
+                    rx.button(
+                        rx.icon("check", size=14),
+                        "Mark passed",
+                        size="1",
+                        color_scheme="green",
+                        variant="soft",
+                        aria_label="Mark passed: " + item.name,
+                        on_click=TemplatesState.decide(item.id, item.run_id, "passed"),
+                    ),
+                    rx.button(
+                        rx.icon("x", size=14),
+                        "Mark failed",
+                        size="1",
+                        color_scheme="red",
+                        variant="soft",
+                        aria_label="Mark failed: " + item.name,
+                        on_click=TemplatesState.decide(item.id, item.run_id, "failed"),
+                    ),
+                    spacing="2",
+                ),
+            ),
+            spacing="2",
+            padding="0.5rem 0.75rem",
+            border_radius="0.5rem",
+            background=rx.color("gray", 2),
+            width="100%",
+        ),
+    )
+
+
+def card_actions(item: rx.Var[TemplateCard]) -> rx.Component:
+    return rx.hstack(
+        rx.button(
+            rx.icon("flask-conical", size=14),
+            "Validate",
+            size="1",
+            aria_label="Validate " + item.name,
+            on_click=TemplatesState.validate(item.id),
+        ),
+        rx.button(
+            rx.icon("pencil", size=14),
+            "Edit",
+            size="1",
+            variant="soft",
+            aria_label="Edit " + item.name,
+            on_click=TemplatesState.edit(item.id),
+        ),
+        rx.spacer(),
+        confirm_dialog(
+            rx.button(
+                rx.icon("trash-2", size=14),
+                "Delete",
+                size="1",
+                variant="ghost",
+                color_scheme="red",
+                aria_label="Delete " + item.name,
+            ),
+            title="Delete template",
+            description="Delete " + item.name + "? Sandboxes can no longer launch from it. "
+            "A template still used by a sandbox is kept.",
+            confirm="Delete template",
+            on_confirm=TemplatesState.delete(item.id),
+        ),
+        spacing="2",
+        align="center",
+        width="100%",
+    )
+
+
+# -- the create/edit dialog ------------------------------------------------------------------
+
+
+def form_text(label: str, name: str, *, placeholder: str = "", hint: str = "") -> rx.Component:
+    return text_field(
+        label,
+        id=f"template-{name.replace('_', '-')}",
+        value=getattr(form, name),
+        on_change=lambda value: TemplatesState.set_field(name, value),
+        placeholder=placeholder,
+        hint=hint,
+    )
+
+
+def form_code(label: str, name: str, *, placeholder: str = "", hint: str = "") -> rx.Component:
+    id = f"template-{name.replace('_', '-')}"
+    control = code_input(
+        id=id,
+        name=id,
+        placeholder=placeholder,
+        value=getattr(form, name),
+        on_change=lambda value: TemplatesState.set_field(name, value),
+    )
+    return field(label, control, *([field_hint(hint)] if hint else []), html_for=id, width="100%")
+
+
+def form_lines(label: str, name: str, *, placeholder: str, hint: str) -> rx.Component:
+    id = f"template-{name}"
+    control = rx.text_area(
+        id=id,
+        name=id,
+        value=getattr(form, name),
+        placeholder=placeholder,
+        rows="3",
+        on_change=lambda value: TemplatesState.set_field(name, value),
+        font_family="var(--code-font-family)",
+        spellcheck=False,
+        width="100%",
+    )
+    return field(label, control, field_hint(hint), html_for=id, width="100%")
+
+
+def pair(*fields: rx.Component) -> rx.Component:
+    return rx.grid(*fields, columns="2", gap="0.75rem", width="100%")
+
+
+def essentials() -> rx.Component:
+    return rx.vstack(
+        rx.cond(
+            TemplatesState.editing_id,
+            rx.fragment(),
+            option_select(
+                "Scope",
+                id="template-scope",
+                value=form.scope,
+                on_change=lambda v: TemplatesState.set_field("scope", v),
+                options=TemplatesState.form_scopes,
+                width="100%",
+            ),
+        ),
+        form_text("Name", "name", placeholder="Payments API dev"),
+        pair(
+            option_select(
+                "Runtime",
+                id="template-runtime",
+                value=form.runtime_type,
+                on_change=TemplatesState.set_runtime_type,
+                options=RUNTIME_OPTIONS,
+                width="100%",
+            ),
+            option_select(
+                "Size",
+                id="template-size",
+                value=form.size,
+                on_change=TemplatesState.set_size,
+                options=SIZE_OPTIONS,
+                width="100%",
+            ),
+        ),
+        form_text("Use case", "use_case", placeholder="A web app served on port 3000"),
+        form_code(
+            "Preview ports",
+            "ports",
+            placeholder="web:3000, api:8080",
+            hint="name:port, comma separated; a bare port is named port-<n>.",
+        ),
+        rx.cond(
+            (TemplatesState.editing_id == "") & TemplatesState.scoped_to_project,
+            rx.text(
+                rx.flex(
+                    rx.checkbox(
+                        checked=form.make_default,
+                        on_change=TemplatesState.set_make_default,
+                        id="template-make-default",
+                        name="template-make-default",
+                    ),
+                    rx.el.label(
+                        "Use as the project's default template", html_for="template-make-default"
+                    ),
+                    spacing="2",
+                    align="center",
+                ),
+                as_="div",
+                size="2",
+            ),
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def advanced() -> rx.Component:
+    return rx.el.details(
+        rx.el.summary(
+            "Advanced",
+            cursor="pointer",
+            font_weight="500",
+            font_size="0.875rem",
+            padding="0.25rem 0",
+        ),
+        rx.vstack(
+            rx.cond(
+                TemplatesState.editing_id,
+                rx.fragment(),
+                form_code(
+                    "Slug",
+                    "slug",
+                    placeholder="derived from the name",
+                    hint="Lower-case letters, digits and dashes; cannot change later.",
+                ),
+            ),
+            form_code("Image", "image", placeholder="node:22-bookworm-slim"),
+            form_code(
+                "Startup command",
+                "command",
+                placeholder="sh -c 'npm run dev'",
+                hint="Shell quoting or a JSON array; empty keeps the sandbox idle.",
+            ),
+            pair(
+                form_code("Working directory", "working_dir", placeholder="/workspace"),
+                form_code(
+                    "Workspace storage",
+                    "storage",
+                    placeholder="2Gi",
+                    hint="Empty: an ephemeral workspace.",
+                ),
+            ),
+            pair(
+                form_code("CPU", "cpu", placeholder="500m"),
+                form_code("Memory", "memory", placeholder="1Gi"),
+            ),
+            form_lines(
+                "Environment",
+                "env",
+                placeholder="NODE_ENV=development",
+                hint="One KEY=VALUE per line.",
+            ),
+            form_code(
+                "Secret references",
+                "secrets",
+                placeholder="git-token:token, npmrc",
+                hint="name or name:key, comma separated; the launch policy must allow them.",
+            ),
+            pair(
+                option_select(
+                    "Network",
+                    id="template-network",
+                    value=form.network,
+                    on_change=lambda v: TemplatesState.set_field("network", v),
+                    options=NETWORK_OPTIONS,
+                    width="100%",
+                ),
+                rx.box(),
+            ),
+            pair(
+                form_code(
+                    "TTL (seconds)", "ttl", placeholder="none", hint="A sandbox's lease; renewable."
+                ),
+                form_code(
+                    "Idle timeout (seconds)",
+                    "idle",
+                    placeholder="none",
+                    hint="Stops a sandbox with no activity.",
+                ),
+            ),
+            spacing="3",
+            width="100%",
+            padding_top="0.75rem",
+        ),
+        width="100%",
+        border_top=f"1px solid {rx.color('gray', 5)}",
+        padding_top="0.75rem",
+    )
+
+
+def editor_dialog() -> rx.Component:
+    return form_dialog(
+        essentials(),
+        advanced(),
+        icon="plus",
+        trigger="New template",
+        title=TemplatesState.editor_title,
+        description="What a sandbox launched from it runs: the essentials first, the rest "
+        "under Advanced.",
+        submit="Save template",
+        error=TemplatesState.editor_error,
+        busy=TemplatesState.editor_busy,
+        on_submit=TemplatesState.save,
+        is_open=TemplatesState.editor_open,
+        on_open_change=TemplatesState.set_editor_open,
+        max_width="40rem",
+    )
+
+
+def validate_dialog() -> rx.Component:
+    """Which project a global template's validation run launches in."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Validate template"),
+            rx.dialog.description(
+                "Launch a sandbox from ",
+                rx.text.strong(TemplatesState.validate_name),
+                " to try it out, then mark the run passed or failed. A global template "
+                "runs in one of your projects, under its launch policy and quota.",
+                size="2",
+                color=rx.color("gray", 11),
+            ),
+            rx.form(
+                rx.vstack(
+                    option_select(
+                        "Project",
+                        id="validate-project",
+                        value=TemplatesState.validate_project,
+                        on_change=TemplatesState.set_validate_project,
+                        options=TemplatesState.projects,
+                        width="100%",
+                    ),
+                    error_callout(TemplatesState.validate_error),
+                    rx.flex(
+                        rx.dialog.close(
+                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
+                        ),
+                        rx.button(
+                            rx.icon("flask-conical", size=14),
+                            "Launch validation run",
+                            type="submit",
+                            loading=TemplatesState.validate_busy,
+                        ),
+                        spacing="3",
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="4",
+                    margin_top="1rem",
+                ),
+                on_submit=TemplatesState.start_validation,
+            ),
+            max_width="28rem",
+        ),
+        open=TemplatesState.validate_open,
+        on_open_change=TemplatesState.set_validate_open,
     )

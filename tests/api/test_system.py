@@ -33,6 +33,7 @@ def test_info_reports_only_what_is_implemented(client):
         "audit-events",
         "audit-attribution",
         "templates",
+        "template-validation-runs",
         "boundary-summaries",
         "sandboxes",
         "sandbox-lifecycle",
