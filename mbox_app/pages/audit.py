@@ -7,8 +7,8 @@ import reflex as rx
 from components.audit import EVENT_HEADERS, event_detail_dialog, event_row
 from components.feedback import empty_state, error_callout
 from components.forms import field, field_hint, panel
-from components.shell import shell
 from components.tables import data_table
+from mbox_app.pages.frame import console_page
 from state.audit import AuditState
 
 TITLE = "Audit"
@@ -28,7 +28,7 @@ TEXT_FILTERS = (
 
 
 def page() -> rx.Component:
-    return shell(
+    return console_page(
         rx.vstack(
             filter_bar(),
             error_callout(AuditState.error),

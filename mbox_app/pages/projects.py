@@ -10,8 +10,8 @@ from components.dialogs import confirm_dialog, form_dialog
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import field_hint, hydrated_fieldset, panel, select_field, text_field
 from components.projects import facts, section
-from components.shell import shell
 from components.tables import data_table, mono, muted
+from mbox_app.pages.frame import console_page
 from state.projects import ProjectItem, ProjectsState
 
 TITLE = "Projects"
@@ -19,7 +19,7 @@ DESCRIPTION = "Projects own templates, sandboxes, policies and their audit trail
 
 
 def page() -> rx.Component:
-    return shell(
+    return console_page(
         notice_callout(ProjectsState.notice),
         rx.grid(
             project_list(),

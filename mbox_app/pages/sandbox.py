@@ -13,8 +13,8 @@ from components.dialogs import confirm_dialog
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import panel
 from components.runtime import compact_table, log_view, tab_intro
-from components.shell import shell
 from components.tables import mono, muted
+from mbox_app.pages.frame import console_page
 from state.sandbox import EventItem, Phase, PortItem, SandboxState
 from state.sandbox_artifacts import ALL_TASKS, CAPTURE_KINDS, UPLOAD_ID, ArtifactItem
 from state.sandbox_files import FileItem
@@ -26,7 +26,7 @@ ROUTE = "/sandboxes/[sandbox_id]"
 
 
 def page() -> rx.Component:
-    return shell(
+    return console_page(
         back_link(),
         rx.cond(
             SandboxState.missing,

@@ -7,8 +7,8 @@ import reflex as rx
 from components.dialogs import confirm_dialog, form_dialog
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import code_input, field, field_hint, text_field
-from components.shell import shell
 from components.templates import VALIDATION_STATUSES, option_select, template_card
+from mbox_app.pages.frame import console_page
 from state.template_form import NETWORK_POLICIES, RUNTIMES, SIZES
 from state.templates import ALL, TemplateCard, TemplatesState
 
@@ -24,7 +24,7 @@ form = TemplatesState.form
 
 
 def page() -> rx.Component:
-    return shell(
+    return console_page(
         rx.vstack(
             toolbar(),
             error_callout(TemplatesState.error),
