@@ -16,6 +16,16 @@ from backend.sandboxes.models import SandboxRow
 from backend.templates.models import TemplateRow
 
 
+def preflight(
+    session: Session, *, project_id: uuid.UUID, template: TemplateRow, service_account: str
+) -> list[str]:
+    """Exactly the reasons a launch would be refused, in the order the API reports them: the
+    launch policy's, else the active sandbox quota's. Launches and their preview share it."""
+    return launch_violations(
+        session, project_id=project_id, template=template, service_account=service_account
+    ) or active_sandbox_violations(session, project_id=project_id)
+
+
 def launch_violations(
     session: Session, *, project_id: uuid.UUID, template: TemplateRow, service_account: str
 ) -> list[str]:
