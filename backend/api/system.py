@@ -19,6 +19,8 @@ CAPABILITIES = [
     "openapi",
     "audit-events",
     "audit-attribution",
+    "project-policies",
+    "project-quota-policies",
     "templates",
     "sandboxes",
     "sandbox-lifecycle",

@@ -31,6 +31,8 @@ def test_info_reports_only_what_is_implemented(client):
         "openapi",
         "audit-events",
         "audit-attribution",
+        "project-policies",
+        "project-quota-policies",
         "templates",
         "sandboxes",
         "sandbox-lifecycle",
