@@ -156,6 +156,7 @@ def put_launch_policy(
         },
     )
     commit(session)
+    changes.notify("sandboxes")  # open launch previews re-check
     return policy
 
 
@@ -199,8 +200,7 @@ def put_quota_policy(
         },
     )
     commit(session)
-    # Launch previews count against the quota: let open consoles re-check.
-    changes.notify("sandboxes")
+    changes.notify("sandboxes")  # open launch previews re-check
     return quota
 
 

@@ -151,8 +151,15 @@ def affected_list() -> rx.Component:
         rx.foreach(
             SandboxesState.selected_items,
             lambda s: rx.el.li(
-                rx.text(s.name, weight="medium"),
-                rx.text(" — ", s.project_name, " · ", s.status, color=rx.color("gray", 11)),
+                rx.text(s.name, as_="span", weight="medium"),
+                rx.text(
+                    " — ",
+                    s.project_name,
+                    " · ",
+                    s.status_words,
+                    as_="span",
+                    color=rx.color("gray", 11),
+                ),
             ),
         ),
         aria_label="Affected sandboxes",

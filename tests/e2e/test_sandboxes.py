@@ -152,6 +152,41 @@ def test_launch_plan_shows_what_the_service_will_use(page: Page, api: httpx.Clie
     expect(dialog.get_by_role("button", name="Launch", exact=True)).to_be_enabled()
 
 
+def test_preflight_shows_blockers_before_the_click(
+    page: Page, api: httpx.Client, pytestconfig: pytest.Config
+) -> None:
+    project = create_project(api, "Quota Lab", "mbox-quota-lab")
+    quota = {"enforcement": "enforced", "maxActiveSandboxes": 1}
+    assert api.put(f"/v1/projects/{project['id']}/quota-policy", json=quota).status_code == 200
+    [sandbox] = stopped_sandboxes(api, project, ["only-one"])
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto("/sandboxes")
+    dialog = open_launch(page)
+    choose(page, "Project", "Quota Lab")
+    choose(page, "Template", "Shell")
+    verdict = dialog.get_by_role("region", name="Preflight")
+    expect(verdict).to_contain_text("Launch blocked")
+    expect(verdict).to_contain_text("active sandbox quota exceeded: maxActiveSandboxes=1 active=1")
+    launch_button = dialog.get_by_role("button", name="Launch", exact=True)
+    expect(launch_button).to_be_disabled()
+    page.wait_for_timeout(300)  # the dialog's entry animation
+    screenshot(page, pytestconfig, "sandboxes-launch-blocked.png")
+    page.emulate_media(color_scheme="dark")  # the console follows the system's theme
+    screenshot(page, pytestconfig, "sandboxes-launch-blocked-dark.png")
+    page.emulate_media(color_scheme="light")
+
+    # Freed elsewhere: the open preview follows.
+    assert api.delete(f"/v1/sandboxes/{sandbox['id']}").status_code == 204
+    expect(verdict).to_contain_text("Ready to launch")
+    expect(launch_button).to_be_enabled()
+
+    # The launch policy is checked the same way.
+    policy = {"enforcement": "enforced", "allowedServiceAccounts": ["builder"]}
+    assert api.put(f"/v1/projects/{project['id']}/policy", json=policy).status_code == 200
+    expect(verdict).to_contain_text('serviceAccountName "mbox-sandbox" is not allowed')
+    expect(launch_button).to_be_disabled()
+
+
 def test_unknown_sandbox_says_so(page: Page) -> None:
     page.goto("/sandboxes/00000000-0000-4000-8000-000000000000")
     expect(page.get_by_role("heading", name="Sandbox unavailable", level=1)).to_be_visible()
@@ -234,6 +269,7 @@ def test_bulk_stop_then_bulk_delete_with_confirmation(
     dialog = page.get_by_role("alertdialog")
     for name in names:
         expect(dialog.get_by_role("list", name="Affected sandboxes")).to_contain_text(name)
+    page.wait_for_timeout(300)  # the dialog's entry animation
     screenshot(page, pytestconfig, "sandboxes-bulk-stop.png")
     dialog.get_by_role("button", name="Stop sandboxes").click()
     expect(page.get_by_role("status")).to_have_text("Stopped 3 sandboxes.")
