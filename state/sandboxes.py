@@ -16,6 +16,7 @@ import uuid
 from datetime import datetime
 
 import reflex as rx
+from sqlmodel import Session
 
 from backend import changes
 from backend.errors import ServiceError
@@ -163,21 +164,29 @@ def _item(row: SandboxRow, project_names: dict, template_names: dict) -> Sandbox
     )
 
 
-def read_page(query: ListQuery) -> tuple[list[SandboxItem], int]:
-    """The page of sandboxes `query` asks for (newest first) and how many match in all."""
+def read_page(query: ListQuery) -> tuple[list[SandboxItem], int, int]:
+    """The page of sandboxes `query` asks for (newest first), how many match in all, and
+    the page's offset: the last page instead, when deletes emptied the one asked for."""
     with db_session() as session:
-        rows, total = sandboxes.page_sandboxes(
-            session,
-            project_id=parse_id(query.project),
-            status=query.status if query.status in ROW_STATUSES else None,
-            template_id=parse_id(query.template),
-            search=query.search,
-            offset=query.offset,
-            limit=PAGE_SIZE,
-        )
+        rows, total = _page_rows(session, query)
+        if not rows and query.offset > 0:
+            query = dataclasses.replace(query, offset=(max(total, 1) - 1) // PAGE_SIZE * PAGE_SIZE)
+            rows, total = _page_rows(session, query)
         project_names = {p.id: p.name for p in projects.list_projects(session)}
         template_names = {t.id: t.name for t in templates.list_templates(session)}
-    return [_item(row, project_names, template_names) for row in rows], total
+    return [_item(row, project_names, template_names) for row in rows], total, query.offset
+
+
+def _page_rows(session: Session, query: ListQuery) -> tuple[list[SandboxRow], int]:
+    return sandboxes.page_sandboxes(
+        session,
+        project_id=parse_id(query.project),
+        status=query.status if query.status in ROW_STATUSES else None,
+        template_id=parse_id(query.template),
+        search=query.search,
+        offset=query.offset,
+        limit=PAGE_SIZE,
+    )
 
 
 def read_choices() -> tuple[list[Choice], list[Choice]]:
@@ -385,24 +394,21 @@ class SandboxesState(rx.State):
             self.project_filter, self.status_filter, self.template_filter, self.search, self.offset
         )
 
-    def _show(self, items: list[SandboxItem], total: int) -> None:
+    def _show(self, items: list[SandboxItem], total: int, offset: int) -> None:
         if items != self.sandboxes:
             self.sandboxes = items
-        self.total = total
+        self.total, self.offset = total, offset
         shown = {item.id for item in items}
         if any(sandbox_id not in shown for sandbox_id in self.selected):
             self.selected = [sandbox_id for sandbox_id in self.selected if sandbox_id in shown]
 
     async def _reload(self) -> None:
-        items, total = await in_thread(read_page, self._query())
-        if not items and self.offset > 0:  # the page emptied (deletes): show the last one
-            self.offset = max(0, (total - 1) // PAGE_SIZE * PAGE_SIZE)
-            items, total = await in_thread(read_page, self._query())
-        self._show(items, total)
+        self._show(*await in_thread(read_page, self._query()))
 
     @rx.event
     async def load(self):
         self.error = self.launch_error = ""
+        self.launching = False
         self.notice, self.flash = self.flash, ""
         self.projects, self.all_templates = await in_thread(read_choices)
         known = {c.value for c in self.projects}
@@ -434,13 +440,13 @@ class SandboxesState(rx.State):
                         return
                     query, plan_for = self._query(), (self.project_id, self.template_id)
                     launching = self.launching
-                items, total = await in_thread(read_page, query)
+                found = await in_thread(read_page, query)
                 # The quota counts active sandboxes: an open launch plan may change too.
                 plan = await self._read_plan(*plan_for) if launching else None
                 async with self:
                     if not self._watching(ticket) or self._query() != query:
                         continue
-                    self._show(items, total)
+                    self._show(*found)
                     if plan is not None and (self.project_id, self.template_id) == plan_for:
                         self.plan = plan
         finally:

@@ -108,6 +108,7 @@ def selection_bar() -> rx.Component:
             ),
             rx.text(SandboxesState.selection_words, size="2", color=rx.color("gray", 11)),
             rx.spacer(),
+            rx.text(SandboxesState.range_words, size="2", color=rx.color("gray", 11)),
             confirm_dialog(
                 rx.button(
                     rx.icon("square", size=14),
