@@ -27,7 +27,7 @@ def page() -> rx.Component:
             selection_bar(),
             sandbox_list(),
             rx.cond(
-                SandboxesState.total > 0,
+                SandboxesState.has_previous | SandboxesState.has_next,
                 pager(
                     SandboxesState.range_words,
                     has_previous=SandboxesState.has_previous,
