@@ -12,6 +12,7 @@ from backend.errors import NotFound, PolicyDenied
 from backend.policy.models import ProjectPolicyRow, ProjectQuotaPolicyRow
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.models import SandboxCreate
+from state import sandboxes as console_state
 
 ADMIN = Principal(subject="test", source="test")
 
@@ -138,3 +139,57 @@ def test_plan_blocks_when_the_active_quota_is_reached(api, database):
     quota = "active sandbox quota exceeded: maxActiveSandboxes=1 active=1"
     assert plan(database, project, template).blockers == [quota]
     assert launch_refusal(database, project, template) == f"policy denied: {quota}"
+
+
+# -- the console's use of them (state/sandboxes.py), on the same database -----------------
+
+
+@pytest.fixture
+def console(database, monkeypatch):
+    monkeypatch.setattr(console_state, "db_session", database.session)
+    return console_state
+
+
+def test_console_page_falls_back_to_the_last_page(api, console, monkeypatch):
+    monkeypatch.setattr(console, "PAGE_SIZE", 2)
+    project, template = api.project(), api.template()
+    for n in range(3):
+        api.sandbox(project, template, name=f"box {n}")
+
+    def names(query):
+        items, total, offset = console.read_page(query)
+        return [item.name for item in items], total, offset
+
+    assert names(console.ListQuery()) == (["box 2", "box 1"], 3, 0)
+    assert names(console.ListQuery(offset=2)) == (["box 0"], 3, 2)
+    assert names(console.ListQuery(offset=10)) == (["box 0"], 3, 2)
+    assert names(console.ListQuery(search="nothing", offset=4)) == ([], 0, 0)
+
+
+def test_console_bulk_actions_report_each_failure_by_name(api, console):
+    project, template = api.project(), api.template()
+    kept = api.sandbox(project, template, name="kept")
+    gone = api.sandbox(project, template, name="gone")
+    assert api.client.delete(f"/v1/sandboxes/{gone['id']}").status_code == 204
+    failures = console.act_on_each("stop", [(gone["id"], "gone"), (kept["id"], "kept")])
+    assert failures == ["gone: resource not found"]
+    assert api.client.get(f"/v1/sandboxes/{kept['id']}").json()["status"] == "stopped"
+    [event] = api.audit(action="sandbox.stopped")
+    assert event["principal"] == "console"
+
+
+def test_console_plan_in_words(api, console):
+    project = api.project(defaultNamespace="team-b")
+    template = api.template(
+        image="node:22",
+        exposedPorts=[{"name": "web", "port": 3000}, {"name": "api", "port": 8080}],
+        cpuRequest="250m",
+        storageRequest="2Gi",
+        metadata={"validationStatus": "passed"},
+    )
+    plan = console.read_plan(project["id"], template["id"])
+    assert plan.ports == "web :3000, api :8080"
+    assert plan.size == "250m CPU · 2Gi workspace"
+    assert plan.validation == "Validated"
+    assert (plan.namespace, plan.service_account, plan.blockers) == ("team-b", "mbox-sandbox", [])
+    assert console.read_plan("", template["id"]) == console.LaunchPlanView()
