@@ -411,14 +411,28 @@ class SandboxesState(rx.State):
         self.launching = False
         self.notice, self.flash = self.flash, ""
         self.projects, self.all_templates = await in_thread(read_choices)
-        known = {c.value for c in self.projects}
-        if self.project_filter not in known:
+        self._filters_from_link()
+        if self.project_filter not in {c.value for c in self.projects}:
             self.project_filter = ALL
         if self.template_filter not in {c.value for c in self.all_templates}:
             self.template_filter = ALL
+        if self.status_filter not in ROW_STATUSES:
+            self.status_filter = ALL
         self.selected = []
         await self._reload()
         return SandboxesState.watch
+
+    def _filters_from_link(self) -> None:
+        """Other pages may link to a filtered list: /sandboxes?project=<id>&status=running
+        (also `template` and `q`, the search)."""
+        asked = self.router.url.query_parameters
+        if not asked:
+            return
+        self.project_filter = asked.get("project", ALL)
+        self.status_filter = asked.get("status", ALL)
+        self.template_filter = asked.get("template", ALL)
+        self.search = asked.get("q", "")
+        self.offset = 0
 
     @rx.event(background=True)
     async def watch(self):
