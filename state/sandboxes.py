@@ -306,6 +306,7 @@ class SandboxesState(rx.State):
     template_filter: str = ALL
     search: str = ""
     selected: list[str] = []
+    acting: bool = False  # a start, stop or delete is under way
     error: str = ""
     notice: str = ""
     # A message another page leaves for this one (e.g. "Deleted sandbox x.").
@@ -528,21 +529,33 @@ class SandboxesState(rx.State):
     @rx.event
     async def act(self, action: str, sandbox_id: str, name: str):
         """One row's Start or Stop."""
-        await self._act_on(action, [(sandbox_id, name)])
+        async for update in self._act_on(action, [(sandbox_id, name)]):
+            yield update
 
     @rx.event
     async def stop_selected(self):
-        await self._act_on("stop", [(s.id, s.name) for s in self.selected_items])
+        async for update in self._act_on("stop", self._selected_targets()):
+            yield update
 
     @rx.event
     async def delete_selected(self):
-        await self._act_on("delete", [(s.id, s.name) for s in self.selected_items])
+        async for update in self._act_on("delete", self._selected_targets()):
+            yield update
 
-    async def _act_on(self, action: str, targets: list[tuple[str, str]]) -> None:
+    def _selected_targets(self) -> list[tuple[str, str]]:
+        return [(s.id, s.name) for s in self.selected_items]
+
+    async def _act_on(self, action: str, targets: list[tuple[str, str]]):
+        """Act on each target, showing the work in progress (`acting`) meanwhile."""
         self.error = self.notice = ""
-        if action not in ACTIONS or not targets:
+        if action not in ACTIONS or not targets or self.acting:
             return
-        failures = await in_thread(act_on_each, action, targets)
+        self.acting = True
+        yield None
+        try:
+            failures = await in_thread(act_on_each, action, targets)
+        finally:
+            self.acting = False
         done = len(targets) - len(failures)
         past = {"start": "Started", "stop": "Stopped", "delete": "Deleted"}[action]
         if done:

@@ -96,7 +96,7 @@ def toolbar() -> rx.Component:
 
 def selection_bar() -> rx.Component:
     """Select the page, then stop or delete the selection after a confirmation."""
-    nothing = SandboxesState.selected.length() == 0
+    unavailable = (SandboxesState.selected.length() == 0) | SandboxesState.acting
     return rx.cond(
         SandboxesState.sandboxes.length() > 0,
         rx.hstack(
@@ -116,7 +116,8 @@ def selection_bar() -> rx.Component:
                     variant="soft",
                     color_scheme="gray",
                     size="1",
-                    disabled=nothing,
+                    disabled=unavailable,
+                    loading=SandboxesState.acting,
                 ),
                 title="Stop these sandboxes?",
                 description="Their processes stop; workspaces are kept and they can start again.",
@@ -131,7 +132,8 @@ def selection_bar() -> rx.Component:
                     variant="soft",
                     color_scheme="red",
                     size="1",
-                    disabled=nothing,
+                    disabled=unavailable,
+                    loading=SandboxesState.acting,
                 ),
                 title="Delete these sandboxes?",
                 description="They leave the list and their runtimes are cleaned up. "
@@ -263,6 +265,7 @@ def row_action(sandbox: rx.Var[SandboxItem]) -> rx.Component:
             variant="soft",
             color_scheme="gray",
             aria_label=f"Stop {sandbox.name}",
+            disabled=SandboxesState.acting,
             on_click=SandboxesState.act("stop", sandbox.id, sandbox.name),
         ),
         rx.button(
@@ -270,6 +273,7 @@ def row_action(sandbox: rx.Var[SandboxItem]) -> rx.Component:
             size="1",
             variant="soft",
             aria_label=f"Start {sandbox.name}",
+            disabled=SandboxesState.acting,
             on_click=SandboxesState.act("start", sandbox.id, sandbox.name),
         ),
     )
