@@ -1,20 +1,24 @@
-"""Sandboxes page state: every sandbox at a glance, a project filter and the launch form.
+"""Sandboxes page state: one page of sandboxes at a time (filtered and sorted on the
+server), bulk stop and delete, and the launch dialog with its plan and preflight.
 
-The list refreshes itself while the page is open (`watch`), so a launch seen as pending
-turns running without a reload. The formatting helpers here are shared with the sandbox
-page (state/sandbox.py).
+The page is live without polling: `watch` sleeps on the change notifications of requests
+("sandboxes") and of the runtime ("sandbox-status") and then re-reads only the page shown.
+The formatting helpers here are shared with the sandbox page (state/sandbox.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import secrets
 import uuid
 from datetime import datetime
 
 import reflex as rx
+from sqlmodel import Session
 
+from backend import changes
 from backend.errors import ServiceError
 from backend.projects import service as projects
 from backend.projects.models import ProjectRow
@@ -22,10 +26,18 @@ from backend.sandboxes import service as sandboxes
 from backend.sandboxes.models import SandboxCreate, SandboxRow
 from backend.templates import service as templates
 from backend.templates.models import TemplateRow
+from backend.validation import resolve_slug
 from state.base import CONSOLE, db_session, in_thread
 
-ALL_PROJECTS = "all"  # the filter's "no filter" value (a Radix select item cannot be "")
-LIST_REFRESH_SECONDS = 2.0
+ALL = "all"  # a filter's "no filter" value (a Radix select item cannot be "")
+ALL_PROJECTS = ALL
+PAGE_SIZE = 50
+# A burst of changes (a bulk stop, a reconciler pass) becomes one re-read.
+CHANGE_DEBOUNCE_SECONDS = 0.1
+# Changes made by another replica are not announced here: re-read at least this often.
+FALLBACK_REFRESH_SECONDS = 30.0
+ROW_STATUSES = ("pending", "running", "stopped", "failed")
+EN_DASH = "\u2013"
 
 # Why a sandbox is in its status, in words (anything else is shown as the runtime said it).
 REASONS = {
@@ -33,6 +45,7 @@ REASONS = {
     "start-failed": "start failed",
     "template-missing": "template deleted",
 }
+VALIDATION_WORDS = {"passed": "Validated", "failed": "Failed", "testing": "Testing"}
 
 
 def status_words(status: str, reason: str, message: str) -> str:
@@ -110,6 +123,31 @@ class TemplateChoices:
     slugs: dict[str, str]
 
 
+@dataclasses.dataclass(frozen=True)
+class ListQuery:
+    """What the list shows: the filters (ALL when unused) and the first row's offset."""
+
+    project: str = ALL
+    status: str = ALL
+    template: str = ALL
+    search: str = ""
+    offset: int = 0
+
+
+@dataclasses.dataclass
+class LaunchPlanView:
+    """What a launch will create, as the service resolved it, and why it would be refused."""
+
+    template_name: str = ""
+    image: str = ""
+    ports: str = ""
+    size: str = ""
+    validation: str = ""
+    namespace: str = ""
+    service_account: str = ""
+    blockers: list[str] = dataclasses.field(default_factory=list)
+
+
 def _item(row: SandboxRow, project_names: dict, template_names: dict) -> SandboxItem:
     return SandboxItem(
         id=str(row.id),
@@ -126,17 +164,47 @@ def _item(row: SandboxRow, project_names: dict, template_names: dict) -> Sandbox
     )
 
 
-def read_overview() -> tuple[list[SandboxItem], list[Choice]]:
-    """Every sandbox (newest first) and the projects to choose from."""
+def read_page(query: ListQuery) -> tuple[list[SandboxItem], int, int]:
+    """The page of sandboxes `query` asks for (newest first), how many match in all, and
+    the page's offset: the last page instead, when deletes emptied the one asked for."""
+    with db_session() as session:
+        rows, total = _page_rows(session, query)
+        if not rows and query.offset > 0:
+            query = dataclasses.replace(query, offset=(max(total, 1) - 1) // PAGE_SIZE * PAGE_SIZE)
+            rows, total = _page_rows(session, query)
+        project_names = {p.id: p.name for p in projects.list_projects(session)}
+        template_names = {t.id: t.name for t in templates.list_templates(session)}
+    return [_item(row, project_names, template_names) for row in rows], total, query.offset
+
+
+def _page_rows(session: Session, query: ListQuery) -> tuple[list[SandboxRow], int]:
+    return sandboxes.page_sandboxes(
+        session,
+        project_id=parse_id(query.project),
+        status=query.status if query.status in ROW_STATUSES else None,
+        template_id=parse_id(query.template),
+        search=query.search,
+        offset=query.offset,
+        limit=PAGE_SIZE,
+    )
+
+
+def read_choices() -> tuple[list[Choice], list[Choice]]:
+    """The projects and the templates to filter and launch by."""
     with db_session() as session:
         project_rows: list[ProjectRow] = projects.list_projects(session)
         template_rows: list[TemplateRow] = templates.list_templates(session)
-        rows = sandboxes.list_sandboxes(session)
     project_names = {p.id: p.name for p in project_rows}
-    template_names = {t.id: t.name for t in template_rows}
-    items = [_item(row, project_names, template_names) for row in rows]
-    choices = [Choice(str(p.id), p.name) for p in project_rows]
-    return items, choices
+    return (
+        [Choice(str(p.id), p.name) for p in project_rows],
+        [Choice(str(t.id), _template_label(t, project_names)) for t in template_rows],
+    )
+
+
+def _template_label(template: TemplateRow, project_names: dict) -> str:
+    if template.project_id is None:
+        return template.name
+    return f"{template.name} ({project_names.get(template.project_id, 'other project')})"
 
 
 def read_templates(project_id: str) -> TemplateChoices:
@@ -156,17 +224,95 @@ def read_templates(project_id: str) -> TemplateChoices:
     )
 
 
+def read_plan(project_id: str, template_id: str) -> LaunchPlanView:
+    """The launch as the service would make it (the same resolution and the same checks)."""
+    parsed = parse_id(project_id)
+    if parsed is None or not template_id:
+        return LaunchPlanView()
+    with db_session() as session:
+        plan = sandboxes.plan_launch(session, project_id=parsed, template_id=template_id)
+    template = plan.template
+    return LaunchPlanView(
+        template_name=template.name,
+        image=template.image,
+        ports=_ports_words(template.exposed_ports),
+        size=_size_words(template),
+        validation=_validation_words(template.meta),
+        namespace=plan.namespace,
+        service_account=plan.service_account,
+        blockers=plan.blockers,
+    )
+
+
+def _ports_words(ports: list[dict]) -> str:
+    """`web :3000, api :8080`, or `None`."""
+    return ", ".join(f"{p['name']} :{p['port']}" for p in ports) or "None"
+
+
+def _size_words(template: TemplateRow) -> str:
+    """`250m CPU · 512Mi memory · 2Gi workspace`, or what is missing in words."""
+    parts = [
+        f"{template.cpu_request} CPU" if template.cpu_request else "",
+        f"{template.memory_request} memory" if template.memory_request else "",
+        f"{template.storage_request} workspace" if template.storage_request else "",
+    ]
+    return " · ".join(part for part in parts if part) or "No requests declared"
+
+
+def _validation_words(meta: object) -> str:
+    status = meta.get("validationStatus", "") if isinstance(meta, dict) else ""
+    return VALIDATION_WORDS.get(status, "Not tested")
+
+
 def create_sandbox(data: SandboxCreate) -> str:
     """Launch through the service (policy, quota and audit live there); return the new id."""
     with db_session() as session:
         return str(sandboxes.create_sandbox(session, principal=CONSOLE, data=data).id)
 
 
+ACTIONS = {
+    "start": sandboxes.start_sandbox,
+    "stop": sandboxes.stop_sandbox,
+    "delete": sandboxes.delete_sandbox,
+}
+
+
+def act_on_each(action: str, targets: list[tuple[str, str]]) -> list[str]:
+    """Start, stop or delete each (id, name) through the service, each in its own
+    transaction so one refusal spares the others; the failures in words."""
+    failures = []
+    for sandbox_id, name in targets:
+        try:
+            with db_session() as session:
+                ACTIONS[action](session, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id))
+        except ServiceError as exc:
+            failures.append(f"{name}: {exc.message}")
+    return failures
+
+
+def _sandboxes(n: int) -> str:
+    return "1 sandbox" if n == 1 else f"{n} sandboxes"
+
+
 class SandboxesState(rx.State):
+    # The list: one page of rows and what was asked for.
     sandboxes: list[SandboxItem] = []
+    total: int = 0
+    offset: int = 0
     projects: list[Choice] = []
-    project_filter: str = ALL_PROJECTS
-    # The launch form.
+    all_templates: list[Choice] = []
+    project_filter: str = ALL
+    status_filter: str = ALL
+    template_filter: str = ALL
+    search: str = ""
+    selected: list[str] = []
+    acting: bool = False  # a start, stop or delete is under way
+    error: str = ""
+    notice: str = ""
+    # A message another page leaves for this one (e.g. "Deleted sandbox x.").
+    flash: str = ""
+    # The launch dialog.
+    launching: bool = False
     project_id: str = ""
     template_id: str = ""
     project_templates: list[Choice] = []
@@ -174,22 +320,63 @@ class SandboxesState(rx.State):
     default_template_id: str = ""
     name: str = ""
     suggested_name: str = ""
-    error: str = ""
-    notice: str = ""
-    # A message another page leaves for this one (e.g. "Deleted sandbox x.").
-    flash: str = ""
+    plan: LaunchPlanView = LaunchPlanView()
+    launch_error: str = ""
     _template_slugs: dict[str, str] = {}
     _watchers: int = 0
 
-    @rx.var
-    def visible(self) -> list[SandboxItem]:
-        if self.project_filter == ALL_PROJECTS:
-            return self.sandboxes
-        return [s for s in self.sandboxes if s.project_id == self.project_filter]
+    # -- derived views ---------------------------------------------------------------------
 
     @rx.var
-    def filter_choices(self) -> list[Choice]:
-        return [Choice(ALL_PROJECTS, "All projects"), *self.projects]
+    def range_words(self) -> str:
+        """`1\u201350 of 1,234` (an en dash, as typeset), `0 of 0`."""
+        if not self.sandboxes:
+            return f"0 of {self.total:,}"
+        last = self.offset + len(self.sandboxes)
+        return f"{self.offset + 1:,}{EN_DASH}{last:,} of {self.total:,}"
+
+    @rx.var
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+    @rx.var
+    def has_next(self) -> bool:
+        return self.offset + len(self.sandboxes) < self.total
+
+    @rx.var
+    def filtered(self) -> bool:
+        filters = (self.project_filter, self.status_filter, self.template_filter)
+        return bool(self.search.strip()) or any(value != ALL for value in filters)
+
+    @rx.var
+    def selected_items(self) -> list[SandboxItem]:
+        chosen = set(self.selected)
+        return [s for s in self.sandboxes if s.id in chosen]
+
+    @rx.var
+    def page_selected(self) -> bool:
+        return bool(self.sandboxes) and len(self.selected) == len(self.sandboxes)
+
+    @rx.var
+    def selection_words(self) -> str:
+        return f"{len(self.selected)} selected" if self.selected else "None selected"
+
+    @rx.var
+    def project_choices(self) -> list[Choice]:
+        return [Choice(ALL, "All projects"), *self.projects]
+
+    @rx.var
+    def status_choices(self) -> list[Choice]:
+        return [Choice(ALL, "All statuses")] + [Choice(s, s.capitalize()) for s in ROW_STATUSES]
+
+    @rx.var
+    def template_choices(self) -> list[Choice]:
+        return [Choice(ALL, "All templates"), *self.all_templates]
+
+    @rx.var
+    def slug(self) -> str:
+        """The slug the launch will use (derived from the name as the service derives it)."""
+        return resolve_slug(None, self.name.strip() or self.suggested_name) or "—"
 
     @rx.var
     def name_hint(self) -> str:
@@ -197,75 +384,248 @@ class SandboxesState(rx.State):
             return "Optional."
         return "Optional: blank uses the suggestion."
 
+    @rx.var
+    def blocked(self) -> bool:
+        return not self.project_id or not self.template_id or bool(self.plan.blockers)
+
+    # -- the list --------------------------------------------------------------------------
+
+    def _query(self) -> ListQuery:
+        return ListQuery(
+            self.project_filter, self.status_filter, self.template_filter, self.search, self.offset
+        )
+
+    def _show(self, items: list[SandboxItem], total: int, offset: int) -> None:
+        if items != self.sandboxes:
+            self.sandboxes = items
+        self.total, self.offset = total, offset
+        shown = {item.id for item in items}
+        if any(sandbox_id not in shown for sandbox_id in self.selected):
+            self.selected = [sandbox_id for sandbox_id in self.selected if sandbox_id in shown]
+
+    async def _reload(self) -> None:
+        self._show(*await in_thread(read_page, self._query()))
+
     @rx.event
     async def load(self):
-        self.error = ""
+        self.error = self.launch_error = ""
+        self.launching = False
         self.notice, self.flash = self.flash, ""
-        items, choices = await in_thread(read_overview)
-        self.sandboxes, self.projects = items, choices
-        known = {c.value for c in choices}
-        if self.project_filter != ALL_PROJECTS and self.project_filter not in known:
-            self.project_filter = ALL_PROJECTS
-        if self.project_id not in known:
-            preferred = self.project_filter if self.project_filter in known else ""
-            self.project_id = preferred or (choices[0].value if choices else "")
-            self.template_id = ""
-        await self._load_templates()
+        self.projects, self.all_templates = await in_thread(read_choices)
+        self._filters_from_link()
+        if self.project_filter not in {c.value for c in self.projects}:
+            self.project_filter = ALL
+        if self.template_filter not in {c.value for c in self.all_templates}:
+            self.template_filter = ALL
+        if self.status_filter not in ROW_STATUSES:
+            self.status_filter = ALL
+        self.selected = []
+        await self._reload()
         return SandboxesState.watch
+
+    def _filters_from_link(self) -> None:
+        """Other pages may link to a filtered list: /sandboxes?project=<id>&status=running
+        (also `template` and `q`, the search)."""
+        asked = self.router.url.query_parameters
+        if not asked:
+            return
+        self.project_filter = asked.get("project", ALL)
+        self.status_filter = asked.get("status", ALL)
+        self.template_filter = asked.get("template", ALL)
+        self.search = asked.get("q", "")
+        self.offset = 0
 
     @rx.event(background=True)
     async def watch(self):
-        """Refresh the list while this page is open. Leaving the page cancels this task (a
-        navigation supersedes the page-load chain it belongs to); the ticket check also
-        ends an older loop when the page loads again."""
+        """Re-read the page shown whenever a sandbox changes, while this page is open.
+        Leaving the page cancels this task (a navigation supersedes the page-load chain it
+        belongs to) and unsubscribes; the ticket also ends an older loop on a reload."""
         async with self:
             self._watchers += 1
             ticket = self._watchers
-        while True:
-            await asyncio.sleep(LIST_REFRESH_SECONDS)
-            items, _ = await in_thread(read_overview)
-            async with self:
-                if ticket != self._watchers or self.router.url.path.rstrip("/") != "/sandboxes":
-                    return
-                if items != self.sandboxes:
-                    self.sandboxes = items
+        wakeup = changes.subscribe("sandboxes", "sandbox-status")
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), FALLBACK_REFRESH_SECONDS)
+                await asyncio.sleep(CHANGE_DEBOUNCE_SECONDS)
+                wakeup.clear()
+                async with self:
+                    if not self._watching(ticket):
+                        return
+                    query, plan_for = self._query(), (self.project_id, self.template_id)
+                    launching = self.launching
+                found = await in_thread(read_page, query)
+                # The quota counts active sandboxes: an open launch plan may change too.
+                plan = await self._read_plan(*plan_for) if launching else None
+                async with self:
+                    if not self._watching(ticket) or self._query() != query:
+                        continue
+                    self._show(*found)
+                    if plan is not None and (self.project_id, self.template_id) == plan_for:
+                        self.plan = plan
+        finally:
+            changes.unsubscribe(wakeup)
+
+    def _watching(self, ticket: int) -> bool:
+        return ticket == self._watchers and self.router.url.path.rstrip("/") == "/sandboxes"
+
+    async def _filter(self) -> None:
+        self.offset = 0
+        self.selected = []
+        self.error = self.notice = ""
+        await self._reload()
 
     @rx.event
-    def set_project_filter(self, value: str):
+    async def set_project_filter(self, value: str):
         self.project_filter = value
-        if value != ALL_PROJECTS and value != self.project_id:
-            return SandboxesState.set_project_id(value)
+        await self._filter()
+
+    @rx.event
+    async def set_status_filter(self, value: str):
+        self.status_filter = value
+        await self._filter()
+
+    @rx.event
+    async def set_template_filter(self, value: str):
+        self.template_filter = value
+        await self._filter()
+
+    @rx.event
+    async def set_search(self, value: str):
+        self.search = value
+        await self._filter()
+
+    @rx.event
+    async def clear_filters(self):
+        self.project_filter = self.status_filter = self.template_filter = ALL
+        self.search = ""
+        await self._filter()
+
+    @rx.event
+    async def previous_page(self):
+        self.offset = max(0, self.offset - PAGE_SIZE)
+        self.selected = []
+        await self._reload()
+
+    @rx.event
+    async def next_page(self):
+        if self.offset + PAGE_SIZE < self.total:
+            self.offset += PAGE_SIZE
+            self.selected = []
+            await self._reload()
+
+    # -- selection and actions -------------------------------------------------------------
+
+    @rx.event
+    def toggle(self, sandbox_id: str, checked: bool):
+        rest = [s for s in self.selected if s != sandbox_id]
+        self.selected = [*rest, sandbox_id] if checked else rest
+
+    @rx.event
+    def toggle_page(self, checked: bool):
+        self.selected = [s.id for s in self.sandboxes] if checked else []
+
+    @rx.event
+    async def act(self, action: str, sandbox_id: str, name: str):
+        """One row's Start or Stop."""
+        async for update in self._act_on(action, [(sandbox_id, name)]):
+            yield update
+
+    @rx.event
+    async def stop_selected(self):
+        async for update in self._act_on("stop", self._selected_targets()):
+            yield update
+
+    @rx.event
+    async def delete_selected(self):
+        async for update in self._act_on("delete", self._selected_targets()):
+            yield update
+
+    def _selected_targets(self) -> list[tuple[str, str]]:
+        return [(s.id, s.name) for s in self.selected_items]
+
+    async def _act_on(self, action: str, targets: list[tuple[str, str]]):
+        """Act on each target, showing the work in progress (`acting`) meanwhile."""
+        self.error = self.notice = ""
+        if action not in ACTIONS or not targets or self.acting:
+            return
+        self.acting = True
+        yield None
+        try:
+            failures = await in_thread(act_on_each, action, targets)
+        finally:
+            self.acting = False
+        done = len(targets) - len(failures)
+        past = {"start": "Started", "stop": "Stopped", "delete": "Deleted"}[action]
+        if done:
+            what = targets[0][1] if len(targets) == 1 else _sandboxes(done)
+            self.notice = f"{past} {what}."
+        if failures:
+            self.error = f"Could not {action} " + "; ".join(failures)
+        self.selected = []
+        await self._reload()
+
+    # -- the launch dialog -----------------------------------------------------------------
+
+    @rx.event
+    async def set_launching(self, value: bool):
+        self.launching = value
+        self.launch_error = ""
+        if not value:
+            return
+        known = {c.value for c in self.projects}
+        if self.project_id not in known:
+            preferred = self.project_filter if self.project_filter in known else ""
+            self.project_id = preferred or (self.projects[0].value if self.projects else "")
+            self.template_id = ""
+        await self._load_templates()
 
     @rx.event
     async def set_project_id(self, value: str):
         self.project_id = value
         self.template_id = ""
-        self.error = self.notice = ""
+        self.launch_error = ""
         await self._load_templates()
 
     @rx.event
-    def set_template_id(self, value: str):
+    async def set_template_id(self, value: str):
         self.template_id = value
-        self.error = self.notice = ""
+        self.launch_error = ""
         self._suggest_name()
+        await self._refresh_plan()
 
     @rx.event
     def set_name(self, value: str):
         self.name = value
-        self.error = self.notice = ""
+        self.launch_error = ""
 
     async def _load_templates(self):
         try:
             found = await in_thread(read_templates, self.project_id)
         except ServiceError as exc:
             found = TemplateChoices([], [], "", {})
-            self.error = exc.message
+            self.launch_error = exc.message
         self.project_templates, self.global_templates = found.project, found.shared
         self.default_template_id = found.default_id
         self._template_slugs = found.slugs
         if self.template_id not in found.slugs:
             self.template_id = found.default_id
         self._suggest_name()
+        await self._refresh_plan()
+
+    async def _read_plan(self, project_id: str, template_id: str) -> LaunchPlanView | None:
+        try:
+            return await in_thread(read_plan, project_id, template_id)
+        except ServiceError:
+            return None
+
+    async def _refresh_plan(self) -> None:
+        try:
+            self.plan = await in_thread(read_plan, self.project_id, self.template_id)
+        except ServiceError as exc:
+            self.plan = LaunchPlanView()
+            self.launch_error = exc.message
 
     def _suggest_name(self):
         """`<template-slug>-<4 hex>`: short, and unique enough to launch again at once."""
@@ -276,12 +636,12 @@ class SandboxesState(rx.State):
 
     @rx.event
     async def create(self, _form: dict | None = None):
-        self.error = self.notice = ""
+        self.launch_error = ""
         if not self.project_id:
-            self.error = "Choose a project to launch the sandbox in."
+            self.launch_error = "Choose a project to launch the sandbox in."
             return
         if not self.template_id:
-            self.error = "Choose a template to launch from."
+            self.launch_error = "Choose a template to launch from."
             return
         name = self.name.strip() or self.suggested_name
         data = SandboxCreate.model_validate(
@@ -290,8 +650,10 @@ class SandboxesState(rx.State):
         try:
             sandbox_id = await in_thread(create_sandbox, data)
         except ServiceError as exc:
-            self.error = exc.message
+            self.launch_error = exc.message
+            await self._refresh_plan()
             return
         self.name = ""
+        self.launching = False
         self._suggest_name()
         return rx.redirect(f"/sandboxes/{sandbox_id}")

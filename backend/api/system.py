@@ -20,6 +20,8 @@ CAPABILITIES = [
     "project-usage",
     "audit-events",
     "audit-attribution",
+    "project-policies",
+    "project-quota-policies",
     "templates",
     "template-validation-runs",
     "boundary-summaries",

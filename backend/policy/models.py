@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from backend.db import json_field, timestamp_field
+from backend.schemas import PublicModel, RequestModel
 
 ENFORCEMENT_MODES = ("disabled", "enforced")
 
@@ -34,3 +35,43 @@ class ProjectQuotaPolicyRow(SQLModel, table=True):
     max_retained_artifact_bytes: int | None = Field(default=None, sa_type=sa.BigInteger)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
+
+
+# A policy never written reads as this moment (the reference's Go zero time).
+NEVER = datetime(1, 1, 1, tzinfo=UTC)
+
+
+class ProjectPolicy(PublicModel):
+    omit_empty = frozenset(
+        {"allowed_image_prefixes", "allowed_service_accounts", "allowed_secret_refs"}
+    )
+
+    project_id: uuid.UUID
+    enforcement: str
+    allowed_image_prefixes: list[str] | None = None
+    allowed_service_accounts: list[str] | None = None
+    allowed_secret_refs: list[str] | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProjectPolicyUpsert(RequestModel):
+    enforcement: str | None = None
+    allowed_image_prefixes: list[str] | None = None
+    allowed_service_accounts: list[str] | None = None
+    allowed_secret_refs: list[str] | None = None
+
+
+class ProjectQuotaPolicy(PublicModel):
+    project_id: uuid.UUID
+    enforcement: str
+    max_active_sandboxes: int | None = None
+    max_retained_artifact_bytes: int | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProjectQuotaPolicyUpsert(RequestModel):
+    enforcement: str | None = None
+    max_active_sandboxes: int | None = None
+    max_retained_artifact_bytes: int | None = None

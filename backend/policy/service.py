@@ -1,19 +1,38 @@
-"""Launch policy and quota checks. Denials are audited even though the change is refused."""
+"""Launch policy and quota: the checks (denials are audited even though the change is
+refused), and reading and replacing a project's policies."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session, col, func, select
 
-from backend import audit
+from backend import audit, changes
 from backend.auth.models import Principal
-from backend.db import commit
-from backend.errors import PolicyDenied
-from backend.policy.models import ProjectPolicyRow, ProjectQuotaPolicyRow
+from backend.db import commit, get_row, utcnow
+from backend.errors import InvalidInput, PolicyDenied
+from backend.policy.models import (
+    ENFORCEMENT_MODES,
+    NEVER,
+    ProjectPolicyRow,
+    ProjectPolicyUpsert,
+    ProjectQuotaPolicyRow,
+    ProjectQuotaPolicyUpsert,
+)
+from backend.projects.models import ProjectRow
 from backend.sandboxes.models import SandboxRow
 from backend.templates.models import TemplateRow
+
+
+def preflight(
+    session: Session, *, project_id: uuid.UUID, template: TemplateRow, service_account: str
+) -> list[str]:
+    """Exactly the reasons a launch would be refused, in the order the API reports them: the
+    launch policy's, else the active sandbox quota's. Launches and their preview share it."""
+    return launch_violations(
+        session, project_id=project_id, template=template, service_account=service_account
+    ) or active_sandbox_violations(session, project_id=project_id)
 
 
 def launch_violations(
@@ -100,3 +119,111 @@ def deny(
     )
     commit(session)
     return PolicyDenied(reasons, operation=operation)
+
+
+# -- reading and replacing a project's policies ------------------------------------------
+
+
+def get_launch_policy(session: Session, project_id: uuid.UUID) -> ProjectPolicyRow:
+    """The stored launch policy, or the default (disabled, never written) if there is none."""
+    get_row(session, ProjectRow, project_id)
+    return session.get(ProjectPolicyRow, project_id) or ProjectPolicyRow(
+        project_id=project_id, created_at=NEVER, updated_at=NEVER
+    )
+
+
+def put_launch_policy(
+    session: Session, *, principal: Principal, project_id: uuid.UUID, data: ProjectPolicyUpsert
+) -> ProjectPolicyRow:
+    """Replace the launch policy whole (an absent list is an empty one)."""
+    project = get_row(session, ProjectRow, project_id)
+    enforcement = _enforcement(data.enforcement)
+    policy = _stored(session, ProjectPolicyRow, project_id)
+    policy.enforcement = enforcement
+    policy.allowed_image_prefixes = _clean_list(data.allowed_image_prefixes)
+    policy.allowed_service_accounts = _clean_list(data.allowed_service_accounts)
+    policy.allowed_secret_refs = _clean_list(data.allowed_secret_refs)
+    audit.service.record_change(
+        session,
+        principal=principal,
+        action="project.policy.updated",
+        subject=project,
+        metadata={
+            "enforcement": enforcement,
+            "allowedImagePrefixes": policy.allowed_image_prefixes,
+            "allowedServiceAccounts": policy.allowed_service_accounts,
+            "allowedSecretRefCount": len(policy.allowed_secret_refs),
+        },
+    )
+    commit(session)
+    changes.notify("sandboxes")  # open launch previews re-check
+    return policy
+
+
+def get_quota_policy(session: Session, project_id: uuid.UUID) -> ProjectQuotaPolicyRow:
+    """The stored quota policy, or the default (disabled, unlimited) if there is none."""
+    get_row(session, ProjectRow, project_id)
+    return session.get(ProjectQuotaPolicyRow, project_id) or ProjectQuotaPolicyRow(
+        project_id=project_id, created_at=NEVER, updated_at=NEVER
+    )
+
+
+def put_quota_policy(
+    session: Session,
+    *,
+    principal: Principal,
+    project_id: uuid.UUID,
+    data: ProjectQuotaPolicyUpsert,
+) -> ProjectQuotaPolicyRow:
+    """Replace the quota policy whole (an absent limit is no limit)."""
+    project = get_row(session, ProjectRow, project_id)
+    enforcement = _enforcement(data.enforcement)
+    for limit, name in (
+        (data.max_active_sandboxes, "maxActiveSandboxes"),
+        (data.max_retained_artifact_bytes, "maxRetainedArtifactBytes"),
+    ):
+        if limit is not None and limit < 0:
+            raise InvalidInput(f"{name} cannot be negative")
+    quota = _stored(session, ProjectQuotaPolicyRow, project_id)
+    quota.enforcement = enforcement
+    quota.max_active_sandboxes = data.max_active_sandboxes
+    quota.max_retained_artifact_bytes = data.max_retained_artifact_bytes
+    audit.service.record_change(
+        session,
+        principal=principal,
+        action="project.quota_policy.updated",
+        subject=project,
+        metadata={
+            "enforcement": enforcement,
+            "maxActiveSandboxes": quota.max_active_sandboxes,
+            "maxRetainedArtifactBytes": quota.max_retained_artifact_bytes,
+        },
+    )
+    commit(session)
+    changes.notify("sandboxes")  # open launch previews re-check
+    return quota
+
+
+PolicyRowT = TypeVar("PolicyRowT", ProjectPolicyRow, ProjectQuotaPolicyRow)
+
+
+def _stored(session: Session, model: type[PolicyRowT], project_id: uuid.UUID) -> PolicyRowT:
+    """The project's row of `model` to overwrite (a new one the first time)."""
+    now = utcnow()
+    row = session.get(model, project_id)
+    if row is None:
+        row = model(project_id=project_id, created_at=now, updated_at=now)
+        session.add(row)
+    row.updated_at = now
+    return row
+
+
+def _enforcement(value: str | None) -> str:
+    if value not in ENFORCEMENT_MODES:
+        raise InvalidInput("enforcement must be disabled or enforced")
+    return value
+
+
+def _clean_list(values: list[str] | None) -> list[str]:
+    """Trimmed, blanks dropped, duplicates dropped (first one kept)."""
+    return list(dict.fromkeys(v.strip() for v in values or [] if v.strip()))

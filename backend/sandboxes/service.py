@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from backend import audit, changes
 from backend.auth.models import SYSTEM, Principal
@@ -31,6 +32,7 @@ from backend.templates.models import TemplateRow
 from backend.validation import blank, check_name, metadata_value, optional_uuid, resolve_slug
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_LIKE_SPECIALS = re.compile(r"[\\%_]")  # escaped in a search: it means the text itself
 
 
 def list_sandboxes(session: Session, *, project_id: uuid.UUID | None = None) -> list[SandboxRow]:
@@ -41,6 +43,42 @@ def list_sandboxes(session: Session, *, project_id: uuid.UUID | None = None) -> 
     return list(session.exec(query))
 
 
+def page_sandboxes(
+    session: Session,
+    *,
+    project_id: uuid.UUID | None = None,
+    status: str | None = None,
+    template_id: uuid.UUID | None = None,
+    search: str = "",
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[SandboxRow], int]:
+    """One page of the live sandboxes matching the filters (newest first), and how many
+    match in all. `search` finds text in the name or the slug, ignoring case."""
+    matching = [col(SandboxRow.deleted_at).is_(None)]
+    if project_id is not None:
+        matching.append(SandboxRow.project_id == project_id)
+    if status:
+        matching.append(SandboxRow.status == status)
+    if template_id is not None:
+        matching.append(SandboxRow.template_id == template_id)
+    if search.strip():
+        pattern = "%" + _LIKE_SPECIALS.sub(r"\\\g<0>", search.strip().lower()) + "%"
+        matching.append(
+            func.lower(SandboxRow.name).like(pattern, escape="\\")
+            | col(SandboxRow.slug).like(pattern, escape="\\")
+        )
+    total = session.exec(select(func.count()).select_from(SandboxRow).where(*matching)).one()
+    rows = session.exec(
+        select(SandboxRow)
+        .where(*matching)
+        .order_by(col(SandboxRow.created_at).desc(), col(SandboxRow.id))
+        .offset(max(offset, 0))
+        .limit(max(limit, 0))
+    ).all()
+    return list(rows), total
+
+
 def get_sandbox(session: Session, sandbox_id: uuid.UUID) -> SandboxRow:
     """A sandbox that is not deleted (deleted ones are history, not resources)."""
     sandbox = session.get(SandboxRow, sandbox_id)
@@ -49,30 +87,64 @@ def get_sandbox(session: Session, sandbox_id: uuid.UUID) -> SandboxRow:
     return sandbox
 
 
+@dataclass(frozen=True)
+class LaunchPlan:
+    """A launch resolved exactly as `create_sandbox` resolves it: the project, the template,
+    the namespace and identity the sandbox would get, and every reason the launch policy or
+    the quota would refuse it (none: it may launch). The console shows it before the click."""
+
+    project: ProjectRow
+    template: TemplateRow
+    namespace: str
+    service_account: str
+    blockers: list[str]
+
+
+def plan_launch(
+    session: Session,
+    *,
+    project_id: uuid.UUID,
+    template_id: str | None = None,
+    namespace: str | None = None,
+    service_account: str | None = None,
+    lock: bool = False,
+) -> LaunchPlan:
+    """Resolve a launch without making it. `lock` holds the project row until commit, so
+    launches of one project are serialised and quotas hold."""
+    query = select(ProjectRow).where(ProjectRow.id == project_id)
+    project = session.exec(query.with_for_update() if lock else query).first()
+    if project is None:
+        raise NotFound("project not found")
+    template = _resolve_template(session, project, template_id)
+    namespace = _dns_label(namespace, project.default_namespace, "namespace")
+    account = _dns_label(service_account, DEFAULT_SERVICE_ACCOUNT, "serviceAccountName")
+    blockers = policy.preflight(
+        session, project_id=project.id, template=template, service_account=account
+    )
+    return LaunchPlan(project, template, namespace, account, blockers)
+
+
 def create_sandbox(session: Session, *, principal: Principal, data: SandboxCreate) -> SandboxRow:
     project_id = optional_uuid(data.project_id, "projectId must be a project UUID")
     name = check_name(data.name or "")
     slug = resolve_slug(data.slug, name)
     if project_id is None or not name or not slug:
         raise InvalidInput("projectId, name, and valid slug are required")
-    # Lock the project row: launches of one project are serialised, so quotas hold.
-    project = session.exec(
-        select(ProjectRow).where(ProjectRow.id == project_id).with_for_update()
-    ).first()
-    if project is None:
-        raise NotFound("project not found")
-    template = _resolve_template(session, project, data.template_id)
-    namespace = _dns_label(data.namespace, project.default_namespace, "namespace")
-    account = _dns_label(data.service_account_name, DEFAULT_SERVICE_ACCOUNT, "serviceAccountName")
-    reasons = policy.launch_violations(
-        session, project_id=project.id, template=template, service_account=account
+    plan = plan_launch(
+        session,
+        project_id=project_id,
+        template_id=data.template_id,
+        namespace=data.namespace,
+        service_account=data.service_account_name,
+        lock=True,
     )
-    reasons = reasons or policy.active_sandbox_violations(session, project_id=project.id)
-    if reasons:
+    project, template = plan.project, plan.template
+    namespace, account = plan.namespace, plan.service_account
+    if plan.blockers:
         raise policy.deny(
             session,
             principal=principal,
-            reasons=reasons,
+            reasons=plan.blockers,
             operation="sandbox.launch",
             resource_type="sandbox",
             resource_name=name,

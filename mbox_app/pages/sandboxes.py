@@ -1,19 +1,15 @@
-"""Sandboxes: every sandbox across projects, and the form that launches one."""
+"""Sandboxes: every sandbox across projects, a page at a time, with bulk actions; and the
+dialog that launches one, showing its plan and preflight before the click."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from components.badges import status_badge
+from components.dialogs import confirm_dialog
 from components.feedback import empty_state, error_callout, notice_callout
-from components.forms import (
-    field_hint,
-    field_label,
-    hydrated_fieldset,
-    panel,
-    select_field,
-    text_field,
-)
+from components.forms import field_hint, hydrated_fieldset, panel, select_field, text_field
+from components.sandboxes import facts, filter_select, pager, preflight
 from components.shell import shell
 from components.tables import data_table, muted
 from state.sandboxes import SandboxesState, SandboxItem
@@ -24,14 +20,25 @@ DESCRIPTION = "Isolated environments launched from templates, across projects."
 
 def page() -> rx.Component:
     return shell(
-        notice_callout(SandboxesState.notice),
-        rx.grid(
-            rx.vstack(toolbar(), sandbox_list(), spacing="3", align="stretch", min_width="0"),
-            launch_form(),
-            columns=rx.breakpoints(initial="1", lg="minmax(0, 1fr) 20rem"),
-            gap="1.5rem",
-            align_items="start",
-            margin_top=rx.cond(SandboxesState.notice, "1rem", "0"),
+        rx.vstack(
+            notice_callout(SandboxesState.notice),
+            error_callout(SandboxesState.error),
+            toolbar(),
+            selection_bar(),
+            sandbox_list(),
+            rx.cond(
+                SandboxesState.has_previous | SandboxesState.has_next,
+                pager(
+                    SandboxesState.range_words,
+                    has_previous=SandboxesState.has_previous,
+                    has_next=SandboxesState.has_next,
+                    on_previous=SandboxesState.previous_page,
+                    on_next=SandboxesState.next_page,
+                    label="Sandbox pages",
+                ),
+            ),
+            spacing="3",
+            align="stretch",
         ),
         active="sandboxes",
         title=TITLE,
@@ -40,56 +47,160 @@ def page() -> rx.Component:
 
 
 def toolbar() -> rx.Component:
-    return rx.hstack(
-        rx.text(
-            SandboxesState.visible.length(),
-            rx.cond(SandboxesState.visible.length() == 1, " sandbox", " sandboxes"),
-            size="2",
-            color=rx.color("gray", 11),
+    return rx.flex(
+        rx.input(
+            rx.input.slot(rx.icon("search", size=14)),
+            value=SandboxesState.search,
+            on_change=SandboxesState.set_search,
+            placeholder="Name or slug",
+            aria_label="Search sandboxes",
+            type="search",
+            width="13rem",
+        ),
+        filter_select(
+            "Filter by project",
+            value=SandboxesState.project_filter,
+            choices=SandboxesState.project_choices,
+            on_change=SandboxesState.set_project_filter,
+        ),
+        filter_select(
+            "Filter by status",
+            value=SandboxesState.status_filter,
+            choices=SandboxesState.status_choices,
+            on_change=SandboxesState.set_status_filter,
+        ),
+        filter_select(
+            "Filter by template",
+            value=SandboxesState.template_filter,
+            choices=SandboxesState.template_choices,
+            on_change=SandboxesState.set_template_filter,
+        ),
+        rx.cond(
+            SandboxesState.filtered,
+            rx.button(
+                "Clear filters",
+                variant="ghost",
+                color_scheme="gray",
+                size="2",
+                on_click=SandboxesState.clear_filters,
+            ),
         ),
         rx.spacer(),
+        launch_dialog(),
+        gap="0.5rem",
+        align="center",
+        wrap="wrap",
+        width="100%",
+    )
+
+
+def selection_bar() -> rx.Component:
+    """Select the page, then stop or delete the selection after a confirmation."""
+    unavailable = (SandboxesState.selected.length() == 0) | SandboxesState.acting
+    return rx.cond(
+        SandboxesState.sandboxes.length() > 0,
         rx.hstack(
-            field_label("Show", html_for="sandbox-filter"),
-            rx.select.root(
-                rx.select.trigger(
-                    id="sandbox-filter", aria_label="Filter by project", min_width="12rem"
-                ),
-                rx.select.content(
-                    rx.foreach(
-                        SandboxesState.filter_choices,
-                        lambda c: rx.select.item(c.label, value=c.value),
-                    )
-                ),
-                value=SandboxesState.project_filter,
-                on_change=SandboxesState.set_project_filter,
+            rx.checkbox(
+                "Select all on this page",
+                checked=SandboxesState.page_selected,
+                on_change=SandboxesState.toggle_page,
                 size="2",
             ),
+            rx.text(SandboxesState.selection_words, size="2", color=rx.color("gray", 11)),
+            rx.spacer(),
+            rx.text(SandboxesState.range_words, size="2", color=rx.color("gray", 11)),
+            confirm_dialog(
+                rx.button(
+                    rx.icon("square", size=14),
+                    "Stop selected",
+                    variant="soft",
+                    color_scheme="gray",
+                    size="1",
+                    disabled=unavailable,
+                    loading=SandboxesState.acting,
+                ),
+                title="Stop these sandboxes?",
+                description="Their processes stop; workspaces are kept and they can start again.",
+                confirm="Stop sandboxes",
+                on_confirm=SandboxesState.stop_selected,
+                details=affected_list(),
+            ),
+            confirm_dialog(
+                rx.button(
+                    rx.icon("trash-2", size=14),
+                    "Delete selected",
+                    variant="soft",
+                    color_scheme="red",
+                    size="1",
+                    disabled=unavailable,
+                    loading=SandboxesState.acting,
+                ),
+                title="Delete these sandboxes?",
+                description="They leave the list and their runtimes are cleaned up. "
+                "This cannot be undone.",
+                confirm="Delete sandboxes",
+                on_confirm=SandboxesState.delete_selected,
+                details=affected_list(),
+            ),
             align="center",
-            spacing="2",
+            spacing="3",
+            padding="0 0.25rem",
         ),
-        align="center",
-        width="100%",
+    )
+
+
+def affected_list() -> rx.Component:
+    return rx.el.ul(
+        rx.foreach(
+            SandboxesState.selected_items,
+            lambda s: rx.el.li(
+                rx.text(s.name, as_="span", weight="medium"),
+                rx.text(
+                    " — ",
+                    s.project_name,
+                    " · ",
+                    s.status_words,
+                    as_="span",
+                    color=rx.color("gray", 11),
+                ),
+            ),
+        ),
+        aria_label="Affected sandboxes",
+        margin="1rem 0 0",
+        padding_left="1.1rem",
+        max_height="12rem",
+        overflow_y="auto",
+        font_size="0.875rem",
     )
 
 
 def sandbox_list() -> rx.Component:
     return data_table(
-        ["Sandbox", "Project", "Status", "Created"],
-        SandboxesState.visible,
+        ["Select", "Sandbox", "Project", "Status", "Created", "Actions"],
+        SandboxesState.sandboxes,
         sandbox_row,
         label="Sandboxes",
         empty=rx.cond(
-            SandboxesState.projects.length() > 0,
+            SandboxesState.filtered,
             empty_state(
-                "box",
-                "No sandboxes here yet",
-                "Launch one with the form: pick a project and a template; it starts in a moment.",
+                "search-x",
+                "No sandboxes match these filters",
+                "Change or clear the filters to see more.",
+                rx.button("Clear filters", size="2", on_click=SandboxesState.clear_filters),
             ),
-            empty_state(
-                "folder-kanban",
-                "Create a project first",
-                "Sandboxes belong to a project, which sets their namespace, policy and quota.",
-                rx.link("Go to Projects", href="/projects", size="2", weight="medium"),
+            rx.cond(
+                SandboxesState.projects.length() > 0,
+                empty_state(
+                    "box",
+                    "No sandboxes here yet",
+                    "Launch one: pick a project and a template; it starts in a moment.",
+                ),
+                empty_state(
+                    "folder-kanban",
+                    "Create a project first",
+                    "Sandboxes belong to a project, which sets their namespace, policy and quota.",
+                    rx.link("Go to Projects", href="/projects", size="2", weight="medium"),
+                ),
             ),
         ),
     )
@@ -97,6 +208,14 @@ def sandbox_list() -> rx.Component:
 
 def sandbox_row(sandbox: rx.Var[SandboxItem]) -> rx.Component:
     return rx.table.row(
+        rx.table.cell(
+            rx.checkbox(
+                checked=SandboxesState.selected.contains(sandbox.id),
+                on_change=lambda checked: SandboxesState.toggle(sandbox.id, checked),
+                aria_label=f"Select {sandbox.name}",
+            ),
+            width="2.5rem",
+        ),
         rx.table.row_header_cell(
             rx.vstack(
                 rx.link(sandbox.name, href=sandbox.href, weight="medium", size="2"),
@@ -120,7 +239,7 @@ def sandbox_row(sandbox: rx.Var[SandboxItem]) -> rx.Component:
                         sandbox.status_words,
                         size="1",
                         color=rx.color("gray", 10),
-                        max_width="10rem",
+                        max_width="12rem",
                         overflow="hidden",
                         text_overflow="ellipsis",
                         white_space="nowrap",
@@ -131,62 +250,143 @@ def sandbox_row(sandbox: rx.Var[SandboxItem]) -> rx.Component:
             ),
         ),
         rx.table.cell(muted(sandbox.created), title=sandbox.created_at, white_space="nowrap"),
+        rx.table.cell(row_action(sandbox)),
         align="center",
     )
 
 
-def launch_form() -> rx.Component:
-    return panel(
-        rx.form(
-            hydrated_fieldset(
-                rx.heading("Launch sandbox", as_="h2", size="3", weight="medium"),
-                select_field(
-                    "Project",
-                    id="sandbox-project",
-                    value=SandboxesState.project_id,
-                    on_change=SandboxesState.set_project_id,
-                    groups=[("", SandboxesState.projects)],
-                    placeholder="Choose a project",
-                ),
-                select_field(
-                    "Template",
-                    id="sandbox-template",
-                    value=SandboxesState.template_id,
-                    on_change=SandboxesState.set_template_id,
-                    groups=[
-                        ("This project", SandboxesState.project_templates),
-                        ("Global", SandboxesState.global_templates),
-                    ],
-                    placeholder="Choose a template",
-                    hint=rx.cond(
-                        SandboxesState.default_template_id,
-                        field_hint("The project's default template is preselected."),
-                    ),
-                ),
-                rx.vstack(
-                    text_field(
-                        "Name",
-                        id="sandbox-name",
-                        value=SandboxesState.name,
-                        on_change=SandboxesState.set_name,
-                        placeholder=SandboxesState.suggested_name,
-                    ),
-                    field_hint(SandboxesState.name_hint),
-                    spacing="1",
-                    width="100%",
-                ),
-                error_callout(SandboxesState.error),
-                rx.button(
-                    rx.icon("rocket", size=16),
-                    "Launch sandbox",
-                    type="submit",
-                    width="100%",
-                    disabled=SandboxesState.projects.length() == 0,
-                ),
-            ),
-            on_submit=SandboxesState.create,
-            reset_on_submit=False,
-            aria_label="Launch sandbox",
+def row_action(sandbox: rx.Var[SandboxItem]) -> rx.Component:
+    """Stop what is meant to run; start what is stopped or failed."""
+    return rx.cond(
+        (sandbox.status == "running") | (sandbox.status == "pending"),
+        rx.button(
+            "Stop",
+            size="1",
+            variant="soft",
+            color_scheme="gray",
+            aria_label=f"Stop {sandbox.name}",
+            disabled=SandboxesState.acting,
+            on_click=SandboxesState.act("stop", sandbox.id, sandbox.name),
         ),
-        padding="1.25rem",
+        rx.button(
+            "Start",
+            size="1",
+            variant="soft",
+            aria_label=f"Start {sandbox.name}",
+            disabled=SandboxesState.acting,
+            on_click=SandboxesState.act("start", sandbox.id, sandbox.name),
+        ),
+    )
+
+
+def launch_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.trigger(
+            rx.button(
+                rx.icon("rocket", size=16),
+                "Launch sandbox",
+                disabled=~rx.State.is_hydrated | (SandboxesState.projects.length() == 0),
+            )
+        ),
+        rx.dialog.content(
+            rx.dialog.title("Launch sandbox"),
+            rx.dialog.description(
+                "The plan shows what will be created, and the preflight whether policy and "
+                "quota allow it.",
+                size="2",
+                color=rx.color("gray", 11),
+            ),
+            rx.form(
+                hydrated_fieldset(
+                    rx.grid(launch_fields(), launch_plan(), columns="2", gap="1.5rem"),
+                    preflight(
+                        SandboxesState.plan.blockers,
+                        ready="Ready to launch: the project's policy and quota allow it.",
+                        blocked="Launch blocked",
+                    ),
+                    error_callout(SandboxesState.launch_error),
+                    rx.flex(
+                        rx.dialog.close(
+                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
+                        ),
+                        rx.button(
+                            rx.icon("rocket", size=16),
+                            "Launch",
+                            type="submit",
+                            disabled=SandboxesState.blocked,
+                        ),
+                        spacing="3",
+                        justify="end",
+                    ),
+                ),
+                on_submit=SandboxesState.create,
+                reset_on_submit=False,
+                aria_label="Launch sandbox",
+                margin_top="1rem",
+            ),
+            max_width="48rem",
+        ),
+        open=SandboxesState.launching,
+        on_open_change=SandboxesState.set_launching,
+    )
+
+
+def launch_fields() -> rx.Component:
+    return rx.vstack(
+        select_field(
+            "Project",
+            id="sandbox-project",
+            value=SandboxesState.project_id,
+            on_change=SandboxesState.set_project_id,
+            groups=[("", SandboxesState.projects)],
+            placeholder="Choose a project",
+        ),
+        select_field(
+            "Template",
+            id="sandbox-template",
+            value=SandboxesState.template_id,
+            on_change=SandboxesState.set_template_id,
+            groups=[
+                ("This project", SandboxesState.project_templates),
+                ("Global", SandboxesState.global_templates),
+            ],
+            placeholder="Choose a template",
+            hint=rx.cond(
+                SandboxesState.default_template_id,
+                field_hint("The project's default template is preselected."),
+            ),
+        ),
+        rx.vstack(
+            text_field(
+                "Name",
+                id="sandbox-name",
+                value=SandboxesState.name,
+                on_change=SandboxesState.set_name,
+                placeholder=SandboxesState.suggested_name,
+            ),
+            field_hint(SandboxesState.name_hint),
+            spacing="1",
+            width="100%",
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
+def launch_plan() -> rx.Component:
+    plan = SandboxesState.plan
+    return panel(
+        rx.heading("Launch plan", as_="h3", size="2", weight="medium", margin_bottom="0.75rem"),
+        facts(
+            ("Slug", SandboxesState.slug),
+            ("Namespace", plan.namespace),
+            ("Service account", plan.service_account),
+            ("Validation", plan.validation),
+            ("Image", plan.image),
+            ("Ports", plan.ports),
+            ("Size", plan.size),
+            ("Template", plan.template_name),
+            label="Launch plan",
+        ),
+        padding="1rem",
     )

@@ -32,6 +32,8 @@ def test_info_reports_only_what_is_implemented(client):
         "project-usage",
         "audit-events",
         "audit-attribution",
+        "project-policies",
+        "project-quota-policies",
         "templates",
         "template-validation-runs",
         "boundary-summaries",

@@ -1,0 +1,59 @@
+"""Project policy routes: read and replace the launch policy and the quota policy."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from backend.api.deps import Body, PrincipalDep, ProjectId, SessionDep
+from backend.api.openapi import body, returns
+from backend.api.responses import item
+from backend.policy import service as policies
+from backend.policy.models import (
+    ProjectPolicy,
+    ProjectPolicyUpsert,
+    ProjectQuotaPolicy,
+    ProjectQuotaPolicyUpsert,
+)
+
+router = APIRouter(tags=["projects"])
+
+
+@router.get("/v1/projects/{projectID}/policy", responses=returns(ProjectPolicy))
+def get_policy(session: SessionDep, project_id: ProjectId) -> JSONResponse:
+    return item(ProjectPolicy, policies.get_launch_policy(session, project_id))
+
+
+@router.put(
+    "/v1/projects/{projectID}/policy",
+    responses=returns(ProjectPolicy),
+    openapi_extra=body(ProjectPolicyUpsert),
+)
+def put_policy(
+    session: SessionDep,
+    principal: PrincipalDep,
+    project_id: ProjectId,
+    data: ProjectPolicyUpsert = Body(ProjectPolicyUpsert),
+) -> JSONResponse:
+    row = policies.put_launch_policy(session, principal=principal, project_id=project_id, data=data)
+    return item(ProjectPolicy, row)
+
+
+@router.get("/v1/projects/{projectID}/quota-policy", responses=returns(ProjectQuotaPolicy))
+def get_quota_policy(session: SessionDep, project_id: ProjectId) -> JSONResponse:
+    return item(ProjectQuotaPolicy, policies.get_quota_policy(session, project_id))
+
+
+@router.put(
+    "/v1/projects/{projectID}/quota-policy",
+    responses=returns(ProjectQuotaPolicy),
+    openapi_extra=body(ProjectQuotaPolicyUpsert),
+)
+def put_quota_policy(
+    session: SessionDep,
+    principal: PrincipalDep,
+    project_id: ProjectId,
+    data: ProjectQuotaPolicyUpsert = Body(ProjectQuotaPolicyUpsert),
+) -> JSONResponse:
+    row = policies.put_quota_policy(session, principal=principal, project_id=project_id, data=data)
+    return item(ProjectQuotaPolicy, row)

@@ -1,0 +1,113 @@
+"""Pieces of long lists and launch previews: a filter select, a pager, a list of facts and
+a preflight verdict. Pure functions of vars, usable by any page."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+
+def filter_select(
+    label: str, *, value: rx.Var[str], choices: rx.Var[list], on_change: rx.EventHandler
+) -> rx.Component:
+    """A compact select named `label` for assistive technology; `choices` have `.value` and
+    `.label`, the first being "no filter"."""
+    return rx.select.root(
+        rx.select.trigger(aria_label=label, min_width="9rem", max_width="14rem"),
+        rx.select.content(
+            rx.foreach(choices, lambda choice: rx.select.item(choice.label, value=choice.value))
+        ),
+        value=value,
+        on_change=on_change,
+        size="2",
+    )
+
+
+def pager(
+    words: rx.Var[str],
+    *,
+    has_previous: rx.Var[bool],
+    has_next: rx.Var[bool],
+    on_previous: rx.EventHandler,
+    on_next: rx.EventHandler,
+    label: str,
+) -> rx.Component:
+    """The range shown (`words`) with Previous and Next, as a navigation landmark named `label`."""
+    return rx.el.nav(
+        rx.hstack(
+            rx.text(words, size="2", color=rx.color("gray", 11), aria_live="polite"),
+            rx.spacer(),
+            rx.button(
+                rx.icon("chevron-left", size=14),
+                "Previous",
+                variant="soft",
+                color_scheme="gray",
+                size="1",
+                disabled=~has_previous,
+                on_click=on_previous,
+            ),
+            rx.button(
+                "Next",
+                rx.icon("chevron-right", size=14),
+                variant="soft",
+                color_scheme="gray",
+                size="1",
+                disabled=~has_next,
+                on_click=on_next,
+            ),
+            align="center",
+            spacing="2",
+            width="100%",
+        ),
+        aria_label=label,
+    )
+
+
+def facts(*rows: tuple[str, rx.Var[str] | str], label: str) -> rx.Component:
+    """Label/value pairs as a description list (a region named `label`)."""
+    return rx.el.section(
+        rx.el.dl(
+            *(
+                rx.el.div(
+                    rx.el.dt(term, font_size="0.75rem", color=rx.color("gray", 10)),
+                    rx.el.dd(
+                        value,
+                        margin="0",
+                        font_size="0.8125rem",
+                        overflow_wrap="anywhere",
+                    ),
+                )
+                for term, value in rows
+            ),
+            display="grid",
+            grid_template_columns="repeat(2, minmax(0, 1fr))",
+            gap="0.75rem 1rem",
+            margin="0",
+        ),
+        aria_label=label,
+    )
+
+
+def preflight(blockers: rx.Var[list[str]], *, ready: str, blocked: str) -> rx.Component:
+    """The verdict before an action: `ready` in green, or `blocked` in red with every reason."""
+    return rx.el.section(
+        rx.cond(
+            blockers.length() > 0,
+            rx.callout.root(
+                rx.callout.icon(rx.icon("octagon-x", size=16)),
+                rx.vstack(
+                    rx.callout.text(blocked, weight="medium"),
+                    rx.el.ul(
+                        rx.foreach(blockers, lambda reason: rx.el.li(reason)),
+                        margin="0",
+                        padding_left="1.1rem",
+                        font_size="0.8125rem",
+                    ),
+                    spacing="1",
+                ),
+                color_scheme="red",
+                size="1",
+            ),
+            rx.callout(ready, icon="shield-check", color_scheme="green", size="1"),
+        ),
+        aria_label="Preflight",
+    )
