@@ -10,8 +10,8 @@ from components.dialogs import confirm_dialog
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import field_hint, hydrated_fieldset, panel, select_field, text_field
 from components.sandboxes import facts, filter_select, pager, preflight
-from components.shell import shell
 from components.tables import data_table, muted
+from mbox_app.pages.frame import console_page
 from state.sandboxes import SandboxesState, SandboxItem
 
 TITLE = "Sandboxes"
@@ -19,7 +19,7 @@ DESCRIPTION = "Isolated environments launched from templates, across projects."
 
 
 def page() -> rx.Component:
-    return shell(
+    return console_page(
         rx.vstack(
             notice_callout(SandboxesState.notice),
             error_callout(SandboxesState.error),
