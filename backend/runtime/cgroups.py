@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 from backend.runtime.base import Limits
 
 ROOT = Path("/sys/fs/cgroup")
+PRUNE_AFTER_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -76,13 +78,15 @@ class Cgroups:
             with contextlib.suppress(OSError):
                 procs.parent.rmdir()
 
-    def prune(self) -> None:
+    def prune(self, now: float | None = None) -> None:
         """Remove empty groups left by sandboxes of a server that died (no processes remain:
-        they died with it)."""
+        they died with it). Young groups are spared: another server on this host may have
+        just made one that its sandbox has not joined yet."""
+        cutoff = (time.time() if now is None else now) - PRUNE_AFTER_SECONDS
         for parent in {self.memory_parent, self.pids_parent}:
             for group in parent.iterdir() if parent.is_dir() else ():
-                if group.is_dir():
-                    with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError):
+                    if group.is_dir() and group.stat().st_mtime < cutoff:
                         group.rmdir()
 
     def describe(self) -> str:
