@@ -33,7 +33,6 @@ def open_tab(page: Page, tab: str) -> None:
 
 
 def create_project(page: Page, name: str) -> None:
-    page.get_by_role("link", name="Projects").click()
     expect(page.get_by_role("heading", name="Projects", level=1)).to_be_visible()
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_role("button", name="Create project").click()
@@ -84,7 +83,7 @@ def test_sign_in_to_delete(
     suffix = uuid.uuid4().hex[:4]
     project, template, name = f"Journey {suffix}", f"Journey Python {suffix}", f"trip-{suffix}"
     page = browser.new_page(base_url=server.url, viewport={"width": 1280, "height": 720})
-    page.goto("/")
+    page.goto("/projects")
     sign_in(page, TOKEN)
     expect(page.get_by_role("region", name="Account")).to_contain_text("Signed in as")
 
@@ -137,7 +136,7 @@ def test_sign_in_to_delete(
     expect(status).to_contain_text("Stopped", timeout=LIFECYCLE_TIMEOUT)
     page.get_by_role("button", name="Start").click()
     expect(status).to_contain_text("Running", timeout=LIFECYCLE_TIMEOUT)
-    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("button", name="Delete", exact=True).click()
     page.get_by_role("alertdialog").get_by_role("button", name="Delete sandbox").click()
     expect(page.get_by_role("heading", name="Sandboxes", level=1)).to_be_visible()
     expect(page.get_by_role("status")).to_have_text(f"Deleted sandbox {name}.")
