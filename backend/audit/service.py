@@ -78,7 +78,10 @@ def record_change(
         action=action,
         resource_type=subject.audit_type,
         resource_id=subject.id,
-        resource_name=getattr(subject, "slug", None) or str(subject.id),
+        # Readable where the row has a slug or a name (artifacts: their file name).
+        resource_name=getattr(subject, "slug", None)
+        or getattr(subject, "name", None)
+        or str(subject.id),
         project_id=project_id,
         metadata=metadata,
     )
