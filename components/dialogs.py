@@ -68,15 +68,7 @@ def form_dialog(
                 rx.vstack(
                     *fields,
                     error_callout(error),
-                    rx.flex(
-                        rx.dialog.close(
-                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                        ),
-                        rx.button(submit, type="submit", loading=busy),
-                        spacing="3",
-                        justify="end",
-                        width="100%",
-                    ),
+                    dialog_actions(rx.button(submit, type="submit", loading=busy)),
                     spacing="4",
                     margin_top="1rem",
                 ),
@@ -86,4 +78,15 @@ def form_dialog(
         ),
         open=is_open,
         on_open_change=on_open_change,
+    )
+
+
+def dialog_actions(submit: rx.Component) -> rx.Component:
+    """The foot of a form dialog: Cancel (closes it, submits nothing), then `submit`."""
+    return rx.flex(
+        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
+        submit,
+        spacing="3",
+        justify="end",
+        width="100%",
     )

@@ -181,6 +181,7 @@ class LocalRuntime:
         self._cgroups = Cgroups.detect()
         if self._cgroups:
             self._cgroups.prune()
+        _unignore_job_signals()
 
     # -- availability -------------------------------------------------------------------
 
@@ -666,6 +667,22 @@ async def _bridge(
         if process.returncode is None:
             process.signal(signal.SIGKILL)
         await process.wait()
+
+
+def _unignore_job_signals() -> None:
+    """A server started in the background (`scripts/run &`, nohup) ignores SIGINT and
+    SIGQUIT, and an ignored signal stays ignored across exec: Ctrl-C in a sandbox's
+    terminal and a task's cancel would do nothing. A no-op handler keeps the server as
+    deaf as it was, while children start with the default action (handlers reset on
+    exec)."""
+    for signum in (signal.SIGINT, signal.SIGQUIT):
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            with contextlib.suppress(ValueError):  # only the main thread may set handlers
+                signal.signal(signum, _ignore)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """Handle and drop the signal (see `_unignore_job_signals`)."""
 
 
 def _close_opened(opening: asyncio.Future) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.badges import status_badge
-from components.dialogs import confirm_dialog
+from components.dialogs import confirm_dialog, dialog_actions
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import field_hint, hydrated_fieldset, panel, select_field, text_field
 from components.sandboxes import facts, filter_select, pager, preflight
@@ -305,18 +305,13 @@ def launch_dialog() -> rx.Component:
                         blocked="Launch blocked",
                     ),
                     error_callout(SandboxesState.launch_error),
-                    rx.flex(
-                        rx.dialog.close(
-                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                        ),
+                    dialog_actions(
                         rx.button(
                             rx.icon("rocket", size=16),
                             "Launch",
                             type="submit",
                             disabled=SandboxesState.blocked,
-                        ),
-                        spacing="3",
-                        justify="end",
+                        )
                     ),
                 ),
                 on_submit=SandboxesState.create,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.dialogs import confirm_dialog, form_dialog
+from components.dialogs import confirm_dialog, dialog_actions, form_dialog
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import code_input, field, field_hint, text_field
 from components.templates import VALIDATION_STATUSES, option_select, template_card
@@ -468,19 +468,13 @@ def validate_dialog() -> rx.Component:
                         width="100%",
                     ),
                     error_callout(TemplatesState.validate_error),
-                    rx.flex(
-                        rx.dialog.close(
-                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                        ),
+                    dialog_actions(
                         rx.button(
                             rx.icon("flask-conical", size=14),
                             "Launch validation run",
                             type="submit",
                             loading=TemplatesState.validate_busy,
-                        ),
-                        spacing="3",
-                        justify="end",
-                        width="100%",
+                        )
                     ),
                     spacing="4",
                     margin_top="1rem",
