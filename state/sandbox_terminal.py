@@ -133,7 +133,9 @@ class SandboxTerminal(rx.State, mixin=True):
     def terminal_closed(self, code: int, reason: str):
         if self.term_status in ("disconnected", "ended"):
             return None
-        if code == SHELL_EXITED:
+        # A shell that exited closes with 1000; if that close was lost (a dropped
+        # connection), the reconnect is refused as "has ended": the same news.
+        if code == SHELL_EXITED or (code == REFUSED + 409 and "has ended" in reason):
             self.term_status = "ended"
             self.term_detail = "The shell exited. Start a new terminal to go on."
             return self._api().disconnect()  # no reconnect: the id belongs to the old shell
