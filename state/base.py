@@ -8,10 +8,12 @@ quotas and audit, so the console cannot disagree with the JSON API.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import reflex as rx
+from reflex_base.registry import RegistrationContext
 from sqlmodel import Session
 
 from backend.auth.models import Principal
@@ -33,3 +35,39 @@ async def in_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Run a blocking service call in a worker thread: the same event loop serves every
     console tab, the JSON API and terminal WebSockets."""
     return await rx.run_in_thread(functools.partial(fn, *args, **kwargs))
+
+
+# How long a page's watcher waits for its tab to come back (a closed laptop lid, a network
+# blip) before it decides the tab was closed.
+TAB_GONE_SECONDS = 600.0
+
+
+class TabPresence:
+    """Ends a page's background watcher once its browser tab has been gone for a while.
+
+    A background event outlives the tab that started it: without this, every closed tab
+    would leave a loop re-reading the database for as long as the server runs."""
+
+    def __init__(self, grace: float = TAB_GONE_SECONDS) -> None:
+        self.grace = grace
+        self._away_since: float | None = None
+
+    def gone(self, state: rx.State) -> bool:
+        if tab_connected(state):
+            self._away_since = None
+            return False
+        now = time.monotonic()
+        if self._away_since is None:
+            self._away_since = now
+        return now - self._away_since >= self.grace
+
+
+def tab_connected(state: rx.State) -> bool:
+    """Whether the tab behind `state` has its state socket connected to this server."""
+    try:
+        namespace = RegistrationContext.get().app.event_namespace
+    except LookupError:  # no running app (a unit test): assume the tab is there
+        return True
+    if namespace is None:
+        return True
+    return state.router.session.client_token in namespace.token_to_sid

@@ -37,7 +37,7 @@ from backend.sandboxes.models import SandboxRow
 from backend.server import get_runtime
 from backend.templates import service as templates
 from backend.templates.models import TemplateRow
-from state.base import CONSOLE, db_session, in_thread
+from state.base import CONSOLE, TabPresence, db_session, in_thread
 from state.sandbox_artifacts import SandboxArtifacts
 from state.sandbox_boundary import SandboxBoundary
 from state.sandbox_files import SandboxFiles
@@ -357,9 +357,13 @@ class SandboxState(
         wakeup = changes.subscribe(*STATUS_TOPICS)
         wakeup.set()  # read once at once: a change may have come before the subscription
         tab_read = time.monotonic()
+        presence = TabPresence()
         try:
             while True:
                 await _woken(wakeup)
+                async with self:
+                    if presence.gone(self):
+                        return
                 snapshot = await in_thread(read_sandbox, sandbox_id)
                 async with self:
                     if ticket != self._watchers or self._route_id() != sandbox_id:

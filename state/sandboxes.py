@@ -27,7 +27,7 @@ from backend.sandboxes.models import SandboxCreate, SandboxRow
 from backend.templates import service as templates
 from backend.templates.models import TemplateRow
 from backend.validation import resolve_slug
-from state.base import CONSOLE, db_session, in_thread
+from state.base import CONSOLE, TabPresence, db_session, in_thread
 
 ALL = "all"  # a filter's "no filter" value (a Radix select item cannot be "")
 ALL_PROJECTS = ALL
@@ -444,6 +444,7 @@ class SandboxesState(rx.State):
             self._watchers += 1
             ticket = self._watchers
         wakeup = changes.subscribe("sandboxes", "sandbox-status")
+        presence = TabPresence()
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -451,7 +452,7 @@ class SandboxesState(rx.State):
                 await asyncio.sleep(CHANGE_DEBOUNCE_SECONDS)
                 wakeup.clear()
                 async with self:
-                    if not self._watching(ticket):
+                    if not self._watching(ticket) or presence.gone(self):
                         return
                     query, plan_for = self._query(), (self.project_id, self.template_id)
                     launching = self.launching
