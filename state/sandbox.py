@@ -36,6 +36,7 @@ from backend.sandboxes.lifetime import SandboxRenew
 from backend.sandboxes.models import SandboxRow
 from backend.server import get_runtime
 from backend.templates import service as templates
+from backend.templates import validation
 from backend.templates.models import TemplateRow
 from state.base import CONSOLE, TabPresence, db_session, in_thread
 from state.sandbox_artifacts import SandboxArtifacts
@@ -46,6 +47,7 @@ from state.sandbox_sessions import SandboxSessions
 from state.sandbox_tasks import SandboxTasks
 from state.sandbox_terminal import SandboxTerminal
 from state.sandboxes import SandboxesState, duration, parse_id, status_words, timestamp
+from state.templates import decide_run
 
 STATUS_TOPICS = ("sandboxes", "sandbox-status")
 DEBOUNCE_SECONDS = 0.1  # a burst of changes (started, then ready) is read once
@@ -77,6 +79,10 @@ class SandboxView:
     can_start: bool = False
     can_stop: bool = False
     can_renew: bool = False
+    # A template validation run: the template it tries, and its verdict so far
+    # ("testing", "passed", "failed"); both "" for an ordinary sandbox.
+    validates: str = ""
+    verdict: str = ""
 
 
 @dataclasses.dataclass
@@ -223,11 +229,20 @@ def read_sandbox(sandbox_id: str) -> Snapshot | None:
         can_start=row.status in ("stopped", "failed"),
         can_stop=row.status in ("pending", "running"),
         can_renew=row.expires_at is not None,
+        **_validation(row),
     )
     ports = [
         PortItem(p["name"], p["port"], (p.get("protocol") or "TCP").upper()) for p in row.ports
     ]
     return Snapshot(view, _phases(row), ports)
+
+
+def _validation(row: SandboxRow) -> dict[str, str]:
+    """What a validation run tries and its verdict (see backend/templates/validation.py)."""
+    meta = row.meta if isinstance(row.meta, dict) else {}
+    if meta.get("purpose") != validation.PURPOSE or row.template_id is None:
+        return {}
+    return {"validates": str(row.template_id), "verdict": meta.get("validationResult") or "testing"}
 
 
 def _runtime_row(sandbox_id: str) -> SandboxRow:
@@ -462,6 +477,18 @@ class SandboxState(
         if reread:
             self._apply(await in_thread(read_sandbox, self.view.id))
         return True
+
+    @rx.event
+    async def decide(self, status: str):
+        """Record the validation run's verdict on its template."""
+        self.error = self.notice = ""
+        try:
+            await in_thread(decide_run, self.view.validates, self.view.id, status)
+        except ServiceError as exc:
+            self.error = exc.message
+            return
+        self._apply(await in_thread(read_sandbox, self.view.id))
+        self.notice = f"Recorded: {self.view.template_name} {status} validation."
 
     @rx.event
     async def start(self):

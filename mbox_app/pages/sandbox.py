@@ -74,10 +74,67 @@ def detail() -> rx.Component:
         status_bar(),
         error_callout(SandboxState.error),
         notice_callout(SandboxState.notice),
+        rx.cond(SandboxState.view.validates, validation_run()),
         overview(),
         runtime_tabs(),
         spacing="4",
         align="stretch",
+    )
+
+
+def validation_run() -> rx.Component:
+    """A template's validation run: try the sandbox, then record the verdict here (the
+    template's card shows it too)."""
+    view = SandboxState.view
+    return rx.callout.root(
+        rx.callout.icon(rx.icon("flask-conical", size=16)),
+        rx.flex(
+            rx.callout.text(
+                rx.cond(
+                    view.verdict == "testing",
+                    rx.fragment(
+                        "Validation run of the ",
+                        rx.text.strong(view.template_name),
+                        " template: try it, then record whether it works.",
+                    ),
+                    rx.fragment(
+                        "Validation run of the ",
+                        rx.text.strong(view.template_name),
+                        " template: marked ",
+                        rx.text.strong(view.verdict),
+                        ".",
+                    ),
+                ),
+            ),
+            rx.hstack(
+                rx.button(
+                    rx.icon("check", size=14),
+                    "Mark passed",
+                    on_click=SandboxState.decide("passed"),
+                    color_scheme="green",
+                    variant=rx.cond(view.verdict == "passed", "solid", "soft"),
+                    size="1",
+                ),
+                rx.button(
+                    rx.icon("x", size=14),
+                    "Mark failed",
+                    on_click=SandboxState.decide("failed"),
+                    color_scheme="red",
+                    variant=rx.cond(view.verdict == "failed", "solid", "soft"),
+                    size="1",
+                ),
+                spacing="2",
+            ),
+            justify="between",
+            align="center",
+            gap="1rem",
+            wrap="wrap",
+            width="100%",
+        ),
+        color_scheme="blue",
+        role="region",
+        aria_label="Validation run",
+        size="1",
     )
 
 

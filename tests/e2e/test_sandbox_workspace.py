@@ -195,3 +195,45 @@ def test_renew_then_delete_with_confirmation(
     expect(page).to_have_url(re.compile(r"/sandboxes$"))
     expect(page.get_by_role("status")).to_have_text(f"Deleted sandbox {sandbox['name']}.")
     assert api.get(f"/v1/sandboxes/{sandbox['id']}").status_code == 404
+
+
+def test_a_validation_run_records_its_verdict_from_the_sandbox_page(
+    page: Page, api: httpx.Client, pytestconfig: pytest.Config
+) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    project = api.post(
+        "/v1/projects", json={"name": f"Verdict {suffix}", "defaultNamespace": f"mbox-v-{suffix}"}
+    ).json()
+    shell = next(t for t in api.get("/v1/templates").json()["items"] if t["slug"] == "shell")
+    template = api.post(  # the project's own copy: the built-in Shell keeps its verdict
+        "/v1/templates",
+        json={
+            "projectId": project["id"],
+            "name": f"Tryout {suffix}",
+            "image": shell["image"],  # no startup command: the sandbox idles
+        },
+    ).json()
+    run = api.post(
+        f"/v1/templates/{template['id']}/validation-runs", json={"projectId": project["id"]}
+    )
+    assert run.status_code == 201, run.text
+    sandbox = run.json()["sandbox"]
+    open_sandbox(page, sandbox)
+
+    banner = page.get_by_role("region", name="Validation run")
+    expect(banner).to_contain_text(f"Validation run of the Tryout {suffix} template: try it")
+    screenshot(page, pytestconfig, "workspace-validation-run.png")
+    banner.get_by_role("button", name="Mark failed").click()
+    expect(page.get_by_role("status").filter(has_text="Recorded")).to_have_text(
+        f"Recorded: Tryout {suffix} failed validation."
+    )
+    expect(banner).to_contain_text("marked failed")
+    stored = api.get(f"/v1/templates/{template['id']}").json()["metadata"]
+    assert (stored["validationStatus"], stored["validationSandboxId"]) == ("failed", sandbox["id"])
+
+    banner.get_by_role("button", name="Mark passed").click()  # a second look may change it
+    expect(banner).to_contain_text("marked passed")
+    assert api.get(f"/v1/templates/{template['id']}").json()["metadata"]["validationStatus"] == (
+        "passed"
+    )
+    api.delete(f"/v1/sandboxes/{sandbox['id']}")
