@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from components.feedback import error_callout
@@ -39,28 +41,42 @@ def form_dialog(
     *fields: rx.Component,
     icon: str,
     trigger: str,
-    title: str,
-    description: str,
     submit: str,
-    error: rx.Var[str],
     busy: rx.Var[bool],
+    **dialog: Any,
+) -> rx.Component:
+    """`modal_form` opened by a small soft button; its submit shows `busy`."""
+    return modal_form(
+        *fields,
+        trigger=rx.button(
+            rx.icon(icon, size=14),
+            trigger,
+            variant="soft",
+            size="1",
+            disabled=~rx.State.is_hydrated,
+        ),
+        submit=rx.button(submit, type="submit", loading=busy),
+        **dialog,
+    )
+
+
+def modal_form(
+    *fields: rx.Component,
+    title: rx.Var[str] | str,
+    description: rx.Component | str,
+    submit: rx.Component,
+    error: rx.Var[str],
     on_submit: rx.EventHandler,
     is_open: rx.Var[bool],
     on_open_change: rx.EventHandler,
+    trigger: rx.Component | None = None,
     max_width: str = "30rem",
 ) -> rx.Component:
-    """A small soft button that opens a form: its fields, the error in words, Cancel and
-    `submit`. The state keeps it open (`is_open`) until the submit succeeds."""
+    """A form in a dialog: its fields, the error in words, Cancel and `submit`. The state
+    keeps it open (`is_open`) until the submit succeeds; without a `trigger` the state
+    opens it too."""
     return rx.dialog.root(
-        rx.dialog.trigger(
-            rx.button(
-                rx.icon(icon, size=14),
-                trigger,
-                variant="soft",
-                size="1",
-                disabled=~rx.State.is_hydrated,
-            )
-        ),
+        *([rx.dialog.trigger(trigger)] if trigger is not None else []),
         rx.dialog.content(
             rx.dialog.title(title),
             rx.dialog.description(description, size="2", color=rx.color("gray", 11)),
@@ -68,11 +84,12 @@ def form_dialog(
                 rx.vstack(
                     *fields,
                     error_callout(error),
-                    dialog_actions(rx.button(submit, type="submit", loading=busy)),
+                    dialog_actions(submit),
                     spacing="4",
                     margin_top="1rem",
                 ),
                 on_submit=on_submit,
+                reset_on_submit=False,
             ),
             max_width=max_width,
         ),

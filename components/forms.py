@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 
@@ -99,6 +101,59 @@ def select_field(
         name=id,
     )
     return field(label, control, *([hint] if hint is not None else []), html_for=id, width="100%")
+
+
+def choice_select(
+    value: rx.Var[str],
+    on_change: rx.EventHandler,
+    options: list[tuple[str, str]] | rx.Var[list],
+    *,
+    id: str | None = None,
+    **trigger: Any,
+) -> rx.Component:
+    """A select of fixed (value, words) pairs or of a Var of choices with `.value` and
+    `.label`; `trigger` sizes or names the button (e.g. aria_label for a filter)."""
+    if isinstance(options, rx.Var):
+        items = rx.foreach(options, lambda c: rx.select.item(c.label, value=c.value))
+    else:
+        items = rx.fragment(*(rx.select.item(words, value=key) for key, words in options))
+    return rx.select.root(
+        rx.select.trigger(**({"id": id} if id else {}), **trigger),
+        rx.select.content(items),
+        value=value,
+        on_change=on_change,
+        **({"name": id} if id else {}),
+    )
+
+
+def choice_field(
+    label: str,
+    *,
+    id: str,
+    value: rx.Var[str],
+    on_change: rx.EventHandler,
+    options: list[tuple[str, str]] | rx.Var[list],
+    **layout: Any,
+) -> rx.Component:
+    """A labelled `choice_select`."""
+    control = choice_select(value, on_change, options, id=id, width="100%")
+    return field(label, control, html_for=id, **layout)
+
+
+def search_box(
+    value: rx.Var[str], on_change: rx.EventHandler, *, label: str, placeholder: str, **layout: Any
+) -> rx.Component:
+    """A search input named `label` for assistive technology (its placeholder says what
+    it searches)."""
+    return rx.input(
+        rx.input.slot(rx.icon("search", size=14)),
+        value=value,
+        on_change=on_change,
+        placeholder=placeholder,
+        aria_label=label,
+        type="search",
+        **layout,
+    )
 
 
 def _select_group(title: str, items: rx.Var[list]) -> rx.Component:

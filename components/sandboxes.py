@@ -1,25 +1,9 @@
-"""Pieces of long lists and launch previews: a filter select, a pager, a list of facts and
-a preflight verdict. Pure functions of vars, usable by any page."""
+"""Pieces of long lists and launch previews: a pager and a preflight verdict. Pure
+functions of vars, usable by any page."""
 
 from __future__ import annotations
 
 import reflex as rx
-
-
-def filter_select(
-    label: str, *, value: rx.Var[str], choices: rx.Var[list], on_change: rx.EventHandler
-) -> rx.Component:
-    """A compact select named `label` for assistive technology; `choices` have `.value` and
-    `.label`, the first being "no filter"."""
-    return rx.select.root(
-        rx.select.trigger(aria_label=label, min_width="9rem", max_width="14rem"),
-        rx.select.content(
-            rx.foreach(choices, lambda choice: rx.select.item(choice.label, value=choice.value))
-        ),
-        value=value,
-        on_change=on_change,
-        size="2",
-    )
 
 
 def pager(
@@ -57,31 +41,6 @@ def pager(
             align="center",
             spacing="2",
             width="100%",
-        ),
-        aria_label=label,
-    )
-
-
-def facts(*rows: tuple[str, rx.Var[str] | str], label: str) -> rx.Component:
-    """Label/value pairs as a description list (a region named `label`)."""
-    return rx.el.section(
-        rx.el.dl(
-            *(
-                rx.el.div(
-                    rx.el.dt(term, font_size="0.75rem", color=rx.color("gray", 10)),
-                    rx.el.dd(
-                        value,
-                        margin="0",
-                        font_size="0.8125rem",
-                        overflow_wrap="anywhere",
-                    ),
-                )
-                for term, value in rows
-            ),
-            display="grid",
-            grid_template_columns="repeat(2, minmax(0, 1fr))",
-            gap="0.75rem 1rem",
-            margin="0",
         ),
         aria_label=label,
     )

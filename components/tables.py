@@ -47,3 +47,38 @@ def mono(value: rx.Var[str] | str) -> rx.Component:
 
 def muted(value: rx.Var[str] | str) -> rx.Component:
     return rx.text(value, size="2", color=rx.color("gray", 11))
+
+
+def facts(
+    *rows: tuple[str, rx.Component | rx.Var[str] | str],
+    label: str | None = None,
+    stacked: bool = False,
+) -> rx.Component:
+    """Label/value pairs as a description list: side by side, or `stacked` (each label
+    above its value, two pairs to a row). With `label` it is a region of that name."""
+    term_style = (
+        {"color": rx.color("gray", 10), "font_size": "0.75rem"}
+        if stacked
+        else {"color": rx.color("gray", 11)}
+    )
+    grid = (
+        {"grid_template_columns": "repeat(2, minmax(0, 1fr))", "gap": "0.75rem 1rem"}
+        if stacked
+        else {"grid_template_columns": "7.5rem minmax(0, 1fr)", "gap": "0.35rem 0.75rem"}
+    )
+    pair = rx.el.div if stacked else rx.fragment  # side by side: dt and dd are grid cells
+    listing = rx.el.dl(
+        *(
+            pair(
+                rx.el.dt(term, **term_style),
+                rx.el.dd(value, margin="0", min_width="0", overflow_wrap="anywhere"),
+            )
+            for term, value in rows
+        ),
+        display="grid",
+        font_size="0.8125rem",
+        margin="0",
+        width="100%",
+        **grid,
+    )
+    return rx.el.section(listing, aria_label=label) if label else listing

@@ -6,7 +6,6 @@ from __future__ import annotations
 import reflex as rx
 
 from components.badges import dot_badge
-from components.forms import field
 
 VALIDATION_STATUSES = (
     ("passed", "Validated", "green"),
@@ -19,31 +18,6 @@ VALIDATION_STATUSES = (
 def validation_badge(status: rx.Var[str]) -> rx.Component:
     """`● Validated` in green, `● Failed` in red, `● Testing` in amber, else `● Not tested`."""
     return dot_badge(status, VALIDATION_STATUSES)
-
-
-def option_select(
-    label: str,
-    *,
-    id: str,
-    value: rx.Var[str],
-    on_change: rx.EventHandler,
-    options: list[tuple[str, str]] | rx.Var[list],
-    **layout,
-) -> rx.Component:
-    """A labelled select; `options` are fixed (value, words) pairs or a Var of choices
-    with `.value` and `.label`."""
-    if isinstance(options, rx.Var):
-        items = rx.foreach(options, lambda c: rx.select.item(c.label, value=c.value))
-    else:
-        items = rx.fragment(*(rx.select.item(words, value=key) for key, words in options))
-    control = rx.select.root(
-        rx.select.trigger(id=id, width="100%"),
-        rx.select.content(items),
-        value=value,
-        on_change=on_change,
-        name=id,
-    )
-    return field(label, control, html_for=id, **layout)
 
 
 def fact(icon: str, label: str, value: rx.Component | rx.Var[str]) -> rx.Component:

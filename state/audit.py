@@ -15,7 +15,7 @@ from backend.audit import service as audit
 from backend.audit.models import AuditEventRow
 from backend.errors import ServiceError
 from backend.projects import service as projects
-from state.base import db_session, in_thread
+from state.base import Choice, db_session, in_thread
 
 ALL_PROJECTS = "all"  # the project filter's "no filter" value (a select item cannot be "")
 PAGE_SIZE = 50
@@ -55,12 +55,6 @@ class EventItem:
     project_href: str = ""  # the project's page, while the project exists
 
 
-@dataclasses.dataclass
-class ProjectChoice:
-    value: str
-    label: str
-
-
 def event_item(row: AuditEventRow, project_names: dict[str, str]) -> EventItem:
     project_id = str(row.project_id) if row.project_id else ""
     actor_source = " · ".join(part for part in (row.actor, row.source) if part) or "—"
@@ -97,7 +91,7 @@ def event_item(row: AuditEventRow, project_names: dict[str, str]) -> EventItem:
 @dataclasses.dataclass
 class Feed:
     events: list[EventItem]
-    projects: list[ProjectChoice]
+    projects: list[Choice]
     error: str = ""
 
 
@@ -106,8 +100,8 @@ def read_feed(filters: dict[str, str | None]) -> Feed:
     the projects to filter by."""
     with db_session() as session:
         names = {str(p.id): p.name for p in projects.list_projects(session)}
-        choices = [ProjectChoice(ALL_PROJECTS, "All projects")]
-        choices += [ProjectChoice(pid, name) for pid, name in names.items()]
+        choices = [Choice(ALL_PROJECTS, "All projects")]
+        choices += [Choice(pid, name) for pid, name in names.items()]
         try:
             rows = audit.list_events(session, filters=filters)
         except ServiceError as exc:
@@ -124,7 +118,7 @@ def _blank_filters() -> dict[str, str]:
 
 class AuditState(rx.State):
     events: list[EventItem] = []
-    projects: list[ProjectChoice] = []
+    projects: list[Choice] = []
     filters: dict[str, str] = _blank_filters()
     project: str = ALL_PROJECTS
     limit: int = PAGE_SIZE

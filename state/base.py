@@ -7,6 +7,7 @@ quotas and audit, so the console cannot disagree with the JSON API.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
@@ -36,6 +37,14 @@ async def in_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Run a blocking service call in a worker thread: the same event loop serves every
     console tab, the JSON API and terminal WebSockets."""
     return await rx.run_in_thread(functools.partial(fn, *args, **kwargs))
+
+
+@dataclasses.dataclass
+class Choice:
+    """An option of a select: the value sent and the words shown."""
+
+    value: str
+    label: str
 
 
 # How long a page's watcher waits for its tab to come back (a closed laptop lid, a network

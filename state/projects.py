@@ -16,9 +16,8 @@ from backend.projects.usage import project_usage
 from backend.templates import service as templates
 from backend.validation import slugify
 from state.audit import EventItem, event_item
-from state.base import CONSOLE, db_session, in_thread
+from state.base import CONSOLE, Choice, db_session, in_thread
 from state.sandbox_files import byte_size
-from state.sandboxes import Choice
 
 NO_TEMPLATE = "none"  # the "No default template" choice (a select item cannot be "")
 RECENT_EVENTS = 5

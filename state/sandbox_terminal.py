@@ -33,6 +33,7 @@ from typing import Any
 import reflex as rx
 from reflex_xtermjs import XTermAPI
 
+from backend.sessions.terminals import TERMINAL_ENDED
 from backend.settings import get_settings
 from state.sandboxes import duration
 
@@ -64,6 +65,20 @@ def _refused(code: int, reason: str) -> str:
     if code == REFUSED + 409:
         return f"The terminal is not available: {why}."
     return f"The server refused the terminal ({why})."
+
+
+def close_outcome(code: int, reason: str) -> tuple[str, str] | None:
+    """(status, words) for a close that ends this terminal id; None when it may reconnect.
+
+    A shell that exited closes with 1000; if that close was lost (a dropped connection),
+    the reconnect is refused with TERMINAL_ENDED: the same news."""
+    if code == SHELL_EXITED or (code == REFUSED + 409 and reason == TERMINAL_ENDED):
+        return "ended", "The shell exited. Start a new terminal to go on."
+    if code == REFUSED + 409:  # this terminal cannot come back: Connect starts a new one
+        return "ended", _refused(code, reason)
+    if code >= REFUSED:
+        return "disconnected", _refused(code, reason)
+    return None
 
 
 class SandboxTerminal(rx.State, mixin=True):
@@ -133,17 +148,9 @@ class SandboxTerminal(rx.State, mixin=True):
     def terminal_closed(self, code: int, reason: str):
         if self.term_status in ("disconnected", "ended"):
             return None
-        # A shell that exited closes with 1000; if that close was lost (a dropped
-        # connection), the reconnect is refused as "has ended": the same news.
-        if code == SHELL_EXITED or (code == REFUSED + 409 and "has ended" in reason):
-            self.term_status = "ended"
-            self.term_detail = "The shell exited. Start a new terminal to go on."
-            return self._api().disconnect()  # no reconnect: the id belongs to the old shell
-        if code == REFUSED + 409:  # this terminal cannot come back: Connect starts a new one
-            self.term_status, self.term_detail = "ended", _refused(code, reason)
-            return self._api().disconnect()
-        if code >= REFUSED:
-            self.term_status, self.term_detail = "disconnected", _refused(code, reason)
+        final = close_outcome(code, reason)
+        if final is not None:  # no reconnect: the id belongs to an ended or refused shell
+            self.term_status, self.term_detail = final
             return self._api().disconnect()
         retry = self.term_retry_ms
         self.term_failures += 1

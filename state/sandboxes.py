@@ -27,7 +27,8 @@ from backend.sandboxes.models import SandboxCreate, SandboxRow
 from backend.templates import service as templates
 from backend.templates.models import TemplateRow
 from backend.validation import resolve_slug
-from state.base import CONSOLE, TabPresence, db_session, in_thread
+from state.base import CONSOLE, Choice, TabPresence, db_session, in_thread
+from state.templates import STATUSES, validation_status
 
 ALL = "all"  # a filter's "no filter" value (a Radix select item cannot be "")
 ALL_PROJECTS = ALL
@@ -45,7 +46,6 @@ REASONS = {
     "start-failed": "start failed",
     "template-missing": "template deleted",
 }
-VALIDATION_WORDS = {"passed": "Validated", "failed": "Failed", "testing": "Testing"}
 
 
 def status_words(status: str, reason: str, message: str) -> str:
@@ -105,14 +105,6 @@ class SandboxItem:
     status_words: str
     created: str
     created_at: str
-
-
-@dataclasses.dataclass
-class Choice:
-    """An option of a select: the value sent and the words shown."""
-
-    value: str
-    label: str
 
 
 @dataclasses.dataclass
@@ -237,7 +229,7 @@ def read_plan(project_id: str, template_id: str) -> LaunchPlanView:
         image=template.image,
         ports=_ports_words(template.exposed_ports),
         size=_size_words(template),
-        validation=_validation_words(template.meta),
+        validation=STATUSES[validation_status(template)],
         namespace=plan.namespace,
         service_account=plan.service_account,
         blockers=plan.blockers,
@@ -257,11 +249,6 @@ def _size_words(template: TemplateRow) -> str:
         f"{template.storage_request} workspace" if template.storage_request else "",
     ]
     return " · ".join(part for part in parts if part) or "No requests declared"
-
-
-def _validation_words(meta: object) -> str:
-    status = meta.get("validationStatus", "") if isinstance(meta, dict) else ""
-    return VALIDATION_WORDS.get(status, "Not tested")
 
 
 def create_sandbox(data: SandboxCreate) -> str:

@@ -23,7 +23,7 @@ from backend.templates.models import (
     TemplateValidationRunCreate,
     TemplateValidationRunDecision,
 )
-from state.base import CONSOLE, db_session, in_thread
+from state.base import CONSOLE, Choice, db_session, in_thread
 from state.template_form import (
     CUSTOM,
     GLOBAL,
@@ -48,6 +48,12 @@ STATUSES = {
 }
 
 
+def validation_status(row: TemplateRow) -> str:
+    """The template's validation status, one of STATUSES (`not_tested` when unknown)."""
+    status = meta_of(row).get("validationStatus")
+    return status if status in STATUSES else "not_tested"
+
+
 def size_words(row: TemplateRow) -> str:
     """`Medium · 500m CPU · 1Gi`, or `No resource requests`."""
     meta = meta_of(row)
@@ -60,14 +66,6 @@ def size_words(row: TemplateRow) -> str:
 
 
 # -- what the page shows -------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class Choice:
-    """An option of a select: the value sent and the words shown."""
-
-    value: str
-    label: str
 
 
 @dataclasses.dataclass
@@ -98,8 +96,7 @@ def _card(
     row: TemplateRow, project_names: dict[uuid.UUID, str], defaults: dict, live: set[str]
 ) -> TemplateCard:
     meta = meta_of(row)
-    status = meta.get("validationStatus") if meta.get("validationStatus") in STATUSES else None
-    status = status or "not_tested"
+    status = validation_status(row)
     run_id = str(meta.get("validationSandboxId") or "")
     use_case = str(meta.get("useCase") or "")
     return TemplateCard(

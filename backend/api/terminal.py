@@ -42,7 +42,7 @@ from backend.runtime.base import RuntimeAdapter, RuntimeFailure
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.lifetime import ActivityMeter
 from backend.sessions import service as sessions
-from backend.sessions.terminals import Attachment, Terminal, TerminalHub
+from backend.sessions.terminals import TERMINAL_ENDED, Attachment, Terminal, TerminalHub
 from backend.settings import Settings
 from backend.validation import parse_uuid
 
@@ -190,7 +190,7 @@ async def _check_reattach(state: Any, request: TerminalRequest) -> None:
             raise NotFound("terminal not found")
         return
     if await state.database.call(sessions.terminal_used, terminal_id=request.terminal_id):
-        raise Conflict("this terminal has ended: open a new one")
+        raise Conflict(TERMINAL_ENDED)
 
 
 class TerminalConnection:

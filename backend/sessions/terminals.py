@@ -30,6 +30,9 @@ from backend.runtime.base import InteractiveRuntime, PtySession
 
 log = logging.getLogger("mbox.terminals")
 READ_CHUNK = 256 * 1024  # the most one WebSocket frame carries
+# Why a reattach to a terminal whose shell exited is refused; browsers read it as the
+# close reason, so it is the news of the exit when the close with 1000 was lost.
+TERMINAL_ENDED = "this terminal has ended: open a new one"
 Role = Literal["driver", "watcher"]
 
 

@@ -6,7 +6,7 @@ import reflex as rx
 
 from components.audit import EVENT_HEADERS, event_detail_dialog, event_row
 from components.feedback import empty_state, error_callout
-from components.forms import field, field_hint, panel
+from components.forms import choice_field, field, field_hint, panel
 from components.tables import data_table
 from mbox_app.pages.frame import console_page
 from state.audit import AuditState
@@ -82,15 +82,14 @@ def filter_bar() -> rx.Component:
 
 
 def project_filter() -> rx.Component:
-    control = rx.select.root(
-        rx.select.trigger(id="audit-project", width="100%"),
-        rx.select.content(
-            rx.foreach(AuditState.projects, lambda p: rx.select.item(p.label, value=p.value))
-        ),
+    return choice_field(
+        "Project",
+        id="audit-project",
         value=AuditState.project,
         on_change=AuditState.set_project,
+        options=AuditState.projects,
+        width="100%",
     )
-    return field("Project", control, html_for="audit-project", width="100%")
 
 
 def text_filter(name: str, label: str, placeholder: str) -> rx.Component:

@@ -9,8 +9,8 @@ from components.charts import bar_chart, meter
 from components.dialogs import confirm_dialog, form_dialog
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import field_hint, hydrated_fieldset, panel, select_field, text_field
-from components.projects import facts, section
-from components.tables import data_table, mono, muted
+from components.projects import section
+from components.tables import data_table, facts, mono, muted
 from mbox_app.pages.frame import console_page
 from state.projects import ProjectItem, ProjectsState
 

@@ -6,11 +6,19 @@ from __future__ import annotations
 import reflex as rx
 
 from components.badges import status_badge
-from components.dialogs import confirm_dialog, dialog_actions
+from components.dialogs import confirm_dialog, modal_form
 from components.feedback import empty_state, error_callout, notice_callout
-from components.forms import field_hint, hydrated_fieldset, panel, select_field, text_field
-from components.sandboxes import facts, filter_select, pager, preflight
-from components.tables import data_table, muted
+from components.forms import (
+    choice_select,
+    field_hint,
+    hydrated_fieldset,
+    panel,
+    search_box,
+    select_field,
+    text_field,
+)
+from components.sandboxes import pager, preflight
+from components.tables import data_table, facts, muted
 from mbox_app.pages.frame import console_page
 from state.sandboxes import SandboxesState, SandboxItem
 
@@ -46,34 +54,41 @@ def page() -> rx.Component:
     )
 
 
+def filter_select(
+    label: str, value: rx.Var[str], on_change: rx.EventHandler, choices: rx.Var[list]
+) -> rx.Component:
+    """A compact filter, named `label` for assistive technology."""
+    return choice_select(
+        value, on_change, choices, aria_label=label, min_width="9rem", max_width="14rem"
+    )
+
+
 def toolbar() -> rx.Component:
     return rx.flex(
-        rx.input(
-            rx.input.slot(rx.icon("search", size=14)),
-            value=SandboxesState.search,
-            on_change=SandboxesState.set_search,
+        search_box(
+            SandboxesState.search,
+            SandboxesState.set_search,
+            label="Search sandboxes",
             placeholder="Name or slug",
-            aria_label="Search sandboxes",
-            type="search",
             width="13rem",
         ),
         filter_select(
             "Filter by project",
-            value=SandboxesState.project_filter,
-            choices=SandboxesState.project_choices,
-            on_change=SandboxesState.set_project_filter,
+            SandboxesState.project_filter,
+            SandboxesState.set_project_filter,
+            SandboxesState.project_choices,
         ),
         filter_select(
             "Filter by status",
-            value=SandboxesState.status_filter,
-            choices=SandboxesState.status_choices,
-            on_change=SandboxesState.set_status_filter,
+            SandboxesState.status_filter,
+            SandboxesState.set_status_filter,
+            SandboxesState.status_choices,
         ),
         filter_select(
             "Filter by template",
-            value=SandboxesState.template_filter,
-            choices=SandboxesState.template_choices,
-            on_change=SandboxesState.set_template_filter,
+            SandboxesState.template_filter,
+            SandboxesState.set_template_filter,
+            SandboxesState.template_choices,
         ),
         rx.cond(
             SandboxesState.filtered,
@@ -280,49 +295,31 @@ def row_action(sandbox: rx.Var[SandboxItem]) -> rx.Component:
 
 
 def launch_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.trigger(
-            rx.button(
-                rx.icon("rocket", size=16),
-                "Launch sandbox",
-                disabled=~rx.State.is_hydrated | (SandboxesState.projects.length() == 0),
-            )
-        ),
-        rx.dialog.content(
-            rx.dialog.title("Launch sandbox"),
-            rx.dialog.description(
-                "The plan shows what will be created, and the preflight whether policy and "
-                "quota allow it.",
-                size="2",
-                color=rx.color("gray", 11),
+    return modal_form(
+        hydrated_fieldset(
+            rx.grid(launch_fields(), launch_plan(), columns="2", gap="1.5rem"),
+            preflight(
+                SandboxesState.plan.blockers,
+                ready="Ready to launch: the project's policy and quota allow it.",
+                blocked="Launch blocked",
             ),
-            rx.form(
-                hydrated_fieldset(
-                    rx.grid(launch_fields(), launch_plan(), columns="2", gap="1.5rem"),
-                    preflight(
-                        SandboxesState.plan.blockers,
-                        ready="Ready to launch: the project's policy and quota allow it.",
-                        blocked="Launch blocked",
-                    ),
-                    error_callout(SandboxesState.launch_error),
-                    dialog_actions(
-                        rx.button(
-                            rx.icon("rocket", size=16),
-                            "Launch",
-                            type="submit",
-                            disabled=SandboxesState.blocked,
-                        )
-                    ),
-                ),
-                on_submit=SandboxesState.create,
-                reset_on_submit=False,
-                aria_label="Launch sandbox",
-                margin_top="1rem",
-            ),
-            max_width="48rem",
         ),
-        open=SandboxesState.launching,
+        trigger=rx.button(
+            rx.icon("rocket", size=16),
+            "Launch sandbox",
+            disabled=~rx.State.is_hydrated | (SandboxesState.projects.length() == 0),
+        ),
+        title="Launch sandbox",
+        description="The plan shows what will be created, and the preflight whether policy "
+        "and quota allow it.",
+        submit=rx.button(
+            rx.icon("rocket", size=16), "Launch", type="submit", disabled=SandboxesState.blocked
+        ),
+        error=SandboxesState.launch_error,
+        on_submit=SandboxesState.create,
+        is_open=SandboxesState.launching,
         on_open_change=SandboxesState.set_launching,
+        max_width="48rem",
     )
 
 
@@ -382,6 +379,7 @@ def launch_plan() -> rx.Component:
             ("Size", plan.size),
             ("Template", plan.template_name),
             label="Launch plan",
+            stacked=True,
         ),
         padding="1rem",
     )

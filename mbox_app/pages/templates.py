@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.dialogs import confirm_dialog, dialog_actions, form_dialog
+from components.dialogs import confirm_dialog, form_dialog, modal_form
 from components.feedback import empty_state, error_callout, notice_callout
-from components.forms import code_input, field, field_hint, text_field
-from components.templates import VALIDATION_STATUSES, option_select, template_card
+from components.forms import choice_field, code_input, field, field_hint, search_box, text_field
+from components.templates import VALIDATION_STATUSES, template_card
 from mbox_app.pages.frame import console_page
 from state.template_form import NETWORK_POLICIES, RUNTIMES, SIZES
 from state.templates import ALL, TemplateCard, TemplatesState
@@ -43,13 +43,11 @@ def page() -> rx.Component:
 def toolbar() -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.input(
-                rx.input.slot(rx.icon("search", size=14)),
-                value=TemplatesState.query,
-                on_change=TemplatesState.set_query,
+            search_box(
+                TemplatesState.query,
+                TemplatesState.set_query,
+                label="Search templates",
                 placeholder="Search name, slug, image or use case",
-                aria_label="Search templates",
-                type="search",
                 flex="1",
                 min_width="14rem",
             ),
@@ -59,26 +57,29 @@ def toolbar() -> rx.Component:
             spacing="3",
         ),
         rx.hstack(
-            filter_select(
+            choice_field(
                 "Scope",
-                "template-scope-filter",
-                TemplatesState.scope_filter,
-                TemplatesState.set_scope_filter,
-                TemplatesState.scope_choices,
+                id="template-scope-filter",
+                value=TemplatesState.scope_filter,
+                on_change=TemplatesState.set_scope_filter,
+                options=TemplatesState.scope_choices,
+                width="12rem",
             ),
-            filter_select(
+            choice_field(
                 "Runtime",
-                "template-runtime-filter",
-                TemplatesState.runtime_filter,
-                TemplatesState.set_runtime_filter,
-                [(ALL, "All runtimes"), *RUNTIME_OPTIONS],
+                id="template-runtime-filter",
+                value=TemplatesState.runtime_filter,
+                on_change=TemplatesState.set_runtime_filter,
+                options=[(ALL, "All runtimes"), *RUNTIME_OPTIONS],
+                width="12rem",
             ),
-            filter_select(
+            choice_field(
                 "Validation",
-                "template-status-filter",
-                TemplatesState.status_filter,
-                TemplatesState.set_status_filter,
-                [(ALL, "Any status"), *((v, w) for v, w, _ in VALIDATION_STATUSES)],
+                id="template-status-filter",
+                value=TemplatesState.status_filter,
+                on_change=TemplatesState.set_status_filter,
+                options=[(ALL, "Any status"), *((v, w) for v, w, _ in VALIDATION_STATUSES)],
+                width="12rem",
             ),
             rx.spacer(),
             rx.text(
@@ -91,18 +92,6 @@ def toolbar() -> rx.Component:
         ),
         spacing="3",
         width="100%",
-    )
-
-
-def filter_select(
-    label: str,
-    id: str,
-    value: rx.Var[str],
-    on_change: rx.EventHandler,
-    options: list[tuple[str, str]] | rx.Var[list],
-) -> rx.Component:
-    return option_select(
-        label, id=id, value=value, on_change=on_change, options=options, width="12rem"
     )
 
 
@@ -281,7 +270,7 @@ def essentials() -> rx.Component:
         rx.cond(
             TemplatesState.editing_id,
             rx.fragment(),
-            option_select(
+            choice_field(
                 "Scope",
                 id="template-scope",
                 value=form.scope,
@@ -292,7 +281,7 @@ def essentials() -> rx.Component:
         ),
         form_text("Name", "name", placeholder="Payments API dev"),
         pair(
-            option_select(
+            choice_field(
                 "Runtime",
                 id="template-runtime",
                 value=form.runtime_type,
@@ -300,7 +289,7 @@ def essentials() -> rx.Component:
                 options=RUNTIME_OPTIONS,
                 width="100%",
             ),
-            option_select(
+            choice_field(
                 "Size",
                 id="template-size",
                 value=form.size,
@@ -394,7 +383,7 @@ def advanced() -> rx.Component:
                 hint="name or name:key, comma separated; the launch policy must allow them.",
             ),
             pair(
-                option_select(
+                choice_field(
                     "Network",
                     id="template-network",
                     value=form.network,
@@ -446,43 +435,31 @@ def editor_dialog() -> rx.Component:
 
 def validate_dialog() -> rx.Component:
     """Which project a global template's validation run launches in."""
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title("Validate template"),
-            rx.dialog.description(
-                "Launch a sandbox from ",
-                rx.text.strong(TemplatesState.validate_name),
-                " to try it out, then mark the run passed or failed. A global template "
-                "runs in one of your projects, under its launch policy and quota.",
-                size="2",
-                color=rx.color("gray", 11),
-            ),
-            rx.form(
-                rx.vstack(
-                    option_select(
-                        "Project",
-                        id="validate-project",
-                        value=TemplatesState.validate_project,
-                        on_change=TemplatesState.set_validate_project,
-                        options=TemplatesState.projects,
-                        width="100%",
-                    ),
-                    error_callout(TemplatesState.validate_error),
-                    dialog_actions(
-                        rx.button(
-                            rx.icon("flask-conical", size=14),
-                            "Launch validation run",
-                            type="submit",
-                            loading=TemplatesState.validate_busy,
-                        )
-                    ),
-                    spacing="4",
-                    margin_top="1rem",
-                ),
-                on_submit=TemplatesState.start_validation,
-            ),
-            max_width="28rem",
+    return modal_form(
+        choice_field(
+            "Project",
+            id="validate-project",
+            value=TemplatesState.validate_project,
+            on_change=TemplatesState.set_validate_project,
+            options=TemplatesState.projects,
+            width="100%",
         ),
-        open=TemplatesState.validate_open,
+        title="Validate template",
+        description=rx.fragment(
+            "Launch a sandbox from ",
+            rx.text.strong(TemplatesState.validate_name),
+            " to try it out, then mark the run passed or failed. A global template "
+            "runs in one of your projects, under its launch policy and quota.",
+        ),
+        submit=rx.button(
+            rx.icon("flask-conical", size=14),
+            "Launch validation run",
+            type="submit",
+            loading=TemplatesState.validate_busy,
+        ),
+        error=TemplatesState.validate_error,
+        on_submit=TemplatesState.start_validation,
+        is_open=TemplatesState.validate_open,
         on_open_change=TemplatesState.set_validate_open,
+        max_width="28rem",
     )

@@ -86,6 +86,7 @@ def test_references_are_created_listed_and_read(api: Api):
     events = api.audit(action="artifact.created")
     expected = {"sandboxId": sandbox["id"], "kind": "report", "taskId": ""}
     assert events[0]["metadata"].items() >= expected.items()
+    assert events[0]["resourceName"] == created["name"]  # readable in the audit feed
 
 
 @pytest.mark.parametrize(
