@@ -91,6 +91,9 @@ while data := conn.recv(65536):
     os.write(1, data)
 """
 EVENTS_NAME = "events.jsonl"
+# The whole environment of helpers the runtime starts on the host (slirp4netns): never
+# the server's own, which holds its secrets.
+HELPER_ENV = {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"}
 
 
 def _now() -> datetime:
@@ -228,18 +231,21 @@ class LocalRuntime:
         if self._cgroups:
             self._cgroups.create(spec.sandbox_id, self.limits)
         read_info, write_info = os.pipe()
+        arguments = _argument_file(self._bwrap_arguments(spec, home, write_info))
         try:
             with (home / LOG_NAME).open("ab") as log:
                 process = await asyncio.create_subprocess_exec(
-                    *self._launch_command(spec, uid, home, write_info),
+                    *self._launch_command(spec, uid, arguments),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    pass_fds=(write_info,),
+                    env=self._sandbox_env(spec),
+                    pass_fds=(write_info, arguments),
                     start_new_session=True,
                 )
         finally:
             os.close(write_info)
+            os.close(arguments)
         info = await asyncio.to_thread(_read_all, read_info)
         if not info:
             code = await process.wait()
@@ -292,7 +298,7 @@ class LocalRuntime:
                 f"--ready-fd={ready_write}", f"--exit-fd={exit_read}",
                 "--netns-type=path", f"/proc/{box.init_pid}/ns/net", "tap0",
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                pass_fds=(ready_write, exit_read),
+                env=HELPER_ENV, pass_fds=(ready_write, exit_read),
             )  # fmt: skip
         finally:
             os.close(ready_write)
@@ -379,27 +385,25 @@ class LocalRuntime:
     ) -> LocalProcess:
         box = self._running(sandbox_id)
         process = await asyncio.create_subprocess_exec(
-            *self._enter_command(box, argv, env, cwd),
+            *self._enter_command(box, argv, cwd),
             stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            env=self._sandbox_env(box.spec, env),
             start_new_session=True,
         )
         return LocalProcess(process)
 
-    def _enter_command(
-        self, box: _Box, argv: list[str], env: Mapping[str, str] | None, cwd: str | None
-    ) -> list[str]:
-        """Run `argv` inside the running sandbox, as its user, within its limits."""
-        environment = {**self._base_env(box.spec), **(env or {})}
+    def _enter_command(self, box: _Box, argv: list[str], cwd: str | None) -> list[str]:
+        """Run `argv` inside the running sandbox, as its user, within its limits. Start it
+        with `_sandbox_env` as its whole environment: it passes unchanged down the chain
+        (prlimit, nsenter, setpriv, env) to `argv`, and never shows on a command line."""
         command = [
             "nsenter", f"--target={box.init_pid}",
             "--user", "--mount", "--pid", "--net", "--ipc", "--uts",
             f"--setuid={SANDBOX_UID}", f"--setgid={SANDBOX_UID}", "--wd",
             "--", "setpriv", "--no-new-privs", "--",
-            "env", "-i", "-C", cwd or box.spec.working_dir,
-            *(f"{key}={value}" for key, value in environment.items()),
-            *argv,
+            "env", "-C", cwd or box.spec.working_dir, "--", *argv,
         ]  # fmt: skip
         return self._limited(command, box.spec.sandbox_id)
 
@@ -420,9 +424,14 @@ class LocalRuntime:
             pty.set_size(master, rows, cols)
             # `setsid --ctty`: a new session inside the sandbox with the terminal as its
             # controlling terminal (job control, Ctrl-C, SIGWINCH).
-            command = self._enter_command(box, ["setsid", "--ctty", "--wait", *argv], env, None)
+            command = self._enter_command(box, ["setsid", "--ctty", "--wait", *argv], None)
             process = await asyncio.create_subprocess_exec(
-                *command, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+                *command,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                env=self._sandbox_env(box.spec, env),
+                start_new_session=True,
             )
         except BaseException:
             os.close(master)
@@ -589,7 +598,11 @@ class LocalRuntime:
         marker.write_text(str(uid))
         return uid
 
-    def _base_env(self, spec: SandboxSpec) -> dict[str, str]:
+    def _sandbox_env(
+        self, spec: SandboxSpec, extra: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """The whole environment of a sandbox process, built from nothing: the server's
+        own (tokens, database URL, cloud keys) must never reach a sandbox."""
         return {
             "PATH": DEFAULT_PATH,
             "HOME": spec.working_dir,
@@ -598,6 +611,7 @@ class LocalRuntime:
             "TERM": "xterm-256color",
             "MBOX_SANDBOX_ID": str(spec.sandbox_id),
             **spec.env,
+            **(extra or {}),
         }
 
     def _limited(self, command: list[str], sandbox_id: uuid.UUID) -> list[str]:
@@ -611,13 +625,17 @@ class LocalRuntime:
         join = join_prefix(self._cgroups.procs(sandbox_id))
         return ["prlimit", *rlimits, "--", *join, *command]
 
-    def _launch_command(self, spec: SandboxSpec, uid: int, home: Path, info_fd: int) -> list[str]:
+    def _launch_command(self, spec: SandboxSpec, uid: int, arguments: int) -> list[str]:
+        """bwrap, as the sandbox's host uid, reading its options from `arguments` (the
+        sandbox's pid 1 is bwrap, and every process in it can read pid 1's command line:
+        host paths stay out of it). bwrap takes the command itself only on its argv."""
         drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
-        env = [
-            arg for key, value in self._base_env(spec).items() for arg in ("--setenv", key, value)
-        ]
-        bwrap = [
-            "bwrap",
+        bwrap = ["bwrap", "--args", str(arguments), "--", *(spec.command or IDLE_COMMAND)]
+        return self._limited((drop if self._privileged else []) + bwrap, spec.sandbox_id)
+
+    def _bwrap_arguments(self, spec: SandboxSpec, home: Path, info_fd: int) -> list[str]:
+        """bwrap's options (the sandbox's environment is bwrap's own: `_sandbox_env`)."""
+        return [
             "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
             "--hostname", spec.slug[:63] or "sandbox",
@@ -628,11 +646,8 @@ class LocalRuntime:
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
             "--dir", spec.working_dir, "--bind", str(home / "workspace"), spec.working_dir,
             "--chdir", spec.working_dir,
-            "--clearenv", *env,
             "--info-fd", str(info_fd),
-            "--", *(spec.command or IDLE_COMMAND),
         ]  # fmt: skip
-        return self._limited((drop if self._privileged else []) + bwrap, spec.sandbox_id)
 
 
 async def _bridge(
@@ -688,6 +703,14 @@ def _ignore(signum: int, frame: object) -> None:
 def _close_opened(opening: asyncio.Future) -> None:
     if not opening.cancelled() and opening.exception() is None:
         os.close(opening.result()[0])
+
+
+def _argument_file(arguments: list[str]) -> int:
+    """An fd holding NUL-separated arguments (bwrap's `--args`), positioned at the start."""
+    fd = os.memfd_create("bwrap-args", 0)
+    os.write(fd, b"".join(argument.encode() + b"\0" for argument in arguments))
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 def _read_all(fd: int) -> bytes:
