@@ -18,7 +18,7 @@ from backend.api.deps import (
     TaskId,
 )
 from backend.api.openapi import body, deleted, returns, returns_list
-from backend.api.responses import public
+from backend.api.responses import SAFE_DOWNLOAD, PageLimit, page, public
 from backend.artifacts import service as artifacts
 from backend.artifacts.content import ArtifactContent
 from backend.artifacts.models import Artifact, ArtifactCreate, ArtifactUsage
@@ -27,24 +27,23 @@ from backend.errors import InvalidInput
 router = APIRouter(tags=["artifacts"])
 BINARY = {"schema": {"type": "string", "format": "binary"}}
 MAX_SOURCE_URI_CHARS = 4096
-# User content is downloaded, never rendered on the API's origin.
-SAFE_DOWNLOAD = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "sandbox; default-src 'none'",
-}
 
 
 def _content(request: Request) -> ArtifactContent:
     return request.app.state.artifacts
 
 
-def _listed(rows: artifacts.Listed) -> JSONResponse:
-    return public([Artifact.of(row, content) for row, content in rows])
+def _listed(rows: artifacts.Listed, limit: int) -> JSONResponse:
+    return page([Artifact.of(row, content) for row, content in rows], limit)
 
 
 @router.get("/v1/sandboxes/{sandboxID}/artifacts", responses=returns_list(Artifact))
-def list_sandbox_artifacts(session: SessionDep, sandbox_id: SandboxId) -> JSONResponse:
-    return _listed(artifacts.list_for_sandbox(session, sandbox_id=sandbox_id))
+def list_sandbox_artifacts(
+    session: SessionDep, sandbox_id: SandboxId, limit: PageLimit
+) -> JSONResponse:
+    return _listed(
+        artifacts.list_for_sandbox(session, sandbox_id=sandbox_id, limit=limit + 1), limit
+    )
 
 
 @router.post(
@@ -64,8 +63,8 @@ def create_artifact(
 
 
 @router.get("/v1/tasks/{taskID}/artifacts", responses=returns_list(Artifact))
-def list_task_artifacts(session: SessionDep, task_id: TaskId) -> JSONResponse:
-    return _listed(artifacts.list_for_task(session, task_id=task_id))
+def list_task_artifacts(session: SessionDep, task_id: TaskId, limit: PageLimit) -> JSONResponse:
+    return _listed(artifacts.list_for_task(session, task_id=task_id, limit=limit + 1), limit)
 
 
 @router.get("/v1/artifacts/{artifactID}", responses=returns(Artifact))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from backend.api.deps import PrincipalDep, SandboxId
+from backend.api.responses import TRUNCATED_HEADER, PageLimit, download_headers
 from backend.errors import TooLarge
 from backend.sandboxes import files
 from backend.sandboxes import service as sandboxes
@@ -26,10 +27,13 @@ async def _sandbox(request: Request, sandbox_id) -> None:
 @router.get(
     "/v1/sandboxes/{sandboxID}/files", responses={200: {"description": "Directory listing"}}
 )
-async def list_files(request: Request, sandbox_id: SandboxId, path: PathQuery = "") -> JSONResponse:
+async def list_files(
+    request: Request, sandbox_id: SandboxId, limit: PageLimit, path: PathQuery = ""
+) -> JSONResponse:
     await _sandbox(request, sandbox_id)
     items = await files.list_files(request.app.state.runtime, sandbox_id, path)
-    return JSONResponse({"path": path, "items": items})
+    headers = {TRUNCATED_HEADER: "true"} if len(items) > limit else None
+    return JSONResponse({"path": path, "items": items[:limit]}, headers=headers)
 
 
 @router.get(
@@ -39,7 +43,8 @@ async def list_files(request: Request, sandbox_id: SandboxId, path: PathQuery = 
 async def read_file(request: Request, sandbox_id: SandboxId, path: PathQuery) -> Response:
     await _sandbox(request, sandbox_id)
     data = await files.read_file(request.app.state.runtime, sandbox_id, path)
-    return Response(data, media_type="application/octet-stream")
+    name = path.rstrip("/").rpartition("/")[2]
+    return Response(data, media_type="application/octet-stream", headers=download_headers(name))
 
 
 @router.put(

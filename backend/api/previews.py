@@ -34,7 +34,7 @@ from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep
 from backend.api.middleware import reject
 from backend.api.openapi import body, returns, returns_list
 from backend.api.proxy import Relay
-from backend.api.responses import items
+from backend.api.responses import PageLimit, items
 from backend.db import Database
 from backend.errors import Conflict, InvalidInput, NotFound, ServiceError
 from backend.sandboxes import previews
@@ -113,8 +113,11 @@ def create_preview_link(
 
 
 @router.get("/v1/sandboxes/{sandboxID}/preview-links", responses=returns_list(PreviewLink))
-def list_preview_links(session: SessionDep, sandbox_id: SandboxId) -> JSONResponse:
-    return items(PreviewLink, previews.list_links(session, sandbox_id=sandbox_id))
+def list_preview_links(
+    session: SessionDep, sandbox_id: SandboxId, limit: PageLimit
+) -> JSONResponse:
+    rows = previews.list_links(session, sandbox_id=sandbox_id, limit=limit + 1)
+    return items(PreviewLink, rows, limit)
 
 
 @router.post("/v1/preview-links/{linkID}/revoke", responses=returns(PreviewLink))

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from backend.api.deps import Body, PrincipalDep, ProjectId, SessionDep
 from backend.api.openapi import body, deleted, returns, returns_list
-from backend.api.responses import item, items, public
+from backend.api.responses import PageLimit, item, items, public
 from backend.projects import service as projects
 from backend.projects.models import Project, ProjectCreate, ProjectUpdate, ProjectUsage
 from backend.projects.usage import project_usage
@@ -16,8 +16,8 @@ router = APIRouter(tags=["projects"])
 
 
 @router.get("/v1/projects", responses=returns_list(Project))
-def list_projects(session: SessionDep) -> JSONResponse:
-    return items(Project, projects.list_projects(session))
+def list_projects(session: SessionDep, limit: PageLimit) -> JSONResponse:
+    return items(Project, projects.list_projects(session, limit=limit + 1), limit)
 
 
 @router.post(

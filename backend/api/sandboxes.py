@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep
 from backend.api.openapi import body, deleted, returns, returns_list
-from backend.api.responses import item, items
+from backend.api.responses import PageLimit, item, items, page
 from backend.sandboxes import lifetime, runtime_access
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.lifetime import SandboxRenew
@@ -32,10 +32,12 @@ router = APIRouter(tags=["sandboxes"])
 @router.get("/v1/sandboxes", responses=returns_list(Sandbox))
 def list_sandboxes(
     session: SessionDep,
+    limit: PageLimit,
     projectId: Annotated[str | None, Query()] = None,  # noqa: N803 - the contract's name
 ) -> JSONResponse:
     project_id = optional_uuid(projectId, "invalid projectId query")
-    return items(Sandbox, sandboxes.list_sandboxes(session, project_id=project_id))
+    rows = sandboxes.list_sandboxes(session, project_id=project_id, limit=limit + 1)
+    return items(Sandbox, rows, limit)
 
 
 @router.post(
@@ -135,9 +137,10 @@ async def get_logs(
 @router.get(
     "/v1/sandboxes/{sandboxID}/events", tags=["runtime"], responses=returns_list(RuntimeEvent)
 )
-async def get_events(request: Request, sandbox_id: SandboxId) -> JSONResponse:
+async def get_events(request: Request, sandbox_id: SandboxId, limit: PageLimit) -> JSONResponse:
     sandbox = await _runtime_sandbox(request, sandbox_id)
-    return JSONResponse({"items": await runtime_access.events(request.app.state.runtime, sandbox)})
+    events = await runtime_access.events(request.app.state.runtime, sandbox)
+    return page(events, limit, newest_last=True)
 
 
 @router.get(

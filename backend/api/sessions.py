@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from backend.api.deps import Body, PrincipalDep, RuntimeSessionId, SandboxId, SessionDep
 from backend.api.openapi import body, returns, returns_list
-from backend.api.responses import public
+from backend.api.responses import PageLimit, page, public
 from backend.sessions import service as sessions
 from backend.sessions.models import RuntimeSession, RuntimeSessionCreate
 
@@ -15,8 +15,8 @@ router = APIRouter(tags=["sessions"])
 
 
 @router.get("/v1/sandboxes/{sandboxID}/sessions", responses=returns_list(RuntimeSession))
-def list_sessions(session: SessionDep, sandbox_id: SandboxId) -> JSONResponse:
-    return public(sessions.list_sessions(session, sandbox_id=sandbox_id))
+def list_sessions(session: SessionDep, sandbox_id: SandboxId, limit: PageLimit) -> JSONResponse:
+    return page(sessions.list_sessions(session, sandbox_id=sandbox_id, limit=limit + 1), limit)
 
 
 @router.post(

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep, TaskId
 from backend.api.openapi import body, returns, returns_list, schema_only
-from backend.api.responses import item, items
+from backend.api.responses import PageLimit, item, items
 from backend.errors import InvalidInput
 from backend.tasks import service as tasks
 from backend.tasks.events import task_events
@@ -21,8 +21,9 @@ Offset = Annotated[str | None, Query()]
 
 
 @router.get("/v1/sandboxes/{sandboxID}/tasks", responses=returns_list(ExecutionTask))
-def list_tasks(session: SessionDep, sandbox_id: SandboxId) -> JSONResponse:
-    return items(ExecutionTask, tasks.list_tasks(session, sandbox_id=sandbox_id))
+def list_tasks(session: SessionDep, sandbox_id: SandboxId, limit: PageLimit) -> JSONResponse:
+    rows = tasks.list_tasks(session, sandbox_id=sandbox_id, limit=limit + 1)
+    return items(ExecutionTask, rows, limit)
 
 
 @router.post(

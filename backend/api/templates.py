@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep, TemplateId
 from backend.api.openapi import body, deleted, returns, returns_list
-from backend.api.responses import item, items, public
+from backend.api.responses import PageLimit, item, items, public
 from backend.sandboxes.models import Sandbox, SandboxRow
 from backend.templates import service as templates
 from backend.templates import validation
@@ -30,10 +30,12 @@ router = APIRouter(tags=["templates"])
 @router.get("/v1/templates", responses=returns_list(EnvironmentTemplate))
 def list_templates(
     session: SessionDep,
+    limit: PageLimit,
     projectId: Annotated[str | None, Query()] = None,  # noqa: N803 - the contract's name
 ) -> JSONResponse:
     project_id = optional_uuid(projectId, "invalid projectId query")
-    return items(EnvironmentTemplate, templates.list_templates(session, project_id=project_id))
+    rows = templates.list_templates(session, project_id=project_id, limit=limit + 1)
+    return items(EnvironmentTemplate, rows, limit)
 
 
 @router.post(

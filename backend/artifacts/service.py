@@ -54,24 +54,27 @@ Listed = list[tuple[ArtifactRow, ArtifactContentRow | None]]
 # -- references ----------------------------------------------------------------------------
 
 
-def list_for_sandbox(session: Session, *, sandbox_id: uuid.UUID) -> Listed:
+def list_for_sandbox(
+    session: Session, *, sandbox_id: uuid.UUID, limit: int | None = None
+) -> Listed:
     """Newest first; a deleted sandbox's artifacts stay listed (they outlive it)."""
     if session.get(SandboxRow, sandbox_id) is None:
         raise NotFound()
-    return _listed(session, ArtifactRow.sandbox_id == sandbox_id)
+    return _listed(session, ArtifactRow.sandbox_id == sandbox_id, limit)
 
 
-def list_for_task(session: Session, *, task_id: uuid.UUID) -> Listed:
+def list_for_task(session: Session, *, task_id: uuid.UUID, limit: int | None = None) -> Listed:
     get_row(session, ExecutionTaskRow, task_id)
-    return _listed(session, ArtifactRow.task_id == task_id)
+    return _listed(session, ArtifactRow.task_id == task_id, limit)
 
 
-def _listed(session: Session, condition: Any) -> Listed:
+def _listed(session: Session, condition: Any, limit: int | None) -> Listed:
     query = (
         select(ArtifactRow, ArtifactContentRow)
         .join(ArtifactContentRow, isouter=True)
         .where(condition)
         .order_by(col(ArtifactRow.created_at).desc(), col(ArtifactRow.id))
+        .limit(limit)
     )
     return [(row, content) for row, content in session.exec(query)]
 

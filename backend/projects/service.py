@@ -18,9 +18,9 @@ from backend.validation import blank, check_name, metadata_value, parse_uuid, re
 MAX_RETENTION_DAYS = 3650
 
 
-def list_projects(session: Session) -> list[ProjectRow]:
+def list_projects(session: Session, *, limit: int | None = None) -> list[ProjectRow]:
     query = select(ProjectRow).order_by(col(ProjectRow.created_at).desc(), col(ProjectRow.id))
-    return list(session.exec(query))
+    return list(session.exec(query.limit(limit)))
 
 
 def get_project(session: Session, project_id: uuid.UUID) -> ProjectRow:

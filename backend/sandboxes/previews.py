@@ -172,13 +172,16 @@ def create_link(
     return link, url
 
 
-def list_links(session: Session, *, sandbox_id: uuid.UUID) -> list[PreviewLinkRow]:
+def list_links(
+    session: Session, *, sandbox_id: uuid.UUID, limit: int | None = None
+) -> list[PreviewLinkRow]:
     """The sandbox's links, newest first (revoked and expired ones included)."""
     get_sandbox(session, sandbox_id)
     query = (
         select(PreviewLinkRow)
         .where(PreviewLinkRow.sandbox_id == sandbox_id)
         .order_by(col(PreviewLinkRow.created_at).desc(), col(PreviewLinkRow.id))
+        .limit(limit)
     )
     return list(session.exec(query))
 

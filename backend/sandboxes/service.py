@@ -20,6 +20,7 @@ from backend.db import commit, get_row, utcnow
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.policy import service as policy
 from backend.projects.models import ProjectRow
+from backend.projects.usage import parse_quantity
 from backend.runtime.base import PortSpec, SandboxSpec
 from backend.sandboxes.models import (
     DEFAULT_SERVICE_ACCOUNT,
@@ -35,12 +36,14 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _LIKE_SPECIALS = re.compile(r"[\\%_]")  # escaped in a search: it means the text itself
 
 
-def list_sandboxes(session: Session, *, project_id: uuid.UUID | None = None) -> list[SandboxRow]:
+def list_sandboxes(
+    session: Session, *, project_id: uuid.UUID | None = None, limit: int | None = None
+) -> list[SandboxRow]:
     query = select(SandboxRow).where(col(SandboxRow.deleted_at).is_(None))
     if project_id is not None:
         query = query.where(SandboxRow.project_id == project_id)
     query = query.order_by(col(SandboxRow.created_at).desc(), col(SandboxRow.id))
-    return list(session.exec(query))
+    return list(session.exec(query.limit(limit)))
 
 
 def page_sandboxes(
@@ -384,7 +387,18 @@ def sandbox_spec(sandbox: SandboxRow, template: TemplateRow) -> SandboxSpec:
         ),
         namespace=sandbox.namespace,
         service_account=sandbox.service_account_name,
+        storage_bytes=_quantity_or_none(template.storage_request, 1),
+        cpu_millis=_quantity_or_none(template.cpu_request, 1000),
     )
+
+
+def _quantity_or_none(text: str, unit: int) -> int | None:
+    """A template's Kubernetes quantity in `unit`s (1: bytes, 1000: millicpus), rounded
+    up; None when absent, zero or unreadable (the runtime's default applies)."""
+    parsed = parse_quantity(text) if text else None
+    if parsed is None or parsed[0] <= 0:
+        return None
+    return int((parsed[0] * unit).to_integral_value(rounding="ROUND_CEILING"))
 
 
 def report_runtime(

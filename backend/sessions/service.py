@@ -34,12 +34,15 @@ MAX_CLIENT_BYTES = 120
 MAX_USER_AGENT_CHARS = 512
 
 
-def list_sessions(session: Session, *, sandbox_id: uuid.UUID) -> list[RuntimeSession]:
+def list_sessions(
+    session: Session, *, sandbox_id: uuid.UUID, limit: int | None = None
+) -> list[RuntimeSession]:
     sandboxes.get_sandbox(session, sandbox_id)
     query = (
         select(RuntimeSessionRow)
         .where(RuntimeSessionRow.sandbox_id == sandbox_id)
         .order_by(col(RuntimeSessionRow.started_at).desc(), col(RuntimeSessionRow.id))
+        .limit(limit)
     )
     return _public(session, list(session.exec(query)))
 

@@ -31,12 +31,15 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
-def list_tasks(session: Session, *, sandbox_id: uuid.UUID) -> list[ExecutionTaskRow]:
+def list_tasks(
+    session: Session, *, sandbox_id: uuid.UUID, limit: int | None = None
+) -> list[ExecutionTaskRow]:
     sandboxes.get_sandbox(session, sandbox_id)
     query = (
         select(ExecutionTaskRow)
         .where(ExecutionTaskRow.sandbox_id == sandbox_id)
         .order_by(col(ExecutionTaskRow.created_at).desc(), col(ExecutionTaskRow.id))
+        .limit(limit)
     )
     return list(session.exec(query))
 

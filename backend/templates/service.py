@@ -31,7 +31,9 @@ LIFECYCLE_KEYS = ("ttlSeconds", "idleTimeoutSeconds")
 MAX_COMMAND_ARGS = 64
 
 
-def list_templates(session: Session, *, project_id: uuid.UUID | None = None) -> list[TemplateRow]:
+def list_templates(
+    session: Session, *, project_id: uuid.UUID | None = None, limit: int | None = None
+) -> list[TemplateRow]:
     """All templates, or a project's plus the global ones; globals first, then newest."""
     query = select(TemplateRow)
     if project_id is not None:
@@ -43,7 +45,7 @@ def list_templates(session: Session, *, project_id: uuid.UUID | None = None) -> 
         col(TemplateRow.created_at).desc(),
         col(TemplateRow.id),
     )
-    return list(session.exec(query))
+    return list(session.exec(query.limit(limit)))
 
 
 def get_template(session: Session, template_id: uuid.UUID) -> TemplateRow:
