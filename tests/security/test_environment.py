@@ -20,6 +20,8 @@ from tests.runtime.conftest import run, spec
 CANARY = f"canary-{uuid.uuid4().hex}"
 TEMPLATE_SECRET = f"template-secret-{uuid.uuid4().hex}"
 TASK_SECRET = f"task-secret-{uuid.uuid4().hex}"
+# Programs the runtime runs as root or as the sandbox's host uid, before the sandbox.
+HOST_STEPS = (b"prlimit", b"sh", b"nsenter", b"setpriv", b"bwrap", b"slirp4netns")
 # Everything a process in the sandbox can see of every process it can see.
 READ_ALL = "for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do tr '\\0' '\\n' <$f; done"
 
@@ -119,6 +121,32 @@ async def test_variables_never_appear_on_a_host_command_line(local: LocalRuntime
         assert TASK_SECRET.encode() not in command_lines
         code, out, _ = await run(local, box.sandbox_id, "echo $TEMPLATE_SECRET")
         assert (code, out.strip()) == (0, TEMPLATE_SECRET)  # still delivered
+    finally:
+        task.signal(9)
+        await task.wait()
+
+
+async def test_sandbox_variables_never_reach_a_host_process(local: LocalRuntime) -> None:
+    """Attack: a template or task sets LD_PRELOAD (or GCONV_PATH, ...) to a library the
+    sandbox wrote into its workspace, whose host path is predictable; any process of the
+    chain that runs on the host as root with that environment loads it. Stopped by: host
+    steps (prlimit, nsenter, bwrap) run with the helpers' fixed environment; the
+    sandbox's variables are read by a shell already inside the sandbox."""
+    box = spec(env={"TEMPLATE_SECRET": TEMPLATE_SECRET})
+    await local.ensure(box)
+    task = await local.exec(box.sandbox_id, ["sleep", "5"], env={"TASK_SECRET": TASK_SECRET})
+    await asyncio.sleep(0.3)
+    try:
+        on_host = [
+            pid
+            for pid in _descendants(os.getpid())
+            if _read(f"/proc/{pid}/cmdline").split(b"\0")[0] in HOST_STEPS
+        ]
+        assert len(on_host) >= 3  # the task's nsenter, the sandbox's two bwraps
+        for pid in on_host:
+            environ = _read(f"/proc/{pid}/environ")
+            assert TEMPLATE_SECRET.encode() not in environ, _read(f"/proc/{pid}/cmdline")
+            assert TASK_SECRET.encode() not in environ, _read(f"/proc/{pid}/cmdline")
     finally:
         task.signal(9)
         await task.wait()
