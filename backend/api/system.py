@@ -75,14 +75,19 @@ class APIInfo(PublicModel):
     authentication_required: bool
 
 
-def api_info(settings: Settings, runtime: RuntimeAdapter) -> APIInfo:
+def api_info(settings: Settings, runtime: RuntimeAdapter, *, host_details: bool = True) -> APIInfo:
+    """The manifest. Without `host_details` (an anonymous caller on a server that has a
+    token), only what a client checks compatibility with: how the runtime is set up on
+    this host (uids, whether the server is root, why it is unavailable) is left out."""
     availability = runtime.availability()
-    runtime_info = RuntimeInfo(
-        enabled=availability.available,
-        adapter=availability.adapter,
-        message=availability.message or None,
-        details=dict(availability.details) or None,
-    )
+    runtime_info = RuntimeInfo(enabled=availability.available, adapter=availability.adapter)
+    if host_details:
+        runtime_info = runtime_info.model_copy(
+            update={
+                "message": availability.message or None,
+                "details": dict(availability.details) or None,
+            }
+        )
     return APIInfo(
         name="mbox",
         api_version=API_VERSION,
@@ -115,7 +120,10 @@ def healthz(request: Request) -> JSONResponse:
 
 @router.get("/v1/info", responses=returns(APIInfo))
 def info(request: Request) -> JSONResponse:
-    return JSONResponse(api_info(request.app.state.settings, request.app.state.runtime).to_json())
+    """Public; the runtime's host details only for an authenticated caller."""
+    known = request.scope.get("state", {}).get("principal") is not None
+    found = api_info(request.app.state.settings, request.app.state.runtime, host_details=known)
+    return JSONResponse(found.to_json())
 
 
 @router.get("/v1/openapi.json", responses={200: {"description": "OpenAPI 3.1 document"}})
