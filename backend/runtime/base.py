@@ -63,6 +63,8 @@ class SandboxSpec:
     ports: tuple[PortSpec, ...]
     namespace: str
     service_account: str
+    egress_allow: tuple[str, ...] = ()  # CIDRs the network policy denies, opened
+    egress_deny: tuple[str, ...] = ()  # CIDRs closed whatever the policy (always wins)
 
     @property
     def egress_allowed(self) -> bool:

@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backend.runtime import netns, pty, workspace
+from backend.runtime import egress, netns, pty, workspace
 from backend.runtime.base import (
     Availability,
     FileEntry,
@@ -91,6 +91,12 @@ while data := conn.recv(65536):
     os.write(1, data)
 """
 EVENTS_NAME = "events.jsonl"
+# In a private mount namespace: a /dev/net/tun that the sandbox's host uid ($1) may open
+# (the host's may be root's only), then the rest of the command line.
+OWN_TUN = (
+    "mount -t tmpfs -o mode=0755,size=16k mbox-tun /dev/net && "
+    'mknod -m 0600 /dev/net/tun c 10 200 && chown "$1" /dev/net/tun && shift && exec "$@"'
+)
 # The whole environment of helpers the runtime starts on the host (slirp4netns): never
 # the server's own, which holds its secrets.
 HELPER_ENV = {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"}
@@ -198,17 +204,32 @@ class LocalRuntime:
                 else "setrlimit (address space, processes, open files, file size)"
             ),
             "uids": "one host uid per sandbox" if self._privileged else "the server's uid",
-            "network": (
-                "egress through slirp4netns for default/open, loopback only for restricted"
-                if shutil.which("slirp4netns")
-                else "loopback only (install slirp4netns for egress)"
-            ),
+            "network": self._describe_network(),
+            "egress": "nftables" if self._filters_egress() else "none",
         }
         if missing:
             hint = "apt-get install bubblewrap util-linux"
             message = f"local runtime unavailable: {', '.join(missing)} not found ({hint})"
             return Availability(False, ADAPTER, message, details)
         return Availability(True, ADAPTER, "", details)
+
+    def _filters_egress(self) -> bool:
+        """Whether egress rules can be loaded: they need root (and nft)."""
+        return self._privileged and shutil.which("nft", path=egress.TOOL_PATH) is not None
+
+    def _describe_network(self) -> str:
+        if shutil.which("slirp4netns") is None:
+            return "loopback only (install slirp4netns for egress)"
+        if self._filters_egress():
+            return (
+                "egress through slirp4netns behind nftables rules: default reaches the public "
+                "internet only, open everything but this host and link-local; restricted "
+                "loopback only"
+            )
+        return (
+            "egress through slirp4netns for open only, unfiltered (egress rules need root "
+            "and nft); default and restricted loopback only"
+        )
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -282,31 +303,87 @@ class LocalRuntime:
         raise RuntimeFailure("sandbox did not finish setting up its filesystem")
 
     async def _connect_network(self, box: _Box) -> asyncio.subprocess.Process | None:
-        """Give the sandbox's network namespace a user-mode NAT (slirp4netns): outbound
-        connections work, the host's loopback stays unreachable. Without slirp4netns the
-        sandbox keeps loopback only, and says so in its events."""
+        """Give the sandbox's network namespace a user-mode NAT (slirp4netns), behind the
+        egress rules of its policy (`egress.py`), loaded first. Without slirp4netns, or when
+        the rules cannot be loaded, the sandbox keeps loopback only (fail closed) and says
+        so in its events; only `open` runs unfiltered when rules need a root it lacks."""
         if shutil.which("slirp4netns") is None:
             message = "no egress: slirp4netns is not installed (apt-get install slirp4netns)"
             self._event(box.spec.sandbox_id, "Warning", "NoEgress", message)
             return None
+        if not await self._filter_egress(box):
+            return None
+        netns_fd = os.open(f"/proc/{box.init_pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         ready_read, ready_write = os.pipe()
         exit_read, exit_write = os.pipe()
         box.network_exit_fd = exit_write  # held by the server only: if it dies, slirp exits
         try:
-            network = await asyncio.create_subprocess_exec(
-                "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
-                f"--ready-fd={ready_write}", f"--exit-fd={exit_read}",
-                "--netns-type=path", f"/proc/{box.init_pid}/ns/net", "tap0",
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                env=HELPER_ENV, pass_fds=(ready_write, exit_read),
-            )  # fmt: skip
+            userns_fd = egress.owner_userns(netns_fd)
+            try:
+                network = await asyncio.create_subprocess_exec(
+                    *self._slirp_command(box, userns_fd, netns_fd, ready_write, exit_read),
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL, env=HELPER_ENV,
+                    pass_fds=(ready_write, exit_read, userns_fd, netns_fd),
+                )  # fmt: skip
+            finally:
+                os.close(userns_fd)
         finally:
+            os.close(netns_fd)
             os.close(ready_write)
             os.close(exit_read)
         ready = await asyncio.to_thread(_read_all, ready_read)
         if ready != b"1":
             self._event(box.spec.sandbox_id, "Warning", "NoEgress", "slirp4netns did not start")
         return network
+
+    async def _filter_egress(self, box: _Box) -> bool:
+        """Load the sandbox's egress rules into its network namespace; False: no egress."""
+        spec = box.spec
+        if not self._filters_egress():
+            if spec.network_policy != "open":
+                message = "no egress: egress rules need root and nft; loopback only"
+                self._event(spec.sandbox_id, "Warning", "NoEgress", message)
+                return False
+            message = "egress unfiltered (egress rules need root and nft)"
+            self._event(spec.sandbox_id, "Warning", "EgressUnfiltered", message)
+            return True
+        rules = egress.ruleset(
+            spec.network_policy,
+            host_addresses=egress.host_addresses(),
+            allow=spec.egress_allow,
+            deny=spec.egress_deny,
+        )
+        try:
+            await egress.load(f"/proc/{box.init_pid}/ns/net", rules)
+        except egress.EgressError as exc:
+            message = f"no egress: the egress rules could not be loaded ({exc}); loopback only"
+            self._event(spec.sandbox_id, "Warning", "NoEgress", message)
+            return False
+        return True
+
+    def _slirp_command(
+        self, box: _Box, userns_fd: int, netns_fd: int, ready_fd: int, exit_fd: int
+    ) -> list[str]:
+        """slirp4netns, unprivileged and sandboxed: it runs inside the user namespace that
+        owns the sandbox's network namespace (bwrap's outer one, where the sandbox's host
+        uid is root; the sandbox itself lives in a nested one), so it may create tap0 there
+        and its own mount namespace for --enable-sandbox, while its sockets stay in the
+        host's network namespace. As root, it first drops to the sandbox's host uid, with a
+        private /dev/net/tun it may open (the host's may be root's only)."""
+        slirp = [
+            "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
+            "--enable-sandbox", "--enable-seccomp",
+            f"--ready-fd={ready_fd}", f"--exit-fd={exit_fd}",
+            "--netns-type=path", f"/proc/self/fd/{netns_fd}", "tap0",
+        ]  # fmt: skip
+        enter = ["nsenter", "--preserve-credentials", f"--user=/proc/self/fd/{userns_fd}", "--"]
+        if not self._privileged:
+            return [*enter, *slirp]
+        uid = str(self._uid(self._home(box.spec.sandbox_id)))
+        drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+        tun = ["unshare", "--mount", "--propagation=private", "--", "sh", "-c", OWN_TUN, "sh", uid]
+        return [*tun, *drop, *enter, *slirp]
 
     async def _watch(self, box: _Box) -> None:
         box.exit_code = await box.process.wait()
