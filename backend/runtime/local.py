@@ -523,7 +523,7 @@ class LocalRuntime:
         """A terminal from the sandbox's own devpts (so `tty` and `ps` inside name it),
         owned by the sandbox user; the host's devpts if that one cannot be reached."""
         try:
-            master, slave = pty.open_pair(f"/proc/{box.init_pid}/root/dev/pts/ptmx")
+            master, slave = pty.open_pair(f"/proc/{box.init_pid}/root")
         except OSError:
             return os.openpty()
         if self._privileged:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import errno
 import fcntl
 import os
 import signal
+import stat
 import struct
 import termios
 
@@ -22,13 +24,43 @@ READ_CHUNK = 65536
 TIOCGSID = 0x5429  # the session of the terminal (on a master: of its slave)
 TIOCSPTLCK = 0x40045431  # lock/unlock the slave (unlockpt)
 TIOCGPTPEER = 0x5441  # open the slave from the master, without a path (Linux 4.13)
+PTMX_MAJOR = 5  # /dev/pts/ptmx is 5:2 in every devpts instance
+SYS_OPENAT2 = 437  # the same number on x86_64 and aarch64 (Linux 5.6)
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_IN_ROOT = 0x10
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
-def open_pair(ptmx: str) -> tuple[int, int]:
-    """A (master, slave) pair from the devpts instance whose `ptmx` this is."""
-    flags = os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC
-    master = os.open(ptmx, flags)
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+def _open_inside(root: str, path: str, flags: int) -> int:
+    """Open `path` as if `root` were `/`, following no symlink at all (openat2 with
+    RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS): what lies under a sandbox's root is the
+    sandbox's to change, and a link there must never lead the server to a host file."""
+    directory = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
+        how = _OpenHow(flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)
+        fd = _libc.syscall(SYS_OPENAT2, directory, path.encode(), ctypes.byref(how), 24)
+    finally:
+        os.close(directory)
+    if fd < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), path)
+    return fd
+
+
+def open_pair(root: str) -> tuple[int, int]:
+    """A (master, slave) pair from the devpts instance of the filesystem tree at `root`
+    (a sandbox's `/proc/<pid>/root`): its `dev/pts/ptmx`, which must be the ptmx device
+    (non-blocking open: a FIFO planted there cannot hang the server)."""
+    flags = os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC
+    master = _open_inside(root, "dev/pts/ptmx", flags | os.O_NONBLOCK)
+    try:
+        device = os.fstat(master)
+        if not stat.S_ISCHR(device.st_mode) or os.major(device.st_rdev) != PTMX_MAJOR:
+            raise OSError(errno.ENODEV, "not a ptmx device", "dev/pts/ptmx")
         fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
         slave = fcntl.ioctl(master, TIOCGPTPEER, flags)
     except OSError:

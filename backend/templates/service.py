@@ -27,6 +27,11 @@ from backend.templates.models import (
 from backend.validation import blank, check_name, metadata_value, optional_uuid, resolve_slug
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_WORKING_DIR = 1024
+SYSTEM_DIRECTORIES = (
+    "/bin", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run",
+    "/sbin", "/sys", "/tmp", "/usr",
+)  # fmt: skip
 LIFECYCLE_KEYS = ("ttlSeconds", "idleTimeoutSeconds")
 MAX_COMMAND_ARGS = 64
 
@@ -158,6 +163,15 @@ def _working_dir(value: str) -> str:
     path = value.strip() or DEFAULT_WORKING_DIR
     if not path.startswith("/") or "\x00" in path or ".." in path.split("/"):
         raise InvalidInput("workingDir must be an absolute path without '..'")
+    if len(path) > MAX_WORKING_DIR:
+        raise InvalidInput(f"workingDir is longer than {MAX_WORKING_DIR} characters")
+    top = "/" + path.strip("/").split("/")[0]
+    if top == "/" or top in SYSTEM_DIRECTORIES:
+        # The workspace is mounted writable at workingDir: over /dev or /proc it would
+        # hand the sandbox what its isolation (and the server's terminals) rely on.
+        raise InvalidInput(
+            f"workingDir cannot be / or inside a system directory ({', '.join(SYSTEM_DIRECTORIES)})"
+        )
     return path
 
 
