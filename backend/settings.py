@@ -69,6 +69,14 @@ class Settings(BaseSettings):
 
     artifact_content_backend: Literal["postgres", "filesystem", "s3"] = "postgres"
     artifact_content_dir: Path | None = None
+    # Preview relay: upstream connections (HTTP and WebSocket) one sandbox may hold at once
+    # (more are refused with 503 at once: one sandbox cannot starve the others), the
+    # connect timeout, and how long an upstream may stay silent between two reads before
+    # the request is ended (a response that keeps streaming lives on; WebSockets have no
+    # idle limit).
+    preview_max_connections_per_sandbox: int = Field(default=32, ge=1, le=1024)
+    preview_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    preview_idle_timeout_seconds: float = Field(default=300.0, gt=0, le=86400)
     # The largest retained artifact; 64 GiB at most (S3 takes 10,000 parts of 8 MiB).
     artifact_content_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1, le=64 * 1024**3)
     # S3: an empty endpoint is AWS itself; empty keys use boto3's standard credential

@@ -4,8 +4,10 @@ Two ways in, one relay (backend/api/proxy.py):
 
 - the reference's route on the API origin, `/v1/sandboxes/{id}/ports/{port}/proxy/...`,
   for programs (bearer token). Its responses carry `Content-Security-Policy: sandbox ...`
-  and lose their Set-Cookie headers: a page rendered there runs in an opaque origin and
-  can neither use nor plant the console's cookies.
+  and lose every header that acts on the origin rather than on the response (Set-Cookie,
+  Clear-Site-Data, HSTS, CORS, NEL...; API_ORIGIN_DROPPED): a page rendered there runs
+  in an opaque origin and can neither use nor change the console's cookies, storage or
+  policies.
 - preview origins, one per sandbox port: `<port>-<sandbox id hex>.<preview host>`, for
   browsers. `PreviewHostMiddleware` sends every request for such a host to the preview
   app below, never to the API or the console. A preview link
@@ -47,6 +49,40 @@ from backend.validation import parse_uuid
 PROXY_PATH = "/v1/sandboxes/{sandboxID}/ports/{port}/proxy"
 PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 API_ORIGIN_CSP = b"sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
+# Response headers of an app that would act on the API origin, which is the console's:
+# its cookies and storage, transport and reporting policies, CORS, credential prompts,
+# preloads and redirects. The app's own CSP goes too (the relay's sandbox replaces it).
+# A name ending in "-" is a prefix.
+API_ORIGIN_DROPPED = frozenset(
+    {
+        b"set-cookie",
+        b"set-cookie2",
+        b"clear-site-data",
+        b"strict-transport-security",
+        b"public-key-pins",
+        b"public-key-pins-report-only",
+        b"expect-ct",
+        b"content-security-policy",
+        b"content-security-policy-report-only",
+        b"access-control-",
+        b"timing-allow-origin",
+        b"service-worker-allowed",
+        b"refresh",
+        b"link",
+        b"nel",
+        b"report-to",
+        b"reporting-endpoints",
+        b"alt-svc",
+        b"www-authenticate",
+        b"proxy-authenticate",
+        b"set-login",
+        b"accept-ch",
+        b"critical-ch",
+        b"origin-agent-cluster",
+        b"speculation-rules",
+        b"supports-loading-mode",
+    }
+)
 PREVIEW_COOKIE = "mbox_preview"
 LINK_REFUSED = "preview link is missing, expired or revoked"
 NOT_RUNNING = "sandbox must be running before opening preview"
@@ -179,7 +215,7 @@ class _Relayed(Response):
             target=target,
             prefix=prefix,
             add_headers=[(b"content-security-policy", API_ORIGIN_CSP)],
-            drop_headers=frozenset({b"set-cookie"}),
+            drop_headers=API_ORIGIN_DROPPED,
         )
 
 
@@ -201,7 +237,8 @@ async def proxy(
 ) -> Response:
     """The app on a declared TCP port of the running sandbox: any method, bodies streamed
     both ways; a WebSocket on the same path is relayed too. Responses carry a sandboxing
-    Content-Security-Policy and no Set-Cookie (browsers use preview origins instead)."""
+    Content-Security-Policy and no header that acts on the origin, such as Set-Cookie
+    (browsers use preview origins instead)."""
     # Parsed here rather than by a (threaded) sync dependency: this is the hot path.
     sandbox_id = parse_uuid(sandboxID, "invalid sandbox id")
     shared, number = await _open(request.app, sandbox_id, port)

@@ -9,7 +9,15 @@ codes) with the subprotocol the app chose.
 What crosses: the request line and query string as sent, the headers minus hop-by-hop
 ones and the caller's credentials (Authorization, the mbox_session / mbox_preview
 cookies), `Host: localhost:<port>` (dev servers such as Vite only answer localhost) and
-X-Forwarded-Proto/Host/For (and -Prefix when served under a path).
+X-Forwarded-Proto/Host/For (and -Prefix when served under a path), which the relay sets
+itself: the client's own forwarding headers (X-Forwarded-*, Forwarded, X-Real-IP...) are
+dropped, never passed on as if the relay vouched for them.
+
+Shared resources are bounded per sandbox: at most `preview_max_connections_per_sandbox`
+upstream connections (HTTP and WebSocket) at once, more are refused with 503 at once; an
+upstream silent for `preview_idle_timeout_seconds` between two reads is given up (504
+before its headers, a truncated response after), so one sandbox's stalled app cannot
+hold the relay's connections and workers that other sandboxes' previews need.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ import contextlib
 import logging
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.abc
@@ -31,6 +40,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from backend.api.middleware import reject
 from backend.runtime.base import PortUnavailable, RuntimeFailure
+from backend.settings import Settings
 
 log = logging.getLogger("mbox.preview")
 
@@ -46,19 +56,25 @@ HOP_BY_HOP = frozenset(
         b"upgrade",
     }
 )
-# Request headers never relayed: the caller's credentials, and what the relay sets itself.
+# Request headers never relayed: the caller's credentials, and what the relay sets itself
+# or that claims to come from a proxy (the client's are spoofable: every x-forwarded-*
+# name is dropped too).
 DROPPED_REQUEST = frozenset(
     {
         b"host",
         b"authorization",
         b"expect",
-        b"x-forwarded-for",
-        b"x-forwarded-host",
-        b"x-forwarded-proto",
-        b"x-forwarded-prefix",
         b"forwarded",
+        b"x-real-ip",
+        b"x-client-ip",
+        b"true-client-ip",
+        b"x-cluster-client-ip",
+        b"cf-connecting-ip",
+        b"fastly-client-ip",
+        b"x-original-forwarded-for",
     }
 )
+FORWARDED_PREFIX = b"x-forwarded-"
 CREDENTIAL_COOKIES = frozenset({b"mbox_session", b"mbox_preview"})
 # The WebSocket client sets these itself (and Host, from the URI).
 WEBSOCKET_OWN = frozenset(
@@ -70,9 +86,9 @@ WEBSOCKET_OWN = frozenset(
         b"sec-websocket-accept",
     }
 )
-# No connect or read deadline on streams (server-sent events, long polls); connecting
-# has its own in the runtime.
-TIMEOUTS = {"connect": 10.0, "read": None, "write": 60.0, "pool": 30.0}
+# httpcore's read timeout is per read: an idle limit between chunks, not a total.
+WRITE_TIMEOUT = 60.0
+POOL_TIMEOUT = 30.0
 WATCH_DISCONNECT_ABOVE = 256 * 1024  # bodies larger or of unknown size: stop if the client leaves
 WEBSOCKET_MAX_MESSAGE = 64 * 1024 * 1024
 UNSENDABLE_CLOSE = {1005: 1000, 1006: 1011, 1015: 1011}
@@ -80,6 +96,39 @@ UNSENDABLE_CLOSE = {1005: 1000, 1006: 1011, 1015: 1011}
 
 def not_listening(port: int) -> str:
     return f"nothing is listening on port {port} in the sandbox"
+
+
+def not_answering(port: int) -> str:
+    return f"port {port} in the sandbox did not answer"
+
+
+@dataclass(frozen=True)
+class RelayLimits:
+    """The relay's bounds, from the settings (see the module's docstring)."""
+
+    connections_per_sandbox: int = 32
+    connect_timeout: float = 10.0
+    idle_timeout: float = 300.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> RelayLimits:
+        return cls(
+            settings.preview_max_connections_per_sandbox,
+            settings.preview_connect_timeout_seconds,
+            settings.preview_idle_timeout_seconds,
+        )
+
+    def timeouts(self) -> dict[str, float]:
+        return {
+            "connect": self.connect_timeout,
+            "read": self.idle_timeout,
+            "write": WRITE_TIMEOUT,
+            "pool": POOL_TIMEOUT,
+        }
+
+
+class _TooManyConnections(Exception):
+    """The sandbox already holds all the upstream connections it may."""
 
 
 class SandboxNetwork(httpcore.AsyncNetworkBackend):
@@ -96,7 +145,11 @@ class SandboxNetwork(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        sock = await self.runtime.connect_port(uuid.UUID(hex=host), port)
+        try:
+            async with asyncio.timeout(timeout):
+                sock = await self.runtime.connect_port(uuid.UUID(hex=host), port)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"connecting took more than {timeout} s") from None
         return AnyIOStream(await anyio.abc.SocketStream.from_socket(_tuned(sock)))
 
     async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
@@ -117,10 +170,14 @@ class _ClientGone(Exception):
 
 
 class Relay:
-    """One per app: the upstream connection pool and the two relays."""
+    """One per app: the upstream connection pool, the connections each sandbox holds, and
+    the two relays."""
 
-    def __init__(self, runtime: Any) -> None:
+    def __init__(self, runtime: Any, limits: RelayLimits | None = None) -> None:
         self.runtime = runtime
+        # None: read from the app's settings on first use (scope["app"].state.settings).
+        self.limits = limits
+        self._held: dict[uuid.UUID, int] = {}
         self.pool = httpcore.AsyncConnectionPool(
             network_backend=SandboxNetwork(runtime),
             max_connections=1024,
@@ -133,6 +190,36 @@ class Relay:
 
     async def aclose(self) -> None:
         await self.pool.aclose()
+
+    def held(self, sandbox_id: uuid.UUID) -> int:
+        """Upstream connections (requests in flight, WebSockets) the sandbox holds now."""
+        return self._held.get(sandbox_id, 0)
+
+    def _limits(self, scope: Scope) -> RelayLimits:
+        if self.limits is None:
+            self.limits = RelayLimits.of(scope["app"].state.settings)
+        return self.limits
+
+    @contextlib.contextmanager
+    def _slot(self, sandbox_id: uuid.UUID, limit: int) -> Iterator[None]:
+        """One of the sandbox's connections, for as long as a request or WebSocket lasts
+        (one event loop: no lock needed)."""
+        held = self._held.get(sandbox_id, 0)
+        if held >= limit:
+            raise _TooManyConnections
+        self._held[sandbox_id] = held + 1
+        try:
+            yield
+        finally:
+            left = self._held[sandbox_id] - 1
+            if left:
+                self._held[sandbox_id] = left
+            else:
+                del self._held[sandbox_id]
+
+    async def _refuse_busy(self, scope: Scope, send: Send, limit: int) -> None:
+        message = f"the sandbox already has {limit} open preview connections; try again later"
+        await reject(scope, send, 503, message)
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -150,6 +237,29 @@ class Relay:
         drop_headers: frozenset[bytes] = frozenset(),
     ) -> None:
         """Relay one HTTP request to `target` (path and query) on the sandbox port."""
+        limits = self._limits(scope)
+        try:
+            with self._slot(sandbox_id, limits.connections_per_sandbox):
+                await self._http(
+                    scope, receive, send, sandbox_id, port, target, prefix, limits,
+                    add_headers, drop_headers,
+                )  # fmt: skip
+        except _TooManyConnections:
+            await self._refuse_busy(scope, send, limits.connections_per_sandbox)
+
+    async def _http(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        sandbox_id: uuid.UUID,
+        port: int,
+        target: bytes,
+        prefix: str,
+        limits: RelayLimits,
+        add_headers: Iterable[tuple[bytes, bytes]],
+        drop_headers: frozenset[bytes],
+    ) -> None:
         headers = request_headers(scope, port, prefix)
         first = await receive()
         if first["type"] == "http.disconnect":
@@ -167,7 +277,7 @@ class Relay:
             httpcore.URL(scheme=b"http", host=sandbox_id.hex.encode(), port=port, target=target),
             headers=headers,
             content=content,
-            extensions={"timeout": TIMEOUTS},
+            extensions={"timeout": limits.timeouts()},
         )
         try:
             response = await self.pool.handle_async_request(request)
@@ -179,9 +289,16 @@ class Relay:
         except RuntimeFailure as exc:
             await reject(scope, send, 502, str(exc))
             return
-        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
+        except httpcore.PoolTimeout:
+            await reject(scope, send, 503, "every preview connection is busy; try again later")
+            return
+        except httpcore.TimeoutException as exc:
+            log.info("preview %s:%s timed out: %r", sandbox_id, port, exc)
+            await reject(scope, send, 504, f"{not_answering(port)} in time")
+            return
+        except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
             log.info("preview %s:%s did not answer: %r", sandbox_id, port, exc)
-            await reject(scope, send, 502, f"port {port} in the sandbox did not answer")
+            await reject(scope, send, 502, not_answering(port))
             return
         try:
             await self._respond(response, receive, send, add_headers, drop_headers)
@@ -238,8 +355,33 @@ class Relay:
         the app chose, then frames both ways until either side closes."""
         if (await receive())["type"] != "websocket.connect":
             return
+        limits = self._limits(scope)
         try:
-            sock = await self.runtime.connect_port(sandbox_id, port)
+            with self._slot(sandbox_id, limits.connections_per_sandbox):
+                await self._websocket(
+                    scope, receive, send, sandbox_id, port, target, prefix, limits, on_message
+                )
+        except _TooManyConnections:
+            await self._refuse_busy(scope, send, limits.connections_per_sandbox)
+
+    async def _websocket(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        sandbox_id: uuid.UUID,
+        port: int,
+        target: bytes,
+        prefix: str,
+        limits: RelayLimits,
+        on_message: Callable[[], None],
+    ) -> None:
+        try:
+            async with asyncio.timeout(limits.connect_timeout):
+                sock = await self.runtime.connect_port(sandbox_id, port)
+        except TimeoutError:
+            await reject(scope, send, 504, f"{not_answering(port)} in time")
+            return
         except PortUnavailable:
             await reject(scope, send, 502, not_listening(port))
             return
@@ -257,7 +399,7 @@ class Relay:
                 max_size=WEBSOCKET_MAX_MESSAGE,
                 ping_interval=None,
                 close_timeout=2,
-                open_timeout=10,
+                open_timeout=limits.connect_timeout,
                 proxy=None,
             )
         except InvalidStatus as exc:
@@ -268,7 +410,7 @@ class Relay:
         except (WebSocketException, OSError, TimeoutError) as exc:
             sock.close()
             log.info("preview websocket %s:%s failed: %r", sandbox_id, port, exc)
-            await reject(scope, send, 502, f"port {port} in the sandbox did not answer")
+            await reject(scope, send, 502, not_answering(port))
             return
         try:
             await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
@@ -310,7 +452,7 @@ def _relayed(scope: Scope, extra_dropped: frozenset[bytes] = frozenset()) -> Hea
             or name in DROPPED_REQUEST
             or name in extra_dropped
             or name in named
-            or name.startswith(b"proxy-")
+            or name.startswith((b"proxy-", FORWARDED_PREFIX))
         ):
             continue
         if name == b"cookie":
@@ -322,17 +464,15 @@ def _relayed(scope: Scope, extra_dropped: frozenset[bytes] = frozenset()) -> Hea
 
 
 def _forwarded(scope: Scope, prefix: str) -> Headers:
+    """The relay's own forwarding headers: the client's address as the server saw it (a
+    proxy in front is trusted by the server's own settings, not by a header the client
+    sent), the scheme, the Host the client asked for, the path prefix."""
     original_host = b""
-    forwarded_for = b""
     for name, value in scope["headers"]:
         if name == b"host":
             original_host = value
-        elif name == b"x-forwarded-for":
-            forwarded_for = value
     client = scope.get("client")
-    if client:
-        address = client[0].encode()
-        forwarded_for = forwarded_for + b", " + address if forwarded_for else address
+    forwarded_for = client[0].encode() if client else b""
     proto = {"ws": b"http", "wss": b"https"}.get(scope.get("scheme", "http"))
     headers = [(b"x-forwarded-proto", proto or scope.get("scheme", "http").encode())]
     if original_host:
@@ -357,14 +497,22 @@ def websocket_headers(scope: Scope, prefix: str = "") -> list[tuple[str, str]]:
 def response_headers(
     raw: Iterable[tuple[bytes, bytes]], drop: frozenset[bytes] = frozenset()
 ) -> tuple[Headers, int | None]:
-    """The app's response headers minus hop-by-hop ones; and the Content-Length, if any."""
+    """The app's response headers minus hop-by-hop ones and those in `drop` (a name
+    ending in "-" drops every header it starts); and the Content-Length, if any."""
     raw = list(raw)
     named = _connection_tokens(raw)
+    prefixes = tuple(name for name in drop if name.endswith(b"-"))
     headers: Headers = []
     length: int | None = None
     for name, value in raw:
         name = name.lower()
-        if name in HOP_BY_HOP or name in named or name in drop or name.startswith(b"proxy-"):
+        if (
+            name in HOP_BY_HOP
+            or name in named
+            or name in drop
+            or name.startswith(b"proxy-")
+            or (prefixes and name.startswith(prefixes))
+        ):
             continue
         if name == b"content-length" and value.strip().isdigit():
             length = int(value)
