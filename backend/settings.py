@@ -62,13 +62,6 @@ class Settings(BaseSettings):
     # browsers resolve to this machine. Behind an ingress: a wildcard DNS name and TLS.
     preview_base_url: str = ""
     preview_link_max_seconds: int = Field(default=7 * 86400, ge=60)
-    # Artifact collector: how often it runs, and how long an upload may take before its
-    # unfinished blob counts as abandoned garbage.
-    artifact_collect_interval: float = Field(default=60.0, gt=0, le=86400)
-    artifact_upload_grace_seconds: float = Field(default=6 * 3600.0, ge=60)
-
-    artifact_content_backend: Literal["postgres", "filesystem", "s3"] = "postgres"
-    artifact_content_dir: Path | None = None
     # Preview relay: upstream connections (HTTP and WebSocket) one sandbox may hold at once
     # (more are refused with 503 at once: one sandbox cannot starve the others), the
     # connect timeout, and how long an upstream may stay silent between two reads before
@@ -77,6 +70,13 @@ class Settings(BaseSettings):
     preview_max_connections_per_sandbox: int = Field(default=32, ge=1, le=1024)
     preview_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     preview_idle_timeout_seconds: float = Field(default=300.0, gt=0, le=86400)
+    # Artifact collector: how often it runs, and how long an upload may take before its
+    # unfinished blob counts as abandoned garbage.
+    artifact_collect_interval: float = Field(default=60.0, gt=0, le=86400)
+    artifact_upload_grace_seconds: float = Field(default=6 * 3600.0, ge=60)
+
+    artifact_content_backend: Literal["postgres", "filesystem", "s3"] = "postgres"
+    artifact_content_dir: Path | None = None
     # The largest retained artifact; 64 GiB at most (S3 takes 10,000 parts of 8 MiB).
     artifact_content_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1, le=64 * 1024**3)
     # S3: an empty endpoint is AWS itself; empty keys use boto3's standard credential
