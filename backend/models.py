@@ -9,7 +9,7 @@ from backend.artifacts.models import (
     ArtifactUsageRow,
 )
 from backend.audit.models import AuditEventRow
-from backend.auth.models import ApiTokenRow
+from backend.auth.models import ApiTokenRow, ConsoleSessionRevocationRow
 from backend.credentials.models import ProjectCredentialRow
 from backend.policy.models import ProjectPolicyRow, ProjectQuotaPolicyRow
 from backend.projects.models import ProjectRow
@@ -29,6 +29,7 @@ __all__ = [
     "ArtifactUsageRow",
     "AuditEventRow",
     "BlobChunkRow",
+    "ConsoleSessionRevocationRow",
     "ExecutionTaskRow",
     "PreviewLinkRow",
     "ProjectCredentialRow",

@@ -8,6 +8,7 @@ install (SQLite and artifacts under the data dir, local runtime).
 from __future__ import annotations
 
 import functools
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +51,12 @@ class Settings(BaseSettings):
     local_max_processes: int = Field(default=1024, ge=16)
     local_max_open_files: int = Field(default=4096, ge=64)
     local_max_file_bytes: int = Field(default=8 * 1024**3, ge=1024**2)
+    # Each sandbox's own disk (workspace and /tmp; a loop-mounted ext4 image, so root only)
+    # when its template has no storageRequest, with one inode per that many bytes; and its
+    # CPUs (cgroup quota) when the template has no cpuRequest (0: no CPU limit).
+    local_workspace_bytes: int = Field(default=10 * 1024**3, ge=16 * 1024**2)
+    local_workspace_bytes_per_inode: int = Field(default=16 * 1024, ge=1024, le=64 * 1024**2)
+    local_cpus: float = Field(default=1.0, ge=0, le=1024)
 
     # Terminals: output kept for reattaching clients, how long a terminal with no client
     # survives (a closed laptop lid), and recordings (asciicast v2, output only).
@@ -74,6 +81,15 @@ class Settings(BaseSettings):
     # unfinished blob counts as abandoned garbage.
     artifact_collect_interval: float = Field(default=60.0, gt=0, le=86400)
     artifact_upload_grace_seconds: float = Field(default=6 * 3600.0, ge=60)
+
+    # Web surface: origins other than the console's own that may call the API with CORS
+    # (comma-separated, e.g. https://ci.example.com; default none), extra Host names this
+    # server answers to (besides loopback names, IP literals and the preview domain), secure
+    # `__Host-` session cookies behind a TLS proxy, and the console's upload size cap.
+    allowed_origins: str = ""
+    allowed_hosts: str = ""
+    secure_cookies: bool = False
+    upload_max_bytes: int = Field(default=0, ge=0)
 
     artifact_content_backend: Literal["postgres", "filesystem", "s3"] = "postgres"
     artifact_content_dir: Path | None = None
@@ -127,7 +143,39 @@ class Settings(BaseSettings):
         if not self.preview_base_url.startswith(("http://", "https://")):
             raise ValueError("MBOX_PREVIEW_BASE_URL must be an http(s) URL")
         self._check_s3()
+        self._check_web()
         return self
+
+    def _check_web(self) -> None:
+        """An open server (no token) must not listen beyond this machine; uploads default
+        to the largest artifact plus room for the multipart envelope."""
+        if not self.api_token and not is_loopback_address(self.host):
+            raise ValueError(
+                f"MBOX_API_TOKEN is required when MBOX_HOST ({self.host}) is not a loopback "
+                "address: without a token anyone who can reach the server controls it"
+            )
+        for origin in self.allowed_origin_list:
+            if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+                raise ValueError(f"MBOX_ALLOWED_ORIGINS: {origin!r} is not an origin")
+        if not self.upload_max_bytes:
+            object.__setattr__(self, "upload_max_bytes", self.artifact_content_max_bytes + 2**20)
+
+    @property
+    def allowed_origin_list(self) -> tuple[str, ...]:
+        """Origins as browsers send them: scheme://host[:port], lower case, no slash."""
+        return tuple(
+            item.strip().rstrip("/").lower()
+            for item in self.allowed_origins.split(",")
+            if item.strip()
+        )
+
+    @property
+    def allowed_host_list(self) -> tuple[str, ...]:
+        return tuple(
+            item.strip().lower().rstrip(".")
+            for item in self.allowed_hosts.split(",")
+            if item.strip()
+        )
 
     def _check_s3(self) -> None:
         """Checked whatever the backend: S3 content stays readable after a switch away."""
@@ -151,6 +199,17 @@ class Settings(BaseSettings):
     @property
     def auth_required(self) -> bool:
         return bool(self.api_token)
+
+
+def is_loopback_address(host: str) -> bool:
+    """A name or address that only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    name = host.strip().strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -7,9 +7,12 @@ console last, so one port serves the console, the API and every WebSocket.
 from __future__ import annotations
 
 import reflex as rx
+from starlette.types import ASGIApp
 
 from backend.api.app import create_api
+from backend.api.middleware import WebGuardMiddleware
 from backend.server import background_engines
+from backend.settings import get_settings
 from mbox_app.pages import audit, projects, sandbox, sandboxes, templates, upcoming
 from state.audit import AuditState
 from state.projects import ProjectsState
@@ -17,7 +20,17 @@ from state.sandbox import SandboxState
 from state.sandboxes import SandboxesState
 from state.templates import TemplatesState
 
-app = rx.App(
+
+class MboxApp(rx.App):
+    """Reflex's app with mbox's web guard outside it: Reflex puts its own CORS layer
+    outermost, so Host, Origin and CORS decisions must wrap the whole app, /_event and
+    /_upload included."""
+
+    def __call__(self) -> ASGIApp:
+        return WebGuardMiddleware(super().__call__(), settings=get_settings())
+
+
+app = MboxApp(
     api_transformer=create_api,
     html_lang="en",
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],

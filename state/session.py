@@ -10,15 +10,23 @@ from http.cookies import CookieError, SimpleCookie
 
 import reflex as rx
 
-from backend.auth.service import SESSION_COOKIE, console_session, describe_subject
+from backend.auth.service import (
+    SECURE_SESSION_COOKIE,
+    SESSION_COOKIE,
+    console_session,
+    describe_subject,
+)
 from backend.settings import get_settings
 
 
 def session_cookie(header: str) -> str | None:
+    """The session cookie (`__Host-` over TLS); the server has already checked that it is
+    live before the state socket opened."""
     try:
-        morsel = SimpleCookie(header).get(SESSION_COOKIE)
+        cookies = SimpleCookie(header)
     except CookieError:
         return None
+    morsel = cookies.get(SECURE_SESSION_COOKIE) or cookies.get(SESSION_COOKIE)
     return morsel.value if morsel else None
 
 

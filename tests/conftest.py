@@ -91,6 +91,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         data_dir=tmp_path / "data",
         database_url=database_url,
         local_sandbox_dir=sandbox_dir(tmp_path),
+        # The names in-process clients give the server (Starlette's TestClient, httpx's
+        # ASGI transport in tests/runtime): the Host check refuses unknown names.
+        allowed_hosts="testserver,mbox",
     )
 
 

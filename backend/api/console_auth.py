@@ -1,15 +1,21 @@
 """Sign-in for the console when MBOX_API_TOKEN is set: prove the token once, get an
-HttpOnly, SameSite session cookie naming who signed in; sign out clears it."""
+HttpOnly, SameSite session cookie naming who signed in (`__Host-` and Secure over TLS);
+sign out revokes it everywhere and closes its sockets. Failed sign-ins are rate-limited
+per client address."""
 
 from __future__ import annotations
 
 import html
+import math
+import time
+from collections import deque
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from backend.auth.service import (
+    SECURE_SESSION_COOKIE,
     SESSION_COOKIE,
     SESSION_SECONDS,
     issue_console_session,
@@ -18,6 +24,38 @@ from backend.auth.service import (
 
 router = APIRouter(include_in_schema=False)
 MAX_FORM_BYTES = 8192
+
+
+class SignInLimiter:
+    """At most MAX_FAILURES failed sign-ins per client address in WINDOW_SECONDS (per
+    process): guessing the token from one address is slowed to a crawl."""
+
+    MAX_FAILURES = 10
+    WINDOW_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._failures: dict[str, deque[float]] = {}
+
+    def retry_after(self, address: str) -> int:
+        """Seconds until `address` may try again (0: now)."""
+        failures = self._recent(address, time.monotonic())
+        if len(failures) < self.MAX_FAILURES:
+            return 0
+        return max(1, math.ceil(failures[0] + self.WINDOW_SECONDS - time.monotonic()))
+
+    def failed(self, address: str) -> None:
+        now = time.monotonic()
+        self._recent(address, now).append(now)
+        if len(self._failures) > 10_000:  # many addresses: forget the quiet ones
+            for key in [key for key, times in self._failures.items() if not times]:
+                del self._failures[key]
+
+    def _recent(self, address: str, now: float) -> deque[float]:
+        failures = self._failures.setdefault(address, deque())
+        while failures and failures[0] <= now - self.WINDOW_SECONDS:
+            failures.popleft()
+        return failures
+
 
 # Served by the API rather than Reflex: it must work before the console's state socket
 # (closed to strangers) is open, and needs no JavaScript. Colours follow the console's
@@ -89,26 +127,58 @@ def login_page(request: Request) -> HTMLResponse | RedirectResponse:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    body = await request.body()
-    form = parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace"))
+    limiter: SignInLimiter = request.app.state.sign_in_limiter
+    address = request.client.host if request.client else ""
+    if wait := limiter.retry_after(address):
+        return JSONResponse(
+            {"error": "too many failed sign-in attempts; try again later"},
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
+    body = await _read_form(request)
+    if body is None:
+        return JSONResponse({"error": f"sign-in form is larger than {MAX_FORM_BYTES} bytes"}, 413)
+    form = parse_qs(body.decode("utf-8", "replace"))
     target = _safe_next(form.get("next", [""])[0])
-    if not token_matches(request.app.state.settings, form.get("token", [""])[0]):
+    settings = request.app.state.settings
+    if not token_matches(settings, form.get("token", [""])[0]):
+        limiter.failed(address)
         return RedirectResponse(f"/login?error=1&next={quote(target)}", status_code=303)
+    sessions = request.app.state.console_sessions
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        SESSION_COOKIE,
-        issue_console_session(request.app.state.settings),
+        sessions.cookie_name(request.scope),
+        issue_console_session(settings),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=sessions.secure(request.scope),
         path="/",
     )
     return response
 
 
+async def _read_form(request: Request) -> bytes | None:
+    """The body, or None once it passes MAX_FORM_BYTES (read no further than that)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    return bytes(body)
+
+
 @router.post("/logout")
-def logout() -> Response:
+async def logout(request: Request) -> Response:
+    """Revoke the session (every replica refuses its cookie) and close its sockets."""
+    sessions = request.app.state.console_sessions
+    session = await sessions.current(request.scope)
+    if session is not None:
+        await sessions.sign_out(session)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SECURE_SESSION_COOKIE, path="/", secure=True)
     return response

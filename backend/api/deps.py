@@ -13,12 +13,27 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from backend.auth.models import Principal
-from backend.errors import InvalidInput, TooLarge
+from backend.errors import InvalidInput, ServiceError, TooLarge
 from backend.schemas import RequestModel
 from backend.validation import parse_uuid
 
 ModelT = TypeVar("ModelT", bound=RequestModel)
 INVALID_BODY = "invalid JSON request body"
+
+
+class NotJson(ServiceError):
+    """A body sent as anything but JSON. Forms and text/plain are what another site can
+    make a browser send without asking (no CORS preflight), so they are never parsed."""
+
+    status_code = 415
+    default_message = "request body must be JSON (Content-Type: application/json)"
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -68,6 +83,8 @@ def json_body(model: type[ModelT], *, optional: bool = False) -> Callable[..., A
         raw = await _read_bounded(request)
         if optional and not raw.strip():
             return model()
+        if raw.strip() and not is_json_media_type(request.headers.get("content-type")):
+            raise NotJson()
         try:
             document = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:

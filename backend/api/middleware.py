@@ -1,10 +1,16 @@
-"""Per-request plumbing. API paths, in the reference's order: request id, bearer
-authentication, audit attribution labels. Console paths (pages, the Reflex state socket):
-a signed session cookie when MBOX_API_TOKEN is set, else a redirect to /login."""
+"""Per-request plumbing. Outermost, `WebGuardMiddleware`: what other web sites cannot do
+(unknown Host names, foreign Origins on writes and WebSockets, CORS). Then API paths, in the
+reference's order: request id, bearer authentication, audit attribution labels. Console
+paths (pages, the Reflex state socket): a session cookie when MBOX_API_TOKEN is set, else
+a redirect to /login."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ipaddress
 import json
+import time
 import uuid
 from urllib.parse import quote, urlsplit
 
@@ -14,24 +20,297 @@ from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.auth.models import Principal
-from backend.auth.service import SESSION_COOKIE, authenticate, console_session_valid
-from backend.settings import Settings
+from backend.auth.service import (
+    ConsoleSession,
+    authenticate,
+    console_session,
+    revoke_console_session,
+    session_cookie_name,
+    session_revoked,
+)
+from backend.db import Database
+from backend.settings import Settings, is_loopback_address
 from backend.validation import clean_label, clean_request_id
 
 REQUEST_ID_HEADER = "x-mbox-request-id"
 API_PREFIXES = ("/v1/", "/healthz")
 PUBLIC_ROUTES = {("GET", "/healthz"), ("GET", "/v1/info")}
 CONSOLE_PUBLIC_PATHS = {"/login", "/logout", "/favicon.svg"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+UPLOAD_PATH = "/_upload"
+CROSS_ORIGIN_REFUSED = "cross-origin requests are refused"
+SIGNED_OUT = 4401  # WebSocket close code: the session ended (as for "sign in first")
 
 
 def is_api_path(path: str) -> bool:
     return path == "/v1" or path.startswith(API_PREFIXES)
 
 
-class ApiRequestMiddleware:
+class WebGuardMiddleware:
+    """What another web site cannot make a browser do here.
+
+    - Host: only names this server answers to, so a DNS-rebinding page (its own name
+      pointing at this machine) is refused (421). Loopback names and IP literals are
+      always accepted (rebinding needs the attacker's DNS name in the Host), the preview
+      domain and its subdomains, and MBOX_ALLOWED_HOSTS.
+    - Origin: every write (any method but GET/HEAD/OPTIONS) and every WebSocket from a
+      browser must come from the server's own origin or MBOX_ALLOWED_ORIGINS; a foreign
+      Origin or `Sec-Fetch-Site: cross-site` is a 403, with or without credentials.
+      Programs send no Origin and are unaffected.
+    - CORS: only MBOX_ALLOWED_ORIGINS get CORS headers (Reflex's own are removed), and a
+      preflight from any other origin gets a 403 without allow headers.
+    - The console's /_upload is capped at MBOX_UPLOAD_MAX_BYTES (413).
+
+    Preview hosts only get the Host check: the sandbox's app answers for its own origin.
+    Installed by `create_api` and again around Reflex's whole app (outside Reflex's CORS
+    layer); the inner copy sees the outer one's mark and passes through.
+    """
+
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
+        self.allowed_origins = frozenset(settings.allowed_origin_list)
+        self.allowed_hosts = settings.allowed_host_list
+        self.preview_host = (urlsplit(settings.preview_base_url).hostname or "").lower()
+        self.upload_max_bytes = settings.upload_max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope.get("mbox.guarded"):
+            await self.app(scope, receive, send)
+            return
+        scope["mbox.guarded"] = True
+        headers = Headers(scope=scope)
+        host = host_name(headers.get("host", ""))
+        if not self.host_allowed(host):
+            await reject(scope, send, 421, f"this server does not answer to the host {host!r}")
+            return
+        if self.is_preview_host(host):
+            await self.app(scope, receive, send)
+            return
+        origin = (headers.get("origin") or "").lower().rstrip("/")
+        trusted = origin in self.allowed_origins
+        if scope["type"] == "http" and _is_preflight(scope, headers):
+            await self._preflight(scope, send, headers, origin if trusted else None)
+            return
+        writes = scope["type"] == "websocket" or scope["method"] not in SAFE_METHODS
+        if writes and not trusted and cross_site(headers):
+            await reject(scope, send, 403, CROSS_ORIGIN_REFUSED)
+            return
+        if origin:
+            send = _cors_headers(send, origin if trusted else None)
+        if scope["type"] == "http" and scope["path"] == UPLOAD_PATH:
+            await self._capped(scope, receive, send, headers)
+            return
+        await self.app(scope, receive, send)
+
+    def host_allowed(self, host: str) -> bool:
+        if not host:
+            return False
+        if is_loopback_address(host) or _is_ip_literal(host) or self.is_preview_host(host):
+            return True
+        return any(
+            host == name or (name.startswith(".") and host.endswith(name))
+            for name in self.allowed_hosts
+        )
+
+    def is_preview_host(self, host: str) -> bool:
+        return bool(self.preview_host) and (
+            host == self.preview_host or host.endswith("." + self.preview_host)
+        )
+
+    async def _preflight(
+        self, scope: Scope, send: Send, headers: Headers, origin: str | None
+    ) -> None:
+        if origin is None:
+            await reject(scope, send, 403, CROSS_ORIGIN_REFUSED)
+            return
+        allow = [
+            (b"access-control-allow-origin", origin.encode()),
+            (b"access-control-allow-credentials", b"true"),
+            (b"access-control-allow-methods", b"GET, HEAD, POST, PUT, PATCH, DELETE"),
+            (b"access-control-max-age", b"600"),
+            (b"vary", b"Origin"),
+        ]
+        if requested := headers.get("access-control-request-headers"):
+            allow.append((b"access-control-allow-headers", requested.encode("latin-1")))
+        await send({"type": "http.response.start", "status": 204, "headers": allow})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _capped(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+        """The console's uploads, bounded whether or not the client declares a length."""
+        limit, received, started = self.upload_max_bytes, 0, False
+        too_large = f"upload is larger than {limit} bytes"
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await reject(scope, send, 413, too_large)
+            return
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _BodyTooLarge
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except _BodyTooLarge:
+            if not started:
+                await reject(scope, send, 413, too_large)
+
+
+class _BodyTooLarge(Exception):
+    """Raised from `receive` to stop an upload past its cap (not a ValueError: Reflex's
+    upload handler turns those into its own 400)."""
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header: lower case, without port, brackets or final dot."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else ""
+    return host.rpartition(":")[0].rstrip(".") if ":" in host else host.rstrip(".")
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def cross_site(headers: Headers) -> bool:
+    """A browser says the request comes from another site: an Origin that is not this
+    server as the client reached it (`null` included), or `Sec-Fetch-Site: cross-site`."""
+    return not same_origin(headers) or headers.get("sec-fetch-site") == "cross-site"
+
+
+def _is_preflight(scope: Scope, headers: Headers) -> bool:
+    return (
+        scope["method"] == "OPTIONS"
+        and "origin" in headers
+        and "access-control-request-method" in headers
+    )
+
+
+def _cors_headers(send: Send, origin: str | None) -> Send:
+    """Drop whatever CORS headers the app set; an allowed origin gets its own."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            kept = [
+                (name, value)
+                for name, value in message.get("headers", [])
+                if not name.lower().startswith(b"access-control-")
+            ]
+            if origin is not None:
+                kept += [
+                    (b"access-control-allow-origin", origin.encode()),
+                    (b"access-control-allow-credentials", b"true"),
+                    (b"access-control-expose-headers", REQUEST_ID_HEADER.encode()),
+                    (b"vary", b"Origin"),
+                ]
+            message = {**message, "headers": kept}
+        await send(message)
+
+    return wrapped
+
+
+class ConsoleSessions:
+    """Console session cookies on this app: which session a request proves (signed, not
+    expired, not signed out) and the WebSockets open under each, so that signing out
+    closes them: at once on this process, within POLL_SECONDS on every other one."""
+
+    POLL_SECONDS = 5.0
+    # A session seen valid is trusted this long without asking the database again (a
+    # page load fetches dozens of assets); a sign-out on this process forgets it at once.
+    TRUST_SECONDS = 2.0
+
+    def __init__(self, settings: Settings, database: Database) -> None:
         self.settings = settings
+        self.database = database
+        self._sign_outs: dict[uuid.UUID, set[asyncio.Event]] = {}
+        self._trusted: dict[uuid.UUID, float] = {}
+
+    def secure(self, scope: Scope) -> bool:
+        return self.settings.secure_cookies or scope.get("scheme") in ("https", "wss")
+
+    def cookie_name(self, scope: Scope) -> str:
+        return session_cookie_name(self.secure(scope))
+
+    async def current(self, scope: Scope) -> ConsoleSession | None:
+        """The live session the request's cookie proves, or None."""
+        session = console_session(self.settings, _cookie(scope, self.cookie_name(scope)))
+        if session is None:
+            return None
+        now = time.monotonic()
+        if self._trusted.get(session.session_id, 0) > now:
+            return session
+        if await self.database.call(session_revoked, session.session_id):
+            return None
+        if len(self._trusted) > 10_000:
+            self._trusted.clear()
+        self._trusted[session.session_id] = now + self.TRUST_SECONDS
+        return session
+
+    async def sign_out(self, session: ConsoleSession) -> None:
+        await self.database.call(revoke_console_session, session=session)
+        self._trusted.pop(session.session_id, None)
+        for event in self._sign_outs.get(session.session_id, ()):
+            event.set()
+
+    async def hold(
+        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, session: ConsoleSession
+    ) -> None:
+        """Serve a WebSocket that its session cookie opened; close it (4401) when the
+        session signs out. Whatever the app sends after that goes nowhere."""
+        signed_out = asyncio.Event()
+        self._sign_outs.setdefault(session.session_id, set()).add(signed_out)
+        closed = False
+
+        async def guarded(message: Message) -> None:
+            if not closed:
+                await send(message)
+
+        async def close_on_sign_out() -> None:
+            nonlocal closed
+            while not signed_out.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(signed_out.wait(), self.POLL_SECONDS)
+                if not signed_out.is_set() and await self._revoked(session):
+                    break
+            closed = True
+            await send({"type": "websocket.close", "code": SIGNED_OUT, "reason": "signed out"})
+
+        watcher = asyncio.create_task(close_on_sign_out())
+        try:
+            await app(scope, receive, guarded)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watcher
+            events = self._sign_outs.get(session.session_id, set())
+            events.discard(signed_out)
+            if not events:
+                self._sign_outs.pop(session.session_id, None)
+
+    async def _revoked(self, session: ConsoleSession) -> bool:
+        if time.time() > session.expires_at:
+            return True
+        return await self.database.call(session_revoked, session.session_id)
+
+
+class ApiRequestMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings, sessions: ConsoleSessions) -> None:
+        self.app = app
+        self.settings = settings
+        self.sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -47,9 +326,11 @@ class ApiRequestMiddleware:
         request_id = clean_request_id(headers.get(REQUEST_ID_HEADER)) or str(uuid.uuid4())
         send = _with_request_id(send, request_id)
         principal = authenticate(self.settings, headers.get("authorization"))
+        session = None
         method = "GET" if scope["type"] == "websocket" else scope["method"]
         if principal is None and method in ("GET", "HEAD"):
-            principal = _console_principal(self.settings, scope, headers)
+            session = await self._console_session(scope, headers)
+            principal = Principal(subject="console", source="console") if session else None
         if principal is None and (method, scope["path"]) not in PUBLIC_ROUTES:
             await reject(scope, send, 401, "missing or invalid bearer token")
             return
@@ -64,15 +345,22 @@ class ApiRequestMiddleware:
         )
         scope.setdefault("state", {})["principal"] = principal
         scope["state"]["request_id"] = request_id
+        if session is not None and scope["type"] == "websocket":
+            await self.sessions.hold(self.app, scope, receive, send, session)
+            return
         await self.app(scope, receive, send)
 
     async def _console(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Console pages and the console's state socket need a session when auth is on."""
-        if (
-            not self.settings.auth_required
-            or scope["path"] in CONSOLE_PUBLIC_PATHS
-            or console_session_valid(self.settings, _cookie(scope, SESSION_COOKIE))
-        ):
+        """Console pages and the console's state socket need a session when auth is on;
+        a socket ends when its session signs out."""
+        if not self.settings.auth_required or scope["path"] in CONSOLE_PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        session = await self.sessions.current(scope)
+        if session is not None and scope["type"] == "websocket":
+            await self.sessions.hold(self.app, scope, receive, send, session)
+            return
+        if session is not None:
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
@@ -83,6 +371,17 @@ class ApiRequestMiddleware:
         )
         await RedirectResponse(f"/login?next={target}", status_code=303)(scope, receive, send)
 
+    async def _console_session(self, scope: Scope, headers: Headers) -> ConsoleSession | None:
+        """Browsers cannot set headers on WebSockets or downloads: the console's own pages
+        use their session cookie for reads (GET, the terminal socket), and only from the
+        console's own origin. Writes always need the bearer header (no CSRF surface)."""
+        if same_origin(headers) and headers.get("sec-fetch-site", "same-origin") in (
+            "same-origin",
+            "none",
+        ):
+            return await self.sessions.current(scope)
+        return None
+
 
 def same_origin(headers: Headers) -> bool:
     """No Origin (a program), or the Origin is this server as the client reached it."""
@@ -90,19 +389,6 @@ def same_origin(headers: Headers) -> bool:
     if origin is None:
         return True
     return urlsplit(origin).netloc.lower() == headers.get("host", "").lower()
-
-
-def _console_principal(settings: Settings, scope: Scope, headers: Headers) -> Principal | None:
-    """Browsers cannot set headers on WebSockets or downloads: the console's own pages
-    use their session cookie for reads (GET, the terminal socket), and only from the
-    console's own origin. Writes always need the bearer header (no CSRF surface)."""
-    if (
-        same_origin(headers)
-        and headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
-        and console_session_valid(settings, _cookie(scope, SESSION_COOKIE))
-    ):
-        return Principal(subject="console", source="console")
-    return None
 
 
 def _cookie(scope: Scope, name: str) -> str | None:

@@ -48,3 +48,14 @@ class ApiTokenRow(SQLModel, table=True):
     last_used_at: datetime | None = timestamp_field(nullable=True)
     expires_at: datetime | None = timestamp_field(nullable=True)
     revoked_at: datetime | None = timestamp_field(nullable=True)
+
+
+class ConsoleSessionRevocationRow(SQLModel, table=True):
+    """A console session ended by sign-out. Cookies are signed and carry their session id;
+    this row makes every replica refuse the cookie until it would have expired anyway."""
+
+    __tablename__ = "console_session_revocations"
+
+    session_id: uuid.UUID = Field(primary_key=True)
+    revoked_at: datetime = timestamp_field()
+    expires_at: datetime = timestamp_field(index=True)

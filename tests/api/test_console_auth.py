@@ -67,6 +67,8 @@ def test_sign_in_sets_a_safe_cookie_and_opens_the_console(console):
         assert socket.receive_text() == "state"
     console.post("/logout")
     assert console.get("/projects", follow_redirects=False).status_code == 303
+    console.cookies.set(SESSION_COOKIE, right.cookies[SESSION_COOKIE])  # signed out: revoked
+    assert console.get("/projects", follow_redirects=False).status_code == 303
 
 
 def test_next_never_leaves_the_site(console):
@@ -82,7 +84,7 @@ def test_session_cookie_is_signed_and_expires(settings):
     cookie = issue_console_session(secured, now=1_000_000)
     assert console_session_valid(secured, cookie, now=1_000_100)
     assert not console_session_valid(secured, cookie, now=1_000_000 + 13 * 3600)
-    assert not console_session_valid(secured, cookie.replace("v2.1", "v2.2"), now=1_000_100)
+    assert not console_session_valid(secured, cookie.replace("v3.1", "v3.2"), now=1_000_100)
     forged_subject = cookie.replace("token:shared", "token:admin")
     assert not console_session_valid(secured, forged_subject, now=1_000_100)
     session = console_session(secured, cookie, now=1_000_100)

@@ -81,7 +81,7 @@ async def main(args: argparse.Namespace) -> None:
     transport = httpx.ASGITransport(app=app)
     async with (
         engines.running(database, runtime, settings),
-        httpx.AsyncClient(transport=transport, base_url="http://bench") as client,
+        httpx.AsyncClient(transport=transport, base_url="http://localhost") as client,
     ):
         project = (
             await client.post("/v1/projects", json={"name": "bench", "defaultNamespace": "bench"})

@@ -32,7 +32,7 @@ async def main(data_dir: str, sandboxes: str, marker: str) -> None:
     transport = httpx.ASGITransport(app=app)
     async with (
         engines.running(database, runtime, settings),
-        httpx.AsyncClient(transport=transport, base_url="http://mbox") as api,
+        httpx.AsyncClient(transport=transport, base_url="http://localhost") as api,
     ):
         project = await api.post("/v1/projects", json={"name": "p", "defaultNamespace": "ns"})
         template = await api.post("/v1/templates", json={"name": "t", "image": "local"})

@@ -1,0 +1,111 @@
+"""Attacks on the console's sign-in: guessing the token, flooding /login with a body, and
+reusing a session cookie after its owner signed out. Real HTTP (uvicorn) on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from starlette.responses import PlainTextResponse
+
+from backend.api.app import create_api
+from backend.auth.service import SECURE_SESSION_COOKIE, SESSION_COOKIE
+from tests.api.conftest import TOKEN
+from tests.runtime.conftest import serving
+
+
+async def console_page(scope, receive, send):
+    """Stands in for Reflex's console pages."""
+    await PlainTextResponse("console page")(scope, receive, send)
+
+
+@pytest.fixture
+async def base(settings, database, runtime) -> AsyncIterator[str]:
+    secured = settings.model_copy(update={"api_token": TOKEN})
+    app = create_api(console_page, settings=secured, database=database, runtime=runtime)
+    async with serving(app) as url:
+        yield url
+
+
+async def sign_in(client: httpx.AsyncClient, token: str = TOKEN) -> httpx.Response:
+    return await client.post("/login", data={"token": token, "next": "/projects"})
+
+
+async def test_guessing_the_token_is_rate_limited(base):
+    """Attack: try token after token on /login from one address. Stopped by: 10 failures
+    a minute per client address; then every attempt (even the right token) is a 429 JSON
+    with Retry-After until the window passes."""
+    async with httpx.AsyncClient(base_url=base) as client:
+        for attempt in range(10):
+            wrong = await sign_in(client, f"guess-{attempt}")
+            assert wrong.status_code == 303 and "error=1" in wrong.headers["location"]
+        limited = await sign_in(client, "guess-11")
+        assert limited.status_code == 429
+        assert limited.json() == {"error": "too many failed sign-in attempts; try again later"}
+        assert 1 <= int(limited.headers["retry-after"]) <= 60
+        assert (await sign_in(client)).status_code == 429
+        assert SESSION_COOKIE not in client.cookies
+
+
+async def test_login_stops_reading_an_oversized_body(base):
+    """Attack: announce a 1 GiB sign-in form and trickle it in, holding a worker and its
+    memory. Stopped by: /login reads at most 8 KiB; a larger declared or streamed body is
+    a 413 JSON at once, without waiting for the rest."""
+    parts = urlsplit(base)
+    for framing in (b"Content-Length: 1073741824", b"Transfer-Encoding: chunked"):
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        writer.write(
+            b"POST /login HTTP/1.1\r\nHost: " + parts.netloc.encode() + b"\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n" + framing + b"\r\n\r\n"
+        )
+        chunk = b"token=" + b"a" * 16 * 1024
+        writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if b"chunked" in framing else chunk)
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), timeout=5)
+        assert status_line.split()[1] == b"413", status_line
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+        assert b"application/json" in head.lower()
+        writer.close()
+
+
+async def test_a_cookie_is_dead_after_sign_out(base):
+    """Attack: a session cookie copied before its owner signed out (a shared machine, a
+    leaked log) keeps opening the console and the API. Stopped by: sign-out records the
+    cookie's session id as revoked in the database; every request with it is refused."""
+    async with httpx.AsyncClient(base_url=base) as client:
+        assert (await sign_in(client)).status_code == 303
+        stolen = client.cookies[SESSION_COOKIE]
+        own = {"Origin": base}
+        assert (await client.get("/projects")).text == "console page"
+        assert (await client.get("/v1/projects", headers=own)).status_code == 200
+        signed_out = await client.post("/logout", headers=own)
+        assert signed_out.status_code == 303
+    async with httpx.AsyncClient(base_url=base, cookies={SESSION_COOKIE: stolen}) as thief:
+        page = await thief.get("/projects")
+        assert page.status_code == 303 and page.headers["location"].startswith("/login")
+        api = await thief.get("/v1/projects", headers={"Origin": base})
+        assert api.status_code == 401
+
+
+async def test_sessions_behind_tls_use_host_only_secure_cookies(settings, database, runtime):
+    """Attack: a session cookie sent over plain HTTP, or planted for the whole domain by a
+    sibling subdomain. Stopped by: with MBOX_SECURE_COOKIES (a TLS proxy) the cookie is
+    `__Host-mbox_session`, Secure, Path=/ and has no Domain; a plain-named cookie is
+    ignored."""
+    secured = settings.model_copy(update={"api_token": TOKEN, "secure_cookies": True})
+    app = create_api(console_page, settings=secured, database=database, runtime=runtime)
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+        signed_in = await sign_in(client)
+        cookie = signed_in.headers["set-cookie"]
+        assert cookie.startswith(f"{SECURE_SESSION_COOKIE}=")
+        assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
+        value = cookie.split(";", 1)[0].split("=", 1)[1]
+        planted = {"Cookie": f"{SESSION_COOKIE}={value}"}
+        refused = await client.get("/projects", headers=planted)
+        assert refused.status_code == 303
+        own = {"Cookie": f"{SECURE_SESSION_COOKIE}={value}"}
+        accepted = await client.get("/projects", headers=own)
+        assert accepted.text == "console page"
