@@ -77,6 +77,14 @@ class RuntimeFailed(ServiceError):
     default_message = "runtime error"
 
 
+class InsufficientStorage(ServiceError):
+    """A write found no room: a sandbox's disk quota, or the server's data disk, is full.
+    Nothing already stored is lost; the server keeps serving."""
+
+    status_code = 507
+    default_message = "no space left on the server's data disk"
+
+
 class StorageFailed(ServiceError):
     """Stored content is missing, corrupted or unreachable (the contract's 500s)."""
 

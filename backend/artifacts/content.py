@@ -25,6 +25,7 @@ from backend.auth.models import SYSTEM, Principal
 from backend.db import Database, commit
 from backend.errors import (
     Conflict,
+    InsufficientStorage,
     InvalidInput,
     RangeNotSatisfiable,
     ServiceError,
@@ -36,7 +37,7 @@ from backend.sandboxes.models import SandboxRow
 from backend.sandboxes.runtime_access import call_runtime
 from backend.settings import Settings
 from backend.storage import BlobStores
-from backend.storage.base import BlobMissing, BlobStore, StorageError
+from backend.storage.base import BlobMissing, BlobStore, StorageError, StorageFull
 from backend.tasks.models import ExecutionTaskRow
 from backend.templates.models import DEFAULT_WORKING_DIR, TemplateRow
 
@@ -443,6 +444,9 @@ def _note_error(session: Any, artifact_id: uuid.UUID, message: str) -> None:
 async def _write(store: BlobStore, key: str, chunks: AsyncIterable[bytes]) -> None:
     try:
         await store.write(key, chunks)
+    except StorageFull as exc:  # what is already stored stays; this blob left nothing behind
+        log.error("artifact blob %s: %s", key, exc)
+        raise InsufficientStorage("no space left to store artifact content (disk full)") from None
     except StorageError as exc:
         log.error("artifact blob %s: %s", key, exc)
         raise StorageFailed("retained artifact content storage error") from None

@@ -17,6 +17,9 @@ def create_runtime(settings: Settings) -> RuntimeAdapter:
         processes=settings.local_max_processes,
         open_files=settings.local_max_open_files,
         file_size_bytes=settings.local_max_file_bytes,
+        workspace_bytes=settings.local_workspace_bytes,
+        bytes_per_inode=settings.local_workspace_bytes_per_inode,
+        cpu_millis=round(settings.local_cpus * 1000),
     )
     root = settings.local_sandbox_dir or sandbox_root(settings.data_dir)
     return LocalRuntime(root, limits)

@@ -31,6 +31,10 @@ class PortUnavailable(RuntimeFailure):
     """Nothing accepts connections on that port in the sandbox."""
 
 
+class DiskFull(RuntimeFailure):
+    """A write found no room: the sandbox's disk quota, or the data disk, is full."""
+
+
 @dataclass(frozen=True)
 class PortSpec:
     name: str
@@ -46,6 +50,9 @@ class Limits:
     processes: int
     open_files: int
     file_size_bytes: int
+    workspace_bytes: int = 10 * 1024**3  # a sandbox's disk, unless its template says
+    bytes_per_inode: int = 16 * 1024  # its inode limit: one per this many bytes of disk
+    cpu_millis: int = 1000  # thousandths of a CPU, unless its template says; 0: no limit
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,8 @@ class SandboxSpec:
     ports: tuple[PortSpec, ...]
     namespace: str
     service_account: str
+    storage_bytes: int | None = None  # the workspace's size (storageRequest); None: default
+    cpu_millis: int | None = None  # the CPU cap (cpuRequest); None: the runtime's default
     egress_allow: tuple[str, ...] = ()  # CIDRs the network policy denies, opened
     egress_deny: tuple[str, ...] = ()  # CIDRs closed whatever the policy (always wins)
 

@@ -1,8 +1,12 @@
-"""Per-sandbox control groups for memory and process limits, where the host lets us.
+"""Per-sandbox control groups for memory, process and CPU limits, where the host lets us.
 
-cgroup v2 (one unified tree, `memory.max`, `pids.max`) or v1 (`memory/.../
-memory.limit_in_bytes`, `pids/.../pids.max`), under an `mbox` group next to the server's
-own. Processes join by writing their pid to `cgroup.procs` before they exec (see
+cgroup v2 (one unified tree, `memory.max`, `pids.max`, `cpu.max`) or v1 (`memory/.../
+memory.limit_in_bytes`, `pids/.../pids.max`, `cpu/.../cpu.cfs_quota_us`), under an `mbox`
+group next to the server's own. CPU is optional (a hierarchy without the cpu controller
+still limits memory and processes); a sandbox with no CPU limit still gets its cpu group,
+with no quota, so every command joins the same set of groups.
+
+Processes join by writing their pid to `cgroup.procs` before they exec (see
 `join_prefix`), so every descendant is counted. Without a writable hierarchy (not root,
 no delegation) the runtime falls back to setrlimit.
 """
@@ -20,6 +24,7 @@ from backend.runtime.base import Limits
 
 ROOT = Path("/sys/fs/cgroup")
 PRUNE_AFTER_SECONDS = 600
+CPU_PERIOD_US = 100_000  # CFS quota per 100 ms: 1000 millicpus = one full CPU
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class Cgroups:
     version: int
     memory_parent: Path
     pids_parent: Path
+    cpu_parent: Path | None = None
 
     @classmethod
     def detect(cls, root: Path = ROOT) -> Cgroups | None:
@@ -38,16 +44,19 @@ class Cgroups:
             parent = root / "mbox"
             if not _usable(parent, root, v2=True):
                 return None
-            return cls(2, parent, parent)
+            return cls(2, parent, parent, parent if _cpu_v2(root, parent) else None)
         memory = root / "memory" / own.get("memory", "").lstrip("/") / "mbox"
         pids = root / "pids" / own.get("pids", "").lstrip("/") / "mbox"
+        cpu = root / "cpu" / own.get("cpu", "").lstrip("/") / "mbox"
         if _usable(memory, root) and _usable(pids, root):
-            return cls(1, memory, pids)
+            return cls(1, memory, pids, cpu if _usable(cpu, root) else None)
         return None
 
-    def create(self, sandbox_id: uuid.UUID, limits: Limits) -> list[Path]:
-        """Create the sandbox's groups with its limits; return the `cgroup.procs` to join."""
+    def create(self, sandbox_id: uuid.UUID, limits: Limits, cpu_millis: int = 0) -> list[Path]:
+        """Create the sandbox's groups with its limits (`cpu_millis` 0: no CPU limit);
+        return the `cgroup.procs` to join."""
         name = str(sandbox_id)
+        quota = cpu_quota_us(cpu_millis)
         if self.version == 2:
             group = self.memory_parent / name
             group.mkdir(exist_ok=True)
@@ -55,22 +64,29 @@ class Cgroups:
             if (group / "memory.swap.max").exists():
                 (group / "memory.swap.max").write_text("0")
             (group / "pids.max").write_text(str(limits.processes))
+            if self.cpu_parent is not None:
+                limit = "max" if quota < 0 else str(quota)
+                (group / "cpu.max").write_text(f"{limit} {CPU_PERIOD_US}")
             return [group / "cgroup.procs"]
         memory, pids = self.memory_parent / name, self.pids_parent / name
         memory.mkdir(exist_ok=True)
         pids.mkdir(exist_ok=True)
         (memory / "memory.limit_in_bytes").write_text(str(limits.memory_bytes))
         (pids / "pids.max").write_text(str(limits.processes))
-        return [memory / "cgroup.procs", pids / "cgroup.procs"]
+        if self.cpu_parent is not None:
+            cpu = self.cpu_parent / name
+            cpu.mkdir(exist_ok=True)
+            (cpu / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+            (cpu / "cpu.cfs_quota_us").write_text(str(quota))
+        return self.procs(sandbox_id)
 
     def procs(self, sandbox_id: uuid.UUID) -> list[Path]:
         name = str(sandbox_id)
         if self.version == 2:
             return [self.memory_parent / name / "cgroup.procs"]
-        return [
-            self.memory_parent / name / "cgroup.procs",
-            self.pids_parent / name / "cgroup.procs",
-        ]
+        parents = [self.memory_parent, self.pids_parent]
+        parents += [self.cpu_parent] if self.cpu_parent is not None else []
+        return [parent / name / "cgroup.procs" for parent in parents]
 
     def remove(self, sandbox_id: uuid.UUID) -> None:
         """Remove the groups (they must be empty: call after every process has exited)."""
@@ -83,14 +99,23 @@ class Cgroups:
         they died with it). Young groups are spared: another server on this host may have
         just made one that its sandbox has not joined yet."""
         cutoff = (time.time() if now is None else now) - PRUNE_AFTER_SECONDS
-        for parent in {self.memory_parent, self.pids_parent}:
+        for parent in {self.memory_parent, self.pids_parent, self.cpu_parent} - {None}:
             for group in parent.iterdir() if parent.is_dir() else ():
                 with contextlib.suppress(OSError):
                     if group.is_dir() and group.stat().st_mtime < cutoff:
                         group.rmdir()
 
     def describe(self) -> str:
-        return f"cgroup v{self.version} (memory, processes)"
+        limited = "memory, processes, CPU" if self.cpu_parent else "memory, processes"
+        return f"cgroup v{self.version} ({limited})"
+
+
+def cpu_quota_us(cpu_millis: int) -> int:
+    """CFS quota per period for `cpu_millis` thousandths of a CPU; -1 for no limit. The
+    kernel's floor is 1 ms per period (10 millicpus)."""
+    if cpu_millis <= 0:
+        return -1
+    return max(1000, cpu_millis * CPU_PERIOD_US // 1000)
 
 
 def join_prefix(procs: list[Path]) -> list[str]:
@@ -120,6 +145,16 @@ def _usable(parent: Path, root: Path, v2: bool = False) -> bool:
         return os.access(parent, os.W_OK)
     except OSError:
         return False
+
+
+def _cpu_v2(root: Path, parent: Path) -> bool:
+    """Whether the cpu controller can be delegated to the sandboxes' groups (v2)."""
+    try:
+        _enable(root, ("cpu",))
+        _enable(parent, ("cpu",))
+    except OSError:
+        return False
+    return "cpu" in (parent / "cgroup.subtree_control").read_text().split()
 
 
 def _enable(group: Path, controllers: tuple[str, ...]) -> None:

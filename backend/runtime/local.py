@@ -95,7 +95,8 @@ EVENTS_NAME = "events.jsonl"
 # (the host's may be root's only), then the rest of the command line.
 OWN_TUN = (
     "mount -t tmpfs -o mode=0755,size=16k mbox-tun /dev/net && "
-    'mknod -m 0600 /dev/net/tun c 10 200 && chown "$1" /dev/net/tun && shift && exec "$@"'
+    'mknod -m 0600 /dev/net/tun c 10 200 && chown "$1" /dev/net/tun && shift && '
+    'unset PWD OLDPWD && exec "$@"'
 )
 # The whole environment of helpers the runtime starts on the host (slirp4netns): never
 # the server's own, which holds its secrets.

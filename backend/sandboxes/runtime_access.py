@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlmodel import Session
 
-from backend.errors import Conflict, InvalidInput, NotFound, RuntimeFailed
+from backend.errors import Conflict, InsufficientStorage, InvalidInput, NotFound, RuntimeFailed
 from backend.runtime.base import (
+    DiskFull,
     FileMissing,
     PathRefused,
     RuntimeAdapter,
@@ -113,9 +114,12 @@ def _target_json(found: RuntimeTarget) -> dict[str, Any]:
 
 async def call_runtime(awaitable: Awaitable[Any]) -> Any:
     """Await a runtime call, turning its failures into service errors: a refused or
-    wrong-kind path is 400, a missing one 404, anything else from the runtime 502."""
+    wrong-kind path is 400, a missing one 404, a full disk 507, anything else from the
+    runtime 502."""
     try:
         return await awaitable
+    except DiskFull as exc:
+        raise InsufficientStorage(str(exc)) from None
     except PathRefused as exc:
         raise InvalidInput(str(exc)) from None
     except FileMissing as exc:

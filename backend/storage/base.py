@@ -20,6 +20,10 @@ class BlobMissing(StorageError):
     """No blob under this key."""
 
 
+class StorageFull(StorageError):
+    """No room left where the store keeps its blobs (ENOSPC, EDQUOT)."""
+
+
 class BlobStore(Protocol):
     provider: str  # "postgres" (the database, whichever it is), "filesystem" or "s3"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from backend.storage import settled
-from backend.storage.base import CHUNK_BYTES, BlobMissing, StorageError, rechunk
+from backend.storage.base import CHUNK_BYTES, BlobMissing, StorageError, StorageFull, rechunk
 
 T = TypeVar("T")
 COMPONENT = re.compile(r"[A-Za-z0-9._-]+")
@@ -96,6 +97,8 @@ async def _io(key: str, fn: Callable[..., T], *args: Any) -> T:
     except FileNotFoundError:
         raise
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull(f"filesystem blob store: {key}: {exc.strerror}") from None
         raise StorageError(f"filesystem blob store: {key}: {exc.strerror or exc}") from None
 
 

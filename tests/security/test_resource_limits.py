@@ -1,0 +1,261 @@
+"""Attacks on the host's shared resources from inside a sandbox: disk, inodes, /tmp,
+/dev/shm, CPU, processes and memory. Each must stop at the sandbox's own limit while the
+server and the other sandboxes carry on (real bubblewrap, real cgroups, real loop disks)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backend.runtime import disk
+from backend.runtime.base import Limits
+from backend.runtime.local import LocalRuntime
+from tests.conftest import sandbox_dir
+from tests.runtime.conftest import run, spec
+
+MiB = 1024**2
+QUOTA = 64 * MiB
+SMALL = Limits(
+    memory_bytes=256 * MiB,
+    processes=64,
+    open_files=1024,
+    file_size_bytes=1024 * MiB,
+    workspace_bytes=QUOTA,
+    bytes_per_inode=16 * 1024,
+    cpu_millis=0,
+)
+ROOT = Path(__file__).resolve().parents[2]
+
+needs_disks = pytest.mark.skipif(not disk.supported(), reason="loop mounts need root")
+
+
+@pytest.fixture
+async def small(tmp_path: Path):
+    runtime = LocalRuntime(sandbox_dir(tmp_path), SMALL)
+    yield runtime
+    await runtime.close()
+
+
+async def _running(runtime: LocalRuntime, **fields):
+    sandbox = spec(**fields)
+    assert (await runtime.ensure(sandbox)).phase == "running"
+    return sandbox
+
+
+def _free_bytes(path: Path) -> int:
+    info = os.statvfs(path)
+    return info.f_bavail * info.f_frsize
+
+
+@needs_disks
+async def test_filling_the_workspace_stops_at_its_quota(small, tmp_path):
+    """Attack: write until the disk is full (the data dir holds the database, artifacts and
+    recordings). Stopped by: the sandbox's own ext4 disk of storageRequest bytes."""
+    box = await _running(small, storage_bytes=QUOTA)
+    other = await _running(small)
+    free_before = _free_bytes(tmp_path)
+
+    code, _, err = await run(small, box.sandbox_id, "dd if=/dev/zero of=big bs=1M count=1024")
+    assert code != 0 and "No space left on device" in err
+    written = (small.workspace(box.sandbox_id) / "big").stat().st_size
+    assert QUOTA - 12 * MiB < written <= QUOTA  # ~the quota (ext4 keeps ~8 MiB of 64)
+    assert free_before - _free_bytes(tmp_path) < QUOTA + 8 * MiB
+
+    code, out, _ = await run(small, other.sandbox_id, "echo fine > ok && cat ok")
+    assert (code, out) == (0, "fine\n")  # the other sandbox still writes
+
+
+@needs_disks
+async def test_tmp_and_dev_shm_are_capped(small):
+    """Attack: fill /tmp (a tmpfs of half the RAM before) and /dev/shm. Stopped by: /tmp
+    on the sandbox's disk (same quota), /dev/shm a tmpfs of min(memory limit, 64 MiB)."""
+    box = await _running(small, storage_bytes=QUOTA)
+    for target in ("/tmp/fill", "/dev/shm/fill"):
+        code, _, err = await run(small, box.sandbox_id, f"dd if=/dev/zero of={target} bs=1M")
+        assert code != 0 and "No space left on device" in err, target
+        _, size, _ = await run(small, box.sandbox_id, f"stat -c %s {target}")
+        assert int(size) <= 64 * MiB, target
+
+
+@needs_disks
+async def test_tmp_is_emptied_at_each_start(small):
+    """/tmp lives on the sandbox's disk but starts empty, as a tmpfs would."""
+    box = await _running(small)
+    await run(small, box.sandbox_id, "echo old > /tmp/left && echo kept > stays")
+    await small.stop(box.sandbox_id)
+    await small.ensure(box)
+    _, out, _ = await run(small, box.sandbox_id, "ls -A /tmp; cat stays")
+    assert out == "kept\n"
+
+
+@needs_disks
+async def test_creating_files_stops_at_the_inode_limit(small):
+    """Attack: exhaust inodes with empty files (no bytes, so a byte quota alone would not
+    stop it). Stopped by: the disk's inode count (one per 16 KiB: 4096 for 64 MiB)."""
+    box = await _running(small, storage_bytes=QUOTA)
+    script = (
+        "import os\nn = 0\ntry:\n    while True:\n        open(f'f{n}', 'w').close(); n += 1\n"
+        "except OSError as e:\n    print(n, e.errno)\n"
+    )
+    _, out, err = await run(small, box.sandbox_id, f'python3 -c "{script}"')
+    created, error = map(int, out.split())
+    assert error == 28  # ENOSPC
+    assert 3000 < created <= QUOTA // SMALL.bytes_per_inode, (out, err)
+
+
+@needs_disks
+async def test_writing_into_a_full_sandbox_disk_answers_507(world):
+    """Attack: fill the sandbox's disk from inside, then write through the files API.
+    Stopped by: the quota; the API answers 507 in words, keeps what is stored and serves on."""
+    sandbox = await world.running_sandbox(storageRequest="64Mi")
+    files = f"/v1/sandboxes/{sandbox['id']}/files"
+    put = await world.client.put(f"{files}/content", params={"path": "kept.txt"}, content=b"kept")
+    assert put.status_code in (200, 201, 204), put.text
+    task = await world.start_task(sandbox, ["sh", "-c", "dd if=/dev/zero of=big bs=1M; true"])
+    await world.finished(task, timeout=30)
+
+    full = await world.client.put(
+        f"{files}/content", params={"path": "more.bin"}, content=b"x" * MiB
+    )
+    assert full.status_code == 507, full.text
+    assert "disk quota is full" in full.json()["error"]
+    kept = await world.client.get(f"{files}/content", params={"path": "kept.txt"})
+    assert kept.status_code == 200 and kept.content == b"kept"
+
+    assert (await world.client.delete(f"{files}", params={"path": "big"})).status_code < 300
+    again = await world.client.put(
+        f"{files}/content", params={"path": "more.bin"}, content=b"x" * MiB
+    )
+    assert again.status_code in (200, 201, 204), again.text
+
+
+async def test_cpu_is_capped_at_the_templates_cpu(small):
+    """Attack: spin on every CPU (the server shares them). Stopped by: the cgroup's CFS
+    quota, here 250 millicpus: one second of spinning gets about a quarter second."""
+    if not (small._cgroups and small._cgroups.cpu_parent):
+        pytest.skip("no cgroup cpu controller")
+    box = await _running(small, cpu_millis=250)
+    script = (
+        "import time\nend = time.monotonic() + 1\nwhile time.monotonic() < end: pass\n"
+        "print(time.process_time())"
+    )
+    code, out, _ = await run(small, box.sandbox_id, f"python3 -c '{script}'")
+    assert code == 0
+    assert 0.1 < float(out) < 0.45, out
+
+
+async def test_a_fork_bomb_is_bounded(small):
+    """Attack: a fork bomb. Stopped by: pids.max (cgroups) or RLIMIT_NPROC; the server
+    still serves and another sandbox still runs commands meanwhile."""
+    bomb = await _running(small)
+    other = await _running(small)
+    process = await small.exec(bomb.sandbox_id, ["sh", "-c", "f() { f | f & }; f; sleep 5"])
+    await asyncio.sleep(1.0)
+    if small._cgroups:
+        pids = small._cgroups.pids_parent / str(bomb.sandbox_id) / "pids.current"
+        assert int(pids.read_text()) <= SMALL.processes
+    code, out, _ = await run(small, other.sandbox_id, "echo alive")
+    assert (code, out) == (0, "alive\n")
+    await small.stop(bomb.sandbox_id)  # ends every process of the bomb
+    await process.wait()
+    code, out, _ = await run(small, other.sandbox_id, "echo still")
+    assert (code, out) == (0, "still\n")
+
+
+async def test_memory_exhaustion_kills_only_the_sandboxs_process(small):
+    """Attack: allocate past the memory limit. Stopped by: memory cgroup (OOM kill inside
+    the sandbox) or RLIMIT_AS; the server and the sandbox itself live on."""
+    box = await _running(small)
+    code, _, _ = await run(small, box.sandbox_id, "python3 -c 'x = b\"x\" * (512 << 20)'")
+    assert code != 0
+    code, out, _ = await run(small, box.sandbox_id, "echo survived")
+    assert (code, out) == (0, "survived\n")
+
+
+# Start sleeping children until fork fails (or 100); print how many started.
+FILL = """python3 -c '
+import os, time
+n = 0
+try:
+    while n < 100:
+        if os.fork() == 0:
+            null = os.open("/dev/null", os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            time.sleep(30)
+            os._exit(0)
+        n += 1
+except OSError:
+    pass
+print(n)
+'"""
+
+DRIVER = """
+import asyncio, json, sys
+sys.path.insert(0, sys.argv[2])
+from backend.runtime.base import Limits
+from backend.runtime.local import LocalRuntime
+from tests.runtime.conftest import spec
+from tests.security.test_resource_limits import FILL
+
+async def filled(runtime, box):
+    # The fill runs as the sandbox's own command (the sandbox keeps its sleepers).
+    await runtime.ensure(box)
+    count = runtime.workspace(box.sandbox_id) / "count"
+    for _ in range(500):
+        if count.exists() and count.read_text().strip():
+            return int(count.read_text())
+        await asyncio.sleep(0.02)
+    return (await runtime.logs(box.sandbox_id, 5)).strip()
+
+async def main():
+    limits = Limits(memory_bytes=1 << 30, processes=40, open_files=256,
+                    file_size_bytes=1 << 20, cpu_millis=0)
+    runtime = LocalRuntime(__import__("pathlib").Path(sys.argv[1]), limits)
+    command = ("sh", "-c", FILL + " > count; sleep 60")
+    try:
+        first = await filled(runtime, spec(*command))
+        second = await filled(runtime, spec(*command))
+        print(json.dumps({"a": first, "b": second}))
+    finally:
+        await runtime.close()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to another user")
+def test_each_sandbox_has_its_own_process_budget_without_root(tmp_path):
+    """Attack (server without root, so no cgroups and one uid for every sandbox): exhaust
+    the processes in one sandbox so that another can start none. Stopped by: RLIMIT_NPROC
+    set inside each sandbox's user namespace (counted per namespace since Linux 5.14)."""
+    nobody = pwd.getpwnam("nobody")
+    if not os.access(sys.executable, os.X_OK) or shutil.which("setpriv") is None:
+        pytest.skip("no setpriv")
+    work = tmp_path / "nonroot"
+    work.mkdir()
+    root = sandbox_dir(tmp_path) / "nobody"
+    root.mkdir()
+    for path in (work, root):
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    (work / "driver.py").write_text(DRIVER)
+    result = subprocess.run(
+        [
+            "setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}",
+            "--clear-groups", "--", sys.executable, str(work / "driver.py"), str(root), str(ROOT),
+        ],
+        capture_output=True, text=True, timeout=60, cwd=work,
+        env={"PATH": os.environ["PATH"], "HOME": str(work)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert 20 < counts["a"] < 40, counts  # a budget of 40, shell and runtime steps included
+    assert 20 < counts["b"] < 40, counts  # the same again: not what the first one left
