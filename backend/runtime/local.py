@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -45,9 +46,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backend.runtime import egress, netns, pty, workspace
+from backend.runtime import disk, egress, netns, pty, workspace
 from backend.runtime.base import (
     Availability,
+    DiskFull,
     FileEntry,
     FileMissing,
     Limits,
@@ -91,6 +93,7 @@ while data := conn.recv(65536):
     os.write(1, data)
 """
 EVENTS_NAME = "events.jsonl"
+SHM_BYTES = 64 * 1024**2  # /dev/shm's size (at most the memory limit)
 # In a private mount namespace: a /dev/net/tun that the sandbox's host uid ($1) may open
 # (the host's may be root's only), then the rest of the command line.
 OWN_TUN = (
@@ -191,6 +194,8 @@ class LocalRuntime:
         self._cgroups = Cgroups.detect()
         if self._cgroups:
             self._cgroups.prune()
+        # Each sandbox's own disk (workspace + /tmp), when loop mounts are possible (root).
+        self._volumes = disk.Volumes(root, limits.bytes_per_inode) if disk.supported() else None
         _unignore_job_signals()
 
     # -- availability -------------------------------------------------------------------
@@ -205,6 +210,8 @@ class LocalRuntime:
                 else "setrlimit (address space, processes, open files, file size)"
             ),
             "uids": "one host uid per sandbox" if self._privileged else "the server's uid",
+            "disk": self._describe_disk(),
+            "cpu": self._describe_cpu(),
             "network": self._describe_network(),
             "egress": "nftables" if self._filters_egress() else "none",
         }
@@ -232,6 +239,23 @@ class LocalRuntime:
             "and nft); default and restricted loopback only"
         )
 
+    def _describe_disk(self) -> str:
+        limits = self.limits
+        if self._volumes is None:
+            return "no disk quota (loop mounts need root): workspaces share the data disk"
+        return (
+            f"own ext4 disk per sandbox (workspace and /tmp): storageRequest or "
+            f"{limits.workspace_bytes / 1024**3:g} GiB, one inode per {limits.bytes_per_inode} "
+            "bytes; workspaces made before disk quotas have none"
+        )
+
+    def _describe_cpu(self) -> str:
+        if not (self._cgroups and self._cgroups.cpu_parent):
+            return "no CPU limit (needs root and the cgroup cpu controller)"
+        default = self.limits.cpu_millis
+        fallback = f"{default / 1000:g} CPU" if default else "no limit"
+        return f"cgroup CPU quota: the template's cpuRequest, else {fallback}"
+
     # -- lifecycle ----------------------------------------------------------------------
 
     def _lock(self, sandbox_id: uuid.UUID) -> asyncio.Lock:
@@ -241,7 +265,12 @@ class LocalRuntime:
         async with self._lock(spec.sandbox_id):
             box = self._boxes.get(spec.sandbox_id)
             if box is None or not box.running:
-                box = await self._start(spec)
+                try:
+                    box = await self._start(spec)
+                except BaseException:
+                    if self._volumes:
+                        await self._volumes.stop(self._home(spec.sandbox_id))
+                    raise
             return self._status(box)
 
     async def _start(self, spec: SandboxSpec) -> _Box:
@@ -250,8 +279,10 @@ class LocalRuntime:
             raise RuntimeFailure(availability.message)
         home = self._home(spec.sandbox_id)
         uid = self._prepare(home)
+        await self._attach_disk(spec, home, uid)
         if self._cgroups:
-            self._cgroups.create(spec.sandbox_id, self.limits)
+            cpu_millis = self.limits.cpu_millis if spec.cpu_millis is None else spec.cpu_millis
+            self._cgroups.create(spec.sandbox_id, self.limits, cpu_millis)
         read_info, write_info = os.pipe()
         arguments = _argument_file(self._bwrap_arguments(spec, home, write_info))
         try:
@@ -275,7 +306,7 @@ class LocalRuntime:
             self._event(spec.sandbox_id, "Warning", "Failed", f"exit {code}: {tail}")
             raise RuntimeFailure(f"sandbox did not start (exit {code}): {tail}")
         box = _Box(spec, process, json.loads(info)["child-pid"], _now())
-        await self._until_set_up(box, home / "workspace")
+        await self._until_set_up(box, self.workspace(spec.sandbox_id))
         if spec.egress_allowed and box.process.returncode is None:
             box.network = await self._connect_network(box)
         box.waiter = asyncio.create_task(self._watch(box))
@@ -415,9 +446,13 @@ class LocalRuntime:
                 await box.network.wait()
             if self._cgroups:
                 self._cgroups.remove(sandbox_id)
+            if self._volumes:
+                await self._volumes.stop(self._home(sandbox_id))
 
     async def delete(self, sandbox_id: uuid.UUID) -> None:
         await self.stop(sandbox_id)
+        if self._volumes:  # unmounted first: rmtree must not walk into a mounted disk
+            await self._volumes.discard(self._home(sandbox_id))
         await asyncio.to_thread(shutil.rmtree, self._home(sandbox_id), True)
 
     async def status(self, sandbox_id: uuid.UUID) -> RuntimeStatus:
@@ -438,6 +473,8 @@ class LocalRuntime:
     async def close(self) -> None:
         for sandbox_id in list(self._boxes):
             await self.stop(sandbox_id)
+        if self._volumes:  # no mount and no loop device outlives the runtime
+            await self._volumes.close()
 
     async def target(self, sandbox_id: uuid.UUID) -> RuntimeTarget:
         box = self._running(sandbox_id)
@@ -605,7 +642,10 @@ class LocalRuntime:
     # -- workspace files ----------------------------------------------------------------
 
     def workspace(self, sandbox_id: uuid.UUID) -> Path:
-        return self._home(sandbox_id) / "workspace"
+        """The workspace on the host: on the sandbox's disk (mounted only while in use, see
+        `disk.Volumes`), or a plain directory (no quota: without root, or made before)."""
+        home = self._home(sandbox_id)
+        return disk.workspace_path(home) if disk.has_image(home) else home / "workspace"
 
     async def list_files(self, sandbox_id: uuid.UUID, path: str) -> list[FileEntry]:
         return await self._files(workspace.list_directory, sandbox_id, path)
@@ -621,22 +661,49 @@ class LocalRuntime:
         await self._files(workspace.delete, sandbox_id, path)
 
     async def open_read(self, sandbox_id: uuid.UUID, path: str) -> WorkspaceStream:
-        opening = asyncio.ensure_future(self._files(workspace.open_path, sandbox_id, path))
+        disk_use = contextlib.AsyncExitStack()  # the sandbox's disk stays mounted until closed
+        await disk_use.enter_async_context(self._disk_in_use(sandbox_id))
         try:
-            fd, entry = await asyncio.shield(opening)
-        except asyncio.CancelledError:
-            opening.add_done_callback(_close_opened)  # the caller is gone: no fd left open
+            opening = asyncio.ensure_future(self._files(workspace.open_path, sandbox_id, path))
+            try:
+                fd, entry = await asyncio.shield(opening)
+            except asyncio.CancelledError:
+                opening.add_done_callback(_close_opened)  # the caller is gone: no fd left open
+                raise
+            stream = workspace.stream(fd, entry)
+        except BaseException:
+            await disk_use.aclose()
             raise
-        return workspace.stream(fd, entry)
+        close_stream = stream.closer
+
+        async def closer() -> None:
+            try:
+                await close_stream()
+            finally:
+                await disk_use.aclose()
+
+        stream.closer = closer
+        return stream
 
     async def match_files(self, sandbox_id: uuid.UUID, pattern: str, limit: int) -> list[FileEntry]:
         return await self._files(workspace.match, sandbox_id, pattern, limit)
 
     async def _files(self, operation: Any, sandbox_id: uuid.UUID, *args: Any) -> Any:
         """Run a workspace file operation off the event loop; OS errors become words."""
-        root = self.workspace(sandbox_id)
-        if not root.is_dir():
-            raise RuntimeFailure("the sandbox has no workspace (it was deleted)")
+        async with self._disk_in_use(sandbox_id):
+            root = self.workspace(sandbox_id)
+            if not root.is_dir():
+                raise RuntimeFailure("the sandbox has no workspace (it was deleted)")
+            return await self._file_operation(operation, sandbox_id, root, *args)
+
+    def _disk_in_use(self, sandbox_id: uuid.UUID) -> contextlib.AbstractAsyncContextManager:
+        if self._volumes is None:
+            return contextlib.nullcontext()
+        return self._volumes.using(self._home(sandbox_id))
+
+    async def _file_operation(
+        self, operation: Any, sandbox_id: uuid.UUID, root: Path, *args: Any
+    ) -> Any:
         try:
             return await asyncio.to_thread(operation, root, *args)
         except FileNotFoundError:
@@ -646,7 +713,19 @@ class LocalRuntime:
         except NotADirectoryError:
             raise PathRefused(f"'{args[0]}' is not a directory") from None
         except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise self._disk_full(sandbox_id, args[0]) from None
             raise RuntimeFailure(f"{args[0]}: {exc.strerror}") from None
+
+    def _disk_full(self, sandbox_id: uuid.UUID, path: str) -> DiskFull:
+        home = self._home(sandbox_id)
+        if disk.has_image(home):
+            quota = disk.quota_bytes(home) / 1024**2
+            return DiskFull(
+                f"the sandbox's disk quota is full ({quota:g} MiB, or its inodes are all "
+                f"used): cannot write {path}; delete files in the sandbox to make room"
+            )
+        return DiskFull(f"no space left on the server's data disk: cannot write {path}")
 
     # -- building blocks ----------------------------------------------------------------
 
@@ -659,10 +738,36 @@ class LocalRuntime:
         home.mkdir(exist_ok=True, mode=0o711)
         uid = self._uid(home)
         workspace = home / "workspace"
+        if self._volumes and not workspace.exists():
+            return uid  # on its own disk (`_attach_disk`)
         workspace.mkdir(exist_ok=True, mode=0o700)
         if self._privileged:
             os.chown(workspace, uid, uid)
         return uid
+
+    async def _attach_disk(self, spec: SandboxSpec, home: Path, uid: int) -> None:
+        """Make (once) and mount the sandbox's own disk; it stays mounted until it stops.
+        A workspace directory from before disk quotas is kept as it is, without quota."""
+        if self._volumes is None:
+            return
+        if (home / "workspace").exists():
+            message = "no disk quota: this workspace was made before disk quotas"
+            self._event(spec.sandbox_id, "Warning", "NoDiskQuota", message)
+            return
+        try:
+            await self._volumes.create(home, spec.storage_bytes or self.limits.workspace_bytes)
+            await self._volumes.start(home, uid)
+        except disk.DiskError as exc:
+            raise RuntimeFailure(f"sandbox disk: {exc}") from None
+
+    def _tmp_mounts(self, home: Path) -> list[str]:
+        """/tmp on the sandbox's disk (its quota), else a tmpfs no larger than its memory
+        limit; /dev/shm a small tmpfs (its pages count as the sandbox's memory)."""
+        memory = self.limits.memory_bytes
+        shm = ["--perms", "1777", "--size", str(min(memory, SHM_BYTES)), "--tmpfs", "/dev/shm"]
+        if self._volumes and disk.has_image(home):
+            return [*shm, "--bind", str(disk.tmp_path(home)), "/tmp"]
+        return [*shm, "--size", str(memory), "--tmpfs", "/tmp"]
 
     def _uid(self, home: Path) -> int:
         """A host uid no other sandbox uses, remembered next to the workspace."""
@@ -692,13 +797,16 @@ class LocalRuntime:
             **(extra or {}),
         }
 
-    def _limited(self, command: list[str], sandbox_id: uuid.UUID) -> list[str]:
+    def _limited(
+        self, command: list[str], sandbox_id: uuid.UUID, *, nproc: bool = True
+    ) -> list[str]:
         """Apply the limits: the sandbox's cgroups (memory, processes) when available, else
         setrlimit for those too; open files and file size always by setrlimit."""
         limits = self.limits
         rlimits = [f"--nofile={limits.open_files}", f"--fsize={limits.file_size_bytes}"]
         if self._cgroups is None:
-            rlimits += [f"--as={limits.memory_bytes}", f"--nproc={limits.processes}"]
+            rlimits += [f"--as={limits.memory_bytes}"]
+            rlimits += [f"--nproc={limits.processes}"] if nproc else []
             return ["prlimit", *rlimits, "--", *command]
         join = join_prefix(self._cgroups.procs(sandbox_id))
         return ["prlimit", *rlimits, "--", *join, *command]
@@ -708,8 +816,14 @@ class LocalRuntime:
         sandbox's pid 1 is bwrap, and every process in it can read pid 1's command line:
         host paths stay out of it). bwrap takes the command itself only on its argv."""
         drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
-        bwrap = ["bwrap", "--args", str(arguments), "--", *(spec.command or IDLE_COMMAND)]
-        return self._limited((drop if self._privileged else []) + bwrap, spec.sandbox_id)
+        # Without cgroups, RLIMIT_NPROC is set inside the sandbox's user namespace, where it
+        # counts that sandbox's processes (ucounts, Linux >= 5.14); set before bwrap makes
+        # the namespace, it would bound every process of the uid: one budget for all.
+        nproc = [] if self._cgroups else ["prlimit", f"--nproc={self.limits.processes}", "--"]
+        command = [*nproc, *(spec.command or IDLE_COMMAND)]
+        bwrap = ["bwrap", "--args", str(arguments), "--", *command]
+        launch = (drop if self._privileged else []) + bwrap
+        return self._limited(launch, spec.sandbox_id, nproc=False)
 
     def _bwrap_arguments(self, spec: SandboxSpec, home: Path, info_fd: int) -> list[str]:
         """bwrap's options (the sandbox's environment is bwrap's own: `_sandbox_env`)."""
@@ -721,8 +835,9 @@ class LocalRuntime:
             "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc",
             "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
             "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-            "--dir", spec.working_dir, "--bind", str(home / "workspace"), spec.working_dir,
+            "--proc", "/proc", "--dev", "/dev", *self._tmp_mounts(home),
+            "--dir", spec.working_dir,
+            "--bind", str(self.workspace(spec.sandbox_id)), spec.working_dir,
             "--chdir", spec.working_dir,
             "--info-fd", str(info_fd),
         ]  # fmt: skip
