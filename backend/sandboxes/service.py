@@ -21,7 +21,6 @@ from backend.errors import Conflict, InvalidInput, NotFound
 from backend.policy import service as policy
 from backend.projects.models import ProjectRow
 from backend.projects.usage import parse_quantity
-from backend.projects.usage import parse_quantity
 from backend.runtime.base import PortSpec, SandboxSpec
 from backend.sandboxes.models import (
     DEFAULT_SERVICE_ACCOUNT,
