@@ -17,6 +17,7 @@ import contextlib
 import errno
 import fnmatch
 import os
+import secrets
 import stat
 import tarfile
 import threading
@@ -29,6 +30,9 @@ from backend.runtime.base import FileEntry, PathRefused, RuntimeFailure, Workspa
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: opening a FIFO the sandbox planted must not wait for a writer.
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+# An upload's temp file: always a new file (O_EXCL: never a FIFO, link or file the sandbox
+# planted; O_NONBLOCK in case one is opened anyway), under a name nobody can predict.
+TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 CHUNK = 1 << 20  # streamed files and archives come in chunks of at most 1 MiB
 AHEAD = 4  # chunks an archive may be made ahead of its reader
 MAX_DEPTH = 256  # nesting walked; deeper trees are refused (each level holds an fd)
@@ -141,19 +145,21 @@ def _open_last(root: Path, pieces: list[str]) -> int:
 
 
 def write_file(root: Path, path: str, data: bytes, owner: int | None) -> None:
-    """Write atomically (temp file + rename) as the sandbox's user."""
+    """Write atomically (a new temp file, then rename over the target, which replaces
+    whatever is there without following it) as the sandbox's user."""
     pieces = parts(path)
     if not pieces:
         raise PathRefused("path must name a file")
     with _directory(root, pieces[:-1], create=True, owner=owner) as fd:
-        temp = f".{pieces[-1]}.mbox-upload"
-        file_fd = os.open(
-            temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644, dir_fd=fd
-        )
+        # Beside the target (a rename cannot cross file systems), in a directory the
+        # sandbox also writes: hence the random name and O_EXCL.
+        temp = f".mbox-upload-{secrets.token_hex(16)}"
+        file_fd = os.open(temp, TEMP_FLAGS, 0o600, dir_fd=fd)
         try:
             with os.fdopen(file_fd, "wb") as file:
                 if owner is not None:
                     os.fchown(file.fileno(), owner, owner)
+                os.fchmod(file.fileno(), 0o644)
                 file.write(data)
             os.rename(temp, pieces[-1], src_dir_fd=fd, dst_dir_fd=fd)
         except BaseException:
