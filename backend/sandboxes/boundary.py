@@ -11,6 +11,7 @@ Read-only: nothing here writes, so nothing is audited.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from sqlmodel import Session, col, select
@@ -116,6 +117,7 @@ CONTROLLER_PERMISSIONS = [
     "as root: run each sandbox under its own unprivileged host uid (setpriv)",
     "create and remove one cgroup per sandbox when cgroups are writable",
     "create and remove the sandbox's workspace directory under the data dir",
+    "as root: make, loop-mount and unmount each sandbox's own disk image (workspace, /tmp)",
 ]
 RUNTIME_ACCESS = [
     "terminal: a PTY inside the sandbox's namespaces (nsenter), as the sandbox user, "
@@ -127,7 +129,7 @@ RUNTIME_ACCESS = [
 ]
 CLEANUP = [
     "stop kills every process in the sandbox's PID namespace; the workspace is kept",
-    "delete stops the sandbox and removes its workspace directory and cgroup",
+    "delete stops the sandbox and removes its workspace directory, disk image and cgroup",
     "if the server dies the kernel kills every sandbox (--die-with-parent); on restart the "
     "reconciler starts the ones meant to run",
 ]
@@ -280,9 +282,19 @@ def _runtime(template: TemplateRow, runtime: Availability) -> BoundaryRuntime:
             "host filesystem read-only (/usr, /etc); private /tmp",
             f"writable workspace at {template.working_dir}, kept across stop and start",
             f"limits: {details.get('limits', 'none reported')}",
+            f"disk: {_disk_fact(template, details)}",
+            f"cpu: {details.get('cpu', 'none reported')}",
             f"user: {details.get('uids', 'the server uid')}",
         ],
     )
+
+
+def _disk_fact(template: TemplateRow, details: Mapping[str, str]) -> str:
+    """The runtime's disk enforcement, with this template's size when it sets one."""
+    enforced = details.get("disk", "none reported")
+    if template.storage_request and not enforced.startswith("no disk quota"):
+        return f"{template.storage_request} (storageRequest); {enforced}"
+    return enforced
 
 
 def _check(
