@@ -95,6 +95,8 @@ class BoundarySummary(PublicModel):
     secret_projection: str
     network_policy: str
     network_policy_projection: str
+    egress_allow: list[str] | None = None
+    egress_deny: list[str] | None = None
     lifecycle_policy: dict[str, int] | None = None
     lifecycle_policy_projection: str
     policy_enforcement: str
@@ -202,6 +204,8 @@ def _summary(
         secret_projection=RECORDED if template.secret_refs else "none",
         network_policy=template.network_policy,
         network_policy_projection=_network_projection(template.network_policy, runtime),
+        egress_allow=list(template.egress_allow) or None,
+        egress_deny=list(template.egress_deny) or None,
         lifecycle_policy=dict(template.lifecycle_policy) or None,
         lifecycle_policy_projection=_lifecycle_projection(template),
         policy_enforcement=rules.enforcement if rules else "disabled",
@@ -256,9 +260,16 @@ def _egress(runtime: Availability) -> bool:
 
 
 def _network_projection(network_policy: str, runtime: Availability) -> str:
+    """What the policy really gets: with egress rules (root), `default` the public internet
+    only and `open` all but this host and link-local; without them `default` fails closed
+    and `open` is unfiltered."""
     if network_policy == "restricted" or not _egress(runtime):
         return "loopback-only"
-    return "egress-through-user-mode-nat"
+    if runtime.details.get("egress") == "nftables":
+        if network_policy == "default":
+            return "public-internet-only"
+        return "egress-except-host-and-link-local"
+    return "loopback-only" if network_policy == "default" else "egress-through-user-mode-nat"
 
 
 def _lifecycle_projection(template: TemplateRow) -> str:
@@ -375,22 +386,35 @@ def _credential_refs_check(summary: BoundarySummary) -> BoundaryCheck:
     )
 
 
+NETWORK_FACTS = {
+    "loopback-only": "loopback only; no egress, and the host's services are unreachable",
+    "public-internet-only": (
+        "the public internet only, through user-mode NAT; nftables rules outside the "
+        "sandbox refuse this host's addresses, link-local (cloud metadata), private, CGNAT "
+        "and reserved ranges"
+    ),
+    "egress-except-host-and-link-local": (
+        "outbound connections are allowed (user-mode NAT) except to this host's addresses "
+        "and link-local (cloud metadata), refused by nftables rules outside the sandbox"
+    ),
+    "egress-through-user-mode-nat": (
+        "outbound connections are allowed (user-mode NAT), unfiltered: egress rules need "
+        "a server running as root"
+    ),
+}
+
+
 def _network_check(summary: BoundarySummary) -> BoundaryCheck:
-    if summary.network_policy_projection == "loopback-only":
-        return _check(
-            "network-policy",
-            "Network policy",
-            "pass",
-            f"Network policy {summary.network_policy}: loopback only; no egress, and the "
-            "host's services are unreachable.",
-        )
-    return _check(
-        "network-policy",
-        "Network policy",
-        "warn",
-        f"Network policy {summary.network_policy}: outbound connections are allowed "
-        "(user-mode NAT); the host's loopback stays unreachable.",
-    )
+    projection = summary.network_policy_projection
+    lists = [f"allow {cidr}" for cidr in summary.egress_allow or []]
+    lists += [f"deny {cidr}" for cidr in summary.egress_deny or []]
+    message = f"Network policy {summary.network_policy}: {NETWORK_FACTS[projection]}."
+    if lists and projection == "loopback-only":
+        message += " The template's egress lists have no effect."
+    elif lists:
+        message += " The template's deny list always wins; its allow list never opens this host."
+    status = "pass" if projection == "loopback-only" else "warn"
+    return _check("network-policy", "Network policy", status, message, lists or None)
 
 
 def _lifecycle_check(template: TemplateRow) -> BoundaryCheck:

@@ -382,6 +382,8 @@ def sandbox_spec(sandbox: SandboxRow, template: TemplateRow) -> SandboxSpec:
         working_dir=template.working_dir,
         env=dict(template.env),
         network_policy=template.network_policy,
+        egress_allow=tuple(template.egress_allow),
+        egress_deny=tuple(template.egress_deny),
         ports=tuple(
             PortSpec(p["name"], p["port"], p.get("protocol") or "TCP") for p in sandbox.ports
         ),

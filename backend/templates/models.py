@@ -58,6 +58,8 @@ class TemplateRow(SQLModel, table=True):
     env: dict[str, str] = json_field(dict)
     secret_refs: list[dict[str, Any]] = json_field(list)
     network_policy: str = "default"
+    egress_allow: list[str] = json_field(list)  # CIDRs, see backend/runtime/egress.py
+    egress_deny: list[str] = json_field(list)
     lifecycle_policy: dict[str, Any] = json_field(dict)
     meta: Any = json_field(column="metadata")
     created_at: datetime = timestamp_field()
@@ -93,6 +95,8 @@ class EnvironmentTemplate(PublicModel):
             "storage_request",
             "exposed_ports",
             "secret_refs",
+            "egress_allow",
+            "egress_deny",
         }
     )
 
@@ -110,6 +114,8 @@ class EnvironmentTemplate(PublicModel):
     env: Any = SchemaField(default_factory=dict)
     secret_refs: list[SecretRef] | None = None
     network_policy: str
+    egress_allow: list[str] | None = None
+    egress_deny: list[str] | None = None
     lifecycle_policy: Any = SchemaField(default_factory=dict)
     metadata: Any = SchemaField(default_factory=dict)
     created_at: datetime
@@ -141,6 +147,8 @@ class TemplateFields(RequestModel):
     env: Any = None
     secret_refs: list[SecretRefInput] | None = None
     network_policy: str | None = None
+    egress_allow: list[str] | None = None
+    egress_deny: list[str] | None = None
     lifecycle_policy: Any = None
     metadata: Any = None
 

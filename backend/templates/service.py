@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -34,6 +36,7 @@ SYSTEM_DIRECTORIES = (
 )  # fmt: skip
 LIFECYCLE_KEYS = ("ttlSeconds", "idleTimeoutSeconds")
 MAX_COMMAND_ARGS = 64
+MAX_EGRESS_CIDRS = 64  # per list
 
 
 def list_templates(
@@ -226,6 +229,31 @@ def _network_policy(value: str) -> str:
     return policy
 
 
+def _cidrs(field: str) -> Callable[[list[str]], list[str]]:
+    """An egress list's normalizer: IPv4 CIDRs (a bare address is a /32) without host
+    bits, each once, at most MAX_EGRESS_CIDRS. Sandboxes have no IPv6."""
+
+    def normalize(values: list[str]) -> list[str]:
+        if len(values) > MAX_EGRESS_CIDRS:
+            raise InvalidInput(f"{field} has more than {MAX_EGRESS_CIDRS} entries")
+        cidrs: list[str] = []
+        for value in values:
+            try:
+                network = ipaddress.ip_network(value.strip())
+            except ValueError:
+                shown = value[:64]
+                raise InvalidInput(
+                    f'{field}: "{shown}" is not a CIDR such as 10.1.0.0/16 (no host bits)'
+                ) from None
+            if network.version != 4:
+                raise InvalidInput(f'{field}: "{value}" is IPv6; sandboxes have IPv4 only')
+            if str(network) not in cidrs:
+                cidrs.append(str(network))
+        return cidrs
+
+    return normalize
+
+
 def _lifecycle(value: Any) -> dict[str, int]:
     if not isinstance(value, dict):
         raise InvalidInput("lifecyclePolicy must be an object")
@@ -251,6 +279,8 @@ _NORMALIZERS = {
     "env": _env,
     "secret_refs": _secret_refs,
     "network_policy": _network_policy,
+    "egress_allow": _cidrs("egressAllow"),
+    "egress_deny": _cidrs("egressDeny"),
     "lifecycle_policy": _lifecycle,
     "metadata": metadata_value,
 }

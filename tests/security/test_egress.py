@@ -15,10 +15,15 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
+from backend.sandboxes.models import SandboxRow
+from backend.sandboxes.service import sandbox_spec
+from backend.templates.models import TemplateRow
+from tests.api.conftest import Api
 from tests.support import netlab
 
 ROOT = Path(__file__).parents[2]
@@ -147,3 +152,57 @@ def test_without_rules_default_fails_closed(report):
     assert "EgressUnfiltered" in unfiltered["open_events"]
     assert reached(unfiltered["open"]) == {"public", "dns"}
     assert report["availability"]["egress"] == "nftables"
+
+
+# -- template egress lists through the API --------------------------------------------
+
+
+def test_templates_store_egress_lists_and_the_boundary_shows_them(client, database):
+    """The lists are normalised (a bare address is a /32, duplicates once), stored,
+    replaced by PATCH, passed to the runtime in the spec, and shown by the boundary."""
+    api = Api(client)
+    template = api.template(
+        egressAllow=["10.99.0.0/16", "172.16.5.1", "10.99.0.0/16"], egressDeny=["203.0.113.0/24"]
+    )
+    assert template["egressAllow"] == ["10.99.0.0/16", "172.16.5.1/32"]
+    assert template["egressDeny"] == ["203.0.113.0/24"]
+    assert "egressDeny" not in api.template()  # empty lists are omitted
+    summary = client.get(f"/v1/templates/{template['id']}/boundary").json()
+    assert summary["networkPolicyProjection"] == (
+        "public-internet-only" if os.geteuid() == 0 else "loopback-only"
+    )
+    assert summary["egressAllow"] == ["10.99.0.0/16", "172.16.5.1/32"]
+    network = next(check for check in summary["checks"] if check["id"] == "network-policy")
+    assert network["evidence"] == [
+        "allow 10.99.0.0/16",
+        "allow 172.16.5.1/32",
+        "deny 203.0.113.0/24",
+    ]
+    sandbox = api.sandbox(api.project(), template)
+    with database.session() as session:
+        row = session.get(SandboxRow, uuid.UUID(sandbox["id"]))
+        spec = sandbox_spec(row, session.get(TemplateRow, uuid.UUID(template["id"])))
+    assert spec.egress_allow == ("10.99.0.0/16", "172.16.5.1/32")
+    assert spec.egress_deny == ("203.0.113.0/24",)
+    patched = client.patch(f"/v1/templates/{template['id']}", json={"egressAllow": []})
+    assert patched.status_code == 200 and "egressAllow" not in patched.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"egressAllow": ["10.0.0.1/8"]}, 'egressAllow: "10.0.0.1/8" is not a CIDR'),
+        ({"egressDeny": ["not-an-address"]}, 'egressDeny: "not-an-address" is not a CIDR'),
+        ({"egressAllow": ["fd00::/8"]}, "IPv6; sandboxes have IPv4 only"),
+        ({"egressDeny": [f"10.0.{n}.0/24" for n in range(65)]}, "more than 64 entries"),
+        ({"egressAllow": "10.0.0.0/8"}, "invalid JSON request body"),
+        ({"egressAllow": [10]}, "invalid JSON request body"),
+    ],
+)
+def test_bad_egress_lists_are_refused(client, body, error):
+    created = client.post("/v1/templates", json={"name": "t", "image": "i", **body})
+    assert created.status_code == 400, created.text
+    assert created.json()["error"].startswith(error) or error in created.json()["error"]
+    template = Api(client).template()
+    patched = client.patch(f"/v1/templates/{template['id']}", json=body)
+    assert patched.status_code == 400 and error in patched.json()["error"]
