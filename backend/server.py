@@ -15,15 +15,42 @@ from backend.runtime import create_runtime
 from backend.runtime.base import RuntimeAdapter
 from backend.settings import Settings, SettingsError, get_settings
 
+# Everything the server writes (database, logs, task output, recordings, artifacts, its
+# sandboxes' bookkeeping) is its own: files 0600. Directories keep other's search bit
+# (0711, never listable): sandbox uids must still walk to their workspace.
+PRIVATE_UMASK = 0o066
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+SQLITE_FILES = ("", "-wal", "-shm", "-journal")
+
 
 @functools.cache
 def get_database() -> Database:
     """The process's database, migrated on first use (under the migration lock)."""
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_data_dir(settings)
     database = Database(settings.database_url)
     database.migrate()
     return database
+
+
+def private_data_dir(settings: Settings) -> None:
+    """Called before the server writes anything: the private umask for this process (and
+    the processes it starts), and a data dir only the server's user can open. A data dir
+    that already holds workspaces (`sandboxes/`, from before) keeps its mode: their
+    sandboxes' uids need to walk through it. SQLite files an older server created are
+    made private too (new ones are, by the umask)."""
+    os.umask(PRIVATE_UMASK)
+    data_dir = settings.data_dir
+    if not data_dir.exists():
+        data_dir.mkdir(parents=True, mode=PRIVATE_DIR)
+    if not (data_dir / "sandboxes").exists():
+        data_dir.chmod(PRIVATE_DIR)
+    if settings.database_url.startswith("sqlite:///"):
+        database = settings.database_url.removeprefix("sqlite:///").split("?", 1)[0]
+        for suffix in SQLITE_FILES:
+            with contextlib.suppress(OSError):
+                os.chmod(database + suffix, PRIVATE_FILE)
 
 
 @functools.cache
