@@ -2,7 +2,9 @@
 
 Isolation, per sandbox:
 - its own user, PID, IPC, UTS, mount and network namespaces (loopback only: the host's
-  services, the mbox server and its database are unreachable);
+  services, the mbox server and its database are unreachable); `default`/`open` add a
+  user-mode NAT (slirp4netns, unprivileged and sandboxed) behind nftables egress rules
+  loaded first from outside (`egress.py`);
 - a distinct unprivileged host uid when the server runs as root (`setpriv` before `bwrap`),
   seen as uid 1000 inside; host files are read-only (`/usr`, `/etc`), `/tmp` is private,
   the workspace directory (owned by that uid, mode 0700) is the only writable host path;
