@@ -11,6 +11,8 @@ import uuid
 import pytest
 
 from backend.runtime import egress
+from backend.runtime.base import Availability
+from backend.sandboxes import boundary
 
 FIB_TRIE = """Main:
   +-- 0.0.0.0/0 3 0 5
@@ -127,3 +129,23 @@ async def test_the_real_nft_loads_every_policy_twice():
 async def test_a_refused_ruleset_is_an_error():
     with pytest.raises(egress.EgressError):
         await egress.load("/proc/self/ns/net-missing", "not a ruleset")
+
+
+@pytest.mark.parametrize(
+    ("policy", "details", "projection"),
+    [
+        ("restricted", {"network": "egress ...", "egress": "nftables"}, "loopback-only"),
+        ("default", {"network": "egress ...", "egress": "nftables"}, "public-internet-only"),
+        (
+            "open",
+            {"network": "egress ...", "egress": "nftables"},
+            "egress-except-host-and-link-local",
+        ),
+        ("default", {"network": "egress ...", "egress": "none"}, "loopback-only"),
+        ("open", {"network": "egress ...", "egress": "none"}, "egress-through-user-mode-nat"),
+        ("open", {"network": "loopback only (install slirp4netns)"}, "loopback-only"),
+    ],
+)
+def test_the_boundary_says_what_each_policy_really_gets(policy, details, projection):
+    runtime = Availability(True, "local", "", details)
+    assert boundary._network_projection(policy, runtime) == projection
