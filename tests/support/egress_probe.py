@@ -159,8 +159,11 @@ async def neighbour(runtime: LocalRuntime) -> dict:
     listener = await runtime.exec(
         b.sandbox_id, ["python3", "-c", LISTEN.format(port=NEIGHBOUR_PORT)]
     )
-    await asyncio.sleep(0.5)
-    itself = await probe(runtime, b.sandbox_id, {"loopback": ["127.0.0.1", NEIGHBOUR_PORT]})
+    for _ in range(40):  # until B's listener is up (python starting on a busy machine)
+        itself = await probe(runtime, b.sandbox_id, {"loopback": ["127.0.0.1", NEIGHBOUR_PORT]})
+        if itself.get("loopback", "").startswith("reached"):
+            break
+        await asyncio.sleep(0.25)
     where = {
         "slirp-gateway": ["10.0.2.2", NEIGHBOUR_PORT],
         "own-address": ["10.0.2.100", NEIGHBOUR_PORT],
