@@ -17,7 +17,10 @@ A volume is mounted only while something uses it: the running sandbox, or a file
 operation (files API, artifact capture) on a stopped one; the last user unmounts it, which
 frees its loop device (`mount -o loop` sets autoclear). So loop devices stay bounded by the
 running sandboxes plus the file operations in flight, and a runtime that closes leaves
-none behind. A mount left by a server that died is adopted, never mounted twice.
+none behind. A server that dies (SIGKILL) cannot unmount: a janitor process it started
+(in its own session) is told every volume it mounts, and unmounts them all once the server
+is gone (its pipe from the server ends). A mount still left over is adopted, never
+mounted twice.
 
 Loop mounts need root: without it, workspaces stay plain directories with no disk quota.
 """
@@ -43,6 +46,11 @@ WORKSPACE = "workspace"
 TMP = "tmp"
 TOOLS = ("mkfs.ext4",)
 BLANKS = ".disks"  # under the sandboxes' root: one blank image per size
+# Reads mount points until the server is gone (end of its stdin), then unmounts them.
+JANITOR = (
+    'while IFS= read -r path; do set -- "$@" "$path"; done; '
+    'for path; do umount --lazy "$path" 2>/dev/null; done; exit 0'
+)
 MIN_BYTES = 16 * 1024**2  # smaller is hardly a disk (and ext4 needs room for its journal)
 
 
@@ -83,6 +91,8 @@ class Volumes:
         self._uses: Counter[Path] = Counter()  # file operations in flight
         self._mounted: set[Path] = set()
         self._locks: dict[Path, asyncio.Lock] = {}
+        self._janitor: asyncio.subprocess.Process | None = None
+        self._announced: set[Path] = set()  # volumes the janitor knows
 
     async def create(self, home: Path, size: int) -> None:
         """Make the image (sparse, `size` bytes, one inode per `bytes_per_inode`, no blocks
@@ -152,9 +162,29 @@ class Volumes:
             self._mounted.discard(home)
 
     async def close(self) -> None:
-        """Unmount every volume this runtime mounted."""
+        """Unmount every volume this runtime mounted; the janitor ends."""
         for home in list(self._mounted):
             await self.discard(home)
+        if self._janitor is not None:
+            assert self._janitor.stdin is not None
+            self._janitor.stdin.close()
+            await self._janitor.wait()
+            self._janitor = None
+            self._announced.clear()
+
+    async def _announce(self, volume: Path) -> None:
+        """Tell the janitor (started on first use) about a mounted volume."""
+        if volume in self._announced:
+            return
+        if self._janitor is None:
+            self._janitor = await asyncio.create_subprocess_exec(
+                "sh", "-c", JANITOR, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                start_new_session=True,  # a signal to the server's group spares it
+            )  # fmt: skip
+        assert self._janitor.stdin is not None
+        self._janitor.stdin.write(os.fsencode(volume) + b"\n")
+        self._announced.add(volume)
 
     def _lock(self, home: Path) -> asyncio.Lock:
         return self._locks.setdefault(home, asyncio.Lock())
@@ -167,12 +197,14 @@ class Volumes:
             mounted = os.path.ismount(volume)
             if wanted and not mounted:
                 volume.mkdir(mode=0o711, exist_ok=True)
+                await self._announce(volume)  # before mounting: the server may die meanwhile
                 await asyncio.to_thread(_mount, home / IMAGE, volume)
             elif not wanted and mounted:
                 with contextlib.suppress(DiskError):  # still busy: stays mounted, adopted next
                     await _unmount(volume, lazy=False)
             if os.path.ismount(volume):
                 self._mounted.add(home)
+                await self._announce(volume)  # also one adopted from a server that died
             else:
                 self._mounted.discard(home)
 
@@ -202,17 +234,41 @@ LOOP_FLAGS_OFFSET = 8 + 52  # loop_config.info.lo_flags
 LOOP_NAME_OFFSET = 8 + 56  # loop_config.info.lo_file_name[64] (what `losetup -a` shows)
 MS_NOSUID, MS_NODEV = 2, 4
 MNT_DETACH = 2
+MOUNT_ATTEMPTS = 3
 
 
 def _mount(image: Path, volume: Path) -> None:
-    """Attach `image` to a free loop device (autoclear) and mount it nosuid,nodev."""
-    device, loop = _attach(image)
-    try:
-        source, target = device.encode(), os.fsencode(volume)
-        if _LIBC.mount(source, target, b"ext4", MS_NOSUID | MS_NODEV, None) != 0:
-            raise DiskError(f"mount {volume}: {os.strerror(ctypes.get_errno())}")
-    finally:
-        os.close(loop)  # with autoclear, a device whose mount failed detaches here
+    """Mount `image` nosuid,nodev at `volume`. Its filesystem may still be alive after an
+    unmount (a stopped sandbox's mount namespace is torn down after its last process
+    exits): then its loop device is mounted again, which shares that filesystem. A second
+    loop device on the same image would be a second ext4 on the same blocks: corruption."""
+    for _ in range(MOUNT_ATTEMPTS):
+        device, loop = _attached(image), None
+        if device:
+            with contextlib.suppress(OSError):  # it may be detaching right now
+                loop = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
+        if loop is None:
+            device, loop = _attach(image)
+        try:
+            source, target = device.encode(), os.fsencode(volume)
+            if _LIBC.mount(source, target, b"ext4", MS_NOSUID | MS_NODEV, None) == 0:
+                return
+            error = ctypes.get_errno()
+        finally:
+            os.close(loop)  # with autoclear, a device whose mount failed detaches here
+        if _attached(image) == device:  # not a device detaching under us: a real failure
+            break
+    raise DiskError(f"mount {volume}: {os.strerror(error)}")
+
+
+def _attached(image: Path) -> str | None:
+    """The loop device `image` is attached to, if any (sysfs names its backing file)."""
+    wanted = str(image.resolve())
+    for backing in Path("/sys/block").glob("loop*/loop/backing_file"):
+        with contextlib.suppress(OSError):
+            if backing.read_text().rstrip("\n") == wanted:
+                return f"/dev/{backing.parent.parent.name}"
+    return None
 
 
 def _attach(image: Path) -> tuple[str, int]:

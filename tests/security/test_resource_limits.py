@@ -259,3 +259,70 @@ def test_each_sandbox_has_its_own_process_budget_without_root(tmp_path):
     counts = json.loads(result.stdout.strip().splitlines()[-1])
     assert 20 < counts["a"] < 40, counts  # a budget of 40, shell and runtime steps included
     assert 20 < counts["b"] < 40, counts  # the same again: not what the first one left
+
+
+def _loop_backing_files() -> list[str]:
+    found = []
+    for backing in Path("/sys/block").glob("loop*/loop/backing_file"):
+        found.append(backing.read_text().strip())
+    return found
+
+
+def _mounts_under(path: Path) -> list[str]:
+    with open("/proc/self/mountinfo") as mounts:
+        return [line.split()[4] for line in mounts if line.split()[4].startswith(str(path))]
+
+
+@needs_disks
+async def test_disks_are_mounted_only_while_used_and_never_outlive_the_runtime(tmp_path):
+    """Attack: run the host out of loop devices (one per sandbox ever started). Stopped by:
+    a disk is mounted only while its sandbox runs or a file operation needs it, and
+    `close` unmounts every disk (each loop device detaches itself)."""
+    runtime = LocalRuntime(sandbox_dir(tmp_path), SMALL)
+    try:
+        box = await _running(runtime)
+        await run(runtime, box.sandbox_id, "echo kept > file")
+        await runtime.stop(box.sandbox_id)
+        assert _mounts_under(tmp_path) == []  # stopped: unmounted
+        assert await runtime.read_file(box.sandbox_id, "file", 100) == b"kept\n"
+        async with await runtime.open_read(box.sandbox_id, "file") as stream:
+            assert _mounts_under(tmp_path)  # held while the stream is open
+            assert b"".join([chunk async for chunk in stream.chunks]) == b"kept\n"
+        assert _mounts_under(tmp_path) == []
+        await _running(runtime)
+        assert len(_mounts_under(tmp_path)) == 1
+    finally:
+        await runtime.close()
+    assert _mounts_under(tmp_path) == []
+    for _ in range(100):  # a stopped sandbox's namespace lets go of its disk just after
+        if not [f for f in _loop_backing_files() if f.startswith(str(tmp_path))]:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError(f"loop devices left: {_loop_backing_files()}")
+
+
+@needs_disks
+async def test_a_workspace_from_before_disk_quotas_keeps_working(small):
+    """A plain workspace directory (made before disks) is kept as it is, with no quota,
+    and the sandbox's events say so."""
+    box = spec()
+    legacy = small.root / str(box.sandbox_id) / "workspace"
+    legacy.mkdir(parents=True)
+    (legacy / "old.txt").write_text("from before")
+    os.chown(legacy, *(2 * [small._uid(legacy.parent)]))
+    await small.ensure(box)
+    _, out, _ = await run(small, box.sandbox_id, "cat old.txt")
+    assert out == "from before"
+    assert small.workspace(box.sandbox_id) == legacy
+    assert any(e.reason == "NoDiskQuota" for e in await small.events(box.sandbox_id))
+
+
+@needs_disks
+async def test_the_boundary_names_the_disk_and_cpu_limits(world):
+    """What is enforced is reported: the sandbox's disk size and the CPU quota."""
+    sandbox = await world.running_sandbox(storageRequest="64Mi", cpuRequest="500m")
+    summary = await world.get(f"/v1/sandboxes/{sandbox['id']}/boundary")
+    facts = summary["runtime"]["isolation"]
+    assert any(f.startswith("disk: 64Mi (storageRequest); own ext4 disk") for f in facts), facts
+    assert any(f.startswith("cpu: ") for f in facts), facts

@@ -1,11 +1,14 @@
-"""Pruning leftover sandbox groups spares groups another server has just made."""
+"""Pruning leftover sandbox groups spares groups another server has just made; CPU quotas
+(v1 cfs, v2 cpu.max) are written as millicpus per 100 ms period."""
 
 from __future__ import annotations
 
 import os
 import time
+import uuid
 
-from backend.runtime.cgroups import PRUNE_AFTER_SECONDS, Cgroups
+from backend.runtime.base import Limits
+from backend.runtime.cgroups import CPU_PERIOD_US, PRUNE_AFTER_SECONDS, Cgroups, cpu_quota_us
 
 
 def test_prune_removes_only_old_empty_groups(tmp_path):
@@ -20,3 +23,49 @@ def test_prune_removes_only_old_empty_groups(tmp_path):
     Cgroups(2, tmp_path, tmp_path).prune()
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["busy", "young"]
+
+
+def test_cpu_quota_per_period():
+    """1000 millicpus is one full period; the kernel's 1 ms floor; 0 means no limit."""
+    assert cpu_quota_us(1000) == CPU_PERIOD_US
+    assert cpu_quota_us(250) == CPU_PERIOD_US // 4
+    assert cpu_quota_us(2500) == 5 * CPU_PERIOD_US // 2
+    assert cpu_quota_us(1) == 1000
+    assert cpu_quota_us(0) == -1
+
+
+def test_v1_groups_get_the_cpu_quota_and_are_joined_and_pruned(tmp_path):
+    memory, pids, cpu = (tmp_path / name for name in ("memory", "pids", "cpu"))
+    for parent in (memory, pids, cpu):
+        parent.mkdir()
+    groups = Cgroups(1, memory, pids, cpu)
+    limits = Limits(memory_bytes=1 << 30, processes=64, open_files=64, file_size_bytes=1 << 20)
+    sandbox = uuid.uuid4()
+
+    joined = groups.create(sandbox, limits, cpu_millis=500)
+
+    assert (cpu / str(sandbox) / "cpu.cfs_quota_us").read_text() == "50000"
+    assert (cpu / str(sandbox) / "cpu.cfs_period_us").read_text() == str(CPU_PERIOD_US)
+    assert cpu / str(sandbox) / "cgroup.procs" in joined
+    assert "CPU" in groups.describe()
+    groups.create(sandbox, limits, cpu_millis=0)
+    assert (cpu / str(sandbox) / "cpu.cfs_quota_us").read_text() == "-1"
+
+
+def test_v2_group_gets_cpu_max(tmp_path):
+    groups = Cgroups(2, tmp_path, tmp_path, tmp_path)
+    limits = Limits(memory_bytes=1 << 30, processes=64, open_files=64, file_size_bytes=1 << 20)
+    sandbox = uuid.uuid4()
+    groups.create(sandbox, limits, cpu_millis=250)
+    assert (tmp_path / str(sandbox) / "cpu.max").read_text() == f"25000 {CPU_PERIOD_US}"
+    groups.create(sandbox, limits, cpu_millis=0)
+    assert (tmp_path / str(sandbox) / "cpu.max").read_text() == f"max {CPU_PERIOD_US}"
+
+
+def test_without_the_cpu_controller_memory_and_processes_still_apply(tmp_path):
+    groups = Cgroups(1, tmp_path / "memory", tmp_path / "pids")
+    for parent in (groups.memory_parent, groups.pids_parent):
+        parent.mkdir()
+    limits = Limits(memory_bytes=1 << 30, processes=64, open_files=64, file_size_bytes=1 << 20)
+    assert len(groups.create(uuid.uuid4(), limits, cpu_millis=500)) == 2
+    assert "CPU" not in groups.describe()
