@@ -81,6 +81,7 @@ class WebGuardMiddleware:
         headers = Headers(scope=scope)
         host = host_name(headers.get("host", ""))
         if not self.host_allowed(host):
+            await _drain(scope, receive)
             await reject(scope, send, 421, f"this server does not answer to the host {host!r}")
             return
         if self.is_preview_host(host):
@@ -93,6 +94,7 @@ class WebGuardMiddleware:
             return
         writes = scope["type"] == "websocket" or scope["method"] not in SAFE_METHODS
         if writes and not trusted and cross_site(headers):
+            await _drain(scope, receive)
             await reject(scope, send, 403, CROSS_ORIGIN_REFUSED)
             return
         if origin:
@@ -162,6 +164,18 @@ class WebGuardMiddleware:
         except _BodyTooLarge:
             if not started:
                 await reject(scope, send, 413, too_large)
+
+
+async def _drain(scope: Scope, receive: Receive, limit: int = 64 * 1024) -> None:
+    """Read (and drop) a small refused body first: a server that answers before the body
+    arrived resets the connection, and the client sees that instead of the refusal."""
+    if scope["type"] != "http":
+        return
+    received, more = 0, True
+    while more and received <= limit:
+        message = await receive()
+        received += len(message.get("body", b""))
+        more = message.get("more_body", False) and message["type"] == "http.request"
 
 
 class _BodyTooLarge(Exception):

@@ -245,7 +245,7 @@ async def test_browsers_authenticate_with_the_console_cookie_from_the_console_on
         for headers, status in [
             ({}, 401),
             ({"Cookie": f"{SESSION_COOKIE}=v2.1.token:shared.forged", "Origin": base}, 401),
-            ({"Cookie": cookie, "Origin": "http://evil.example"}, 401),
+            ({"Cookie": cookie, "Origin": "http://evil.example"}, 403),
             ({"Authorization": "Bearer terminal-token", "Origin": "http://evil.example"}, 403),
         ]:
             with pytest.raises(InvalidStatus) as refused:
