@@ -202,6 +202,7 @@ class Volumes:
             elif not wanted and mounted:
                 with contextlib.suppress(DiskError):  # still busy: stays mounted, adopted next
                     await _unmount(volume, lazy=False)
+                    await _until_detached(home / IMAGE)
             if os.path.ismount(volume):
                 self._mounted.add(home)
                 await self._announce(volume)  # also one adopted from a server that died
@@ -235,6 +236,7 @@ LOOP_NAME_OFFSET = 8 + 56  # loop_config.info.lo_file_name[64] (what `losetup -a
 MS_NOSUID, MS_NODEV = 2, 4
 MNT_DETACH = 2
 MOUNT_ATTEMPTS = 3
+DETACH_SECONDS = 5.0  # past that, a disk still held is mounted again by its device
 
 
 def _mount(image: Path, volume: Path) -> None:
@@ -259,6 +261,15 @@ def _mount(image: Path, volume: Path) -> None:
         if _attached(image) == device:  # not a device detaching under us: a real failure
             break
     raise DiskError(f"mount {volume}: {os.strerror(error)}")
+
+
+async def _until_detached(image: Path) -> None:
+    """Wait until no filesystem holds `image` any more: a stopped sandbox's mount namespace
+    lets go of it only after its last process is gone. Mounting it again meanwhile would
+    race with that filesystem's teardown."""
+    deadline = asyncio.get_running_loop().time() + DETACH_SECONDS
+    while _attached(image) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.002)
 
 
 def _attached(image: Path) -> str | None:
