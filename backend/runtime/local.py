@@ -48,7 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backend.runtime import disk, egress, netns, pty, workspace
+from backend.runtime import disk, egress, netns, pty, seccomp, workspace
 from backend.runtime.base import (
     Availability,
     DiskFull,
@@ -198,6 +198,9 @@ class LocalRuntime:
             self._cgroups.prune()
         # Each sandbox's own disk (workspace + /tmp), when loop mounts are possible (root).
         self._volumes = disk.Volumes(root, limits.bytes_per_inode) if disk.supported() else None
+        # The syscall filters (seccomp), built once; None without python3-seccomp.
+        self._syscalls = seccomp.load()
+        self._join_filter = seccomp.Installer(self._syscalls.join) if self._syscalls else None
         _unignore_job_signals()
 
     # -- availability -------------------------------------------------------------------
@@ -212,6 +215,7 @@ class LocalRuntime:
                 else "setrlimit (address space, processes, open files, file size)"
             ),
             "uids": "one host uid per sandbox" if self._privileged else "the server's uid",
+            "syscalls": self._syscalls.describe() if self._syscalls else seccomp.UNAVAILABLE,
             "disk": self._describe_disk(),
             "cpu": self._describe_cpu(),
             "network": self._describe_network(),
@@ -220,6 +224,9 @@ class LocalRuntime:
         if missing:
             hint = "apt-get install bubblewrap util-linux"
             message = f"local runtime unavailable: {', '.join(missing)} not found ({hint})"
+            return Availability(False, ADAPTER, message, details)
+        if self._syscalls is None:
+            message = f"local runtime unavailable: {seccomp.UNAVAILABLE}"
             return Availability(False, ADAPTER, message, details)
         return Availability(True, ADAPTER, "", details)
 
@@ -286,7 +293,8 @@ class LocalRuntime:
             cpu_millis = self.limits.cpu_millis if spec.cpu_millis is None else spec.cpu_millis
             self._cgroups.create(spec.sandbox_id, self.limits, cpu_millis)
         read_info, write_info = os.pipe()
-        arguments = _argument_file(self._bwrap_arguments(spec, home, write_info))
+        syscall_filter = seccomp.program_file(self._syscalls.init)  # type: ignore[union-attr]
+        arguments = _argument_file(self._bwrap_arguments(spec, home, write_info, syscall_filter))
         try:
             with (home / LOG_NAME).open("ab") as log:
                 process = await asyncio.create_subprocess_exec(
@@ -295,12 +303,13 @@ class LocalRuntime:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env=self._sandbox_env(spec),
-                    pass_fds=(write_info, arguments),
+                    pass_fds=(write_info, arguments, syscall_filter),
                     start_new_session=True,
                 )
         finally:
             os.close(write_info)
             os.close(arguments)
+            os.close(syscall_filter)
         info = await asyncio.to_thread(_read_all, read_info)
         if not info:
             code = await process.wait()
@@ -508,6 +517,7 @@ class LocalRuntime:
             stderr=subprocess.PIPE,
             env=self._sandbox_env(box.spec, env),
             start_new_session=True,
+            preexec_fn=self._join_filter,  # the filter, before prlimit is exec'd
         )
         return LocalProcess(process)
 
@@ -549,6 +559,7 @@ class LocalRuntime:
                 stderr=slave,
                 env=self._sandbox_env(box.spec, env),
                 start_new_session=True,
+                preexec_fn=self._join_filter,  # the filter, before prlimit is exec'd
             )
         except BaseException:
             os.close(master)
@@ -827,10 +838,13 @@ class LocalRuntime:
         launch = (drop if self._privileged else []) + bwrap
         return self._limited(launch, spec.sandbox_id, nproc=False)
 
-    def _bwrap_arguments(self, spec: SandboxSpec, home: Path, info_fd: int) -> list[str]:
+    def _bwrap_arguments(
+        self, spec: SandboxSpec, home: Path, info_fd: int, syscall_filter: int
+    ) -> list[str]:
         """bwrap's options (the sandbox's environment is bwrap's own: `_sandbox_env`)."""
         return [
             "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+            "--disable-userns",  # no nested user namespaces (the filter denies them too)
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
             "--hostname", spec.slug[:63] or "sandbox",
             "--die-with-parent", "--new-session",
@@ -841,6 +855,7 @@ class LocalRuntime:
             "--dir", spec.working_dir,
             "--bind", str(self.workspace(spec.sandbox_id)), spec.working_dir,
             "--chdir", spec.working_dir,
+            "--seccomp", str(syscall_filter),  # for pid 1 too (bwrap >= 0.5)
             "--info-fd", str(info_fd),
         ]  # fmt: skip
 
