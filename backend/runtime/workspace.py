@@ -66,10 +66,7 @@ def _directory(
             except FileNotFoundError:
                 if not create:
                     raise
-                os.mkdir(piece, 0o755, dir_fd=fd)
-                if owner is not None:
-                    os.chown(piece, owner, owner, dir_fd=fd, follow_symlinks=False)
-                child = os.open(piece, DIR_FLAGS, dir_fd=fd)
+                child = _make_directory(fd, piece, owner)
             except OSError as exc:
                 _refuse_links(exc, piece)
                 raise
@@ -78,6 +75,27 @@ def _directory(
         yield fd
     finally:
         os.close(fd)
+
+
+def _make_directory(fd: int, piece: str, owner: int | None) -> int:
+    """Make `piece` in the directory `fd` and open it. Opened first, then owned and moded
+    through the fd: whatever the sandbox swaps in meanwhile is refused (O_NOFOLLOW |
+    O_DIRECTORY), never chowned; one it made itself just before is used as found."""
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(piece, 0o755, dir_fd=fd)
+    try:
+        child = os.open(piece, DIR_FLAGS, dir_fd=fd)
+    except OSError as exc:
+        _refuse_links(exc, piece)
+        raise
+    try:
+        os.fchmod(child, 0o755)
+        if owner is not None:
+            os.fchown(child, owner, owner)
+    except BaseException:
+        os.close(child)
+        raise
+    return child
 
 
 def _refuse_links(exc: OSError, piece: str) -> None:
