@@ -106,9 +106,9 @@ def not_answering(port: int) -> str:
 class RelayLimits:
     """The relay's bounds, from the settings (see the module's docstring)."""
 
-    connections_per_sandbox: int = 32
-    connect_timeout: float = 10.0
-    idle_timeout: float = 300.0
+    connections_per_sandbox: int
+    connect_timeout: float
+    idle_timeout: float
 
     @classmethod
     def of(cls, settings: Settings) -> RelayLimits:
