@@ -296,6 +296,7 @@ def _runtime(template: TemplateRow, runtime: Availability) -> BoundaryRuntime:
             f"disk: {_disk_fact(template, details)}",
             f"cpu: {details.get('cpu', 'none reported')}",
             f"user: {details.get('uids', 'the server uid')}",
+            f"syscalls: {details.get('syscalls', 'no filter reported')}",
         ],
     )
 
