@@ -234,6 +234,9 @@ LOOP_CONFIG_SIZE = 304  # struct loop_config: fd, block_size, loop_info64, reser
 LOOP_FLAGS_OFFSET = 8 + 52  # loop_config.info.lo_flags
 LOOP_NAME_OFFSET = 8 + 56  # loop_config.info.lo_file_name[64] (what `losetup -a` shows)
 MS_NOSUID, MS_NODEV = 2, 4
+# The image's inode tables are holes, so already zero: no background zeroing (which
+# would also write them into the image).
+OPTIONS = b"noinit_itable"
 MNT_DETACH = 2
 MOUNT_ATTEMPTS = 3
 DETACH_SECONDS = 5.0  # past that, a disk still held is mounted again by its device
@@ -253,7 +256,7 @@ def _mount(image: Path, volume: Path) -> None:
             device, loop = _attach(image)
         try:
             source, target = device.encode(), os.fsencode(volume)
-            if _LIBC.mount(source, target, b"ext4", MS_NOSUID | MS_NODEV, None) == 0:
+            if _LIBC.mount(source, target, b"ext4", MS_NOSUID | MS_NODEV, OPTIONS) == 0:
                 return
             error = ctypes.get_errno()
         finally:
@@ -274,11 +277,12 @@ async def _until_detached(image: Path) -> None:
 
 def _attached(image: Path) -> str | None:
     """The loop device `image` is attached to, if any (sysfs names its backing file)."""
-    wanted = str(image.resolve())
-    for backing in Path("/sys/block").glob("loop*/loop/backing_file"):
-        with contextlib.suppress(OSError):
-            if backing.read_text().rstrip("\n") == wanted:
-                return f"/dev/{backing.parent.parent.name}"
+    wanted = os.fsencode(image.resolve()) + b"\n"
+    for name in os.listdir("/sys/block"):
+        backing = f"/sys/block/{name}/loop/backing_file"  # only bound loop devices have it
+        with contextlib.suppress(OSError), open(backing, "rb") as file:
+            if file.read() == wanted:
+                return f"/dev/{name}"
     return None
 
 
@@ -334,7 +338,8 @@ def _sparse_copy(source: Path, target: Path) -> None:
             end = os.lseek(src, offset, os.SEEK_HOLE)
             while offset < end:
                 offset += os.copy_file_range(src, dst, end - offset, offset, offset)
-        os.fsync(dst)
+        # No fsync: the filesystem's first journal commit flushes the loop device, which
+        # fsyncs the image; until then the sandbox has nothing in it to lose.
     finally:
         os.close(src)
         os.close(dst)

@@ -11,15 +11,21 @@ import pwd
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
+from backend.api.app import create_api
+from backend.engines.reconciler import Reconciler
+from backend.engines.task_runner import TaskRunner
 from backend.runtime import disk
 from backend.runtime.base import Limits
 from backend.runtime.local import LocalRuntime
+from backend.tasks.output import task_output_store
 from tests.conftest import sandbox_dir
-from tests.runtime.conftest import run, spec
+from tests.runtime.conftest import World, run, spec
 
 MiB = 1024**2
 QUOTA = 64 * MiB
@@ -349,3 +355,53 @@ async def test_a_disk_reopened_right_after_stop_keeps_its_data_intact(small):
         await asyncio.sleep(0.05)
     check = subprocess.run(["e2fsck", "-fn", str(image)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.fixture
+async def full_store_world(settings, database, runtime, tmp_path):
+    """The API with its artifacts on a small filesystem of their own (16 MiB), nearly full."""
+    volumes = disk.Volumes(tmp_path / "store-disks", SMALL.bytes_per_inode)
+    home = tmp_path / "store"
+    home.mkdir()
+    await volumes.create(home, 16 * MiB)
+    await volumes.start(home, os.getuid())
+    store = home / disk.VOLUME / disk.WORKSPACE
+    settings = settings.model_copy(
+        update={"artifact_content_backend": "filesystem", "artifact_content_dir": store}
+    )
+    app = create_api(settings=settings, database=database, runtime=runtime)
+    runner = TaskRunner(database, runtime, task_output_store(settings), grace=0.5)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            yield World(app, client, Reconciler(database, runtime, settings), runner), store
+    finally:
+        await runtime.close()
+        await volumes.close()
+
+
+@needs_disks
+async def test_capturing_into_a_full_artifact_store_answers_507(full_store_world):
+    """Attack: capture artifacts until the data disk is full. Stopped by: the store's
+    ENOSPC becomes 507 in words; retained content stays readable, nothing half-made stays."""
+    world, store = full_store_world
+    sandbox = await world.running_sandbox()
+    sandbox_id = uuid.UUID(sandbox["id"])
+    await run(world.runtime, sandbox_id, "echo small > small.txt; head -c 8M /dev/urandom > big")
+
+    async def capture(name: str):
+        artifact = await world.post(
+            f"/v1/sandboxes/{sandbox['id']}/artifacts",
+            {"kind": "file", "name": name, "uri": f"workspace:///workspace/{name}"},
+        )
+        return artifact, await world.client.post(f"/v1/artifacts/{artifact['id']}/capture")
+
+    kept, response = await capture("small.txt")
+    assert response.status_code == 200, response.text
+    (store / "filler").write_bytes(b"\0" * (8 * MiB))  # the rest of the disk is taken
+    _, response = await capture("big")
+    assert response.status_code == 507, response.text
+    assert "no space left" in response.json()["error"]
+    download = await world.client.get(f"/v1/artifacts/{kept['id']}/content")
+    assert download.status_code == 200 and download.content == b"small\n"
+    assert not [p for p in store.rglob("*.tmp")]  # the failed blob left nothing behind
