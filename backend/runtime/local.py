@@ -36,6 +36,7 @@ import errno
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -106,6 +107,9 @@ OWN_TUN = (
 # The whole environment of helpers the runtime starts on the host (slirp4netns): never
 # the server's own, which holds its secrets.
 HELPER_ENV = {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"}
+# The first step inside a sandbox: the command's environment from a memfd (see
+# `_environment_file`), the usual umask (the server's own is private), then the command.
+ENTER_SCRIPT = 'umask 022 && . /proc/self/fd/{fd} && exec "$@"'
 
 
 def _now() -> datetime:
@@ -302,7 +306,7 @@ class LocalRuntime:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    env=self._sandbox_env(spec),
+                    env=HELPER_ENV,
                     pass_fds=(write_info, arguments, syscall_filter),
                     start_new_session=True,
                 )
@@ -510,27 +514,48 @@ class LocalRuntime:
         stdin: int | None = subprocess.DEVNULL,
     ) -> LocalProcess:
         box = self._running(sandbox_id)
-        process = await asyncio.create_subprocess_exec(
-            *self._enter_command(box, argv, cwd),
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=self._sandbox_env(box.spec, env),
-            start_new_session=True,
-            preexec_fn=self._join_filter,  # the filter, before prlimit is exec'd
+        process = await self._enter(
+            box, argv, env, cwd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         return LocalProcess(process)
 
-    def _enter_command(self, box: _Box, argv: list[str], cwd: str | None) -> list[str]:
-        """Run `argv` inside the running sandbox, as its user, within its limits. Start it
-        with `_sandbox_env` as its whole environment: it passes unchanged down the chain
-        (prlimit, nsenter, setpriv, env) to `argv`, and never shows on a command line."""
+    async def _enter(
+        self,
+        box: _Box,
+        argv: list[str],
+        env: Mapping[str, str] | None,
+        cwd: str | None,
+        **stdio: Any,
+    ) -> asyncio.subprocess.Process:
+        """Start `argv` inside the running sandbox (see `_enter_command`)."""
+        environment = _environment_file(self._sandbox_env(box.spec, env))
+        try:
+            return await asyncio.create_subprocess_exec(
+                *self._enter_command(box, argv, cwd, environment),
+                env=HELPER_ENV,
+                pass_fds=(environment,),
+                start_new_session=True,
+                preexec_fn=self._join_filter,  # the filter, before prlimit is exec'd
+                **stdio,
+            )
+        finally:
+            os.close(environment)
+
+    def _enter_command(
+        self, box: _Box, argv: list[str], cwd: str | None, environment: int
+    ) -> list[str]:
+        """Run `argv` inside the running sandbox, as its user, within its limits, with the
+        environment in the fd `environment` (see `_environment_file`). The steps on the
+        host (prlimit, nsenter) run as root with `HELPER_ENV`: a sandbox's variables
+        (LD_PRELOAD=<a file in its workspace>) must never reach a root process; they are
+        read by a shell already inside the sandbox, and never shown on a command line."""
         command = [
             "nsenter", f"--target={box.init_pid}",
             "--user", "--mount", "--pid", "--net", "--ipc", "--uts",
             f"--setuid={SANDBOX_UID}", f"--setgid={SANDBOX_UID}", "--wd",
             "--", "setpriv", "--no-new-privs", "--",
-            "env", "-C", cwd or box.spec.working_dir, "--", *argv,
+            "env", "-i", "-C", cwd or box.spec.working_dir,
+            "/bin/sh", "-c", ENTER_SCRIPT.format(fd=environment), "mbox-env", *argv,
         ]  # fmt: skip
         return self._limited(command, box.spec.sandbox_id)
 
@@ -551,15 +576,9 @@ class LocalRuntime:
             pty.set_size(master, rows, cols)
             # `setsid --ctty`: a new session inside the sandbox with the terminal as its
             # controlling terminal (job control, Ctrl-C, SIGWINCH).
-            command = self._enter_command(box, ["setsid", "--ctty", "--wait", *argv], None)
-            process = await asyncio.create_subprocess_exec(
-                *command,
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                env=self._sandbox_env(box.spec, env),
-                start_new_session=True,
-                preexec_fn=self._join_filter,  # the filter, before prlimit is exec'd
+            argv = ["setsid", "--ctty", "--wait", *argv]
+            process = await self._enter(
+                box, argv, env, None, stdin=slave, stdout=slave, stderr=slave
             )
         except BaseException:
             os.close(master)
@@ -841,7 +860,13 @@ class LocalRuntime:
     def _bwrap_arguments(
         self, spec: SandboxSpec, home: Path, info_fd: int, syscall_filter: int
     ) -> list[str]:
-        """bwrap's options (the sandbox's environment is bwrap's own: `_sandbox_env`)."""
+        """bwrap's options, the sandbox's environment among them (bwrap itself runs with
+        `HELPER_ENV`: the steps before it run as root on the host)."""
+        env = [
+            arg
+            for key, value in self._sandbox_env(spec).items()
+            for arg in ("--setenv", key, value)
+        ]
         return [
             "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
             "--disable-userns",  # no nested user namespaces (the filter denies them too)
@@ -856,6 +881,7 @@ class LocalRuntime:
             "--bind", str(self.workspace(spec.sandbox_id)), spec.working_dir,
             "--chdir", spec.working_dir,
             "--seccomp", str(syscall_filter),  # for pid 1 too (bwrap >= 0.5)
+            "--clearenv", *env,
             "--info-fd", str(info_fd),
         ]  # fmt: skip
 
@@ -913,6 +939,15 @@ def _ignore(signum: int, frame: object) -> None:
 def _close_opened(opening: asyncio.Future) -> None:
     if not opening.cancelled() and opening.exception() is None:
         os.close(opening.result()[0])
+
+
+def _environment_file(environment: Mapping[str, str]) -> int:
+    """An fd holding `environment` as shell exports, for the shell that starts a command
+    inside a sandbox (names are validated identifiers; values are quoted)."""
+    fd = os.memfd_create("mbox-env", 0)
+    lines = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in environment.items())
+    os.write(fd, lines.encode())
+    return fd
 
 
 def _argument_file(arguments: list[str]) -> int:
