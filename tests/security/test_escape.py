@@ -4,8 +4,8 @@ Each attempt is a shell script run as a task in a running sandbox; it prints ESC
 only if the attack worked. The id names the attack, `stopped_by` what stops it. Other
 attacks live beside this file: the environment (test_environment.py), syscalls
 (test_syscall_filter.py), the network (test_egress.py), resources
-(test_resource_limits.py), the terminal path (test_pty_path.py), file routes
-(test_file_routes.py) and the web surface (test_web_*.py)."""
+(test_resource_limits.py), the terminal path (test_pty_path.py), uploads
+(test_upload_races.py) and the web surface (test_web_*.py, test_proxy_*.py)."""
 
 from __future__ import annotations
 
