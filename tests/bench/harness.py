@@ -1,14 +1,17 @@
 """A real mbox server for benchmarks: temp data dir, SQLite, the local runtime, the
-background engines, and uvicorn on a free loopback port, all on the caller's event loop."""
+background engines, and uvicorn on a free loopback port, all on the caller's event loop.
+Also the command line every benchmark shares: `--smoke` (tiny sizes, for the test suite)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import socket
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,6 +30,30 @@ from backend.db import Database  # noqa: E402
 from backend.runtime import create_runtime  # noqa: E402
 from backend.settings import load_settings  # noqa: E402
 from tests.conftest import sandbox_dir  # noqa: E402
+
+# The statuses a sandbox being started can end in besides running: the bench cannot go on.
+SANDBOX_FAILED = ("failed", "stopped", "deleted")
+START_TIMEOUT = 60.0  # seconds for a sandbox to run, on a busy machine
+
+
+def parse_args(parser: argparse.ArgumentParser, smoke: dict[str, Any]) -> argparse.Namespace:
+    """The benchmark's arguments. `--smoke` makes `smoke` the defaults: the smallest sizes
+    that still run every step, so the test suite notices a benchmark that stopped working.
+    A smoke run keeps the correctness checks but no speed targets (timing on a loaded CI
+    machine is noise)."""
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny sizes, every step; no speed targets"
+    )
+    if parser.parse_known_args()[0].smoke:
+        parser.set_defaults(**smoke)
+    return parser.parse_args()
+
+
+def check(ok: bool, failure: str) -> None:
+    """A correctness check: print what failed and exit non-zero (in smoke runs too)."""
+    if not ok:
+        print(f"FAILED    {failure}", flush=True)
+        sys.exit(1)
 
 
 def percentiles(samples: list[float], unit: str = "ms") -> str:
@@ -66,19 +93,33 @@ class BenchServer:
         return response.json()
 
     async def running_sandbox(self, **template_fields: Any) -> dict:
+        return (await self.running_sandboxes(1, **template_fields))[0]
+
+    async def running_sandboxes(self, count: int, **template_fields: Any) -> list[dict]:
+        """`count` sandboxes of one template in one project, once all of them run."""
         project = await self.post("/v1/projects", {"name": "bench", "defaultNamespace": "bench"})
         template = await self.post(
             "/v1/templates", {"name": "bench", "image": "local", **template_fields}
         )
-        sandbox = await self.post(
-            "/v1/sandboxes",
-            {"projectId": project["id"], "templateId": template["id"], "name": "bench"},
-        )
-        while (await self.client.get(f"/v1/sandboxes/{sandbox['id']}")).json()[
-            "status"
-        ] != "running":
+        fields = {"projectId": project["id"], "templateId": template["id"]}
+        sandboxes = [
+            await self.post("/v1/sandboxes", {**fields, "name": f"bench-{n}"}) for n in range(count)
+        ]
+        for sandbox in sandboxes:
+            await self.until_running(sandbox)
+        return sandboxes
+
+    async def until_running(self, sandbox: dict) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            response = await self.client.get(f"/v1/sandboxes/{sandbox['id']}")
+            assert response.status_code == 200, response.text
+            status = response.json()["status"]
+            if status == "running":
+                return
+            assert status not in SANDBOX_FAILED, f"sandbox {status}: {response.text}"
+            assert time.monotonic() < deadline, f"sandbox not running after {START_TIMEOUT} s"
             await asyncio.sleep(0.01)
-        return sandbox
 
 
 @asynccontextmanager
