@@ -1,6 +1,7 @@
 """Benchmark the local runtime through the real API, against bare baselines in the same run.
 
     .venv/bin/python tests/bench/bench_runtime.py [--sandboxes 50] [--tasks 50] [--fleet 100]
+    .venv/bin/python tests/bench/bench_runtime.py --smoke   # tiny: the test suite's run
 
 Prints: launch to running (POST /v1/sandboxes until GET says running, the reconciler
 running in the background as in the server) vs a bare `bwrap true`; task round trip for
@@ -33,7 +34,12 @@ from backend.api.app import create_api  # noqa: E402
 from backend.db import Database  # noqa: E402
 from backend.runtime import create_runtime  # noqa: E402
 from backend.settings import load_settings  # noqa: E402
+from tests.bench.harness import parse_args  # noqa: E402
 from tests.conftest import sandbox_dir  # noqa: E402
+
+# Statuses a sandbox or task never leaves for running / succeeded: the bench cannot go on.
+ENDED = ("failed", "canceled", "timed_out", "stopped", "deleted")
+WAIT_TIMEOUT = 60.0  # seconds, on a busy machine
 
 
 def percentiles(samples: list[float]) -> str:
@@ -65,7 +71,16 @@ def rss_mb() -> float:
 
 
 async def until(client: httpx.AsyncClient, url: str, field: str, value: str) -> None:
-    while (await client.get(url)).json()[field] != value:
+    """Poll until `field` is `value`; an HTTP error, an ended status or a long wait fails."""
+    deadline = time.monotonic() + WAIT_TIMEOUT
+    while True:
+        response = await client.get(url)
+        response.raise_for_status()
+        current = response.json()[field]
+        if current == value:
+            return
+        assert current not in ENDED, f"{url}: {field} {current}, not {value}"
+        assert time.monotonic() < deadline, f"{url}: {field} {current} after {WAIT_TIMEOUT} s"
         await asyncio.sleep(0.002)
 
 
@@ -141,4 +156,4 @@ if __name__ == "__main__":
     parser.add_argument("--sandboxes", type=int, default=50)
     parser.add_argument("--tasks", type=int, default=50)
     parser.add_argument("--fleet", type=int, default=100)
-    asyncio.run(main(parser.parse_args()))
+    asyncio.run(main(parse_args(parser, {"sandboxes": 2, "tasks": 2, "fleet": 6})))
