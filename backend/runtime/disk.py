@@ -11,7 +11,11 @@ the disk the database, artifacts and recordings live on.
 Launching stays cheap: mkfs runs once per size (a blank image kept under `<sandboxes>/
 .disks/`), each sandbox gets a sparse copy of it (holes stay holes: a few MiB are copied),
 and loop devices are attached and mounted with ioctl and mount(2) in-process (no `mount`
-program): about 3 ms in all.
+program). Copying and attaching (~5 ms, mostly LOOP_CONFIGURE) happen ahead of time for
+the default size: a spare image stays attached to a loop device, held by an fd, and a
+new sandbox takes it (a rename) and only mounts it (~1 ms); a spare is made again in the
+background. A spare's device detaches by itself when its fd closes (close, or the server
+dying); a spare file left by a server that died is deleted by the next one.
 
 A volume is mounted only while something uses it: the running sandbox, or a file
 operation (files API, artifact capture) on a stopped one; the last user unmounts it, which
@@ -36,6 +40,7 @@ import os
 import shutil
 import struct
 import subprocess
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -45,7 +50,9 @@ VOLUME = "volume"
 WORKSPACE = "workspace"
 TMP = "tmp"
 TOOLS = ("mkfs.ext4",)
-BLANKS = ".disks"  # under the sandboxes' root: one blank image per size
+BLANKS = ".disks"  # under the sandboxes' root: one blank image per size, and spares
+SPARE_PREFIX = "spare-"
+REFILL_DELAY_SECONDS = 0.02
 # Reads mount points until the server is gone (end of its stdin), then unmounts them.
 JANITOR = (
     'while IFS= read -r path; do set -- "$@" "$path"; done; '
@@ -84,9 +91,15 @@ def quota_bytes(home: Path) -> int:
 class Volumes:
     """The mounted sandbox volumes of one runtime, each counted by its users."""
 
-    def __init__(self, root: Path, bytes_per_inode: int) -> None:
+    def __init__(self, root: Path, bytes_per_inode: int, spare_bytes: int = 0) -> None:
         self.blanks = root / BLANKS
         self.bytes_per_inode = bytes_per_inode
+        self.spare_bytes = _rounded(spare_bytes) if spare_bytes else 0  # 0: no spares
+        self._spares: list[tuple[Path, str, int]] = []  # (image, loop device, its fd)
+        self._refilling: asyncio.Task | None = None
+        self._closing = asyncio.Event()
+        self._taken: dict[Path, tuple[str, int]] = {}  # home -> its attached spare device
+        _delete_dead_spares(self.blanks)
         self._running: set[Path] = set()  # homes whose sandbox runs (one use each)
         self._uses: Counter[Path] = Counter()  # file operations in flight
         self._mounted: set[Path] = set()
@@ -99,10 +112,39 @@ class Volumes:
         reserved for root: the sandbox gets all of it); idempotent."""
         if has_image(home):
             return
-        blank = await self._blank(max(MIN_BYTES, size // 4096 * 4096))
-        partial = home / f".{IMAGE}.new"
-        await asyncio.to_thread(_sparse_copy, blank, partial)
-        partial.rename(home / IMAGE)
+        size = _rounded(size)
+        if size == self.spare_bytes and self._spares:
+            spare, device, loop = self._spares.pop()
+            spare.rename(home / IMAGE)  # its loop device follows the file
+            self._taken[home] = (device, loop)
+        else:
+            blank = await self._blank(size)
+            partial = home / f".{IMAGE}.new"
+            await asyncio.to_thread(_sparse_copy, blank, partial)
+            partial.rename(home / IMAGE)
+        self._refill()
+
+    def _refill(self) -> None:
+        """Make a spare in the background, unless one is ready or being made."""
+        if not self.spare_bytes or self._spares or self._refilling is not None:
+            return
+        self._refilling = asyncio.create_task(self._make_spare())
+
+    async def _make_spare(self) -> None:
+        try:
+            # Not while the sandbox that took the last spare mounts it: attaching a loop
+            # device stalls the mounts happening meanwhile.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), REFILL_DELAY_SECONDS)
+                return  # closing
+            blank = await self._blank(self.spare_bytes)
+            spare = self.blanks / f"{SPARE_PREFIX}{uuid.uuid4().hex}.img"
+            await asyncio.to_thread(_sparse_copy, blank, spare)
+            self._spares.append((spare, *await asyncio.to_thread(_attach, spare)))
+        except (OSError, DiskError):
+            pass  # launches take the slow path meanwhile
+        finally:
+            self._refilling = None
 
     async def _blank(self, size: int) -> Path:
         """A freshly made, never mounted image of `size` bytes (made once, then kept)."""
@@ -111,7 +153,7 @@ class Volumes:
             if blank.exists():
                 return blank
             self.blanks.mkdir(mode=0o700, parents=True, exist_ok=True)
-            partial = blank.with_suffix(f".{os.getpid()}.new")
+            partial = blank.with_suffix(f".{uuid.uuid4().hex}.new")  # runtimes may share it
             with partial.open("wb") as image:
                 image.truncate(size)
             await _run(
@@ -157,14 +199,27 @@ class Volumes:
         """Unmount for good (the sandbox is being deleted), whoever still uses it."""
         self._running.discard(home)
         self._uses.pop(home, None)
+        if home in self._taken:  # a spare it took and never mounted
+            os.close(self._taken.pop(home)[1])
         async with self._lock(home):
             await _unmount(home / VOLUME, lazy=True)
             self._mounted.discard(home)
 
     async def close(self) -> None:
-        """Unmount every volume this runtime mounted; the janitor ends."""
+        """Unmount every volume this runtime mounted; spares go; the janitor ends."""
         for home in list(self._mounted):
             await self.discard(home)
+        self.spare_bytes = 0
+        self._closing.set()
+        if self._refilling is not None:
+            await self._refilling
+        for spare, _, loop in self._spares:
+            os.close(loop)  # autoclear: the device detaches
+            spare.unlink(missing_ok=True)
+        for _, loop in self._taken.values():
+            os.close(loop)
+        self._spares.clear()
+        self._taken.clear()
         if self._janitor is not None:
             assert self._janitor.stdin is not None
             self._janitor.stdin.close()
@@ -198,7 +253,8 @@ class Volumes:
             if wanted and not mounted:
                 volume.mkdir(mode=0o711, exist_ok=True)
                 await self._announce(volume)  # before mounting: the server may die meanwhile
-                await asyncio.to_thread(_mount, home / IMAGE, volume)
+                attached = self._taken.pop(home, None)
+                await asyncio.to_thread(_mount, home / IMAGE, volume, attached)
             elif not wanted and mounted:
                 with contextlib.suppress(DiskError):  # still busy: stays mounted, adopted next
                     await _unmount(volume, lazy=False)
@@ -208,6 +264,17 @@ class Volumes:
                 await self._announce(volume)  # also one adopted from a server that died
             else:
                 self._mounted.discard(home)
+
+
+def _rounded(size: int) -> int:
+    return max(MIN_BYTES, size // 4096 * 4096)
+
+
+def _delete_dead_spares(blanks: Path) -> None:
+    """Spares whose server died: their devices detached with it; only files remain."""
+    for spare in blanks.glob(f"{SPARE_PREFIX}*.img") if blanks.is_dir() else ():
+        if _attached(spare) is None:  # a live runtime's spare is attached: kept
+            spare.unlink(missing_ok=True)
 
 
 def _fresh_dirs(volume: Path, owner: int) -> None:
@@ -242,14 +309,16 @@ MOUNT_ATTEMPTS = 3
 DETACH_SECONDS = 5.0  # past that, a disk still held is mounted again by its device
 
 
-def _mount(image: Path, volume: Path) -> None:
-    """Mount `image` nosuid,nodev at `volume`. Its filesystem may still be alive after an
+def _mount(image: Path, volume: Path, attached: tuple[str, int] | None = None) -> None:
+    """Mount `image` nosuid,nodev at `volume` (`attached`: the loop device it is attached
+    to and an fd holding it, closed here). Its filesystem may still be alive after an
     unmount (a stopped sandbox's mount namespace is torn down after its last process
     exits): then its loop device is mounted again, which shares that filesystem. A second
     loop device on the same image would be a second ext4 on the same blocks: corruption."""
     for _ in range(MOUNT_ATTEMPTS):
-        device, loop = _attached(image), None
-        if device:
+        device, loop = attached or (_attached(image), None)
+        attached = None
+        if device and loop is None:
             with contextlib.suppress(OSError):  # it may be detaching right now
                 loop = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
         if loop is None:

@@ -200,8 +200,13 @@ class LocalRuntime:
         self._cgroups = Cgroups.detect()
         if self._cgroups:
             self._cgroups.prune()
-        # Each sandbox's own disk (workspace + /tmp), when loop mounts are possible (root).
-        self._volumes = disk.Volumes(root, limits.bytes_per_inode) if disk.supported() else None
+        # Each sandbox's own disk (workspace + /tmp), when loop mounts are possible (root);
+        # one of the default size is kept ready.
+        self._volumes = (
+            disk.Volumes(root, limits.bytes_per_inode, limits.workspace_bytes)
+            if disk.supported()
+            else None
+        )
         # The syscall filters (seccomp), built once; None without python3-seccomp.
         self._syscalls = seccomp.load()
         self._join_filter = seccomp.Installer(self._syscalls.join) if self._syscalls else None
