@@ -156,15 +156,17 @@ async def raw_upload(base: str, cookie: str, framing: bytes) -> tuple[bytes, byt
     )
     body = b"x" * 128 * 1024
     status_line = b""
-    for start in range(0, len(body), 16 * 1024):
-        chunk = body[start : start + 16 * 1024]
-        writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if b"chunked" in framing else chunk)
-        await writer.drain()
-        with contextlib.suppress(TimeoutError):
-            status_line = await asyncio.wait_for(reader.readline(), timeout=0.5)
-            break
-    response = await asyncio.wait_for(reader.read(4096), timeout=10)
-    writer.close()
+    try:
+        for start in range(0, len(body), 16 * 1024):
+            chunk = body[start : start + 16 * 1024]
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if b"chunked" in framing else chunk)
+            await writer.drain()
+            with contextlib.suppress(TimeoutError):
+                status_line = await asyncio.wait_for(reader.readline(), timeout=0.5)
+                break
+        response = await asyncio.wait_for(reader.read(4096), timeout=10)
+    finally:
+        writer.close()  # an app still waiting for the body must not hold the server open
     return status_line, response
 
 
@@ -241,9 +243,12 @@ async def test_sign_out_closes_terminals(settings, database, runtime, sandbox):
         url = f"{ws(base)}/v1/sandboxes/{sandbox['id']}/terminal?events=1"
         own = {"Cookie": cookie, "Origin": base}
         terminal = await connect(url, additional_headers=own)
-        assert json.loads(await terminal.recv())["type"] == "attached"
-        await sign_out(base, cookie)
-        assert await closed_code(terminal, timeout=5) == SIGNED_OUT
+        try:
+            assert json.loads(await terminal.recv())["type"] == "attached"
+            await sign_out(base, cookie)
+            assert await closed_code(terminal, timeout=5) == SIGNED_OUT
+        finally:
+            await terminal.close()
         with pytest.raises(InvalidStatus) as refused:
             await connect(url, additional_headers=own)
         assert refused.value.response.status_code == 401
