@@ -416,7 +416,11 @@ def _sparse_copy(source: Path, target: Path) -> None:
 
 async def _run(*argv: str) -> None:
     process = await asyncio.create_subprocess_exec(
-        *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        *argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},  # never the server's
     )
     output, _ = await process.communicate()
     if process.returncode:
