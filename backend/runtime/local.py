@@ -157,7 +157,7 @@ class _Box:
 class LocalProcess:
     """A command running inside a sandbox (nsenter), in its own process group."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: seccomp.FilteredProcess) -> None:
         self._process = process
         self.pid = process.pid
         self.stdin = process.stdin  # a writer when started with stdin=PIPE
@@ -209,7 +209,7 @@ class LocalRuntime:
         )
         # The syscall filters (seccomp), built once; None without python3-seccomp.
         self._syscalls = seccomp.load()
-        self._join_filter = seccomp.Installer(self._syscalls.join) if self._syscalls else None
+        self._launcher = seccomp.Launcher(self._syscalls.join if self._syscalls else None)
         _unignore_job_signals()
 
     # -- availability -------------------------------------------------------------------
@@ -531,16 +531,16 @@ class LocalRuntime:
         env: Mapping[str, str] | None,
         cwd: str | None,
         **stdio: Any,
-    ) -> asyncio.subprocess.Process:
-        """Start `argv` inside the running sandbox (see `_enter_command`)."""
+    ) -> seccomp.FilteredProcess:
+        """Start `argv` inside the running sandbox (see `_enter_command`), under the
+        syscall filter from its birth (prlimit is already filtered)."""
         environment = _environment_file(self._sandbox_env(box.spec, env))
         try:
-            return await asyncio.create_subprocess_exec(
+            return await self._launcher.spawn(
                 *self._enter_command(box, argv, cwd, environment),
                 env=HELPER_ENV,
                 pass_fds=(environment,),
                 start_new_session=True,
-                preexec_fn=self._join_filter,  # the filter, before prlimit is exec'd
                 **stdio,
             )
         finally:
