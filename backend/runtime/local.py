@@ -10,12 +10,15 @@ Isolation, per sandbox:
   the workspace directory (owned by that uid, mode 0700) is the only writable host path;
 - resource limits with setrlimit (`prlimit`): address space, processes, open files,
   file size;
+- a seccomp filter on every process (`seccomp.py`): no nested user namespaces, mounts,
+  keys, bpf, io_uring, ptrace attach and the rest of what container runtimes deny;
 - `--die-with-parent`: if the server dies, the kernel kills every sandbox, so no process is
   ever orphaned; on restart the reconciler starts the sandboxes that should run again (the
   workspace persists, processes do not).
 
 Commands (tasks, terminals) join a running sandbox with `nsenter` into all its namespaces
-and drop to the sandbox user with no capabilities and no_new_privs.
+and drop to the sandbox user with no capabilities and no_new_privs; they are started
+from a thread that holds the syscall filter, so they run under it from birth.
 
 Terminals: the PTY is allocated in the sandbox's own devpts (`/proc/<init>/root/dev/pts/
 ptmx`), its slave owned by the sandbox user; the command runs under `setsid --ctty`, so it
