@@ -38,6 +38,7 @@ import platform
 import subprocess
 import sysconfig
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.thread import BrokenThreadPool
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Self
@@ -138,7 +139,8 @@ def binding() -> ModuleType:
     try:
         import seccomp  # type: ignore[import-not-found]
 
-        return seccomp
+        if hasattr(seccomp, "SyscallFilter"):  # not this module, run from its directory
+            return seccomp
     except ImportError:
         pass
     wanted = f"seccomp.{sysconfig.get_config_var('SOABI')}.so"
@@ -274,12 +276,15 @@ class Launcher:
 
     async def spawn(self, *argv: str, **popen: Any) -> FilteredProcess:
         """Like asyncio.create_subprocess_exec(*argv, **popen), filtered. If the thread
-        could not install the filter, nothing starts (BrokenThreadPool)."""
+        could not install the filter, nothing starts."""
         if self._thread is None:
             raise RuntimeFailure(UNAVAILABLE)
         loop = asyncio.get_running_loop()
-        # Popen blocks until the child has exec'd, as asyncio's own spawn does.
-        child = self._thread.submit(subprocess.Popen, argv, bufsize=0, **popen).result()
+        try:
+            # Popen blocks until the child has exec'd, as asyncio's own spawn does.
+            child = self._thread.submit(subprocess.Popen, argv, bufsize=0, **popen).result()
+        except BrokenThreadPool:
+            raise RuntimeFailure("the syscall filter could not be installed") from None
         try:
             return await FilteredProcess.adopt(child, loop)
         except BaseException:

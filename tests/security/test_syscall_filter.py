@@ -251,6 +251,14 @@ async def test_without_the_binding_no_sandbox_starts(tmp_path, monkeypatch):
     await runtime.close()
 
 
+async def test_a_filter_the_kernel_refuses_starts_nothing():
+    """If the launcher thread cannot install its filter (here an invalid program), no
+    command starts at all, rather than one without the filter."""
+    launcher = seccomp.Launcher(b"\xff" * 8)  # one instruction with an unknown opcode
+    with pytest.raises(RuntimeFailure, match="could not be installed"):
+        await launcher.spawn("true")
+
+
 def test_the_binding_loads_in_a_virtualenv():
     """The venv does not see dist-packages: Debian's extension loads by path."""
     module = seccomp.binding()
