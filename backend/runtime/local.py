@@ -877,7 +877,8 @@ class LocalRuntime:
         ]
         return [
             "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-            "--disable-userns",  # no nested user namespaces (the filter denies them too)
+            # no nested user namespaces (bwrap 0.8+; the filter denies them too)
+            *(["--disable-userns"] if seccomp.bwrap_disables_userns() else []),
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
             "--hostname", spec.slug[:63] or "sandbox",
             "--die-with-parent", "--new-session",
@@ -888,7 +889,7 @@ class LocalRuntime:
             "--dir", spec.working_dir,
             "--bind", str(self.workspace(spec.sandbox_id)), spec.working_dir,
             "--chdir", spec.working_dir,
-            "--seccomp", str(syscall_filter),  # for pid 1 too (bwrap >= 0.5)
+            "--seccomp", str(syscall_filter),  # bwrap's pid 1 gets it too
             "--clearenv", *env,
             "--info-fd", str(info_fd),
         ]  # fmt: skip

@@ -171,6 +171,18 @@ def filters() -> Filters:
     return Filters(init, join, (*denied, "setns"), restricted, _version())
 
 
+@functools.cache
+def bwrap_disables_userns() -> bool:
+    """Whether bwrap has --disable-userns (0.8+); older ones rely on the filter alone."""
+    try:
+        found = subprocess.run(["bwrap", "--version"], capture_output=True, check=False)
+    except OSError:
+        return False
+    version = found.stdout.decode().split()[-1:] or ["0"]
+    parts = tuple(int(part) for part in version[0].split(".") if part.isdigit())
+    return parts >= (0, 8)
+
+
 def load() -> Filters | None:
     """The filters, or None when libseccomp's binding is missing (see UNAVAILABLE)."""
     try:
