@@ -156,11 +156,14 @@ async def world(settings, database, runtime):
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """`app` behind a real HTTP/WebSocket server on this event loop; yields its base URL."""
+async def serving(app: Any, **options: Any) -> AsyncIterator[str]:
+    """`app` behind a real HTTP/WebSocket server on this event loop; yields its base URL.
+    `options` go to uvicorn's Config."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # NODELAY
     listener.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", ws="websockets-sansio")
+    config = uvicorn.Config(
+        app, lifespan="off", log_level="warning", ws="websockets-sansio", **options
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:

@@ -14,18 +14,15 @@ allow a spoofed address). Stopped by: the relay drops them all and sets its own.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 
 from backend.api.previews import API_ORIGIN_CSP
+from tests.runtime.conftest import serving
 from tests.runtime.test_preview import _cookie_for, _link, _preview_host
 from tests.security.test_proxy_limits import ECHO_PORT, database_url, proxy, start_apps
 
@@ -78,20 +75,8 @@ async def direct(world) -> AsyncIterator[str]:
     """The app behind a real server that, unlike uvicorn's default, trusts no client's
     forwarding headers (by default it believes any loopback peer is a proxy): the relay
     itself is what is tested here."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(world.app, lifespan="off", log_level="warning", proxy_headers=False)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-    while not server.started:
-        assert not task.done(), "the test server did not start"
-        await asyncio.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await task
+    async with serving(world.app, proxy_headers=False) as base_url:
+        yield base_url
 
 
 async def test_origin_wide_response_headers_are_dropped_on_the_api_origin(world, box):
