@@ -118,6 +118,14 @@ async def test_every_process_of_a_sandbox_runs_filtered(local, box):
     }
 
 
+async def test_a_task_runs_filtered(world):
+    """The same through the API: a task started by the task runner runs filtered."""
+    sandbox = await world.running_sandbox()
+    task = await world.start_task(sandbox, ["grep", "^Seccomp:", "/proc/self/status"])
+    done = await world.finished(task)
+    assert done["status"] == "succeeded" and done["stdout"].split() == ["Seccomp:", "2"]
+
+
 async def test_a_terminal_runs_filtered(local, box):
     """Attack: a terminal's shell makes the calls below. Stopped by: open_pty installs
     the filter like exec does."""
