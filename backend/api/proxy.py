@@ -27,7 +27,7 @@ import contextlib
 import logging
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,9 +217,23 @@ class Relay:
             else:
                 del self._held[sandbox_id]
 
-    async def _refuse_busy(self, scope: Scope, send: Send, limit: int) -> None:
-        message = f"the sandbox already has {limit} open preview connections; try again later"
-        await reject(scope, send, 503, message)
+    async def _holding_a_slot(
+        self,
+        scope: Scope,
+        send: Send,
+        sandbox_id: uuid.UUID,
+        relay: Callable[[RelayLimits], Awaitable[None]],
+    ) -> None:
+        """`relay(limits)` while holding one of the sandbox's connections; 503 at once when
+        the sandbox holds them all (one sandbox must not starve the others)."""
+        limits = self._limits(scope)
+        try:
+            with self._slot(sandbox_id, limits.connections_per_sandbox):
+                await relay(limits)
+        except _TooManyConnections:
+            limit = limits.connections_per_sandbox
+            message = f"the sandbox already has {limit} open preview connections; try again later"
+            await reject(scope, send, 503, message)
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -237,15 +251,13 @@ class Relay:
         drop_headers: frozenset[bytes] = frozenset(),
     ) -> None:
         """Relay one HTTP request to `target` (path and query) on the sandbox port."""
-        limits = self._limits(scope)
-        try:
-            with self._slot(sandbox_id, limits.connections_per_sandbox):
-                await self._http(
-                    scope, receive, send, sandbox_id, port, target, prefix, limits,
-                    add_headers, drop_headers,
-                )  # fmt: skip
-        except _TooManyConnections:
-            await self._refuse_busy(scope, send, limits.connections_per_sandbox)
+        await self._holding_a_slot(
+            scope, send, sandbox_id,
+            lambda limits: self._http(
+                scope, receive, send, sandbox_id, port, target, prefix, limits,
+                add_headers, drop_headers,
+            ),
+        )  # fmt: skip
 
     async def _http(
         self,
@@ -355,14 +367,12 @@ class Relay:
         the app chose, then frames both ways until either side closes."""
         if (await receive())["type"] != "websocket.connect":
             return
-        limits = self._limits(scope)
-        try:
-            with self._slot(sandbox_id, limits.connections_per_sandbox):
-                await self._websocket(
-                    scope, receive, send, sandbox_id, port, target, prefix, limits, on_message
-                )
-        except _TooManyConnections:
-            await self._refuse_busy(scope, send, limits.connections_per_sandbox)
+        await self._holding_a_slot(
+            scope, send, sandbox_id,
+            lambda limits: self._websocket(
+                scope, receive, send, sandbox_id, port, target, prefix, limits, on_message
+            ),
+        )  # fmt: skip
 
     async def _websocket(
         self,
