@@ -46,7 +46,7 @@ import socket
 import stat
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -299,8 +299,9 @@ class LocalRuntime:
         if not availability.available:
             raise RuntimeFailure(availability.message)
         home = self._home(spec.sandbox_id)
-        uid = self._prepare(home)
-        await self._attach_disk(spec, home, uid)
+        with _in_words_when_disk_full():
+            uid = self._prepare(home)
+            await self._attach_disk(spec, home, uid)
         if self._cgroups:
             cpu_millis = self.limits.cpu_millis if spec.cpu_millis is None else spec.cpu_millis
             self._cgroups.create(spec.sandbox_id, self.limits, cpu_millis)
@@ -675,6 +676,7 @@ class LocalRuntime:
         record = {"type": kind, "reason": reason, "message": message, "at": _now().isoformat()}
         with (
             contextlib.suppress(FileNotFoundError),
+            _unless_disk_full(),  # a full data disk loses the event, not the action
             (self._home(sandbox_id) / EVENTS_NAME).open("a") as file,
         ):
             file.write(json.dumps(record) + "\n")
@@ -965,6 +967,27 @@ def _argument_file(arguments: list[str]) -> int:
     os.write(fd, b"".join(argument.encode() + b"\0" for argument in arguments))
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
+
+
+@contextlib.contextmanager
+def _unless_disk_full() -> Iterator[None]:
+    """Drop a write that found no room (ENOSPC, EDQUOT); other errors propagate."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+
+
+@contextlib.contextmanager
+def _in_words_when_disk_full() -> Iterator[None]:
+    """A sandbox that cannot get its files on a full data disk fails in words."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise DiskFull("no space left on the server's data disk for the sandbox") from None
 
 
 def _read_all(fd: int) -> bytes:

@@ -5,6 +5,7 @@ server and the other sandboxes carry on (real bubblewrap, real cgroups, real loo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import pwd
@@ -21,7 +22,7 @@ from backend.api.app import create_api
 from backend.engines.reconciler import Reconciler
 from backend.engines.task_runner import TaskRunner
 from backend.runtime import disk
-from backend.runtime.base import Limits
+from backend.runtime.base import DiskFull, Limits
 from backend.runtime.local import LocalRuntime
 from backend.tasks.output import task_output_store
 from tests.conftest import sandbox_dir
@@ -405,3 +406,32 @@ async def test_capturing_into_a_full_artifact_store_answers_507(full_store_world
     download = await world.client.get(f"/v1/artifacts/{kept['id']}/content")
     assert download.status_code == 200 and download.content == b"small\n"
     assert not [p for p in store.rglob("*.tmp")]  # the failed blob left nothing behind
+
+
+@needs_disks
+async def test_a_full_data_disk_refuses_a_new_sandbox_in_words_and_serves_on(tmp_path):
+    """Attack: the data disk fills up (whoever filled it). Stopped by: a sandbox that
+    cannot get its disk fails in words (DiskFull, not an OSError from deep inside), its
+    events are dropped rather than failing the runtime, and running sandboxes serve on."""
+    data_disks = disk.Volumes(tmp_path / "data-disks", SMALL.bytes_per_inode)
+    data = sandbox_dir(tmp_path).parent / "data"
+    data.mkdir()
+    await data_disks.create(data, 40 * MiB)
+    await data_disks.start(data, 0)
+    root = data / disk.VOLUME / disk.WORKSPACE
+    root.chmod(0o711)
+    runtime = LocalRuntime(root / "sandboxes", SMALL)
+    try:
+        box = await _running(runtime, storage_bytes=24 * MiB)
+        await runtime.delete((await _running(runtime, storage_bytes=24 * MiB)).sandbox_id)
+        for size in (MiB, 4096):  # to the last block
+            with (root / f"filler-{size}").open("wb") as filler, contextlib.suppress(OSError):
+                while True:
+                    filler.write(b"\1" * size)
+                    filler.flush()
+        with pytest.raises(DiskFull, match="no space left on the server's data disk"):
+            await runtime.ensure(spec(storage_bytes=24 * MiB))
+        assert await run(runtime, box.sandbox_id, "cat /proc/self/comm") == (0, "cat\n", "")
+    finally:
+        await runtime.close()
+        await data_disks.close()
