@@ -7,6 +7,7 @@ SQLite tests copy a migrated file.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,6 +23,16 @@ from backend.settings import Settings, load_settings
 from tests.support.postgres import PostgresCluster
 
 TEST_DB = "mbox_test"
+
+
+@pytest.fixture(autouse=True)
+def _umask() -> Iterator[None]:
+    """Each test starts with the usual umask and leaves it so: code under test that sets
+    the server's private one (backend.server.get_database) must not change what later
+    tests create for sandbox users to read."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
 
 
 @pytest.fixture(scope="session")
