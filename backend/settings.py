@@ -57,12 +57,6 @@ class Settings(BaseSettings):
     local_workspace_bytes: int = Field(default=10 * 1024**3, ge=16 * 1024**2)
     local_workspace_bytes_per_inode: int = Field(default=16 * 1024, ge=1024, le=64 * 1024**2)
     local_cpus: float = Field(default=1.0, ge=0, le=1024)
-    # Each sandbox's own disk (workspace and /tmp; a loop-mounted ext4 image, so root only)
-    # when its template has no storageRequest, with one inode per that many bytes; and its
-    # CPUs (cgroup quota) when the template has no cpuRequest (0: no CPU limit).
-    local_workspace_bytes: int = Field(default=10 * 1024**3, ge=16 * 1024**2)
-    local_workspace_bytes_per_inode: int = Field(default=16 * 1024, ge=1024, le=64 * 1024**2)
-    local_cpus: float = Field(default=1.0, ge=0, le=1024)
 
     # Terminals: output kept for reattaching clients, how long a terminal with no client
     # survives (a closed laptop lid), and recordings (asciicast v2, output only).
