@@ -150,6 +150,7 @@ class _Box:
     stopping: bool = False
     waiter: asyncio.Task | None = field(default=None, repr=False)
     network: asyncio.subprocess.Process | None = None  # slirp4netns, when egress is allowed
+    network_ready: asyncio.Task | None = field(default=None, repr=False)  # attaching it
     network_exit_fd: int | None = None  # closing it (or the server dying) ends slirp4netns
 
     @property
@@ -332,7 +333,9 @@ class LocalRuntime:
         box = _Box(spec, process, json.loads(info)["child-pid"], _now())
         await self._until_set_up(box, self.workspace(spec.sandbox_id))
         if spec.egress_allowed and box.process.returncode is None:
-            box.network = await self._connect_network(box)
+            # Attached while the caller goes on (rules, then slirp4netns: ~25 ms); every
+            # command entering the sandbox waits for it (`_enter`).
+            box.network_ready = asyncio.create_task(self._attach_network(box))
         box.waiter = asyncio.create_task(self._watch(box))
         self._boxes[spec.sandbox_id] = box
         command = " ".join(spec.command) or "idle"
@@ -357,6 +360,18 @@ class LocalRuntime:
             os.killpg(box.process.pid, signal.SIGKILL)
         await box.process.wait()
         raise RuntimeFailure("sandbox did not finish setting up its filesystem")
+
+    async def _attach_network(self, box: _Box) -> None:
+        try:
+            box.network = await self._connect_network(box)
+        except Exception as exc:  # in the background: say why in the sandbox's events
+            self._event(box.spec.sandbox_id, "Warning", "NoEgress", f"no egress: {exc}")
+
+    async def _networked(self, box: _Box) -> None:
+        """Until the sandbox's network is attached (or has failed to), so that a command
+        never sees the sandbox without the network its policy gives it."""
+        if box.network_ready is not None:
+            await asyncio.shield(box.network_ready)
 
     async def _connect_network(self, box: _Box) -> asyncio.subprocess.Process | None:
         """Give the sandbox's network namespace a user-mode NAT (slirp4netns), behind the
@@ -455,6 +470,7 @@ class LocalRuntime:
             if box is None:
                 return
             box.stopping = box.running
+            await self._networked(box)  # nothing half-attached is left behind
             # Killing the namespace's pid 1 makes the kernel kill every process in it.
             with contextlib.suppress(ProcessLookupError):
                 os.kill(box.init_pid, signal.SIGKILL)
@@ -538,6 +554,7 @@ class LocalRuntime:
     ) -> seccomp.FilteredProcess:
         """Start `argv` inside the running sandbox (see `_enter_command`), under the
         syscall filter from its birth (prlimit is already filtered)."""
+        await self._networked(box)
         environment = _environment_file(self._sandbox_env(box.spec, env))
         try:
             return await self._launcher.spawn(

@@ -23,7 +23,9 @@ async def main():
     runtime = LocalRuntime(Path(sys.argv[1]), LIMITS)
     for network in ("restricted", "default", "open"):
         command = ("sh", "-c", f"sleep {sys.argv[2]} & exec sleep {sys.argv[2]}")
-        await runtime.ensure(spec(*command, network=network))
+        box = spec(*command, network=network)
+        await runtime.ensure(box)
+        await (await runtime.exec(box.sandbox_id, ["true"])).wait()  # network attached
     print("ready", flush=True)
     await asyncio.sleep(3600)
 
