@@ -93,12 +93,9 @@ def _isolation(summary: BoundarySummary) -> FactGroup:
 
 
 def _network(summary: BoundarySummary) -> FactGroup:
-    reach = {
-        "loopback-only": "Loopback only: no egress; the host's services are unreachable",
-        "egress-through-user-mode-nat": (
-            "Outbound connections through user-mode NAT; the host's loopback is unreachable"
-        ),
-    }.get(summary.network_policy_projection, summary.network_policy_projection)
+    projection = summary.network_policy_projection
+    reach = boundary_service.NETWORK_FACTS.get(projection, projection)
+    reach = reach[:1].upper() + reach[1:]  # one wording for the API and the console
     ports = [f"{p.name} :{p.port} {p.protocol}" for p in summary.preview_ports or []]
     return FactGroup(
         "Network",
