@@ -42,6 +42,11 @@ async def test_restart_after_a_crash_mid_task(tmp_path):
         # Bounded: a server that never gets its task running fails the test, not the run.
         line = await asyncio.wait_for(asyncio.to_thread(server.stdout.readline), 60)
         task_id = uuid.UUID(line.strip())
+        # "running" means claimed: the process follows once the sandbox's network is up.
+        for _ in range(200):
+            if _survivors(marker):
+                break
+            await asyncio.sleep(0.05)
         assert _survivors(marker), "the task should be running"
         os.kill(server.pid, signal.SIGKILL)  # no cleanup of any kind
         server.wait()
