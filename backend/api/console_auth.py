@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
@@ -28,30 +28,38 @@ MAX_FORM_BYTES = 8192
 
 class SignInLimiter:
     """At most MAX_FAILURES failed sign-ins per client address in WINDOW_SECONDS (per
-    process): guessing the token from one address is slowed to a crawl."""
+    process): guessing the token from one address is slowed to a crawl. Remembers at most
+    MAX_ADDRESSES addresses (the least recently failing are forgotten), so failures from
+    very many addresses (IPv6, a spoofed X-Forwarded-For) cannot exhaust memory."""
 
     MAX_FAILURES = 10
     WINDOW_SECONDS = 60.0
+    MAX_ADDRESSES = 10_000
 
     def __init__(self) -> None:
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._failures)
 
     def retry_after(self, address: str) -> int:
         """Seconds until `address` may try again (0: now)."""
-        failures = self._recent(address, time.monotonic())
+        now = time.monotonic()
+        failures = self._recent(address, now)
         if len(failures) < self.MAX_FAILURES:
             return 0
-        return max(1, math.ceil(failures[0] + self.WINDOW_SECONDS - time.monotonic()))
+        return max(1, math.ceil(failures[0] + self.WINDOW_SECONDS - now))
 
     def failed(self, address: str) -> None:
         now = time.monotonic()
-        self._recent(address, now).append(now)
-        if len(self._failures) > 10_000:  # many addresses: forget the quiet ones
-            for key in [key for key, times in self._failures.items() if not times]:
-                del self._failures[key]
+        self._failures[address] = self._recent(address, now)
+        self._failures[address].append(now)
+        self._failures.move_to_end(address)
+        while len(self._failures) > self.MAX_ADDRESSES:
+            self._failures.popitem(last=False)
 
     def _recent(self, address: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(address, deque())
+        failures = self._failures.get(address, deque())
         while failures and failures[0] <= now - self.WINDOW_SECONDS:
             failures.popleft()
         return failures

@@ -4,6 +4,8 @@ reusing a session cookie after its owner signed out. Real HTTP (uvicorn) on loop
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -12,7 +14,14 @@ import pytest
 from starlette.responses import PlainTextResponse
 
 from backend.api.app import create_api
-from backend.auth.service import SECURE_SESSION_COOKIE, SESSION_COOKIE
+from backend.auth.service import (
+    SECURE_SESSION_COOKIE,
+    SESSION_COOKIE,
+    SHARED_TOKEN_SUBJECT,
+    ConsoleSession,
+    revoke_console_session,
+    session_revoked,
+)
 from tests.api.conftest import TOKEN
 from tests.runtime.conftest import serving
 
@@ -111,3 +120,42 @@ async def test_sessions_behind_tls_use_host_only_secure_cookies(settings, databa
         own = {"Cookie": f"{SECURE_SESSION_COOKIE}={value}"}
         accepted = await client.get("/projects", headers=own)
         assert accepted.text == "console page"
+
+
+async def test_many_client_addresses_cannot_grow_the_limiter_without_bound(
+    settings, database, runtime
+):
+    """Attack: fail a sign-in once from each of very many client addresses (an IPv6
+    range, or X-Forwarded-For spoofed through a trusted local proxy, as here) so that the
+    limiter's per-address memory grows until the server runs out. Stopped by: the limiter
+    remembers at most MAX_ADDRESSES addresses and forgets the least recently failing."""
+    secured = settings.model_copy(update={"api_token": TOKEN})
+    app = create_api(console_page, settings=secured, database=database, runtime=runtime)
+    limiter = app.state.sign_in_limiter
+    limiter.MAX_ADDRESSES = 50
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+        for n in range(200):
+            spoofed = {"X-Forwarded-For": f"10.0.{n // 256}.{n % 256}"}
+            wrong = await client.post("/login", data={"token": "guess"}, headers=spoofed)
+            assert wrong.status_code == 303
+        assert len(limiter) <= 50
+        for _ in range(10):  # the limit itself still holds per address
+            await client.post("/login", data={"token": "guess"}, headers={"X-Forwarded-For": "::1"})
+        refused = await client.post(
+            "/login", data={"token": TOKEN}, headers={"X-Forwarded-For": "::1"}
+        )
+        assert refused.status_code == 429
+
+
+async def test_sign_out_drops_revocations_of_expired_sessions(database):
+    """Attack: sign in and out over and over so the revocation table grows without end.
+    Stopped by: each sign-out deletes revocations whose cookie has expired anyway (its
+    signature check refuses it; 12 h at most), so the table holds only live sessions."""
+    now = time.time()
+    expired = ConsoleSession(uuid.uuid4(), SHARED_TOKEN_SUBJECT, expires_at=now - 1)
+    live = ConsoleSession(uuid.uuid4(), SHARED_TOKEN_SUBJECT, expires_at=now + 3600)
+    await database.call(revoke_console_session, session=expired)
+    assert await database.call(session_revoked, expired.session_id)
+    await database.call(revoke_console_session, session=live)
+    assert not await database.call(session_revoked, expired.session_id)
+    assert await database.call(session_revoked, live.session_id)
