@@ -51,8 +51,9 @@ PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 API_ORIGIN_CSP = b"sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
 # Response headers of an app that would act on the API origin, which is the console's:
 # its cookies and storage, transport and reporting policies, CORS, credential prompts,
-# preloads and redirects. The app's own CSP goes too (the relay's sandbox replaces it).
-# A name ending in "-" is a prefix.
+# preloads and redirects, and what browsers store per origin (bound sessions, shared
+# storage, attribution, ad auctions, topics, storage access). The app's own CSP goes too
+# (the relay's sandbox replaces it). A name ending in "-" is a prefix.
 API_ORIGIN_DROPPED = frozenset(
     {
         b"set-cookie",
@@ -81,6 +82,13 @@ API_ORIGIN_DROPPED = frozenset(
         b"origin-agent-cluster",
         b"speculation-rules",
         b"supports-loading-mode",
+        b"secure-session-",
+        b"sec-session-",
+        b"shared-storage-write",
+        b"attribution-reporting-",
+        b"ad-auction-",
+        b"observe-browsing-topics",
+        b"activate-storage-access",
     }
 )
 PREVIEW_COOKIE = "mbox_preview"

@@ -4,7 +4,9 @@ Responses: an app previewed on the API origin (`/v1/sandboxes/{id}/ports/{port}/
 shares that origin with the console. Its headers could wipe the console's storage
 (Clear-Site-Data), pin it to HTTPS (HSTS), plant or read cookies, widen CORS, register
 origin-wide policies (NEL, Report-To, Alt-Svc), prompt for credentials in the console's
-name (WWW-Authenticate), or preload and redirect (Link, Refresh). Stopped by: the relay
+name (WWW-Authenticate), preload and redirect (Link, Refresh), or register per-origin
+browser state (a bound session that defers the console's requests, shared storage,
+attribution sources, topics, storage access). Stopped by: the relay
 drops every header that acts on the origin rather than on the response, and keeps only
 its own sandboxing CSP.
 
@@ -47,6 +49,13 @@ ORIGIN_WIDE = [
     "set-login",
     "accept-ch",
     "origin-agent-cluster",
+    "secure-session-registration",
+    "sec-session-registration",
+    "shared-storage-write",
+    "attribution-reporting-register-source",
+    "ad-auction-signals",
+    "observe-browsing-topics",
+    "activate-storage-access",
 ]
 SPOOFED = {
     "X-Forwarded-For": "6.6.6.6",

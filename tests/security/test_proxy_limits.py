@@ -53,6 +53,13 @@ EVIL = (
     b"Set-Login: logged-out\r\n"
     b"Accept-CH: Sec-CH-UA-Full-Version-List\r\n"
     b"Origin-Agent-Cluster: ?0\r\n"
+    b"Secure-Session-Registration: (ES256);path=\"/reg\";challenge=\"c\"\r\n"
+    b"Sec-Session-Registration: (ES256);path=\"/reg\";challenge=\"c\"\r\n"
+    b"Shared-Storage-Write: set;key=a;value=b\r\n"
+    b"Attribution-Reporting-Register-Source: {\"destination\": \"https://attacker.invalid\"}\r\n"
+    b"Ad-Auction-Signals: [{\"adSlot\": \"a\"}]\r\n"
+    b"Observe-Browsing-Topics: ?1\r\n"
+    b"Activate-Storage-Access: retry; allowed-origin=*\r\n"
     b"X-App: evil\r\n"
 )
 
