@@ -99,6 +99,7 @@ while data := conn.recv(65536):
     os.write(1, data)
 """
 EVENTS_NAME = "events.jsonl"
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # the sandbox's disk quota, or the data disk
 SHM_BYTES = 64 * 1024**2  # /dev/shm's size (at most the memory limit)
 # In a private mount namespace: a /dev/net/tun that the sandbox's host uid ($1) may open
 # (the host's may be root's only), then the rest of the command line.
@@ -300,14 +301,14 @@ class LocalRuntime:
         if not availability.available:
             raise RuntimeFailure(availability.message)
         home = self._home(spec.sandbox_id)
-        with _in_words_when_disk_full():
+        with _when_disk_full(DiskFull("no space left on the server's data disk for the sandbox")):
             uid = self._prepare(home)
             await self._attach_disk(spec, home, uid)
         if self._cgroups:
             cpu_millis = self.limits.cpu_millis if spec.cpu_millis is None else spec.cpu_millis
             self._cgroups.create(spec.sandbox_id, self.limits, cpu_millis)
         read_info, write_info = os.pipe()
-        syscall_filter = seccomp.program_file(self._syscalls.init)  # type: ignore[union-attr]
+        syscall_filter = _memfd("mbox-seccomp", self._syscalls.init)  # type: ignore[union-attr]
         arguments = _argument_file(self._bwrap_arguments(spec, home, write_info, syscall_filter))
         try:
             with (home / LOG_NAME).open("ab") as log:
@@ -693,7 +694,7 @@ class LocalRuntime:
         record = {"type": kind, "reason": reason, "message": message, "at": _now().isoformat()}
         with (
             contextlib.suppress(FileNotFoundError),
-            _unless_disk_full(),  # a full data disk loses the event, not the action
+            _when_disk_full(None),  # a full data disk loses the event, not the action
             (self._home(sandbox_id) / EVENTS_NAME).open("a") as file,
         ):
             file.write(json.dumps(record) + "\n")
@@ -772,7 +773,7 @@ class LocalRuntime:
         except NotADirectoryError:
             raise PathRefused(f"'{args[0]}' is not a directory") from None
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            if exc.errno in DISK_FULL:
                 raise self._disk_full(sandbox_id, args[0]) from None
             raise RuntimeFailure(f"{args[0]}: {exc.strerror}") from None
 
@@ -969,42 +970,38 @@ def _close_opened(opening: asyncio.Future) -> None:
         os.close(opening.result()[0])
 
 
-def _environment_file(environment: Mapping[str, str]) -> int:
-    """An fd holding `environment` as shell exports, for the shell that starts a command
-    inside a sandbox (names are validated identifiers; values are quoted)."""
-    fd = os.memfd_create("mbox-env", 0)
-    lines = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in environment.items())
-    os.write(fd, lines.encode())
-    return fd
-
-
-def _argument_file(arguments: list[str]) -> int:
-    """An fd holding NUL-separated arguments (bwrap's `--args`), positioned at the start."""
-    fd = os.memfd_create("bwrap-args", 0)
-    os.write(fd, b"".join(argument.encode() + b"\0" for argument in arguments))
+def _memfd(name: str, data: bytes) -> int:
+    """An fd holding `data`, positioned at the start: how secrets and long option lists
+    reach a child without its command line or environment."""
+    fd = os.memfd_create(name, 0)
+    os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
 
 
-@contextlib.contextmanager
-def _unless_disk_full() -> Iterator[None]:
-    """Drop a write that found no room (ENOSPC, EDQUOT); other errors propagate."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
+def _environment_file(environment: Mapping[str, str]) -> int:
+    """`environment` as shell exports, for the shell that starts a command inside a
+    sandbox (names are validated identifiers; values are quoted)."""
+    lines = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in environment.items())
+    return _memfd("mbox-env", lines.encode())
+
+
+def _argument_file(arguments: list[str]) -> int:
+    """NUL-separated arguments (bwrap's `--args`)."""
+    return _memfd("bwrap-args", b"".join(argument.encode() + b"\0" for argument in arguments))
 
 
 @contextlib.contextmanager
-def _in_words_when_disk_full() -> Iterator[None]:
-    """A sandbox that cannot get its files on a full data disk fails in words."""
+def _when_disk_full(instead: Exception | None) -> Iterator[None]:
+    """On ENOSPC or EDQUOT: raise `instead` (an error in words), or drop the write when
+    None; other errors propagate."""
     try:
         yield
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if exc.errno not in DISK_FULL:
             raise
-        raise DiskFull("no space left on the server's data disk for the sandbox") from None
+        if instead is not None:
+            raise instead from None
 
 
 def _read_all(fd: int) -> bytes:

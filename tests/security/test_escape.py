@@ -48,7 +48,7 @@ ATTEMPTS = {
         "its own PID namespace: host processes are not in its /proc",
     ),
     "signal-the-server": Attempt(
-        "kill -STOP {server_pid} 2>/dev/null && grep -q pytest /proc/{server_pid}/cmdline "
+        "kill -0 {server_pid} 2>/dev/null && grep -q pytest /proc/{server_pid}/cmdline "
         "&& echo ESCAPED",
         "its own PID namespace: the server has no pid inside",
     ),
@@ -101,8 +101,9 @@ ATTEMPTS = {
         "abstract unix sockets belong to the network namespace",
     ),
     "host-unix-socket-file": Attempt(
-        "test -S /run/postgresql/.s.PGSQL.5432 -o -S /var/run/docker.sock && echo ESCAPED; true",
-        "/run and /var are not mounted",
+        "python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); "
+        's.connect("{unix_socket}")\' 2>/dev/null && echo ESCAPED',
+        "the data dir (where the server's own sockets would live) is not mounted",
     ),
 }
 
@@ -122,15 +123,20 @@ async def targets(local: LocalRuntime, tmp_path: Path):
     unix = socket.socket(socket.AF_UNIX)
     unix.bind(f"\0{abstract}")
     unix.listen()
+    unix_file = socket.socket(socket.AF_UNIX)
+    unix_file.bind(str(tmp_path / "server.sock"))
+    unix_file.listen()
     yield {
         "data_dir": tmp_path,
         "other_workspace": local.workspace(other.sandbox_id),
         "server_pid": os.getpid(),
         "server_port": listener.getsockname()[1],
         "abstract_socket": abstract,
+        "unix_socket": tmp_path / "server.sock",
     }
     listener.close()
     unix.close()
+    unix_file.close()
 
 
 @pytest.mark.parametrize("attack", ATTEMPTS, ids=list(ATTEMPTS))
