@@ -309,6 +309,53 @@ async def test_disks_are_mounted_only_while_used_and_never_outlive_the_runtime(t
         raise AssertionError(f"loop devices left: {_loop_backing_files()}")
 
 
+# Mounts one sandbox volume, says so, then waits to be killed.
+MOUNT_AND_WAIT = """
+import asyncio, sys
+from pathlib import Path
+from backend.runtime import disk
+
+async def main():
+    home = Path(sys.argv[1])
+    volumes = disk.Volumes(home.parent, 16 * 1024)
+    await volumes.create(home, 16 * 1024**2)
+    await volumes.start(home, 65534)
+    print("mounted", flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+@needs_disks
+async def test_a_server_that_dies_leaves_no_disk_mounted(tmp_path):
+    """Attack: get the server SIGKILLed (the OOM killer, say) while sandboxes run, so
+    their disks stay mounted and their loop devices held for good. Stopped by: the
+    janitor the server started in its own session unmounts every volume it was told
+    about once the server's end of its pipe closes."""
+    home = tmp_path / "box"
+    home.mkdir()
+    server = subprocess.Popen(
+        [sys.executable, "-c", MOUNT_AND_WAIT, str(home)],
+        stdout=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        assert await asyncio.to_thread(server.stdout.readline) == b"mounted\n"
+        assert _mounts_under(tmp_path) == [str(home / disk.VOLUME)]
+    finally:
+        server.kill()
+        server.wait()
+    for _ in range(100):
+        if not _mounts_under(tmp_path):
+            break
+        await asyncio.sleep(0.05)
+    left = _mounts_under(tmp_path)
+    for mount in left:  # not on this machine's next test run
+        subprocess.run(["umount", "--lazy", mount], check=False)
+    assert left == []
+
+
 @needs_disks
 async def test_a_workspace_from_before_disk_quotas_keeps_working(small):
     """A plain workspace directory (made before disks) is kept as it is, with no quota,
