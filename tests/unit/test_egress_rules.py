@@ -116,6 +116,9 @@ async def test_the_real_nft_loads_every_policy_twice():
             )
             for _ in range(2):  # loading again replaces the table
                 await egress.load(f"/run/netns/{name}", text)
+        # nft itself refuses this (not nsenter): its words, and the table loaded stays
+        with pytest.raises(egress.EgressError, match="Error"):
+            await egress.load(f"/run/netns/{name}", "table inet mbox_egress {\n\tnonsense\n}\n")
         listed = subprocess.run(
             ["ip", "netns", "exec", name, "nft", "list", "ruleset"],
             capture_output=True, text=True, check=True,
@@ -126,7 +129,7 @@ async def test_the_real_nft_loads_every_policy_twice():
         subprocess.run(["ip", "netns", "delete", name], check=True)
 
 
-async def test_a_refused_ruleset_is_an_error():
+async def test_a_namespace_that_cannot_be_entered_is_an_error():
     with pytest.raises(egress.EgressError):
         await egress.load("/proc/self/ns/net-missing", "not a ruleset")
 
