@@ -5,7 +5,9 @@ per client address."""
 
 from __future__ import annotations
 
+import contextlib
 import html
+import ipaddress
 import math
 import time
 from collections import OrderedDict, deque
@@ -45,24 +47,36 @@ class SignInLimiter:
     def retry_after(self, address: str) -> int:
         """Seconds until `address` may try again (0: now)."""
         now = time.monotonic()
-        failures = self._recent(address, now)
+        failures = self._recent(_client_key(address), now)
         if len(failures) < self.MAX_FAILURES:
             return 0
         return max(1, math.ceil(failures[0] + self.WINDOW_SECONDS - now))
 
     def failed(self, address: str) -> None:
-        now = time.monotonic()
-        self._failures[address] = self._recent(address, now)
-        self._failures[address].append(now)
-        self._failures.move_to_end(address)
+        now, key = time.monotonic(), _client_key(address)
+        self._failures[key] = self._recent(key, now)
+        self._failures[key].append(now)
+        self._failures.move_to_end(key)
         while len(self._failures) > self.MAX_ADDRESSES:
             self._failures.popitem(last=False)
 
-    def _recent(self, address: str, now: float) -> deque[float]:
-        failures = self._failures.get(address, deque())
+    def _recent(self, key: str, now: float) -> deque[float]:
+        failures = self._failures.get(key, deque())
         while failures and failures[0] <= now - self.WINDOW_SECONDS:
             failures.popleft()
         return failures
+
+
+def _client_key(address: str) -> str:
+    """An IPv4 address as it is (also when a dual-stack socket maps it into IPv6); any
+    other IPv6 address as its /64 network."""
+    with contextlib.suppress(ValueError):
+        ip = ipaddress.ip_address(address)
+        if ip.version == 6 and ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        if ip.version == 6:
+            return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return address
 
 
 # Served by the API rather than Reflex: it must work before the console's state socket

@@ -14,6 +14,7 @@ import pytest
 from starlette.responses import PlainTextResponse
 
 from backend.api.app import create_api
+from backend.api.console_auth import SignInLimiter
 from backend.auth.service import (
     SECURE_SESSION_COOKIE,
     SESSION_COOKIE,
@@ -159,3 +160,33 @@ async def test_sign_out_drops_revocations_of_expired_sessions(database):
     await database.call(revoke_console_session, session=live)
     assert not await database.call(session_revoked, expired.session_id)
     assert await database.call(session_revoked, live.session_id)
+
+
+async def test_rotating_ipv6_addresses_does_not_reset_the_limit(base):
+    """Attack: guess the token from a fresh IPv6 address each time (one host routinely
+    holds a whole /64, 2**64 addresses), so no address ever reaches the limit. Stopped by:
+    the limiter counts an IPv6 client by its /64 network."""
+    async with httpx.AsyncClient(base_url=base) as client:
+        for n in range(10):
+            rotated = {"X-Forwarded-For": f"2001:db8:1:2::{n + 1:x}"}
+            wrong = await client.post("/login", data={"token": "guess"}, headers=rotated)
+            assert wrong.status_code == 303
+        fresh = {"X-Forwarded-For": "2001:db8:1:2:ffff::1"}
+        assert (
+            await client.post("/login", data={"token": TOKEN}, headers=fresh)
+        ).status_code == 429
+        other = {"X-Forwarded-For": "2001:db8:1:3::1"}
+        assert (
+            await client.post("/login", data={"token": TOKEN}, headers=other)
+        ).status_code == 303
+
+
+def test_ipv4_clients_on_a_dual_stack_socket_are_counted_one_by_one():
+    """Attack: on a dual-stack listener IPv4 clients arrive as ::ffff:a.b.c.d, all in one
+    IPv6 /64; ten failures from one of them would lock every IPv4 user out. Stopped by:
+    an IPv4-mapped address counts as its IPv4 address."""
+    limiter = SignInLimiter()
+    for _ in range(10):
+        limiter.failed("::ffff:10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") > 0
+    assert limiter.retry_after("::ffff:10.0.0.2") == 0
