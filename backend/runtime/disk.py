@@ -102,10 +102,9 @@ class Volumes:
         _delete_dead_spares(self.blanks)
         self._running: set[Path] = set()  # homes whose sandbox runs (one use each)
         self._uses: Counter[Path] = Counter()  # file operations in flight
-        self._mounted: set[Path] = set()
         self._locks: dict[Path, asyncio.Lock] = {}
         self._janitor: asyncio.subprocess.Process | None = None
-        self._announced: set[Path] = set()  # volumes the janitor knows
+        self._announced: set[Path] = set()  # volumes the janitor knows: all ever mounted
 
     async def create(self, home: Path, size: int) -> None:
         """Make the image (sparse, `size` bytes, one inode per `bytes_per_inode`, no blocks
@@ -203,12 +202,11 @@ class Volumes:
             os.close(self._taken.pop(home)[1])
         async with self._lock(home):
             await _unmount(home / VOLUME, lazy=True)
-            self._mounted.discard(home)
 
     async def close(self) -> None:
         """Unmount every volume this runtime mounted; spares go; the janitor ends."""
-        for home in list(self._mounted):
-            await self.discard(home)
+        for volume in list(self._announced):
+            await self.discard(volume.parent)
         self.spare_bytes = 0
         self._closing.set()
         if self._refilling is not None:
@@ -260,10 +258,7 @@ class Volumes:
                     await _unmount(volume, lazy=False)
                     await _until_detached(home / IMAGE)
             if os.path.ismount(volume):
-                self._mounted.add(home)
                 await self._announce(volume)  # also one adopted from a server that died
-            else:
-                self._mounted.discard(home)
 
 
 def _rounded(size: int) -> int:
