@@ -127,6 +127,18 @@ class RelayLimits:
         }
 
 
+@dataclass(frozen=True)
+class Upstream:
+    """Where one relayed request or WebSocket goes: `target` (path and query) on the
+    sandbox's port, served under `prefix`; and the bounds it runs under."""
+
+    sandbox_id: uuid.UUID
+    port: int
+    target: bytes
+    prefix: str
+    limits: RelayLimits
+
+
 class _TooManyConnections(Exception):
     """The sandbox already holds all the upstream connections it may."""
 
@@ -218,20 +230,15 @@ class Relay:
                 del self._held[sandbox_id]
 
     async def _holding_a_slot(
-        self,
-        scope: Scope,
-        send: Send,
-        sandbox_id: uuid.UUID,
-        relay: Callable[[RelayLimits], Awaitable[None]],
+        self, scope: Scope, send: Send, upstream: Upstream, relay: Callable[[], Awaitable[None]]
     ) -> None:
-        """`relay(limits)` while holding one of the sandbox's connections; 503 at once when
-        the sandbox holds them all (one sandbox must not starve the others)."""
-        limits = self._limits(scope)
+        """`relay()` while holding one of the sandbox's connections; 503 at once when the
+        sandbox holds them all (one sandbox must not starve the others)."""
+        limit = upstream.limits.connections_per_sandbox
         try:
-            with self._slot(sandbox_id, limits.connections_per_sandbox):
-                await relay(limits)
+            with self._slot(upstream.sandbox_id, limit):
+                await relay()
         except _TooManyConnections:
-            limit = limits.connections_per_sandbox
             message = f"the sandbox already has {limit} open preview connections; try again later"
             await reject(scope, send, 503, message)
 
@@ -251,28 +258,25 @@ class Relay:
         drop_headers: frozenset[bytes] = frozenset(),
     ) -> None:
         """Relay one HTTP request to `target` (path and query) on the sandbox port."""
+        upstream = Upstream(sandbox_id, port, target, prefix, self._limits(scope))
         await self._holding_a_slot(
-            scope, send, sandbox_id,
-            lambda limits: self._http(
-                scope, receive, send, sandbox_id, port, target, prefix, limits,
-                add_headers, drop_headers,
-            ),
-        )  # fmt: skip
+            scope,
+            send,
+            upstream,
+            lambda: self._http(scope, receive, send, upstream, add_headers, drop_headers),
+        )
 
     async def _http(
         self,
         scope: Scope,
         receive: Receive,
         send: Send,
-        sandbox_id: uuid.UUID,
-        port: int,
-        target: bytes,
-        prefix: str,
-        limits: RelayLimits,
+        upstream: Upstream,
         add_headers: Iterable[tuple[bytes, bytes]],
         drop_headers: frozenset[bytes],
     ) -> None:
-        headers = request_headers(scope, port, prefix)
+        sandbox_id, port, target = upstream.sandbox_id, upstream.port, upstream.target
+        headers = request_headers(scope, port, upstream.prefix)
         first = await receive()
         if first["type"] == "http.disconnect":
             return
@@ -289,7 +293,7 @@ class Relay:
             httpcore.URL(scheme=b"http", host=sandbox_id.hex.encode(), port=port, target=target),
             headers=headers,
             content=content,
-            extensions={"timeout": limits.timeouts()},
+            extensions={"timeout": upstream.limits.timeouts()},
         )
         try:
             response = await self.pool.handle_async_request(request)
@@ -367,25 +371,23 @@ class Relay:
         the app chose, then frames both ways until either side closes."""
         if (await receive())["type"] != "websocket.connect":
             return
+        upstream = Upstream(sandbox_id, port, target, prefix, self._limits(scope))
         await self._holding_a_slot(
-            scope, send, sandbox_id,
-            lambda limits: self._websocket(
-                scope, receive, send, sandbox_id, port, target, prefix, limits, on_message
-            ),
-        )  # fmt: skip
+            scope,
+            send,
+            upstream,
+            lambda: self._websocket(scope, receive, send, upstream, on_message),
+        )
 
     async def _websocket(
         self,
         scope: Scope,
         receive: Receive,
         send: Send,
-        sandbox_id: uuid.UUID,
-        port: int,
-        target: bytes,
-        prefix: str,
-        limits: RelayLimits,
+        upstream: Upstream,
         on_message: Callable[[], None],
     ) -> None:
+        sandbox_id, port, limits = upstream.sandbox_id, upstream.port, upstream.limits
         try:
             async with asyncio.timeout(limits.connect_timeout):
                 sock = await self.runtime.connect_port(sandbox_id, port)
@@ -399,11 +401,11 @@ class Relay:
             await reject(scope, send, 502, str(exc))
             return
         try:
-            upstream = await connect(
-                f"ws://localhost:{port}{target.decode('latin-1')}",
+            app = await connect(
+                f"ws://localhost:{port}{upstream.target.decode('latin-1')}",
                 sock=_tuned(sock),
                 subprotocols=list(scope.get("subprotocols") or ()) or None,
-                additional_headers=websocket_headers(scope, prefix),
+                additional_headers=websocket_headers(scope, upstream.prefix),
                 user_agent_header=None,
                 compression=None,
                 max_size=WEBSOCKET_MAX_MESSAGE,
@@ -423,10 +425,10 @@ class Relay:
             await reject(scope, send, 502, not_answering(port))
             return
         try:
-            await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
-            await _relay_frames(upstream, receive, send, on_message)
+            await send({"type": "websocket.accept", "subprotocol": app.subprotocol})
+            await _relay_frames(app, receive, send, on_message)
         finally:
-            await upstream.close()
+            await app.close()
 
 
 # -- headers ------------------------------------------------------------------------------
