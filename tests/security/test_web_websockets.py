@@ -252,3 +252,24 @@ async def test_sign_out_closes_terminals(settings, database, runtime, sandbox):
         with pytest.raises(InvalidStatus) as refused:
             await connect(url, additional_headers=own)
         assert refused.value.response.status_code == 401
+
+
+async def test_sign_out_on_another_replica_closes_terminals(settings, database, runtime, sandbox):
+    """Attack: behind a load balancer the terminal runs on replica B while the user signs
+    out through replica A, which holds none of B's sockets; the shell stays open. Stopped
+    by: every replica re-reads the revocation table for its open sockets (POLL_SECONDS) and
+    closes them (4401)."""
+    secured = settings.model_copy(update={"api_token": TOKEN})
+    replica_a = create_api(settings=secured, database=database, runtime=runtime)
+    replica_b = create_api(settings=secured, database=database, runtime=runtime)
+    replica_b.state.console_sessions.POLL_SECONDS = 0.2
+    async with serving(replica_a) as base_a, serving(replica_b) as base_b:
+        cookie = await signed_in(base_a)
+        url = f"{ws(base_b)}/v1/sandboxes/{sandbox['id']}/terminal?events=1"
+        terminal = await connect(url, additional_headers={"Cookie": cookie, "Origin": base_b})
+        try:
+            assert json.loads(await terminal.recv())["type"] == "attached"
+            await sign_out(base_a, cookie)
+            assert await closed_code(terminal, timeout=5) == SIGNED_OUT
+        finally:
+            await terminal.close()
