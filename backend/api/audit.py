@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
 from backend.api.deps import ProjectId, SessionDep
 from backend.api.openapi import returns_list
@@ -54,8 +56,7 @@ def list_audit_events(
     filters: Filters,
     projectId: Filter = None,  # noqa: N803
 ) -> JSONResponse:
-    events = audit.list_events(session, filters={**filters, "projectId": projectId})
-    return items(AuditEvent, events)
+    return _events(session, {**filters, "projectId": projectId})
 
 
 @router.get("/v1/projects/{projectID}/audit-events", responses=returns_list(AuditEvent))
@@ -63,4 +64,13 @@ def list_project_audit_events(
     session: SessionDep, project_id: ProjectId, filters: Filters
 ) -> JSONResponse:
     projects.get_project(session, project_id)
-    return items(AuditEvent, audit.list_events(session, project_id=project_id, filters=filters))
+    return _events(session, filters, project_id)
+
+
+def _events(
+    session: Session, filters: dict[str, str | None], project_id: uuid.UUID | None = None
+) -> JSONResponse:
+    """One event more than the limit is read, so a cut feed says so."""
+    limit = audit.event_limit(filters.get("limit"))
+    events = audit.list_events(session, project_id=project_id, filters=filters, limit=limit + 1)
+    return items(AuditEvent, events, limit)

@@ -92,8 +92,10 @@ def list_events(
     *,
     project_id: uuid.UUID | None = None,
     filters: dict[str, str | None],
+    limit: int | None = None,
 ) -> list[AuditEventRow]:
-    """Newest first, filtered by the reference's exact-match query parameters."""
+    """Newest first, filtered by the reference's exact-match query parameters; at most
+    `limit` rows (by default the `limit` filter's, see event_limit)."""
     query = select(AuditEventRow)
     if project_id is not None:
         query = query.where(AuditEventRow.project_id == project_id)
@@ -124,7 +126,8 @@ def list_events(
         query = query.where(AuditEventRow.created_at >= since)
     if until:
         query = query.where(AuditEventRow.created_at <= until)
-    limit = _limit(filters.get("limit"))
+    if limit is None:
+        limit = event_limit(filters.get("limit"))
     query = query.order_by(col(AuditEventRow.created_at).desc(), col(AuditEventRow.id).desc())
     return list(session.exec(query.limit(limit)))
 
@@ -142,7 +145,8 @@ def _timestamp(value: str | None, name: str) -> datetime | None:
         raise InvalidInput(f"{name} must be an RFC3339 timestamp") from None
 
 
-def _limit(value: str | None) -> int:
+def event_limit(value: str | None) -> int:
+    """The audit feeds' `limit` query (the contract's 1..MAX_LIMIT): 400 outside it."""
     if value is None or value == "":
         return DEFAULT_LIMIT
     try:
