@@ -67,7 +67,7 @@ class Cgroups:
             if self.cpu_parent is not None:
                 limit = "max" if quota < 0 else str(quota)
                 (group / "cpu.max").write_text(f"{limit} {CPU_PERIOD_US}")
-            return [group / "cgroup.procs"]
+            return self.procs(sandbox_id)
         memory, pids = self.memory_parent / name, self.pids_parent / name
         memory.mkdir(exist_ok=True)
         pids.mkdir(exist_ok=True)
@@ -119,8 +119,9 @@ def cpu_quota_us(cpu_millis: int) -> int:
 
 
 def join_prefix(procs: list[Path]) -> list[str]:
-    """A command prefix that moves itself into the groups, then execs the rest."""
-    moves = "; ".join(f'echo $$ > "{path}"' for path in procs)
+    """A command prefix that moves itself into the groups, then execs the rest: only once
+    every move succeeded (never outside one of its limits)."""
+    moves = " && ".join(f'echo $$ > "{path}"' for path in procs)
     return ["sh", "-c", f'{moves} && exec "$@"', "mbox-cgroup-join"]
 
 

@@ -4,11 +4,18 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import uuid
 
 from backend.runtime.base import Limits
-from backend.runtime.cgroups import CPU_PERIOD_US, PRUNE_AFTER_SECONDS, Cgroups, cpu_quota_us
+from backend.runtime.cgroups import (
+    CPU_PERIOD_US,
+    PRUNE_AFTER_SECONDS,
+    Cgroups,
+    cpu_quota_us,
+    join_prefix,
+)
 
 
 def test_prune_removes_only_old_empty_groups(tmp_path):
@@ -69,3 +76,17 @@ def test_without_the_cpu_controller_memory_and_processes_still_apply(tmp_path):
     limits = Limits(memory_bytes=1 << 30, processes=64, open_files=64, file_size_bytes=1 << 20)
     assert len(groups.create(uuid.uuid4(), limits, cpu_millis=500)) == 2
     assert "CPU" not in groups.describe()
+
+
+def test_a_command_that_cannot_join_every_group_does_not_run(tmp_path):
+    """Attack: a command whose memory (or pids) join fails would run outside that limit
+    while the last join (v1: cpu) succeeds. Stopped by: every join must succeed before
+    the command execs."""
+    unjoinable, joinable = tmp_path / "gone" / "cgroup.procs", tmp_path / "cgroup.procs"
+    for procs in ([unjoinable, joinable], [joinable, unjoinable]):
+        ran = subprocess.run(
+            [*join_prefix(procs), "echo", "ran"], capture_output=True, text=True, check=False
+        )
+        assert ran.returncode != 0 and ran.stdout == "", procs
+    ran = subprocess.run([*join_prefix([joinable, joinable]), "echo", "ran"], capture_output=True)
+    assert ran.stdout == b"ran\n"
