@@ -236,14 +236,6 @@ def _version() -> str:
     return f"{found.major}.{found.minor}.{found.micro}"
 
 
-def program_file(program: bytes) -> int:
-    """An fd holding `program`, positioned at the start (bwrap's `--seccomp FD`)."""
-    fd = os.memfd_create("mbox-seccomp", 0)
-    os.write(fd, program)
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
-
-
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
