@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from backend.api.deps import PrincipalDep, SandboxId
-from backend.api.responses import TRUNCATED_HEADER, PageLimit, download_headers
+from backend.api.responses import PageLimit, download_headers, page
 from backend.errors import TooLarge
 from backend.sandboxes import files
 from backend.sandboxes import service as sandboxes
@@ -32,8 +32,7 @@ async def list_files(
 ) -> JSONResponse:
     await _sandbox(request, sandbox_id)
     items = await files.list_files(request.app.state.runtime, sandbox_id, path)
-    headers = {TRUNCATED_HEADER: "true"} if len(items) > limit else None
-    return JSONResponse({"path": path, "items": items[:limit]}, headers=headers)
+    return page(items, limit, path=path)
 
 
 @router.get(

@@ -68,19 +68,28 @@ def public(found: PublicModel | list[PublicModel], status_code: int = 200) -> JS
 
 
 def page(
-    found: Sequence[PublicModel | dict], limit: int, *, newest_last: bool = False
+    found: Sequence[PublicModel | dict],
+    limit: int,
+    *,
+    newest_last: bool = False,
+    **fields: Any,
 ) -> JSONResponse:
-    """Built models (or JSON objects), at most `limit` of them, as `{"items": [...]}`; a
-    list in time order (`newest_last`) keeps its end."""
+    """Built models (or JSON objects), at most `limit` of them, as `{"items": [...]}` (after
+    `fields`, if any); a list in time order (`newest_last`) keeps its end."""
     documents = [one if isinstance(one, dict) else one.to_json() for one in found]
-    return _page(documents, limit, newest_last)
+    return _page(documents, limit, newest_last, fields)
 
 
-def _page(documents: list[Any], limit: int | None, newest_last: bool = False) -> JSONResponse:
+def _page(
+    documents: list[Any],
+    limit: int | None,
+    newest_last: bool = False,
+    fields: dict[str, Any] | None = None,
+) -> JSONResponse:
     if limit is None or len(documents) <= limit:
-        return JSONResponse({"items": documents})
+        return JSONResponse({**(fields or {}), "items": documents})
     kept = documents[-limit:] if newest_last else documents[:limit]
-    return JSONResponse({"items": kept}, headers={TRUNCATED_HEADER: "true"})
+    return JSONResponse({**(fields or {}), "items": kept}, headers={TRUNCATED_HEADER: "true"})
 
 
 def download_headers(name: str) -> dict[str, str]:
