@@ -153,8 +153,12 @@ class Volumes:
                 return blank
             self.blanks.mkdir(mode=0o700, parents=True, exist_ok=True)
             partial = blank.with_suffix(f".{uuid.uuid4().hex}.new")  # runtimes may share it
-            with partial.open("wb") as image:
-                image.truncate(size)
+            try:
+                with partial.open("wb") as image:
+                    image.truncate(size)
+            except OSError as exc:  # EFBIG: larger than a file on the data disk can be
+                partial.unlink(missing_ok=True)
+                raise DiskError(f"an image of {size} bytes: {exc.strerror}") from None
             await _run(
                 "mkfs.ext4", "-q", "-F", "-m", "0", "-i", str(self.bytes_per_inode),
                 "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard",

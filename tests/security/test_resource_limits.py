@@ -22,7 +22,7 @@ from backend.api.app import create_api
 from backend.engines.reconciler import Reconciler
 from backend.engines.task_runner import TaskRunner
 from backend.runtime import disk
-from backend.runtime.base import DiskFull, Limits
+from backend.runtime.base import DiskFull, Limits, RuntimeFailure
 from backend.runtime.local import LocalRuntime
 from backend.tasks.output import task_output_store
 from tests.conftest import sandbox_dir
@@ -78,6 +78,18 @@ async def test_filling_the_workspace_stops_at_its_quota(small, tmp_path):
 
     code, out, _ = await run(small, other.sandbox_id, "echo fine > ok && cat ok")
     assert (code, out) == (0, "fine\n")  # the other sandbox still writes
+
+
+@needs_disks
+async def test_a_disk_larger_than_a_file_can_be_is_refused_in_words(small):
+    """Attack: a template asks for storageRequest 4Ei, beyond the largest file the data
+    disk holds. Stopped by: the runtime refuses that sandbox with a RuntimeFailure naming
+    its disk (not a raw OSError), and leaves no half-made image behind."""
+    box = spec(storage_bytes=4 * 1024**6)
+    with pytest.raises(RuntimeFailure, match=r"sandbox disk: .*File too large"):
+        await small.ensure(box)
+    assert not [p.name for p in (small.root / disk.BLANKS).glob("*.new")]
+    await _running(small)  # the runtime serves on
 
 
 @needs_disks
