@@ -819,6 +819,10 @@ class LocalRuntime:
             await self._volumes.start(home, uid)
         except disk.DiskError as exc:
             raise RuntimeFailure(f"sandbox disk: {exc}") from None
+        except OSError as exc:
+            if exc.errno in DISK_FULL:
+                raise  # said in words by the caller
+            raise RuntimeFailure(f"sandbox disk: {exc.strerror}") from None
 
     def _tmp_mounts(self, home: Path) -> list[str]:
         """/tmp on the sandbox's disk (its quota), else a tmpfs no larger than its memory
