@@ -52,7 +52,7 @@ TMP = "tmp"
 TOOLS = ("mkfs.ext4",)
 BLANKS = ".disks"  # under the sandboxes' root: one blank image per size, and spares
 SPARE_PREFIX = "spare-"
-REFILL_DELAY_SECONDS = 0.02
+BLANK_LAYOUT = "r0"  # in a blank's name: a server made with other mkfs options makes anew
 # Reads mount points until the server is gone (end of its stdin), then unmounts them.
 JANITOR = (
     'while IFS= read -r path; do set -- "$@" "$path"; done; '
@@ -97,7 +97,12 @@ class Volumes:
         self.spare_bytes = _rounded(spare_bytes) if spare_bytes else 0  # 0: no spares
         self._spares: list[tuple[Path, str, int]] = []  # (image, loop device, its fd)
         self._refilling: asyncio.Task | None = None
-        self._closing = asyncio.Event()
+        self._closing = False
+        # Attaching a loop device stalls every mount happening meanwhile (bwrap makes a
+        # dozen): spares are made only while no sandbox is setting up its filesystem.
+        self._setting_up: set[Path] = set()
+        self._quiet = asyncio.Event()
+        self._quiet.set()
         self._taken: dict[Path, tuple[str, int]] = {}  # home -> its attached spare device
         _delete_dead_spares(self.blanks)
         self._running: set[Path] = set()  # homes whose sandbox runs (one use each)
@@ -131,14 +136,13 @@ class Volumes:
 
     async def _make_spare(self) -> None:
         try:
-            # Not while the sandbox that took the last spare mounts it: attaching a loop
-            # device stalls the mounts happening meanwhile.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), REFILL_DELAY_SECONDS)
-                return  # closing
+            await self._quiet.wait()
+            if self._closing:
+                return
             blank = await self._blank(self.spare_bytes)
             spare = self.blanks / f"{SPARE_PREFIX}{uuid.uuid4().hex}.img"
             await asyncio.to_thread(_sparse_copy, blank, spare)
+            await self._quiet.wait()
             self._spares.append((spare, *await asyncio.to_thread(_attach, spare)))
         except (OSError, DiskError):
             pass  # launches take the slow path meanwhile
@@ -147,7 +151,7 @@ class Volumes:
 
     async def _blank(self, size: int) -> Path:
         """A freshly made, never mounted image of `size` bytes (made once, then kept)."""
-        blank = self.blanks / f"{size}-{self.bytes_per_inode}.img"
+        blank = self.blanks / f"{size}-{self.bytes_per_inode}-{BLANK_LAYOUT}.img"
         async with self._lock(blank):
             if blank.exists():
                 return blank
@@ -161,6 +165,9 @@ class Volumes:
                 raise DiskError(f"an image of {size} bytes: {exc.strerror}") from None
             await _run(
                 "mkfs.ext4", "-q", "-F", "-m", "0", "-i", str(self.bytes_per_inode),
+                # No blocks reserved for growing the filesystem online (resize_inode):
+                # they are 4 MiB of zeros every sandbox's copy would carry; 170 KiB remain.
+                "-O", "^resize_inode",
                 "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
                 str(partial),
             )  # fmt: skip
@@ -169,8 +176,10 @@ class Volumes:
 
     async def start(self, home: Path, owner: int) -> None:
         """Mount the volume for a starting sandbox (it stays mounted until `stop`), with a
-        fresh, empty /tmp."""
+        fresh, empty /tmp. Say `set_up(home)` once the sandbox has made its own mounts."""
         self._running.add(home)
+        self._setting_up.add(home)
+        self._quiet.clear()
         try:
             await self._settle(home)
             await asyncio.to_thread(_fresh_dirs, home / VOLUME, owner)
@@ -178,8 +187,15 @@ class Volumes:
             await self.stop(home)
             raise
 
+    def set_up(self, home: Path) -> None:
+        """The sandbox on `home` has finished mounting: background work may go on."""
+        self._setting_up.discard(home)
+        if not self._setting_up:
+            self._quiet.set()
+
     async def stop(self, home: Path) -> None:
         self._running.discard(home)
+        self.set_up(home)
         await self._settle(home)
 
     @contextlib.asynccontextmanager
@@ -212,7 +228,9 @@ class Volumes:
         for volume in list(self._announced):
             await self.discard(volume.parent)
         self.spare_bytes = 0
-        self._closing.set()
+        self._closing = True
+        self._setting_up.clear()
+        self._quiet.set()
         if self._refilling is not None:
             await self._refilling
         for spare, _, loop in self._spares:

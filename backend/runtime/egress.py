@@ -27,18 +27,18 @@ slirp's network. Both are ignored under `restricted`.
 
 from __future__ import annotations
 
-import asyncio
+import ctypes
 import fcntl
-import subprocess
+import functools
 from collections.abc import Iterable
 from ipaddress import IPv4Network, collapse_addresses, ip_network
 from pathlib import Path
 
+from backend.runtime import netns
+
 TABLE = "mbox_egress"
 TAP = "tap0"
 DNS = "10.0.2.3"  # slirp's resolver (forwards to the host's)
-TOOL_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
-LOAD_TIMEOUT = 10.0
 NS_GET_USERNS = 0xB701  # ioctl: the user namespace that owns a namespace
 
 LINK_LOCAL = ("169.254.0.0/16",)
@@ -137,26 +137,56 @@ def host_addresses() -> list[str]:
         return []
 
 
-async def load(netns: str, rules: str) -> None:
-    """Load `rules` into the network namespace at path `netns` (needs root), with an
-    environment of its own, never the server's."""
+def supported() -> bool:
+    """Whether rules can be loaded here: libnftables (Debian's nftables package)."""
+    return _nftables() is not None
+
+
+async def load(namespace: str, rules: str) -> None:
+    """Load `rules` into the network namespace at path `namespace` (needs root). A thread of
+    this process enters that namespace, loads them through libnftables and ends, taking
+    the namespace with it: no process is started (on a VM, each exec costs a millisecond)
+    and no other thread of the server ever runs in a sandbox's network namespace."""
+    if _nftables() is None:
+        raise EgressError("libnftables is not installed (apt-get install nftables)")
     try:
-        process = await asyncio.create_subprocess_exec(
-            "nsenter", f"--net={netns}", "--", "nft", "-f", "-",
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env={"PATH": TOOL_PATH},
-        )  # fmt: skip
+        await netns.in_own_thread(_load_in, namespace, rules)
     except OSError as exc:
-        raise EgressError(f"nsenter: {exc.strerror}") from None
+        raise EgressError(f"the network namespace: {exc.strerror}") from None
+
+
+def _load_in(netns_path: str, rules: str) -> None:
+    nft = _nftables()
+    assert nft is not None
+    netns.enter_network(netns_path)
+    context = nft.nft_ctx_new(0)  # its netlink socket opens in the namespace entered
+    if not context:
+        raise EgressError("libnftables could not start")
     try:
-        _, errors = await asyncio.wait_for(process.communicate(rules.encode()), LOAD_TIMEOUT)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise EgressError("nft did not answer") from None
-    if process.returncode != 0:
-        message = errors.decode("utf-8", "replace").strip().splitlines()
-        raise EgressError(message[0] if message else f"nft exit {process.returncode}")
+        nft.nft_ctx_buffer_output(context)
+        nft.nft_ctx_buffer_error(context)
+        if nft.nft_run_cmd_from_buffer(context, rules.encode()) != 0:
+            errors = (nft.nft_ctx_get_error_buffer(context) or b"").decode("utf-8", "replace")
+            lines = errors.strip().splitlines()
+            raise EgressError(lines[0] if lines else "nft refused the rules")
+    finally:
+        nft.nft_ctx_free(context)
+
+
+@functools.cache
+def _nftables() -> ctypes.CDLL | None:
+    try:
+        nft = ctypes.CDLL("libnftables.so.1")
+    except OSError:
+        return None
+    nft.nft_ctx_new.restype = ctypes.c_void_p
+    nft.nft_ctx_new.argtypes = [ctypes.c_uint32]
+    for name in ("nft_ctx_buffer_output", "nft_ctx_buffer_error", "nft_ctx_free"):
+        getattr(nft, name).argtypes = [ctypes.c_void_p]
+    nft.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    nft.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+    nft.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+    return nft
 
 
 def owner_userns(netns_fd: int) -> int:

@@ -101,13 +101,6 @@ while data := conn.recv(65536):
 EVENTS_NAME = "events.jsonl"
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # the sandbox's disk quota, or the data disk
 SHM_BYTES = 64 * 1024**2  # /dev/shm's size (at most the memory limit)
-# In a private mount namespace: a /dev/net/tun that the sandbox's host uid ($1) may open
-# (the host's may be root's only), then the rest of the command line.
-OWN_TUN = (
-    "mount -t tmpfs -o mode=0755,size=16k mbox-tun /dev/net && "
-    'mknod -m 0600 /dev/net/tun c 10 200 && chown "$1" /dev/net/tun && shift && '
-    'unset PWD OLDPWD && exec "$@"'
-)
 # The whole environment of helpers the runtime starts on the host (slirp4netns): never
 # the server's own, which holds its secrets.
 HELPER_ENV = {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"}
@@ -150,7 +143,7 @@ class _Box:
     exit_code: int | None = None
     stopping: bool = False
     waiter: asyncio.Task | None = field(default=None, repr=False)
-    network: asyncio.subprocess.Process | None = None  # slirp4netns, when egress is allowed
+    network: subprocess.Popen | None = None  # slirp4netns, when egress is allowed
     network_ready: asyncio.Task | None = field(default=None, repr=False)  # attaching it
     network_exit_fd: int | None = None  # closing it (or the server dying) ends slirp4netns
 
@@ -245,8 +238,8 @@ class LocalRuntime:
         return Availability(True, ADAPTER, "", details)
 
     def _filters_egress(self) -> bool:
-        """Whether egress rules can be loaded: they need root (and nft)."""
-        return self._privileged and shutil.which("nft", path=egress.TOOL_PATH) is not None
+        """Whether egress rules can be loaded: they need root (and libnftables)."""
+        return self._privileged and egress.supported()
 
     def _describe_network(self) -> str:
         if shutil.which("slirp4netns") is None:
@@ -333,6 +326,8 @@ class LocalRuntime:
             raise RuntimeFailure(f"sandbox did not start (exit {code}): {tail}")
         box = _Box(spec, process, json.loads(info)["child-pid"], _now())
         await self._until_set_up(box, self.workspace(spec.sandbox_id))
+        if self._volumes:
+            self._volumes.set_up(home)
         if spec.egress_allowed and box.process.returncode is None:
             # Attached while the caller goes on (rules, then slirp4netns: ~25 ms); every
             # command entering the sandbox waits for it (`_enter`).
@@ -374,7 +369,7 @@ class LocalRuntime:
         if box.network_ready is not None:
             await asyncio.shield(box.network_ready)
 
-    async def _connect_network(self, box: _Box) -> asyncio.subprocess.Process | None:
+    async def _connect_network(self, box: _Box) -> subprocess.Popen | None:
         """Give the sandbox's network namespace a user-mode NAT (slirp4netns), behind the
         egress rules of its policy (`egress.py`), loaded first. Without slirp4netns, or when
         the rules cannot be loaded, the sandbox keeps loopback only (fail closed) and says
@@ -392,12 +387,9 @@ class LocalRuntime:
         try:
             userns_fd = egress.owner_userns(netns_fd)
             try:
-                network = await asyncio.create_subprocess_exec(
-                    *self._slirp_command(box, userns_fd, netns_fd, ready_write, exit_read),
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL, env=HELPER_ENV,
-                    pass_fds=(ready_write, exit_read, userns_fd, netns_fd),
-                )  # fmt: skip
+                command = self._slirp_command(box, userns_fd, netns_fd, ready_write, exit_read)
+                fds = (ready_write, exit_read, userns_fd, netns_fd)
+                network = await self._start_slirp(box, command, fds)
             finally:
                 os.close(userns_fd)
         finally:
@@ -408,6 +400,19 @@ class LocalRuntime:
         if ready != b"1":
             self._event(box.spec.sandbox_id, "Warning", "NoEgress", "slirp4netns did not start")
         return network
+
+    async def _start_slirp(
+        self, box: _Box, command: list[str], fds: tuple[int, ...]
+    ) -> subprocess.Popen:
+        """As root, from a private mount namespace whose /dev/net/tun the sandbox's host
+        uid may open (`netns.start_with_own_tun`); it drops to that uid itself."""
+        quiet = subprocess.DEVNULL
+        popen = {"pass_fds": fds, "env": HELPER_ENV, "stdin": quiet, "stdout": quiet,
+                 "stderr": quiet}  # fmt: skip
+        if not self._privileged:
+            return subprocess.Popen(command, **popen)
+        uid = self._uid(self._home(box.spec.sandbox_id))
+        return await netns.in_own_thread(netns.start_with_own_tun, uid, command, **popen)
 
     async def _filter_egress(self, box: _Box) -> bool:
         """Load the sandbox's egress rules into its network namespace; False: no egress."""
@@ -441,8 +446,7 @@ class LocalRuntime:
         owns the sandbox's network namespace (bwrap's outer one, where the sandbox's host
         uid is root; the sandbox itself lives in a nested one), so it may create tap0 there
         and its own mount namespace for --enable-sandbox, while its sockets stay in the
-        host's network namespace. As root, it first drops to the sandbox's host uid, with a
-        private /dev/net/tun it may open (the host's may be root's only)."""
+        host's network namespace. As root, it first drops to the sandbox's host uid."""
         slirp = [
             "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
             "--enable-sandbox", "--enable-seccomp",
@@ -454,8 +458,7 @@ class LocalRuntime:
             return [*enter, *slirp]
         uid = str(self._uid(self._home(box.spec.sandbox_id)))
         drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
-        tun = ["unshare", "--mount", "--propagation=private", "--", "sh", "-c", OWN_TUN, "sh", uid]
-        return [*tun, *drop, *enter, *slirp]
+        return [*drop, *enter, *slirp]
 
     async def _watch(self, box: _Box) -> None:
         box.exit_code = await box.process.wait()
@@ -482,9 +485,8 @@ class LocalRuntime:
             if box.network_exit_fd is not None:
                 os.close(box.network_exit_fd)
             if box.network is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    box.network.kill()
-                await box.network.wait()
+                box.network.kill()
+                await asyncio.to_thread(box.network.wait)
             if self._cgroups:
                 self._cgroups.remove(sandbox_id)
             if self._volumes:

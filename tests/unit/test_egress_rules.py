@@ -103,8 +103,8 @@ def test_overlapping_cidrs_are_merged():
 
 
 @pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("ip"),
-    reason="loading rules needs root, nft and ip",
+    os.geteuid() != 0 or not egress.supported() or not shutil.which("ip"),
+    reason="loading rules needs root, libnftables (apt-get install nftables) and ip",
 )
 async def test_the_real_nft_loads_every_policy_twice():
     name = f"mbox-rules-{uuid.uuid4().hex[:8]}"
@@ -116,7 +116,7 @@ async def test_the_real_nft_loads_every_policy_twice():
             )
             for _ in range(2):  # loading again replaces the table
                 await egress.load(f"/run/netns/{name}", text)
-        # nft itself refuses this (not nsenter): its words, and the table loaded stays
+        # libnftables refuses this: its words, and the table loaded stays
         with pytest.raises(egress.EgressError, match="Error"):
             await egress.load(f"/run/netns/{name}", "table inet mbox_egress {\n\tnonsense\n}\n")
         listed = subprocess.run(
