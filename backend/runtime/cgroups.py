@@ -6,8 +6,11 @@ group next to the server's own. CPU is optional (a hierarchy without the cpu con
 still limits memory and processes); a sandbox with no CPU limit still gets its cpu group,
 with no quota, so every command joins the same set of groups.
 
-Processes join by writing their pid to `cgroup.procs` before they exec (see
-`join_prefix`), so every descendant is counted. Without a writable hierarchy (not root,
+Processes join by moving themselves (writing 0) before they exec (see `join_prefix`), so
+every descendant is counted. In v1 they write to `tasks`, which moves only the writing
+thread (the joining shell has one): the kernel then skips the global lock that a move
+by `cgroup.procs` takes, whose every use waits an RCU grace period (5-15 ms on a VM, the
+largest share of a sandbox's launch). Without a writable hierarchy (not root,
 no delegation) the runtime falls back to setrlimit.
 """
 
@@ -54,7 +57,7 @@ class Cgroups:
 
     def create(self, sandbox_id: uuid.UUID, limits: Limits, cpu_millis: int = 0) -> list[Path]:
         """Create the sandbox's groups with its limits (`cpu_millis` 0: no CPU limit);
-        return the `cgroup.procs` to join."""
+        return the files to join them by."""
         name = str(sandbox_id)
         quota = cpu_quota_us(cpu_millis)
         if self.version == 2:
@@ -67,7 +70,7 @@ class Cgroups:
             if self.cpu_parent is not None:
                 limit = "max" if quota < 0 else str(quota)
                 (group / "cpu.max").write_text(f"{limit} {CPU_PERIOD_US}")
-            return self.procs(sandbox_id)
+            return self.join_files(sandbox_id)
         memory, pids = self.memory_parent / name, self.pids_parent / name
         memory.mkdir(exist_ok=True)
         pids.mkdir(exist_ok=True)
@@ -78,21 +81,22 @@ class Cgroups:
             cpu.mkdir(exist_ok=True)
             (cpu / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
             (cpu / "cpu.cfs_quota_us").write_text(str(quota))
-        return self.procs(sandbox_id)
+        return self.join_files(sandbox_id)
 
-    def procs(self, sandbox_id: uuid.UUID) -> list[Path]:
+    def join_files(self, sandbox_id: uuid.UUID) -> list[Path]:
+        """Per group of the sandbox, the file a process writes 0 to to join it."""
         name = str(sandbox_id)
         if self.version == 2:
             return [self.memory_parent / name / "cgroup.procs"]
         parents = [self.memory_parent, self.pids_parent]
         parents += [self.cpu_parent] if self.cpu_parent is not None else []
-        return [parent / name / "cgroup.procs" for parent in parents]
+        return [parent / name / "tasks" for parent in parents]
 
     def remove(self, sandbox_id: uuid.UUID) -> None:
         """Remove the groups (they must be empty: call after every process has exited)."""
-        for procs in self.procs(sandbox_id):
+        for join_file in self.join_files(sandbox_id):
             with contextlib.suppress(OSError):
-                procs.parent.rmdir()
+                join_file.parent.rmdir()
 
     def prune(self, now: float | None = None) -> None:
         """Remove empty groups left by sandboxes of a server that died (no processes remain:
@@ -118,10 +122,10 @@ def cpu_quota_us(cpu_millis: int) -> int:
     return max(1000, cpu_millis * CPU_PERIOD_US // 1000)
 
 
-def join_prefix(procs: list[Path]) -> list[str]:
+def join_prefix(join_files: list[Path]) -> list[str]:
     """A command prefix that moves itself into the groups, then execs the rest: only once
     every move succeeded (never outside one of its limits)."""
-    moves = " && ".join(f'echo $$ > "{path}"' for path in procs)
+    moves = " && ".join(f'echo 0 > "{path}"' for path in join_files)
     return ["sh", "-c", f'{moves} && exec "$@"', "mbox-cgroup-join"]
 
 

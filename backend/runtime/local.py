@@ -874,7 +874,7 @@ class LocalRuntime:
             rlimits += [f"--as={limits.memory_bytes}"]
             rlimits += [f"--nproc={limits.processes}"] if nproc else []
             return ["prlimit", *rlimits, "--", *command]
-        join = join_prefix(self._cgroups.procs(sandbox_id))
+        join = join_prefix(self._cgroups.join_files(sandbox_id))
         return ["prlimit", *rlimits, "--", *join, *command]
 
     def _launch_command(self, spec: SandboxSpec, uid: int, arguments: int) -> list[str]:

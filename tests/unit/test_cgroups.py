@@ -53,7 +53,7 @@ def test_v1_groups_get_the_cpu_quota_and_are_joined_and_pruned(tmp_path):
 
     assert (cpu / str(sandbox) / "cpu.cfs_quota_us").read_text() == "50000"
     assert (cpu / str(sandbox) / "cpu.cfs_period_us").read_text() == str(CPU_PERIOD_US)
-    assert cpu / str(sandbox) / "cgroup.procs" in joined
+    assert cpu / str(sandbox) / "tasks" in joined  # v1: joined by thread (no global lock)
     assert "CPU" in groups.describe()
     groups.create(sandbox, limits, cpu_millis=0)
     assert (cpu / str(sandbox) / "cpu.cfs_quota_us").read_text() == "-1"
