@@ -75,6 +75,7 @@ ADAPTER = "local"
 SANDBOX_UID = 1000  # the user inside every sandbox
 UID_BASE = 200_000  # host uids for sandboxes: UID_BASE + n, one per sandbox
 UID_SPAN = 100_000
+UID_CLAIMS = ".uids"  # under the sandboxes' root: a symlink `<uid>` -> its sandbox's dir
 TOOLS = ("bwrap", "setpriv", "nsenter", "prlimit")
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 IDLE_COMMAND = ("sleep", "infinity")
@@ -193,6 +194,8 @@ class LocalRuntime:
         self._boxes: dict[uuid.UUID, _Box] = {}
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
         self._privileged = os.geteuid() == 0
+        self._uids: dict[Path, int] = {}  # sandbox dir -> its host uid (when root)
+        self._next_uid = 0  # where the search for a free uid starts
         self._join_netns = self._privileged  # else connect_port relays through the sandbox
         self._relays: set[asyncio.Task] = set()
         self._cgroups = Cgroups.detect()
@@ -213,7 +216,7 @@ class LocalRuntime:
     # -- availability -------------------------------------------------------------------
 
     def availability(self) -> Availability:
-        missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+        missing = [tool for tool in TOOLS if not _installed(tool)]
         details = {
             "isolation": "bubblewrap",
             "limits": (
@@ -242,7 +245,7 @@ class LocalRuntime:
         return self._privileged and egress.supported()
 
     def _describe_network(self) -> str:
-        if shutil.which("slirp4netns") is None:
+        if not _installed("slirp4netns"):
             return "loopback only (install slirp4netns for egress)"
         if self._filters_egress():
             return (
@@ -374,7 +377,7 @@ class LocalRuntime:
         egress rules of its policy (`egress.py`), loaded first. Without slirp4netns, or when
         the rules cannot be loaded, the sandbox keeps loopback only (fail closed) and says
         so in its events; only `open` runs unfiltered when rules need a root it lacks."""
-        if shutil.which("slirp4netns") is None:
+        if not _installed("slirp4netns"):
             message = "no egress: slirp4netns is not installed (apt-get install slirp4netns)"
             self._event(box.spec.sandbox_id, "Warning", "NoEgress", message)
             return None
@@ -496,7 +499,11 @@ class LocalRuntime:
         await self.stop(sandbox_id)
         if self._volumes:  # unmounted first: rmtree must not walk into a mounted disk
             await self._volumes.discard(self._home(sandbox_id))
-        await asyncio.to_thread(shutil.rmtree, self._home(sandbox_id), True)
+        home = self._home(sandbox_id)
+        uid = self._known_uid(home)
+        await asyncio.to_thread(shutil.rmtree, home, True)
+        if uid is not None:  # after: a crash in between leaks a uid, never shares one
+            self._release_uid(uid, home)
 
     async def status(self, sandbox_id: uuid.UUID) -> RuntimeStatus:
         box = self._boxes.get(sandbox_id)
@@ -839,13 +846,42 @@ class LocalRuntime:
         """A host uid no other sandbox uses, remembered next to the workspace."""
         if not self._privileged:
             return os.geteuid()
-        marker = home / "uid"
-        if marker.exists():
-            return int(marker.read_text())
-        taken = {int(p.read_text()) for p in self.root.glob("*/uid") if p.read_text().isdigit()}
-        uid = next(UID_BASE + n for n in range(UID_SPAN) if UID_BASE + n not in taken)
-        marker.write_text(str(uid))
+        uid = self._known_uid(home)
+        if uid is None:
+            uid = self._uids[home] = self._claim_uid(home.name)
+            (home / "uid").write_text(str(uid))
         return uid
+
+    def _known_uid(self, home: Path) -> int | None:
+        if home not in self._uids and self._privileged:
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                self._uids[home] = int((home / "uid").read_text())
+        return self._uids.get(home)
+
+    def _claim_uid(self, owner: str) -> int:
+        """The next unclaimed uid, claimed for the sandbox dir `owner`: a symlink only one
+        creator gets, so a launch reads no other sandbox's files (it read all: O(n))."""
+        claims = self.root / UID_CLAIMS
+        if not claims.is_dir():  # first use of this root: claim the uids already given
+            claims.mkdir(mode=0o700, exist_ok=True)
+            for marker in self.root.glob("*/uid"):
+                with contextlib.suppress(OSError, ValueError):
+                    os.symlink(marker.parent.name, claims / str(int(marker.read_text())))
+        for n in range(UID_SPAN):
+            uid = UID_BASE + (self._next_uid + n) % UID_SPAN
+            with contextlib.suppress(FileExistsError):
+                os.symlink(owner, claims / str(uid))
+                self._next_uid = uid - UID_BASE + 1
+                return uid
+        raise RuntimeFailure(f"no free host uid: {UID_SPAN} sandboxes exist")
+
+    def _release_uid(self, uid: int, home: Path) -> None:
+        """Give back the uid of a deleted sandbox dir (if its claim names that dir)."""
+        self._uids.pop(home, None)
+        claim = self.root / UID_CLAIMS / str(uid)
+        with contextlib.suppress(OSError):
+            if os.readlink(claim) == home.name:
+                claim.unlink()
 
     def _sandbox_env(
         self, spec: SandboxSpec, extra: Mapping[str, str] | None = None
@@ -953,6 +989,16 @@ async def _bridge(
         if process.returncode is None:
             process.signal(signal.SIGKILL)
         await process.wait()
+
+
+_FOUND: set[str] = set()
+
+
+def _installed(tool: str) -> bool:
+    """shutil.which, remembered once found (each launch asks; a PATH walk costs ~0.3 ms)."""
+    if tool not in _FOUND and shutil.which(tool):
+        _FOUND.add(tool)
+    return tool in _FOUND
 
 
 def _unignore_job_signals() -> None:

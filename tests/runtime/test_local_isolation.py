@@ -11,7 +11,7 @@ import pytest
 from backend.runtime.base import Limits
 from backend.runtime.local import LocalRuntime
 from tests.conftest import sandbox_dir
-from tests.runtime.conftest import run, spec
+from tests.runtime.conftest import LIMITS, run, spec
 
 
 @pytest.fixture
@@ -161,3 +161,29 @@ async def test_memory_and_process_limits_are_enforced(tmp_path):
             assert "cgroup" in limited.availability().details["limits"]
     finally:
         await limited.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="distinct host uids per sandbox need root")
+async def test_each_sandbox_has_a_uid_of_its_own_and_a_deleted_one_gives_it_back(tmp_path):
+    """Attack: two sandboxes sharing a host uid could signal and trace each other's
+    helpers. Uids are claimed atomically (a symlink per uid); a claim left by a server
+    that died mid-delete is never handed out again, a deleted sandbox's is."""
+    root = sandbox_dir(tmp_path)
+    first, second = LocalRuntime(root, LIMITS), LocalRuntime(root, LIMITS)  # one root
+    a, b, c = spec(), spec(), spec()
+    try:
+        await first.ensure(a)
+        await second.ensure(b)
+        uids = {first._uid(first._home(a.sandbox_id)), second._uid(second._home(b.sandbox_id))}
+        assert len(uids) == 2
+        (root / ".uids" / "200999").symlink_to("a-sandbox-whose-delete-was-cut-short")
+        second._next_uid = 999  # where the search would go next
+        await second.ensure(c)
+        assert second._uid(second._home(c.sandbox_id)) == 201_000
+        released = first._uid(first._home(a.sandbox_id))
+        await first.delete(a.sandbox_id)
+        assert not (root / ".uids" / str(released)).is_symlink()
+        assert (root / ".uids" / "200999").is_symlink()
+    finally:
+        await first.close()
+        await second.close()
