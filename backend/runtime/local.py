@@ -100,6 +100,7 @@ while data := conn.recv(65536):
     os.write(1, data)
 """
 EVENTS_NAME = "events.jsonl"
+SET_UP_POLL_SECONDS = 0.0002  # bwrap mounts for ~2 ms after it reports its pid
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # the sandbox's disk quota, or the data disk
 SHM_BYTES = 64 * 1024**2  # /dev/shm's size (at most the memory limit)
 # The whole environment of helpers the runtime starts on the host (slirp4netns): never
@@ -354,7 +355,7 @@ class LocalRuntime:
                     return
             if box.process.returncode is not None:
                 return  # it already ended: the watcher records how
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(SET_UP_POLL_SECONDS)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(box.process.pid, signal.SIGKILL)
         await box.process.wait()
