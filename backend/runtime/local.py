@@ -322,7 +322,7 @@ class LocalRuntime:
             os.close(write_info)
             os.close(arguments)
             os.close(syscall_filter)
-        info = await asyncio.to_thread(_read_all, read_info)
+        info = await _read_all(read_info)
         if not info:
             code = await process.wait()
             tail = _tail_lines(home / LOG_NAME, 5).strip()
@@ -400,7 +400,7 @@ class LocalRuntime:
             os.close(netns_fd)
             os.close(ready_write)
             os.close(exit_read)
-        ready = await asyncio.to_thread(_read_all, ready_read)
+        ready = await _read_all(ready_read)
         if ready != b"1":
             self._event(box.spec.sandbox_id, "Warning", "NoEgress", "slirp4netns did not start")
         return network
@@ -1057,9 +1057,32 @@ def _when_disk_full(instead: Exception | None) -> Iterator[None]:
             raise instead from None
 
 
-def _read_all(fd: int) -> bytes:
-    with os.fdopen(fd, "rb") as pipe:
-        return pipe.read()
+async def _read_all(fd: int) -> bytes:
+    """What the pipe `fd` carries until its writers close it; then `fd` is closed. Read on
+    the event loop: a thread would cost a hop each way on the launch's path."""
+    loop = asyncio.get_running_loop()
+    closed: asyncio.Future[None] = loop.create_future()
+    chunks: list[bytes] = []
+
+    def readable() -> None:
+        try:
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            closed.set_exception(exc)
+            return
+        closed.set_result(None)
+
+    os.set_blocking(fd, False)
+    loop.add_reader(fd, readable)
+    try:
+        await closed
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+    return b"".join(chunks)
 
 
 def _tail_lines(path: Path, count: int, max_bytes: int = 1 << 20) -> str:
