@@ -37,6 +37,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import functools
 import os
 import shutil
 import struct
@@ -163,7 +164,7 @@ class Volumes:
             mount.mkdir(mode=0o700)
             await self._announce(mount)
             await self._quiet.wait()
-            await asyncio.to_thread(_mount, spare, mount)
+            await asyncio.to_thread(functools.partial(_mount, spare, mount, new=True))
             self._spares.append(spare)
         except (OSError, DiskError):
             pass  # launches take the slow path meanwhile
@@ -373,13 +374,14 @@ MOUNT_ATTEMPTS = 3
 DETACH_SECONDS = 5.0  # past that, a disk still held is mounted again by its device
 
 
-def _mount(image: Path, volume: Path) -> None:
+def _mount(image: Path, volume: Path, *, new: bool = False) -> None:
     """Mount `image` nosuid,nodev at `volume`. Its filesystem may still be alive after an
     unmount (a stopped sandbox's mount namespace is torn down after its last process
     exits): then its loop device is mounted again, which shares that filesystem. A second
-    loop device on the same image would be a second ext4 on the same blocks: corruption."""
+    loop device on the same image would be a second ext4 on the same blocks: corruption.
+    A `new` image (a spare just copied) is attached nowhere: no need to look."""
     for _ in range(MOUNT_ATTEMPTS):
-        device, loop = _attached(image), None
+        device, loop = (None if new else _attached(image)), None
         if device:
             with contextlib.suppress(OSError):  # it may be detaching right now
                 loop = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
