@@ -992,14 +992,15 @@ async def _bridge(
         await process.wait()
 
 
-_FOUND: set[str] = set()
+_FOUND: set[tuple[str, str]] = set()  # (tool, PATH it was found on)
 
 
 def _installed(tool: str) -> bool:
     """shutil.which, remembered once found (each launch asks; a PATH walk costs ~0.3 ms)."""
-    if tool not in _FOUND and shutil.which(tool):
-        _FOUND.add(tool)
-    return tool in _FOUND
+    found = (tool, os.environ.get("PATH", ""))
+    if found not in _FOUND and shutil.which(tool):
+        _FOUND.add(found)
+    return found in _FOUND
 
 
 def _unignore_job_signals() -> None:
