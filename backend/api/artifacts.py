@@ -26,6 +26,9 @@ from backend.errors import InvalidInput
 
 router = APIRouter(tags=["artifacts"])
 BINARY = {"schema": {"type": "string", "format": "binary"}}
+# Any type is taken as it is (and kept as the content type); the reference SDK's check
+# looks for these two by name.
+UPLOAD_TYPES = {"application/octet-stream": BINARY, "text/plain": BINARY, "*/*": BINARY}
 MAX_SOURCE_URI_CHARS = 4096
 
 
@@ -93,7 +96,7 @@ async def capture(
 @router.put(
     "/v1/artifacts/{artifactID}/content",
     responses=returns(Artifact),
-    openapi_extra={"requestBody": {"required": True, "content": {"*/*": BINARY}}},
+    openapi_extra={"requestBody": {"required": True, "content": UPLOAD_TYPES}},
 )
 async def upload(
     request: Request,

@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from backend.api.deps import ProjectId, SessionDep
-from backend.api.openapi import returns_list
+from backend.api.openapi import returns_list, schema_only
 from backend.api.responses import items
 from backend.audit import service as audit
-from backend.audit.models import AuditEvent
+from backend.audit.models import AuditEvent, PolicyDeniedAuditMetadata
 from backend.projects import service as projects
 
 router = APIRouter(tags=["audit"])
@@ -50,7 +50,10 @@ def event_filters(
 Filters = Annotated[dict[str, str | None], Depends(event_filters)]
 
 
-@router.get("/v1/audit-events", responses=returns_list(AuditEvent))
+@router.get(
+    "/v1/audit-events",
+    responses={**returns_list(AuditEvent), **schema_only(PolicyDeniedAuditMetadata)},
+)
 def list_audit_events(
     session: SessionDep,
     filters: Filters,

@@ -130,7 +130,10 @@ def _finish_operation(operation: dict[str, Any], *, public: bool) -> None:
     responses = operation["responses"]
     responses.pop("422", None)
     for status in [code for code in responses if code.startswith("2")]:
-        if not responses[status].get("content", {}).get("application/json", {}).get("schema"):
+        content = responses[status].get("content", {})
+        if not content.get("application/json", {}).get("schema"):
+            content.pop("application/json", None)  # FastAPI's guess for a streamed body
+        if not content:
             responses[status].pop("content", None)
     operation.setdefault("parameters", []).extend(
         {

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
+from pydantic import ConfigDict, WithJsonSchema
 from pydantic import Field as SchemaField
 from sqlmodel import Field, SQLModel
 
@@ -43,6 +44,26 @@ class AuditEventRow(SQLModel, table=True):
     created_at: datetime = timestamp_field(index=True)
 
 
+class PolicyDeniedAuditMetadata(PublicModel):
+    """The metadata of a `policy.denied` event; its other keys say what was refused."""
+
+    model_config = ConfigDict(extra="allow")
+
+    # sandbox.launch, sandbox.update, template.validation, artifact.content.capture or
+    # artifact.content.upload
+    operation: str
+    reason: str  # the words after "policy denied: "
+
+
+# Documented as the reference does (a policy denial's shape, or any object); kept a dict.
+AuditEventMetadata = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {"anyOf": [{"$ref": "#/components/schemas/PolicyDeniedAuditMetadata"}, {"type": "object"}]}
+    ),
+]
+
+
 class AuditEvent(PublicModel):
     omit_empty = frozenset({"resource_name", "actor", "source", "principal"})
 
@@ -55,5 +76,5 @@ class AuditEvent(PublicModel):
     actor: str | None = None
     source: str | None = None
     principal: str | None = None
-    metadata: dict[str, Any] = SchemaField(default_factory=dict)
+    metadata: AuditEventMetadata = SchemaField(default_factory=dict)
     created_at: datetime
