@@ -17,7 +17,7 @@ from backend.templates import service as templates
 from backend.validation import slugify
 from state.audit import EventItem, event_item
 from state.base import CONSOLE, Choice, db_session, in_thread
-from state.sandbox_files import byte_size
+from state.format import byte_size
 
 NO_TEMPLATE = "none"  # the "No default template" choice (a select item cannot be "")
 RECENT_EVENTS = 5

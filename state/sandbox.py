@@ -39,6 +39,7 @@ from backend.templates import service as templates
 from backend.templates import validation
 from backend.templates.models import TemplateRow
 from state.base import CONSOLE, TabPresence, db_session, in_thread
+from state.format import clock, duration, parse_id, parse_time, status_words, timestamp
 from state.sandbox_artifacts import SandboxArtifacts
 from state.sandbox_boundary import SandboxBoundary
 from state.sandbox_files import SandboxFiles
@@ -46,7 +47,7 @@ from state.sandbox_previews import SandboxPreviews
 from state.sandbox_sessions import SandboxSessions
 from state.sandbox_tasks import SandboxTasks
 from state.sandbox_terminal import SandboxTerminal
-from state.sandboxes import SandboxesState, duration, parse_id, status_words, timestamp
+from state.sandboxes import SandboxesState
 from state.templates import decide_run
 
 STATUS_TOPICS = ("sandboxes", "sandbox-status")
@@ -118,31 +119,25 @@ class Snapshot:
     ports: list[PortItem]
 
 
-def _clock(value: datetime | None) -> str:
-    return value.strftime("%H:%M:%S") if value else ""
-
-
 def _since(start: datetime | None, end: datetime | None) -> str:
     return f"+{duration((end - start).total_seconds())}" if start and end else ""
 
 
 def _phases(row: SandboxRow) -> list[Phase]:
     requested, started, ready = row.requested_at, row.started_at, row.ready_at
-    phases = [Phase("Requested", _clock(requested), timestamp(requested), "")]
+    phases = [Phase("Requested", clock(requested), timestamp(requested), "")]
     if started:
         phases.append(
-            Phase(
-                "Runtime started", _clock(started), timestamp(started), _since(requested, started)
-            )
+            Phase("Runtime started", clock(started), timestamp(started), _since(requested, started))
         )
     if ready:
-        phases.append(Phase("Ready", _clock(ready), timestamp(ready), _since(started, ready)))
+        phases.append(Phase("Ready", clock(ready), timestamp(ready), _since(started, ready)))
     if row.stopped_at and row.status in ("stopped", "failed"):
         since = ready or started or requested
         phases.append(
             Phase(
                 row.status.capitalize(),
-                _clock(row.stopped_at),
+                clock(row.stopped_at),
                 timestamp(row.stopped_at),
                 _since(since, row.stopped_at),
             )
@@ -263,9 +258,9 @@ async def read_events(sandbox_id: str) -> list[EventItem]:
     found = await runtime_access.events(get_runtime(), sandbox)
     items = []
     for event in reversed(found):  # newest first
-        at = datetime.fromisoformat(event["firstTimestamp"].replace("Z", "+00:00"))
+        at = parse_time(event["firstTimestamp"])
         items.append(
-            EventItem(_clock(at), timestamp(at), event["type"], event["reason"], event["message"])
+            EventItem(clock(at), timestamp(at), event["type"], event["reason"], event["message"])
         )
     return items
 

@@ -44,9 +44,9 @@ from backend.tasks import service as tasks
 from backend.tasks.events import complete_utf8
 from backend.tasks.models import ExecutionTaskRow
 from state.base import CONSOLE, db_session, in_thread
-from state.sandbox_files import byte_size, clean_path
+from state.format import byte_size, short_id, timestamp
+from state.sandbox_files import clean_path
 from state.sandbox_tasks import command_text
-from state.sandboxes import timestamp
 
 PREVIEW_BYTES = 64 * 1024  # of a text artifact, shown in the preview
 UPLOAD_CHUNK = 1024 * 1024  # an upload is read and stored this much at a time
@@ -146,7 +146,7 @@ def _item(row: ArtifactRow, content: ArtifactContentRow | None) -> ArtifactItem:
         kind=row.kind,
         uri=row.uri,
         task_id=task_id,
-        task_short=task_id[:8],
+        task_short=short_id(task_id),
         retained=content is not None,
         size=byte_size(content.size_bytes) if content else "",
         size_bytes=content.size_bytes if content else -1,
@@ -166,7 +166,7 @@ def _choice(task: ExecutionTaskRow) -> TaskChoice:
     command = command_text(task.command)
     if len(command) > TASK_LABEL_CHARS:
         command = command[: TASK_LABEL_CHARS - 1] + "…"
-    return TaskChoice(str(task.id), f"Task {str(task.id)[:8]} · {command}")
+    return TaskChoice(str(task.id), f"Task {short_id(str(task.id))} · {command}")
 
 
 def usage_words(found: ArtifactUsage) -> tuple[str, str]:

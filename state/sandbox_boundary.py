@@ -19,7 +19,7 @@ from backend.sandboxes import boundary as boundary_service
 from backend.sandboxes.boundary import BoundarySummary
 from backend.server import get_runtime
 from state.base import db_session, in_thread
-from state.sandboxes import duration
+from state.format import duration, sentence
 
 
 @dataclasses.dataclass
@@ -86,7 +86,7 @@ def _isolation(summary: BoundarySummary) -> FactGroup:
         "shield",
         [
             Fact("Runtime", f"{runtime.adapter}, {state}"),
-            *(Fact("", line[:1].upper() + line[1:]) for line in runtime.isolation),
+            *(Fact("", sentence(line)) for line in runtime.isolation),
             Fact("Requests", _or(declared, "None declared (the runtime's limits apply)")),
         ],
     )
@@ -95,7 +95,7 @@ def _isolation(summary: BoundarySummary) -> FactGroup:
 def _network(summary: BoundarySummary) -> FactGroup:
     projection = summary.network_policy_projection
     reach = boundary_service.NETWORK_FACTS.get(projection, projection)
-    reach = reach[:1].upper() + reach[1:]  # one wording for the API and the console
+    reach = sentence(reach)  # one wording for the API and the console
     ports = [f"{p.name} :{p.port} {p.protocol}" for p in summary.preview_ports or []]
     return FactGroup(
         "Network",
@@ -140,7 +140,7 @@ def _lifecycle(summary: BoundarySummary) -> FactGroup:
     ]
     text = ", ".join(rules)
     enforced = (
-        f"{text[:1].upper()}{text[1:]}, enforced by the lifetime engine"
+        f"{sentence(text)}, enforced by the lifetime engine"
         if rules
         else "None: it runs until someone stops or deletes it"
     )
@@ -149,7 +149,7 @@ def _lifecycle(summary: BoundarySummary) -> FactGroup:
         "hourglass",
         [
             Fact("Policy", enforced),
-            *(Fact("", line[:1].upper() + line[1:]) for line in summary.cleanup),
+            *(Fact("", sentence(line)) for line in summary.cleanup),
         ],
     )
 
@@ -172,7 +172,7 @@ def _access(summary: BoundarySummary) -> FactGroup:
     return FactGroup(
         "Access & control",
         "terminal",
-        [Fact("", line[:1].upper() + line[1:]) for line in lines],
+        [Fact("", sentence(line)) for line in lines],
     )
 
 

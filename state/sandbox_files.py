@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import datetime
 from typing import Any
 
 import reflex as rx
@@ -18,22 +17,10 @@ from backend.errors import ServiceError
 from backend.sandboxes import files
 from backend.server import get_database, get_runtime
 from state.base import CONSOLE
-from state.sandboxes import timestamp
+from state.format import byte_size, parse_time, timestamp
 
 SHOWN_BYTES = 1024 * 1024  # larger files are not rendered in the page
 DOWNLOAD_BYTES = files.MAX_READ_BYTES
-
-
-def byte_size(size: int) -> str:
-    """`0 B`, `512 B`, `1.5 KiB`, `12 KiB`, `3.1 MiB`, `2.0 GiB`."""
-    if size < 1024:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        value /= 1024
-        if value < 1024 or unit == "TiB":
-            break
-    return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
 
 
 def parent_of(path: str) -> str:
@@ -76,7 +63,7 @@ class FileView:
 
 
 def _item(entry: dict[str, Any]) -> FileItem:
-    modified = datetime.fromisoformat(entry["modifiedAt"].replace("Z", "+00:00"))
+    modified = parse_time(entry["modifiedAt"])
     is_file = entry["type"] == "file"
     return FileItem(
         path=entry["path"],

@@ -30,8 +30,8 @@ from backend.sandboxes import service as sandboxes
 from backend.sandboxes.models import PreviewLinkCreate, PreviewLinkRow, SandboxUpdate
 from backend.settings import get_settings
 from state.base import CONSOLE, db_session, in_thread
+from state.format import clock, relative, timestamp
 from state.sandbox_terminal import copy_to_clipboard
-from state.sandboxes import duration, timestamp
 
 OPEN_SECONDS = 3600  # a link made by Open: this browser only, an hour
 OPEN_LABEL = "Opened from the console"
@@ -65,11 +65,6 @@ class LinkItem:
     created_by: str = ""
 
 
-def _ago(at: datetime, now: datetime) -> str:
-    seconds = (at - now).total_seconds()
-    return f"in {duration(seconds)}" if seconds > 0 else f"{duration(-seconds)} ago"
-
-
 def _link(row: PreviewLinkRow, names: dict[int, str], now: datetime) -> LinkItem:
     if row.revoked_at is not None:
         status = "revoked"
@@ -83,9 +78,9 @@ def _link(row: PreviewLinkRow, names: dict[int, str], now: datetime) -> LinkItem
         port=row.port,
         port_name=names.get(row.port, ""),
         status=status,
-        expires=_ago(row.expires_at, now),
+        expires=relative(row.expires_at, now),
         expires_full=timestamp(row.expires_at),
-        created=row.created_at.strftime("%H:%M:%S"),
+        created=clock(row.created_at),
         created_full=timestamp(row.created_at),
         created_by=row.created_by,
     )

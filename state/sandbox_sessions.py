@@ -28,8 +28,7 @@ from backend.sessions import service as session_service
 from backend.sessions.models import RuntimeSession
 from backend.settings import get_settings
 from state.base import CONSOLE, db_session, in_thread
-from state.sandbox_files import byte_size
-from state.sandboxes import duration, timestamp
+from state.format import byte_size, clock, duration, short_id, timestamp
 
 SHOWN = 100  # newest sessions listed
 BROWSERS = (
@@ -105,13 +104,13 @@ def _item(found: RuntimeSession, now: datetime, attachable: bool) -> SessionItem
         client=found.client or "",
         status=found.status,
         error=found.error or "",
-        started=found.started_at.strftime("%H:%M:%S"),
+        started=clock(found.started_at),
         started_full=timestamp(found.started_at),
         duration=duration(((found.ended_at or now) - found.started_at).total_seconds()),
         browser=browser_name(found.user_agent or ""),
         user_agent=found.user_agent or "",
         terminal_id=terminal_id,
-        terminal_short=terminal_id[:8],
+        terminal_short=short_id(terminal_id),
         recording_url=recording.url if recording else "",
         recording_size=byte_size(recording.size_bytes) if recording else "",
         attachable=attachable,

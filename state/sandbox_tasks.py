@@ -33,8 +33,7 @@ from backend.tasks.events import complete_utf8
 from backend.tasks.models import FINISHED_STATUSES, ExecutionTaskCreate, ExecutionTaskRow
 from backend.tasks.output import task_output_store
 from state.base import CONSOLE, db_session, in_thread
-from state.sandbox_files import byte_size
-from state.sandboxes import duration, parse_id, timestamp
+from state.format import byte_size, clock, duration, parse_id, sentence, short_id, timestamp
 
 SHELL = ("sh", "-lc")
 DEFAULT_TIMEOUT = task_service.DEFAULT_TIMEOUT
@@ -111,7 +110,7 @@ def _item(row: ExecutionTaskRow, now: datetime) -> TaskItem:
         status=row.status,
         exit_code="" if row.exit_code is None else str(row.exit_code),
         duration=_span(row.started_at, row.finished_at, now),
-        started=row.started_at.strftime("%H:%M:%S") if row.started_at else "",
+        started=clock(row.started_at),
         started_full=timestamp(row.started_at),
     )
 
@@ -166,7 +165,7 @@ def read_task(task_id: str) -> tuple[TaskDetail, TaskItem] | None:
         status=row.status,
         active=active,
         exit_code="" if row.exit_code is None else str(row.exit_code),
-        error=row.error[:1].upper() + row.error[1:],
+        error=sentence(row.error),
         duration=_span(row.started_at, row.finished_at, now),
         started=timestamp(row.started_at),
         timeout=_seconds(row.timeout_seconds),
@@ -309,7 +308,7 @@ class SandboxTasks(rx.State, mixin=True):
         if stream not in ("stdout", "stderr") or not self.task.id:
             return None
         data = await in_thread(read_output, self.task.id, stream)
-        return rx.download(data=data, filename=f"task-{self.task.id[:8]}-{stream}.txt")
+        return rx.download(data=data, filename=f"task-{short_id(self.task.id)}-{stream}.txt")
 
     @rx.event(background=True, supersedes=True)
     async def follow_task(self):

@@ -35,7 +35,7 @@ from reflex_xtermjs import XTermAPI
 
 from backend.sessions.terminals import TERMINAL_ENDED
 from backend.settings import get_settings
-from state.sandboxes import duration
+from state.format import duration, short_id
 
 RECONNECT_MS = 1000  # first retry after a lost connection; doubles per failure
 MAX_RECONNECT_MS = 15_000
@@ -93,7 +93,7 @@ class SandboxTerminal(rx.State, mixin=True):
 
     @rx.var
     def term_short(self) -> str:
-        return self.term_id[:8]
+        return short_id(self.term_id)
 
     @rx.var
     def term_retry_ms(self) -> int:

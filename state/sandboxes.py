@@ -3,7 +3,6 @@ server), bulk stop and delete, and the launch dialog with its plan and preflight
 
 The page is live without polling: `watch` sleeps on the change notifications of requests
 ("sandboxes") and of the runtime ("sandbox-status") and then re-reads only the page shown.
-The formatting helpers here are shared with the sandbox page (state/sandbox.py).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import contextlib
 import dataclasses
 import secrets
 import uuid
-from datetime import datetime
 
 import reflex as rx
 from sqlmodel import Session
@@ -28,6 +26,7 @@ from backend.templates import service as templates
 from backend.templates.models import TemplateRow
 from backend.validation import resolve_slug
 from state.base import CONSOLE, Choice, TabPresence, db_session, in_thread
+from state.format import parse_id, status_words, timestamp
 from state.templates import STATUSES, validation_status
 
 ALL = "all"  # a filter's "no filter" value (a Radix select item cannot be "")
@@ -39,55 +38,6 @@ CHANGE_DEBOUNCE_SECONDS = 0.1
 FALLBACK_REFRESH_SECONDS = 30.0
 ROW_STATUSES = ("pending", "running", "stopped", "failed")
 EN_DASH = "\u2013"
-
-# Why a sandbox is in its status, in words (anything else is shown as the runtime said it).
-REASONS = {
-    "ttl": "lease expired",
-    "start-failed": "start failed",
-    "template-missing": "template deleted",
-}
-
-
-def status_words(status: str, reason: str, message: str) -> str:
-    """`Stopped: idle — no activity for 3600 s`, `Stopped by request`, `Running`."""
-    label = status.capitalize()
-    if reason == "user":
-        return f"{label} by request"
-    if status == "pending" and not reason:
-        return "Pending: waiting for the runtime"
-    detail = " — ".join(part for part in (REASONS.get(reason, reason), message) if part)
-    return f"{label}: {detail}" if detail else label
-
-
-def duration(seconds: float) -> str:
-    """A span for people: `24 ms`, `1.3 s`, `42 s`, `5 min 3 s`, `1 h`, `2 d 4 h`."""
-    seconds = max(seconds, 0.0)
-    if seconds < 1:
-        return f"{round(seconds * 1000)} ms"
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
-
-
-def timestamp(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
-
-
-def parse_id(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError):
-        return None
 
 
 @dataclasses.dataclass
