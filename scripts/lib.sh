@@ -1,5 +1,6 @@
-# Shared by scripts/run and scripts/test: the project's virtualenv, its packages, and bun.
-# Source it; it defines functions and changes nothing by itself.
+# Shared by scripts/run and scripts/test: the system packages they need, the project's
+# virtualenv, its packages, and bun. Source it; it defines functions and changes nothing
+# by itself.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -9,9 +10,64 @@ BUN_MINIMUM="1.4.4" # Reflex 0.10.1 refuses older bun
 say() { printf 'mbox: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
+# What the local runtime runs on the host (backend/runtime): bwrap; setpriv, nsenter and
+# prlimit (util-linux); libseccomp's Python binding for the syscall filter; slirp4netns for
+# egress and libnftables (nftables) for its rules; mkfs.ext4 (e2fsprogs) for per-sandbox
+# disks.
+RUNTIME_PACKAGES=(bubblewrap util-linux python3-seccomp slirp4netns nftables e2fsprogs)
+
+# ensure_system_packages MODE PURPOSE PACKAGE...: install the Debian packages that are
+# missing, with apt-get, when this user may (root, or sudo without a password), saying
+# what it installs; otherwise stop with the one command to run. Nothing missing: no
+# apt-get at all. MODE says what happens where there is no dpkg/apt-get (not Debian):
+# `warn` says what is needed and goes on, `require` stops.
+ensure_system_packages() {
+  local mode="$1" purpose="$2" missing=() package status
+  shift 2
+  if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
+    [[ "$mode" == require ]] || { say "not Debian/Ubuntu: $purpose wants the equivalents of: $*"; return 0; }
+    die "not Debian/Ubuntu: install the equivalents of $* (for $purpose), then run this again"
+  fi
+  for package in "$@"; do
+    status="$(dpkg-query -W -f='${db:Status-Abbrev}' "$package" 2>/dev/null || true)"
+    [[ "${status:1:1}" == i ]] || missing+=("$package") # the second letter: installed
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+
+  local sudo=()
+  if [[ "$(id -u)" != 0 ]]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+      sudo=(sudo -n)
+    else
+      die "missing for $purpose: ${missing[*]}; run \`sudo apt-get install -y ${missing[*]}\`, then this again"
+    fi
+  fi
+  local log updated="" apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300)
+  log="$(mktemp "${TMPDIR:-/tmp}/mbox-apt.XXXXXX")"
+  say "installing ${missing[*]} (for $purpose; log: $log)"
+  # Package lists are fetched only when needed: there are none yet (a fresh image), or
+  # the install failed on stale ones.
+  if ! compgen -G "/var/lib/apt/lists/*_Packages*" >/dev/null; then
+    "${apt[@]}" update >>"$log" 2>&1 || { tail -n 20 "$log" >&2; die "apt-get update failed; see $log"; }
+    updated=1
+  fi
+  until "${apt[@]}" install -y --no-install-recommends "${missing[@]}" >>"$log" 2>&1; do
+    if [[ -n "$updated" ]] || ! "${apt[@]}" update >>"$log" 2>&1; then
+      tail -n 20 "$log" >&2
+      die "installing ${missing[*]} failed; see $log"
+    fi
+    updated=1
+  done
+  rm -f "$log"
+}
+
 ensure_venv() {
   if [[ ! -x "$VENV/bin/python" ]]; then
     python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "needs Python 3.11+"
+    # Debian's own python3 makes virtualenvs only with python3-venv.
+    if [[ "$(command -v python3)" == /usr/bin/python3 ]] && ! python3 -c 'import ensurepip' 2>/dev/null; then
+      ensure_system_packages require "a virtualenv" python3-venv
+    fi
     say "creating $VENV"
     python3 -m venv "$VENV"
   fi
