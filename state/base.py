@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import reflex as rx
@@ -19,6 +19,7 @@ from reflex_base.utils.exceptions import ReflexRuntimeError
 from sqlmodel import Session
 
 from backend.auth.models import Principal
+from backend.errors import ServiceError
 from backend.server import get_database
 
 T = TypeVar("T")
@@ -45,6 +46,60 @@ class Choice:
 
     value: str
     label: str
+
+
+class Feedback(rx.State, mixin=True):
+    """What a state's actions say back: a refusal in words (`error`, `role="alert"`), what
+    was done (`notice`), and whether an action runs (`busy`: its buttons are disabled)."""
+
+    error: str = ""
+    notice: str = ""
+    busy: bool = False
+
+
+@dataclasses.dataclass
+class Outcome:
+    """How an `attempt` went: true when the call succeeded, with what it returned."""
+
+    ok: bool
+    value: Any = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+async def attempt(
+    state: rx.State,
+    call: Awaitable[Any],
+    *,
+    done: str = "",
+    error: str = "error",
+    failed: Callable[[ServiceError], str] | None = None,
+    clear: Iterable[str] = ("error", "notice"),
+    busy: str | None = "busy",
+    reload: Callable[[], Awaitable[Any]] | None = None,
+) -> Outcome:
+    """The console's one way to run an action: clear the feedback fields (`clear`), mark
+    the state `busy`, await the service `call` (a coroutine: `in_thread(...)` for blocking
+    services), put its refusal in words into the `error` field (`failed(exc)`, else the
+    service's message), or else say what was `done` and `reload` what it changed."""
+    for name in clear:
+        setattr(state, name, "")
+    if busy:
+        setattr(state, busy, True)
+    try:
+        value = await call
+    except ServiceError as exc:
+        setattr(state, error, failed(exc) if failed else exc.message)
+        return Outcome(False)
+    finally:
+        if busy:
+            setattr(state, busy, False)
+    if done:
+        state.notice = done
+    if reload is not None:
+        await reload()
+    return Outcome(True, value)
 
 
 # How long a page's watcher waits for its tab to come back (a closed laptop lid, a network

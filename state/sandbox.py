@@ -22,7 +22,7 @@ import dataclasses
 import time
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 
@@ -34,17 +34,14 @@ from backend.sandboxes import lifetime, runtime_access
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.lifetime import SandboxRenew
 from backend.sandboxes.models import SandboxRow
-from backend.server import get_runtime
 from backend.templates import service as templates
 from backend.templates import validation
 from backend.templates.models import TemplateRow
-from state.base import CONSOLE, TabPresence, db_session, in_thread
-from state.format import clock, duration, parse_id, parse_time, status_words, timestamp
+from state.base import CONSOLE, Feedback, TabPresence, attempt, db_session, in_thread
+from state.format import clock, duration, parse_id, status_words, timestamp
 from state.sandbox_artifacts import SandboxArtifacts
-from state.sandbox_boundary import SandboxBoundary
 from state.sandbox_files import SandboxFiles
 from state.sandbox_previews import SandboxPreviews
-from state.sandbox_sessions import SandboxSessions
 from state.sandbox_tasks import SandboxTasks
 from state.sandbox_terminal import SandboxTerminal
 from state.sandboxes import SandboxesState
@@ -53,8 +50,6 @@ from state.templates import decide_run
 STATUS_TOPICS = ("sandboxes", "sandbox-status")
 DEBOUNCE_SECONDS = 0.1  # a burst of changes (started, then ready) is read once
 TICK_SECONDS = 3.0  # without a change: relative times, the open tab, other replicas
-LOG_LINES = 200
-NO_RUNTIME = "sandbox runtime is not ready"
 
 
 @dataclasses.dataclass
@@ -101,15 +96,6 @@ class PortItem:
     name: str
     port: int
     protocol: str
-
-
-@dataclasses.dataclass
-class EventItem:
-    time: str
-    at: str
-    type: str
-    reason: str
-    message: str
 
 
 @dataclasses.dataclass
@@ -240,7 +226,11 @@ def _validation(row: SandboxRow) -> dict[str, str]:
     return {"validates": str(row.template_id), "verdict": meta.get("validationResult") or "testing"}
 
 
-def _runtime_row(sandbox_id: str) -> SandboxRow:
+NO_RUNTIME = "sandbox runtime is not ready"
+
+
+def runtime_row(sandbox_id: str) -> SandboxRow:
+    """The sandbox as the runtime reads need it (NotFound, or the service's refusal)."""
     parsed = parse_id(sandbox_id)
     if parsed is None:
         raise NotFound()
@@ -248,21 +238,11 @@ def _runtime_row(sandbox_id: str) -> SandboxRow:
         return runtime_access.runtime_sandbox(session, parsed)
 
 
-async def read_logs(sandbox_id: str) -> str:
-    sandbox = await in_thread(_runtime_row, sandbox_id)
-    return (await runtime_access.logs(get_runtime(), sandbox, LOG_LINES))["logs"]
-
-
-async def read_events(sandbox_id: str) -> list[EventItem]:
-    sandbox = await in_thread(_runtime_row, sandbox_id)
-    found = await runtime_access.events(get_runtime(), sandbox)
-    items = []
-    for event in reversed(found):  # newest first
-        at = parse_time(event["firstTimestamp"])
-        items.append(
-            EventItem(clock(at), timestamp(at), event["type"], event["reason"], event["message"])
-        )
-    return items
+def runtime_message(exc: ServiceError, what: str) -> str:
+    """A runtime read's refusal in words (`what` appear once the sandbox has started)."""
+    if exc.message == NO_RUNTIME:
+        return f"No runtime yet: {what} appear once the sandbox has started."
+    return exc.message
 
 
 async def _woken(wakeup: asyncio.Event) -> None:
@@ -272,12 +252,6 @@ async def _woken(wakeup: asyncio.Event) -> None:
     if wakeup.is_set():
         await asyncio.sleep(DEBOUNCE_SECONDS)
         wakeup.clear()  # changes from here on wake the next round
-
-
-def _runtime_message(exc: ServiceError, what: str) -> str:
-    if exc.message == NO_RUNTIME:
-        return f"No runtime yet: {what} appear once the sandbox has started."
-    return exc.message
 
 
 def _call(fn: Any, sandbox_id: str, **kwargs: Any) -> None:
@@ -292,10 +266,11 @@ class SandboxState(
     SandboxFiles,
     SandboxArtifacts,
     SandboxPreviews,
-    SandboxSessions,
-    SandboxBoundary,
     rx.State,
 ):
+    """The page: the sandbox, the open tab, the overview's actions and the watcher. Each tab
+    is a substate of its own (`SandboxTab`), found through `tab_states()`."""
+
     view: SandboxView = SandboxView()
     phases: list[Phase] = []
     ports: list[PortItem] = []
@@ -303,10 +278,6 @@ class SandboxState(
     missing: bool = False
     tab: str = "logs"
     _tab_chosen: bool = False  # the user picked a tab: the page no longer picks one
-    logs: str = ""
-    logs_error: str = ""
-    events: list[EventItem] = []
-    events_error: str = ""
     error: str = ""
     notice: str = ""
     busy: bool = False
@@ -324,18 +295,31 @@ class SandboxState(
             return "Sandboxes"
         return f"{self.view.template_name} sandbox in {self.view.project_name}"
 
+    @staticmethod
+    def tab_states() -> dict[str, type[SandboxTab]]:
+        """The tabs' substates by tab name (each tab module defines one)."""
+        found = (sub for sub in SandboxState.get_substates() if getattr(sub, "TAB", ""))
+        return {sub.TAB: sub for sub in found}  # type: ignore[attr-defined]
+
+    async def _tab_state(self, tab: str) -> SandboxTab | None:
+        cls = self.tab_states().get(tab)
+        return await self.get_state(cls) if cls else None  # type: ignore[return-value]
+
     def _route_id(self) -> str:
         """The id in /sandboxes/<id> (the page's dynamic route segment)."""
         parts = self.router.url.path.strip("/").split("/")
         return parts[1] if len(parts) == 2 and parts[0] == "sandboxes" else ""
+
+    @classmethod
+    def _followers(cls) -> list:
+        """The background events the page (re)starts with a tab change."""
+        return [event for tab in cls.tab_states().values() for event in tab._followers()]
 
     @rx.event
     async def load(self):
         sandbox_id = self._route_id()
         if sandbox_id != self.view.id:  # another sandbox: forget the previous one's tabs
             self.view, self.phases, self.ports = SandboxView(), [], []
-            self.logs = self.logs_error = self.events_error = ""
-            self.events = []
             self.tab = "logs"
             self._tab_chosen = False
             self._reset_terminal()
@@ -343,17 +327,17 @@ class SandboxState(
             self._reset_files()
             self._reset_artifacts()
             self._reset_previews()
-            self._reset_sessions()
-            self._reset_boundary()
+            for cls in self.tab_states().values():
+                (await self.get_state(cls))._reset()
         elif self.term_id:  # a reload: the terminal mounts again and reconnects
             self.term_status, self.term_detail = "connecting", ""
         self.error = self.notice = ""
         self.busy = False
-        self._apply(await in_thread(read_sandbox, sandbox_id))
+        await self._apply(await in_thread(read_sandbox, sandbox_id))
         if self.missing:
             return None
         await self._refresh_tab()
-        return [SandboxState.watch, SandboxState.follow_task]
+        return [SandboxState.watch, SandboxState.follow_task, *self._followers()]
 
     @rx.event(background=True)
     async def watch(self):
@@ -379,8 +363,8 @@ class SandboxState(
                     if ticket != self._watchers or self._route_id() != sandbox_id:
                         return
                     before = self.view.status
-                    self._apply(snapshot)
-                    tab, tab_changes = self.tab, self._tab_changes
+                    await self._apply(snapshot)
+                    tab, tab_changes = self.tab, await self._tab_changes_of(self.tab)
                 if snapshot is None:
                     return
                 due = time.monotonic() - tab_read >= TICK_SECONDS
@@ -389,15 +373,23 @@ class SandboxState(
                 tab_read = time.monotonic()
                 update = await self._read_tab(tab, sandbox_id)
                 async with self:
-                    stale = self.tab != tab or self._tab_changes != tab_changes
+                    stale = self.tab != tab or await self._tab_changes_of(tab) != tab_changes
                     if ticket != self._watchers or stale:
                         continue  # read before the tab changed (or its content): stale
-                    for name, value in update.items():
-                        setattr(self, name, value)
+                    await self._show_tab(tab, update)
         finally:
             changes.unsubscribe(wakeup)
 
-    def _apply(self, snapshot: Snapshot | None) -> None:
+    async def _tab_changes_of(self, tab: str) -> int:
+        state = await self._tab_state(tab)
+        return state._changes if state is not None else self._tab_changes
+
+    async def _show_tab(self, tab: str, update: dict[str, Any]) -> None:
+        state = await self._tab_state(tab)
+        for name, value in update.items():
+            setattr(state if state is not None else self, name, value)
+
+    async def _apply(self, snapshot: Snapshot | None) -> None:
         self.loaded = True
         self.missing = snapshot is None
         if snapshot is None:
@@ -414,28 +406,21 @@ class SandboxState(
 
     async def _read_tab(self, tab: str, sandbox_id: str) -> dict[str, Any]:
         """What the tab shows now, as var values (read without holding the state)."""
-        if tab == "logs":
-            try:
-                return {"logs": await read_logs(sandbox_id), "logs_error": ""}
-            except ServiceError as exc:
-                return {"logs": "", "logs_error": _runtime_message(exc, "logs")}
-        if tab == "events":
-            try:
-                return {"events": await read_events(sandbox_id), "events_error": ""}
-            except ServiceError as exc:
-                return {"events": [], "events_error": _runtime_message(exc, "events")}
+        cls = self.tab_states().get(tab)
+        if cls is not None:
+            return await cls.read(sandbox_id)
         if tab == "tasks":
             return await self._read_tasks_tab(sandbox_id)
         if tab == "preview":
             return await self._read_previews_tab(sandbox_id)
-        if tab == "sessions":
-            return await self._read_sessions_tab(sandbox_id)
-        if tab == "boundary":
-            return await self._read_boundary_tab(sandbox_id)
         # terminal: a live socket; files, artifacts: read when the tab opens and on request
         return {}
 
     async def _refresh_tab(self) -> None:
+        state = await self._tab_state(self.tab)
+        if state is not None:
+            await state._open()
+            return
         for name, value in (await self._read_tab(self.tab, self.view.id)).items():
             setattr(self, name, value)
         if self.tab == "tasks":
@@ -452,38 +437,26 @@ class SandboxState(
         self.task_error = ""
         self._sync_terminal()
         await self._refresh_tab()
-        return SandboxState.follow_task
+        return [SandboxState.follow_task, *self._followers()]
 
     @rx.event
     async def refresh_tab(self):
         await self._refresh_tab()
 
+    async def _reread(self) -> None:
+        await self._apply(await in_thread(read_sandbox, self.view.id))
+
     async def _act(self, fn: Any, done: str, *, reread: bool = True, **kwargs: Any) -> bool:
-        self.error = self.notice = ""
-        self.busy = True
-        try:
-            await in_thread(_call, fn, self.view.id, **kwargs)
-        except ServiceError as exc:
-            self.error = exc.message
-            return False
-        finally:
-            self.busy = False
-        self.notice = done
-        if reread:
-            self._apply(await in_thread(read_sandbox, self.view.id))
-        return True
+        call = in_thread(_call, fn, self.view.id, **kwargs)
+        reload = self._reread if reread else None
+        return bool(await attempt(self, call, done=done, reload=reload))
 
     @rx.event
     async def decide(self, status: str):
         """Record the validation run's verdict on its template."""
-        self.error = self.notice = ""
-        try:
-            await in_thread(decide_run, self.view.validates, self.view.id, status)
-        except ServiceError as exc:
-            self.error = exc.message
-            return
-        self._apply(await in_thread(read_sandbox, self.view.id))
-        self.notice = f"Recorded: {self.view.template_name} {status} validation."
+        call = in_thread(decide_run, self.view.validates, self.view.id, status)
+        if await attempt(self, call, busy=None, reload=self._reread):
+            self.notice = f"Recorded: {self.view.template_name} {status} validation."
 
     @rx.event
     async def start(self):
@@ -508,3 +481,42 @@ class SandboxState(
         listing = await self.get_state(SandboxesState)
         listing.flash = f"Deleted sandbox {name}."
         return rx.redirect("/sandboxes")
+
+
+class SandboxTab(Feedback, mixin=True):
+    """A tab of the sandbox page, as a substate of `SandboxState`: it sees (and may set) the
+    page's `view` and `tab`, and says back through its own `error`, `notice` and `busy`.
+
+    A tab module subclasses it with the page: `class FilesTab(SandboxTab, SandboxState)`,
+    with `TAB` its name; the page finds it there (no list to edit) and calls the hooks."""
+
+    TAB: ClassVar[str] = ""
+    loaded: bool = False  # read at least once (before that the tab shows a skeleton)
+    # Bumped when the tab changes its own content, so the page's periodic re-read (which
+    # may have started before) does not put older content back.
+    _changes: int = 0
+
+    @classmethod
+    async def read(cls, sandbox_id: str) -> dict[str, Any]:
+        """What the tab shows now, as var values, read without holding the state (the
+        page's watcher re-reads the open tab with it). Tabs read on request return {}."""
+        return {}
+
+    @classmethod
+    def _followers(cls) -> list:
+        """Background events the page starts with it and on a tab change."""
+        return []
+
+    def _reset(self) -> None:
+        """Another sandbox: forget what the tab showed."""
+        self.reset()
+
+    async def _open(self) -> None:
+        """The tab shows (or Refresh): read it."""
+        for name, value in (await self.read(self.view.id)).items():
+            setattr(self, name, value)
+
+    async def _refresh(self) -> None:
+        """Read the tab again after an action changed it (newer than a running re-read)."""
+        await self._open()
+        self._changes += 1

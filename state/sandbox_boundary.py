@@ -2,15 +2,15 @@
 the boundary service (backend/sandboxes/boundary.py): its checks as a checklist, then the
 facts grouped in plain words.
 
-`SandboxBoundary` is a mixin of `SandboxState` (state/sandbox.py); the page reads the tab
-through `_read_boundary_tab` when it opens, on Refresh and on the page's tick.
+`BoundaryTab` is a tab of the sandbox page (state/sandbox.py); the page reads it when it
+opens, on Refresh and on the page's tick.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 
@@ -20,6 +20,7 @@ from backend.sandboxes.boundary import BoundarySummary
 from backend.server import get_runtime
 from state.base import db_session, in_thread
 from state.format import duration, sentence
+from state.sandbox import SandboxState, SandboxTab
 
 
 @dataclasses.dataclass
@@ -199,37 +200,32 @@ def read_boundary(sandbox_id: str) -> BoundarySummary:
         )
 
 
-class SandboxBoundary(rx.State, mixin=True):
-    boundary_checks: list[CheckItem] = []
-    boundary_groups: list[FactGroup] = []
-    boundary_loaded: bool = False
-    boundary_error: str = ""
+class BoundaryTab(SandboxTab, SandboxState):
+    TAB: ClassVar[str] = "boundary"
+    checks: list[CheckItem] = []
+    groups: list[FactGroup] = []
 
     @rx.var
-    def boundary_tally(self) -> str:
+    def tally(self) -> str:
         """`8 passed · 4 warnings · 1 failed`: the checklist at a glance."""
         counts = {status: 0 for status in ("pass", "warn", "fail")}
-        for check in self.boundary_checks:
+        for check in self.checks:
             counts[check.status] = counts.get(check.status, 0) + 1
         warnings = "warning" if counts["warn"] == 1 else "warnings"
         return f"{counts['pass']} passed · {counts['warn']} {warnings} · {counts['fail']} failed"
 
-    def _reset_boundary(self) -> None:
-        self.boundary_checks, self.boundary_groups = [], []
-        self.boundary_loaded = False
-        self.boundary_error = ""
-
-    async def _read_boundary_tab(self, sandbox_id: str) -> dict[str, Any]:
+    @classmethod
+    async def read(cls, sandbox_id: str) -> dict[str, Any]:
         try:
             summary = await in_thread(read_boundary, sandbox_id)
         except ServiceError as exc:
-            return {"boundary_error": exc.message, "boundary_loaded": True}
+            return {"error": exc.message, "loaded": True}
         checks = [
             CheckItem(c.id, c.label, c.status, c.message, c.evidence or []) for c in summary.checks
         ]
         return {
-            "boundary_checks": checks,
-            "boundary_groups": fact_groups(summary),
-            "boundary_error": "",
-            "boundary_loaded": True,
+            "checks": checks,
+            "groups": fact_groups(summary),
+            "error": "",
+            "loaded": True,
         }

@@ -8,8 +8,8 @@ starts a new shell under its id). Once a terminal has ended, its recording is li
 each of its sessions. Only sessions that clients opened themselves can be ended here:
 a terminal session ends with its socket.
 
-`SandboxSessions` is a mixin of `SandboxState` (state/sandbox.py): it uses the page's
-`view` and `term_id` (state/sandbox_terminal.py).
+`SessionsTab` is a tab of the sandbox page (state/sandbox.py); Attach is the Terminal
+tab's (state/sandbox_terminal.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import dataclasses
 import re
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 
@@ -27,8 +27,9 @@ from backend.errors import ServiceError
 from backend.sessions import service as session_service
 from backend.sessions.models import RuntimeSession
 from backend.settings import get_settings
-from state.base import CONSOLE, db_session, in_thread
+from state.base import CONSOLE, attempt, db_session, in_thread
 from state.format import byte_size, clock, duration, short_id, timestamp
+from state.sandbox import SandboxState, SandboxTab
 
 SHOWN = 100  # newest sessions listed
 BROWSERS = (
@@ -136,43 +137,31 @@ def end_session(session_id: str) -> None:
         session_service.end_session(session, principal=CONSOLE, session_id=uuid.UUID(session_id))
 
 
-class SandboxSessions(rx.State, mixin=True):
+class SessionsTab(SandboxTab, SandboxState):
+    TAB: ClassVar[str] = "sessions"
     sessions: list[SessionItem] = []
-    sessions_loaded: bool = False
-    sessions_error: str = ""
-    sessions_notice: str = ""
-    sessions_grace: str = ""  # how long a terminal outlives its last window
+    grace: str = ""  # how long a terminal outlives its last window
 
-    def _reset_sessions(self) -> None:
-        self.sessions = []
-        self.sessions_loaded = False
-        self.sessions_error = self.sessions_notice = ""
-
-    async def _read_sessions_tab(self, sandbox_id: str) -> dict[str, Any]:
+    @classmethod
+    async def read(cls, sandbox_id: str) -> dict[str, Any]:
         try:
             found = await in_thread(read_sessions, sandbox_id)
         except ServiceError as exc:
-            return {"sessions": [], "sessions_error": exc.message, "sessions_loaded": True}
+            return {"sessions": [], "error": exc.message, "loaded": True}
         grace = duration(get_settings().terminal_grace_seconds)
-        return {
-            "sessions": found,
-            "sessions_error": "",
-            "sessions_loaded": True,
-            "sessions_grace": grace,
-        }
+        return {"sessions": found, "error": "", "loaded": True, "grace": grace}
 
-    async def _list_sessions(self) -> None:
-        for name, value in (await self._read_sessions_tab(self.view.id)).items():
-            setattr(self, name, value)
-        self._tab_changes += 1
+    def _reset(self) -> None:
+        grace = self.grace  # the server's: the same for every sandbox
+        self.reset()
+        self.grace = grace
 
     @rx.event
     async def end_runtime_session(self, session_id: str):
-        self.sessions_notice = self.sessions_error = ""
-        try:
-            await in_thread(end_session, session_id)
-        except ServiceError as exc:
-            self.sessions_error = exc.message
-            return
-        self.sessions_notice = "Session ended."
-        await self._list_sessions()
+        await attempt(
+            self,
+            in_thread(end_session, session_id),
+            done="Session ended.",
+            busy=None,
+            reload=self._refresh,
+        )

@@ -15,11 +15,14 @@ from components.forms import panel
 from components.runtime import compact_table, log_view, tab_intro
 from components.tables import mono, muted
 from mbox_app.pages.frame import console_page
-from state.sandbox import EventItem, Phase, PortItem, SandboxState
+from state.sandbox import Phase, PortItem, SandboxState
 from state.sandbox_artifacts import ALL_TASKS, CAPTURE_KINDS, UPLOAD_ID, ArtifactItem
+from state.sandbox_boundary import BoundaryTab
+from state.sandbox_events import EventItem, EventsTab
 from state.sandbox_files import FileItem
+from state.sandbox_logs import LogsTab
 from state.sandbox_previews import EXPIRIES, LinkItem, PreviewPortItem
-from state.sandbox_sessions import SessionItem
+from state.sandbox_sessions import SessionItem, SessionsTab
 from state.sandbox_tasks import MAX_TIMEOUT, TaskItem
 
 ROUTE = "/sandboxes/[sandbox_id]"
@@ -464,9 +467,9 @@ def logs_tab() -> rx.Component:
     return rx.box(
         tab_head("The last 200 lines the sandbox wrote, refreshed every few seconds."),
         rx.cond(
-            SandboxState.logs_error,
-            muted(SandboxState.logs_error),
-            log_view(SandboxState.logs, label="Sandbox log", empty="No output yet."),
+            LogsTab.error,
+            muted(LogsTab.error),
+            log_view(LogsTab.logs, label="Sandbox log", empty="No output yet."),
         ),
     )
 
@@ -475,13 +478,13 @@ def events_tab() -> rx.Component:
     return rx.box(
         tab_head("What the runtime did with this sandbox, newest first."),
         rx.cond(
-            SandboxState.events_error,
-            muted(SandboxState.events_error),
+            EventsTab.error,
+            muted(EventsTab.error),
             rx.cond(
-                SandboxState.events.length() > 0,
+                EventsTab.events.length() > 0,
                 compact_table(
                     ["Time", "Type", "Reason", "Message"],
-                    SandboxState.events,
+                    EventsTab.events,
                     event_row,
                     label="Runtime events",
                     widths=["6rem", "7rem", "9rem", ""],
@@ -745,12 +748,12 @@ def link_row(link: rx.Var[LinkItem]) -> rx.Component:
 
 def sessions_tab() -> rx.Component:
     return sessions.sessions_layout(
-        sessions.sessions_table(SandboxState.sessions, session_row),
-        has_sessions=SandboxState.sessions.length() > 0,
-        loaded=SandboxState.sessions_loaded,
-        error=SandboxState.sessions_error,
-        notice=SandboxState.sessions_notice,
-        grace=SandboxState.sessions_grace,
+        sessions.sessions_table(SessionsTab.sessions, session_row),
+        has_sessions=SessionsTab.sessions.length() > 0,
+        loaded=SessionsTab.loaded,
+        error=SessionsTab.error,
+        notice=SessionsTab.notice,
+        grace=SessionsTab.grace,
         on_refresh=SandboxState.refresh_tab,
     )
 
@@ -760,7 +763,7 @@ def session_row(item: rx.Var[SessionItem]) -> rx.Component:
         item,
         current=item.terminal_id == SandboxState.term_id,
         on_attach=SandboxState.attach_terminal(item.terminal_id),
-        on_end=SandboxState.end_runtime_session(item.id),
+        on_end=SessionsTab.end_runtime_session(item.id),
     )
 
 
@@ -769,10 +772,10 @@ def session_row(item: rx.Var[SessionItem]) -> rx.Component:
 
 def boundary_tab() -> rx.Component:
     return boundary.boundary_layout(
-        boundary.checklist(SandboxState.boundary_checks, boundary.check_row),
-        boundary.fact_groups(SandboxState.boundary_groups),
-        tally=SandboxState.boundary_tally,
-        loaded=SandboxState.boundary_loaded,
-        error=SandboxState.boundary_error,
+        boundary.checklist(BoundaryTab.checks, boundary.check_row),
+        boundary.fact_groups(BoundaryTab.groups),
+        tally=BoundaryTab.tally,
+        loaded=BoundaryTab.loaded,
+        error=BoundaryTab.error,
         on_refresh=SandboxState.refresh_tab,
     )
