@@ -32,7 +32,7 @@ def template_boundary(
         session,
         template_id=template_id,
         project_id=project_id,
-        runtime=request.app.state.runtime.availability(),
+        runtime=request.app.state.runtime.describe(),
     )
     return public(summary)
 
@@ -42,6 +42,6 @@ def template_boundary(
 )
 def sandbox_boundary(request: Request, session: SessionDep, sandbox_id: SandboxId) -> JSONResponse:
     summary = boundary.sandbox_boundary(
-        session, sandbox_id=sandbox_id, runtime=request.app.state.runtime.availability()
+        session, sandbox_id=sandbox_id, runtime=request.app.state.runtime.describe()
     )
     return public(summary)

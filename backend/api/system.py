@@ -79,14 +79,11 @@ def api_info(settings: Settings, runtime: RuntimeAdapter, *, host_details: bool 
     """The manifest. Without `host_details` (an anonymous caller on a server that has a
     token), only what a client checks compatibility with: how the runtime is set up on
     this host (uids, whether the server is root, why it is unavailable) is left out."""
-    availability = runtime.availability()
-    runtime_info = RuntimeInfo(enabled=availability.available, adapter=availability.adapter)
+    described = runtime.describe()
+    runtime_info = RuntimeInfo(enabled=described.available, adapter=described.adapter)
     if host_details:
         runtime_info = runtime_info.model_copy(
-            update={
-                "message": availability.message or None,
-                "details": dict(availability.details) or None,
-            }
+            update={"message": described.message or None, "details": dict(described.details)}
         )
     return APIInfo(
         name="mbox",

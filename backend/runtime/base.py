@@ -132,6 +132,175 @@ class Availability:
     details: Mapping[str, str] = field(default_factory=dict)
 
 
+# -- what a runtime says about itself (RuntimeAdapter.describe) ---------------------------
+# Structured facts: the domain decides on the fields (never on words), and renders its
+# sentences from them; the few phrases here are the runtime naming its own mechanisms.
+
+
+@dataclass(frozen=True)
+class LimitEnforcer:
+    """One mechanism and the per-sandbox limits it holds: `cgroup v2` (memory, processes)."""
+
+    mechanism: str
+    limits: tuple[str, ...]
+
+    def text(self) -> str:
+        return f"{self.mechanism} ({', '.join(self.limits)})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Enforcement:
+    """Something the runtime holds each sandbox to: by `mechanism`, or not at all
+    (`missing` says why)."""
+
+    mechanism: str = ""
+    missing: str = ""  # "" when enforced
+
+    @property
+    def enforced(self) -> bool:
+        return not self.missing
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiskQuota(Enforcement):
+    """Each sandbox's own disk, e.g. "own ext4 disk per sandbox (workspace and /tmp)"."""
+
+    default_bytes: int = 0  # a sandbox's size unless its template's storageRequest says
+    bytes_per_inode: int = 0
+    caveat: str = ""  # e.g. "workspaces made before disk quotas have none"
+
+    def text(self) -> str:
+        if not self.enforced:
+            return f"no disk quota ({self.missing}): workspaces share the data disk"
+        caveat = f"; {self.caveat}" if self.caveat else ""
+        return (
+            f"{self.mechanism}: storageRequest or {self.default_bytes / 1024**3:g} GiB, one "
+            f"inode per {self.bytes_per_inode} bytes{caveat}"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CpuQuota(Enforcement):
+    """A CPU cap per sandbox, e.g. "cgroup CPU quota"."""
+
+    default_millis: int = 0  # without the template's cpuRequest; 0: no limit
+
+    def text(self) -> str:
+        if not self.enforced:
+            return f"no CPU limit ({self.missing})"
+        default = self.default_millis
+        fallback = f"{default / 1000:g} CPU" if default else "no limit"
+        return f"{self.mechanism}: the template's cpuRequest, else {fallback}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyscallFilter(Enforcement):
+    """A filter on every process's syscalls, e.g. "seccomp filter (libseccomp 2.5.4)"."""
+
+    denied: int = 0  # syscalls denied outright
+    restricted: tuple[str, ...] = ()  # syscalls denied for some arguments
+
+    def text(self) -> str:
+        if not self.enforced:
+            return f"no syscall filter: {self.missing}"
+        return (
+            f"{self.mechanism}: {self.denied} syscalls denied, {len(self.restricted)} "
+            f"restricted by argument ({', '.join(self.restricted)})"
+        )
+
+
+@dataclass(frozen=True)
+class Isolation:
+    mechanism: str  # e.g. "bubblewrap"
+    namespaces: tuple[str, ...]  # of its own, per sandbox
+    read_only_paths: tuple[str, ...]  # host paths it sees read-only
+    private_tmp: bool
+    own_host_uid: bool  # each sandbox runs as a host uid of its own (else the server's)
+    limits: tuple[LimitEnforcer, ...]
+    disk: DiskQuota
+    cpu: CpuQuota
+    syscalls: SyscallFilter
+
+    def limits_text(self) -> str:
+        return "; ".join(enforcer.text() for enforcer in self.limits) or "none reported"
+
+    def uids_text(self) -> str:
+        return "one host uid per sandbox" if self.own_host_uid else "the server's uid"
+
+
+Reach = Literal["loopback", "public-internet", "all-but-host", "all"]
+
+
+@dataclass(frozen=True)
+class Egress:
+    """What one network policy class really gets. `loopback`: nothing leaves the sandbox;
+    `public-internet`: public addresses only; `all-but-host`: everything except this host
+    and link-local; `all`: everything, unfiltered."""
+
+    reach: Reach
+    via: str = ""  # how packets leave, e.g. "user-mode NAT"
+    filtered_by: str = ""  # what refuses the rest, e.g. "nftables rules outside the sandbox"
+    unfiltered_because: str = ""  # for `all`: why nothing filters it
+
+
+@dataclass(frozen=True)
+class Network:
+    policies: Mapping[str, Egress]  # per network policy (default, restricted, open)
+    filter: str  # the egress filter's name, "none" without one
+    summary: str  # the runtime's one line about its network
+
+    def egress(self, network_policy: str) -> Egress:
+        return self.policies.get(network_policy, Egress("loopback"))
+
+
+@dataclass(frozen=True)
+class ImageHandling:
+    pulled: bool  # the template's image is what the sandbox runs
+    instead: str = ""  # when not pulled: what runs instead
+
+
+@dataclass(frozen=True)
+class Persistence:
+    workspace_kept_on_stop: bool
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a sandbox that is not running is reported to live (`/runtime`)."""
+
+    namespace: str  # "" for the sandbox's own namespace
+    container: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuntimeDescription(Availability):
+    """Availability plus what the runtime enforces. `details` (the words /v1/info shows)
+    are rendered from the facts."""
+
+    isolation: Isolation
+    network: Network
+    image: ImageHandling
+    persistence: Persistence
+    placement: Placement
+    controller_permissions: tuple[str, ...]  # what the server may do to run sandboxes
+    access: tuple[str, ...]  # how people and programs reach a sandbox
+    cleanup: tuple[str, ...]  # what stop, delete and a server crash leave behind
+
+    def __post_init__(self) -> None:
+        isolation = self.isolation
+        details = {
+            "isolation": isolation.mechanism,
+            "limits": isolation.limits_text(),
+            "uids": isolation.uids_text(),
+            "syscalls": isolation.syscalls.text(),
+            "disk": isolation.disk.text(),
+            "cpu": isolation.cpu.text(),
+            "network": self.network.summary,
+            "egress": self.network.filter,
+        }
+        object.__setattr__(self, "details", details)
+
+
 @dataclass
 class WorkspaceStream:
     """An open workspace path being read: a regular file as it is, or a directory as a
@@ -170,7 +339,12 @@ class ExecProcess(Protocol):
 class RuntimeAdapter(Protocol):
     name: str
 
-    def availability(self) -> Availability: ...
+    def availability(self) -> Availability:
+        """Whether sandboxes can run here, and why not (a RuntimeDescription is one)."""
+
+    def describe(self) -> RuntimeDescription:
+        """Availability and the structured facts of what this runtime enforces: the boundary
+        summaries and /v1/info render these, so the domain knows no adapter by name."""
 
     async def ensure(self, spec: SandboxSpec) -> RuntimeStatus:
         """Create or resume the sandbox; idempotent (a running sandbox is left alone)."""

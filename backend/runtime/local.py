@@ -55,17 +55,28 @@ from typing import Any
 from backend.runtime import disk, egress, netns, pty, seccomp, workspace
 from backend.runtime.base import (
     Availability,
+    CpuQuota,
     DiskFull,
+    DiskQuota,
+    Egress,
     FileEntry,
     FileMissing,
+    ImageHandling,
+    Isolation,
+    LimitEnforcer,
     Limits,
+    Network,
     PathRefused,
+    Persistence,
+    Placement,
     PortUnavailable,
+    RuntimeDescription,
     RuntimeEvent,
     RuntimeFailure,
     RuntimeStatus,
     RuntimeTarget,
     SandboxSpec,
+    SyscallFilter,
     WorkspaceStream,
 )
 from backend.runtime.cgroups import Cgroups, join_prefix
@@ -109,6 +120,29 @@ HELPER_ENV = {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"}
 # The first step inside a sandbox: the command's environment from a memfd (see
 # `_environment_file`), the usual umask (the server's own is private), then the command.
 ENTER_SCRIPT = 'umask 022 && . /proc/self/fd/{fd} && exec "$@"'
+# What this runtime's server process may do, how people reach a sandbox, and what cleanup
+# means (the boundary summaries show these as they are).
+CONTROLLER_PERMISSIONS = (
+    "start and stop bubblewrap process trees on this host",
+    "as root: run each sandbox under its own unprivileged host uid (setpriv)",
+    "create and remove one cgroup per sandbox when cgroups are writable",
+    "create and remove the sandbox's workspace directory under the data dir",
+    "as root: make, loop-mount and unmount each sandbox's own disk image (workspace, /tmp)",
+)
+ACCESS = (
+    "terminal: a PTY inside the sandbox's namespaces (nsenter), as the sandbox user, "
+    "no capabilities, no_new_privs",
+    "tasks: commands run the same way, with a timeout and a cancel",
+    "files: read and written inside the workspace only (paths outside are refused)",
+    "previews: connections to the sandbox's own ports inside its network namespace",
+    "logs and events: the sandbox's output and lifecycle events",
+)
+CLEANUP = (
+    "stop kills every process in the sandbox's PID namespace; the workspace is kept",
+    "delete stops the sandbox and removes its workspace directory, disk image and cgroup",
+    "if the server dies the kernel kills every sandbox (--die-with-parent); on restart the "
+    "reconciler starts the ones meant to run",
+)
 
 
 def _now() -> datetime:
@@ -217,64 +251,115 @@ class LocalRuntime:
     # -- availability -------------------------------------------------------------------
 
     def availability(self) -> Availability:
+        return self.describe()
+
+    def describe(self) -> RuntimeDescription:
         missing = [tool for tool in TOOLS if not _installed(tool)]
-        details = {
-            "isolation": "bubblewrap",
-            "limits": (
-                f"{self._cgroups.describe()}; setrlimit (open files, file size)"
-                if self._cgroups
-                else "setrlimit (address space, processes, open files, file size)"
-            ),
-            "uids": "one host uid per sandbox" if self._privileged else "the server's uid",
-            "syscalls": self._syscalls.describe() if self._syscalls else seccomp.UNAVAILABLE,
-            "disk": self._describe_disk(),
-            "cpu": self._describe_cpu(),
-            "network": self._describe_network(),
-            "egress": "nftables" if self._filters_egress() else "none",
-        }
+        message = ""
         if missing:
             hint = "apt-get install bubblewrap util-linux"
             message = f"local runtime unavailable: {', '.join(missing)} not found ({hint})"
-            return Availability(False, ADAPTER, message, details)
-        if self._syscalls is None:
+        elif self._syscalls is None:
             message = f"local runtime unavailable: {seccomp.UNAVAILABLE}"
-            return Availability(False, ADAPTER, message, details)
-        return Availability(True, ADAPTER, "", details)
+        return RuntimeDescription(
+            available=not message,
+            adapter=ADAPTER,
+            message=message,
+            isolation=Isolation(
+                mechanism="bubblewrap",
+                namespaces=("user", "PID", "IPC", "UTS", "mount", "network"),
+                read_only_paths=("/usr", "/etc"),
+                private_tmp=True,
+                own_host_uid=self._privileged,
+                limits=self._limit_enforcers(),
+                disk=self._disk_quota(),
+                cpu=self._cpu_quota(),
+                syscalls=self._syscall_filter(),
+            ),
+            network=self._network(),
+            image=ImageHandling(
+                pulled=False, instead="the local runtime runs the host's read-only /usr"
+            ),
+            persistence=Persistence(workspace_kept_on_stop=True),
+            placement=Placement(namespace="local", container="sandbox"),
+            controller_permissions=CONTROLLER_PERMISSIONS,
+            access=ACCESS,
+            cleanup=CLEANUP,
+        )
 
     def _filters_egress(self) -> bool:
         """Whether egress rules can be loaded: they need root (and libnftables)."""
         return self._privileged and egress.supported()
 
-    def _describe_network(self) -> str:
-        if not _installed("slirp4netns"):
-            return "loopback only (install slirp4netns for egress)"
-        if self._filters_egress():
+    def _limit_enforcers(self) -> tuple[LimitEnforcer, ...]:
+        if not self._cgroups:
             return (
+                LimitEnforcer(
+                    "setrlimit", ("address space", "processes", "open files", "file size")
+                ),
+            )
+        held = (
+            ("memory", "processes", "CPU") if self._cgroups.cpu_parent else ("memory", "processes")
+        )
+        return (
+            LimitEnforcer(f"cgroup v{self._cgroups.version}", held),
+            LimitEnforcer("setrlimit", ("open files", "file size")),
+        )
+
+    def _network(self) -> Network:
+        """Per policy: `restricted` is always loopback only; with egress rules (root)
+        `default` reaches the public internet only and `open` all but this host and
+        link-local; without them `default` fails closed and `open` is unfiltered."""
+        nat, rules = "user-mode NAT", "nftables rules outside the sandbox"
+        loopback = Egress("loopback")
+        filtering = self._filters_egress()
+        if not _installed("slirp4netns"):
+            summary = "loopback only (install slirp4netns for egress)"
+            default, open_ = loopback, loopback
+        elif filtering:
+            summary = (
                 "egress through slirp4netns behind nftables rules: default reaches the public "
                 "internet only, open everything but this host and link-local; restricted "
                 "loopback only"
             )
-        return (
-            "egress through slirp4netns for open only, unfiltered (egress rules need root "
-            "and nft); default and restricted loopback only"
-        )
+            default = Egress("public-internet", nat, rules)
+            open_ = Egress("all-but-host", nat, rules)
+        else:
+            summary = (
+                "egress through slirp4netns for open only, unfiltered (egress rules need root "
+                "and nft); default and restricted loopback only"
+            )
+            default = loopback
+            open_ = Egress(
+                "all", nat, unfiltered_because="egress rules need a server running as root"
+            )
+        policies = {"default": default, "restricted": loopback, "open": open_}
+        return Network(policies, "nftables" if filtering else "none", summary)
 
-    def _describe_disk(self) -> str:
-        limits = self.limits
+    def _disk_quota(self) -> DiskQuota:
         if self._volumes is None:
-            return "no disk quota (loop mounts need root): workspaces share the data disk"
-        return (
-            f"own ext4 disk per sandbox (workspace and /tmp): storageRequest or "
-            f"{limits.workspace_bytes / 1024**3:g} GiB, one inode per {limits.bytes_per_inode} "
-            "bytes; workspaces made before disk quotas have none"
+            return DiskQuota(missing="loop mounts need root")
+        return DiskQuota(
+            mechanism="own ext4 disk per sandbox (workspace and /tmp)",
+            default_bytes=self.limits.workspace_bytes,
+            bytes_per_inode=self.limits.bytes_per_inode,
+            caveat="workspaces made before disk quotas have none",
         )
 
-    def _describe_cpu(self) -> str:
+    def _cpu_quota(self) -> CpuQuota:
         if not (self._cgroups and self._cgroups.cpu_parent):
-            return "no CPU limit (needs root and the cgroup cpu controller)"
-        default = self.limits.cpu_millis
-        fallback = f"{default / 1000:g} CPU" if default else "no limit"
-        return f"cgroup CPU quota: the template's cpuRequest, else {fallback}"
+            return CpuQuota(missing="needs root and the cgroup cpu controller")
+        return CpuQuota(mechanism="cgroup CPU quota", default_millis=self.limits.cpu_millis)
+
+    def _syscall_filter(self) -> SyscallFilter:
+        if self._syscalls is None:
+            return SyscallFilter(missing=seccomp.UNAVAILABLE.removeprefix("no syscall filter: "))
+        found = self._syscalls
+        return SyscallFilter(
+            mechanism=f"seccomp filter (libseccomp {found.version})",
+            denied=len(found.denied),
+            restricted=found.restricted,
+        )
 
     # -- lifecycle ----------------------------------------------------------------------
 

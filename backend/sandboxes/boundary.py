@@ -1,9 +1,11 @@
 """Boundary summaries: what a template or sandbox may reach, and what is really enforced.
 
 The reference's shape (contract §2.10), with facts true for the runtime that is active:
-the local runtime isolates with bubblewrap namespaces on this host, records the image
-without pulling it, injects the template's env, records secret and credential references
-without mounting them, and the lifetime engine enforces both the TTL and the idle timeout.
+its sentences are rendered from the runtime's own description (`RuntimeAdapter.describe`:
+isolation, network per policy class, limits, image handling, persistence), so no adapter
+is known here by name. The template's env is injected, secret and credential references
+are recorded without being mounted, and the lifetime engine enforces the TTL and the idle
+timeout.
 Checks come in the reference's order; `image` and `isolation` follow as this product's own.
 Read-only: nothing here writes, so nothing is audited.
 """
@@ -11,7 +13,6 @@ Read-only: nothing here writes, so nothing is audited.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from sqlmodel import Session, col, select
@@ -22,7 +23,7 @@ from backend.policy import service as policy
 from backend.policy.models import ProjectPolicyRow
 from backend.projects import service as projects
 from backend.projects.models import ProjectRow
-from backend.runtime.base import Availability
+from backend.runtime.base import Egress, RuntimeDescription
 from backend.sandboxes.models import DEFAULT_SERVICE_ACCOUNT, SandboxRow
 from backend.sandboxes.service import get_sandbox
 from backend.schemas import PublicModel
@@ -112,37 +113,12 @@ class BoundarySummary(PublicModel):
     checks: list[BoundaryCheck]
 
 
-# What the local runtime's server process may do, how people reach a sandbox, and what
-# cleanup means (backend/runtime/local.py).
-CONTROLLER_PERMISSIONS = [
-    "start and stop bubblewrap process trees on this host",
-    "as root: run each sandbox under its own unprivileged host uid (setpriv)",
-    "create and remove one cgroup per sandbox when cgroups are writable",
-    "create and remove the sandbox's workspace directory under the data dir",
-    "as root: make, loop-mount and unmount each sandbox's own disk image (workspace, /tmp)",
-]
-RUNTIME_ACCESS = [
-    "terminal: a PTY inside the sandbox's namespaces (nsenter), as the sandbox user, "
-    "no capabilities, no_new_privs",
-    "tasks: commands run the same way, with a timeout and a cancel",
-    "files: read and written inside the workspace only (paths outside are refused)",
-    "previews: connections to the sandbox's own ports inside its network namespace",
-    "logs and events: the sandbox's output and lifecycle events",
-]
-CLEANUP = [
-    "stop kills every process in the sandbox's PID namespace; the workspace is kept",
-    "delete stops the sandbox and removes its workspace directory, disk image and cgroup",
-    "if the server dies the kernel kills every sandbox (--die-with-parent); on restart the "
-    "reconciler starts the ones meant to run",
-]
-
-
 def template_boundary(
     session: Session,
     *,
     template_id: uuid.UUID,
     project_id: uuid.UUID | None,
-    runtime: Availability,
+    runtime: RuntimeDescription,
 ) -> BoundarySummary:
     """A template's boundary. `project_id` places a global template; a project template
     always uses its own project."""
@@ -153,7 +129,7 @@ def template_boundary(
 
 
 def sandbox_boundary(
-    session: Session, *, sandbox_id: uuid.UUID, runtime: Availability
+    session: Session, *, sandbox_id: uuid.UUID, runtime: RuntimeDescription
 ) -> BoundarySummary:
     sandbox = get_sandbox(session, sandbox_id)
     if sandbox.template_id is None:
@@ -169,7 +145,7 @@ def _summary(
     template: TemplateRow,
     project: ProjectRow | None,
     sandbox: SandboxRow | None,
-    runtime: Availability,
+    runtime: RuntimeDescription,
 ) -> BoundarySummary:
     namespace = sandbox.namespace if sandbox else (project.default_namespace if project else None)
     account = sandbox.service_account_name if sandbox else None
@@ -189,7 +165,7 @@ def _summary(
         service_account_name=account,
         runtime_ref=sandbox.runtime_ref if sandbox else None,
         image=template.image,
-        image_projection="recorded-not-pulled",
+        image_projection="pulled" if runtime.image.pulled else "recorded-not-pulled",
         working_dir=template.working_dir,
         resource_requests=_requests(template),
         storage_request=template.storage_request or None,
@@ -215,9 +191,9 @@ def _summary(
         credential_refs=credentials or None,
         credential_projection=RECORDED if credentials else "none",
         runtime=_runtime(template, runtime),
-        controller_permissions=CONTROLLER_PERMISSIONS,
-        runtime_access=RUNTIME_ACCESS,
-        cleanup=CLEANUP,
+        controller_permissions=list(runtime.controller_permissions),
+        runtime_access=list(runtime.access),
+        cleanup=list(runtime.cleanup),
         checks=[],
     )
     summary.checks = _checks(session, summary, template, project, sandbox, runtime)
@@ -254,22 +230,12 @@ def _credentials(session: Session, project: ProjectRow | None) -> list[BoundaryC
     ]
 
 
-def _egress(runtime: Availability) -> bool:
-    """Whether sandboxes that may reach out really can (the runtime found slirp4netns)."""
-    return runtime.details.get("network", "").startswith("egress")
-
-
-def _network_projection(network_policy: str, runtime: Availability) -> str:
-    """What the policy really gets: with egress rules (root), `default` the public internet
-    only and `open` all but this host and link-local; without them `default` fails closed
-    and `open` is unfiltered."""
-    if network_policy == "restricted" or not _egress(runtime):
-        return "loopback-only"
-    if runtime.details.get("egress") == "nftables":
-        if network_policy == "default":
-            return "public-internet-only"
-        return "egress-except-host-and-link-local"
-    return "loopback-only" if network_policy == "default" else "egress-through-user-mode-nat"
+def _network_projection(network_policy: str, runtime: RuntimeDescription) -> str:
+    """What the policy really gets, named by how far it reaches (see `_network_fact`)."""
+    egress = runtime.network.egress(network_policy)
+    if egress.reach == "all":
+        return f"egress-through-{egress.via.lower().replace(' ', '-') or 'the-runtime'}"
+    return REACH_PROJECTIONS[egress.reach]
 
 
 def _lifecycle_projection(template: TemplateRow) -> str:
@@ -281,32 +247,36 @@ def _lifecycle_projection(template: TemplateRow) -> str:
     return "idle-enforced" if idle else "not-configured"
 
 
-def _runtime(template: TemplateRow, runtime: Availability) -> BoundaryRuntime:
-    details = runtime.details
+def _runtime(template: TemplateRow, runtime: RuntimeDescription) -> BoundaryRuntime:
+    isolation = runtime.isolation
+    *some, last = isolation.namespaces
+    owned = f"{', '.join(some)} and {last}" if some else last
+    host = f"host filesystem read-only ({', '.join(isolation.read_only_paths)})"
+    kept = runtime.persistence.workspace_kept_on_stop
     return BoundaryRuntime(
         adapter=runtime.adapter,
         available=runtime.available,
         message=runtime.message or None,
         isolation=[
-            "own user, PID, IPC, UTS, mount and network namespaces "
-            f"({details.get('isolation', runtime.adapter)})",
-            "host filesystem read-only (/usr, /etc); private /tmp",
-            f"writable workspace at {template.working_dir}, kept across stop and start",
-            f"limits: {details.get('limits', 'none reported')}",
-            f"disk: {_disk_fact(template, details)}",
-            f"cpu: {details.get('cpu', 'none reported')}",
-            f"user: {details.get('uids', 'the server uid')}",
-            f"syscalls: {details.get('syscalls', 'no filter reported')}",
+            f"own {owned} namespaces ({isolation.mechanism})",
+            host + ("; private /tmp" if isolation.private_tmp else ""),
+            f"writable workspace at {template.working_dir}, "
+            + ("kept across stop and start" if kept else "emptied when it stops"),
+            f"limits: {isolation.limits_text()}",
+            f"disk: {_disk_fact(template, runtime)}",
+            f"cpu: {isolation.cpu.text()}",
+            f"user: {isolation.uids_text()}",
+            f"syscalls: {isolation.syscalls.text()}",
         ],
     )
 
 
-def _disk_fact(template: TemplateRow, details: Mapping[str, str]) -> str:
+def _disk_fact(template: TemplateRow, runtime: RuntimeDescription) -> str:
     """The runtime's disk enforcement, with this template's size when it sets one."""
-    enforced = details.get("disk", "none reported")
-    if template.storage_request and not enforced.startswith("no disk quota"):
-        return f"{template.storage_request} (storageRequest); {enforced}"
-    return enforced
+    disk = runtime.isolation.disk
+    if template.storage_request and disk.enforced:
+        return f"{template.storage_request} (storageRequest); {disk.text()}"
+    return disk.text()
 
 
 def _check(
@@ -321,7 +291,7 @@ def _checks(
     template: TemplateRow,
     project: ProjectRow | None,
     sandbox: SandboxRow | None,
-    runtime: Availability,
+    runtime: RuntimeDescription,
 ) -> list[BoundaryCheck]:
     checks = [
         _placement_check("namespace", "Namespace", summary.namespace),
@@ -334,20 +304,14 @@ def _checks(
         ),
         _secret_refs_check(summary),
         _credential_refs_check(summary),
-        _network_check(summary),
+        _network_check(summary, runtime),
         _lifecycle_check(template),
     ]
     if sandbox is not None:
         checks.append(_runtime_ref_check(sandbox))
     checks += [
         _launch_policy_check(session, template, project, summary.service_account_name or ""),
-        _check(
-            "image",
-            "Image",
-            "warn",
-            f"{template.image} is recorded but not pulled: the local runtime runs the host's "
-            "read-only /usr.",
-        ),
+        _image_check(template, runtime),
         _isolation_check(runtime),
     ]
     return checks
@@ -387,34 +351,42 @@ def _credential_refs_check(summary: BoundarySummary) -> BoundaryCheck:
     )
 
 
-NETWORK_FACTS = {
-    "loopback-only": "loopback only; no egress, and the host's services are unreachable",
-    "public-internet-only": (
-        "the public internet only, through user-mode NAT; nftables rules outside the "
-        "sandbox refuse this host's addresses, link-local (cloud metadata), private, CGNAT "
-        "and reserved ranges"
-    ),
-    "egress-except-host-and-link-local": (
-        "outbound connections are allowed (user-mode NAT) except to this host's addresses "
-        "and link-local (cloud metadata), refused by nftables rules outside the sandbox"
-    ),
-    "egress-through-user-mode-nat": (
-        "outbound connections are allowed (user-mode NAT), unfiltered: egress rules need "
-        "a server running as root"
-    ),
+REACH_PROJECTIONS = {
+    "loopback": "loopback-only",
+    "public-internet": "public-internet-only",
+    "all-but-host": "egress-except-host-and-link-local",
 }
 
 
-def _network_check(summary: BoundarySummary) -> BoundaryCheck:
-    projection = summary.network_policy_projection
+def _network_fact(egress: Egress) -> str:
+    """What a network policy class gets, in words, from the runtime's facts."""
+    if egress.reach == "loopback":
+        return "loopback only; no egress, and the host's services are unreachable"
+    if egress.reach == "public-internet":
+        return (
+            f"the public internet only, through {egress.via}; {egress.filtered_by} refuse this "
+            "host's addresses, link-local (cloud metadata), private, CGNAT and reserved ranges"
+        )
+    if egress.reach == "all-but-host":
+        return (
+            f"outbound connections are allowed ({egress.via}) except to this host's addresses "
+            f"and link-local (cloud metadata), refused by {egress.filtered_by}"
+        )
+    return (
+        f"outbound connections are allowed ({egress.via}), unfiltered: {egress.unfiltered_because}"
+    )
+
+
+def _network_check(summary: BoundarySummary, runtime: RuntimeDescription) -> BoundaryCheck:
+    egress = runtime.network.egress(summary.network_policy)
     lists = [f"allow {cidr}" for cidr in summary.egress_allow or []]
     lists += [f"deny {cidr}" for cidr in summary.egress_deny or []]
-    message = f"Network policy {summary.network_policy}: {NETWORK_FACTS[projection]}."
-    if lists and projection == "loopback-only":
+    message = f"Network policy {summary.network_policy}: {_network_fact(egress)}."
+    if lists and egress.reach == "loopback":
         message += " The template's egress lists have no effect."
     elif lists:
         message += " The template's deny list always wins; its allow list never opens this host."
-    status = "pass" if projection == "loopback-only" else "warn"
+    status = "pass" if egress.reach == "loopback" else "warn"
     return _check("network-policy", "Network policy", status, message, lists or None)
 
 
@@ -476,13 +448,23 @@ def _launch_policy_check(
     return _check("launch-policy", "Launch policy", "pass", "The launch policy allows it.")
 
 
-def _isolation_check(runtime: Availability) -> BoundaryCheck:
+def _image_check(template: TemplateRow, runtime: RuntimeDescription) -> BoundaryCheck:
+    if runtime.image.pulled:
+        return _check("image", "Image", "pass", f"{template.image} is pulled and run.")
+    return _check(
+        "image",
+        "Image",
+        "warn",
+        f"{template.image} is recorded but not pulled: {runtime.image.instead}.",
+    )
+
+
+def _isolation_check(runtime: RuntimeDescription) -> BoundaryCheck:
     if not runtime.available:
         return _check("isolation", "Isolation", "fail", runtime.message or "No runtime.")
     return _check(
         "isolation",
         "Isolation",
         "pass",
-        f"The {runtime.adapter} runtime isolates with "
-        f"{runtime.details.get('isolation', 'its own mechanism')}.",
+        f"The {runtime.adapter} runtime isolates with {runtime.isolation.mechanism}.",
     )

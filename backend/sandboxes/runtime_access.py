@@ -47,10 +47,11 @@ def tail_lines(value: str | None) -> int:
 
 
 async def target(runtime: RuntimeAdapter, sandbox: SandboxRow) -> dict[str, Any]:
-    if sandbox.status != "running":
-        return _target_json(
-            RuntimeTarget("local", str(sandbox.id), "sandbox", sandbox.status.capitalize())
-        )
+    if sandbox.status != "running":  # where the runtime places it, in its last known phase
+        placement = runtime.describe().placement
+        namespace = placement.namespace or sandbox.namespace
+        phase = sandbox.status.capitalize()
+        return _target_json(RuntimeTarget(namespace, str(sandbox.id), placement.container, phase))
     return _target_json(await call_runtime(runtime.target(sandbox.id)))
 
 

@@ -7,11 +7,11 @@ import os
 import shutil
 import subprocess
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
-from backend.runtime import egress
-from backend.runtime.base import Availability
+from backend.runtime import egress, local
 from backend.sandboxes import boundary
 
 FIB_TRIE = """Main:
@@ -135,20 +135,24 @@ async def test_a_namespace_that_cannot_be_entered_is_an_error():
 
 
 @pytest.mark.parametrize(
-    ("policy", "details", "projection"),
+    ("policy", "slirp", "rules", "projection"),
     [
-        ("restricted", {"network": "egress ...", "egress": "nftables"}, "loopback-only"),
-        ("default", {"network": "egress ...", "egress": "nftables"}, "public-internet-only"),
-        (
-            "open",
-            {"network": "egress ...", "egress": "nftables"},
-            "egress-except-host-and-link-local",
-        ),
-        ("default", {"network": "egress ...", "egress": "none"}, "loopback-only"),
-        ("open", {"network": "egress ...", "egress": "none"}, "egress-through-user-mode-nat"),
-        ("open", {"network": "loopback only (install slirp4netns)"}, "loopback-only"),
+        ("restricted", True, True, "loopback-only"),
+        ("default", True, True, "public-internet-only"),
+        ("open", True, True, "egress-except-host-and-link-local"),
+        ("default", True, False, "loopback-only"),
+        ("open", True, False, "egress-through-user-mode-nat"),
+        ("open", False, True, "loopback-only"),
+        ("unknown", True, True, "loopback-only"),
     ],
 )
-def test_the_boundary_says_what_each_policy_really_gets(policy, details, projection):
-    runtime = Availability(True, "local", "", details)
-    assert boundary._network_projection(policy, runtime) == projection
+def test_the_boundary_says_what_each_policy_really_gets(
+    policy, slirp, rules, projection, monkeypatch
+):
+    """The runtime's facts per policy class (slirp4netns installed, egress rules loadable)
+    and the projection the boundary names from them."""
+    monkeypatch.setattr(local, "_installed", lambda tool: slirp or tool != "slirp4netns")
+    network = local.LocalRuntime._network(SimpleNamespace(_filters_egress=lambda: rules))
+    assert network.filter == ("nftables" if rules else "none")
+    described = SimpleNamespace(network=network)
+    assert boundary._network_projection(policy, described) == projection
