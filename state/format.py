@@ -83,6 +83,12 @@ def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def clean_path(path: str) -> str:
+    """A workspace path as typed, without surrounding blanks, slashes or `./` pieces (the
+    service refuses the rest in words)."""
+    return "/".join(piece for piece in path.strip().split("/") if piece not in ("", "."))
+
+
 def parse_id(value: str) -> uuid.UUID | None:
     """The uuid a page was given, or None when it is not one."""
     try:

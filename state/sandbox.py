@@ -40,8 +40,6 @@ from backend.templates.models import TemplateRow
 from state.base import CONSOLE, Feedback, TabPresence, attempt, db_session, in_thread
 from state.format import clock, duration, parse_id, status_words, timestamp
 from state.sandbox_artifacts import SandboxArtifacts
-from state.sandbox_files import SandboxFiles
-from state.sandbox_previews import SandboxPreviews
 from state.sandbox_tasks import SandboxTasks
 from state.sandbox_terminal import SandboxTerminal
 from state.sandboxes import SandboxesState
@@ -263,9 +261,7 @@ def _call(fn: Any, sandbox_id: str, **kwargs: Any) -> None:
 class SandboxState(
     SandboxTerminal,
     SandboxTasks,
-    SandboxFiles,
     SandboxArtifacts,
-    SandboxPreviews,
     rx.State,
 ):
     """The page: the sandbox, the open tab, the overview's actions and the watcher. Each tab
@@ -324,9 +320,7 @@ class SandboxState(
             self._tab_chosen = False
             self._reset_terminal()
             self._reset_tasks()
-            self._reset_files()
             self._reset_artifacts()
-            self._reset_previews()
             for cls in self.tab_states().values():
                 (await self.get_state(cls))._reset()
         elif self.term_id:  # a reload: the terminal mounts again and reconnects
@@ -411,8 +405,6 @@ class SandboxState(
             return await cls.read(sandbox_id)
         if tab == "tasks":
             return await self._read_tasks_tab(sandbox_id)
-        if tab == "preview":
-            return await self._read_previews_tab(sandbox_id)
         # terminal: a live socket; files, artifacts: read when the tab opens and on request
         return {}
 
@@ -425,8 +417,6 @@ class SandboxState(
             setattr(self, name, value)
         if self.tab == "tasks":
             await self._open_tasks()
-        elif self.tab == "files":
-            await self._open_files()
         elif self.tab == "artifacts":
             await self._open_artifacts()
 

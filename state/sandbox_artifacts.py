@@ -44,8 +44,7 @@ from backend.tasks import service as tasks
 from backend.tasks.events import complete_utf8
 from backend.tasks.models import ExecutionTaskRow
 from state.base import CONSOLE, db_session, in_thread
-from state.format import byte_size, short_id, timestamp
-from state.sandbox_files import clean_path
+from state.format import byte_size, clean_path, short_id, timestamp
 from state.sandbox_tasks import command_text
 
 PREVIEW_BYTES = 64 * 1024  # of a text artifact, shown in the preview

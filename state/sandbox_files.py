@@ -1,36 +1,27 @@
 """Sandbox page, Files tab: browse the workspace, view a file, write a new one, delete.
 
 The file services are async (the runtime owns the I/O) and run on the server's event loop,
-so the handlers await them directly. `SandboxFiles` is a mixin of `SandboxState`
-(state/sandbox.py): it uses the page's `view`.
+so the handlers await them directly. `FilesTab` is a tab of the sandbox page
+(state/sandbox.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 
 from backend.errors import ServiceError
 from backend.sandboxes import files
 from backend.server import get_database, get_runtime
-from state.base import CONSOLE
-from state.format import byte_size, parse_time, timestamp
+from state.base import CONSOLE, attempt
+from state.format import byte_size, clean_path, parse_time, timestamp
+from state.sandbox import SandboxState, SandboxTab
 
 SHOWN_BYTES = 1024 * 1024  # larger files are not rendered in the page
 DOWNLOAD_BYTES = files.MAX_READ_BYTES
-
-
-def parent_of(path: str) -> str:
-    return path.rsplit("/", 1)[0] if "/" in path else ""
-
-
-def clean_path(path: str) -> str:
-    """A workspace path as typed, without surrounding blanks, slashes or `./` pieces (the
-    service refuses the rest in words)."""
-    return "/".join(piece for piece in path.strip().split("/") if piece not in ("", "."))
 
 
 @dataclasses.dataclass
@@ -111,21 +102,18 @@ async def read_view(sandbox_id: str, path: str, size: int) -> FileView:
     return view
 
 
-class SandboxFiles(rx.State, mixin=True):
-    files_path: str = ""  # the directory shown, relative to the workspace ("" = root)
+class FilesTab(SandboxTab, SandboxState):
+    TAB: ClassVar[str] = "files"
+    path: str = ""  # the directory shown, relative to the workspace ("" = root)
     files: list[FileItem] = []
-    files_loaded: bool = False
-    files_error: str = ""
-    files_notice: str = ""
     file: FileView = FileView()
     new_file_open: bool = False
     new_file_error: str = ""
-    files_busy: bool = False
 
     @rx.var
     def crumbs(self) -> list[Crumb]:
         """Workspace / notes / todo.txt: the folders (and the open file) down to here."""
-        shown = self.file.path or self.files_path
+        shown = self.file.path or self.path
         trail = [Crumb("Workspace", "")]
         pieces = [piece for piece in shown.split("/") if piece]
         trail += [Crumb(p, "/".join(pieces[: i + 1])) for i, p in enumerate(pieces)]
@@ -134,49 +122,43 @@ class SandboxFiles(rx.State, mixin=True):
     @rx.var
     def new_file_folder(self) -> str:
         """Where the New file form starts: the folder shown, with a trailing slash."""
-        return f"{self.files_path}/" if self.files_path else ""
-
-    def _reset_files(self) -> None:
-        self.files_path, self.files, self.file = "", [], FileView()
-        self.files_loaded = False
-        self.files_error = self.files_notice = self.new_file_error = ""
-        self.new_file_open = self.files_busy = False
+        return f"{self.path}/" if self.path else ""
 
     async def _list_files(self) -> None:
         try:
-            listing = await read_listing(self.view.id, self.files_path)
+            listing = await read_listing(self.view.id, self.path)
         except ServiceError as exc:
-            self.files, self.files_error = [], exc.message
+            self.files, self.error = [], exc.message
         else:
-            self.files_error = ""
+            self.error = ""
             if listing != self.files:
                 self.files = listing
-        self.files_loaded = True
+        self.loaded = True
 
-    async def _open_files(self) -> None:
+    async def _open(self) -> None:
         """The tab opened: show the folder (the open file stays open)."""
         await self._list_files()
 
     async def _open_folder(self, path: str) -> None:
-        self.files_path, self.file = path, FileView()
+        self.path, self.file = path, FileView()
         await self._list_files()
 
     async def _open_file(self, path: str, size: int) -> None:
         try:
             self.file = await read_view(self.view.id, path, size)
         except ServiceError as exc:
-            self.file, self.files_error = FileView(), exc.message
+            self.file, self.error = FileView(), exc.message
         else:
-            self.files_error = ""
+            self.error = ""
 
     @rx.event
     async def open_folder(self, path: str):
-        self.files_notice = ""
+        self.notice = ""
         await self._open_folder(path)
 
     @rx.event
     async def open_entry(self, path: str, kind: str, size: int):
-        self.files_notice = ""
+        self.notice = ""
         if kind == "directory":
             await self._open_folder(path)
         else:
@@ -188,36 +170,30 @@ class SandboxFiles(rx.State, mixin=True):
 
     @rx.event
     async def refresh_files(self):
-        self.files_notice = ""
+        self.notice = ""
         await self._list_files()
-        if self.file.path and not self.files_error:
+        if self.file.path and not self.error:
             sizes = {item.path: item.bytes for item in self.files}
             if self.file.path in sizes:
                 await self._open_file(self.file.path, sizes[self.file.path])
             else:
                 self.file = FileView()
-                self.files_error = "The file you had open is no longer there."
+                self.error = "The file you had open is no longer there."
 
     @rx.event
     async def delete_entry(self, path: str):
-        self.files_notice = ""
-        self.files_busy = True
-        try:
-            await files.delete_file(
-                get_database(),
-                get_runtime(),
-                principal=CONSOLE,
-                sandbox_id=uuid.UUID(self.view.id),
-                path=path,
-            )
-        except ServiceError as exc:
-            self.files_error = exc.message
+        call = files.delete_file(
+            get_database(),
+            get_runtime(),
+            principal=CONSOLE,
+            sandbox_id=uuid.UUID(self.view.id),
+            path=path,
+        )
+        if not await attempt(self, call, clear=("notice",)):
             return
-        finally:
-            self.files_busy = False
         if self.file.path == path:
             self.file = FileView()
-        self.files_notice = f"Deleted {path}."
+        self.notice = f"Deleted {path}."
         await self._list_files()
 
     @rx.event
@@ -232,24 +208,19 @@ class SandboxFiles(rx.State, mixin=True):
         if not path:
             self.new_file_error = "Enter a path for the file, such as notes/todo.txt."
             return
-        content = str(form.get("content") or "")
-        self.files_busy = True
-        try:
-            await files.write_file(
-                get_database(),
-                get_runtime(),
-                principal=CONSOLE,
-                sandbox_id=uuid.UUID(self.view.id),
-                path=path,
-                data=content.encode(),
-            )
-        except ServiceError as exc:
-            self.new_file_error = exc.message
+        data = str(form.get("content") or "").encode()
+        call = files.write_file(
+            get_database(),
+            get_runtime(),
+            principal=CONSOLE,
+            sandbox_id=uuid.UUID(self.view.id),
+            path=path,
+            data=data,
+        )
+        if not await attempt(self, call, error="new_file_error", clear=()):
             return
-        finally:
-            self.files_busy = False
         self.new_file_open = False
-        self.files_notice = f"Saved {path} ({byte_size(len(content.encode()))})."
+        self.notice = f"Saved {path} ({byte_size(len(data))})."
         await self._list_files()
 
     @rx.event
@@ -257,6 +228,6 @@ class SandboxFiles(rx.State, mixin=True):
         try:
             data = await files.read_file(get_runtime(), uuid.UUID(self.view.id), path)
         except ServiceError as exc:
-            self.files_error = exc.message
+            self.error = exc.message
             return None
         return rx.download(data=data, filename=path.rsplit("/", 1)[-1])

@@ -19,9 +19,9 @@ from state.sandbox import Phase, PortItem, SandboxState
 from state.sandbox_artifacts import ALL_TASKS, CAPTURE_KINDS, UPLOAD_ID, ArtifactItem
 from state.sandbox_boundary import BoundaryTab
 from state.sandbox_events import EventItem, EventsTab
-from state.sandbox_files import FileItem
+from state.sandbox_files import FileItem, FilesTab
 from state.sandbox_logs import LogsTab
-from state.sandbox_previews import EXPIRIES, LinkItem, PreviewPortItem
+from state.sandbox_preview import EXPIRIES, LinkItem, PreviewPortItem, PreviewTab
 from state.sandbox_sessions import SessionItem, SessionsTab
 from state.sandbox_tasks import MAX_TIMEOUT, TaskItem
 
@@ -578,53 +578,53 @@ def task_stream(name: str, label: str, view: rx.Var) -> rx.Component:
 
 def files_tab() -> rx.Component:
     return files.files_layout(
-        files.breadcrumbs(SandboxState.crumbs, SandboxState.open_folder, label="Folder"),
+        files.breadcrumbs(FilesTab.crumbs, FilesTab.open_folder, label="Folder"),
         new_file_dialog(),
         file_viewer(),
         file_listing(),
-        on_refresh=SandboxState.refresh_files,
-        error=SandboxState.files_error,
-        notice=SandboxState.files_notice,
-        viewing=SandboxState.file.kind,
-        loaded=SandboxState.files_loaded,
+        on_refresh=FilesTab.refresh_files,
+        error=FilesTab.error,
+        notice=FilesTab.notice,
+        viewing=FilesTab.file.kind,
+        loaded=FilesTab.loaded,
     )
 
 
 def file_listing() -> rx.Component:
     return files.file_listing(
-        SandboxState.files,
+        FilesTab.files,
         file_row,
-        error=SandboxState.files_error,
-        in_folder=SandboxState.files_path,
+        error=FilesTab.error,
+        in_folder=FilesTab.path,
     )
 
 
 def file_row(item: rx.Var[FileItem]) -> rx.Component:
     return files.file_row(
         item,
-        on_open=SandboxState.open_entry(item.path, item.type, item.bytes),
-        busy=SandboxState.files_busy,
-        on_delete=SandboxState.delete_entry(item.path),
+        on_open=FilesTab.open_entry(item.path, item.type, item.bytes),
+        busy=FilesTab.busy,
+        on_delete=FilesTab.delete_entry(item.path),
     )
 
 
 def file_viewer() -> rx.Component:
-    file = SandboxState.file
+    file = FilesTab.file
     return files.file_viewer(
         file,
-        on_download=SandboxState.download_file(file.path),
-        on_close=SandboxState.close_file,
+        on_download=FilesTab.download_file(file.path),
+        on_close=FilesTab.close_file,
     )
 
 
 def new_file_dialog() -> rx.Component:
     return files.new_file_dialog(
-        folder=SandboxState.new_file_folder,
-        error=SandboxState.new_file_error,
-        busy=SandboxState.files_busy,
-        on_submit=SandboxState.save_new_file,
-        is_open=SandboxState.new_file_open,
-        on_open_change=SandboxState.set_new_file_open,
+        folder=FilesTab.new_file_folder,
+        error=FilesTab.new_file_error,
+        busy=FilesTab.busy,
+        on_submit=FilesTab.save_new_file,
+        is_open=FilesTab.new_file_open,
+        on_open_change=FilesTab.set_new_file_open,
     )
 
 
@@ -696,32 +696,32 @@ def artifact_row(item: rx.Var[ArtifactItem]) -> rx.Component:
 def preview_tab() -> rx.Component:
     running = SandboxState.view.status == "running"
     return preview.preview_layout(
-        preview.ports_table(SandboxState.preview_ports, port_row),
+        preview.ports_table(PreviewTab.preview_ports, port_row),
         preview.share_box(
-            SandboxState.share_url,
-            SandboxState.share_note,
-            on_copy=SandboxState.copy_share_link,
-            on_close=SandboxState.close_share_link,
+            PreviewTab.share_url,
+            PreviewTab.share_note,
+            on_copy=PreviewTab.copy_share_link,
+            on_close=PreviewTab.close_share_link,
         ),
-        preview.links_table(SandboxState.links, link_row),
+        preview.links_table(PreviewTab.links, link_row),
         preview.embedded_preview(
-            SandboxState.embed_url, SandboxState.embed_port, on_close=SandboxState.close_embed
+            PreviewTab.embed_url, PreviewTab.embed_port, on_close=PreviewTab.close_embed
         ),
         add_port=preview.add_port_dialog(
-            error=SandboxState.port_error,
-            busy=SandboxState.previews_busy,
-            on_submit=SandboxState.add_port,
-            is_open=SandboxState.port_dialog_open,
-            on_open_change=SandboxState.set_port_dialog_open,
+            error=PreviewTab.port_error,
+            busy=PreviewTab.busy,
+            on_submit=PreviewTab.add_port,
+            is_open=PreviewTab.port_dialog_open,
+            on_open_change=PreviewTab.set_port_dialog_open,
         ),
         expiry=preview.expiry_select(
-            SandboxState.share_expiry, on_change=SandboxState.set_share_expiry, choices=EXPIRIES
+            PreviewTab.share_expiry, on_change=PreviewTab.set_share_expiry, choices=EXPIRIES
         ),
         on_refresh=SandboxState.refresh_tab,
-        error=SandboxState.previews_error,
-        notice=SandboxState.previews_notice,
+        error=PreviewTab.error,
+        notice=PreviewTab.notice,
         running=running,
-        loaded=SandboxState.previews_loaded,
+        loaded=PreviewTab.loaded,
     )
 
 
@@ -729,17 +729,17 @@ def port_row(port: rx.Var[PreviewPortItem]) -> rx.Component:
     return preview.port_row(
         port,
         running=SandboxState.view.status == "running",
-        busy=SandboxState.previews_busy,
-        on_open=SandboxState.open_preview(port.port),
-        on_embed=SandboxState.embed_preview(port.port),
-        on_share=SandboxState.share_preview(port.port),
-        on_remove=SandboxState.remove_port(port.port),
+        busy=PreviewTab.busy,
+        on_open=PreviewTab.open_preview(port.port),
+        on_embed=PreviewTab.embed_preview(port.port),
+        on_share=PreviewTab.share_preview(port.port),
+        on_remove=PreviewTab.remove_port(port.port),
     )
 
 
 def link_row(link: rx.Var[LinkItem]) -> rx.Component:
     return preview.link_row(
-        link, busy=SandboxState.previews_busy, on_revoke=SandboxState.revoke_preview_link(link.id)
+        link, busy=PreviewTab.busy, on_revoke=PreviewTab.revoke_preview_link(link.id)
     )
 
 

@@ -9,9 +9,8 @@ browser allows) and shows it.
 Adding or removing a port updates the sandbox's declared ports (the whole list) through the
 sandboxes service.
 
-`SandboxPreviews` is a mixin of `SandboxState` (state/sandbox.py): it uses the page's
-`view`; the tab reads the ports itself (with their origins) and re-reads them every few
-seconds with the page's refresh loop.
+`PreviewTab` is a tab of the sandbox page (state/sandbox.py); it reads the ports itself
+(with their origins) and the page re-reads them every few seconds.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 
@@ -29,8 +28,9 @@ from backend.sandboxes import previews
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.models import PreviewLinkCreate, PreviewLinkRow, SandboxUpdate
 from backend.settings import get_settings
-from state.base import CONSOLE, db_session, in_thread
+from state.base import CONSOLE, attempt, db_session, in_thread
 from state.format import clock, relative, timestamp
+from state.sandbox import SandboxState, SandboxTab
 from state.sandbox_terminal import copy_to_clipboard
 
 OPEN_SECONDS = 3600  # a link made by Open: this browser only, an hour
@@ -141,13 +141,10 @@ def port_number(text: str) -> int | None:
     return int(text)
 
 
-class SandboxPreviews(rx.State, mixin=True):
+class PreviewTab(SandboxTab, SandboxState):
+    TAB: ClassVar[str] = "preview"
     preview_ports: list[PreviewPortItem] = []
     links: list[LinkItem] = []
-    previews_loaded: bool = False
-    previews_error: str = ""
-    previews_notice: str = ""
-    previews_busy: bool = False
     share_expiry: str = EXPIRIES[0][0]
     share_url: str = ""
     share_note: str = ""
@@ -156,57 +153,48 @@ class SandboxPreviews(rx.State, mixin=True):
     embed_url: str = ""
     embed_port: int = 0
 
-    def _reset_previews(self) -> None:
-        self.preview_ports, self.links = [], []
-        self.previews_loaded = self.previews_busy = self.port_dialog_open = False
-        self.previews_error = self.previews_notice = self.port_error = ""
-        self.share_url = self.share_note = self.embed_url = ""
-        self.embed_port = 0
-
-    async def _read_previews_tab(self, sandbox_id: str) -> dict[str, Any]:
+    @classmethod
+    async def read(cls, sandbox_id: str) -> dict[str, Any]:
         try:
             ports, links = await in_thread(read_previews, sandbox_id)
         except ServiceError as exc:
-            return {"previews_error": exc.message, "previews_loaded": True}
-        return {"preview_ports": ports, "links": links, "previews_loaded": True}
+            return {"error": exc.message, "loaded": True}
+        return {"preview_ports": ports, "links": links, "loaded": True}
 
-    async def _list_previews(self) -> None:
-        for name, value in (await self._read_previews_tab(self.view.id)).items():
-            setattr(self, name, value)
-        self._tab_changes += 1
+    def _reset(self) -> None:
+        expiry = self.share_expiry  # the choice stays for the next sandbox
+        self.reset()
+        self.share_expiry = expiry
 
     async def _new_link(self, port: int, seconds: int, label: str) -> tuple[str, str] | None:
-        self.previews_error = self.previews_notice = ""
-        self.previews_busy = True
-        try:
-            return await in_thread(create_link, self.view.id, port, seconds, label)
-        except ServiceError as exc:
-            self.previews_error = exc.message
-            return None
-        finally:
-            self.previews_busy = False
+        made = await attempt(self, in_thread(create_link, self.view.id, port, seconds, label))
+        return made.value if made else None
+
+    def _not_running(self) -> bool:
+        if self.view.status != "running":
+            self.error = "Previews open while the sandbox is running: start it first."
+            return True
+        return False
 
     @rx.event
     async def open_preview(self, port: int):
-        if self.view.status != "running":
-            self.previews_error = "Previews open while the sandbox is running: start it first."
+        if self._not_running():
             return None
         made = await self._new_link(port, OPEN_SECONDS, OPEN_LABEL)
-        await self._list_previews()
+        await self._refresh()
         if made is None:
             return None
-        self.previews_notice = f"Opened port {port} in a new tab."
+        self.notice = f"Opened port {port} in a new tab."
         return rx.redirect(made[0], is_external=True)
 
     @rx.event
     async def embed_preview(self, port: int):
         """Show the port in a frame on this page (its own origin: it cannot reach the
         console), through a short-lived link like Open."""
-        if self.view.status != "running":
-            self.previews_error = "Previews open while the sandbox is running: start it first."
+        if self._not_running():
             return
         made = await self._new_link(port, OPEN_SECONDS, EMBED_LABEL)
-        await self._list_previews()
+        await self._refresh()
         if made is not None:
             self.embed_url, self.embed_port = made[0], port
 
@@ -223,7 +211,7 @@ class SandboxPreviews(rx.State, mixin=True):
     async def share_preview(self, port: int):
         self.share_url = self.share_note = ""
         made = await self._new_link(port, int(self.share_expiry), SHARE_LABEL)
-        await self._list_previews()
+        await self._refresh()
         if made is None:
             return None
         self.share_url, expires = made
@@ -241,11 +229,11 @@ class SandboxPreviews(rx.State, mixin=True):
 
     @rx.event
     def share_copied(self, done: bool):
-        self.previews_error = ""
+        self.error = ""
         if done:
-            self.previews_notice = "Share link copied to the clipboard."
+            self.notice = "Share link copied to the clipboard."
         else:
-            self.previews_notice = "Share link made: copy it from the field below."
+            self.notice = "Share link made: copy it from the field below."
 
     @rx.event
     def close_share_link(self):
@@ -253,14 +241,13 @@ class SandboxPreviews(rx.State, mixin=True):
 
     @rx.event
     async def revoke_preview_link(self, link_id: str):
-        self.previews_error = self.previews_notice = ""
-        try:
-            await in_thread(revoke_link, link_id)
-        except ServiceError as exc:
-            self.previews_error = exc.message
-            return
-        self.previews_notice = "Link revoked: it stops working within seconds."
-        await self._list_previews()
+        await attempt(
+            self,
+            in_thread(revoke_link, link_id),
+            done="Link revoked: it stops working within seconds.",
+            busy=None,
+            reload=self._refresh,
+        )
 
     @rx.event
     def set_port_dialog_open(self, value: bool):
@@ -286,31 +273,17 @@ class SandboxPreviews(rx.State, mixin=True):
         if self.port_error:
             return
         entry = {"name": name, "port": number, "protocol": "TCP"}
-        error = await self._change_ports(lambda ports: [*ports, entry])
-        if error:
-            self.port_error = error
-            return
-        self.port_dialog_open = False
-        self.previews_notice = f"Added port {name} ({number})."
+        if await self._change_ports(lambda ports: [*ports, entry], error="port_error", clear=()):
+            self.port_dialog_open = False
+            self.notice = f"Added port {name} ({number})."
 
     @rx.event
     async def remove_port(self, port: int):
-        self.previews_error = self.previews_notice = ""
         name = next((item.name for item in self.preview_ports if item.port == port), "")
-        error = await self._change_ports(lambda ports: [p for p in ports if p["port"] != port])
-        if error:
-            self.previews_error = error
-            return
-        self.previews_notice = f"Removed port {name or port} ({port}); links to it stop working."
+        done = f"Removed port {name or port} ({port}); links to it stop working."
+        await self._change_ports(lambda ports: [p for p in ports if p["port"] != port], done=done)
 
-    async def _change_ports(self, change: Any) -> str:
-        """Apply `change` to the declared ports; the service's refusal in words, or ""."""
-        self.previews_busy = True
-        try:
-            await in_thread(set_ports, self.view.id, change)
-        except ServiceError as exc:
-            return exc.message
-        finally:
-            self.previews_busy = False
-        await self._list_previews()
-        return ""
+    async def _change_ports(self, change: Any, **feedback: Any) -> bool:
+        """Apply `change` to the declared ports, then read them again."""
+        call = in_thread(set_ports, self.view.id, change)
+        return bool(await attempt(self, call, reload=self._refresh, **feedback))
