@@ -1,8 +1,8 @@
-"""Sandbox page state: one sandbox's status, start-up timings, lifetime, logs and events;
-its terminal (state/sandbox_terminal.py), tasks (state/sandbox_tasks.py), workspace files
-(state/sandbox_files.py), previews (state/sandbox_previews.py), sessions
-(state/sandbox_sessions.py) and boundary (state/sandbox_boundary.py) are mixins. The
-Terminal tab opens first when the sandbox runs.
+"""Sandbox page state: one sandbox's status, start-up timings, lifetime and actions. Each
+tab is a substate of this one (`SandboxTab`) in a module of its own, state/sandbox_<tab>.py:
+terminal, preview, tasks, files, artifacts, logs, events, sessions, boundary. The page finds
+its tabs among its substates and calls their hooks (reset, read, open, follow the sandbox);
+adding a tab needs no edit here. The Terminal tab opens first when the sandbox runs.
 
 Status changes are pushed: `load` (the page's on_load) starts the background `watch`,
 which waits on the "sandboxes" and "sandbox-status" change topics (a request changed a
@@ -39,9 +39,6 @@ from backend.templates import validation
 from backend.templates.models import TemplateRow
 from state.base import CONSOLE, Feedback, TabPresence, attempt, db_session, in_thread
 from state.format import clock, duration, parse_id, status_words, timestamp
-from state.sandbox_artifacts import SandboxArtifacts
-from state.sandbox_tasks import SandboxTasks
-from state.sandbox_terminal import SandboxTerminal
 from state.sandboxes import SandboxesState
 from state.templates import decide_run
 
@@ -258,12 +255,7 @@ def _call(fn: Any, sandbox_id: str, **kwargs: Any) -> None:
         fn(session, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), **kwargs)
 
 
-class SandboxState(
-    SandboxTerminal,
-    SandboxTasks,
-    SandboxArtifacts,
-    rx.State,
-):
+class SandboxState(rx.State):
     """The page: the sandbox, the open tab, the overview's actions and the watcher. Each tab
     is a substate of its own (`SandboxTab`), found through `tab_states()`."""
 
@@ -297,6 +289,9 @@ class SandboxState(
         found = (sub for sub in SandboxState.get_substates() if getattr(sub, "TAB", ""))
         return {sub.TAB: sub for sub in found}  # type: ignore[attr-defined]
 
+    async def _tabs(self) -> list[SandboxTab]:
+        return [await self.get_state(cls) for cls in self.tab_states().values()]  # type: ignore[misc]
+
     async def _tab_state(self, tab: str) -> SandboxTab | None:
         cls = self.tab_states().get(tab)
         return await self.get_state(cls) if cls else None  # type: ignore[return-value]
@@ -318,20 +313,18 @@ class SandboxState(
             self.view, self.phases, self.ports = SandboxView(), [], []
             self.tab = "logs"
             self._tab_chosen = False
-            self._reset_terminal()
-            self._reset_tasks()
-            self._reset_artifacts()
-            for cls in self.tab_states().values():
-                (await self.get_state(cls))._reset()
-        elif self.term_id:  # a reload: the terminal mounts again and reconnects
-            self.term_status, self.term_detail = "connecting", ""
+            for state in await self._tabs():
+                state._reset()
+        else:  # a reload (the terminal mounts again and reconnects)
+            for state in await self._tabs():
+                state._reloaded()
         self.error = self.notice = ""
         self.busy = False
         await self._apply(await in_thread(read_sandbox, sandbox_id))
         if self.missing:
             return None
         await self._refresh_tab()
-        return [SandboxState.watch, SandboxState.follow_task, *self._followers()]
+        return [SandboxState.watch, *self._followers()]
 
     @rx.event(background=True)
     async def watch(self):
@@ -376,12 +369,12 @@ class SandboxState(
 
     async def _tab_changes_of(self, tab: str) -> int:
         state = await self._tab_state(tab)
-        return state._changes if state is not None else self._tab_changes
+        return state._changes if state is not None else 0
 
     async def _show_tab(self, tab: str, update: dict[str, Any]) -> None:
         state = await self._tab_state(tab)
         for name, value in update.items():
-            setattr(state if state is not None else self, name, value)
+            setattr(state, name, value)
 
     async def _apply(self, snapshot: Snapshot | None) -> None:
         self.loaded = True
@@ -396,38 +389,33 @@ class SandboxState(
             self.ports = snapshot.ports
         if not self._tab_chosen and snapshot.view.status == "running" and self.tab == "logs":
             self.tab = "terminal"  # the default tab of a running sandbox
-        self._sync_terminal()
+        await self._follow_view()
+
+    async def _follow_view(self) -> None:
+        """Tell the tabs that follow the sandbox (the terminal) what it is now."""
+        for cls in self.tab_states().values():
+            if "_follow_view" in cls.__dict__:
+                (await self.get_state(cls))._follow_view()  # type: ignore[attr-defined]
 
     async def _read_tab(self, tab: str, sandbox_id: str) -> dict[str, Any]:
         """What the tab shows now, as var values (read without holding the state)."""
         cls = self.tab_states().get(tab)
-        if cls is not None:
-            return await cls.read(sandbox_id)
-        if tab == "tasks":
-            return await self._read_tasks_tab(sandbox_id)
-        # terminal: a live socket; files, artifacts: read when the tab opens and on request
-        return {}
+        return await cls.read(sandbox_id) if cls is not None else {}
 
     async def _refresh_tab(self) -> None:
         state = await self._tab_state(self.tab)
         if state is not None:
             await state._open()
-            return
-        for name, value in (await self._read_tab(self.tab, self.view.id)).items():
-            setattr(self, name, value)
-        if self.tab == "tasks":
-            await self._open_tasks()
-        elif self.tab == "artifacts":
-            await self._open_artifacts()
 
     @rx.event
     async def set_tab(self, value: str):
         self.tab = value
         self._tab_chosen = True
-        self.task_error = ""
-        self._sync_terminal()
+        for state in await self._tabs():
+            state._shown(value)
+        await self._follow_view()
         await self._refresh_tab()
-        return [SandboxState.follow_task, *self._followers()]
+        return self._followers()
 
     @rx.event
     async def refresh_tab(self):
@@ -500,6 +488,12 @@ class SandboxTab(Feedback, mixin=True):
     def _reset(self) -> None:
         """Another sandbox: forget what the tab showed."""
         self.reset()
+
+    def _reloaded(self) -> None:
+        """The page loaded again for the same sandbox."""
+
+    def _shown(self, tab: str) -> None:
+        """The user picked `tab` (this one or another)."""
 
     async def _open(self) -> None:
         """The tab shows (or Refresh): read it."""

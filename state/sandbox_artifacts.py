@@ -11,8 +11,8 @@ Sessions tab's recordings): the browser fetches them with the console's session 
 the API streams them with Content-Disposition: attachment, and no bytes pass through the
 state socket.
 
-`SandboxArtifacts` is a mixin of `SandboxState` (state/sandbox.py): it uses the page's
-`view`; the tab is read when it opens and on Refresh.
+`ArtifactsTab` is a tab of the sandbox page (state/sandbox.py), read when it opens and on
+Refresh.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import dataclasses
 import mimetypes
 import posixpath
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, ClassVar
 
 import reflex as rx
 
@@ -43,8 +43,9 @@ from backend.settings import get_settings
 from backend.tasks import service as tasks
 from backend.tasks.events import complete_utf8
 from backend.tasks.models import ExecutionTaskRow
-from state.base import CONSOLE, db_session, in_thread
+from state.base import CONSOLE, attempt, db_session, in_thread
 from state.format import byte_size, clean_path, short_id, timestamp
+from state.sandbox import SandboxState, SandboxTab
 from state.sandbox_tasks import command_text
 
 PREVIEW_BYTES = 64 * 1024  # of a text artifact, shown in the preview
@@ -307,14 +308,16 @@ def _retained_words(found: Artifact) -> str:
     return f"{found.name} ({byte_size(content.size_bytes)})"
 
 
-class SandboxArtifacts(rx.State, mixin=True):
+def _could_not(what: str) -> Callable[[ServiceError], str]:
+    """`Could not <what>: <the refusal>`."""
+    return lambda exc: f"Could not {what}: {words(exc)}"
+
+
+class ArtifactsTab(SandboxTab, SandboxState):
+    TAB: ClassVar[str] = "artifacts"
     artifacts: list[ArtifactItem] = []
     artifact_tasks: list[TaskChoice] = []
     artifacts_task: str = ALL_TASKS  # the filter: every artifact, or one task's
-    artifacts_loaded: bool = False
-    artifacts_error: str = ""
-    artifacts_notice: str = ""
-    artifacts_busy: bool = False
     artifacts_usage: str = ""
     artifacts_retention: str = ""
     artifacts_limit: int = 0  # the largest retained content, in bytes (0: not read yet)
@@ -338,15 +341,8 @@ class SandboxArtifacts(rx.State, mixin=True):
     def artifacts_limit_words(self) -> str:
         return byte_size(self.artifacts_limit) if self.artifacts_limit else ""
 
-    def _reset_artifacts(self) -> None:
-        self.artifacts, self.artifact_tasks = [], []
-        self.artifacts_task = ALL_TASKS
-        self.artifacts_loaded = self.artifacts_busy = self.capture_open = False
-        self.upload_busy = False
-        self.upload_progress = 0
-        self.artifacts_error = self.artifacts_notice = self.capture_error = ""
-        self.artifacts_usage = self.artifacts_retention = self.upload_name = ""
-        self.artifact_preview = ArtifactPreview()
+    def _reset(self) -> None:
+        self.reset()
         self.artifacts_limit = get_settings().artifact_content_max_bytes
 
     async def _list_artifacts(self) -> None:
@@ -356,16 +352,16 @@ class SandboxArtifacts(rx.State, mixin=True):
                 read_artifacts, self.view.id, self.artifacts_task
             )
         except ServiceError as exc:
-            self.artifacts, self.artifacts_error = [], exc.message
+            self.artifacts, self.error = [], exc.message
         else:
             if listing.items != self.artifacts:
                 self.artifacts = listing.items
             self.artifact_tasks = listing.choices
             self.artifacts_usage, self.artifacts_retention = listing.usage, listing.retention
-            self.artifacts_error = ""
-        self.artifacts_loaded = True
+            self.error = ""
+        self.loaded = True
 
-    async def _open_artifacts(self) -> None:
+    async def _open(self) -> None:
         """The tab opened (or Refresh): list the artifacts (an open preview stays while its
         artifact is listed)."""
         await self._list_artifacts()
@@ -392,8 +388,8 @@ class SandboxArtifacts(rx.State, mixin=True):
     @rx.event
     async def set_artifacts_task(self, value: str):
         self.artifacts_task = value or ALL_TASKS
-        self.artifacts_notice = ""
-        await self._open_artifacts()
+        self.notice = ""
+        await self._open()
 
     @rx.event
     async def preview_artifact(self, artifact_id: str):
@@ -410,18 +406,11 @@ class SandboxArtifacts(rx.State, mixin=True):
         item = self._found(artifact_id)
         if item is None:
             return
-        self.artifacts_error = self.artifacts_notice = ""
-        self.artifacts_busy = True
-        try:
-            found = await get_artifact_content().capture(
-                principal=CONSOLE, artifact_id=uuid.UUID(artifact_id)
-            )
-        except ServiceError as exc:
-            self.artifacts_error = f"Could not capture {item.name} again: {words(exc)}"
+        call = get_artifact_content().capture(principal=CONSOLE, artifact_id=uuid.UUID(artifact_id))
+        found = await attempt(self, call, failed=_could_not(f"capture {item.name} again"))
+        if not found:
             return
-        finally:
-            self.artifacts_busy = False
-        self.artifacts_notice = f"Captured {_retained_words(found)} again."
+        self.notice = f"Captured {_retained_words(found.value)} again."
         await self._list_artifacts()
         item = self._found(artifact_id)
         if item is not None and self.artifact_preview.id == artifact_id:
@@ -431,18 +420,12 @@ class SandboxArtifacts(rx.State, mixin=True):
     async def delete_artifact(self, artifact_id: str):
         item = self._found(artifact_id)
         name = item.name if item else "the artifact"
-        self.artifacts_error = self.artifacts_notice = ""
-        self.artifacts_busy = True
-        try:
-            await in_thread(delete_reference, artifact_id)
-        except ServiceError as exc:
-            self.artifacts_error = f"Could not delete {name}: {words(exc)}"
+        call = in_thread(delete_reference, artifact_id)
+        if not await attempt(self, call, failed=_could_not(f"delete {name}")):
             return
-        finally:
-            self.artifacts_busy = False
         if self.artifact_preview.id == artifact_id:
             self.artifact_preview = ArtifactPreview()
-        self.artifacts_notice = f"Deleted {name}."
+        self.notice = f"Deleted {name}."
         await self._list_artifacts()
 
     @rx.event
@@ -462,22 +445,18 @@ class SandboxArtifacts(rx.State, mixin=True):
         if self.view.status != "running":
             self.capture_error = "Start the sandbox first: capturing reads its workspace."
             return
-        self.artifacts_error = self.artifacts_notice = ""
-        self.artifacts_busy = True
         data = {"kind": kind, "name": name, "uri": f"{WORKSPACE_SCHEME}{path}"}
-        try:
-            found = await get_artifact_content().create_and_capture(
-                principal=CONSOLE,
-                sandbox_id=uuid.UUID(self.view.id),
-                data=ArtifactCreate.model_validate(data),
-            )
-        except ServiceError as exc:
-            self.capture_error = f"Could not capture {path}: {words(exc)}"
+        call = get_artifact_content().create_and_capture(
+            principal=CONSOLE,
+            sandbox_id=uuid.UUID(self.view.id),
+            data=ArtifactCreate.model_validate(data),
+        )
+        failed = _could_not(f"capture {path}")
+        found = await attempt(self, call, error="capture_error", failed=failed)
+        if not found:
             return
-        finally:
-            self.artifacts_busy = False
         self.capture_open = False
-        self.artifacts_notice = f"Captured {_retained_words(found)} from the workspace."
+        self.notice = f"Captured {_retained_words(found.value)} from the workspace."
         await self._list_artifacts()
 
     @rx.event
@@ -492,10 +471,10 @@ class SandboxArtifacts(rx.State, mixin=True):
     @rx.event
     async def upload_artifact(self, files: list[rx.UploadFile]):
         """Make a `client://<name>` reference, then stream the file into its content."""
-        self.artifacts_error = self.artifacts_notice = ""
+        self.error = self.notice = ""
         if len(files) != 1:
             self.upload_busy = False
-            self.artifacts_error = "Choose one file to upload."
+            self.error = "Choose one file to upload."
             return
         file = files[0]
         filename = file.name or "upload"
@@ -503,39 +482,38 @@ class SandboxArtifacts(rx.State, mixin=True):
         if _unknown(content_type):
             content_type = mimetypes.guess_type(filename, strict=False)[0] or content_type
         self.upload_name, self.upload_busy, self.upload_progress = filename, True, 100
-        self.artifacts_busy = True
+        self.busy = True
         yield
         data = {"kind": "file", "name": filename, "uri": f"{CLIENT_SCHEME}{filename}"}
+        call = get_artifact_content().create_and_upload(
+            principal=CONSOLE,
+            sandbox_id=uuid.UUID(self.view.id),
+            data=ArtifactCreate.model_validate(data),
+            chunks=_upload_chunks(file),
+            content_type=content_type,
+            declared_bytes=file.size,
+        )
         try:
-            found = await get_artifact_content().create_and_upload(
-                principal=CONSOLE,
-                sandbox_id=uuid.UUID(self.view.id),
-                data=ArtifactCreate.model_validate(data),
-                chunks=_upload_chunks(file),
-                content_type=content_type,
-                declared_bytes=file.size,
-            )
-        except ServiceError as exc:
-            self.artifacts_error = f"Could not upload {filename}: {words(exc)}"
-            return
+            found = await attempt(self, call, clear=(), failed=_could_not(f"upload {filename}"))
         finally:
-            self.upload_busy = self.artifacts_busy = False
-            self.upload_progress = 0
-        self.artifacts_notice = f"Uploaded {_retained_words(found)}."
+            self.upload_busy, self.upload_progress = False, 0
+        if not found:
+            return
+        self.notice = f"Uploaded {_retained_words(found.value)}."
         await self._list_artifacts()
 
     @rx.event
     def upload_refused(self, rejected: list[dict[str, Any]]):
         """The browser refused the file before sending it (too large, or more than one)."""
-        self.artifacts_notice = ""
+        self.notice = ""
         self.upload_busy = False
         first = rejected[0] if rejected else {}
         name = str((first.get("file") or {}).get("path") or "The file").lstrip("./")
         codes = {error.get("code") for error in first.get("errors") or []}
         if "too-many-files" in codes:
-            self.artifacts_error = "Choose one file to upload."
+            self.error = "Choose one file to upload."
         elif "file-too-large" in codes:
             limit = byte_size(self.artifacts_limit)
-            self.artifacts_error = f"{name} is larger than the {limit} an artifact can retain."
+            self.error = f"{name} is larger than the {limit} an artifact can retain."
         else:
-            self.artifacts_error = f"{name} cannot be uploaded."
+            self.error = f"{name} cannot be uploaded."

@@ -124,6 +124,10 @@ class FilesTab(SandboxTab, SandboxState):
         """Where the New file form starts: the folder shown, with a trailing slash."""
         return f"{self.path}/" if self.path else ""
 
+    def _as_console(self, path: str) -> dict[str, Any]:
+        """Who changes which file: the console, at `path` in this sandbox's workspace."""
+        return {"principal": CONSOLE, "sandbox_id": uuid.UUID(self.view.id), "path": path}
+
     async def _list_files(self) -> None:
         try:
             listing = await read_listing(self.view.id, self.path)
@@ -182,13 +186,7 @@ class FilesTab(SandboxTab, SandboxState):
 
     @rx.event
     async def delete_entry(self, path: str):
-        call = files.delete_file(
-            get_database(),
-            get_runtime(),
-            principal=CONSOLE,
-            sandbox_id=uuid.UUID(self.view.id),
-            path=path,
-        )
+        call = files.delete_file(get_database(), get_runtime(), **self._as_console(path))
         if not await attempt(self, call, clear=("notice",)):
             return
         if self.file.path == path:
@@ -209,14 +207,7 @@ class FilesTab(SandboxTab, SandboxState):
             self.new_file_error = "Enter a path for the file, such as notes/todo.txt."
             return
         data = str(form.get("content") or "").encode()
-        call = files.write_file(
-            get_database(),
-            get_runtime(),
-            principal=CONSOLE,
-            sandbox_id=uuid.UUID(self.view.id),
-            path=path,
-            data=data,
-        )
+        call = files.write_file(get_database(), get_runtime(), **self._as_console(path), data=data)
         if not await attempt(self, call, error="new_file_error", clear=()):
             return
         self.new_file_open = False

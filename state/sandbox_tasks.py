@@ -8,8 +8,8 @@ background event that wakes on the task runner's change notifications (at least 
 another task is selected, or when the page or tab changed. A newer invocation supersedes
 an older one, so there is one follower per browser tab.
 
-`SandboxTasks` is a mixin of `SandboxState` (state/sandbox.py): it uses the page's
-`view`, `tab` and `_route_id()`.
+`TasksTab` is a tab of the sandbox page (state/sandbox.py): it reads the page's `view`,
+`tab` and `_route_id()`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import dataclasses
 import shlex
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 
@@ -32,8 +32,9 @@ from backend.tasks import service as task_service
 from backend.tasks.events import complete_utf8
 from backend.tasks.models import FINISHED_STATUSES, ExecutionTaskCreate, ExecutionTaskRow
 from backend.tasks.output import task_output_store
-from state.base import CONSOLE, db_session, in_thread
+from state.base import CONSOLE, attempt, db_session, in_thread
 from state.format import byte_size, clock, duration, parse_id, sentence, short_id, timestamp
+from state.sandbox import SandboxState, SandboxTab
 
 SHELL = ("sh", "-lc")
 DEFAULT_TIMEOUT = task_service.DEFAULT_TIMEOUT
@@ -211,29 +212,32 @@ def _timeout(value: Any) -> int | None:
     return int(text) if text.isdigit() and 1 <= int(text) <= MAX_TIMEOUT else None
 
 
-class SandboxTasks(rx.State, mixin=True):
+class TasksTab(SandboxTab, SandboxState):
+    """`error` and `busy` are running or canceling a task's (shown by the form or the
+    panel); `tasks_error` is the history's."""
+
+    TAB: ClassVar[str] = "tasks"
     tasks: list[TaskItem] = []
     tasks_error: str = ""
     task: TaskDetail = TaskDetail()
-    task_error: str = ""  # from running or canceling, shown by the form or the panel
-    task_busy: bool = False
-    # Bumped when a task joins the history here, so the page's periodic re-read (which
-    # may have started before) does not put an older history back.
-    _tab_changes: int = 0
 
-    def _reset_tasks(self) -> None:
-        self.tasks, self.task = [], TaskDetail()
-        self.tasks_error = self.task_error = ""
-        self.task_busy = False
-
-    async def _read_tasks_tab(self, sandbox_id: str) -> dict[str, Any]:
+    @classmethod
+    async def read(cls, sandbox_id: str) -> dict[str, Any]:
         try:
             return {"tasks": await in_thread(read_tasks, sandbox_id), "tasks_error": ""}
         except ServiceError as exc:
             return {"tasks": [], "tasks_error": exc.message}
 
-    async def _open_tasks(self) -> None:
+    @classmethod
+    def _followers(cls) -> list:
+        return [cls.follow_task]
+
+    def _shown(self, tab: str) -> None:
+        self.error = ""  # a refusal to run or cancel is old news on return
+
+    async def _open(self) -> None:
         """The tab opened: select the newest task when none is."""
+        await super()._open()
         if not self.task.id and self.tasks:
             await self._select(self.tasks[0].id)
 
@@ -253,53 +257,42 @@ class SandboxTasks(rx.State, mixin=True):
                     self.tasks[index] = item
                 return
         self.tasks.insert(0, item)
-        self._tab_changes += 1
+        self._changes += 1
 
     @rx.event
     def clear_task_error(self, _value: str = ""):
-        self.task_error = ""
+        self.error = ""
 
     @rx.event
     async def select_task(self, task_id: str):
-        self.task_error = ""
+        self.error = ""
         await self._select(task_id)
         return type(self).follow_task
 
     @rx.event
     async def run_task(self, form: dict[str, Any]):
-        self.task_error = ""
+        self.error = ""
         script = str(form.get("command") or "").strip()
         timeout = _timeout(form.get("timeout"))
         if not script:
-            self.task_error = "Enter a command to run."
+            self.error = "Enter a command to run."
             return None
         if len(script.encode()) > task_service.MAX_ARG_BYTES:
-            self.task_error = (
-                f"The command is too long (at most {task_service.MAX_ARG_BYTES} bytes)."
-            )
+            self.error = f"The command is too long (at most {task_service.MAX_ARG_BYTES} bytes)."
             return None
         if timeout is None:
-            self.task_error = f"The timeout is a whole number of seconds from 1 to {MAX_TIMEOUT}."
+            self.error = f"The timeout is a whole number of seconds from 1 to {MAX_TIMEOUT}."
             return None
-        self.task_busy = True
-        try:
-            task_id = await in_thread(create_task, self.view.id, script, timeout)
-        except ServiceError as exc:
-            self.task_error = exc.message
+        made = await attempt(self, in_thread(create_task, self.view.id, script, timeout), clear=())
+        if not made:
             return None
-        finally:
-            self.task_busy = False
-        await self._select(task_id)
+        await self._select(made.value)
         return type(self).follow_task
 
     @rx.event
     async def cancel_selected_task(self):
-        self.task_error = ""
         task_id = self.task.id
-        try:
-            await in_thread(cancel_task, task_id)
-        except ServiceError as exc:
-            self.task_error = exc.message
+        await attempt(self, in_thread(cancel_task, task_id), clear=("error",), busy=None)
         await self._select(task_id)
         return type(self).follow_task
 

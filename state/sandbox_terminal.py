@@ -20,15 +20,15 @@ A terminal whose shell ended is never reconnected under its id (the server would
 new shell under it): the close code 1000 means the shell exited, and when the sandbox stops
 every process ends with it, so the page forgets the id and makes a new one when it runs.
 
-`SandboxTerminal` is a mixin of `SandboxState` (state/sandbox.py): it uses the page's
-`view` and `tab`.
+`TerminalTab` is a tab of the sandbox page (state/sandbox.py): it reads the page's `view`
+and sets its `tab` (Attach, from the Sessions tab).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 from reflex_xtermjs import XTermAPI
@@ -36,6 +36,7 @@ from reflex_xtermjs import XTermAPI
 from backend.sessions.terminals import TERMINAL_ENDED
 from backend.settings import get_settings
 from state.format import duration, short_id
+from state.sandbox import SandboxState, SandboxTab
 
 RECONNECT_MS = 1000  # first retry after a lost connection; doubles per failure
 MAX_RECONNECT_MS = 15_000
@@ -81,14 +82,13 @@ def close_outcome(code: int, reason: str) -> tuple[str, str] | None:
     return None
 
 
-class SandboxTerminal(rx.State, mixin=True):
+class TerminalTab(SandboxTab, SandboxState):
+    TAB: ClassVar[str] = "terminal"
     term_id: str = ""
     # connecting | connected | reconnecting | disconnected | ended ("" before a terminal)
     term_status: str = ""
     term_detail: str = ""  # the connection in words, beside the badge
     term_failures: int = 0  # failed connections in a row (the retry delay grows)
-    term_notice: str = ""  # copy, paste, take control
-    term_error: str = ""
     _copied: int = 0  # characters being copied
 
     @rx.var
@@ -110,24 +110,24 @@ class SandboxTerminal(rx.State, mixin=True):
     def _url(self) -> str:
         return terminal_url(self.view.id, self.term_id)
 
-    def _reset_terminal(self) -> None:
-        self.term_id = self.term_status = self.term_detail = ""
-        self.term_notice = self.term_error = ""
-        self.term_failures = 0
+    def _reloaded(self) -> None:
+        """The page loaded again: the terminal mounts again and reconnects."""
+        if self.term_id:
+            self.term_status, self.term_detail = "connecting", ""
 
     def _use_terminal(self, terminal_id: str) -> None:
         """Show this terminal: the component mounts it and `terminal_ready` connects."""
         self.term_id = terminal_id
         self.term_status, self.term_detail = "connecting", ""
-        self.term_notice = self.term_error = ""
+        self.notice = self.error = ""
         self.term_failures = 0
 
-    def _sync_terminal(self) -> None:
+    def _follow_view(self) -> None:
         """Keep the terminal in step with the sandbox: a terminal once the Terminal tab shows
         a running sandbox; none while it does not run (its processes ended)."""
         if self.view.status != "running":
             if self.term_id:
-                self._reset_terminal()
+                self._reset()
         elif self.tab == "terminal" and not self.term_id:
             self._use_terminal(str(uuid.uuid4()))
 
@@ -199,13 +199,13 @@ class SandboxTerminal(rx.State, mixin=True):
 
     @rx.event
     def copy_selection(self):
-        self.term_notice = self.term_error = ""
+        self.notice = self.error = ""
         return self._api().get_selection(callback=type(self).copy_text)
 
     @rx.event
     def copy_text(self, text: str | None = None):
         if not text:
-            self.term_error = "Select text in the terminal first, then Copy."
+            self.error = "Select text in the terminal first, then Copy."
             return None
         self._copied = len(text)
         return copy_to_clipboard(text, type(self).copied_text)
@@ -213,56 +213,56 @@ class SandboxTerminal(rx.State, mixin=True):
     @rx.event
     def copied_text(self, done: bool):
         if done:
-            self.term_notice = f"Copied {self._copied} characters to the clipboard."
+            self.notice = f"Copied {self._copied} characters to the clipboard."
         else:
-            self.term_error = (
+            self.error = (
                 "The browser did not let the console write to the clipboard: right-click "
                 "the selection and choose Copy instead."
             )
 
     @rx.event
     def paste_text(self, form: dict[str, Any]):
-        self.term_notice = self.term_error = ""
+        self.notice = self.error = ""
         text = str(form.get("paste") or "")
         if not text:
-            self.term_error = "Type or drop the text to paste into the field first."
+            self.error = "Type or drop the text to paste into the field first."
             return None
         return self._paste(text)
 
     @rx.event
     def paste_clipboard(self):
-        self.term_notice = self.term_error = ""
+        self.notice = self.error = ""
         return rx.call_script(READ_CLIPBOARD, callback=type(self).paste_from_clipboard)
 
     @rx.event
     def paste_from_clipboard(self, text: str | None = None):
         if text is None:
-            self.term_error = (
+            self.error = (
                 "The browser did not let the console read the clipboard: paste into the "
                 "field instead."
             )
             return None
         if not text:
-            self.term_error = "The clipboard is empty."
+            self.error = "The clipboard is empty."
             return None
         return self._paste(text)
 
     def _paste(self, text: str) -> list:
         if self.term_status != "connected":
-            self.term_error = "Connect the terminal first: pasted text goes to the shell."
+            self.error = "Connect the terminal first: pasted text goes to the shell."
             return []
-        self.term_notice = f"Pasted {len(text)} characters."
+        self.notice = f"Pasted {len(text)} characters."
         api = self._api()
         return [api.paste(text), api.focus()]
 
     @rx.event
     def take_control(self):
         """Type from this window when several share the terminal (one types at a time)."""
-        self.term_notice = self.term_error = ""
+        self.notice = self.error = ""
         if self.term_status != "connected":
-            self.term_error = "Connect the terminal first."
+            self.error = "Connect the terminal first."
             return None
-        self.term_notice = "This window now types into the terminal; the others watch."
+        self.notice = "This window now types into the terminal; the others watch."
         api = self._api()
         return [api.send(TAKE_CONTROL), api.focus()]
 

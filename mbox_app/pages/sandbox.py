@@ -16,14 +16,15 @@ from components.runtime import compact_table, log_view, tab_intro
 from components.tables import mono, muted
 from mbox_app.pages.frame import console_page
 from state.sandbox import Phase, PortItem, SandboxState
-from state.sandbox_artifacts import ALL_TASKS, CAPTURE_KINDS, UPLOAD_ID, ArtifactItem
+from state.sandbox_artifacts import ALL_TASKS, CAPTURE_KINDS, UPLOAD_ID, ArtifactItem, ArtifactsTab
 from state.sandbox_boundary import BoundaryTab
 from state.sandbox_events import EventItem, EventsTab
 from state.sandbox_files import FileItem, FilesTab
 from state.sandbox_logs import LogsTab
 from state.sandbox_preview import EXPIRIES, LinkItem, PreviewPortItem, PreviewTab
 from state.sandbox_sessions import SessionItem, SessionsTab
-from state.sandbox_tasks import MAX_TIMEOUT, TaskItem
+from state.sandbox_tasks import MAX_TIMEOUT, TaskItem, TasksTab
+from state.sandbox_terminal import TerminalTab
 
 ROUTE = "/sandboxes/[sandbox_id]"
 
@@ -412,25 +413,25 @@ def tab_head(text: str) -> rx.Component:
 def terminal_tab() -> rx.Component:
     running = SandboxState.view.status == "running"
     return rx.cond(
-        running & (SandboxState.term_id != "") & rx.State.is_hydrated,
+        running & (TerminalTab.term_id != "") & rx.State.is_hydrated,
         terminal.terminal_layout(
             terminal_toolbar(),
             terminal.terminal_screen(
-                SandboxState.term_id,
-                retry_ms=SandboxState.term_retry_ms,
-                on_ready=SandboxState.terminal_ready,
-                on_open=SandboxState.terminal_opened,
-                on_close=SandboxState.terminal_closed,
-                on_error=SandboxState.terminal_failed,
+                TerminalTab.term_id,
+                retry_ms=TerminalTab.term_retry_ms,
+                on_ready=TerminalTab.terminal_ready,
+                on_open=TerminalTab.terminal_opened,
+                on_close=TerminalTab.terminal_closed,
+                on_error=TerminalTab.terminal_failed,
             ),
             terminal.paste_form(
-                on_submit=SandboxState.paste_text,
-                on_clipboard=SandboxState.paste_clipboard,
-                connected=SandboxState.term_status == "connected",
+                on_submit=TerminalTab.paste_text,
+                on_clipboard=TerminalTab.paste_clipboard,
+                connected=TerminalTab.term_status == "connected",
             ),
-            detail=SandboxState.term_detail,
-            error=SandboxState.term_error,
-            notice=SandboxState.term_notice,
+            detail=TerminalTab.term_detail,
+            error=TerminalTab.error,
+            notice=TerminalTab.notice,
         ),
         terminal.terminal_unavailable(rx.cond(running, "Opening a terminal…", terminal_blocked())),
     )
@@ -438,14 +439,14 @@ def terminal_tab() -> rx.Component:
 
 def terminal_toolbar() -> rx.Component:
     return terminal.terminal_toolbar(
-        SandboxState.term_status,
-        SandboxState.term_short,
-        live=SandboxState.term_live,
-        on_connect=SandboxState.connect_terminal,
-        on_disconnect=SandboxState.disconnect_terminal,
-        on_new=SandboxState.new_terminal,
-        on_copy=SandboxState.copy_selection,
-        on_take_control=SandboxState.take_control,
+        TerminalTab.term_status,
+        TerminalTab.term_short,
+        live=TerminalTab.term_live,
+        on_connect=TerminalTab.connect_terminal,
+        on_disconnect=TerminalTab.disconnect_terminal,
+        on_new=TerminalTab.new_terminal,
+        on_copy=TerminalTab.copy_selection,
+        on_take_control=TerminalTab.take_control,
     )
 
 
@@ -514,10 +515,10 @@ def event_row(event: rx.Var[EventItem]) -> rx.Component:
 def tasks_tab() -> rx.Component:
     return tasks.tasks_layout(
         run_form(),
-        tasks.task_history(SandboxState.tasks, task_row, on_refresh=SandboxState.refresh_tab),
+        tasks.task_history(TasksTab.tasks, task_row, on_refresh=SandboxState.refresh_tab),
         task_panel(),
-        error=SandboxState.tasks_error,
-        has_tasks=SandboxState.tasks.length() > 0,
+        error=TasksTab.tasks_error,
+        has_tasks=TasksTab.tasks.length() > 0,
     )
 
 
@@ -525,11 +526,11 @@ def run_form() -> rx.Component:
     return tasks.run_form(
         running=SandboxState.view.status == "running",
         blocked=run_blocked(),
-        busy=SandboxState.task_busy,
-        error=SandboxState.task_error,
+        busy=TasksTab.busy,
+        error=TasksTab.error,
         max_timeout=MAX_TIMEOUT,
-        on_command_change=SandboxState.clear_task_error.debounce(300),
-        on_submit=SandboxState.run_task,
+        on_command_change=TasksTab.clear_task_error.debounce(300),
+        on_submit=TasksTab.run_task,
     )
 
 
@@ -547,29 +548,29 @@ def run_blocked() -> rx.Var[str]:
 def task_row(task: rx.Var[TaskItem]) -> rx.Component:
     return tasks.task_row(
         task,
-        selected=task.id == SandboxState.task.id,
-        on_select=SandboxState.select_task(task.id),
+        selected=task.id == TasksTab.task.id,
+        on_select=TasksTab.select_task(task.id),
     )
 
 
 def task_panel() -> rx.Component:
     return tasks.task_panel(
-        SandboxState.task,
-        task_stream("stdout", "Standard output", SandboxState.task.stdout),
-        task_stream("stderr", "Standard error", SandboxState.task.stderr),
-        on_cancel=SandboxState.cancel_selected_task,
+        TasksTab.task,
+        task_stream("stdout", "Standard output", TasksTab.task.stdout),
+        task_stream("stderr", "Standard error", TasksTab.task.stderr),
+        on_cancel=TasksTab.cancel_selected_task,
     )
 
 
 def task_stream(name: str, label: str, view: rx.Var) -> rx.Component:
-    task = SandboxState.task
+    task = TasksTab.task
     return tasks.task_stream(
         name,
         label,
         view,
         task_id=task.id,
         active=task.active,
-        on_download=SandboxState.download_output(name),
+        on_download=TasksTab.download_output(name),
     )
 
 
@@ -635,58 +636,58 @@ def artifacts_tab() -> rx.Component:
     return artifacts.artifacts_layout(
         toolbar=artifacts_toolbar(),
         preview=artifacts.artifact_preview(
-            SandboxState.artifact_preview, on_close=SandboxState.close_artifact_preview
+            ArtifactsTab.artifact_preview, on_close=ArtifactsTab.close_artifact_preview
         ),
-        table=artifacts.artifacts_table(SandboxState.artifacts, artifact_row),
+        table=artifacts.artifacts_table(ArtifactsTab.artifacts, artifact_row),
         on_refresh=SandboxState.refresh_tab,
-        error=SandboxState.artifacts_error,
-        notice=SandboxState.artifacts_notice,
-        has_artifacts=SandboxState.artifacts.length() > 0,
-        loaded=SandboxState.artifacts_loaded,
+        error=ArtifactsTab.error,
+        notice=ArtifactsTab.notice,
+        has_artifacts=ArtifactsTab.artifacts.length() > 0,
+        loaded=ArtifactsTab.loaded,
     )
 
 
 def artifacts_toolbar() -> rx.Component:
     return artifacts.toolbar(
         artifacts.task_filter(
-            SandboxState.artifacts_task,
-            SandboxState.artifact_tasks,
-            on_change=SandboxState.set_artifacts_task,
+            ArtifactsTab.artifacts_task,
+            ArtifactsTab.artifact_tasks,
+            on_change=ArtifactsTab.set_artifacts_task,
             all_value=ALL_TASKS,
         ),
         artifacts.upload_button(
             upload_id=UPLOAD_ID,
-            on_drop=SandboxState.upload_artifact(
+            on_drop=ArtifactsTab.upload_artifact(
                 rx.upload_files(
-                    upload_id=UPLOAD_ID, on_upload_progress=SandboxState.upload_progressed
+                    upload_id=UPLOAD_ID, on_upload_progress=ArtifactsTab.upload_progressed
                 )
             ),
-            on_refused=SandboxState.upload_refused,
-            max_bytes=SandboxState.artifacts_limit,
-            busy=SandboxState.upload_busy,
-            status=SandboxState.upload_status,
+            on_refused=ArtifactsTab.upload_refused,
+            max_bytes=ArtifactsTab.artifacts_limit,
+            busy=ArtifactsTab.upload_busy,
+            status=ArtifactsTab.upload_status,
         ),
         artifacts.capture_dialog(
             kinds=CAPTURE_KINDS,
-            error=SandboxState.capture_error,
-            busy=SandboxState.artifacts_busy,
-            on_submit=SandboxState.capture_from_workspace,
-            is_open=SandboxState.capture_open,
-            on_open_change=SandboxState.set_capture_open,
+            error=ArtifactsTab.capture_error,
+            busy=ArtifactsTab.busy,
+            on_submit=ArtifactsTab.capture_from_workspace,
+            is_open=ArtifactsTab.capture_open,
+            on_open_change=ArtifactsTab.set_capture_open,
         ),
-        usage=SandboxState.artifacts_usage,
-        retention=SandboxState.artifacts_retention,
+        usage=ArtifactsTab.artifacts_usage,
+        retention=ArtifactsTab.artifacts_retention,
     )
 
 
 def artifact_row(item: rx.Var[ArtifactItem]) -> rx.Component:
     return artifacts.artifact_row(
         item,
-        busy=SandboxState.artifacts_busy,
-        previewing=item.id == SandboxState.artifact_preview.id,
-        on_preview=SandboxState.preview_artifact(item.id),
-        on_recapture=SandboxState.recapture_artifact(item.id),
-        on_delete=SandboxState.delete_artifact(item.id),
+        busy=ArtifactsTab.busy,
+        previewing=item.id == ArtifactsTab.artifact_preview.id,
+        on_preview=ArtifactsTab.preview_artifact(item.id),
+        on_recapture=ArtifactsTab.recapture_artifact(item.id),
+        on_delete=ArtifactsTab.delete_artifact(item.id),
     )
 
 
@@ -761,8 +762,8 @@ def sessions_tab() -> rx.Component:
 def session_row(item: rx.Var[SessionItem]) -> rx.Component:
     return sessions.session_row(
         item,
-        current=item.terminal_id == SandboxState.term_id,
-        on_attach=SandboxState.attach_terminal(item.terminal_id),
+        current=item.terminal_id == TerminalTab.term_id,
+        on_attach=TerminalTab.attach_terminal(item.terminal_id),
         on_end=SessionsTab.end_runtime_session(item.id),
     )
 
