@@ -93,9 +93,7 @@ def _isolation(summary: BoundarySummary) -> FactGroup:
     )
 
 
-def _network(summary: BoundarySummary) -> FactGroup:
-    projection = summary.network_policy_projection
-    reach = boundary_service.NETWORK_FACTS.get(projection, projection)
+def _network(summary: BoundarySummary, reach: str) -> FactGroup:
     reach = sentence(reach)  # one wording for the API and the console
     ports = [f"{p.name} :{p.port} {p.protocol}" for p in summary.preview_ports or []]
     return FactGroup(
@@ -177,27 +175,25 @@ def _access(summary: BoundarySummary) -> FactGroup:
     )
 
 
-def fact_groups(summary: BoundarySummary) -> list[FactGroup]:
+def fact_groups(summary: BoundarySummary, reach: str) -> list[FactGroup]:
+    """The facts grouped; `reach` is what the sandbox's network policy gets, in words."""
     return [
-        build(summary)
-        for build in (
-            _identity,
-            _isolation,
-            _network,
-            _secrets,
-            _lifecycle,
-            _launch_policy,
-            _access,
-        )
+        _identity(summary),
+        _isolation(summary),
+        _network(summary, reach),
+        *(build(summary) for build in (_secrets, _lifecycle, _launch_policy, _access)),
     ]
 
 
-def read_boundary(sandbox_id: str) -> BoundarySummary:
-    availability = get_runtime().availability()
+def read_boundary(sandbox_id: str) -> tuple[BoundarySummary, str]:
+    """The sandbox's boundary, and its network reach in the API's words."""
+    runtime = get_runtime().describe()
     with db_session() as session:
-        return boundary_service.sandbox_boundary(
-            session, sandbox_id=uuid.UUID(sandbox_id), runtime=availability
+        summary = boundary_service.sandbox_boundary(
+            session, sandbox_id=uuid.UUID(sandbox_id), runtime=runtime
         )
+    egress = runtime.network.egress(summary.network_policy)
+    return summary, boundary_service._network_fact(egress)
 
 
 class BoundaryTab(SandboxTab, SandboxState):
@@ -217,7 +213,7 @@ class BoundaryTab(SandboxTab, SandboxState):
     @classmethod
     async def read(cls, sandbox_id: str) -> dict[str, Any]:
         try:
-            summary = await in_thread(read_boundary, sandbox_id)
+            summary, reach = await in_thread(read_boundary, sandbox_id)
         except ServiceError as exc:
             return {"error": exc.message, "loaded": True}
         checks = [
@@ -225,7 +221,7 @@ class BoundaryTab(SandboxTab, SandboxState):
         ]
         return {
             "checks": checks,
-            "groups": fact_groups(summary),
+            "groups": fact_groups(summary, reach),
             "error": "",
             "loaded": True,
         }
