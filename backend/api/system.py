@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import SerializerFunctionWrapHandler, model_serializer
 
 from backend.api.openapi import build_openapi, returns
 from backend.db import check_database
+from backend.engines import health as engine_health
 from backend.runtime.base import RuntimeAdapter
 from backend.schemas import PublicModel
 from backend.settings import API_VERSION, Settings
@@ -39,9 +44,28 @@ CAPABILITIES = [
 ]
 
 
+class EngineState(PublicModel):
+    """Beyond the reference: an engine's last failure and its time, both null when fine."""
+
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+
+    @model_serializer(mode="wrap")
+    def _with_nulls(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {"lastError": None, "lastErrorAt": None} | handler(self)
+
+
+def engine_states() -> dict[str, EngineState]:
+    return {
+        name: EngineState(last_error=error, last_error_at=at)
+        for name, (error, at) in engine_health.report().items()
+    }
+
+
 class Health(PublicModel):
     status: str
     error: str | None = None
+    engines: dict[str, EngineState] | None = None
 
 
 class RuntimeInfo(PublicModel):
@@ -73,6 +97,7 @@ class APIInfo(PublicModel):
     capabilities: list[str]
     compatibility: Compatibility
     authentication_required: bool
+    engines: dict[str, EngineState] | None = None
 
 
 def api_info(settings: Settings, runtime: RuntimeAdapter, *, host_details: bool = True) -> APIInfo:
@@ -101,25 +126,35 @@ def api_info(settings: Settings, runtime: RuntimeAdapter, *, host_details: bool 
             minimum_cli_api_version=API_VERSION, minimum_sdk_api_version=API_VERSION
         ),
         authentication_required=settings.auth_required,
+        engines=engine_states() if host_details else None,
     )
+
+
+def _known(request: Request) -> bool:
+    """Whether the caller may see this host's details (authenticated, or no token set)."""
+    return request.scope.get("state", {}).get("principal") is not None
 
 
 @router.get("/healthz", responses=returns(Health))
 def healthz(request: Request) -> JSONResponse:
-    """Liveness and readiness: answers 503 when the database cannot be reached."""
+    """Liveness and readiness: answers 503 when the database cannot be reached. The engines'
+    last errors are a detail for authenticated callers; they never change the status."""
+    engines = engine_states() if _known(request) else None
     try:
         check_database(request.app.state.database.engine)
     except Exception:
-        body = Health(status="unavailable", error="database is unreachable")
+        body = Health(status="unavailable", error="database is unreachable", engines=engines)
         return JSONResponse(body.to_json(), status_code=503)
-    return JSONResponse(Health(status="ok").to_json())
+    return JSONResponse(Health(status="ok", engines=engines).to_json())
 
 
 @router.get("/v1/info", responses=returns(APIInfo))
 def info(request: Request) -> JSONResponse:
-    """Public; the runtime's host details only for an authenticated caller."""
-    known = request.scope.get("state", {}).get("principal") is not None
-    found = api_info(request.app.state.settings, request.app.state.runtime, host_details=known)
+    """Public; the runtime's host details and the engines' errors only for an
+    authenticated caller."""
+    found = api_info(
+        request.app.state.settings, request.app.state.runtime, host_details=_known(request)
+    )
     return JSONResponse(found.to_json())
 
 

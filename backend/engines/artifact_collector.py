@@ -9,13 +9,13 @@ are removed, so two collectors never fight and a late upload can no longer reviv
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from backend.artifacts import service as artifacts
 from backend.db import Database, utcnow
+from backend.engines.health import engine_health
 from backend.storage import BlobStores
 from backend.storage.base import StorageError
 
@@ -34,10 +34,11 @@ class ArtifactCollector:
         self.database = database
         self.stores = stores
         self.upload_grace = timedelta(seconds=upload_grace)
+        self.health = engine_health("artifactCollector", log)
 
     async def run(self, interval: float) -> None:
         while True:
-            with contextlib.suppress(Exception):
+            with self.health.watch("an artifact collection pass"):
                 await self.collect_once()
             await asyncio.sleep(interval)
 

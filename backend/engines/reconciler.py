@@ -15,6 +15,7 @@ from typing import Any
 
 from backend import changes
 from backend.db import Database, utcnow
+from backend.engines.health import engine_health
 from backend.engines.leadership import Leadership
 from backend.runtime.base import RuntimeAdapter, RuntimeFailure, RuntimeStatus
 from backend.sandboxes import lifetime
@@ -34,14 +35,15 @@ class Reconciler:
         self.database = database
         self.runtime = runtime
         self.settings = settings  # where this server keeps per-sandbox files (recordings)
+        self.health = engine_health("reconciler", log)
 
     async def run(self, interval: float, leadership: Leadership) -> None:
         """Reconcile forever: on every change notification, and every `interval` seconds."""
         wakeup = changes.subscribe("sandboxes")
         try:
             while True:
-                if await leadership.acquire():
-                    with contextlib.suppress(Exception):
+                with self.health.watch("a reconcile pass"):
+                    if await leadership.acquire():
                         await self.reconcile_once()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wakeup.wait(), interval)
@@ -57,7 +59,7 @@ class Reconciler:
             try:
                 await self.reconcile(sandbox, template)
             except Exception:  # one sandbox's trouble must not stall the others
-                log.exception("reconciling sandbox %s failed", sandbox.id)
+                self.health.failed(f"reconciling sandbox {sandbox.id}")
 
     async def reconcile(self, sandbox: SandboxRow, template: TemplateRow | None) -> None:
         observed = await self.runtime.status(sandbox.id)

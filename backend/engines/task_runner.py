@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from backend import changes
 from backend.db import Database
+from backend.engines.health import engine_health
 from backend.runtime.base import ExecProcess, RuntimeAdapter, RuntimeFailure
 from backend.tasks import service as tasks
 from backend.tasks.models import ExecutionTaskRow
@@ -45,13 +46,17 @@ class TaskRunner:
         self.collect = collect  # gathers a finished task's declared artifacts
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._running: dict[uuid.UUID, asyncio.Task] = {}
+        self.health = engine_health("taskRunner", log)
 
     async def run(self, interval: float) -> None:
-        await self.database.call(tasks.fail_abandoned, runner=self.name)
+        abandoned_failed = False  # the tasks a previous server left running, once
         wakeup = changes.subscribe("tasks")
         try:
             while True:
-                with contextlib.suppress(Exception):
+                with self.health.watch("a task runner pass"):
+                    if not abandoned_failed:
+                        await self.database.call(tasks.fail_abandoned, runner=self.name)
+                        abandoned_failed = True
                     await self.start_queued()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wakeup.wait(), interval)
@@ -66,7 +71,7 @@ class TaskRunner:
             if task.id in self._running:
                 continue
             if await self.database.call(tasks.claim, task_id=task.id, runner=self.name):
-                job = asyncio.create_task(self.execute(task))
+                job = asyncio.create_task(self._execute_watched(task))
                 self._running[task.id] = job
                 job.add_done_callback(lambda _, task_id=task.id: self._running.pop(task_id, None))
 
@@ -74,6 +79,12 @@ class TaskRunner:
         """Until every task this runner started has finished (for tests)."""
         while self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def _execute_watched(self, task: ExecutionTaskRow) -> None:
+        try:
+            await self.execute(task)
+        except Exception:  # logged and recorded, not left for the garbage collector
+            self.health.failed(f"running task {task.id}")
 
     async def execute(self, task: ExecutionTaskRow) -> None:
         try:
@@ -107,7 +118,7 @@ class TaskRunner:
         try:
             await self.collect(task)
         except Exception:
-            log.exception("collecting the artifacts of task %s failed", task.id)
+            self.health.failed(f"collecting the artifacts of task {task.id}")
 
     async def _supervise(self, task: ExecutionTaskRow, process: ExecProcess) -> tuple | None:
         """Wait for the process, a cancel request, or the timeout; stop it for the latter."""

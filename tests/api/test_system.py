@@ -10,17 +10,24 @@ from starlette.testclient import TestClient
 
 from backend.api.app import ROUTERS
 from backend.db import Database
+from backend.engines import health as engine_health
 from tests.api.conftest import TOKEN, build_api
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def test_healthz_checks_the_database(client, settings):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    engine_health.reset()  # no engine has failed (see tests/engines for when one has)
+    fine = {name: {"lastError": None, "lastErrorAt": None} for name in engine_health.ENGINES}
+    assert client.get("/healthz").json() == {"status": "ok", "engines": fine}
     down = TestClient(build_api(settings, Database("sqlite:////proc/x.db")))
     response = down.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "error": "database is unreachable"}
+    assert response.json() == {
+        "status": "unavailable",
+        "error": "database is unreachable",
+        "engines": fine,
+    }
 
 
 def test_info_reports_only_what_is_implemented(client):

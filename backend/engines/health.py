@@ -1,0 +1,85 @@
+"""Engines say when they fail.
+
+Every engine loop runs each pass under `EngineHealth.watch`: an exception is logged with
+its traceback (`logging.exception`), recorded as the engine's last error with its time,
+and the loop goes on. A pass that ends with nothing failed clears the record, so `None`
+means fine; a failure that repeats every pass stays visible. Failures of one item inside
+a pass (a sandbox, a task) are recorded with `failed` and make the pass count as failed.
+
+The records are per process (the engines run in the server's process); `/healthz` and
+`/v1/info` show them (see `report`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from backend.db import utcnow
+
+# The engines, by the names the API reports them under.
+ENGINES = ("reconciler", "taskRunner", "artifactCollector")
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass
+class EngineHealth:
+    name: str
+    log: logging.Logger = field(repr=False)
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    _failing: bool = field(default=False, repr=False)  # something failed in this pass
+
+    def failed(self, what: str) -> None:
+        """Call from an `except` block: log the exception with its traceback and record it."""
+        self.log.exception("%s failed", what)
+        exc = sys.exc_info()[1]
+        reason = f"{type(exc).__name__}: {exc}" if exc is not None else "failed"
+        self.last_error = f"{what} failed: {reason}"[:MAX_ERROR_CHARS]
+        self.last_error_at = utcnow()
+        self._failing = True
+
+    @contextlib.contextmanager
+    def watch(self, what: str) -> Iterator[None]:
+        """One pass of the engine: its exception is logged, recorded and swallowed (never
+        a cancellation); a pass where nothing failed clears the last error."""
+        self._failing = False
+        try:
+            yield
+        except Exception:
+            self.failed(what)
+        else:
+            if not self._failing:
+                self.last_error = self.last_error_at = None
+
+    def reset(self) -> None:
+        self.last_error = self.last_error_at = None
+        self._failing = False
+
+
+_RECORDS: dict[str, EngineHealth] = {
+    name: EngineHealth(name, logging.getLogger(f"mbox.engines.{name}")) for name in ENGINES
+}
+
+
+def engine_health(name: str, log: logging.Logger | None = None) -> EngineHealth:
+    """This process's record of the engine `name` (one of ENGINES), logging to `log`."""
+    record = _RECORDS[name]
+    if log is not None:
+        record.log = log
+    return record
+
+
+def report() -> dict[str, tuple[str | None, datetime | None]]:
+    """Every engine's last error and its time, (None, None) when fine."""
+    return {name: (record.last_error, record.last_error_at) for name, record in _RECORDS.items()}
+
+
+def reset() -> None:
+    """Forget every recorded error (a fresh server; tests)."""
+    for record in _RECORDS.values():
+        record.reset()
