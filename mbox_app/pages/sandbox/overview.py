@@ -1,0 +1,286 @@
+"""The top of the sandbox page (state/sandbox.py): status and actions, a validation run's
+verdict, and the Start-up, Lifetime and Runtime cards."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from components.badges import status_badge
+from components.dialogs import confirm_dialog
+from components.forms import panel
+from components.tables import mono, muted
+from state.sandbox import Phase, PortItem, SandboxState
+
+
+def validation_run() -> rx.Component:
+    """A template's validation run: try the sandbox, then record the verdict here (the
+    template's card shows it too)."""
+    view = SandboxState.view
+    return rx.callout.root(
+        rx.callout.icon(rx.icon("flask-conical", size=16)),
+        rx.flex(
+            rx.callout.text(
+                rx.cond(
+                    view.verdict == "testing",
+                    rx.fragment(
+                        "Validation run of the ",
+                        rx.text.strong(view.template_name),
+                        " template: try it, then record whether it works.",
+                    ),
+                    rx.fragment(
+                        "Validation run of the ",
+                        rx.text.strong(view.template_name),
+                        " template: marked ",
+                        rx.text.strong(view.verdict),
+                        ".",
+                    ),
+                ),
+            ),
+            rx.hstack(
+                rx.button(
+                    rx.icon("check", size=14),
+                    "Mark passed",
+                    on_click=SandboxState.decide("passed"),
+                    color_scheme="green",
+                    variant=rx.cond(view.verdict == "passed", "solid", "soft"),
+                    size="1",
+                ),
+                rx.button(
+                    rx.icon("x", size=14),
+                    "Mark failed",
+                    on_click=SandboxState.decide("failed"),
+                    color_scheme="red",
+                    variant=rx.cond(view.verdict == "failed", "solid", "soft"),
+                    size="1",
+                ),
+                spacing="2",
+            ),
+            justify="between",
+            align="center",
+            gap="1rem",
+            wrap="wrap",
+            width="100%",
+        ),
+        color_scheme="blue",
+        role="region",
+        aria_label="Validation run",
+        size="1",
+    )
+
+
+# -- status and actions ---------------------------------------------------------------
+
+
+def status_bar() -> rx.Component:
+    view = SandboxState.view
+    return panel(
+        rx.flex(
+            rx.flex(
+                status_badge(view.status, size="3"),
+                rx.text(view.headline, size="3", weight="medium", min_width="0"),
+                role="group",
+                aria_label="Sandbox status",
+                align="center",
+                gap="0.75rem",
+                flex="1",
+                min_width="0",
+            ),
+            actions(),
+            align="center",
+            gap="1rem",
+            width="100%",
+        ),
+        padding="1rem 1.25rem",
+    )
+
+
+def actions() -> rx.Component:
+    view = SandboxState.view
+    disabled = ~rx.State.is_hydrated | SandboxState.busy
+    return rx.hstack(
+        rx.cond(
+            view.can_stop,
+            rx.button(
+                rx.icon("square", size=14),
+                "Stop",
+                on_click=SandboxState.stop,
+                disabled=disabled,
+                variant="soft",
+                color_scheme="gray",
+            ),
+        ),
+        rx.cond(
+            view.can_start,
+            rx.button(
+                rx.icon("play", size=14), "Start", on_click=SandboxState.start, disabled=disabled
+            ),
+        ),
+        rx.cond(
+            view.can_renew,
+            rx.button(
+                rx.icon("timer-reset", size=14),
+                "Renew lease",
+                on_click=SandboxState.renew,
+                disabled=disabled,
+                variant="soft",
+                color_scheme="gray",
+            ),
+        ),
+        confirm_dialog(
+            rx.button(
+                rx.icon("trash-2", size=14),
+                "Delete",
+                disabled=disabled,
+                variant="soft",
+                color_scheme="red",
+            ),
+            title="Delete this sandbox?",
+            description=rx.text(
+                "Every process stops and the workspace is removed. The record stays in the "
+                "audit trail. This cannot be undone."
+            ),
+            details=delete_details(),
+            confirm="Delete sandbox",
+            on_confirm=SandboxState.delete,
+        ),
+        spacing="2",
+        align="center",
+        flex_shrink="0",
+    )
+
+
+def delete_details() -> rx.Component:
+    view = SandboxState.view
+    return rx.data_list.root(
+        rx.data_list.item(rx.data_list.label("Sandbox"), rx.data_list.value(view.name)),
+        rx.data_list.item(rx.data_list.label("Project"), rx.data_list.value(view.project_name)),
+        rx.data_list.item(
+            rx.data_list.label("Runtime"),
+            rx.data_list.value(rx.cond(view.runtime_ref, view.runtime_ref, "None yet")),
+        ),
+        size="2",
+        margin_top="1rem",
+    )
+
+
+# -- overview -------------------------------------------------------------------------
+
+
+def cards() -> rx.Component:
+    return rx.grid(
+        startup_card(),
+        lifetime_card(),
+        runtime_card(),
+        columns=rx.breakpoints(initial="1", md="3"),
+        gap="1rem",
+    )
+
+
+def card(title: str, icon: str, *children: rx.Component) -> rx.Component:
+    return panel(
+        rx.vstack(
+            rx.hstack(
+                rx.icon(icon, size=15, color=rx.color("gray", 10)),
+                rx.heading(title, as_="h2", size="2", weight="medium", color=rx.color("gray", 11)),
+                spacing="2",
+                align="center",
+            ),
+            *children,
+            spacing="3",
+            align="stretch",
+        ),
+        padding="1rem 1.25rem",
+        height="100%",
+        role="region",
+        aria_label=title,
+    )
+
+
+def startup_card() -> rx.Component:
+    view = SandboxState.view
+    return card(
+        "Start-up",
+        "timer",
+        rx.text(
+            rx.cond(view.startup, view.startup, "Not started"),
+            size="5",
+            weight="bold",
+        ),
+        rx.cond(
+            SandboxState.phases.length() > 0,
+            rx.vstack(rx.foreach(SandboxState.phases, phase_row), spacing="1", align="stretch"),
+        ),
+    )
+
+
+def phase_row(phase: rx.Var[Phase]) -> rx.Component:
+    return rx.hstack(
+        rx.text(phase.label, size="1", color=rx.color("gray", 11)),
+        rx.spacer(),
+        rx.text(phase.delta, size="1", weight="medium", font_variant_numeric="tabular-nums"),
+        rx.text(
+            phase.at,
+            size="1",
+            color=rx.color("gray", 10),
+            title=phase.at_full,
+            font_variant_numeric="tabular-nums",
+            min_width="3.75rem",
+            text_align="right",
+        ),
+        spacing="2",
+        align="center",
+        border_top=f"1px solid {rx.color('gray', 4)}",
+        padding_top="0.25rem",
+    )
+
+
+def lifetime_card() -> rx.Component:
+    view = SandboxState.view
+    return card(
+        "Lifetime",
+        "hourglass",
+        rx.vstack(
+            rx.text(view.lease, size="5", weight="bold"),
+            rx.text(view.lease_detail, size="1", color=rx.color("gray", 10)),
+            spacing="1",
+        ),
+        rx.text(view.idle, size="2", color=rx.color("gray", 11)),
+        rx.text("Created ", view.created_at, size="1", color=rx.color("gray", 10)),
+    )
+
+
+def runtime_card() -> rx.Component:
+    view = SandboxState.view
+    return card(
+        "Runtime",
+        "server",
+        rx.data_list.root(
+            rx.data_list.item(
+                rx.data_list.label("Reference"),
+                rx.data_list.value(
+                    rx.cond(view.runtime_ref, mono(view.runtime_ref), muted("None yet"))
+                ),
+            ),
+            rx.data_list.item(
+                rx.data_list.label("Placement"),
+                rx.data_list.value(mono(view.namespace + " · " + view.service_account)),
+            ),
+            rx.data_list.item(
+                rx.data_list.label("Ports"),
+                rx.data_list.value(
+                    rx.cond(
+                        SandboxState.ports.length() > 0,
+                        rx.hstack(rx.foreach(SandboxState.ports, port_badge), wrap="wrap"),
+                        muted("None declared"),
+                    )
+                ),
+            ),
+            size="1",
+            orientation="vertical",
+            gap="0.6rem",
+        ),
+    )
+
+
+def port_badge(port: rx.Var[PortItem]) -> rx.Component:
+    return rx.badge(port.name, " :", port.port, " ", port.protocol, variant="surface", size="1")
