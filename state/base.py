@@ -7,10 +7,12 @@ quotas and audit, so the console cannot disagree with the JSON API.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import functools
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import reflex as rx
@@ -18,6 +20,7 @@ from reflex_base.registry import RegistrationContext
 from reflex_base.utils.exceptions import ReflexRuntimeError
 from sqlmodel import Session
 
+from backend import changes
 from backend.auth.models import Principal
 from backend.errors import ServiceError
 from backend.server import get_database
@@ -100,6 +103,39 @@ async def attempt(
     if reload is not None:
         await reload()
     return Outcome(True, value)
+
+
+def change_rounds(
+    *topics: str, every: float, settle: float = 0.0, gap: float = 0.0, at_once: bool = False
+) -> contextlib.aclosing[AsyncIterator[bool]]:
+    """The rounds of a watch loop: `async with change_rounds(...) as rounds:` then
+    `async for changed in rounds:`. A round comes when one of the change `topics`
+    (backend/changes.py) is notified, `settle` seconds later so a burst is read once, or
+    after `every` seconds without one (`changed` is False); at least `gap` seconds apart;
+    the first at once with `at_once` (a change may have come before the subscription).
+    Leaving the loop (or the task's cancellation) unsubscribes."""
+    return contextlib.aclosing(_rounds(topics, every, settle, gap, at_once))
+
+
+async def _rounds(
+    topics: tuple[str, ...], every: float, settle: float, gap: float, at_once: bool
+) -> AsyncIterator[bool]:
+    wakeup = changes.subscribe(*topics)
+    if at_once:
+        wakeup.set()
+    try:
+        while True:
+            if gap:
+                await asyncio.sleep(gap)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wakeup.wait(), every - gap)
+            changed = wakeup.is_set()
+            if changed and settle:
+                await asyncio.sleep(settle)
+            wakeup.clear()  # changes from here on wake the next round
+            yield changed
+    finally:
+        changes.unsubscribe(wakeup)
 
 
 # How long a page's watcher waits for its tab to come back (a closed laptop lid, a network

@@ -16,8 +16,6 @@ sandbox is gone.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import time
 import uuid
@@ -26,7 +24,6 @@ from typing import Any, ClassVar
 
 import reflex as rx
 
-from backend import changes
 from backend.db import utcnow
 from backend.errors import NotFound, ServiceError
 from backend.projects import service as projects
@@ -37,7 +34,15 @@ from backend.sandboxes.models import SandboxRow
 from backend.templates import service as templates
 from backend.templates import validation
 from backend.templates.models import TemplateRow
-from state.base import CONSOLE, Feedback, TabPresence, attempt, db_session, in_thread
+from state.base import (
+    CONSOLE,
+    Feedback,
+    TabPresence,
+    attempt,
+    change_rounds,
+    db_session,
+    in_thread,
+)
 from state.format import clock, duration, parse_id, status_words, timestamp
 from state.sandboxes import SandboxesState
 from state.templates import decide_run
@@ -240,15 +245,6 @@ def runtime_message(exc: ServiceError, what: str) -> str:
     return exc.message
 
 
-async def _woken(wakeup: asyncio.Event) -> None:
-    """Wait for a pushed change (then let its burst settle), or the tick."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(wakeup.wait(), TICK_SECONDS)
-    if wakeup.is_set():
-        await asyncio.sleep(DEBOUNCE_SECONDS)
-        wakeup.clear()  # changes from here on wake the next round
-
-
 def _call(fn: Any, sandbox_id: str, **kwargs: Any) -> None:
     """Run one lifecycle service call as the console, in its own session."""
     with db_session() as session:
@@ -335,13 +331,13 @@ class SandboxState(rx.State):
             sandbox_id = self.view.id
         if not sandbox_id:
             return
-        wakeup = changes.subscribe(*STATUS_TOPICS)
-        wakeup.set()  # read once at once: a change may have come before the subscription
         tab_read = time.monotonic()
         presence = TabPresence()
-        try:
-            while True:
-                await _woken(wakeup)
+        feed = change_rounds(
+            *STATUS_TOPICS, every=TICK_SECONDS, settle=DEBOUNCE_SECONDS, at_once=True
+        )
+        async with feed as rounds:
+            async for _ in rounds:
                 async with self:
                     if presence.gone(self):
                         return
@@ -364,8 +360,6 @@ class SandboxState(rx.State):
                     if ticket != self._watchers or stale:
                         continue  # read before the tab changed (or its content): stale
                     await self._show_tab(tab, update)
-        finally:
-            changes.unsubscribe(wakeup)
 
     async def _tab_changes_of(self, tab: str) -> int:
         state = await self._tab_state(tab)

@@ -14,8 +14,6 @@ an older one, so there is one follower per browser tab.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import shlex
 import uuid
@@ -24,7 +22,6 @@ from typing import Any, ClassVar
 
 import reflex as rx
 
-from backend import changes
 from backend.db import utcnow
 from backend.errors import ServiceError
 from backend.settings import get_settings
@@ -32,7 +29,7 @@ from backend.tasks import service as task_service
 from backend.tasks.events import complete_utf8
 from backend.tasks.models import FINISHED_STATUSES, ExecutionTaskCreate, ExecutionTaskRow
 from backend.tasks.output import task_output_store
-from state.base import CONSOLE, attempt, db_session, in_thread
+from state.base import CONSOLE, attempt, change_rounds, db_session, in_thread
 from state.format import byte_size, clock, duration, parse_id, sentence, short_id, timestamp
 from state.sandbox import SandboxState, SandboxTab
 
@@ -310,13 +307,9 @@ class TasksTab(SandboxTab, SandboxState):
             task_id, sandbox_id = self.task.id, self.view.id
             if not (task_id and self.task.active and self.tab == "tasks"):
                 return
-        wakeup = changes.subscribe("tasks", "output")
-        try:
-            while True:
-                await asyncio.sleep(FOLLOW_GAP)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wakeup.wait(), FOLLOW_SECONDS - FOLLOW_GAP)
-                wakeup.clear()
+        feed = change_rounds("tasks", "output", every=FOLLOW_SECONDS, gap=FOLLOW_GAP)
+        async with feed as rounds:
+            async for _ in rounds:
                 found = await in_thread(read_task, task_id)
                 async with self:
                     if (
@@ -329,5 +322,3 @@ class TasksTab(SandboxTab, SandboxState):
                     self._show(*found)
                     if not found[0].active:
                         return
-        finally:
-            changes.unsubscribe(wakeup)

@@ -7,8 +7,6 @@ The page is live without polling: `watch` sleeps on the change notifications of 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import secrets
 import uuid
@@ -16,7 +14,6 @@ import uuid
 import reflex as rx
 from sqlmodel import Session
 
-from backend import changes
 from backend.errors import ServiceError
 from backend.projects import service as projects
 from backend.projects.models import ProjectRow
@@ -25,7 +22,7 @@ from backend.sandboxes.models import SandboxCreate, SandboxRow
 from backend.templates import service as templates
 from backend.templates.models import TemplateRow
 from backend.validation import resolve_slug
-from state.base import CONSOLE, Choice, TabPresence, db_session, in_thread
+from state.base import CONSOLE, Choice, TabPresence, change_rounds, db_session, in_thread
 from state.format import parse_id, status_words, timestamp
 from state.templates import STATUSES, validation_status
 
@@ -380,14 +377,15 @@ class SandboxesState(rx.State):
         async with self:
             self._watchers += 1
             ticket = self._watchers
-        wakeup = changes.subscribe("sandboxes", "sandbox-status")
         presence = TabPresence()
-        try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wakeup.wait(), FALLBACK_REFRESH_SECONDS)
-                await asyncio.sleep(CHANGE_DEBOUNCE_SECONDS)
-                wakeup.clear()
+        feed = change_rounds(
+            "sandboxes",
+            "sandbox-status",
+            every=FALLBACK_REFRESH_SECONDS,
+            settle=CHANGE_DEBOUNCE_SECONDS,
+        )
+        async with feed as rounds:
+            async for _ in rounds:
                 async with self:
                     if not self._watching(ticket) or presence.gone(self):
                         return
@@ -402,8 +400,6 @@ class SandboxesState(rx.State):
                     self._show(*found)
                     if plan is not None and (self.project_id, self.template_id) == plan_for:
                         self.plan = plan
-        finally:
-            changes.unsubscribe(wakeup)
 
     def _watching(self, ticket: int) -> bool:
         return ticket == self._watchers and self.router.url.path.rstrip("/") == "/sandboxes"
