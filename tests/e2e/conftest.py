@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.harness import LIFECYCLE_TIMEOUT, Server, ServerFailed, running_server
+from tests.support.builders import make_project, make_sandbox, suffix, template_id, wait_for_status
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -79,37 +78,13 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     return {**browser_type_launch_args, **extra, "args": CHROMIUM_ARGS}
 
 
-def _shell_template(api: httpx.Client) -> str:
-    response = api.get("/v1/templates")
-    assert response.status_code == 200, response.text
-    return next(t["id"] for t in response.json()["items"] if t["slug"] == "shell")
-
-
 @pytest.fixture
 def sandbox(api: httpx.Client) -> Iterator[dict]:
     """A running sandbox from the built-in Shell template (in a project of its own),
     deleted afterwards."""
-    suffix = uuid.uuid4().hex[:6]
-    project = api.post(
-        "/v1/projects",
-        json={"name": f"Lab {suffix}", "defaultNamespace": f"mbox-lab-{suffix}"},
-    )
-    assert project.status_code == 201, project.text
-    created = api.post(
-        "/v1/sandboxes",
-        json={
-            "projectId": project.json()["id"],
-            "templateId": _shell_template(api),
-            "name": f"shell-{suffix}",
-        },
-    )
-    assert created.status_code == 201, created.text
-    sandbox = created.json()
-    deadline = time.monotonic() + LIFECYCLE_TIMEOUT / 1000
-    while sandbox["status"] != "running":
-        assert sandbox["status"] == "pending", sandbox
-        assert time.monotonic() < deadline, f"sandbox not running: {sandbox}"
-        time.sleep(0.1)
-        sandbox = api.get(f"/v1/sandboxes/{sandbox['id']}").json()
+    tag = suffix()
+    project = make_project(api, f"Lab {tag}", f"mbox-lab-{tag}")
+    created = make_sandbox(api, project["id"], template_id(api, "shell"), f"shell-{tag}")
+    sandbox = wait_for_status(api, created, "running", LIFECYCLE_TIMEOUT / 1000)
     yield sandbox
     api.delete(f"/v1/sandboxes/{sandbox['id']}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -15,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Locator, Page
+
+from tests.support.builders import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # A fresh machine builds the console on first start (bun install + vite); later starts reuse it.
@@ -36,7 +37,7 @@ def running_server(
     data_dir: Path, log_path: Path, settings: Mapping[str, str] | None = None
 ) -> Iterator[Server]:
     """scripts/run on a free port with `data_dir` (plus `settings`), in its own process group."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **_without_mbox_settings(os.environ),
@@ -67,12 +68,6 @@ def _without_mbox_settings(environ: Mapping[str, str]) -> dict[str, str]:
         for key, value in environ.items()
         if not key.startswith("MBOX_") and key != "DATABASE_URL"
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until_serving(process: subprocess.Popen, url: str, log_path: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.harness import LIFECYCLE_TIMEOUT, screenshot
+from tests.support.builders import make_project
 
 pytestmark = pytest.mark.e2e
 
@@ -152,12 +153,11 @@ def test_edit_usage_charts_and_guarded_delete(
 
 def test_a_project_deleted_elsewhere_is_reported_in_words(page: Page, api: httpx.Client) -> None:
     name = f"Gone {uuid.uuid4().hex[:6]}"
-    project = api.post("/v1/projects", json={"name": name, "defaultNamespace": "mbox-gone"})
-    assert project.status_code == 201, project.text
+    project = make_project(api, name, "mbox-gone")
     page.goto("/projects")
     inspect_button = page.get_by_role("button", name=f"Inspect {name}")
     expect(inspect_button).to_be_visible()
-    assert api.delete(f"/v1/projects/{project.json()['id']}").status_code == 204
+    assert api.delete(f"/v1/projects/{project['id']}").status_code == 204
     inspect_button.click()
     expect(page.get_by_role("alert")).to_have_text("Cannot show that project: resource not found.")
     expect(inspect_button).to_have_count(0)  # the list was read again

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.harness import LIFECYCLE_TIMEOUT, screenshot
+from tests.support.builders import make_project, make_sandbox, make_template, suffix
 
 pytestmark = pytest.mark.e2e
 
@@ -142,31 +143,12 @@ def test_status_changes_are_pushed(page: Page, api: httpx.Client, sandbox: dict)
 
 def leased_sandbox(api: httpx.Client) -> dict:
     """A running sandbox whose template has a one-hour lease, in a project of its own."""
-    suffix = uuid.uuid4().hex[:6]
-    project = api.post(
-        "/v1/projects", json={"name": f"Lease {suffix}", "defaultNamespace": f"mbox-{suffix}"}
+    tag = suffix()
+    project = make_project(api, f"Lease {tag}", f"mbox-{tag}")
+    template = make_template(
+        api, project["id"], f"Leased shell {tag}", lifecyclePolicy={"ttlSeconds": 3600}
     )
-    assert project.status_code == 201, project.text
-    template = api.post(
-        "/v1/templates",
-        json={
-            "projectId": project.json()["id"],
-            "name": f"Leased shell {suffix}",
-            "image": "local/shell",
-            "lifecyclePolicy": {"ttlSeconds": 3600},
-        },
-    )
-    assert template.status_code == 201, template.text
-    created = api.post(
-        "/v1/sandboxes",
-        json={
-            "projectId": project.json()["id"],
-            "templateId": template.json()["id"],
-            "name": f"leased-{suffix}",
-        },
-    )
-    assert created.status_code == 201, created.text
-    return created.json()
+    return make_sandbox(api, project["id"], template["id"], f"leased-{tag}")
 
 
 def test_renew_then_delete_with_confirmation(

@@ -10,17 +10,12 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from tests.e2e.harness import LIFECYCLE_TIMEOUT
+from tests.support.builders import make_project
+
 pytestmark = pytest.mark.e2e
 
-# The reconciler starts a sandbox within about a second; allow for a busy machine.
-LIFECYCLE_TIMEOUT = 15_000
 SANDBOX_URL = re.compile(r"/sandboxes/[0-9a-f-]{36}$")
-
-
-def create_project(api: httpx.Client, name: str, namespace: str) -> dict:
-    response = api.post("/v1/projects", json={"name": name, "defaultNamespace": namespace})
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def choose(page: Page, label: str, option: str) -> None:
@@ -53,7 +48,7 @@ def screenshot(page: Page, pytestconfig: pytest.Config, name: str) -> None:
 def test_launch_stop_start_and_delete_a_sandbox(
     page: Page, api: httpx.Client, pytestconfig: pytest.Config
 ) -> None:
-    project = create_project(api, "Sandbox Lab", "mbox-sandbox-lab")
+    project = make_project(api, "Sandbox Lab", "mbox-sandbox-lab")
     page.set_viewport_size({"width": 1280, "height": 720})
 
     page.goto("/sandboxes")
@@ -121,7 +116,7 @@ def test_launch_stop_start_and_delete_a_sandbox(
 
 
 def test_launch_errors_are_shown_in_words(page: Page, api: httpx.Client) -> None:
-    create_project(api, "Twin Lab", "mbox-twin-lab")
+    make_project(api, "Twin Lab", "mbox-twin-lab")
     page.goto("/sandboxes")
     launch(page, "Twin Lab", "Shell", "twin")
     expect(page).to_have_url(SANDBOX_URL)
@@ -137,7 +132,7 @@ def test_launch_errors_are_shown_in_words(page: Page, api: httpx.Client) -> None
 
 
 def test_launch_plan_shows_what_the_service_will_use(page: Page, api: httpx.Client) -> None:
-    create_project(api, "Plan Lab", "mbox-plan-lab")
+    make_project(api, "Plan Lab", "mbox-plan-lab")
     page.set_viewport_size({"width": 1280, "height": 720})
     page.goto("/sandboxes")
     dialog = open_launch(page)
@@ -157,7 +152,7 @@ def test_launch_plan_shows_what_the_service_will_use(page: Page, api: httpx.Clie
 def test_preflight_shows_blockers_before_the_click(
     page: Page, api: httpx.Client, pytestconfig: pytest.Config
 ) -> None:
-    project = create_project(api, "Quota Lab", "mbox-quota-lab")
+    project = make_project(api, "Quota Lab", "mbox-quota-lab")
     quota = {"enforcement": "enforced", "maxActiveSandboxes": 1}
     assert api.put(f"/v1/projects/{project['id']}/quota-policy", json=quota).status_code == 200
     [sandbox] = stopped_sandboxes(api, project, ["only-one"])
@@ -217,7 +212,7 @@ def pages_nav(page: Page) -> Locator:
 def test_filters_and_pages_narrow_the_list(
     page: Page, api: httpx.Client, pytestconfig: pytest.Config
 ) -> None:
-    project = create_project(api, "Paging Lab", "mbox-paging-lab")
+    project = make_project(api, "Paging Lab", "mbox-paging-lab")
     stopped_sandboxes(api, project, [f"page-{n:02}" for n in range(55)])
     page.set_viewport_size({"width": 1280, "height": 720})
     page.goto("/sandboxes")
@@ -252,7 +247,7 @@ def test_filters_and_pages_narrow_the_list(
 def test_bulk_stop_then_bulk_delete_with_confirmation(
     page: Page, api: httpx.Client, pytestconfig: pytest.Config
 ) -> None:
-    project = create_project(api, "Bulk Lab", "mbox-bulk-lab")
+    project = make_project(api, "Bulk Lab", "mbox-bulk-lab")
     names = ["bulk-a", "bulk-b", "bulk-c"]
     stopped = stopped_sandboxes(api, project, names)
     for sandbox in stopped:  # running again, so there is something to stop
@@ -301,7 +296,7 @@ def test_bulk_stop_then_bulk_delete_with_confirmation(
 
 
 def test_status_changes_are_pushed_to_the_open_list(page: Page, api: httpx.Client) -> None:
-    project = create_project(api, "Push Lab", "mbox-push-lab")
+    project = make_project(api, "Push Lab", "mbox-push-lab")
     [sandbox] = stopped_sandboxes(api, project, ["pushed"])
     page.goto("/sandboxes")
     choose(page, "Filter by project", "Push Lab")

@@ -13,17 +13,11 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.harness import screenshot
+from tests.support.builders import make_project
 
 pytestmark = pytest.mark.e2e
 
 SANDBOX_URL = re.compile(r"/sandboxes/[0-9a-f-]{36}$")
-
-
-def create_project(api: httpx.Client, name: str) -> dict:
-    namespace = "mbox-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    response = api.post("/v1/projects", json={"name": name, "defaultNamespace": namespace})
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def template_named(api: httpx.Client, name: str) -> dict | None:
@@ -45,7 +39,7 @@ def test_create_find_edit_validate_and_delete(
     page: Page, api: httpx.Client, pytestconfig: pytest.Config
 ) -> None:
     suffix = uuid.uuid4().hex[:4]
-    project = create_project(api, f"Shop {suffix}")
+    project = make_project(api, f"Shop {suffix}")
     name = f"Checkout API {suffix}"
     page.set_viewport_size({"width": 1280, "height": 720})
     page.goto("/templates")
@@ -197,7 +191,7 @@ def test_delete_a_template_with_confirmation(page: Page, api: httpx.Client) -> N
 def test_validate_a_global_template_in_a_chosen_project(
     page: Page, api: httpx.Client, pytestconfig: pytest.Config
 ) -> None:
-    project = create_project(api, f"Trial {uuid.uuid4().hex[:4]}")
+    project = make_project(api, f"Trial {uuid.uuid4().hex[:4]}")
     name = f"Global tool {uuid.uuid4().hex[:4]}"
     created = api.post("/v1/templates", json={"name": name, "image": "local/shell"})
     assert created.status_code == 201, created.text
