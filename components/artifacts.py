@@ -7,12 +7,11 @@ from collections.abc import Callable
 
 import reflex as rx
 
-from components.dialogs import confirm_dialog, form_dialog
-from components.feedback import error_callout, notice_callout
+from components.dialogs import confirm_delete, form_dialog
 from components.forms import code_input, field, field_hint
-from components.runtime import compact_table, log_view, tab_intro
+from components.runtime import compact_table, content_viewer, log_view, tab_frame, tab_intro
 from components.tables import muted
-from components.tasks import MONO
+from components.theme import BORDER, MONO, RADIUS, SMALL_TEXT, SURFACE
 
 KIND_COLORS = (
     ("file", "gray"),
@@ -66,15 +65,12 @@ def artifacts_layout(
     loaded: rx.Var[bool],
 ) -> rx.Component:
     """What the tab is for, the toolbar, messages, the open preview, then the table."""
-    return rx.vstack(
+    return tab_frame(
         tab_intro(
             "What this sandbox produced and kept, newest first: captured from its workspace, "
             "uploaded, or collected by its tasks. Retained copies outlive the sandbox.",
             on_refresh=on_refresh,
         ),
-        toolbar,
-        error_callout(error),
-        notice_callout(notice),
         preview,
         rx.cond(
             loaded,
@@ -88,8 +84,9 @@ def artifacts_layout(
             ),
             rx.skeleton(height="5rem"),
         ),
-        spacing="3",
-        align="stretch",
+        before=(toolbar,),
+        error=error,
+        notice=notice,
     )
 
 
@@ -145,7 +142,7 @@ def task_filter(
         rx.el.label(
             "Show",
             html_for="artifact-task",
-            font_size="0.8125rem",
+            font_size=SMALL_TEXT,
             color=rx.color("gray", 11),
         ),
         rx.select.root(
@@ -323,15 +320,11 @@ def artifact_actions(
             visibility=rx.cond(item.capturable, "visible", "hidden"),
             **icon_props,
         ),
-        confirm_dialog(
-            rx.icon_button(
-                rx.icon("trash-2", size=14),
-                aria_label="Delete " + item.name,
-                title="Delete",
-                color_scheme="red",
-                disabled=busy,
-                **icon_props,
-            ),
+        confirm_delete(
+            aria_label="Delete " + item.name,
+            tooltip="Delete",
+            disabled=busy,
+            **icon_props,
             title="Delete this artifact?",
             description=rx.text(
                 rx.code(item.name, variant="ghost"),
@@ -353,89 +346,78 @@ def artifact_actions(
 
 def artifact_preview(preview: rx.Var, *, on_close: rx.EventHandler) -> rx.Component:
     """The previewed artifact: its text (the first 64 KiB), its image, or why neither."""
+    body = rx.match(
+        preview.kind,
+        (
+            "text",
+            rx.vstack(
+                rx.cond(
+                    preview.note,
+                    rx.text(preview.note, size="1", color=rx.color("amber", 11)),
+                ),
+                # Shorter than a log tail: the table stays in view below it.
+                log_view(
+                    preview.text,
+                    label="Artifact text",
+                    empty="This artifact is empty.",
+                    max_height="16rem",
+                ),
+                spacing="1",
+                align="stretch",
+            ),
+        ),
+        (
+            "image",
+            rx.center(
+                rx.el.img(
+                    src=preview.url,
+                    alt=preview.name,
+                    max_width="100%",
+                    max_height="22rem",
+                    object_fit="contain",
+                ),
+                padding="0.75rem",
+                background=SURFACE,
+                border=BORDER,
+                border_radius=RADIUS,
+            ),
+        ),
+        muted(preview.reason),
+    )
+    download = rx.link(
+        rx.icon("download", size=14),
+        "Download",
+        href=preview.url,
+        custom_attrs={**DOWNLOAD},  # a copy: aria-* props are added to it
+        size="1",
+        weight="medium",
+        display="inline-flex",
+        align_items="center",
+        gap="0.25rem",
+    )
     return rx.cond(
         preview.kind != "",
-        rx.vstack(
-            rx.hstack(
-                rx.icon(
-                    rx.match(preview.kind, ("image", "image"), ("text", "file-text"), "file"),
-                    size=16,
-                    color=rx.color("gray", 10),
-                ),
-                rx.text(preview.name, size="2", weight="medium"),
-                rx.text(preview.size, size="1", color=rx.color("gray", 10)),
+        content_viewer(
+            body,
+            icon=rx.icon(
+                rx.match(preview.kind, ("image", "image"), ("text", "file-text"), "file"),
+                size=16,
+                color=rx.color("gray", 10),
+            ),
+            name=preview.name,
+            size=preview.size,
+            details=(
                 rx.text(
                     preview.content_type, size="1", font_family=MONO, color=rx.color("gray", 10)
                 ),
-                rx.spacer(),
-                rx.link(
-                    rx.icon("download", size=14),
-                    "Download",
-                    href=preview.url,
-                    custom_attrs={**DOWNLOAD},  # a copy: aria-* props are added to it
-                    size="1",
-                    weight="medium",
-                    display="inline-flex",
-                    align_items="center",
-                    gap="0.25rem",
-                ),
-                rx.button(
-                    rx.icon("x", size=14),
-                    "Close",
-                    on_click=on_close,
-                    aria_label="Close the preview",
-                    variant="ghost",
-                    size="1",
-                    color_scheme="gray",
-                ),
-                align="center",
-                spacing="3",
-                width="100%",
             ),
-            rx.match(
-                preview.kind,
-                (
-                    "text",
-                    rx.vstack(
-                        rx.cond(
-                            preview.note,
-                            rx.text(preview.note, size="1", color=rx.color("amber", 11)),
-                        ),
-                        # Shorter than a log tail: the table stays in view below it.
-                        log_view(
-                            preview.text,
-                            label="Artifact text",
-                            empty="This artifact is empty.",
-                            max_height="16rem",
-                        ),
-                        spacing="1",
-                        align="stretch",
-                    ),
-                ),
-                (
-                    "image",
-                    rx.center(
-                        rx.el.img(
-                            src=preview.url,
-                            alt=preview.name,
-                            max_width="100%",
-                            max_height="22rem",
-                            object_fit="contain",
-                        ),
-                        padding="0.75rem",
-                        background=rx.color("gray", 2),
-                        border=f"1px solid {rx.color('gray', 5)}",
-                        border_radius="0.5rem",
-                    ),
-                ),
-                muted(preview.reason),
-            ),
-            role="region",
-            aria_label="Preview of " + preview.name,
-            spacing="2",
-            align="stretch",
+            download=download,
+            on_close=on_close,
+            close_label="Close the preview",
+            header_spacing="3",
+            label="Preview of " + preview.name,
             padding="0.75rem 1rem",
-            border=f"1px solid {rx.color('gray', 5)}",
+            border=BORDER,
             border_radius="0.625rem",
         ),
     )

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import reflex as rx
 
 from components.tables import mono, muted
+from components.theme import MONO, SMALL_TEXT
 
 EVENT_HEADERS = ["Time", "Action", "Subject", "Actor · source", "Request ID"]
 
@@ -25,7 +26,7 @@ def event_row(event: rx.Var, *, on_open: Callable[[rx.Var], rx.EventSpec]) -> rx
                 event.action,
                 variant="ghost",
                 size="1",
-                font_family="var(--code-font-family)",
+                font_family=MONO,
                 aria_label=f"Details of {event.action} on {event.subject}",
                 aria_haspopup="dialog",
             ),
@@ -72,7 +73,7 @@ def event_detail_dialog(
                 grid_template_columns="9rem minmax(0, 1fr)",
                 gap="0.35rem 1rem",
                 margin="1rem 0",
-                font_size="0.8125rem",
+                font_size=SMALL_TEXT,
             ),
             rx.heading("Metadata", as_="h3", size="2", weight="medium"),
             rx.el.pre(
@@ -84,7 +85,7 @@ def event_detail_dialog(
                 overflow="auto",
                 white_space="pre-wrap",
                 word_break="break-all",
-                font_family="var(--code-font-family)",
+                font_family=MONO,
                 font_size="0.75rem",
                 color=rx.color("gray", 12),
                 background=rx.color("gray", 2),

@@ -7,8 +7,7 @@ from typing import Any
 
 import reflex as rx
 
-from components.feedback import error_callout
-from components.runtime import tab_intro
+from components.runtime import tab_frame, tab_intro
 from components.tables import muted
 
 # status: (word, colour, icon)
@@ -30,12 +29,11 @@ def boundary_layout(
     error: rx.Var[str],
     on_refresh: rx.EventHandler,
 ) -> rx.Component:
-    return rx.vstack(
+    return tab_frame(
         tab_intro(
             "What this sandbox may reach, and what the runtime really enforces.",
             on_refresh=on_refresh,
         ),
-        error_callout(error),
         rx.cond(
             loaded,
             rx.vstack(
@@ -54,8 +52,7 @@ def boundary_layout(
             ),
             muted("Reading the boundary…"),
         ),
-        spacing="3",
-        align="stretch",
+        error=error,
         width="100%",
     )
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.theme import SMALL_TEXT
+
 
 def chart_frame(title: str, chart: rx.Component, *notes: rx.Component) -> rx.Component:
     return rx.el.figure(
-        rx.el.figcaption(title, font_size="0.8125rem", font_weight="500", margin_bottom="0.5rem"),
+        rx.el.figcaption(title, font_size=SMALL_TEXT, font_weight="500", margin_bottom="0.5rem"),
         chart,
         *notes,
         margin="0",

@@ -1,4 +1,5 @@
-"""Dialogs: a form in a dialog, and a confirmation for actions that cannot be undone."""
+"""Dialogs: a form in a dialog, a confirmation for actions that cannot be undone, and the
+bin button that asks before deleting."""
 
 from __future__ import annotations
 
@@ -34,6 +35,38 @@ def confirm_dialog(
             ),
             max_width="30rem",
         ),
+    )
+
+
+def confirm_delete(
+    label: str = "",
+    *,
+    title: str,
+    description: rx.Component | rx.Var[str] | str,
+    confirm: str,
+    on_confirm: rx.EventHandler | rx.EventSpec,
+    details: rx.Component | None = None,
+    tooltip: str = "",
+    **button: Any,
+) -> rx.Component:
+    """A red bin button (with `label`, else an icon button: give it an aria_label) that
+    asks in a `confirm_dialog` before deleting; `button` props style and disable it, and
+    `tooltip` is its title."""
+    icon = rx.icon("trash-2", size=14)
+    if tooltip:
+        button["title"] = tooltip
+    trigger = (
+        rx.button(icon, label, color_scheme="red", **button)
+        if label
+        else rx.icon_button(icon, color_scheme="red", **button)
+    )
+    return confirm_dialog(
+        trigger,
+        title=title,
+        description=description,
+        confirm=confirm,
+        on_confirm=on_confirm,
+        details=details,
     )
 
 

@@ -7,12 +7,11 @@ from collections.abc import Callable
 
 import reflex as rx
 
-from components.dialogs import confirm_dialog, form_dialog
-from components.feedback import error_callout, notice_callout
+from components.dialogs import confirm_delete, form_dialog
 from components.forms import code_input, field, field_hint
-from components.runtime import compact_table, log_view, refresh_button
+from components.runtime import compact_table, content_viewer, log_view, refresh_button, tab_frame
 from components.tables import muted
-from components.tasks import MONO
+from components.theme import MONO
 
 
 def file_icon(kind: rx.Var[str]) -> rx.Component:
@@ -72,7 +71,7 @@ def files_layout(
     loaded: rx.Var[bool],
 ) -> rx.Component:
     """The trail and actions over the open file (when `viewing`) or the folder's listing."""
-    return rx.vstack(
+    return tab_frame(
         rx.hstack(
             crumbs,
             rx.spacer(),
@@ -82,11 +81,9 @@ def files_layout(
             spacing="3",
             width="100%",
         ),
-        error_callout(error),
-        notice_callout(notice),
         rx.cond(viewing, viewer, rx.cond(loaded, listing, rx.skeleton(height="6rem"))),
-        spacing="3",
-        align="stretch",
+        error=error,
+        notice=notice,
     )
 
 
@@ -182,16 +179,12 @@ def file_row(
 def delete_entry(item: rx.Var, *, busy: rx.Var[bool], on_delete: rx.EventSpec) -> rx.Component:
     """A bin button that asks before deleting the entry (and, for a folder, its contents)."""
     is_dir = item.type == "directory"
-    return confirm_dialog(
-        rx.icon_button(
-            rx.icon("trash-2", size=14),
-            aria_label="Delete " + item.name,
-            title="Delete",
-            variant="ghost",
-            color_scheme="red",
-            size="1",
-            disabled=busy,
-        ),
+    return confirm_delete(
+        aria_label="Delete " + item.name,
+        tooltip="Delete",
+        variant="ghost",
+        size="1",
+        disabled=busy,
         title="Delete from the workspace?",
         description=rx.text(
             rx.code(item.path, variant="ghost"),
@@ -210,44 +203,22 @@ def file_viewer(
     file: rx.Var, *, on_download: rx.EventSpec, on_close: rx.EventHandler
 ) -> rx.Component:
     """The open file: name, size, Download and Close, then its text (or why it is not shown)."""
-    return rx.vstack(
-        rx.hstack(
-            file_icon("file"),
-            rx.text(file.name, size="2", weight="medium"),
-            rx.text(file.size, size="1", color=rx.color("gray", 10)),
-            rx.spacer(),
-            rx.cond(
-                file.downloadable,
-                rx.button(
-                    rx.icon("download", size=14),
-                    "Download",
-                    on_click=on_download,
-                    variant="ghost",
-                    size="1",
-                ),
-            ),
-            rx.button(
-                rx.icon("x", size=14),
-                "Close",
-                on_click=on_close,
-                variant="ghost",
-                size="1",
-                color_scheme="gray",
-            ),
-            align="center",
-            spacing="2",
-            width="100%",
-        ),
+    download = rx.button(
+        rx.icon("download", size=14), "Download", on_click=on_download, variant="ghost", size="1"
+    )
+    return content_viewer(
         rx.match(
             file.kind,
             ("text", log_view(file.text, label="File content", empty="This file is empty.")),
             ("binary", muted("Binary file, " + file.size + ": not shown here.")),
             muted("This file is " + file.size + ", more than 1 MiB: not shown here."),
         ),
-        spacing="2",
-        align="stretch",
-        role="region",
-        aria_label="File " + file.name,
+        icon=file_icon("file"),
+        name=file.name,
+        size=file.size,
+        download=rx.cond(file.downloadable, download),
+        on_close=on_close,
+        label="File " + file.name,
     )
 
 

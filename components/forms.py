@@ -6,10 +6,12 @@ from typing import Any
 
 import reflex as rx
 
+from components.theme import MONO, SMALL_TEXT
+
 
 def field_label(text: str, *, html_for: str) -> rx.Component:
     """A field's visible label, bound to its control by id."""
-    return rx.el.label(text, html_for=html_for, font_size="0.8125rem", font_weight="500")
+    return rx.el.label(text, html_for=html_for, font_size=SMALL_TEXT, font_weight="500")
 
 
 def field(
@@ -26,7 +28,7 @@ def code_input(*, id: str, name: str, placeholder: str, **props) -> rx.Component
         id=id,
         name=name,
         placeholder=placeholder,
-        font_family="var(--code-font-family)",
+        font_family=MONO,
         autocomplete="off",
         spellcheck=False,
         width="100%",

@@ -8,12 +8,11 @@ from collections.abc import Callable
 import reflex as rx
 
 from components.badges import dot_badge
-from components.dialogs import confirm_dialog, form_dialog
-from components.feedback import error_callout, notice_callout
+from components.dialogs import confirm_delete, form_dialog
 from components.forms import field, field_hint
-from components.runtime import compact_table, tab_intro
+from components.runtime import compact_table, tab_frame, tab_intro
 from components.tables import muted
-from components.tasks import MONO
+from components.theme import MONO, SMALL_TEXT
 
 LINK_STATUSES = (
     ("active", "Active", "green"),
@@ -54,32 +53,27 @@ def preview_layout(
     loaded: rx.Var[bool],
 ) -> rx.Component:
     """Ports (with the share expiry and Add port), the link just shared, then the links."""
-    return rx.vstack(
+    not_running = rx.callout(
+        "The sandbox is not running: previews open once it runs (share links made now work then).",
+        icon="info",
+        color_scheme="gray",
+        size="1",
+    )
+    return tab_frame(
         tab_intro(
             "Open a port of the sandbox in a new tab or on this page, or share a link to it "
             "that works without signing in until it expires or is revoked.",
             on_refresh=on_refresh,
         ),
-        rx.cond(
-            ~running,
-            rx.callout(
-                "The sandbox is not running: previews open once it runs (share links made "
-                "now work then).",
-                icon="info",
-                color_scheme="gray",
-                size="1",
-            ),
-        ),
-        error_callout(error),
-        notice_callout(notice),
         section_heading("Ports", expiry, add_port),
         rx.cond(loaded, ports, rx.skeleton(height="4rem")),
         share,
         embedded,
         section_heading("Links"),
         rx.cond(loaded, links, rx.skeleton(height="4rem")),
-        spacing="3",
-        align="stretch",
+        before=(rx.cond(~running, not_running),),
+        error=error,
+        notice=notice,
     )
 
 
@@ -153,16 +147,8 @@ def port_row(
                     size="1",
                     variant="soft",
                 ),
-                confirm_dialog(
-                    rx.icon_button(
-                        rx.icon("trash-2", size=14),
-                        aria_label="Remove port " + port.name,
-                        title="Remove",
-                        variant="ghost",
-                        color_scheme="red",
-                        size="1",
-                        disabled=busy,
-                    ),
+                confirm_delete(
+                    aria_label="Remove port " + port.name,
                     title="Remove this port?",
                     description=rx.text(
                         rx.code(port.name, variant="ghost"),
@@ -172,6 +158,10 @@ def port_row(
                     ),
                     confirm="Remove port",
                     on_confirm=on_remove,
+                    tooltip="Remove",
+                    variant="ghost",
+                    size="1",
+                    disabled=busy,
                 ),
                 spacing="2",
                 align="center",
@@ -226,7 +216,7 @@ def expiry_select(
         rx.el.label(
             "Share links expire after",
             html_for="share-expiry",
-            font_size="0.8125rem",
+            font_size=SMALL_TEXT,
             color=rx.color("gray", 11),
         ),
         rx.select.root(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import reflex as rx
 
+from components.feedback import error_callout, notice_callout
 from components.tables import VISUALLY_HIDDEN
+from components.theme import BORDER, CODE_LINE_HEIGHT, MONO, RADIUS, SMALL_TEXT, SURFACE
 
 
 def log_view(
@@ -26,15 +29,56 @@ def log_view(
             overflow="auto",
             white_space="pre-wrap",
             word_break="break-all",
-            font_family="var(--code-font-family)",
-            font_size="0.8125rem",
-            line_height="1.55",
+            font_family=MONO,
+            font_size=SMALL_TEXT,
+            line_height=CODE_LINE_HEIGHT,
             color=rx.color("gray", 12),
-            background=rx.color("gray", 2),
-            border=f"1px solid {rx.color('gray', 5)}",
-            border_radius="0.5rem",
+            background=SURFACE,
+            border=BORDER,
+            border_radius=RADIUS,
         ),
         rx.text(empty, size="2", color=rx.color("gray", 11), padding="0.75rem 0"),
+    )
+
+
+def content_viewer(
+    body: rx.Component,
+    *,
+    icon: rx.Component,
+    name: rx.Var[str],
+    size: rx.Var[str],
+    download: rx.Component,
+    on_close: rx.EventHandler,
+    label: rx.Var[str],
+    details: tuple[rx.Component, ...] = (),
+    close_label: str | None = None,
+    header_spacing: str = "2",
+    **props: Any,
+) -> rx.Component:
+    """Something opened to read (a file, an artifact): its icon, name, size and `details`,
+    its `download` control and Close, then its `body`; a region named `label`."""
+    header = rx.hstack(
+        icon,
+        rx.text(name, size="2", weight="medium"),
+        rx.text(size, size="1", color=rx.color("gray", 10)),
+        *details,
+        rx.spacer(),
+        download,
+        rx.button(
+            rx.icon("x", size=14),
+            "Close",
+            on_click=on_close,
+            variant="ghost",
+            size="1",
+            color_scheme="gray",
+            **({"aria_label": close_label} if close_label else {}),
+        ),
+        align="center",
+        spacing=header_spacing,
+        width="100%",
+    )
+    return rx.vstack(
+        header, body, spacing="2", align="stretch", role="region", aria_label=label, **props
     )
 
 
@@ -64,6 +108,20 @@ def compact_table(
         size="1",
         width="100%",
     )
+
+
+def tab_frame(
+    head: rx.Component,
+    *content: rx.Component,
+    error: rx.Var[str],
+    notice: rx.Var[str] | None = None,
+    before: tuple[rx.Component, ...] = (),
+    **props: Any,
+) -> rx.Component:
+    """A tab of the sandbox page: its head (what it shows, Refresh), what comes `before` the
+    messages (tools, a hint), the refusal and the notice of its last action, its content."""
+    messages = [error_callout(error)] + ([notice_callout(notice)] if notice is not None else [])
+    return rx.vstack(head, *before, *messages, *content, spacing="3", align="stretch", **props)
 
 
 def tab_intro(*text: rx.Var | str, on_refresh: rx.EventHandler, **props) -> rx.Component:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.theme import SMALL_TEXT
+
 
 def pager(
     words: rx.Var[str],
@@ -59,7 +61,7 @@ def preflight(blockers: rx.Var[list[str]], *, ready: str, blocked: str) -> rx.Co
                         rx.foreach(blockers, lambda reason: rx.el.li(reason)),
                         margin="0",
                         padding_left="1.1rem",
-                        font_size="0.8125rem",
+                        font_size=SMALL_TEXT,
                     ),
                     spacing="1",
                 ),

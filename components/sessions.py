@@ -8,10 +8,9 @@ from collections.abc import Callable
 import reflex as rx
 
 from components.badges import dot_badge
-from components.feedback import error_callout, notice_callout
-from components.runtime import compact_table, tab_intro
+from components.runtime import compact_table, tab_frame, tab_intro
 from components.tables import muted
-from components.tasks import MONO
+from components.theme import MONO
 
 SESSION_STATUSES = (
     ("active", "Active", "green"),
@@ -65,15 +64,13 @@ def sessions_layout(
     on_refresh: rx.EventHandler,
 ) -> rx.Component:
     """What the tab is for, then the table (or why it is empty)."""
-    return rx.vstack(
+    return tab_frame(
         tab_intro(
             "Who and what attached to this sandbox, newest first. A terminal keeps running for ",
             grace,
             " after its last window closes: Attach picks it up.",
             on_refresh=on_refresh,
         ),
-        error_callout(error),
-        notice_callout(notice),
         rx.cond(
             has_sessions,
             rx.box(table, overflow_x="auto", width="100%"),
@@ -83,8 +80,8 @@ def sessions_layout(
                 rx.cond(~loaded, rx.skeleton(height="5rem")),
             ),
         ),
-        spacing="3",
-        align="stretch",
+        error=error,
+        notice=notice,
     )
 
 

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import reflex as rx
 
+from components.theme import SMALL_TEXT
+
 VISUALLY_HIDDEN = {
     "position": "absolute",
     "width": "1px",
@@ -76,7 +78,7 @@ def facts(
             for term, value in rows
         ),
         display="grid",
-        font_size="0.8125rem",
+        font_size=SMALL_TEXT,
         margin="0",
         width="100%",
         **grid,

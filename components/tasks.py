@@ -12,8 +12,15 @@ from components.feedback import error_callout
 from components.forms import code_input, field
 from components.runtime import compact_table, refresh_button
 from components.tables import muted
-
-MONO = "var(--code-font-family)"
+from components.theme import (
+    BORDER,
+    CODE_LINE_HEIGHT,
+    DASHED_BORDER,
+    MONO,
+    RADIUS,
+    SMALL_TEXT,
+    SURFACE,
+)
 
 
 def output_block(text: rx.Var[str], *, label: str, empty: rx.Var[str] | str) -> rx.Component:
@@ -28,8 +35,8 @@ def output_block(text: rx.Var[str], *, label: str, empty: rx.Var[str] | str) -> 
                 white_space="pre-wrap",
                 word_break="break-all",
                 font_family=MONO,
-                font_size="0.8125rem",
-                line_height="1.55",
+                font_size=SMALL_TEXT,
+                line_height=CODE_LINE_HEIGHT,
                 color=rx.color("gray", 12),
             ),
             role="log",
@@ -40,17 +47,17 @@ def output_block(text: rx.Var[str], *, label: str, empty: rx.Var[str] | str) -> 
             max_height="18rem",
             overflow="auto",
             padding="0.75rem 1rem",
-            background=rx.color("gray", 2),
-            border=f"1px solid {rx.color('gray', 5)}",
-            border_radius="0.5rem",
+            background=SURFACE,
+            border=BORDER,
+            border_radius=RADIUS,
         ),
         rx.box(
             rx.text(empty, size="1", color=rx.color("gray", 10)),
             role="log",
             aria_label=label,
             padding="0.6rem 1rem",
-            border=f"1px dashed {rx.color('gray', 5)}",
-            border_radius="0.5rem",
+            border=DASHED_BORDER,
+            border_radius=RADIUS,
         ),
     )
 

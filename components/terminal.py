@@ -8,7 +8,7 @@ from reflex_xtermjs import THEMES, xterm
 
 from components.feedback import error_callout, notice_callout
 from components.forms import field
-from components.tasks import MONO
+from components.theme import MONO
 
 THEME = THEMES["github-dark"]
 SCREEN = "#0d1117"  # the theme's background, around the screen too

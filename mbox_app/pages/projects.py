@@ -6,7 +6,7 @@ import reflex as rx
 
 from components.audit import recent_events
 from components.charts import bar_chart, meter
-from components.dialogs import confirm_dialog, form_dialog
+from components.dialogs import confirm_delete, form_dialog
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import field_hint, hydrated_fieldset, panel, select_field, text_field
 from components.projects import section
@@ -288,14 +288,10 @@ def edit_dialog() -> rx.Component:
 
 
 def delete_dialog() -> rx.Component:
-    return confirm_dialog(
-        rx.button(
-            rx.icon("trash-2", size=14),
-            "Delete",
-            variant="soft",
-            color_scheme="red",
-            size="1",
-        ),
+    return confirm_delete(
+        "Delete",
+        variant="soft",
+        size="1",
         title="Delete project?",
         description=f"Delete {ProjectsState.detail.name} with its templates, policies and "
         "credentials; its audit events stay. A project that still has sandboxes cannot be "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.badges import status_badge
-from components.dialogs import confirm_dialog, modal_form
+from components.dialogs import confirm_delete, confirm_dialog, modal_form
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import (
     choice_select,
@@ -140,16 +140,12 @@ def selection_bar() -> rx.Component:
                 on_confirm=SandboxesState.stop_selected,
                 details=affected_list(),
             ),
-            confirm_dialog(
-                rx.button(
-                    rx.icon("trash-2", size=14),
-                    "Delete selected",
-                    variant="soft",
-                    color_scheme="red",
-                    size="1",
-                    disabled=unavailable,
-                    loading=SandboxesState.acting,
-                ),
+            confirm_delete(
+                "Delete selected",
+                variant="soft",
+                size="1",
+                disabled=unavailable,
+                loading=SandboxesState.acting,
                 title="Delete these sandboxes?",
                 description="They leave the list and their runtimes are cleaned up. "
                 "This cannot be undone.",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.dialogs import confirm_dialog, form_dialog, modal_form
+from components.dialogs import confirm_delete, form_dialog, modal_form
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import choice_field, code_input, field, field_hint, search_box, text_field
 from components.templates import VALIDATION_STATUSES, template_card
+from components.theme import MONO
 from mbox_app.pages.frame import console_page
 from state.template_form import NETWORK_POLICIES, RUNTIMES, SIZES
 from state.templates import ALL, TemplateCard, TemplatesState
@@ -198,15 +199,11 @@ def card_actions(item: rx.Var[TemplateCard]) -> rx.Component:
             on_click=TemplatesState.edit(item.id),
         ),
         rx.spacer(),
-        confirm_dialog(
-            rx.button(
-                rx.icon("trash-2", size=14),
-                "Delete",
-                size="1",
-                variant="ghost",
-                color_scheme="red",
-                aria_label="Delete " + item.name,
-            ),
+        confirm_delete(
+            "Delete",
+            size="1",
+            variant="ghost",
+            aria_label="Delete " + item.name,
             title="Delete template",
             description="Delete " + item.name + "? Sandboxes can no longer launch from it. "
             "A template still used by a sandbox is kept.",
@@ -254,7 +251,7 @@ def form_lines(label: str, name: str, *, placeholder: str, hint: str) -> rx.Comp
         placeholder=placeholder,
         rows="3",
         on_change=lambda value: TemplatesState.set_field(name, value),
-        font_family="var(--code-font-family)",
+        font_family=MONO,
         spellcheck=False,
         width="100%",
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.badges import status_badge
-from components.dialogs import confirm_dialog
+from components.dialogs import confirm_delete
 from components.forms import panel
 from components.tables import mono, muted
 from state.sandbox import Phase, PortItem, SandboxState
@@ -126,14 +126,10 @@ def actions() -> rx.Component:
                 color_scheme="gray",
             ),
         ),
-        confirm_dialog(
-            rx.button(
-                rx.icon("trash-2", size=14),
-                "Delete",
-                disabled=disabled,
-                variant="soft",
-                color_scheme="red",
-            ),
+        confirm_delete(
+            "Delete",
+            disabled=disabled,
+            variant="soft",
             title="Delete this sandbox?",
             description=rx.text(
                 "Every process stops and the workspace is removed. The record stays in the "

@@ -1,0 +1,14 @@
+"""Theme constants the console's components share: fonts, sizes and the outlines of
+panels, as theme tokens (`rx.color`), so the light/dark toggle covers them."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+MONO = "var(--code-font-family)"  # ids, paths, commands, output
+SMALL_TEXT = "0.8125rem"  # code blocks, labels, compact selects
+CODE_LINE_HEIGHT = "1.55"
+RADIUS = "0.5rem"  # code blocks, previews, empty boxes
+BORDER = f"1px solid {rx.color('gray', 5)}"
+DASHED_BORDER = f"1px dashed {rx.color('gray', 5)}"
+SURFACE = rx.color("gray", 2)  # behind code and images
