@@ -10,7 +10,7 @@ import reflex as rx
 from components.badges import dot_badge
 from components.dialogs import confirm_delete, form_dialog
 from components.forms import field, field_hint
-from components.runtime import compact_table, tab_frame, tab_intro
+from components.runtime import close_button, compact_table, tab_frame, tab_intro
 from components.tables import muted
 from components.theme import MONO, SMALL_TEXT
 
@@ -182,15 +182,7 @@ def embedded_preview(
         rx.vstack(
             section_heading(
                 "Port " + port.to_string() + ", embedded",
-                rx.button(
-                    rx.icon("x", size=12),
-                    "Close",
-                    on_click=on_close,
-                    aria_label="Close the embedded preview",
-                    size="1",
-                    variant="soft",
-                    color_scheme="gray",
-                ),
+                close_button(on_close, label="Close the embedded preview", variant="soft", icon=12),
             ),
             rx.el.iframe(
                 src=url,

@@ -64,21 +64,28 @@ def content_viewer(
         *details,
         rx.spacer(),
         download,
-        rx.button(
-            rx.icon("x", size=14),
-            "Close",
-            on_click=on_close,
-            variant="ghost",
-            size="1",
-            color_scheme="gray",
-            **({"aria_label": close_label} if close_label else {}),
-        ),
+        close_button(on_close, label=close_label),
         align="center",
         spacing=header_spacing,
         width="100%",
     )
     return rx.vstack(
         header, body, spacing="2", align="stretch", role="region", aria_label=label, **props
+    )
+
+
+def close_button(
+    on_close: rx.EventHandler, *, label: str | None = None, variant: str = "ghost", icon: int = 14
+) -> rx.Component:
+    """A small grey Close (with `label` as its accessible name when given)."""
+    return rx.button(
+        rx.icon("x", size=icon),
+        "Close",
+        on_click=on_close,
+        variant=variant,
+        size="1",
+        color_scheme="gray",
+        **({"aria_label": label} if label else {}),
     )
 
 
