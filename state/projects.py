@@ -16,7 +16,7 @@ from backend.projects.usage import project_usage
 from backend.templates import service as templates
 from backend.validation import slugify
 from state.audit import EventItem, event_item
-from state.base import CONSOLE, Choice, db_session, in_thread
+from state.base import CONSOLE, Choice, attempt, db_session, in_thread
 from state.format import byte_size
 
 NO_TEMPLATE = "none"  # the "No default template" choice (a select item cannot be "")
@@ -328,13 +328,11 @@ class ProjectsState(rx.State):
         )
         self.saving = True
         yield
-        try:
-            name = await in_thread(update_project, self.detail.id, data)
-        except ServiceError as exc:
-            self.edit_error = exc.message
+        call = in_thread(update_project, self.detail.id, data)
+        saved = await attempt(self, call, error="edit_error", clear=(), busy="saving")
+        if not saved:
             return
-        finally:
-            self.saving = False
+        name = saved.value
         self.edit_open = False
         self.projects = await in_thread(list_projects)
         await self._inspect(self.detail.id)
@@ -345,10 +343,8 @@ class ProjectsState(rx.State):
     @rx.event
     async def delete(self):
         name = self.detail.name
-        try:
-            await in_thread(delete_project, self.detail.id)
-        except ServiceError as exc:
-            self.inspector_error = exc.message
+        call = in_thread(delete_project, self.detail.id)
+        if not await attempt(self, call, error="inspector_error", clear=(), busy=None):
             return
         self._close_inspector()
         self.projects = await in_thread(list_projects)
@@ -392,11 +388,10 @@ class ProjectsState(rx.State):
                 "repositoryUrl": self.repository_url.strip() or None,
             }
         )
-        try:
-            name = await in_thread(create_project, data)
-        except ServiceError as exc:
-            self.error = exc.message
+        made = await attempt(self, in_thread(create_project, data), clear=(), busy=None)
+        if not made:
             return
+        name = made.value
         self._clear_form()
         self.projects = await in_thread(list_projects)
         self.notice = f"Created project {name}."

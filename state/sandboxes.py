@@ -22,7 +22,7 @@ from backend.sandboxes.models import SandboxCreate, SandboxRow
 from backend.templates import service as templates
 from backend.templates.models import TemplateRow
 from backend.validation import resolve_slug
-from state.base import CONSOLE, Choice, TabPresence, change_rounds, db_session, in_thread
+from state.base import CONSOLE, Choice, TabPresence, attempt, change_rounds, db_session, in_thread
 from state.format import parse_id, status_words, timestamp
 from state.templates import STATUSES, validation_status
 
@@ -581,12 +581,13 @@ class SandboxesState(rx.State):
         data = SandboxCreate.model_validate(
             {"projectId": self.project_id, "templateId": self.template_id, "name": name}
         )
-        try:
-            sandbox_id = await in_thread(create_sandbox, data)
-        except ServiceError as exc:
-            self.launch_error = exc.message
+        made = await attempt(
+            self, in_thread(create_sandbox, data), error="launch_error", clear=(), busy=None
+        )
+        if not made:
             await self._refresh_plan()
             return
+        sandbox_id = made.value
         self.name = ""
         self.launching = False
         self._suggest_name()

@@ -10,7 +10,6 @@ from typing import Any
 
 import reflex as rx
 
-from backend.errors import ServiceError
 from backend.projects import service as projects
 from backend.projects.models import ProjectUpdate
 from backend.sandboxes import service as sandboxes
@@ -23,7 +22,7 @@ from backend.templates.models import (
     TemplateValidationRunCreate,
     TemplateValidationRunDecision,
 )
-from state.base import CONSOLE, Choice, db_session, in_thread
+from state.base import CONSOLE, Choice, attempt, db_session, in_thread
 from state.template_form import (
     CUSTOM,
     GLOBAL,
@@ -337,12 +336,10 @@ class TemplatesState(rx.State):
 
     @rx.event
     async def edit(self, template_id: str):
-        self.error = self.notice = ""
-        try:
-            self.form = await in_thread(read_form, template_id)
-        except ServiceError as exc:
-            self.error = exc.message
+        found = await attempt(self, in_thread(read_form, template_id), busy=None)
+        if not found:
             return
+        self.form = found.value
         self.editing_id = template_id
         self.editor_error = ""
         self.editor_open = True
@@ -383,33 +380,29 @@ class TemplatesState(rx.State):
         self.editor_error = ""
         self.editor_busy = True
         yield
-        try:
-            if self.editing_id:
-                name = await in_thread(update_template, self.editing_id, self.form)
-                self.notice = f"Saved template {name}."
-            else:
-                name = await in_thread(create_template, self.form)
-                self.notice = f"Created template {name}."
-        except ServiceError as exc:
-            self.editor_error = exc.message
+        if self.editing_id:
+            call, done = in_thread(update_template, self.editing_id, self.form), "Saved"
+        else:
+            call, done = in_thread(create_template, self.form), "Created"
+        saved = await attempt(self, call, error="editor_error", clear=(), busy="editor_busy")
+        if not saved:
             return
-        finally:
-            self.editor_busy = False
+        self.notice = f"{done} template {saved.value}."
         self.editor_open = False
         self.error = ""
         await self._reload()
 
     @rx.event
     async def delete(self, template_id: str):
-        self.error = self.notice = ""
         name = next((c.name for c in self.cards if c.id == template_id), "the template")
-        try:
-            await in_thread(delete_template, template_id)
-        except ServiceError as exc:
-            self.error = f"Could not delete {name}: {exc.message}"
-            return
-        self.notice = f"Deleted template {name}."
-        await self._reload()
+        await attempt(
+            self,
+            in_thread(delete_template, template_id),
+            done=f"Deleted template {name}.",
+            failed=lambda exc: f"Could not delete {name}: {exc.message}",
+            busy=None,
+            reload=self._reload,
+        )
 
     # -- validation runs -------------------------------------------------------------------
 
@@ -421,12 +414,14 @@ class TemplatesState(rx.State):
         if card is None:
             return
         if card.scope != GLOBAL:
-            try:
-                sandbox_id = await in_thread(start_run, template_id, "")
-            except ServiceError as exc:
-                self.error = f"Could not validate {card.name}: {exc.message}"
-                return
-            return rx.redirect(f"/sandboxes/{sandbox_id}")
+            run = await attempt(
+                self,
+                in_thread(start_run, template_id, ""),
+                failed=lambda exc: f"Could not validate {card.name}: {exc.message}",
+                clear=(),
+                busy=None,
+            )
+            return rx.redirect(f"/sandboxes/{run.value}") if run else None
         if not self.projects:
             self.error = "Create a project first: a validation run is a sandbox in a project."
             return
@@ -450,22 +445,14 @@ class TemplatesState(rx.State):
     async def start_validation(self, _form: dict | None = None):
         self.validate_busy = True
         yield
-        try:
-            sandbox_id = await in_thread(start_run, self.validate_id, self.validate_project)
-        except ServiceError as exc:
-            self.validate_error = exc.message
+        call = in_thread(start_run, self.validate_id, self.validate_project)
+        run = await attempt(self, call, error="validate_error", clear=(), busy="validate_busy")
+        if not run:
             return
-        finally:
-            self.validate_busy = False
         self.validate_open = False
-        yield rx.redirect(f"/sandboxes/{sandbox_id}")
+        yield rx.redirect(f"/sandboxes/{run.value}")
 
     @rx.event
     async def decide(self, template_id: str, sandbox_id: str, status: str):
-        self.error = self.notice = ""
-        try:
-            await in_thread(decide_run, template_id, sandbox_id, status)
-        except ServiceError as exc:
-            self.error = exc.message
-            return
-        await self._reload()
+        call = in_thread(decide_run, template_id, sandbox_id, status)
+        await attempt(self, call, busy=None, reload=self._reload)
