@@ -11,7 +11,15 @@ from components.dialogs import confirm_delete, form_dialog
 from components.forms import code_input, field, field_hint
 from components.runtime import compact_table, content_viewer, log_view, tab_frame, tab_intro
 from components.tables import muted
-from components.theme import BORDER, MONO, RADIUS, SMALL_TEXT, SURFACE
+from components.theme import (
+    BORDER,
+    MONO,
+    RADIUS,
+    SMALL_TEXT,
+    SURFACE,
+    TEXT_SECONDARY,
+    TEXT_TERTIARY,
+)
 
 KIND_COLORS = (
     ("file", "gray"),
@@ -104,14 +112,14 @@ def toolbar(
         rx.cond(
             usage,
             rx.hstack(
-                rx.icon("hard-drive", size=14, color=rx.color("gray", 10), flex_shrink="0"),
+                rx.icon("hard-drive", size=14, color=TEXT_TERTIARY, flex_shrink="0"),
                 rx.text(
                     "Project retains ",
                     rx.text.strong(usage, weight="medium", color=rx.color("gray", 12)),
                     ". ",
                     retention,
                     size="1",
-                    color=rx.color("gray", 11),
+                    color=TEXT_SECONDARY,
                 ),
                 role="group",
                 aria_label="Retained in this project",
@@ -143,7 +151,7 @@ def task_filter(
             "Show",
             html_for="artifact-task",
             font_size=SMALL_TEXT,
-            color=rx.color("gray", 11),
+            color=TEXT_SECONDARY,
         ),
         rx.select.root(
             rx.select.trigger(
@@ -196,13 +204,13 @@ def retained_cell(item: rx.Var) -> rx.Component:
                 title="sha256 " + item.sha256,
                 size="1",
                 font_family=MONO,
-                color=rx.color("gray", 10),
+                color=TEXT_TERTIARY,
                 white_space="nowrap",
             ),
             spacing="0",
         ),
         rx.vstack(
-            rx.text("Reference only", size="1", color=rx.color("gray", 11), white_space="nowrap"),
+            rx.text("Reference only", size="1", color=TEXT_SECONDARY, white_space="nowrap"),
             rx.cond(
                 item.capture_error,
                 rx.text(
@@ -241,7 +249,7 @@ def artifact_row(
                     item.uri,
                     size="1",
                     font_family=MONO,
-                    color=rx.color("gray", 10),
+                    color=TEXT_TERTIARY,
                     title=item.uri,
                     **ellipsis,
                 ),
@@ -270,7 +278,7 @@ def artifact_row(
                 size="1",
                 title=item.created_full,
                 font_variant_numeric="tabular-nums",
-                color=rx.color("gray", 11),
+                color=TEXT_SECONDARY,
             ),
             white_space="nowrap",
         ),
@@ -402,14 +410,12 @@ def artifact_preview(preview: rx.Var, *, on_close: rx.EventHandler) -> rx.Compon
             icon=rx.icon(
                 rx.match(preview.kind, ("image", "image"), ("text", "file-text"), "file"),
                 size=16,
-                color=rx.color("gray", 10),
+                color=TEXT_TERTIARY,
             ),
             name=preview.name,
             size=preview.size,
             details=(
-                rx.text(
-                    preview.content_type, size="1", font_family=MONO, color=rx.color("gray", 10)
-                ),
+                rx.text(preview.content_type, size="1", font_family=MONO, color=TEXT_TERTIARY),
             ),
             download=download,
             on_close=on_close,
@@ -439,7 +445,7 @@ def upload_button(
             status,
             rx.hstack(
                 rx.spinner(size="1"),
-                rx.text(status, size="1", color=rx.color("gray", 11)),
+                rx.text(status, size="1", color=TEXT_SECONDARY),
                 aria_live="polite",
                 spacing="2",
                 align="center",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import reflex as rx
 
 from components.tables import mono, muted
-from components.theme import MONO, SMALL_TEXT
+from components.theme import MONO, SMALL_TEXT, TEXT_SECONDARY, TEXT_TERTIARY
 
 EVENT_HEADERS = ["Time", "Action", "Subject", "Actor · source", "Request ID"]
 
@@ -35,7 +35,7 @@ def event_row(event: rx.Var, *, on_open: Callable[[rx.Var], rx.EventSpec]) -> rx
         rx.table.cell(
             rx.vstack(
                 rx.text(event.subject, size="2", weight="medium"),
-                rx.text(event.resource_type, size="1", color=rx.color("gray", 10)),
+                rx.text(event.resource_type, size="1", color=TEXT_TERTIARY),
                 spacing="0",
             ),
             max_width="16rem",
@@ -65,7 +65,7 @@ def event_detail_dialog(
         rx.dialog.content(
             rx.dialog.title(detail.action),
             rx.dialog.description(
-                detail.subject, " · ", detail.created_at, size="2", color=rx.color("gray", 11)
+                detail.subject, " · ", detail.created_at, size="2", color=TEXT_SECONDARY
             ),
             rx.el.dl(
                 rx.foreach(detail.fields, _detail_field),
@@ -111,7 +111,7 @@ def event_detail_dialog(
 
 def _detail_field(field: rx.Var) -> rx.Component:
     return rx.fragment(
-        rx.el.dt(field.label, color=rx.color("gray", 11)),
+        rx.el.dt(field.label, color=TEXT_SECONDARY),
         rx.el.dd(field.value, margin="0", word_break="break-all"),
     )
 
@@ -139,7 +139,7 @@ def _recent_event(event: rx.Var) -> rx.Component:
             rx.text(
                 event.time,
                 size="1",
-                color=rx.color("gray", 10),
+                color=TEXT_TERTIARY,
                 title=event.created_at,
                 white_space="nowrap",
             ),
@@ -151,7 +151,7 @@ def _recent_event(event: rx.Var) -> rx.Component:
             " · ",
             event.actor_source,
             size="1",
-            color=rx.color("gray", 11),
+            color=TEXT_SECONDARY,
             title=event.subject,
             margin_top="0.2rem",
             overflow="hidden",

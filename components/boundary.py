@@ -9,6 +9,7 @@ import reflex as rx
 
 from components.runtime import tab_frame, tab_intro
 from components.tables import muted
+from components.theme import TEXT_SECONDARY, TEXT_TERTIARY
 
 # status: (word, colour, icon)
 CHECK_STATUSES = {
@@ -39,7 +40,7 @@ def boundary_layout(
             rx.vstack(
                 rx.hstack(
                     rx.heading("Checks", as_="h3", size="3", weight="medium"),
-                    rx.text(tally, size="1", color=rx.color("gray", 11)),
+                    rx.text(tally, size="1", color=TEXT_SECONDARY),
                     spacing="3",
                     align="baseline",
                 ),
@@ -81,7 +82,7 @@ def check_row(check: rx.Var) -> rx.Component:
                     (key, rx.icon(icon, size=16, color=rx.color(colour, 10), aria_hidden="true"))
                     for key, (_, colour, icon) in CHECK_STATUSES.items()
                 ),
-                rx.icon("circle-help", size=16, color=rx.color("gray", 10)),
+                rx.icon("circle-help", size=16, color=TEXT_TERTIARY),
             ),
             rx.text(check.label, size="2", weight="medium", min_width="11rem"),
             check_status_badge(status),
@@ -143,8 +144,8 @@ def fact_group(group: rx.Var) -> rx.Component:
         rx.hstack(
             rx.match(
                 group.icon,
-                *((name, rx.icon(name, size=15, color=rx.color("gray", 10))) for name in ICONS),
-                rx.icon("info", size=15, color=rx.color("gray", 10)),
+                *((name, rx.icon(name, size=15, color=TEXT_TERTIARY)) for name in ICONS),
+                rx.icon("info", size=15, color=TEXT_TERTIARY),
             ),
             rx.heading(group.title, as_="h4", size="2", weight="medium"),
             spacing="2",
@@ -165,13 +166,13 @@ def fact_line(fact: rx.Var) -> rx.Component:
     return rx.cond(
         fact.label,
         rx.hstack(
-            rx.text(fact.label, size="1", color=rx.color("gray", 11), min_width="9.5rem"),
+            rx.text(fact.label, size="1", color=TEXT_SECONDARY, min_width="9.5rem"),
             rx.text(fact.value, size="1", word_break="break-word", min_width="0"),
             spacing="2",
             align="start",
         ),
         rx.hstack(
-            rx.icon("check", size=12, color=rx.color("gray", 10), margin_top="0.2rem"),
+            rx.icon("check", size=12, color=TEXT_TERTIARY, margin_top="0.2rem"),
             rx.text(fact.value, size="1", word_break="break-word", min_width="0"),
             spacing="2",
             align="start",

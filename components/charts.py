@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.theme import SMALL_TEXT
+from components.theme import SMALL_TEXT, TEXT_SECONDARY, TEXT_TERTIARY
 
 
 def chart_frame(title: str, chart: rx.Component, *notes: rx.Component) -> rx.Component:
@@ -41,7 +41,7 @@ def bar_chart(title: str, bars: rx.Var[list], *, summary: rx.Var[str]) -> rx.Com
 
 def _bar(bar: rx.Var) -> rx.Component:
     return rx.fragment(
-        rx.text(bar.label, size="1", color=rx.color("gray", 11), aria_hidden="true"),
+        rx.text(bar.label, size="1", color=TEXT_SECONDARY, aria_hidden="true"),
         rx.box(
             rx.box(
                 width=bar.width,
@@ -86,7 +86,7 @@ def meter(
                     border_radius="0.25rem",
                 ),
             ),
-            rx.text(note, size="1", color=rx.color("gray", 10), margin_top="0.3rem"),
+            rx.text(note, size="1", color=TEXT_TERTIARY, margin_top="0.3rem"),
             role="img",
             aria_label=summary,
         ),

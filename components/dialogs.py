@@ -8,6 +8,7 @@ from typing import Any
 import reflex as rx
 
 from components.feedback import error_callout
+from components.theme import TEXT_SECONDARY
 
 
 def confirm_dialog(
@@ -24,7 +25,7 @@ def confirm_dialog(
         rx.alert_dialog.trigger(trigger),
         rx.alert_dialog.content(
             rx.alert_dialog.title(title),
-            rx.alert_dialog.description(description, size="2", color=rx.color("gray", 11)),
+            rx.alert_dialog.description(description, size="2", color=TEXT_SECONDARY),
             *([details] if details is not None else []),
             rx.flex(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
@@ -112,7 +113,7 @@ def modal_form(
         *([rx.dialog.trigger(trigger)] if trigger is not None else []),
         rx.dialog.content(
             rx.dialog.title(title),
-            rx.dialog.description(description, size="2", color=rx.color("gray", 11)),
+            rx.dialog.description(description, size="2", color=TEXT_SECONDARY),
             rx.form(
                 rx.vstack(
                     *fields,

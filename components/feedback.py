@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.theme import TEXT_SECONDARY
+
 
 def empty_state(icon: str, title: str, body: str, *extra: rx.Component) -> rx.Component:
     """A calm placeholder that says what will live here."""
@@ -17,7 +19,7 @@ def empty_state(icon: str, title: str, body: str, *extra: rx.Component) -> rx.Co
                 background=rx.color("accent", 3),
             ),
             rx.heading(title, as_="h2", size="4", weight="medium"),
-            rx.text(body, size="2", color=rx.color("gray", 11), text_align="center"),
+            rx.text(body, size="2", color=TEXT_SECONDARY, text_align="center"),
             *extra,
             align="center",
             spacing="3",

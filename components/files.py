@@ -11,7 +11,7 @@ from components.dialogs import confirm_delete, form_dialog
 from components.forms import code_input, field, field_hint
 from components.runtime import compact_table, content_viewer, log_view, refresh_button, tab_frame
 from components.tables import muted
-from components.theme import MONO
+from components.theme import MONO, TEXT_SECONDARY, TEXT_TERTIARY
 
 
 def file_icon(kind: rx.Var[str]) -> rx.Component:
@@ -19,9 +19,9 @@ def file_icon(kind: rx.Var[str]) -> rx.Component:
     return rx.match(
         kind,
         ("directory", rx.icon("folder", size=16, color=rx.color("accent", 10), flex_shrink="0")),
-        ("file", rx.icon("file-text", size=16, color=rx.color("gray", 10), flex_shrink="0")),
-        ("symlink", rx.icon("link", size=16, color=rx.color("gray", 10), flex_shrink="0")),
-        rx.icon("file-question", size=16, color=rx.color("gray", 10), flex_shrink="0"),
+        ("file", rx.icon("file-text", size=16, color=TEXT_TERTIARY, flex_shrink="0")),
+        ("symlink", rx.icon("link", size=16, color=TEXT_TERTIARY, flex_shrink="0")),
+        rx.icon("file-question", size=16, color=TEXT_TERTIARY, flex_shrink="0"),
     )
 
 
@@ -151,9 +151,7 @@ def file_row(
             max_width="0",
         ),
         rx.table.cell(
-            rx.text(
-                item.size, size="1", font_variant_numeric="tabular-nums", color=rx.color("gray", 11)
-            ),
+            rx.text(item.size, size="1", font_variant_numeric="tabular-nums", color=TEXT_SECONDARY),
             white_space="nowrap",
         ),
         rx.table.cell(
@@ -162,7 +160,7 @@ def file_row(
                 size="1",
                 title=item.modified_full,
                 font_variant_numeric="tabular-nums",
-                color=rx.color("gray", 11),
+                color=TEXT_SECONDARY,
             ),
             white_space="nowrap",
         ),

@@ -6,7 +6,7 @@ from typing import Any
 
 import reflex as rx
 
-from components.theme import MONO, SMALL_TEXT
+from components.theme import MONO, SMALL_TEXT, TEXT_TERTIARY
 
 
 def field_label(text: str, *, html_for: str) -> rx.Component:
@@ -167,4 +167,4 @@ def _select_group(title: str, items: rx.Var[list]) -> rx.Component:
 
 def field_hint(text: rx.Var[str] | str) -> rx.Component:
     """The small grey line under a field."""
-    return rx.text(text, size="1", color=rx.color("gray", 10))
+    return rx.text(text, size="1", color=TEXT_TERTIARY)

@@ -12,7 +12,7 @@ from components.dialogs import confirm_delete, form_dialog
 from components.forms import field, field_hint
 from components.runtime import close_button, compact_table, tab_frame, tab_intro
 from components.tables import muted
-from components.theme import MONO, SMALL_TEXT
+from components.theme import MONO, SMALL_TEXT, TEXT_SECONDARY
 
 LINK_STATUSES = (
     ("active", "Active", "green"),
@@ -209,7 +209,7 @@ def expiry_select(
             "Share links expire after",
             html_for="share-expiry",
             font_size=SMALL_TEXT,
-            color=rx.color("gray", 11),
+            color=TEXT_SECONDARY,
         ),
         rx.select.root(
             rx.select.trigger(id="share-expiry", aria_label="Share links expire after"),

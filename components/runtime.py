@@ -9,7 +9,16 @@ import reflex as rx
 
 from components.feedback import error_callout, notice_callout
 from components.tables import VISUALLY_HIDDEN
-from components.theme import BORDER, CODE_LINE_HEIGHT, MONO, RADIUS, SMALL_TEXT, SURFACE
+from components.theme import (
+    BORDER,
+    CODE_LINE_HEIGHT,
+    MONO,
+    RADIUS,
+    SMALL_TEXT,
+    SURFACE,
+    TEXT_SECONDARY,
+    TEXT_TERTIARY,
+)
 
 
 def log_view(
@@ -37,7 +46,7 @@ def log_view(
             border=BORDER,
             border_radius=RADIUS,
         ),
-        rx.text(empty, size="2", color=rx.color("gray", 11), padding="0.75rem 0"),
+        rx.text(empty, size="2", color=TEXT_SECONDARY, padding="0.75rem 0"),
     )
 
 
@@ -60,7 +69,7 @@ def content_viewer(
     header = rx.hstack(
         icon,
         rx.text(name, size="2", weight="medium"),
-        rx.text(size, size="1", color=rx.color("gray", 10)),
+        rx.text(size, size="1", color=TEXT_TERTIARY),
         *details,
         rx.spacer(),
         download,
@@ -134,7 +143,7 @@ def tab_frame(
 def tab_intro(*text: rx.Var | str, on_refresh: rx.EventHandler, **props) -> rx.Component:
     """A tab's first line: what it shows, in words, and its Refresh button."""
     return rx.hstack(
-        rx.text(*text, size="2", color=rx.color("gray", 11)),
+        rx.text(*text, size="2", color=TEXT_SECONDARY),
         rx.spacer(),
         refresh_button(on_refresh),
         align="center",

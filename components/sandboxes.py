@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.theme import SMALL_TEXT
+from components.theme import SMALL_TEXT, TEXT_SECONDARY
 
 
 def pager(
@@ -20,7 +20,7 @@ def pager(
     """The range shown (`words`) with Previous and Next, as a navigation landmark named `label`."""
     return rx.el.nav(
         rx.hstack(
-            rx.text(words, size="2", color=rx.color("gray", 11), aria_live="polite"),
+            rx.text(words, size="2", color=TEXT_SECONDARY, aria_live="polite"),
             rx.spacer(),
             rx.button(
                 rx.icon("chevron-left", size=14),

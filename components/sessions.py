@@ -10,7 +10,7 @@ import reflex as rx
 from components.badges import dot_badge
 from components.runtime import compact_table, tab_frame, tab_intro
 from components.tables import muted
-from components.theme import MONO
+from components.theme import MONO, TEXT_TERTIARY
 
 SESSION_STATUSES = (
     ("active", "Active", "green"),
@@ -37,10 +37,10 @@ def session_type(kind: rx.Var[str]) -> rx.Component:
         rx.match(
             kind,
             *(
-                (value, rx.icon(icon, size=14, color=rx.color("gray", 10)))
+                (value, rx.icon(icon, size=14, color=TEXT_TERTIARY))
                 for value, _, icon in SESSION_TYPES
             ),
-            rx.icon("plug", size=14, color=rx.color("gray", 10)),
+            rx.icon("plug", size=14, color=TEXT_TERTIARY),
         ),
         rx.text(
             rx.match(kind, *((value, label) for value, label, _ in SESSION_TYPES), kind),
@@ -155,7 +155,7 @@ def session_row(
                     rx.text(
                         "This window",
                         size="1",
-                        color=rx.color("gray", 10),
+                        color=TEXT_TERTIARY,
                         **{"white_space": "nowrap"},
                     ),
                     rx.button(

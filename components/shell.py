@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import reflex as rx
 
+from components.theme import TEXT_SECONDARY, TEXT_TERTIARY
+
 RAIL_WIDTH = "15rem"
 
 
@@ -118,7 +120,7 @@ def account_panel(
         rx.cond(
             auth_required,
             rx.vstack(
-                rx.text("Signed in as", size="1", color=rx.color("gray", 10)),
+                rx.text("Signed in as", size="1", color=TEXT_TERTIARY),
                 rx.text(identity, size="2", weight="medium", id="signed-in-as"),
                 rx.button(
                     rx.icon("log-out", size=14),
@@ -140,7 +142,7 @@ def account_panel(
                 rx.text(
                     "Authentication is off: anyone who reaches this server can use it.",
                     size="1",
-                    color=rx.color("gray", 11),
+                    color=TEXT_SECONDARY,
                 ),
                 spacing="2",
                 align="start",
@@ -166,7 +168,7 @@ def brand() -> rx.Component:
             ),
             rx.vstack(
                 rx.text("mbox", weight="bold", size="3", line_height="1"),
-                rx.text("sandbox platform", size="1", color=rx.color("gray", 10)),
+                rx.text("sandbox platform", size="1", color=TEXT_TERTIARY),
                 spacing="1",
             ),
             align="center",
@@ -187,7 +189,7 @@ def nav_section(label: str, items: tuple[NavItem, ...], active: str) -> rx.Compo
             label.upper(),
             size="1",
             weight="medium",
-            color=rx.color("gray", 10),
+            color=TEXT_TERTIARY,
             letter_spacing="0.06em",
             padding="0 0.75rem",
         ),
@@ -220,7 +222,7 @@ def header(title: str, description: str) -> rx.Component:
         rx.hstack(
             rx.vstack(
                 rx.heading(title, as_="h1", size="6", weight="bold"),
-                rx.text(description, size="2", color=rx.color("gray", 11)),
+                rx.text(description, size="2", color=TEXT_SECONDARY),
                 spacing="1",
             ),
             rx.spacer(),

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import reflex as rx
 
-from components.theme import SMALL_TEXT
+from components.theme import SMALL_TEXT, TEXT_SECONDARY, TEXT_TERTIARY
 
 VISUALLY_HIDDEN = {
     "position": "absolute",
@@ -48,7 +48,7 @@ def mono(value: rx.Var[str] | str) -> rx.Component:
 
 
 def muted(value: rx.Var[str] | str) -> rx.Component:
-    return rx.text(value, size="2", color=rx.color("gray", 11))
+    return rx.text(value, size="2", color=TEXT_SECONDARY)
 
 
 def facts(
@@ -59,9 +59,7 @@ def facts(
     """Label/value pairs as a description list: side by side, or `stacked` (each label
     above its value, two pairs to a row). With `label` it is a region of that name."""
     term_style = (
-        {"color": rx.color("gray", 10), "font_size": "0.75rem"}
-        if stacked
-        else {"color": rx.color("gray", 11)}
+        {"color": TEXT_TERTIARY, "font_size": "0.75rem"} if stacked else {"color": TEXT_SECONDARY}
     )
     grid = (
         {"grid_template_columns": "repeat(2, minmax(0, 1fr))", "gap": "0.75rem 1rem"}

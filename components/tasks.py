@@ -20,6 +20,8 @@ from components.theme import (
     RADIUS,
     SMALL_TEXT,
     SURFACE,
+    TEXT_SECONDARY,
+    TEXT_TERTIARY,
 )
 
 
@@ -52,7 +54,7 @@ def output_block(text: rx.Var[str], *, label: str, empty: rx.Var[str] | str) -> 
             border_radius=RADIUS,
         ),
         rx.box(
-            rx.text(empty, size="1", color=rx.color("gray", 10)),
+            rx.text(empty, size="1", color=TEXT_TERTIARY),
             role="log",
             aria_label=label,
             padding="0.6rem 1rem",
@@ -68,7 +70,7 @@ def stream_header(
     """`stdout · 12 B`, a note when only part is shown, and actions on the right."""
     return rx.hstack(
         rx.text(name, size="1", weight="medium", font_family=MONO),
-        rx.text(size, size="1", color=rx.color("gray", 10), font_variant_numeric="tabular-nums"),
+        rx.text(size, size="1", color=TEXT_TERTIARY, font_variant_numeric="tabular-nums"),
         rx.cond(note, rx.text(note, size="1", color=rx.color("amber", 11))),
         rx.spacer(),
         *actions,
@@ -166,7 +168,7 @@ def run_form(
                 blocked,
             ),
             size="1",
-            color=rx.color("gray", 10),
+            color=TEXT_TERTIARY,
             margin_top="0.4rem",
         ),
         rx.box(error_callout(error), margin_top="0.5rem"),
@@ -263,7 +265,7 @@ def task_panel(task: rx.Var, *streams: rx.Component, on_cancel: rx.EventHandler)
                 " · timeout ",
                 task.timeout,
                 size="1",
-                color=rx.color("gray", 10),
+                color=TEXT_TERTIARY,
             ),
             rx.cond(
                 task.error & ~task.active,
@@ -300,7 +302,7 @@ def task_summary(task: rx.Var, *, on_cancel: rx.EventHandler) -> rx.Component:
                 ),
                 rx.cond(
                     task.canceling,
-                    rx.text("Canceling…", size="2", color=rx.color("gray", 11)),
+                    rx.text("Canceling…", size="2", color=TEXT_SECONDARY),
                 ),
                 spacing="3",
                 align="center",
@@ -369,7 +371,7 @@ def task_stream(
                 "The whole stream is too large to download here; with an API token: GET ",
                 rx.code("/v1/tasks/" + task_id + "/output?stream=" + name, size="1"),
                 size="1",
-                color=rx.color("gray", 10),
+                color=TEXT_TERTIARY,
             ),
         ),
         output_block(view.text, label=label, empty=rx.cond(active, "Nothing yet.", "No output.")),

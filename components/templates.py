@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.badges import dot_badge
+from components.theme import TEXT_SECONDARY, TEXT_TERTIARY
 
 VALIDATION_STATUSES = (
     ("passed", "Validated", "green"),
@@ -23,8 +24,8 @@ def validation_badge(status: rx.Var[str]) -> rx.Component:
 def fact(icon: str, label: str, value: rx.Component | rx.Var[str]) -> rx.Component:
     """One line of a card: an icon, a quiet label for screen readers and the eye, a value."""
     return rx.hstack(
-        rx.icon(icon, size=14, color=rx.color("gray", 10), flex_shrink="0", aria_hidden="true"),
-        rx.text(label, size="1", color=rx.color("gray", 10), width="5.5rem", flex_shrink="0"),
+        rx.icon(icon, size=14, color=TEXT_TERTIARY, flex_shrink="0", aria_hidden="true"),
+        rx.text(label, size="1", color=TEXT_TERTIARY, width="5.5rem", flex_shrink="0"),
         rx.box(value, min_width="0", overflow="hidden", text_overflow="ellipsis"),
         spacing="2",
         align="center",
@@ -45,7 +46,7 @@ def template_card(
             rx.hstack(
                 rx.vstack(
                     rx.heading(card.name, as_="h2", size="3", weight="medium"),
-                    rx.text(card.slug, size="1", color=rx.color("gray", 10)),
+                    rx.text(card.slug, size="1", color=TEXT_TERTIARY),
                     spacing="0",
                     min_width="0",
                 ),
@@ -85,7 +86,7 @@ def template_card(
             rx.text(
                 rx.cond(card.use_case, card.use_case, "No use case given"),
                 size="2",
-                color=rx.color("gray", 11),
+                color=TEXT_SECONDARY,
             ),
             rx.vstack(
                 fact(

@@ -8,7 +8,7 @@ from reflex_xtermjs import THEMES, xterm
 
 from components.feedback import error_callout, notice_callout
 from components.forms import field
-from components.theme import MONO
+from components.theme import MONO, TEXT_SECONDARY, TEXT_TERTIARY
 
 THEME = THEMES["github-dark"]
 SCREEN = "#0d1117"  # the theme's background, around the screen too
@@ -79,7 +79,7 @@ def terminal_toolbar(
                 "Terminal ",
                 rx.code(short_id, variant="ghost", size="1"),
                 size="1",
-                color=rx.color("gray", 11),
+                color=TEXT_SECONDARY,
                 aria_label="Terminal id " + short_id,
             ),
             spacing="3",
@@ -227,7 +227,7 @@ def terminal_layout(
     """Toolbar, the connection in words, messages, the screen, then the paste field."""
     return rx.vstack(
         toolbar,
-        rx.cond(detail, rx.text(detail, size="1", color=rx.color("gray", 11))),
+        rx.cond(detail, rx.text(detail, size="1", color=TEXT_SECONDARY)),
         error_callout(error),
         notice_callout(notice),
         screen,
@@ -236,7 +236,7 @@ def terminal_layout(
             "Keys go straight to the shell (Ctrl+C interrupts it). To copy, select text and "
             "press Copy; to paste, use the field or the browser's paste.",
             size="1",
-            color=rx.color("gray", 10),
+            color=TEXT_TERTIARY,
         ),
         spacing="3",
         align="stretch",
@@ -247,8 +247,8 @@ def terminal_unavailable(reason: rx.Var[str] | str) -> rx.Component:
     """Why there is no terminal now, in a calm panel of the screen's size."""
     return rx.center(
         rx.vstack(
-            rx.icon("square-terminal", size=22, color=rx.color("gray", 10)),
-            rx.text(reason, size="2", color=rx.color("gray", 11), text_align="center"),
+            rx.icon("square-terminal", size=22, color=TEXT_TERTIARY),
+            rx.text(reason, size="2", color=TEXT_SECONDARY, text_align="center"),
             align="center",
             spacing="2",
             max_width="28rem",

@@ -12,3 +12,5 @@ RADIUS = "0.5rem"  # code blocks, previews, empty boxes
 BORDER = f"1px solid {rx.color('gray', 5)}"
 DASHED_BORDER = f"1px dashed {rx.color('gray', 5)}"
 SURFACE = rx.color("gray", 2)  # behind code and images
+TEXT_SECONDARY = rx.color("gray", 11)  # descriptions, labels, hints
+TEXT_TERTIARY = rx.color("gray", 10)  # times, sizes, icons beside text

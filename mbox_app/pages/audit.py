@@ -8,6 +8,7 @@ from components.audit import EVENT_HEADERS, event_detail_dialog, event_row
 from components.feedback import empty_state, error_callout
 from components.forms import choice_field, field, field_hint, panel
 from components.tables import data_table
+from components.theme import TEXT_SECONDARY
 from mbox_app.pages.frame import console_page
 from state.audit import AuditState
 
@@ -133,7 +134,7 @@ def more() -> rx.Component:
             rx.cond(AuditState.events.length() == 1, " event", " events"),
             " shown, newest first",
             size="2",
-            color=rx.color("gray", 11),
+            color=TEXT_SECONDARY,
         ),
         rx.spacer(),
         rx.cond(

@@ -11,6 +11,7 @@ from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import field_hint, hydrated_fieldset, panel, select_field, text_field
 from components.projects import section
 from components.tables import data_table, facts, mono, muted
+from components.theme import TEXT_TERTIARY
 from mbox_app.pages.frame import console_page
 from state.projects import ProjectItem, ProjectsState
 
@@ -54,7 +55,7 @@ def project_row(project: rx.Var[ProjectItem]) -> rx.Component:
         rx.table.row_header_cell(
             rx.vstack(
                 rx.text(project.name, weight="medium", size="2"),
-                rx.text(project.slug, size="1", color=rx.color("gray", 10), white_space="nowrap"),
+                rx.text(project.slug, size="1", color=TEXT_TERTIARY, white_space="nowrap"),
                 rx.cond(
                     project.repository_url,
                     rx.link(

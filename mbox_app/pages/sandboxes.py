@@ -19,6 +19,7 @@ from components.forms import (
 )
 from components.sandboxes import pager, preflight
 from components.tables import data_table, facts, muted
+from components.theme import TEXT_SECONDARY, TEXT_TERTIARY
 from mbox_app.pages.frame import console_page
 from state.sandboxes import SandboxesState, SandboxItem
 
@@ -121,9 +122,9 @@ def selection_bar() -> rx.Component:
                 on_change=SandboxesState.toggle_page,
                 size="2",
             ),
-            rx.text(SandboxesState.selection_words, size="2", color=rx.color("gray", 11)),
+            rx.text(SandboxesState.selection_words, size="2", color=TEXT_SECONDARY),
             rx.spacer(),
-            rx.text(SandboxesState.range_words, size="2", color=rx.color("gray", 11)),
+            rx.text(SandboxesState.range_words, size="2", color=TEXT_SECONDARY),
             confirm_dialog(
                 rx.button(
                     rx.icon("square", size=14),
@@ -172,7 +173,7 @@ def affected_list() -> rx.Component:
                     " · ",
                     s.status_words,
                     as_="span",
-                    color=rx.color("gray", 11),
+                    color=TEXT_SECONDARY,
                 ),
             ),
         ),
@@ -230,14 +231,14 @@ def sandbox_row(sandbox: rx.Var[SandboxItem]) -> rx.Component:
         rx.table.row_header_cell(
             rx.vstack(
                 rx.link(sandbox.name, href=sandbox.href, weight="medium", size="2"),
-                rx.text(sandbox.slug, size="1", color=rx.color("gray", 10)),
+                rx.text(sandbox.slug, size="1", color=TEXT_TERTIARY),
                 spacing="0",
             ),
         ),
         rx.table.cell(
             rx.vstack(
                 rx.text(sandbox.project_name, size="2"),
-                rx.text(sandbox.template_name, " template", size="1", color=rx.color("gray", 10)),
+                rx.text(sandbox.template_name, " template", size="1", color=TEXT_TERTIARY),
                 spacing="0",
             ),
         ),
@@ -249,7 +250,7 @@ def sandbox_row(sandbox: rx.Var[SandboxItem]) -> rx.Component:
                     rx.text(
                         sandbox.status_words,
                         size="1",
-                        color=rx.color("gray", 10),
+                        color=TEXT_TERTIARY,
                         max_width="12rem",
                         overflow="hidden",
                         text_overflow="ellipsis",

@@ -8,7 +8,7 @@ from components.dialogs import confirm_delete, form_dialog, modal_form
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import choice_field, code_input, field, field_hint, search_box, text_field
 from components.templates import VALIDATION_STATUSES, template_card
-from components.theme import MONO
+from components.theme import MONO, TEXT_SECONDARY, TEXT_TERTIARY
 from mbox_app.pages.frame import console_page
 from state.template_form import NETWORK_POLICIES, RUNTIMES, SIZES
 from state.templates import ALL, TemplateCard, TemplatesState
@@ -83,9 +83,7 @@ def toolbar() -> rx.Component:
                 width="12rem",
             ),
             rx.spacer(),
-            rx.text(
-                TemplatesState.count_words, size="2", color=rx.color("gray", 11), role="status"
-            ),
+            rx.text(TemplatesState.count_words, size="2", color=TEXT_SECONDARY, role="status"),
             align="end",
             width="100%",
             spacing="3",
@@ -139,11 +137,11 @@ def latest_run(item: rx.Var[TemplateCard]) -> rx.Component:
         item.run_words,
         rx.vstack(
             rx.hstack(
-                rx.icon("flask-conical", size=14, color=rx.color("gray", 10)),
+                rx.icon("flask-conical", size=14, color=TEXT_TERTIARY),
                 rx.cond(
                     item.run_id,
                     rx.link(item.run_words, href="/sandboxes/" + item.run_id, size="1"),
-                    rx.text(item.run_words, size="1", color=rx.color("gray", 10)),
+                    rx.text(item.run_words, size="1", color=TEXT_TERTIARY),
                 ),
                 spacing="2",
                 align="center",

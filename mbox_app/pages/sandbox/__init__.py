@@ -14,6 +14,7 @@ import reflex as rx
 
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import panel
+from components.theme import TEXT_SECONDARY
 from mbox_app.pages.frame import console_page
 from mbox_app.pages.sandbox import (
     artifacts,
@@ -57,7 +58,7 @@ def back_link() -> rx.Component:
         rx.hstack(rx.icon("arrow-left", size=14), "All sandboxes", spacing="1", align="center"),
         href="/sandboxes",
         size="2",
-        color=rx.color("gray", 11),
+        color=TEXT_SECONDARY,
         underline="hover",
         display="inline-block",
         margin_bottom="1rem",

@@ -9,6 +9,7 @@ from components.badges import status_badge
 from components.dialogs import confirm_delete
 from components.forms import panel
 from components.tables import mono, muted
+from components.theme import TEXT_SECONDARY, TEXT_TERTIARY
 from state.sandbox import Phase, PortItem, SandboxState
 
 
@@ -176,8 +177,8 @@ def card(title: str, icon: str, *children: rx.Component) -> rx.Component:
     return panel(
         rx.vstack(
             rx.hstack(
-                rx.icon(icon, size=15, color=rx.color("gray", 10)),
-                rx.heading(title, as_="h2", size="2", weight="medium", color=rx.color("gray", 11)),
+                rx.icon(icon, size=15, color=TEXT_TERTIARY),
+                rx.heading(title, as_="h2", size="2", weight="medium", color=TEXT_SECONDARY),
                 spacing="2",
                 align="center",
             ),
@@ -211,13 +212,13 @@ def startup_card() -> rx.Component:
 
 def phase_row(phase: rx.Var[Phase]) -> rx.Component:
     return rx.hstack(
-        rx.text(phase.label, size="1", color=rx.color("gray", 11)),
+        rx.text(phase.label, size="1", color=TEXT_SECONDARY),
         rx.spacer(),
         rx.text(phase.delta, size="1", weight="medium", font_variant_numeric="tabular-nums"),
         rx.text(
             phase.at,
             size="1",
-            color=rx.color("gray", 10),
+            color=TEXT_TERTIARY,
             title=phase.at_full,
             font_variant_numeric="tabular-nums",
             min_width="3.75rem",
@@ -237,11 +238,11 @@ def lifetime_card() -> rx.Component:
         "hourglass",
         rx.vstack(
             rx.text(view.lease, size="5", weight="bold"),
-            rx.text(view.lease_detail, size="1", color=rx.color("gray", 10)),
+            rx.text(view.lease_detail, size="1", color=TEXT_TERTIARY),
             spacing="1",
         ),
-        rx.text(view.idle, size="2", color=rx.color("gray", 11)),
-        rx.text("Created ", view.created_at, size="1", color=rx.color("gray", 10)),
+        rx.text(view.idle, size="2", color=TEXT_SECONDARY),
+        rx.text("Created ", view.created_at, size="1", color=TEXT_TERTIARY),
     )
 
 
