@@ -316,12 +316,12 @@ def _could_not(what: str) -> Callable[[ServiceError], str]:
 class ArtifactsTab(SandboxTab, SandboxState):
     TAB: ClassVar[str] = "artifacts"
     artifacts: list[ArtifactItem] = []
-    artifact_tasks: list[TaskChoice] = []
-    artifacts_task: str = ALL_TASKS  # the filter: every artifact, or one task's
-    artifacts_usage: str = ""
-    artifacts_retention: str = ""
-    artifacts_limit: int = 0  # the largest retained content, in bytes (0: not read yet)
-    artifact_preview: ArtifactPreview = ArtifactPreview()
+    task_choices: list[TaskChoice] = []
+    task_filter: str = ALL_TASKS  # the filter: every artifact, or one task's
+    usage: str = ""
+    retention: str = ""
+    limit: int = 0  # the largest retained content, in bytes (0: not read yet)
+    preview: ArtifactPreview = ArtifactPreview()
     capture_open: bool = False
     capture_error: str = ""
     upload_busy: bool = False
@@ -338,26 +338,26 @@ class ArtifactsTab(SandboxTab, SandboxState):
         return f"Storing {self.upload_name or 'the file'}…"
 
     @rx.var
-    def artifacts_limit_words(self) -> str:
-        return byte_size(self.artifacts_limit) if self.artifacts_limit else ""
+    def limit_words(self) -> str:
+        return byte_size(self.limit) if self.limit else ""
 
     def _reset(self) -> None:
         self.reset()
-        self.artifacts_limit = get_settings().artifact_content_max_bytes
+        self.limit = get_settings().artifact_content_max_bytes
 
     async def _list_artifacts(self) -> None:
-        self.artifacts_limit = get_settings().artifact_content_max_bytes
+        self.limit = get_settings().artifact_content_max_bytes
         try:
-            listing, self.artifacts_task = await in_thread(
-                read_artifacts, self.view.id, self.artifacts_task
+            listing, self.task_filter = await in_thread(
+                read_artifacts, self.view.id, self.task_filter
             )
         except ServiceError as exc:
             self.artifacts, self.error = [], exc.message
         else:
             if listing.items != self.artifacts:
                 self.artifacts = listing.items
-            self.artifact_tasks = listing.choices
-            self.artifacts_usage, self.artifacts_retention = listing.usage, listing.retention
+            self.task_choices = listing.choices
+            self.usage, self.retention = listing.usage, listing.retention
             self.error = ""
         self.loaded = True
 
@@ -365,8 +365,8 @@ class ArtifactsTab(SandboxTab, SandboxState):
         """The tab opened (or Refresh): list the artifacts (an open preview stays while its
         artifact is listed)."""
         await self._list_artifacts()
-        if self.artifact_preview.id and self._found(self.artifact_preview.id) is None:
-            self.artifact_preview = ArtifactPreview()
+        if self.preview.id and self._found(self.preview.id) is None:
+            self.preview = ArtifactPreview()
 
     def _found(self, artifact_id: str) -> ArtifactItem | None:
         return next((item for item in self.artifacts if item.id == artifact_id), None)
@@ -374,9 +374,9 @@ class ArtifactsTab(SandboxTab, SandboxState):
     async def _preview(self, item: ArtifactItem) -> None:
         total = item.size_bytes if item.retained else None
         try:
-            self.artifact_preview = await read_preview(item, total)
+            self.preview = await read_preview(item, total)
         except ServiceError as exc:
-            self.artifact_preview = ArtifactPreview(
+            self.preview = ArtifactPreview(
                 id=item.id,
                 name=item.name,
                 kind="none",
@@ -386,8 +386,8 @@ class ArtifactsTab(SandboxTab, SandboxState):
             )
 
     @rx.event
-    async def set_artifacts_task(self, value: str):
-        self.artifacts_task = value or ALL_TASKS
+    async def set_task_filter(self, value: str):
+        self.task_filter = value or ALL_TASKS
         self.notice = ""
         await self._open()
 
@@ -398,8 +398,8 @@ class ArtifactsTab(SandboxTab, SandboxState):
             await self._preview(item)
 
     @rx.event
-    def close_artifact_preview(self):
-        self.artifact_preview = ArtifactPreview()
+    def close_preview(self):
+        self.preview = ArtifactPreview()
 
     @rx.event
     async def recapture_artifact(self, artifact_id: str):
@@ -413,7 +413,7 @@ class ArtifactsTab(SandboxTab, SandboxState):
         self.notice = f"Captured {_retained_words(found.value)} again."
         await self._list_artifacts()
         item = self._found(artifact_id)
-        if item is not None and self.artifact_preview.id == artifact_id:
+        if item is not None and self.preview.id == artifact_id:
             await self._preview(item)
 
     @rx.event
@@ -423,8 +423,8 @@ class ArtifactsTab(SandboxTab, SandboxState):
         call = in_thread(delete_reference, artifact_id)
         if not await attempt(self, call, failed=_could_not(f"delete {name}")):
             return
-        if self.artifact_preview.id == artifact_id:
-            self.artifact_preview = ArtifactPreview()
+        if self.preview.id == artifact_id:
+            self.preview = ArtifactPreview()
         self.notice = f"Deleted {name}."
         await self._list_artifacts()
 
@@ -513,7 +513,7 @@ class ArtifactsTab(SandboxTab, SandboxState):
         if "too-many-files" in codes:
             self.error = "Choose one file to upload."
         elif "file-too-large" in codes:
-            limit = byte_size(self.artifacts_limit)
+            limit = byte_size(self.limit)
             self.error = f"{name} is larger than the {limit} an artifact can retain."
         else:
             self.error = f"{name} cannot be uploaded."

@@ -84,78 +84,78 @@ def close_outcome(code: int, reason: str) -> tuple[str, str] | None:
 
 class TerminalTab(SandboxTab, SandboxState):
     TAB: ClassVar[str] = "terminal"
-    term_id: str = ""
+    terminal_id: str = ""
     # connecting | connected | reconnecting | disconnected | ended ("" before a terminal)
-    term_status: str = ""
-    term_detail: str = ""  # the connection in words, beside the badge
-    term_failures: int = 0  # failed connections in a row (the retry delay grows)
+    status: str = ""
+    detail: str = ""  # the connection in words, beside the badge
+    failures: int = 0  # failed connections in a row (the retry delay grows)
     _copied: int = 0  # characters being copied
 
     @rx.var
-    def term_short(self) -> str:
-        return short_id(self.term_id)
+    def short(self) -> str:
+        return short_id(self.terminal_id)
 
     @rx.var
-    def term_retry_ms(self) -> int:
-        return min(RECONNECT_MS * 2 ** min(self.term_failures, 8), MAX_RECONNECT_MS)
+    def retry_ms(self) -> int:
+        return min(RECONNECT_MS * 2 ** min(self.failures, 8), MAX_RECONNECT_MS)
 
     @rx.var
-    def term_live(self) -> bool:
+    def live(self) -> bool:
         """Connected, or on the way: Disconnect applies."""
-        return self.term_status in ("connecting", "connected", "reconnecting")
+        return self.status in ("connecting", "connected", "reconnecting")
 
     def _api(self) -> XTermAPI:
-        return XTermAPI(self.term_id)
+        return XTermAPI(self.terminal_id)
 
     def _url(self) -> str:
-        return terminal_url(self.view.id, self.term_id)
+        return terminal_url(self.view.id, self.terminal_id)
 
     def _reloaded(self) -> None:
         """The page loaded again: the terminal mounts again and reconnects."""
-        if self.term_id:
-            self.term_status, self.term_detail = "connecting", ""
+        if self.terminal_id:
+            self.status, self.detail = "connecting", ""
 
     def _use_terminal(self, terminal_id: str) -> None:
         """Show this terminal: the component mounts it and `terminal_ready` connects."""
-        self.term_id = terminal_id
-        self.term_status, self.term_detail = "connecting", ""
+        self.terminal_id = terminal_id
+        self.status, self.detail = "connecting", ""
         self.notice = self.error = ""
-        self.term_failures = 0
+        self.failures = 0
 
     def _follow_view(self) -> None:
         """Keep the terminal in step with the sandbox: a terminal once the Terminal tab shows
         a running sandbox; none while it does not run (its processes ended)."""
         if self.view.status != "running":
-            if self.term_id:
+            if self.terminal_id:
                 self._reset()
-        elif self.tab == "terminal" and not self.term_id:
+        elif self.tab == "terminal" and not self.terminal_id:
             self._use_terminal(str(uuid.uuid4()))
 
     @rx.event
     def terminal_ready(self, _cols: int, _rows: int):
         """The terminal mounted (page load, a new or attached terminal): connect it."""
-        if not self.term_id or self.term_status in ("disconnected", "ended"):
+        if not self.terminal_id or self.status in ("disconnected", "ended"):
             return None
-        self.term_status = "reconnecting" if self.term_failures else "connecting"
+        self.status = "reconnecting" if self.failures else "connecting"
         return self._api().connect(self._url())
 
     @rx.event
     def terminal_opened(self, _url: str):
-        self.term_status, self.term_detail = "connected", ""
-        self.term_failures = 0
+        self.status, self.detail = "connected", ""
+        self.failures = 0
 
     @rx.event
     def terminal_closed(self, code: int, reason: str):
-        if self.term_status in ("disconnected", "ended"):
+        if self.status in ("disconnected", "ended"):
             return None
         final = close_outcome(code, reason)
         if final is not None:  # no reconnect: the id belongs to an ended or refused shell
-            self.term_status, self.term_detail = final
+            self.status, self.detail = final
             return self._api().disconnect()
-        retry = self.term_retry_ms
-        self.term_failures += 1
-        self.term_status = "reconnecting"
-        self.term_detail = (
+        retry = self.retry_ms
+        self.failures += 1
+        self.status = "reconnecting"
+        self.detail = (
             f"Connection lost; trying again in {duration(retry / 1000)}. "
             "The shell keeps running meanwhile."
         )
@@ -163,30 +163,30 @@ class TerminalTab(SandboxTab, SandboxState):
 
     @rx.event
     def terminal_failed(self, _message: str):
-        if self.term_status == "connecting":
-            self.term_detail = "Could not reach the terminal yet; trying again."
+        if self.status == "connecting":
+            self.detail = "Could not reach the terminal yet; trying again."
 
     @rx.event
     def connect_terminal(self):
-        if not self.term_id or self.view.status != "running":
+        if not self.terminal_id or self.view.status != "running":
             return None
-        if self.term_status == "ended":
+        if self.status == "ended":
             self._use_terminal(str(uuid.uuid4()))
             return None
         return self._connect()
 
     def _connect(self) -> rx.event.EventSpec:
-        self.term_status, self.term_detail = "connecting", ""
-        self.term_failures = 0
+        self.status, self.detail = "connecting", ""
+        self.failures = 0
         return self._api().connect(self._url())
 
     @rx.event
     def disconnect_terminal(self):
-        if not self.term_id:
+        if not self.terminal_id:
             return None
         grace = duration(get_settings().terminal_grace_seconds)
-        self.term_status = "disconnected"
-        self.term_detail = (
+        self.status = "disconnected"
+        self.detail = (
             f"Disconnected. The shell keeps running for {grace} without a window; "
             "Connect picks it up again."
         )
@@ -248,7 +248,7 @@ class TerminalTab(SandboxTab, SandboxState):
         return self._paste(text)
 
     def _paste(self, text: str) -> list:
-        if self.term_status != "connected":
+        if self.status != "connected":
             self.error = "Connect the terminal first: pasted text goes to the shell."
             return []
         self.notice = f"Pasted {len(text)} characters."
@@ -259,7 +259,7 @@ class TerminalTab(SandboxTab, SandboxState):
     def take_control(self):
         """Type from this window when several share the terminal (one types at a time)."""
         self.notice = self.error = ""
-        if self.term_status != "connected":
+        if self.status != "connected":
             self.error = "Connect the terminal first."
             return None
         self.notice = "This window now types into the terminal; the others watch."
@@ -272,9 +272,9 @@ class TerminalTab(SandboxTab, SandboxState):
         if self.view.status != "running":
             return None
         self.tab, self._tab_chosen = "terminal", True
-        if terminal_id != self.term_id:
+        if terminal_id != self.terminal_id:
             self._use_terminal(terminal_id)  # the component remounts and connects
             return None
-        if self.term_status == "disconnected":
+        if self.status == "disconnected":
             return self._connect()
         return None

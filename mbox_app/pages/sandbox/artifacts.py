@@ -16,7 +16,7 @@ def tab() -> rx.Component:
     return artifacts.artifacts_layout(
         toolbar=artifacts_toolbar(),
         preview=artifacts.artifact_preview(
-            ArtifactsTab.artifact_preview, on_close=ArtifactsTab.close_artifact_preview
+            ArtifactsTab.preview, on_close=ArtifactsTab.close_preview
         ),
         table=artifacts.artifacts_table(ArtifactsTab.artifacts, artifact_row),
         on_refresh=SandboxState.refresh_tab,
@@ -30,9 +30,9 @@ def tab() -> rx.Component:
 def artifacts_toolbar() -> rx.Component:
     return artifacts.toolbar(
         artifacts.task_filter(
-            ArtifactsTab.artifacts_task,
-            ArtifactsTab.artifact_tasks,
-            on_change=ArtifactsTab.set_artifacts_task,
+            ArtifactsTab.task_filter,
+            ArtifactsTab.task_choices,
+            on_change=ArtifactsTab.set_task_filter,
             all_value=ALL_TASKS,
         ),
         artifacts.upload_button(
@@ -43,7 +43,7 @@ def artifacts_toolbar() -> rx.Component:
                 )
             ),
             on_refused=ArtifactsTab.upload_refused,
-            max_bytes=ArtifactsTab.artifacts_limit,
+            max_bytes=ArtifactsTab.limit,
             busy=ArtifactsTab.upload_busy,
             status=ArtifactsTab.upload_status,
         ),
@@ -55,8 +55,8 @@ def artifacts_toolbar() -> rx.Component:
             is_open=ArtifactsTab.capture_open,
             on_open_change=ArtifactsTab.set_capture_open,
         ),
-        usage=ArtifactsTab.artifacts_usage,
-        retention=ArtifactsTab.artifacts_retention,
+        usage=ArtifactsTab.usage,
+        retention=ArtifactsTab.retention,
     )
 
 
@@ -64,7 +64,7 @@ def artifact_row(item: rx.Var[ArtifactItem]) -> rx.Component:
     return artifacts.artifact_row(
         item,
         busy=ArtifactsTab.busy,
-        previewing=item.id == ArtifactsTab.artifact_preview.id,
+        previewing=item.id == ArtifactsTab.preview.id,
         on_preview=ArtifactsTab.preview_artifact(item.id),
         on_recapture=ArtifactsTab.recapture_artifact(item.id),
         on_delete=ArtifactsTab.delete_artifact(item.id),

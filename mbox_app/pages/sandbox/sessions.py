@@ -28,7 +28,7 @@ def tab() -> rx.Component:
 def session_row(item: rx.Var[SessionItem]) -> rx.Component:
     return sessions.session_row(
         item,
-        current=item.terminal_id == TerminalTab.term_id,
+        current=item.terminal_id == TerminalTab.terminal_id,
         on_attach=TerminalTab.attach_terminal(item.terminal_id),
         on_end=SessionsTab.end_runtime_session(item.id),
     )

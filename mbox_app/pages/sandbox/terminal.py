@@ -16,12 +16,12 @@ KEEP_MOUNTED = True
 def tab() -> rx.Component:
     running = SandboxState.view.status == "running"
     return rx.cond(
-        running & (TerminalTab.term_id != "") & rx.State.is_hydrated,
+        running & (TerminalTab.terminal_id != "") & rx.State.is_hydrated,
         terminal.terminal_layout(
             terminal_toolbar(),
             terminal.terminal_screen(
-                TerminalTab.term_id,
-                retry_ms=TerminalTab.term_retry_ms,
+                TerminalTab.terminal_id,
+                retry_ms=TerminalTab.retry_ms,
                 on_ready=TerminalTab.terminal_ready,
                 on_open=TerminalTab.terminal_opened,
                 on_close=TerminalTab.terminal_closed,
@@ -30,9 +30,9 @@ def tab() -> rx.Component:
             terminal.paste_form(
                 on_submit=TerminalTab.paste_text,
                 on_clipboard=TerminalTab.paste_clipboard,
-                connected=TerminalTab.term_status == "connected",
+                connected=TerminalTab.status == "connected",
             ),
-            detail=TerminalTab.term_detail,
+            detail=TerminalTab.detail,
             error=TerminalTab.error,
             notice=TerminalTab.notice,
         ),
@@ -42,9 +42,9 @@ def tab() -> rx.Component:
 
 def terminal_toolbar() -> rx.Component:
     return terminal.terminal_toolbar(
-        TerminalTab.term_status,
-        TerminalTab.term_short,
-        live=TerminalTab.term_live,
+        TerminalTab.status,
+        TerminalTab.short,
+        live=TerminalTab.live,
         on_connect=TerminalTab.connect_terminal,
         on_disconnect=TerminalTab.disconnect_terminal,
         on_new=TerminalTab.new_terminal,
