@@ -2,7 +2,9 @@
 
 Every engine loop runs each pass under `EngineHealth.watch`: an exception is logged with
 its traceback (`logging.exception`), recorded as the engine's last error with its time,
-and the loop goes on. A pass that ends with nothing failed clears the record, so `None`
+and the loop goes on. The same error again is logged at most once a minute, with how
+often it came meanwhile (a database outage would otherwise log a traceback per engine
+per second). A pass that ends with nothing failed clears the record, so `None`
 means fine; a failure that repeats every pass stays visible. Failures of one item inside
 a pass (a sandbox, a task) are recorded with `failed` and make the pass count as failed.
 
@@ -17,13 +19,14 @@ import logging
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from backend.db import utcnow
 
 # The engines, by the names the API reports them under.
 ENGINES = ("reconciler", "taskRunner", "artifactCollector")
 MAX_ERROR_CHARS = 2000
+REPEAT_LOG_INTERVAL = timedelta(minutes=1)
 
 
 @dataclass
@@ -33,14 +36,27 @@ class EngineHealth:
     last_error: str | None = None
     last_error_at: datetime | None = None
     _failing: bool = field(default=False, repr=False)  # something failed in this pass
+    _logged: tuple[str, datetime] | None = field(default=None, repr=False)  # error, when
+    _unlogged: int = field(default=0, repr=False)  # repeats of it since
 
     def failed(self, what: str) -> None:
-        """Call from an `except` block: log the exception with its traceback and record it."""
-        self.log.exception("%s failed", what)
+        """Call from an `except` block: log the exception with its traceback (unless the
+        same error was logged less than a minute ago) and record it."""
         exc = sys.exc_info()[1]
         reason = f"{type(exc).__name__}: {exc}" if exc is not None else "failed"
-        self.last_error = f"{what} failed: {reason}"[:MAX_ERROR_CHARS]
-        self.last_error_at = utcnow()
+        error, now = f"{what} failed: {reason}"[:MAX_ERROR_CHARS], utcnow()
+        if (
+            self._logged
+            and self._logged[0] == error
+            and now - self._logged[1] < REPEAT_LOG_INTERVAL
+        ):
+            self._unlogged += 1
+        else:
+            again = self._logged is not None and self._logged[0] == error
+            repeats = f" (again {self._unlogged} times since)" if again and self._unlogged else ""
+            self.log.exception("%s failed%s", what, repeats)
+            self._logged, self._unlogged = (error, now), 0
+        self.last_error, self.last_error_at = error, now
         self._failing = True
 
     @contextlib.contextmanager
@@ -54,11 +70,11 @@ class EngineHealth:
             self.failed(what)
         else:
             if not self._failing:
-                self.last_error = self.last_error_at = None
+                self.reset()  # recovered: the same error later is news again
 
     def reset(self) -> None:
-        self.last_error = self.last_error_at = None
-        self._failing = False
+        self.last_error = self.last_error_at = self._logged = None
+        self._failing, self._unlogged = False, 0
 
 
 _RECORDS: dict[str, EngineHealth] = {

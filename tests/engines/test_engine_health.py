@@ -57,6 +57,13 @@ class BrokenRuntime:
         raise OSError("the runtime's disk is on fire")
 
 
+async def failed_twice(record: health.EngineHealth) -> None:
+    """Until a second pass has failed (the same error again is logged once a minute)."""
+    await until(lambda: record.last_error_at is not None)
+    first = record.last_error_at
+    await until(lambda: record.last_error_at != first)
+
+
 async def until(condition, timeout: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
@@ -76,7 +83,7 @@ async def test_a_failing_reconcile_pass_is_logged_recorded_and_shown(settings, d
     reconciler = Reconciler(Database(UNREACHABLE), BrokenRuntime(), settings)
     loop = asyncio.create_task(reconciler.run(0.01, Leader()))
     try:
-        await until(lambda: len(failures(caplog, "mbox.reconciler")) >= 2)
+        await failed_twice(health.engine_health("reconciler"))
         assert not loop.done()  # the loop goes on after a failed pass
     finally:
         loop.cancel()
@@ -126,7 +133,7 @@ async def test_a_task_runner_that_cannot_reach_its_database_keeps_trying(setting
     runner = TaskRunner(Database(UNREACHABLE), BrokenRuntime(), task_output_store(settings))
     loop = asyncio.create_task(runner.run(0.01))
     try:
-        await until(lambda: len(failures(caplog, "mbox.tasks")) >= 2)
+        await failed_twice(health.engine_health("taskRunner"))
         assert not loop.done()
     finally:
         loop.cancel()
@@ -179,3 +186,34 @@ async def test_a_cancelled_pass_is_not_a_failure():
     with pytest.raises(asyncio.CancelledError), state.watch("a task runner pass"):
         raise asyncio.CancelledError
     assert state.last_error is None
+
+
+def test_the_same_error_again_is_logged_once_a_minute_with_its_count(caplog):
+    """A database outage fails every engine pass, every second: one traceback, then a
+    line a minute saying how often it came, not 60 tracebacks a minute per engine."""
+    record = health.engine_health("reconciler")
+    caplog.set_level(logging.ERROR, logger=record.log.name)
+
+    def fail(message: str) -> None:
+        with record.watch("a reconcile pass"):
+            raise OSError(message)
+
+    for _ in range(5):
+        fail("database is locked")
+    assert len(caplog.records) == 1 and caplog.records[0].exc_info is not None
+    fail("disk I/O error")  # another error is news at once
+    assert len(caplog.records) == 2
+    fail("database is locked")
+    assert len(caplog.records) == 3  # not the last one logged: news again
+    for _ in range(3):
+        fail("database is locked")
+    assert len(caplog.records) == 3
+    record._logged = (record._logged[0], record._logged[1] - timedelta(minutes=2))
+    fail("database is locked")
+    assert len(caplog.records) == 4
+    assert "again 3 times since" in caplog.records[-1].getMessage()
+    assert record.last_error == "a reconcile pass failed: OSError: database is locked"
+    with record.watch("a reconcile pass"):
+        pass  # recovered
+    fail("database is locked")
+    assert len(caplog.records) == 5
