@@ -13,10 +13,9 @@ from components.runtime import compact_table, content_viewer, log_view, tab_fram
 from components.tables import muted
 from components.theme import (
     BORDER,
+    FRAMED,
     MONO,
-    RADIUS,
     SMALL_TEXT,
-    SURFACE,
     TEXT_SECONDARY,
     TEXT_TERTIARY,
 )
@@ -385,9 +384,7 @@ def artifact_preview(preview: rx.Var, *, on_close: rx.EventHandler) -> rx.Compon
                     object_fit="contain",
                 ),
                 padding="0.75rem",
-                background=SURFACE,
-                border=BORDER,
-                border_radius=RADIUS,
+                **FRAMED,
             ),
         ),
         muted(preview.reason),

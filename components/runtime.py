@@ -10,12 +10,8 @@ import reflex as rx
 from components.feedback import error_callout, notice_callout
 from components.tables import VISUALLY_HIDDEN
 from components.theme import (
-    BORDER,
-    CODE_LINE_HEIGHT,
-    MONO,
-    RADIUS,
-    SMALL_TEXT,
-    SURFACE,
+    CODE_TEXT,
+    FRAMED,
     TEXT_SECONDARY,
     TEXT_TERTIARY,
 )
@@ -38,13 +34,8 @@ def log_view(
             overflow="auto",
             white_space="pre-wrap",
             word_break="break-all",
-            font_family=MONO,
-            font_size=SMALL_TEXT,
-            line_height=CODE_LINE_HEIGHT,
-            color=rx.color("gray", 12),
-            background=SURFACE,
-            border=BORDER,
-            border_radius=RADIUS,
+            **CODE_TEXT,
+            **FRAMED,
         ),
         rx.text(empty, size="2", color=TEXT_SECONDARY, padding="0.75rem 0"),
     )

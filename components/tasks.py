@@ -13,13 +13,11 @@ from components.forms import code_input, field
 from components.runtime import compact_table, refresh_button
 from components.tables import muted
 from components.theme import (
-    BORDER,
-    CODE_LINE_HEIGHT,
+    CODE_TEXT,
     DASHED_BORDER,
+    FRAMED,
     MONO,
     RADIUS,
-    SMALL_TEXT,
-    SURFACE,
     TEXT_SECONDARY,
     TEXT_TERTIARY,
 )
@@ -36,10 +34,7 @@ def output_block(text: rx.Var[str], *, label: str, empty: rx.Var[str] | str) -> 
                 margin="0",
                 white_space="pre-wrap",
                 word_break="break-all",
-                font_family=MONO,
-                font_size=SMALL_TEXT,
-                line_height=CODE_LINE_HEIGHT,
-                color=rx.color("gray", 12),
+                **CODE_TEXT,
             ),
             role="log",
             aria_label=label,
@@ -49,9 +44,7 @@ def output_block(text: rx.Var[str], *, label: str, empty: rx.Var[str] | str) -> 
             max_height="18rem",
             overflow="auto",
             padding="0.75rem 1rem",
-            background=SURFACE,
-            border=BORDER,
-            border_radius=RADIUS,
+            **FRAMED,
         ),
         rx.box(
             rx.text(empty, size="1", color=TEXT_TERTIARY),

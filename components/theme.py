@@ -14,3 +14,11 @@ DASHED_BORDER = f"1px dashed {rx.color('gray', 5)}"
 SURFACE = rx.color("gray", 2)  # behind code and images
 TEXT_SECONDARY = rx.color("gray", 11)  # descriptions, labels, hints
 TEXT_TERTIARY = rx.color("gray", 10)  # times, sizes, icons beside text
+# A code block's text, and the frame around code and images (spread into props: **FRAMED).
+CODE_TEXT = {
+    "font_family": MONO,
+    "font_size": SMALL_TEXT,
+    "line_height": CODE_LINE_HEIGHT,
+    "color": rx.color("gray", 12),
+}
+FRAMED = {"background": SURFACE, "border": BORDER, "border_radius": RADIUS}
