@@ -388,8 +388,8 @@ class SandboxState(rx.State):
     async def _follow_view(self) -> None:
         """Tell the tabs that follow the sandbox (the terminal) what it is now."""
         for cls in self.tab_states().values():
-            if "_follow_view" in cls.__dict__:
-                (await self.get_state(cls))._follow_view()  # type: ignore[attr-defined]
+            if cls._follow_view is not SandboxTab._follow_view:  # only those that do
+                (await self.get_state(cls))._follow_view()
 
     async def _read_tab(self, tab: str, sandbox_id: str) -> dict[str, Any]:
         """What the tab shows now, as var values (read without holding the state)."""
@@ -488,6 +488,9 @@ class SandboxTab(Feedback, mixin=True):
 
     def _shown(self, tab: str) -> None:
         """The user picked `tab` (this one or another)."""
+
+    def _follow_view(self) -> None:
+        """The page read the sandbox again (`view`): a tab that follows it overrides this."""
 
     async def _open(self) -> None:
         """The tab shows (or Refresh): read it."""
