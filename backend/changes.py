@@ -15,20 +15,48 @@ import asyncio
 import threading
 
 _lock = threading.Lock()
-_waiters: list[tuple[str, asyncio.AbstractEventLoop, asyncio.Event]] = []
+_waiters: list[tuple[str, asyncio.AbstractEventLoop, Changes]] = []
 
 
-def notify(topic: str) -> None:
+class Changes(asyncio.Event):
+    """Set on every change of its topics; it also gathers what changed (the keys given to
+    `notify`, e.g. sandbox ids) until cleared: None once a change named nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: set[str] | None = set()
+
+    def add(self, keys: tuple[str, ...]) -> None:
+        if not keys:
+            self.keys = None
+        elif self.keys is not None:
+            self.keys.update(keys)
+        self.set()
+
+    def clear(self) -> None:
+        super().clear()
+        self.keys = set()
+
+    def take(self) -> set[str] | None:
+        """What changed since the last clear (None: anything may have), and clear."""
+        keys = self.keys
+        self.clear()
+        return keys
+
+
+def notify(topic: str, *keys: str) -> None:
+    """Say that `topic` changed; `keys` name what (listeners that act on one thing at a
+    time do only that); none means anything may have changed."""
     with _lock:
         waiters = [(loop, event) for name, loop, event in _waiters if name == topic]
     for loop, event in waiters:
         if not loop.is_closed():
-            loop.call_soon_threadsafe(event.set)
+            loop.call_soon_threadsafe(event.add, keys)
 
 
-def subscribe(*topics: str) -> asyncio.Event:
+def subscribe(*topics: str) -> Changes:
     """An event set on every change of these topics; the caller clears it after waking."""
-    event = asyncio.Event()
+    event = Changes()
     loop = asyncio.get_running_loop()
     with _lock:
         _waiters.extend((topic, loop, event) for topic in topics)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from typing import Any
 
 from backend import changes
@@ -38,23 +39,31 @@ class Reconciler:
         self.health = engine_health("reconciler", log)
 
     async def run(self, interval: float, leadership: Leadership) -> None:
-        """Reconcile forever: on every change notification, and every `interval` seconds."""
+        """Reconcile forever: every sandbox every `interval` seconds, and in between the
+        sandboxes a change notification names, at once (a launch costs one sandbox's
+        pass, not a pass over the whole fleet)."""
         wakeup = changes.subscribe("sandboxes")
+        clock = asyncio.get_running_loop().time
+        only: set[uuid.UUID] | None = None  # None: every sandbox
+        next_full = clock()
         try:
             while True:
+                if clock() >= next_full:
+                    only, next_full = None, clock() + interval
                 with self.health.watch("a reconcile pass"):
                     if await leadership.acquire():
-                        await self.reconcile_once()
+                        await self.reconcile_once(only)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wakeup.wait(), interval)
-                wakeup.clear()
+                    await asyncio.wait_for(wakeup.wait(), max(0.0, next_full - clock()))
+                only = _sandboxes_named(wakeup.take() if wakeup.is_set() else None)
         finally:
             changes.unsubscribe(wakeup)
             await leadership.release()
 
-    async def reconcile_once(self) -> None:
+    async def reconcile_once(self, only: set[uuid.UUID] | None = None) -> None:
+        """One pass over every sandbox, or over `only` these."""
         await self.database.call(lifetime.enforce)  # expired and idle sandboxes first
-        candidates = await self.database.call(sandboxes.reconcile_candidates)
+        candidates = await self.database.call(sandboxes.reconcile_candidates, only)
         for sandbox, template in candidates:
             try:
                 await self.reconcile(sandbox, template)
@@ -135,3 +144,11 @@ class Reconciler:
             acted_on=sandbox.desired_state,
             **fields,
         )
+
+
+def _sandboxes_named(keys: set[str] | None) -> set[uuid.UUID] | None:
+    """The sandboxes a wake-up named; None (all of them) if it named nothing, or not ids."""
+    try:
+        return None if keys is None else {uuid.UUID(key) for key in keys}
+    except ValueError:
+        return None

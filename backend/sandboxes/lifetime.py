@@ -54,7 +54,7 @@ def renew(
         session, principal, "sandbox.renewed", sandbox, expiresAt=sandbox.expires_at.isoformat()
     )
     commit(session)
-    changes.notify("sandboxes")
+    changes.notify("sandboxes", str(sandbox.id))
     return sandbox
 
 

@@ -188,7 +188,7 @@ def create_sandbox(session: Session, *, principal: Principal, data: SandboxCreat
         declaredPreviewPorts=len(sandbox.ports),
     )
     commit(session)
-    changes.notify("sandboxes")
+    changes.notify("sandboxes", str(sandbox.id))
     return sandbox
 
 
@@ -234,7 +234,7 @@ def start_sandbox(session: Session, *, principal: Principal, sandbox_id: uuid.UU
     sandbox.updated_at = now
     record(session, principal, "sandbox.started", sandbox)
     commit(session)
-    changes.notify("sandboxes")
+    changes.notify("sandboxes", str(sandbox.id))
     return sandbox
 
 
@@ -258,7 +258,7 @@ def stop_sandbox(
     action = "sandbox.stopped" if reason == "user" else f"sandbox.stopped.{reason}"
     record(session, principal, action, sandbox, reason=reason)
     commit(session)
-    changes.notify("sandboxes")
+    changes.notify("sandboxes", str(sandbox.id))
     return sandbox
 
 
@@ -277,7 +277,7 @@ def delete_sandbox(
     action = "sandbox.deleted" if reason == "user" else "sandbox.expired"
     record(session, principal, action, sandbox, reason=reason)
     commit(session)
-    changes.notify("sandboxes")
+    changes.notify("sandboxes", str(sandbox.id))
 
 
 def _resolve_template(session: Session, project: ProjectRow, given: str | None) -> TemplateRow:
@@ -355,9 +355,13 @@ def record(
 # -- reconciliation: what the engines read and report ------------------------------------
 
 
-def reconcile_candidates(session: Session) -> list[tuple[SandboxRow, TemplateRow | None]]:
+def reconcile_candidates(
+    session: Session, only: set[uuid.UUID] | None = None
+) -> list[tuple[SandboxRow, TemplateRow | None]]:
     """Sandboxes whose runtime may differ from what was asked: anything meant to run, and
-    anything stopped or deleted that still has a runtime."""
+    anything stopped or deleted that still has a runtime (`only`: of these sandboxes)."""
+    if only is not None and not only:
+        return []
     query = (
         select(SandboxRow, TemplateRow)
         .join(TemplateRow, col(SandboxRow.template_id) == col(TemplateRow.id), isouter=True)
@@ -369,6 +373,8 @@ def reconcile_candidates(session: Session) -> list[tuple[SandboxRow, TemplateRow
         # Work first (launches waiting), then the newest: a pass reaches new sandboxes fast.
         .order_by(col(SandboxRow.status) != "pending", col(SandboxRow.created_at).desc())
     )
+    if only is not None:
+        query = query.where(col(SandboxRow.id).in_(only))
     return list(session.exec(query).all())
 
 

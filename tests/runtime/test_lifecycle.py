@@ -199,3 +199,42 @@ async def test_renew_needs_a_lease(world):
     response = await world.client.post(f"/v1/sandboxes/{sandbox['id']}/renew")
     assert response.status_code == 400
     assert response.json() == {"error": "this sandbox has no lease: give ttlSeconds to set one"}
+
+
+class _Leader:
+    async def acquire(self) -> bool:
+        return True
+
+    async def release(self) -> None:
+        pass
+
+
+async def test_a_change_wakes_a_pass_over_that_sandbox_only(world, monkeypatch):
+    """A launch (or stop, start, delete) costs one sandbox's pass, not a pass over the
+    fleet: launch latency stays flat as sandboxes accumulate. Every sandbox is still
+    reconciled every `interval` seconds."""
+    first, second = await world.running_sandbox(), await world.running_sandbox()
+    seen: list[uuid.UUID] = []
+    status = world.runtime.status
+
+    async def recorded(sandbox_id: uuid.UUID):
+        seen.append(sandbox_id)
+        return await status(sandbox_id)
+
+    monkeypatch.setattr(world.runtime, "status", recorded)
+    engine = asyncio.create_task(world.reconciler.run(60.0, _Leader()))
+    try:
+        async with asyncio.timeout(10):
+            while not {uuid.UUID(first["id"]), uuid.UUID(second["id"])} <= set(seen):
+                await asyncio.sleep(0.01)  # the first pass: every sandbox
+            seen.clear()
+            await world.post(f"/v1/sandboxes/{first['id']}/stop")
+            while (await world.get(f"/v1/sandboxes/{first['id']}"))["status"] != "stopped" or (
+                await status(uuid.UUID(first["id"]))  # not recorded: the engine's calls are
+            ).phase != "missing":
+                await asyncio.sleep(0.01)
+        assert set(seen) == {uuid.UUID(first["id"])}
+    finally:
+        engine.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await engine
