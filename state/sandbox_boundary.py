@@ -193,7 +193,7 @@ def read_boundary(sandbox_id: str) -> tuple[BoundarySummary, str]:
             session, sandbox_id=uuid.UUID(sandbox_id), runtime=runtime
         )
     egress = runtime.network.egress(summary.network_policy)
-    return summary, boundary_service._network_fact(egress)
+    return summary, boundary_service.network_reach(egress)
 
 
 class BoundaryTab(SandboxTab, SandboxState):

@@ -231,7 +231,7 @@ def _credentials(session: Session, project: ProjectRow | None) -> list[BoundaryC
 
 
 def _network_projection(network_policy: str, runtime: RuntimeDescription) -> str:
-    """What the policy really gets, named by how far it reaches (see `_network_fact`)."""
+    """What the policy really gets, named by how far it reaches (see `network_reach`)."""
     egress = runtime.network.egress(network_policy)
     if egress.reach == "all":
         return f"egress-through-{egress.via.lower().replace(' ', '-') or 'the-runtime'}"
@@ -358,8 +358,9 @@ REACH_PROJECTIONS = {
 }
 
 
-def _network_fact(egress: Egress) -> str:
-    """What a network policy class gets, in words, from the runtime's facts."""
+def network_reach(egress: Egress) -> str:
+    """What a network policy class reaches, in words, from the runtime's facts (the API's
+    boundary check and the console say it alike)."""
     if egress.reach == "loopback":
         return "loopback only; no egress, and the host's services are unreachable"
     if egress.reach == "public-internet":
@@ -381,7 +382,7 @@ def _network_check(summary: BoundarySummary, runtime: RuntimeDescription) -> Bou
     egress = runtime.network.egress(summary.network_policy)
     lists = [f"allow {cidr}" for cidr in summary.egress_allow or []]
     lists += [f"deny {cidr}" for cidr in summary.egress_deny or []]
-    message = f"Network policy {summary.network_policy}: {_network_fact(egress)}."
+    message = f"Network policy {summary.network_policy}: {network_reach(egress)}."
     if lists and egress.reach == "loopback":
         message += " The template's egress lists have no effect."
     elif lists:
