@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import reflex as rx
 
 from backend.artifacts import service as artifacts
-from backend.artifacts.content import WORKSPACE_SCHEME, Download
+from backend.artifacts.content import WORKSPACE_SCHEME, ByteRange, ContentStream
 from backend.artifacts.models import (
     Artifact,
     ArtifactContentRow,
@@ -230,7 +230,7 @@ def preview_kind(content_type: str, head: bytes) -> str:
     return "none"
 
 
-async def _head(download: Download) -> bytes:
+async def _head(download: ContentStream) -> bytes:
     """Up to `PREVIEW_BYTES` of a download's body; the rest is never read."""
     data = bytearray()
     try:
@@ -265,16 +265,16 @@ async def read_preview(item: ArtifactItem, total: int | None) -> ArtifactPreview
             return preview
     found = await get_artifact_content().download(
         artifact_id=uuid.UUID(item.id),
-        byte_range=f"bytes=0-{PREVIEW_BYTES - 1}" if item.retained else None,
+        byte_range=ByteRange(0, PREVIEW_BYTES - 1) if item.retained else None,
     )
-    content_type = found.headers.get("Content-Type", "") or item.content_type
+    content_type = found.content_type or item.content_type
     preview.content_type = content_type
     head = await _head(found)
     preview.kind = preview_kind(content_type, head)
     if preview.kind == "none":
         preview.reason = f"No preview for {content_type or 'this content'}: download it instead."
     elif preview.kind == "text":
-        size = total if total is not None else _length(found.headers)
+        size = total if total is not None else found.length
         cut = len(head) >= PREVIEW_BYTES if size is None else size > len(head)
         text = head[: complete_utf8(head)] if cut else head
         preview.text = text.decode("utf-8", "replace")
@@ -288,11 +288,6 @@ async def read_preview(item: ArtifactItem, total: int | None) -> ArtifactPreview
 
 def _unknown(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip().lower() in ("", "application/octet-stream")
-
-
-def _length(headers: dict[str, str]) -> int | None:
-    length = headers.get("Content-Length", "")
-    return int(length) if length.isdigit() else None
 
 
 async def _upload_chunks(file: Any) -> AsyncIterator[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import format_datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
@@ -18,9 +19,9 @@ from backend.api.deps import (
     TaskId,
 )
 from backend.api.openapi import body, deleted, returns, returns_list
-from backend.api.responses import SAFE_DOWNLOAD, PageLimit, page, public
+from backend.api.responses import SAFE_DOWNLOAD, PageLimit, download_headers, page, public
 from backend.artifacts import service as artifacts
-from backend.artifacts.content import ArtifactContent
+from backend.artifacts.content import ArtifactContent, ByteRange, ContentStream
 from backend.artifacts.models import Artifact, ArtifactCreate, ArtifactUsage
 from backend.errors import InvalidInput
 
@@ -135,16 +136,55 @@ async def download(
 ) -> Response:
     """Retained bytes first (verified against their sha256), else a live workspace read."""
     found = await _content(request).download(
-        artifact_id=artifact_id, byte_range=byte_range, if_none_match=if_none_match
+        artifact_id=artifact_id, byte_range=requested_range(byte_range), if_none_match=if_none_match
     )
-    headers = {**found.headers, **SAFE_DOWNLOAD}
+    status = 304 if found.not_modified else 206 if found.byte_range is not None else 200
     return StreamingResponse(
         found.chunks,
-        status_code=found.status,
-        headers=headers,
+        status_code=status,
+        headers=content_headers(found),
         media_type=None,
         background=BackgroundTask(found.close),
     )
+
+
+def requested_range(header: str | None) -> ByteRange | None:
+    """One `bytes=` range of a Range header; None for none (or a multi-part one), which is
+    answered with the whole content."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, _, last = header.removeprefix("bytes=").strip().partition("-")
+    try:
+        if first == "":  # the last N bytes
+            return ByteRange(None, int(last))
+        return ByteRange(int(first), int(last) if last else None)
+    except ValueError:
+        return None
+
+
+def content_headers(found: ContentStream) -> dict[str, str]:
+    """The headers of artifact content: what it is, where it came from, its validator and
+    range, and always a download."""
+    if found.not_modified:
+        return {"ETag": f'"{found.sha256}"', **SAFE_DOWNLOAD}
+    headers = {"Content-Type": found.content_type, "X-Mbox-Artifact-ID": str(found.artifact_id)}
+    if found.path is not None:
+        headers["X-Mbox-Artifact-Path"] = found.path
+    headers["X-Mbox-Artifact-Retained"] = "true" if found.retained else "false"
+    if found.retained:
+        headers["X-Mbox-Artifact-SHA256"] = str(found.sha256)
+        if found.captured_at is not None:
+            headers["X-Mbox-Artifact-Captured-At"] = format_datetime(found.captured_at, usegmt=True)
+        headers["ETag"] = f'"{found.sha256}"'
+        headers["Accept-Ranges"] = "bytes"
+    if found.byte_range is not None:
+        start, end = found.byte_range
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{found.size}"
+    if found.truncated:
+        headers["X-Mbox-Content-Truncated"] = "true"
+    if found.length is not None:
+        headers["Content-Length"] = str(found.length)
+    return {**headers, **download_headers(found.file_name)}
 
 
 @router.get("/v1/projects/{projectID}/artifact-usage", responses=returns(ArtifactUsage))

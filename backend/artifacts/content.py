@@ -8,6 +8,7 @@ around the transfer (see `backend.artifacts.service`), never during it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import mimetypes
@@ -16,7 +17,7 @@ import urllib.parse
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from email.utils import format_datetime
+from datetime import datetime
 from typing import Any
 
 from backend.artifacts import service
@@ -77,14 +78,42 @@ async def _nothing() -> None:
     return None
 
 
-@dataclass
-class Download:
-    """A response ready to stream: status, headers and the body's chunks."""
+@dataclass(frozen=True)
+class ContentStream:
+    """Artifact bytes ready to stream, and what is known about them (the HTTP layer turns
+    this into a status and headers).
 
-    status: int
-    headers: dict[str, str]
+    `size` is the whole content's size (None: unknown, an archive made on the fly);
+    `byte_range` the [start, end) part of it the chunks carry, if only a part; `sha256`
+    and `captured_at` are set for retained content only; `path` for a live workspace read;
+    `truncated` when a live read is cut at the retention limit; `not_modified` when the
+    caller's If-None-Match names this content (no chunks)."""
+
+    artifact_id: uuid.UUID
     chunks: AsyncIterator[bytes]
+    content_type: str = "application/octet-stream"
+    file_name: str = "artifact"
+    size: int | None = None
+    sha256: str | None = None
+    captured_at: datetime | None = None
+    byte_range: tuple[int, int] | None = None
+    path: str | None = None
+    truncated: bool = False
+    not_modified: bool = False
     close: Callable[[], Awaitable[None]] = _nothing
+
+    @property
+    def retained(self) -> bool:
+        return self.sha256 is not None
+
+    @property
+    def length(self) -> int | None:
+        """How many bytes the chunks carry (None: unknown until they end)."""
+        if self.not_modified:
+            return 0
+        if self.byte_range is not None:
+            return self.byte_range[1] - self.byte_range[0]
+        return None if self.truncated else self.size
 
 
 class ArtifactContent:
@@ -255,40 +284,37 @@ class ArtifactContent:
         self,
         *,
         artifact_id: uuid.UUID,
-        byte_range: str | None = None,
+        byte_range: ByteRange | None = None,
         if_none_match: str | None = None,
-    ) -> Download:
+    ) -> ContentStream:
         """Retained bytes when there are any, else a live read of the workspace path."""
         artifact, content = await self.database.call(service.get_with_content, artifact_id)
         if content is None:
             return await self._live(artifact.id)
         if if_none_match and content.sha256 in if_none_match:
-            return Download(304, {"ETag": f'"{content.sha256}"'}, _once(b""))
+            return ContentStream(artifact.id, _once(b""), sha256=content.sha256, not_modified=True)
         return await self._retained(artifact, content, byte_range)
 
     async def _retained(
-        self, artifact: ArtifactRow, content: ArtifactContentRow, byte_range: str | None
-    ) -> Download:
+        self, artifact: ArtifactRow, content: ArtifactContentRow, byte_range: ByteRange | None
+    ) -> ContentStream:
         store = self._reader(content.storage_provider)
         size = await _stored_size(store, content)
-        headers = {
-            "Content-Type": content.content_type or "application/octet-stream",
-            "X-Mbox-Artifact-ID": str(artifact.id),
-            "X-Mbox-Artifact-Retained": "true",
-            "X-Mbox-Artifact-SHA256": content.sha256,
-            "X-Mbox-Artifact-Captured-At": format_datetime(content.captured_at, usegmt=True),
-            "ETag": f'"{content.sha256}"',
-            "Accept-Ranges": "bytes",
-            "Content-Disposition": attachment(_file_name(artifact, content.content_type)),
-        }
-        span = parse_range(byte_range, size)
+        span = resolve_range(byte_range, size)
         if span is not None:
-            start, end = span
-            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-            headers["Content-Length"] = str(end - start)
-            return Download(206, headers, _guarded(store.read(content.storage_key, start, end)))
-        headers["Content-Length"] = str(size)
-        return Download(200, headers, await self._verified(store, content))
+            chunks = _guarded(store.read(content.storage_key, *span))
+        else:
+            chunks = await self._verified(store, content)
+        return ContentStream(
+            artifact.id,
+            chunks,
+            content_type=content.content_type or "application/octet-stream",
+            file_name=_file_name(artifact, content.content_type),
+            size=size,
+            sha256=content.sha256,
+            captured_at=content.captured_at,
+            byte_range=span,
+        )
 
     def _reader(self, provider: str) -> BlobStore:
         try:
@@ -305,27 +331,28 @@ class ArtifactContent:
             return _once(data)
         return _verify_streaming(_guarded(store.read(content.storage_key)), content)
 
-    async def _live(self, artifact_id: uuid.UUID) -> Download:
+    async def _live(self, artifact_id: uuid.UUID) -> ContentStream:
         artifact, path, stream = await self._open_workspace(
             artifact_id, "artifact content", "reading workspace artifact content"
         )
-        headers = {
-            "Content-Type": artifact.content_type or _detect_type(stream, path, b""),
-            "X-Mbox-Artifact-ID": str(artifact.id),
-            "X-Mbox-Artifact-Path": path or ".",
-            "X-Mbox-Artifact-Retained": "false",
-            "Content-Disposition": attachment(
-                _file_name(artifact, ARCHIVE_TYPE if stream.entry.type == "directory" else "")
-            ),
-        }
-        if stream.entry.type == "directory":  # an archive made on the fly: size unknown
-            return Download(200, headers, _capped(stream, None), stream.close)
+        directory = stream.entry.type == "directory"
+        found = ContentStream(
+            artifact.id,
+            _capped(stream, None),
+            content_type=artifact.content_type or _detect_type(stream, path, b""),
+            file_name=_file_name(artifact, ARCHIVE_TYPE if directory else ""),
+            path=path or ".",
+            close=stream.close,
+        )
+        if directory:  # an archive made on the fly: size unknown
+            return found
         limit = min(stream.entry.size, self.max_bytes)
-        if stream.entry.size > self.max_bytes:  # the reference's rule: cut, and say so
-            headers["X-Mbox-Content-Truncated"] = "true"
-        else:
-            headers["Content-Length"] = str(limit)
-        return Download(200, headers, _capped(stream, limit), stream.close)
+        return dataclasses.replace(  # over the limit: the reference's rule, cut and say so
+            found,
+            chunks=_capped(stream, limit),
+            size=stream.entry.size,
+            truncated=stream.entry.size > self.max_bytes,
+        )
 
     # -- tasks ---------------------------------------------------------------------------
 
@@ -558,19 +585,24 @@ def _detect_type(stream: WorkspaceStream, path: str, head: bytes) -> str:
 # -- HTTP details ---------------------------------------------------------------------------
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """One `bytes=` range as [start, end); None for no (or a multi-part) range, which
-    is answered with the whole content. Unsatisfiable ranges are a 416."""
-    if not header or not header.startswith("bytes=") or "," in header:
+@dataclass(frozen=True)
+class ByteRange:
+    """A requested byte range: `first`..`last` inclusive (`last` None: to the end), or
+    with `first` None, the last `last` bytes."""
+
+    first: int | None
+    last: int | None
+
+
+def resolve_range(wanted: ByteRange | None, size: int) -> tuple[int, int] | None:
+    """The [start, end) a requested range covers in `size` bytes; None for no range.
+    Unsatisfiable ranges are a RangeNotSatisfiable."""
+    if wanted is None:
         return None
-    first, _, last = header.removeprefix("bytes=").strip().partition("-")
-    try:
-        if first == "":  # the last N bytes
-            start, end = max(0, size - int(last)), size
-        else:
-            start, end = int(first), (int(last) + 1 if last else size)
-    except ValueError:
-        return None
+    if wanted.first is None:  # the last N bytes
+        start, end = max(0, size - (wanted.last or 0)), size
+    else:
+        start, end = wanted.first, (wanted.last + 1 if wanted.last is not None else size)
     end = min(end, size)
     if start < 0 or start >= end:
         raise RangeNotSatisfiable(
