@@ -12,7 +12,7 @@ from backend.audit import service as audit
 from backend.errors import ServiceError
 from backend.projects import service as projects
 from backend.projects.models import ProjectCreate, ProjectRow, ProjectUpdate, ProjectUsage
-from backend.projects.usage import project_usage
+from backend.reporting.usage import project_usage
 from backend.templates import service as templates
 from backend.validation import slugify
 from state.audit import EventItem, event_item

@@ -1,5 +1,5 @@
 """Sandbox page, Boundary tab: what the sandbox may reach and what is really enforced, from
-the boundary service (backend/sandboxes/boundary.py): its checks as a checklist, then the
+the boundary service (backend/reporting/boundary.py): its checks as a checklist, then the
 facts grouped in plain words.
 
 `BoundaryTab` is a tab of the sandbox page (state/sandbox.py); the page reads it when it
@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 import reflex as rx
 
 from backend.errors import ServiceError
-from backend.sandboxes import boundary as boundary_service
-from backend.sandboxes.boundary import BoundarySummary
+from backend.reporting import boundary as boundary_service
+from backend.reporting.boundary import BoundarySummary
 from backend.server import get_runtime
 from state.base import db_session, in_thread
 from state.format import duration, sentence

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from backend.api.deps import SandboxId, SessionDep, TemplateId
 from backend.api.openapi import returns
 from backend.api.responses import public
-from backend.sandboxes import boundary
-from backend.sandboxes.boundary import BoundarySummary
+from backend.reporting import boundary
+from backend.reporting.boundary import BoundarySummary
 from backend.validation import optional_uuid
 
 router = APIRouter()

@@ -10,7 +10,7 @@ from backend.api.openapi import body, deleted, returns, returns_list
 from backend.api.responses import PageLimit, item, items, public
 from backend.projects import service as projects
 from backend.projects.models import Project, ProjectCreate, ProjectUpdate, ProjectUsage
-from backend.projects.usage import project_usage
+from backend.reporting.usage import project_usage
 
 router = APIRouter(tags=["projects"])
 

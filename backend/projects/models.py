@@ -79,7 +79,7 @@ class ProjectUpdate(RequestModel):
     metadata: Any = None
 
 
-# -- usage summary (computed: backend/projects/usage.py) --------------------------------------
+# -- usage summary (computed: backend/reporting/usage.py) --------------------------------------
 
 
 class ResourceQuantityUsage(PublicModel):

@@ -20,7 +20,7 @@ from backend.db import commit, get_row, utcnow
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.policy import service as policy
 from backend.projects.models import ProjectRow
-from backend.projects.usage import parse_quantity
+from backend.quantities import parse_quantity
 from backend.runtime.base import PortSpec, SandboxSpec
 from backend.sandboxes.models import (
     DEFAULT_SERVICE_ACCOUNT,

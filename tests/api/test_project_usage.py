@@ -12,7 +12,8 @@ from sqlmodel import Session
 from backend.credentials.models import ProjectCredentialRow
 from backend.db import Database, utcnow
 from backend.policy.models import ProjectQuotaPolicyRow
-from backend.projects.usage import format_quantity, parse_quantity, project_usage
+from backend.quantities import format_quantity, parse_quantity
+from backend.reporting.usage import project_usage
 from backend.sandboxes.models import SandboxRow
 from backend.sessions.models import RuntimeSessionRow
 from backend.tasks.models import ExecutionTaskRow

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from backend.reporting import boundary
 from backend.runtime import egress, local
-from backend.sandboxes import boundary
 
 FIB_TRIE = """Main:
   +-- 0.0.0.0/0 3 0 5

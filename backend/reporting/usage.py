@@ -6,11 +6,10 @@ with ten sandboxes or ten thousand; only the grouped rows are folded in Python.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -32,6 +31,7 @@ from backend.projects.models import (
     SandboxResourceRequestUsage,
 )
 from backend.projects.service import get_project
+from backend.quantities import format_quantity, parse_quantity
 from backend.sandboxes.models import SandboxRow
 from backend.sessions.models import SESSION_STATUSES, SESSION_TYPES, RuntimeSessionRow
 from backend.tasks.models import TASK_STATUSES, ExecutionTaskRow
@@ -166,53 +166,6 @@ def _quantity_usage(values: Iterable[tuple[str | None, int]]) -> ResourceQuantit
         missing=missing,
         invalid=invalid,
     )
-
-
-# Kubernetes resource quantities: a number, then a binary (Ki..Ei) or decimal (n..E) suffix.
-_QUANTITY = re.compile(r"^\+?(\d+(?:\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
-_BINARY = {f"{p}i": Decimal(1024) ** n for n, p in enumerate("KMGTPE", start=1)}
-_DECIMAL = {
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "": Decimal(1),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-}
-
-
-def parse_quantity(text: str) -> tuple[Decimal, bool] | None:
-    """The value of a Kubernetes quantity and whether it used a binary suffix; None if invalid."""
-    match = _QUANTITY.match(text.strip())
-    if match is None:
-        return None
-    number, suffix = match.group(1), match.group(2) or ""
-    try:
-        value = Decimal(number)
-    except InvalidOperation:
-        return None
-    if suffix in _BINARY:
-        return value * _BINARY[suffix], True
-    return value * _DECIMAL[suffix], False
-
-
-def format_quantity(value: Decimal, *, binary: bool) -> str:
-    """The shortest exact spelling: `1Gi` or `1500m`, like Kubernetes' canonical form."""
-    if value == 0:
-        return "0"
-    if binary and value == value.to_integral_value():
-        for suffix, unit in reversed(_BINARY.items()):
-            if value % unit == 0:
-                return f"{value // unit}{suffix}"
-    for suffix, unit in sorted(_DECIMAL.items(), key=lambda item: -item[1]):
-        scaled = value / unit
-        if scaled == scaled.to_integral_value():
-            return f"{int(scaled)}{suffix}"
-    return f"{int((value / _DECIMAL['n']).to_integral_value())}n"
 
 
 # -- sessions, tasks, artifacts, templates, credentials ---------------------------------------
