@@ -17,7 +17,7 @@ from backend.errors import ServiceError
 from backend.sandboxes import files
 from backend.server import get_database, get_runtime
 from state.base import CONSOLE, attempt
-from state.format import byte_size, clean_path, parse_time, timestamp
+from state.format import byte_size, clean_path, timestamp
 from state.sandbox import SandboxState, SandboxTab
 
 SHOWN_BYTES = 1024 * 1024  # larger files are not rendered in the page
@@ -53,17 +53,16 @@ class FileView:
     downloadable: bool = False
 
 
-def _item(entry: dict[str, Any]) -> FileItem:
-    modified = parse_time(entry["modifiedAt"])
-    is_file = entry["type"] == "file"
+def _item(entry: files.WorkspaceEntry) -> FileItem:
+    is_file = entry.type == "file"
     return FileItem(
-        path=entry["path"],
-        name=entry["name"],
-        type=entry["type"],
-        bytes=entry["size"],
-        size=byte_size(entry["size"]) if is_file else "",
-        modified=modified.strftime("%Y-%m-%d %H:%M"),
-        modified_full=timestamp(modified),
+        path=entry.path,
+        name=entry.name,
+        type=entry.type,
+        bytes=entry.size,
+        size=byte_size(entry.size) if is_file else "",
+        modified=entry.modified_at.strftime("%Y-%m-%d %H:%M"),
+        modified_full=timestamp(entry.modified_at),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -31,8 +31,18 @@ async def list_files(
     request: Request, sandbox_id: SandboxId, limit: PageLimit, path: PathQuery = ""
 ) -> JSONResponse:
     await _sandbox(request, sandbox_id)
-    items = await files.list_files(request.app.state.runtime, sandbox_id, path)
-    return page(items, limit, path=path)
+    entries = await files.list_files(request.app.state.runtime, sandbox_id, path)
+    return page([_entry_json(entry) for entry in entries], limit, path=path)
+
+
+def _entry_json(entry: files.WorkspaceEntry) -> dict[str, Any]:
+    return {
+        "path": entry.path,
+        "name": entry.name,
+        "type": entry.type,
+        "size": entry.size,
+        "modifiedAt": entry.modified_at.isoformat().replace("+00:00", "Z"),
+    }
 
 
 @router.get(

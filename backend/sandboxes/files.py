@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -18,18 +20,26 @@ MAX_READ_BYTES = 8 * 1024 * 1024
 MAX_WRITE_BYTES = 64 * 1024 * 1024
 
 
-def entry_json(entry: FileEntry) -> dict[str, Any]:
-    return {
-        "path": entry.path,
-        "name": entry.path.rsplit("/", 1)[-1],
-        "type": entry.type,
-        "size": entry.size,
-        "modifiedAt": entry.modified_at.isoformat().replace("+00:00", "Z"),
-    }
+@dataclass(frozen=True)
+class WorkspaceEntry:
+    """One entry of a workspace directory listing."""
+
+    path: str  # relative to the workspace
+    name: str  # the last part of the path
+    type: str  # file | directory | symlink | other
+    size: int
+    modified_at: datetime
+
+    @classmethod
+    def of(cls, entry: FileEntry) -> WorkspaceEntry:
+        name = entry.path.rsplit("/", 1)[-1]
+        return cls(entry.path, name, entry.type, entry.size, entry.modified_at)
 
 
-async def list_files(runtime: RuntimeAdapter, sandbox_id: uuid.UUID, path: str) -> list[dict]:
-    return [entry_json(e) for e in await call_runtime(runtime.list_files(sandbox_id, path))]
+async def list_files(
+    runtime: RuntimeAdapter, sandbox_id: uuid.UUID, path: str
+) -> list[WorkspaceEntry]:
+    return [WorkspaceEntry.of(e) for e in await call_runtime(runtime.list_files(sandbox_id, path))]
 
 
 async def read_file(runtime: RuntimeAdapter, sandbox_id: uuid.UUID, path: str) -> bytes:
