@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep
 from backend.api.openapi import body, deleted, returns, returns_list
 from backend.api.responses import PageLimit, item, items, page
+from backend.errors import InvalidInput
 from backend.sandboxes import lifetime, runtime_access
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.lifetime import SandboxRenew
@@ -123,13 +124,27 @@ async def get_runtime_target(request: Request, sandbox_id: SandboxId) -> JSONRes
     return JSONResponse(await runtime_access.target(request.app.state.runtime, sandbox))
 
 
-@router.get("/v1/sandboxes/{sandboxID}/logs", tags=["runtime"], responses=returns(LogResult))
-async def get_logs(
-    request: Request,
-    sandbox_id: SandboxId,
+MAX_TAIL_LINES = 5000
+DEFAULT_TAIL_LINES = 200
+
+
+def tail_lines(
     tailLines: Annotated[str | None, Query()] = None,  # noqa: N803 - the contract's name
-) -> JSONResponse:
-    lines = runtime_access.tail_lines(tailLines)
+) -> int:
+    """The `tailLines` query of the log route: 400 outside 1..MAX_TAIL_LINES."""
+    if tailLines is None or tailLines == "":
+        return DEFAULT_TAIL_LINES
+    lines = int(tailLines) if tailLines.isascii() and tailLines.isdigit() else 0
+    if not 1 <= lines <= MAX_TAIL_LINES:
+        raise InvalidInput(f"tailLines must be between 1 and {MAX_TAIL_LINES}")
+    return lines
+
+
+TailLines = Annotated[int, Depends(tail_lines)]
+
+
+@router.get("/v1/sandboxes/{sandboxID}/logs", tags=["runtime"], responses=returns(LogResult))
+async def get_logs(request: Request, sandbox_id: SandboxId, lines: TailLines) -> JSONResponse:
     sandbox = await _runtime_sandbox(request, sandbox_id)
     return JSONResponse(await runtime_access.logs(request.app.state.runtime, sandbox, lines))
 

@@ -26,24 +26,12 @@ from backend.sandboxes.previews import preview_origin
 from backend.sandboxes.service import get_sandbox
 from backend.settings import Settings
 
-MAX_TAIL_LINES = 5000
-DEFAULT_TAIL_LINES = 200
-
 
 def runtime_sandbox(session: Session, sandbox_id: uuid.UUID) -> SandboxRow:
     sandbox = get_sandbox(session, sandbox_id)
     if sandbox.runtime_ref is None:
         raise Conflict("sandbox runtime is not ready")
     return sandbox
-
-
-def tail_lines(value: str | None) -> int:
-    if value is None or value == "":
-        return DEFAULT_TAIL_LINES
-    lines = int(value) if value.isdigit() else 0
-    if not 1 <= lines <= MAX_TAIL_LINES:
-        raise InvalidInput(f"tailLines must be between 1 and {MAX_TAIL_LINES}")
-    return lines
 
 
 async def target(runtime: RuntimeAdapter, sandbox: SandboxRow) -> dict[str, Any]:
