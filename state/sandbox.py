@@ -27,12 +27,11 @@ import reflex as rx
 from backend.db import utcnow
 from backend.errors import NotFound, ServiceError
 from backend.projects import service as projects
-from backend.sandboxes import lifetime, runtime_access
+from backend.sandboxes import lifetime, runtime_access, validation_runs
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.lifetime import SandboxRenew
 from backend.sandboxes.models import SandboxRow
 from backend.templates import service as templates
-from backend.templates import validation
 from backend.templates.models import TemplateRow
 from state.base import (
     CONSOLE,
@@ -219,9 +218,9 @@ def read_sandbox(sandbox_id: str) -> Snapshot | None:
 
 
 def _validation(row: SandboxRow) -> dict[str, str]:
-    """What a validation run tries and its verdict (see backend/templates/validation.py)."""
+    """What a validation run tries and its verdict (see backend/sandboxes/validation_runs.py)."""
     meta = row.meta if isinstance(row.meta, dict) else {}
-    if meta.get("purpose") != validation.PURPOSE or row.template_id is None:
+    if meta.get("purpose") != validation_runs.PURPOSE or row.template_id is None:
         return {}
     return {"validates": str(row.template_id), "verdict": meta.get("validationResult") or "testing"}
 

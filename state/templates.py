@@ -13,8 +13,8 @@ import reflex as rx
 from backend.projects import service as projects
 from backend.projects.models import ProjectUpdate
 from backend.sandboxes import service as sandboxes
+from backend.sandboxes import validation_runs
 from backend.templates import service as templates
-from backend.templates import validation
 from backend.templates.models import (
     TemplateCreate,
     TemplateRow,
@@ -214,7 +214,7 @@ def start_run(template_id: str, project_id: str) -> str:
         {"projectId": project_id} if project_id else {}
     )
     with db_session() as session:
-        _, sandbox = validation.start_run(
+        _, sandbox = validation_runs.start_run(
             session, principal=CONSOLE, template_id=uuid.UUID(template_id), data=data
         )
         return str(sandbox.id)
@@ -223,7 +223,7 @@ def start_run(template_id: str, project_id: str) -> str:
 def decide_run(template_id: str, sandbox_id: str, status: str) -> None:
     data = TemplateValidationRunDecision.model_validate({"status": status})
     with db_session() as session:
-        validation.decide_run(
+        validation_runs.decide_run(
             session,
             principal=CONSOLE,
             template_id=uuid.UUID(template_id),

@@ -10,15 +10,14 @@ from fastapi.responses import JSONResponse
 from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep, TemplateId
 from backend.api.openapi import body, deleted, returns, returns_list
 from backend.api.responses import PageLimit, item, items, public
-from backend.sandboxes.models import Sandbox, SandboxRow
+from backend.sandboxes import validation_runs
+from backend.sandboxes.models import Sandbox, SandboxRow, TemplateValidationRun
 from backend.templates import service as templates
-from backend.templates import validation
 from backend.templates.models import (
     EnvironmentTemplate,
     TemplateCreate,
     TemplateRow,
     TemplateUpdate,
-    TemplateValidationRun,
     TemplateValidationRunCreate,
     TemplateValidationRunDecision,
 )
@@ -94,7 +93,9 @@ def start_validation_run(
     data: TemplateValidationRunCreate = Body(TemplateValidationRunCreate),
 ) -> JSONResponse:
     """Launch a sandbox that tries the template out; the template turns `testing`."""
-    run = validation.start_run(session, principal=principal, template_id=template_id, data=data)
+    run = validation_runs.start_run(
+        session, principal=principal, template_id=template_id, data=data
+    )
     return public(_run(*run), 201)
 
 
@@ -111,7 +112,7 @@ def decide_validation_run(
     data: TemplateValidationRunDecision = Body(TemplateValidationRunDecision),
 ) -> JSONResponse:
     """Record that the run passed or failed, on the run and on its template."""
-    run = validation.decide_run(
+    run = validation_runs.decide_run(
         session, principal=principal, template_id=template_id, sandbox_id=sandbox_id, data=data
     )
     return public(_run(*run))

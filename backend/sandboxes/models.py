@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from backend.db import id_field, json_field, timestamp_field
 from backend.schemas import PublicModel, RequestModel, uuid_field
+from backend.templates.models import EnvironmentTemplate
 
 DEFAULT_SERVICE_ACCOUNT = "mbox-sandbox"
 STATUSES = ("pending", "running", "stopped", "failed", "deleted")
@@ -225,3 +226,11 @@ class PreviewLinkCreate(RequestModel):
     port: int | None = None
     label: str | None = None
     expires_in_seconds: int | None = None
+
+
+class TemplateValidationRun(PublicModel):
+    """A template validation run (backend/sandboxes/validation_runs.py): its sandbox, and the
+    template it tries out."""
+
+    template: EnvironmentTemplate
+    sandbox: Sandbox

@@ -11,7 +11,6 @@ from pydantic import Field as SchemaField
 from sqlmodel import Field, SQLModel
 
 from backend.db import id_field, json_field, timestamp_field
-from backend.sandboxes.models import Sandbox
 from backend.schemas import PublicModel, RequestModel, uuid_field
 
 DEFAULT_WORKING_DIR = "/workspace"
@@ -172,8 +171,3 @@ class TemplateValidationRunCreate(RequestModel):
 
 class TemplateValidationRunDecision(RequestModel):
     status: str | None = None
-
-
-class TemplateValidationRun(PublicModel):
-    template: EnvironmentTemplate
-    sandbox: Sandbox
