@@ -9,7 +9,7 @@ from backend.artifacts.models import (
     ArtifactUsageRow,
 )
 from backend.audit.models import AuditEventRow
-from backend.auth.models import ApiTokenRow, ConsoleSessionRevocationRow
+from backend.auth.models import ApiTokenRow, SignInRevocationRow
 from backend.credentials.models import ProjectCredentialRow
 from backend.policy.models import ProjectPolicyRow, ProjectQuotaPolicyRow
 from backend.projects.models import ProjectRow
@@ -29,7 +29,6 @@ __all__ = [
     "ArtifactUsageRow",
     "AuditEventRow",
     "BlobChunkRow",
-    "ConsoleSessionRevocationRow",
     "ExecutionTaskRow",
     "PreviewLinkRow",
     "ProjectCredentialRow",
@@ -38,6 +37,7 @@ __all__ = [
     "ProjectRow",
     "RuntimeSessionRow",
     "SandboxRow",
+    "SignInRevocationRow",
     "TemplateRow",
     "TerminalRecordingRow",
     "metadata",

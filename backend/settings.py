@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     # Web surface: origins other than the console's own that may call the API with CORS
     # (comma-separated, e.g. https://ci.example.com; default none), extra Host names this
     # server answers to (besides loopback names, IP literals and the preview domain), secure
-    # `__Host-` session cookies behind a TLS proxy, and the console's upload size cap.
+    # `__Host-` sign-in cookies behind a TLS proxy, and the console's upload size cap.
     allowed_origins: str = ""
     allowed_hosts: str = ""
     secure_cookies: bool = False

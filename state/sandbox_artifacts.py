@@ -7,7 +7,7 @@ through the artifact content service (`ArtifactContent`: upload, capture, downlo
 coroutines the handlers await directly, like the Files tab. Capture and upload make the
 reference and retain its bytes in one service call (both, or neither). Downloads and image
 previews are plain same-origin links to the API (`/v1/artifacts/<id>/content`, like the
-Sessions tab's recordings): the browser fetches them with the console's session cookie,
+Sessions tab's recordings): the browser fetches them with the console's sign-in cookie,
 the API streams them with Content-Disposition: attachment, and no bytes pass through the
 state socket.
 

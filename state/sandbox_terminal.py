@@ -55,7 +55,7 @@ def copy_to_clipboard(text: str, callback: Any) -> rx.event.EventSpec:
 
 def terminal_url(sandbox_id: str, terminal_id: str) -> str:
     """The terminal socket, relative: the component resolves ws(s)://<this host> itself, and
-    the browser sends the console session cookie (same origin)."""
+    the browser sends the console sign-in cookie (same origin)."""
     return f"/v1/sandboxes/{sandbox_id}/terminal?terminal={terminal_id}&client=console"
 
 

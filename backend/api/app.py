@@ -27,7 +27,7 @@ from backend.api import (
     templates,
     terminal,
 )
-from backend.api.middleware import ApiRequestMiddleware, ConsoleSessions, WebGuardMiddleware
+from backend.api.middleware import ApiRequestMiddleware, SignIns, WebGuardMiddleware
 from backend.artifacts.content import artifact_content
 from backend.db import Database
 from backend.errors import ServiceError
@@ -77,7 +77,7 @@ def create_api(
     api.state.activity = ActivityMeter(database)
     api.state.previews = previews.shared_previews(database, runtime, api.state.activity)
     api.state.artifacts = artifact_content(settings, database, runtime)
-    api.state.console_sessions = ConsoleSessions(settings, database)
+    api.state.sign_ins = SignIns(settings, database)
     api.state.sign_in_limiter = console_auth.SignInLimiter()
     for router in ROUTERS:
         api.include_router(router.router)
@@ -86,7 +86,7 @@ def create_api(
         "/v1/{path:path}", _unknown_route, methods=_ALL_METHODS, include_in_schema=False
     )
     _install_error_handlers(api)
-    api.add_middleware(ApiRequestMiddleware, settings=settings, sessions=api.state.console_sessions)
+    api.add_middleware(ApiRequestMiddleware, settings=settings, sign_ins=api.state.sign_ins)
     # Requests for a preview origin never reach the API or the console.
     api.add_middleware(previews.PreviewHostMiddleware, settings=settings, database=database)
     # Outermost: Host names, foreign origins and CORS (mbox_app wraps Reflex in it too).

@@ -1,5 +1,5 @@
 """Sign-in for the console when MBOX_API_TOKEN is set: prove the token once, get an
-HttpOnly, SameSite session cookie naming who signed in (`__Host-` and Secure over TLS);
+HttpOnly, SameSite sign-in cookie naming who signed in (`__Host-` and Secure over TLS);
 sign out revokes it everywhere and closes its sockets. Failed sign-ins are rate-limited
 per client address."""
 
@@ -17,10 +17,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from backend.auth.service import (
-    SECURE_SESSION_COOKIE,
-    SESSION_COOKIE,
-    SESSION_SECONDS,
-    issue_console_session,
+    SECURE_SIGN_IN_COOKIE,
+    SIGN_IN_COOKIE,
+    SIGN_IN_SECONDS,
+    issue_sign_in,
     token_matches,
 )
 
@@ -166,15 +166,15 @@ async def login(request: Request) -> Response:
     if not token_matches(settings, form.get("token", [""])[0]):
         limiter.failed(address)
         return RedirectResponse(f"/login?error=1&next={quote(target)}", status_code=303)
-    sessions = request.app.state.console_sessions
+    sign_ins = request.app.state.sign_ins
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        sessions.cookie_name(request.scope),
-        issue_console_session(settings),
-        max_age=SESSION_SECONDS,
+        sign_ins.cookie_name(request.scope),
+        issue_sign_in(settings),
+        max_age=SIGN_IN_SECONDS,
         httponly=True,
         samesite="lax",
-        secure=sessions.secure(request.scope),
+        secure=sign_ins.secure(request.scope),
         path="/",
     )
     return response
@@ -195,12 +195,12 @@ async def _read_form(request: Request) -> bytes | None:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    """Revoke the session (every replica refuses its cookie) and close its sockets."""
-    sessions = request.app.state.console_sessions
-    session = await sessions.current(request.scope)
-    if session is not None:
-        await sessions.sign_out(session)
+    """Revoke the sign-in (every replica refuses its cookie) and close its sockets."""
+    sign_ins = request.app.state.sign_ins
+    sign_in = await sign_ins.current(request.scope)
+    if sign_in is not None:
+        await sign_ins.sign_out(sign_in)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(SECURE_SESSION_COOKIE, path="/", secure=True)
+    response.delete_cookie(SIGN_IN_COOKIE, path="/")
+    response.delete_cookie(SECURE_SIGN_IN_COOKIE, path="/", secure=True)
     return response

@@ -1,7 +1,7 @@
 """Per-request plumbing. Outermost, `WebGuardMiddleware`: what other web sites cannot do
 (unknown Host names, foreign Origins on writes and WebSockets, CORS). Then API paths, in the
 reference's order: request id, bearer authentication, audit attribution labels. Console
-paths (pages, the Reflex state socket): a session cookie when MBOX_API_TOKEN is set, else
+paths (pages, the Reflex state socket): a sign-in cookie when MBOX_API_TOKEN is set, else
 a redirect to /login."""
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.auth.models import Principal
 from backend.auth.service import (
-    ConsoleSession,
+    SignIn,
     authenticate,
-    console_session,
-    revoke_console_session,
-    session_cookie_name,
-    session_revoked,
+    revoke_sign_in,
+    sign_in_cookie_name,
+    sign_in_from_cookie,
+    sign_in_revoked,
 )
 from backend.db import Database
 from backend.settings import Settings, is_loopback_address
@@ -39,7 +39,7 @@ CONSOLE_PUBLIC_PATHS = {"/login", "/logout", "/favicon.svg"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 UPLOAD_PATH = "/_upload"
 CROSS_ORIGIN_REFUSED = "cross-origin requests are refused"
-SIGNED_OUT = 4401  # WebSocket close code: the session ended (as for "sign in first")
+SIGNED_OUT = 4401  # WebSocket close code: the sign-in ended (as for "sign in first")
 
 
 def is_api_path(path: str) -> bool:
@@ -236,8 +236,8 @@ def _cors_headers(send: Send, origin: str | None) -> Send:
     return wrapped
 
 
-class ConsoleSessions:
-    """Console session cookies on this app: which session a request proves (signed, not
+class SignIns:
+    """Console sign-in cookies on this app: which sign-in a request proves (signed, not
     expired, not signed out) and the WebSockets open under each, so that signing out
     closes them: at once on this process, within POLL_SECONDS on every other one."""
 
@@ -252,29 +252,29 @@ class ConsoleSessions:
         return self.settings.secure_cookies or scope.get("scheme") in ("https", "wss")
 
     def cookie_name(self, scope: Scope) -> str:
-        return session_cookie_name(self.secure(scope))
+        return sign_in_cookie_name(self.secure(scope))
 
-    async def current(self, scope: Scope) -> ConsoleSession | None:
-        """The live session the request's cookie proves, or None. One primary-key read per
+    async def current(self, scope: Scope) -> SignIn | None:
+        """The live sign-in the request's cookie proves, or None. One primary-key read per
         request (measured: a console request costs no more than /healthz on SQLite), so a
         sign-out on any replica counts at once."""
-        session = console_session(self.settings, _cookie(scope, self.cookie_name(scope)))
-        if session is None or await self.database.call(session_revoked, session.session_id):
+        sign_in = sign_in_from_cookie(self.settings, _cookie(scope, self.cookie_name(scope)))
+        if sign_in is None or await self.database.call(sign_in_revoked, sign_in.sign_in_id):
             return None
-        return session
+        return sign_in
 
-    async def sign_out(self, session: ConsoleSession) -> None:
-        await self.database.call(revoke_console_session, session=session)
-        for event in self._sign_outs.get(session.session_id, ()):
+    async def sign_out(self, sign_in: SignIn) -> None:
+        await self.database.call(revoke_sign_in, sign_in=sign_in)
+        for event in self._sign_outs.get(sign_in.sign_in_id, ()):
             event.set()
 
     async def hold(
-        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, session: ConsoleSession
+        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, sign_in: SignIn
     ) -> None:
-        """Serve a WebSocket that its session cookie opened; close it (4401) when the
-        session signs out. Whatever the app sends after that goes nowhere."""
+        """Serve a WebSocket that its sign-in cookie opened; close it (4401) when the
+        sign-in signs out. Whatever the app sends after that goes nowhere."""
         signed_out = asyncio.Event()
-        self._sign_outs.setdefault(session.session_id, set()).add(signed_out)
+        self._sign_outs.setdefault(sign_in.sign_in_id, set()).add(signed_out)
         closed = False
 
         async def guarded(message: Message) -> None:
@@ -286,7 +286,7 @@ class ConsoleSessions:
             while not signed_out.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(signed_out.wait(), self.POLL_SECONDS)
-                if not signed_out.is_set() and await self._revoked(session):
+                if not signed_out.is_set() and await self._revoked(sign_in):
                     break
             closed = True
             await send({"type": "websocket.close", "code": SIGNED_OUT, "reason": "signed out"})
@@ -298,22 +298,22 @@ class ConsoleSessions:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watcher
-            events = self._sign_outs.get(session.session_id, set())
+            events = self._sign_outs.get(sign_in.sign_in_id, set())
             events.discard(signed_out)
             if not events:
-                self._sign_outs.pop(session.session_id, None)
+                self._sign_outs.pop(sign_in.sign_in_id, None)
 
-    async def _revoked(self, session: ConsoleSession) -> bool:
-        if time.time() > session.expires_at:
+    async def _revoked(self, sign_in: SignIn) -> bool:
+        if time.time() > sign_in.expires_at:
             return True
-        return await self.database.call(session_revoked, session.session_id)
+        return await self.database.call(sign_in_revoked, sign_in.sign_in_id)
 
 
 class ApiRequestMiddleware:
-    def __init__(self, app: ASGIApp, settings: Settings, sessions: ConsoleSessions) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, sign_ins: SignIns) -> None:
         self.app = app
         self.settings = settings
-        self.sessions = sessions
+        self.sign_ins = sign_ins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -329,11 +329,11 @@ class ApiRequestMiddleware:
         request_id = clean_request_id(headers.get(REQUEST_ID_HEADER)) or str(uuid.uuid4())
         send = _with_request_id(send, request_id)
         principal = authenticate(self.settings, headers.get("authorization"))
-        session = None
+        sign_in = None
         method = "GET" if scope["type"] == "websocket" else scope["method"]
         if principal is None and method in ("GET", "HEAD"):
-            session = await self._console_session(scope, headers)
-            principal = Principal(subject="console", source="console") if session else None
+            sign_in = await self._sign_in(scope, headers)
+            principal = Principal(subject="console", source="console") if sign_in else None
         if principal is None and (method, scope["path"]) not in PUBLIC_ROUTES:
             await reject(scope, send, 401, "missing or invalid bearer token")
             return
@@ -348,22 +348,22 @@ class ApiRequestMiddleware:
         )
         scope.setdefault("state", {})["principal"] = principal
         scope["state"]["request_id"] = request_id
-        if session is not None and scope["type"] == "websocket":
-            await self.sessions.hold(self.app, scope, receive, send, session)
+        if sign_in is not None and scope["type"] == "websocket":
+            await self.sign_ins.hold(self.app, scope, receive, send, sign_in)
             return
         await self.app(scope, receive, send)
 
     async def _console(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Console pages and the console's state socket need a session when auth is on;
-        a socket ends when its session signs out."""
+        """Console pages and the console's state socket need a sign-in when auth is on;
+        a socket ends when its sign-in signs out."""
         if not self.settings.auth_required or scope["path"] in CONSOLE_PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
-        session = await self.sessions.current(scope)
-        if session is not None and scope["type"] == "websocket":
-            await self.sessions.hold(self.app, scope, receive, send, session)
+        sign_in = await self.sign_ins.current(scope)
+        if sign_in is not None and scope["type"] == "websocket":
+            await self.sign_ins.hold(self.app, scope, receive, send, sign_in)
             return
-        if session is not None:
+        if sign_in is not None:
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
@@ -374,15 +374,15 @@ class ApiRequestMiddleware:
         )
         await RedirectResponse(f"/login?next={target}", status_code=303)(scope, receive, send)
 
-    async def _console_session(self, scope: Scope, headers: Headers) -> ConsoleSession | None:
+    async def _sign_in(self, scope: Scope, headers: Headers) -> SignIn | None:
         """Browsers cannot set headers on WebSockets or downloads: the console's own pages
-        use their session cookie for reads (GET, the terminal socket), and only from the
+        use their sign-in cookie for reads (GET, the terminal socket), and only from the
         console's own origin. Writes always need the bearer header (no CSRF surface)."""
         if same_origin(headers) and headers.get("sec-fetch-site", "same-origin") in (
             "same-origin",
             "none",
         ):
-            return await self.sessions.current(scope)
+            return await self.sign_ins.current(scope)
         return None
 
 

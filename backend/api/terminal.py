@@ -11,7 +11,7 @@ Frames out: binary = terminal output. With `events=1` also JSON text frames:
 `attached` {terminalId, sessionId, role, cursor, created}, `role` {role}, `skipped`
 {bytes}, `exit` {code}, `pong`.
 
-Authentication is the API's (bearer header), or, for browsers, the console session cookie;
+Authentication is the API's (bearer header), or, for browsers, the console sign-in cookie;
 either way the Origin, when sent, must be this server's own (no cross-site WebSockets).
 """
 

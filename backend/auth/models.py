@@ -50,10 +50,13 @@ class ApiTokenRow(SQLModel, table=True):
     revoked_at: datetime | None = timestamp_field(nullable=True)
 
 
-class ConsoleSessionRevocationRow(SQLModel, table=True):
-    """A console session ended by sign-out. Cookies are signed and carry their session id;
-    this row makes every replica refuse the cookie until it would have expired anyway."""
+class SignInRevocationRow(SQLModel, table=True):
+    """A console sign-in ended by sign-out. Cookies are signed and carry their sign-in id
+    (the `session_id` column); this row makes every replica refuse the cookie until it
+    would have expired anyway."""
 
+    # Table and column keep their old "session" names for compatibility: renaming them
+    # needs a migration.
     __tablename__ = "console_session_revocations"
 
     session_id: uuid.UUID = Field(primary_key=True)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, delete
 
-from backend.auth.models import ConsoleSessionRevocationRow, Principal
+from backend.auth.models import Principal, SignInRevocationRow
 from backend.db import commit, utcnow
 from backend.errors import Conflict
 from backend.settings import Settings
@@ -38,74 +38,79 @@ def bearer_token(authorization: str | None) -> str:
     return authorization.removeprefix("Bearer ").strip()
 
 
-# Console sessions: a signed, expiring cookie set after the user proves a token; it names
-# the subject the token proved and a random session id. Its key derives from the server's
-# token, so rotating the token ends every session; signing out records the session id as
-# revoked in the database, so every replica refuses the cookie from then on.
-SESSION_COOKIE = "mbox_session"
-SECURE_SESSION_COOKIE = "__Host-mbox_session"  # Secure, Path=/, no Domain: this host only
-SESSION_SECONDS = 12 * 3600
+# Console sign-ins: a signed, expiring cookie set after the user proves a token; it names
+# the subject the token proved and a random sign-in id. Its key derives from the server's
+# token, so rotating the token ends every sign-in; signing out records the sign-in id as
+# revoked in the database, so every replica refuses the cookie from then on. (Not a
+# runtime session, backend/sessions/, nor a database session.)
+# The cookie names keep their old "session" wording for compatibility: renaming the
+# cookie would sign everyone out.
+SIGN_IN_COOKIE = "mbox_session"
+SECURE_SIGN_IN_COOKIE = "__Host-mbox_session"  # Secure, Path=/, no Domain: this host only
+SIGN_IN_SECONDS = 12 * 3600
 
 
 @dataclass(frozen=True)
-class ConsoleSession:
-    session_id: uuid.UUID
+class SignIn:
+    sign_in_id: uuid.UUID
     subject: str
     expires_at: float
 
 
-def session_cookie_name(secure: bool) -> str:
-    return SECURE_SESSION_COOKIE if secure else SESSION_COOKIE
+def sign_in_cookie_name(secure: bool) -> str:
+    return SECURE_SIGN_IN_COOKIE if secure else SIGN_IN_COOKIE
 
 
-def _session_signature(settings: Settings, payload: str) -> str:
+def _sign_in_signature(settings: Settings, payload: str) -> str:
+    # The key label keeps its old wording: changing it would refuse every issued cookie.
     key = hmac.new(settings.api_token.encode(), b"mbox console session v3", "sha256").digest()
     return hmac.new(key, payload.encode(), "sha256").hexdigest()
 
 
-def issue_console_session(
+def issue_sign_in(
     settings: Settings, subject: str = SHARED_TOKEN_SUBJECT, now: float | None = None
 ) -> str:
+    """A new sign-in cookie value for `subject`."""
     issued = int(time.time() if now is None else now)
     payload = f"{issued}.{uuid.uuid4().hex}.{subject}"
-    return f"v3.{payload}.{_session_signature(settings, payload)}"
+    return f"v3.{payload}.{_sign_in_signature(settings, payload)}"
 
 
-def console_session(
+def sign_in_from_cookie(
     settings: Settings, cookie: str | None, now: float | None = None
-) -> ConsoleSession | None:
-    """The session a cookie proves (signed by this server, not expired), or None. Whether
-    it was revoked is a database question: see `session_revoked`."""
+) -> SignIn | None:
+    """The sign-in a cookie proves (signed by this server, not expired), or None. Whether
+    it was revoked is a database question: see `sign_in_revoked`."""
     version, _, rest = (cookie or "").partition(".")
     payload, _, signature = rest.rpartition(".")
     issued, _, rest = payload.partition(".")
-    session_id, _, subject = rest.partition(".")
+    sign_in_id, _, subject = rest.partition(".")
     if version != "v3" or not issued.isdigit() or not subject or not settings.api_token:
         return None
-    if not hmac.compare_digest(signature, _session_signature(settings, payload)):
+    if not hmac.compare_digest(signature, _sign_in_signature(settings, payload)):
         return None
     age = (time.time() if now is None else now) - int(issued)
-    if not 0 <= age <= SESSION_SECONDS:
+    if not 0 <= age <= SIGN_IN_SECONDS:
         return None
-    return ConsoleSession(uuid.UUID(hex=session_id), subject, int(issued) + SESSION_SECONDS)
+    return SignIn(uuid.UUID(hex=sign_in_id), subject, int(issued) + SIGN_IN_SECONDS)
 
 
-def console_session_valid(settings: Settings, cookie: str | None, now: float | None = None) -> bool:
-    return console_session(settings, cookie, now) is not None
+def sign_in_valid(settings: Settings, cookie: str | None, now: float | None = None) -> bool:
+    return sign_in_from_cookie(settings, cookie, now) is not None
 
 
-def session_revoked(db: Session, session_id: uuid.UUID) -> bool:
-    return db.get(ConsoleSessionRevocationRow, session_id) is not None
+def sign_in_revoked(db: Session, sign_in_id: uuid.UUID) -> bool:
+    return db.get(SignInRevocationRow, sign_in_id) is not None
 
 
-def revoke_console_session(db: Session, *, session: ConsoleSession) -> None:
-    """Sign-out: the session is refused everywhere from now on. Rows of sessions that have
+def revoke_sign_in(db: Session, *, sign_in: SignIn) -> None:
+    """Sign-out: the sign-in is refused everywhere from now on. Rows of sign-ins that have
     expired anyway are dropped on the way (the cookie's signature refuses those)."""
     now = utcnow()
-    db.exec(delete(ConsoleSessionRevocationRow).where(ConsoleSessionRevocationRow.expires_at < now))
-    if db.get(ConsoleSessionRevocationRow, session.session_id) is None:
-        expires_at = datetime.fromtimestamp(session.expires_at, UTC)
-        db.add(ConsoleSessionRevocationRow(session_id=session.session_id, expires_at=expires_at))
+    db.exec(delete(SignInRevocationRow).where(SignInRevocationRow.expires_at < now))
+    if db.get(SignInRevocationRow, sign_in.sign_in_id) is None:
+        expires_at = datetime.fromtimestamp(sign_in.expires_at, UTC)
+        db.add(SignInRevocationRow(session_id=sign_in.sign_in_id, expires_at=expires_at))
     with contextlib.suppress(Conflict):  # another replica recorded the same sign-out
         commit(db)
 

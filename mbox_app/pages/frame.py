@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.shell import account_panel, shell
-from state.session import SessionState
+from state.sign_in import SignInState
 
 
 def console_page(*content: rx.Component, active: str, title: str, description: str) -> rx.Component:
@@ -15,6 +15,6 @@ def console_page(*content: rx.Component, active: str, title: str, description: s
         title=title,
         description=description,
         account=account_panel(
-            SessionState.identity, SessionState.auth_required, SessionState.identify
+            SignInState.identity, SignInState.auth_required, SignInState.identify
         ),
     )

@@ -1,4 +1,4 @@
-"""With MBOX_API_TOKEN set, console pages and the console's state socket need a session
+"""With MBOX_API_TOKEN set, console pages and the console's state socket need a sign-in
 cookie, obtained by proving the token on /login."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from backend.api.app import create_api
 from backend.auth.service import (
-    SESSION_COOKIE,
-    console_session,
-    console_session_valid,
-    issue_console_session,
+    SIGN_IN_COOKIE,
+    issue_sign_in,
+    sign_in_from_cookie,
+    sign_in_valid,
 )
 from backend.runtime import create_runtime
 from tests.api.conftest import TOKEN
@@ -46,7 +46,7 @@ def test_pages_redirect_to_sign_in(console):
     assert "API token" in console.get("/login").text
 
 
-def test_state_socket_refused_without_session(console):
+def test_state_socket_refused_without_sign_in(console):
     with pytest.raises(WebSocketDisconnect) as closed, console.websocket_connect("/_event"):
         pass
     assert closed.value.code == 4401
@@ -55,7 +55,7 @@ def test_state_socket_refused_without_session(console):
 def test_sign_in_sets_a_safe_cookie_and_opens_the_console(console):
     wrong = console.post("/login", data={"token": "nope", "next": "/x"}, follow_redirects=False)
     assert wrong.headers["location"].startswith("/login?error=1")
-    assert SESSION_COOKIE not in wrong.cookies
+    assert SIGN_IN_COOKIE not in wrong.cookies
     right = console.post(
         "/login", data={"token": TOKEN, "next": "/projects"}, follow_redirects=False
     )
@@ -67,7 +67,7 @@ def test_sign_in_sets_a_safe_cookie_and_opens_the_console(console):
         assert socket.receive_text() == "state"
     console.post("/logout")
     assert console.get("/projects", follow_redirects=False).status_code == 303
-    console.cookies.set(SESSION_COOKIE, right.cookies[SESSION_COOKIE])  # signed out: revoked
+    console.cookies.set(SIGN_IN_COOKIE, right.cookies[SIGN_IN_COOKIE])  # signed out: revoked
     assert console.get("/projects", follow_redirects=False).status_code == 303
 
 
@@ -79,19 +79,19 @@ def test_next_never_leaves_the_site(console):
         assert response.headers["location"] == "/"
 
 
-def test_session_cookie_is_signed_and_expires(settings):
+def test_sign_in_cookie_is_signed_and_expires(settings):
     secured = settings.model_copy(update={"api_token": TOKEN})
-    cookie = issue_console_session(secured, now=1_000_000)
-    assert console_session_valid(secured, cookie, now=1_000_100)
-    assert not console_session_valid(secured, cookie, now=1_000_000 + 13 * 3600)
-    assert not console_session_valid(secured, cookie.replace("v3.1", "v3.2"), now=1_000_100)
+    cookie = issue_sign_in(secured, now=1_000_000)
+    assert sign_in_valid(secured, cookie, now=1_000_100)
+    assert not sign_in_valid(secured, cookie, now=1_000_000 + 13 * 3600)
+    assert not sign_in_valid(secured, cookie.replace("v3.1", "v3.2"), now=1_000_100)
     forged_subject = cookie.replace("token:shared", "token:admin")
-    assert not console_session_valid(secured, forged_subject, now=1_000_100)
-    session = console_session(secured, cookie, now=1_000_100)
-    assert session is not None and session.subject == "token:shared"
-    assert session.expires_at == 1_000_000 + 12 * 3600
+    assert not sign_in_valid(secured, forged_subject, now=1_000_100)
+    sign_in = sign_in_from_cookie(secured, cookie, now=1_000_100)
+    assert sign_in is not None and sign_in.subject == "token:shared"
+    assert sign_in.expires_at == 1_000_000 + 12 * 3600
     rotated = settings.model_copy(update={"api_token": "another"})
-    assert not console_session_valid(rotated, cookie, now=1_000_100)
+    assert not sign_in_valid(rotated, cookie, now=1_000_100)
 
 
 def test_console_is_open_without_a_token(client):

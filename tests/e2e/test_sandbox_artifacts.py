@@ -106,7 +106,7 @@ def test_capture_preview_download_and_capture_again(
     preview = page.get_by_role("region", name="Preview of report.txt")
     expect(preview.get_by_role("log", name="Artifact text")).to_have_text(REPORT)
 
-    # Download it: the browser fetches the API's content URL with the session cookie.
+    # Download it: the browser fetches the API's content URL with the sign-in cookie.
     with page.expect_download() as download:
         report.get_by_role("link", name="Download report.txt").click()
     assert download.value.suggested_filename == "report.txt"

@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from backend.api import terminal as terminal_route
 from backend.api.app import create_api
-from backend.auth.service import SESSION_COOKIE, issue_console_session
+from backend.auth.service import SIGN_IN_COOKIE, issue_sign_in
 from backend.db import utcnow
 from backend.sandboxes.models import SandboxRow
 from backend.sessions.terminals import Scrollback
@@ -238,13 +238,13 @@ async def test_browsers_authenticate_with_the_console_cookie_from_the_console_on
 ):
     secured = settings.model_copy(update={"api_token": "terminal-token"})
     app = create_api(settings=secured, database=database, runtime=runtime)
-    cookie = f"{SESSION_COOKIE}={issue_console_session(secured)}"
+    cookie = f"{SIGN_IN_COOKIE}={issue_sign_in(secured)}"
     async with serving(app) as base:
         url = f"{base.replace('http', 'ws', 1)}/v1/sandboxes/{sandbox['id']}/terminal"
         own_origin = {"Origin": base, "Cookie": cookie}
         for headers, status in [
             ({}, 401),
-            ({"Cookie": f"{SESSION_COOKIE}=v2.1.token:shared.forged", "Origin": base}, 401),
+            ({"Cookie": f"{SIGN_IN_COOKIE}=v2.1.token:shared.forged", "Origin": base}, 401),
             ({"Cookie": cookie, "Origin": "http://evil.example"}, 403),
             ({"Authorization": "Bearer terminal-token", "Origin": "http://evil.example"}, 403),
         ]:

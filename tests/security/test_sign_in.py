@@ -1,5 +1,5 @@
 """Attacks on the console's sign-in: guessing the token, flooding /login with a body, and
-reusing a session cookie after its owner signed out. Real HTTP (uvicorn) on loopback."""
+reusing a sign-in cookie after its owner signed out. Real HTTP (uvicorn) on loopback."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from starlette.responses import PlainTextResponse
 from backend.api.app import create_api
 from backend.api.console_auth import SignInLimiter
 from backend.auth.service import (
-    SECURE_SESSION_COOKIE,
-    SESSION_COOKIE,
+    SECURE_SIGN_IN_COOKIE,
     SHARED_TOKEN_SUBJECT,
-    ConsoleSession,
-    revoke_console_session,
-    session_revoked,
+    SIGN_IN_COOKIE,
+    SignIn,
+    revoke_sign_in,
+    sign_in_revoked,
 )
 from tests.api.conftest import TOKEN
 from tests.runtime.conftest import serving
@@ -57,7 +57,7 @@ async def test_guessing_the_token_is_rate_limited(base):
         assert limited.json() == {"error": "too many failed sign-in attempts; try again later"}
         assert 1 <= int(limited.headers["retry-after"]) <= 60
         assert (await sign_in(client)).status_code == 429
-        assert SESSION_COOKIE not in client.cookies
+        assert SIGN_IN_COOKIE not in client.cookies
 
 
 async def test_login_stops_reading_an_oversized_body(base):
@@ -84,26 +84,26 @@ async def test_login_stops_reading_an_oversized_body(base):
 
 
 async def test_a_cookie_is_dead_after_sign_out(base):
-    """Attack: a session cookie copied before its owner signed out (a shared machine, a
+    """Attack: a sign-in cookie copied before its owner signed out (a shared machine, a
     leaked log) keeps opening the console and the API. Stopped by: sign-out records the
-    cookie's session id as revoked in the database; every request with it is refused."""
+    cookie's sign-in id as revoked in the database; every request with it is refused."""
     async with httpx.AsyncClient(base_url=base) as client:
         assert (await sign_in(client)).status_code == 303
-        stolen = client.cookies[SESSION_COOKIE]
+        stolen = client.cookies[SIGN_IN_COOKIE]
         own = {"Origin": base}
         assert (await client.get("/projects")).text == "console page"
         assert (await client.get("/v1/projects", headers=own)).status_code == 200
         signed_out = await client.post("/logout", headers=own)
         assert signed_out.status_code == 303
-    async with httpx.AsyncClient(base_url=base, cookies={SESSION_COOKIE: stolen}) as thief:
+    async with httpx.AsyncClient(base_url=base, cookies={SIGN_IN_COOKIE: stolen}) as thief:
         page = await thief.get("/projects")
         assert page.status_code == 303 and page.headers["location"].startswith("/login")
         api = await thief.get("/v1/projects", headers={"Origin": base})
         assert api.status_code == 401
 
 
-async def test_sessions_behind_tls_use_host_only_secure_cookies(settings, database, runtime):
-    """Attack: a session cookie sent over plain HTTP, or planted for the whole domain by a
+async def test_sign_ins_behind_tls_use_host_only_secure_cookies(settings, database, runtime):
+    """Attack: a sign-in cookie sent over plain HTTP, or planted for the whole domain by a
     sibling subdomain. Stopped by: with MBOX_SECURE_COOKIES (a TLS proxy) the cookie is
     `__Host-mbox_session`, Secure, Path=/ and has no Domain; a plain-named cookie is
     ignored."""
@@ -112,13 +112,13 @@ async def test_sessions_behind_tls_use_host_only_secure_cookies(settings, databa
     async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
         signed_in = await sign_in(client)
         cookie = signed_in.headers["set-cookie"]
-        assert cookie.startswith(f"{SECURE_SESSION_COOKIE}=")
+        assert cookie.startswith(f"{SECURE_SIGN_IN_COOKIE}=")
         assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
         value = cookie.split(";", 1)[0].split("=", 1)[1]
-        planted = {"Cookie": f"{SESSION_COOKIE}={value}"}
+        planted = {"Cookie": f"{SIGN_IN_COOKIE}={value}"}
         refused = await client.get("/projects", headers=planted)
         assert refused.status_code == 303
-        own = {"Cookie": f"{SECURE_SESSION_COOKIE}={value}"}
+        own = {"Cookie": f"{SECURE_SIGN_IN_COOKIE}={value}"}
         accepted = await client.get("/projects", headers=own)
         assert accepted.text == "console page"
 
@@ -148,18 +148,18 @@ async def test_many_client_addresses_cannot_grow_the_limiter_without_bound(
         assert refused.status_code == 429
 
 
-async def test_sign_out_drops_revocations_of_expired_sessions(database):
+async def test_sign_out_drops_revocations_of_expired_sign_ins(database):
     """Attack: sign in and out over and over so the revocation table grows without end.
     Stopped by: each sign-out deletes revocations whose cookie has expired anyway (its
-    signature check refuses it; 12 h at most), so the table holds only live sessions."""
+    signature check refuses it; 12 h at most), so the table holds only live sign-ins."""
     now = time.time()
-    expired = ConsoleSession(uuid.uuid4(), SHARED_TOKEN_SUBJECT, expires_at=now - 1)
-    live = ConsoleSession(uuid.uuid4(), SHARED_TOKEN_SUBJECT, expires_at=now + 3600)
-    await database.call(revoke_console_session, session=expired)
-    assert await database.call(session_revoked, expired.session_id)
-    await database.call(revoke_console_session, session=live)
-    assert not await database.call(session_revoked, expired.session_id)
-    assert await database.call(session_revoked, live.session_id)
+    expired = SignIn(uuid.uuid4(), SHARED_TOKEN_SUBJECT, expires_at=now - 1)
+    live = SignIn(uuid.uuid4(), SHARED_TOKEN_SUBJECT, expires_at=now + 3600)
+    await database.call(revoke_sign_in, sign_in=expired)
+    assert await database.call(sign_in_revoked, expired.sign_in_id)
+    await database.call(revoke_sign_in, sign_in=live)
+    assert not await database.call(sign_in_revoked, expired.sign_in_id)
+    assert await database.call(sign_in_revoked, live.sign_in_id)
 
 
 async def test_rotating_ipv6_addresses_does_not_reset_the_limit(base):

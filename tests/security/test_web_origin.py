@@ -18,7 +18,7 @@ EVIL = "http://evil.example"
 TOKEN = "origin-token-3b7e"
 CROSS_SITE = ({"Origin": EVIL}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"})
 REFUSED = {"error": "cross-origin requests are refused"}
-SESSION_COOKIE_PREFIX = "mbox_session"
+SIGN_IN_COOKIE_PREFIX = "mbox_session"
 NOT_JSON = {"error": "request body must be JSON (Content-Type: application/json)"}
 
 
@@ -101,7 +101,7 @@ def test_foreign_origins_cannot_write(api):
             response = api.request(method, path, headers=marker, follow_redirects=False, **body)
             assert response.status_code == 403, (method, path, marker, response.text)
             assert response.json() == REFUSED
-            assert SESSION_COOKIE_PREFIX not in response.headers.get("set-cookie", "")
+            assert SIGN_IN_COOKIE_PREFIX not in response.headers.get("set-cookie", "")
     assert project_names(api) == before
     assert api.get(f"/v1/projects/{project['id']}").json()["name"] == project["name"]
 

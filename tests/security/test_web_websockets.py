@@ -19,7 +19,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from backend.api.app import create_api
-from backend.auth.service import SESSION_COOKIE
+from backend.auth.service import SIGN_IN_COOKIE
 from tests.e2e.harness import Server, ServerFailed, running_server
 from tests.runtime.conftest import serving
 
@@ -48,7 +48,7 @@ def database_url(sqlite_template, tmp_path) -> str:
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory) -> Iterator[Server]:
-    """The real server with a token (the console needs a session cookie)."""
+    """The real server with a token (the console needs a sign-in cookie)."""
     data_dir = tmp_path_factory.mktemp("mbox-sockets")
     settings = {"MBOX_API_TOKEN": TOKEN, "MBOX_UPLOAD_MAX_BYTES": str(64 * 1024)}
     try:
@@ -59,11 +59,11 @@ def console(tmp_path_factory) -> Iterator[Server]:
 
 
 async def signed_in(base: str) -> str:
-    """A fresh console session: the `Cookie` header value a signed-in browser sends."""
+    """A fresh console sign-in: the `Cookie` header value a signed-in browser sends."""
     async with httpx.AsyncClient(base_url=base) as client:
         response = await client.post("/login", data={"token": TOKEN, "next": "/"})
         assert response.status_code == 303, response.text
-        return f"{SESSION_COOKIE}={client.cookies[SESSION_COOKIE]}"
+        return f"{SIGN_IN_COOKIE}={client.cookies[SIGN_IN_COOKIE]}"
 
 
 async def sign_out(base: str, cookie: str) -> None:
@@ -90,7 +90,7 @@ async def closed_code(socket, timeout: float) -> int | None:
 
 async def test_state_socket_refuses_foreign_origins(console):
     """Attack: evil.example opens the console's state socket (/_event) in a signed-in
-    user's browser, which sends the session cookie, and drives the console's event
+    user's browser, which sends the sign-in cookie, and drives the console's event
     handlers (create, delete, run). Stopped by: a foreign Origin or `Sec-Fetch-Site:
     cross-site` is refused before the upgrade (403), with a valid cookie."""
     cookie = await signed_in(console.url)
@@ -172,8 +172,8 @@ async def raw_upload(base: str, cookie: str, framing: bytes) -> tuple[bytes, byt
 
 async def test_sign_out_closes_the_state_socket(console):
     """Attack: a console tab left open keeps its state socket (and with it the console)
-    after the user signed out, or someone else signed the session out. Stopped by: sign-out
-    revokes the session and closes its sockets (4401); the cookie opens no new one."""
+    after the user signed out, or someone else signed the sign-in out. Stopped by: sign-out
+    revokes the sign-in and closes its sockets (4401); the cookie opens no new one."""
     cookie = await signed_in(console.url)
     own = {"Cookie": cookie, "Origin": console.url}
     socket = await connect(ws(console.url) + EVENT_SOCKET, additional_headers=own)
@@ -234,7 +234,7 @@ async def test_terminal_refuses_foreign_origins(terminal_server, sandbox):
 
 async def test_sign_out_closes_terminals(settings, database, runtime, sandbox):
     """Attack: a terminal opened by the console keeps its shell after the user signed out.
-    Stopped by: sign-out closes every socket of the session (4401) and the cookie is
+    Stopped by: sign-out closes every socket of the sign-in (4401) and the cookie is
     refused from then on (401)."""
     secured = settings.model_copy(update={"api_token": TOKEN})
     app = create_api(settings=secured, database=database, runtime=runtime)
@@ -262,7 +262,7 @@ async def test_sign_out_on_another_replica_closes_terminals(settings, database, 
     secured = settings.model_copy(update={"api_token": TOKEN})
     replica_a = create_api(settings=secured, database=database, runtime=runtime)
     replica_b = create_api(settings=secured, database=database, runtime=runtime)
-    replica_b.state.console_sessions.POLL_SECONDS = 0.2
+    replica_b.state.sign_ins.POLL_SECONDS = 0.2
     async with serving(replica_a) as base_a, serving(replica_b) as base_b:
         cookie = await signed_in(base_a)
         url = f"{ws(base_b)}/v1/sandboxes/{sandbox['id']}/terminal?events=1"
