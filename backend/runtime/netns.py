@@ -92,19 +92,15 @@ def _home_namespace() -> int:
 
 
 def _socket_in(namespace: str, home: int) -> socket.socket:
-    target = os.open(namespace, os.O_RDONLY | os.O_CLOEXEC)
+    enter_network(namespace)
     try:
-        _setns(target)
-        try:
-            return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        finally:
-            try:
-                _setns(home)
-            except OSError:
-                _retire_worker()  # this thread is stuck elsewhere: never use it again
-                raise
+        return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     finally:
-        os.close(target)
+        try:
+            _setns(home)
+        except OSError:
+            _retire_worker()  # this thread is stuck elsewhere: never use it again
+            raise
 
 
 def _retire_worker() -> None:

@@ -373,6 +373,49 @@ async def test_a_server_that_dies_leaves_no_disk_mounted(tmp_path):
     assert left == []
 
 
+# On a host whose / is a shared mount (systemd's), takes a ready spare: its mount must
+# move into the sandbox's directory (a mount cannot move out of a shared parent).
+TAKE_SPARE_ON_SHARED_ROOT = """
+import asyncio, os, sys
+from pathlib import Path
+from backend.runtime import disk
+
+async def main():
+    root = Path(sys.argv[1])
+    volumes = disk.Volumes(root, 16 * 1024, 16 * 1024**2)
+    first, second = root / "first", root / "second"
+    for home in (first, second):
+        home.mkdir()
+    await volumes.create(first, 16 * 1024**2)  # no spare yet: copied; a spare is made
+    while not volumes._spares:
+        await asyncio.sleep(0.01)
+    await volumes.create(second, 16 * 1024**2)
+    moved = os.path.ismount(second / disk.VOLUME)  # mounted before start: the spare's
+    await volumes.start(second, 65534)
+    print("moved" if moved else "mounted again", flush=True)
+    await volumes.close()
+
+asyncio.run(main())
+"""
+
+
+@needs_disks
+async def test_a_spare_disk_moves_into_place_on_a_host_whose_root_is_shared(tmp_path):
+    """Launching takes a disk made and mounted ahead of time and moves its mount into the
+    sandbox's directory. On a shared / (systemd) that move is refused unless the spares
+    sit under a private mount: run in a mount namespace of the test's own whose / is
+    shared, the spare still moves, and nothing stays mounted."""
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["unshare", "--mount", "--propagation", "shared", "--",
+         sys.executable, "-c", TAKE_SPARE_ON_SHARED_ROOT, str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "moved\n"
+
+
 @needs_disks
 async def test_a_workspace_from_before_disk_quotas_keeps_working(small):
     """A plain workspace directory (made before disks) is kept as it is, with no quota,
