@@ -209,13 +209,16 @@ def get_row(session: Session, model: type[RowT], row_id: Any, message: str | Non
     return row
 
 
-def commit(session: Session) -> None:
-    """Commit the unit of work; a constraint the service did not foresee becomes a 409/404."""
+def commit(session: Session, *, restricted: str | None = None) -> None:
+    """Commit the unit of work; a constraint the service did not foresee becomes a 409/404.
+    A foreign key failure means a row referred to is gone (404), unless the unit deletes a
+    row that others may still hold (ON DELETE RESTRICT): then it is a 409 that says
+    `restricted`, and nothing is deleted."""
     try:
         session.commit()
     except sa.exc.IntegrityError as exc:
         session.rollback()
         text = str(exc.orig).lower()
         if "foreign key" in text:
-            raise NotFound() from None
+            raise (Conflict(restricted) if restricted else NotFound()) from None
         raise Conflict() from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
 from backend import audit, changes
 from backend.auth.models import Principal
@@ -21,18 +21,23 @@ from backend.policy.models import (
     ProjectQuotaPolicyUpsert,
 )
 from backend.projects.models import ProjectRow
-from backend.sandboxes.models import SandboxRow
 from backend.templates.models import TemplateRow
 
 
 def preflight(
-    session: Session, *, project_id: uuid.UUID, template: TemplateRow, service_account: str
+    session: Session,
+    *,
+    project_id: uuid.UUID,
+    template: TemplateRow,
+    service_account: str,
+    active: int,
 ) -> list[str]:
     """Exactly the reasons a launch would be refused, in the order the API reports them: the
-    launch policy's, else the active sandbox quota's. Launches and their preview share it."""
+    launch policy's, else the active sandbox quota's (`active`: the project's active
+    sandboxes, counted by the caller). Launches and their preview share it."""
     return launch_violations(
         session, project_id=project_id, template=template, service_account=service_account
-    ) or active_sandbox_violations(session, project_id=project_id)
+    ) or active_sandbox_violations(session, project_id=project_id, active=active)
 
 
 def launch_violations(
@@ -57,15 +62,12 @@ def launch_violations(
     return reasons
 
 
-def active_sandbox_violations(session: Session, *, project_id: uuid.UUID) -> list[str]:
+def active_sandbox_violations(session: Session, *, project_id: uuid.UUID, active: int) -> list[str]:
+    """Whether one more sandbox fits the quota, given the project's `active` sandboxes
+    (counted by the caller: backend.sandboxes.service.count_active)."""
     quota = session.get(ProjectQuotaPolicyRow, project_id)
     if quota is None or quota.enforcement != "enforced" or quota.max_active_sandboxes is None:
         return []
-    active = session.exec(
-        select(func.count())
-        .select_from(SandboxRow)
-        .where(SandboxRow.project_id == project_id, col(SandboxRow.deleted_at).is_(None))
-    ).one()
     if active < quota.max_active_sandboxes:
         return []
     return [

@@ -11,7 +11,6 @@ from backend.auth.models import Principal
 from backend.db import commit, get_row, utcnow
 from backend.errors import Conflict, InvalidInput
 from backend.projects.models import ProjectCreate, ProjectRow, ProjectUpdate
-from backend.sandboxes.models import SandboxRow
 from backend.templates.models import TemplateRow
 from backend.validation import blank, check_name, metadata_value, parse_uuid, resolve_slug
 
@@ -103,19 +102,10 @@ def _default_template(session: Session, project: ProjectRow, value: str | None) 
 
 
 def delete_project(session: Session, *, principal: Principal, project_id: uuid.UUID) -> None:
-    """Hard delete with cascades, refused while sandboxes exist or still await cleanup."""
+    """Hard delete with cascades (templates, sandboxes and their records), refused while
+    sandboxes are active or still await cleanup: the delete cascades to the sandboxes, and
+    a live sandbox's hold row (ON DELETE RESTRICT) makes the database refuse it."""
     project = get_project(session, project_id)
-    blocking = session.exec(
-        select(SandboxRow.id).where(
-            SandboxRow.project_id == project_id,
-            (col(SandboxRow.deleted_at).is_(None)) | (col(SandboxRow.runtime_ref).is_not(None)),
-        )
-    ).first()
-    if blocking is not None:
-        raise Conflict(
-            "project still has sandboxes (active, or deleted but awaiting runtime cleanup); "
-            "delete them and wait for cleanup first"
-        )
     audit.service.record_change(
         session,
         principal=principal,
@@ -124,14 +114,9 @@ def delete_project(session: Session, *, principal: Principal, project_id: uuid.U
         metadata={"name": project.name},
         project_id=None,  # the project is gone; its events stay, detached
     )
-    _clear_template_references(session, project_id)
     session.delete(project)
-    commit(session)
-
-
-def _clear_template_references(session: Session, project_id: uuid.UUID) -> None:
-    """Sandboxes of this project are all soft-deleted: remove them before their templates
-    (the sandbox -> template FK is RESTRICT, and deletes cascade in no guaranteed order)."""
-    for sandbox in session.exec(select(SandboxRow).where(SandboxRow.project_id == project_id)):
-        session.delete(sandbox)
-    session.flush()
+    commit(
+        session,
+        restricted="project still has sandboxes (active, or deleted but awaiting runtime "
+        "cleanup); delete them and wait for cleanup first",
+    )

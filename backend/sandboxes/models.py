@@ -73,6 +73,22 @@ class SandboxRow(SQLModel, table=True):
     deleted_at: datetime | None = timestamp_field(nullable=True, index=True)
 
 
+class SandboxHoldRow(SQLModel, table=True):
+    """A live sandbox's hold on its project and template. The row exists exactly while the
+    sandbox is live: not deleted, or deleted with its runtime not yet cleaned up
+    (`backend.sandboxes.service._hold_while_live`). Both keys are ON DELETE RESTRICT, so the
+    database refuses to delete the template, or the project (whose delete cascades to its
+    sandboxes), while a live sandbox holds it; soft-deleted, cleaned-up history does not."""
+
+    __tablename__ = "sandbox_holds"
+
+    sandbox_id: uuid.UUID = Field(primary_key=True, foreign_key="sandboxes.id", ondelete="RESTRICT")
+    # Never null: a sandbox is created with a template, which cannot go while it is held.
+    template_id: uuid.UUID = Field(
+        foreign_key="environment_templates.id", ondelete="RESTRICT", index=True
+    )
+
+
 class RuntimeRef(PublicModel):
     adapter: str
     kind: str

@@ -25,6 +25,7 @@ from backend.runtime.base import PortSpec, SandboxSpec
 from backend.sandboxes.models import (
     DEFAULT_SERVICE_ACCOUNT,
     SandboxCreate,
+    SandboxHoldRow,
     SandboxRow,
     SandboxUpdate,
 )
@@ -82,6 +83,15 @@ def page_sandboxes(
     return list(rows), total
 
 
+def count_active(session: Session, project_id: uuid.UUID) -> int:
+    """The project's sandboxes that are not deleted: what the active sandbox quota counts."""
+    return session.exec(
+        select(func.count())
+        .select_from(SandboxRow)
+        .where(SandboxRow.project_id == project_id, col(SandboxRow.deleted_at).is_(None))
+    ).one()
+
+
 def get_sandbox(session: Session, sandbox_id: uuid.UUID) -> SandboxRow:
     """A sandbox that is not deleted (deleted ones are history, not resources)."""
     sandbox = session.get(SandboxRow, sandbox_id)
@@ -122,7 +132,11 @@ def plan_launch(
     namespace = _dns_label(namespace, project.default_namespace, "namespace")
     account = _dns_label(service_account, DEFAULT_SERVICE_ACCOUNT, "serviceAccountName")
     blockers = policy.preflight(
-        session, project_id=project.id, template=template, service_account=account
+        session,
+        project_id=project.id,
+        template=template,
+        service_account=account,
+        active=count_active(session, project.id),
     )
     return LaunchPlan(project, template, namespace, account, blockers)
 
@@ -177,6 +191,7 @@ def create_sandbox(session: Session, *, principal: Principal, data: SandboxCreat
         updated_at=now,
     )
     session.add(sandbox)
+    _hold_while_live(session, sandbox)
     record(
         session,
         principal,
@@ -274,10 +289,25 @@ def delete_sandbox(
     sandbox.status_reason = reason
     sandbox.deleted_at = now
     sandbox.updated_at = now
+    _hold_while_live(session, sandbox)
     action = "sandbox.deleted" if reason == "user" else "sandbox.expired"
     record(session, principal, action, sandbox, reason=reason)
     commit(session)
     changes.notify("sandboxes", str(sandbox.id))
+
+
+def _hold_while_live(session: Session, sandbox: SandboxRow) -> None:
+    """Keep the sandbox's hold row (models.SandboxHoldRow) in step with it, in the same
+    transaction: present while it is live (not deleted, or deleted but its runtime not yet
+    cleaned up), gone once it is history, so it no longer blocks deleting its project or
+    template. Called wherever `deleted_at` or `runtime_ref` changes."""
+    live = sandbox.deleted_at is None or sandbox.runtime_ref is not None
+    session.flush()  # the sandbox first: flushes do not order tables no relationship links
+    hold = session.get(SandboxHoldRow, sandbox.id)
+    if live and hold is None and sandbox.template_id is not None:
+        session.add(SandboxHoldRow(sandbox_id=sandbox.id, template_id=sandbox.template_id))
+    elif not live and hold is not None:
+        session.delete(hold)
 
 
 def _resolve_template(session: Session, project: ProjectRow, given: str | None) -> TemplateRow:
@@ -425,6 +455,7 @@ def report_runtime(
     for name, value in changed.items():
         setattr(sandbox, name, value)
     sandbox.updated_at = utcnow()
+    _hold_while_live(session, sandbox)
     if "status" in changed:
         record(
             session,

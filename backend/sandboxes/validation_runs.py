@@ -179,7 +179,9 @@ def _check_launch(
     reasons = policy.launch_violations(
         session, project_id=project.id, template=template, service_account=DEFAULT_SERVICE_ACCOUNT
     )
-    reasons = reasons or policy.active_sandbox_violations(session, project_id=project.id)
+    reasons = reasons or policy.active_sandbox_violations(
+        session, project_id=project.id, active=sandboxes.count_active(session, project.id)
+    )
     if reasons:
         raise policy.deny(
             session,

@@ -8,14 +8,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from backend import audit
 from backend.auth.models import Principal
 from backend.db import commit, get_row, utcnow
 from backend.errors import Conflict, InvalidInput
 from backend.projects.models import ProjectRow
-from backend.sandboxes.models import SandboxRow
 from backend.templates.models import (
     DEFAULT_WORKING_DIR,
     NETWORK_POLICIES,
@@ -105,20 +104,9 @@ def update_template(
 
 
 def delete_template(session: Session, *, principal: Principal, template_id: uuid.UUID) -> None:
+    """Refused while a sandbox that is active, or deleted but awaiting runtime cleanup, uses
+    it: its hold row (ON DELETE RESTRICT) makes the database refuse the delete."""
     template = get_template(session, template_id)
-    in_use = session.exec(
-        select(func.count())
-        .select_from(SandboxRow)
-        .where(
-            SandboxRow.template_id == template_id,
-            col(SandboxRow.deleted_at).is_(None) | col(SandboxRow.runtime_ref).is_not(None),
-        )
-    ).one()
-    if in_use:
-        raise Conflict(
-            f"template is still used by {in_use} sandbox(es); delete them before the template",
-            sandboxCount=in_use,
-        )
     audit.service.record_change(
         session,
         principal=principal,
@@ -127,7 +115,9 @@ def delete_template(session: Session, *, principal: Principal, template_id: uuid
         metadata={"image": template.image},
     )
     session.delete(template)
-    commit(session)
+    commit(
+        session, restricted="template is still used by sandboxes; delete them before the template"
+    )
 
 
 def _ensure_unique_slug(session: Session, project_id: uuid.UUID | None, slug: str) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+
+from backend.sandboxes import service as sandboxes
 
 
 def test_create_returns_contract_shape(client):
@@ -157,3 +161,46 @@ def test_metadata_null_means_empty(client, api, create, patch):
     )
     response = client.patch(patch.format(id=resource["id"]), json={"metadata": None})
     assert response.status_code == 200 and response.json()["metadata"] == {}
+
+
+STILL_HAS_SANDBOXES = (
+    "project still has sandboxes (active, or deleted but awaiting runtime cleanup); "
+    "delete them and wait for cleanup first"
+)
+
+
+def report_runtime(database, sandbox: dict, acted_on: str, **observed) -> None:
+    """What the reconciler reports: a runtime started, or cleaned up after a delete."""
+    with database.session() as session:
+        applied = sandboxes.report_runtime(
+            session, sandbox_id=uuid.UUID(sandbox["id"]), acted_on=acted_on, **observed
+        )
+        assert applied
+
+
+def test_delete_waits_until_every_sandbox_runtime_is_cleaned_up(client, api, database, row_counts):
+    project = api.project()
+    template = api.template(projectId=project["id"])
+    history = api.sandbox(project, template)  # deleted before it ever ran: history at once
+    assert client.delete(f"/v1/sandboxes/{history['id']}").status_code == 204
+    sandbox = api.sandbox(project, api.template())
+    ref = {"adapter": "local", "kind": "process", "namespace": "mbox-test", "name": "box"}
+    report_runtime(database, sandbox, "running", status="running", runtime_ref=ref)
+    path = f"/v1/projects/{project['id']}"
+    for step in ("active", "deleted, runtime not yet cleaned up"):
+        before = row_counts()
+        assert before["sandbox_holds"] == 1, step
+        refused = client.delete(path)
+        assert (refused.status_code, refused.json()["error"]) == (409, STILL_HAS_SANDBOXES)
+        assert row_counts() == before, step  # nothing deleted, no audit event
+        assert client.get(path).status_code == 200
+        if step == "active":
+            assert client.delete(f"/v1/sandboxes/{sandbox['id']}").status_code == 204
+    report_runtime(database, sandbox, "deleted", runtime_ref=None)
+    assert row_counts()["sandbox_holds"] == 0
+    # Its history (a sandbox of the project's own template too) goes with the project.
+    assert client.delete(path).status_code == 204
+    assert client.get(f"/v1/templates/{template['id']}").status_code == 404
+    counts = row_counts()
+    assert counts["sandboxes"] == counts["sandbox_holds"] == 0
+    assert api.audit(action="project.deleted", resourceId=project["id"])

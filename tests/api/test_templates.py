@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+
+from backend.sandboxes.models import SandboxRow
+from tests.api.test_projects import report_runtime
+
+STILL_USED = "template is still used by sandboxes; delete them before the template"
 
 
 def test_create_global_template_with_defaults(api):
@@ -141,12 +148,32 @@ def test_delete_in_use_is_a_conflict_that_says_why(client, api):
     path = f"/v1/templates/{template['id']}"
     refused = client.delete(path)
     assert refused.status_code == 409
-    assert refused.json()["error"].startswith("template is still used by 1 sandbox")
+    assert refused.json() == {"error": STILL_USED}
     assert client.delete(f"/v1/sandboxes/{sandbox['id']}").status_code == 204
     # A deleted sandbox whose runtime is gone no longer pins its template.
     assert client.delete(path).status_code == 204
     assert client.get(path).status_code == 404
     assert api.audit(action="template.deleted", resourceId=template["id"])
+
+
+def test_delete_waits_until_the_sandbox_runtime_is_cleaned_up(client, api, database, row_counts):
+    project = api.project()
+    template = api.template()
+    sandbox = api.sandbox(project, template)
+    ref = {"adapter": "local", "kind": "process", "namespace": "mbox-test", "name": "box"}
+    report_runtime(database, sandbox, "running", status="running", runtime_ref=ref)
+    assert client.delete(f"/v1/sandboxes/{sandbox['id']}").status_code == 204
+    path = f"/v1/templates/{template['id']}"
+    before = row_counts()
+    refused = client.delete(path)
+    assert (refused.status_code, refused.json()) == (409, {"error": STILL_USED})
+    assert row_counts() == before  # nothing deleted, no audit event
+    report_runtime(database, sandbox, "deleted", runtime_ref=None)
+    assert client.delete(path).status_code == 204
+    # The history stays, without its template.
+    with database.session() as session:
+        kept = session.get(SandboxRow, uuid.UUID(sandbox["id"]))
+        assert kept is not None and kept.template_id is None
 
 
 def test_delete_clears_project_default(client, api):

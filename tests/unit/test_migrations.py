@@ -6,12 +6,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from sqlmodel import select
 
-from backend.db import Database, current_revision
+from backend.db import MIGRATIONS_DIR, Database, current_revision, utcnow
 from backend.models import metadata
+from backend.projects.models import ProjectRow
+from backend.sandboxes.models import SandboxHoldRow, SandboxRow
+from backend.templates.models import TemplateRow
 
 ROOT = Path(__file__).parents[2]
 
@@ -39,12 +46,16 @@ def _migrate_concurrently(url: str, processes: int = 4) -> list[subprocess.Compl
     return [(p.wait(timeout=120), p.stderr.read()) for p in started]
 
 
-def test_concurrent_starts_on_postgres_do_not_race(postgres):
+def _new_postgres_database(postgres, name: str) -> str:
     admin = sa.create_engine(postgres.url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text("CREATE DATABASE race_test"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
     admin.dispose()
-    url = postgres.url("race_test")
+    return postgres.url(name)
+
+
+def test_concurrent_starts_on_postgres_do_not_race(postgres):
+    url = _new_postgres_database(postgres, "race_test")
     results = _migrate_concurrently(url)
     assert all(code == 0 for code, _ in results), results
     database = Database(url)
@@ -72,4 +83,57 @@ def test_first_start_seeds_the_builtin_templates(tmp_path):
     assert all(row.project_id is None for row in rows)
     node = next(row for row in rows if row.slug == "nodejs")
     assert "3000" in str(node.exposed_ports)
+    database.dispose()
+
+
+def _upgrade(database: Database, revision: str) -> None:
+    with database.engine.connect() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        connection.commit()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_upgrade_holds_the_live_sandboxes_already_there(kind, tmp_path, request):
+    """0008 backfills a hold for every live sandbox (not deleted, or deleted but its runtime
+    not yet cleaned up); history holds nothing."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'holds.db'}"
+    else:
+        url = _new_postgres_database(request.getfixturevalue("postgres"), "holds_test")
+    database = Database(url)
+    _upgrade(database, "0007")
+    ref = {"adapter": "local", "kind": "process", "namespace": "ns", "name": "box"}
+    with database.session() as session:
+        template = session.exec(select(TemplateRow)).first()
+        project = ProjectRow(name="Old", slug="old", default_namespace="ns")
+        session.add(project)
+        session.flush()
+        boxes = {
+            name: SandboxRow(
+                project_id=project.id,
+                template_id=template.id,
+                name=name,
+                slug=name,
+                namespace="ns",
+                runtime_ref=runtime_ref,
+                deleted_at=deleted_at,
+            )
+            for name, runtime_ref, deleted_at in [
+                ("running", ref, None),
+                ("pending", None, None),
+                ("awaiting-cleanup", ref, utcnow()),
+                ("history", None, utcnow()),
+            ]
+        }
+        session.add_all(boxes.values())
+        session.commit()
+    database.migrate()
+    with database.session() as session:
+        held = {hold.sandbox_id: hold.template_id for hold in session.exec(select(SandboxHoldRow))}
+    assert held == {
+        boxes[name].id: template.id for name in ("running", "pending", "awaiting-cleanup")
+    }
     database.dispose()
