@@ -12,7 +12,6 @@ from typing import Any
 class ServiceError(Exception):
     status_code = 500
     default_message = "internal server error"
-    headers: dict[str, str] = {}  # extra response headers (read-only default)
 
     def __init__(self, message: str | None = None, **detail: Any) -> None:
         self.message = message or self.default_message
@@ -62,9 +61,9 @@ class RangeNotSatisfiable(ServiceError):
     status_code = 416
     default_message = "requested range is not satisfiable"
 
-    def __init__(self, message: str | None = None, *, headers: dict[str, str]) -> None:
+    def __init__(self, message: str | None = None, *, size: int) -> None:
         super().__init__(message)
-        self.headers = headers
+        self.size = size  # of the whole content (the API answers `Content-Range: bytes */size`)
 
 
 class TooManyRequests(ServiceError):

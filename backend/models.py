@@ -13,7 +13,7 @@ from backend.auth.models import ApiTokenRow, SignInRevocationRow
 from backend.credentials.models import ProjectCredentialRow
 from backend.policy.models import ProjectPolicyRow, ProjectQuotaPolicyRow
 from backend.projects.models import ProjectRow
-from backend.sandboxes.models import PreviewLinkRow, SandboxRow
+from backend.sandboxes.models import PreviewLinkRow, SandboxHoldRow, SandboxRow
 from backend.sessions.models import RuntimeSessionRow, TerminalRecordingRow
 from backend.storage.database import BlobChunkRow
 from backend.tasks.models import ExecutionTaskRow
@@ -36,6 +36,7 @@ __all__ = [
     "ProjectQuotaPolicyRow",
     "ProjectRow",
     "RuntimeSessionRow",
+    "SandboxHoldRow",
     "SandboxRow",
     "SignInRevocationRow",
     "TemplateRow",

@@ -9,10 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 
 from backend import engines
-from backend.artifacts.content import ArtifactContent, artifact_content
-from backend.db import Database
-from backend.runtime import create_runtime
-from backend.runtime.base import RuntimeAdapter
+from backend.services import Services, build_services
 from backend.settings import Settings, SettingsError, get_settings
 
 # Everything the server writes (database, logs, task output, recordings, artifacts, its
@@ -25,13 +22,12 @@ SQLITE_FILES = ("", "-wal", "-shm", "-journal")
 
 
 @functools.cache
-def get_database() -> Database:
-    """The process's database, migrated on first use (under the migration lock)."""
+def get_services() -> Services:
+    """The process's services (database migrated on first use, under the migration lock),
+    shared by the API, the engines and the console."""
     settings = get_settings()
     private_data_dir(settings)
-    database = Database(settings.database_url)
-    database.migrate()
-    return database
+    return build_services(settings)
 
 
 def private_data_dir(settings: Settings) -> None:
@@ -53,23 +49,16 @@ def private_data_dir(settings: Settings) -> None:
                 os.chmod(database + suffix, PRIVATE_FILE)
 
 
-@functools.cache
-def get_runtime() -> RuntimeAdapter:
-    """The process's sandbox runtime (MBOX_RUNTIME)."""
-    return create_runtime(get_settings())
-
-
-@functools.cache
-def get_artifact_content() -> ArtifactContent:
-    """The process's artifact content service (blob stores, runtime, database)."""
-    return artifact_content(get_settings(), get_database(), get_runtime())
-
-
 @contextlib.asynccontextmanager
 async def background_engines() -> AsyncIterator[None]:
-    """The server's lifespan task: engines run while the server serves."""
-    async with engines.running(get_database(), get_runtime(), get_settings()):
-        yield
+    """The server's lifespan task: engines run while the server serves; then the services
+    close (terminals hang up, the relay and the runtime stop)."""
+    services = get_services()
+    try:
+        async with engines.running(services):
+            yield
+    finally:
+        await services.aclose()
 
 
 def check_startup() -> Settings:
@@ -79,10 +68,10 @@ def check_startup() -> Settings:
     except SettingsError as exc:
         sys.exit(f"mbox: {exc}")
     try:
-        get_database()
+        services = get_services()
     except Exception as exc:  # the operator needs the reason, not a traceback
         sys.exit(f"mbox: cannot prepare the database at {_redact(settings.database_url)}: {exc}")
-    availability = get_runtime().availability()
+    availability = services.runtime.availability()
     if not availability.available:
         print(f"mbox: {availability.message}", file=sys.stderr, flush=True)
     return settings

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp
 
 from backend.api.app import create_api
 from backend.api.middleware import WebGuardMiddleware
-from backend.server import background_engines
+from backend.server import background_engines, get_services
 from backend.settings import get_settings
 from mbox_app.pages import audit, projects, sandbox, sandboxes, templates, upcoming
 from state.audit import AuditState
@@ -30,8 +30,13 @@ class MboxApp(rx.App):
         return WebGuardMiddleware(super().__call__(), settings=get_settings())
 
 
+def api_in_front(console: ASGIApp) -> ASGIApp:
+    """The JSON API over the process's services, with the console mounted behind it."""
+    return create_api(console, services=get_services())
+
+
 app = MboxApp(
-    api_transformer=create_api,
+    api_transformer=api_in_front,
     html_lang="en",
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )

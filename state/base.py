@@ -23,7 +23,8 @@ from sqlmodel import Session
 from backend import changes
 from backend.auth.models import Principal
 from backend.errors import ServiceError
-from backend.server import get_database
+from backend.server import get_services
+from backend.services import Services
 
 T = TypeVar("T")
 
@@ -32,9 +33,14 @@ T = TypeVar("T")
 CONSOLE = Principal(subject="console", source="console")
 
 
+def services() -> Services:
+    """The process's services, the same the API and the engines use."""
+    return get_services()
+
+
 def db_session() -> Session:
     """A session on the process-wide database (migrated on first use); use it with `with`."""
-    return get_database().session()
+    return get_services().database.session()
 
 
 async def in_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

@@ -61,11 +61,6 @@ def clock(value: datetime | None) -> str:
     return value.strftime("%H:%M:%S") if value else ""
 
 
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 moment as the runtime sends it (`...Z` included)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def byte_size(size: int) -> str:
     """`0 B`, `512 B`, `1.5 KiB`, `12 KiB`, `3.1 MiB`, `2.0 GiB`."""
     if size < 1024:

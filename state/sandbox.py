@@ -225,21 +225,17 @@ def _validation(row: SandboxRow) -> dict[str, str]:
     return {"validates": str(row.template_id), "verdict": meta.get("validationResult") or "testing"}
 
 
-NO_RUNTIME = "sandbox runtime is not ready"
-
-
-def runtime_row(sandbox_id: str) -> SandboxRow:
-    """The sandbox as the runtime reads need it (NotFound, or the service's refusal)."""
+def sandbox_uuid(sandbox_id: str) -> uuid.UUID:
+    """The page's sandbox id, parsed (NotFound when it is not one)."""
     parsed = parse_id(sandbox_id)
     if parsed is None:
         raise NotFound()
-    with db_session() as session:
-        return runtime_access.runtime_sandbox(session, parsed)
+    return parsed
 
 
 def runtime_message(exc: ServiceError, what: str) -> str:
     """A runtime read's refusal in words (`what` appear once the sandbox has started)."""
-    if exc.message == NO_RUNTIME:
+    if exc.message == runtime_access.NO_RUNTIME:
         return f"No runtime yet: {what} appear once the sandbox has started."
     return exc.message
 

@@ -38,12 +38,10 @@ from backend.artifacts.models import (
 )
 from backend.errors import ServiceError
 from backend.sandboxes import service as sandboxes
-from backend.server import get_artifact_content
-from backend.settings import get_settings
 from backend.tasks import service as tasks
 from backend.tasks.events import complete_utf8
 from backend.tasks.models import ExecutionTaskRow
-from state.base import CONSOLE, attempt, db_session, in_thread
+from state.base import CONSOLE, attempt, db_session, in_thread, services
 from state.format import byte_size, clean_path, short_id, timestamp
 from state.sandbox import SandboxState, SandboxTab
 from state.sandbox_tasks import command_text
@@ -263,7 +261,7 @@ async def read_preview(item: ArtifactItem, total: int | None) -> ArtifactPreview
             preview.kind = "none"
             preview.reason = f"No preview for {item.content_type}: download it instead."
             return preview
-    found = await get_artifact_content().download(
+    found = await services().artifacts.download(
         artifact_id=uuid.UUID(item.id),
         byte_range=ByteRange(0, PREVIEW_BYTES - 1) if item.retained else None,
     )
@@ -338,10 +336,10 @@ class ArtifactsTab(SandboxTab, SandboxState):
 
     def _reset(self) -> None:
         self.reset()
-        self.limit = get_settings().artifact_content_max_bytes
+        self.limit = services().settings.artifact_content_max_bytes
 
     async def _list_artifacts(self) -> None:
-        self.limit = get_settings().artifact_content_max_bytes
+        self.limit = services().settings.artifact_content_max_bytes
         try:
             listing, self.task_filter = await in_thread(
                 read_artifacts, self.view.id, self.task_filter
@@ -401,7 +399,7 @@ class ArtifactsTab(SandboxTab, SandboxState):
         item = self._found(artifact_id)
         if item is None:
             return
-        call = get_artifact_content().capture(principal=CONSOLE, artifact_id=uuid.UUID(artifact_id))
+        call = services().artifacts.capture(principal=CONSOLE, artifact_id=uuid.UUID(artifact_id))
         found = await attempt(self, call, failed=_could_not(f"capture {item.name} again"))
         if not found:
             return
@@ -441,7 +439,7 @@ class ArtifactsTab(SandboxTab, SandboxState):
             self.capture_error = "Start the sandbox first: capturing reads its workspace."
             return
         data = {"kind": kind, "name": name, "uri": f"{WORKSPACE_SCHEME}{path}"}
-        call = get_artifact_content().create_and_capture(
+        call = services().artifacts.create_and_capture(
             principal=CONSOLE,
             sandbox_id=uuid.UUID(self.view.id),
             data=ArtifactCreate.model_validate(data),
@@ -480,7 +478,7 @@ class ArtifactsTab(SandboxTab, SandboxState):
         self.busy = True
         yield
         data = {"kind": "file", "name": filename, "uri": f"{CLIENT_SCHEME}{filename}"}
-        call = get_artifact_content().create_and_upload(
+        call = services().artifacts.create_and_upload(
             principal=CONSOLE,
             sandbox_id=uuid.UUID(self.view.id),
             data=ArtifactCreate.model_validate(data),

@@ -17,8 +17,7 @@ import reflex as rx
 from backend.errors import ServiceError
 from backend.reporting import boundary as boundary_service
 from backend.reporting.boundary import BoundarySummary
-from backend.server import get_runtime
-from state.base import db_session, in_thread
+from state.base import db_session, in_thread, services
 from state.format import duration, sentence
 from state.sandbox import SandboxState, SandboxTab
 
@@ -187,7 +186,7 @@ def fact_groups(summary: BoundarySummary, reach: str) -> list[FactGroup]:
 
 def read_boundary(sandbox_id: str) -> tuple[BoundarySummary, str]:
     """The sandbox's boundary, and its network reach in the API's words."""
-    runtime = get_runtime().describe()
+    runtime = services().runtime.describe()
     with db_session() as session:
         summary = boundary_service.sandbox_boundary(
             session, sandbox_id=uuid.UUID(sandbox_id), runtime=runtime

@@ -7,11 +7,9 @@ import dataclasses
 from typing import Any, ClassVar
 
 from backend.errors import ServiceError
-from backend.sandboxes import runtime_access
-from backend.server import get_runtime
-from state.base import in_thread
-from state.format import clock, parse_time, timestamp
-from state.sandbox import SandboxState, SandboxTab, runtime_message, runtime_row
+from state.base import CONSOLE, services
+from state.format import clock, timestamp
+from state.sandbox import SandboxState, SandboxTab, runtime_message, sandbox_uuid
 
 
 @dataclasses.dataclass
@@ -24,15 +22,13 @@ class EventItem:
 
 
 async def read_events(sandbox_id: str) -> list[EventItem]:
-    sandbox = await in_thread(runtime_row, sandbox_id)
-    found = await runtime_access.events(get_runtime(), sandbox)
-    items = []
-    for event in reversed(found):  # newest first
-        at = parse_time(event["firstTimestamp"])
-        items.append(
-            EventItem(clock(at), timestamp(at), event["type"], event["reason"], event["message"])
-        )
-    return items
+    found = await services().runtime_access.events(
+        principal=CONSOLE, sandbox_id=sandbox_uuid(sandbox_id)
+    )
+    return [
+        EventItem(clock(e.timestamp), timestamp(e.timestamp), e.type, e.reason, e.message)
+        for e in reversed(found)  # newest first
+    ]
 
 
 class EventsTab(SandboxTab, SandboxState):

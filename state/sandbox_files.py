@@ -15,8 +15,7 @@ import reflex as rx
 
 from backend.errors import ServiceError
 from backend.sandboxes import files
-from backend.server import get_database, get_runtime
-from state.base import CONSOLE, attempt
+from state.base import CONSOLE, attempt, services
 from state.format import byte_size, clean_path, timestamp
 from state.sandbox import SandboxState, SandboxTab
 
@@ -71,7 +70,9 @@ def _order(item: FileItem) -> tuple[bool, str]:
 
 
 async def read_listing(sandbox_id: str, path: str) -> list[FileItem]:
-    entries = await files.list_files(get_runtime(), uuid.UUID(sandbox_id), path)
+    entries = await services().files.list(
+        principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), path=path
+    )
     return sorted((_item(e) for e in entries), key=_order)
 
 
@@ -92,7 +93,9 @@ async def read_view(sandbox_id: str, path: str, size: int) -> FileView:
     if size > SHOWN_BYTES:
         view.kind = "large"
         return view
-    data = await files.read_file(get_runtime(), uuid.UUID(sandbox_id), path)
+    data = await services().files.read(
+        principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), path=path
+    )
     view.size = byte_size(len(data))
     if _is_text(data):
         view.kind, view.text = "text", data.decode("utf-8")
@@ -185,7 +188,7 @@ class FilesTab(SandboxTab, SandboxState):
 
     @rx.event
     async def delete_entry(self, path: str):
-        call = files.delete_file(get_database(), get_runtime(), **self._as_console(path))
+        call = services().files.delete(**self._as_console(path))
         if not await attempt(self, call, clear=("notice",)):
             return
         if self.file.path == path:
@@ -206,7 +209,7 @@ class FilesTab(SandboxTab, SandboxState):
             self.new_file_error = "Enter a path for the file, such as notes/todo.txt."
             return
         data = str(form.get("content") or "").encode()
-        call = files.write_file(get_database(), get_runtime(), **self._as_console(path), data=data)
+        call = services().files.write(**self._as_console(path), data=data)
         if not await attempt(self, call, error="new_file_error", clear=()):
             return
         self.new_file_open = False
@@ -216,7 +219,7 @@ class FilesTab(SandboxTab, SandboxState):
     @rx.event
     async def download_file(self, path: str):
         try:
-            data = await files.read_file(get_runtime(), uuid.UUID(self.view.id), path)
+            data = await services().files.read(**self._as_console(path))
         except ServiceError as exc:
             self.error = exc.message
             return None

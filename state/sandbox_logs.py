@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from backend.errors import ServiceError
-from backend.sandboxes import runtime_access
-from backend.server import get_runtime
-from state.base import in_thread
-from state.sandbox import SandboxState, SandboxTab, runtime_message, runtime_row
+from state.base import CONSOLE, services
+from state.sandbox import SandboxState, SandboxTab, runtime_message, sandbox_uuid
 
 LOG_LINES = 200
 
 
 async def read_logs(sandbox_id: str) -> str:
-    sandbox = await in_thread(runtime_row, sandbox_id)
-    return (await runtime_access.logs(get_runtime(), sandbox, LOG_LINES))["logs"]
+    found = await services().runtime_access.logs(
+        principal=CONSOLE, sandbox_id=sandbox_uuid(sandbox_id), lines=LOG_LINES
+    )
+    return found.text
 
 
 class LogsTab(SandboxTab, SandboxState):

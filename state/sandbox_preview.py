@@ -27,8 +27,7 @@ from backend.errors import ServiceError
 from backend.sandboxes import previews
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.models import PreviewLinkCreate, PreviewLinkRow, SandboxUpdate
-from backend.settings import get_settings
-from state.base import CONSOLE, attempt, db_session, in_thread
+from state.base import CONSOLE, attempt, db_session, in_thread, services
 from state.format import clock, relative, timestamp
 from state.sandbox import SandboxState, SandboxTab
 from state.sandbox_terminal import copy_to_clipboard
@@ -92,7 +91,7 @@ def read_previews(sandbox_id: str) -> tuple[list[PreviewPortItem], list[LinkItem
     with db_session() as session:
         sandbox = sandboxes.get_sandbox(session, parsed)
         rows = previews.list_links(session, sandbox_id=parsed)[:SHOWN_LINKS]
-    settings, now = get_settings(), utcnow()
+    settings, now = services().settings, utcnow()
     ports = []
     for port in sandbox.ports:
         protocol = (port.get("protocol") or "TCP").upper()
@@ -113,7 +112,7 @@ def create_link(sandbox_id: str, port: int, seconds: int, label: str) -> tuple[s
         row, url = previews.create_link(
             session,
             principal=CONSOLE,
-            settings=get_settings(),
+            settings=services().settings,
             sandbox_id=uuid.UUID(sandbox_id),
             data=data,
         )

@@ -26,8 +26,7 @@ from backend.db import utcnow
 from backend.errors import ServiceError
 from backend.sessions import service as session_service
 from backend.sessions.models import RuntimeSession
-from backend.settings import get_settings
-from state.base import CONSOLE, attempt, db_session, in_thread
+from state.base import CONSOLE, attempt, db_session, in_thread, services
 from state.format import byte_size, clock, duration, short_id, timestamp
 from state.sandbox import SandboxState, SandboxTab
 
@@ -122,7 +121,7 @@ def _item(found: RuntimeSession, now: datetime, attachable: bool) -> SessionItem
 def read_sessions(sandbox_id: str) -> list[SessionItem]:
     with db_session() as session:
         found = session_service.list_sessions(session, sandbox_id=uuid.UUID(sandbox_id))
-    now, grace = utcnow(), get_settings().terminal_grace_seconds
+    now, grace = utcnow(), services().settings.terminal_grace_seconds
     items, seen = [], set()
     for one in found[:SHOWN]:  # newest first: only a terminal's newest session attaches
         attachable = one.terminal_id not in seen and _may_run(one, now, grace)
@@ -148,7 +147,7 @@ class SessionsTab(SandboxTab, SandboxState):
             found = await in_thread(read_sessions, sandbox_id)
         except ServiceError as exc:
             return {"sessions": [], "error": exc.message, "loaded": True}
-        grace = duration(get_settings().terminal_grace_seconds)
+        grace = duration(services().settings.terminal_grace_seconds)
         return {"sessions": found, "error": "", "loaded": True, "grace": grace}
 
     def _reset(self) -> None:

@@ -24,12 +24,10 @@ import reflex as rx
 
 from backend.db import utcnow
 from backend.errors import ServiceError
-from backend.settings import get_settings
 from backend.tasks import service as task_service
 from backend.tasks.events import complete_utf8
 from backend.tasks.models import FINISHED_STATUSES, ExecutionTaskCreate, ExecutionTaskRow
-from backend.tasks.output import task_output_store
-from state.base import CONSOLE, attempt, change_rounds, db_session, in_thread
+from state.base import CONSOLE, attempt, change_rounds, db_session, in_thread, services
 from state.format import byte_size, clock, duration, parse_id, sentence, short_id, timestamp
 from state.sandbox import SandboxState, SandboxTab
 
@@ -126,7 +124,7 @@ def _tail(data: bytes) -> bytes:
 
 def _stream(task_id: uuid.UUID, stream: str, active: bool) -> StreamView:
     """The last `SHOWN_BYTES` of the stream (like `tail -f` while the task runs)."""
-    store = task_output_store(get_settings())
+    store = services().task_output
     size = store.size(task_id, stream)
     offset = max(0, size - SHOWN_BYTES)
     data = store.read(task_id, stream, offset, SHOWN_BYTES)
@@ -198,7 +196,7 @@ def cancel_task(task_id: str) -> None:
 
 
 def read_output(task_id: str, stream: str) -> bytes:
-    store = task_output_store(get_settings())
+    store = services().task_output
     return store.read(uuid.UUID(task_id), stream, 0, DOWNLOAD_BYTES)
 
 

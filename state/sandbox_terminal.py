@@ -34,7 +34,7 @@ import reflex as rx
 from reflex_xtermjs import XTermAPI
 
 from backend.sessions.terminals import TERMINAL_ENDED
-from backend.settings import get_settings
+from state.base import services
 from state.format import duration, short_id
 from state.sandbox import SandboxState, SandboxTab
 
@@ -184,7 +184,7 @@ class TerminalTab(SandboxTab, SandboxState):
     def disconnect_terminal(self):
         if not self.terminal_id:
             return None
-        grace = duration(get_settings().terminal_grace_seconds)
+        grace = duration(services().settings.terminal_grace_seconds)
         self.status = "disconnected"
         self.detail = (
             f"Disconnected. The shell keeps running for {grace} without a window; "

@@ -16,7 +16,7 @@ from backend.auth.service import (
     describe_subject,
     sign_in_from_cookie,
 )
-from backend.settings import get_settings
+from state.base import services
 
 
 def sign_in_cookie(header: str) -> str | None:
@@ -36,7 +36,7 @@ class SignInState(rx.State):
 
     @rx.event
     def identify(self):
-        settings = get_settings()
+        settings = services().settings
         self.auth_required = settings.auth_required
         sign_in = sign_in_from_cookie(settings, sign_in_cookie(self.router.headers.cookie))
         self.identity = describe_subject(sign_in.subject) if sign_in else ""

@@ -28,7 +28,7 @@ TEST_DB = "mbox_test"
 @pytest.fixture(autouse=True)
 def _umask() -> Iterator[None]:
     """Each test starts with the usual umask and leaves it so: code under test that sets
-    the server's private one (backend.server.get_database) must not change what later
+    the server's private one (backend.server.get_services) must not change what later
     tests create for sandbox users to read."""
     previous = os.umask(0o022)
     yield

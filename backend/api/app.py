@@ -28,13 +28,8 @@ from backend.api import (
     terminal,
 )
 from backend.api.middleware import ApiRequestMiddleware, SignIns, WebGuardMiddleware
-from backend.artifacts.content import artifact_content
-from backend.db import Database
-from backend.errors import ServiceError
-from backend.runtime.base import RuntimeAdapter
-from backend.sandboxes.lifetime import ActivityMeter
-from backend.settings import Settings
-from backend.tasks.output import task_output_store
+from backend.errors import RangeNotSatisfiable, ServiceError
+from backend.services import Services
 
 log = logging.getLogger("mbox.api")
 ROUTERS = (
@@ -54,30 +49,17 @@ ROUTERS = (
 )
 
 
-def create_api(
-    console: ASGIApp | None = None,
-    *,
-    settings: Settings | None = None,
-    database: Database | None = None,
-    runtime: RuntimeAdapter | None = None,
-) -> FastAPI:
-    """Build the API. As Reflex's api_transformer it receives Reflex's ASGI app (`console`),
-    mounted last so API routes match first. Tests pass their own settings and database."""
-    if settings is None or database is None or runtime is None:
-        from backend.server import get_database, get_runtime, get_settings
-
-        settings, database = settings or get_settings(), database or get_database()
-        runtime = runtime or get_runtime()
+def create_api(console: ASGIApp | None = None, *, services: Services) -> FastAPI:
+    """Build the API over `services` (the process's, or a test's own: whoever built them
+    closes them). As Reflex's api_transformer it receives Reflex's ASGI app (`console`),
+    mounted last so API routes match first."""
+    settings = services.settings
     api = FastAPI(title="mbox API", docs_url=None, redoc_url=None, openapi_url=None)
-    api.state.settings = settings
-    api.state.database = database
-    api.state.runtime = runtime
-    api.state.task_output = task_output_store(settings)
-    api.state.terminals = terminal.terminal_hub(settings, database, runtime)
-    api.state.activity = ActivityMeter(database)
-    api.state.previews = previews.shared_previews(database, runtime, api.state.activity)
-    api.state.artifacts = artifact_content(settings, database, runtime)
-    api.state.sign_ins = SignIns(settings, database)
+    api.state.services = services
+    # Per app, at the HTTP edge: the preview relay, the sign-in revocation cache and the
+    # sign-in rate limit.
+    api.state.previews = previews.Previews.of(services)
+    api.state.sign_ins = SignIns(settings, services.database)
     api.state.sign_in_limiter = console_auth.SignInLimiter()
     for router in ROUTERS:
         api.include_router(router.router)
@@ -88,7 +70,7 @@ def create_api(
     _install_error_handlers(api)
     api.add_middleware(ApiRequestMiddleware, settings=settings, sign_ins=api.state.sign_ins)
     # Requests for a preview origin never reach the API or the console.
-    api.add_middleware(previews.PreviewHostMiddleware, settings=settings, database=database)
+    api.add_middleware(previews.PreviewHostMiddleware, settings=settings)
     # Outermost: Host names, foreign origins and CORS (mbox_app wraps Reflex in it too).
     api.add_middleware(WebGuardMiddleware, settings=settings)
     if console is not None:
@@ -128,7 +110,10 @@ def _error(
 def _install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(ServiceError)
     async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
-        return _error(exc.status_code, exc.message, exc.detail, exc.headers or None)
+        headers = None
+        if isinstance(exc, RangeNotSatisfiable):
+            headers = {"Content-Range": f"bytes */{exc.size}"}
+        return _error(exc.status_code, exc.message, exc.detail, headers)
 
     @api.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,6 +11,7 @@ from starlette.background import BackgroundTask
 
 from backend.api.deps import (
     ArtifactId,
+    ArtifactsDep,
     Body,
     PrincipalDep,
     ProjectId,
@@ -21,7 +22,7 @@ from backend.api.deps import (
 from backend.api.openapi import body, deleted, returns, returns_list
 from backend.api.responses import SAFE_DOWNLOAD, PageLimit, download_headers, page, public
 from backend.artifacts import service as artifacts
-from backend.artifacts.content import ArtifactContent, ByteRange, ContentStream
+from backend.artifacts.content import ByteRange, ContentStream
 from backend.artifacts.models import Artifact, ArtifactCreate, ArtifactUsage
 from backend.errors import InvalidInput
 
@@ -31,10 +32,6 @@ BINARY = {"schema": {"type": "string", "format": "binary"}}
 # looks for these two by name.
 UPLOAD_TYPES = {"application/octet-stream": BINARY, "text/plain": BINARY, "*/*": BINARY}
 MAX_SOURCE_URI_CHARS = 4096
-
-
-def _content(request: Request) -> ArtifactContent:
-    return request.app.state.artifacts
 
 
 def _listed(rows: artifacts.Listed, limit: int) -> JSONResponse:
@@ -87,10 +84,10 @@ def delete_artifact(
 
 @router.post("/v1/artifacts/{artifactID}/capture", responses=returns(Artifact))
 async def capture(
-    request: Request, principal: PrincipalDep, artifact_id: ArtifactId
+    content: ArtifactsDep, principal: PrincipalDep, artifact_id: ArtifactId
 ) -> JSONResponse:
     """Retain the bytes at the artifact's workspace:// path; a directory as tar.gz."""
-    found = await _content(request).capture(principal=principal, artifact_id=artifact_id)
+    found = await content.capture(principal=principal, artifact_id=artifact_id)
     return public(found)
 
 
@@ -101,6 +98,7 @@ async def capture(
 )
 async def upload(
     request: Request,
+    content: ArtifactsDep,
     principal: PrincipalDep,
     artifact_id: ArtifactId,
     source_uri: Annotated[str, Header(alias="X-Mbox-Artifact-Source-URI")] = "",
@@ -109,7 +107,7 @@ async def upload(
     if len(source_uri) > MAX_SOURCE_URI_CHARS:
         raise InvalidInput("X-Mbox-Artifact-Source-URI is too long")
     declared = request.headers.get("content-length", "")
-    found = await _content(request).upload(
+    found = await content.upload(
         principal=principal,
         artifact_id=artifact_id,
         chunks=request.stream(),
@@ -129,13 +127,13 @@ async def upload(
     },
 )
 async def download(
-    request: Request,
+    content: ArtifactsDep,
     artifact_id: ArtifactId,
     byte_range: Annotated[str | None, Header(alias="Range")] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     """Retained bytes first (verified against their sha256), else a live workspace read."""
-    found = await _content(request).download(
+    found = await content.download(
         artifact_id=artifact_id, byte_range=requested_range(byte_range), if_none_match=if_none_match
     )
     status = 304 if found.not_modified else 206 if found.byte_range is not None else 200

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from backend.api.deps import SandboxId, SessionDep, TemplateId
+from backend.api.deps import RuntimeDep, SandboxId, SessionDep, TemplateId
 from backend.api.openapi import returns
 from backend.api.responses import public
 from backend.reporting import boundary
@@ -21,7 +21,7 @@ router = APIRouter()
     "/v1/templates/{templateID}/boundary", tags=["templates"], responses=returns(BoundarySummary)
 )
 def template_boundary(
-    request: Request,
+    runtime: RuntimeDep,
     session: SessionDep,
     template_id: TemplateId,
     projectId: Annotated[str | None, Query()] = None,  # noqa: N803 - the contract's name
@@ -32,7 +32,7 @@ def template_boundary(
         session,
         template_id=template_id,
         project_id=project_id,
-        runtime=request.app.state.runtime.describe(),
+        runtime=runtime.describe(),
     )
     return public(summary)
 
@@ -40,8 +40,8 @@ def template_boundary(
 @router.get(
     "/v1/sandboxes/{sandboxID}/boundary", tags=["sandboxes"], responses=returns(BoundarySummary)
 )
-def sandbox_boundary(request: Request, session: SessionDep, sandbox_id: SandboxId) -> JSONResponse:
-    summary = boundary.sandbox_boundary(
-        session, sandbox_id=sandbox_id, runtime=request.app.state.runtime.describe()
-    )
+def sandbox_boundary(
+    runtime: RuntimeDep, session: SessionDep, sandbox_id: SandboxId
+) -> JSONResponse:
+    summary = boundary.sandbox_boundary(session, sandbox_id=sandbox_id, runtime=runtime.describe())
     return public(summary)

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from backend.api.deps import SettingsDep
 from backend.auth.service import (
     SECURE_SIGN_IN_COOKIE,
     SIGN_IN_COOKIE,
@@ -135,8 +136,8 @@ def _safe_next(value: str | None) -> str:
 
 
 @router.get("/login", response_model=None)
-def login_page(request: Request) -> HTMLResponse | RedirectResponse:
-    if not request.app.state.settings.auth_required:  # nothing to sign in to
+def login_page(request: Request, settings: SettingsDep) -> HTMLResponse | RedirectResponse:
+    if not settings.auth_required:  # nothing to sign in to
         return RedirectResponse("/", status_code=303)
     error = '<div class="error" role="alert">That token is not valid.</div>'
     return HTMLResponse(
@@ -148,7 +149,7 @@ def login_page(request: Request) -> HTMLResponse | RedirectResponse:
 
 
 @router.post("/login")
-async def login(request: Request) -> Response:
+async def login(request: Request, settings: SettingsDep) -> Response:
     limiter: SignInLimiter = request.app.state.sign_in_limiter
     address = request.client.host if request.client else ""
     if wait := limiter.retry_after(address):
@@ -162,7 +163,6 @@ async def login(request: Request) -> Response:
         return JSONResponse({"error": f"sign-in form is larger than {MAX_FORM_BYTES} bytes"}, 413)
     form = parse_qs(body.decode("utf-8", "replace"))
     target = _safe_next(form.get("next", [""])[0])
-    settings = request.app.state.settings
     if not token_matches(settings, form.get("token", [""])[0]):
         limiter.failed(address)
         return RedirectResponse(f"/login?error=1&next={quote(target)}", status_code=303)

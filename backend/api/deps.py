@@ -1,4 +1,5 @@
-"""Dependencies shared by the routers: database session, principal, ids, JSON bodies."""
+"""Dependencies shared by the routers: the services, database session, principal, ids,
+JSON bodies."""
 
 from __future__ import annotations
 
@@ -11,10 +12,20 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Path, Request
 from pydantic import ValidationError
 from sqlmodel import Session
+from starlette.requests import HTTPConnection
 
+from backend.artifacts.content import ArtifactContent
 from backend.auth.models import Principal
+from backend.db import Database
 from backend.errors import InvalidInput, ServiceError, TooLarge
+from backend.runtime.base import RuntimeAdapter
+from backend.sandboxes.files import WorkspaceFiles
+from backend.sandboxes.runtime_access import RuntimeAccess
 from backend.schemas import RequestModel
+from backend.services import Services
+from backend.sessions.terminals import TerminalHub
+from backend.settings import Settings
+from backend.tasks.output import OutputStore
 from backend.validation import parse_uuid
 
 ModelT = TypeVar("ModelT", bound=RequestModel)
@@ -36,8 +47,33 @@ def is_json_media_type(content_type: str | None) -> bool:
     )
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.database.session() as session:
+def get_services(connection: HTTPConnection) -> Services:
+    """The services the app was built with (HTTP and WebSocket routes alike)."""
+    return connection.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def _service(name: str) -> Callable[[Services], Any]:
+    def one(services: ServicesDep) -> Any:
+        return getattr(services, name)
+
+    return one
+
+
+SettingsDep = Annotated[Settings, Depends(_service("settings"))]
+DatabaseDep = Annotated[Database, Depends(_service("database"))]
+RuntimeDep = Annotated[RuntimeAdapter, Depends(_service("runtime"))]
+ArtifactsDep = Annotated[ArtifactContent, Depends(_service("artifacts"))]
+FilesDep = Annotated[WorkspaceFiles, Depends(_service("files"))]
+RuntimeAccessDep = Annotated[RuntimeAccess, Depends(_service("runtime_access"))]
+TaskOutputDep = Annotated[OutputStore, Depends(_service("task_output"))]
+TerminalsDep = Annotated[TerminalHub, Depends(_service("terminals"))]
+
+
+def get_session(services: ServicesDep) -> Iterator[Session]:
+    with services.database.session() as session:
         yield session
 
 
@@ -117,7 +153,7 @@ def _has_nul(value: Any) -> bool:
 
 
 async def _read_bounded(request: Request) -> bytes:
-    limit = request.app.state.settings.max_request_body_bytes
+    limit = request.app.state.services.settings.max_request_body_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"request body is larger than {limit} bytes")

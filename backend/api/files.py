@@ -7,11 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from backend.api.deps import PrincipalDep, SandboxId
-from backend.api.responses import PageLimit, download_headers, page
+from backend.api.deps import FilesDep, PrincipalDep, SandboxId
+from backend.api.responses import PageLimit, download_headers, iso_time, page
 from backend.errors import TooLarge
 from backend.sandboxes import files
-from backend.sandboxes import service as sandboxes
 
 router = APIRouter(tags=["sandboxes"])
 PathQuery = Annotated[str, Query(description="Path relative to the workspace")]
@@ -20,18 +19,17 @@ BINARY = {
 }
 
 
-async def _sandbox(request: Request, sandbox_id) -> None:
-    await request.app.state.database.call(sandboxes.get_sandbox, sandbox_id)
-
-
 @router.get(
     "/v1/sandboxes/{sandboxID}/files", responses={200: {"description": "Directory listing"}}
 )
 async def list_files(
-    request: Request, sandbox_id: SandboxId, limit: PageLimit, path: PathQuery = ""
+    workspace: FilesDep,
+    principal: PrincipalDep,
+    sandbox_id: SandboxId,
+    limit: PageLimit,
+    path: PathQuery = "",
 ) -> JSONResponse:
-    await _sandbox(request, sandbox_id)
-    entries = await files.list_files(request.app.state.runtime, sandbox_id, path)
+    entries = await workspace.list(principal=principal, sandbox_id=sandbox_id, path=path)
     return page([_entry_json(entry) for entry in entries], limit, path=path)
 
 
@@ -41,7 +39,7 @@ def _entry_json(entry: files.WorkspaceEntry) -> dict[str, Any]:
         "name": entry.name,
         "type": entry.type,
         "size": entry.size,
-        "modifiedAt": entry.modified_at.isoformat().replace("+00:00", "Z"),
+        "modifiedAt": iso_time(entry.modified_at),
     }
 
 
@@ -49,9 +47,10 @@ def _entry_json(entry: files.WorkspaceEntry) -> dict[str, Any]:
     "/v1/sandboxes/{sandboxID}/files/content",
     responses={200: {"description": "File bytes", **BINARY}},
 )
-async def read_file(request: Request, sandbox_id: SandboxId, path: PathQuery) -> Response:
-    await _sandbox(request, sandbox_id)
-    data = await files.read_file(request.app.state.runtime, sandbox_id, path)
+async def read_file(
+    workspace: FilesDep, principal: PrincipalDep, sandbox_id: SandboxId, path: PathQuery
+) -> Response:
+    data = await workspace.read(principal=principal, sandbox_id=sandbox_id, path=path)
     name = path.rstrip("/").rpartition("/")[2]
     return Response(data, media_type="application/octet-stream", headers=download_headers(name))
 
@@ -63,18 +62,14 @@ async def read_file(request: Request, sandbox_id: SandboxId, path: PathQuery) ->
     openapi_extra={"requestBody": {"required": True, **BINARY}},
 )
 async def write_file(
-    request: Request, principal: PrincipalDep, sandbox_id: SandboxId, path: PathQuery
+    request: Request,
+    workspace: FilesDep,
+    principal: PrincipalDep,
+    sandbox_id: SandboxId,
+    path: PathQuery,
 ) -> Response:
-    await _sandbox(request, sandbox_id)
     data = await _read_limited(request, files.MAX_WRITE_BYTES)
-    await files.write_file(
-        request.app.state.database,
-        request.app.state.runtime,
-        principal=principal,
-        sandbox_id=sandbox_id,
-        path=path,
-        data=data,
-    )
+    await workspace.write(principal=principal, sandbox_id=sandbox_id, path=path, data=data)
     return Response(status_code=204)
 
 
@@ -82,16 +77,9 @@ async def write_file(
     "/v1/sandboxes/{sandboxID}/files", status_code=204, responses={204: {"description": "Deleted"}}
 )
 async def delete_file(
-    request: Request, principal: PrincipalDep, sandbox_id: SandboxId, path: PathQuery
+    workspace: FilesDep, principal: PrincipalDep, sandbox_id: SandboxId, path: PathQuery
 ) -> Response:
-    await _sandbox(request, sandbox_id)
-    await files.delete_file(
-        request.app.state.database,
-        request.app.state.runtime,
-        principal=principal,
-        sandbox_id=sandbox_id,
-        path=path,
-    )
+    await workspace.delete(principal=principal, sandbox_id=sandbox_id, path=path)
     return Response(status_code=204)
 
 

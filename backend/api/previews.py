@@ -32,17 +32,17 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep
+from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep, SettingsDep
 from backend.api.middleware import reject
 from backend.api.openapi import body, returns, returns_list
-from backend.api.proxy import Relay
+from backend.api.proxy import Relay, RelayLimits
 from backend.api.responses import PageLimit, items
-from backend.db import Database
 from backend.errors import Conflict, InvalidInput, NotFound, ServiceError
 from backend.sandboxes import previews
 from backend.sandboxes.lifetime import ActivityMeter
 from backend.sandboxes.models import PreviewLink, PreviewLinkCreate
 from backend.sandboxes.previews import LINK_PATH, PORT_NOT_PREVIEWABLE, PreviewDomain, PreviewGate
+from backend.services import Services
 from backend.settings import Settings
 from backend.validation import parse_uuid
 
@@ -100,29 +100,26 @@ BINARY = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Previews:
-    """What the preview routes share, one per app: the relay (and its connection pool),
-    the link and sandbox caches, and the activity meter (idle timeout)."""
+    """What the preview routes share, one per app (`app.state.previews`): the relay and its
+    connection pool, which belong to the HTTP edge, and from the services the link and
+    sandbox caches (the gate) and the activity meter (idle timeout)."""
 
     relay: Relay
     gate: PreviewGate
     activity: ActivityMeter
 
-    async def aclose(self) -> None:
-        self.gate.close()
-        await self.relay.aclose()
-
-
-def shared_previews(database: Database, runtime: Any, activity: ActivityMeter) -> Previews:
-    """Built once per app by `create_api` (app.state.previews)."""
-    return Previews(Relay(runtime), PreviewGate(database), activity)
+    @classmethod
+    def of(cls, services: Services) -> Previews:
+        relay = Relay(services.runtime, RelayLimits.of(services.settings))
+        return cls(relay, services.preview_gate, services.activity)
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
-    await app.state.previews.aclose()
+    await app.state.previews.relay.aclose()
 
 
 router = APIRouter(tags=["sandboxes"], lifespan=_lifespan)
@@ -138,7 +135,7 @@ router = APIRouter(tags=["sandboxes"], lifespan=_lifespan)
     openapi_extra=body(PreviewLinkCreate),
 )
 def create_preview_link(
-    request: Request,
+    settings: SettingsDep,
     session: SessionDep,
     principal: PrincipalDep,
     sandbox_id: SandboxId,
@@ -148,7 +145,7 @@ def create_preview_link(
     link, url = previews.create_link(
         session,
         principal=principal,
-        settings=request.app.state.settings,
+        settings=settings,
         sandbox_id=sandbox_id,
         data=data,
     )
@@ -316,10 +313,9 @@ class PreviewHostMiddleware:
     """Requests whose Host is a preview origin go to the preview app; all others pass
     through untouched (one substring test on the Host header)."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, database: Database) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        self.database = database
         self.domain = PreviewDomain.of(settings)
         self._needle = ("." + self.domain.host).encode()
 

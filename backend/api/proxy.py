@@ -182,12 +182,11 @@ class _ClientGone(Exception):
 
 
 class Relay:
-    """One per app: the upstream connection pool, the connections each sandbox holds, and
-    the two relays."""
+    """One per process (backend.services): the upstream connection pool, the connections
+    each sandbox holds, and the two relays."""
 
-    def __init__(self, runtime: Any, limits: RelayLimits | None = None) -> None:
+    def __init__(self, runtime: Any, limits: RelayLimits) -> None:
         self.runtime = runtime
-        # None: read from the app's settings on first use (scope["app"].state.settings).
         self.limits = limits
         self._held: dict[uuid.UUID, int] = {}
         self.pool = httpcore.AsyncConnectionPool(
@@ -206,11 +205,6 @@ class Relay:
     def held(self, sandbox_id: uuid.UUID) -> int:
         """Upstream connections (requests in flight, WebSockets) the sandbox holds now."""
         return self._held.get(sandbox_id, 0)
-
-    def _limits(self, scope: Scope) -> RelayLimits:
-        if self.limits is None:
-            self.limits = RelayLimits.of(scope["app"].state.settings)
-        return self.limits
 
     @contextlib.contextmanager
     def _slot(self, sandbox_id: uuid.UUID, limit: int) -> Iterator[None]:
@@ -258,7 +252,7 @@ class Relay:
         drop_headers: frozenset[bytes] = frozenset(),
     ) -> None:
         """Relay one HTTP request to `target` (path and query) on the sandbox port."""
-        upstream = Upstream(sandbox_id, port, target, prefix, self._limits(scope))
+        upstream = Upstream(sandbox_id, port, target, prefix, self.limits)
         await self._holding_a_slot(
             scope,
             send,
@@ -371,7 +365,7 @@ class Relay:
         the app chose, then frames both ways until either side closes."""
         if (await receive())["type"] != "websocket.connect":
             return
-        upstream = Upstream(sandbox_id, port, target, prefix, self._limits(scope))
+        upstream = Upstream(sandbox_id, port, target, prefix, self.limits)
         await self._holding_a_slot(
             scope,
             send,

@@ -4,13 +4,14 @@ limit every list route takes; and the headers of user content served as a downlo
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
 
-from backend.artifacts.content import attachment
 from backend.errors import InvalidInput
 from backend.schemas import PublicModel
 
@@ -99,3 +100,16 @@ def download_headers(name: str) -> dict[str, str]:
         "Content-Disposition": attachment(_CONTROL.sub("_", name) or "download"),
         **SAFE_DOWNLOAD,
     }
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition that always downloads (user content is never rendered on the
+    API origin) and keeps non-ASCII names (RFC 6266 filename*)."""
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "'").replace("\\", "_")
+    quoted = urllib.parse.quote(name, safe="")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}"
+
+
+def iso_time(moment: datetime) -> str:
+    """A UTC time as the contract writes it (`2026-01-02T03:04:05.123456Z`)."""
+    return moment.isoformat().replace("+00:00", "Z")

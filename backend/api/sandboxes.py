@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
-from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep
+from backend.api.deps import Body, PrincipalDep, RuntimeAccessDep, SandboxId, SessionDep
 from backend.api.openapi import body, deleted, returns, returns_list
-from backend.api.responses import PageLimit, item, items, page
+from backend.api.responses import PageLimit, iso_time, item, items, page
 from backend.errors import InvalidInput
-from backend.sandboxes import lifetime, runtime_access
+from backend.runtime import base as runtime_base
+from backend.sandboxes import lifetime
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.lifetime import SandboxRenew
 from backend.sandboxes.models import (
@@ -22,9 +22,9 @@ from backend.sandboxes.models import (
     RuntimeTarget,
     Sandbox,
     SandboxCreate,
-    SandboxRow,
     SandboxUpdate,
 )
+from backend.sandboxes.runtime_access import PortView
 from backend.validation import optional_uuid
 
 router = APIRouter(tags=["sandboxes"])
@@ -114,14 +114,12 @@ def renew_sandbox(
 # -- runtime access ------------------------------------------------------------------------
 
 
-async def _runtime_sandbox(request: Request, sandbox_id: uuid.UUID) -> SandboxRow:
-    return await request.app.state.database.call(runtime_access.runtime_sandbox, sandbox_id)
-
-
 @router.get("/v1/sandboxes/{sandboxID}/runtime", tags=["runtime"], responses=returns(RuntimeTarget))
-async def get_runtime_target(request: Request, sandbox_id: SandboxId) -> JSONResponse:
-    sandbox = await _runtime_sandbox(request, sandbox_id)
-    return JSONResponse(await runtime_access.target(request.app.state.runtime, sandbox))
+async def get_runtime_target(
+    access: RuntimeAccessDep, principal: PrincipalDep, sandbox_id: SandboxId
+) -> JSONResponse:
+    found = await access.target(principal=principal, sandbox_id=sandbox_id)
+    return JSONResponse(_target_json(found))
 
 
 MAX_TAIL_LINES = 5000
@@ -144,24 +142,70 @@ TailLines = Annotated[int, Depends(tail_lines)]
 
 
 @router.get("/v1/sandboxes/{sandboxID}/logs", tags=["runtime"], responses=returns(LogResult))
-async def get_logs(request: Request, sandbox_id: SandboxId, lines: TailLines) -> JSONResponse:
-    sandbox = await _runtime_sandbox(request, sandbox_id)
-    return JSONResponse(await runtime_access.logs(request.app.state.runtime, sandbox, lines))
+async def get_logs(
+    access: RuntimeAccessDep, principal: PrincipalDep, sandbox_id: SandboxId, lines: TailLines
+) -> JSONResponse:
+    found = await access.logs(principal=principal, sandbox_id=sandbox_id, lines=lines)
+    return JSONResponse({"target": _target_json(found.target), "logs": found.text})
 
 
 @router.get(
     "/v1/sandboxes/{sandboxID}/events", tags=["runtime"], responses=returns_list(RuntimeEvent)
 )
-async def get_events(request: Request, sandbox_id: SandboxId, limit: PageLimit) -> JSONResponse:
-    sandbox = await _runtime_sandbox(request, sandbox_id)
-    events = await runtime_access.events(request.app.state.runtime, sandbox)
-    return page(events, limit, newest_last=True)
+async def get_events(
+    access: RuntimeAccessDep, principal: PrincipalDep, sandbox_id: SandboxId, limit: PageLimit
+) -> JSONResponse:
+    found = await access.events(principal=principal, sandbox_id=sandbox_id)
+    return page([_event_json(event) for event in found], limit, newest_last=True)
 
 
 @router.get(
     "/v1/sandboxes/{sandboxID}/ports", tags=["runtime"], responses=returns(PreviewPortsResult)
 )
-async def get_ports(request: Request, sandbox_id: SandboxId) -> JSONResponse:
-    sandbox = await _runtime_sandbox(request, sandbox_id)
-    state = request.app.state
-    return JSONResponse(await runtime_access.ports(state.runtime, sandbox, state.settings))
+async def get_ports(
+    access: RuntimeAccessDep, principal: PrincipalDep, sandbox_id: SandboxId
+) -> JSONResponse:
+    found = await access.ports(principal=principal, sandbox_id=sandbox_id)
+    items = [_port_json(port) for port in found.ports]
+    return JSONResponse({"target": _target_json(found.target), "items": items})
+
+
+def _target_json(found: runtime_base.RuntimeTarget) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "namespace": found.namespace,
+        "podName": found.pod_name,
+        "container": found.container,
+        "phase": found.phase,
+    }
+    if found.selector:
+        body["selector"] = found.selector
+    if found.commands:
+        body["commands"] = list(found.commands)
+    return body
+
+
+def _event_json(event: runtime_base.RuntimeEvent) -> dict[str, Any]:
+    at = iso_time(event.timestamp)
+    return {
+        "type": event.type,
+        "reason": event.reason,
+        "message": event.message,
+        "count": 1,
+        "firstTimestamp": at,
+        "lastTimestamp": at,
+    }
+
+
+def _port_json(port: PortView) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": port.name,
+        "port": port.port,
+        "protocol": port.protocol,
+        "previewUrl": port.preview_url,
+    }
+    if port.preview_origin is not None:
+        body["previewOrigin"] = port.preview_origin
+    body["available"] = port.available
+    if port.message:
+        body["message"] = port.message
+    return body

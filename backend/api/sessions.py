@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 
-from backend.api.deps import Body, PrincipalDep, RuntimeSessionId, SandboxId, SessionDep
+from backend.api.deps import (
+    Body,
+    PrincipalDep,
+    RuntimeSessionId,
+    SandboxId,
+    SessionDep,
+    SettingsDep,
+)
 from backend.api.openapi import body, returns, returns_list
 from backend.api.responses import PageLimit, page, public
 from backend.sessions import service as sessions
@@ -58,7 +65,7 @@ def end_session(
     "/v1/sessions/{sessionID}/recording",
     responses={200: {"description": "asciicast v2", "content": {"application/x-asciicast": {}}}},
 )
-def get_recording(request: Request, session: SessionDep, session_id: RuntimeSessionId):
+def get_recording(settings: SettingsDep, session: SessionDep, session_id: RuntimeSessionId):
     """The terminal recording listed on a session (asciicast v2, output only)."""
-    path, name = sessions.recording_file(session, request.app.state.settings, session_id=session_id)
+    path, name = sessions.recording_file(session, settings, session_id=session_id)
     return FileResponse(path, media_type="application/x-asciicast", filename=name)

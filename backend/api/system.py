@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import SerializerFunctionWrapHandler, model_serializer
 
+from backend.api.deps import DatabaseDep, RuntimeDep, SettingsDep
 from backend.api.openapi import build_openapi, returns
 from backend.db import check_database
 from backend.engines import health as engine_health
@@ -136,12 +137,12 @@ def _known(request: Request) -> bool:
 
 
 @router.get("/healthz", responses=returns(Health))
-def healthz(request: Request) -> JSONResponse:
+def healthz(request: Request, database: DatabaseDep) -> JSONResponse:
     """Liveness and readiness: answers 503 when the database cannot be reached. The engines'
     last errors are a detail for authenticated callers; they never change the status."""
     engines = engine_states() if _known(request) else None
     try:
-        check_database(request.app.state.database.engine)
+        check_database(database.engine)
     except Exception:
         body = Health(status="unavailable", error="database is unreachable", engines=engines)
         return JSONResponse(body.to_json(), status_code=503)
@@ -149,12 +150,10 @@ def healthz(request: Request) -> JSONResponse:
 
 
 @router.get("/v1/info", responses=returns(APIInfo))
-def info(request: Request) -> JSONResponse:
+def info(request: Request, settings: SettingsDep, runtime: RuntimeDep) -> JSONResponse:
     """Public; the runtime's host details and the engines' errors only for an
     authenticated caller."""
-    found = api_info(
-        request.app.state.settings, request.app.state.runtime, host_details=_known(request)
-    )
+    found = api_info(settings, runtime, host_details=_known(request))
     return JSONResponse(found.to_json())
 
 

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep, TaskId
+from backend.api.deps import (
+    Body,
+    DatabaseDep,
+    PrincipalDep,
+    SandboxId,
+    SessionDep,
+    TaskId,
+    TaskOutputDep,
+)
 from backend.api.openapi import body, returns, returns_list, schema_only
 from backend.api.responses import PageLimit, item, items
 from backend.errors import InvalidInput
@@ -78,7 +86,8 @@ def _offset(value: str | None, name: str) -> int:
     },
 )
 async def task_event_stream(
-    request: Request,
+    database: DatabaseDep,
+    output: TaskOutputDep,
     task_id: TaskId,
     stdoutOffset: Offset = None,  # noqa: N803 - resume from these byte offsets
     stderrOffset: Offset = None,  # noqa: N803
@@ -87,14 +96,13 @@ async def task_event_stream(
         "stdout": _offset(stdoutOffset, "stdoutOffset"),
         "stderr": _offset(stderrOffset, "stderrOffset"),
     }
-    database = request.app.state.database
 
     async def load():
         return await database.call(tasks.get_task, task_id)
 
     await load()  # 404 before the stream starts
     return StreamingResponse(
-        task_events(load, request.app.state.task_output, task_id, offsets),
+        task_events(load, output, task_id, offsets),
         media_type="application/x-ndjson",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -112,7 +120,7 @@ async def task_event_stream(
     },
 )
 def task_output(
-    request: Request,
+    store: TaskOutputDep,
     session: SessionDep,
     task_id: TaskId,
     stream: Annotated[str, Query()] = "stdout",
@@ -123,7 +131,6 @@ def task_output(
     if stream not in STREAMS:
         raise InvalidInput("stream must be stdout or stderr")
     start = _offset(offset, "offset")
-    store = request.app.state.task_output
 
     def chunks():
         position = start

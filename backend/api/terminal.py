@@ -27,6 +27,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from backend.api.deps import ServicesDep
 from backend.api.middleware import reject, same_origin
 from backend.api.openapi import websocket
 from backend.db import Database
@@ -38,12 +39,12 @@ from backend.errors import (
     ServiceError,
     TooManyRequests,
 )
-from backend.runtime.base import RuntimeAdapter, RuntimeFailure
+from backend.runtime.base import RuntimeFailure
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.lifetime import ActivityMeter
+from backend.services import Services
 from backend.sessions import service as sessions
 from backend.sessions.terminals import TERMINAL_ENDED, Attachment, Terminal, TerminalHub
-from backend.settings import Settings
 from backend.validation import parse_uuid
 
 router = APIRouter(tags=["sandboxes"])
@@ -66,37 +67,6 @@ SHELLS = {"": "/bin/sh", "sh": "/bin/sh", "bash": "/bin/bash"}
 RESET = b"\x1bc"  # full terminal reset, before replaying a whole scrollback
 MAX_INPUT_FRAME = 64 * 1024
 MAX_TERMINALS = 16  # live terminals per sandbox
-
-
-def terminal_hub(settings: Settings, database: Database, runtime: RuntimeAdapter) -> TerminalHub:
-    """The server's terminals; recordings are finished in the database when they end."""
-
-    def ended(terminal: Terminal) -> None:
-        if terminal.recorder is not None:
-            recorder = terminal.recorder
-            asyncio.get_running_loop().create_task(
-                database.call(
-                    sessions.finish_recording,
-                    terminal_id=terminal.id,
-                    size_bytes=recorder.size,
-                    truncated=recorder.truncated,
-                )
-            )
-
-    recordings = None
-    if settings.terminal_recording:
-
-        def recordings(sandbox_id: uuid.UUID, terminal_id: uuid.UUID):
-            return sessions.recording_path(settings, sandbox_id, terminal_id)
-
-    return TerminalHub(
-        runtime,  # type: ignore[arg-type]  # checked per request: open_pty
-        scrollback_bytes=settings.terminal_scrollback_bytes,
-        grace_seconds=settings.terminal_grace_seconds,
-        recordings=recordings,
-        recording_max_bytes=settings.terminal_recording_max_bytes,
-        on_end=ended,
-    )
 
 
 @dataclass(frozen=True)
@@ -142,26 +112,29 @@ def _integer(value: str | None, name: str, low: int, high: int) -> int | None:
 
 
 @router.websocket("/v1/sandboxes/{sandboxID}/terminal")
-async def terminal_socket(websocket: WebSocket, sandboxID: str) -> None:  # noqa: N803
-    state = websocket.app.state
+async def terminal_socket(
+    websocket: WebSocket,
+    services: ServicesDep,
+    sandboxID: str,  # noqa: N803 - the contract's name
+) -> None:
     try:
         request = TerminalRequest.parse(sandboxID, websocket.query_params)
         if not same_origin(websocket.headers):
             raise Forbidden("cross-origin terminal connections are refused")
-        sandbox = await state.database.call(sandboxes.get_sandbox, request.sandbox_id)
+        sandbox = await services.database.call(sandboxes.get_sandbox, request.sandbox_id)
         if sandbox.status != "running":
             raise Conflict("sandbox must be running before opening terminal")
-        if not hasattr(state.runtime, "open_pty"):
-            raise Conflict(f"the {state.runtime.name} runtime has no terminals")
+        if not hasattr(services.runtime, "open_pty"):
+            raise Conflict(f"the {services.runtime.name} runtime has no terminals")
         if request.terminal_id is not None:
-            await _check_reattach(state, request)
-        if state.terminals.get(request.terminal_id) is None:  # it would start one more
-            _check_capacity(state.terminals, request.sandbox_id)
+            await _check_reattach(services, request)
+        if services.terminals.get(request.terminal_id) is None:  # it would start one more
+            _check_capacity(services.terminals, request.sandbox_id)
     except ServiceError as exc:
         await _refuse(websocket, exc)
         return
     await websocket.accept()
-    await TerminalConnection(websocket, request, state).run()
+    await TerminalConnection(websocket, request, services).run()
 
 
 async def _refuse(websocket: WebSocket, exc: ServiceError) -> None:
@@ -181,27 +154,27 @@ def _check_capacity(hub: TerminalHub, sandbox_id: uuid.UUID) -> None:
         raise TooManyRequests(f"too many terminals in this sandbox (at most {MAX_TERMINALS})")
 
 
-async def _check_reattach(state: Any, request: TerminalRequest) -> None:
+async def _check_reattach(services: Services, request: TerminalRequest) -> None:
     """A terminal id names this sandbox's live terminal, or a new one: an id used before
     whose shell has ended is refused (the client should open a new terminal)."""
-    live = state.terminals.get(request.terminal_id)
+    live = services.terminals.get(request.terminal_id)
     if live is not None:
         if live.sandbox_id != request.sandbox_id:
             raise NotFound("terminal not found")
         return
-    if await state.database.call(sessions.terminal_used, terminal_id=request.terminal_id):
+    if await services.database.call(sessions.terminal_used, terminal_id=request.terminal_id):
         raise Conflict(TERMINAL_ENDED)
 
 
 class TerminalConnection:
     """One WebSocket attached to one terminal, recorded as one runtime session."""
 
-    def __init__(self, websocket: WebSocket, request: TerminalRequest, state: Any) -> None:
+    def __init__(self, websocket: WebSocket, request: TerminalRequest, services: Services) -> None:
         self.websocket = websocket
         self.request = request
-        self.database: Database = state.database
-        self.hub: TerminalHub = state.terminals
-        self.activity: ActivityMeter = state.activity
+        self.database: Database = services.database
+        self.hub: TerminalHub = services.terminals
+        self.activity: ActivityMeter = services.activity
 
     async def run(self) -> None:
         terminal_id = self.request.terminal_id or uuid.uuid4()

@@ -605,18 +605,8 @@ def resolve_range(wanted: ByteRange | None, size: int) -> tuple[int, int] | None
         start, end = wanted.first, (wanted.last + 1 if wanted.last is not None else size)
     end = min(end, size)
     if start < 0 or start >= end:
-        raise RangeNotSatisfiable(
-            "requested range is not satisfiable", headers={"Content-Range": f"bytes */{size}"}
-        )
+        raise RangeNotSatisfiable(size=size)
     return start, end
-
-
-def attachment(name: str) -> str:
-    """A Content-Disposition that always downloads (user content is never rendered on the
-    API origin) and keeps non-ASCII names (RFC 6266 filename*)."""
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "'").replace("\\", "_")
-    quoted = urllib.parse.quote(name, safe="")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}"
 
 
 def _file_name(artifact: ArtifactRow, content_type: str) -> str:

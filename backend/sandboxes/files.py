@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from backend.auth.models import Principal
 from backend.db import Database, commit
-from backend.errors import InvalidInput
+from backend.errors import InvalidInput, TooLarge
 from backend.runtime.base import FileEntry, RuntimeAdapter
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.runtime_access import call_runtime
@@ -36,57 +36,58 @@ class WorkspaceEntry:
         return cls(entry.path, name, entry.type, entry.size, entry.modified_at)
 
 
-async def list_files(
-    runtime: RuntimeAdapter, sandbox_id: uuid.UUID, path: str
-) -> list[WorkspaceEntry]:
-    return [WorkspaceEntry.of(e) for e in await call_runtime(runtime.list_files(sandbox_id, path))]
+class WorkspaceFiles:
+    """A sandbox's workspace files. Every call checks that the sandbox exists first;
+    writes and deletes are audited."""
 
+    def __init__(self, database: Database, runtime: RuntimeAdapter) -> None:
+        self._database = database
+        self._runtime = runtime
 
-async def read_file(runtime: RuntimeAdapter, sandbox_id: uuid.UUID, path: str) -> bytes:
-    data = await call_runtime(runtime.read_file(sandbox_id, path, MAX_READ_BYTES + 1))
-    if len(data) > MAX_READ_BYTES:
-        raise InvalidInput(
-            f"file is larger than {MAX_READ_BYTES} bytes: capture it as an artifact instead"
+    async def list(
+        self, *, principal: Principal, sandbox_id: uuid.UUID, path: str
+    ) -> list[WorkspaceEntry]:
+        await self._exists(sandbox_id)
+        entries = await call_runtime(self._runtime.list_files(sandbox_id, path))
+        return [WorkspaceEntry.of(entry) for entry in entries]
+
+    async def read(self, *, principal: Principal, sandbox_id: uuid.UUID, path: str) -> bytes:
+        await self._exists(sandbox_id)
+        data = await call_runtime(self._runtime.read_file(sandbox_id, path, MAX_READ_BYTES + 1))
+        if len(data) > MAX_READ_BYTES:
+            raise InvalidInput(
+                f"file is larger than {MAX_READ_BYTES} bytes: capture it as an artifact instead"
+            )
+        return data
+
+    async def write(
+        self, *, principal: Principal, sandbox_id: uuid.UUID, path: str, data: bytes
+    ) -> None:
+        if len(data) > MAX_WRITE_BYTES:
+            raise TooLarge(f"file is larger than {MAX_WRITE_BYTES} bytes")
+        await self._exists(sandbox_id)
+        await call_runtime(self._runtime.write_file(sandbox_id, path, data))
+        await self._record(principal, sandbox_id, "sandbox.file.written", path, sizeBytes=len(data))
+
+    async def delete(self, *, principal: Principal, sandbox_id: uuid.UUID, path: str) -> None:
+        await self._exists(sandbox_id)
+        await call_runtime(self._runtime.delete_file(sandbox_id, path))
+        await self._record(principal, sandbox_id, "sandbox.file.deleted", path)
+
+    async def _exists(self, sandbox_id: uuid.UUID) -> None:
+        await self._database.call(sandboxes.get_sandbox, sandbox_id)
+
+    async def _record(
+        self, principal: Principal, sandbox_id: uuid.UUID, action: str, path: str, **metadata: Any
+    ) -> None:
+        await self._database.call(
+            _record,
+            principal=principal,
+            sandbox_id=sandbox_id,
+            action=action,
+            path=path,
+            **metadata,
         )
-    return data
-
-
-async def write_file(
-    database: Database,
-    runtime: RuntimeAdapter,
-    *,
-    principal: Principal,
-    sandbox_id: uuid.UUID,
-    path: str,
-    data: bytes,
-) -> None:
-    await call_runtime(runtime.write_file(sandbox_id, path, data))
-    await database.call(
-        _record,
-        principal=principal,
-        sandbox_id=sandbox_id,
-        action="sandbox.file.written",
-        path=path,
-        sizeBytes=len(data),
-    )
-
-
-async def delete_file(
-    database: Database,
-    runtime: RuntimeAdapter,
-    *,
-    principal: Principal,
-    sandbox_id: uuid.UUID,
-    path: str,
-) -> None:
-    await call_runtime(runtime.delete_file(sandbox_id, path))
-    await database.call(
-        _record,
-        principal=principal,
-        sandbox_id=sandbox_id,
-        action="sandbox.file.deleted",
-        path=path,
-    )
 
 
 def _record(

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session
 
+from backend.auth.models import Principal
+from backend.db import Database
 from backend.errors import Conflict, InsufficientStorage, InvalidInput, NotFound, RuntimeFailed
 from backend.runtime.base import (
     DiskFull,
     FileMissing,
     PathRefused,
     RuntimeAdapter,
+    RuntimeEvent,
     RuntimeFailure,
     RuntimeTarget,
 )
@@ -26,79 +30,92 @@ from backend.sandboxes.previews import preview_origin
 from backend.sandboxes.service import get_sandbox
 from backend.settings import Settings
 
+NO_RUNTIME = "sandbox runtime is not ready"
 
-def runtime_sandbox(session: Session, sandbox_id: uuid.UUID) -> SandboxRow:
+
+@dataclass(frozen=True)
+class SandboxLogs:
+    target: RuntimeTarget
+    text: str
+
+
+@dataclass(frozen=True)
+class PortView:
+    """A declared port as the preview needs it."""
+
+    name: str
+    port: int
+    protocol: str  # TCP | UDP | SCTP
+    preview_url: str  # the reference's proxy route on the API origin (or the port's own)
+    preview_origin: str | None  # the port's own origin, for TCP ports
+    available: bool  # can be opened now
+    message: str  # why not, when it cannot
+
+
+@dataclass(frozen=True)
+class SandboxPorts:
+    target: RuntimeTarget
+    ports: list[PortView]
+
+
+class RuntimeAccess:
+    """Reads of a sandbox's runtime. Each call first checks that the sandbox exists and
+    has a runtime, whoever calls (API route or console)."""
+
+    def __init__(self, database: Database, runtime: RuntimeAdapter, settings: Settings) -> None:
+        self._database = database
+        self._runtime = runtime
+        self._settings = settings
+
+    async def target(self, *, principal: Principal, sandbox_id: uuid.UUID) -> RuntimeTarget:
+        return await self._target(await self._sandbox(sandbox_id))
+
+    async def logs(self, *, principal: Principal, sandbox_id: uuid.UUID, lines: int) -> SandboxLogs:
+        sandbox = await self._sandbox(sandbox_id)
+        text = await call_runtime(self._runtime.logs(sandbox.id, lines))
+        return SandboxLogs(await self._target(sandbox), text)
+
+    async def events(self, *, principal: Principal, sandbox_id: uuid.UUID) -> list[RuntimeEvent]:
+        """Oldest first."""
+        sandbox = await self._sandbox(sandbox_id)
+        return list(await call_runtime(self._runtime.events(sandbox.id)))
+
+    async def ports(self, *, principal: Principal, sandbox_id: uuid.UUID) -> SandboxPorts:
+        sandbox = await self._sandbox(sandbox_id)
+        running = sandbox.status == "running"
+        views = [self._port(sandbox, port, running) for port in sandbox.ports]
+        return SandboxPorts(await self._target(sandbox), views)
+
+    def _port(self, sandbox: SandboxRow, port: dict[str, Any], running: bool) -> PortView:
+        protocol = (port.get("protocol") or "TCP").upper()
+        number = port["port"]
+        url = port.get("previewUrl") or f"/v1/sandboxes/{sandbox.id}/ports/{number}/proxy/"
+        tcp = protocol == "TCP"
+        message = ""
+        if not tcp:
+            message = "only TCP ports can be opened in browser preview"
+        elif not running:
+            message = "sandbox must be running before preview is available"
+        origin = preview_origin(self._settings, sandbox.id, number) if tcp else None
+        return PortView(port["name"], number, protocol, url, origin, running and tcp, message)
+
+    async def _sandbox(self, sandbox_id: uuid.UUID) -> SandboxRow:
+        return await self._database.call(_runtime_sandbox, sandbox_id)
+
+    async def _target(self, sandbox: SandboxRow) -> RuntimeTarget:
+        if sandbox.status != "running":  # where the runtime places it, in its last known phase
+            placement = self._runtime.describe().placement
+            namespace = placement.namespace or sandbox.namespace
+            phase = sandbox.status.capitalize()
+            return RuntimeTarget(namespace, str(sandbox.id), placement.container, phase)
+        return await call_runtime(self._runtime.target(sandbox.id))
+
+
+def _runtime_sandbox(session: Session, sandbox_id: uuid.UUID) -> SandboxRow:
     sandbox = get_sandbox(session, sandbox_id)
     if sandbox.runtime_ref is None:
-        raise Conflict("sandbox runtime is not ready")
+        raise Conflict(NO_RUNTIME)
     return sandbox
-
-
-async def target(runtime: RuntimeAdapter, sandbox: SandboxRow) -> dict[str, Any]:
-    if sandbox.status != "running":  # where the runtime places it, in its last known phase
-        placement = runtime.describe().placement
-        namespace = placement.namespace or sandbox.namespace
-        phase = sandbox.status.capitalize()
-        return _target_json(RuntimeTarget(namespace, str(sandbox.id), placement.container, phase))
-    return _target_json(await call_runtime(runtime.target(sandbox.id)))
-
-
-async def logs(runtime: RuntimeAdapter, sandbox: SandboxRow, lines: int) -> dict[str, Any]:
-    return {
-        "target": await target(runtime, sandbox),
-        "logs": await call_runtime(runtime.logs(sandbox.id, lines)),
-    }
-
-
-async def events(runtime: RuntimeAdapter, sandbox: SandboxRow) -> list[dict[str, Any]]:
-    found = await call_runtime(runtime.events(sandbox.id))
-    return [
-        {
-            "type": event.type,
-            "reason": event.reason,
-            "message": event.message,
-            "count": 1,
-            "firstTimestamp": event.timestamp.isoformat().replace("+00:00", "Z"),
-            "lastTimestamp": event.timestamp.isoformat().replace("+00:00", "Z"),
-        }
-        for event in found
-    ]
-
-
-async def ports(
-    runtime: RuntimeAdapter, sandbox: SandboxRow, settings: Settings | None = None
-) -> dict[str, Any]:
-    """The declared ports; TCP ones also name their preview origin (given the settings)."""
-    running = sandbox.status == "running"
-    items = []
-    for port in sandbox.ports:
-        protocol = (port.get("protocol") or "TCP").upper()
-        item: dict[str, Any] = {"name": port["name"], "port": port["port"], "protocol": protocol}
-        url = port.get("previewUrl") or f"/v1/sandboxes/{sandbox.id}/ports/{port['port']}/proxy/"
-        item["previewUrl"] = url
-        if settings is not None and protocol == "TCP":
-            item["previewOrigin"] = preview_origin(settings, sandbox.id, port["port"])
-        item["available"] = running and protocol == "TCP"
-        if protocol != "TCP":
-            item["message"] = "only TCP ports can be opened in browser preview"
-        elif not running:
-            item["message"] = "sandbox must be running before preview is available"
-        items.append(item)
-    return {"target": await target(runtime, sandbox), "items": items}
-
-
-def _target_json(found: RuntimeTarget) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "namespace": found.namespace,
-        "podName": found.pod_name,
-        "container": found.container,
-        "phase": found.phase,
-    }
-    if found.selector:
-        body["selector"] = found.selector
-    if found.commands:
-        body["commands"] = list(found.commands)
-    return body
 
 
 async def call_runtime(awaitable: Awaitable[Any]) -> Any:

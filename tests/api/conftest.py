@@ -14,6 +14,7 @@ from backend.api.app import create_api
 from backend.db import Database
 from backend.models import metadata
 from backend.runtime import create_runtime
+from backend.services import build_services
 from backend.settings import Settings
 
 TOKEN = "test-token-9f2c"
@@ -23,7 +24,7 @@ def build_api(settings: Settings, database: Database, **overrides: object):
     """The app under test. Its runtime starts no sandbox in these synchronous tests
     (runtime behaviour is tested on one event loop in tests/runtime)."""
     settings = settings.model_copy(update=overrides)
-    return create_api(settings=settings, database=database, runtime=create_runtime(settings))
+    return create_api(services=build_services(settings, database, create_runtime(settings)))
 
 
 @pytest.fixture

@@ -57,12 +57,14 @@ def _artifact(api: Api, sandbox: dict, **fields: Any) -> dict[str, Any]:
 
 
 def _collect(app) -> Any:
-    collector = ArtifactCollector(app.state.database, app.state.artifacts.stores, upload_grace=3600)
+    collector = ArtifactCollector(
+        app.state.services.database, app.state.services.artifacts.stores, upload_grace=3600
+    )
     return asyncio.run(collector.collect_once())
 
 
 def _blobs(app) -> list[ArtifactBlobRow]:
-    with app.state.database.session() as session:
+    with app.state.services.database.session() as session:
         return list(session.exec(sa.select(ArtifactBlobRow)).scalars())
 
 
@@ -383,9 +385,9 @@ def test_abandoned_uploads_are_collected_after_the_grace_period(on_disk, setting
     app, client = on_disk
     api = Api(client)
     artifact = _artifact(api, _sandbox(api))
-    store = app.state.artifacts.stores.writer
+    store = app.state.services.artifacts.stores.writer
     blob_key = f"{artifact['id']}/{uuid.uuid4()}"
-    with app.state.database.session() as session:  # a server died mid-upload
+    with app.state.services.database.session() as session:  # a server died mid-upload
         session.add(
             ArtifactBlobRow(
                 project_id=uuid.UUID(artifact["projectId"]),
@@ -416,7 +418,7 @@ def test_retention_expires_old_artifacts(stack):
     old, fresh = _artifact(api, sandbox), _artifact(api, sandbox)
     _upload(client, old, b"o" * 10)
     _upload(client, fresh, b"f" * 5)
-    with app.state.database.engine.begin() as conn:
+    with app.state.services.database.engine.begin() as conn:
         conn.execute(
             sa.update(ArtifactRow)
             .where(ArtifactRow.id == uuid.UUID(old["id"]))
@@ -451,7 +453,7 @@ def test_retained_bytes_quota_is_enforced_exactly(on_disk):
     app, client = on_disk
     api = Api(client)
     sandbox = _sandbox(api)
-    with app.state.database.session() as session:
+    with app.state.services.database.session() as session:
         session.add(
             ProjectQuotaPolicyRow(
                 project_id=uuid.UUID(sandbox["projectId"]),

@@ -16,6 +16,7 @@ from backend.auth.service import (
     sign_in_valid,
 )
 from backend.runtime import create_runtime
+from backend.services import build_services
 from tests.api.conftest import TOKEN
 
 
@@ -34,9 +35,7 @@ async def fake_console(scope, receive, send):
 def console(settings, database):
     secured = settings.model_copy(update={"api_token": TOKEN})
     runtime = create_runtime(secured)
-    return TestClient(
-        create_api(fake_console, settings=secured, database=database, runtime=runtime)
-    )
+    return TestClient(create_api(fake_console, services=build_services(secured, database, runtime)))
 
 
 def test_pages_redirect_to_sign_in(console):

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 from starlette.testclient import TestClient
 
+from backend.auth.models import Principal
 from backend.runtime.base import (
     Egress,
     ImageHandling,
@@ -18,9 +19,11 @@ from backend.runtime.base import (
     Persistence,
     Placement,
     RuntimeDescription,
+    RuntimeTarget,
 )
-from backend.sandboxes import runtime_access
-from tests.api.conftest import build_api
+from backend.sandboxes.models import SandboxRow
+from backend.sandboxes.runtime_access import RuntimeAccess
+from tests.api.conftest import Api, build_api
 
 
 def other_runtime(real: RuntimeDescription) -> RuntimeDescription:
@@ -45,7 +48,7 @@ def other_runtime(real: RuntimeDescription) -> RuntimeDescription:
 
 
 def test_the_local_runtime_describes_itself(client):
-    described = client.app.state.runtime.describe()
+    described = client.app.state.services.runtime.describe()
     assert described.adapter == "local" and described.available
     assert described.isolation.mechanism == "bubblewrap"
     assert described.network.egress("restricted") == Egress("loopback")
@@ -59,8 +62,8 @@ def test_the_local_runtime_describes_itself(client):
 
 def test_another_runtimes_facts_render_in_its_own_words(settings, database, api, monkeypatch):
     app = build_api(settings, database)
-    described = other_runtime(app.state.runtime.describe())
-    monkeypatch.setattr(app.state.runtime, "describe", lambda: described)
+    described = other_runtime(app.state.services.runtime.describe())
+    monkeypatch.setattr(app.state.services.runtime, "describe", lambda: described)
     client = TestClient(app)
     other = type(api)(client)
     template = other.template(networkPolicy="open", image="ghcr.io/acme/app:1")
@@ -94,15 +97,19 @@ def test_another_runtimes_facts_render_in_its_own_words(settings, database, api,
     assert details["isolation"] == "gVisor" and details["network"] == "pod network"
 
 
-async def test_a_stopped_sandbox_is_placed_where_the_runtime_says(client):
-    described = other_runtime(client.app.state.runtime.describe())
-    runtime = SimpleNamespace(describe=lambda: described)
-    sandbox = SimpleNamespace(id=uuid.uuid4(), status="stopped", namespace="team-a")
-    assert await runtime_access.target(runtime, sandbox) == {
-        "namespace": "team-a",
-        "podName": str(sandbox.id),
-        "container": "main",
-        "phase": "Stopped",
-    }
-    local = await runtime_access.target(client.app.state.runtime, sandbox)
-    assert (local["namespace"], local["container"]) == ("local", "sandbox")
+async def test_a_stopped_sandbox_is_placed_where_the_runtime_says(client, database, settings):
+    api = Api(client)
+    sandbox = api.sandbox(api.project(), api.template(), namespace="team-a")
+    sandbox_id = uuid.UUID(sandbox["id"])
+    with database.session() as db:  # stopped, after it ran
+        row = db.get(SandboxRow, sandbox_id)
+        row.status = "stopped"
+        row.runtime_ref = {"adapter": "other", "kind": "Pod", "namespace": "x", "name": "y"}
+        db.commit()
+    described = other_runtime(client.app.state.services.runtime.describe())
+    elsewhere = SimpleNamespace(describe=lambda: described)
+    caller = {"principal": Principal(subject="test"), "sandbox_id": sandbox_id}
+    found = await RuntimeAccess(database, elsewhere, settings).target(**caller)
+    assert found == RuntimeTarget("team-a", str(sandbox_id), "main", "Stopped")
+    local = await client.app.state.services.runtime_access.target(**caller)
+    assert (local.namespace, local.container) == ("local", "sandbox")

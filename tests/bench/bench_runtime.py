@@ -40,6 +40,7 @@ from backend.api.app import create_api  # noqa: E402
 from backend.db import Database  # noqa: E402
 from backend.runtime import create_runtime, seccomp  # noqa: E402
 from backend.runtime.local import LocalRuntime  # noqa: E402
+from backend.services import build_services  # noqa: E402
 from backend.settings import load_settings  # noqa: E402
 from tests.bench.harness import parse_args  # noqa: E402
 from tests.conftest import sandbox_dir  # noqa: E402
@@ -135,10 +136,12 @@ async def main(args: argparse.Namespace) -> None:
     database = Database(settings.database_url)
     database.migrate()
     runtime = create_runtime(settings)
-    app = create_api(settings=settings, database=database, runtime=runtime)
+    services = build_services(settings, database, runtime)
+    app = create_api(services=services)
     transport = httpx.ASGITransport(app=app)
     async with (
-        engines.running(database, runtime, settings),
+        services,
+        engines.running(services),
         httpx.AsyncClient(transport=transport, base_url="http://localhost") as client,
     ):
         project = (

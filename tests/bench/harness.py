@@ -29,6 +29,7 @@ from backend import engines  # noqa: E402
 from backend.api.app import create_api  # noqa: E402
 from backend.db import Database  # noqa: E402
 from backend.runtime import create_runtime  # noqa: E402
+from backend.services import build_services  # noqa: E402
 from backend.settings import load_settings  # noqa: E402
 from tests.conftest import sandbox_dir  # noqa: E402
 
@@ -132,7 +133,8 @@ async def bench_server(**overrides: Any) -> AsyncIterator[BenchServer]:
     database = Database(settings.database_url)
     database.migrate()
     runtime = create_runtime(settings)
-    app = create_api(settings=settings, database=database, runtime=runtime)
+    services = build_services(settings, database, runtime)
+    app = create_api(services=services)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # NODELAY
     listener.bind(("127.0.0.1", 0))
     server = uvicorn.Server(
@@ -144,13 +146,13 @@ async def bench_server(**overrides: Any) -> AsyncIterator[BenchServer]:
     base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:
         async with (
-            engines.running(database, runtime, settings),
+            engines.running(services),
             httpx.AsyncClient(base_url=base_url, timeout=60) as client,
         ):
             yield BenchServer(base_url, client, app, runtime)
     finally:
         server.should_exit = True
         await serving
-        await runtime.close()
+        await services.aclose()
         database.dispose()
         shutil.rmtree(work, ignore_errors=True)  # its sandboxes' disks: ~200 MB a run

@@ -20,6 +20,7 @@ from backend.engines.reconciler import Reconciler
 from backend.engines.task_runner import TaskRunner
 from backend.runtime.base import Limits, SandboxSpec
 from backend.runtime.local import LocalRuntime
+from backend.services import build_services
 from backend.tasks.output import task_output_store
 from tests.conftest import sandbox_dir
 
@@ -141,14 +142,14 @@ class World:
 
 @pytest.fixture
 async def world(settings, database, runtime):
-    app = create_api(settings=settings, database=database, runtime=runtime)
+    app = create_api(services=build_services(settings, database, runtime))
     transport = httpx.ASGITransport(app=app)
     runner = TaskRunner(
         database,
         runtime,
         task_output_store(settings),
         grace=0.5,
-        collect=app.state.artifacts.collect_for_task,
+        collect=app.state.services.artifacts.collect_for_task,
     )
     async with httpx.AsyncClient(transport=transport, base_url="http://mbox") as client:
         yield World(app, client, Reconciler(database, runtime, settings), runner)

@@ -15,6 +15,7 @@ from backend import engines
 from backend.api.app import create_api
 from backend.db import Database
 from backend.runtime import create_runtime
+from backend.services import build_services
 from backend.settings import load_settings
 
 
@@ -28,10 +29,12 @@ async def main(data_dir: str, sandboxes: str, marker: str) -> None:
     database = Database(settings.database_url)
     database.migrate()
     runtime = create_runtime(settings)
-    app = create_api(settings=settings, database=database, runtime=runtime)
+    services = build_services(settings, database, runtime)
+    app = create_api(services=services)
     transport = httpx.ASGITransport(app=app)
     async with (
-        engines.running(database, runtime, settings),
+        services,
+        engines.running(services),
         httpx.AsyncClient(transport=transport, base_url="http://localhost") as api,
     ):
         project = await api.post("/v1/projects", json={"name": "p", "defaultNamespace": "ns"})

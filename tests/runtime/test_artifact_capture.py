@@ -110,12 +110,12 @@ async def test_escapes_are_refused(world, sandbox, uri, status):
     assert response.status_code == status, response.text
     assert "error" in response.json()
     assert "retainedContent" not in (await world.get(f"/v1/artifacts/{artifact['id']}"))
-    with world.app.state.database.engine.connect() as conn:  # no blob was even begun
+    with world.app.state.services.database.engine.connect() as conn:  # no blob was even begun
         assert conn.execute(sa.text("SELECT count(*) FROM artifact_blobs")).scalar() == 0
 
 
 async def test_capture_over_the_limit_is_refused(world, sandbox):
-    limit = world.app.state.artifacts.max_bytes
+    limit = world.app.state.services.artifacts.max_bytes
     await _shell(world, sandbox, f"head -c {limit + 1} /dev/zero > big.bin")
     artifact = await _artifact(world, sandbox, "workspace://big.bin")
     response = await _capture(world, artifact)
@@ -131,7 +131,7 @@ async def test_live_reads_stream_the_workspace(world, sandbox):
     assert response.headers["x-mbox-artifact-retained"] == "false"
     assert response.headers["x-mbox-artifact-path"] == "now.txt"
     assert response.headers["content-length"] == "4"
-    limit = world.app.state.artifacts.max_bytes
+    limit = world.app.state.services.artifacts.max_bytes
     await _shell(world, sandbox, f"head -c {limit + 10} /dev/zero > huge.bin")
     huge = await _artifact(world, sandbox, "workspace://huge.bin")
     cut = await world.client.get(f"/v1/artifacts/{huge['id']}/content")
@@ -146,7 +146,7 @@ async def test_live_reads_stream_the_workspace(world, sandbox):
 
 
 async def test_create_and_capture_leaves_nothing_when_the_capture_fails(world, sandbox):
-    content = world.app.state.artifacts
+    content = world.app.state.services.artifacts
     data = ArtifactCreate.model_validate({"kind": "file", "name": "x", "uri": "workspace://nope"})
     sandbox_id = uuid.UUID(sandbox["id"])
     with pytest.raises(NotFound):
@@ -184,7 +184,7 @@ async def test_a_task_collects_its_declared_artifacts(world, sandbox):
 
 
 async def test_a_declared_artifact_that_cannot_be_kept_says_why(world, sandbox):
-    limit = world.app.state.artifacts.max_bytes
+    limit = world.app.state.services.artifacts.max_bytes
     script = f"mkdir -p out && head -c {limit + 1} /dev/zero > out/huge.bin"
     task = await world.start_task(sandbox, ["sh", "-c", script], artifactPaths=["out/*.bin"])
     assert (await world.finished(task))["status"] == "succeeded"
@@ -208,7 +208,7 @@ async def test_a_corrupted_download_is_cut_short_by_a_real_server(world, served,
     data = bytes(range(256)) * (3 * 4096)  # 3 MiB: verified while streaming
     uploaded = await world.client.put(f"/v1/artifacts/{artifact['id']}/content", content=data)
     key = uploaded.json()["retainedContent"]["storageKey"]
-    with world.app.state.database.engine.begin() as conn:  # flip bytes of the middle chunk
+    with world.app.state.services.database.engine.begin() as conn:  # flip bytes of the middle chunk
         conn.execute(
             sa.text(
                 "UPDATE artifact_blob_chunks SET data = :data WHERE storage_key = :key AND seq = 1"

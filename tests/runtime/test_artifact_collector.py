@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from backend.artifacts.models import ArtifactBlobRow
 from backend.engines import running
-from backend.runtime import create_runtime
+from backend.services import build_services
 from backend.storage import BlobStores
 
 
@@ -38,7 +38,7 @@ async def test_the_engines_collect_unreferenced_blobs(settings, database):
         session.commit()
     blob = Path(settings.artifact_content_dir) / key
     assert blob.exists()
-    async with running(database, create_runtime(settings), settings):
+    async with build_services(settings, database) as services, running(services):
         for _ in range(200):  # up to 10 s on a loaded machine
             if not blob.exists() and _ledger(database) == 0:
                 break

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from backend.db import Database
 from backend.engines import running
-from backend.runtime import create_runtime
 from backend.sandboxes.models import SandboxRow
+from backend.services import build_services
 from backend.settings import load_settings
 from backend.tasks.models import ExecutionTaskRow
 from tests.conftest import sandbox_dir
@@ -58,7 +58,7 @@ async def test_restart_after_a_crash_mid_task(tmp_path):
 
         settings = load_settings(data_dir=data_dir, local_sandbox_dir=sandboxes)
         database = Database(settings.database_url)
-        async with running(database, create_runtime(settings), settings):
+        async with build_services(settings, database) as services, running(services):
             for _ in range(600):
                 with database.session() as session:
                     task = session.get(ExecutionTaskRow, task_id)

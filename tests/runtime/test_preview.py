@@ -21,6 +21,7 @@ from backend.db import utcnow
 from backend.runtime.base import PortUnavailable
 from backend.sandboxes.models import PreviewLinkRow, SandboxRow
 from backend.sandboxes.previews import preview_origin
+from backend.services import build_services
 
 PORT = 8000
 IDLE_PORT = 8001  # declared, nothing listens
@@ -193,7 +194,7 @@ def _proxy(sandbox: dict, port: int = PORT) -> str:
 
 
 def _preview_host(world, sandbox: dict, port: int = PORT) -> str:
-    origin = preview_origin(world.app.state.settings, uuid.UUID(sandbox["id"]), port)
+    origin = preview_origin(world.app.state.services.settings, uuid.UUID(sandbox["id"]), port)
     return urlsplit(origin).netloc
 
 
@@ -321,8 +322,8 @@ async def test_proxy_refusals(world, box):
 
 
 async def test_the_proxy_needs_the_bearer_token(world, box, database):
-    secured = world.app.state.settings.model_copy(update={"api_token": TOKEN})
-    app = create_api(settings=secured, database=database, runtime=world.runtime)
+    secured = world.app.state.services.settings.model_copy(update={"api_token": TOKEN})
+    app = create_api(services=build_services(secured, database, world.runtime))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://mbox") as client:
         refused = await client.get(f"{_proxy(box)}/echo")
@@ -406,7 +407,7 @@ async def test_websocket_on_the_preview_origin(world, box, served):
 async def test_preview_origin_with_a_link(world, box):
     link = await _link(world, box, label="review")
     assert link["url"].startswith(
-        preview_origin(world.app.state.settings, uuid.UUID(box["id"]), PORT)
+        preview_origin(world.app.state.services.settings, uuid.UUID(box["id"]), PORT)
     )
     parts = urlsplit(link["url"])
     host = parts.netloc
@@ -496,7 +497,7 @@ async def test_an_expired_link_stops_working(world, box):
     link = await _link(world, box, expiresInSeconds=60)
     cookie = await _cookie_for(world, link)
     assert (await _preview_get(world, box, "/echo", cookie)).status_code == 200
-    with world.app.state.database.session() as session:
+    with world.app.state.services.database.session() as session:
         row = session.get(PreviewLinkRow, uuid.UUID(link["id"]))
         row.expires_at = utcnow() - timedelta(seconds=1)
         session.add(row)
@@ -531,7 +532,7 @@ async def test_preview_origin_of_a_stopped_sandbox(world, box):
 
 
 async def test_preview_traffic_is_activity(world, box):
-    database = world.app.state.database
+    database = world.app.state.services.database
     old = utcnow() - timedelta(hours=1)
     with database.session() as session:
         row = session.get(SandboxRow, uuid.UUID(box["id"]))

@@ -17,6 +17,7 @@ from backend.api.app import create_api
 from backend.auth.service import SIGN_IN_COOKIE, issue_sign_in
 from backend.db import utcnow
 from backend.sandboxes.models import SandboxRow
+from backend.services import build_services
 from backend.sessions.terminals import Scrollback
 from tests.runtime.conftest import serving
 
@@ -179,7 +180,7 @@ async def test_terminal_refusals(world, served, sandbox, settings):
 
 
 async def test_terminal_ends_after_the_grace_period(world, served, sandbox):
-    hub = world.app.state.terminals
+    hub = world.app.state.services.terminals
     hub._grace_seconds = 1.0
     term = await Term.open(served, sandbox)
     terminal_id = uuid.UUID((await term.event("attached"))["terminalId"])
@@ -237,7 +238,7 @@ async def test_browsers_authenticate_with_the_console_cookie_from_the_console_on
     world, settings, database, runtime, sandbox
 ):
     secured = settings.model_copy(update={"api_token": "terminal-token"})
-    app = create_api(settings=secured, database=database, runtime=runtime)
+    app = create_api(services=build_services(secured, database, runtime))
     cookie = f"{SIGN_IN_COOKIE}={issue_sign_in(secured)}"
     async with serving(app) as base:
         url = f"{base.replace('http', 'ws', 1)}/v1/sandboxes/{sandbox['id']}/terminal"
@@ -298,7 +299,7 @@ async def test_a_sandbox_has_a_bounded_number_of_terminals(served, sandbox, monk
 
 
 async def test_typing_is_activity_for_the_idle_timeout(world, served, sandbox):
-    database = world.app.state.database
+    database = world.app.state.services.database
     old = utcnow() - timedelta(hours=1)
     with database.session() as session:
         session.get(SandboxRow, uuid.UUID(sandbox["id"])).last_activity_at = old

@@ -30,16 +30,17 @@ import httpx
 
 from backend import engines
 from backend.api.app import create_api
-from backend.server import check_startup, get_database, get_runtime
+from backend.server import check_startup, get_services
 
 
 async def main():
-    settings = check_startup()
-    database, runtime = get_database(), get_runtime()
-    app = create_api(settings=settings, database=database, runtime=runtime)
+    check_startup()
+    services = get_services()
+    app = create_api(services=services)
     transport = httpx.ASGITransport(app=app)
     async with (
-        engines.running(database, runtime, settings),
+        services,
+        engines.running(services),
         httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as api,
     ):
         async def until(url, status):
@@ -74,7 +75,7 @@ async def main():
         await api.delete(box)  # its workspace (and any volume) goes too
         for _ in range(500):
             gone = (await api.get(box)).status_code == 404
-            if gone and not list(runtime.root.glob("*/workspace")):
+            if gone and not list(services.runtime.root.glob("*/workspace")):
                 break
             await asyncio.sleep(0.02)
         print(json.dumps({"task": task["status"], "stdout": task.get("stdout", "")}), flush=True)

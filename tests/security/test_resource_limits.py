@@ -24,6 +24,7 @@ from backend.engines.task_runner import TaskRunner
 from backend.runtime import disk
 from backend.runtime.base import DiskFull, Limits, RuntimeFailure
 from backend.runtime.local import LocalRuntime
+from backend.services import build_services
 from backend.tasks.output import task_output_store
 from tests.conftest import sandbox_dir
 from tests.runtime.conftest import World, run, spec
@@ -477,7 +478,7 @@ async def full_store_world(settings, database, runtime, tmp_path):
     settings = settings.model_copy(
         update={"artifact_content_backend": "filesystem", "artifact_content_dir": store}
     )
-    app = create_api(settings=settings, database=database, runtime=runtime)
+    app = create_api(services=build_services(settings, database, runtime))
     runner = TaskRunner(database, runtime, task_output_store(settings), grace=0.5)
     transport = httpx.ASGITransport(app=app)
     try:

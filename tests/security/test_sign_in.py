@@ -23,6 +23,7 @@ from backend.auth.service import (
     revoke_sign_in,
     sign_in_revoked,
 )
+from backend.services import build_services
 from tests.api.conftest import TOKEN
 from tests.runtime.conftest import serving
 
@@ -35,7 +36,7 @@ async def console_page(scope, receive, send):
 @pytest.fixture
 async def base(settings, database, runtime) -> AsyncIterator[str]:
     secured = settings.model_copy(update={"api_token": TOKEN})
-    app = create_api(console_page, settings=secured, database=database, runtime=runtime)
+    app = create_api(console_page, services=build_services(secured, database, runtime))
     async with serving(app) as url:
         yield url
 
@@ -108,7 +109,7 @@ async def test_sign_ins_behind_tls_use_host_only_secure_cookies(settings, databa
     `__Host-mbox_session`, Secure, Path=/ and has no Domain; a plain-named cookie is
     ignored."""
     secured = settings.model_copy(update={"api_token": TOKEN, "secure_cookies": True})
-    app = create_api(console_page, settings=secured, database=database, runtime=runtime)
+    app = create_api(console_page, services=build_services(secured, database, runtime))
     async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
         signed_in = await sign_in(client)
         cookie = signed_in.headers["set-cookie"]
@@ -131,7 +132,7 @@ async def test_many_client_addresses_cannot_grow_the_limiter_without_bound(
     limiter's per-address memory grows until the server runs out. Stopped by: the limiter
     remembers at most MAX_ADDRESSES addresses and forgets the least recently failing."""
     secured = settings.model_copy(update={"api_token": TOKEN})
-    app = create_api(console_page, settings=secured, database=database, runtime=runtime)
+    app = create_api(console_page, services=build_services(secured, database, runtime))
     limiter = app.state.sign_in_limiter
     limiter.MAX_ADDRESSES = 50
     async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from backend.api.app import create_api
+from backend.services import build_services
 from tests.runtime.conftest import serving
 
 MBOX_SERVER = Path(sys.executable).with_name("mbox-server")
@@ -46,7 +47,7 @@ async def test_a_rebound_name_is_refused(settings, database, runtime):
     reads and writes the API "same-origin" (Host and Origin both evil.example), with no
     token needed when authentication is off. Stopped by: the Host allowlist, a 421 JSON
     for every path and method, WebSockets included."""
-    app = create_api(settings=default_settings(settings), database=database, runtime=runtime)
+    app = create_api(services=build_services(default_settings(settings), database, runtime))
     async with serving(app) as base:
         port = base.rsplit(":", 1)[1]
         for host in ("evil.example", f"evil.example:{port}", "localhost.evil.example"):
@@ -66,7 +67,7 @@ async def test_loopback_and_preview_names_are_served(settings, database, runtime
     """What the Host check must keep working on a loopback bind: every loopback name with
     any port, and preview origins `<port>-<sandbox id>.preview.localhost` (they reach the
     preview gate, which asks for its link: 401, not 421)."""
-    app = create_api(settings=default_settings(settings), database=database, runtime=runtime)
+    app = create_api(services=build_services(default_settings(settings), database, runtime))
     async with serving(app) as base:
         port = base.rsplit(":", 1)[1]
         for host in (f"localhost:{port}", f"127.0.0.1:{port}", "[::1]:8443", "app.localhost"):
@@ -83,7 +84,7 @@ async def test_deployed_names_come_from_settings(settings, database, runtime):
         allowed_hosts="mbox.example.com, .internal.example",
         preview_base_url="https://preview.mbox.example.com",
     )
-    app = create_api(settings=deployed, database=database, runtime=runtime)
+    app = create_api(services=build_services(deployed, database, runtime))
     async with serving(app) as base:
         for host in ("mbox.example.com", "MBOX.example.com.:443", "api.internal.example"):
             assert (await answer(base, host)).status_code == 200, host

@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from backend.api.app import create_api
 from backend.auth.service import SIGN_IN_COOKIE
+from backend.services import build_services
 from tests.e2e.harness import Server, ServerFailed, running_server
 from tests.runtime.conftest import serving
 
@@ -137,7 +138,7 @@ async def test_chunked_uploads_are_capped_while_read(settings, database, runtime
         await PlainTextResponse(f"stored {len(body)} bytes")(scope, receive, send)
 
     capped = settings.model_copy(update={"upload_max_bytes": 64 * 1024})
-    app = create_api(reads_everything, settings=capped, database=database, runtime=runtime)
+    app = create_api(reads_everything, services=build_services(capped, database, runtime))
     async with serving(app) as base:
         status_line, response = await raw_upload(base, "", b"Transfer-Encoding: chunked")
     assert status_line.split()[1] == b"413", status_line
@@ -198,7 +199,7 @@ async def terminal_server(request, settings, database, runtime) -> AsyncIterator
     """A server with authentication off or on, and the headers a program would send."""
     secured = request.param == "secured"
     used = settings.model_copy(update={"api_token": TOKEN if secured else "", "allowed_hosts": ""})
-    app = create_api(settings=used, database=database, runtime=runtime)
+    app = create_api(services=build_services(used, database, runtime))
     async with serving(app) as base:
         yield base, ({"Authorization": f"Bearer {TOKEN}"} if secured else {})
 
@@ -237,7 +238,7 @@ async def test_sign_out_closes_terminals(settings, database, runtime, sandbox):
     Stopped by: sign-out closes every socket of the sign-in (4401) and the cookie is
     refused from then on (401)."""
     secured = settings.model_copy(update={"api_token": TOKEN})
-    app = create_api(settings=secured, database=database, runtime=runtime)
+    app = create_api(services=build_services(secured, database, runtime))
     async with serving(app) as base:
         cookie = await signed_in(base)
         url = f"{ws(base)}/v1/sandboxes/{sandbox['id']}/terminal?events=1"
@@ -260,8 +261,8 @@ async def test_sign_out_on_another_replica_closes_terminals(settings, database, 
     by: every replica re-reads the revocation table for its open sockets (POLL_SECONDS) and
     closes them (4401)."""
     secured = settings.model_copy(update={"api_token": TOKEN})
-    replica_a = create_api(settings=secured, database=database, runtime=runtime)
-    replica_b = create_api(settings=secured, database=database, runtime=runtime)
+    replica_a = create_api(services=build_services(secured, database, runtime))
+    replica_b = create_api(services=build_services(secured, database, runtime))
     replica_b.state.sign_ins.POLL_SECONDS = 0.2
     async with serving(replica_a) as base_a, serving(replica_b) as base_b:
         cookie = await signed_in(base_a)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.support.builders import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,15 +46,9 @@ class ServerProcess:
             refs.write("5")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def api_server(env: dict[str, str], timeout: float = 30.0) -> Iterator[ServerProcess]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.support.api_server"],
         cwd=ROOT,
@@ -89,13 +84,14 @@ def main() -> None:
     from backend.api.app import create_api
     from backend.db import Database
     from backend.runtime import create_runtime
+    from backend.services import build_services
     from backend.settings import load_settings
 
     settings = load_settings()
     database = Database(settings.database_url)
     database.migrate()
     runtime = create_runtime(settings)
-    app = create_api(settings=settings, database=database, runtime=runtime)
+    app = create_api(services=build_services(settings, database, runtime))
     uvicorn.run(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="off")
 
 

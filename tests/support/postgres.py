@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support.builders import free_port
+
 INSTALL_HINT = (
     "Postgres server binaries (initdb, pg_ctl) were not found: install them with "
     "`apt-get install postgresql` (Debian/Ubuntu) or set MBOX_TEST_PG_BIN to their directory"
@@ -35,16 +37,10 @@ def find_pg_bin() -> Path:
     raise RuntimeError(INSTALL_HINT)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class PostgresCluster:
     def __init__(self) -> None:
         self.bin = find_pg_bin()
-        self.port = _free_port()
+        self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="mbox-pg-"))
         self.data = self.root / "data"
         self.user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name

@@ -117,11 +117,11 @@ async def test_the_server_lifespan_runs_the_engines(tmp_path, monkeypatch):
     from backend import server
 
     monkeypatch.setenv("MBOX_DATA_DIR", str(tmp_path))
-    for cached in (server.get_settings, server.get_database, server.get_runtime):
+    for cached in (server.get_settings, server.get_services):
         cached.cache_clear()
     try:
         async with server.background_engines():
             pass
     finally:
-        for cached in (server.get_settings, server.get_database, server.get_runtime):
+        for cached in (server.get_settings, server.get_services):
             cached.cache_clear()
