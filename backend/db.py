@@ -188,8 +188,8 @@ class Database:
         engines and async routes: the event loop never waits on the database)."""
 
         def run() -> T:
-            with self.session() as session:
-                return fn(session, *args, **kwargs)
+            with self.session() as db:
+                return fn(db, *args, **kwargs)
 
         return await asyncio.to_thread(run)
 
@@ -201,23 +201,23 @@ RowT = TypeVar("RowT")
 T = TypeVar("T")
 
 
-def get_row(session: Session, model: type[RowT], row_id: Any, message: str | None = None) -> RowT:
+def get_row(db: Session, model: type[RowT], row_id: Any, message: str | None = None) -> RowT:
     """The row with this primary key, or NotFound (`resource not found` unless `message`)."""
-    row = session.get(model, row_id)
+    row = db.get(model, row_id)
     if row is None:
         raise NotFound(message)
     return row
 
 
-def commit(session: Session, *, restricted: str | None = None) -> None:
+def commit(db: Session, *, restricted: str | None = None) -> None:
     """Commit the unit of work; a constraint the service did not foresee becomes a 409/404.
     A foreign key failure means a row referred to is gone (404), unless the unit deletes a
     row that others may still hold (ON DELETE RESTRICT): then it is a 409 that says
     `restricted`, and nothing is deleted."""
     try:
-        session.commit()
+        db.commit()
     except sa.exc.IntegrityError as exc:
-        session.rollback()
+        db.rollback()
         text = str(exc.orig).lower()
         if "foreign key" in text:
             raise (Conflict(restricted) if restricted else NotFound()) from None

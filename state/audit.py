@@ -98,12 +98,12 @@ class Feed:
 def read_feed(filters: dict[str, str | None]) -> Feed:
     """Events matching `filters`, or the service's word on why the filters are wrong; and
     the projects to filter by."""
-    with db_session() as session:
-        names = {str(p.id): p.name for p in projects.list_projects(session)}
+    with db_session() as db:
+        names = {str(p.id): p.name for p in projects.list_projects(db)}
         choices = [Choice(ALL_PROJECTS, "All projects")]
         choices += [Choice(pid, name) for pid, name in names.items()]
         try:
-            rows = audit.list_events(session, filters=filters)
+            rows = audit.list_events(db, filters=filters)
         except ServiceError as exc:
             return Feed([], choices, exc.message)
     return Feed([event_item(row, names) for row in rows], choices)

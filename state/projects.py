@@ -51,14 +51,14 @@ def _item(row: ProjectRow) -> ProjectItem:
 
 
 def list_projects() -> list[ProjectItem]:
-    with db_session() as session:
-        return [_item(row) for row in projects.list_projects(session)]
+    with db_session() as db:
+        return [_item(row) for row in projects.list_projects(db)]
 
 
 def create_project(data: ProjectCreate) -> str:
     """Create through the service (which audits it); return the stored name."""
-    with db_session() as session:
-        return projects.create_project(session, principal=CONSOLE, data=data).name
+    with db_session() as db:
+        return projects.create_project(db, principal=CONSOLE, data=data).name
 
 
 @dataclasses.dataclass
@@ -164,12 +164,12 @@ def _retained(detail: ProjectDetail, usage: ProjectUsage) -> None:
 def inspect_project(project_id: str) -> Inspection:
     """Everything the inspector shows, read in one session."""
     pid = uuid.UUID(project_id)
-    with db_session() as session:
-        row = projects.get_project(session, pid)
-        usage = project_usage(session, project_id=pid)
+    with db_session() as db:
+        row = projects.get_project(db, pid)
+        usage = project_usage(db, project_id=pid)
         names = {project_id: row.name}
-        events = audit.list_events(session, project_id=pid, filters={"limit": str(RECENT_EVENTS)})
-        usable = templates.list_templates(session, project_id=pid)
+        events = audit.list_events(db, project_id=pid, filters={"limit": str(RECENT_EVENTS)})
+        usable = templates.list_templates(db, project_id=pid)
     template_names = {str(t.id): t.name for t in usable}
     default_id = str(row.default_template_id) if row.default_template_id else ""
     sandbox_counts = usage.sandboxes.model_dump()
@@ -202,17 +202,17 @@ def inspect_project(project_id: str) -> Inspection:
 
 
 def update_project(project_id: str, data: ProjectUpdate) -> str:
-    with db_session() as session:
+    with db_session() as db:
         row = projects.update_project(
-            session, principal=CONSOLE, project_id=uuid.UUID(project_id), data=data
+            db, principal=CONSOLE, project_id=uuid.UUID(project_id), data=data
         )
         return row.name
 
 
 def delete_project(project_id: str) -> None:
     """Delete through the service, which refuses while the project still has sandboxes."""
-    with db_session() as session:
-        projects.delete_project(session, principal=CONSOLE, project_id=uuid.UUID(project_id))
+    with db_session() as db:
+        projects.delete_project(db, principal=CONSOLE, project_id=uuid.UUID(project_id))
 
 
 class ProjectsState(rx.State):

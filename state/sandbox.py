@@ -181,13 +181,13 @@ def read_sandbox(sandbox_id: str) -> Snapshot | None:
     parsed = parse_id(sandbox_id)
     if parsed is None:
         return None
-    with db_session() as session:
+    with db_session() as db:
         try:
-            row = sandboxes.get_sandbox(session, parsed)
+            row = sandboxes.get_sandbox(db, parsed)
         except NotFound:
             return None
-        project = projects.get_project(session, row.project_id)
-        template = templates.get_template(session, row.template_id) if row.template_id else None
+        project = projects.get_project(db, row.project_id)
+        template = templates.get_template(db, row.template_id) if row.template_id else None
     now = utcnow()
     lease, lease_detail = _lease(row, now)
     view = SandboxView(
@@ -242,8 +242,8 @@ def runtime_message(exc: ServiceError, what: str) -> str:
 
 def _call(fn: Any, sandbox_id: str, **kwargs: Any) -> None:
     """Run one lifecycle service call as the console, in its own session."""
-    with db_session() as session:
-        fn(session, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), **kwargs)
+    with db_session() as db:
+        fn(db, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), **kwargs)
 
 
 class SandboxState(rx.State):

@@ -181,26 +181,26 @@ def read_artifacts(sandbox_id: str, task_id: str) -> tuple[ArtifactListing, str]
     """The sandbox's artifacts (or one task's), the tasks to filter by and the project's
     usage; and the filter that applies (a task without artifacts left falls back to all)."""
     parsed = uuid.UUID(sandbox_id)
-    with db_session() as session:
-        project_id = sandboxes.get_sandbox(session, parsed).project_id
-        every = artifacts.list_for_sandbox(session, sandbox_id=parsed)
+    with db_session() as db:
+        project_id = sandboxes.get_sandbox(db, parsed).project_id
+        every = artifacts.list_for_sandbox(db, sandbox_id=parsed)
         with_artifacts = {row.task_id for row, _ in every if row.task_id}
-        found = tasks.list_tasks(session, sandbox_id=parsed)
+        found = tasks.list_tasks(db, sandbox_id=parsed)
         choices = [_choice(task) for task in found if task.id in with_artifacts]
         if task_id != ALL_TASKS and task_id not in {choice.value for choice in choices}:
             task_id = ALL_TASKS
         if task_id == ALL_TASKS:
             rows = every
         else:
-            rows = artifacts.list_for_task(session, task_id=uuid.UUID(task_id))
-        usage, retention = usage_words(artifacts.usage(session, project_id=project_id))
+            rows = artifacts.list_for_task(db, task_id=uuid.UUID(task_id))
+        usage, retention = usage_words(artifacts.usage(db, project_id=project_id))
     items = [_item(row, content) for row, content in rows]
     return ArtifactListing(items, choices, usage, retention), task_id
 
 
 def delete_reference(artifact_id: str) -> None:
-    with db_session() as session:
-        artifacts.delete_artifact(session, principal=CONSOLE, artifact_id=uuid.UUID(artifact_id))
+    with db_session() as db:
+        artifacts.delete_artifact(db, principal=CONSOLE, artifact_id=uuid.UUID(artifact_id))
 
 
 def words(exc: ServiceError) -> str:

@@ -187,9 +187,9 @@ def fact_groups(summary: BoundarySummary, reach: str) -> list[FactGroup]:
 def read_boundary(sandbox_id: str) -> tuple[BoundarySummary, str]:
     """The sandbox's boundary, and its network reach in the API's words."""
     runtime = services().runtime.describe()
-    with db_session() as session:
+    with db_session() as db:
         summary = boundary_service.sandbox_boundary(
-            session, sandbox_id=uuid.UUID(sandbox_id), runtime=runtime
+            db, sandbox_id=uuid.UUID(sandbox_id), runtime=runtime
         )
     egress = runtime.network.egress(summary.network_policy)
     return summary, boundary_service.network_reach(egress)

@@ -88,9 +88,9 @@ def _link(row: PreviewLinkRow, names: dict[int, str], now: datetime) -> LinkItem
 def read_previews(sandbox_id: str) -> tuple[list[PreviewPortItem], list[LinkItem]]:
     """The declared ports with their preview origins, and the links, newest first."""
     parsed = uuid.UUID(sandbox_id)
-    with db_session() as session:
-        sandbox = sandboxes.get_sandbox(session, parsed)
-        rows = previews.list_links(session, sandbox_id=parsed)[:SHOWN_LINKS]
+    with db_session() as db:
+        sandbox = sandboxes.get_sandbox(db, parsed)
+        rows = previews.list_links(db, sandbox_id=parsed)[:SHOWN_LINKS]
     settings, now = services().settings, utcnow()
     ports = []
     for port in sandbox.ports:
@@ -108,9 +108,9 @@ def create_link(sandbox_id: str, port: int, seconds: int, label: str) -> tuple[s
     data = PreviewLinkCreate.model_validate(
         {"port": port, "label": label, "expiresInSeconds": seconds}
     )
-    with db_session() as session:
+    with db_session() as db:
         row, url = previews.create_link(
-            session,
+            db,
             principal=CONSOLE,
             settings=services().settings,
             sandbox_id=uuid.UUID(sandbox_id),
@@ -120,17 +120,17 @@ def create_link(sandbox_id: str, port: int, seconds: int, label: str) -> tuple[s
 
 
 def revoke_link(link_id: str) -> None:
-    with db_session() as session:
-        previews.revoke_link(session, principal=CONSOLE, link_id=uuid.UUID(link_id))
+    with db_session() as db:
+        previews.revoke_link(db, principal=CONSOLE, link_id=uuid.UUID(link_id))
 
 
 def set_ports(sandbox_id: str, change: Any) -> None:
     """Replace the declared ports with `change(current ports)`, read in the same session."""
     parsed = uuid.UUID(sandbox_id)
-    with db_session() as session:
-        current = [dict(port) for port in sandboxes.get_sandbox(session, parsed).ports]
+    with db_session() as db:
+        current = [dict(port) for port in sandboxes.get_sandbox(db, parsed).ports]
         data = SandboxUpdate.model_validate({"ports": change(current)})
-        sandboxes.update_sandbox(session, principal=CONSOLE, sandbox_id=parsed, data=data)
+        sandboxes.update_sandbox(db, principal=CONSOLE, sandbox_id=parsed, data=data)
 
 
 def port_number(text: str) -> int | None:

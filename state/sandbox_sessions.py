@@ -119,8 +119,8 @@ def _item(found: RuntimeSession, now: datetime, attachable: bool) -> SessionItem
 
 
 def read_sessions(sandbox_id: str) -> list[SessionItem]:
-    with db_session() as session:
-        found = session_service.list_sessions(session, sandbox_id=uuid.UUID(sandbox_id))
+    with db_session() as db:
+        found = session_service.list_sessions(db, sandbox_id=uuid.UUID(sandbox_id))
     now, grace = utcnow(), services().settings.terminal_grace_seconds
     items, seen = [], set()
     for one in found[:SHOWN]:  # newest first: only a terminal's newest session attaches
@@ -132,8 +132,8 @@ def read_sessions(sandbox_id: str) -> list[SessionItem]:
 
 
 def end_session(session_id: str) -> None:
-    with db_session() as session:
-        session_service.end_session(session, principal=CONSOLE, session_id=uuid.UUID(session_id))
+    with db_session() as db:
+        session_service.end_session(db, principal=CONSOLE, session_id=uuid.UUID(session_id))
 
 
 class SessionsTab(SandboxTab, SandboxState):

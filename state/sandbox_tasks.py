@@ -148,9 +148,9 @@ def read_task(task_id: str) -> tuple[TaskDetail, TaskItem] | None:
     parsed = parse_id(task_id)
     if parsed is None:
         return None
-    with db_session() as session:
+    with db_session() as db:
         try:
-            row = task_service.get_task(session, parsed)
+            row = task_service.get_task(db, parsed)
         except ServiceError:
             return None
     now = utcnow()
@@ -173,8 +173,8 @@ def read_task(task_id: str) -> tuple[TaskDetail, TaskItem] | None:
 
 
 def read_tasks(sandbox_id: str) -> list[TaskItem]:
-    with db_session() as session:
-        rows = task_service.list_tasks(session, sandbox_id=uuid.UUID(sandbox_id))
+    with db_session() as db:
+        rows = task_service.list_tasks(db, sandbox_id=uuid.UUID(sandbox_id))
     now = utcnow()
     return [_item(row, now) for row in rows[:HISTORY]]
 
@@ -183,16 +183,16 @@ def create_task(sandbox_id: str, script: str, timeout: int) -> str:
     data = ExecutionTaskCreate.model_validate(
         {"command": [*SHELL, script], "timeoutSeconds": timeout}
     )
-    with db_session() as session:
+    with db_session() as db:
         task, _ = task_service.create_task(
-            session, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), data=data
+            db, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), data=data
         )
         return str(task.id)
 
 
 def cancel_task(task_id: str) -> None:
-    with db_session() as session:
-        task_service.request_cancel(session, principal=CONSOLE, task_id=uuid.UUID(task_id))
+    with db_session() as db:
+        task_service.request_cancel(db, principal=CONSOLE, task_id=uuid.UUID(task_id))
 
 
 def read_output(task_id: str, stream: str) -> bytes:

@@ -106,19 +106,19 @@ def _item(row: SandboxRow, project_names: dict, template_names: dict) -> Sandbox
 def read_page(query: ListQuery) -> tuple[list[SandboxItem], int, int]:
     """The page of sandboxes `query` asks for (newest first), how many match in all, and
     the page's offset: the last page instead, when deletes emptied the one asked for."""
-    with db_session() as session:
-        rows, total = _page_rows(session, query)
+    with db_session() as db:
+        rows, total = _page_rows(db, query)
         if not rows and query.offset > 0:
             query = dataclasses.replace(query, offset=(max(total, 1) - 1) // PAGE_SIZE * PAGE_SIZE)
-            rows, total = _page_rows(session, query)
-        project_names = {p.id: p.name for p in projects.list_projects(session)}
-        template_names = {t.id: t.name for t in templates.list_templates(session)}
+            rows, total = _page_rows(db, query)
+        project_names = {p.id: p.name for p in projects.list_projects(db)}
+        template_names = {t.id: t.name for t in templates.list_templates(db)}
     return [_item(row, project_names, template_names) for row in rows], total, query.offset
 
 
-def _page_rows(session: Session, query: ListQuery) -> tuple[list[SandboxRow], int]:
+def _page_rows(db: Session, query: ListQuery) -> tuple[list[SandboxRow], int]:
     return sandboxes.page_sandboxes(
-        session,
+        db,
         project_id=parse_id(query.project),
         status=query.status if query.status in ROW_STATUSES else None,
         template_id=parse_id(query.template),
@@ -130,9 +130,9 @@ def _page_rows(session: Session, query: ListQuery) -> tuple[list[SandboxRow], in
 
 def read_choices() -> tuple[list[Choice], list[Choice]]:
     """The projects and the templates to filter and launch by."""
-    with db_session() as session:
-        project_rows: list[ProjectRow] = projects.list_projects(session)
-        template_rows: list[TemplateRow] = templates.list_templates(session)
+    with db_session() as db:
+        project_rows: list[ProjectRow] = projects.list_projects(db)
+        template_rows: list[TemplateRow] = templates.list_templates(db)
     project_names = {p.id: p.name for p in project_rows}
     return (
         [Choice(str(p.id), p.name) for p in project_rows],
@@ -151,9 +151,9 @@ def read_templates(project_id: str) -> TemplateChoices:
     parsed = parse_id(project_id)
     if parsed is None:
         return TemplateChoices([], [], "", {})
-    with db_session() as session:
-        project = projects.get_project(session, parsed)
-        rows = templates.list_templates(session, project_id=parsed)
+    with db_session() as db:
+        project = projects.get_project(db, parsed)
+        rows = templates.list_templates(db, project_id=parsed)
     default_id = str(project.default_template_id) if project.default_template_id else ""
     return TemplateChoices(
         project=[Choice(str(t.id), t.name) for t in rows if t.project_id is not None],
@@ -168,8 +168,8 @@ def read_plan(project_id: str, template_id: str) -> LaunchPlanView:
     parsed = parse_id(project_id)
     if parsed is None or not template_id:
         return LaunchPlanView()
-    with db_session() as session:
-        plan = sandboxes.plan_launch(session, project_id=parsed, template_id=template_id)
+    with db_session() as db:
+        plan = sandboxes.plan_launch(db, project_id=parsed, template_id=template_id)
     template = plan.template
     return LaunchPlanView(
         template_name=template.name,
@@ -200,8 +200,8 @@ def _size_words(template: TemplateRow) -> str:
 
 def create_sandbox(data: SandboxCreate) -> str:
     """Launch through the service (policy, quota and audit live there); return the new id."""
-    with db_session() as session:
-        return str(sandboxes.create_sandbox(session, principal=CONSOLE, data=data).id)
+    with db_session() as db:
+        return str(sandboxes.create_sandbox(db, principal=CONSOLE, data=data).id)
 
 
 ACTIONS = {
@@ -217,8 +217,8 @@ def act_on_each(action: str, targets: list[tuple[str, str]]) -> list[str]:
     failures = []
     for sandbox_id, name in targets:
         try:
-            with db_session() as session:
-                ACTIONS[action](session, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id))
+            with db_session() as db:
+                ACTIONS[action](db, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id))
         except ServiceError as exc:
             failures.append(f"{name}: {exc.message}")
     return failures

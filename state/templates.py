@@ -144,10 +144,10 @@ class Library:
 
 
 def read_library() -> Library:
-    with db_session() as session:
-        project_rows = projects.list_projects(session)
-        rows = templates.list_templates(session)
-        live = {str(s.id) for s in sandboxes.list_sandboxes(session)}
+    with db_session() as db:
+        project_rows = projects.list_projects(db)
+        rows = templates.list_templates(db)
+        live = {str(s.id) for s in sandboxes.list_sandboxes(db)}
     names = {p.id: p.name for p in project_rows}
     defaults: dict[uuid.UUID, list[str]] = {}
     for project in project_rows:
@@ -171,11 +171,11 @@ def create_template(form: TemplateForm) -> str:
             "metadata": {**labels(form), "validationStatus": "not_tested"},
         }
     )
-    with db_session() as session:
-        row = templates.create_template(session, principal=CONSOLE, data=data)
+    with db_session() as db:
+        row = templates.create_template(db, principal=CONSOLE, data=data)
         if project_id and form.make_default:
             projects.update_project(
-                session,
+                db,
                 principal=CONSOLE,
                 project_id=uuid.UUID(project_id),
                 data=ProjectUpdate.model_validate({"defaultTemplateId": str(row.id)}),
@@ -187,25 +187,25 @@ def update_template(template_id: str, form: TemplateForm) -> str:
     """Save the dialog; a changed launch shape sets the template back to Not tested (its
     old verdict was about another recipe). Returns the name."""
     fields = launch_fields(form)
-    with db_session() as session:
-        row = templates.get_template(session, uuid.UUID(template_id))
+    with db_session() as db:
+        row = templates.get_template(db, uuid.UUID(template_id))
         before = launch_fields(form_of(row))
         meta = {**meta_of(row), **labels(form)}
         if fields != before:
             meta["validationStatus"] = "not_tested"
         data = TemplateUpdate.model_validate({"name": form.name, **fields, "metadata": meta})
-        row = templates.update_template(session, principal=CONSOLE, template_id=row.id, data=data)
+        row = templates.update_template(db, principal=CONSOLE, template_id=row.id, data=data)
         return row.name
 
 
 def read_form(template_id: str) -> TemplateForm:
-    with db_session() as session:
-        return form_of(templates.get_template(session, uuid.UUID(template_id)))
+    with db_session() as db:
+        return form_of(templates.get_template(db, uuid.UUID(template_id)))
 
 
 def delete_template(template_id: str) -> None:
-    with db_session() as session:
-        templates.delete_template(session, principal=CONSOLE, template_id=uuid.UUID(template_id))
+    with db_session() as db:
+        templates.delete_template(db, principal=CONSOLE, template_id=uuid.UUID(template_id))
 
 
 def start_run(template_id: str, project_id: str) -> str:
@@ -213,18 +213,18 @@ def start_run(template_id: str, project_id: str) -> str:
     data = TemplateValidationRunCreate.model_validate(
         {"projectId": project_id} if project_id else {}
     )
-    with db_session() as session:
+    with db_session() as db:
         _, sandbox = validation_runs.start_run(
-            session, principal=CONSOLE, template_id=uuid.UUID(template_id), data=data
+            db, principal=CONSOLE, template_id=uuid.UUID(template_id), data=data
         )
         return str(sandbox.id)
 
 
 def decide_run(template_id: str, sandbox_id: str, status: str) -> None:
     data = TemplateValidationRunDecision.model_validate({"status": status})
-    with db_session() as session:
+    with db_session() as db:
         validation_runs.decide_run(
-            session,
+            db,
             principal=CONSOLE,
             template_id=uuid.UUID(template_id),
             sandbox_id=uuid.UUID(sandbox_id),

@@ -13,10 +13,10 @@ from backend.api.deps import (
     ArtifactId,
     ArtifactsDep,
     Body,
+    DbDep,
     PrincipalDep,
     ProjectId,
     SandboxId,
-    SessionDep,
     TaskId,
 )
 from backend.api.openapi import body, deleted, returns, returns_list
@@ -39,12 +39,8 @@ def _listed(rows: artifacts.Listed, limit: int) -> JSONResponse:
 
 
 @router.get("/v1/sandboxes/{sandboxID}/artifacts", responses=returns_list(Artifact))
-def list_sandbox_artifacts(
-    session: SessionDep, sandbox_id: SandboxId, limit: PageLimit
-) -> JSONResponse:
-    return _listed(
-        artifacts.list_for_sandbox(session, sandbox_id=sandbox_id, limit=limit + 1), limit
-    )
+def list_sandbox_artifacts(db: DbDep, sandbox_id: SandboxId, limit: PageLimit) -> JSONResponse:
+    return _listed(artifacts.list_for_sandbox(db, sandbox_id=sandbox_id, limit=limit + 1), limit)
 
 
 @router.post(
@@ -54,31 +50,29 @@ def list_sandbox_artifacts(
     openapi_extra=body(ArtifactCreate),
 )
 def create_artifact(
-    session: SessionDep,
+    db: DbDep,
     principal: PrincipalDep,
     sandbox_id: SandboxId,
     data: ArtifactCreate = Body(ArtifactCreate),
 ) -> JSONResponse:
-    row = artifacts.create_artifact(session, principal=principal, sandbox_id=sandbox_id, data=data)
+    row = artifacts.create_artifact(db, principal=principal, sandbox_id=sandbox_id, data=data)
     return public(Artifact.of(row, None), 201)
 
 
 @router.get("/v1/tasks/{taskID}/artifacts", responses=returns_list(Artifact))
-def list_task_artifacts(session: SessionDep, task_id: TaskId, limit: PageLimit) -> JSONResponse:
-    return _listed(artifacts.list_for_task(session, task_id=task_id, limit=limit + 1), limit)
+def list_task_artifacts(db: DbDep, task_id: TaskId, limit: PageLimit) -> JSONResponse:
+    return _listed(artifacts.list_for_task(db, task_id=task_id, limit=limit + 1), limit)
 
 
 @router.get("/v1/artifacts/{artifactID}", responses=returns(Artifact))
-def get_artifact(session: SessionDep, artifact_id: ArtifactId) -> JSONResponse:
-    return public(Artifact.of(*artifacts.get_with_content(session, artifact_id)))
+def get_artifact(db: DbDep, artifact_id: ArtifactId) -> JSONResponse:
+    return public(Artifact.of(*artifacts.get_with_content(db, artifact_id)))
 
 
 @router.delete("/v1/artifacts/{artifactID}", status_code=204, responses=deleted())
-def delete_artifact(
-    session: SessionDep, principal: PrincipalDep, artifact_id: ArtifactId
-) -> Response:
+def delete_artifact(db: DbDep, principal: PrincipalDep, artifact_id: ArtifactId) -> Response:
     """Delete the reference and its retained bytes (collected in the background)."""
-    artifacts.delete_artifact(session, principal=principal, artifact_id=artifact_id)
+    artifacts.delete_artifact(db, principal=principal, artifact_id=artifact_id)
     return Response(status_code=204)
 
 
@@ -186,6 +180,6 @@ def content_headers(found: ContentStream) -> dict[str, str]:
 
 
 @router.get("/v1/projects/{projectID}/artifact-usage", responses=returns(ArtifactUsage))
-def artifact_usage(session: SessionDep, project_id: ProjectId) -> JSONResponse:
+def artifact_usage(db: DbDep, project_id: ProjectId) -> JSONResponse:
     """Retained bytes and count of the project, and its retention days."""
-    return public(artifacts.usage(session, project_id=project_id))
+    return public(artifacts.usage(db, project_id=project_id))

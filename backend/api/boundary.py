@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from backend.api.deps import RuntimeDep, SandboxId, SessionDep, TemplateId
+from backend.api.deps import DbDep, RuntimeDep, SandboxId, TemplateId
 from backend.api.openapi import returns
 from backend.api.responses import public
 from backend.reporting import boundary
@@ -22,14 +22,14 @@ router = APIRouter()
 )
 def template_boundary(
     runtime: RuntimeDep,
-    session: SessionDep,
+    db: DbDep,
     template_id: TemplateId,
     projectId: Annotated[str | None, Query()] = None,  # noqa: N803 - the contract's name
 ) -> JSONResponse:
     """The template's boundary; `projectId` places a global template in a project."""
     project_id = optional_uuid(projectId, "invalid projectId query")
     summary = boundary.template_boundary(
-        session,
+        db,
         template_id=template_id,
         project_id=project_id,
         runtime=runtime.describe(),
@@ -40,8 +40,6 @@ def template_boundary(
 @router.get(
     "/v1/sandboxes/{sandboxID}/boundary", tags=["sandboxes"], responses=returns(BoundarySummary)
 )
-def sandbox_boundary(
-    runtime: RuntimeDep, session: SessionDep, sandbox_id: SandboxId
-) -> JSONResponse:
-    summary = boundary.sandbox_boundary(session, sandbox_id=sandbox_id, runtime=runtime.describe())
+def sandbox_boundary(runtime: RuntimeDep, db: DbDep, sandbox_id: SandboxId) -> JSONResponse:
+    summary = boundary.sandbox_boundary(db, sandbox_id=sandbox_id, runtime=runtime.describe())
     return public(summary)

@@ -72,16 +72,16 @@ TaskOutputDep = Annotated[OutputStore, Depends(_service("task_output"))]
 TerminalsDep = Annotated[TerminalHub, Depends(_service("terminals"))]
 
 
-def get_session(services: ServicesDep) -> Iterator[Session]:
-    with services.database.session() as session:
-        yield session
+def get_db(services: ServicesDep) -> Iterator[Session]:
+    with services.database.session() as db:
+        yield db
 
 
 def get_principal(request: Request) -> Principal:
     return request.scope["state"]["principal"]
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+DbDep = Annotated[Session, Depends(get_db)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 

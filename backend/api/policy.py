@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from backend.api.deps import Body, PrincipalDep, ProjectId, SessionDep
+from backend.api.deps import Body, DbDep, PrincipalDep, ProjectId
 from backend.api.openapi import body, returns
 from backend.api.responses import item
 from backend.policy import service as policies
@@ -20,8 +20,8 @@ router = APIRouter(tags=["projects"])
 
 
 @router.get("/v1/projects/{projectID}/policy", responses=returns(ProjectPolicy))
-def get_policy(session: SessionDep, project_id: ProjectId) -> JSONResponse:
-    return item(ProjectPolicy, policies.get_launch_policy(session, project_id))
+def get_policy(db: DbDep, project_id: ProjectId) -> JSONResponse:
+    return item(ProjectPolicy, policies.get_launch_policy(db, project_id))
 
 
 @router.put(
@@ -30,18 +30,18 @@ def get_policy(session: SessionDep, project_id: ProjectId) -> JSONResponse:
     openapi_extra=body(ProjectPolicyUpsert),
 )
 def put_policy(
-    session: SessionDep,
+    db: DbDep,
     principal: PrincipalDep,
     project_id: ProjectId,
     data: ProjectPolicyUpsert = Body(ProjectPolicyUpsert),
 ) -> JSONResponse:
-    row = policies.put_launch_policy(session, principal=principal, project_id=project_id, data=data)
+    row = policies.put_launch_policy(db, principal=principal, project_id=project_id, data=data)
     return item(ProjectPolicy, row)
 
 
 @router.get("/v1/projects/{projectID}/quota-policy", responses=returns(ProjectQuotaPolicy))
-def get_quota_policy(session: SessionDep, project_id: ProjectId) -> JSONResponse:
-    return item(ProjectQuotaPolicy, policies.get_quota_policy(session, project_id))
+def get_quota_policy(db: DbDep, project_id: ProjectId) -> JSONResponse:
+    return item(ProjectQuotaPolicy, policies.get_quota_policy(db, project_id))
 
 
 @router.put(
@@ -50,10 +50,10 @@ def get_quota_policy(session: SessionDep, project_id: ProjectId) -> JSONResponse
     openapi_extra=body(ProjectQuotaPolicyUpsert),
 )
 def put_quota_policy(
-    session: SessionDep,
+    db: DbDep,
     principal: PrincipalDep,
     project_id: ProjectId,
     data: ProjectQuotaPolicyUpsert = Body(ProjectQuotaPolicyUpsert),
 ) -> JSONResponse:
-    row = policies.put_quota_policy(session, principal=principal, project_id=project_id, data=data)
+    row = policies.put_quota_policy(db, principal=principal, project_id=project_id, data=data)
     return item(ProjectQuotaPolicy, row)

@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep, SettingsDep
+from backend.api.deps import Body, DbDep, PrincipalDep, SandboxId, SettingsDep
 from backend.api.middleware import reject
 from backend.api.openapi import body, returns, returns_list
 from backend.api.proxy import Relay, RelayLimits
@@ -136,14 +136,14 @@ router = APIRouter(tags=["sandboxes"], lifespan=_lifespan)
 )
 def create_preview_link(
     settings: SettingsDep,
-    session: SessionDep,
+    db: DbDep,
     principal: PrincipalDep,
     sandbox_id: SandboxId,
     data: PreviewLinkCreate = Body(PreviewLinkCreate),
 ) -> JSONResponse:
     """A link that opens one port's preview in a browser; its `url` is shown only here."""
     link, url = previews.create_link(
-        session,
+        db,
         principal=principal,
         settings=settings,
         sandbox_id=sandbox_id,
@@ -154,21 +154,19 @@ def create_preview_link(
 
 
 @router.get("/v1/sandboxes/{sandboxID}/preview-links", responses=returns_list(PreviewLink))
-def list_preview_links(
-    session: SessionDep, sandbox_id: SandboxId, limit: PageLimit
-) -> JSONResponse:
-    rows = previews.list_links(session, sandbox_id=sandbox_id, limit=limit + 1)
+def list_preview_links(db: DbDep, sandbox_id: SandboxId, limit: PageLimit) -> JSONResponse:
+    rows = previews.list_links(db, sandbox_id=sandbox_id, limit=limit + 1)
     return items(PreviewLink, rows, limit)
 
 
 @router.post("/v1/preview-links/{linkID}/revoke", responses=returns(PreviewLink))
 def revoke_preview_link(
-    session: SessionDep,
+    db: DbDep,
     principal: PrincipalDep,
     linkID: UuidPath,  # noqa: N803
 ) -> JSONResponse:
     link_id = parse_uuid(linkID, "invalid preview link id")
-    link = previews.revoke_link(session, principal=principal, link_id=link_id)
+    link = previews.revoke_link(db, principal=principal, link_id=link_id)
     return JSONResponse(PreviewLink.from_row(link).to_json())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from backend.api.deps import Body, PrincipalDep, ProjectId, SessionDep
+from backend.api.deps import Body, DbDep, PrincipalDep, ProjectId
 from backend.api.openapi import body, deleted, returns, returns_list
 from backend.api.responses import PageLimit, item, items, public
 from backend.projects import service as projects
@@ -16,8 +16,8 @@ router = APIRouter(tags=["projects"])
 
 
 @router.get("/v1/projects", responses=returns_list(Project))
-def list_projects(session: SessionDep, limit: PageLimit) -> JSONResponse:
-    return items(Project, projects.list_projects(session, limit=limit + 1), limit)
+def list_projects(db: DbDep, limit: PageLimit) -> JSONResponse:
+    return items(Project, projects.list_projects(db, limit=limit + 1), limit)
 
 
 @router.post(
@@ -27,35 +27,35 @@ def list_projects(session: SessionDep, limit: PageLimit) -> JSONResponse:
     openapi_extra=body(ProjectCreate),
 )
 def create_project(
-    session: SessionDep, principal: PrincipalDep, data: ProjectCreate = Body(ProjectCreate)
+    db: DbDep, principal: PrincipalDep, data: ProjectCreate = Body(ProjectCreate)
 ) -> JSONResponse:
-    return item(Project, projects.create_project(session, principal=principal, data=data), 201)
+    return item(Project, projects.create_project(db, principal=principal, data=data), 201)
 
 
 @router.get("/v1/projects/{projectID}", responses=returns(Project))
-def get_project(session: SessionDep, project_id: ProjectId) -> JSONResponse:
-    return item(Project, projects.get_project(session, project_id))
+def get_project(db: DbDep, project_id: ProjectId) -> JSONResponse:
+    return item(Project, projects.get_project(db, project_id))
 
 
 @router.patch(
     "/v1/projects/{projectID}", responses=returns(Project), openapi_extra=body(ProjectUpdate)
 )
 def update_project(
-    session: SessionDep,
+    db: DbDep,
     principal: PrincipalDep,
     project_id: ProjectId,
     data: ProjectUpdate = Body(ProjectUpdate),
 ) -> JSONResponse:
-    row = projects.update_project(session, principal=principal, project_id=project_id, data=data)
+    row = projects.update_project(db, principal=principal, project_id=project_id, data=data)
     return item(Project, row)
 
 
 @router.delete("/v1/projects/{projectID}", status_code=204, responses=deleted())
-def delete_project(session: SessionDep, principal: PrincipalDep, project_id: ProjectId) -> Response:
-    projects.delete_project(session, principal=principal, project_id=project_id)
+def delete_project(db: DbDep, principal: PrincipalDep, project_id: ProjectId) -> Response:
+    projects.delete_project(db, principal=principal, project_id=project_id)
     return Response(status_code=204)
 
 
 @router.get("/v1/projects/{projectID}/usage", responses=returns(ProjectUsage))
-def get_project_usage(session: SessionDep, project_id: ProjectId) -> JSONResponse:
-    return public(project_usage(session, project_id=project_id))
+def get_project_usage(db: DbDep, project_id: ProjectId) -> JSONResponse:
+    return public(project_usage(db, project_id=project_id))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
-from backend.api.deps import Body, PrincipalDep, RuntimeAccessDep, SandboxId, SessionDep
+from backend.api.deps import Body, DbDep, PrincipalDep, RuntimeAccessDep, SandboxId
 from backend.api.openapi import body, deleted, returns, returns_list
 from backend.api.responses import PageLimit, iso_time, item, items, page
 from backend.errors import InvalidInput
@@ -32,12 +32,12 @@ router = APIRouter(tags=["sandboxes"])
 
 @router.get("/v1/sandboxes", responses=returns_list(Sandbox))
 def list_sandboxes(
-    session: SessionDep,
+    db: DbDep,
     limit: PageLimit,
     projectId: Annotated[str | None, Query()] = None,  # noqa: N803 - the contract's name
 ) -> JSONResponse:
     project_id = optional_uuid(projectId, "invalid projectId query")
-    rows = sandboxes.list_sandboxes(session, project_id=project_id, limit=limit + 1)
+    rows = sandboxes.list_sandboxes(db, project_id=project_id, limit=limit + 1)
     return items(Sandbox, rows, limit)
 
 
@@ -48,51 +48,43 @@ def list_sandboxes(
     openapi_extra=body(SandboxCreate),
 )
 def create_sandbox(
-    session: SessionDep, principal: PrincipalDep, data: SandboxCreate = Body(SandboxCreate)
+    db: DbDep, principal: PrincipalDep, data: SandboxCreate = Body(SandboxCreate)
 ) -> JSONResponse:
-    return item(Sandbox, sandboxes.create_sandbox(session, principal=principal, data=data), 201)
+    return item(Sandbox, sandboxes.create_sandbox(db, principal=principal, data=data), 201)
 
 
 @router.get("/v1/sandboxes/{sandboxID}", responses=returns(Sandbox))
-def get_sandbox(session: SessionDep, sandbox_id: SandboxId) -> JSONResponse:
-    return item(Sandbox, sandboxes.get_sandbox(session, sandbox_id))
+def get_sandbox(db: DbDep, sandbox_id: SandboxId) -> JSONResponse:
+    return item(Sandbox, sandboxes.get_sandbox(db, sandbox_id))
 
 
 @router.patch(
     "/v1/sandboxes/{sandboxID}", responses=returns(Sandbox), openapi_extra=body(SandboxUpdate)
 )
 def update_sandbox(
-    session: SessionDep,
+    db: DbDep,
     principal: PrincipalDep,
     sandbox_id: SandboxId,
     data: SandboxUpdate = Body(SandboxUpdate),
 ) -> JSONResponse:
-    row = sandboxes.update_sandbox(session, principal=principal, sandbox_id=sandbox_id, data=data)
+    row = sandboxes.update_sandbox(db, principal=principal, sandbox_id=sandbox_id, data=data)
     return item(Sandbox, row)
 
 
 @router.delete("/v1/sandboxes/{sandboxID}", status_code=204, responses=deleted())
-def delete_sandbox(session: SessionDep, principal: PrincipalDep, sandbox_id: SandboxId) -> Response:
-    sandboxes.delete_sandbox(session, principal=principal, sandbox_id=sandbox_id)
+def delete_sandbox(db: DbDep, principal: PrincipalDep, sandbox_id: SandboxId) -> Response:
+    sandboxes.delete_sandbox(db, principal=principal, sandbox_id=sandbox_id)
     return Response(status_code=204)
 
 
 @router.post("/v1/sandboxes/{sandboxID}/start", responses=returns(Sandbox))
-def start_sandbox(
-    session: SessionDep, principal: PrincipalDep, sandbox_id: SandboxId
-) -> JSONResponse:
-    return item(
-        Sandbox, sandboxes.start_sandbox(session, principal=principal, sandbox_id=sandbox_id)
-    )
+def start_sandbox(db: DbDep, principal: PrincipalDep, sandbox_id: SandboxId) -> JSONResponse:
+    return item(Sandbox, sandboxes.start_sandbox(db, principal=principal, sandbox_id=sandbox_id))
 
 
 @router.post("/v1/sandboxes/{sandboxID}/stop", responses=returns(Sandbox))
-def stop_sandbox(
-    session: SessionDep, principal: PrincipalDep, sandbox_id: SandboxId
-) -> JSONResponse:
-    return item(
-        Sandbox, sandboxes.stop_sandbox(session, principal=principal, sandbox_id=sandbox_id)
-    )
+def stop_sandbox(db: DbDep, principal: PrincipalDep, sandbox_id: SandboxId) -> JSONResponse:
+    return item(Sandbox, sandboxes.stop_sandbox(db, principal=principal, sandbox_id=sandbox_id))
 
 
 @router.post(
@@ -101,13 +93,13 @@ def stop_sandbox(
     openapi_extra=body(SandboxRenew, required=False),
 )
 def renew_sandbox(
-    session: SessionDep,
+    db: DbDep,
     principal: PrincipalDep,
     sandbox_id: SandboxId,
     data: SandboxRenew = Body(SandboxRenew, optional=True),
 ) -> JSONResponse:
     """Extend the sandbox's lease (and restart its idle clock)."""
-    row = lifetime.renew(session, principal=principal, sandbox_id=sandbox_id, data=data)
+    row = lifetime.renew(db, principal=principal, sandbox_id=sandbox_id, data=data)
     return item(Sandbox, row)
 
 

@@ -7,10 +7,10 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from backend.api.deps import (
     Body,
+    DbDep,
     PrincipalDep,
     RuntimeSessionId,
     SandboxId,
-    SessionDep,
     SettingsDep,
 )
 from backend.api.openapi import body, returns, returns_list
@@ -22,8 +22,8 @@ router = APIRouter(tags=["sessions"])
 
 
 @router.get("/v1/sandboxes/{sandboxID}/sessions", responses=returns_list(RuntimeSession))
-def list_sessions(session: SessionDep, sandbox_id: SandboxId, limit: PageLimit) -> JSONResponse:
-    return page(sessions.list_sessions(session, sandbox_id=sandbox_id, limit=limit + 1), limit)
+def list_sessions(db: DbDep, sandbox_id: SandboxId, limit: PageLimit) -> JSONResponse:
+    return page(sessions.list_sessions(db, sandbox_id=sandbox_id, limit=limit + 1), limit)
 
 
 @router.post(
@@ -34,13 +34,13 @@ def list_sessions(session: SessionDep, sandbox_id: SandboxId, limit: PageLimit) 
 )
 def create_session(
     request: Request,
-    session: SessionDep,
+    db: DbDep,
     principal: PrincipalDep,
     sandbox_id: SandboxId,
     data: RuntimeSessionCreate = Body(RuntimeSessionCreate),
 ) -> JSONResponse:
     created = sessions.create_session(
-        session,
+        db,
         principal=principal,
         sandbox_id=sandbox_id,
         data=data,
@@ -50,22 +50,20 @@ def create_session(
 
 
 @router.get("/v1/sessions/{sessionID}", responses=returns(RuntimeSession))
-def get_session(session: SessionDep, session_id: RuntimeSessionId) -> JSONResponse:
-    return public(sessions.get_session(session, session_id))
+def get_session(db: DbDep, session_id: RuntimeSessionId) -> JSONResponse:
+    return public(sessions.get_session(db, session_id))
 
 
 @router.post("/v1/sessions/{sessionID}/end", responses=returns(RuntimeSession))
-def end_session(
-    session: SessionDep, principal: PrincipalDep, session_id: RuntimeSessionId
-) -> JSONResponse:
-    return public(sessions.end_session(session, principal=principal, session_id=session_id))
+def end_session(db: DbDep, principal: PrincipalDep, session_id: RuntimeSessionId) -> JSONResponse:
+    return public(sessions.end_session(db, principal=principal, session_id=session_id))
 
 
 @router.get(
     "/v1/sessions/{sessionID}/recording",
     responses={200: {"description": "asciicast v2", "content": {"application/x-asciicast": {}}}},
 )
-def get_recording(settings: SettingsDep, session: SessionDep, session_id: RuntimeSessionId):
+def get_recording(settings: SettingsDep, db: DbDep, session_id: RuntimeSessionId):
     """The terminal recording listed on a session (asciicast v2, output only)."""
-    path, name = sessions.recording_file(session, settings, session_id=session_id)
+    path, name = sessions.recording_file(db, settings, session_id=session_id)
     return FileResponse(path, media_type="application/x-asciicast", filename=name)

@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from backend.api.deps import (
     Body,
     DatabaseDep,
+    DbDep,
     PrincipalDep,
     SandboxId,
-    SessionDep,
     TaskId,
     TaskOutputDep,
 )
@@ -29,8 +29,8 @@ Offset = Annotated[str | None, Query()]
 
 
 @router.get("/v1/sandboxes/{sandboxID}/tasks", responses=returns_list(ExecutionTask))
-def list_tasks(session: SessionDep, sandbox_id: SandboxId, limit: PageLimit) -> JSONResponse:
-    rows = tasks.list_tasks(session, sandbox_id=sandbox_id, limit=limit + 1)
+def list_tasks(db: DbDep, sandbox_id: SandboxId, limit: PageLimit) -> JSONResponse:
+    rows = tasks.list_tasks(db, sandbox_id=sandbox_id, limit=limit + 1)
     return items(ExecutionTask, rows, limit)
 
 
@@ -41,26 +41,24 @@ def list_tasks(session: SessionDep, sandbox_id: SandboxId, limit: PageLimit) -> 
     openapi_extra=body(ExecutionTaskCreate),
 )
 def create_task(
-    session: SessionDep,
+    db: DbDep,
     principal: PrincipalDep,
     sandbox_id: SandboxId,
     data: ExecutionTaskCreate = Body(ExecutionTaskCreate),
 ) -> JSONResponse:
     """Queue a command; 201 when created, 200 when an idempotency key repeats an earlier one."""
-    task, created = tasks.create_task(
-        session, principal=principal, sandbox_id=sandbox_id, data=data
-    )
+    task, created = tasks.create_task(db, principal=principal, sandbox_id=sandbox_id, data=data)
     return item(ExecutionTask, task, 201 if created else 200)
 
 
 @router.get("/v1/tasks/{taskID}", responses=returns(ExecutionTask))
-def get_task(session: SessionDep, task_id: TaskId) -> JSONResponse:
-    return item(ExecutionTask, tasks.get_task(session, task_id))
+def get_task(db: DbDep, task_id: TaskId) -> JSONResponse:
+    return item(ExecutionTask, tasks.get_task(db, task_id))
 
 
 @router.post("/v1/tasks/{taskID}/cancel", responses=returns(ExecutionTask))
-def cancel_task(session: SessionDep, principal: PrincipalDep, task_id: TaskId) -> JSONResponse:
-    return item(ExecutionTask, tasks.request_cancel(session, principal=principal, task_id=task_id))
+def cancel_task(db: DbDep, principal: PrincipalDep, task_id: TaskId) -> JSONResponse:
+    return item(ExecutionTask, tasks.request_cancel(db, principal=principal, task_id=task_id))
 
 
 def _offset(value: str | None, name: str) -> int:
@@ -121,13 +119,13 @@ async def task_event_stream(
 )
 def task_output(
     store: TaskOutputDep,
-    session: SessionDep,
+    db: DbDep,
     task_id: TaskId,
     stream: Annotated[str, Query()] = "stdout",
     offset: Offset = None,
 ) -> StreamingResponse:
     """The full output of one stream (the task row keeps only the first 64 KiB)."""
-    tasks.get_task(session, task_id)
+    tasks.get_task(db, task_id)
     if stream not in STREAMS:
         raise InvalidInput("stream must be stdout or stderr")
     start = _offset(offset, "offset")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
-from backend.api.deps import Body, PrincipalDep, SandboxId, SessionDep, TemplateId
+from backend.api.deps import Body, DbDep, PrincipalDep, SandboxId, TemplateId
 from backend.api.openapi import body, deleted, returns, returns_list
 from backend.api.responses import PageLimit, item, items, public
 from backend.sandboxes import validation_runs
@@ -28,12 +28,12 @@ router = APIRouter(tags=["templates"])
 
 @router.get("/v1/templates", responses=returns_list(EnvironmentTemplate))
 def list_templates(
-    session: SessionDep,
+    db: DbDep,
     limit: PageLimit,
     projectId: Annotated[str | None, Query()] = None,  # noqa: N803 - the contract's name
 ) -> JSONResponse:
     project_id = optional_uuid(projectId, "invalid projectId query")
-    rows = templates.list_templates(session, project_id=project_id, limit=limit + 1)
+    rows = templates.list_templates(db, project_id=project_id, limit=limit + 1)
     return items(EnvironmentTemplate, rows, limit)
 
 
@@ -44,15 +44,15 @@ def list_templates(
     openapi_extra=body(TemplateCreate),
 )
 def create_template(
-    session: SessionDep, principal: PrincipalDep, data: TemplateCreate = Body(TemplateCreate)
+    db: DbDep, principal: PrincipalDep, data: TemplateCreate = Body(TemplateCreate)
 ) -> JSONResponse:
-    row = templates.create_template(session, principal=principal, data=data)
+    row = templates.create_template(db, principal=principal, data=data)
     return item(EnvironmentTemplate, row, 201)
 
 
 @router.get("/v1/templates/{templateID}", responses=returns(EnvironmentTemplate))
-def get_template(session: SessionDep, template_id: TemplateId) -> JSONResponse:
-    return item(EnvironmentTemplate, templates.get_template(session, template_id))
+def get_template(db: DbDep, template_id: TemplateId) -> JSONResponse:
+    return item(EnvironmentTemplate, templates.get_template(db, template_id))
 
 
 @router.patch(
@@ -61,22 +61,18 @@ def get_template(session: SessionDep, template_id: TemplateId) -> JSONResponse:
     openapi_extra=body(TemplateUpdate),
 )
 def update_template(
-    session: SessionDep,
+    db: DbDep,
     principal: PrincipalDep,
     template_id: TemplateId,
     data: TemplateUpdate = Body(TemplateUpdate),
 ) -> JSONResponse:
-    row = templates.update_template(
-        session, principal=principal, template_id=template_id, data=data
-    )
+    row = templates.update_template(db, principal=principal, template_id=template_id, data=data)
     return item(EnvironmentTemplate, row)
 
 
 @router.delete("/v1/templates/{templateID}", status_code=204, responses=deleted())
-def delete_template(
-    session: SessionDep, principal: PrincipalDep, template_id: TemplateId
-) -> Response:
-    templates.delete_template(session, principal=principal, template_id=template_id)
+def delete_template(db: DbDep, principal: PrincipalDep, template_id: TemplateId) -> Response:
+    templates.delete_template(db, principal=principal, template_id=template_id)
     return Response(status_code=204)
 
 
@@ -87,15 +83,13 @@ def delete_template(
     openapi_extra=body(TemplateValidationRunCreate),
 )
 def start_validation_run(
-    session: SessionDep,
+    db: DbDep,
     principal: PrincipalDep,
     template_id: TemplateId,
     data: TemplateValidationRunCreate = Body(TemplateValidationRunCreate),
 ) -> JSONResponse:
     """Launch a sandbox that tries the template out; the template turns `testing`."""
-    run = validation_runs.start_run(
-        session, principal=principal, template_id=template_id, data=data
-    )
+    run = validation_runs.start_run(db, principal=principal, template_id=template_id, data=data)
     return public(_run(*run), 201)
 
 
@@ -105,7 +99,7 @@ def start_validation_run(
     openapi_extra=body(TemplateValidationRunDecision),
 )
 def decide_validation_run(
-    session: SessionDep,
+    db: DbDep,
     principal: PrincipalDep,
     template_id: TemplateId,
     sandbox_id: SandboxId,
@@ -113,7 +107,7 @@ def decide_validation_run(
 ) -> JSONResponse:
     """Record that the run passed or failed, on the run and on its template."""
     run = validation_runs.decide_run(
-        session, principal=principal, template_id=template_id, sandbox_id=sandbox_id, data=data
+        db, principal=principal, template_id=template_id, sandbox_id=sandbox_id, data=data
     )
     return public(_run(*run))
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlmodel import Session
+
 from backend.artifacts import service
 from backend.artifacts.models import Artifact, ArtifactContentRow, ArtifactCreate, ArtifactRow
 from backend.auth.models import SYSTEM, Principal
@@ -421,10 +423,10 @@ def workspace_path(uri: str, working_dir: str, what: str) -> str:
     return path.lstrip("/")
 
 
-def _capture_target(session: Any, artifact_id: uuid.UUID) -> tuple[ArtifactRow, SandboxRow, str]:
-    artifact = service.get_artifact(session, artifact_id)
-    sandbox = session.get_one(SandboxRow, artifact.sandbox_id)
-    return artifact, sandbox, _working_dir(session, sandbox.id)
+def _capture_target(db: Session, artifact_id: uuid.UUID) -> tuple[ArtifactRow, SandboxRow, str]:
+    artifact = service.get_artifact(db, artifact_id)
+    sandbox = db.get_one(SandboxRow, artifact.sandbox_id)
+    return artifact, sandbox, _working_dir(db, sandbox.id)
 
 
 def _require_running(sandbox: SandboxRow, doing: str) -> None:
@@ -437,9 +439,9 @@ def _require_running(sandbox: SandboxRow, doing: str) -> None:
 
 
 def _task_artifact(
-    session: Any, task: ExecutionTaskRow, pattern: str, path: str, kind: str
+    db: Session, task: ExecutionTaskRow, pattern: str, path: str, kind: str
 ) -> ArtifactRow:
-    uri = f"{WORKSPACE_SCHEME}{posixpath.join(_working_dir(session, task.sandbox_id), path)}"
+    uri = f"{WORKSPACE_SCHEME}{posixpath.join(_working_dir(db, task.sandbox_id), path)}"
     data = ArtifactCreate.model_validate(
         {
             "kind": kind,
@@ -449,20 +451,20 @@ def _task_artifact(
             "metadata": {"collectedFrom": pattern},
         }
     )
-    return service.create_artifact(session, principal=SYSTEM, sandbox_id=task.sandbox_id, data=data)
+    return service.create_artifact(db, principal=SYSTEM, sandbox_id=task.sandbox_id, data=data)
 
 
-def _working_dir(session: Any, sandbox_id: uuid.UUID) -> str:
-    sandbox = session.get_one(SandboxRow, sandbox_id)
-    template = session.get(TemplateRow, sandbox.template_id) if sandbox.template_id else None
+def _working_dir(db: Session, sandbox_id: uuid.UUID) -> str:
+    sandbox = db.get_one(SandboxRow, sandbox_id)
+    template = db.get(TemplateRow, sandbox.template_id) if sandbox.template_id else None
     return template.working_dir if template else DEFAULT_WORKING_DIR
 
 
-def _note_error(session: Any, artifact_id: uuid.UUID, message: str) -> None:
-    artifact = service.get_artifact(session, artifact_id)
+def _note_error(db: Session, artifact_id: uuid.UUID, message: str) -> None:
+    artifact = service.get_artifact(db, artifact_id)
     artifact.meta = {**(artifact.meta or {}), "captureError": message}
-    session.add(artifact)
-    commit(session)
+    db.add(artifact)
+    commit(db)
 
 
 # -- streaming helpers ----------------------------------------------------------------------

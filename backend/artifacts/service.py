@@ -54,21 +54,19 @@ Listed = list[tuple[ArtifactRow, ArtifactContentRow | None]]
 # -- references ----------------------------------------------------------------------------
 
 
-def list_for_sandbox(
-    session: Session, *, sandbox_id: uuid.UUID, limit: int | None = None
-) -> Listed:
+def list_for_sandbox(db: Session, *, sandbox_id: uuid.UUID, limit: int | None = None) -> Listed:
     """Newest first; a deleted sandbox's artifacts stay listed (they outlive it)."""
-    if session.get(SandboxRow, sandbox_id) is None:
+    if db.get(SandboxRow, sandbox_id) is None:
         raise NotFound()
-    return _listed(session, ArtifactRow.sandbox_id == sandbox_id, limit)
+    return _listed(db, ArtifactRow.sandbox_id == sandbox_id, limit)
 
 
-def list_for_task(session: Session, *, task_id: uuid.UUID, limit: int | None = None) -> Listed:
-    get_row(session, ExecutionTaskRow, task_id)
-    return _listed(session, ArtifactRow.task_id == task_id, limit)
+def list_for_task(db: Session, *, task_id: uuid.UUID, limit: int | None = None) -> Listed:
+    get_row(db, ExecutionTaskRow, task_id)
+    return _listed(db, ArtifactRow.task_id == task_id, limit)
 
 
-def _listed(session: Session, condition: Any, limit: int | None) -> Listed:
+def _listed(db: Session, condition: Any, limit: int | None) -> Listed:
     query = (
         select(ArtifactRow, ArtifactContentRow)
         .join(ArtifactContentRow, isouter=True)
@@ -76,24 +74,24 @@ def _listed(session: Session, condition: Any, limit: int | None) -> Listed:
         .order_by(col(ArtifactRow.created_at).desc(), col(ArtifactRow.id))
         .limit(limit)
     )
-    return [(row, content) for row, content in session.exec(query)]
+    return [(row, content) for row, content in db.exec(query)]
 
 
-def get_artifact(session: Session, artifact_id: uuid.UUID) -> ArtifactRow:
-    return get_row(session, ArtifactRow, artifact_id)
+def get_artifact(db: Session, artifact_id: uuid.UUID) -> ArtifactRow:
+    return get_row(db, ArtifactRow, artifact_id)
 
 
 def get_with_content(
-    session: Session, artifact_id: uuid.UUID
+    db: Session, artifact_id: uuid.UUID
 ) -> tuple[ArtifactRow, ArtifactContentRow | None]:
-    return get_artifact(session, artifact_id), session.get(ArtifactContentRow, artifact_id)
+    return get_artifact(db, artifact_id), db.get(ArtifactContentRow, artifact_id)
 
 
 def create_artifact(
-    session: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: ArtifactCreate
+    db: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: ArtifactCreate
 ) -> ArtifactRow:
-    sandbox = sandboxes.get_sandbox(session, sandbox_id)
-    task_id = _task_of(session, sandbox, data.task_id)
+    sandbox = sandboxes.get_sandbox(db, sandbox_id)
+    task_id = _task_of(db, sandbox, data.task_id)
     artifact = ArtifactRow(
         project_id=sandbox.project_id,
         sandbox_id=sandbox.id,
@@ -105,39 +103,39 @@ def create_artifact(
         size_bytes=_declared_size(data.size_bytes),
         meta=metadata_value(data.metadata),
     )
-    session.add(artifact)
+    db.add(artifact)
     _audit(
-        session,
+        db,
         principal,
         "artifact.created",
         artifact,
         kind=artifact.kind,
         taskId=str(task_id or ""),
     )
-    commit(session)
+    commit(db)
     return artifact
 
 
-def delete_artifact(session: Session, *, principal: Principal, artifact_id: uuid.UUID) -> None:
+def delete_artifact(db: Session, *, principal: Principal, artifact_id: uuid.UUID) -> None:
     """Delete the reference and its retained content; the bytes become garbage."""
-    artifact = _locked(session, artifact_id)
-    _delete(session, principal, artifact, "artifact.deleted")
-    commit(session)
+    artifact = _locked(db, artifact_id)
+    _delete(db, principal, artifact, "artifact.deleted")
+    commit(db)
 
 
-def _delete(session: Session, principal: Principal, artifact: ArtifactRow, action: str) -> None:
-    content = session.get(ArtifactContentRow, artifact.id)
+def _delete(db: Session, principal: Principal, artifact: ArtifactRow, action: str) -> None:
+    content = db.get(ArtifactContentRow, artifact.id)
     if content is not None:
-        _account(session, artifact.project_id, -content.size_bytes, -1)
-        session.delete(content)
-    _audit(session, principal, action, artifact, name=artifact.name)
-    session.delete(artifact)
+        _account(db, artifact.project_id, -content.size_bytes, -1)
+        db.delete(content)
+    _audit(db, principal, action, artifact, name=artifact.name)
+    db.delete(artifact)
 
 
-def _task_of(session: Session, sandbox: SandboxRow, value: str | None) -> uuid.UUID | None:
+def _task_of(db: Session, sandbox: SandboxRow, value: str | None) -> uuid.UUID | None:
     if value is None:
         return None
-    task = get_row(session, ExecutionTaskRow, parse_uuid(value, "taskId must be a task UUID"))
+    task = get_row(db, ExecutionTaskRow, parse_uuid(value, "taskId must be a task UUID"))
     if task.sandbox_id != sandbox.id:
         raise Conflict("task does not belong to sandbox")
     return task.id
@@ -185,10 +183,10 @@ class Retained:
     source_uri: str
 
 
-def open_blob(session: Session, *, artifact_id: uuid.UUID, provider: str) -> ArtifactBlobRow:
+def open_blob(db: Session, *, artifact_id: uuid.UUID, provider: str) -> ArtifactBlobRow:
     """Enter a new blob in the ledger (pending) before its bytes are written, so that a
     crash mid-write still leaves a trace the collector follows."""
-    artifact = get_artifact(session, artifact_id)
+    artifact = get_artifact(db, artifact_id)
     blob_id = uuid.uuid4()
     blob = ArtifactBlobRow(
         id=blob_id,
@@ -197,23 +195,23 @@ def open_blob(session: Session, *, artifact_id: uuid.UUID, provider: str) -> Art
         storage_provider=provider,
         storage_key=f"{artifact.id}/{blob_id}",
     )
-    session.add(blob)
-    commit(session)
+    db.add(blob)
+    commit(db)
     return blob
 
 
-def drop_blob(session: Session, *, blob_id: uuid.UUID) -> None:
+def drop_blob(db: Session, *, blob_id: uuid.UUID) -> None:
     """Forget a pending blob whose write failed (the store already removed its bytes)."""
-    session.exec(
+    db.exec(
         sa.delete(ArtifactBlobRow).where(
             col(ArtifactBlobRow.id) == blob_id, col(ArtifactBlobRow.state) == "pending"
         )
     )
-    commit(session)
+    commit(db)
 
 
 def retain(
-    session: Session,
+    db: Session,
     *,
     principal: Principal,
     artifact_id: uuid.UUID,
@@ -222,29 +220,29 @@ def retain(
     **details: Any,
 ) -> tuple[ArtifactRow, ArtifactContentRow]:
     """Make a written blob the artifact's content (replacing any earlier one)."""
-    artifact = _locked(session, artifact_id)
-    content = session.get(ArtifactContentRow, artifact.id)
+    artifact = _locked(db, artifact_id)
+    content = db.get(ArtifactContentRow, artifact.id)
     _check_quota(
-        session,
+        db,
         principal,
         artifact,
         stored.size_bytes - (content.size_bytes if content else 0),
         action,
     )
-    blob = _make_live(session, stored)
+    blob = _make_live(db, stored)
     if content is None:
         content = ArtifactContentRow(artifact_id=artifact.id, project_id=artifact.project_id)
-        _account(session, artifact.project_id, stored.size_bytes, 1)
+        _account(db, artifact.project_id, stored.size_bytes, 1)
     else:
-        _account(session, artifact.project_id, stored.size_bytes - content.size_bytes, 0)
+        _account(db, artifact.project_id, stored.size_bytes - content.size_bytes, 0)
     content.blob_id = blob.id
     content.storage_provider, content.storage_key = blob.storage_provider, blob.storage_key
     content.size_bytes, content.sha256 = stored.size_bytes, stored.sha256
     content.content_type, content.source_uri = stored.content_type, stored.source_uri
     content.captured_at = artifact.updated_at = utcnow()
-    session.add(content)
+    db.add(content)
     _audit(
-        session,
+        db,
         principal,
         action,
         artifact,
@@ -252,20 +250,20 @@ def retain(
         sizeBytes=stored.size_bytes,
         **details,
     )
-    commit(session)
+    commit(db)
     return artifact, content
 
 
 def _check_quota(
-    session: Session, principal: Principal, artifact: ArtifactRow, incoming: int, action: str
+    db: Session, principal: Principal, artifact: ArtifactRow, incoming: int, action: str
 ) -> None:
-    retained = _totals(session, artifact.project_id).retained_bytes
+    retained = _totals(db, artifact.project_id).retained_bytes
     reasons = policy.retained_bytes_violations(
-        session, project_id=artifact.project_id, retained=retained, incoming=incoming
+        db, project_id=artifact.project_id, retained=retained, incoming=incoming
     )
     if reasons:
         raise policy.deny(
-            session,
+            db,
             principal=principal,
             reasons=reasons,
             operation=QUOTA_OPERATIONS.get(action, action),
@@ -276,33 +274,33 @@ def _check_quota(
         )
 
 
-def _locked(session: Session, artifact_id: uuid.UUID) -> ArtifactRow:
+def _locked(db: Session, artifact_id: uuid.UUID) -> ArtifactRow:
     """The artifact, locked for this transaction: concurrent retains of one artifact take
     turns, so the accounting sees each replacement exactly once."""
     query = select(ArtifactRow).where(ArtifactRow.id == artifact_id).with_for_update()
-    artifact = session.exec(query).first()
+    artifact = db.exec(query).first()
     if artifact is None:
         raise NotFound()
     return artifact
 
 
-def _make_live(session: Session, stored: Retained) -> ArtifactBlobRow:
-    result = session.exec(
+def _make_live(db: Session, stored: Retained) -> ArtifactBlobRow:
+    result = db.exec(
         update(ArtifactBlobRow)
         .where(col(ArtifactBlobRow.id) == stored.blob_id, col(ArtifactBlobRow.state) == "pending")
         .values(state="live", size_bytes=stored.size_bytes)
     )
     if result.rowcount != 1:  # the collector took it: the write outlived the grace period
         raise Conflict("the content took too long to arrive and was discarded; try again")
-    return session.get_one(ArtifactBlobRow, stored.blob_id)
+    return db.get_one(ArtifactBlobRow, stored.blob_id)
 
 
 # -- accounting ----------------------------------------------------------------------------
 
 
-def _account(session: Session, project_id: uuid.UUID, delta_bytes: int, delta_count: int) -> None:
+def _account(db: Session, project_id: uuid.UUID, delta_bytes: int, delta_count: int) -> None:
     """Add to the project's retained totals with one atomic upsert (no lost updates)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     table = ArtifactUsageRow.__table__
     # The inserted row is checked (>= 0) before the conflict turns it into an update.
     statement = dialect.insert(table).values(
@@ -317,13 +315,13 @@ def _account(session: Session, project_id: uuid.UUID, delta_bytes: int, delta_co
             "retained_count": table.c.retained_count + delta_count,
         },
     )
-    session.exec(statement)
+    db.exec(statement)
 
 
-def usage(session: Session, *, project_id: uuid.UUID) -> ArtifactUsage:
+def usage(db: Session, *, project_id: uuid.UUID) -> ArtifactUsage:
     """The project's retained bytes and count (one primary-key read) and retention."""
-    project = get_row(session, ProjectRow, project_id)
-    totals = _totals(session, project_id)
+    project = get_row(db, ProjectRow, project_id)
+    totals = _totals(db, project_id)
     return ArtifactUsage(
         project_id=project_id,
         retained_bytes=totals.retained_bytes,
@@ -332,8 +330,8 @@ def usage(session: Session, *, project_id: uuid.UUID) -> ArtifactUsage:
     )
 
 
-def _totals(session: Session, project_id: uuid.UUID) -> ArtifactUsageRow:
-    found = session.get(ArtifactUsageRow, project_id)
+def _totals(db: Session, project_id: uuid.UUID) -> ArtifactUsageRow:
+    found = db.get(ArtifactUsageRow, project_id)
     return found or ArtifactUsageRow(project_id=project_id)
 
 
@@ -341,7 +339,7 @@ def _totals(session: Session, project_id: uuid.UUID) -> ArtifactUsageRow:
 
 
 def claim_garbage(
-    session: Session, *, stale_before: datetime, limit: int = 100
+    db: Session, *, stale_before: datetime, limit: int = 100
 ) -> list[ArtifactBlobRow]:
     """Blobs to remove: live ones nothing references any more, pending ones whose writer
     gave up (older than `stale_before`), and ones a crashed collector left half-removed.
@@ -356,57 +354,57 @@ def claim_garbage(
             & (col(ArtifactBlobRow.created_at) < stale_before)
         )
     )  # fmt: skip
-    ids = list(session.exec(select(ArtifactBlobRow.id).where(garbage).limit(limit)))
+    ids = list(db.exec(select(ArtifactBlobRow.id).where(garbage).limit(limit)))
     if not ids:
         return []
-    session.exec(
+    db.exec(
         update(ArtifactBlobRow)
         .where(col(ArtifactBlobRow.id).in_(ids), garbage)
         .values(state="deleting")
     )
-    commit(session)
+    commit(db)
     query = select(ArtifactBlobRow).where(
         col(ArtifactBlobRow.id).in_(ids), ArtifactBlobRow.state == "deleting"
     )
-    return list(session.exec(query))
+    return list(db.exec(query))
 
 
-def forget_blob(session: Session, *, blob_id: uuid.UUID) -> None:
+def forget_blob(db: Session, *, blob_id: uuid.UUID) -> None:
     """The blob's bytes are gone from its store: remove it from the ledger."""
-    session.exec(
+    db.exec(
         sa.delete(ArtifactBlobRow).where(
             col(ArtifactBlobRow.id) == blob_id, col(ArtifactBlobRow.state) == "deleting"
         )
     )
-    commit(session)
+    commit(db)
 
 
-def expire(session: Session, *, now: datetime | None = None, limit: int = 200) -> int:
+def expire(db: Session, *, now: datetime | None = None, limit: int = 200) -> int:
     """Delete artifacts unchanged for longer than their project's retention days."""
     now = now or utcnow()
     expired = 0
     projects = select(ProjectRow).where(col(ProjectRow.artifact_retention_days).is_not(None))
-    for project in session.exec(projects).all():
+    for project in db.exec(projects).all():
         cutoff = now - timedelta(days=project.artifact_retention_days or 0)
         query = (
             select(ArtifactRow.id)
             .where(ArtifactRow.project_id == project.id, col(ArtifactRow.updated_at) < cutoff)
             .limit(limit - expired)
         )
-        for artifact_id in session.exec(query).all():
-            _delete(session, SYSTEM, _locked(session, artifact_id), "artifact.expired")
+        for artifact_id in db.exec(query).all():
+            _delete(db, SYSTEM, _locked(db, artifact_id), "artifact.expired")
             expired += 1
         if expired >= limit:
             break
-    commit(session)
+    commit(db)
     return expired
 
 
 def _audit(
-    session: Session, principal: Principal, action: str, artifact: ArtifactRow, **metadata: Any
+    db: Session, principal: Principal, action: str, artifact: ArtifactRow, **metadata: Any
 ) -> None:
     audit.service.record_change(
-        session,
+        db,
         principal=principal,
         action=action,
         subject=artifact,

@@ -18,7 +18,7 @@ MAX_LIMIT = 200
 
 
 def record(
-    session: Session,
+    db: Session,
     *,
     principal: Principal,
     action: str,
@@ -29,7 +29,7 @@ def record(
     metadata: dict[str, Any] | None = None,
 ) -> AuditEventRow:
     """Add an audit event to the session; it is written by the caller's commit."""
-    session.flush()  # the change first: the event references rows it may have just created
+    db.flush()  # the change first: the event references rows it may have just created
     meta = dict(metadata or {})
     if principal.request_id:
         meta.setdefault("requestId", principal.request_id)
@@ -46,7 +46,7 @@ def record(
         operation=str(meta.get("operation", "")),
         meta=meta,
     )
-    session.add(event)
+    db.add(event)
     return event
 
 
@@ -61,7 +61,7 @@ _OWN_PROJECT: Any = object()
 
 
 def record_change(
-    session: Session,
+    db: Session,
     *,
     principal: Principal,
     action: str,
@@ -73,7 +73,7 @@ def record_change(
     if project_id is _OWN_PROJECT:
         project_id = getattr(subject, "project_id", subject.id)
     return record(
-        session,
+        db,
         principal=principal,
         action=action,
         resource_type=subject.audit_type,
@@ -88,7 +88,7 @@ def record_change(
 
 
 def list_events(
-    session: Session,
+    db: Session,
     *,
     project_id: uuid.UUID | None = None,
     filters: dict[str, str | None],
@@ -129,7 +129,7 @@ def list_events(
     if limit is None:
         limit = event_limit(filters.get("limit"))
     query = query.order_by(col(AuditEventRow.created_at).desc(), col(AuditEventRow.id).desc())
-    return list(session.exec(query.limit(limit)))
+    return list(db.exec(query.limit(limit)))
 
 
 def _timestamp(value: str | None, name: str) -> datetime | None:

@@ -25,7 +25,7 @@ from backend.templates.models import TemplateRow
 
 
 def preflight(
-    session: Session,
+    db: Session,
     *,
     project_id: uuid.UUID,
     template: TemplateRow,
@@ -36,18 +36,18 @@ def preflight(
     launch policy's, else the active sandbox quota's (`active`: the project's active
     sandboxes, counted by the caller). Launches and their preview share it."""
     return launch_violations(
-        session, project_id=project_id, template=template, service_account=service_account
-    ) or active_sandbox_violations(session, project_id=project_id, active=active)
+        db, project_id=project_id, template=template, service_account=service_account
+    ) or active_sandbox_violations(db, project_id=project_id, active=active)
 
 
 def launch_violations(
-    session: Session, *, project_id: uuid.UUID, template: TemplateRow, service_account: str
+    db: Session, *, project_id: uuid.UUID, template: TemplateRow, service_account: str
 ) -> list[str]:
     """Every reason the project's launch policy refuses this template and identity."""
     reasons: list[str] = []
     if template.project_id is not None and template.project_id != project_id:
         reasons.append("template belongs to a different project")
-    policy = session.get(ProjectPolicyRow, project_id)
+    policy = db.get(ProjectPolicyRow, project_id)
     if policy is None or policy.enforcement != "enforced":
         return reasons
     prefixes = policy.allowed_image_prefixes
@@ -62,10 +62,10 @@ def launch_violations(
     return reasons
 
 
-def active_sandbox_violations(session: Session, *, project_id: uuid.UUID, active: int) -> list[str]:
+def active_sandbox_violations(db: Session, *, project_id: uuid.UUID, active: int) -> list[str]:
     """Whether one more sandbox fits the quota, given the project's `active` sandboxes
     (counted by the caller: backend.sandboxes.service.count_active)."""
-    quota = session.get(ProjectQuotaPolicyRow, project_id)
+    quota = db.get(ProjectQuotaPolicyRow, project_id)
     if quota is None or quota.enforcement != "enforced" or quota.max_active_sandboxes is None:
         return []
     if active < quota.max_active_sandboxes:
@@ -77,10 +77,10 @@ def active_sandbox_violations(session: Session, *, project_id: uuid.UUID, active
 
 
 def retained_bytes_violations(
-    session: Session, *, project_id: uuid.UUID, retained: int, incoming: int
+    db: Session, *, project_id: uuid.UUID, retained: int, incoming: int
 ) -> list[str]:
     """Retaining `incoming` more bytes (negative when content shrinks) on top of `retained`."""
-    quota = session.get(ProjectQuotaPolicyRow, project_id)
+    quota = db.get(ProjectQuotaPolicyRow, project_id)
     if (
         quota is None
         or quota.enforcement != "enforced"
@@ -97,7 +97,7 @@ def retained_bytes_violations(
 
 
 def deny(
-    session: Session,
+    db: Session,
     *,
     principal: Principal,
     reasons: list[str],
@@ -108,10 +108,10 @@ def deny(
     metadata: dict[str, Any],
 ) -> PolicyDenied:
     """Record a `policy.denied` event on its own and return the error for the caller to raise."""
-    session.rollback()
+    db.rollback()
     reason = "; ".join(reasons)
     audit.service.record(
-        session,
+        db,
         principal=principal,
         action="policy.denied",
         resource_type=resource_type,
@@ -119,34 +119,34 @@ def deny(
         project_id=project_id,
         metadata={**metadata, "operation": operation, "reason": reason},
     )
-    commit(session)
+    commit(db)
     return PolicyDenied(reasons, operation=operation)
 
 
 # -- reading and replacing a project's policies ------------------------------------------
 
 
-def get_launch_policy(session: Session, project_id: uuid.UUID) -> ProjectPolicyRow:
+def get_launch_policy(db: Session, project_id: uuid.UUID) -> ProjectPolicyRow:
     """The stored launch policy, or the default (disabled, never written) if there is none."""
-    get_row(session, ProjectRow, project_id)
-    return session.get(ProjectPolicyRow, project_id) or ProjectPolicyRow(
+    get_row(db, ProjectRow, project_id)
+    return db.get(ProjectPolicyRow, project_id) or ProjectPolicyRow(
         project_id=project_id, created_at=NEVER, updated_at=NEVER
     )
 
 
 def put_launch_policy(
-    session: Session, *, principal: Principal, project_id: uuid.UUID, data: ProjectPolicyUpsert
+    db: Session, *, principal: Principal, project_id: uuid.UUID, data: ProjectPolicyUpsert
 ) -> ProjectPolicyRow:
     """Replace the launch policy whole (an absent list is an empty one)."""
-    project = get_row(session, ProjectRow, project_id)
+    project = get_row(db, ProjectRow, project_id)
     enforcement = _enforcement(data.enforcement)
-    policy = _stored(session, ProjectPolicyRow, project_id)
+    policy = _stored(db, ProjectPolicyRow, project_id)
     policy.enforcement = enforcement
     policy.allowed_image_prefixes = _clean_list(data.allowed_image_prefixes)
     policy.allowed_service_accounts = _clean_list(data.allowed_service_accounts)
     policy.allowed_secret_refs = _clean_list(data.allowed_secret_refs)
     audit.service.record_change(
-        session,
+        db,
         principal=principal,
         action="project.policy.updated",
         subject=project,
@@ -157,28 +157,28 @@ def put_launch_policy(
             "allowedSecretRefCount": len(policy.allowed_secret_refs),
         },
     )
-    commit(session)
+    commit(db)
     changes.notify("sandboxes")  # open launch previews re-check
     return policy
 
 
-def get_quota_policy(session: Session, project_id: uuid.UUID) -> ProjectQuotaPolicyRow:
+def get_quota_policy(db: Session, project_id: uuid.UUID) -> ProjectQuotaPolicyRow:
     """The stored quota policy, or the default (disabled, unlimited) if there is none."""
-    get_row(session, ProjectRow, project_id)
-    return session.get(ProjectQuotaPolicyRow, project_id) or ProjectQuotaPolicyRow(
+    get_row(db, ProjectRow, project_id)
+    return db.get(ProjectQuotaPolicyRow, project_id) or ProjectQuotaPolicyRow(
         project_id=project_id, created_at=NEVER, updated_at=NEVER
     )
 
 
 def put_quota_policy(
-    session: Session,
+    db: Session,
     *,
     principal: Principal,
     project_id: uuid.UUID,
     data: ProjectQuotaPolicyUpsert,
 ) -> ProjectQuotaPolicyRow:
     """Replace the quota policy whole (an absent limit is no limit)."""
-    project = get_row(session, ProjectRow, project_id)
+    project = get_row(db, ProjectRow, project_id)
     enforcement = _enforcement(data.enforcement)
     for limit, name in (
         (data.max_active_sandboxes, "maxActiveSandboxes"),
@@ -186,12 +186,12 @@ def put_quota_policy(
     ):
         if limit is not None and limit < 0:
             raise InvalidInput(f"{name} cannot be negative")
-    quota = _stored(session, ProjectQuotaPolicyRow, project_id)
+    quota = _stored(db, ProjectQuotaPolicyRow, project_id)
     quota.enforcement = enforcement
     quota.max_active_sandboxes = data.max_active_sandboxes
     quota.max_retained_artifact_bytes = data.max_retained_artifact_bytes
     audit.service.record_change(
-        session,
+        db,
         principal=principal,
         action="project.quota_policy.updated",
         subject=project,
@@ -201,7 +201,7 @@ def put_quota_policy(
             "maxRetainedArtifactBytes": quota.max_retained_artifact_bytes,
         },
     )
-    commit(session)
+    commit(db)
     changes.notify("sandboxes")  # open launch previews re-check
     return quota
 
@@ -209,13 +209,13 @@ def put_quota_policy(
 PolicyRowT = TypeVar("PolicyRowT", ProjectPolicyRow, ProjectQuotaPolicyRow)
 
 
-def _stored(session: Session, model: type[PolicyRowT], project_id: uuid.UUID) -> PolicyRowT:
+def _stored(db: Session, model: type[PolicyRowT], project_id: uuid.UUID) -> PolicyRowT:
     """The project's row of `model` to overwrite (a new one the first time)."""
     now = utcnow()
-    row = session.get(model, project_id)
+    row = db.get(model, project_id)
     if row is None:
         row = model(project_id=project_id, created_at=now, updated_at=now)
-        session.add(row)
+        db.add(row)
     row.updated_at = now
     return row
 

@@ -114,7 +114,7 @@ class BoundarySummary(PublicModel):
 
 
 def template_boundary(
-    session: Session,
+    db: Session,
     *,
     template_id: uuid.UUID,
     project_id: uuid.UUID | None,
@@ -122,25 +122,25 @@ def template_boundary(
 ) -> BoundarySummary:
     """A template's boundary. `project_id` places a global template; a project template
     always uses its own project."""
-    template = templates.get_template(session, template_id)
+    template = templates.get_template(db, template_id)
     project_id = template.project_id or project_id
-    project = projects.get_project(session, project_id) if project_id else None
-    return _summary(session, template=template, project=project, sandbox=None, runtime=runtime)
+    project = projects.get_project(db, project_id) if project_id else None
+    return _summary(db, template=template, project=project, sandbox=None, runtime=runtime)
 
 
 def sandbox_boundary(
-    session: Session, *, sandbox_id: uuid.UUID, runtime: RuntimeDescription
+    db: Session, *, sandbox_id: uuid.UUID, runtime: RuntimeDescription
 ) -> BoundarySummary:
-    sandbox = get_sandbox(session, sandbox_id)
+    sandbox = get_sandbox(db, sandbox_id)
     if sandbox.template_id is None:
         raise NotFound("sandbox template not found")
-    template = templates.get_template(session, sandbox.template_id)
-    project = projects.get_project(session, sandbox.project_id)
-    return _summary(session, template=template, project=project, sandbox=sandbox, runtime=runtime)
+    template = templates.get_template(db, sandbox.template_id)
+    project = projects.get_project(db, sandbox.project_id)
+    return _summary(db, template=template, project=project, sandbox=sandbox, runtime=runtime)
 
 
 def _summary(
-    session: Session,
+    db: Session,
     *,
     template: TemplateRow,
     project: ProjectRow | None,
@@ -150,8 +150,8 @@ def _summary(
     namespace = sandbox.namespace if sandbox else (project.default_namespace if project else None)
     account = sandbox.service_account_name if sandbox else None
     account = account or (DEFAULT_SERVICE_ACCOUNT if project else None)
-    rules = session.get(ProjectPolicyRow, project.id) if project else None
-    credentials = _credentials(session, project)
+    rules = db.get(ProjectPolicyRow, project.id) if project else None
+    credentials = _credentials(db, project)
     summary = BoundarySummary(
         kind="sandbox" if sandbox else "template",
         project_id=project.id if project else None,
@@ -196,7 +196,7 @@ def _summary(
         cleanup=list(runtime.cleanup),
         checks=[],
     )
-    summary.checks = _checks(session, summary, template, project, sandbox, runtime)
+    summary.checks = _checks(db, summary, template, project, sandbox, runtime)
     return summary
 
 
@@ -208,10 +208,10 @@ def _requests(template: TemplateRow) -> ResourceRequests | None:
     )
 
 
-def _credentials(session: Session, project: ProjectRow | None) -> list[BoundaryCredentialRef]:
+def _credentials(db: Session, project: ProjectRow | None) -> list[BoundaryCredentialRef]:
     if project is None:
         return []
-    rows = session.exec(
+    rows = db.exec(
         select(ProjectCredentialRow)
         .where(ProjectCredentialRow.project_id == project.id)
         .order_by(col(ProjectCredentialRow.slug))
@@ -286,7 +286,7 @@ def _check(
 
 
 def _checks(
-    session: Session,
+    db: Session,
     summary: BoundarySummary,
     template: TemplateRow,
     project: ProjectRow | None,
@@ -310,7 +310,7 @@ def _checks(
     if sandbox is not None:
         checks.append(_runtime_ref_check(sandbox))
     checks += [
-        _launch_policy_check(session, template, project, summary.service_account_name or ""),
+        _launch_policy_check(db, template, project, summary.service_account_name or ""),
         _image_check(template, runtime),
         _isolation_check(runtime),
     ]
@@ -418,7 +418,7 @@ def _runtime_ref_check(sandbox: SandboxRow) -> BoundaryCheck:
 
 
 def _launch_policy_check(
-    session: Session, template: TemplateRow, project: ProjectRow | None, account: str
+    db: Session, template: TemplateRow, project: ProjectRow | None, account: str
 ) -> BoundaryCheck:
     if project is None:
         return _check(
@@ -428,7 +428,7 @@ def _launch_policy_check(
             "No project given: pass projectId to check its launch policy.",
         )
     violations = policy.launch_violations(
-        session, project_id=project.id, template=template, service_account=account
+        db, project_id=project.id, template=template, service_account=account
     )
     if violations:
         return _check(
@@ -438,7 +438,7 @@ def _launch_policy_check(
             "The project's launch policy refuses this launch.",
             violations,
         )
-    rules = session.get(ProjectPolicyRow, project.id)
+    rules = db.get(ProjectPolicyRow, project.id)
     if rules is None or rules.enforcement != "enforced":
         return _check(
             "launch-policy",

@@ -41,43 +41,43 @@ RESOURCES = ("cpu", "memory", "storage")
 LIVE_STATUSES = ("pending", "running", "stopped", "failed")
 
 
-def project_usage(session: Session, *, project_id: uuid.UUID) -> ProjectUsage:
-    get_project(session, project_id)  # NotFound for an unknown project
-    quota = _enforced_quota(session, project_id)
+def project_usage(db: Session, *, project_id: uuid.UUID) -> ProjectUsage:
+    get_project(db, project_id)  # NotFound for an unknown project
+    quota = _enforced_quota(db, project_id)
     return ProjectUsage(
         project_id=project_id,
         generated_at=utcnow(),
-        sandboxes=_sandboxes(session, project_id, quota),
-        runtime_sessions=_sessions(session, project_id),
-        execution_tasks=_tasks(session, project_id),
-        artifacts=_artifacts(session, project_id, quota),
-        templates=_templates(session, project_id),
-        credentials=_credentials(session, project_id),
+        sandboxes=_sandboxes(db, project_id, quota),
+        runtime_sessions=_sessions(db, project_id),
+        execution_tasks=_tasks(db, project_id),
+        artifacts=_artifacts(db, project_id, quota),
+        templates=_templates(db, project_id),
+        credentials=_credentials(db, project_id),
         notes=_notes(quota),
     )
 
 
-def _enforced_quota(session: Session, project_id: uuid.UUID) -> ProjectQuotaPolicyRow | None:
-    quota = session.get(ProjectQuotaPolicyRow, project_id)
+def _enforced_quota(db: Session, project_id: uuid.UUID) -> ProjectQuotaPolicyRow | None:
+    quota = db.get(ProjectQuotaPolicyRow, project_id)
     return quota if quota is not None and quota.enforcement == "enforced" else None
 
 
-def _grouped(session: Session, query: sa.Select) -> list[tuple]:
-    return [tuple(row) for row in session.exec(query)]  # type: ignore[call-overload]
+def _grouped(db: Session, query: sa.Select) -> list[tuple]:
+    return [tuple(row) for row in db.exec(query)]  # type: ignore[call-overload]
 
 
 # -- sandboxes -------------------------------------------------------------------------------
 
 
 def _sandboxes(
-    session: Session, project_id: uuid.UUID, quota: ProjectQuotaPolicyRow | None
+    db: Session, project_id: uuid.UUID, quota: ProjectQuotaPolicyRow | None
 ) -> ProjectSandboxUsage:
     # Grouped by columns and IS NULL tests only: Postgres matches a GROUP BY expression with
     # its SELECT twin only when they have no bound parameters.
     has_deleted_at = col(SandboxRow.deleted_at).is_not(None)
     has_runtime = col(SandboxRow.runtime_ref).is_not(None)
     rows = _grouped(
-        session,
+        db,
         select(SandboxRow.status, has_deleted_at, has_runtime, func.count())
         .where(SandboxRow.project_id == project_id)
         .group_by(SandboxRow.status, has_deleted_at, has_runtime),
@@ -91,7 +91,7 @@ def _sandboxes(
             cleanup_pending += count if runtime else 0
         else:
             by_status[status] += count
-    active_requests, running_requests = _requests(session, project_id)
+    active_requests, running_requests = _requests(db, project_id)
     return ProjectSandboxUsage(
         total=total,
         active=sum(by_status.values()),
@@ -105,11 +105,11 @@ def _sandboxes(
 
 
 def _requests(
-    session: Session, project_id: uuid.UUID
+    db: Session, project_id: uuid.UUID
 ) -> tuple[SandboxResourceRequestUsage, SandboxResourceRequestUsage]:
     """Requests declared by the templates of live sandboxes: grouped per template and status."""
     rows = _grouped(
-        session,
+        db,
         select(
             TemplateRow.cpu_request,
             TemplateRow.memory_request,
@@ -171,14 +171,14 @@ def _quantity_usage(values: Iterable[tuple[str | None, int]]) -> ResourceQuantit
 # -- sessions, tasks, artifacts, templates, credentials ---------------------------------------
 
 
-def _counts(session: Session, column: sa.ColumnElement, owner: sa.ColumnElement, project_id):
+def _counts(db: Session, column: sa.ColumnElement, owner: sa.ColumnElement, project_id):
     query = select(column, func.count()).where(owner == project_id).group_by(column)
-    return Counter({key: count for key, count in _grouped(session, query)})
+    return Counter({key: count for key, count in _grouped(db, query)})
 
 
-def _sessions(session: Session, project_id: uuid.UUID) -> ProjectSessionUsage:
+def _sessions(db: Session, project_id: uuid.UUID) -> ProjectSessionUsage:
     rows = _grouped(
-        session,
+        db,
         select(RuntimeSessionRow.type, RuntimeSessionRow.status, func.count())
         .where(RuntimeSessionRow.project_id == project_id)
         .group_by(RuntimeSessionRow.type, RuntimeSessionRow.status),
@@ -195,9 +195,9 @@ def _sessions(session: Session, project_id: uuid.UUID) -> ProjectSessionUsage:
     )
 
 
-def _tasks(session: Session, project_id: uuid.UUID) -> ProjectTaskUsage:
+def _tasks(db: Session, project_id: uuid.UUID) -> ProjectTaskUsage:
     statuses = _counts(
-        session, col(ExecutionTaskRow.status), col(ExecutionTaskRow.project_id), project_id
+        db, col(ExecutionTaskRow.status), col(ExecutionTaskRow.project_id), project_id
     )
     return ProjectTaskUsage(
         total=sum(statuses.values()), **{status: statuses[status] for status in TASK_STATUSES}
@@ -205,16 +205,16 @@ def _tasks(session: Session, project_id: uuid.UUID) -> ProjectTaskUsage:
 
 
 def _artifacts(
-    session: Session, project_id: uuid.UUID, quota: ProjectQuotaPolicyRow | None
+    db: Session, project_id: uuid.UUID, quota: ProjectQuotaPolicyRow | None
 ) -> ProjectArtifactUsage:
     rows = _grouped(
-        session,
+        db,
         select(ArtifactRow.kind, func.count(), func.coalesce(func.sum(ArtifactRow.size_bytes), 0))
         .where(ArtifactRow.project_id == project_id)
         .group_by(ArtifactRow.kind),
     )
     kinds = Counter({kind: count for kind, count, _ in rows})
-    retained = session.get(ArtifactUsageRow, project_id) or ArtifactUsageRow(project_id=project_id)
+    retained = db.get(ArtifactUsageRow, project_id) or ArtifactUsageRow(project_id=project_id)
     return ProjectArtifactUsage(
         total=sum(kinds.values()),
         retained_content=retained.retained_count,
@@ -225,11 +225,11 @@ def _artifacts(
     )
 
 
-def _templates(session: Session, project_id: uuid.UUID) -> ProjectTemplateUsage:
+def _templates(db: Session, project_id: uuid.UUID) -> ProjectTemplateUsage:
     """Templates this project can use (its own and the global ones), and their requests."""
     is_global = col(TemplateRow.project_id).is_(None)
     rows = _grouped(
-        session,
+        db,
         select(
             is_global,
             TemplateRow.cpu_request,
@@ -264,9 +264,9 @@ def _ranked(values: Counter[str]) -> list[ResourceUsageValue] | None:
     return [ResourceUsageValue(value=value, count=count) for value, count in ranked] or None
 
 
-def _credentials(session: Session, project_id: uuid.UUID) -> ProjectCredentialUsage:
+def _credentials(db: Session, project_id: uuid.UUID) -> ProjectCredentialUsage:
     types = _counts(
-        session, col(ProjectCredentialRow.type), col(ProjectCredentialRow.project_id), project_id
+        db, col(ProjectCredentialRow.type), col(ProjectCredentialRow.project_id), project_id
     )
     return ProjectCredentialUsage(
         total=sum(types.values()), **{kind: types[kind] for kind in CREDENTIAL_TYPES}

@@ -707,9 +707,9 @@ class LocalRuntime:
             raise
         finally:
             os.close(slave)
-        session = PtyProcess(process, master)
-        await session.started()
-        return session
+        terminal = PtyProcess(process, master)
+        await terminal.started()
+        return terminal
 
     def _pty_pair(self, box: _Box) -> tuple[int, int]:
         """A terminal from the sandbox's own devpts (so `tty` and `ps` inside name it),

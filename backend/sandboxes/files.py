@@ -91,8 +91,8 @@ class WorkspaceFiles:
 
 
 def _record(
-    session: Session, *, principal: Principal, sandbox_id: uuid.UUID, action: str, **metadata: Any
+    db: Session, *, principal: Principal, sandbox_id: uuid.UUID, action: str, **metadata: Any
 ) -> None:
-    sandbox = sandboxes.get_sandbox(session, sandbox_id)
-    sandboxes.record(session, principal, action, sandbox, **metadata)
-    commit(session)
+    sandbox = sandboxes.get_sandbox(db, sandbox_id)
+    sandboxes.record(db, principal, action, sandbox, **metadata)
+    commit(db)

@@ -35,11 +35,11 @@ class SandboxRenew(RequestModel):
 
 
 def renew(
-    session: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: SandboxRenew
+    db: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: SandboxRenew
 ) -> SandboxRow:
     """Extend the lease to now + ttl (the template's, or the seconds asked for)."""
-    sandbox = sandboxes.get_sandbox(session, sandbox_id)
-    template = session.get(TemplateRow, sandbox.template_id) if sandbox.template_id else None
+    sandbox = sandboxes.get_sandbox(db, sandbox_id)
+    template = db.get(TemplateRow, sandbox.template_id) if sandbox.template_id else None
     default = template.ttl_seconds if template else None
     seconds = default if data.ttl_seconds is None else data.ttl_seconds
     if seconds is None:
@@ -51,19 +51,19 @@ def renew(
     sandbox.last_activity_at = now
     sandbox.updated_at = now
     sandboxes.record(
-        session, principal, "sandbox.renewed", sandbox, expiresAt=sandbox.expires_at.isoformat()
+        db, principal, "sandbox.renewed", sandbox, expiresAt=sandbox.expires_at.isoformat()
     )
-    commit(session)
+    commit(db)
     changes.notify("sandboxes", str(sandbox.id))
     return sandbox
 
 
-def note_activity(session: Session, *, sandbox_id: uuid.UUID) -> None:
+def note_activity(db: Session, *, sandbox_id: uuid.UUID) -> None:
     """Someone used the sandbox (terminal input, preview traffic): its idle clock restarts."""
-    sandbox = session.get(SandboxRow, sandbox_id)
+    sandbox = db.get(SandboxRow, sandbox_id)
     if sandbox is not None and sandbox.deleted_at is None:
         sandbox.last_activity_at = utcnow()
-        commit(session)
+        commit(db)
 
 
 class ActivityMeter:
@@ -86,11 +86,11 @@ class ActivityMeter:
         task.add_done_callback(self._pending.discard)
 
 
-def enforce(session: Session, now: datetime | None = None) -> int:
+def enforce(db: Session, now: datetime | None = None) -> int:
     """Delete expired sandboxes and stop idle ones; return how many were acted on."""
     now = now or utcnow()
     acted = 0
-    expired = session.exec(
+    expired = db.exec(
         select(SandboxRow.id).where(
             col(SandboxRow.deleted_at).is_(None),
             col(SandboxRow.expires_at).is_not(None),
@@ -98,9 +98,9 @@ def enforce(session: Session, now: datetime | None = None) -> int:
         )
     ).all()
     for sandbox_id in expired:
-        sandboxes.delete_sandbox(session, principal=SYSTEM, sandbox_id=sandbox_id, reason="ttl")
+        sandboxes.delete_sandbox(db, principal=SYSTEM, sandbox_id=sandbox_id, reason="ttl")
         acted += 1
-    running = session.exec(
+    running = db.exec(
         select(SandboxRow, TemplateRow)
         .join(TemplateRow, col(SandboxRow.template_id) == col(TemplateRow.id))
         .where(SandboxRow.status == "running", SandboxRow.desired_state == "running")
@@ -110,7 +110,7 @@ def enforce(session: Session, now: datetime | None = None) -> int:
         last = sandbox.last_activity_at or sandbox.ready_at or sandbox.created_at
         if idle and last + timedelta(seconds=idle) <= now:
             sandboxes.stop_sandbox(
-                session,
+                db,
                 principal=SYSTEM,
                 sandbox_id=sandbox.id,
                 reason="idle",

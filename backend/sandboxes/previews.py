@@ -119,7 +119,7 @@ def _hash(secret: str) -> str:
 
 
 def create_link(
-    session: Session,
+    db: Session,
     *,
     principal: Principal,
     settings: Settings,
@@ -128,7 +128,7 @@ def create_link(
 ) -> tuple[PreviewLinkRow, str]:
     """A new link to one declared TCP port of the sandbox; returns the row and the full
     URL (the only time the secret is shown)."""
-    sandbox = get_sandbox(session, sandbox_id)
+    sandbox = get_sandbox(db, sandbox_id)
     if data.port is None:
         raise InvalidInput("port is required")
     if data.port not in tcp_ports(sandbox):
@@ -154,9 +154,9 @@ def create_link(
         expires_at=now + timedelta(seconds=seconds),
         created_at=now,
     )
-    session.add(link)
+    db.add(link)
     audit.service.record_change(
-        session,
+        db,
         principal=principal,
         action="preview.link.created",
         subject=link,
@@ -167,39 +167,39 @@ def create_link(
             **({"label": label} if label else {}),
         },
     )
-    commit(session)
+    commit(db)
     url = f"{preview_origin(settings, sandbox.id, data.port)}{LINK_PATH}?token={link.id}.{secret}"
     return link, url
 
 
 def list_links(
-    session: Session, *, sandbox_id: uuid.UUID, limit: int | None = None
+    db: Session, *, sandbox_id: uuid.UUID, limit: int | None = None
 ) -> list[PreviewLinkRow]:
     """The sandbox's links, newest first (revoked and expired ones included)."""
-    get_sandbox(session, sandbox_id)
+    get_sandbox(db, sandbox_id)
     query = (
         select(PreviewLinkRow)
         .where(PreviewLinkRow.sandbox_id == sandbox_id)
         .order_by(col(PreviewLinkRow.created_at).desc(), col(PreviewLinkRow.id))
         .limit(limit)
     )
-    return list(session.exec(query))
+    return list(db.exec(query))
 
 
-def revoke_link(session: Session, *, principal: Principal, link_id: uuid.UUID) -> PreviewLinkRow:
+def revoke_link(db: Session, *, principal: Principal, link_id: uuid.UUID) -> PreviewLinkRow:
     """Revoke a link (idempotent: a revoked link keeps its first revocation time)."""
-    link = get_row(session, PreviewLinkRow, link_id, "preview link not found")
+    link = get_row(db, PreviewLinkRow, link_id, "preview link not found")
     if link.revoked_at is not None:
         return link
     link.revoked_at = utcnow()
     audit.service.record_change(
-        session,
+        db,
         principal=principal,
         action="preview.link.revoked",
         subject=link,
         metadata={"sandboxId": str(link.sandbox_id), "port": link.port},
     )
-    commit(session)
+    commit(db)
     return link
 
 
@@ -213,12 +213,12 @@ def split_token(token: str) -> tuple[uuid.UUID, str] | None:
         return None
 
 
-def verify(session: Session, token: str) -> PreviewLinkRow | None:
+def verify(db: Session, token: str) -> PreviewLinkRow | None:
     """The link this token opens, if it is genuine, unexpired and not revoked."""
     parts = split_token(token)
     if parts is None:
         return None
-    link = session.get(PreviewLinkRow, parts[0])
+    link = db.get(PreviewLinkRow, parts[0])
     if link is None or not hmac.compare_digest(link.secret_hash, _hash(parts[1])):
         return None
     if link.revoked_at is not None or link.expires_at <= utcnow():
@@ -226,8 +226,8 @@ def verify(session: Session, token: str) -> PreviewLinkRow | None:
     return link
 
 
-def _link_state(session: Session, link_id: uuid.UUID) -> tuple[datetime, datetime | None] | None:
-    link = session.get(PreviewLinkRow, link_id)
+def _link_state(db: Session, link_id: uuid.UUID) -> tuple[datetime, datetime | None] | None:
+    link = db.get(PreviewLinkRow, link_id)
     return None if link is None else (link.expires_at, link.revoked_at)
 
 
@@ -240,9 +240,9 @@ class PreviewTarget:
     ports: frozenset[int]
 
 
-def preview_target(session: Session, sandbox_id: uuid.UUID) -> PreviewTarget:
+def preview_target(db: Session, sandbox_id: uuid.UUID) -> PreviewTarget:
     """The sandbox's status and previewable ports; NotFound for a missing or deleted one."""
-    sandbox = get_sandbox(session, sandbox_id)
+    sandbox = get_sandbox(db, sandbox_id)
     return PreviewTarget(sandbox.id, sandbox.status, tcp_ports(sandbox))
 
 

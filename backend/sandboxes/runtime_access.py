@@ -111,8 +111,8 @@ class RuntimeAccess:
         return await call_runtime(self._runtime.target(sandbox.id))
 
 
-def _runtime_sandbox(session: Session, sandbox_id: uuid.UUID) -> SandboxRow:
-    sandbox = get_sandbox(session, sandbox_id)
+def _runtime_sandbox(db: Session, sandbox_id: uuid.UUID) -> SandboxRow:
+    sandbox = get_sandbox(db, sandbox_id)
     if sandbox.runtime_ref is None:
         raise Conflict(NO_RUNTIME)
     return sandbox

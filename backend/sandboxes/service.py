@@ -38,17 +38,17 @@ _LIKE_SPECIALS = re.compile(r"[\\%_]")  # escaped in a search: it means the text
 
 
 def list_sandboxes(
-    session: Session, *, project_id: uuid.UUID | None = None, limit: int | None = None
+    db: Session, *, project_id: uuid.UUID | None = None, limit: int | None = None
 ) -> list[SandboxRow]:
     query = select(SandboxRow).where(col(SandboxRow.deleted_at).is_(None))
     if project_id is not None:
         query = query.where(SandboxRow.project_id == project_id)
     query = query.order_by(col(SandboxRow.created_at).desc(), col(SandboxRow.id))
-    return list(session.exec(query.limit(limit)))
+    return list(db.exec(query.limit(limit)))
 
 
 def page_sandboxes(
-    session: Session,
+    db: Session,
     *,
     project_id: uuid.UUID | None = None,
     status: str | None = None,
@@ -72,8 +72,8 @@ def page_sandboxes(
             func.lower(SandboxRow.name).like(pattern, escape="\\")
             | col(SandboxRow.slug).like(pattern, escape="\\")
         )
-    total = session.exec(select(func.count()).select_from(SandboxRow).where(*matching)).one()
-    rows = session.exec(
+    total = db.exec(select(func.count()).select_from(SandboxRow).where(*matching)).one()
+    rows = db.exec(
         select(SandboxRow)
         .where(*matching)
         .order_by(col(SandboxRow.created_at).desc(), col(SandboxRow.id))
@@ -83,18 +83,18 @@ def page_sandboxes(
     return list(rows), total
 
 
-def count_active(session: Session, project_id: uuid.UUID) -> int:
+def count_active(db: Session, project_id: uuid.UUID) -> int:
     """The project's sandboxes that are not deleted: what the active sandbox quota counts."""
-    return session.exec(
+    return db.exec(
         select(func.count())
         .select_from(SandboxRow)
         .where(SandboxRow.project_id == project_id, col(SandboxRow.deleted_at).is_(None))
     ).one()
 
 
-def get_sandbox(session: Session, sandbox_id: uuid.UUID) -> SandboxRow:
+def get_sandbox(db: Session, sandbox_id: uuid.UUID) -> SandboxRow:
     """A sandbox that is not deleted (deleted ones are history, not resources)."""
-    sandbox = session.get(SandboxRow, sandbox_id)
+    sandbox = db.get(SandboxRow, sandbox_id)
     if sandbox is None or sandbox.deleted_at is not None:
         raise NotFound()
     return sandbox
@@ -114,7 +114,7 @@ class LaunchPlan:
 
 
 def plan_launch(
-    session: Session,
+    db: Session,
     *,
     project_id: uuid.UUID,
     template_id: str | None = None,
@@ -125,30 +125,30 @@ def plan_launch(
     """Resolve a launch without making it. `lock` holds the project row until commit, so
     launches of one project are serialised and quotas hold."""
     query = select(ProjectRow).where(ProjectRow.id == project_id)
-    project = session.exec(query.with_for_update() if lock else query).first()
+    project = db.exec(query.with_for_update() if lock else query).first()
     if project is None:
         raise NotFound("project not found")
-    template = _resolve_template(session, project, template_id)
+    template = _resolve_template(db, project, template_id)
     namespace = _dns_label(namespace, project.default_namespace, "namespace")
     account = _dns_label(service_account, DEFAULT_SERVICE_ACCOUNT, "serviceAccountName")
     blockers = policy.preflight(
-        session,
+        db,
         project_id=project.id,
         template=template,
         service_account=account,
-        active=count_active(session, project.id),
+        active=count_active(db, project.id),
     )
     return LaunchPlan(project, template, namespace, account, blockers)
 
 
-def create_sandbox(session: Session, *, principal: Principal, data: SandboxCreate) -> SandboxRow:
+def create_sandbox(db: Session, *, principal: Principal, data: SandboxCreate) -> SandboxRow:
     project_id = optional_uuid(data.project_id, "projectId must be a project UUID")
     name = check_name(data.name or "")
     slug = resolve_slug(data.slug, name)
     if project_id is None or not name or not slug:
         raise InvalidInput("projectId, name, and valid slug are required")
     plan = plan_launch(
-        session,
+        db,
         project_id=project_id,
         template_id=data.template_id,
         namespace=data.namespace,
@@ -159,7 +159,7 @@ def create_sandbox(session: Session, *, principal: Principal, data: SandboxCreat
     namespace, account = plan.namespace, plan.service_account
     if plan.blockers:
         raise policy.deny(
-            session,
+            db,
             principal=principal,
             reasons=plan.blockers,
             operation="sandbox.launch",
@@ -173,7 +173,7 @@ def create_sandbox(session: Session, *, principal: Principal, data: SandboxCreat
                 "serviceAccountName": account,
             },
         )
-    _ensure_unique_slug(session, project.id, slug)
+    _ensure_unique_slug(db, project.id, slug)
     now = utcnow()
     sandbox = SandboxRow(
         project_id=project.id,
@@ -190,10 +190,10 @@ def create_sandbox(session: Session, *, principal: Principal, data: SandboxCreat
         created_at=now,
         updated_at=now,
     )
-    session.add(sandbox)
-    _hold_while_live(session, sandbox)
+    db.add(sandbox)
+    _hold_while_live(db, sandbox)
     record(
-        session,
+        db,
         principal,
         "sandbox.created",
         sandbox,
@@ -202,15 +202,15 @@ def create_sandbox(session: Session, *, principal: Principal, data: SandboxCreat
         serviceAccountName=account,
         declaredPreviewPorts=len(sandbox.ports),
     )
-    commit(session)
+    commit(db)
     changes.notify("sandboxes", str(sandbox.id))
     return sandbox
 
 
 def update_sandbox(
-    session: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: SandboxUpdate
+    db: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: SandboxUpdate
 ) -> SandboxRow:
-    sandbox = get_sandbox(session, sandbox_id)
+    sandbox = get_sandbox(db, sandbox_id)
     sent = {name for name in data.model_fields_set if getattr(data, name) is not None}
     sent |= {"metadata"} & data.model_fields_set
     if "name" in sent:
@@ -223,20 +223,20 @@ def update_sandbox(
             raise Conflict("namespace cannot change while the sandbox has a runtime")
         sandbox.namespace = namespace
     if "service_account_name" in sent:
-        sandbox.service_account_name = _checked_account(session, principal, sandbox, data)
+        sandbox.service_account_name = _checked_account(db, principal, sandbox, data)
     if "ports" in sent:
         sandbox.ports = _sandbox_ports(data)
     if "metadata" in sent:
         sandbox.meta = metadata_value(data.metadata)
     sandbox.updated_at = utcnow()
-    record(session, principal, "sandbox.updated", sandbox, fields=data.sent_fields())
-    commit(session)
+    record(db, principal, "sandbox.updated", sandbox, fields=data.sent_fields())
+    commit(db)
     return sandbox
 
 
-def start_sandbox(session: Session, *, principal: Principal, sandbox_id: uuid.UUID) -> SandboxRow:
+def start_sandbox(db: Session, *, principal: Principal, sandbox_id: uuid.UUID) -> SandboxRow:
     """Ask for the sandbox to run; already-running sandboxes are left as they are."""
-    sandbox = get_sandbox(session, sandbox_id)
+    sandbox = get_sandbox(db, sandbox_id)
     now = utcnow()
     sandbox.desired_state = "running"
     if sandbox.status != "running":
@@ -247,14 +247,14 @@ def start_sandbox(session: Session, *, principal: Principal, sandbox_id: uuid.UU
         sandbox.last_activity_at = now
         sandbox.started_at = sandbox.ready_at = sandbox.stopped_at = None
     sandbox.updated_at = now
-    record(session, principal, "sandbox.started", sandbox)
-    commit(session)
+    record(db, principal, "sandbox.started", sandbox)
+    commit(db)
     changes.notify("sandboxes", str(sandbox.id))
     return sandbox
 
 
 def stop_sandbox(
-    session: Session,
+    db: Session,
     *,
     principal: Principal,
     sandbox_id: uuid.UUID,
@@ -262,7 +262,7 @@ def stop_sandbox(
     message: str = "stopped by request",
 ) -> SandboxRow:
     """Ask for every process to stop; the workspace stays. `reason` says why (user, idle)."""
-    sandbox = get_sandbox(session, sandbox_id)
+    sandbox = get_sandbox(db, sandbox_id)
     now = utcnow()
     sandbox.desired_state = "stopped"
     sandbox.status = "stopped"
@@ -271,51 +271,51 @@ def stop_sandbox(
     sandbox.stopped_at = now
     sandbox.updated_at = now
     action = "sandbox.stopped" if reason == "user" else f"sandbox.stopped.{reason}"
-    record(session, principal, action, sandbox, reason=reason)
-    commit(session)
+    record(db, principal, action, sandbox, reason=reason)
+    commit(db)
     changes.notify("sandboxes", str(sandbox.id))
     return sandbox
 
 
 def delete_sandbox(
-    session: Session, *, principal: Principal, sandbox_id: uuid.UUID, reason: str = "user"
+    db: Session, *, principal: Principal, sandbox_id: uuid.UUID, reason: str = "user"
 ) -> None:
     """Soft delete: the record stays as history; the runtime is cleaned up afterwards.
     `reason` says why (user, ttl)."""
-    sandbox = get_sandbox(session, sandbox_id)
+    sandbox = get_sandbox(db, sandbox_id)
     now = utcnow()
     sandbox.desired_state = "deleted"
     sandbox.status = "deleted"
     sandbox.status_reason = reason
     sandbox.deleted_at = now
     sandbox.updated_at = now
-    _hold_while_live(session, sandbox)
+    _hold_while_live(db, sandbox)
     action = "sandbox.deleted" if reason == "user" else "sandbox.expired"
-    record(session, principal, action, sandbox, reason=reason)
-    commit(session)
+    record(db, principal, action, sandbox, reason=reason)
+    commit(db)
     changes.notify("sandboxes", str(sandbox.id))
 
 
-def _hold_while_live(session: Session, sandbox: SandboxRow) -> None:
+def _hold_while_live(db: Session, sandbox: SandboxRow) -> None:
     """Keep the sandbox's hold row (models.SandboxHoldRow) in step with it, in the same
     transaction: present while it is live (not deleted, or deleted but its runtime not yet
     cleaned up), gone once it is history, so it no longer blocks deleting its project or
     template. Called wherever `deleted_at` or `runtime_ref` changes."""
     live = sandbox.deleted_at is None or sandbox.runtime_ref is not None
-    session.flush()  # the sandbox first: flushes do not order tables no relationship links
-    hold = session.get(SandboxHoldRow, sandbox.id)
+    db.flush()  # the sandbox first: flushes do not order tables no relationship links
+    hold = db.get(SandboxHoldRow, sandbox.id)
     if live and hold is None and sandbox.template_id is not None:
-        session.add(SandboxHoldRow(sandbox_id=sandbox.id, template_id=sandbox.template_id))
+        db.add(SandboxHoldRow(sandbox_id=sandbox.id, template_id=sandbox.template_id))
     elif not live and hold is not None:
-        session.delete(hold)
+        db.delete(hold)
 
 
-def _resolve_template(session: Session, project: ProjectRow, given: str | None) -> TemplateRow:
+def _resolve_template(db: Session, project: ProjectRow, given: str | None) -> TemplateRow:
     template_id = optional_uuid(given, "templateId must be a template UUID")
     template_id = template_id or project.default_template_id
     if template_id is None:
         raise InvalidInput("templateId is required unless project has defaultTemplateId")
-    return get_row(session, TemplateRow, template_id, "template not found")
+    return get_row(db, TemplateRow, template_id, "template not found")
 
 
 def _dns_label(value: str | None, default: str, field: str) -> str:
@@ -330,19 +330,19 @@ def _dns_label(value: str | None, default: str, field: str) -> str:
 
 
 def _checked_account(
-    session: Session, principal: Principal, sandbox: SandboxRow, data: SandboxUpdate
+    db: Session, principal: Principal, sandbox: SandboxRow, data: SandboxUpdate
 ) -> str:
     """A new identity is held to the launch policy, as at launch."""
     account = _dns_label(data.service_account_name, "", "serviceAccountName")
     if account == sandbox.service_account_name or sandbox.template_id is None:
         return account
-    template = templates.get_template(session, sandbox.template_id)
+    template = templates.get_template(db, sandbox.template_id)
     reasons = policy.launch_violations(
-        session, project_id=sandbox.project_id, template=template, service_account=account
+        db, project_id=sandbox.project_id, template=template, service_account=account
     )
     if reasons:
         raise policy.deny(
-            session,
+            db,
             principal=principal,
             reasons=reasons,
             operation="sandbox.update",
@@ -362,8 +362,8 @@ def _sandbox_ports(data: SandboxUpdate) -> list[dict[str, Any]]:
     return ports
 
 
-def _ensure_unique_slug(session: Session, project_id: uuid.UUID, slug: str) -> None:
-    taken = session.exec(
+def _ensure_unique_slug(db: Session, project_id: uuid.UUID, slug: str) -> None:
+    taken = db.exec(
         select(SandboxRow.id).where(
             SandboxRow.project_id == project_id,
             SandboxRow.slug == slug,
@@ -375,10 +375,10 @@ def _ensure_unique_slug(session: Session, project_id: uuid.UUID, slug: str) -> N
 
 
 def record(
-    session: Session, principal: Principal, action: str, sandbox: SandboxRow, **metadata: Any
+    db: Session, principal: Principal, action: str, sandbox: SandboxRow, **metadata: Any
 ) -> None:
     audit.service.record_change(
-        session, principal=principal, action=action, subject=sandbox, metadata=metadata
+        db, principal=principal, action=action, subject=sandbox, metadata=metadata
     )
 
 
@@ -386,7 +386,7 @@ def record(
 
 
 def reconcile_candidates(
-    session: Session, only: set[uuid.UUID] | None = None
+    db: Session, only: set[uuid.UUID] | None = None
 ) -> list[tuple[SandboxRow, TemplateRow | None]]:
     """Sandboxes whose runtime may differ from what was asked: anything meant to run, and
     anything stopped or deleted that still has a runtime (`only`: of these sandboxes)."""
@@ -405,7 +405,7 @@ def reconcile_candidates(
     )
     if only is not None:
         query = query.where(col(SandboxRow.id).in_(only))
-    return list(session.exec(query).all())
+    return list(db.exec(query).all())
 
 
 def sandbox_spec(sandbox: SandboxRow, template: TemplateRow) -> SandboxSpec:
@@ -439,12 +439,10 @@ def _quantity_or_none(text: str, unit: int) -> int | None:
     return int((parsed[0] * unit).to_integral_value(rounding="ROUND_CEILING"))
 
 
-def report_runtime(
-    session: Session, *, sandbox_id: uuid.UUID, acted_on: str, **observed: Any
-) -> bool:
+def report_runtime(db: Session, *, sandbox_id: uuid.UUID, acted_on: str, **observed: Any) -> bool:
     """Record what the runtime did, unless the user changed their mind meanwhile (the
     desired state is no longer `acted_on`): then the next pass acts again."""
-    sandbox = session.exec(
+    sandbox = db.exec(
         select(SandboxRow).where(SandboxRow.id == sandbox_id).with_for_update()
     ).first()
     if sandbox is None or sandbox.desired_state != acted_on:
@@ -455,10 +453,10 @@ def report_runtime(
     for name, value in changed.items():
         setattr(sandbox, name, value)
     sandbox.updated_at = utcnow()
-    _hold_while_live(session, sandbox)
+    _hold_while_live(db, sandbox)
     if "status" in changed:
         record(
-            session,
+            db,
             SYSTEM,
             "sandbox.status.changed",
             sandbox,
@@ -466,6 +464,6 @@ def report_runtime(
             reason=sandbox.status_reason,
             message=sandbox.status_message,
         )
-    commit(session)
+    commit(db)
     changes.notify("sandbox-status")
     return True

@@ -39,21 +39,21 @@ MAX_RUN_SLUG_PREFIX_CHARS = 48
 
 
 def start_run(
-    session: Session,
+    db: Session,
     *,
     principal: Principal,
     template_id: uuid.UUID,
     data: TemplateValidationRunCreate,
 ) -> tuple[TemplateRow, SandboxRow]:
     """Launch a validation sandbox and mark the template `testing`."""
-    template = templates.get_template(session, template_id)
+    template = templates.get_template(db, template_id)
     extra = _metadata_object(data.metadata)
-    project = _locked_project(session, _run_project_id(template, data))
-    _check_launch(session, principal=principal, template=template, project=project)
+    project = _locked_project(db, _run_project_id(template, data))
+    _check_launch(db, principal=principal, template=template, project=project)
     started_at = _stamp()
     name = _run_name(data.name, template)
     sandbox = sandboxes.create_sandbox(
-        session,
+        db,
         principal=principal,
         data=SandboxCreate.model_validate(
             {
@@ -72,7 +72,7 @@ def start_run(
         ),
     )
     # The sandbox is committed; its template now says a run is under way.
-    template = templates.get_template(session, template_id)
+    template = templates.get_template(db, template_id)
     template.meta = {
         **_as_object(template.meta),
         "validationStatus": "testing",
@@ -80,19 +80,19 @@ def start_run(
         "validationStartedAt": started_at,
     }
     audit.service.record_change(
-        session,
+        db,
         principal=principal,
         action="template.validation.started",
         subject=template,
         metadata={"sandboxId": str(sandbox.id)},
         project_id=project.id,
     )
-    commit(session)
+    commit(db)
     return template, sandbox
 
 
 def decide_run(
-    session: Session,
+    db: Session,
     *,
     principal: Principal,
     template_id: uuid.UUID,
@@ -102,8 +102,8 @@ def decide_run(
     """Record that a validation run passed or failed, on the run and on its template."""
     if data.status not in DECISIONS:
         raise InvalidInput("status must be passed or failed")
-    template = templates.get_template(session, template_id)
-    sandbox = sandboxes.get_sandbox(session, sandbox_id)
+    template = templates.get_template(db, template_id)
+    sandbox = sandboxes.get_sandbox(db, sandbox_id)
     if sandbox.template_id != template.id:
         raise InvalidInput("validation sandbox does not belong to template")
     run = sandbox.meta if isinstance(sandbox.meta, dict) else {}
@@ -127,14 +127,14 @@ def decide_run(
     }
     template.updated_at = sandbox.updated_at = utcnow()
     audit.service.record_change(
-        session,
+        db,
         principal=principal,
         action="template.validation.decided",
         subject=template,
         metadata={"sandboxId": str(sandbox.id), "status": data.status},
         project_id=sandbox.project_id,
     )
-    commit(session)
+    commit(db)
     return template, sandbox
 
 
@@ -162,9 +162,9 @@ def _run_project_id(template: TemplateRow, data: TemplateValidationRunCreate) ->
     return given
 
 
-def _locked_project(session: Session, project_id: uuid.UUID) -> ProjectRow:
+def _locked_project(db: Session, project_id: uuid.UUID) -> ProjectRow:
     """The project, locked until the launch commits: its quota check and insert are one."""
-    project = session.exec(
+    project = db.exec(
         select(ProjectRow).where(ProjectRow.id == project_id).with_for_update()
     ).first()
     if project is None:
@@ -173,18 +173,18 @@ def _locked_project(session: Session, project_id: uuid.UUID) -> ProjectRow:
 
 
 def _check_launch(
-    session: Session, *, principal: Principal, template: TemplateRow, project: ProjectRow
+    db: Session, *, principal: Principal, template: TemplateRow, project: ProjectRow
 ) -> None:
     """Launch policy and active sandbox quota, refused as a `template.validation`."""
     reasons = policy.launch_violations(
-        session, project_id=project.id, template=template, service_account=DEFAULT_SERVICE_ACCOUNT
+        db, project_id=project.id, template=template, service_account=DEFAULT_SERVICE_ACCOUNT
     )
     reasons = reasons or policy.active_sandbox_violations(
-        session, project_id=project.id, active=sandboxes.count_active(session, project.id)
+        db, project_id=project.id, active=sandboxes.count_active(db, project.id)
     )
     if reasons:
         raise policy.deny(
-            session,
+            db,
             principal=principal,
             reasons=reasons,
             operation="template.validation",

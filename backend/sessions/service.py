@@ -35,24 +35,24 @@ MAX_USER_AGENT_CHARS = 512
 
 
 def list_sessions(
-    session: Session, *, sandbox_id: uuid.UUID, limit: int | None = None
+    db: Session, *, sandbox_id: uuid.UUID, limit: int | None = None
 ) -> list[RuntimeSession]:
-    sandboxes.get_sandbox(session, sandbox_id)
+    sandboxes.get_sandbox(db, sandbox_id)
     query = (
         select(RuntimeSessionRow)
         .where(RuntimeSessionRow.sandbox_id == sandbox_id)
         .order_by(col(RuntimeSessionRow.started_at).desc(), col(RuntimeSessionRow.id))
         .limit(limit)
     )
-    return _public(session, list(session.exec(query)))
+    return _public(db, list(db.exec(query)))
 
 
-def get_session(session: Session, session_id: uuid.UUID) -> RuntimeSession:
-    return _public(session, [_row(session, session_id)])[0]
+def get_session(db: Session, session_id: uuid.UUID) -> RuntimeSession:
+    return _public(db, [_row(db, session_id)])[0]
 
 
 def create_session(
-    session: Session,
+    db: Session,
     *,
     principal: Principal,
     sandbox_id: uuid.UUID,
@@ -62,25 +62,25 @@ def create_session(
     if data.type not in SESSION_TYPES:
         raise InvalidInput("session type is invalid")
     row = _new_session(
-        session,
+        db,
         sandbox_id=sandbox_id,
         type=data.type,
         client=clean_client(data.client),
         user_agent=user_agent,
         metadata=metadata_value(data.metadata),
     )
-    _record(session, principal, "runtime.session.created", row)
-    commit(session)
-    return get_session(session, row.id)
+    _record(db, principal, "runtime.session.created", row)
+    commit(db)
+    return get_session(db, row.id)
 
 
-def end_session(session: Session, *, principal: Principal, session_id: uuid.UUID) -> RuntimeSession:
-    row = _row(session, session_id)
+def end_session(db: Session, *, principal: Principal, session_id: uuid.UUID) -> RuntimeSession:
+    row = _row(db, session_id)
     if row.status == "active":
         _finish(row, "ended")
-        _record(session, principal, "runtime.session.ended", row)
-        commit(session)
-    return get_session(session, session_id)
+        _record(db, principal, "runtime.session.ended", row)
+        commit(db)
+    return get_session(db, session_id)
 
 
 def clean_client(client: str | None, default: str = "") -> str:
@@ -94,7 +94,7 @@ def clean_client(client: str | None, default: str = "") -> str:
 
 
 def open_terminal_session(
-    session: Session,
+    db: Session,
     *,
     sandbox_id: uuid.UUID,
     terminal_id: uuid.UUID,
@@ -105,7 +105,7 @@ def open_terminal_session(
     """A WebSocket attached to a terminal (not audited, like the reference: terminal
     sessions are the record themselves)."""
     row = _new_session(
-        session,
+        db,
         sandbox_id=sandbox_id,
         type="terminal",
         client=client,
@@ -113,50 +113,48 @@ def open_terminal_session(
         metadata=metadata,
         terminal_id=terminal_id,
     )
-    commit(session)
+    commit(db)
     return row.id
 
 
-def terminal_used(session: Session, *, terminal_id: uuid.UUID) -> bool:
+def terminal_used(db: Session, *, terminal_id: uuid.UUID) -> bool:
     """Whether a terminal with this id ever ran (its sessions or recording remain)."""
     query = select(RuntimeSessionRow.id).where(RuntimeSessionRow.terminal_id == terminal_id)
-    return session.get(TerminalRecordingRow, terminal_id) is not None or (
-        session.exec(query.limit(1)).first() is not None
+    return db.get(TerminalRecordingRow, terminal_id) is not None or (
+        db.exec(query.limit(1)).first() is not None
     )
 
 
-def close_terminal_session(session: Session, *, session_id: uuid.UUID, error: str = "") -> None:
-    row = session.get(RuntimeSessionRow, session_id)
+def close_terminal_session(db: Session, *, session_id: uuid.UUID, error: str = "") -> None:
+    row = db.get(RuntimeSessionRow, session_id)
     if row is not None and row.status == "active":
         _finish(row, "failed" if error else "ended", error)
-        commit(session)
+        commit(db)
 
 
-def start_recording(session: Session, *, terminal_id: uuid.UUID, sandbox_id: uuid.UUID) -> None:
-    sandbox = sandboxes.get_sandbox(session, sandbox_id)
-    session.add(
+def start_recording(db: Session, *, terminal_id: uuid.UUID, sandbox_id: uuid.UUID) -> None:
+    sandbox = sandboxes.get_sandbox(db, sandbox_id)
+    db.add(
         TerminalRecordingRow(
             terminal_id=terminal_id, project_id=sandbox.project_id, sandbox_id=sandbox_id
         )
     )
-    commit(session)
+    commit(db)
 
 
 def finish_recording(
-    session: Session, *, terminal_id: uuid.UUID, size_bytes: int, truncated: bool
+    db: Session, *, terminal_id: uuid.UUID, size_bytes: int, truncated: bool
 ) -> None:
-    row = session.get(TerminalRecordingRow, terminal_id)
+    row = db.get(TerminalRecordingRow, terminal_id)
     if row is not None:
         row.size_bytes, row.truncated, row.ended_at = size_bytes, truncated, utcnow()
-        commit(session)
+        commit(db)
 
 
-def recording_file(
-    session: Session, settings: Settings, *, session_id: uuid.UUID
-) -> tuple[Path, str]:
+def recording_file(db: Session, settings: Settings, *, session_id: uuid.UUID) -> tuple[Path, str]:
     """The finished recording listed on a session: (file, download name)."""
-    row = _row(session, session_id)
-    recording = row.terminal_id and session.get(TerminalRecordingRow, row.terminal_id)
+    row = _row(db, session_id)
+    recording = row.terminal_id and db.get(TerminalRecordingRow, row.terminal_id)
     path = recording and recording_path(settings, recording.sandbox_id, recording.terminal_id)
     if not recording or recording.ended_at is None or not path or not path.exists():
         raise NotFound("this session has no recording (yet)")
@@ -175,15 +173,15 @@ def remove_recordings(settings: Settings, sandbox_id: uuid.UUID) -> None:
 # -- building blocks ----------------------------------------------------------------------
 
 
-def _row(session: Session, session_id: uuid.UUID) -> RuntimeSessionRow:
-    return get_row(session, RuntimeSessionRow, session_id, "runtime session not found")
+def _row(db: Session, session_id: uuid.UUID) -> RuntimeSessionRow:
+    return get_row(db, RuntimeSessionRow, session_id, "runtime session not found")
 
 
 def _new_session(
-    session: Session, *, sandbox_id: uuid.UUID, type: str, client: str, user_agent: str,
+    db: Session, *, sandbox_id: uuid.UUID, type: str, client: str, user_agent: str,
     metadata: Any, terminal_id: uuid.UUID | None = None,
 ) -> RuntimeSessionRow:  # fmt: skip
-    sandbox = sandboxes.get_sandbox(session, sandbox_id)
+    sandbox = sandboxes.get_sandbox(db, sandbox_id)
     row = RuntimeSessionRow(
         project_id=sandbox.project_id,
         sandbox_id=sandbox_id,
@@ -194,15 +192,15 @@ def _new_session(
         runtime_ref=sandbox.runtime_ref,
         meta=metadata,
     )
-    session.add(row)
-    session.flush()
+    db.add(row)
+    db.flush()
     return row
 
 
-def _record(session: Session, principal: Principal, action: str, row: RuntimeSessionRow) -> None:
+def _record(db: Session, principal: Principal, action: str, row: RuntimeSessionRow) -> None:
     """Audit a session change; the reference names the session by its client."""
     audit.service.record(
-        session,
+        db,
         principal=principal,
         action=action,
         resource_type=RuntimeSessionRow.audit_type,
@@ -218,12 +216,12 @@ def _finish(row: RuntimeSessionRow, status: str, error: str = "") -> None:
     row.status, row.error, row.ended_at, row.updated_at = status, error[:1000], now, now
 
 
-def _public(session: Session, rows: list[RuntimeSessionRow]) -> list[RuntimeSession]:
+def _public(db: Session, rows: list[RuntimeSessionRow]) -> list[RuntimeSession]:
     """Public sessions, each with its terminal's finished recording when there is one."""
     terminal_ids = {row.terminal_id for row in rows if row.terminal_id}
     recordings = {
         recording.terminal_id: recording
-        for recording in session.exec(
+        for recording in db.exec(
             select(TerminalRecordingRow).where(
                 col(TerminalRecordingRow.terminal_id).in_(terminal_ids),
                 col(TerminalRecordingRow.ended_at).is_not(None),

@@ -93,28 +93,28 @@ class DatabaseStore:
             raise StorageError(f"database blob store: {reason}") from None
 
 
-def _insert(session: Session, key: str, seq: int, data: bytes) -> None:
-    session.execute(CHUNKS.insert().values(storage_key=key, seq=seq, data=data))
-    session.commit()
+def _insert(db: Session, key: str, seq: int, data: bytes) -> None:
+    db.execute(CHUNKS.insert().values(storage_key=key, seq=seq, data=data))
+    db.commit()
 
 
-def _size(session: Session, key: str) -> tuple[int, int]:
+def _size(db: Session, key: str) -> tuple[int, int]:
     query = sa.select(
         sa.func.count(), sa.func.coalesce(sa.func.sum(sa.func.length(CHUNKS.c.data)), 0)
     ).where(CHUNKS.c.storage_key == key)
-    count, total = session.execute(query).one()
+    count, total = db.execute(query).one()
     return int(count), int(total)
 
 
-def _chunk(session: Session, key: str, seq: int) -> bytes | None:
+def _chunk(db: Session, key: str, seq: int) -> bytes | None:
     query = sa.select(CHUNKS.c.data).where(CHUNKS.c.storage_key == key, CHUNKS.c.seq == seq)
-    data = session.execute(query).scalar_one_or_none()
+    data = db.execute(query).scalar_one_or_none()
     return None if data is None else bytes(data)
 
 
-def _delete(session: Session, key: str) -> None:
-    session.execute(CHUNKS.delete().where(CHUNKS.c.storage_key == key))
-    session.commit()
+def _delete(db: Session, key: str) -> None:
+    db.execute(CHUNKS.delete().where(CHUNKS.c.storage_key == key))
+    db.commit()
 
 
 __all__ = ["CHUNK_BYTES", "BlobChunkRow", "DatabaseStore"]

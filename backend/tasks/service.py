@@ -32,28 +32,28 @@ IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
 def list_tasks(
-    session: Session, *, sandbox_id: uuid.UUID, limit: int | None = None
+    db: Session, *, sandbox_id: uuid.UUID, limit: int | None = None
 ) -> list[ExecutionTaskRow]:
-    sandboxes.get_sandbox(session, sandbox_id)
+    sandboxes.get_sandbox(db, sandbox_id)
     query = (
         select(ExecutionTaskRow)
         .where(ExecutionTaskRow.sandbox_id == sandbox_id)
         .order_by(col(ExecutionTaskRow.created_at).desc(), col(ExecutionTaskRow.id))
         .limit(limit)
     )
-    return list(session.exec(query))
+    return list(db.exec(query))
 
 
-def get_task(session: Session, task_id: uuid.UUID) -> ExecutionTaskRow:
-    return get_row(session, ExecutionTaskRow, task_id)
+def get_task(db: Session, task_id: uuid.UUID) -> ExecutionTaskRow:
+    return get_row(db, ExecutionTaskRow, task_id)
 
 
 def create_task(
-    session: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: ExecutionTaskCreate
+    db: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: ExecutionTaskCreate
 ) -> tuple[ExecutionTaskRow, bool]:
     """Queue a task; returns (task, created). With an idempotency key already used in this
     sandbox, the earlier task is returned instead (created=False)."""
-    sandbox = sandboxes.get_sandbox(session, sandbox_id)
+    sandbox = sandboxes.get_sandbox(db, sandbox_id)
     if sandbox.status != "running":
         raise Conflict("sandbox must be running before starting a task")
     if sandbox.runtime_ref is None:
@@ -61,9 +61,9 @@ def create_task(
     command = _command(data.command)
     timeout = _timeout(data.timeout_seconds)
     key = _idempotency_key(data.idempotency_key)
-    if key and (earlier := _by_key(session, sandbox_id, key)) is not None:
+    if key and (earlier := _by_key(db, sandbox_id, key)) is not None:
         return earlier, False
-    _check_capacity(session, sandbox_id)
+    _check_capacity(db, sandbox_id)
     task = ExecutionTaskRow(
         project_id=sandbox.project_id,
         sandbox_id=sandbox_id,
@@ -76,10 +76,10 @@ def create_task(
         runtime_ref=sandbox.runtime_ref,
         meta=metadata_value(data.metadata),
     )
-    session.add(task)
+    db.add(task)
     sandbox.last_activity_at = utcnow()  # a task is activity: the idle clock restarts
     audit.service.record_change(
-        session,
+        db,
         principal=principal,
         action="execution.task.created",
         subject=task,
@@ -89,15 +89,13 @@ def create_task(
             "timeoutSeconds": timeout,
         },
     )
-    commit(session)
+    commit(db)
     changes.notify("tasks")
     return task, True
 
 
-def request_cancel(
-    session: Session, *, principal: Principal, task_id: uuid.UUID
-) -> ExecutionTaskRow:
-    task = get_task(session, task_id)
+def request_cancel(db: Session, *, principal: Principal, task_id: uuid.UUID) -> ExecutionTaskRow:
+    task = get_task(db, task_id)
     if task.status in FINISHED_STATUSES:
         raise Conflict("task is already finished")
     now = utcnow()
@@ -106,13 +104,13 @@ def request_cancel(
     task.cancel_requested_at = task.cancel_requested_at or now
     task.updated_at = now
     audit.service.record_change(
-        session,
+        db,
         principal=principal,
         action="execution.task.cancel.requested",
         subject=task,
         metadata={"sandboxId": str(task.sandbox_id), "status": task.status},
     )
-    commit(session)
+    commit(db)
     changes.notify("tasks")
     return task
 
@@ -120,48 +118,48 @@ def request_cancel(
 # -- the runner's side --------------------------------------------------------------------
 
 
-def claim(session: Session, *, task_id: uuid.UUID, runner: str) -> bool:
+def claim(db: Session, *, task_id: uuid.UUID, runner: str) -> bool:
     """Atomically take a queued task (any replica may try; exactly one wins)."""
     now = utcnow()
-    result = session.exec(
+    result = db.exec(
         update(ExecutionTaskRow)
         .where(col(ExecutionTaskRow.id) == task_id, col(ExecutionTaskRow.status) == "queued")
         .values(status="running", runner=runner, started_at=now, updated_at=now)
     )
-    commit(session)
+    commit(db)
     return result.rowcount == 1
 
 
-def queued(session: Session) -> list[ExecutionTaskRow]:
+def queued(db: Session) -> list[ExecutionTaskRow]:
     query = (
         select(ExecutionTaskRow)
         .where(ExecutionTaskRow.status == "queued")
         .order_by(col(ExecutionTaskRow.created_at))
     )
-    return list(session.exec(query))
+    return list(db.exec(query))
 
 
-def cancel_requested(session: Session, task_id: uuid.UUID) -> bool:
-    task = session.get(ExecutionTaskRow, task_id)
+def cancel_requested(db: Session, task_id: uuid.UUID) -> bool:
+    task = db.get(ExecutionTaskRow, task_id)
     return task is None or task.cancel_requested_at is not None
 
 
-def finish(session: Session, *, task_id: uuid.UUID, **outcome: Any) -> ExecutionTaskRow:
+def finish(db: Session, *, task_id: uuid.UUID, **outcome: Any) -> ExecutionTaskRow:
     """Record how a task ended (status, exit code, output head, sizes, error)."""
-    task = get_task(session, task_id)
+    task = get_task(db, task_id)
     for name, value in outcome.items():
         setattr(task, name, value)
     task.finished_at = task.updated_at = utcnow()
-    commit(session)
+    commit(db)
     changes.notify("tasks")
     return task
 
 
-def fail_abandoned(session: Session, *, runner: str) -> int:
+def fail_abandoned(db: Session, *, runner: str) -> int:
     """Tasks left `running` by a server process that is gone: their processes died with
     it (sandboxes die with the server), so they fail with a reason instead of hanging."""
     now = utcnow()
-    result = session.exec(
+    result = db.exec(
         update(ExecutionTaskRow)
         .where(col(ExecutionTaskRow.status) == "running", col(ExecutionTaskRow.runner) != runner)
         .values(
@@ -171,7 +169,7 @@ def fail_abandoned(session: Session, *, runner: str) -> int:
             updated_at=now,
         )
     )
-    commit(session)
+    commit(db)
     return result.rowcount
 
 
@@ -234,15 +232,15 @@ def _idempotency_key(key: str | None) -> str | None:
     return key
 
 
-def _by_key(session: Session, sandbox_id: uuid.UUID, key: str) -> ExecutionTaskRow | None:
+def _by_key(db: Session, sandbox_id: uuid.UUID, key: str) -> ExecutionTaskRow | None:
     query = select(ExecutionTaskRow).where(
         ExecutionTaskRow.sandbox_id == sandbox_id, ExecutionTaskRow.idempotency_key == key
     )
-    return session.exec(query).first()
+    return db.exec(query).first()
 
 
-def _check_capacity(session: Session, sandbox_id: uuid.UUID) -> None:
-    in_progress = session.exec(
+def _check_capacity(db: Session, sandbox_id: uuid.UUID) -> None:
+    in_progress = db.exec(
         select(func.count())
         .select_from(ExecutionTaskRow)
         .where(

@@ -39,7 +39,7 @@ MAX_EGRESS_CIDRS = 64  # per list
 
 
 def list_templates(
-    session: Session, *, project_id: uuid.UUID | None = None, limit: int | None = None
+    db: Session, *, project_id: uuid.UUID | None = None, limit: int | None = None
 ) -> list[TemplateRow]:
     """All templates, or a project's plus the global ones; globals first, then newest."""
     query = select(TemplateRow)
@@ -52,40 +52,40 @@ def list_templates(
         col(TemplateRow.created_at).desc(),
         col(TemplateRow.id),
     )
-    return list(session.exec(query.limit(limit)))
+    return list(db.exec(query.limit(limit)))
 
 
-def get_template(session: Session, template_id: uuid.UUID) -> TemplateRow:
-    return get_row(session, TemplateRow, template_id)
+def get_template(db: Session, template_id: uuid.UUID) -> TemplateRow:
+    return get_row(db, TemplateRow, template_id)
 
 
-def create_template(session: Session, *, principal: Principal, data: TemplateCreate) -> TemplateRow:
+def create_template(db: Session, *, principal: Principal, data: TemplateCreate) -> TemplateRow:
     project_id = optional_uuid(data.project_id, "projectId must be a project UUID")
     name = check_name(data.name or "")
     slug = resolve_slug(data.slug, name)
     if not name or not slug or blank(data.image):
         raise InvalidInput("name, valid slug, and image are required")
     if project_id is not None:
-        get_row(session, ProjectRow, project_id, "project not found")
-    _ensure_unique_slug(session, project_id, slug)
+        get_row(db, ProjectRow, project_id, "project not found")
+    _ensure_unique_slug(db, project_id, slug)
     template = TemplateRow(project_id=project_id, name=name, slug=slug, image=data.image.strip())
     _apply_fields(template, data)
-    session.add(template)
+    db.add(template)
     audit.service.record_change(
-        session,
+        db,
         principal=principal,
         action="template.created",
         subject=template,
         metadata={"scope": "project" if project_id else "global", "image": template.image},
     )
-    commit(session)
+    commit(db)
     return template
 
 
 def update_template(
-    session: Session, *, principal: Principal, template_id: uuid.UUID, data: TemplateUpdate
+    db: Session, *, principal: Principal, template_id: uuid.UUID, data: TemplateUpdate
 ) -> TemplateRow:
-    template = get_template(session, template_id)
+    template = get_template(db, template_id)
     if data.given("name") and data.name is not None and blank(data.name):
         raise InvalidInput("name cannot be empty")
     if data.given("image") and data.image is not None and blank(data.image):
@@ -93,40 +93,38 @@ def update_template(
     _apply_fields(template, data)
     template.updated_at = utcnow()
     audit.service.record_change(
-        session,
+        db,
         principal=principal,
         action="template.updated",
         subject=template,
         metadata={"fields": data.sent_fields()},
     )
-    commit(session)
+    commit(db)
     return template
 
 
-def delete_template(session: Session, *, principal: Principal, template_id: uuid.UUID) -> None:
+def delete_template(db: Session, *, principal: Principal, template_id: uuid.UUID) -> None:
     """Refused while a sandbox that is active, or deleted but awaiting runtime cleanup, uses
     it: its hold row (ON DELETE RESTRICT) makes the database refuse the delete."""
-    template = get_template(session, template_id)
+    template = get_template(db, template_id)
     audit.service.record_change(
-        session,
+        db,
         principal=principal,
         action="template.deleted",
         subject=template,
         metadata={"image": template.image},
     )
-    session.delete(template)
-    commit(
-        session, restricted="template is still used by sandboxes; delete them before the template"
-    )
+    db.delete(template)
+    commit(db, restricted="template is still used by sandboxes; delete them before the template")
 
 
-def _ensure_unique_slug(session: Session, project_id: uuid.UUID | None, slug: str) -> None:
+def _ensure_unique_slug(db: Session, project_id: uuid.UUID | None, slug: str) -> None:
     scope = (
         col(TemplateRow.project_id).is_(None)
         if project_id is None
         else TemplateRow.project_id == project_id
     )
-    if session.exec(select(TemplateRow.id).where(scope, TemplateRow.slug == slug)).first():
+    if db.exec(select(TemplateRow.id).where(scope, TemplateRow.slug == slug)).first():
         where = "global templates" if project_id is None else "this project"
         raise Conflict(f'a template with slug "{slug}" already exists in {where}')
 

@@ -64,8 +64,8 @@ def _collect(app) -> Any:
 
 
 def _blobs(app) -> list[ArtifactBlobRow]:
-    with app.state.services.database.session() as session:
-        return list(session.exec(sa.select(ArtifactBlobRow)).scalars())
+    with app.state.services.database.session() as db:
+        return list(db.exec(sa.select(ArtifactBlobRow)).scalars())
 
 
 def _usage(client: TestClient, project_id: str) -> dict[str, Any]:
@@ -387,8 +387,8 @@ def test_abandoned_uploads_are_collected_after_the_grace_period(on_disk, setting
     artifact = _artifact(api, _sandbox(api))
     store = app.state.services.artifacts.stores.writer
     blob_key = f"{artifact['id']}/{uuid.uuid4()}"
-    with app.state.services.database.session() as session:  # a server died mid-upload
-        session.add(
+    with app.state.services.database.session() as db:  # a server died mid-upload
+        db.add(
             ArtifactBlobRow(
                 project_id=uuid.UUID(artifact["projectId"]),
                 artifact_id=uuid.UUID(artifact["id"]),
@@ -397,7 +397,7 @@ def test_abandoned_uploads_are_collected_after_the_grace_period(on_disk, setting
                 created_at=utcnow() - timedelta(hours=2),
             )
         )
-        session.commit()
+        db.commit()
     asyncio.run(store.write(blob_key, _async_chunks([b"partial"])))
     assert _collect(app).removed == 1
     assert _blobs(app) == []
@@ -453,15 +453,15 @@ def test_retained_bytes_quota_is_enforced_exactly(on_disk):
     app, client = on_disk
     api = Api(client)
     sandbox = _sandbox(api)
-    with app.state.services.database.session() as session:
-        session.add(
+    with app.state.services.database.session() as db:
+        db.add(
             ProjectQuotaPolicyRow(
                 project_id=uuid.UUID(sandbox["projectId"]),
                 enforcement="enforced",
                 max_retained_artifact_bytes=100,
             )
         )
-        session.commit()
+        db.commit()
     artifact = _artifact(api, sandbox)
     assert _upload(client, artifact, b"a" * 100).status_code == 200
     assert _upload(client, artifact, b"b" * 90).status_code == 200  # replacing frees its bytes

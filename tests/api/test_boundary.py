@@ -34,11 +34,11 @@ def boundary(client, sandbox: dict) -> dict:
 
 
 def enforce(database, project: dict, **rules: list[str]) -> None:
-    with database.session() as session:
-        session.add(
+    with database.session() as db:
+        db.add(
             ProjectPolicyRow(project_id=uuid.UUID(project["id"]), enforcement="enforced", **rules)
         )
-        session.commit()
+        db.commit()
 
 
 def test_sandbox_boundary_shape_and_check_order(client, api):
@@ -154,8 +154,8 @@ def test_restricted_network_is_loopback_only(client, api):
 
 def test_credential_refs_name_secrets_never_values(client, api, database):
     project = api.project()
-    with database.session() as session:
-        session.add(
+    with database.session() as db:
+        db.add(
             ProjectCredentialRow(
                 project_id=uuid.UUID(project["id"]),
                 name="Deploy key",
@@ -166,7 +166,7 @@ def test_credential_refs_name_secrets_never_values(client, api, database):
                 usage=["clone"],
             )
         )
-        session.commit()
+        db.commit()
     summary = boundary(client, api.sandbox(project, api.template()))
     [ref] = summary["credentialRefs"]
     assert ref["slug"] == "deploy-key" and ref["secretRef"] == "deploy"

@@ -45,8 +45,8 @@ def test_create_shows_the_secret_once_and_stores_its_hash(client, api, sandbox, 
     assert (link["sandboxId"], link["port"], link["label"]) == (sandbox["id"], 8000, "review")
     assert link["createdBy"] == "ann"
     assert "revokedAt" not in link
-    with database.session() as session:
-        row = session.get(PreviewLinkRow, uuid.UUID(link["id"]))
+    with database.session() as db:
+        row = db.get(PreviewLinkRow, uuid.UUID(link["id"]))
         assert row.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
         lifetime = row.expires_at - row.created_at
     assert lifetime == timedelta(seconds=3600)
@@ -144,19 +144,19 @@ def test_link_routes_need_the_bearer_token(secured_client):
 def test_verify(client, sandbox, database):
     link = client.post(_links(sandbox), json={"port": 8000}).json()
     token = link["url"].split("token=")[1]
-    with database.session() as session:
-        assert previews.verify(session, token).id == uuid.UUID(link["id"])
-        assert previews.verify(session, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
-        assert previews.verify(session, f"{uuid.uuid4()}.{token.split('.')[1]}") is None
-        assert previews.verify(session, "garbage") is None
-        row = session.get(PreviewLinkRow, uuid.UUID(link["id"]))
+    with database.session() as db:
+        assert previews.verify(db, token).id == uuid.UUID(link["id"])
+        assert previews.verify(db, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+        assert previews.verify(db, f"{uuid.uuid4()}.{token.split('.')[1]}") is None
+        assert previews.verify(db, "garbage") is None
+        row = db.get(PreviewLinkRow, uuid.UUID(link["id"]))
         row.expires_at = utcnow() - timedelta(seconds=1)
-        session.commit()
-        assert previews.verify(session, token) is None
+        db.commit()
+        assert previews.verify(db, token) is None
         row.expires_at = utcnow() + timedelta(hours=1)
         row.revoked_at = utcnow()
-        session.commit()
-        assert previews.verify(session, token) is None
+        db.commit()
+        assert previews.verify(db, token) is None
 
 
 def test_the_proxy_checks_its_sandbox(client, sandbox):

@@ -26,18 +26,18 @@ def _usage(api: Api, project: dict) -> dict[str, Any]:
     return response.json()
 
 
-def _set_status(session: Session, sandbox: dict, status: str, **fields: Any) -> None:
-    row = session.get(SandboxRow, uuid.UUID(sandbox["id"]))
+def _set_status(db: Session, sandbox: dict, status: str, **fields: Any) -> None:
+    row = db.get(SandboxRow, uuid.UUID(sandbox["id"]))
     assert row is not None
     row.status = status
     for name, value in fields.items():
         setattr(row, name, value)
-    session.add(row)
+    db.add(row)
 
 
-def _tasks(session: Session, sandbox: dict, *statuses: str) -> None:
+def _tasks(db: Session, sandbox: dict, *statuses: str) -> None:
     for status in statuses:
-        session.add(
+        db.add(
             ExecutionTaskRow(
                 project_id=uuid.UUID(sandbox["projectId"]),
                 sandbox_id=uuid.UUID(sandbox["id"]),
@@ -47,10 +47,10 @@ def _tasks(session: Session, sandbox: dict, *statuses: str) -> None:
         )
 
 
-def _session_rows(session: Session, sandbox: dict, *kinds: tuple[str, str]) -> None:
+def _session_rows(db: Session, sandbox: dict, *kinds: tuple[str, str]) -> None:
     started = utcnow()
     for kind, status in kinds:
-        session.add(
+        db.add(
             RuntimeSessionRow(
                 project_id=uuid.UUID(sandbox["projectId"]),
                 sandbox_id=uuid.UUID(sandbox["id"]),
@@ -83,23 +83,23 @@ def test_usage_counts_everything_the_project_owns(api: Api, database: Database):
     }
     api.sandbox(other, small)
     ref = {"adapter": "local", "kind": "process", "namespace": "ns", "name": "gone"}
-    with database.session() as session:
-        _set_status(session, boxes["running"], "running")
-        _set_status(session, boxes["running-large"], "running")
-        _set_status(session, boxes["stopped"], "stopped")
-        _set_status(session, boxes["failed"], "failed")
-        _set_status(session, boxes["gone"], "deleted", deleted_at=utcnow(), runtime_ref=ref)
-        _set_status(session, boxes["cleaned"], "deleted", deleted_at=utcnow(), runtime_ref=None)
-        _tasks(session, boxes["running"], "succeeded", "succeeded", "failed", "timed_out")
-        _tasks(session, boxes["running-large"], "queued", "running", "canceled")
+    with database.session() as db:
+        _set_status(db, boxes["running"], "running")
+        _set_status(db, boxes["running-large"], "running")
+        _set_status(db, boxes["stopped"], "stopped")
+        _set_status(db, boxes["failed"], "failed")
+        _set_status(db, boxes["gone"], "deleted", deleted_at=utcnow(), runtime_ref=ref)
+        _set_status(db, boxes["cleaned"], "deleted", deleted_at=utcnow(), runtime_ref=None)
+        _tasks(db, boxes["running"], "succeeded", "succeeded", "failed", "timed_out")
+        _tasks(db, boxes["running-large"], "queued", "running", "canceled")
         _session_rows(
-            session,
+            db,
             boxes["running"],
             ("terminal", "active"),
             ("terminal", "ended"),
             ("browser", "failed"),
         )
-        session.add(
+        db.add(
             ProjectCredentialRow(
                 project_id=uuid.UUID(project["id"]),
                 name="Deploy key",
@@ -108,7 +108,7 @@ def test_usage_counts_everything_the_project_owns(api: Api, database: Database):
                 secret_ref={"name": "deploy"},
             )
         )
-        session.commit()
+        db.commit()
     sandbox = boxes["running"]
     report = api.create(
         f"/v1/sandboxes/{sandbox['id']}/artifacts",
@@ -202,8 +202,8 @@ def test_an_empty_project_has_zero_counts(api: Api):
 
 def test_enforced_quota_limits_are_reported(api: Api, database: Database):
     project = api.project()
-    with database.session() as session:
-        session.add(
+    with database.session() as db:
+        db.add(
             ProjectQuotaPolicyRow(
                 project_id=uuid.UUID(project["id"]),
                 enforcement="enforced",
@@ -211,7 +211,7 @@ def test_enforced_quota_limits_are_reported(api: Api, database: Database):
                 max_retained_artifact_bytes=10_000,
             )
         )
-        session.commit()
+        db.commit()
     usage = _usage(api, project)
     assert usage["sandboxes"]["maxActive"] == 3
     assert usage["artifacts"]["maxRetainedBytes"] == 10_000
@@ -275,8 +275,8 @@ def _statements(database: Database, project_id: str) -> int:
 
     sa.event.listen(database.engine, "before_cursor_execute", count)
     try:
-        with database.session() as session:
-            project_usage(session, project_id=uuid.UUID(project_id))
+        with database.session() as db:
+            project_usage(db, project_id=uuid.UUID(project_id))
     finally:
         sa.event.remove(database.engine, "before_cursor_execute", count)
     return len(seen)
@@ -287,13 +287,13 @@ def test_the_summary_costs_the_same_for_many_records(api: Api, database: Databas
     project = api.project()
     template = api.template(cpuRequest="100m")
     first = api.sandbox(project, template)
-    with database.session() as session:
-        _tasks(session, first, "succeeded")
-        session.commit()
+    with database.session() as db:
+        _tasks(db, first, "succeeded")
+        db.commit()
     few = _statements(database, project["id"])
-    with database.session() as session:
+    with database.session() as db:
         for index in range(300):
-            session.add(
+            db.add(
                 SandboxRow(
                     project_id=uuid.UUID(project["id"]),
                     template_id=uuid.UUID(template["id"]),
@@ -303,8 +303,8 @@ def test_the_summary_costs_the_same_for_many_records(api: Api, database: Databas
                     status=("running", "stopped", "failed")[index % 3],
                 )
             )
-        _tasks(session, first, *(["succeeded", "failed"] * 500))
-        session.commit()
+        _tasks(db, first, *(["succeeded", "failed"] * 500))
+        db.commit()
     assert _statements(database, project["id"]) == few
     usage = _usage(api, project)
     assert usage["sandboxes"]["active"] == 301

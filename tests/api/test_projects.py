@@ -171,9 +171,9 @@ STILL_HAS_SANDBOXES = (
 
 def report_runtime(database, sandbox: dict, acted_on: str, **observed) -> None:
     """What the reconciler reports: a runtime started, or cleaned up after a delete."""
-    with database.session() as session:
+    with database.session() as db:
         applied = sandboxes.report_runtime(
-            session, sandbox_id=uuid.UUID(sandbox["id"]), acted_on=acted_on, **observed
+            db, sandbox_id=uuid.UUID(sandbox["id"]), acted_on=acted_on, **observed
         )
         assert applied
 

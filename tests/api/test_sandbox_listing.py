@@ -22,8 +22,8 @@ def ids(rows) -> list[str]:
 
 
 def page(database, **filters):
-    with database.session() as session:
-        rows, total = sandboxes.page_sandboxes(session, **filters)
+    with database.session() as db:
+        rows, total = sandboxes.page_sandboxes(db, **filters)
         return ids(rows), total
 
 
@@ -62,9 +62,9 @@ def test_filters_narrow_the_page_and_the_total(client, api, database):
 
 
 def plan(database, project: dict, template: dict | None = None, **fields):
-    with database.session() as session:
+    with database.session() as db:
         return sandboxes.plan_launch(
-            session,
+            db,
             project_id=uuid.UUID(project["id"]),
             template_id=template["id"] if template else None,
             **fields,
@@ -84,16 +84,16 @@ def test_plan_resolves_what_the_launch_will_use(api, database):
 
 
 def test_plan_of_a_missing_project_is_not_found(database):
-    with pytest.raises(NotFound), database.session() as session:
-        sandboxes.plan_launch(session, project_id=uuid.uuid4())
+    with pytest.raises(NotFound), database.session() as db:
+        sandboxes.plan_launch(db, project_id=uuid.uuid4())
 
 
 def launch_refusal(database, project: dict, template: dict, **fields) -> str:
     data = SandboxCreate.model_validate(
         {"projectId": project["id"], "templateId": template["id"], "name": "x", **fields}
     )
-    with pytest.raises(PolicyDenied) as refused, database.session() as session:
-        sandboxes.create_sandbox(session, principal=ADMIN, data=data)
+    with pytest.raises(PolicyDenied) as refused, database.session() as db:
+        sandboxes.create_sandbox(db, principal=ADMIN, data=data)
     return refused.value.message
 
 
@@ -106,8 +106,8 @@ def test_plan_blockers_are_the_launch_refusals(api, database):
     )
 
     template = api.template(image="docker.io/evil:latest")
-    with database.session() as session:
-        session.add(
+    with database.session() as db:
+        db.add(
             ProjectPolicyRow(
                 project_id=uuid.UUID(project["id"]),
                 enforcement="enforced",
@@ -115,7 +115,7 @@ def test_plan_blockers_are_the_launch_refusals(api, database):
                 allowed_service_accounts=["mbox-sandbox"],
             )
         )
-        session.commit()
+        db.commit()
     blockers = plan(database, project, template, service_account="admin").blockers
     assert blockers == [
         'image "docker.io/evil:latest" is not allowed',
@@ -127,13 +127,13 @@ def test_plan_blockers_are_the_launch_refusals(api, database):
 
 def test_plan_blocks_when_the_active_quota_is_reached(api, database):
     project, template = api.project(), api.template()
-    with database.session() as session:
-        session.add(
+    with database.session() as db:
+        db.add(
             ProjectQuotaPolicyRow(
                 project_id=uuid.UUID(project["id"]), enforcement="enforced", max_active_sandboxes=1
             )
         )
-        session.commit()
+        db.commit()
     assert plan(database, project, template).blockers == []
     api.sandbox(project, template)
     quota = "active sandbox quota exceeded: maxActiveSandboxes=1 active=1"

@@ -98,8 +98,8 @@ def test_template_of_another_project_is_denied_and_audited(client, api, row_coun
 def test_enforced_launch_policy_collects_every_violation(client, api, database):
     project = api.project()
     template = api.template(image="docker.io/evil:latest", secretRefs=[{"name": "prod-db"}])
-    with database.session() as session:
-        session.add(
+    with database.session() as db:
+        db.add(
             ProjectPolicyRow(
                 project_id=uuid.UUID(project["id"]),
                 enforcement="enforced",
@@ -107,7 +107,7 @@ def test_enforced_launch_policy_collects_every_violation(client, api, database):
                 allowed_service_accounts=["mbox-sandbox"],
             )
         )
-        session.commit()
+        db.commit()
     response = client.post(
         "/v1/sandboxes",
         json={
@@ -126,13 +126,13 @@ def test_enforced_launch_policy_collects_every_violation(client, api, database):
 
 def test_active_sandbox_quota(client, api, database):
     project, template = api.project(), api.template()
-    with database.session() as session:
-        session.add(
+    with database.session() as db:
+        db.add(
             ProjectQuotaPolicyRow(
                 project_id=uuid.UUID(project["id"]), enforcement="enforced", max_active_sandboxes=1
             )
         )
-        session.commit()
+        db.commit()
     first = api.sandbox(project, template)
     payload = {"projectId": project["id"], "templateId": template["id"], "name": "second"}
     refused = client.post("/v1/sandboxes", json=payload)
@@ -220,21 +220,21 @@ def test_list_filters_by_project(client, api):
 def test_concurrent_launches_cannot_exceed_the_quota(api, database):
     """Launches of one project are serialised, so a quota of 2 holds under a burst of 8."""
     project, template = api.project(), api.template()
-    with database.session() as session:
-        session.add(
+    with database.session() as db:
+        db.add(
             ProjectQuotaPolicyRow(
                 project_id=uuid.UUID(project["id"]), enforcement="enforced", max_active_sandboxes=2
             )
         )
-        session.commit()
+        db.commit()
 
     def launch(index: int) -> str:
         data = SandboxCreate.model_validate(
             {"projectId": project["id"], "templateId": template["id"], "name": f"burst {index}"}
         )
-        with database.session() as session:
+        with database.session() as db:
             try:
-                sandboxes.create_sandbox(session, principal=Principal("test"), data=data)
+                sandboxes.create_sandbox(db, principal=Principal("test"), data=data)
             except PolicyDenied:
                 return "denied"
         return "created"

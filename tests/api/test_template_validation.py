@@ -131,15 +131,15 @@ def test_run_of_unknown_things_is_404_and_bad_ids_400(client, api, row_counts):
 def test_launch_policy_denies_a_run_and_audits_it(client, api, database, row_counts):
     project = api.project()
     template = api.template(image="docker.io/evil:latest", projectId=project["id"])
-    with database.session() as session:
-        session.add(
+    with database.session() as db:
+        db.add(
             ProjectPolicyRow(
                 project_id=uuid.UUID(project["id"]),
                 enforcement="enforced",
                 allowed_image_prefixes=["ghcr.io/acme/"],
             )
         )
-        session.commit()
+        db.commit()
     before = row_counts()
     response = client.post(runs(template), json={})
     assert response.status_code == 403
@@ -162,13 +162,13 @@ def test_active_sandbox_quota_holds_for_runs(client, api, database, row_counts):
     """Better than the reference: a validation run counts against the sandbox quota."""
     project = api.project()
     template = api.template(projectId=project["id"])
-    with database.session() as session:
-        session.add(
+    with database.session() as db:
+        db.add(
             ProjectQuotaPolicyRow(
                 project_id=uuid.UUID(project["id"]), enforcement="enforced", max_active_sandboxes=1
             )
         )
-        session.commit()
+        db.commit()
     assert client.post(runs(template), json={}).status_code == 201
     before = row_counts()
     refused = client.post(runs(template), json={})

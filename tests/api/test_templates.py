@@ -171,8 +171,8 @@ def test_delete_waits_until_the_sandbox_runtime_is_cleaned_up(client, api, datab
     report_runtime(database, sandbox, "deleted", runtime_ref=None)
     assert client.delete(path).status_code == 204
     # The history stays, without its template.
-    with database.session() as session:
-        kept = session.get(SandboxRow, uuid.UUID(sandbox["id"]))
+    with database.session() as db:
+        kept = db.get(SandboxRow, uuid.UUID(sandbox["id"]))
         assert kept is not None and kept.template_id is None
 
 

@@ -35,15 +35,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from backend import engines  # noqa: E402
-from backend.api.app import create_api  # noqa: E402
-from backend.db import Database  # noqa: E402
-from backend.runtime import create_runtime, seccomp  # noqa: E402
+from backend.runtime import seccomp  # noqa: E402
 from backend.runtime.local import LocalRuntime  # noqa: E402
 from backend.services import build_services  # noqa: E402
 from backend.settings import load_settings  # noqa: E402
 from tests.bench.harness import parse_args  # noqa: E402
 from tests.conftest import sandbox_dir  # noqa: E402
+from tests.support.in_process import served_in_process  # noqa: E402
 
 # Statuses a sandbox or task never leaves for running / succeeded: the bench cannot go on.
 ENDED = ("failed", "canceled", "timed_out", "stopped", "deleted")
@@ -133,17 +131,9 @@ async def main(args: argparse.Namespace) -> None:
     settings = load_settings(
         data_dir=work / "data", local_sandbox_dir=sandbox_dir(work), reconcile_interval=1.0
     )
-    database = Database(settings.database_url)
-    database.migrate()
-    runtime = create_runtime(settings)
-    services = build_services(settings, database, runtime)
-    app = create_api(services=services)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        services,
-        engines.running(services),
-        httpx.AsyncClient(transport=transport, base_url="http://localhost") as client,
-    ):
+    services = build_services(settings)
+    runtime = services.runtime
+    async with served_in_process(settings, services) as client:
         project = (
             await client.post("/v1/projects", json={"name": "bench", "defaultNamespace": "bench"})
         ).json()

@@ -11,12 +11,8 @@ import sys
 
 import httpx
 
-from backend import engines
-from backend.api.app import create_api
-from backend.db import Database
-from backend.runtime import create_runtime
-from backend.services import build_services
 from backend.settings import load_settings
+from tests.support.in_process import served_in_process
 
 
 async def until(api: httpx.AsyncClient, url: str, status: str) -> None:
@@ -26,17 +22,7 @@ async def until(api: httpx.AsyncClient, url: str, status: str) -> None:
 
 async def main(data_dir: str, sandboxes: str, marker: str) -> None:
     settings = load_settings(data_dir=data_dir, local_sandbox_dir=sandboxes)
-    database = Database(settings.database_url)
-    database.migrate()
-    runtime = create_runtime(settings)
-    services = build_services(settings, database, runtime)
-    app = create_api(services=services)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        services,
-        engines.running(services),
-        httpx.AsyncClient(transport=transport, base_url="http://localhost") as api,
-    ):
+    async with served_in_process(settings) as api:
         project = await api.post("/v1/projects", json={"name": "p", "defaultNamespace": "ns"})
         template = await api.post("/v1/templates", json={"name": "t", "image": "local"})
         launch = {"projectId": project.json()["id"], "templateId": template.json()["id"]}

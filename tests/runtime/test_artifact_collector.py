@@ -25,8 +25,8 @@ async def test_the_engines_collect_unreferenced_blobs(settings, database):
     )
     key = f"{uuid.uuid4()}/{uuid.uuid4()}"
     await BlobStores(settings, database).writer.write(key, _chunks())
-    with database.session() as session:  # live once, referenced by nothing any more
-        session.add(
+    with database.session() as db:  # live once, referenced by nothing any more
+        db.add(
             ArtifactBlobRow(
                 project_id=uuid.uuid4(),
                 artifact_id=uuid.uuid4(),
@@ -35,7 +35,7 @@ async def test_the_engines_collect_unreferenced_blobs(settings, database):
                 state="live",
             )
         )
-        session.commit()
+        db.commit()
     blob = Path(settings.artifact_content_dir) / key
     assert blob.exists()
     async with build_services(settings, database) as services, running(services):

@@ -60,9 +60,9 @@ async def test_restart_after_a_crash_mid_task(tmp_path):
         database = Database(settings.database_url)
         async with build_services(settings, database) as services, running(services):
             for _ in range(600):
-                with database.session() as session:
-                    task = session.get(ExecutionTaskRow, task_id)
-                    sandbox = session.get(SandboxRow, task.sandbox_id)
+                with database.session() as db:
+                    task = db.get(ExecutionTaskRow, task_id)
+                    sandbox = db.get(SandboxRow, task.sandbox_id)
                 if task.status != "running" and sandbox.status_reason == "restarted":
                     break
                 await asyncio.sleep(0.05)

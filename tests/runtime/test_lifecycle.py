@@ -141,9 +141,9 @@ async def test_a_late_report_does_not_undo_a_newer_request(world, database):
 
     sandbox = await world.launch()
     await world.post(f"/v1/sandboxes/{sandbox['id']}/stop")
-    with database.session() as session:
+    with database.session() as db:
         applied = service.report_runtime(
-            session, sandbox_id=uuid.UUID(sandbox["id"]), acted_on="running", status="running"
+            db, sandbox_id=uuid.UUID(sandbox["id"]), acted_on="running", status="running"
         )
     assert applied is False
     assert (await world.get(f"/v1/sandboxes/{sandbox['id']}"))["status"] == "stopped"

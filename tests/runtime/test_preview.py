@@ -497,11 +497,11 @@ async def test_an_expired_link_stops_working(world, box):
     link = await _link(world, box, expiresInSeconds=60)
     cookie = await _cookie_for(world, link)
     assert (await _preview_get(world, box, "/echo", cookie)).status_code == 200
-    with world.app.state.services.database.session() as session:
-        row = session.get(PreviewLinkRow, uuid.UUID(link["id"]))
+    with world.app.state.services.database.session() as db:
+        row = db.get(PreviewLinkRow, uuid.UUID(link["id"]))
         row.expires_at = utcnow() - timedelta(seconds=1)
-        session.add(row)
-        session.commit()
+        db.add(row)
+        db.commit()
     await _refused_within(world, box, cookie)
     parts = urlsplit(link["url"])
     again = await world.client.get(f"{parts.path}?{parts.query}", headers={"Host": parts.netloc})
@@ -534,17 +534,17 @@ async def test_preview_origin_of_a_stopped_sandbox(world, box):
 async def test_preview_traffic_is_activity(world, box):
     database = world.app.state.services.database
     old = utcnow() - timedelta(hours=1)
-    with database.session() as session:
-        row = session.get(SandboxRow, uuid.UUID(box["id"]))
+    with database.session() as db:
+        row = db.get(SandboxRow, uuid.UUID(box["id"]))
         row.last_activity_at = old
-        session.add(row)
-        session.commit()
+        db.add(row)
+        db.commit()
     cookie = await _cookie_for(world, await _link(world, box))
     assert (await _preview_get(world, box, "/echo", cookie)).status_code == 200
     deadline = time.monotonic() + 5
     while True:
-        with database.session() as session:
-            seen = session.get(SandboxRow, uuid.UUID(box["id"])).last_activity_at
+        with database.session() as db:
+            seen = db.get(SandboxRow, uuid.UUID(box["id"])).last_activity_at
         if seen > old + timedelta(minutes=30):
             break
         assert time.monotonic() < deadline, seen

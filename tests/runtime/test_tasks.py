@@ -157,8 +157,8 @@ async def test_tasks_left_running_by_a_dead_server_fail_with_a_reason(
     world, sandbox, settings, database
 ):
     task = await world.post(f"/v1/sandboxes/{sandbox['id']}/tasks", {"command": ["sleep", "30"]})
-    with database.session() as session:  # a server that has since died had claimed it
-        assert tasks.claim(session, task_id=uuid.UUID(task["id"]), runner="gone:1:dead")
+    with database.session() as db:  # a server that has since died had claimed it
+        assert tasks.claim(db, task_id=uuid.UUID(task["id"]), runner="gone:1:dead")
     successor = TaskRunner(database, world.runtime, task_output_store(settings))
     job = asyncio.create_task(successor.run(0.1))
     try:

@@ -301,9 +301,9 @@ async def test_a_sandbox_has_a_bounded_number_of_terminals(served, sandbox, monk
 async def test_typing_is_activity_for_the_idle_timeout(world, served, sandbox):
     database = world.app.state.services.database
     old = utcnow() - timedelta(hours=1)
-    with database.session() as session:
-        session.get(SandboxRow, uuid.UUID(sandbox["id"])).last_activity_at = old
-        session.commit()
+    with database.session() as db:
+        db.get(SandboxRow, uuid.UUID(sandbox["id"])).last_activity_at = old
+        db.commit()
     term = await Term.open(served, sandbox)
     await term.type("echo typed\n")
     await term.read_until("typed")

@@ -179,9 +179,9 @@ def test_templates_store_egress_lists_and_the_boundary_shows_them(client, databa
         "deny 203.0.113.0/24",
     ]
     sandbox = api.sandbox(api.project(), template)
-    with database.session() as session:
-        row = session.get(SandboxRow, uuid.UUID(sandbox["id"]))
-        spec = sandbox_spec(row, session.get(TemplateRow, uuid.UUID(template["id"])))
+    with database.session() as db:
+        row = db.get(SandboxRow, uuid.UUID(sandbox["id"]))
+        spec = sandbox_spec(row, db.get(TemplateRow, uuid.UUID(template["id"])))
     assert spec.egress_allow == ("10.99.0.0/16", "172.16.5.1/32")
     assert spec.egress_deny == ("203.0.113.0/24",)
     patched = client.patch(f"/v1/templates/{template['id']}", json={"egressAllow": []})

@@ -98,10 +98,10 @@ def test_the_default_page_is_capped(client, database):
     """Without `limit`, a list holds at most DEFAULT_PAGE items, however big the table."""
     from backend.projects.models import ProjectRow
 
-    with database.session() as session:
+    with database.session() as db:
         for n in range(DEFAULT_PAGE + 5):
-            session.add(ProjectRow(name=f"p{n}", slug=f"p{n}", default_namespace="ns"))
-        session.commit()
+            db.add(ProjectRow(name=f"p{n}", slug=f"p{n}", default_namespace="ns"))
+        db.commit()
     response = client.get("/v1/projects")
     assert len(response.json()["items"]) == DEFAULT_PAGE
     assert response.headers[TRUNCATED_HEADER] == "true"

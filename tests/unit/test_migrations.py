@@ -106,11 +106,11 @@ def test_upgrade_holds_the_live_sandboxes_already_there(kind, tmp_path, request)
     database = Database(url)
     _upgrade(database, "0007")
     ref = {"adapter": "local", "kind": "process", "namespace": "ns", "name": "box"}
-    with database.session() as session:
-        template = session.exec(select(TemplateRow)).first()
+    with database.session() as db:
+        template = db.exec(select(TemplateRow)).first()
         project = ProjectRow(name="Old", slug="old", default_namespace="ns")
-        session.add(project)
-        session.flush()
+        db.add(project)
+        db.flush()
         boxes = {
             name: SandboxRow(
                 project_id=project.id,
@@ -128,11 +128,11 @@ def test_upgrade_holds_the_live_sandboxes_already_there(kind, tmp_path, request)
                 ("history", None, utcnow()),
             ]
         }
-        session.add_all(boxes.values())
-        session.commit()
+        db.add_all(boxes.values())
+        db.commit()
     database.migrate()
-    with database.session() as session:
-        held = {hold.sandbox_id: hold.template_id for hold in session.exec(select(SandboxHoldRow))}
+    with database.session() as db:
+        held = {hold.sandbox_id: hold.template_id for hold in db.exec(select(SandboxHoldRow))}
     assert held == {
         boxes[name].id: template.id for name in ("running", "pending", "awaiting-cleanup")
     }

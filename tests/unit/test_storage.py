@@ -209,8 +209,8 @@ async def test_database_commits_each_chunk_on_its_own(database: Database):
     assert await database.call(chunk_lengths, key) == [CHUNK_BYTES, CHUNK_BYTES, 1]
 
 
-def chunk_lengths(session, key: str) -> list[int]:
-    rows = session.execute(
+def chunk_lengths(db, key: str) -> list[int]:
+    rows = db.execute(
         sa.text("SELECT data FROM artifact_blob_chunks WHERE storage_key = :key ORDER BY seq"),
         {"key": key},
     )
