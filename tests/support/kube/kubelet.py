@@ -27,6 +27,7 @@ import itertools
 import json
 import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -39,10 +40,11 @@ import websockets
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
-from tests.support.kube.store import ApiError
 
 from backend.runtime.base import Limits, PortSpec, RuntimeFailure, SandboxSpec
 from backend.runtime.local import LocalRuntime
+from tests.support.kube.apiserver import status_response
+from tests.support.kube.store import ApiError
 
 NODE_NAME = "mbox-test-node"
 HOST_IP = "10.0.0.10"
@@ -243,6 +245,7 @@ class LocalKubelet:
         self._pods: dict[str, PodRun] = {}
         self._tasks: set[asyncio.Task] = set()
         self._addresses = itertools.count(2)
+        self._last_event_ns = 0
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -440,6 +443,11 @@ class LocalKubelet:
                 subresource=subresource,
             )  # fmt: skip
 
+    def _event_stamp(self) -> int:
+        """Nanoseconds, as in the kubelet's event names (so names sort by time), never repeated."""
+        self._last_event_ns = max(time.time_ns(), self._last_event_ns + 1)
+        return self._last_event_ns
+
     def _event(
         self, pod: dict, kind: str, reason: str, message: str, component: str = "kubelet"
     ) -> None:
@@ -449,7 +457,7 @@ class LocalKubelet:
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {
-                "name": f"{meta['name']}.{uuid.uuid4().hex[:16]}",
+                "name": f"{meta['name']}.{self._event_stamp():x}",
                 "namespace": meta["namespace"],
             },
             "involvedObject": {
@@ -477,9 +485,13 @@ class LocalKubelet:
 
     async def exec(self, websocket: WebSocket, pod: dict, query: Any) -> None:
         command = query.getlist("command")
-        if not command:
-            raise ApiError(400, "BadRequest", "you must specify at least 1 command")
-        self._check_container(pod, query.get("container"))
+        try:
+            if not command:
+                raise ApiError(400, "BadRequest", "you must specify at least 1 command")
+            self._check_container(pod, query.get("container"))
+        except ApiError as error:  # refused before the upgrade, as the API server does
+            await websocket.send_denial_response(status_response(error))
+            return
         protocol = negotiate(websocket, EXEC_PROTOCOLS)
         await websocket.accept(subprotocol=protocol)
         channels = Channels(websocket, protocol)
@@ -496,7 +508,8 @@ class LocalKubelet:
         await channels.close()
 
     async def attach(self, websocket: WebSocket, pod: dict, query: Any) -> None:
-        raise ApiError(400, "BadRequest", "attach is not supported by the simulated kubelet")
+        error = ApiError(400, "BadRequest", "attach is not supported by the simulated kubelet")
+        await websocket.send_denial_response(status_response(error))
 
     def _check_container(self, pod: dict, name: str | None) -> None:
         names = [c["name"] for c in pod["spec"]["containers"]]
@@ -579,7 +592,9 @@ class LocalKubelet:
     async def portforward(self, websocket: WebSocket, pod: dict, query: Any) -> None:
         ports = [int(p) for value in query.getlist("ports") for p in value.split(",") if p]
         if not ports:
-            raise ApiError(400, "BadRequest", "at least one port must be specified")
+            error = ApiError(400, "BadRequest", "at least one port must be specified")
+            await websocket.send_denial_response(status_response(error))
+            return
         await websocket.accept(subprotocol=negotiate(websocket, PORT_FORWARD_PROTOCOLS))
         channels = Channels(websocket, V4)
         writers: dict[int, asyncio.StreamWriter] = {}
