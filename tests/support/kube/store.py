@@ -465,14 +465,13 @@ class Store:
         old = self._existing(resource, namespace, name)
         stale = (new.get("metadata") or {}).get("resourceVersion")
         if stale and stale != old["metadata"]["resourceVersion"]:
-            raise self._error(
-                409,
-                "Conflict",
-                resource,
-                name,
-                "the object has been modified; please apply your changes to the latest version "
-                "and try again",
+            message = (
+                f"Operation cannot be fulfilled on {resource.qualified_plural} "
+                f'"{name}": the object has been modified; please apply your changes to the '
+                "latest version and try again"
             )
+            details = {"name": name, "group": resource.group, "kind": resource.plural}
+            raise ApiError(409, "Conflict", message, details)
         merged = self._merge_update(resource, old, copy.deepcopy(new), subresource)
         merged = self._admit(resource, merged, old, version)
         merged["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
