@@ -287,7 +287,7 @@ def test_expiry_with_delete_and_retain(api: Api):
         api.create("sandboxes", {"metadata": {"name": policy.lower()}, "spec": spec})
     api.template()
     api.pool()
-    for policy in ("Delete", "Retain"):
+    for policy in ("Delete", "DeleteForeground", "Retain"):
         lifecycle = {"shutdownTime": soon(2), "shutdownPolicy": policy}
         api.claim(f"claim-{policy.lower()}", lifecycle=lifecycle)
 
@@ -297,8 +297,10 @@ def test_expiry_with_delete_and_retain(api: Api):
     wait_for(lambda: api.pod("retain") is None and api.pod("delete") is None)
     with_reason(api, "sandboxclaims", "claim-retain", "ClaimExpired")
     wait_for(lambda: api.get("sandboxes", "claim-retain") is None)
-    wait_for(lambda: api.get("sandboxclaims", "claim-delete") is None)
-    wait_for(lambda: api.get("sandboxes", "claim-delete") is None)
+    deleted = ("claim-delete", "claim-deleteforeground")
+    wait_for(lambda: all(api.get("sandboxclaims", name) is None for name in deleted))
+    assert all(api.get("sandboxes", name) is None for name in deleted)
+    assert all(api.pod(name) is None for name in deleted)
 
 
 def test_a_claim_waits_for_its_missing_pool_and_template(api: Api):
@@ -326,3 +328,29 @@ def test_claim_env_is_injected_only_when_the_template_allows(api: Api):
     when_ready(api, "sandboxclaims", "allowed")
     container = api.pod("allowed").spec.containers[0]
     assert [(e.name, e.value) for e in container.env] == [("GREETING", "hi")]
+
+
+def test_a_recreate_pool_replaces_members_when_the_template_changes(api: Api):
+    api.template()
+    spec = {
+        "replicas": 1,
+        "sandboxTemplateRef": {"name": "tpl"},
+        "updateStrategy": {"type": "Recreate"},
+    }
+    api.create("sandboxwarmpools", {"metadata": {"name": "pool"}, "spec": spec})
+    (old,) = wait_for(lambda: api.list("sandboxes"))
+    old_hash = old["metadata"]["labels"]["agents.x-k8s.io/sandbox-template-hash"]
+
+    changed = CONTAINER | {"env": [{"name": "VERSION", "value": "2"}]}
+    api.patch(
+        "sandboxtemplates", "tpl", {"spec": {"podTemplate": {"spec": {"containers": [changed]}}}}
+    )
+
+    def replaced() -> dict | None:
+        members = api.list("sandboxes")
+        fresh = [s for s in members if s["metadata"]["uid"] != old["metadata"]["uid"]]
+        return fresh[0] if len(members) == 1 and fresh else None
+
+    new = wait_for(replaced)
+    assert new["metadata"]["labels"]["agents.x-k8s.io/sandbox-template-hash"] != old_hash
+    assert new["spec"]["podTemplate"]["spec"]["containers"][0]["env"] == changed["env"]

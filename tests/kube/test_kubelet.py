@@ -166,7 +166,8 @@ def test_a_pod_that_ends_is_restarted_or_finished_per_its_restart_policy(
     ended = wait_for(lambda: (s := state("once")) and s.state.terminated and s)
     assert ended.state.terminated.exit_code == 4
     assert core.read_namespaced_pod("once", namespace).status.phase == "Failed"
-    wait_for(lambda: (s := state("again")) and s.restart_count >= 1)
+    restarted = wait_for(lambda: (s := state("again")) and s.restart_count >= 1 and s)
+    assert restarted.last_state.terminated.exit_code == 0
 
 
 def test_exec_reports_output_and_exit_code(core: client.CoreV1Api, namespace: str, pod: str):
@@ -274,8 +275,10 @@ def test_port_forward_to_a_closed_port_reports_an_error(
 
 
 @pytest.fixture(scope="module")
-def web(core: client.CoreV1Api, namespace: str) -> str:
+def web(cluster: KubeCluster, core: client.CoreV1Api, namespace: str) -> str:
     run_pod(core, namespace, "web", "python3", "-c", SERVER, "8000")
+    path = f"/api/v1/namespaces/{namespace}/pods/web:8000/proxy/"
+    wait_for(lambda: proxy_request(cluster, "GET", path).status == 200)  # listening
     return "web"
 
 
@@ -293,7 +296,7 @@ def proxy_request(cluster: KubeCluster, method: str, path: str, body: str | None
 def test_proxy_get_and_post(cluster: KubeCluster, core: client.CoreV1Api, namespace: str, web: str):
     path = f"/api/v1/namespaces/{namespace}/pods/{web}:8000/proxy/hello?x=1"
 
-    got = wait_for(lambda: proxy_request(cluster, "GET", path))
+    got = proxy_request(cluster, "GET", path)
     assert (got.status, got.data) == (200, b"GET /hello?x=1")
     assert got.getheader("X-Echo") == "kept"
     posted = proxy_request(cluster, "POST", path, body="some data")

@@ -75,8 +75,12 @@ HOP_BY_HOP = {
 }  # fmt: skip
 
 
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(datetime.now(UTC))
 
 
 def sandbox_id(pod: dict) -> uuid.UUID:
@@ -125,6 +129,33 @@ def condition(kind: str, status: bool, reason: str = "", message: str = "") -> d
     if reason:
         found |= {"reason": reason, "message": message}
     return found
+
+
+def pod_conditions(ready: bool, reason: str = "", message: str = "") -> list[dict]:
+    """A scheduled, initialized pod's conditions; Ready and ContainersReady as given."""
+    return [
+        condition("PodReadyToStartContainers", True),
+        condition("Initialized", True),
+        condition("Ready", ready, reason, message),
+        condition("ContainersReady", ready, reason, message),
+        condition("PodScheduled", True),
+    ]
+
+
+def container_status(pod: dict, restarts: int, state: dict, last_state: dict | None = None) -> dict:
+    container = main_container(pod)
+    running = "running" in state
+    return {
+        "name": container["name"],
+        "image": container.get("image", ""),
+        "imageID": "",
+        "containerID": f"mbox://{sandbox_id(pod)}",
+        "ready": running,
+        "started": running,
+        "restartCount": restarts,
+        "state": state,
+        "lastState": last_state or {},
+    }
 
 
 def exit_status(code: int, command: list[str]) -> dict:
@@ -227,6 +258,7 @@ class PodRun:
     removed: bool = False
     monitor: asyncio.Task | None = None
     ip: str = ""
+    last_state: dict = field(default_factory=dict)  # the container's previous run
 
 
 class LocalKubelet:
@@ -258,9 +290,10 @@ class LocalKubelet:
     async def stop(self) -> None:
         if self._watcher:
             self._watcher.cancel()
-        for task in [*self._tasks, *(p.monitor for p in self._pods.values() if p.monitor)]:
+        tasks = [*self._tasks, *(p.monitor for p in self._pods.values() if p.monitor)]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._events is not None:
             self._store.unsubscribe(self._events)
         if self.runtime:
@@ -325,99 +358,83 @@ class LocalKubelet:
         name = container["name"]
         if not restarts:
             image = container.get("image", "")
-            self._event(
-                pod, "Normal", "Pulled", f'Container image "{image}" already present on machine'
-            )
+            message = f'Container image "{image}" already present on machine'
+            self._event(pod, "Normal", "Pulled", message)
         try:
             status = await self.runtime.ensure(sandbox_spec(pod))
         except RuntimeFailure as exc:
             self._event(pod, "Warning", "Failed", f"Error: {exc}")
-            self._write(pod, {"status": self._failed_status(pod, str(exc))})
+            self._write(pod, {"status": self._start_failed_status(pod, str(exc))})
             return
         self._event(pod, "Normal", "Created", f"Created container: {name}")
         self._event(pod, "Normal", "Started", f"Started container {name}")
-        started = (status.started_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self._write(pod, {"status": self._running_status(pod, run.ip, started, restarts)})
+        started = rfc3339(status.started_at or datetime.now(UTC))
+        running = {"running": {"startedAt": started}}
+        self._write(
+            pod,
+            {"status": {
+                "phase": "Running",
+                "conditions": pod_conditions(ready=True),
+                "podIP": run.ip,
+                "podIPs": [{"ip": run.ip}],
+                "startTime": (pod.get("status") or {}).get("startTime") or started,
+                "containerStatuses": [container_status(pod, restarts, running, run.last_state)],
+            }},
+        )  # fmt: skip
         run.monitor = asyncio.create_task(self._monitor(pod, run, restarts))
 
-    def _running_status(self, pod: dict, ip: str, started: str, restarts: int) -> dict:
-        container = main_container(pod)
+    def _start_failed_status(self, pod: dict, message: str) -> dict:
+        state = {"terminated": {"exitCode": 128, "reason": "StartError", "message": message}}
         return {
-            "phase": "Running",
-            "conditions": [
-                condition("PodReadyToStartContainers", True),
-                condition("Initialized", True),
-                condition("Ready", True),
-                condition("ContainersReady", True),
-                condition("PodScheduled", True),
-            ],
-            "hostIP": HOST_IP,
-            "hostIPs": [{"ip": HOST_IP}],
-            "podIP": ip,
-            "podIPs": [{"ip": ip}],
-            "startTime": pod.get("status", {}).get("startTime") or started,
-            "qosClass": "BestEffort",
-            "containerStatuses": [
-                {
-                    "name": container["name"],
-                    "image": container.get("image", ""),
-                    "imageID": "",
-                    "containerID": f"mbox://{sandbox_id(pod)}",
-                    "ready": True,
-                    "started": True,
-                    "restartCount": restarts,
-                    "state": {"running": {"startedAt": started}},
-                    "lastState": {},
-                }
-            ],
-        }
-
-    def _failed_status(
-        self, pod: dict, message: str, code: int = 128, phase: str = "Failed"
-    ) -> dict:
-        container = main_container(pod)
-        reason = "Completed" if code == 0 else ("StartError" if code == 128 else "Error")
-        return {
-            "phase": phase,
+            "phase": "Failed",
             "message": message,
-            "conditions": [
-                condition("Ready", False, "PodCompleted" if code == 0 else "PodFailed", message),
-                condition(
-                    "ContainersReady", False, "PodCompleted" if code == 0 else "PodFailed", message
-                ),
-                condition("PodScheduled", True),
-            ],
-            "containerStatuses": [
-                {
-                    "name": container["name"],
-                    "image": container.get("image", ""),
-                    "imageID": "",
-                    "ready": False,
-                    "started": False,
-                    "restartCount": 0,
-                    "state": {
-                        "terminated": {"exitCode": code, "reason": reason, "message": message}
-                    },
-                }
-            ],
+            "conditions": pod_conditions(ready=False, reason="PodFailed", message=message),
+            "containerStatuses": [container_status(pod, 0, state)],
         }
 
     async def _monitor(self, pod: dict, run: PodRun, restarts: int) -> None:
-        """Notice the main process ending: restart it or end the pod, per restartPolicy."""
+        """Notice the main process ending: restart it (after a back-off, not Ready
+        meanwhile) or end the pod, per restartPolicy."""
         assert self.runtime is not None
         while (status := await self.runtime.status(sandbox_id(pod))).phase == "running":
             await asyncio.sleep(STATUS_POLL_SECONDS)
         code = status.exit_code or 0
+        terminated = {
+            "exitCode": code,
+            "reason": "Completed" if code == 0 else "Error",
+            "message": status.message,
+            "finishedAt": now(),
+        }
         policy = pod["spec"].get("restartPolicy", "Always")
-        if policy == "Always" or (policy == "OnFailure" and code != 0):
-            await asyncio.sleep(RESTART_DELAY_SECONDS)
-            async with run.lock:
-                if not run.removed:
-                    self._event(pod, "Warning", "BackOff", "Back-off restarting container")
-                    await self._start_container(pod, run, restarts + 1)
+        if policy == "Never" or (policy == "OnFailure" and code == 0):
+            phase = "Succeeded" if code == 0 else "Failed"
+            state = {"terminated": terminated}
+            self._write(
+                pod,
+                {"status": {
+                    "phase": phase,
+                    "conditions": pod_conditions(ready=False, reason="PodCompleted"),
+                    "containerStatuses": [container_status(pod, restarts, state)],
+                }},
+            )  # fmt: skip
             return
-        phase = "Succeeded" if code == 0 else "Failed"
-        self._write(pod, {"status": self._failed_status(pod, status.message, code, phase)})
+        run.last_state = {"terminated": terminated}
+        name = main_container(pod)["name"]
+        message = f"back-off restarting failed container {name}"
+        waiting = {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
+        unready = f"containers with unready status: [{name}]"
+        self._write(
+            pod,
+            {"status": {
+                "conditions": pod_conditions(False, "ContainersNotReady", unready),
+                "containerStatuses": [container_status(pod, restarts, waiting, run.last_state)],
+            }},
+        )  # fmt: skip
+        self._event(pod, "Warning", "BackOff", message)
+        await asyncio.sleep(RESTART_DELAY_SECONDS)
+        async with run.lock:
+            if not run.removed:
+                await self._start_container(pod, run, restarts + 1)
 
     async def _remove(self, pod: dict, *, delete: bool) -> None:
         assert self.runtime is not None
