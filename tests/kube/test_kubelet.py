@@ -178,6 +178,10 @@ def test_exec_reports_output_and_exit_code(core: client.CoreV1Api, namespace: st
     assert (resp.read_stdout(), resp.read_stderr()) == ("out\n", "err\n")
     assert resp.returncode == 3
 
+    killed = execute(core, namespace, pod, ["sh", "-c", "kill -9 $$"])
+    killed.run_forever(timeout=10)
+    assert killed.returncode == 137
+
     ok = execute(core, namespace, pod, ["pwd"])
     ok.run_forever(timeout=10)
     assert (ok.read_stdout(), ok.returncode) == ("/workspace\n", 0)

@@ -159,7 +159,9 @@ def container_status(pod: dict, restarts: int, state: dict, last_state: dict | N
 
 
 def exit_status(code: int, command: list[str]) -> dict:
-    """What the kubelet sends on the error channel when the command ends."""
+    """What the kubelet sends on the error channel when the command ends (a signal's
+    death, negative here, is 128 + the signal, as container runtimes report it)."""
+    code = 128 - code if code < 0 else code
     if code == 0:
         return SUCCESS_STATUS
     return {
@@ -203,9 +205,8 @@ class Channels:
     """The channel framing of `v4/v5.channel.k8s.io`: each message's first byte names its
     stream. The official client sends text frames for str data, so both kinds are read."""
 
-    def __init__(self, websocket: WebSocket, protocol: str | None) -> None:
+    def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
-        self.protocol = protocol
 
     async def send(self, channel: int, data: bytes) -> None:
         await self.websocket.send_bytes(bytes([channel]) + data)
@@ -511,7 +512,7 @@ class LocalKubelet:
             return
         protocol = negotiate(websocket, EXEC_PROTOCOLS)
         await websocket.accept(subprotocol=protocol)
-        channels = Channels(websocket, protocol)
+        channels = Channels(websocket)
         try:
             if query.get("tty") in ("true", "1"):
                 code = await self._exec_tty(channels, pod, command)
@@ -564,15 +565,13 @@ class LocalKubelet:
             while chunk := await terminal.read():
                 yield chunk
 
-        async def hang_up(signum: int) -> None:
-            await terminal.close()
+        def hang_up(signum: int) -> None:
+            self._spawn(terminal.close())
 
         try:
             target = Input(terminal.write, None, terminal.resize)
-            return await self._serve(
-                channels, target, terminal.wait, lambda s: self._spawn(hang_up(s)),
-                [self._pump(output(), channels, STDOUT)],
-            )  # fmt: skip
+            pumps = [self._pump(output(), channels, STDOUT)]
+            return await self._serve(channels, target, terminal.wait, hang_up, pumps)
         finally:
             await terminal.close()
 
@@ -613,7 +612,7 @@ class LocalKubelet:
             await websocket.send_denial_response(status_response(error))
             return
         await websocket.accept(subprotocol=negotiate(websocket, PORT_FORWARD_PROTOCOLS))
-        channels = Channels(websocket, V4)
+        channels = Channels(websocket)
         writers: dict[int, asyncio.StreamWriter] = {}
         pumps = []
         for index, port in enumerate(ports):
