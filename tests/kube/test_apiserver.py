@@ -453,6 +453,20 @@ def test_finalizers_hold_an_object_until_removed(core, ns):
     assert not exists(core.read_namespaced_config_map, "fin", ns)
 
 
+def test_delete_collection_by_label(core, ns):
+    for name, labels in [("a", {"batch": "1"}), ("b", {"batch": "1"}), ("c", {})]:
+        core.create_namespaced_config_map(ns, {"metadata": {"name": name, "labels": labels}})
+    core.delete_collection_namespaced_config_map(ns, label_selector="batch=1")
+    assert [c.metadata.name for c in core.list_namespaced_config_map(ns).items] == ["c"]
+
+
+def test_owner_references_must_name_their_owner(core, ns):
+    # Empty rather than missing: the client's own models already refuse a missing uid.
+    reference = {"apiVersion": "v1", "kind": "ConfigMap", "name": "parent", "uid": ""}
+    code, status = api_error(core.create_namespaced_pod, ns, pod("p", ownerReferences=[reference]))
+    assert (code, status["details"]["causes"][0]["field"]) == (422, "metadata.ownerReferences.uid")
+
+
 # agent-sandbox CRDs
 
 
@@ -553,8 +567,9 @@ def test_schema_checks_reach_deep_fields(custom, ns):
 
 
 def test_unknown_fields_are_pruned_and_defaults_applied(custom, ns):
+    lifecycle = {"shutdownPolicy": None}  # a null is pruned, then the default fills in
     body = claim(
-        "pruned", {"warmPoolRef": {"name": "p", "extra": 1}, "lifecycle": {}, "bogus": True}
+        "pruned", {"warmPoolRef": {"name": "p", "extra": 1}, "lifecycle": lifecycle, "bogus": True}
     )
     body["topLevel"] = "x"
     created = create_claim(custom, ns, body)

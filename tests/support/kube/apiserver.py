@@ -300,7 +300,7 @@ class ApiServer:
         except ApiError:
             still_there = None
         if still_there and still_there["metadata"]["uid"] == last["metadata"]["uid"]:
-            return JSONResponse(target.view(still_there), status_code=202)
+            return JSONResponse(target.view(still_there))  # held back by finalizers
         if resource.is_core and resource.kind not in OBJECT_ON_DELETE:
             return JSONResponse(_success(target, last))
         return JSONResponse(target.view(last))
@@ -314,11 +314,20 @@ class ApiServer:
         )
         seconds = float(query.get("timeoutSeconds") or DEFAULT_WATCH_SECONDS)
         bookmarks = query.get("allowWatchBookmarks") in ("1", "true")
-        queue = self.store.subscribe()  # before reading the past: nothing falls in between
-        self._watches.add(queue)
-        first = self._first_events(target, selector, query.get("resourceVersion", ""))
+        first, queue = self._start_watch(target, selector, query.get("resourceVersion", ""))
         lines = self._watch_lines(target, selector, queue, first, seconds, bookmarks)
         return StreamingResponse(lines, media_type="application/json")
+
+    def _start_watch(self, target: Target, selector: Selector, since: str):
+        """Subscribe, then read the past: no change can fall in between (one loop, no await)."""
+        queue = self.store.subscribe()
+        try:
+            first = self._first_events(target, selector, since)
+        except ApiError:
+            self.store.unsubscribe(queue)
+            raise
+        self._watches.add(queue)
+        return first, queue
 
     def _first_events(self, target: Target, selector: Selector, since: str) -> list[dict]:
         """What a watch sends before live events: the current objects, or the kept events

@@ -123,14 +123,15 @@ class KubeCluster:
         self._loop.close()
 
     async def _stop(self) -> None:
-        for part in reversed(self._parts):
-            await part.stop()
-        self._parts.clear()
-        server = getattr(self, "_server", None)
-        if server is not None:
-            self._app.state.api_server.close_watches()
-            server.should_exit = True
-            await self._serving
+        try:
+            while self._parts:
+                await self._parts.pop().stop()
+        finally:
+            server = getattr(self, "_server", None)
+            if server is not None:
+                self._app.state.api_server.close_watches()
+                server.should_exit = True
+                await self._serving
 
     def _run(self, coroutine, timeout: float = 30) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)

@@ -6,7 +6,8 @@ here, so conversion is treated as strategy None: every served version is a view 
 object and only apiVersion differs.
 
 Emulated structural-schema behaviour (apply_schema), per requested version:
-- defaults (`default`) are filled in for missing properties of objects that are present;
+- nulls in fields that are not nullable are pruned, then defaults (`default`) are filled in for
+  missing properties of objects that are present;
 - unknown fields are pruned, except under `x-kubernetes-preserve-unknown-fields` or
   `additionalProperties: true`; `metadata` at the root is kept as it is;
 - checked: type, required, enum, pattern, minLength/maxLength, minimum/maximum (and exclusive),
@@ -18,9 +19,10 @@ Emulated structural-schema behaviour (apply_schema), per requested version:
 Not emulated: other formats (int32/int64 ranges, quantities beyond the schema's own pattern),
 x-kubernetes-list-type uniqueness (set/map), maxProperties, oneOf/anyOf/allOf/not.
 
-Core kinds get the minimal validation of validate_core: names (DNS-1123 subdomain, or label for
-Namespaces and Services), label keys and values, and what a Pod needs (containers with a name and
-an image).
+Every kind gets the metadata checks of validate_metadata: names (DNS-1123 subdomain, or label
+for Namespaces and Services), label keys and values, ownerReferences (apiVersion, kind, name and
+uid set; at most one controller). Core kinds get only that, plus what a Pod needs (containers
+with a name and an image); the rest of their real validation is not emulated.
 """
 
 from __future__ import annotations
@@ -147,8 +149,15 @@ def _check(schema: dict, value: object, old: object, path: str, errors: list) ->
 
 def _check_object(schema: dict, value: dict, old: object, path: str, errors: list) -> dict:
     properties = schema.get("properties") or {}
-    extra = schema.get("additionalProperties")
-    keep_unknown = schema.get("x-kubernetes-preserve-unknown-fields") or extra is True
+    additional = schema.get("additionalProperties")
+    extra = additional if isinstance(additional, dict) else None  # schema of every other key
+    keep_unknown = schema.get("x-kubernetes-preserve-unknown-fields") or additional is True
+    # Nulls in fields that are not nullable are pruned before defaulting (apiextensions v1).
+    value = {
+        key: item
+        for key, item in value.items()
+        if item is not None or _keeps_null(properties.get(key) or extra)
+    }
     for name, sub in properties.items():
         if name not in value and "default" in sub:
             value[name] = copy.deepcopy(sub["default"])
@@ -158,7 +167,7 @@ def _check_object(schema: dict, value: dict, old: object, path: str, errors: lis
         if key in properties:
             child = f"{path}.{key}" if path else key
             result[key] = _check(properties[key], item, old_map.get(key), child, errors)
-        elif isinstance(extra, dict):
+        elif extra is not None:
             result[key] = _check(extra, item, old_map.get(key), f"{path}[{key}]", errors)
         elif keep_unknown:
             result[key] = item
@@ -168,6 +177,11 @@ def _check_object(schema: dict, value: dict, old: object, path: str, errors: lis
             field = f"{path}.{name}" if path else name
             errors.append(FieldError(field, "FieldValueRequired", "Required value"))
     return result
+
+
+def _keeps_null(field_schema: dict | None) -> bool:
+    """Unknown keys keep a null (pruning or preserving decides); known ones when nullable."""
+    return field_schema is None or bool(field_schema.get("nullable"))
 
 
 def _check_array(schema: dict, value: list, old: object, path: str, errors: list) -> list:
@@ -280,6 +294,19 @@ def validate_metadata(kind: str, obj: dict) -> list[FieldError]:
         errors += _dns_errors("metadata.name", name, DNS_SUBDOMAIN, 253, "subdomain")
     for key, value in (metadata.get("labels") or {}).items():
         errors += _label_errors(key, value)
+    return errors + _owner_reference_errors(metadata.get("ownerReferences") or [])
+
+
+def _owner_reference_errors(references: list) -> list[FieldError]:
+    errors = []
+    for reference in references:
+        for field in ("apiVersion", "kind", "name", "uid"):
+            if not reference.get(field):
+                path = f"metadata.ownerReferences.{field}"
+                errors.append(_invalid(path, "", f"{field} must not be empty"))
+    if sum(1 for reference in references if reference.get("controller")) > 1:
+        message = "Only one reference can have Controller set to true"
+        errors.append(_invalid("metadata.ownerReferences", references, message))
     return errors
 
 
