@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     runtime: Literal["local", "kubernetes"] = "local"
+    # Kubernetes runtime: the kubeconfig file and context (unset: the in-cluster service
+    # account), and how many ready sandboxes each template's warm pool keeps (0: cold).
+    kubeconfig: Path | None = None
+    kube_context: str | None = None
+    kube_warm_pool: int = Field(default=0, ge=0, le=100)
     # How often the reconciler looks even without a change notification (seconds).
     reconcile_interval: float = Field(default=1.0, gt=0, le=60)
     # Tasks: the most output kept per stream (the task row holds the first 64 KiB).

@@ -83,13 +83,25 @@ class Reconciler:
                 await self.runtime.stop(sandbox.id)
             if sandbox.status not in ("stopped", "failed"):  # a failure stays visible
                 await self._report(sandbox, status="stopped")
-        elif observed.phase == "running":
-            if sandbox.status != "running" or sandbox.runtime_ref != observed.ref:
-                await self._report_running(sandbox, observed)  # else: all is as it should be
+        elif observed.phase == "missing":
+            await self._start(sandbox, template)
+        else:
+            await self._observed(sandbox, observed)
+
+    async def _observed(self, sandbox: SandboxRow, observed: RuntimeStatus, **extra: Any) -> None:
+        """Report what the runtime says of a sandbox meant to run (that it exists)."""
+        if observed.phase == "running":
+            if sandbox.status != "running" or sandbox.runtime_ref != observed.ref or extra:
+                await self._report_running(sandbox, observed, **extra)  # else: as it should be
+        elif observed.phase == "starting":  # a cluster is scheduling, pulling, starting it
+            message = observed.message[:2000]
+            if sandbox.status_message != message or sandbox.runtime_ref != observed.ref or extra:
+                fields = {"runtime_ref": observed.ref, "status_message": message, **extra}
+                await self._report(sandbox, status="pending", **fields)
         elif observed.phase == "exited":
             await self._report_exit(sandbox, observed)
-        else:
-            await self._start(sandbox, template)
+        else:  # failed: it will not start by itself
+            await self._fail(sandbox, "start-failed", observed.message, runtime_ref=observed.ref)
 
     async def _start(self, sandbox: SandboxRow, template: TemplateRow | None) -> None:
         if template is None:
@@ -102,8 +114,11 @@ class Reconciler:
         except RuntimeFailure as exc:
             await self._fail(sandbox, "start-failed", str(exc), started_at=started_at)
             return
-        reason = "restarted" if restarting else ""
-        await self._report_running(sandbox, observed, reason=reason, started_at=started_at)
+        if observed.phase == "running":
+            reason = "restarted" if restarting else ""
+            await self._report_running(sandbox, observed, reason=reason, started_at=started_at)
+        else:
+            await self._observed(sandbox, observed, started_at=started_at)
 
     async def _report_running(
         self, sandbox: SandboxRow, observed: RuntimeStatus, reason: str = "", **extra: Any

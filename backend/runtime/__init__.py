@@ -9,7 +9,11 @@ from backend.settings import Settings
 def create_runtime(settings: Settings) -> RuntimeAdapter:
     """The runtime selected by MBOX_RUNTIME."""
     if settings.runtime == "kubernetes":
-        raise NotImplementedError("the Kubernetes runtime arrives in a later release")
+        from backend.runtime.kubernetes import kubernetes_runtime
+
+        return kubernetes_runtime(
+            settings.kubeconfig, settings.kube_context, warm_pool=settings.kube_warm_pool
+        )
     from backend.runtime.local import LocalRuntime, sandbox_root
 
     limits = Limits(

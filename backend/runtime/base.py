@@ -74,13 +74,21 @@ class SandboxSpec:
     cpu_millis: int | None = None  # the CPU cap (cpuRequest); None: the runtime's default
     egress_allow: tuple[str, ...] = ()  # CIDRs the network policy denies, opened
     egress_deny: tuple[str, ...] = ()  # CIDRs closed whatever the policy (always wins)
+    template_id: uuid.UUID | None = None
+    template_slug: str = ""
+    # The template's Kubernetes quantities as written (cpu, memory, storage), for runtimes
+    # that pass them on; storage_bytes and cpu_millis are the same, parsed.
+    requests: Mapping[str, str] = field(default_factory=dict)
+    expires_at: datetime | None = None  # the lease (TTL): a cluster can expire it by itself
 
     @property
     def egress_allowed(self) -> bool:
         return self.network_policy in ("default", "open")
 
 
-Phase = Literal["running", "exited", "missing"]
+# `starting`: asked for and on its way (a cluster schedules, pulls, starts); `failed`: it
+# cannot start and will not by itself (the message says why).
+Phase = Literal["running", "starting", "exited", "failed", "missing"]
 
 
 @dataclass(frozen=True)

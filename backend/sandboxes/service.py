@@ -427,6 +427,18 @@ def sandbox_spec(sandbox: SandboxRow, template: TemplateRow) -> SandboxSpec:
         service_account=sandbox.service_account_name,
         storage_bytes=_quantity_or_none(template.storage_request, 1),
         cpu_millis=_quantity_or_none(template.cpu_request, 1000),
+        template_id=template.id,
+        template_slug=template.slug,
+        requests={
+            name: value.strip()
+            for name, value in (
+                ("cpu", template.cpu_request),
+                ("memory", template.memory_request),
+                ("storage", template.storage_request),
+            )
+            if value.strip()
+        },
+        expires_at=sandbox.expires_at,
     )
 
 

@@ -1,0 +1,406 @@
+"""The Kubernetes runtime: sandboxes as agent-sandbox SandboxClaims (MBOX_RUNTIME=kubernetes).
+
+`ensure` writes what a sandbox needs (manifests.py) and returns at once: a cluster takes
+its time to schedule, pull and start, and the reconciler must not wait on one sandbox.
+Informers watch the claims, Sandboxes and Pods; every change wakes the reconciler for
+that sandbox (the `sandboxes` change topic), and `status` reads the informers' copies,
+so a reconcile pass costs no API request. Stop and start flip the Sandbox's
+`operatingMode`; delete deletes the claim (its Sandbox, Pod and volume go with it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from backend import changes
+from backend.runtime.base import (
+    CpuQuota,
+    DiskQuota,
+    Egress,
+    ExecProcess,
+    FileEntry,
+    ImageHandling,
+    Isolation,
+    LimitEnforcer,
+    Network,
+    Persistence,
+    Placement,
+    RuntimeDescription,
+    RuntimeEvent,
+    RuntimeFailure,
+    RuntimeStatus,
+    RuntimeTarget,
+    SandboxSpec,
+    SyscallFilter,
+    WorkspaceStream,
+)
+from backend.runtime.kubernetes import manifests, names
+from backend.runtime.kubernetes.client import Cluster
+from backend.runtime.kubernetes.exec import PodProcess, open_exec, pid_file, wrapped
+from backend.runtime.kubernetes.informer import Informer
+from backend.runtime.kubernetes.status import ADAPTER, observe
+
+CONTROLLER_PERMISSIONS = (
+    "create namespaces and service accounts (token automount off) for sandboxes",
+    "create, update and delete agent-sandbox SandboxTemplates, SandboxWarmPools and "
+    "SandboxClaims; patch Sandboxes (operatingMode)",
+    "list and watch claims, Sandboxes and Pods; read pod logs and events",
+    "exec into and port-forward to sandbox pods (pods/exec, pods/portforward)",
+)
+ACCESS = (
+    "terminal and tasks: pods/exec into the workspace container (WebSocket, v5 channels)",
+    "files: read and written through exec, inside the workspace only",
+    "previews: the API server's port-forward to the pod",
+    "logs and events: the pod's log and its namespace's events",
+)
+CLEANUP = (
+    "stop suspends the Sandbox: its pod is deleted, the workspace volume is kept",
+    "delete deletes the SandboxClaim; agent-sandbox deletes its Sandbox, pod and volume",
+    "if the server dies the sandboxes keep running; the claim's shutdownTime still ends "
+    "each one when its lease runs out",
+)
+
+
+class KubernetesRuntime:
+    name = ADAPTER
+
+    def __init__(self, cluster: Cluster, *, warm_pool: int = 0) -> None:
+        self.cluster = cluster
+        self.warm_pool = warm_pool
+        self._stopping = threading.Event()
+        self._by_sandbox: dict[uuid.UUID, tuple[str, str]] = {}  # sandbox id -> claim key
+        custom = cluster.custom
+        self.claims = self._informer(
+            "claims",
+            _cluster_list(custom, manifests.EXTENSIONS_GROUP, "sandboxclaims"),
+            names.MANAGED,
+            self._claim_changed,
+        )
+        self.sandboxes = self._informer(
+            "sandboxes",
+            _cluster_list(custom, manifests.SANDBOX_GROUP, "sandboxes"),
+            "agents.x-k8s.io/claim-uid",
+            self._owned_changed,
+        )
+        self.pods = self._informer(
+            "pods", cluster.core.list_pod_for_all_namespaces, names.MANAGED, self._owned_changed
+        )
+        self._known: set[tuple[str, str]] = set()  # namespaces, service accounts made
+
+    # -- what it is ----------------------------------------------------------------------
+
+    def availability(self) -> RuntimeDescription:
+        return self.describe()
+
+    def describe(self) -> RuntimeDescription:
+        error = next((i.error for i in self._informers() if i.error), "")
+        message = f"Kubernetes runtime: {error}" if error else ""
+        pod_network = "the pod network, filtered by a NetworkPolicy per template"
+        return RuntimeDescription(
+            available=not error,
+            adapter=ADAPTER,
+            message=message,
+            isolation=Isolation(
+                mechanism="Kubernetes pods (agent-sandbox)",
+                namespaces=("PID", "IPC", "UTS", "mount", "network"),
+                read_only_paths=(),
+                private_tmp=True,
+                own_host_uid=False,
+                limits=(LimitEnforcer("the kubelet", ("memory (the template's request)",)),),
+                disk=DiskQuota(
+                    mechanism="a PersistentVolumeClaim of the template's storageRequest",
+                    default_bytes=0,
+                    bytes_per_inode=0,
+                    caveat="without a storageRequest the workspace is the container's own",
+                ),
+                cpu=CpuQuota(missing="CPU is requested, not limited"),
+                syscalls=SyscallFilter(mechanism="the container runtime's default seccomp"),
+            ),
+            network=Network(
+                {
+                    "restricted": Egress("loopback", filtered_by="NetworkPolicy"),
+                    "default": Egress("public-internet", pod_network, "NetworkPolicy"),
+                    "open": Egress("all-but-host", pod_network, "NetworkPolicy"),
+                },
+                filter="NetworkPolicy (enforced by the cluster's network plugin)",
+                summary=pod_network,
+            ),
+            image=ImageHandling(pulled=True),
+            persistence=Persistence(workspace_kept_on_stop=True),
+            placement=Placement(namespace="", container=names.CONTAINER),
+            controller_permissions=CONTROLLER_PERMISSIONS,
+            access=ACCESS,
+            cleanup=CLEANUP,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def ensure(self, spec: SandboxSpec) -> RuntimeStatus:
+        await self._synced()
+        current = await self.status(spec.sandbox_id)
+        if current.phase in ("running", "starting"):
+            return current
+        claim = self._claim_of(spec.sandbox_id)
+        sandbox = self._sandbox_of(claim)
+        if sandbox is not None and sandbox["spec"].get("operatingMode") == "Suspended":
+            await self._set_mode(sandbox, "Running")
+            return RuntimeStatus("starting", current.ref, message="resuming")
+        await self._prepare(spec)
+        created = await self.cluster.create("sandboxclaims", manifests.sandbox_claim(spec))
+        claim = created or claim
+        key = (spec.namespace, manifests.claim_name(spec))
+        self._by_sandbox[spec.sandbox_id] = key
+        ref = {"adapter": ADAPTER, "kind": "SandboxClaim", "namespace": key[0], "name": key[1]}
+        return RuntimeStatus("starting", ref, message="claim created")
+
+    async def _prepare(self, spec: SandboxSpec) -> None:
+        """The namespace, service account, template and pool the claim needs (once each)."""
+        if (spec.namespace, "") not in self._known:
+            await self._create_core("namespace", manifests.namespace(spec.namespace))
+            self._known.add((spec.namespace, ""))
+        if (spec.namespace, spec.service_account) not in self._known:
+            account = manifests.service_account(spec.namespace, spec.service_account)
+            await self._create_core("service_account", account)
+            self._known.add((spec.namespace, spec.service_account))
+        await self.cluster.create("sandboxtemplates", manifests.sandbox_template(spec))
+        await self.cluster.create("sandboxwarmpools", manifests.warm_pool(spec, self.warm_pool))
+
+    async def _create_core(self, kind: str, body: dict[str, Any]) -> None:
+        core = self.cluster.core
+        namespace = body["metadata"].get("namespace")
+        create = getattr(core, f"create_{'namespaced_' if namespace else ''}{kind}")
+        args = (namespace, body) if namespace else (body,)
+        with contextlib.suppress(_AlreadyExists):
+            try:
+                await asyncio.to_thread(create, *args)
+            except Exception as exc:
+                if getattr(exc, "status", None) == 409:
+                    raise _AlreadyExists from None
+                raise RuntimeFailure(f"cannot create the {kind}: {exc}") from None
+
+    async def stop(self, sandbox_id: uuid.UUID) -> None:
+        sandbox = self._sandbox_of(self._claim_of(sandbox_id))
+        if sandbox is not None and sandbox["spec"].get("operatingMode") != "Suspended":
+            await self._set_mode(sandbox, "Suspended")
+
+    async def _set_mode(self, sandbox: dict[str, Any], mode: str) -> None:
+        metadata = sandbox["metadata"]
+        patch = {"spec": {"operatingMode": mode}}
+        await self.cluster.patch("sandboxes", metadata["namespace"], metadata["name"], patch)
+
+    async def delete(self, sandbox_id: uuid.UUID) -> None:
+        claim = self._claim_of(sandbox_id)
+        if claim is not None:
+            metadata = claim["metadata"]
+            await self.cluster.delete("sandboxclaims", metadata["namespace"], metadata["name"])
+        self._by_sandbox.pop(sandbox_id, None)
+
+    async def status(self, sandbox_id: uuid.UUID) -> RuntimeStatus:
+        await self._synced()
+        claim = self._claim_of(sandbox_id)
+        sandbox = self._sandbox_of(claim)
+        return observe(claim, sandbox, self._pod_of(sandbox))
+
+    async def target(self, sandbox_id: uuid.UUID) -> RuntimeTarget:
+        sandbox = self._sandbox_of(self._claim_of(sandbox_id))
+        pod = self._pod_of(sandbox)
+        if sandbox is None or pod is None:
+            raise RuntimeFailure("the sandbox has no pod")
+        return RuntimeTarget(
+            namespace=pod["metadata"]["namespace"],
+            pod_name=pod["metadata"]["name"],
+            container=names.CONTAINER,
+            phase=(pod.get("status") or {}).get("phase", "Unknown"),
+            selector=(sandbox.get("status") or {}).get("selector", ""),
+        )
+
+    # -- commands, logs, events ----------------------------------------------------------
+
+    async def exec(
+        self,
+        sandbox_id: uuid.UUID,
+        argv: list[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> ExecProcess:
+        namespace, pod = self._running_pod(sandbox_id)
+        marker = pid_file()
+        command = wrapped(argv, marker, cwd or ".", env or {})
+        client = await asyncio.to_thread(open_exec, self.cluster.core, namespace, pod, command)
+
+        async def kill(script: str) -> None:
+            with contextlib.suppress(Exception):
+                killer = await asyncio.to_thread(
+                    open_exec, self.cluster.core, namespace, pod, ["/bin/sh", "-c", script]
+                )
+                await asyncio.to_thread(killer.run_forever, 10)
+
+        return PodProcess(client, marker, kill)
+
+    async def logs(self, sandbox_id: uuid.UUID, tail_lines: int) -> str:
+        namespace, pod = self._pod_key(sandbox_id)
+        text = await self.cluster.call(
+            self.cluster.core.read_namespaced_pod_log,
+            pod,
+            namespace,
+            container=names.CONTAINER,
+            tail_lines=tail_lines,
+        )
+        return text or ""
+
+    async def events(self, sandbox_id: uuid.UUID) -> list[RuntimeEvent]:
+        namespace, pod = self._pod_key(sandbox_id)
+        found = await self.cluster.call(
+            self.cluster.core.list_namespaced_event,
+            namespace,
+            field_selector=f"involvedObject.name={pod}",
+        )
+        events = [
+            RuntimeEvent(
+                type=event.type or "Normal",
+                reason=event.reason or "",
+                message=event.message or "",
+                timestamp=_when(event),
+            )
+            for event in (found.items if found is not None else [])
+        ]
+        return sorted(events, key=lambda event: event.timestamp)
+
+    # -- files (through exec; next step of issue 14) -------------------------------------
+
+    async def list_files(self, sandbox_id: uuid.UUID, path: str) -> list[FileEntry]:
+        raise RuntimeFailure(NOT_YET)
+
+    async def read_file(self, sandbox_id: uuid.UUID, path: str, limit: int) -> bytes:
+        raise RuntimeFailure(NOT_YET)
+
+    async def write_file(self, sandbox_id: uuid.UUID, path: str, data: bytes) -> None:
+        raise RuntimeFailure(NOT_YET)
+
+    async def delete_file(self, sandbox_id: uuid.UUID, path: str) -> None:
+        raise RuntimeFailure(NOT_YET)
+
+    async def open_read(self, sandbox_id: uuid.UUID, path: str) -> WorkspaceStream:
+        raise RuntimeFailure(NOT_YET)
+
+    async def match_files(self, sandbox_id: uuid.UUID, pattern: str, limit: int) -> list[FileEntry]:
+        raise RuntimeFailure(NOT_YET)
+
+    async def close(self) -> None:
+        self._stopping.set()
+
+    # -- the informers' copies -----------------------------------------------------------
+
+    def _informers(self) -> tuple[Informer, ...]:
+        return (self.claims, self.sandboxes, self.pods)
+
+    def _informer(self, name: str, list_fn: Any, selector: str, on_change: Any) -> Informer:
+        informer = Informer(name, list_fn, label_selector=selector, on_change=on_change)
+        thread = threading.Thread(
+            target=informer.run, args=(self._stopping,), name=f"mbox-informer-{name}", daemon=True
+        )
+        thread.start()
+        return informer
+
+    async def _synced(self, timeout: float = 30.0) -> None:
+        for informer in self._informers():
+            if not await asyncio.to_thread(informer.synced.wait, timeout):
+                raise RuntimeFailure(
+                    f"the Kubernetes API did not answer: {informer.error or 'no list yet'}"
+                )
+
+    def _claim_of(self, sandbox_id: uuid.UUID) -> dict[str, Any] | None:
+        key = self._by_sandbox.get(sandbox_id)
+        if key is not None and (claim := self.claims.get(*key)) is not None:
+            return claim
+        for claim in self.claims.items():  # not indexed yet (another server made it)
+            if claim["metadata"].get("labels", {}).get(names.SANDBOX_ID) == str(sandbox_id):
+                self._by_sandbox[sandbox_id] = (claim["metadata"]["namespace"], _name(claim))
+                return claim
+        return None
+
+    def _sandbox_of(self, claim: dict[str, Any] | None) -> dict[str, Any] | None:
+        if claim is None:
+            return None
+        namespace = claim["metadata"]["namespace"]
+        bound = ((claim.get("status") or {}).get("sandbox") or {}).get("name")
+        annotated = (claim["metadata"].get("annotations") or {}).get(names.SANDBOX_NAME_ANNOTATION)
+        for name in (bound, annotated, _name(claim)):
+            if name and (sandbox := self.sandboxes.get(namespace, name)) is not None:
+                return sandbox
+        return None
+
+    def _pod_of(self, sandbox: dict[str, Any] | None) -> dict[str, Any] | None:
+        if sandbox is None:
+            return None
+        metadata = sandbox["metadata"]
+        name = (metadata.get("annotations") or {}).get(names.POD_NAME_ANNOTATION) or _name(sandbox)
+        return self.pods.get(metadata["namespace"], name)
+
+    def _pod_key(self, sandbox_id: uuid.UUID) -> tuple[str, str]:
+        pod = self._pod_of(self._sandbox_of(self._claim_of(sandbox_id)))
+        if pod is None:
+            raise RuntimeFailure("sandbox is not running")
+        return pod["metadata"]["namespace"], _name(pod)
+
+    def _running_pod(self, sandbox_id: uuid.UUID) -> tuple[str, str]:
+        namespace, name = self._pod_key(sandbox_id)
+        pod = self.pods.get(namespace, name) or {}
+        if (pod.get("status") or {}).get("phase") != "Running":
+            raise RuntimeFailure("sandbox is not running")
+        return namespace, name
+
+    def _claim_changed(self, claim: dict[str, Any]) -> None:
+        sandbox_id = (claim["metadata"].get("labels") or {}).get(names.SANDBOX_ID)
+        if sandbox_id:
+            changes.notify("sandboxes", sandbox_id)
+
+    def _owned_changed(self, obj: dict[str, Any]) -> None:
+        """A Sandbox or Pod changed: wake the reconciler for the sandbox above it."""
+        namespace = obj["metadata"].get("namespace", "")
+        for owner in obj["metadata"].get("ownerReferences") or []:
+            if owner.get("kind") == "Sandbox":
+                parent = self.sandboxes.get(namespace, owner.get("name", ""))
+                if parent is not None:
+                    self._owned_changed(parent)
+            elif owner.get("kind") == "SandboxClaim":
+                claim = self.claims.get(namespace, owner.get("name", ""))
+                if claim is not None:
+                    self._claim_changed(claim)
+
+
+NOT_YET = "the Kubernetes runtime does not serve workspace files yet"
+
+
+class _AlreadyExists(Exception):
+    pass
+
+
+def _name(obj: dict[str, Any]) -> str:
+    return obj["metadata"]["name"]
+
+
+def _cluster_list(custom: Any, group: str, plural: str) -> Any:
+    """A list function over every namespace, shaped like the core API's (for Watch)."""
+
+    def list_all(**kwargs: Any) -> Any:
+        return custom.list_cluster_custom_object(group, manifests.VERSION, plural, **kwargs)
+
+    return list_all
+
+
+def _when(event: Any) -> datetime:
+    moment = (
+        event.last_timestamp
+        or event.event_time
+        or event.first_timestamp
+        or event.metadata.creation_timestamp
+    )
+    return moment if moment is not None else datetime.now(UTC)

@@ -1,0 +1,126 @@
+"""Commands in a sandbox's pod over the pods/exec WebSocket (the official client's
+`kubernetes.stream`, v5.channel.k8s.io with v4 as fallback).
+
+The client's socket is synchronous: a thread per command pumps its channels into the
+event loop. The exit status comes from the error channel. Kubernetes has no way to
+signal an exec'd process, so each command starts under a small shell that writes its pid
+to a file first; `signal()` runs `kill` in the pod with a second exec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shlex
+import signal as signals
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+from kubernetes.stream import stream
+
+from backend.runtime.kubernetes import names
+
+# Writes its pid, enters the working directory, then becomes the command (with its env).
+LAUNCHER = 'echo $$ > "$0"; cd "$1" || exit 126; shift; exec "$@"'
+EXIT_UNKNOWN = 255  # the stream ended without a status
+
+
+def wrapped(argv: list[str], pid_file: str, cwd: str, env: Mapping[str, str]) -> list[str]:
+    pairs = [f"{name}={value}" for name, value in env.items()]
+    command = ["env", *pairs, *argv] if pairs else argv
+    return ["/bin/sh", "-c", LAUNCHER, pid_file, cwd, *command]
+
+
+class PodProcess:
+    """One exec'd command: its output as it comes, a signal, its exit code."""
+
+    def __init__(self, client: Any, pid_file: str, kill: Callable[[str], Any]) -> None:
+        self.pid = 0  # the pod's, not this host's: signals go through `kill`
+        self._client = client
+        self._pid_file = pid_file
+        self._kill = kill
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._queues: dict[int, asyncio.Queue[bytes | None]] = {
+            1: asyncio.Queue(),
+            2: asyncio.Queue(),
+        }
+        self._exit: asyncio.Future[int] = loop.create_future()
+        self._killers: set[asyncio.Future[Any]] = set()
+        threading.Thread(target=self._pump, name="mbox-exec", daemon=True).start()
+
+    async def stdout(self) -> AsyncIterator[bytes]:
+        async for chunk in self._drain(1):
+            yield chunk
+
+    async def stderr(self) -> AsyncIterator[bytes]:
+        async for chunk in self._drain(2):
+            yield chunk
+
+    def signal(self, signum: int) -> None:
+        name = signals.Signals(signum).name.removeprefix("SIG")
+        script = f'kill -s {name} "$(cat {shlex.quote(self._pid_file)})" 2>/dev/null'
+        self._killers.add(killer := asyncio.ensure_future(self._kill(script)))
+        killer.add_done_callback(self._killers.discard)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exit)
+
+    async def _drain(self, channel: int) -> AsyncIterator[bytes]:
+        queue = self._queues[channel]
+        while (chunk := await queue.get()) is not None:
+            yield chunk
+
+    def _pump(self) -> None:
+        """The command's thread: read channels until the stream ends."""
+        client = self._client
+        try:
+            while True:
+                still_open = client.is_open()
+                if still_open:
+                    client.update(timeout=1)
+                for channel in (1, 2):  # what came, including the last frames
+                    if data := client.read_channel(channel):
+                        self._put(channel, data)
+                if not still_open:
+                    break
+            code = client.returncode
+        except Exception:  # the connection broke: the command's fate is unknown
+            code = None
+        finally:
+            with contextlib.suppress(Exception):
+                client.close()
+        for channel in (1, 2):
+            self._put(channel, None)
+        self._loop.call_soon_threadsafe(_settle, self._exit, EXIT_UNKNOWN if code is None else code)
+
+    def _put(self, channel: int, data: bytes | None) -> None:
+        self._loop.call_soon_threadsafe(self._queues[channel].put_nowait, data)
+
+
+def _settle(future: asyncio.Future[int], code: int) -> None:
+    if not future.done():
+        future.set_result(code)
+
+
+def open_exec(core: Any, namespace: str, pod: str, argv: list[str], *, tty: bool = False) -> Any:
+    """The WebSocket of one exec (blocking: call it in a thread)."""
+    return stream(
+        core.connect_get_namespaced_pod_exec,
+        pod,
+        namespace,
+        container=names.CONTAINER,
+        command=argv,
+        stdin=tty,
+        stdout=True,
+        stderr=not tty,
+        tty=tty,
+        binary=True,
+        _preload_content=False,
+    )
+
+
+def pid_file() -> str:
+    return f"/tmp/.mbox-exec-{uuid.uuid4().hex}"

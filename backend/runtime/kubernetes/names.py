@@ -1,0 +1,56 @@
+"""Names and labels of what mbox creates in a cluster.
+
+Every object carries `app.kubernetes.io/managed-by=mbox` (the inventory and the orphan
+audit find them by it) and the mbox ids it belongs to. Object names are readable (the
+slug) and unique (the id); a SandboxTemplate's name also carries a hash of its blueprint,
+so two sandboxes whose templates differ in anything (an edit, another service account)
+never share, and never overwrite, one template object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from typing import Any
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MBOX = "mbox"
+PROJECT_ID = "mbox.dev/project-id"
+SANDBOX_ID = "mbox.dev/sandbox-id"
+TEMPLATE_ID = "mbox.dev/template-id"
+MANAGED = f"{MANAGED_BY}={MBOX}"  # the label selector of everything mbox made
+
+# agent-sandbox's own (see the reference doc, A7).
+SANDBOX_NAME_ANNOTATION = "agents.x-k8s.io/sandbox-name"
+POD_NAME_ANNOTATION = "agents.x-k8s.io/pod-name"
+
+CONTAINER = "workspace"  # the sandbox's one container, and its volume
+MAX_SLUG = 40  # leaves room for "-<8 hex>-<6 hex>" within a 63-character label value
+
+
+def runtime_name(slug: str, object_id: uuid.UUID, blueprint: Any = None) -> str:
+    """`<slug>-<first 8 hex of the id>`, plus `-<6 hex of the blueprint's hash>` when
+    given: a DNS label (lower case, digits, dashes; at most 63 characters)."""
+    base = re.sub(r"[^a-z0-9-]+", "-", slug.lower()).strip("-")[:MAX_SLUG].strip("-")
+    name = f"{base or 'sandbox'}-{object_id.hex[:8]}"
+    if blueprint is not None:
+        name += "-" + blueprint_hash(blueprint)[:6]
+    return name
+
+
+def blueprint_hash(blueprint: Any) -> str:
+    """A stable hash of a JSON document (sorted keys)."""
+    text = json.dumps(blueprint, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def labels(**ids: uuid.UUID | None) -> dict[str, str]:
+    """The managed-by label and the given mbox ids (project_id, sandbox_id, template_id)."""
+    keys = {"project_id": PROJECT_ID, "sandbox_id": SANDBOX_ID, "template_id": TEMPLATE_ID}
+    found = {MANAGED_BY: MBOX}
+    for name, value in ids.items():
+        if value is not None:
+            found[keys[name]] = str(value)
+    return found

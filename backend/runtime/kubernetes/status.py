@@ -1,0 +1,101 @@
+"""What a sandbox's claim, Sandbox and Pod say, as mbox's runtime status (pure functions).
+
+The claim's Ready condition is the verdict (agent-sandbox mirrors the Sandbox's onto it);
+the Sandbox says whether it is suspended; the Pod gives the phase times and, once it has
+ended by itself, the exit code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from backend.runtime.base import RuntimeStatus
+from backend.runtime.kubernetes import names
+
+ADAPTER = "agent-sandbox"
+# Claim reasons agent-sandbox never recovers from by itself (its SDK's terminal list,
+# and the pool or template being gone).
+TERMINAL_REASONS = {
+    "InvalidMetadata",
+    "EnvVarsInjectionRejected",
+    "VolumeClaimTemplatesError",
+    "ClaimExpired",
+    "SandboxExpired",
+    "WarmPoolNotFound",
+    "TemplateNotFound",
+}
+
+
+def condition(obj: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+    for found in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if found.get("type") == kind:
+            return found
+    return {}
+
+
+def claim_ref(claim: dict[str, Any]) -> dict[str, str]:
+    metadata = claim["metadata"]
+    return {
+        "adapter": ADAPTER,
+        "kind": "SandboxClaim",
+        "namespace": metadata["namespace"],
+        "name": metadata["name"],
+    }
+
+
+def suspended(sandbox: dict[str, Any] | None) -> bool:
+    return ((sandbox or {}).get("spec") or {}).get("operatingMode") == "Suspended"
+
+
+def observe(
+    claim: dict[str, Any] | None, sandbox: dict[str, Any] | None, pod: dict[str, Any] | None
+) -> RuntimeStatus:
+    if claim is None or claim["metadata"].get("deletionTimestamp") or suspended(sandbox):
+        return RuntimeStatus("missing")  # nothing runs (gone, going, or stopped)
+    ref = claim_ref(claim)
+    ready = condition(claim, "Ready")
+    reason = ready.get("reason", "")
+    message = ready.get("message") or reason
+    if ready.get("status") == "True":
+        return RuntimeStatus(
+            "running",
+            ref,
+            started_at=_time((pod or {}).get("status", {}).get("startTime")),
+            ready_at=_time(ready.get("lastTransitionTime")),
+        )
+    exit_code = _exit_code(pod)
+    if exit_code is not None:
+        return RuntimeStatus("exited", ref, message=message, exit_code=exit_code)
+    if reason in TERMINAL_REASONS:
+        return RuntimeStatus("failed", ref, message=f"{reason}: {message}")
+    return RuntimeStatus("starting", ref, message=_progress(claim, pod) or message)
+
+
+def _progress(claim: dict[str, Any], pod: dict[str, Any] | None) -> str:
+    """Where start-up is, in words."""
+    if pod is None:
+        return "waiting for agent-sandbox to create the pod"
+    scheduled = condition(pod, "PodScheduled")
+    if scheduled.get("status") != "True":
+        return scheduled.get("message") or "waiting for the pod to be scheduled"
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        waiting = (status.get("state") or {}).get("waiting")
+        if waiting:
+            return f"{waiting.get('reason', 'waiting')}: {waiting.get('message', '')}".strip(": ")
+    return "the pod is starting"
+
+
+def _exit_code(pod: dict[str, Any] | None) -> int | None:
+    """The workspace container's exit code once the pod has ended by itself."""
+    if (pod or {}).get("status", {}).get("phase") not in ("Succeeded", "Failed"):
+        return None
+    for status in pod["status"].get("containerStatuses") or []:
+        if status.get("name") == names.CONTAINER:
+            terminated = (status.get("state") or {}).get("terminated") or {}
+            return int(terminated.get("exitCode", 1))
+    return 0 if pod["status"]["phase"] == "Succeeded" else 1
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
