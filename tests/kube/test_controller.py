@@ -354,3 +354,8 @@ def test_a_recreate_pool_replaces_members_when_the_template_changes(api: Api):
     new = wait_for(replaced)
     assert new["metadata"]["labels"]["agents.x-k8s.io/sandbox-template-hash"] != old_hash
     assert new["spec"]["podTemplate"]["spec"]["containers"][0]["env"] == changed["env"]
+
+
+def test_name_hash_is_fnv1a_32_in_eight_hex_digits():
+    assert name_hash("Hello world") == f"{1498229191:08x}"
+    assert name_hash("") == "811c9dc5"

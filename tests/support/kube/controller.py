@@ -296,7 +296,9 @@ def service_ports(pod_spec: dict) -> list[dict]:
     return ports
 
 
-def sandbox_readiness(sandbox: dict, pod: dict | None, service_ok: bool) -> tuple[bool, str, str]:
+def sandbox_readiness(
+    pod: dict | None, service_wanted: bool, service_exists: bool
+) -> tuple[bool, str, str]:
     """(ready, reason, message) of the Sandbox's Ready condition while it runs."""
     if pod is None:
         return False, "DependenciesNotReady", "Pod does not exist"
@@ -311,9 +313,13 @@ def sandbox_readiness(sandbox: dict, pod: dict | None, service_ok: bool) -> tupl
         return False, "DependenciesNotReady", "Pod is Running but not Ready"
     if not (pod.get("status") or {}).get("podIP"):
         return False, "DependenciesNotReady", "Pod has no IP address yet"
-    if not service_ok:
+    if service_wanted and not service_exists:
         return False, "DependenciesNotReady", "Service does not exist"
-    return True, "DependenciesReady", "Pod is Ready; Service Exists"
+    return (
+        True,
+        "DependenciesReady",
+        "Pod is Ready" + ("; Service Exists" if service_wanted else ""),
+    )
 
 
 # -- the controller ----------------------------------------------------------------------
@@ -416,9 +422,8 @@ class AgentSandboxController:
                 return None
             raise
 
-    def _list(self, kind: str, namespace: str, selector: str = "") -> list[dict]:
-        resource = self._store.resource(kind)
-        return self._store.list(resource, namespace, label_selector=selector)[0]
+    def _list(self, kind: str, namespace: str) -> list[dict]:
+        return self._store.list(self._store.resource(kind), namespace)[0]
 
     def _create(self, kind: str, namespace: str, obj: dict) -> dict:
         resource = self._store.resource(kind)
@@ -899,8 +904,8 @@ class AgentSandboxController:
                     )
                 )
         else:
-            service_ok = service is not None or not spec.get("service")
-            ready, reason, message = sandbox_readiness(sandbox, pod, service_ok)
+            wanted = bool(spec.get("service"))
+            ready, reason, message = sandbox_readiness(pod, wanted, service is not None)
             conditions.append(condition("Ready", ready, reason, message, generation))
             conditions.append(
                 condition("Suspended", False, "NotSuspended", "Sandbox is running", generation)
