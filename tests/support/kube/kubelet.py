@@ -441,9 +441,9 @@ class LocalKubelet:
         assert self.runtime is not None
         run = self._pod(pod)
         run.removed = True
-        if run.monitor:
-            run.monitor.cancel()
-        async with run.lock:
+        async with run.lock:  # never cancels a start half-way (it would leak the process)
+            if run.monitor:
+                run.monitor.cancel()
             if delete:
                 await self.runtime.delete(sandbox_id(pod))
                 self._pods.pop(pod["metadata"]["uid"], None)
