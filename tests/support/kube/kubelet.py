@@ -7,11 +7,15 @@ Simulated, against the store (see `tests/support/kube/store.py`):
   status subresource like a kubelet does (phase Running, made-up podIP/hostIP, container
   statuses, Ready and ContainersReady), with Scheduled/Pulled/Created/Started Events;
   a start failure -> phase Failed and a Warning Event;
-- the main process ending: restartPolicy Always/OnFailure restarts it (restartCount),
-  Never ends the Pod Succeeded or Failed;
+- the main process ending: restartPolicy Always/OnFailure restarts it after a 1 s
+  CrashLoopBackOff (not Ready meanwhile; restartCount, lastState), Never (or OnFailure
+  after exit 0) ends the Pod Succeeded or Failed;
 - Pod deletion stops the sandbox and removes its workspace;
 - the pod subresources the API server routes here: exec (`v5.channel.k8s.io`, else
-  `v4.channel.k8s.io`; TTY with resize), portforward, log, and proxy (HTTP and WebSocket).
+  `v4.channel.k8s.io`: binary frames whose first byte is the channel, 0 stdin, 1 stdout,
+  2 stderr, 3 the final metav1.Status, 4 resize, v5's 255 closing stdin; a TTY with
+  resize), portforward (data on channel 2i, errors on 2i+1, each opened with the port as
+  two little-endian bytes), log (tailLines), and proxy (HTTP and WebSocket).
 
 Knowingly not simulated: images (the runtime ignores them, like mbox's local runtime),
 other containers and init containers (exec/log into them reach the main container),
