@@ -136,14 +136,17 @@ class ApiServer:
         except ApiError as error:
             await _deny(websocket, error)
             return
-        query = websocket.query_params
-        if target.subresource == "proxy":
-            path = _proxy_path(websocket.url.path)
-            await kubelet.proxy_websocket(websocket, pod, target.port, path)
-        elif target.subresource == "log":
-            await _deny(websocket, ApiError(400, "BadRequest", "log is not a stream here"))
-        else:
-            await getattr(kubelet, target.subresource)(websocket, pod, query)
+        try:
+            if target.subresource == "proxy":
+                path = _proxy_path(websocket.url.path)
+                await kubelet.proxy_websocket(websocket, pod, target.port, path)
+            elif target.subresource == "log":
+                raise ApiError(400, "BadRequest", "pods/log is plain HTTP")
+            else:
+                serve = getattr(kubelet, target.subresource)
+                await serve(websocket, pod, websocket.query_params)
+        except ApiError as error:  # the kubelet refused the request before accepting it
+            await _deny(websocket, error)
 
     def _authenticate(self, connection: HTTPConnection) -> None:
         if connection.headers.get("authorization") != f"Bearer {self.token}":
@@ -188,11 +191,14 @@ class ApiServer:
         resource = self.store.find_resource(group, version, rest[0])
         if resource is None or (namespace is not None and not resource.namespaced):
             raise not_found()
-        name, port = rest[1] if len(rest) > 1 else None, 80
+        name = rest[1] if len(rest) > 1 else None
         subresource = rest[2] if len(rest) > 2 else None
+        port = 80
         if subresource == "proxy" and name and ":" in name:
             name, _, port_text = name.partition(":")
-            port = int(port_text) if port_text.isdigit() else 0
+            if not port_text.isdigit():
+                raise ApiError(400, "BadRequest", f"invalid port {port_text!r}")
+            port = int(port_text)
         if name is not None and resource.namespaced and namespace is None:
             raise not_found()
         if subresource not in (None, "proxy") and len(rest) > 3:
