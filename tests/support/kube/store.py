@@ -150,6 +150,12 @@ def now() -> str:
 
 
 class Store:
+    """Beyond the shared interface (create, get, list, replace, patch, delete, subscribe,
+    unsubscribe, resource): `version=` on writes names the served version whose schema
+    applies (default: the object's apiVersion, else the storage version); register and
+    register_crd add kinds; resources, find_resource, resource_version, selector and
+    events_since serve the API server; set_history_limit lets tests force 410 Expired."""
+
     def __init__(self, crds: Iterable[schema.Crd] | None = None, *, history_limit: int = 1000):
         """crds: the custom resources to serve; None loads the agent-sandbox CRDs from
         schema.crd_directory() (which names the env var to set when they are missing)."""
