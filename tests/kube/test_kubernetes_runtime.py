@@ -245,3 +245,40 @@ async def settled(api, url: str, field: str, passing: tuple[str, ...]) -> dict:
         assert asyncio.get_running_loop().time() < deadline, found
         await asyncio.sleep(0.05)
     return found
+
+
+async def test_a_terminal_in_the_pod_has_a_size_and_an_exit(runtime: KubernetesRuntime):
+    box = spec()
+    await runtime.ensure(box)
+    await until(runtime, box.sandbox_id, "running")
+    terminal = await runtime.open_pty(box.sandbox_id, ["/bin/sh"], rows=30, cols=100)
+    await terminal.write(b"stty size; exit 7\n")
+    seen = b""
+    while chunk := await asyncio.wait_for(terminal.read(), WAIT_SECONDS):
+        seen += chunk
+    assert b"30 100" in seen
+    assert await terminal.wait() == 7
+    await terminal.close()
+    await runtime.delete(box.sandbox_id)
+
+
+async def test_a_port_in_the_pod_is_reached_through_port_forward(runtime: KubernetesRuntime):
+    box = spec()
+    await runtime.ensure(box)
+    await until(runtime, box.sandbox_id, "running")
+    server = ["python3", "-m", "http.server", "8000", "--bind", "127.0.0.1"]
+    await runtime.exec(
+        box.sandbox_id, ["sh", "-c", 'echo pod-page > index.html; exec "$@"', "sh", *server]
+    )
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while True:
+        sock = await runtime.connect_port(box.sandbox_id, 8000)
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(b"GET /index.html HTTP/1.0\r\nHost: pod\r\n\r\n")
+        answer = await reader.read()
+        writer.close()
+        if b"pod-page" in answer or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.1)  # the server is still starting
+    assert answer.startswith(b"HTTP/1.0 200") and b"pod-page" in answer
+    await runtime.delete(box.sandbox_id)

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+from kubernetes.stream import portforward
 
 from backend import changes
 from backend.runtime.base import (
@@ -31,6 +34,7 @@ from backend.runtime.base import (
     Network,
     Persistence,
     Placement,
+    PtySession,
     RuntimeDescription,
     RuntimeEvent,
     RuntimeFailure,
@@ -42,7 +46,7 @@ from backend.runtime.base import (
 )
 from backend.runtime.kubernetes import manifests, names
 from backend.runtime.kubernetes.client import Cluster
-from backend.runtime.kubernetes.exec import PodProcess, open_exec, pid_file, wrapped
+from backend.runtime.kubernetes.exec import PodProcess, PodTerminal, open_exec, pid_file, wrapped
 from backend.runtime.kubernetes.informer import Informer
 from backend.runtime.kubernetes.status import ADAPTER, observe
 
@@ -243,6 +247,39 @@ class KubernetesRuntime:
                 await asyncio.to_thread(killer.run_forever, 10)
 
         return PodProcess(client, marker, kill)
+
+    async def open_pty(
+        self,
+        sandbox_id: uuid.UUID,
+        argv: list[str],
+        *,
+        rows: int,
+        cols: int,
+        env: Mapping[str, str] | None = None,
+    ) -> PtySession:
+        namespace, pod = self._running_pod(sandbox_id)
+        pairs = [f"{name}={value}" for name, value in (env or {}).items()]
+        command = ["env", *pairs, *argv] if pairs else argv
+        client = await asyncio.to_thread(
+            open_exec, self.cluster.core, namespace, pod, command, tty=True
+        )
+        terminal = PodTerminal(client)
+        terminal.resize(rows, cols)
+        return terminal
+
+    async def connect_port(self, sandbox_id: uuid.UUID, port: int) -> socket.socket:
+        """A stream to the pod's port through the API server's port-forward."""
+        namespace, pod = self._running_pod(sandbox_id)
+        forward = await self.cluster.call(
+            portforward,
+            self.cluster.core.connect_get_namespaced_pod_portforward,
+            pod,
+            namespace,
+            ports=str(port),
+        )
+        sock = forward.socket(port)._socket  # one end of the relay's socketpair
+        sock.setblocking(False)
+        return sock
 
     async def logs(self, sandbox_id: uuid.UUID, tail_lines: int) -> str:
         namespace, pod = self._pod_key(sandbox_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shlex
 import signal as signals
 import threading
@@ -25,6 +26,7 @@ from backend.runtime.kubernetes import names
 # Writes its pid, enters the working directory, then becomes the command (with its env).
 LAUNCHER = 'echo $$ > "$0"; cd "$1" || exit 126; shift; exec "$@"'
 EXIT_UNKNOWN = 255  # the stream ended without a status
+RESIZE_CHANNEL = 4
 
 
 def wrapped(argv: list[str], pid_file: str, cwd: str, env: Mapping[str, str]) -> list[str]:
@@ -77,32 +79,46 @@ class PodProcess:
         """The command's thread: read channels until the stream ends."""
         client = self._client
         try:
-            while True:
-                still_open = client.is_open()
-                if still_open:
-                    client.update(timeout=1)
-                for channel in (1, 2):  # what came, including the last frames
-                    if data := client.read_channel(channel):
-                        self._put(channel, data)
-                if not still_open:
-                    break
-            code = client.returncode
-        except Exception:  # the connection broke: the command's fate is unknown
-            code = None
+            code = _read_until_closed(client, (1, 2), self._put)
         finally:
             with contextlib.suppress(Exception):
                 client.close()
         for channel in (1, 2):
             self._put(channel, None)
-        self._loop.call_soon_threadsafe(_settle, self._exit, EXIT_UNKNOWN if code is None else code)
+        _on_loop(self._loop, _settle, self._exit, EXIT_UNKNOWN if code is None else code)
 
     def _put(self, channel: int, data: bytes | None) -> None:
-        self._loop.call_soon_threadsafe(self._queues[channel].put_nowait, data)
+        _on_loop(self._loop, self._queues[channel].put_nowait, data)
+
+
+def _read_until_closed(
+    client: Any, channels: tuple[int, ...], deliver: Callable[[int, bytes], None]
+) -> int | None:
+    """Read the exec socket until it closes, handing each channel's data on as it comes
+    (the last frames too); the exit code, None when the connection broke."""
+    try:
+        while True:
+            still_open = client.is_open()
+            if still_open:
+                client.update(timeout=1)
+            for channel in channels:
+                if data := client.read_channel(channel):
+                    deliver(channel, data)
+            if not still_open:
+                return client.returncode
+    except Exception:  # the connection broke: the command's fate is unknown
+        return None
 
 
 def _settle(future: asyncio.Future[int], code: int) -> None:
     if not future.done():
         future.set_result(code)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:
+    """Hand a result to the event loop (unless it has ended: nobody is waiting then)."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(fn, *args)
 
 
 def open_exec(core: Any, namespace: str, pod: str, argv: list[str], *, tty: bool = False) -> Any:
@@ -124,3 +140,52 @@ def open_exec(core: Any, namespace: str, pod: str, argv: list[str], *, tty: bool
 
 def pid_file() -> str:
     return f"/tmp/.mbox-exec-{uuid.uuid4().hex}"
+
+
+class PodTerminal:
+    """A command on a terminal in the pod (exec with tty): input on channel 0, output on
+    channel 1, the window size on channel 4."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._output: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._exit: asyncio.Future[int] = loop.create_future()
+        self._writing = threading.Lock()  # the socket is not safe for concurrent writers
+        threading.Thread(target=self._pump, name="mbox-pty", daemon=True).start()
+
+    async def read(self) -> bytes:
+        chunk = await self._output.get()
+        if chunk is None:
+            self._output.put_nowait(None)  # every later read sees the end too
+            return b""
+        return chunk
+
+    async def write(self, data: bytes) -> None:
+        await asyncio.to_thread(self._send, 0, data)
+
+    def resize(self, rows: int, cols: int) -> None:
+        size = json.dumps({"Width": cols, "Height": rows}).encode()
+        with contextlib.suppress(Exception):
+            self._send(RESIZE_CHANNEL, size)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exit)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self._client.close)
+
+    def _send(self, channel: int, data: bytes) -> None:
+        with self._writing:
+            if self._client.is_open():
+                self._client.write_channel(channel, data)
+
+    def _pump(self) -> None:
+        def output(_channel: int, data: bytes) -> None:
+            _on_loop(self._loop, self._output.put_nowait, data)
+
+        code = _read_until_closed(self._client, (1,), output)
+        _on_loop(self._loop, self._output.put_nowait, None)
+        _on_loop(self._loop, _settle, self._exit, EXIT_UNKNOWN if code is None else code)
