@@ -21,7 +21,7 @@ import secrets
 import stat
 import tarfile
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -438,6 +438,22 @@ def match(root: Path, pattern: str, limit: int) -> list[FileEntry]:
         with _directory(root, []) as fd:
             glob.walk(fd, [], glob.start, found, limit)
     return found
+
+
+def matcher(pattern: str) -> Callable[[str], bool]:
+    """Whether a workspace-relative path matches the glob, by the rules of `match` (for
+    runtimes that list paths rather than walk them)."""
+    glob = _Glob(pattern)
+
+    def matches(path: str) -> bool:
+        states = glob.start
+        for name in path.split("/"):
+            states = glob.step(states, name)
+            if not states:
+                return False
+        return glob.end in states
+
+    return matches
 
 
 class _Glob:

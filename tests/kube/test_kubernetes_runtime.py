@@ -5,7 +5,10 @@ controller simulator and the simulated kubelet."""
 from __future__ import annotations
 
 import asyncio
+import io
 import signal
+import socket
+import tarfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,7 +17,14 @@ from pathlib import Path
 import kubernetes
 import pytest
 
-from backend.runtime.base import PortSpec, RuntimeFailure, RuntimeStatus, SandboxSpec
+from backend.runtime.base import (
+    FileMissing,
+    PathRefused,
+    PortSpec,
+    RuntimeFailure,
+    RuntimeStatus,
+    SandboxSpec,
+)
 from backend.runtime.kubernetes import KubernetesRuntime, kubernetes_runtime, manifests
 from backend.settings import load_settings
 from tests.conftest import sandbox_dir
@@ -272,13 +282,57 @@ async def test_a_port_in_the_pod_is_reached_through_port_forward(runtime: Kubern
     )
     deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
     while True:
-        sock = await runtime.connect_port(box.sandbox_id, 8000)
-        reader, writer = await asyncio.open_connection(sock=sock)
-        writer.write(b"GET /index.html HTTP/1.0\r\nHost: pod\r\n\r\n")
-        answer = await reader.read()
-        writer.close()
+        answer = await fetch(await runtime.connect_port(box.sandbox_id, 8000))
         if b"pod-page" in answer or asyncio.get_running_loop().time() > deadline:
             break
-        await asyncio.sleep(0.1)  # the server is still starting
+        await asyncio.sleep(0.1)  # the server is still starting: the forward was closed
     assert answer.startswith(b"HTTP/1.0 200") and b"pod-page" in answer
     await runtime.delete(box.sandbox_id)
+
+
+async def test_workspace_files_follow_the_local_runtimes_rules(runtime: KubernetesRuntime):
+    box = spec()
+    await runtime.ensure(box)
+    await until(runtime, box.sandbox_id, "running")
+    sandbox = box.sandbox_id
+    await runtime.write_file(sandbox, "notes/today.txt", b"line one\n\x00binary")
+    assert await runtime.read_file(sandbox, "notes/today.txt", 100) == b"line one\n\x00binary"
+    assert await runtime.read_file(sandbox, "notes/today.txt", 4) == b"line"
+    [entry] = await runtime.list_files(sandbox, "notes")
+    assert (entry.path, entry.type, entry.size) == ("notes/today.txt", "file", 16)
+    await runtime.exec(sandbox, ["ln", "-s", "/etc", "escape"])
+    await asyncio.sleep(0.2)
+    names = {entry.path: entry.type for entry in await runtime.list_files(sandbox, "")}
+    assert names["escape"] == "symlink" and names["notes"] == "directory"
+    for refused in ("escape/passwd", "../etc/passwd", "/etc/passwd", "escape"):
+        with pytest.raises(PathRefused):
+            await runtime.read_file(sandbox, refused, 100)
+    with pytest.raises(FileMissing):
+        await runtime.read_file(sandbox, "nothing-here", 100)
+    async with await runtime.open_read(sandbox, "notes/today.txt") as stream:
+        assert stream.entry.size == 16
+        assert b"".join([chunk async for chunk in stream.chunks]) == b"line one\n\x00binary"
+    async with await runtime.open_read(sandbox, "notes") as stream:
+        archive = b"".join([chunk async for chunk in stream.chunks])
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        assert "notes/today.txt" in tar.getnames()
+    assert [e.path for e in await runtime.match_files(sandbox, "**/*.txt", 10)] == [
+        "notes/today.txt"
+    ]
+    await runtime.delete_file(sandbox, "notes")
+    with pytest.raises(FileMissing):
+        await runtime.list_files(sandbox, "notes")
+    await runtime.delete(sandbox)
+
+
+async def fetch(sock: socket.socket) -> bytes:
+    """GET /index.html over the socket; b"" when the other end closed it."""
+    reader, writer = await asyncio.open_connection(sock=sock)
+    try:
+        writer.write(b"GET /index.html HTTP/1.0\r\nHost: pod\r\n\r\n")
+        await writer.drain()
+        return await reader.read()
+    except OSError:
+        return b""
+    finally:
+        writer.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 import threading
 import uuid
@@ -32,6 +33,7 @@ from backend.runtime.base import (
     Isolation,
     LimitEnforcer,
     Network,
+    PathRefused,
     Persistence,
     Placement,
     PtySession,
@@ -44,11 +46,19 @@ from backend.runtime.base import (
     SyscallFilter,
     WorkspaceStream,
 )
-from backend.runtime.kubernetes import manifests, names
+from backend.runtime.kubernetes import files, manifests, names
 from backend.runtime.kubernetes.client import Cluster
-from backend.runtime.kubernetes.exec import PodProcess, PodTerminal, open_exec, pid_file, wrapped
+from backend.runtime.kubernetes.exec import (
+    PodProcess,
+    PodTerminal,
+    open_exec,
+    pid_file,
+    send_stdin,
+    wrapped,
+)
 from backend.runtime.kubernetes.informer import Informer
 from backend.runtime.kubernetes.status import ADAPTER, observe
+from backend.runtime.workspace import matcher, parts
 
 CONTROLLER_PERMISSIONS = (
     "create namespaces and service accounts (token automount off) for sandboxes",
@@ -310,25 +320,61 @@ class KubernetesRuntime:
         ]
         return sorted(events, key=lambda event: event.timestamp)
 
-    # -- files (through exec; next step of issue 14) -------------------------------------
+    # -- workspace files (through exec, see files.py) -----------------------------------
 
     async def list_files(self, sandbox_id: uuid.UUID, path: str) -> list[FileEntry]:
-        raise RuntimeFailure(NOT_YET)
+        listing = await self._run_script(sandbox_id, "list", files.LIST, path)
+        prefix = "/".join(parts(path))
+        return files.entries(listing, prefix)
 
     async def read_file(self, sandbox_id: uuid.UUID, path: str, limit: int) -> bytes:
-        raise RuntimeFailure(NOT_YET)
+        return await self._run_script(sandbox_id, "read", files.READ, path, LIMIT=limit)
 
     async def write_file(self, sandbox_id: uuid.UUID, path: str, data: bytes) -> None:
-        raise RuntimeFailure(NOT_YET)
+        if not parts(path):
+            raise PathRefused("'.' is a directory")
+        argv = files.command("write", files.WRITE, path, SIZE=len(data))
+        namespace, pod = self._running_pod(sandbox_id)
+        client = await asyncio.to_thread(
+            open_exec, self.cluster.core, namespace, pod, argv, stdin=True
+        )
+        await asyncio.to_thread(send_stdin, client, data)
+        await files.collect(PodProcess(client, "", self._no_signals), path)
 
     async def delete_file(self, sandbox_id: uuid.UUID, path: str) -> None:
-        raise RuntimeFailure(NOT_YET)
+        if not parts(path):
+            raise PathRefused("the workspace itself cannot be deleted")
+        await self._run_script(sandbox_id, "delete", files.DELETE, path)
 
     async def open_read(self, sandbox_id: uuid.UUID, path: str) -> WorkspaceStream:
-        raise RuntimeFailure(NOT_YET)
+        found = files.entries(await self._run_script(sandbox_id, "stat", files.STAT, path))
+        if not found or found[0].type not in ("file", "directory"):
+            raise PathRefused(f"'{path}' is not a regular file or directory")
+        entry = dataclasses.replace(found[0], path="/".join(parts(path)))
+        body = files.CAT if entry.type == "file" else files.TAR
+        if entry.type == "directory":
+            entry = dataclasses.replace(entry, size=0)
+        process = await self._start(sandbox_id, files.command("read", body, path))
+        return WorkspaceStream(entry, files.chunks_of(process, path), process.close)
 
     async def match_files(self, sandbox_id: uuid.UUID, pattern: str, limit: int) -> list[FileEntry]:
-        raise RuntimeFailure(NOT_YET)
+        matches = matcher(pattern)
+        listing = await self._run_script(sandbox_id, "match", files.MATCH, "", LIMIT=MATCH_SCAN)
+        return [entry for entry in files.entries(listing) if matches(entry.path)][:limit]
+
+    async def _run_script(
+        self, sandbox_id: uuid.UUID, op: str, body: str, path: str, **env: str | int
+    ) -> bytes:
+        process = await self._start(sandbox_id, files.command(op, body, path, **env))
+        return await files.collect(process, path)
+
+    async def _start(self, sandbox_id: uuid.UUID, argv: list[str]) -> PodProcess:
+        namespace, pod = self._running_pod(sandbox_id)
+        client = await asyncio.to_thread(open_exec, self.cluster.core, namespace, pod, argv)
+        return PodProcess(client, "", self._no_signals)
+
+    async def _no_signals(self, script: str) -> None:
+        """File commands are never signalled (they end with their connection)."""
 
     async def close(self) -> None:
         self._stopping.set()
@@ -413,7 +459,7 @@ class KubernetesRuntime:
                     self._claim_changed(claim)
 
 
-NOT_YET = "the Kubernetes runtime does not serve workspace files yet"
+MATCH_SCAN = 100_000  # workspace entries looked at for a glob, at most
 
 
 class _AlreadyExists(Exception):

@@ -70,6 +70,11 @@ class PodProcess:
     async def wait(self) -> int:
         return await asyncio.shield(self._exit)
 
+    async def close(self) -> None:
+        """Stop reading: the connection closes (the command gets no more of our time)."""
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self._client.close)
+
     async def _drain(self, channel: int) -> AsyncIterator[bytes]:
         queue = self._queues[channel]
         while (chunk := await queue.get()) is not None:
@@ -121,7 +126,9 @@ def _on_loop(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any
         loop.call_soon_threadsafe(fn, *args)
 
 
-def open_exec(core: Any, namespace: str, pod: str, argv: list[str], *, tty: bool = False) -> Any:
+def open_exec(
+    core: Any, namespace: str, pod: str, argv: list[str], *, tty: bool = False, stdin: bool = False
+) -> Any:
     """The WebSocket of one exec (blocking: call it in a thread)."""
     return stream(
         core.connect_get_namespaced_pod_exec,
@@ -129,7 +136,7 @@ def open_exec(core: Any, namespace: str, pod: str, argv: list[str], *, tty: bool
         namespace,
         container=names.CONTAINER,
         command=argv,
-        stdin=tty,
+        stdin=tty or stdin,
         stdout=True,
         stderr=not tty,
         tty=tty,
@@ -189,3 +196,9 @@ class PodTerminal:
         code = _read_until_closed(self._client, (1,), output)
         _on_loop(self._loop, self._output.put_nowait, None)
         _on_loop(self._loop, _settle, self._exit, EXIT_UNKNOWN if code is None else code)
+
+
+def send_stdin(client: Any, data: bytes, chunk: int = 1 << 20) -> None:
+    """Write `data` to the command's stdin (blocking: call it in a thread)."""
+    for start in range(0, len(data), chunk):
+        client.write_channel(0, data[start : start + chunk])
