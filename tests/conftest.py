@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -119,12 +120,66 @@ def sandbox_dir(tmp_path: Path) -> Path:
     return root
 
 
+ADAPTERS = ("local", "kubernetes")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `both_runtimes` run on the local runtime and on the Kubernetes runtime
+    (against the test cluster), except those marked `local_runtime_only` (they look at the
+    host side of a local sandbox)."""
+    definition = metafunc.definition
+    if (
+        definition.get_closest_marker("both_runtimes")
+        and not definition.get_closest_marker("local_runtime_only")
+        and "runtime" in metafunc.fixturenames
+    ):
+        metafunc.parametrize("runtime", ADAPTERS, indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The Kubernetes runtime's runs use SQLite only: the database is not what they test."""
+    kept = [item for item in items if not _kubernetes_on_postgres(item)]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
+def _kubernetes_on_postgres(item: pytest.Item) -> bool:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return params.get("runtime") == "kubernetes" and params.get("database_url") == "postgres"
+
+
 @pytest.fixture
-async def runtime(settings: Settings) -> AsyncIterator[RuntimeAdapter]:
-    """A live runtime on the test's event loop; every sandbox it started is stopped after."""
+async def runtime(
+    request: pytest.FixtureRequest, settings: Settings, tmp_path: Path
+) -> AsyncIterator[RuntimeAdapter]:
+    """A live runtime on the test's event loop; every sandbox it started is stopped after.
+    The local runtime unless parametrized (see `both_runtimes`)."""
+    if getattr(request, "param", "local") == "kubernetes":
+        cluster = request.getfixturevalue("kube_cluster")
+        kubeconfig = cluster.kubeconfig(tmp_path / "kubeconfig")
+        settings = settings.model_copy(
+            update={"runtime": "kubernetes", "kubeconfig": kubeconfig, "kube_context": "mbox-test"}
+        )
     runtime = create_runtime(settings)
     yield runtime
     await runtime.close()
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The test Kubernetes cluster (API server, agent-sandbox controller simulator and a
+    kubelet over the local runtime), started once per run on first use."""
+    from tests.support.kube.cluster import KubeCluster
+    from tests.support.kube.controller import AgentSandboxController
+    from tests.support.kube.kubelet import LocalKubelet
+
+    root = sandbox_dir(tmp_path_factory.mktemp("kube"))
+    with KubeCluster(
+        kubelet_factory=lambda store: LocalKubelet(root),
+        controller_factory=lambda store: AgentSandboxController(),
+    ) as cluster:
+        yield cluster
 
 
 # -- S3 (moto over real HTTP) ---------------------------------------------------------------

@@ -5,7 +5,6 @@ failure reasons."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,25 +12,19 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.conftest import sandbox_dir
 from tests.kube.test_kubelet import wait_for
 from tests.support.kube.cluster import KubeCluster
-from tests.support.kube.controller import AgentSandboxController, name_hash
-from tests.support.kube.kubelet import LocalKubelet
+from tests.support.kube.controller import name_hash
 
 CORE_GROUP = "agents.x-k8s.io"
 EXTENSIONS_GROUP = "extensions.agents.x-k8s.io"
 CONTAINER = {"name": "workspace", "image": "python:3.11-slim", "command": ["sleep", "infinity"]}
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
-    root = sandbox_dir(tmp_path_factory.mktemp("controller"))
-    with KubeCluster(
-        kubelet_factory=lambda store: LocalKubelet(root),
-        controller_factory=lambda store: AgentSandboxController(),
-    ) as cluster:
-        yield cluster
+@pytest.fixture
+def cluster(kube_cluster: KubeCluster) -> KubeCluster:
+    """The run's test cluster (tests/conftest.py): every test works in namespaces of its own."""
+    return kube_cluster
 
 
 class Api:

@@ -10,7 +10,7 @@ import signal
 import socket
 import tarfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,29 +21,23 @@ from backend.runtime.base import (
     FileMissing,
     PathRefused,
     PortSpec,
+    PortUnavailable,
     RuntimeFailure,
     RuntimeStatus,
     SandboxSpec,
 )
 from backend.runtime.kubernetes import KubernetesRuntime, kubernetes_runtime, manifests
 from backend.settings import load_settings
-from tests.conftest import sandbox_dir
 from tests.support.in_process import served_in_process
 from tests.support.kube.cluster import KubeCluster
-from tests.support.kube.controller import AgentSandboxController
-from tests.support.kube.kubelet import LocalKubelet
 
 WAIT_SECONDS = 20
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
-    root = sandbox_dir(tmp_path_factory.mktemp("kube-runtime"))
-    with KubeCluster(
-        kubelet_factory=lambda store: LocalKubelet(root),
-        controller_factory=lambda store: AgentSandboxController(),
-    ) as cluster:
-        yield cluster
+@pytest.fixture
+def cluster(kube_cluster: KubeCluster) -> KubeCluster:
+    """The run's test cluster (tests/conftest.py): every test works in namespaces of its own."""
+    return kube_cluster
 
 
 @pytest.fixture
@@ -282,10 +276,15 @@ async def test_a_port_in_the_pod_is_reached_through_port_forward(runtime: Kubern
     )
     deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
     while True:
-        answer = await fetch(await runtime.connect_port(box.sandbox_id, 8000))
+        try:
+            answer = await fetch(await runtime.connect_port(box.sandbox_id, 8000))
+        except PortUnavailable:  # the server is still starting
+            answer = b""
         if b"pod-page" in answer or asyncio.get_running_loop().time() > deadline:
             break
-        await asyncio.sleep(0.1)  # the server is still starting: the forward was closed
+        await asyncio.sleep(0.1)
+    with pytest.raises(PortUnavailable, match="nothing is listening on port 8001"):
+        await runtime.connect_port(box.sandbox_id, 8001)
     assert answer.startswith(b"HTTP/1.0 200") and b"pod-page" in answer
     await runtime.delete(box.sandbox_id)
 

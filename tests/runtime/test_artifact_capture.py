@@ -17,6 +17,8 @@ from backend.auth.models import SYSTEM
 from backend.errors import NotFound
 from tests.runtime.conftest import run
 
+pytestmark = pytest.mark.both_runtimes
+
 
 @pytest.fixture
 async def sandbox(world):

@@ -9,6 +9,8 @@ import pytest
 
 from tests.runtime.conftest import run
 
+pytestmark = pytest.mark.both_runtimes
+
 
 @pytest.fixture
 async def sandbox(world):
@@ -57,6 +59,7 @@ async def test_escaping_paths_are_refused(world, sandbox, path):
     assert response.status_code == 400
 
 
+@pytest.mark.local_runtime_only
 async def test_symlinks_that_leave_are_refused(world, sandbox, tmp_path):
     secret = tmp_path / "server-secret.txt"
     secret.write_text("do not leak")

@@ -26,6 +26,7 @@ from backend.services import build_services
 PORT = 8000
 IDLE_PORT = 8001  # declared, nothing listens
 TOKEN = "preview-test-token"
+pytestmark = pytest.mark.both_runtimes
 
 # A small stdlib-only HTTP/1.1 + WebSocket server: echoes requests as JSON (with the
 # headers it received and its connection's peer), streams 1 MiB chunked at /big, dies

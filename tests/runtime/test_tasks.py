@@ -14,6 +14,8 @@ from backend.engines.task_runner import HEAD_BYTES, TaskRunner
 from backend.tasks import service as tasks
 from backend.tasks.output import task_output_store
 
+pytestmark = pytest.mark.both_runtimes
+
 
 @pytest.fixture
 async def sandbox(world):

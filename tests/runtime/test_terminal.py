@@ -21,6 +21,8 @@ from backend.services import build_services
 from backend.sessions.terminals import Scrollback
 from tests.runtime.conftest import serving
 
+pytestmark = pytest.mark.both_runtimes
+
 
 class Term:
     """A terminal client that asked for events: it knows its terminal, role and cursor."""

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from backend.runtime.base import (
     PathRefused,
     Persistence,
     Placement,
+    PortUnavailable,
     PtySession,
     RuntimeDescription,
     RuntimeEvent,
@@ -106,6 +108,7 @@ class KubernetesRuntime:
             "pods", cluster.core.list_pod_for_all_namespaces, names.MANAGED, self._owned_changed
         )
         self._known: set[tuple[str, str]] = set()  # namespaces, service accounts made
+        self._listening: dict[tuple[uuid.UUID, int], float] = {}  # port -> trusted until
 
     # -- what it is ----------------------------------------------------------------------
 
@@ -278,8 +281,11 @@ class KubernetesRuntime:
         return terminal
 
     async def connect_port(self, sandbox_id: uuid.UUID, port: int) -> socket.socket:
-        """A stream to the pod's port through the API server's port-forward."""
+        """A stream to the pod's port through the API server's port-forward. A forward to
+        a port nothing listens on is closed at once, with nothing to tell it from a quick
+        answer: so the pod's listening sockets are checked first (then trusted a while)."""
         namespace, pod = self._running_pod(sandbox_id)
+        await self._check_listening(sandbox_id, port)
         forward = await self.cluster.call(
             portforward,
             self.cluster.core.connect_get_namespaced_pod_portforward,
@@ -290,6 +296,15 @@ class KubernetesRuntime:
         sock = forward.socket(port)._socket  # one end of the relay's socketpair
         sock.setblocking(False)
         return sock
+
+    async def _check_listening(self, sandbox_id: uuid.UUID, port: int) -> None:
+        now = time.monotonic()
+        if self._listening.get((sandbox_id, port), 0.0) > now:
+            return
+        table = await self._run_script(sandbox_id, "ports", files.LISTENING, "")
+        if port not in files.listening_ports(table):
+            raise PortUnavailable(f"nothing is listening on port {port} in the sandbox")
+        self._listening[(sandbox_id, port)] = now + LISTENING_TRUSTED_SECONDS
 
     async def logs(self, sandbox_id: uuid.UUID, tail_lines: int) -> str:
         namespace, pod = self._pod_key(sandbox_id)
@@ -460,6 +475,7 @@ class KubernetesRuntime:
 
 
 MATCH_SCAN = 100_000  # workspace entries looked at for a glob, at most
+LISTENING_TRUSTED_SECONDS = 5.0  # a port seen listening is not checked again for this long
 
 
 class _AlreadyExists(Exception):

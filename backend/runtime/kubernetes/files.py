@@ -68,7 +68,11 @@ rm -rf -- "$name"
 MATCH = r"""
 find . -mindepth 1 -maxdepth 256 -printf '%y %s %T@ %P\0' | head -z -n "$LIMIT"
 """
+LISTENING = r"""
+cat /proc/net/tcp /proc/net/tcp6 2>/dev/null
+"""
 TYPES = {"f": "file", "d": "directory", "l": "symlink"}
+TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
 RunExec = Callable[..., Awaitable[ExecProcess]]
 
 
@@ -122,3 +126,13 @@ async def chunks_of(process: ExecProcess, path: str) -> AsyncIterator[bytes]:
     async for chunk in process.stdout():
         yield chunk
     check(await process.wait(), path)
+
+
+def listening_ports(table: bytes) -> set[int]:
+    """The TCP ports some socket listens on, from /proc/net/tcp and tcp6."""
+    ports = set()
+    for line in table.decode(errors="replace").splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == TCP_LISTEN and ":" in fields[1]:
+            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
