@@ -169,8 +169,7 @@ class KubernetesRuntime:
             await self._set_mode(sandbox, "Running")
             return RuntimeStatus("starting", current.ref, message="resuming")
         await self._prepare(spec)
-        created = await self.cluster.create("sandboxclaims", manifests.sandbox_claim(spec))
-        claim = created or claim
+        await self.cluster.create("sandboxclaims", manifests.sandbox_claim(spec))
         key = (spec.namespace, manifests.claim_name(spec))
         self._by_sandbox[spec.sandbox_id] = key
         ref = {"adapter": ADAPTER, "kind": "SandboxClaim", "namespace": key[0], "name": key[1]}
@@ -179,27 +178,14 @@ class KubernetesRuntime:
     async def _prepare(self, spec: SandboxSpec) -> None:
         """The namespace, service account, template and pool the claim needs (once each)."""
         if (spec.namespace, "") not in self._known:
-            await self._create_core("namespace", manifests.namespace(spec.namespace))
+            await self.cluster.create_core("namespace", manifests.namespace(spec.namespace))
             self._known.add((spec.namespace, ""))
         if (spec.namespace, spec.service_account) not in self._known:
             account = manifests.service_account(spec.namespace, spec.service_account)
-            await self._create_core("service_account", account)
+            await self.cluster.create_core("service_account", account)
             self._known.add((spec.namespace, spec.service_account))
         await self.cluster.create("sandboxtemplates", manifests.sandbox_template(spec))
         await self.cluster.create("sandboxwarmpools", manifests.warm_pool(spec, self.warm_pool))
-
-    async def _create_core(self, kind: str, body: dict[str, Any]) -> None:
-        core = self.cluster.core
-        namespace = body["metadata"].get("namespace")
-        create = getattr(core, f"create_{'namespaced_' if namespace else ''}{kind}")
-        args = (namespace, body) if namespace else (body,)
-        with contextlib.suppress(_AlreadyExists):
-            try:
-                await asyncio.to_thread(create, *args)
-            except Exception as exc:
-                if getattr(exc, "status", None) == 409:
-                    raise _AlreadyExists from None
-                raise RuntimeFailure(f"cannot create the {kind}: {exc}") from None
 
     async def stop(self, sandbox_id: uuid.UUID) -> None:
         sandbox = self._sandbox_of(self._claim_of(sandbox_id))
@@ -476,10 +462,6 @@ class KubernetesRuntime:
 
 MATCH_SCAN = 100_000  # workspace entries looked at for a glob, at most
 LISTENING_TRUSTED_SECONDS = 5.0  # a port seen listening is not checked again for this long
-
-
-class _AlreadyExists(Exception):
-    pass
 
 
 def _name(obj: dict[str, Any]) -> str:

@@ -83,10 +83,21 @@ class Cluster:
         """Create; an object that already exists is left as it is (None)."""
         namespace = body["metadata"]["namespace"]
         create = self.custom.create_namespaced_custom_object
+        return await self._create(create, CUSTOM[plural], VERSION, namespace, plural, body)
+
+    async def create_core(self, kind: str, body: dict) -> dict | None:
+        """Create a core object (`namespace`, `service_account`...), unless it exists."""
+        namespace = body["metadata"].get("namespace")
+        if namespace:
+            create = getattr(self.core, f"create_namespaced_{kind}")
+            return await self._create(create, namespace, body)
+        return await self._create(getattr(self.core, f"create_{kind}"), body)
+
+    async def _create(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:
-            return await asyncio.to_thread(create, CUSTOM[plural], VERSION, namespace, plural, body)
+            return await asyncio.to_thread(fn, *args)
         except kubernetes.client.ApiException as exc:
-            if exc.status == 409:
+            if exc.status == 409:  # already there: left as it is
                 return None
             raise _failure(exc) from None
 
