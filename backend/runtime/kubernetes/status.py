@@ -57,7 +57,8 @@ def observe(
     ready = condition(claim, "Ready")
     reason = ready.get("reason", "")
     message = ready.get("message") or reason
-    if ready.get("status") == "True":
+    pod_phase = ((pod or {}).get("status") or {}).get("phase")
+    if ready.get("status") == "True" and pod_phase == "Running":
         return RuntimeStatus(
             "running",
             ref,
@@ -73,7 +74,8 @@ def observe(
 
 
 def _progress(claim: dict[str, Any], pod: dict[str, Any] | None) -> str:
-    """Where start-up is, in words."""
+    """Where start-up is, in words. (A claim can say Ready before the watch on pods has
+    shown this pod running: it is not running for mbox until both agree.)"""
     if pod is None:
         return "waiting for agent-sandbox to create the pod"
     scheduled = condition(pod, "PodScheduled")
