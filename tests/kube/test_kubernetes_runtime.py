@@ -335,3 +335,14 @@ async def fetch(sock: socket.socket) -> bytes:
         return b""
     finally:
         writer.close()
+
+
+async def test_the_clusters_own_namespaces_are_refused(runtime: KubernetesRuntime):
+    for namespace, words in (
+        ("kube-system", "belongs to the cluster"),
+        ("default", "belongs to the cluster"),
+        ("Team_A", "is not a DNS label"),
+        ("x" * 64, "is not a DNS label"),
+    ):
+        with pytest.raises(RuntimeFailure, match=words):
+            await runtime.ensure(spec(namespace=namespace))

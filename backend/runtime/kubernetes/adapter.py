@@ -159,6 +159,7 @@ class KubernetesRuntime:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def ensure(self, spec: SandboxSpec) -> RuntimeStatus:
+        names.check_namespace(spec.namespace)
         await self._synced()
         current = await self.status(spec.sandbox_id)
         if current.phase in ("running", "starting"):

@@ -15,6 +15,8 @@ import re
 import uuid
 from typing import Any
 
+from backend.runtime.base import RuntimeFailure
+
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MBOX = "mbox"
 PROJECT_ID = "mbox.dev/project-id"
@@ -28,6 +30,20 @@ POD_NAME_ANNOTATION = "agents.x-k8s.io/pod-name"
 
 CONTAINER = "workspace"  # the sandbox's one container, and its volume
 MAX_SLUG = 40  # leaves room for "-<8 hex>-<6 hex>" within a 63-character label value
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# The cluster's own namespaces: a project naming one must not put sandboxes (or the
+# service accounts and templates mbox makes) beside the cluster's system components.
+RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "default")
+
+
+def check_namespace(namespace: str) -> None:
+    """A sandbox's namespace must be a DNS label, and not one of the cluster's own."""
+    if not DNS_LABEL.match(namespace):
+        raise RuntimeFailure(
+            f'namespace "{namespace}" is not a DNS label (a-z, 0-9, "-"; at most 63 characters)'
+        )
+    if namespace in RESERVED_NAMESPACES or namespace.startswith("kube-"):
+        raise RuntimeFailure(f'namespace "{namespace}" belongs to the cluster: choose another')
 
 
 def runtime_name(slug: str, object_id: uuid.UUID, blueprint: Any = None) -> str:
