@@ -59,7 +59,7 @@ from backend.runtime.kubernetes.exec import (
     wrapped,
 )
 from backend.runtime.kubernetes.informer import Informer
-from backend.runtime.kubernetes.status import ADAPTER, observe
+from backend.runtime.kubernetes.status import ADAPTER, observe, suspended
 from backend.runtime.workspace import matcher, parts
 
 CONTROLLER_PERMISSIONS = (
@@ -237,13 +237,11 @@ class KubernetesRuntime:
         namespace, pod = self._running_pod(sandbox_id)
         marker = pid_file()
         command = wrapped(argv, marker, cwd or ".", env or {})
-        client = await asyncio.to_thread(open_exec, self.cluster.core, namespace, pod, command)
+        client = await self._open_exec(namespace, pod, command)
 
         async def kill(script: str) -> None:
             with contextlib.suppress(Exception):
-                killer = await asyncio.to_thread(
-                    open_exec, self.cluster.core, namespace, pod, ["/bin/sh", "-c", script]
-                )
+                killer = await self._open_exec(namespace, pod, ["/bin/sh", "-c", script])
                 await asyncio.to_thread(killer.run_forever, 10)
 
         return PodProcess(client, marker, kill)
@@ -260,9 +258,7 @@ class KubernetesRuntime:
         namespace, pod = self._running_pod(sandbox_id)
         pairs = [f"{name}={value}" for name, value in (env or {}).items()]
         command = ["env", *pairs, *argv] if pairs else argv
-        client = await asyncio.to_thread(
-            open_exec, self.cluster.core, namespace, pod, command, tty=True
-        )
+        client = await self._open_exec(namespace, pod, command, tty=True)
         terminal = PodTerminal(client)
         terminal.resize(rows, cols)
         return terminal
@@ -337,9 +333,7 @@ class KubernetesRuntime:
             raise PathRefused("'.' is a directory")
         argv = files.command("write", files.WRITE, path, SIZE=len(data))
         namespace, pod = self._running_pod(sandbox_id)
-        client = await asyncio.to_thread(
-            open_exec, self.cluster.core, namespace, pod, argv, stdin=True
-        )
+        client = await self._open_exec(namespace, pod, argv, stdin=True)
         await asyncio.to_thread(send_stdin, client, data)
         await files.collect(PodProcess(client, "", self._no_signals), path)
 
@@ -372,7 +366,7 @@ class KubernetesRuntime:
 
     async def _start(self, sandbox_id: uuid.UUID, argv: list[str]) -> PodProcess:
         namespace, pod = self._running_pod(sandbox_id)
-        client = await asyncio.to_thread(open_exec, self.cluster.core, namespace, pod, argv)
+        client = await self._open_exec(namespace, pod, argv)
         return PodProcess(client, "", self._no_signals)
 
     async def _no_signals(self, script: str) -> None:
@@ -436,11 +430,26 @@ class KubernetesRuntime:
         return pod["metadata"]["namespace"], _name(pod)
 
     def _running_pod(self, sandbox_id: uuid.UUID) -> tuple[str, str]:
+        """The pod of a sandbox that runs: as `status` says (a suspended Sandbox's pod may
+        still be going away), and as the watch on pods last saw it."""
+        sandbox = self._sandbox_of(self._claim_of(sandbox_id))
         namespace, name = self._pod_key(sandbox_id)
         pod = self.pods.get(namespace, name) or {}
-        if (pod.get("status") or {}).get("phase") != "Running":
+        if suspended(sandbox) or (pod.get("status") or {}).get("phase") != "Running":
             raise RuntimeFailure("sandbox is not running")
         return namespace, name
+
+    async def _open_exec(self, namespace: str, pod: str, argv: list[str], **options: Any) -> Any:
+        """An exec stream to the pod; a pod gone meanwhile is a sandbox not running."""
+        try:
+            return await asyncio.to_thread(
+                open_exec, self.cluster.core, namespace, pod, argv, **options
+            )
+        except Exception as exc:  # the client raises ApiException or a WebSocket error
+            words = str(exc)
+            if "404" in words or "NotFound" in words:
+                raise RuntimeFailure("sandbox is not running") from None
+            raise RuntimeFailure(f"cannot exec into the pod: {words[:500]}") from None
 
     def _claim_changed(self, claim: dict[str, Any]) -> None:
         sandbox_id = (claim["metadata"].get("labels") or {}).get(names.SANDBOX_ID)
