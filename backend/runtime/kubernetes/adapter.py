@@ -59,7 +59,7 @@ from backend.runtime.kubernetes.exec import (
     wrapped,
 )
 from backend.runtime.kubernetes.informer import Informer
-from backend.runtime.kubernetes.status import ADAPTER, observe, suspended
+from backend.runtime.kubernetes.status import ADAPTER, claim_ref, observe, suspended
 from backend.runtime.workspace import matcher, parts
 
 CONTROLLER_PERMISSIONS = (
@@ -173,8 +173,7 @@ class KubernetesRuntime:
         await self.cluster.create("sandboxclaims", manifests.sandbox_claim(spec))
         key = (spec.namespace, manifests.claim_name(spec))
         self._by_sandbox[spec.sandbox_id] = key
-        ref = {"adapter": ADAPTER, "kind": "SandboxClaim", "namespace": key[0], "name": key[1]}
-        return RuntimeStatus("starting", ref, message="claim created")
+        return RuntimeStatus("starting", claim_ref(*key), message="claim created")
 
     async def _prepare(self, spec: SandboxSpec) -> None:
         """The namespace, service account, template and pool the claim needs (once each)."""

@@ -34,14 +34,9 @@ def condition(obj: dict[str, Any] | None, kind: str) -> dict[str, Any]:
     return {}
 
 
-def claim_ref(claim: dict[str, Any]) -> dict[str, str]:
-    metadata = claim["metadata"]
-    return {
-        "adapter": ADAPTER,
-        "kind": "SandboxClaim",
-        "namespace": metadata["namespace"],
-        "name": metadata["name"],
-    }
+def claim_ref(namespace: str, name: str) -> dict[str, str]:
+    """The sandbox's runtimeRef: its claim."""
+    return {"adapter": ADAPTER, "kind": "SandboxClaim", "namespace": namespace, "name": name}
 
 
 def suspended(sandbox: dict[str, Any] | None) -> bool:
@@ -53,7 +48,7 @@ def observe(
 ) -> RuntimeStatus:
     if claim is None or claim["metadata"].get("deletionTimestamp") or suspended(sandbox):
         return RuntimeStatus("missing")  # nothing runs (gone, going, or stopped)
-    ref = claim_ref(claim)
+    ref = claim_ref(claim["metadata"]["namespace"], claim["metadata"]["name"])
     ready = condition(claim, "Ready")
     reason = ready.get("reason", "")
     message = ready.get("message") or reason
