@@ -52,6 +52,17 @@ SMOKE_RUNS = {
         ],
         180,
     ),
+    "kubernetes": (
+        [],
+        [
+            rf"converge 5 sandboxes \(kubernetes, fake kubelet\)\s+{NUMBER} s"
+            rf"\s+{NUMBER} API requests/sandbox",
+            rf"launch -> running \(local\)\s+p50\s+{NUMBER} ms",
+            rf"launch -> running \(kubernetes, cold pool\)\s+p50\s+{NUMBER} ms",
+            rf"launch -> running \(kubernetes, warm pool\)\s+p50\s+{NUMBER} ms",
+        ],
+        90,
+    ),
     # The production console (scripts/run reuses its build) in Chromium.
     "console": (
         ["--output", "{tmp_path}"],
