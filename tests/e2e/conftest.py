@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,17 +28,46 @@ CHROMIUM_ARGS = [
 # One server for every e2e test, run as a shared deployment would be: with a token. (Two
 # Reflex servers cannot run from one checkout at once: they share the .web build.)
 TOKEN = "e2e-token-5d1a"
+# A module marked with this gets a server on the Kubernetes runtime (the test cluster)
+# instead. pytest tears a session fixture down when its parameter changes, so the shared
+# server is stopped first; such modules run last, so that happens once.
+ON_KUBERNETES = pytest.mark.parametrize("server", ["kubernetes"], indirect=True)
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("mbox-data")
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    runtime = getattr(request, "param", "local")
+    data_dir = tmp_path_factory.mktemp(f"mbox-data-{runtime}")
     settings = {"MBOX_API_TOKEN": TOKEN}
+    if runtime == "kubernetes":
+        settings |= kubernetes_settings(request.getfixturevalue("kube_cluster"), data_dir.parent)
+    log = data_dir.parent / f"server-{runtime}.log"
     try:
-        with running_server(data_dir, data_dir.parent / "server.log", settings) as server:
+        with running_server(data_dir, log, settings) as server:
             yield server
     except ServerFailed as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+def kubernetes_settings(cluster: Any, directory: Path) -> dict[str, str]:
+    kubeconfig = cluster.kubeconfig(directory / "kubeconfig")
+    return {
+        "MBOX_RUNTIME": "kubernetes",
+        "MBOX_KUBECONFIG": str(kubeconfig),
+        "MBOX_KUBE_CONTEXT": "mbox-test",
+    }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the Kubernetes server last: the shared server then starts and stops once."""
+    items.sort(key=_on_kubernetes_server)  # stable: file order otherwise
+
+
+def _on_kubernetes_server(item: pytest.Item) -> bool:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return params.get("server") == "kubernetes"
 
 
 @pytest.fixture(scope="session")
