@@ -110,13 +110,18 @@ def _since(start: datetime | None, end: datetime | None) -> str:
 
 def _phases(row: SandboxRow) -> list[Phase]:
     requested, started, ready = row.requested_at, row.started_at, row.ready_at
+    scheduled = row.scheduled_at
     phases = [Phase("Requested", clock(requested), timestamp(requested), "")]
     if started:
         phases.append(
             Phase("Runtime started", clock(started), timestamp(started), _since(requested, started))
         )
+    if scheduled:  # placed on a node (on this host it is the start itself)
+        since = _since(started, scheduled)
+        phases.append(Phase("Scheduled", clock(scheduled), timestamp(scheduled), since))
     if ready:
-        phases.append(Phase("Ready", clock(ready), timestamp(ready), _since(started, ready)))
+        since = _since(scheduled or started, ready)
+        phases.append(Phase("Ready", clock(ready), timestamp(ready), since))
     if row.stopped_at and row.status in ("stopped", "failed"):
         since = ready or started or requested
         phases.append(

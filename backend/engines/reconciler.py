@@ -90,6 +90,7 @@ class Reconciler:
 
     async def _observed(self, sandbox: SandboxRow, observed: RuntimeStatus, **extra: Any) -> None:
         """Report what the runtime says of a sandbox meant to run (that it exists)."""
+        extra |= _newly_scheduled(sandbox, observed)
         if observed.phase == "running":
             if sandbox.status != "running" or sandbox.runtime_ref != observed.ref or extra:
                 await self._report_running(sandbox, observed, **extra)  # else: as it should be
@@ -124,6 +125,7 @@ class Reconciler:
         self, sandbox: SandboxRow, observed: RuntimeStatus, reason: str = "", **extra: Any
     ) -> None:
         fields: dict[str, Any] = {"status": "running", "runtime_ref": observed.ref, **extra}
+        fields |= _newly_scheduled(sandbox, observed)
         if sandbox.status != "running" or reason:  # newly ready (again)
             fields |= {"ready_at": observed.ready_at or utcnow(), "status_reason": reason}
             fields |= {"status_message": "", "last_activity_at": utcnow()}
@@ -167,3 +169,10 @@ def _sandboxes_named(keys: set[str] | None) -> set[uuid.UUID] | None:
         return None if keys is None else {uuid.UUID(key) for key in keys}
     except ValueError:
         return None
+
+
+def _newly_scheduled(sandbox: SandboxRow, observed: RuntimeStatus) -> dict[str, Any]:
+    """The scheduledAt to record, when the runtime says one that is not recorded yet."""
+    if observed.scheduled_at is None or observed.scheduled_at == sandbox.scheduled_at:
+        return {}
+    return {"scheduled_at": observed.scheduled_at}

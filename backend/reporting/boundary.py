@@ -267,8 +267,25 @@ def _runtime(template: TemplateRow, runtime: RuntimeDescription) -> BoundaryRunt
             f"cpu: {isolation.cpu.text()}",
             f"user: {isolation.uids_text()}",
             f"syscalls: {isolation.syscalls.text()}",
+            *_cluster_only(template, runtime),
         ],
     )
+
+
+def _cluster_only(template: TemplateRow, runtime: RuntimeDescription) -> list[str]:
+    """What the template asks that only a cluster honours, when this runtime does not: one
+    that does not run the image has no container runtime to pick nor pods to keep warm."""
+    asked = [
+        name
+        for name, value in (
+            ("runtimeClassName", template.runtime_class_name),
+            ("warmPoolSize", template.warm_pool_size),
+        )
+        if value not in ("", None)
+    ]
+    if not asked or runtime.image.pulled:
+        return []
+    return [f"{' and '.join(asked)}: recorded, ignored by this runtime (Kubernetes only)"]
 
 
 def _disk_fact(template: TemplateRow, runtime: RuntimeDescription) -> str:

@@ -80,6 +80,12 @@ class SandboxSpec:
     # that pass them on; storage_bytes and cpu_millis are the same, parsed.
     requests: Mapping[str, str] = field(default_factory=dict)
     expires_at: datetime | None = None  # the lease (TTL): a cluster can expire it by itself
+    # Kubernetes only: the pod's RuntimeClass ("": the cluster's default), the template's
+    # warm pool size (None: the server's), and Secrets as (name, key or "" for all keys),
+    # projected into the pod as references (the cluster reads them, never mbox).
+    runtime_class_name: str = ""
+    warm_pool_size: int | None = None
+    secret_refs: tuple[tuple[str, str], ...] = ()
 
     @property
     def egress_allowed(self) -> bool:
@@ -100,6 +106,7 @@ class RuntimeStatus:
     message: str = ""
     exit_code: int | None = None
     started_at: datetime | None = None
+    scheduled_at: datetime | None = None  # placed (a cluster: on a node)
     ready_at: datetime | None = None
 
 

@@ -599,7 +599,11 @@ class LocalRuntime:
         sandbox_id = box.spec.sandbox_id
         ref = {"adapter": ADAPTER, "kind": "Sandbox", "namespace": "local", "name": str(sandbox_id)}
         if box.running:
-            return RuntimeStatus("running", ref, started_at=box.started_at, ready_at=box.started_at)
+            # Nothing places it: it runs here the moment it starts.
+            started = box.started_at
+            return RuntimeStatus(
+                "running", ref, started_at=started, scheduled_at=started, ready_at=started
+            )
         message = f"main process exited with code {box.exit_code}"
         if box.exit_code:  # say why, in the program's own last words
             last = _tail_lines(self._home(sandbox_id) / LOG_NAME, 1).strip()

@@ -63,6 +63,7 @@ class SandboxRow(SQLModel, table=True):
     # Phase timestamps, so a user can see where start-up time went.
     requested_at: datetime | None = timestamp_field(nullable=True)
     started_at: datetime | None = timestamp_field(nullable=True)
+    scheduled_at: datetime | None = timestamp_field(nullable=True)
     ready_at: datetime | None = timestamp_field(nullable=True)
     stopped_at: datetime | None = timestamp_field(nullable=True)
     # Lifetime: the lease deadline (TTL / renew) and the last observed activity (idle).
@@ -119,9 +120,11 @@ class Sandbox(PublicModel):
     runtime_ref: RuntimeRef | None = None
     ports: list[SandboxPort] | None = None
     metadata: Any = SchemaField(default_factory=dict)
-    # Where start-up time went: asked for, runtime start began, ready; and when it stopped.
+    # Where start-up time went: asked for, runtime start began, placed (on a node), ready;
+    # and when it stopped.
     requested_at: datetime | None = None
     started_at: datetime | None = None
+    scheduled_at: datetime | None = None
     ready_at: datetime | None = None
     stopped_at: datetime | None = None
     # Lifetime: when the lease ends (TTL) and the last activity seen (idle timeout).

@@ -245,7 +245,8 @@ def start_sandbox(db: Session, *, principal: Principal, sandbox_id: uuid.UUID) -
         sandbox.status_message = ""
         sandbox.requested_at = now
         sandbox.last_activity_at = now
-        sandbox.started_at = sandbox.ready_at = sandbox.stopped_at = None
+        sandbox.started_at = sandbox.scheduled_at = None
+        sandbox.ready_at = sandbox.stopped_at = None
     sandbox.updated_at = now
     record(db, principal, "sandbox.started", sandbox)
     commit(db)
@@ -439,6 +440,9 @@ def sandbox_spec(sandbox: SandboxRow, template: TemplateRow) -> SandboxSpec:
             if value.strip()
         },
         expires_at=sandbox.expires_at,
+        runtime_class_name=template.runtime_class_name,
+        warm_pool_size=template.warm_pool_size,
+        secret_refs=tuple((ref["name"], ref.get("key") or "") for ref in template.secret_refs),
     )
 
 

@@ -59,6 +59,10 @@ class TemplateRow(SQLModel, table=True):
     network_policy: str = "default"
     egress_allow: list[str] = json_field(list)  # CIDRs, see backend/runtime/egress.py
     egress_deny: list[str] = json_field(list)
+    # Kubernetes only (the local runtime ignores both): the pod's RuntimeClass, and how
+    # many sandboxes its warm pool keeps ready (None: the server's kube_warm_pool).
+    runtime_class_name: str = ""
+    warm_pool_size: int | None = None
     lifecycle_policy: dict[str, Any] = json_field(dict)
     meta: Any = json_field(column="metadata")
     created_at: datetime = timestamp_field()
@@ -96,6 +100,7 @@ class EnvironmentTemplate(PublicModel):
             "secret_refs",
             "egress_allow",
             "egress_deny",
+            "runtime_class_name",
         }
     )
 
@@ -115,6 +120,8 @@ class EnvironmentTemplate(PublicModel):
     network_policy: str
     egress_allow: list[str] | None = None
     egress_deny: list[str] | None = None
+    runtime_class_name: str | None = None
+    warm_pool_size: int | None = None
     lifecycle_policy: Any = SchemaField(default_factory=dict)
     metadata: Any = SchemaField(default_factory=dict)
     created_at: datetime
@@ -148,6 +155,8 @@ class TemplateFields(RequestModel):
     network_policy: str | None = None
     egress_allow: list[str] | None = None
     egress_deny: list[str] | None = None
+    runtime_class_name: str | None = None
+    warm_pool_size: int | None = None  # null: the server's default pool size
     lifecycle_policy: Any = None
     metadata: Any = None
 

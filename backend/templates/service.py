@@ -36,6 +36,13 @@ SYSTEM_DIRECTORIES = (
 LIFECYCLE_KEYS = ("ttlSeconds", "idleTimeoutSeconds")
 MAX_COMMAND_ARGS = 64
 MAX_EGRESS_CIDRS = 64  # per list
+# A RuntimeClass name is a DNS subdomain (lower-case labels joined by dots).
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+MAX_DNS_SUBDOMAIN = 253
+MAX_WARM_POOL = 100  # as the server's kube_warm_pool
+# Fields whose null is a value (stored), not "keep": metadata, and a warm pool size that
+# goes back to the server's default.
+NULLABLE_FIELDS = ("metadata", "warm_pool_size")
 
 
 def list_templates(
@@ -130,9 +137,12 @@ def _ensure_unique_slug(db: Session, project_id: uuid.UUID | None, slug: str) ->
 
 
 def _apply_fields(template: TemplateRow, data: TemplateFields) -> None:
-    """Validate and copy every field the client sent (null keeps the stored value)."""
+    """Validate and copy every field the client sent (null keeps the stored value, except
+    in NULLABLE_FIELDS)."""
     sent = {name: getattr(data, name) for name in data.model_fields_set}
-    sent = {name: value for name, value in sent.items() if value is not None or name == "metadata"}
+    sent = {
+        name: value for name, value in sent.items() if value is not None or name in NULLABLE_FIELDS
+    }
     for name, value in sent.items():
         if name in _NORMALIZERS:
             setattr(template, _COLUMNS.get(name, name), _NORMALIZERS[name](value))
@@ -242,6 +252,23 @@ def _cidrs(field: str) -> Callable[[list[str]], list[str]]:
     return normalize
 
 
+def _runtime_class_name(value: str) -> str:
+    """A Kubernetes RuntimeClass (e.g. gvisor, kata-qemu); "" clears it."""
+    name = value.strip()
+    if name and (len(name) > MAX_DNS_SUBDOMAIN or not DNS_SUBDOMAIN.match(name)):
+        raise InvalidInput(
+            f"runtimeClassName must be a DNS subdomain name such as gvisor or kata-qemu "
+            f"(lower-case letters, digits, '-' and '.'; at most {MAX_DNS_SUBDOMAIN} characters)"
+        )
+    return name
+
+
+def _warm_pool_size(value: int | None) -> int | None:
+    if value is not None and not 0 <= value <= MAX_WARM_POOL:
+        raise InvalidInput(f"warmPoolSize must be between 0 and {MAX_WARM_POOL}")
+    return value
+
+
 def _lifecycle(value: Any) -> dict[str, int]:
     if not isinstance(value, dict):
         raise InvalidInput("lifecyclePolicy must be an object")
@@ -269,6 +296,8 @@ _NORMALIZERS = {
     "network_policy": _network_policy,
     "egress_allow": _cidrs("egressAllow"),
     "egress_deny": _cidrs("egressDeny"),
+    "runtime_class_name": _runtime_class_name,
+    "warm_pool_size": _warm_pool_size,
     "lifecycle_policy": _lifecycle,
     "metadata": metadata_value,
 }

@@ -3,14 +3,17 @@ functions from a `SandboxSpec` to the objects mbox writes.
 
 Per namespace, a Namespace and the sandbox's ServiceAccount (token automount off). Per
 template blueprint, a SandboxTemplate (the `workspace` container with a restrictive
-security context, requests and limits, the workspace volume claim, the network policy)
-and its SandboxWarmPool (0 replicas: a cold pool; claims reference a pool in v1beta1).
+security context, requests and limits, the workspace volume claim, the network policy,
+the RuntimeClass, the template's Secrets as references) and its SandboxWarmPool (the
+template's size, else the server's; 0 is a cold pool; claims reference a pool in v1beta1).
 Per sandbox, a SandboxClaim with the mbox ids as labels and the lease as its shutdown
 time. The agent-sandbox controller turns the claim into a Sandbox and its Pod.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import UTC
 from ipaddress import IPv4Network, ip_network
 from typing import Any
@@ -23,6 +26,7 @@ SANDBOX_GROUP = "agents.x-k8s.io"
 EXTENSIONS_GROUP = "extensions.agents.x-k8s.io"
 VERSION = "v1beta1"
 DEFAULT_WORKSPACE = "/workspace"
+SECRETS_DIR = "/run/secrets/mbox"  # a whole Secret is mounted at <SECRETS_DIR>/<its name>
 # DNS goes to the cluster's resolver in kube-system: without it no name resolves.
 DNS_RULE = {
     "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
@@ -65,11 +69,19 @@ def sandbox_template(spec: SandboxSpec) -> dict[str, Any]:
 
 def template_name(spec: SandboxSpec) -> str:
     slug = spec.template_slug or "template"
-    return names.runtime_name(slug, spec.template_id or spec.sandbox_id, blueprint(spec))
+    shape: Any = blueprint(spec)
+    if spec.warm_pool_size is not None:
+        # Existing objects are left as they are: a new size must name a new template and
+        # pool (the adapter then collects the old ones).
+        shape = {"blueprint": shape, "warmPoolSize": spec.warm_pool_size}
+    return names.runtime_name(slug, spec.template_id or spec.sandbox_id, shape)
 
 
 def warm_pool(spec: SandboxSpec, replicas: int = 0) -> dict[str, Any]:
-    """The template's pool: `replicas` sandboxes kept ready; 0 is a cold pool."""
+    """The template's pool: its warmPoolSize sandboxes kept ready, else `replicas` (the
+    server's default); 0 is a cold pool."""
+    if spec.warm_pool_size is not None:
+        replicas = spec.warm_pool_size
     name = template_name(spec)
     return {
         "apiVersion": f"{EXTENSIONS_GROUP}/{VERSION}",
@@ -138,7 +150,7 @@ def pod_spec(spec: SandboxSpec) -> dict[str, Any]:
         "name": names.CONTAINER,
         "image": spec.image,
         "workingDir": spec.working_dir or DEFAULT_WORKSPACE,
-        "env": [{"name": name, "value": value} for name, value in sorted(spec.env.items())],
+        "env": env(spec),
         "ports": [
             {"name": port.name, "containerPort": port.port, "protocol": port.protocol.upper()}
             for port in spec.ports
@@ -152,15 +164,70 @@ def pod_spec(spec: SandboxSpec) -> dict[str, Any]:
     }
     if spec.command:
         container["command"] = list(spec.command)
-    if spec.requests.get("storage"):
-        mount = {"name": names.CONTAINER, "mountPath": spec.working_dir or DEFAULT_WORKSPACE}
-        container["volumeMounts"] = [mount]
-    return {
+    mounts = volume_mounts(spec)
+    if mounts:
+        container["volumeMounts"] = mounts
+    pod: dict[str, Any] = {
         "serviceAccountName": spec.service_account,
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "containers": [container],
     }
+    volumes = list(secret_volumes(spec).values())
+    if volumes:
+        pod["volumes"] = volumes
+    if spec.runtime_class_name:
+        pod["runtimeClassName"] = spec.runtime_class_name
+    return pod
+
+
+def volume_mounts(spec: SandboxSpec) -> list[dict[str, Any]]:
+    """The workspace claim's mount (when it has one), then each whole Secret's, read-only."""
+    mounts = []
+    if spec.requests.get("storage"):
+        mounts.append({"name": names.CONTAINER, "mountPath": spec.working_dir or DEFAULT_WORKSPACE})
+    mounts += [
+        {"name": volume["name"], "mountPath": secret_path(secret), "readOnly": True}
+        for secret, volume in secret_volumes(spec).items()
+    ]
+    return mounts
+
+
+def env(spec: SandboxSpec) -> list[dict[str, Any]]:
+    """The template's variables, then one per Secret key it references (the cluster reads
+    the Secret, never mbox); a Secret's variable replaces a plain one of the same name."""
+    found: dict[str, dict[str, Any]] = {
+        name: {"name": name, "value": value} for name, value in sorted(spec.env.items())
+    }
+    for secret, key in spec.secret_refs:
+        if key:
+            name = secret_env_name(key)
+            found.pop(name, None)
+            found[name] = {
+                "name": name,
+                "valueFrom": {"secretKeyRef": {"name": secret, "key": key}},
+            }
+    return list(found.values())
+
+
+def secret_env_name(key: str) -> str:
+    """`tls.crt` -> `TLS_CRT`: a Secret key as an environment variable's name."""
+    return re.sub(r"[^A-Z0-9_]", "_", key.upper())
+
+
+def secret_volumes(spec: SandboxSpec) -> dict[str, dict[str, Any]]:
+    """A volume per Secret referenced whole (no key), by Secret name. A volume's name is a
+    DNS label and a Secret's name may not be one: it is named by a hash."""
+    volumes = {}
+    for secret, key in spec.secret_refs:
+        if not key and secret not in volumes:
+            digest = hashlib.sha256(secret.encode()).hexdigest()[:10]
+            volumes[secret] = {"name": f"secret-{digest}", "secret": {"secretName": secret}}
+    return volumes
+
+
+def secret_path(secret: str) -> str:
+    return f"{SECRETS_DIR}/{secret}"
 
 
 def resources(spec: SandboxSpec) -> dict[str, Any]:

@@ -53,11 +53,13 @@ def observe(
     reason = ready.get("reason", "")
     message = ready.get("message") or reason
     pod_phase = ((pod or {}).get("status") or {}).get("phase")
+    scheduled_at = _scheduled_at(pod)
     if ready.get("status") == "True" and pod_phase == "Running":
         return RuntimeStatus(
             "running",
             ref,
             started_at=_time((pod or {}).get("status", {}).get("startTime")),
+            scheduled_at=scheduled_at,
             ready_at=_time(ready.get("lastTransitionTime")),
         )
     exit_code = _exit_code(pod)
@@ -65,7 +67,14 @@ def observe(
         return RuntimeStatus("exited", ref, message=message, exit_code=exit_code)
     if reason in TERMINAL_REASONS:
         return RuntimeStatus("failed", ref, message=f"{reason}: {message}")
-    return RuntimeStatus("starting", ref, message=_progress(claim, pod) or message)
+    progress = _progress(claim, pod) or message
+    return RuntimeStatus("starting", ref, message=progress, scheduled_at=scheduled_at)
+
+
+def _scheduled_at(pod: dict[str, Any] | None) -> datetime | None:
+    """When the pod was bound to a node (its PodScheduled condition turned True)."""
+    scheduled = condition(pod, "PodScheduled")
+    return _time(scheduled.get("lastTransitionTime")) if scheduled.get("status") == "True" else None
 
 
 def _progress(claim: dict[str, Any], pod: dict[str, Any] | None) -> str:
