@@ -7,6 +7,7 @@ SQLite tests copy a migrated file.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from backend.db import Database
 from backend.models import metadata
 from backend.runtime import create_runtime
-from backend.runtime.base import RuntimeAdapter
+from backend.runtime.base import RuntimeAdapter, RuntimeStatus, SandboxSpec
 from backend.settings import Settings, load_settings
 from tests.support.postgres import PostgresCluster
 
@@ -120,13 +121,24 @@ def sandbox_dir(tmp_path: Path) -> Path:
     return root
 
 
-ADAPTERS = ("local", "kubernetes")
+# A real cluster's kubeconfig (and context, default its current one): opt-in, see README.
+REAL_KUBECONFIG = "MBOX_TEST_KUBECONFIG"
+REAL_CONTEXT = "MBOX_TEST_KUBE_CONTEXT"
+# The suites' templates say image "local" (ignored by the local runtime and the test
+# kubelet); a real cluster's nodes pull this instead (python3, sh and GNU find).
+REAL_IMAGE = "MBOX_TEST_KUBE_IMAGE"
+ADAPTERS = (
+    "local",
+    "kubernetes",
+    pytest.param("real-kubernetes", marks=pytest.mark.kubernetes),
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests marked `both_runtimes` run on the local runtime and on the Kubernetes runtime
-    (against the test cluster), except those marked `local_runtime_only` (they look at the
-    host side of a local sandbox)."""
+    (against the test cluster; also against a real one, marked `kubernetes`, when
+    MBOX_TEST_KUBECONFIG is set), except those marked `local_runtime_only` (they look at
+    the host side of a local sandbox)."""
     definition = metafunc.definition
     if (
         definition.get_closest_marker("both_runtimes")
@@ -136,17 +148,42 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("runtime", ADAPTERS, indirect=True)
 
 
+@pytest.hookimpl(trylast=True)  # after `-m` has deselected what it does not want
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The Kubernetes runtime's runs use SQLite only: the database is not what they test."""
-    kept = [item for item in items if not _kubernetes_on_postgres(item)]
+    """The Kubernetes runtime's runs use SQLite only: the database is not what they test.
+    Without a real cluster, tests marked `kubernetes` are left out, unless `-m` asked for
+    them: then the run stops and says what to set (it must not pass having run nothing)."""
+    if not os.environ.get(REAL_KUBECONFIG) and any(
+        _asked_for_real_cluster(config, item) for item in items
+    ):
+        raise pytest.UsageError(
+            f"tests marked `kubernetes` need a real cluster: set {REAL_KUBECONFIG} to its "
+            f"kubeconfig (and {REAL_CONTEXT} to a context, default its current one); "
+            "see README.md, Test it"
+        )
+    kept = [item for item in items if not _left_out(item)]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept
 
 
-def _kubernetes_on_postgres(item: pytest.Item) -> bool:
+def _left_out(item: pytest.Item) -> bool:
     params = getattr(getattr(item, "callspec", None), "params", {})
-    return params.get("runtime") == "kubernetes" and params.get("database_url") == "postgres"
+    on_postgres = params.get("database_url") == "postgres"
+    if params.get("runtime") in ("kubernetes", "real-kubernetes") and on_postgres:
+        return True
+    return bool(item.get_closest_marker("kubernetes")) and not os.environ.get(REAL_KUBECONFIG)
+
+
+def _asked_for_real_cluster(config: pytest.Config, item: pytest.Item) -> bool:
+    """Whether `-m` keeps an item marked `kubernetes` only because of that mark."""
+    from _pytest.mark.expression import Expression
+
+    names = {mark.name for mark in item.iter_markers()}
+    if not config.option.markexpr or "kubernetes" not in names:
+        return False
+    others = names - {"kubernetes"}
+    return not Expression.compile(config.option.markexpr).evaluate(lambda name, **_: name in others)
 
 
 @pytest.fixture
@@ -155,15 +192,40 @@ async def runtime(
 ) -> AsyncIterator[RuntimeAdapter]:
     """A live runtime on the test's event loop; every sandbox it started is stopped after.
     The local runtime unless parametrized (see `both_runtimes`)."""
-    if getattr(request, "param", "local") == "kubernetes":
+    adapter = getattr(request, "param", "local")
+    if adapter == "kubernetes":
         cluster = request.getfixturevalue("kube_cluster")
         kubeconfig = cluster.kubeconfig(tmp_path / "kubeconfig")
         settings = settings.model_copy(
             update={"runtime": "kubernetes", "kubeconfig": kubeconfig, "kube_context": "mbox-test"}
         )
+    elif adapter == "real-kubernetes":
+        settings = settings.model_copy(update=real_cluster_settings())
     runtime = create_runtime(settings)
+    if adapter == "real-kubernetes":
+        pull_a_real_image(runtime, os.environ.get(REAL_IMAGE) or "python:3.12-slim")
     yield runtime
     await runtime.close()
+
+
+def real_cluster_settings() -> dict[str, Any]:
+    kubeconfig = Path(os.environ[REAL_KUBECONFIG]).expanduser()
+    if not kubeconfig.is_file():
+        pytest.fail(f"{REAL_KUBECONFIG}={kubeconfig}: no such file", pytrace=False)
+    context = os.environ.get(REAL_CONTEXT) or None
+    return {"runtime": "kubernetes", "kubeconfig": kubeconfig, "kube_context": context}
+
+
+def pull_a_real_image(runtime: RuntimeAdapter, image: str) -> None:
+    """Sandboxes of the suites' "local" image run `image` on the real cluster."""
+    ensure = runtime.ensure
+
+    async def ensure_pulling(spec: SandboxSpec) -> RuntimeStatus:
+        return await ensure(
+            dataclasses.replace(spec, image=image) if spec.image == "local" else spec
+        )
+
+    runtime.ensure = ensure_pulling  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")
