@@ -7,6 +7,7 @@ domains (the usage summary adds them up).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 # Kubernetes resource quantities: a number, then a binary (Ki..Ei) or decimal (n..E) suffix.
@@ -54,3 +55,16 @@ def format_quantity(value: Decimal, *, binary: bool) -> str:
         if scaled == scaled.to_integral_value():
             return f"{int(scaled)}{suffix}"
     return f"{int((value / _DECIMAL['n']).to_integral_value())}n"
+
+
+def add_quantities(texts: Iterable[str]) -> str | None:
+    """The sum of quantities, spelled like Kubernetes (binary when any was); None if one
+    does not parse."""
+    total, binary = Decimal(0), False
+    for text in texts:
+        parsed = parse_quantity(text)
+        if parsed is None:
+            return None
+        total += parsed[0]
+        binary = binary or parsed[1]
+    return format_quantity(total, binary=binary)

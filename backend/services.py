@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from backend.artifacts.content import ArtifactContent, artifact_content
 from backend.db import Database
+from backend.inventory.service import RuntimeInventory
 from backend.runtime import create_runtime
 from backend.runtime.base import RuntimeAdapter
 from backend.sandboxes.files import WorkspaceFiles
@@ -39,6 +40,7 @@ class Services:
     task_output: OutputStore  # task stdout/stderr files
     terminals: TerminalHub  # live terminals and their recordings
     preview_gate: PreviewGate  # preview link and sandbox caches
+    inventory: RuntimeInventory  # what the runtime made, the orphan audit and cleanup
 
     async def __aenter__(self) -> Services:
         return self
@@ -74,6 +76,7 @@ def build_services(
         task_output=task_output_store(settings),
         terminals=_terminal_hub(settings, database, runtime),
         preview_gate=PreviewGate(database),
+        inventory=RuntimeInventory(database, runtime),
     )
 
 

@@ -20,6 +20,7 @@ from backend.api import (
     policy,
     previews,
     projects,
+    runtime,
     sandboxes,
     sessions,
     system,
@@ -34,6 +35,7 @@ from backend.services import Services
 log = logging.getLogger("mbox.api")
 ROUTERS = (
     system,
+    runtime,
     audit,
     projects,
     policy,

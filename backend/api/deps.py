@@ -18,6 +18,7 @@ from backend.artifacts.content import ArtifactContent
 from backend.auth.models import Principal
 from backend.db import Database
 from backend.errors import InvalidInput, ServiceError, TooLarge
+from backend.inventory.service import RuntimeInventory
 from backend.runtime.base import RuntimeAdapter
 from backend.sandboxes.files import WorkspaceFiles
 from backend.sandboxes.runtime_access import RuntimeAccess
@@ -70,6 +71,7 @@ FilesDep = Annotated[WorkspaceFiles, Depends(_service("files"))]
 RuntimeAccessDep = Annotated[RuntimeAccess, Depends(_service("runtime_access"))]
 TaskOutputDep = Annotated[OutputStore, Depends(_service("task_output"))]
 TerminalsDep = Annotated[TerminalHub, Depends(_service("terminals"))]
+InventoryDep = Annotated[RuntimeInventory, Depends(_service("inventory"))]
 
 
 def get_db(services: ServicesDep) -> Iterator[Session]:

@@ -42,6 +42,8 @@ CAPABILITIES = [
     "artifact-client-upload",
     "lifecycle-ttl",
     "project-delete-cleanup-guard",
+    "runtime-orphan-audit",
+    "runtime-orphan-cleanup",
 ]
 
 

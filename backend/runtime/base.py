@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+from backend.runtime.inventory import ManagedResource, ResourceRef
+
 
 class RuntimeFailure(Exception):
     """The runtime could not do what was asked; the message is shown to the user."""
@@ -404,6 +406,14 @@ class RuntimeAdapter(Protocol):
         """Workspace paths matching a glob (`*` within a name, `**` across directories),
         sorted, at most `limit`; symlinks are never followed while walking."""
         ...
+
+    async def inventory(self) -> list[ManagedResource]:
+        """Every resource this runtime made that is still there (for the runtime inventory
+        and the orphan audit); read-only. RuntimeFailure if it cannot be listed."""
+
+    async def delete_resource(self, ref: ResourceRef) -> None:
+        """Delete one managed resource (gated orphan cleanup; the caller has checked it is
+        an orphan). Gone already is done; a kind it never makes is RuntimeFailure."""
 
     async def close(self) -> None:
         """Release what the adapter holds (the local runtime stops its sandboxes)."""

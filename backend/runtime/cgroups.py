@@ -98,6 +98,16 @@ class Cgroups:
             with contextlib.suppress(OSError):
                 join_file.parent.rmdir()
 
+    def groups(self) -> list[tuple[str, float]]:
+        """The sandbox groups that exist: (name, modification time)."""
+        parent = self.memory_parent
+        found = []
+        for group in parent.iterdir() if parent.is_dir() else ():
+            with contextlib.suppress(OSError):
+                if group.is_dir():
+                    found.append((group.name, group.stat().st_mtime))
+        return found
+
     def prune(self, now: float | None = None) -> None:
         """Remove empty groups left by sandboxes of a server that died (no processes remain:
         they died with it). Young groups are spared: another server on this host may have

@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backend.runtime import disk, egress, netns, pty, seccomp, workspace
+from backend.runtime import disk, egress, inventory, netns, pty, seccomp, workspace
 from backend.runtime.base import (
     Availability,
     CpuQuota,
@@ -80,6 +80,7 @@ from backend.runtime.base import (
     WorkspaceStream,
 )
 from backend.runtime.cgroups import Cgroups, join_prefix
+from backend.runtime.inventory import ManagedResource, ResourceRef
 from backend.runtime.pty import PtyProcess
 
 ADAPTER = "local"
@@ -385,6 +386,7 @@ class LocalRuntime:
         home = self._home(spec.sandbox_id)
         with _when_disk_full(DiskFull("no space left on the server's data disk for the sandbox")):
             uid = self._prepare(home)
+            _write_labels(home, spec)
             await self._attach_disk(spec, home, uid)
         if self._cgroups:
             cpu_millis = self.limits.cpu_millis if spec.cpu_millis is None else spec.cpu_millis
@@ -886,6 +888,87 @@ class LocalRuntime:
             )
         return DiskFull(f"no space left on the server's data disk: cannot write {path}")
 
+    # -- inventory (runtime inventory, orphan audit) ---------------------------------------
+
+    async def inventory(self) -> list[ManagedResource]:
+        """Per sandbox directory its workspace; per running sandbox its process tree; per
+        cgroup of a sandbox the group (a dead server's may be left)."""
+        return await asyncio.to_thread(self._inventory)
+
+    def _inventory(self) -> list[ManagedResource]:
+        found = []
+        for home in sorted(self.root.iterdir()) if self.root.is_dir() else ():
+            sandbox_id = _sandbox_id(home.name)
+            if sandbox_id is None or not home.is_dir():
+                continue  # the uid claims, spare disks
+            labels = _read_labels(home, sandbox_id)
+            box = self._boxes.get(sandbox_id)
+            found.append(self._workspace_resource(home, labels, box))
+            if box is not None and box.running:
+                found.append(self._process_resource(box, labels))
+        for name, modified in self._cgroups.groups() if self._cgroups else ():
+            labels = inventory.labels(sandbox_id=_sandbox_id(name))
+            ref = ResourceRef(ADAPTER, "Cgroup", ADAPTER, name)
+            found.append(ManagedResource(ref, "sandbox", labels, _at(modified)))
+        return found
+
+    def _workspace_resource(
+        self, home: Path, labels: Mapping[str, str], box: _Box | None
+    ) -> ManagedResource:
+        running = box is not None and box.running
+        capacity = ""
+        if disk.has_image(home):
+            capacity = str(disk.quota_bytes(home))
+        mount = inventory.StorageMount(
+            name="workspace",
+            mount_path=box.spec.working_dir if box else "",
+            phase="Mounted" if running and capacity else "Bound" if capacity else "Directory",
+            capacity=capacity,
+            storage_class="ext4 disk image" if capacity else "data dir",
+        )
+        observation = inventory.Observation(
+            runtime_name=home.name,
+            pod_phase="Running" if running else "Stopped",
+            storage=(mount,),
+        )
+        ref = ResourceRef(ADAPTER, "Workspace", ADAPTER, home.name)
+        created = _at(home.stat().st_ctime)
+        return ManagedResource(ref, "sandbox", labels, created, observation=observation)
+
+    def _process_resource(self, box: _Box, labels: Mapping[str, str]) -> ManagedResource:
+        spec = box.spec
+        observation = inventory.Observation(
+            runtime_name=str(spec.sandbox_id),
+            pod_count=1,
+            running_pod_count=1,
+            pod_name=f"pid {box.init_pid}",
+            pod_phase="Running",
+            containers_ready=1,
+            containers_total=1,
+            requests={name: value for name, value in spec.requests.items() if value},
+            ready_condition="True",
+        )
+        ref = ResourceRef(ADAPTER, "ProcessTree", ADAPTER, str(spec.sandbox_id))
+        own_ref = self._status(box).ref
+        return ManagedResource(
+            ref, "sandbox", labels, box.started_at, sandbox_ref=own_ref, observation=observation
+        )
+
+    async def delete_resource(self, ref: ResourceRef) -> None:
+        sandbox_id = _sandbox_id(ref.name)
+        if ref.adapter != ADAPTER or ref.namespace != ADAPTER or sandbox_id is None:
+            raise RuntimeFailure(f"not a resource of the local runtime: {ref.kind} {ref.name}")
+        if ref.kind == "Workspace":
+            await self.delete(sandbox_id)
+        elif ref.kind == "ProcessTree":
+            await self.stop(sandbox_id)
+        elif ref.kind == "Cgroup" and self._cgroups:
+            if sandbox_id in self._boxes:
+                raise RuntimeFailure("the cgroup is in use: delete the sandbox's process tree")
+            self._cgroups.remove(sandbox_id)
+        elif ref.kind != "Cgroup":
+            raise RuntimeFailure(f"the local runtime makes no {ref.kind}")
+
     # -- building blocks ----------------------------------------------------------------
 
     def _home(self, sandbox_id: uuid.UUID) -> Path:
@@ -1082,6 +1165,36 @@ async def _bridge(
 
 
 _FOUND: set[tuple[str, str]] = set()  # (tool, PATH it was found on)
+
+
+LABELS_NAME = "labels.json"  # in a sandbox's directory: the mbox ids it was made for
+
+
+def _write_labels(home: Path, spec: SandboxSpec) -> None:
+    ids = inventory.labels(
+        project_id=spec.project_id, sandbox_id=spec.sandbox_id, template_id=spec.template_id
+    )
+    (home / LABELS_NAME).write_text(json.dumps(ids))
+
+
+def _read_labels(home: Path, sandbox_id: uuid.UUID) -> dict[str, str]:
+    """The labels written at its first start (the directory's name, for one from before)."""
+    with contextlib.suppress(OSError, ValueError):
+        found = json.loads((home / LABELS_NAME).read_text())
+        if isinstance(found, dict):
+            return {str(key): str(value) for key, value in found.items()}
+    return inventory.labels(sandbox_id=sandbox_id)
+
+
+def _sandbox_id(name: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(name)
+    except ValueError:
+        return None
+
+
+def _at(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 def _installed(tool: str) -> bool:

@@ -55,6 +55,8 @@ def test_info_reports_only_what_is_implemented(client):
         "artifact-client-upload",
         "lifecycle-ttl",
         "project-delete-cleanup-guard",
+        "runtime-orphan-audit",
+        "runtime-orphan-cleanup",
     ]
     assert info["compatibility"] == {
         "minimumCliApiVersion": "v1alpha1",

@@ -48,7 +48,8 @@ from backend.runtime.base import (
     SyscallFilter,
     WorkspaceStream,
 )
-from backend.runtime.kubernetes import files, manifests, names
+from backend.runtime.inventory import ManagedResource, Observation, ResourceRef
+from backend.runtime.kubernetes import client, files, inventory, manifests, names
 from backend.runtime.kubernetes.client import Cluster
 from backend.runtime.kubernetes.exec import (
     PodProcess,
@@ -184,8 +185,10 @@ class KubernetesRuntime:
             account = manifests.service_account(spec.namespace, spec.service_account)
             await self.cluster.create_core("service_account", account)
             self._known.add((spec.namespace, spec.service_account))
-        await self.cluster.create("sandboxtemplates", manifests.sandbox_template(spec))
+        made = await self.cluster.create("sandboxtemplates", manifests.sandbox_template(spec))
         await self.cluster.create("sandboxwarmpools", manifests.warm_pool(spec, self.warm_pool))
+        if made is not None:  # a new blueprint: the template's earlier ones may be unused now
+            await self._collect(spec.namespace, replaced_by=manifests.template_name(spec))
 
     async def stop(self, sandbox_id: uuid.UUID) -> None:
         sandbox = self._sandbox_of(self._claim_of(sandbox_id))
@@ -202,7 +205,121 @@ class KubernetesRuntime:
         if claim is not None:
             metadata = claim["metadata"]
             await self.cluster.delete("sandboxclaims", metadata["namespace"], metadata["name"])
+            await self._collect(metadata["namespace"])
         self._by_sandbox.pop(sandbox_id, None)
+
+    async def _collect(self, namespace: str, replaced_by: str = "") -> None:
+        """Delete what mbox made in the namespace that nothing uses any more: a template
+        and its pool once no claim names the pool (a warm pool only once a newer
+        blueprint of its mbox template, `replaced_by`, took its place: warm pods are kept
+        on purpose), then the service accounts no remaining template runs as."""
+        claims = await self._listed("sandboxclaims", namespace)
+        used = {((c.get("spec") or {}).get("warmPoolRef") or {}).get("name") for c in claims}
+        replacing = (
+            await self.cluster.get("sandboxtemplates", namespace, replaced_by)
+            if replaced_by
+            else None
+        )
+        successor = _template_id(replacing) if replacing else None
+        for pool in await self._listed("sandboxwarmpools", namespace):
+            name = _name(pool)
+            warm = int((pool.get("spec") or {}).get("replicas") or 0) > 0
+            superseded = successor is not None and _template_id(pool) == successor
+            if name in used or name == replaced_by or (warm and not superseded):
+                continue
+            await self.cluster.delete("sandboxwarmpools", namespace, name)
+            await self.cluster.delete("sandboxtemplates", namespace, name)
+        await self._collect_accounts(namespace)
+
+    async def _collect_accounts(self, namespace: str) -> None:
+        templates = await self._listed("sandboxtemplates", namespace)
+        running_as = {
+            (((t.get("spec") or {}).get("podTemplate") or {}).get("spec") or {}).get(
+                "serviceAccountName"
+            )
+            for t in templates
+            if not t["metadata"].get("deletionTimestamp")
+        }
+        core = self.cluster.core
+        accounts = await self.cluster.call(
+            core.list_namespaced_service_account, namespace, label_selector=names.MANAGED
+        )
+        for account in accounts.items if accounts is not None else ():
+            name = account.metadata.name
+            if name not in running_as:
+                await self.cluster.call(core.delete_namespaced_service_account, name, namespace)
+                self._known.discard((namespace, name))
+
+    # -- inventory (runtime inventory, orphan audit) -------------------------------------
+
+    async def inventory(self) -> list[ManagedResource]:
+        """mbox's claims, templates and warm pools in every namespace (listed afresh: an
+        audit must not trust a cache), each claim observed through the informers' copies
+        of its Sandbox and Pods, and its volume claims."""
+        await self._synced()
+        listed = {plural: await self._listed(plural) for plural in inventory.KINDS}
+        pods = self.pods.items()
+        volumes = await self._volume_claims(pods)
+        found = []
+        for plural, objects in listed.items():
+            for obj in objects:
+                observation = None
+                if plural == "sandboxclaims":
+                    observation = self._observe_claim(obj, pods, volumes)
+                found.append(inventory.resource(plural, obj, observation))
+        return found
+
+    def _observe_claim(
+        self, claim: dict[str, Any], pods: list[dict[str, Any]], volumes: dict[str, dict]
+    ) -> Observation:
+        sandbox = self._sandbox_of(claim)
+        selector = ((sandbox or {}).get("status") or {}).get("selector", "")
+        namespace = claim["metadata"]["namespace"]
+        matched = [
+            pod
+            for pod in pods
+            if pod["metadata"].get("namespace") == namespace
+            and inventory.matches(selector, pod["metadata"].get("labels") or {})
+        ]
+        return inventory.observe_claim(claim, sandbox, matched, volumes)
+
+    async def _volume_claims(self, pods: list[dict[str, Any]]) -> dict[str, dict]:
+        """The PersistentVolumeClaims the pods mount, by namespace/name."""
+        namespaces = {
+            pod["metadata"].get("namespace", "")
+            for pod in pods
+            if any(
+                v.get("persistentVolumeClaim") for v in (pod.get("spec") or {}).get("volumes") or []
+            )
+        }
+        found: dict[str, dict] = {}
+        for namespace in sorted(namespaces):
+            listed = await self.cluster.call(
+                self.cluster.core.list_namespaced_persistent_volume_claim, namespace
+            )
+            for claim in self.cluster.plain(listed).get("items", []) if listed is not None else ():
+                found[claim["metadata"]["name"]] = claim
+        return found
+
+    async def delete_resource(self, ref: ResourceRef) -> None:
+        plural = inventory.PLURALS.get(ref.kind)
+        if ref.adapter != ADAPTER or plural is None:
+            raise RuntimeFailure(f"mbox does not delete {ref.kind} objects of {ref.adapter}")
+        await self.cluster.delete(plural, ref.namespace, ref.name)
+
+    async def _listed(self, plural: str, namespace: str = "") -> list[dict[str, Any]]:
+        """mbox's objects of a kind, in one namespace or all (a missing CRD says so)."""
+        group, custom = client.CUSTOM[plural], self.cluster.custom
+        if namespace:
+            call = (custom.list_namespaced_custom_object, group, manifests.VERSION, namespace)
+        else:
+            call = (custom.list_cluster_custom_object, group, manifests.VERSION)
+        found = await self.cluster.call(*call, plural, label_selector=names.MANAGED)
+        if found is None:
+            raise RuntimeFailure(
+                f"the cluster has no {plural}.{group}: is agent-sandbox installed?"
+            )
+        return found.get("items", [])
 
     async def status(self, sandbox_id: uuid.UUID) -> RuntimeStatus:
         await self._synced()
@@ -475,6 +592,10 @@ LISTENING_TRUSTED_SECONDS = 5.0  # a port seen listening is not checked again fo
 
 def _name(obj: dict[str, Any]) -> str:
     return obj["metadata"]["name"]
+
+
+def _template_id(obj: dict[str, Any]) -> str | None:
+    return (obj["metadata"].get("labels") or {}).get(names.TEMPLATE_ID)
 
 
 def _cluster_list(custom: Any, group: str, plural: str) -> Any:

@@ -16,12 +16,15 @@ import uuid
 from typing import Any
 
 from backend.runtime.base import RuntimeFailure
+from backend.runtime.inventory import (  # the labels are the inventory's: re-exported
+    MANAGED_BY,
+    MBOX,
+)
+from backend.runtime.inventory import PROJECT_ID as PROJECT_ID
+from backend.runtime.inventory import SANDBOX_ID as SANDBOX_ID
+from backend.runtime.inventory import TEMPLATE_ID as TEMPLATE_ID
+from backend.runtime.inventory import labels as labels
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
-MBOX = "mbox"
-PROJECT_ID = "mbox.dev/project-id"
-SANDBOX_ID = "mbox.dev/sandbox-id"
-TEMPLATE_ID = "mbox.dev/template-id"
 MANAGED = f"{MANAGED_BY}={MBOX}"  # the label selector of everything mbox made
 
 # agent-sandbox's own (see the reference doc, A7).
@@ -60,13 +63,3 @@ def blueprint_hash(blueprint: Any) -> str:
     """A stable hash of a JSON document (sorted keys)."""
     text = json.dumps(blueprint, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def labels(**ids: uuid.UUID | None) -> dict[str, str]:
-    """The managed-by label and the given mbox ids (project_id, sandbox_id, template_id)."""
-    keys = {"project_id": PROJECT_ID, "sandbox_id": SANDBOX_ID, "template_id": TEMPLATE_ID}
-    found = {MANAGED_BY: MBOX}
-    for name, value in ids.items():
-        if value is not None:
-            found[keys[name]] = str(value)
-    return found

@@ -1,0 +1,61 @@
+"""Runtime inventory routes: what the runtime made, the orphan audit, gated cleanup."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from backend.api.deps import Body, InventoryDep, PrincipalDep
+from backend.api.openapi import body, returns
+from backend.inventory.models import (
+    RuntimeOrphanAudit,
+    RuntimeOrphanCleanupRequest,
+    RuntimeOrphanCleanupResult,
+    RuntimeResourceList,
+)
+
+router = APIRouter(tags=["runtime"])
+
+# Exact-match filters, applied after listing (the contract's names).
+NamespaceFilter = Annotated[str | None, Query(alias="namespace", max_length=253)]
+KindFilter = Annotated[str | None, Query(alias="kind", max_length=63)]
+
+
+@router.get("/v1/runtime/resources", responses=returns(RuntimeResourceList))
+async def list_resources(
+    inventory: InventoryDep,
+    principal: PrincipalDep,
+    namespace: NamespaceFilter = None,
+    kind: KindFilter = None,
+) -> JSONResponse:
+    found = await inventory.resources(principal=principal, namespace=namespace, kind=kind)
+    return JSONResponse(found.to_json())
+
+
+@router.get("/v1/runtime/orphans", responses=returns(RuntimeOrphanAudit))
+async def list_orphans(
+    inventory: InventoryDep,
+    principal: PrincipalDep,
+    namespace: NamespaceFilter = None,
+    kind: KindFilter = None,
+) -> JSONResponse:
+    found = await inventory.orphans(principal=principal, namespace=namespace, kind=kind)
+    return JSONResponse(found.to_json())
+
+
+@router.post(
+    "/v1/runtime/orphans/cleanup",
+    responses=returns(RuntimeOrphanCleanupResult),
+    openapi_extra=body(RuntimeOrphanCleanupRequest),
+)
+async def cleanup_orphan(
+    inventory: InventoryDep,
+    principal: PrincipalDep,
+    namespace: NamespaceFilter = None,
+    kind: KindFilter = None,
+    data: RuntimeOrphanCleanupRequest = Body(RuntimeOrphanCleanupRequest),
+) -> JSONResponse:
+    done = await inventory.cleanup(principal=principal, data=data, namespace=namespace, kind=kind)
+    return JSONResponse(done.to_json())

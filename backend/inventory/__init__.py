@@ -1,0 +1,1 @@
+"""The runtime inventory: what the runtime made, the orphan audit, gated cleanup."""
