@@ -104,6 +104,17 @@ def parse_seconds(text: str, label: str) -> int | None:
     return int(text)
 
 
+def parse_pool_size(text: str) -> int | None:
+    """A warm pool size; empty is the server's default (the service checks the range)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidInput("Warm pool size must be a whole number") from None
+
+
 def ports_text(ports: list[dict[str, Any]]) -> str:
     return ", ".join(f"{p['name']}:{p['port']}" for p in ports)
 
@@ -146,6 +157,8 @@ class TemplateForm:
     network: str = "default"
     ttl: str = ""
     idle: str = ""
+    runtime_class: str = ""  # Kubernetes only, as warm_pool
+    warm_pool: str = ""
     make_default: bool = False
 
 
@@ -171,6 +184,8 @@ def form_of(row: TemplateRow) -> TemplateForm:
         network=row.network_policy,
         ttl=str(lifecycle.get("ttlSeconds") or ""),
         idle=str(lifecycle.get("idleTimeoutSeconds") or ""),
+        runtime_class=row.runtime_class_name,
+        warm_pool="" if row.warm_pool_size is None else str(row.warm_pool_size),
     )
 
 
@@ -192,7 +207,13 @@ def launch_fields(form: TemplateForm) -> dict[str, Any]:
         "secretRefs": parse_secret_refs(form.secrets),
         "networkPolicy": form.network,
         "lifecyclePolicy": {k: v for k, v in lifecycle.items() if v is not None},
+        "runtimeClassName": form.runtime_class,
     }
+
+
+def pool_fields(form: TemplateForm) -> dict[str, Any]:
+    """How many sandboxes to keep warm: not what runs, so it voids no validation."""
+    return {"warmPoolSize": parse_pool_size(form.warm_pool)}
 
 
 def labels(form: TemplateForm) -> dict[str, str]:

@@ -34,6 +34,7 @@ from state.template_form import (
     labels,
     launch_fields,
     meta_of,
+    pool_fields,
     ready_command,
     size_preset,
 )
@@ -168,6 +169,7 @@ def create_template(form: TemplateForm) -> str:
             "name": form.name,
             "slug": form.slug.strip() or None,
             **launch_fields(form),
+            **pool_fields(form),
             "metadata": {**labels(form), "validationStatus": "not_tested"},
         }
     )
@@ -193,7 +195,9 @@ def update_template(template_id: str, form: TemplateForm) -> str:
         meta = {**meta_of(row), **labels(form)}
         if fields != before:
             meta["validationStatus"] = "not_tested"
-        data = TemplateUpdate.model_validate({"name": form.name, **fields, "metadata": meta})
+        data = TemplateUpdate.model_validate(
+            {"name": form.name, **fields, **pool_fields(form), "metadata": meta}
+        )
         row = templates.update_template(db, principal=CONSOLE, template_id=row.id, data=data)
         return row.name
 

@@ -228,7 +228,9 @@ def form_text(label: str, name: str, *, placeholder: str = "", hint: str = "") -
     )
 
 
-def form_code(label: str, name: str, *, placeholder: str = "", hint: str = "") -> rx.Component:
+def form_code(
+    label: str, name: str, *, placeholder: str = "", hint: str = "", **props
+) -> rx.Component:
     id = f"template-{name.replace('_', '-')}"
     control = code_input(
         id=id,
@@ -236,6 +238,7 @@ def form_code(label: str, name: str, *, placeholder: str = "", hint: str = "") -
         placeholder=placeholder,
         value=getattr(form, name),
         on_change=lambda value: TemplatesState.set_field(name, value),
+        **props,
     )
     return field(label, control, *([field_hint(hint)] if hint else []), html_for=id, width="100%")
 
@@ -397,6 +400,21 @@ def advanced() -> rx.Component:
                     "idle",
                     placeholder="none",
                     hint="Stops a sandbox with no activity.",
+                ),
+            ),
+            pair(
+                form_code(
+                    "Runtime class",
+                    "runtime_class",
+                    placeholder="gvisor",
+                    hint="Kubernetes RuntimeClass of the pod; empty: the cluster's default.",
+                ),
+                form_code(
+                    "Warm pool size",
+                    "warm_pool",
+                    placeholder="server default",
+                    hint="Kubernetes: sandboxes kept ready, 0 to 100.",
+                    type="number",  # the range is the service's to check (its words)
                 ),
             ),
             spacing="3",

@@ -83,3 +83,14 @@ def test_scheduled_at_is_reported_and_cleared_on_start(client, api, database):
     assert client.post(f"{path}/stop").status_code == 200
     started = client.post(f"{path}/start").json()
     assert "scheduledAt" not in started
+
+
+def test_the_local_boundary_says_it_ignores_the_kubernetes_fields(client, api):
+    plain, sized = api.template(), api.template(runtimeClassName="gvisor", warmPoolSize=2)
+    facts = {
+        template["id"]: client.get(f"/v1/templates/{template['id']}/boundary").json()["runtime"]
+        for template in (plain, sized)
+    }
+    ignored = "runtimeClassName and warmPoolSize: recorded, ignored by this runtime"
+    assert not any(ignored in fact for fact in facts[plain["id"]]["isolation"])
+    assert facts[sized["id"]]["isolation"][-1].startswith(ignored)

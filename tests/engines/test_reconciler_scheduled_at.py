@@ -1,0 +1,61 @@
+"""The reconciler records a sandbox's scheduledAt as soon as the runtime reports one: while
+the sandbox is still starting (a cluster has placed its pod) and when it is running."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from starlette.testclient import TestClient
+
+from backend.engines.reconciler import Reconciler
+from backend.runtime.base import RuntimeStatus, SandboxSpec
+from tests.api.conftest import Api, build_api
+
+REF = {"adapter": "staged", "kind": "SandboxClaim", "namespace": "team", "name": "box"}
+SCHEDULED = datetime(2026, 12, 2, 10, 0, 5, tzinfo=UTC)
+READY = datetime(2026, 12, 2, 10, 0, 9, tzinfo=UTC)
+
+
+class StagedRuntime:
+    """Starts sandboxes in steps, as a cluster does; the test says what is true now."""
+
+    name = "staged"
+
+    def __init__(self) -> None:
+        self.now: dict[uuid.UUID, RuntimeStatus] = {}
+
+    async def status(self, sandbox_id: uuid.UUID) -> RuntimeStatus:
+        return self.now.get(sandbox_id, RuntimeStatus("missing"))
+
+    async def ensure(self, spec: SandboxSpec) -> RuntimeStatus:
+        self.now[spec.sandbox_id] = RuntimeStatus("starting", REF, message="claim created")
+        return self.now[spec.sandbox_id]
+
+
+async def test_scheduled_at_is_recorded_while_starting_and_kept_once_running(settings, database):
+    api = Api(TestClient(build_api(settings, database)))
+    sandbox = api.sandbox(api.project(), api.template())
+    sandbox_id = uuid.UUID(sandbox["id"])
+    path = f"/v1/sandboxes/{sandbox['id']}"
+    runtime = StagedRuntime()
+    reconciler = Reconciler(database, runtime)
+
+    await reconciler.reconcile_once()
+    claimed = api.client.get(path).json()
+    assert claimed["status"] == "pending" and "scheduledAt" not in claimed
+
+    runtime.now[sandbox_id] = RuntimeStatus(
+        "starting", REF, message="pulling", scheduled_at=SCHEDULED
+    )
+    await reconciler.reconcile_once()
+    placed = api.client.get(path).json()
+    assert placed["status"] == "pending"
+    assert datetime.fromisoformat(placed["scheduledAt"]) == SCHEDULED
+
+    runtime.now[sandbox_id] = RuntimeStatus("running", REF, scheduled_at=SCHEDULED, ready_at=READY)
+    await reconciler.reconcile_once()
+    running = api.client.get(path).json()
+    assert running["status"] == "running"
+    assert datetime.fromisoformat(running["scheduledAt"]) == SCHEDULED
+    assert datetime.fromisoformat(running["readyAt"]) == READY
