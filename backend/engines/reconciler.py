@@ -85,6 +85,9 @@ class Reconciler:
                 await self._report(sandbox, status="stopped")
         elif observed.phase == "missing":
             await self._start(sandbox, template)
+        elif _failed_before_started(sandbox, observed):  # started again: replace what failed
+            await self.runtime.delete(sandbox.id)
+            await self._start(sandbox, template)
         else:
             await self._observed(sandbox, observed)
 
@@ -161,6 +164,15 @@ class Reconciler:
             acted_on=sandbox.desired_state,
             **fields,
         )
+
+
+def _failed_before_started(sandbox: SandboxRow, observed: RuntimeStatus) -> bool:
+    """A runtime that failed for good before the user last asked the sandbox to run (a
+    claim agent-sandbox gave up on): that start asks for a new one."""
+    failed_at, asked_at = observed.failed_at, sandbox.requested_at
+    if observed.phase != "failed" or failed_at is None or asked_at is None:
+        return False
+    return failed_at < asked_at
 
 
 def _sandboxes_named(keys: set[str] | None) -> set[uuid.UUID] | None:

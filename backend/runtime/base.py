@@ -110,6 +110,7 @@ class RuntimeStatus:
     started_at: datetime | None = None
     scheduled_at: datetime | None = None  # placed (a cluster: on a node)
     ready_at: datetime | None = None
+    failed_at: datetime | None = None  # when it failed for good (a start asked later replaces it)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,8 @@ def observe(
     if exit_code is not None:
         return RuntimeStatus("exited", ref, message=message, exit_code=exit_code)
     if reason in TERMINAL_REASONS:
-        return RuntimeStatus("failed", ref, message=f"{reason}: {message}")
+        failed_at = _time(ready.get("lastTransitionTime"))
+        return RuntimeStatus("failed", ref, message=f"{reason}: {message}", failed_at=failed_at)
     progress = _progress(claim, pod) or message
     return RuntimeStatus("starting", ref, message=progress, scheduled_at=scheduled_at)
 
