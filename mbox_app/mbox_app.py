@@ -13,9 +13,10 @@ from backend.api.app import create_api
 from backend.api.middleware import WebGuardMiddleware
 from backend.server import background_engines, get_services
 from backend.settings import get_settings
-from mbox_app.pages import audit, projects, sandbox, sandboxes, templates, upcoming
+from mbox_app.pages import audit, projects, runtime, sandbox, sandboxes, templates, upcoming
 from state.audit import AuditState
 from state.projects import ProjectsState
+from state.runtime import RuntimeState
 from state.sandbox import SandboxState
 from state.sandboxes import SandboxesState
 from state.templates import TemplatesState
@@ -51,6 +52,7 @@ app.add_page(
     templates.page, route="/templates", title="Templates · mbox", on_load=TemplatesState.load
 )
 app.add_page(audit.page, route="/audit", title="Audit · mbox", on_load=AuditState.load)
+app.add_page(runtime.page, route="/runtime", title="Runtime · mbox", on_load=RuntimeState.load)
 for area in upcoming.UPCOMING:
     app.add_page(
         lambda area=area: upcoming.page(area), route=f"/{area.key}", title=f"{area.title} · mbox"

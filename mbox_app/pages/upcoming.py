@@ -55,14 +55,6 @@ UPCOMING = (
         "Named API tokens will live here: scopes, prefix, last use, expiry and revocation. "
         "A new token's secret is shown once.",
     ),
-    Upcoming(
-        "runtime",
-        "Runtime",
-        "The runtime adapter and the resources it manages.",
-        "server",
-        "The runtime inventory will live here: managed sandboxes and resources, their "
-        "observed state and requests, and orphans awaiting cleanup.",
-    ),
 )
 
 
