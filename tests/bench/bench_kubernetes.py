@@ -53,9 +53,12 @@ from tests.support.kube.controller import CLAIM_UID, LAUNCH_TYPE, AgentSandboxCo
 from tests.support.kube.kubelet import LocalKubelet
 
 MAX_REQUESTS_PER_SANDBOX = 10
-PER_PROJECT = 250  # sandboxes per project: a project's list shows them all (at most 500)
+# Sandboxes per project, and so per namespace: the controller simulator lists a namespace's
+# Sandboxes at every change of one (its cost grows with their square).
+PER_PROJECT = 50
 IN_FLIGHT = 8  # concurrent creates
 NAMESPACE = "bench"
+CONVERGE_TIMEOUT, CONVERGE_TIMEOUT_PER_SANDBOX = 60.0, 0.5  # seconds, on a busy machine
 POOL_TIMEOUT = 60.0  # seconds for a warm pool to refill, on a busy machine
 
 
@@ -152,8 +155,8 @@ def warm_launches(cluster: KubeCluster) -> int:
 
 
 async def launch_fields(server: BenchServer, project: str = NAMESPACE) -> dict:
-    """A project (in the bench namespace) and a template: what a launch names."""
-    found = await server.post("/v1/projects", {"name": project, "defaultNamespace": NAMESPACE})
+    """A project (in its own namespace) and a template: what a launch names."""
+    found = await server.post("/v1/projects", {"name": project, "defaultNamespace": project})
     template = await server.post("/v1/templates", {"name": project, "image": "local"})
     return {"projectId": found["id"], "templateId": template["id"]}
 
@@ -216,7 +219,7 @@ async def create_sandboxes(server: BenchServer, count: int) -> list[str]:
 
 
 async def until_all_running(server: BenchServer, projects: list[str], count: int) -> None:
-    deadline = time.monotonic() + 30 + 0.3 * count
+    deadline = time.monotonic() + CONVERGE_TIMEOUT + CONVERGE_TIMEOUT_PER_SANDBOX * count
     while True:
         statuses: Counter = Counter()
         for project in projects:
