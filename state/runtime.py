@@ -117,6 +117,10 @@ def _words(values: dict[str, str] | None) -> str:
     return " · ".join(f"{name} {value}" for name, value in sorted((values or {}).items()))
 
 
+def _desired(count: int) -> str:
+    return f"{count} desired" if count else "no replicas declared"
+
+
 def _limits(values: dict[str, str] | None) -> str:
     return f"limits {_words(values)}" if values else "no limits reported"
 
@@ -192,7 +196,7 @@ def summary_cells(found: RuntimeResourceList, orphans: RuntimeOrphanAudit) -> li
     return [
         Cell("Managed resources", str(found.summary.total), _counts(found.summary.by_namespace)),
         Cell("By kind", str(len(found.summary.by_kind)), _counts(found.summary.by_kind)),
-        Cell("Pods running / observed", pods, f"{work.desired_pods} desired"),
+        Cell("Pods running / observed", pods, _desired(work.desired_pods)),
         Cell("Requests", _words(work.requests) or "—", _limits(work.limits)),
         Cell("Storage", _capacity(work.storage_capacity), storage),
         Cell(
@@ -245,11 +249,19 @@ async def clean_up(orphan: OrphanItem) -> str:
 
 
 def cleanup_refusal(orphan: OrphanItem, exc: ServiceError) -> str:
-    """Why a cleanup was refused, in words: a changed audit (409) or the runtime (502)."""
+    """Why a cleanup was refused, in words: the audit changed its mind (409) or the
+    runtime failed (502)."""
     subject = f"Could not clean up {orphan.kind} {orphan.name}"
-    if isinstance(exc, Conflict):
-        return f"{subject}: {exc.message}. The lists below are re-read; check it again."
-    return f"{subject}: {exc.message}."
+    if not isinstance(exc, Conflict):
+        return f"{subject}: {exc.message}."
+    current = exc.detail.get("currentReason")
+    if current:
+        now = REASONS.get(current, current).lower()
+        return (
+            f"{subject}: the audit now reports it for another reason ({now}, not "
+            f"{orphan.reason_label.lower()}). Review the reason above before deleting it."
+        )
+    return f"{subject}: {exc.message}; it may have been removed or claimed meanwhile."
 
 
 def _merged(known: list[Choice], found: list[str], current: str, everything: str) -> list[Choice]:
@@ -330,8 +342,9 @@ class RuntimeState(Feedback, rx.State):
             failed=lambda exc: f"Could not read the runtime: {exc.message}.",
             clear=("error",),
         )
-        if not read:
+        if not read:  # no stale lists under the error
             self.loaded = False
+            self.cells, self.issues, self.resources, self.orphans = [], [], [], []
             return
         view: View = read.value
         self.adapter, self.checked, self.checked_at = view.adapter, view.checked, view.checked_at
@@ -374,6 +387,7 @@ class RuntimeState(Feedback, rx.State):
             busy="cleanup_busy",
         )
         if done:
-            self.target = NO_ORPHAN
-            self.notice = done.value
+            self.target, self.notice = NO_ORPHAN, done.value
         await self._refresh()
+        if not done:  # the dialog shows the orphan as the audit reports it now, if it still does
+            self.target = next((o for o in self.orphans if o.key == orphan.key), orphan)

@@ -71,7 +71,11 @@ def adapter_bar() -> rx.Component:
             rx.icon("server", size=18, color=rx.color("accent", 11)),
             rx.vstack(
                 rx.text(
-                    rx.cond(RuntimeState.adapter, RuntimeState.adapter, "Reading the runtime…"),
+                    rx.cond(
+                        RuntimeState.adapter,
+                        RuntimeState.adapter,
+                        rx.cond(RuntimeState.error, "Runtime not read", "Reading the runtime…"),
+                    ),
                     size="3",
                     weight="medium",
                 ),

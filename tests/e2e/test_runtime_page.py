@@ -6,11 +6,12 @@ leaving an audit event."""
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from backend.runtime import inventory
 from backend.runtime.local import LABELS_NAME, sandbox_root
@@ -109,24 +110,47 @@ def test_inventory_orphans_and_cleanup(
     assert event["projectId"] == project["id"]
 
 
-def test_a_refused_cleanup_is_said_in_words(
-    page: Page, server: Server, running: tuple[dict, dict]
-) -> None:
-    """The orphan went before the confirmation: the service's 409 is shown in the dialog."""
-    project, _ = running
-    orphan_id = leave_orphan_workspace(server, project["id"])
-    page.goto("/runtime")
-    row = page.get_by_role("table", name="Orphan runtime resources").get_by_role("row")
-    row = row.filter(has_text=orphan_id)
+def confirm_cleanup(page: Page, orphan_id: str) -> Locator:
+    """Open the orphan's cleanup dialog and type its name; returns the dialog."""
+    rows = page.get_by_role("table", name="Orphan runtime resources").get_by_role("row")
+    row = rows.filter(has_text=orphan_id)
     row.get_by_role("button", name=f"Clean up Workspace {orphan_id}").click()
     dialog = page.get_by_role("dialog", name="Clean up Workspace")
     dialog.get_by_label("Type the resource's name to confirm").fill(orphan_id)
-    (sandbox_root(server.data_dir) / orphan_id / LABELS_NAME).unlink()
-    (sandbox_root(server.data_dir) / orphan_id / "workspace").rmdir()
-    (sandbox_root(server.data_dir) / orphan_id).rmdir()
+    return dialog
+
+
+def test_refused_cleanups_are_said_in_words(
+    page: Page, server: Server, running: tuple[dict, dict]
+) -> None:
+    """The audit changed its mind before the confirmation: the service's 409 is shown in
+    the dialog, which then names the current reason; an orphan gone meanwhile is said so."""
+    project, _ = running
+    changed = leave_orphan_workspace(server, project["id"])
+    gone = leave_orphan_workspace(server, project["id"])
+    page.goto("/runtime")
+
+    dialog = confirm_cleanup(page, changed)
+    expect(dialog).to_contain_text("missing-sandbox-record")
+    (sandbox_root(server.data_dir) / changed / LABELS_NAME).write_text("{}")  # no owner now
     dialog.get_by_role("button", name="Delete resource").click()
     expect(dialog.get_by_role("alert")).to_contain_text(
-        f"Could not clean up Workspace {orphan_id}: runtime resource is not currently "
+        f"Could not clean up Workspace {changed}: the audit now reports it for another reason "
+        "(no owner label, not no sandbox record)"
+    )
+    expect(dialog).to_contain_text("unlabeled-owner")
+    dialog.get_by_role("button", name="Delete resource").click()  # for the reason shown now
+    expect(dialog).to_be_hidden()
+    expect(
+        page.get_by_role("status").filter(has_text=f"Deleted Workspace {changed}")
+    ).to_be_visible()
+
+    dialog = confirm_cleanup(page, gone)
+    shutil.rmtree(sandbox_root(server.data_dir) / gone)
+    dialog.get_by_role("button", name="Delete resource").click()
+    expect(dialog.get_by_role("alert")).to_contain_text(
+        f"Could not clean up Workspace {gone}: runtime resource is not currently "
         "reported as an orphan"
     )
-    expect(row).to_have_count(0)  # the lists were read again
+    rows = page.get_by_role("table", name="Orphan runtime resources").get_by_role("row")
+    expect(rows.filter(has_text=gone)).to_have_count(0)  # the lists were read again
