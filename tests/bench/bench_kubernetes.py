@@ -219,21 +219,29 @@ async def create_sandboxes(server: BenchServer, count: int) -> list[str]:
 
 
 async def until_all_running(server: BenchServer, projects: list[str], count: int) -> None:
+    """Poll each project's list until all its sandboxes run. Every list is a database
+    transaction that competes with the reconciler's, so a project all running is not
+    asked again, and the interval grows with the count."""
     deadline = time.monotonic() + CONVERGE_TIMEOUT + CONVERGE_TIMEOUT_PER_SANDBOX * count
-    while True:
-        statuses: Counter = Counter()
-        for project in projects:
-            response = await server.client.get(
-                "/v1/sandboxes", params={"projectId": project, "limit": 500}
-            )
-            assert response.status_code == 200, response.text
-            statuses.update(sandbox["status"] for sandbox in response.json()["items"])
-        if statuses["running"] == count:
-            return
-        failed = sum(statuses[status] for status in SANDBOX_FAILED)
-        check(not failed, f"{failed} of {count} sandboxes did not start: {dict(statuses)}")
-        check(time.monotonic() < deadline, f"not all running: {dict(statuses)}")
-        await asyncio.sleep(0.05)
+    interval = min(1.0, max(0.05, count / 1000))
+    waiting = {project: Counter() for project in projects}
+    while waiting:
+        for project in list(waiting):
+            waiting[project] = statuses = await project_statuses(server, project)
+            failed = sum(statuses[status] for status in SANDBOX_FAILED)
+            check(not failed, f"{failed} sandboxes did not start: {dict(statuses)}")
+            if set(statuses) == {"running"}:
+                del waiting[project]
+        left = sum((statuses for statuses in waiting.values()), Counter())
+        check(time.monotonic() < deadline, f"not all running: {dict(left)}")
+        if waiting:
+            await asyncio.sleep(interval)
+
+
+async def project_statuses(server: BenchServer, project: str) -> Counter:
+    response = await server.client.get("/v1/sandboxes", params={"projectId": project, "limit": 500})
+    assert response.status_code == 200, response.text
+    return Counter(sandbox["status"] for sandbox in response.json()["items"])
 
 
 # -- 2. launch latency ----------------------------------------------------------------------
