@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from datetime import datetime
 from typing import Any
 
 from backend import changes
@@ -130,7 +131,9 @@ class Reconciler:
         fields: dict[str, Any] = {"status": "running", "runtime_ref": observed.ref, **extra}
         fields |= _newly_scheduled(sandbox, observed)
         if sandbox.status != "running" or reason:  # newly ready (again)
-            fields |= {"ready_at": observed.ready_at or utcnow(), "status_reason": reason}
+            started = fields.get("started_at") or sandbox.started_at or sandbox.requested_at
+            ready_at = _not_before(observed.ready_at or utcnow(), started)
+            fields |= {"ready_at": ready_at, "status_reason": reason}
             fields |= {"status_message": "", "last_activity_at": utcnow()}
         await self._report(sandbox, **fields)
 
@@ -168,11 +171,12 @@ class Reconciler:
 
 def _failed_before_started(sandbox: SandboxRow, observed: RuntimeStatus) -> bool:
     """A runtime that failed for good before the user last asked the sandbox to run (a
-    claim agent-sandbox gave up on): that start asks for a new one."""
+    claim agent-sandbox gave up on): that start asks for a new one. A cluster's times are
+    whole seconds: a failure in the second of the request may have followed it."""
     failed_at, asked_at = observed.failed_at, sandbox.requested_at
     if observed.phase != "failed" or failed_at is None or asked_at is None:
         return False
-    return failed_at < asked_at
+    return failed_at < asked_at.replace(microsecond=0)
 
 
 def _sandboxes_named(keys: set[str] | None) -> set[uuid.UUID] | None:
@@ -185,6 +189,13 @@ def _sandboxes_named(keys: set[str] | None) -> set[uuid.UUID] | None:
 
 def _newly_scheduled(sandbox: SandboxRow, observed: RuntimeStatus) -> dict[str, Any]:
     """The scheduledAt to record, when the runtime says one that is not recorded yet."""
-    if observed.scheduled_at is None or observed.scheduled_at == sandbox.scheduled_at:
+    if observed.scheduled_at is None:
         return {}
-    return {"scheduled_at": observed.scheduled_at}
+    scheduled_at = _not_before(observed.scheduled_at, sandbox.requested_at)
+    return {} if scheduled_at == sandbox.scheduled_at else {"scheduled_at": scheduled_at}
+
+
+def _not_before(moment: datetime, earlier: datetime | None) -> datetime:
+    """A cluster's time (whole seconds) never before mbox's own earlier phase: the phases
+    read in order."""
+    return max(moment, earlier) if earlier is not None else moment

@@ -4,7 +4,7 @@ the sandbox is still starting (a cluster has placed its pod) and when it is runn
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from starlette.testclient import TestClient
 
@@ -13,8 +13,9 @@ from backend.runtime.base import RuntimeStatus, SandboxSpec
 from tests.api.conftest import Api, build_api
 
 REF = {"adapter": "staged", "kind": "SandboxClaim", "namespace": "team", "name": "box"}
-SCHEDULED = datetime(2026, 12, 2, 10, 0, 5, tzinfo=UTC)
-READY = datetime(2026, 12, 2, 10, 0, 9, tzinfo=UTC)
+# A cluster's whole-second times, after the launch (times before it read as the launch's).
+SCHEDULED = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+READY = SCHEDULED + timedelta(seconds=4)
 
 
 class StagedRuntime:
@@ -59,3 +60,20 @@ async def test_scheduled_at_is_recorded_while_starting_and_kept_once_running(set
     assert running["status"] == "running"
     assert datetime.fromisoformat(running["scheduledAt"]) == SCHEDULED
     assert datetime.fromisoformat(running["readyAt"]) == READY
+
+
+async def test_a_clusters_whole_second_times_never_precede_the_launch(settings, database):
+    """Kubernetes reports times in whole seconds: a pod placed and ready within the second
+    of the launch must not read as placed or ready before it was asked for."""
+    api = Api(TestClient(build_api(settings, database)))
+    sandbox = api.sandbox(api.project(), api.template())
+    requested = datetime.fromisoformat(sandbox["requestedAt"])
+    truncated = requested.replace(microsecond=0)
+    runtime = StagedRuntime()
+    runtime.now[uuid.UUID(sandbox["id"])] = RuntimeStatus(
+        "running", REF, scheduled_at=truncated, ready_at=truncated
+    )
+    await Reconciler(database, runtime).reconcile_once()
+    running = api.client.get(f"/v1/sandboxes/{sandbox['id']}").json()
+    phases = [datetime.fromisoformat(running[k]) for k in ("requestedAt", "scheduledAt", "readyAt")]
+    assert phases == sorted(phases) and phases[0] == requested

@@ -54,7 +54,7 @@ async def test_a_claim_that_failed_for_good_is_replaced_when_started_again(
         )
     failed = await world.settle(sandbox["id"], "failed", timeout=30)
     assert "WarmPoolNotFound" in failed["statusMessage"]
-    await asyncio.sleep(0.05)  # the failure is older than the start that follows
+    await asyncio.sleep(1.0)  # the start comes a second after the failure (whole seconds)
 
     await world.post(f"/v1/sandboxes/{sandbox['id']}/start")
     running = await world.settle(sandbox["id"], "running", timeout=30)

@@ -128,7 +128,7 @@ class World:
             assert asyncio.get_running_loop().time() < deadline, current
             await asyncio.sleep(0.02)
 
-    async def settle(self, sandbox_id: str, until: str, timeout: float = 15.0) -> dict:
+    async def settle(self, sandbox_id: str, until: str, timeout: float = 30.0) -> dict:
         """Reconcile until the sandbox reaches status `until` (or fail with what it is)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
@@ -136,8 +136,13 @@ class World:
             sandbox = await self.get(f"/v1/sandboxes/{sandbox_id}")
             if sandbox["status"] == until:
                 return sandbox
-            assert asyncio.get_running_loop().time() < deadline, sandbox
+            assert asyncio.get_running_loop().time() < deadline, _status_text(sandbox, until)
             await asyncio.sleep(0.02)
+
+
+def _status_text(sandbox: dict, until: str) -> str:
+    reason, message = sandbox.get("statusReason", ""), sandbox.get("statusMessage", "")
+    return f"still {sandbox['status']} ({reason}: {message}), not {until}"
 
 
 @pytest.fixture

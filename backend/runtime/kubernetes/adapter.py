@@ -338,6 +338,7 @@ class KubernetesRuntime:
             container=names.CONTAINER,
             phase=(pod.get("status") or {}).get("phase", "Unknown"),
             selector=(sandbox.get("status") or {}).get("selector", ""),
+            commands=SHELLS,
         )
 
     # -- commands, logs, events ----------------------------------------------------------
@@ -586,6 +587,7 @@ class KubernetesRuntime:
                     self._claim_changed(claim)
 
 
+SHELLS = ("/bin/bash", "/bin/sh", "sh")  # what a terminal may run, the reference's list
 MATCH_SCAN = 100_000  # workspace entries looked at for a glob, at most
 LISTENING_TRUSTED_SECONDS = 5.0  # a port seen listening is not checked again for this long
 

@@ -156,6 +156,8 @@ def pod_spec(spec: SandboxSpec) -> dict[str, Any]:
             for port in spec.ports
         ],
         "resources": resources(spec),
+        # A main process that fails leaves its last log lines as the reason it ended.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},

@@ -54,6 +54,11 @@ def observe(
     message = ready.get("message") or reason
     pod_phase = ((pod or {}).get("status") or {}).get("phase")
     scheduled_at = _scheduled_at(pod)
+    ended = _ended(pod)
+    if ended is not None:  # as on the local runtime: it stops there, no restart loop
+        code, last_words = ended
+        words = f"main process exited with code {code}" + (f": {last_words}" if last_words else "")
+        return RuntimeStatus("exited", ref, message=words, exit_code=code)
     if ready.get("status") == "True" and pod_phase == "Running":
         return RuntimeStatus(
             "running",
@@ -62,9 +67,6 @@ def observe(
             scheduled_at=scheduled_at,
             ready_at=_time(ready.get("lastTransitionTime")),
         )
-    exit_code = _exit_code(pod)
-    if exit_code is not None:
-        return RuntimeStatus("exited", ref, message=message, exit_code=exit_code)
     if reason in TERMINAL_REASONS:
         failed_at = _time(ready.get("lastTransitionTime"))
         return RuntimeStatus("failed", ref, message=f"{reason}: {message}", failed_at=failed_at)
@@ -93,15 +95,24 @@ def _progress(claim: dict[str, Any], pod: dict[str, Any] | None) -> str:
     return "the pod is starting"
 
 
-def _exit_code(pod: dict[str, Any] | None) -> int | None:
-    """The workspace container's exit code once the pod has ended by itself."""
-    if (pod or {}).get("status", {}).get("phase") not in ("Succeeded", "Failed"):
-        return None
-    for status in pod["status"].get("containerStatuses") or []:
-        if status.get("name") == names.CONTAINER:
-            terminated = (status.get("state") or {}).get("terminated") or {}
-            return int(terminated.get("exitCode", 1))
-    return 0 if pod["status"]["phase"] == "Succeeded" else 1
+def _ended(pod: dict[str, Any] | None) -> tuple[int, str] | None:
+    """The workspace container's exit code and last words (the log's last line, which
+    FallbackToLogsOnError puts in the termination message) once its main process has
+    ended: the pod ended, or the kubelet restarted the container at least once."""
+    status = (pod or {}).get("status") or {}
+    for container in status.get("containerStatuses") or []:
+        if container.get("name") != names.CONTAINER:
+            continue
+        terminated = (container.get("state") or {}).get("terminated")
+        if status.get("phase") not in ("Succeeded", "Failed"):
+            restarted = int(container.get("restartCount") or 0) > 0
+            terminated = restarted and (container.get("lastState") or {}).get("terminated")
+        if terminated:
+            lines = (terminated.get("message") or "").strip().splitlines()
+            return int(terminated.get("exitCode", 1)), (lines[-1][:500] if lines else "")
+    if status.get("phase") in ("Succeeded", "Failed"):
+        return (0 if status["phase"] == "Succeeded" else 1), ""
+    return None
 
 
 def _time(text: str | None) -> datetime | None:

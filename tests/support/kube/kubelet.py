@@ -7,10 +7,12 @@ Simulated, against the store (see `tests/support/kube/store.py`):
   status subresource like a kubelet does (phase Running, made-up podIP/hostIP, container
   statuses, Ready and ContainersReady), with Scheduled/Pulled/Created/Started Events;
   a start failure -> phase Failed and a Warning Event;
-- the main process ending: restartPolicy Always/OnFailure restarts it after a 1 s
-  CrashLoopBackOff (not Ready meanwhile; restartCount, lastState), Never (or OnFailure
-  after exit 0) ends the Pod Succeeded or Failed;
-- Pod deletion stops the sandbox and removes its workspace;
+- the main process ending (its termination message: the log's tail when it failed and
+  the container asks for FallbackToLogsOnError): restartPolicy Always/OnFailure restarts
+  it after a 1 s CrashLoopBackOff (not Ready meanwhile; restartCount, lastState), Never
+  (or OnFailure after exit 0) ends the Pod Succeeded or Failed;
+- Pod deletion stops the sandbox and removes its workspace, unless a PersistentVolumeClaim
+  holds it (the next pod on the claim gets the same workspace);
 - the pod subresources the API server routes here: exec (`v5.channel.k8s.io`, else
   `v4.channel.k8s.io`: binary frames whose first byte is the channel, 0 stdin, 1 stdout,
   2 stderr, 3 the final metav1.Status, 4 resize, v5's 255 closing stdin; a TTY with
@@ -19,8 +21,9 @@ Simulated, against the store (see `tests/support/kube/store.py`):
 
 Knowingly not simulated: images (the runtime ignores them, like mbox's local runtime),
 other containers and init containers (exec/log into them reach the main container),
-volumes, probes (Ready as soon as the process runs), resource requests, grace periods,
-attach, log follow, and the older channel protocols (`channel.k8s.io`, v2, v3).
+volumes other than the workspace's claim, probes (Ready as soon as the process runs),
+resource requests, grace periods, attach, log follow, and the older channel protocols
+(`channel.k8s.io`, v2, v3).
 """
 
 from __future__ import annotations
@@ -88,8 +91,24 @@ def now() -> str:
 
 
 def sandbox_id(pod: dict) -> uuid.UUID:
-    """The runtime's id for a pod: stable for its uid, so every call finds the same box."""
+    """The runtime's id for a pod: stable for its uid, so every call finds the same box;
+    for a pod whose main container mounts a PersistentVolumeClaim, stable for the claim, so
+    the next pod on that claim finds the same workspace (the volume outlives pods)."""
+    claim = volume_claim(pod)
+    if claim:
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"kube-pvc:{pod['metadata']['namespace']}/{claim}")
     return uuid.uuid5(uuid.NAMESPACE_URL, f"kube-pod:{pod['metadata']['uid']}")
+
+
+def volume_claim(pod: dict) -> str:
+    """The PersistentVolumeClaim the main container mounts, if any ("" if none)."""
+    if not (pod.get("spec") or {}).get("containers"):
+        return ""
+    mounted = {mount.get("name") for mount in main_container(pod).get("volumeMounts") or []}
+    for volume in pod["spec"].get("volumes") or []:
+        if volume.get("name") in mounted and volume.get("persistentVolumeClaim"):
+            return volume["persistentVolumeClaim"].get("claimName", "")
+    return ""
 
 
 def main_container(pod: dict) -> dict:
@@ -397,6 +416,15 @@ class LocalKubelet:
             "containerStatuses": [container_status(pod, 0, state)],
         }
 
+    async def _termination_message(self, pod: dict, code: int) -> str:
+        """As the kubelet: no termination log here, so the log's tail (80 lines, 2 KiB at
+        most) when the container failed and asks for it (FallbackToLogsOnError), else ""."""
+        policy = main_container(pod).get("terminationMessagePolicy", "File")
+        if code == 0 or policy != "FallbackToLogsOnError":
+            return ""
+        assert self.runtime is not None
+        return (await self.runtime.logs(sandbox_id(pod), 80))[-2048:]
+
     async def _monitor(self, pod: dict, run: PodRun, restarts: int) -> None:
         """Notice the main process ending: restart it (after a back-off, not Ready
         meanwhile) or end the pod, per restartPolicy."""
@@ -407,7 +435,7 @@ class LocalKubelet:
         terminated = {
             "exitCode": code,
             "reason": "Completed" if code == 0 else "Error",
-            "message": status.message,
+            "message": await self._termination_message(pod, code),
             "finishedAt": now(),
         }
         policy = pod["spec"].get("restartPolicy", "Always")
@@ -448,7 +476,10 @@ class LocalKubelet:
         async with run.lock:  # never cancels a start half-way (it would leak the process)
             if run.monitor:
                 run.monitor.cancel()
-            if delete:
+            if delete and volume_claim(pod):  # the workspace is the volume's: it stays
+                await self.runtime.stop(sandbox_id(pod))
+                self._pods.pop(pod["metadata"]["uid"], None)
+            elif delete:
                 await self.runtime.delete(sandbox_id(pod))
                 self._pods.pop(pod["metadata"]["uid"], None)
             else:
