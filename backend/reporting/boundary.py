@@ -32,6 +32,7 @@ from backend.templates.models import TemplatePort, TemplateRow
 
 Status = Literal["pass", "warn", "fail"]
 RECORDED = "references-recorded-not-mounted"
+MOUNTED = "mounted-as-secret-references"  # the runtime projects them; mbox never reads one
 
 
 class BoundaryCheck(PublicModel):
@@ -177,7 +178,7 @@ def _summary(
         env_var_count=len(template.env),
         env_projection="injected" if template.env else "none",
         secret_refs=[BoundarySecretRef(**ref) for ref in template.secret_refs] or None,
-        secret_projection=RECORDED if template.secret_refs else "none",
+        secret_projection=_secret_projection(template, runtime),
         network_policy=template.network_policy,
         network_policy_projection=_network_projection(template.network_policy, runtime),
         egress_allow=list(template.egress_allow) or None,
@@ -319,7 +320,7 @@ def _checks(
             "pass",
             "No service account token is mounted into the sandbox.",
         ),
-        _secret_refs_check(summary),
+        _secret_refs_check(summary, runtime),
         _credential_refs_check(summary),
         _network_check(summary, runtime),
         _lifecycle_check(template),
@@ -340,17 +341,23 @@ def _placement_check(id: str, label: str, value: str | None) -> BoundaryCheck:
     return _check(id, label, "warn", f"No project: the {label.lower()} is not resolved yet.")
 
 
-def _secret_refs_check(summary: BoundarySummary) -> BoundaryCheck:
+def _secret_projection(template: TemplateRow, runtime: RuntimeDescription) -> str:
+    if not template.secret_refs:
+        return "none"
+    return MOUNTED if runtime.secrets.mounted else RECORDED
+
+
+def _secret_refs_check(summary: BoundarySummary, runtime: RuntimeDescription) -> BoundaryCheck:
     refs = summary.secret_refs or []
     if not refs:
         return _check("secret-refs", "Secret references", "pass", "No secrets are referenced.")
-    return _check(
-        "secret-refs",
-        "Secret references",
-        "warn",
-        f"{len(refs)} secret reference(s) are recorded, not mounted.",
-        [ref.name + (f":{ref.key}" if ref.key else "") for ref in refs],
-    )
+    evidence = [ref.name + (f":{ref.key}" if ref.key else "") for ref in refs]
+    if runtime.secrets.mounted:
+        how = runtime.secrets.how
+        words = f"{len(refs)} secret reference(s) are mounted ({how}); mbox never reads them."
+        return _check("secret-refs", "Secret references", "pass", words, evidence)
+    words = f"{len(refs)} secret reference(s) are recorded, not mounted."
+    return _check("secret-refs", "Secret references", "warn", words, evidence)
 
 
 def _credential_refs_check(summary: BoundarySummary) -> BoundaryCheck:

@@ -278,6 +278,15 @@ class ImageHandling:
 
 
 @dataclass(frozen=True)
+class SecretHandling:
+    """How a template's secret references reach a sandbox: `mounted` by the runtime as
+    references it never reads (Kubernetes Secret env vars and volumes), else recorded."""
+
+    mounted: bool
+    how: str = ""  # e.g. "keyed refs as env vars (secretKeyRef), whole Secrets as volumes"
+
+
+@dataclass(frozen=True)
 class Persistence:
     workspace_kept_on_stop: bool
 
@@ -299,6 +308,7 @@ class RuntimeDescription(Availability):
     network: Network
     image: ImageHandling
     persistence: Persistence
+    secrets: SecretHandling
     placement: Placement
     controller_permissions: tuple[str, ...]  # what the server may do to run sandboxes
     access: tuple[str, ...]  # how people and programs reach a sandbox

@@ -76,6 +76,7 @@ from backend.runtime.base import (
     RuntimeStatus,
     RuntimeTarget,
     SandboxSpec,
+    SecretHandling,
     SyscallFilter,
     WorkspaceStream,
 )
@@ -282,6 +283,7 @@ class LocalRuntime:
                 pulled=False, instead="the local runtime runs the host's read-only /usr"
             ),
             persistence=Persistence(workspace_kept_on_stop=True),
+            secrets=SecretHandling(mounted=False),
             placement=Placement(namespace="local", container="sandbox"),
             controller_permissions=CONTROLLER_PERMISSIONS,
             access=ACCESS,

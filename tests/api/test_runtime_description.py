@@ -20,6 +20,7 @@ from backend.runtime.base import (
     Placement,
     RuntimeDescription,
     RuntimeTarget,
+    SecretHandling,
 )
 from backend.sandboxes.models import SandboxRow
 from backend.sandboxes.runtime_access import RuntimeAccess
@@ -40,6 +41,7 @@ def other_runtime(real: RuntimeDescription) -> RuntimeDescription:
         ),
         image=ImageHandling(pulled=True),
         persistence=Persistence(workspace_kept_on_stop=False),
+        secrets=SecretHandling(mounted=False),
         placement=Placement(namespace="", container="main"),
         controller_permissions=("create pods",),
         access=("exec into the pod",),

@@ -45,6 +45,7 @@ from backend.runtime.base import (
     RuntimeStatus,
     RuntimeTarget,
     SandboxSpec,
+    SecretHandling,
     SyscallFilter,
     WorkspaceStream,
 )
@@ -151,6 +152,11 @@ class KubernetesRuntime:
             ),
             image=ImageHandling(pulled=True),
             persistence=Persistence(workspace_kept_on_stop=True),
+            secrets=SecretHandling(
+                mounted=True,
+                how="keyed references as env vars (secretKeyRef), whole Secrets as read-only "
+                "volumes at /run/secrets/mbox/<name>",
+            ),
             placement=Placement(namespace="", container=names.CONTAINER),
             controller_permissions=CONTROLLER_PERMISSIONS,
             access=ACCESS,
