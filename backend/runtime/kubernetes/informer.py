@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import kubernetes
+import urllib3
 
 log = logging.getLogger("mbox.kubernetes")
 Key = tuple[str, str]  # (namespace, name)
@@ -136,4 +138,11 @@ class Informer:
 def _words(exc: Exception) -> str:
     if isinstance(exc, kubernetes.client.ApiException):
         return f"the Kubernetes API answered {exc.status} {exc.reason}"
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.pool is not None:
+        pool = exc.pool
+        # "...: Failed to establish a new connection: [Errno 111] Connection refused")
+        cause = re.sub(r"^\[Errno \d+\] ", "", str(exc.reason).rsplit(": ", 1)[-1]).rstrip('")')
+        return (
+            f"cannot reach the Kubernetes API at {pool.scheme}://{pool.host}:{pool.port}: {cause}"
+        )
     return str(exc) or exc.__class__.__name__
