@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import socket
 import threading
 import time
@@ -64,6 +65,7 @@ from backend.runtime.kubernetes.informer import Informer
 from backend.runtime.kubernetes.status import ADAPTER, claim_ref, observe, suspended
 from backend.runtime.workspace import matcher, parts
 
+log = logging.getLogger("mbox.kubernetes")
 CONTROLLER_PERMISSIONS = (
     "create namespaces and service accounts (token automount off) for sandboxes",
     "create, update and delete agent-sandbox SandboxTemplates, SandboxWarmPools and "
@@ -218,7 +220,15 @@ class KubernetesRuntime:
         """Delete what mbox made in the namespace that nothing uses any more: a template
         and its pool once no claim names the pool (a warm pool only once a newer
         blueprint of its mbox template, `replaced_by`, took its place: warm pods are kept
-        on purpose), then the service accounts no remaining template runs as."""
+        on purpose), then the service accounts no remaining template runs as. Best
+        effort: a failure is logged, and leaves what it could not delete to the next
+        collection (it never fails the launch or delete that called it)."""
+        try:
+            await self._collect_unused(namespace, replaced_by)
+        except RuntimeFailure as exc:
+            log.warning("collecting unused objects in %s failed: %s", namespace, exc)
+
+    async def _collect_unused(self, namespace: str, replaced_by: str) -> None:
         claims = await self._listed("sandboxclaims", namespace)
         used = {((c.get("spec") or {}).get("warmPoolRef") or {}).get("name") for c in claims}
         replacing = (

@@ -16,8 +16,12 @@ Emulated:
   allowWatchBookmarks sends BOOKMARK events every `bookmark_interval` seconds and at the end;
   label and field selectors apply (an object that stops matching arrives as DELETED, one that
   starts matching as ADDED, as on a real server);
-- errors as metav1.Status with the real codes and reasons; 401 without the bearer token, on
-  every path including WebSocket handshakes;
+- errors as metav1.Status with the real codes and reasons; 401 without a known bearer token,
+  on every path including WebSocket handshakes;
+- RBAC for extra tokens (`grant`): each has the rules of a ClusterRole, and a request its
+  rules do not allow answers 403 Forbidden, worded as the real server words it (verb as the
+  authorizer sees it: get/list/watch, create, update, patch, delete/deletecollection; pod
+  exec, attach and portforward over WebSocket need `create`); discovery is open to all;
 - Pod subresources exec, attach, portforward (WebSocket), log, proxy (HTTP and WebSocket,
   `pods/<name>[:<port>]/proxy/<path>`) are handed to the kubelet object (see kubelet.py) once
   the pod is known to exist; 404 when there is no kubelet.
@@ -102,6 +106,11 @@ class ApiServer:
         self.kubelet = kubelet
         self.bookmark_interval = bookmark_interval
         self._watches: set[asyncio.Queue] = set()
+        self._grants: dict[str, list[dict]] = {}  # token -> ClusterRole rules
+
+    def grant(self, token: str, rules: list[dict]) -> None:
+        """Accept `token`, allowed only what `rules` (a ClusterRole's) allow."""
+        self._grants[token] = rules
 
     def app(self) -> Starlette:
         return Starlette(
@@ -120,17 +129,22 @@ class ApiServer:
 
     async def handle(self, request: Request) -> Response:
         try:
-            self._authenticate(request)
+            rules = self._authenticate(request)
+            if rules is not None and self._discovery(request.url.path, request) is None:
+                target = self._target(request.url.path)
+                _authorize(rules, _verb(request.method, target, request), target)
             return await self._dispatch(request)
         except ApiError as error:
             return status_response(error)
 
     async def handle_websocket(self, websocket: WebSocket) -> None:
         try:
-            self._authenticate(websocket)
+            rules = self._authenticate(websocket)
             target = self._target(websocket.url.path)
             if target.resource.kind != "Pod" or target.subresource not in POD_SUBRESOURCES:
                 raise not_found()
+            if rules is not None:
+                _authorize(rules, "create" if target.subresource in POD_STREAMS else "get", target)
             pod = self.store.get(target.resource, target.namespace, target.name)
             kubelet = self._kubelet()
         except ApiError as error:
@@ -148,9 +162,15 @@ class ApiServer:
         except ApiError as error:  # the kubelet refused the request before accepting it
             await _deny(websocket, error)
 
-    def _authenticate(self, connection: HTTPConnection) -> None:
-        if connection.headers.get("authorization") != f"Bearer {self.token}":
-            raise ApiError(401, "Unauthorized", "Unauthorized")
+    def _authenticate(self, connection: HTTPConnection) -> list[dict] | None:
+        """The caller's RBAC rules; None for the cluster's admin token."""
+        given = connection.headers.get("authorization", "")
+        if given == f"Bearer {self.token}":
+            return None
+        token = given.removeprefix("Bearer ")
+        if given.startswith("Bearer ") and token in self._grants:
+            return self._grants[token]
+        raise ApiError(401, "Unauthorized", "Unauthorized")
 
     def _kubelet(self):
         if self.kubelet is None:
@@ -478,6 +498,39 @@ def create_app(
     app = server.app()
     app.state.api_server = server
     return app
+
+
+def _verb(method: str, target: Target, request: Request) -> str:
+    """The verb RBAC checks for a REST request."""
+    if method == "GET":
+        if target.name is not None:
+            return "get"
+        return "watch" if request.query_params.get("watch") in ("true", "1") else "list"
+    if method == "DELETE":
+        return "delete" if target.name is not None else "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch"}[method]
+
+
+def _authorize(rules: list[dict], verb: str, target: Target) -> None:
+    resource = target.resource
+    name = resource.plural + (f"/{target.subresource}" if target.subresource else "")
+    for rule in rules:
+        if (
+            _allows(rule.get("apiGroups"), resource.group)
+            and _allows(rule.get("resources"), name)
+            and _allows(rule.get("verbs"), verb)
+        ):
+            return
+    where = (
+        f' in the namespace "{target.namespace}"' if target.namespace else " at the cluster scope"
+    )
+    group = f'in API group "{resource.group}"'
+    message = f'User "mbox-test" cannot {verb} resource "{name}" {group}{where}'
+    raise ApiError(403, "Forbidden", message)
+
+
+def _allows(allowed: list[str] | None, value: str) -> bool:
+    return bool(allowed) and ("*" in allowed or value in allowed)
 
 
 def _discovery_entry(resource: Resource, name: str, kind: str, verbs: list[str]) -> dict:

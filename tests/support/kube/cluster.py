@@ -79,13 +79,18 @@ class KubeCluster:
                 self._serving.result()  # raises why it stopped
             await asyncio.sleep(0.01)
 
-    def kubeconfig(self, path: Path, context: str = "mbox-test") -> Path:
-        """Write a real kubeconfig file for this cluster (server URL, token, context)."""
+    def grant(self, token: str, rules: list[dict]) -> None:
+        """Accept another bearer token, allowed only what the ClusterRole `rules` allow."""
+        self._app.state.api_server.grant(token, rules)
+
+    def kubeconfig(self, path: Path, context: str = "mbox-test", token: str = "") -> Path:
+        """Write a real kubeconfig file for this cluster (server URL, token, context): the
+        admin token, or `token` (one given `grant`)."""
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": context, "cluster": {"server": self.url}}],
-            "users": [{"name": context, "user": {"token": self.token}}],
+            "users": [{"name": context, "user": {"token": token or self.token}}],
             "contexts": [
                 {
                     "name": context,
