@@ -4,9 +4,8 @@ The rules are the SDK's `checkOpenAPIAlignment` as the reference records them
 (../shared/reference/mbox-contract.md §5.4): each SDK route exists with its method, bearer
 security and a 401, declared query parameters, JSON request bodies and responses by
 schema name, list wrappers, the NDJSON task events, binary artifact content, and the
-properties of the usage and audit schemas. Only the
-routes not built yet may be missing (runtime inventory, credential references); once
-they exist, they must align too.
+properties of the usage, audit and runtime inventory schemas. Only the routes not built
+yet may be missing (credential references); once they exist, they must align too.
 """
 
 from __future__ import annotations
@@ -118,12 +117,36 @@ SCHEMAS = {
     "AuditEvent": ["id", "projectId", "action", "resourceType", "resourceId", "resourceName",
                    "actor", "source", "metadata", "createdAt"],
     "PolicyDeniedAuditMetadata": ["operation", "reason"],
+    # The runtime inventory (§1.3).
+    "RuntimeResourceList": ["adapter", "checkedAt", "summary", "items"],
+    "RuntimeResourceSummary": ["total", "byKind", "byNamespace", "byOwner", "workload"],
+    "RuntimeResourceCount": ["name", "count"],
+    "RuntimeWorkloadSummary": ["observedResources", "desiredPods", "observedPods",
+                               "runningPods", "containersReady", "containersTotal",
+                               "restartCount", "requests", "limits", "storageCapacity",
+                               "quantityIssues", "storage"],
+    "RuntimeQuantityIssue": ["resource", "field", "value", "reason"],
+    "RuntimeStorageSummary": ["phase", "count", "capacity"],
+    "RuntimeResource": ["adapter", "kind", "namespace", "name", "owner", "observation",
+                        "labels", "createdAt"],
+    "RuntimeResourceOwner": ["kind", "projectId", "sandboxId", "templateId"],
+    "RuntimeResourceObservation": ["runtimeName", "selector", "replicas", "podCount",
+                                   "runningPodCount", "podName", "podPhase",
+                                   "containersReady", "containersTotal", "restartCount",
+                                   "requests", "limits", "storage", "readyCondition",
+                                   "message"],
+    "RuntimeStorage": ["name", "mountPath", "claimName", "phase", "capacity",
+                       "storageClassName", "message"],
+    "RuntimeOrphanAudit": ["adapter", "checkedAt", "namespace", "resourceCount",
+                           "orphanCount", "expectedClean", "items"],
+    "RuntimeOrphan": ["reason", "resource", "sandboxId", "templateId", "projectId",
+                      "runtimeRef", "status", "deletedAt", "message", "evidence"],
+    "ManagedResourceRef": ["adapter", "kind", "namespace", "name"],
+    "RuntimeOrphanCleanupRequest": ["resource", "reason", "deleteOrphan", "confirm"],
+    "RuntimeOrphanCleanupResult": ["deleted", "resource", "reason", "message"],
 }  # fmt: skip
-# Routes of later issues (runtime inventory: 14; credential references: 15).
+# Routes of a later issue (credential references: 15).
 NOT_BUILT_YET = {
-    ("get", "/v1/runtime/resources"),
-    ("get", "/v1/runtime/orphans"),
-    ("post", "/v1/runtime/orphans/cleanup"),
     ("get", "/v1/projects/{projectID}/credentials"),
     ("post", "/v1/projects/{projectID}/credentials"),
     ("get", "/v1/credentials/{credentialID}"),
