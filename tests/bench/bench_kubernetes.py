@@ -2,6 +2,7 @@
 the baseline in the same run.
 
     .venv/bin/python tests/bench/bench_kubernetes.py [--sandboxes 1000] [--launches 10]
+        [--warm-pool 2]
     .venv/bin/python tests/bench/bench_kubernetes.py --smoke   # tiny: the test suite's run
 
 1. Convergence: N sandboxes created through the API at once (8 requests in flight), on a
@@ -14,11 +15,10 @@ the baseline in the same run.
    the agent-sandbox simulator and the test kubelet (real bubblewrap sandboxes): with a
    cold pool (every claim makes its Sandbox and pod) and a warm one (`kube_warm_pool`;
    each claim adopts a Ready member, the pool refilled before the next launch); the same
-   launches on the local runtime as the baseline. Every warm launch must adopt a pool
-   member; in full runs the warm pool's p50 must beat the cold pool's.
-
-Each launch phase has its own server (and cluster) and first launches one sandbox
-unmeasured: it makes the namespace, template and pool, as a user's first launch does.
+   launches on the local runtime as the baseline. Each has its own server (and cluster),
+   whose first launch (it makes the namespace, template and pool) is not measured; the
+   three launch in turns, so that all see the same load. Every warm launch must adopt a
+   pool member; in full runs the warm pool's p50 must beat the cold pool's.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -247,51 +248,84 @@ async def project_statuses(server: BenchServer, project: str) -> Counter:
 # -- 2. launch latency ----------------------------------------------------------------------
 
 
-async def launch_latency(
-    server: BenchServer, count: int, before_each: Callable[[], Awaitable[None]] | None = None
-) -> list[float]:
-    """`count` launches, one at a time, after an unmeasured first one."""
+@dataclass
+class Launches:
+    """One runtime's launches, one at a time; `ready` is awaited before each."""
+
+    server: BenchServer
+    fields: dict
+    ready: Callable[[], Awaitable[None]] | None = None
+    samples: list[float] = field(default_factory=list)
+
+    async def launch(self) -> None:
+        if self.ready:
+            await self.ready()
+        name = f"l-{len(self.samples)}"
+        self.samples.append(await launch_ms(self.server, self.fields, name))
+
+
+async def launches(server: BenchServer, ready: Any = None) -> Launches:
+    """Launches on `server`, after an unmeasured first one (the namespace, template and
+    pool are made with it, as at a user's first launch)."""
     fields = await launch_fields(server)
     await launch_ms(server, fields, "first")
-    samples = []
-    for n in range(count):
-        if before_each:
-            await before_each()
-        samples.append(await launch_ms(server, fields, f"l-{n}"))
-    return samples
+    return Launches(server, fields, ready)
 
 
-async def kube_launches(count: int, warm_pool: int) -> list[float]:
-    async with kube_server(LocalKubelet, kube_warm_pool=warm_pool) as (server, cluster):
+async def kube_launches(
+    stack: contextlib.AsyncExitStack, warm_pool: int
+) -> tuple[Launches, KubeCluster]:
+    """Launches on a cluster of its own; with a warm pool, each waits until it is full."""
+    server, cluster = await stack.enter_async_context(
+        kube_server(LocalKubelet, kube_warm_pool=warm_pool)
+    )
 
-        def pool_ready() -> bool:
-            pools = kube_objects(cluster, "SandboxWarmPool")
-            return all((p.get("status") or {}).get("readyReplicas", 0) >= warm_pool for p in pools)
+    def pool_full() -> bool:
+        pools = kube_objects(cluster, "SandboxWarmPool")
+        return all((p.get("status") or {}).get("readyReplicas", 0) >= warm_pool for p in pools)
 
-        async def refilled() -> None:
-            await until(pool_ready, "the warm pool not refilled")
+    async def refilled() -> None:
+        await until(pool_full, "the warm pool not refilled")
 
-        samples = await launch_latency(server, count, refilled if warm_pool else None)
-        adopted = warm_launches(cluster)
-    expected = count if warm_pool else 0
+    return await launches(server, refilled if warm_pool else None), cluster
+
+
+def check_adopted(cluster: KubeCluster, found: Launches, warm_pool: int) -> None:
+    adopted, expected = warm_launches(cluster), len(found.samples) if warm_pool else 0
     check(adopted == expected, f"{adopted} launches adopted a pool member, not {expected}")
-    return samples
 
 
-async def main(args: argparse.Namespace) -> None:
-    await converge(args.sandboxes)
-    async with bench_server() as server:
-        local = await launch_latency(server, args.launches)
-    cold = await kube_launches(args.launches, 0)
-    warm = await kube_launches(args.launches, args.warm_pool)
+async def launch_latency(count: int, warm_pool: int, smoke: bool) -> None:
+    """The three kinds of launch in turns, so that all see the same load."""
+    async with contextlib.AsyncExitStack() as stack:
+        local = await launches(await stack.enter_async_context(bench_server()))
+        cold, cold_cluster = await kube_launches(stack, 0)
+        warm, warm_cluster = await kube_launches(stack, warm_pool)
+        for _ in range(count):
+            for kind in (local, cold, warm):
+                await kind.launch()
+        report(local.samples, cold.samples, warm.samples)
+        check_adopted(cold_cluster, cold, 0)
+        check_adopted(warm_cluster, warm, warm_pool)
+    if not smoke:
+        check(
+            p50(warm.samples) < p50(cold.samples),
+            "a warm pool's launches are no faster than a cold one's",
+        )
+
+
+def report(local: list[float], cold: list[float], warm: list[float]) -> None:
     print(f"baseline  launch -> running (local)                 {percentiles(local)}")
     print(f"mbox      launch -> running (kubernetes, cold pool) {percentiles(cold)}")
     print(f"mbox      launch -> running (kubernetes, warm pool) {percentiles(warm)}")
     print(f"          p50: warm / cold {p50(warm) / p50(cold):.2f}x,"
           f" cold / local {p50(cold) / p50(local):.2f}x,"
           f" warm / local {p50(warm) / p50(local):.2f}x")  # fmt: skip
-    if not args.smoke:
-        check(p50(warm) < p50(cold), "a warm pool's launches are no faster than a cold one's")
+
+
+async def main(args: argparse.Namespace) -> None:
+    await converge(args.sandboxes)
+    await launch_latency(args.launches, args.warm_pool, args.smoke)
 
 
 if __name__ == "__main__":
