@@ -184,7 +184,8 @@ async def converge(count: int) -> None:
     API requests they cost."""
     with counted_requests() as requests:
         async with kube_server(FakeKubelet) as (server, _):
-            informers = server.runtime._informers()
+            runtime = server.runtime
+            informers = (runtime.claims, runtime.sandboxes, runtime.pods)
             # Each informer's first list and watch are the server's, not the sandboxes'.
             await until(lambda: all(i.requests >= 2 for i in informers), "informers not watching")
             before, watched_before = Counter(requests), sum(i.requests for i in informers)
@@ -264,7 +265,9 @@ class Launches:
         self.samples.append(await launch_ms(self.server, self.fields, name))
 
 
-async def launches(server: BenchServer, ready: Any = None) -> Launches:
+async def launches(
+    server: BenchServer, ready: Callable[[], Awaitable[None]] | None = None
+) -> Launches:
     """Launches on `server`, after an unmeasured first one (the namespace, template and
     pool are made with it, as at a user's first launch)."""
     fields = await launch_fields(server)
