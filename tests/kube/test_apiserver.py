@@ -667,3 +667,29 @@ def test_a_missing_crd_directory_says_what_to_set(monkeypatch, tmp_path):
     monkeypatch.setenv(CRD_DIR_ENV, str(tmp_path / "absent"))
     with pytest.raises(FileNotFoundError, match=CRD_DIR_ENV):
         Store()
+
+
+def test_a_watch_ends_with_its_queued_changes_before_the_bookmark():
+    """A change that arrives as a watch times out is sent before the closing bookmark: the
+    bookmark's version tells the watcher it has seen everything up to it (an informer
+    resuming after it would otherwise lose the change)."""
+    import asyncio
+
+    from tests.support.kube.apiserver import ApiServer, Target
+    from tests.support.kube.selectors import Selector
+
+    async def watch_end() -> list[dict]:
+        store = Store()
+        server = ApiServer(store, token="t")
+        resource = store.resource("Pod")
+        queue = store.subscribe()
+        store.create(resource, "default", pod("late"))  # queued, not yet sent
+        target = Target(resource, "v1", "default")
+        lines = server._watch_lines(target, Selector.parse(), queue, [], 0.0, True)
+        return [json.loads(line) async for line in lines]
+
+    events = asyncio.run(watch_end())
+    assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
+    added, bookmark = events
+    version = bookmark["object"]["metadata"]["resourceVersion"]
+    assert added["object"]["metadata"]["resourceVersion"] == version

@@ -111,7 +111,9 @@ class KubernetesRuntime:
         self.pods = self._informer(
             "pods", cluster.core.list_pod_for_all_namespaces, names.MANAGED, self._owned_changed
         )
-        self._known: set[tuple[str, str]] = set()  # namespaces, service accounts made
+        # What exists already: (namespace, ""), (namespace, service account) and
+        # (namespace, POOL + name) for a blueprint's template and pool.
+        self._known: set[tuple[str, str]] = set()
         self._listening: dict[tuple[uuid.UUID, int], float] = {}  # port -> trusted until
 
     # -- what it is ----------------------------------------------------------------------
@@ -193,8 +195,12 @@ class KubernetesRuntime:
             account = manifests.service_account(spec.namespace, spec.service_account)
             await self.cluster.create_core("service_account", account)
             self._known.add((spec.namespace, spec.service_account))
+        blueprint = (spec.namespace, POOL + manifests.template_name(spec))
+        if blueprint in self._known:
+            return
         made = await self.cluster.create("sandboxtemplates", manifests.sandbox_template(spec))
         await self.cluster.create("sandboxwarmpools", manifests.warm_pool(spec, self.warm_pool))
+        self._known.add(blueprint)
         if made is not None:  # a new blueprint: the template's earlier ones may be unused now
             await self._collect(spec.namespace, replaced_by=manifests.template_name(spec))
 
@@ -213,6 +219,9 @@ class KubernetesRuntime:
         if claim is not None:
             metadata = claim["metadata"]
             await self.cluster.delete("sandboxclaims", metadata["namespace"], metadata["name"])
+            # Its pool is checked again at the next launch (it may be what failed it).
+            pool = ((claim.get("spec") or {}).get("warmPoolRef") or {}).get("name", "")
+            self._known.discard((metadata["namespace"], POOL + pool))
             await self._collect(metadata["namespace"])
         self._by_sandbox.pop(sandbox_id, None)
 
@@ -245,6 +254,7 @@ class KubernetesRuntime:
                 continue
             await self.cluster.delete("sandboxwarmpools", namespace, name)
             await self.cluster.delete("sandboxtemplates", namespace, name)
+            self._known.discard((namespace, POOL + name))
         await self._collect_accounts(namespace)
 
     async def _collect_accounts(self, namespace: str) -> None:
@@ -603,6 +613,7 @@ class KubernetesRuntime:
                     self._claim_changed(claim)
 
 
+POOL = "pool:"  # in `_known`: a blueprint's template and pool
 SHELLS = ("/bin/bash", "/bin/sh", "sh")  # what a terminal may run, the reference's list
 MATCH_SCAN = 100_000  # workspace entries looked at for a glob, at most
 LISTENING_TRUSTED_SECONDS = 5.0  # a port seen listening is not checked again for this long

@@ -402,6 +402,14 @@ class ApiServer:
                 event = _watch_event(target, selector, change)
                 if event:
                     yield _line(event)
+            # Changes still queued come first: a bookmark says the watcher has seen every
+            # change up to its version, and the watcher resumes after it.
+            while not queue.empty():
+                change = queue.get_nowait()
+                if change is None:
+                    return
+                if event := _watch_event(target, selector, change):
+                    yield _line(event)
             if bookmarks:
                 yield _line(self._bookmark(target))
         finally:

@@ -66,7 +66,9 @@ class KubeCluster:
         self._app = create_app(
             self.store, token=self.token, kubelet=kubelet, bookmark_interval=bookmark_interval
         )
-        listener = socket.socket()
+        # IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted connections only then (without
+        # it every small answer waits ~40 ms for the client's delayed ACK).
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         listener.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         config = uvicorn.Config(
