@@ -4,14 +4,13 @@ test API server; and the scheduledAt a pod's PodScheduled condition gives."""
 
 from __future__ import annotations
 
-import uuid
-
 import kubernetes
 import pytest
 
-from backend.runtime.base import PortSpec, SandboxSpec
+from backend.runtime.base import SandboxSpec
 from backend.runtime.kubernetes import manifests
 from backend.runtime.kubernetes.status import observe
+from tests.kube.test_kubernetes_runtime import spec as runtime_spec
 from tests.support.kube import schema
 from tests.support.kube.cluster import KubeCluster
 
@@ -19,24 +18,10 @@ SECRETS = (("git-token", "token"), ("registry", ".dockerconfigjson"), ("tls.cert
 
 
 def spec(**fields) -> SandboxSpec:
-    sandbox_id = uuid.uuid4()
-    values = {
-        "sandbox_id": sandbox_id,
-        "project_id": uuid.uuid4(),
-        "slug": "box",
-        "image": "python:3.12-bookworm",
-        "command": ("sleep", "infinity"),
-        "working_dir": "/workspace",
-        "env": {"MODE": "dev", "TOKEN": "plain"},
-        "network_policy": "default",
-        "ports": (PortSpec("web", 8000),),
-        "namespace": f"team-{sandbox_id.hex[:6]}",
-        "service_account": "mbox-sandbox",
-        "template_id": uuid.uuid4(),
-        "template_slug": "python",
-        "requests": {"cpu": "500m", "memory": "256Mi", "storage": "1Gi"},
-    }
-    return SandboxSpec(**(values | fields))
+    """The adapter tests' spec, with a secret-looking plain env var and a workspace volume."""
+    env = {"MODE": "dev", "TOKEN": "plain"}
+    requests = {"cpu": "500m", "memory": "256Mi", "storage": "1Gi"}
+    return runtime_spec(**({"env": env, "requests": requests} | fields))
 
 
 def invalid(obj: dict) -> list[str]:
