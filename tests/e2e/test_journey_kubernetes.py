@@ -155,6 +155,18 @@ def test_journey_on_kubernetes(
     expect(status).to_contain_text("Stopped", timeout=LIFECYCLE_TIMEOUT)
     page.get_by_role("button", name="Start").click()
     expect(status).to_contain_text("Running", timeout=LIFECYCLE_TIMEOUT)
+
+    # The Runtime page shows the claim, its pod observed running, and its template's pool.
+    page.goto(f"/runtime?namespace={namespace}")
+    expect(page.get_by_text("Kubernetes (agent-sandbox)")).to_be_visible()
+    resources = page.get_by_role("table", name="Runtime resources")
+    claim_row = resources.get_by_role("row").filter(has_text=ref["name"])
+    expect(claim_row).to_contain_text("SandboxClaim")
+    expect(claim_row).to_contain_text("Running")
+    expect(resources.get_by_role("row").filter(has_text="SandboxWarmPool")).to_have_count(1)
+    screenshot(page, pytestconfig, "kubernetes-runtime.png")
+    page.goto(f"/sandboxes/{sandbox_id}")
+
     page.get_by_role("button", name="Delete", exact=True).click()
     page.get_by_role("alertdialog").get_by_role("button", name="Delete sandbox").click()
     expect(page.get_by_role("status")).to_have_text(f"Deleted sandbox {name}.")
