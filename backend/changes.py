@@ -12,6 +12,7 @@ nobody listens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 _lock = threading.Lock()
@@ -36,6 +37,15 @@ class Changes(asyncio.Event):
     def clear(self) -> None:
         super().clear()
         self.keys = set()
+
+    async def wait_at_most(self, seconds: float) -> bool:
+        """Wait until set, or `seconds`; whether it was set. (Not `asyncio.wait_for`: on
+        Python 3.11 it swallows a cancellation that comes as the event is set, and the
+        loop waiting here would never stop.)"""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, seconds)):
+                await self.wait()
+        return self.is_set()
 
     def take(self) -> set[str] | None:
         """What changed since the last clear (None: anything may have), and clear."""

@@ -133,8 +133,7 @@ async def _rounds(
         while True:
             if gap:
                 await asyncio.sleep(gap)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), every - gap)
+            await wakeup.wait_at_most(every - gap)
             changed = wakeup.is_set()
             if changed and settle:
                 await asyncio.sleep(settle)

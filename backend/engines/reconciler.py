@@ -9,7 +9,6 @@ process reconciles at a time (see `leadership`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import datetime
@@ -54,8 +53,7 @@ class Reconciler:
                 with self.health.watch("a reconcile pass"):
                     if await leadership.acquire():
                         await self.reconcile_once(only)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wakeup.wait(), max(0.0, next_full - clock()))
+                await wakeup.wait_at_most(next_full - clock())
                 only = _sandboxes_named(wakeup.take() if wakeup.is_set() else None)
         finally:
             changes.unsubscribe(wakeup)

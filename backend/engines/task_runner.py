@@ -58,8 +58,7 @@ class TaskRunner:
                         await self.database.call(tasks.fail_abandoned, runner=self.name)
                         abandoned_failed = True
                     await self.start_queued()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wakeup.wait(), interval)
+                await wakeup.wait_at_most(interval)
                 wakeup.clear()
         finally:
             changes.unsubscribe(wakeup)

@@ -4,8 +4,6 @@ offsets it has seen continues exactly where it stopped (nothing lost, nothing re
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -51,8 +49,7 @@ async def task_events(
             if finished:
                 yield _line("done", task=task)
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), POLL_SECONDS)
+            await wakeup.wait_at_most(POLL_SECONDS)
             wakeup.clear()
             task = await load()
             if task.status != status:
