@@ -79,6 +79,9 @@ def test_only_healthz_and_info_are_public(secured_client):
         ("POST", "/v1/sandboxes"),
         ("GET", "/v1/does-not-exist"),
         ("POST", "/v1/info"),
+        ("GET", "/v1/runtime/resources"),
+        ("GET", "/v1/runtime/orphans"),
+        ("POST", "/v1/runtime/orphans/cleanup"),
     ]:
         response = secured_client.request(method, path)
         assert response.status_code == 401, (method, path)

@@ -39,13 +39,17 @@ def create_project(page: Page, name: str) -> None:
     expect(page.get_by_role("status")).to_have_text(f"Created project {name}.")
 
 
-def create_template(page: Page, project: str, name: str) -> None:
+def create_template(page: Page, project: str, name: str, image: str = "") -> None:
+    """The Python preset, with another image (Advanced) when given."""
     page.get_by_role("link", name="Templates").click()
     page.get_by_role("button", name="New template").click()
     dialog = page.get_by_role("dialog", name="New template")
     choose(dialog, page, "Scope", project)
     dialog.get_by_label("Name", exact=True).fill(name)
     choose(dialog, page, "Runtime", "Python")
+    if image:
+        dialog.get_by_text("Advanced", exact=True).click()
+        dialog.get_by_label("Image").fill(image)
     dialog.get_by_role("button", name="Save template").click()
     expect(dialog).to_have_count(0)
     expect(page.get_by_role("article", name=name)).to_contain_text("Not tested")

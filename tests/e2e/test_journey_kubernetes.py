@@ -20,28 +20,13 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import ON_KUBERNETES, TOKEN, sign_in
 from tests.e2e.harness import LIFECYCLE_TIMEOUT, Server, screenshot
-from tests.e2e.test_journey import choose, create_project, launch, open_tab, run_task
+from tests.e2e.test_journey import create_project, create_template, launch, open_tab, run_task
 from tests.e2e.test_sandbox_terminal import connection, screen, type_line
 
 pytestmark = [pytest.mark.e2e, ON_KUBERNETES]
 
 IMAGE = "python:3.12-slim"  # recorded in the pod; the test kubelet runs the host's tools
 TERMINAL_TIMEOUT = 10_000
-
-
-def create_template(page: Page, project: str, name: str) -> None:
-    """The Python preset with another image (Advanced), as a cluster would pull it."""
-    page.get_by_role("link", name="Templates").click()
-    page.get_by_role("button", name="New template").click()
-    dialog = page.get_by_role("dialog", name="New template")
-    choose(dialog, page, "Scope", project)
-    dialog.get_by_label("Name", exact=True).fill(name)
-    choose(dialog, page, "Runtime", "Python")
-    dialog.get_by_text("Advanced", exact=True).click()
-    dialog.get_by_label("Image").fill(IMAGE)
-    dialog.get_by_role("button", name="Save template").click()
-    expect(dialog).to_have_count(0)
-    expect(page.get_by_role("article", name=name)).to_contain_text(IMAGE)
 
 
 def cluster_objects(cluster: Any, kind: str, namespace: str) -> list[dict]:
@@ -88,7 +73,8 @@ def test_journey_on_kubernetes(
     sign_in(page, TOKEN)
 
     create_project(page, project)
-    create_template(page, project, template)
+    create_template(page, project, template, image=IMAGE)
+    expect(page.get_by_role("article", name=template)).to_contain_text(IMAGE)
     launch(page, project, template, name)
     status = page.get_by_role("group", name="Sandbox status")
     expect(status).to_contain_text("Running", timeout=LIFECYCLE_TIMEOUT)

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.runtime.conftest import World
+from tests.runtime.conftest import World, run
 
 pytestmark = pytest.mark.both_runtimes
 
@@ -158,3 +158,23 @@ async def test_cleanup_refuses_what_is_not_an_orphan_and_bad_bodies(world: World
     await world.reconciler.reconcile_once()
     current = await world.get(f"/v1/sandboxes/{sandbox['id']}")
     assert current["status"] == "running"
+
+
+@pytest.mark.local_runtime_only
+async def test_code_in_a_sandbox_cannot_forge_what_the_inventory_says_it_is(world: World):
+    """The audit trusts the labels written beside a local sandbox's workspace: the sandbox
+    sees its workspace only, so it can neither read nor rewrite them."""
+    sandbox, _ = await launch(world)
+    # Its "..", and its "/", are its own root: whatever it writes there stays inside.
+    forge = 'echo "{}" > ../labels.json; echo "{}" > /labels.json; true'
+    await run(world.runtime, uuid.UUID(sandbox["id"]), forge)
+    labels = world.runtime.root / sandbox["id"] / "labels.json"  # beside the workspace
+    assert sandbox["projectId"] in labels.read_text()
+    found = await world.get("/v1/runtime/resources", namespace="local")
+    owners = [
+        item["owner"]
+        for item in found["items"]
+        if item["name"] == sandbox["id"] and item["kind"] in ("Workspace", "ProcessTree")
+    ]
+    expected = {"kind": "sandbox", "projectId": sandbox["projectId"], "sandboxId": sandbox["id"]}
+    assert owners == [expected, expected]

@@ -16,14 +16,14 @@ import uuid
 from typing import Any
 
 from backend.runtime.base import RuntimeFailure
-from backend.runtime.inventory import (  # the labels are the inventory's: re-exported
+from backend.runtime.inventory import (  # noqa: F401 - the inventory's labels, re-exported
     MANAGED_BY,
     MBOX,
+    PROJECT_ID,
+    SANDBOX_ID,
+    TEMPLATE_ID,
+    labels,
 )
-from backend.runtime.inventory import PROJECT_ID as PROJECT_ID
-from backend.runtime.inventory import SANDBOX_ID as SANDBOX_ID
-from backend.runtime.inventory import TEMPLATE_ID as TEMPLATE_ID
-from backend.runtime.inventory import labels as labels
 
 MANAGED = f"{MANAGED_BY}={MBOX}"  # the label selector of everything mbox made
 
