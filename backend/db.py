@@ -170,6 +170,9 @@ def check_database(engine: Engine) -> None:
         connection.execute(sa.text("SELECT 1"))
 
 
+SCOPE_KEY = "mbox.projects"  # Session.info: the project ids a scoped session may touch
+
+
 class Database:
     """The engine plus a session factory; one per process (or per test)."""
 
@@ -177,8 +180,13 @@ class Database:
         self.url = url
         self.engine = create_db_engine(url)
 
-    def session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+    def session(self, projects: frozenset[uuid.UUID] | None = None) -> Session:
+        """A session; with `projects`, one that reads and writes only rows of those
+        projects (a project-scoped principal's: backend/auth/access.py)."""
+        session = Session(self.engine, expire_on_commit=False)
+        if projects is not None:
+            session.info[SCOPE_KEY] = frozenset(projects)
+        return session
 
     def migrate(self) -> None:
         migrate(self.engine)

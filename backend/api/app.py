@@ -27,6 +27,7 @@ from backend.api import (
     tasks,
     templates,
     terminal,
+    tokens,
 )
 from backend.api.middleware import ApiRequestMiddleware, SignIns, WebGuardMiddleware
 from backend.errors import RangeNotSatisfiable, ServiceError
@@ -48,6 +49,7 @@ ROUTERS = (
     sessions,
     terminal,
     previews,
+    tokens,
 )
 
 

@@ -122,13 +122,17 @@ async def upload(
 )
 async def download(
     content: ArtifactsDep,
+    principal: PrincipalDep,
     artifact_id: ArtifactId,
     byte_range: Annotated[str | None, Header(alias="Range")] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     """Retained bytes first (verified against their sha256), else a live workspace read."""
     found = await content.download(
-        artifact_id=artifact_id, byte_range=requested_range(byte_range), if_none_match=if_none_match
+        principal=principal,
+        artifact_id=artifact_id,
+        byte_range=requested_range(byte_range),
+        if_none_match=if_none_match,
     )
     status = 304 if found.not_modified else 206 if found.byte_range is not None else 200
     return StreamingResponse(

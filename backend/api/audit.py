@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
-from backend.api.deps import DbDep, ProjectId
+from backend.api.deps import DbDep, PrincipalDep, ProjectId
 from backend.api.openapi import returns_list, schema_only
 from backend.api.responses import items
 from backend.audit import service as audit
 from backend.audit.models import AuditEvent, PolicyDeniedAuditMetadata
+from backend.auth.models import Principal
 from backend.projects import service as projects
 
 router = APIRouter(tags=["audit"])
@@ -56,22 +57,30 @@ Filters = Annotated[dict[str, str | None], Depends(event_filters)]
 )
 def list_audit_events(
     db: DbDep,
+    principal: PrincipalDep,
     filters: Filters,
     projectId: Filter = None,  # noqa: N803
 ) -> JSONResponse:
-    return _events(db, {**filters, "projectId": projectId})
+    return _events(db, principal, {**filters, "projectId": projectId})
 
 
 @router.get("/v1/projects/{projectID}/audit-events", responses=returns_list(AuditEvent))
-def list_project_audit_events(db: DbDep, project_id: ProjectId, filters: Filters) -> JSONResponse:
+def list_project_audit_events(
+    db: DbDep, principal: PrincipalDep, project_id: ProjectId, filters: Filters
+) -> JSONResponse:
     projects.get_project(db, project_id)
-    return _events(db, filters, project_id)
+    return _events(db, principal, filters, project_id)
 
 
 def _events(
-    db: Session, filters: dict[str, str | None], project_id: uuid.UUID | None = None
+    db: Session,
+    principal: Principal,
+    filters: dict[str, str | None],
+    project_id: uuid.UUID | None = None,
 ) -> JSONResponse:
     """One event more than the limit is read, so a cut feed says so."""
     limit = audit.event_limit(filters.get("limit"))
-    events = audit.list_events(db, project_id=project_id, filters=filters, limit=limit + 1)
+    events = audit.list_events(
+        db, principal=principal, project_id=project_id, filters=filters, limit=limit + 1
+    )
     return items(AuditEvent, events, limit)

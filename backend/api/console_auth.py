@@ -22,8 +22,10 @@ from backend.auth.service import (
     SIGN_IN_COOKIE,
     SIGN_IN_SECONDS,
     issue_sign_in,
-    token_matches,
+    principal_of_secret,
+    sign_in_subject,
 )
+from backend.principals.service import record_sign_in
 
 router = APIRouter(include_in_schema=False)
 MAX_FORM_BYTES = 8192
@@ -163,14 +165,17 @@ async def login(request: Request, settings: SettingsDep) -> Response:
         return JSONResponse({"error": f"sign-in form is larger than {MAX_FORM_BYTES} bytes"}, 413)
     form = parse_qs(body.decode("utf-8", "replace"))
     target = _safe_next(form.get("next", [""])[0])
-    if not token_matches(settings, form.get("token", [""])[0]):
+    database = request.app.state.services.database
+    principal = await database.call(principal_of_secret, settings, form.get("token", [""])[0])
+    await database.call(record_sign_in, principal=principal, address=address)
+    if principal is None:
         limiter.failed(address)
         return RedirectResponse(f"/login?error=1&next={quote(target)}", status_code=303)
     sign_ins = request.app.state.sign_ins
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         sign_ins.cookie_name(request.scope),
-        issue_sign_in(settings),
+        issue_sign_in(settings, sign_in_subject(principal)),
         max_age=SIGN_IN_SECONDS,
         httponly=True,
         samesite="lax",

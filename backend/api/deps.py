@@ -74,17 +74,22 @@ TerminalsDep = Annotated[TerminalHub, Depends(_service("terminals"))]
 InventoryDep = Annotated[RuntimeInventory, Depends(_service("inventory"))]
 
 
-def get_db(services: ServicesDep) -> Iterator[Session]:
-    with services.database.session() as db:
+def get_principal(connection: HTTPConnection) -> Principal:
+    return connection.scope["state"]["principal"]
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_db(services: ServicesDep, connection: HTTPConnection) -> Iterator[Session]:
+    """A database session for the request: a project-scoped principal's sees only its
+    projects' rows (backend/auth/access.py)."""
+    principal = connection.scope.get("state", {}).get("principal")
+    with services.database.session(principal.projects if principal else None) as db:
         yield db
 
 
-def get_principal(request: Request) -> Principal:
-    return request.scope["state"]["principal"]
-
-
 DbDep = Annotated[Session, Depends(get_db)]
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def _path_id(name: str, thing: str) -> Callable[..., uuid.UUID]:
@@ -110,6 +115,7 @@ SandboxId = Annotated[uuid.UUID, Depends(_path_id("sandboxID", "sandbox"))]
 TaskId = Annotated[uuid.UUID, Depends(_path_id("taskID", "task"))]
 RuntimeSessionId = Annotated[uuid.UUID, Depends(_path_id("sessionID", "session"))]
 ArtifactId = Annotated[uuid.UUID, Depends(_path_id("artifactID", "artifact"))]
+TokenId = Annotated[uuid.UUID, Depends(_path_id("tokenID", "token"))]
 
 
 def json_body(model: type[ModelT], *, optional: bool = False) -> Callable[..., Any]:

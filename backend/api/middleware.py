@@ -23,6 +23,10 @@ from backend.auth.models import Principal
 from backend.auth.service import (
     SignIn,
     authenticate,
+    bearer_token,
+    is_named_token,
+    principal_of_sign_in,
+    principal_of_token,
     revoke_sign_in,
     sign_in_cookie_name,
     sign_in_from_cookie,
@@ -255,13 +259,20 @@ class SignIns:
         return sign_in_cookie_name(self.secure(scope))
 
     async def current(self, scope: Scope) -> SignIn | None:
-        """The live sign-in the request's cookie proves, or None. One primary-key read per
-        request (measured: a console request costs no more than /healthz on SQLite), so a
-        sign-out on any replica counts at once."""
+        """The live sign-in the request's cookie proves, or None."""
+        found = await self.principal(scope)
+        return found[0] if found else None
+
+    async def principal(self, scope: Scope) -> tuple[SignIn, Principal] | None:
+        """The live sign-in the request's cookie proves and who it acts as now, or None
+        (signed out, or its token since revoked or expired). A couple of primary-key reads
+        per request (measured: a console request costs no more than /healthz on SQLite),
+        so a sign-out or a revocation on any replica counts at once."""
         sign_in = sign_in_from_cookie(self.settings, _cookie(scope, self.cookie_name(scope)))
-        if sign_in is None or await self.database.call(sign_in_revoked, sign_in.sign_in_id):
+        if sign_in is None:
             return None
-        return sign_in
+        principal = await self.database.call(principal_of_sign_in, sign_in)
+        return (sign_in, principal) if principal is not None else None
 
     async def sign_out(self, sign_in: SignIn) -> None:
         await self.database.call(revoke_sign_in, sign_in=sign_in)
@@ -328,24 +339,22 @@ class ApiRequestMiddleware:
             return
         request_id = clean_request_id(headers.get(REQUEST_ID_HEADER)) or str(uuid.uuid4())
         send = _with_request_id(send, request_id)
-        principal = authenticate(self.settings, headers.get("authorization"))
+        principal = await self._bearer(headers)
         sign_in = None
         method = "GET" if scope["type"] == "websocket" else scope["method"]
         if principal is None and method in ("GET", "HEAD"):
-            sign_in = await self._sign_in(scope, headers)
-            principal = Principal(subject="console", source="console") if sign_in else None
+            found = await self._sign_in(scope, headers)
+            if found is not None:
+                sign_in, principal = found
         if principal is None and (method, scope["path"]) not in PUBLIC_ROUTES:
             await reject(scope, send, 401, "missing or invalid bearer token")
             return
-        principal = (
-            principal.with_labels(
+        if principal is not None:
+            principal = principal.with_labels(
                 actor=clean_label(headers.get("x-mbox-audit-actor")),
                 source=clean_label(headers.get("x-mbox-audit-source")) or "http-api",
                 request_id=request_id,
             )
-            if principal
-            else None
-        )
         scope.setdefault("state", {})["principal"] = principal
         scope["state"]["request_id"] = request_id
         if sign_in is not None and scope["type"] == "websocket":
@@ -374,16 +383,34 @@ class ApiRequestMiddleware:
         )
         await RedirectResponse(f"/login?next={target}", status_code=303)(scope, receive, send)
 
-    async def _sign_in(self, scope: Scope, headers: Headers) -> SignIn | None:
+    async def _bearer(self, headers: Headers) -> Principal | None:
+        """The principal the bearer token proves: the shared token (or nobody, with
+        authentication off) without the database, a named token with one read."""
+        principal = authenticate(self.settings, headers.get("authorization"))
+        token = bearer_token(headers.get("authorization"))
+        if principal is None and is_named_token(token):
+            principal = await self.sign_ins.database.call(principal_of_token, token)
+        return principal
+
+    async def _sign_in(self, scope: Scope, headers: Headers) -> tuple[SignIn, Principal] | None:
         """Browsers cannot set headers on WebSockets or downloads: the console's own pages
         use their sign-in cookie for reads (GET, the terminal socket), and only from the
-        console's own origin. Writes always need the bearer header (no CSRF surface)."""
+        console's own origin, acting as whoever signed in. Writes always need the bearer
+        header (no CSRF surface)."""
         if same_origin(headers) and headers.get("sec-fetch-site", "same-origin") in (
             "same-origin",
             "none",
         ):
-            return await self.sign_ins.current(scope)
+            found = await self.sign_ins.principal(scope)
+            if found is not None:
+                sign_in, principal = found
+                return sign_in, console_principal(principal)
         return None
+
+
+def console_principal(principal: Principal) -> Principal:
+    """The principal as the console acts for it: its name as the actor, source console."""
+    return principal.with_labels(actor=principal.subject, source="console")
 
 
 def same_origin(headers: Headers) -> bool:

@@ -31,6 +31,7 @@ TAGS = [
     "tasks",
     "artifacts",
     "credentials",
+    "tokens",
 ]
 ATTRIBUTION_HEADERS = ("X-Mbox-Request-ID", "X-Mbox-Audit-Actor", "X-Mbox-Audit-Source")
 _REQUEST_MODELS: dict[str, type[BaseModel]] = {}

@@ -32,11 +32,14 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from backend.api.deps import Body, DbDep, PrincipalDep, SandboxId, SettingsDep
+from backend.api.deps import Body, DbDep, PrincipalDep, SandboxId, SettingsDep, get_principal
 from backend.api.middleware import reject
 from backend.api.openapi import body, returns, returns_list
 from backend.api.proxy import Relay, RelayLimits
 from backend.api.responses import PageLimit, items
+from backend.auth import access
+from backend.auth.access import Permission
+from backend.auth.models import Principal
 from backend.errors import Conflict, InvalidInput, NotFound, ServiceError
 from backend.sandboxes import previews
 from backend.sandboxes.lifetime import ActivityMeter
@@ -173,13 +176,16 @@ def revoke_preview_link(
 # -- the reference's proxy route on the API origin -----------------------------------------
 
 
-async def _open(app: Any, sandbox_id: uuid.UUID, port: str) -> tuple[Previews, int]:
+async def _open(
+    app: Any, principal: Principal, sandbox_id: uuid.UUID, port: str
+) -> tuple[Previews, int]:
     """The reference's checks, in its order: the sandbox (404), running (409), the port
-    (400), declared and TCP (404)."""
+    (400), declared and TCP (404). Using the app drives the sandbox (operate)."""
     shared = app.state.previews
     target = await shared.gate.target(sandbox_id)
     if target is None:
         raise NotFound()
+    access.require(principal, Permission.OPERATE, target.project_id)
     if target.status != "running":
         raise Conflict(NOT_RUNNING)
     number = int(port) if port.isascii() and port.isdigit() and len(port) <= 5 else 0
@@ -244,7 +250,7 @@ async def proxy(
     (browsers use preview origins instead)."""
     # Parsed here rather than by a (threaded) sync dependency: this is the hot path.
     sandbox_id = parse_uuid(sandboxID, "invalid sandbox id")
-    shared, number = await _open(request.app, sandbox_id, port)
+    shared, number = await _open(request.app, get_principal(request), sandbox_id, port)
     return _Relayed(shared, sandbox_id, number)
 
 
@@ -287,7 +293,7 @@ async def proxy_websocket(websocket: WebSocket, sandboxID: str, port: str) -> No
     scope = websocket.scope
     try:
         sandbox_id = parse_uuid(sandboxID, "invalid sandbox id")
-        shared, number = await _open(websocket.app, sandbox_id, port)
+        shared, number = await _open(websocket.app, get_principal(websocket), sandbox_id, port)
     except ServiceError as exc:
         await reject(scope, websocket.send, exc.status_code, exc.message)
         return

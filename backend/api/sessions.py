@@ -63,7 +63,9 @@ def end_session(db: DbDep, principal: PrincipalDep, session_id: RuntimeSessionId
     "/v1/sessions/{sessionID}/recording",
     responses={200: {"description": "asciicast v2", "content": {"application/x-asciicast": {}}}},
 )
-def get_recording(settings: SettingsDep, db: DbDep, session_id: RuntimeSessionId):
+def get_recording(
+    settings: SettingsDep, db: DbDep, principal: PrincipalDep, session_id: RuntimeSessionId
+):
     """The terminal recording listed on a session (asciicast v2, output only)."""
-    path, name = sessions.recording_file(db, settings, session_id=session_id)
+    path, name = sessions.recording_file(db, settings, principal=principal, session_id=session_id)
     return FileResponse(path, media_type="application/x-asciicast", filename=name)

@@ -18,6 +18,7 @@ from backend.api.deps import (
 )
 from backend.api.openapi import body, returns, returns_list, schema_only
 from backend.api.responses import PageLimit, item, items
+from backend.auth.access import Permission
 from backend.errors import InvalidInput
 from backend.tasks import service as tasks
 from backend.tasks.events import task_events
@@ -85,6 +86,7 @@ def _offset(value: str | None, name: str) -> int:
 )
 async def task_event_stream(
     database: DatabaseDep,
+    principal: PrincipalDep,
     output: TaskOutputDep,
     task_id: TaskId,
     stdoutOffset: Offset = None,  # noqa: N803 - resume from these byte offsets
@@ -96,7 +98,9 @@ async def task_event_stream(
     }
 
     async def load():
-        return await database.call(tasks.get_task, task_id)
+        return await database.call(
+            tasks.readable, principal=principal, task_id=task_id, permission=Permission.READ_CONTENT
+        )
 
     await load()  # 404 before the stream starts
     return StreamingResponse(
@@ -120,12 +124,13 @@ async def task_event_stream(
 def task_output(
     store: TaskOutputDep,
     db: DbDep,
+    principal: PrincipalDep,
     task_id: TaskId,
     stream: Annotated[str, Query()] = "stdout",
     offset: Offset = None,
 ) -> StreamingResponse:
     """The full output of one stream (the task row keeps only the first 64 KiB)."""
-    tasks.get_task(db, task_id)
+    tasks.readable(db, principal=principal, task_id=task_id, permission=Permission.READ_CONTENT)
     if stream not in STREAMS:
         raise InvalidInput("stream must be stdout or stderr")
     start = _offset(offset, "offset")

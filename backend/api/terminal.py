@@ -27,9 +27,11 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from backend.api.deps import ServicesDep
+from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.middleware import reject, same_origin
 from backend.api.openapi import websocket
+from backend.auth.access import Permission
+from backend.auth.models import Principal
 from backend.db import Database
 from backend.errors import (
     Conflict,
@@ -115,13 +117,18 @@ def _integer(value: str | None, name: str, low: int, high: int) -> int | None:
 async def terminal_socket(
     websocket: WebSocket,
     services: ServicesDep,
+    principal: PrincipalDep,
     sandboxID: str,  # noqa: N803 - the contract's name
 ) -> None:
     try:
         request = TerminalRequest.parse(sandboxID, websocket.query_params)
         if not same_origin(websocket.headers):
             raise Forbidden("cross-origin terminal connections are refused")
-        sandbox = await services.database.call(sandboxes.get_sandbox, request.sandbox_id)
+        # Watching a terminal reads it; attaching to type into it drives the sandbox.
+        permission = Permission.READ_CONTENT if request.watch else Permission.OPERATE
+        sandbox = await services.database.call(
+            sandboxes.operable, principal, request.sandbox_id, permission
+        )
         if sandbox.status != "running":
             raise Conflict("sandbox must be running before opening terminal")
         if not hasattr(services.runtime, "open_pty"):
@@ -134,7 +141,7 @@ async def terminal_socket(
         await _refuse(websocket, exc)
         return
     await websocket.accept()
-    await TerminalConnection(websocket, request, services).run()
+    await TerminalConnection(websocket, request, services, principal).run()
 
 
 async def _refuse(websocket: WebSocket, exc: ServiceError) -> None:
@@ -169,8 +176,15 @@ async def _check_reattach(services: Services, request: TerminalRequest) -> None:
 class TerminalConnection:
     """One WebSocket attached to one terminal, recorded as one runtime session."""
 
-    def __init__(self, websocket: WebSocket, request: TerminalRequest, services: Services) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        request: TerminalRequest,
+        services: Services,
+        principal: Principal,
+    ) -> None:
         self.websocket = websocket
+        self.principal = principal
         self.request = request
         self.database: Database = services.database
         self.hub: TerminalHub = services.terminals
@@ -180,6 +194,7 @@ class TerminalConnection:
         terminal_id = self.request.terminal_id or uuid.uuid4()
         session_id = await self.database.call(
             sessions.open_terminal_session,
+            principal=self.principal,
             sandbox_id=self.request.sandbox_id,
             terminal_id=terminal_id,
             client=self.request.client,
@@ -198,7 +213,10 @@ class TerminalConnection:
             raise
         finally:
             await self.database.call(
-                sessions.close_terminal_session, session_id=session_id, error=error
+                sessions.close_terminal_session,
+                principal=self.principal,
+                session_id=session_id,
+                error=error,
             )
             await self._close()
 

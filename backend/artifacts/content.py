@@ -24,6 +24,8 @@ from sqlmodel import Session
 
 from backend.artifacts import service
 from backend.artifacts.models import Artifact, ArtifactContentRow, ArtifactCreate, ArtifactRow
+from backend.auth import access
+from backend.auth.access import Permission
 from backend.auth.models import SYSTEM, Principal
 from backend.db import Database, commit
 from backend.errors import (
@@ -142,6 +144,7 @@ class ArtifactContent:
         declared_bytes: int | None = None,
     ) -> Artifact:
         artifact = await self.database.call(service.get_artifact, artifact_id)
+        access.require(principal, Permission.OPERATE, artifact.project_id)
         if artifact.kind == "directory":
             raise InvalidInput("directory artifacts cannot store retained content")
         if declared_bytes is not None and declared_bytes > self.max_bytes:
@@ -200,7 +203,11 @@ class ArtifactContent:
     async def capture(self, *, principal: Principal, artifact_id: uuid.UUID) -> Artifact:
         """Retain the bytes at the artifact's workspace:// path (a directory as tar.gz)."""
         artifact, path, stream = await self._open_workspace(
-            artifact_id, "artifact capture", "capturing workspace artifact content"
+            principal,
+            Permission.OPERATE,
+            artifact_id,
+            "artifact capture",
+            "capturing workspace artifact content",
         )
         async with stream:
             if stream.entry.type == "file" and stream.entry.size > self.max_bytes:
@@ -217,11 +224,18 @@ class ArtifactContent:
             )
 
     async def _open_workspace(
-        self, artifact_id: uuid.UUID, what: str, doing: str
+        self,
+        principal: Principal,
+        permission: Permission,
+        artifact_id: uuid.UUID,
+        what: str,
+        doing: str,
     ) -> tuple[ArtifactRow, str, WorkspaceStream]:
         """The artifact, its workspace path, and that path opened for reading (the sandbox
-        must be running); `what` and `doing` name the operation in errors."""
+        must be running, and the principal allowed `permission`); `what` and `doing` name
+        the operation in errors."""
         artifact, sandbox, working_dir = await self.database.call(_capture_target, artifact_id)
+        access.require(principal, permission, artifact.project_id)
         path = workspace_path(artifact.uri, working_dir, what)
         _require_running(sandbox, doing)
         return artifact, path, await call_runtime(self.runtime.open_read(sandbox.id, path))
@@ -285,14 +299,16 @@ class ArtifactContent:
     async def download(
         self,
         *,
+        principal: Principal,
         artifact_id: uuid.UUID,
         byte_range: ByteRange | None = None,
         if_none_match: str | None = None,
     ) -> ContentStream:
         """Retained bytes when there are any, else a live read of the workspace path."""
         artifact, content = await self.database.call(service.get_with_content, artifact_id)
+        access.require(principal, Permission.READ_CONTENT, artifact.project_id)
         if content is None:
-            return await self._live(artifact.id)
+            return await self._live(principal, artifact.id)
         if if_none_match and content.sha256 in if_none_match:
             return ContentStream(artifact.id, _once(b""), sha256=content.sha256, not_modified=True)
         return await self._retained(artifact, content, byte_range)
@@ -333,9 +349,13 @@ class ArtifactContent:
             return _once(data)
         return _verify_streaming(_guarded(store.read(content.storage_key)), content)
 
-    async def _live(self, artifact_id: uuid.UUID) -> ContentStream:
+    async def _live(self, principal: Principal, artifact_id: uuid.UUID) -> ContentStream:
         artifact, path, stream = await self._open_workspace(
-            artifact_id, "artifact content", "reading workspace artifact content"
+            principal,
+            Permission.READ_CONTENT,
+            artifact_id,
+            "artifact content",
+            "reading workspace artifact content",
         )
         directory = stream.entry.type == "directory"
         found = ContentStream(

@@ -28,6 +28,8 @@ from backend.artifacts.models import (
     ArtifactUsage,
     ArtifactUsageRow,
 )
+from backend.auth import access
+from backend.auth.access import Permission
 from backend.auth.models import SYSTEM, Principal
 from backend.db import commit, get_row, utcnow
 from backend.errors import Conflict, InvalidInput, NotFound
@@ -90,7 +92,7 @@ def get_with_content(
 def create_artifact(
     db: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: ArtifactCreate
 ) -> ArtifactRow:
-    sandbox = sandboxes.get_sandbox(db, sandbox_id)
+    sandbox = sandboxes.operable(db, principal, sandbox_id)
     task_id = _task_of(db, sandbox, data.task_id)
     artifact = ArtifactRow(
         project_id=sandbox.project_id,
@@ -119,6 +121,7 @@ def create_artifact(
 def delete_artifact(db: Session, *, principal: Principal, artifact_id: uuid.UUID) -> None:
     """Delete the reference and its retained content; the bytes become garbage."""
     artifact = _locked(db, artifact_id)
+    access.require(principal, Permission.OPERATE, artifact.project_id)
     _delete(db, principal, artifact, "artifact.deleted")
     commit(db)
 

@@ -9,6 +9,8 @@ from typing import Any, ClassVar, Protocol
 from sqlmodel import Session, col, select
 
 from backend.audit.models import AuditEventRow
+from backend.auth import access
+from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.errors import InvalidInput
 from backend.validation import clean_label, clean_request_id, optional_uuid
@@ -33,6 +35,8 @@ def record(
     meta = dict(metadata or {})
     if principal.request_id:
         meta.setdefault("requestId", principal.request_id)
+    if principal.token_id is not None:  # which of the principal's tokens acted
+        meta.setdefault("tokenId", str(principal.token_id))
     event = AuditEventRow(
         project_id=project_id,
         action=action,
@@ -90,12 +94,15 @@ def record_change(
 def list_events(
     db: Session,
     *,
+    principal: Principal,
     project_id: uuid.UUID | None = None,
     filters: dict[str, str | None],
     limit: int | None = None,
 ) -> list[AuditEventRow]:
     """Newest first, filtered by the reference's exact-match query parameters; at most
-    `limit` rows (by default the `limit` filter's, see event_limit)."""
+    `limit` rows (by default the `limit` filter's, see event_limit). A project-scoped
+    principal's session reads only its projects' events."""
+    access.require(principal, Permission.AUDIT, project_id)
     query = select(AuditEventRow)
     if project_id is not None:
         query = query.where(AuditEventRow.project_id == project_id)

@@ -9,19 +9,24 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from backend.db import id_field, json_field, timestamp_field
+from backend.db import id_field, json_field, timestamp_field, utcnow
 
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated caller plus the attribution labels it supplied.
+    """The authenticated caller, what it may do, and the attribution labels it supplied.
 
-    `subject` is what authentication proved ("token:shared", "token:<id>", "anonymous",
-    "console", "system"); `actor`/`source` are the caller's own labels (X-Mbox-Audit-*),
-    recorded as given but never trusted for authorization.
+    `subject` is who authentication proved: a named principal (the name its API tokens
+    are bound to), "token:shared" (MBOX_API_TOKEN), "anonymous" (authentication off) or
+    "system" (the server's own engines). `role` and `projects` (None: every project) are
+    what it may do (backend/auth/access.py). `actor`/`source` are the caller's own labels
+    (X-Mbox-Audit-*), recorded as given but never trusted for authorization.
     """
 
     subject: str
+    role: str = "admin"
+    projects: frozenset[uuid.UUID] | None = None
+    token_id: uuid.UUID | None = None
     actor: str = ""
     source: str = "http-api"
     request_id: str = ""
@@ -34,15 +39,19 @@ SYSTEM = Principal(subject="system", source="system")
 
 
 class ApiTokenRow(SQLModel, table=True):
-    """A named bearer token for automation; only a hash of the secret is stored."""
+    """A named bearer token bound to a principal with a role, optionally scoped to
+    projects. Only a hash of the secret is stored, and its first characters for display."""
 
     __tablename__ = "api_tokens"
 
     id: uuid.UUID = id_field()
     name: str
+    principal: str = Field(default="", index=True)
+    role: str = "viewer"
     token_hash: str = Field(sa_column_kwargs={"unique": True})
     token_prefix: str = ""
-    scopes: list[Any] = json_field(list)
+    # The projects it is scoped to (ids as strings); null: every project.
+    project_ids: list[Any] | None = json_field(column="scopes", nullable=True)
     created_by: str = ""
     created_at: datetime = timestamp_field()
     last_used_at: datetime | None = timestamp_field(nullable=True)
@@ -62,3 +71,11 @@ class SignInRevocationRow(SQLModel, table=True):
     session_id: uuid.UUID = Field(primary_key=True)
     revoked_at: datetime = timestamp_field()
     expires_at: datetime = timestamp_field(index=True)
+
+
+def token_status(row: ApiTokenRow, now: datetime | None = None) -> str:
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= (now or utcnow()):
+        return "expired"
+    return "active"

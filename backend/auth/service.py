@@ -3,33 +3,50 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session, delete
+from sqlmodel import Session, delete, select
 
-from backend.auth.models import Principal, SignInRevocationRow
+from backend.auth.access import Role
+from backend.auth.models import ApiTokenRow, Principal, SignInRevocationRow, token_status
 from backend.db import commit, utcnow
-from backend.errors import Conflict
+from backend.errors import Conflict, NotFound
 from backend.settings import Settings
 
 SHARED_TOKEN_SUBJECT = "token:shared"
 ANONYMOUS = "anonymous"
 
 
-def authenticate(settings: Settings, authorization: str | None) -> Principal | None:
-    """The principal proven by an `Authorization: Bearer <token>` header, or None.
+SHARED = Principal(subject=SHARED_TOKEN_SUBJECT, role=Role.ADMIN)
+NOBODY = Principal(subject=ANONYMOUS, role=Role.ADMIN)
 
-    With no MBOX_API_TOKEN configured, authentication is off and every caller is anonymous.
-    """
+
+def authenticate(settings: Settings, authorization: str | None) -> Principal | None:
+    """The principal an `Authorization: Bearer <token>` header proves without the
+    database: everyone (anonymous, as admin) when MBOX_API_TOKEN is not set, the shared
+    admin token. None: a named token to look up (`principal_of_token`), or no principal."""
     if not settings.api_token:
-        return Principal(subject=ANONYMOUS)
+        return NOBODY
     if token_matches(settings, bearer_token(authorization)):
-        return Principal(subject=SHARED_TOKEN_SUBJECT)
+        return SHARED
     return None
+
+
+def principal_of_secret(db: Session, settings: Settings, token: str) -> Principal | None:
+    """Who a token typed into the sign-in form proves: the shared admin token or a named
+    one (None: neither)."""
+    if token_matches(settings, token):
+        return SHARED
+    return principal_of_token(db, token.strip())
+
+
+def is_named_token(token: str) -> bool:
+    return token.startswith(TOKEN_PREFIX) and len(token) <= 128
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -124,7 +141,64 @@ def describe_subject(subject: str) -> str:
     return subject
 
 
+def sign_in_subject(principal: Principal) -> str:
+    """What a sign-in cookie names: the shared token, or the named token signed in with
+    (so that revoking the token ends the sign-in)."""
+    if principal.token_id is None:
+        return principal.subject
+    return f"token:{principal.token_id}"
+
+
+def principal_of_sign_in(db: Session, sign_in: SignIn) -> Principal | None:
+    """Who a (signed, unexpired) sign-in acts as now: None once it was signed out or its
+    token was revoked or expired since."""
+    if sign_in_revoked(db, sign_in.sign_in_id):
+        return None
+    if sign_in.subject == SHARED_TOKEN_SUBJECT:
+        return SHARED
+    try:
+        token_id = uuid.UUID(sign_in.subject.removeprefix("token:"))
+    except ValueError:
+        return None
+    row = db.get(ApiTokenRow, token_id)
+    return _principal(db, row) if row is not None else None
+
+
 def token_matches(settings: Settings, token: str) -> bool:
     return bool(settings.api_token) and hmac.compare_digest(
         token.strip().encode(), settings.api_token.encode()
     )
+
+
+# -- named API tokens ----------------------------------------------------------------------
+
+TOKEN_PREFIX = "mbx_"
+PREFIX_SHOWN = 12  # characters of a token kept for display ("mbx_" and 8 more)
+LAST_USED_EVERY = timedelta(seconds=60)  # last-use times are this precise (fewer writes)
+
+
+def hash_token(token: str) -> str:
+    """Tokens are 256 random bits: a plain SHA-256 is enough (no password stretching)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def principal_of_token(db: Session, token: str) -> Principal | None:
+    """The principal a named token proves (None: unknown, revoked or expired)."""
+    if not is_named_token(token):
+        return None
+    row = db.exec(select(ApiTokenRow).where(ApiTokenRow.token_hash == hash_token(token))).first()
+    return _principal(db, row) if row is not None else None
+
+
+def _principal(db: Session, row: ApiTokenRow) -> Principal | None:
+    now = utcnow()
+    if token_status(row, now) != "active":
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+        row.last_used_at = now
+        with contextlib.suppress(Conflict, NotFound):
+            commit(db)
+    projects = None
+    if row.project_ids is not None:
+        projects = frozenset(uuid.UUID(value) for value in row.project_ids)
+    return Principal(subject=row.principal, role=row.role, projects=projects, token_id=row.id)

@@ -18,6 +18,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from backend.audit import service as audit
+from backend.auth import access
+from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import Database, commit
 from backend.errors import Conflict, InvalidInput, RuntimeFailed
@@ -69,6 +71,7 @@ class RuntimeInventory:
     async def resources(
         self, *, principal: Principal, namespace: str | None = None, kind: str | None = None
     ) -> RuntimeResourceList:
+        access.require_global(principal, Permission.RUNTIME_READ)
         found = await self._listed(namespace, kind)
         items = [public_resource(resource) for resource in found]
         return RuntimeResourceList(
@@ -81,6 +84,7 @@ class RuntimeInventory:
     async def orphans(
         self, *, principal: Principal, namespace: str | None = None, kind: str | None = None
     ) -> RuntimeOrphanAudit:
+        access.require_global(principal, Permission.RUNTIME_READ)
         found = await self._listed(namespace, kind)
         orphans = await self._database.call(classify, found)
         return RuntimeOrphanAudit(
@@ -101,6 +105,7 @@ class RuntimeInventory:
         namespace: str | None = None,
         kind: str | None = None,
     ) -> RuntimeOrphanCleanupResult:
+        access.require_global(principal, Permission.RUNTIME_CLEANUP)
         ref, reason = _checked_request(data)
         audited = await self.orphans(principal=principal, namespace=namespace, kind=kind)
         orphan = next((o for o in audited.items if _ref_of(o.resource) == ref), None)

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 from sqlmodel import Session
 
 from backend import audit, changes
+from backend.auth import access
+from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import commit, get_row, utcnow
 from backend.errors import InvalidInput, PolicyDenied
@@ -138,6 +140,7 @@ def put_launch_policy(
     db: Session, *, principal: Principal, project_id: uuid.UUID, data: ProjectPolicyUpsert
 ) -> ProjectPolicyRow:
     """Replace the launch policy whole (an absent list is an empty one)."""
+    access.require(principal, Permission.GOVERN, project_id)
     project = get_row(db, ProjectRow, project_id)
     enforcement = _enforcement(data.enforcement)
     policy = _stored(db, ProjectPolicyRow, project_id)
@@ -178,6 +181,7 @@ def put_quota_policy(
     data: ProjectQuotaPolicyUpsert,
 ) -> ProjectQuotaPolicyRow:
     """Replace the quota policy whole (an absent limit is no limit)."""
+    access.require(principal, Permission.GOVERN, project_id)
     project = get_row(db, ProjectRow, project_id)
     enforcement = _enforcement(data.enforcement)
     for limit, name in (

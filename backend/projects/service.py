@@ -7,6 +7,8 @@ import uuid
 from sqlmodel import Session, col, select
 
 from backend import audit
+from backend.auth import access
+from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import commit, get_row, utcnow
 from backend.errors import Conflict, InvalidInput
@@ -27,6 +29,7 @@ def get_project(db: Session, project_id: uuid.UUID) -> ProjectRow:
 
 
 def create_project(db: Session, *, principal: Principal, data: ProjectCreate) -> ProjectRow:
+    access.require_global(principal, Permission.GOVERN)
     name = check_name(data.name or "")
     slug = resolve_slug(data.slug, name)
     if not name or not slug or blank(data.default_namespace):
@@ -56,6 +59,7 @@ def create_project(db: Session, *, principal: Principal, data: ProjectCreate) ->
 def update_project(
     db: Session, *, principal: Principal, project_id: uuid.UUID, data: ProjectUpdate
 ) -> ProjectRow:
+    access.require(principal, Permission.GOVERN, project_id)
     project = get_project(db, project_id)
     if data.given("name") and data.name is not None:
         if blank(data.name):
@@ -105,6 +109,7 @@ def delete_project(db: Session, *, principal: Principal, project_id: uuid.UUID) 
     """Hard delete with cascades (templates, sandboxes and their records), refused while
     sandboxes are active or still await cleanup: the delete cascades to the sandboxes, and
     a live sandbox's hold row (ON DELETE RESTRICT) makes the database refuse it."""
+    access.require(principal, Permission.GOVERN, project_id)
     project = get_project(db, project_id)
     audit.service.record_change(
         db,

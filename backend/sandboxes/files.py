@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import Database, commit
 from backend.errors import InvalidInput, TooLarge
@@ -47,12 +48,12 @@ class WorkspaceFiles:
     async def list(
         self, *, principal: Principal, sandbox_id: uuid.UUID, path: str
     ) -> list[WorkspaceEntry]:
-        await self._exists(sandbox_id)
+        await self._may(principal, sandbox_id, Permission.READ_CONTENT)
         entries = await call_runtime(self._runtime.list_files(sandbox_id, path))
         return [WorkspaceEntry.of(entry) for entry in entries]
 
     async def read(self, *, principal: Principal, sandbox_id: uuid.UUID, path: str) -> bytes:
-        await self._exists(sandbox_id)
+        await self._may(principal, sandbox_id, Permission.READ_CONTENT)
         data = await call_runtime(self._runtime.read_file(sandbox_id, path, MAX_READ_BYTES + 1))
         if len(data) > MAX_READ_BYTES:
             raise InvalidInput(
@@ -65,17 +66,20 @@ class WorkspaceFiles:
     ) -> None:
         if len(data) > MAX_WRITE_BYTES:
             raise TooLarge(f"file is larger than {MAX_WRITE_BYTES} bytes")
-        await self._exists(sandbox_id)
+        await self._may(principal, sandbox_id, Permission.OPERATE)
         await call_runtime(self._runtime.write_file(sandbox_id, path, data))
         await self._record(principal, sandbox_id, "sandbox.file.written", path, sizeBytes=len(data))
 
     async def delete(self, *, principal: Principal, sandbox_id: uuid.UUID, path: str) -> None:
-        await self._exists(sandbox_id)
+        await self._may(principal, sandbox_id, Permission.OPERATE)
         await call_runtime(self._runtime.delete_file(sandbox_id, path))
         await self._record(principal, sandbox_id, "sandbox.file.deleted", path)
 
-    async def _exists(self, sandbox_id: uuid.UUID) -> None:
-        await self._database.call(sandboxes.get_sandbox, sandbox_id)
+    async def _may(
+        self, principal: Principal, sandbox_id: uuid.UUID, permission: Permission
+    ) -> None:
+        """The sandbox exists and the principal may do this to it."""
+        await self._database.call(sandboxes.operable, principal, sandbox_id, permission)
 
     async def _record(
         self, principal: Principal, sandbox_id: uuid.UUID, action: str, path: str, **metadata: Any

@@ -38,7 +38,7 @@ def renew(
     db: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: SandboxRenew
 ) -> SandboxRow:
     """Extend the lease to now + ttl (the template's, or the seconds asked for)."""
-    sandbox = sandboxes.get_sandbox(db, sandbox_id)
+    sandbox = sandboxes.operable(db, principal, sandbox_id)
     template = db.get(TemplateRow, sandbox.template_id) if sandbox.template_id else None
     default = template.ttl_seconds if template else None
     seconds = default if data.ttl_seconds is None else data.ttl_seconds

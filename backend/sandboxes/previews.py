@@ -27,11 +27,13 @@ from urllib.parse import urlsplit
 from sqlmodel import Session, col, select
 
 from backend import audit, changes
+from backend.auth import access
+from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import Database, commit, get_row, utcnow
 from backend.errors import InvalidInput, NotFound
 from backend.sandboxes.models import PreviewLinkCreate, PreviewLinkRow, SandboxRow
-from backend.sandboxes.service import get_sandbox
+from backend.sandboxes.service import get_sandbox, operable
 from backend.settings import Settings
 
 DEFAULT_LINK_SECONDS = 3600
@@ -128,7 +130,7 @@ def create_link(
 ) -> tuple[PreviewLinkRow, str]:
     """A new link to one declared TCP port of the sandbox; returns the row and the full
     URL (the only time the secret is shown)."""
-    sandbox = get_sandbox(db, sandbox_id)
+    sandbox = operable(db, principal, sandbox_id)
     if data.port is None:
         raise InvalidInput("port is required")
     if data.port not in tcp_ports(sandbox):
@@ -189,6 +191,7 @@ def list_links(
 def revoke_link(db: Session, *, principal: Principal, link_id: uuid.UUID) -> PreviewLinkRow:
     """Revoke a link (idempotent: a revoked link keeps its first revocation time)."""
     link = get_row(db, PreviewLinkRow, link_id, "preview link not found")
+    access.require(principal, Permission.OPERATE, link.project_id)
     if link.revoked_at is not None:
         return link
     link.revoked_at = utcnow()
@@ -236,6 +239,7 @@ class PreviewTarget:
     """What the proxy needs to know about a sandbox (cached briefly)."""
 
     sandbox_id: uuid.UUID
+    project_id: uuid.UUID
     status: str
     ports: frozenset[int]
 
@@ -243,7 +247,7 @@ class PreviewTarget:
 def preview_target(db: Session, sandbox_id: uuid.UUID) -> PreviewTarget:
     """The sandbox's status and previewable ports; NotFound for a missing or deleted one."""
     sandbox = get_sandbox(db, sandbox_id)
-    return PreviewTarget(sandbox.id, sandbox.status, tcp_ports(sandbox))
+    return PreviewTarget(sandbox.id, sandbox.project_id, sandbox.status, tcp_ports(sandbox))
 
 
 # -- the hot path's front: caches -----------------------------------------------------------

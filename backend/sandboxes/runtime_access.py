@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import Database
 from backend.errors import Conflict, InsufficientStorage, InvalidInput, NotFound, RuntimeFailed
@@ -27,7 +28,7 @@ from backend.runtime.base import (
 )
 from backend.sandboxes.models import SandboxRow
 from backend.sandboxes.previews import preview_origin
-from backend.sandboxes.service import get_sandbox
+from backend.sandboxes.service import operable
 from backend.settings import Settings
 
 NO_RUNTIME = "sandbox runtime is not ready"
@@ -68,20 +69,20 @@ class RuntimeAccess:
         self._settings = settings
 
     async def target(self, *, principal: Principal, sandbox_id: uuid.UUID) -> RuntimeTarget:
-        return await self._target(await self._sandbox(sandbox_id))
+        return await self._target(await self._sandbox(principal, sandbox_id, Permission.READ))
 
     async def logs(self, *, principal: Principal, sandbox_id: uuid.UUID, lines: int) -> SandboxLogs:
-        sandbox = await self._sandbox(sandbox_id)
+        sandbox = await self._sandbox(principal, sandbox_id, Permission.READ_CONTENT)
         text = await call_runtime(self._runtime.logs(sandbox.id, lines))
         return SandboxLogs(await self._target(sandbox), text)
 
     async def events(self, *, principal: Principal, sandbox_id: uuid.UUID) -> list[RuntimeEvent]:
         """Oldest first."""
-        sandbox = await self._sandbox(sandbox_id)
+        sandbox = await self._sandbox(principal, sandbox_id, Permission.READ_CONTENT)
         return list(await call_runtime(self._runtime.events(sandbox.id)))
 
     async def ports(self, *, principal: Principal, sandbox_id: uuid.UUID) -> SandboxPorts:
-        sandbox = await self._sandbox(sandbox_id)
+        sandbox = await self._sandbox(principal, sandbox_id, Permission.READ)
         running = sandbox.status == "running"
         views = [self._port(sandbox, port, running) for port in sandbox.ports]
         return SandboxPorts(await self._target(sandbox), views)
@@ -99,8 +100,10 @@ class RuntimeAccess:
         origin = preview_origin(self._settings, sandbox.id, number) if tcp else None
         return PortView(port["name"], number, protocol, url, origin, running and tcp, message)
 
-    async def _sandbox(self, sandbox_id: uuid.UUID) -> SandboxRow:
-        return await self._database.call(_runtime_sandbox, sandbox_id)
+    async def _sandbox(
+        self, principal: Principal, sandbox_id: uuid.UUID, permission: Permission
+    ) -> SandboxRow:
+        return await self._database.call(_runtime_sandbox, principal, sandbox_id, permission)
 
     async def _target(self, sandbox: SandboxRow) -> RuntimeTarget:
         if sandbox.status != "running":  # where the runtime places it, in its last known phase
@@ -111,8 +114,10 @@ class RuntimeAccess:
         return await call_runtime(self._runtime.target(sandbox.id))
 
 
-def _runtime_sandbox(db: Session, sandbox_id: uuid.UUID) -> SandboxRow:
-    sandbox = get_sandbox(db, sandbox_id)
+def _runtime_sandbox(
+    db: Session, principal: Principal, sandbox_id: uuid.UUID, permission: Permission
+) -> SandboxRow:
+    sandbox = operable(db, principal, sandbox_id, permission)
     if sandbox.runtime_ref is None:
         raise Conflict(NO_RUNTIME)
     return sandbox

@@ -15,6 +15,8 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from backend import audit, changes
+from backend.auth import access
+from backend.auth.access import Permission
 from backend.auth.models import SYSTEM, Principal
 from backend.db import commit, get_row, utcnow
 from backend.errors import Conflict, InvalidInput, NotFound
@@ -100,6 +102,19 @@ def get_sandbox(db: Session, sandbox_id: uuid.UUID) -> SandboxRow:
     return sandbox
 
 
+def operable(
+    db: Session,
+    principal: Principal,
+    sandbox_id: uuid.UUID,
+    permission: Permission = Permission.OPERATE,
+) -> SandboxRow:
+    """A sandbox the principal may act on with `permission` (drive it, by default): 404
+    outside its projects, 403 when its role falls short."""
+    sandbox = get_sandbox(db, sandbox_id)
+    access.require(principal, permission, sandbox.project_id)
+    return sandbox
+
+
 @dataclass(frozen=True)
 class LaunchPlan:
     """A launch resolved exactly as `create_sandbox` resolves it: the project, the template,
@@ -147,6 +162,7 @@ def create_sandbox(db: Session, *, principal: Principal, data: SandboxCreate) ->
     slug = resolve_slug(data.slug, name)
     if project_id is None or not name or not slug:
         raise InvalidInput("projectId, name, and valid slug are required")
+    access.require(principal, Permission.OPERATE, project_id)
     plan = plan_launch(
         db,
         project_id=project_id,
@@ -210,7 +226,7 @@ def create_sandbox(db: Session, *, principal: Principal, data: SandboxCreate) ->
 def update_sandbox(
     db: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: SandboxUpdate
 ) -> SandboxRow:
-    sandbox = get_sandbox(db, sandbox_id)
+    sandbox = operable(db, principal, sandbox_id)
     sent = {name for name in data.model_fields_set if getattr(data, name) is not None}
     sent |= {"metadata"} & data.model_fields_set
     if "name" in sent:
@@ -236,7 +252,7 @@ def update_sandbox(
 
 def start_sandbox(db: Session, *, principal: Principal, sandbox_id: uuid.UUID) -> SandboxRow:
     """Ask for the sandbox to run; already-running sandboxes are left as they are."""
-    sandbox = get_sandbox(db, sandbox_id)
+    sandbox = operable(db, principal, sandbox_id)
     now = utcnow()
     sandbox.desired_state = "running"
     if sandbox.status != "running":
@@ -263,7 +279,7 @@ def stop_sandbox(
     message: str = "stopped by request",
 ) -> SandboxRow:
     """Ask for every process to stop; the workspace stays. `reason` says why (user, idle)."""
-    sandbox = get_sandbox(db, sandbox_id)
+    sandbox = operable(db, principal, sandbox_id)
     now = utcnow()
     sandbox.desired_state = "stopped"
     sandbox.status = "stopped"
@@ -283,7 +299,7 @@ def delete_sandbox(
 ) -> None:
     """Soft delete: the record stays as history; the runtime is cleaned up afterwards.
     `reason` says why (user, ttl)."""
-    sandbox = get_sandbox(db, sandbox_id)
+    sandbox = operable(db, principal, sandbox_id)
     now = utcnow()
     sandbox.desired_state = "deleted"
     sandbox.status = "deleted"

@@ -47,6 +47,7 @@ def start_run(
 ) -> tuple[TemplateRow, SandboxRow]:
     """Launch a validation sandbox and mark the template `testing`."""
     template = templates.get_template(db, template_id)
+    templates.may_change(principal, template.project_id)
     extra = _metadata_object(data.metadata)
     project = _locked_project(db, _run_project_id(template, data))
     _check_launch(db, principal=principal, template=template, project=project)
@@ -103,6 +104,7 @@ def decide_run(
     if data.status not in DECISIONS:
         raise InvalidInput("status must be passed or failed")
     template = templates.get_template(db, template_id)
+    templates.may_change(principal, template.project_id)
     sandbox = sandboxes.get_sandbox(db, sandbox_id)
     if sandbox.template_id != template.id:
         raise InvalidInput("validation sandbox does not belong to template")

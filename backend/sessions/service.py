@@ -15,6 +15,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from backend import audit
+from backend.auth import access
+from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import commit, get_row, utcnow
 from backend.errors import InvalidInput, NotFound
@@ -59,6 +61,7 @@ def create_session(
     data: RuntimeSessionCreate,
     user_agent: str = "",
 ) -> RuntimeSession:
+    sandboxes.operable(db, principal, sandbox_id)
     if data.type not in SESSION_TYPES:
         raise InvalidInput("session type is invalid")
     row = _new_session(
@@ -76,6 +79,7 @@ def create_session(
 
 def end_session(db: Session, *, principal: Principal, session_id: uuid.UUID) -> RuntimeSession:
     row = _row(db, session_id)
+    access.require(principal, Permission.OPERATE, row.project_id)
     if row.status == "active":
         _finish(row, "ended")
         _record(db, principal, "runtime.session.ended", row)
@@ -96,14 +100,15 @@ def clean_client(client: str | None, default: str = "") -> str:
 def open_terminal_session(
     db: Session,
     *,
+    principal: Principal,
     sandbox_id: uuid.UUID,
     terminal_id: uuid.UUID,
     client: str,
     user_agent: str,
     metadata: dict[str, Any],
 ) -> uuid.UUID:
-    """A WebSocket attached to a terminal (not audited, like the reference: terminal
-    sessions are the record themselves)."""
+    """A WebSocket attached to a terminal, audited as `terminal.attached` (and its end as
+    `terminal.detached`): who typed into which sandbox, and when, is in the trail."""
     row = _new_session(
         db,
         sandbox_id=sandbox_id,
@@ -113,6 +118,7 @@ def open_terminal_session(
         metadata=metadata,
         terminal_id=terminal_id,
     )
+    _record(db, principal, "terminal.attached", row)
     commit(db)
     return row.id
 
@@ -125,10 +131,13 @@ def terminal_used(db: Session, *, terminal_id: uuid.UUID) -> bool:
     )
 
 
-def close_terminal_session(db: Session, *, session_id: uuid.UUID, error: str = "") -> None:
+def close_terminal_session(
+    db: Session, *, principal: Principal, session_id: uuid.UUID, error: str = ""
+) -> None:
     row = db.get(RuntimeSessionRow, session_id)
     if row is not None and row.status == "active":
         _finish(row, "failed" if error else "ended", error)
+        _record(db, principal, "terminal.detached", row)
         commit(db)
 
 
@@ -151,9 +160,12 @@ def finish_recording(
         commit(db)
 
 
-def recording_file(db: Session, settings: Settings, *, session_id: uuid.UUID) -> tuple[Path, str]:
+def recording_file(
+    db: Session, settings: Settings, *, principal: Principal, session_id: uuid.UUID
+) -> tuple[Path, str]:
     """The finished recording listed on a session: (file, download name)."""
     row = _row(db, session_id)
+    access.require(principal, Permission.READ_CONTENT, row.project_id)
     recording = row.terminal_id and db.get(TerminalRecordingRow, row.terminal_id)
     path = recording and recording_path(settings, recording.sandbox_id, recording.terminal_id)
     if not recording or recording.ended_at is None or not path or not path.exists():

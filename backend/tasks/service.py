@@ -14,6 +14,8 @@ from typing import Any
 from sqlmodel import Session, col, func, select, update
 
 from backend import audit, changes
+from backend.auth import access
+from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import commit, get_row, utcnow
 from backend.errors import Conflict, InvalidInput, TooManyRequests
@@ -48,12 +50,21 @@ def get_task(db: Session, task_id: uuid.UUID) -> ExecutionTaskRow:
     return get_row(db, ExecutionTaskRow, task_id)
 
 
+def readable(
+    db: Session, *, principal: Principal, task_id: uuid.UUID, permission: Permission
+) -> ExecutionTaskRow:
+    """A task the principal may read this way (its output: read-content)."""
+    task = get_task(db, task_id)
+    access.require(principal, permission, task.project_id)
+    return task
+
+
 def create_task(
     db: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: ExecutionTaskCreate
 ) -> tuple[ExecutionTaskRow, bool]:
     """Queue a task; returns (task, created). With an idempotency key already used in this
     sandbox, the earlier task is returned instead (created=False)."""
-    sandbox = sandboxes.get_sandbox(db, sandbox_id)
+    sandbox = sandboxes.operable(db, principal, sandbox_id)
     if sandbox.status != "running":
         raise Conflict("sandbox must be running before starting a task")
     if sandbox.runtime_ref is None:
@@ -96,6 +107,7 @@ def create_task(
 
 def request_cancel(db: Session, *, principal: Principal, task_id: uuid.UUID) -> ExecutionTaskRow:
     task = get_task(db, task_id)
+    access.require(principal, Permission.OPERATE, task.project_id)
     if task.status in FINISHED_STATUSES:
         raise Conflict("task is already finished")
     now = utcnow()

@@ -11,6 +11,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from backend import audit
+from backend.auth import access
+from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import commit, get_row, utcnow
 from backend.errors import Conflict, InvalidInput
@@ -68,6 +70,7 @@ def get_template(db: Session, template_id: uuid.UUID) -> TemplateRow:
 
 def create_template(db: Session, *, principal: Principal, data: TemplateCreate) -> TemplateRow:
     project_id = optional_uuid(data.project_id, "projectId must be a project UUID")
+    may_change(principal, project_id)
     name = check_name(data.name or "")
     slug = resolve_slug(data.slug, name)
     if not name or not slug or blank(data.image):
@@ -93,6 +96,7 @@ def update_template(
     db: Session, *, principal: Principal, template_id: uuid.UUID, data: TemplateUpdate
 ) -> TemplateRow:
     template = get_template(db, template_id)
+    may_change(principal, template.project_id)
     if data.given("name") and data.name is not None and blank(data.name):
         raise InvalidInput("name cannot be empty")
     if data.given("image") and data.image is not None and blank(data.image):
@@ -114,6 +118,7 @@ def delete_template(db: Session, *, principal: Principal, template_id: uuid.UUID
     """Refused while a sandbox that is active, or deleted but awaiting runtime cleanup, uses
     it: its hold row (ON DELETE RESTRICT) makes the database refuse the delete."""
     template = get_template(db, template_id)
+    may_change(principal, template.project_id)
     audit.service.record_change(
         db,
         principal=principal,
@@ -123,6 +128,15 @@ def delete_template(db: Session, *, principal: Principal, template_id: uuid.UUID
     )
     db.delete(template)
     commit(db, restricted="template is still used by sandboxes; delete them before the template")
+
+
+def may_change(principal: Principal, project_id: uuid.UUID | None) -> None:
+    """A project's templates are its developers' to change; shared (global) templates
+    are governed: only unscoped operators and admins change them."""
+    if project_id is None:
+        access.require_global(principal, Permission.GOVERN)
+    else:
+        access.require(principal, Permission.OPERATE, project_id)
 
 
 def _ensure_unique_slug(db: Session, project_id: uuid.UUID | None, slug: str) -> None:

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from backend.auth.models import SYSTEM
 from backend.sessions import service as sessions
 
 
@@ -47,13 +48,16 @@ def test_ending_a_failed_session_keeps_it_failed(client, database, sandbox):
     with database.session() as db:
         session_id = sessions.open_terminal_session(
             db,
+            principal=SYSTEM,
             sandbox_id=uuid.UUID(sandbox["id"]),
             terminal_id=uuid.uuid4(),
             client="web-terminal",
             user_agent="x",
             metadata={},
         )
-        sessions.close_terminal_session(db, session_id=session_id, error="exec failed")
+        sessions.close_terminal_session(
+            db, principal=SYSTEM, session_id=session_id, error="exec failed"
+        )
     ended = client.post(f"/v1/sessions/{session_id}/end").json()
     assert ended["status"] == "failed" and ended["error"] == "exec failed"
 
