@@ -8,7 +8,7 @@ from backend.artifacts.models import (
     ArtifactRow,
     ArtifactUsageRow,
 )
-from backend.audit.models import AuditEventRow
+from backend.audit.models import AuditChainHeadRow, AuditCheckpointRow, AuditEventRow
 from backend.auth.models import ApiTokenRow, SignInRevocationRow
 from backend.credentials.models import ProjectCredentialRow
 from backend.policy.models import ProjectPolicyRow, ProjectQuotaPolicyRow
@@ -27,6 +27,8 @@ __all__ = [
     "ArtifactContentRow",
     "ArtifactRow",
     "ArtifactUsageRow",
+    "AuditChainHeadRow",
+    "AuditCheckpointRow",
     "AuditEventRow",
     "BlobChunkRow",
     "ExecutionTaskRow",

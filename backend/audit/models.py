@@ -42,6 +42,34 @@ class AuditEventRow(SQLModel, table=True):
     operation: str = ""
     meta: dict[str, Any] = json_field(column="metadata")
     created_at: datetime = timestamp_field(index=True)
+    # The chain (backend/audit/chain.py): set when the event's transaction commits.
+    seq: int | None = Field(default=None, sa_type=sa.BigInteger, unique=True, index=True)
+    prev_hash: str = ""
+    hash: str = ""
+
+
+class AuditChainHeadRow(SQLModel, table=True):
+    """One row (id 1): the last sealed event; locked by every sealing transaction."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: int = Field(primary_key=True)
+    seq: int = Field(sa_type=sa.BigInteger)
+    hash: str
+
+
+class AuditCheckpointRow(SQLModel, table=True):
+    """Where retention removed a prefix of the chain: up to which seq, the removed
+    prefix's last hash and count, signed (HMAC-SHA256) with the server's key."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: uuid.UUID = id_field()
+    upto_seq: int = Field(sa_type=sa.BigInteger, unique=True, index=True)
+    last_hash: str
+    removed_count: int = Field(sa_type=sa.BigInteger)
+    signature: str
+    created_at: datetime = timestamp_field()
 
 
 class PolicyDeniedAuditMetadata(PublicModel):
