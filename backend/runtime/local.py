@@ -817,7 +817,9 @@ class LocalRuntime:
         return await self._files(workspace.read_file, sandbox_id, path, limit)
 
     async def write_file(self, sandbox_id: uuid.UUID, path: str, data: bytes) -> None:
-        owner = self._uid(self._home(sandbox_id)) if self._privileged else None
+        home = self._home(sandbox_id)
+        # No home: the sandbox never started (or is gone); _files says so.
+        owner = self._uid(home) if self._privileged and home.is_dir() else None
         await self._files(workspace.write_file, sandbox_id, path, data, owner)
 
     async def delete_file(self, sandbox_id: uuid.UUID, path: str) -> None:
