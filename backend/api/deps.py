@@ -116,6 +116,7 @@ TaskId = Annotated[uuid.UUID, Depends(_path_id("taskID", "task"))]
 RuntimeSessionId = Annotated[uuid.UUID, Depends(_path_id("sessionID", "session"))]
 ArtifactId = Annotated[uuid.UUID, Depends(_path_id("artifactID", "artifact"))]
 TokenId = Annotated[uuid.UUID, Depends(_path_id("tokenID", "token"))]
+CredentialId = Annotated[uuid.UUID, Depends(_path_id("credentialID", "credential"))]
 
 
 def json_body(model: type[ModelT], *, optional: bool = False) -> Callable[..., Any]:

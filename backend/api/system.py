@@ -28,6 +28,7 @@ CAPABILITIES = [
     "audit-attribution",
     "project-policies",
     "project-quota-policies",
+    "project-credential-references",
     "templates",
     "template-validation-runs",
     "boundary-summaries",

@@ -4,8 +4,7 @@ The rules are the SDK's `checkOpenAPIAlignment` as the reference records them
 (../shared/reference/mbox-contract.md §5.4): each SDK route exists with its method, bearer
 security and a 401, declared query parameters, JSON request bodies and responses by
 schema name, list wrappers, the NDJSON task events, binary artifact content, and the
-properties of the usage, audit and runtime inventory schemas. Only the routes not built
-yet may be missing (credential references); once they exist, they must align too.
+properties of the usage, audit and runtime inventory schemas. Nothing may be missing.
 """
 
 from __future__ import annotations
@@ -145,13 +144,6 @@ SCHEMAS = {
     "RuntimeOrphanCleanupRequest": ["resource", "reason", "deleteOrphan", "confirm"],
     "RuntimeOrphanCleanupResult": ["deleted", "resource", "reason", "message"],
 }  # fmt: skip
-# Routes of a later issue (credential references: 15).
-NOT_BUILT_YET = {
-    ("get", "/v1/projects/{projectID}/credentials"),
-    ("post", "/v1/projects/{projectID}/credentials"),
-    ("get", "/v1/credentials/{credentialID}"),
-    ("delete", "/v1/credentials/{credentialID}"),
-}
 
 
 def _ref(name: str) -> str:
@@ -168,8 +160,7 @@ def misalignments(document: dict[str, Any]) -> list[str]:
     for method, path, status, request, response, item in ROUTES:
         operation = paths.get(path, {}).get(method)
         if operation is None:
-            if (method, path) not in NOT_BUILT_YET:
-                found.append(f"{method} {path}: missing")
+            found.append(f"{method} {path}: missing")
             continue
         found += [f"{method} {path}: {problem}" for problem in _operation(
             operation, method, path, status, request, response, item
@@ -262,7 +253,7 @@ def _artifact_content(paths: dict) -> list[str]:
     return problems + [f"get {path}: {problem}" for problem in _security(download, path)]
 
 
-def test_the_reference_sdk_finds_nothing_missing_but_routes_not_built_yet(client):
+def test_the_reference_sdk_finds_nothing_missing(client):
     document = client.get("/v1/openapi.json").json()
     assert misalignments(document) == []
 

@@ -41,6 +41,7 @@ def test_info_reports_only_what_is_implemented(client):
         "audit-attribution",
         "project-policies",
         "project-quota-policies",
+        "project-credential-references",
         "templates",
         "template-validation-runs",
         "boundary-summaries",
