@@ -6,6 +6,7 @@ structured context (the rule that denied, the limit hit) but never replaces the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -29,12 +30,42 @@ class Unauthorized(ServiceError):
     default_message = "missing or invalid bearer token"
 
 
+@dataclass(frozen=True)
+class DeniedRule:
+    """One rule a change broke: the policy field (`allowedImagePrefixes`, `maxCpu`, ...),
+    the offending value, the reason in words and, for quotas, the limit, the usage
+    before the change and what it asked for; `sandbox_id` when it names one sandbox."""
+
+    rule: str
+    message: str
+    value: Any = None
+    limit: Any = None
+    current: Any = None
+    requested: Any = None
+    sandbox_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        wire = {"rule": self.rule, "value": self.value, "message": self.message}
+        extra = {"limit": self.limit, "current": self.current, "requested": self.requested}
+        wire |= {name: value for name, value in extra.items() if value is not None}
+        return wire | ({"sandboxId": self.sandbox_id} if self.sandbox_id else {})
+
+
 class PolicyDenied(ServiceError):
+    """A launch policy or quota refusal: the reference's message, and `denial` (the
+    operation and every rule it broke) for programs."""
+
     status_code = 403
 
-    def __init__(self, reasons: list[str], **detail: Any) -> None:
-        self.reasons = reasons
-        super().__init__("policy denied: " + "; ".join(reasons), **detail)
+    def __init__(self, rules: list[DeniedRule], *, operation: str) -> None:
+        self.rules = rules
+        self.operation = operation
+        self.reasons = [rule.message for rule in rules]
+        super().__init__("policy denied: " + "; ".join(self.reasons))
+
+    @property
+    def denial(self) -> dict[str, Any]:
+        return {"operation": self.operation, "rules": [rule.to_json() for rule in self.rules]}
 
 
 class Forbidden(ServiceError):

@@ -55,9 +55,31 @@ class RequestModel(BaseModel):
         return sorted(fields[name].alias or name for name in self.model_fields_set)
 
 
+class DeniedRuleBody(BaseModel):
+    """A rule of a policy or quota denial (backend.errors.DeniedRule)."""
+
+    rule: str = Field(description="the policy field: allowedImagePrefixes, maxCpu, ...")
+    value: Any = Field(description="the offending value (image, account, quantity, ...)")
+    message: str = Field(description="the reason, as in the error message")
+    limit: Any = Field(default=None, description="quotas: the limit")
+    current: Any = Field(default=None, description="quotas: the usage before the change")
+    requested: Any = Field(default=None, description="quotas: what the change asked for")
+    sandbox_id: str | None = Field(
+        default=None, alias="sandboxId", description="the sandbox it is about"
+    )
+
+
+class DenialBody(BaseModel):
+    operation: str = Field(description="sandbox.launch, sandbox.start, template.update, ...")
+    rules: list[DeniedRuleBody]
+
+
 class ErrorBody(BaseModel):
     error: str
     detail: dict[str, Any] | None = None
+    denial: DenialBody | None = Field(
+        default=None, description="a 403 policy or quota denial: the operation and its rules"
+    )
 
 
 def uuid_field(**kwargs: Any) -> Any:

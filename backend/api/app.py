@@ -31,7 +31,7 @@ from backend.api import (
     tokens,
 )
 from backend.api.middleware import ApiRequestMiddleware, SignIns, WebGuardMiddleware
-from backend.errors import RangeNotSatisfiable, ServiceError
+from backend.errors import PolicyDenied, RangeNotSatisfiable, ServiceError
 from backend.services import Services
 
 log = logging.getLogger("mbox.api")
@@ -119,6 +119,8 @@ def _install_error_handlers(api: FastAPI) -> None:
         headers = None
         if isinstance(exc, RangeNotSatisfiable):
             headers = {"Content-Range": f"bytes */{exc.size}"}
+        if isinstance(exc, PolicyDenied):  # the rules that denied, top level
+            return JSONResponse({"error": exc.message, "denial": exc.denial}, status_code=403)
         return _error(exc.status_code, exc.message, exc.detail, headers)
 
     @api.exception_handler(RequestValidationError)

@@ -1,4 +1,5 @@
-"""Project policy routes: read and replace the launch policy and the quota policy."""
+"""Project policy routes: read and replace the launch policy and the quota policy, and
+preview what a launch policy would deny before writing it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from fastapi.responses import JSONResponse
 
 from backend.api.deps import Body, DbDep, PrincipalDep, ProjectId
 from backend.api.openapi import body, returns
-from backend.api.responses import item
+from backend.api.responses import item, public
 from backend.policy import service as policies
 from backend.policy.models import (
+    PolicyPreview,
     ProjectPolicy,
     ProjectPolicyUpsert,
     ProjectQuotaPolicy,
@@ -37,6 +39,23 @@ def put_policy(
 ) -> JSONResponse:
     row = policies.put_launch_policy(db, principal=principal, project_id=project_id, data=data)
     return item(ProjectPolicy, row)
+
+
+@router.post(
+    "/v1/projects/{projectID}/policy/preview",
+    responses=returns(PolicyPreview),
+    openapi_extra=body(ProjectPolicyUpsert),
+)
+def preview_policy(
+    db: DbDep,
+    principal: PrincipalDep,
+    project_id: ProjectId,
+    data: ProjectPolicyUpsert = Body(ProjectPolicyUpsert),
+) -> JSONResponse:
+    preview = policies.preview_launch_policy(
+        db, principal=principal, project_id=project_id, data=data
+    )
+    return public(preview)
 
 
 @router.get("/v1/projects/{projectID}/quota-policy", responses=returns(ProjectQuotaPolicy))

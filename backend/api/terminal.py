@@ -137,6 +137,9 @@ async def terminal_socket(
             await _check_reattach(services, request)
         if services.terminals.get(request.terminal_id) is None:  # it would start one more
             _check_capacity(services.terminals, request.sandbox_id)
+            await services.database.call(
+                sessions.check_terminal_quota, principal=principal, sandbox_id=request.sandbox_id
+            )
     except ServiceError as exc:
         await _refuse(websocket, exc)
         return
@@ -192,15 +195,20 @@ class TerminalConnection:
 
     async def run(self) -> None:
         terminal_id = self.request.terminal_id or uuid.uuid4()
-        session_id = await self.database.call(
-            sessions.open_terminal_session,
-            principal=self.principal,
-            sandbox_id=self.request.sandbox_id,
-            terminal_id=terminal_id,
-            client=self.request.client,
-            user_agent=self.websocket.headers.get("user-agent", ""),
-            metadata={"shell": self.request.shell, "watch": self.request.watch},
-        )
+        try:
+            session_id = await self.database.call(
+                sessions.open_terminal_session,
+                principal=self.principal,
+                sandbox_id=self.request.sandbox_id,
+                terminal_id=terminal_id,
+                client=self.request.client,
+                user_agent=self.websocket.headers.get("user-agent", ""),
+                metadata={"shell": self.request.shell, "watch": self.request.watch},
+                new_terminal=self.hub.get(terminal_id) is None,
+            )
+        except ServiceError as exc:  # the quota filled up since the check before the upgrade
+            await self.websocket.close(code=4000 + exc.status_code, reason=exc.message[:120])
+            return
         error = ""
         try:
             terminal = await self._terminal(terminal_id)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from backend.db import json_field, timestamp_field
-from backend.schemas import PublicModel, RequestModel
+from backend.schemas import DeniedRuleBody, PublicModel, RequestModel
 
 ENFORCEMENT_MODES = ("disabled", "enforced")
 
@@ -33,6 +33,13 @@ class ProjectQuotaPolicyRow(SQLModel, table=True):
     enforcement: str = "disabled"
     max_active_sandboxes: int | None = None
     max_retained_artifact_bytes: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # What runs (migration 0012): sandboxes meant to run, their summed template requests
+    # (Kubernetes quantities as written), tasks queued or running, open terminals.
+    max_running_sandboxes: int | None = None
+    max_cpu: str | None = None
+    max_memory: str | None = None
+    max_tasks_in_progress: int | None = None
+    max_live_terminals: int | None = None
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
 
@@ -67,6 +74,11 @@ class ProjectQuotaPolicy(PublicModel):
     enforcement: str
     max_active_sandboxes: int | None = None
     max_retained_artifact_bytes: int | None = None
+    max_running_sandboxes: int | None = None
+    max_cpu: str | None = None
+    max_memory: str | None = None
+    max_tasks_in_progress: int | None = None
+    max_live_terminals: int | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -75,3 +87,32 @@ class ProjectQuotaPolicyUpsert(RequestModel):
     enforcement: str | None = None
     max_active_sandboxes: int | None = None
     max_retained_artifact_bytes: int | None = None
+    max_running_sandboxes: int | None = None
+    # Kubernetes quantities; a plain number is taken as one too.
+    max_cpu: str | int | None = None
+    max_memory: str | int | None = None
+    max_tasks_in_progress: int | None = None
+    max_live_terminals: int | None = None
+
+
+# -- launch policy preview (POST /v1/projects/{id}/policy/preview) -----------------------
+
+
+class PolicyPreviewItem(PublicModel):
+    """A template or sandbox the previewed policy would deny, and the rules it breaks."""
+
+    kind: str  # template | sandbox
+    id: uuid.UUID
+    name: str
+    slug: str
+    template_id: uuid.UUID | None = None
+    rules: list[DeniedRuleBody]
+
+
+class PolicyPreview(PublicModel):
+    project_id: uuid.UUID
+    enforcement: str
+    checked_templates: int
+    checked_sandboxes: int
+    templates: list[PolicyPreviewItem]
+    sandboxes: list[PolicyPreviewItem]

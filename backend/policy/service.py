@@ -4,97 +4,246 @@ refused), and reading and replacing a project's policies."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from backend import audit, changes
 from backend.auth import access
 from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import commit, get_row, utcnow
-from backend.errors import InvalidInput, PolicyDenied
+from backend.errors import DeniedRule, InvalidInput, NotFound, PolicyDenied
 from backend.policy.models import (
     ENFORCEMENT_MODES,
     NEVER,
+    PolicyPreview,
+    PolicyPreviewItem,
     ProjectPolicyRow,
     ProjectPolicyUpsert,
     ProjectQuotaPolicyRow,
     ProjectQuotaPolicyUpsert,
 )
 from backend.projects.models import ProjectRow
+from backend.quantities import format_quantity, parse_quantity
+
+# Read only, for the preview: the sandboxes a policy would deny (pyproject: import-linter).
+from backend.sandboxes.models import DEFAULT_SERVICE_ACCOUNT, SandboxRow
+from backend.schemas import DeniedRuleBody
 from backend.templates.models import TemplateRow
 
 
-def preflight(
-    db: Session,
-    *,
-    project_id: uuid.UUID,
-    template: TemplateRow,
-    service_account: str,
-    active: int,
-) -> list[str]:
-    """Exactly the reasons a launch would be refused, in the order the API reports them: the
-    launch policy's, else the active sandbox quota's (`active`: the project's active
-    sandboxes, counted by the caller). Launches and their preview share it."""
-    return launch_violations(
-        db, project_id=project_id, template=template, service_account=service_account
-    ) or active_sandbox_violations(db, project_id=project_id, active=active)
+def lock_project(db: Session, project_id: uuid.UUID) -> ProjectRow:
+    """The project, its row locked until commit: every change that adds to what a project
+    uses takes this lock before counting, so quota checks and their writes are one step
+    (Postgres: SELECT ... FOR UPDATE; SQLite transactions are serialised already)."""
+    query = select(ProjectRow).where(ProjectRow.id == project_id).with_for_update()
+    project = db.exec(query).first()
+    if project is None:
+        raise NotFound("project not found")
+    return project
+
+
+# -- launch policy ------------------------------------------------------------------------
+
+
+def launch_rules(
+    db: Session, *, project_id: uuid.UUID, template: TemplateRow, service_account: str
+) -> list[DeniedRule]:
+    """Every rule the project's launch policy breaks for this template and identity."""
+    policy = db.get(ProjectPolicyRow, project_id)
+    return policy_rules(policy, project_id, template, service_account)
+
+
+def policy_rules(
+    policy: ProjectPolicyRow | None, project_id: uuid.UUID, template: TemplateRow, account: str
+) -> list[DeniedRule]:
+    """The rules `policy` (stored or previewed) breaks, in the order the API reports them."""
+    broken: list[DeniedRule] = []
+    if template.project_id is not None and template.project_id != project_id:
+        broken.append(
+            DeniedRule(
+                "templateProject",
+                "template belongs to a different project",
+                str(template.project_id),
+            )
+        )
+    if policy is None or policy.enforcement != "enforced":
+        return broken
+    image, secrets = _image_rules(policy, template), _secret_rules(policy, template)
+    return broken + image + _account_rules(policy, account) + secrets
+
+
+def _image_rules(policy: ProjectPolicyRow, template: TemplateRow) -> list[DeniedRule]:
+    prefixes = policy.allowed_image_prefixes
+    if not prefixes or any(template.image.startswith(prefix) for prefix in prefixes):
+        return []
+    message = f'image "{template.image}" is not allowed'
+    return [DeniedRule("allowedImagePrefixes", message, template.image)]
+
+
+def _secret_rules(policy: ProjectPolicyRow, template: TemplateRow) -> list[DeniedRule]:
+    names = [ref.get("name") for ref in template.secret_refs]
+    return [
+        DeniedRule("allowedSecretRefs", f'secretRef "{name}" is not allowed', name)
+        for name in names
+        if name not in policy.allowed_secret_refs
+    ]
+
+
+def _account_rules(policy: ProjectPolicyRow, account: str) -> list[DeniedRule]:
+    accounts = policy.allowed_service_accounts
+    if not accounts or account in accounts:
+        return []
+    message = f'serviceAccountName "{account}" is not allowed'
+    return [DeniedRule("allowedServiceAccounts", message, account)]
+
+
+def template_rules(
+    db: Session, *, project_id: uuid.UUID, template: TemplateRow
+) -> list[DeniedRule]:
+    """What the project's enforced launch policy says of the template's own fields (image,
+    secret references): a template edit is held to it for every sandbox using it."""
+    policy = db.get(ProjectPolicyRow, project_id)
+    if policy is None or policy.enforcement != "enforced":
+        return []
+    return _image_rules(policy, template) + _secret_rules(policy, template)
 
 
 def launch_violations(
     db: Session, *, project_id: uuid.UUID, template: TemplateRow, service_account: str
 ) -> list[str]:
-    """Every reason the project's launch policy refuses this template and identity."""
-    reasons: list[str] = []
-    if template.project_id is not None and template.project_id != project_id:
-        reasons.append("template belongs to a different project")
-    policy = db.get(ProjectPolicyRow, project_id)
-    if policy is None or policy.enforcement != "enforced":
-        return reasons
-    prefixes = policy.allowed_image_prefixes
-    if prefixes and not any(template.image.startswith(prefix) for prefix in prefixes):
-        reasons.append(f'image "{template.image}" is not allowed')
-    accounts = policy.allowed_service_accounts
-    if accounts and service_account not in accounts:
-        reasons.append(f'serviceAccountName "{service_account}" is not allowed')
-    for ref in template.secret_refs:
-        if ref.get("name") not in policy.allowed_secret_refs:
-            reasons.append(f'secretRef "{ref.get("name")}" is not allowed')
-    return reasons
+    """The reasons of `launch_rules`, in words (the boundary summary's evidence)."""
+    rules = launch_rules(
+        db, project_id=project_id, template=template, service_account=service_account
+    )
+    return [rule.message for rule in rules]
 
 
-def active_sandbox_violations(db: Session, *, project_id: uuid.UUID, active: int) -> list[str]:
-    """Whether one more sandbox fits the quota, given the project's `active` sandboxes
-    (counted by the caller: backend.sandboxes.service.count_active)."""
+# -- quotas -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A limit of the quota policy: its wire name, column, what it measures (the usage's
+    key, and the word in a denial) and the words of its denial."""
+
+    name: str
+    column: str
+    measure: str
+    words: str
+    unit: str | None = None
+
+    @property
+    def quantity(self) -> bool:
+        return self.measure in ("cpu", "memory")
+
+
+QUOTAS = (
+    Quota("maxActiveSandboxes", "max_active_sandboxes", "active", "active sandbox"),
+    Quota("maxRunningSandboxes", "max_running_sandboxes", "running", "running sandbox"),
+    Quota("maxCpu", "max_cpu", "cpu", "cpu request", "cpu"),
+    Quota("maxMemory", "max_memory", "memory", "memory request", "bytes"),
+    Quota("maxTasksInProgress", "max_tasks_in_progress", "tasks", "tasks in progress"),
+    Quota("maxLiveTerminals", "max_live_terminals", "terminals", "live terminal"),
+    Quota(
+        "maxRetainedArtifactBytes",
+        "max_retained_artifact_bytes",
+        "retained",
+        "retained artifact bytes",
+        "bytes",
+    ),
+)
+Amount = int | Decimal
+
+
+def enforced_quota(db: Session, project_id: uuid.UUID) -> ProjectQuotaPolicyRow | None:
     quota = db.get(ProjectQuotaPolicyRow, project_id)
-    if quota is None or quota.enforcement != "enforced" or quota.max_active_sandboxes is None:
+    return quota if quota is not None and quota.enforcement == "enforced" else None
+
+
+def limit_of(quota: ProjectQuotaPolicyRow, limit: Quota) -> Amount | None:
+    """A limit's value (a quantity's in cores or bytes); None: no limit."""
+    value = getattr(quota, limit.column)
+    if value is None or not limit.quantity:
+        return value
+    parsed = parse_quantity(value)
+    return parsed[0] if parsed else None
+
+
+def quota_rules(
+    db: Session,
+    *,
+    project_id: uuid.UUID,
+    usage: Mapping[str, Amount],
+    demand: Mapping[str, Amount],
+) -> list[DeniedRule]:
+    """The limits `demand` (what the change adds, by measure) would take the project's
+    `usage` (counted by the caller, under `lock_project`) beyond."""
+    quota = enforced_quota(db, project_id)
+    if quota is None:
         return []
-    if active < quota.max_active_sandboxes:
-        return []
-    return [
-        "active sandbox quota exceeded: "
-        f"maxActiveSandboxes={quota.max_active_sandboxes} active={active}"
-    ]
+    broken = []
+    for limit in QUOTAS:
+        value = limit_of(quota, limit) if limit.measure in demand else None
+        requested = demand.get(limit.measure, 0)
+        if value is None or requested <= 0 or usage[limit.measure] + requested <= value:
+            continue
+        broken.append(_exceeded(quota, limit, usage[limit.measure], requested))
+    return broken
+
+
+def shown(limit: Quota, amount: Amount) -> Amount | str:
+    """An amount as the API shows it: quantities spelled like Kubernetes."""
+    if not limit.quantity:
+        return amount
+    return format_quantity(Decimal(amount), binary=limit.measure == "memory")
+
+
+def _exceeded(
+    quota: ProjectQuotaPolicyRow, limit: Quota, current: Amount, requested: Amount
+) -> DeniedRule:
+    stated = getattr(quota, limit.column)
+    current_text, requested_text = shown(limit, current), shown(limit, requested)
+    message = f"{limit.words} quota exceeded: {limit.name}={stated} {limit.measure}={current_text}"
+    if requested != 1 or limit.quantity:
+        message += f" requested={requested_text}"
+    return DeniedRule(
+        limit.name,
+        message,
+        requested_text,
+        limit=stated,
+        current=current_text,
+        requested=requested_text,
+    )
 
 
 def retained_bytes_violations(
     db: Session, *, project_id: uuid.UUID, retained: int, incoming: int
-) -> list[str]:
+) -> list[DeniedRule]:
     """Retaining `incoming` more bytes (negative when content shrinks) on top of `retained`."""
-    quota = db.get(ProjectQuotaPolicyRow, project_id)
-    if (
-        quota is None
-        or quota.enforcement != "enforced"
-        or quota.max_retained_artifact_bytes is None
-    ):
+    quota = enforced_quota(db, project_id)
+    if quota is None or quota.max_retained_artifact_bytes is None:
         return []
     if incoming <= 0 or retained + incoming <= quota.max_retained_artifact_bytes:
         return []
-    return [
+    message = (
         "retained artifact bytes quota exceeded: "
         f"maxRetainedArtifactBytes={quota.max_retained_artifact_bytes} "
         f"retained={retained} incoming={incoming}"
+    )
+    return [
+        DeniedRule(
+            "maxRetainedArtifactBytes",
+            message,
+            incoming,
+            limit=quota.max_retained_artifact_bytes,
+            current=retained,
+            requested=incoming,
+        )
     ]
 
 
@@ -102,16 +251,17 @@ def deny(
     db: Session,
     *,
     principal: Principal,
-    reasons: list[str],
+    reasons: list[DeniedRule],
     operation: str,
     resource_type: str,
     resource_name: str,
-    project_id: uuid.UUID,
+    project_id: uuid.UUID | None,
     metadata: dict[str, Any],
 ) -> PolicyDenied:
-    """Record a `policy.denied` event on its own and return the error for the caller to raise."""
+    """Undo the change, record a `policy.denied` event on its own (the operation, the
+    reasons in words and the rules) and return the error for the caller to raise."""
     db.rollback()
-    reason = "; ".join(reasons)
+    error = PolicyDenied(reasons, operation=operation)
     audit.service.record(
         db,
         principal=principal,
@@ -119,10 +269,15 @@ def deny(
         resource_type=resource_type,
         resource_name=resource_name,
         project_id=project_id,
-        metadata={**metadata, "operation": operation, "reason": reason},
+        metadata={
+            **metadata,
+            "operation": operation,
+            "reason": "; ".join(error.reasons),
+            "rules": error.denial["rules"],
+        },
     )
     commit(db)
-    return PolicyDenied(reasons, operation=operation)
+    return error
 
 
 # -- reading and replacing a project's policies ------------------------------------------
@@ -184,30 +339,88 @@ def put_quota_policy(
     access.require(principal, Permission.GOVERN, project_id)
     project = get_row(db, ProjectRow, project_id)
     enforcement = _enforcement(data.enforcement)
-    for limit, name in (
-        (data.max_active_sandboxes, "maxActiveSandboxes"),
-        (data.max_retained_artifact_bytes, "maxRetainedArtifactBytes"),
-    ):
-        if limit is not None and limit < 0:
-            raise InvalidInput(f"{name} cannot be negative")
+    limits = {limit.column: _checked_limit(limit, getattr(data, limit.column)) for limit in QUOTAS}
     quota = _stored(db, ProjectQuotaPolicyRow, project_id)
     quota.enforcement = enforcement
-    quota.max_active_sandboxes = data.max_active_sandboxes
-    quota.max_retained_artifact_bytes = data.max_retained_artifact_bytes
+    for column, value in limits.items():
+        setattr(quota, column, value)
     audit.service.record_change(
         db,
         principal=principal,
         action="project.quota_policy.updated",
         subject=project,
-        metadata={
-            "enforcement": enforcement,
-            "maxActiveSandboxes": quota.max_active_sandboxes,
-            "maxRetainedArtifactBytes": quota.max_retained_artifact_bytes,
-        },
+        metadata=_quota_metadata(enforcement, limits),
     )
     commit(db)
     changes.notify("sandboxes")  # open launch previews re-check
     return quota
+
+
+def _quota_metadata(enforcement: str, limits: dict[str, Any]) -> dict[str, Any]:
+    """The reference's keys always; the limits it does not know only when set."""
+    metadata = {"enforcement": enforcement}
+    for limit in QUOTAS:
+        value = limits[limit.column]
+        if value is not None or limit.name in ("maxActiveSandboxes", "maxRetainedArtifactBytes"):
+            metadata[limit.name] = value
+    return metadata
+
+
+def preview_launch_policy(
+    db: Session, *, principal: Principal, project_id: uuid.UUID, data: ProjectPolicyUpsert
+) -> PolicyPreview:
+    """A dry run of `put_launch_policy`: the templates the project may use and its live
+    sandboxes that `data` would deny, each with its rules. Nothing is written."""
+    access.require(principal, Permission.READ, project_id)
+    get_row(db, ProjectRow, project_id)
+    rules = ProjectPolicyRow(
+        project_id=project_id,
+        enforcement=_enforcement(data.enforcement),
+        allowed_image_prefixes=_clean_list(data.allowed_image_prefixes),
+        allowed_service_accounts=_clean_list(data.allowed_service_accounts),
+        allowed_secret_refs=_clean_list(data.allowed_secret_refs),
+    )
+    templates = db.exec(
+        select(TemplateRow)
+        .where((TemplateRow.project_id == project_id) | col(TemplateRow.project_id).is_(None))
+        .order_by(col(TemplateRow.project_id).is_not(None), col(TemplateRow.slug))
+    ).all()
+    sandboxes = db.exec(
+        select(SandboxRow, TemplateRow)
+        .join(TemplateRow, col(TemplateRow.id) == col(SandboxRow.template_id))
+        .where(SandboxRow.project_id == project_id, col(SandboxRow.deleted_at).is_(None))
+        .order_by(col(SandboxRow.created_at).desc(), col(SandboxRow.id))
+    ).all()
+
+    def denied(kind: str, row: Any, template: TemplateRow, account: str) -> list[PolicyPreviewItem]:
+        broken = policy_rules(rules, project_id, template, account)
+        if not broken:
+            return []
+        return [
+            PolicyPreviewItem(
+                kind=kind,
+                id=row.id,
+                name=row.name,
+                slug=row.slug,
+                template_id=template.id if kind == "sandbox" else None,
+                rules=[DeniedRuleBody.model_validate(rule.to_json()) for rule in broken],
+            )
+        ]
+
+    return PolicyPreview(
+        project_id=project_id,
+        enforcement=rules.enforcement,
+        checked_templates=len(templates),
+        checked_sandboxes=len(sandboxes),
+        templates=[
+            item for t in templates for item in denied("template", t, t, DEFAULT_SERVICE_ACCOUNT)
+        ],
+        sandboxes=[
+            item
+            for sandbox, template in sandboxes
+            for item in denied("sandbox", sandbox, template, sandbox.service_account_name)
+        ],
+    )
 
 
 PolicyRowT = TypeVar("PolicyRowT", ProjectPolicyRow, ProjectQuotaPolicyRow)
@@ -222,6 +435,25 @@ def _stored(db: Session, model: type[PolicyRowT], project_id: uuid.UUID) -> Poli
         db.add(row)
     row.updated_at = now
     return row
+
+
+def _checked_limit(limit: Quota, value: int | str | None) -> int | str | None:
+    """A limit as written: a count at least 0, or a Kubernetes quantity (trimmed)."""
+    if value is None:
+        return None
+    if not limit.quantity:
+        if value < 0:  # type: ignore[operator]
+            raise InvalidInput(f"{limit.name} cannot be negative")
+        return value
+    text = str(value).strip()
+    if text.startswith("-"):
+        raise InvalidInput(f"{limit.name} cannot be negative")
+    if parse_quantity(text) is None:
+        raise InvalidInput(
+            f"{limit.name} must be a Kubernetes quantity such as "
+            + ("4 or 500m" if limit.measure == "cpu" else "512Mi or 8Gi")
+        )
+    return text
 
 
 def _enforcement(value: str | None) -> str:

@@ -176,6 +176,16 @@ class ProjectCredentialUsage(PublicModel):
     generic: int
 
 
+class QuotaUsage(PublicModel):
+    """A quota against its limit: `limit` is omitted when the project has none enforced;
+    quantities (cpu, memory) are Kubernetes quantity strings."""
+
+    name: str
+    limit: int | str | None = None
+    current: int | str
+    unit: str | None = None
+
+
 class ProjectUsage(PublicModel):
     project_id: uuid.UUID
     generated_at: datetime
@@ -186,3 +196,5 @@ class ProjectUsage(PublicModel):
     templates: ProjectTemplateUsage
     credentials: ProjectCredentialUsage
     notes: list[str]
+    # Beyond the reference: every quota, its limit and the usage it counts.
+    quotas: list[QuotaUsage] = SchemaField(default_factory=list)

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, func, select
 from backend.artifacts.models import ARTIFACT_KINDS, ArtifactRow, ArtifactUsageRow
 from backend.credentials.models import CREDENTIAL_TYPES, ProjectCredentialRow
 from backend.db import utcnow
+from backend.policy import service as policy
 from backend.policy.models import ProjectQuotaPolicyRow
 from backend.projects.models import (
     ProjectArtifactUsage,
@@ -26,14 +27,18 @@ from backend.projects.models import (
     ProjectTaskUsage,
     ProjectTemplateUsage,
     ProjectUsage,
+    QuotaUsage,
     ResourceQuantityUsage,
     ResourceUsageValue,
     SandboxResourceRequestUsage,
 )
 from backend.projects.service import get_project
 from backend.quantities import format_quantity, parse_quantity
+from backend.sandboxes import service as sandboxes
 from backend.sandboxes.models import SandboxRow
+from backend.sessions import service as sessions
 from backend.sessions.models import SESSION_STATUSES, SESSION_TYPES, RuntimeSessionRow
+from backend.tasks import service as tasks
 from backend.tasks.models import TASK_STATUSES, ExecutionTaskRow
 from backend.templates.models import TemplateRow
 
@@ -43,7 +48,7 @@ LIVE_STATUSES = ("pending", "running", "stopped", "failed")
 
 def project_usage(db: Session, *, project_id: uuid.UUID) -> ProjectUsage:
     get_project(db, project_id)  # NotFound for an unknown project
-    quota = _enforced_quota(db, project_id)
+    quota = policy.enforced_quota(db, project_id)
     return ProjectUsage(
         project_id=project_id,
         generated_at=utcnow(),
@@ -54,12 +59,32 @@ def project_usage(db: Session, *, project_id: uuid.UUID) -> ProjectUsage:
         templates=_templates(db, project_id),
         credentials=_credentials(db, project_id),
         notes=_notes(quota),
+        quotas=_quotas(db, project_id, quota),
     )
 
 
-def _enforced_quota(db: Session, project_id: uuid.UUID) -> ProjectQuotaPolicyRow | None:
-    quota = db.get(ProjectQuotaPolicyRow, project_id)
-    return quota if quota is not None and quota.enforcement == "enforced" else None
+def _quotas(
+    db: Session, project_id: uuid.UUID, quota: ProjectQuotaPolicyRow | None
+) -> list[QuotaUsage]:
+    """Each quota with what it counts now (the same counts the checks use)."""
+    usage = sandboxes.launch_usage(db, project_id) | {
+        "tasks": tasks.count_in_progress(db, project_id),
+        "terminals": sessions.count_live_terminals(db, project_id),
+        "retained": _retained(db, project_id).retained_bytes,
+    }
+    return [
+        QuotaUsage(
+            name=limit.name,
+            limit=getattr(quota, limit.column) if quota else None,
+            current=policy.shown(limit, usage[limit.measure]),
+            unit=limit.unit,
+        )
+        for limit in policy.QUOTAS
+    ]
+
+
+def _retained(db: Session, project_id: uuid.UUID) -> ArtifactUsageRow:
+    return db.get(ArtifactUsageRow, project_id) or ArtifactUsageRow(project_id=project_id)
 
 
 def _grouped(db: Session, query: sa.Select) -> list[tuple]:
@@ -214,7 +239,7 @@ def _artifacts(
         .group_by(ArtifactRow.kind),
     )
     kinds = Counter({kind: count for kind, count, _ in rows})
-    retained = db.get(ArtifactUsageRow, project_id) or ArtifactUsageRow(project_id=project_id)
+    retained = _retained(db, project_id)
     return ProjectArtifactUsage(
         total=sum(kinds.values()),
         retained_content=retained.retained_count,
@@ -275,8 +300,8 @@ def _credentials(db: Session, project_id: uuid.UUID) -> ProjectCredentialUsage:
 
 def _notes(quota: ProjectQuotaPolicyRow | None) -> list[str]:
     enforcement = (
-        "the project's quota policy is enforced when sandboxes launch and artifact content "
-        "is retained; limits appear as sandboxes.maxActive and artifacts.maxRetainedBytes"
+        "the project's quota policy is enforced when sandboxes launch or start, tasks are "
+        "created, terminals open and artifact content is retained; quotas lists each limit"
         if quota
         else "no quota policy is enforced for this project"
     )

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from backend import audit, changes
@@ -19,7 +21,7 @@ from backend.auth import access
 from backend.auth.access import Permission
 from backend.auth.models import SYSTEM, Principal
 from backend.db import commit, get_row, utcnow
-from backend.errors import Conflict, InvalidInput, NotFound
+from backend.errors import Conflict, DeniedRule, InvalidInput, NotFound
 from backend.policy import service as policy
 from backend.projects.models import ProjectRow
 from backend.quantities import parse_quantity
@@ -94,6 +96,66 @@ def count_active(db: Session, project_id: uuid.UUID) -> int:
     ).one()
 
 
+RUNNING = (col(SandboxRow.desired_state) == "running") & col(SandboxRow.status).in_(
+    ("pending", "running")
+)  # meant to run and not failed: what the running, cpu and memory quotas count
+
+
+def launch_usage(db: Session, project_id: uuid.UUID) -> dict[str, policy.Amount]:
+    """What the launch quotas measure: active and running sandboxes, and the cpu (cores)
+    and memory (bytes) their templates request (a missing or unreadable request is 0)."""
+    rows = db.exec(
+        select(TemplateRow.cpu_request, TemplateRow.memory_request, func.count())
+        .select_from(SandboxRow)
+        .join(TemplateRow, col(TemplateRow.id) == col(SandboxRow.template_id))
+        .where(SandboxRow.project_id == project_id, col(SandboxRow.deleted_at).is_(None), RUNNING)
+        .group_by(TemplateRow.cpu_request, TemplateRow.memory_request)
+    ).all()
+    usage: dict[str, policy.Amount] = {"active": count_active(db, project_id), "running": 0}
+    usage |= {"cpu": Decimal(0), "memory": Decimal(0)}
+    for cpu, memory, count in rows:
+        usage["running"] += count
+        usage["cpu"] += _requested(cpu) * count
+        usage["memory"] += _requested(memory) * count
+    return usage
+
+
+def launch_demand(template: TemplateRow, *, new: bool) -> dict[str, policy.Amount]:
+    """What running one more sandbox of `template` adds (`new`: one more active too)."""
+    demand: dict[str, policy.Amount] = {"active": 1} if new else {}
+    return demand | {
+        "running": 1,
+        "cpu": _requested(template.cpu_request),
+        "memory": _requested(template.memory_request),
+    }
+
+
+def _requested(text: str | None) -> Decimal:
+    parsed = parse_quantity(text or "") if (text or "").strip() else None
+    return parsed[0] if parsed else Decimal(0)
+
+
+def launch_blockers(
+    db: Session,
+    *,
+    project_id: uuid.UUID,
+    template: TemplateRow,
+    service_account: str,
+    new: bool = True,
+) -> list[DeniedRule]:
+    """Exactly the rules a launch (`new`) or a start would break: the launch policy's,
+    else the quotas'. Launches, starts, validation runs and the console's preview share it;
+    to hold, the caller has the project locked (policy.lock_project)."""
+    return policy.launch_rules(
+        db, project_id=project_id, template=template, service_account=service_account
+    ) or policy.quota_rules(
+        db,
+        project_id=project_id,
+        usage=launch_usage(db, project_id),
+        demand=launch_demand(template, new=new),
+    )
+
+
 def get_sandbox(db: Session, sandbox_id: uuid.UUID) -> SandboxRow:
     """A sandbox that is not deleted (deleted ones are history, not resources)."""
     sandbox = db.get(SandboxRow, sandbox_id)
@@ -126,6 +188,7 @@ class LaunchPlan:
     namespace: str
     service_account: str
     blockers: list[str]
+    rules: list[DeniedRule] = field(default_factory=list)  # the blockers, structured
 
 
 def plan_launch(
@@ -139,21 +202,16 @@ def plan_launch(
 ) -> LaunchPlan:
     """Resolve a launch without making it. `lock` holds the project row until commit, so
     launches of one project are serialised and quotas hold."""
-    query = select(ProjectRow).where(ProjectRow.id == project_id)
-    project = db.exec(query.with_for_update() if lock else query).first()
-    if project is None:
-        raise NotFound("project not found")
+    if lock:
+        project = policy.lock_project(db, project_id)
+    else:
+        project = get_row(db, ProjectRow, project_id, "project not found")
     template = _resolve_template(db, project, template_id)
     namespace = _dns_label(namespace, project.default_namespace, "namespace")
     account = _dns_label(service_account, DEFAULT_SERVICE_ACCOUNT, "serviceAccountName")
-    blockers = policy.preflight(
-        db,
-        project_id=project.id,
-        template=template,
-        service_account=account,
-        active=count_active(db, project.id),
-    )
-    return LaunchPlan(project, template, namespace, account, blockers)
+    rules = launch_blockers(db, project_id=project.id, template=template, service_account=account)
+    blockers = [rule.message for rule in rules]
+    return LaunchPlan(project, template, namespace, account, blockers, rules)
 
 
 def create_sandbox(db: Session, *, principal: Principal, data: SandboxCreate) -> SandboxRow:
@@ -173,11 +231,11 @@ def create_sandbox(db: Session, *, principal: Principal, data: SandboxCreate) ->
     )
     project, template = plan.project, plan.template
     namespace, account = plan.namespace, plan.service_account
-    if plan.blockers:
+    if plan.rules:
         raise policy.deny(
             db,
             principal=principal,
-            reasons=plan.blockers,
+            reasons=plan.rules,
             operation="sandbox.launch",
             resource_type="sandbox",
             resource_name=name,
@@ -227,6 +285,7 @@ def update_sandbox(
     db: Session, *, principal: Principal, sandbox_id: uuid.UUID, data: SandboxUpdate
 ) -> SandboxRow:
     sandbox = operable(db, principal, sandbox_id)
+    placement = (sandbox.namespace, sandbox.service_account_name)
     sent = {name for name in data.model_fields_set if getattr(data, name) is not None}
     sent |= {"metadata"} & data.model_fields_set
     if "name" in sent:
@@ -239,7 +298,11 @@ def update_sandbox(
             raise Conflict("namespace cannot change while the sandbox has a runtime")
         sandbox.namespace = namespace
     if "service_account_name" in sent:
-        sandbox.service_account_name = _checked_account(db, principal, sandbox, data)
+        sandbox.service_account_name = _dns_label(
+            data.service_account_name, "", "serviceAccountName"
+        )
+    if (sandbox.namespace, sandbox.service_account_name) != placement:
+        _check_placement(db, principal, sandbox)
     if "ports" in sent:
         sandbox.ports = _sandbox_ports(data)
     if "metadata" in sent:
@@ -253,6 +316,8 @@ def update_sandbox(
 def start_sandbox(db: Session, *, principal: Principal, sandbox_id: uuid.UUID) -> SandboxRow:
     """Ask for the sandbox to run; already-running sandboxes are left as they are."""
     sandbox = operable(db, principal, sandbox_id)
+    if not (sandbox.desired_state == "running" and sandbox.status in ("pending", "running")):
+        _check_start(db, principal, sandbox)
     now = utcnow()
     sandbox.desired_state = "running"
     if sandbox.status != "running":
@@ -268,6 +333,39 @@ def start_sandbox(db: Session, *, principal: Principal, sandbox_id: uuid.UUID) -
     commit(db)
     changes.notify("sandboxes", str(sandbox.id))
     return sandbox
+
+
+def _check_start(db: Session, principal: Principal, sandbox: SandboxRow) -> None:
+    """A start launches the sandbox again: its template as it is now (it may have changed
+    since the launch) under the policy as it is now, and one more running sandbox for the
+    quotas (the project locked until the start commits)."""
+    policy.lock_project(db, sandbox.project_id)
+    if sandbox.template_id is None:
+        return
+    template = templates.get_template(db, sandbox.template_id)
+    rules = launch_blockers(
+        db,
+        project_id=sandbox.project_id,
+        template=template,
+        service_account=sandbox.service_account_name,
+        new=False,
+    )
+    if rules:
+        raise policy.deny(
+            db,
+            principal=principal,
+            reasons=rules,
+            operation="sandbox.start",
+            resource_type="sandbox",
+            resource_name=sandbox.name,
+            project_id=sandbox.project_id,
+            metadata={
+                "sandboxId": str(sandbox.id),
+                "templateId": str(template.id),
+                "image": template.image,
+                "serviceAccountName": sandbox.service_account_name,
+            },
+        )
 
 
 def stop_sandbox(
@@ -346,29 +444,69 @@ def _dns_label(value: str | None, default: str, field: str) -> str:
     return label
 
 
-def _checked_account(
-    db: Session, principal: Principal, sandbox: SandboxRow, data: SandboxUpdate
-) -> str:
-    """A new identity is held to the launch policy, as at launch."""
-    account = _dns_label(data.service_account_name, "", "serviceAccountName")
-    if account == sandbox.service_account_name or sandbox.template_id is None:
-        return account
+def _check_placement(db: Session, principal: Principal, sandbox: SandboxRow) -> None:
+    """A new namespace or identity is held to the launch policy, as at launch."""
+    if sandbox.template_id is None:
+        return
     template = templates.get_template(db, sandbox.template_id)
-    reasons = policy.launch_violations(
-        db, project_id=sandbox.project_id, template=template, service_account=account
+    rules = policy.launch_rules(
+        db,
+        project_id=sandbox.project_id,
+        template=template,
+        service_account=sandbox.service_account_name,
     )
-    if reasons:
+    if rules:
         raise policy.deny(
             db,
             principal=principal,
-            reasons=reasons,
+            reasons=rules,
             operation="sandbox.update",
             resource_type="sandbox",
             resource_name=sandbox.name,
             project_id=sandbox.project_id,
-            metadata={"sandboxId": str(sandbox.id), "serviceAccountName": account},
+            metadata={
+                "sandboxId": str(sandbox.id),
+                "namespace": sandbox.namespace,
+                "serviceAccountName": sandbox.service_account_name,
+            },
         )
-    return account
+
+
+def _check_template_edit(db: Session, principal: Principal, template: TemplateRow) -> None:
+    """An edit of what the launch policy covers (image, secret references) is refused when
+    the enforced policy of a project would deny its live sandboxes of this template: they
+    would run it at their next start. The denial lists each sandbox with its rules."""
+    changed = sa.inspect(template).attrs
+    if not any(changed[name].history.has_changes() for name in ("image", "secret_refs")):
+        return
+    users = db.exec(
+        select(SandboxRow)
+        .where(SandboxRow.template_id == template.id, col(SandboxRow.deleted_at).is_(None))
+        .order_by(col(SandboxRow.created_at), col(SandboxRow.id))
+    ).all()
+    rules = []
+    for sandbox in users:
+        for rule in policy.template_rules(db, project_id=sandbox.project_id, template=template):
+            message = f'sandbox "{sandbox.slug}": {rule.message}'
+            rules.append(replace(rule, message=message, sandbox_id=str(sandbox.id)))
+    if rules:
+        raise policy.deny(
+            db,
+            principal=principal,
+            reasons=rules,
+            operation="template.update",
+            resource_type=TemplateRow.audit_type,
+            resource_name=template.slug,
+            project_id=template.project_id,
+            metadata={
+                "templateId": str(template.id),
+                "image": template.image,
+                "sandboxIds": list(dict.fromkeys(rule.sandbox_id for rule in rules)),
+            },
+        )
+
+
+templates.EDIT_CHECKS.append(_check_template_edit)
 
 
 def _sandbox_ports(data: SandboxUpdate) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ can say which recipes are known to work.
 
 A run is a normal sandbox (the reconciler starts it) launched through
 `sandboxes.create_sandbox`, so it is held to the same launch policy and, unlike the
-reference, to the project's active sandbox quota.
+reference, to the project's quotas (active, running, cpu and memory).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import time
 import uuid
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from backend import audit
 from backend.auth.models import Principal
 from backend.db import commit, utcnow
-from backend.errors import InvalidInput, NotFound
+from backend.errors import InvalidInput
 from backend.policy import service as policy
 from backend.projects.models import ProjectRow
 from backend.sandboxes import service as sandboxes
@@ -49,7 +49,8 @@ def start_run(
     template = templates.get_template(db, template_id)
     templates.may_change(principal, template.project_id)
     extra = _metadata_object(data.metadata)
-    project = _locked_project(db, _run_project_id(template, data))
+    # Locked until the launch commits: its quota checks and its insert are one step.
+    project = policy.lock_project(db, _run_project_id(template, data))
     _check_launch(db, principal=principal, template=template, project=project)
     started_at = _stamp()
     name = _run_name(data.name, template)
@@ -164,25 +165,13 @@ def _run_project_id(template: TemplateRow, data: TemplateValidationRunCreate) ->
     return given
 
 
-def _locked_project(db: Session, project_id: uuid.UUID) -> ProjectRow:
-    """The project, locked until the launch commits: its quota check and insert are one."""
-    project = db.exec(
-        select(ProjectRow).where(ProjectRow.id == project_id).with_for_update()
-    ).first()
-    if project is None:
-        raise NotFound("project not found")
-    return project
-
-
 def _check_launch(
     db: Session, *, principal: Principal, template: TemplateRow, project: ProjectRow
 ) -> None:
-    """Launch policy and active sandbox quota, refused as a `template.validation`."""
-    reasons = policy.launch_violations(
+    """The launch's policy and quota checks (sandboxes.launch_blockers), refused as a
+    `template.validation`."""
+    reasons = sandboxes.launch_blockers(
         db, project_id=project.id, template=template, service_account=DEFAULT_SERVICE_ACCOUNT
-    )
-    reasons = reasons or policy.active_sandbox_violations(
-        db, project_id=project.id, active=sandboxes.count_active(db, project.id)
     )
     if reasons:
         raise policy.deny(

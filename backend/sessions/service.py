@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from backend import audit
 from backend.auth import access
@@ -20,6 +20,7 @@ from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import commit, get_row, utcnow
 from backend.errors import InvalidInput, NotFound
+from backend.policy import service as policy
 from backend.sandboxes import service as sandboxes
 from backend.sessions.models import (
     SESSION_TYPES,
@@ -106,9 +107,13 @@ def open_terminal_session(
     client: str,
     user_agent: str,
     metadata: dict[str, Any],
+    new_terminal: bool = False,
 ) -> uuid.UUID:
     """A WebSocket attached to a terminal, audited as `terminal.attached` (and its end as
-    `terminal.detached`): who typed into which sandbox, and when, is in the trail."""
+    `terminal.detached`): who typed into which sandbox, and when, is in the trail. A
+    `new_terminal` is held to the live terminal quota, counted and recorded in one step."""
+    if new_terminal:
+        check_terminal_quota(db, principal=principal, sandbox_id=sandbox_id)
     row = _new_session(
         db,
         sandbox_id=sandbox_id,
@@ -121,6 +126,44 @@ def open_terminal_session(
     _record(db, principal, "terminal.attached", row)
     commit(db)
     return row.id
+
+
+def count_live_terminals(db: Session, project_id: uuid.UUID) -> int:
+    """The project's open terminals, on every replica: the distinct terminals its active
+    terminal sessions are attached to (what maxLiveTerminals counts)."""
+    return db.exec(
+        select(func.count(func.distinct(RuntimeSessionRow.terminal_id))).where(
+            RuntimeSessionRow.project_id == project_id,
+            RuntimeSessionRow.type == "terminal",
+            RuntimeSessionRow.status == "active",
+            col(RuntimeSessionRow.terminal_id).is_not(None),
+        )
+    ).one()
+
+
+def check_terminal_quota(db: Session, *, principal: Principal, sandbox_id: uuid.UUID) -> None:
+    """Refuse a new terminal beyond the project's live terminal quota. The project stays
+    locked until the caller commits (open_terminal_session records the terminal's session
+    in the same transaction); the terminal route also asks before the WebSocket upgrade."""
+    sandbox = sandboxes.get_sandbox(db, sandbox_id)
+    policy.lock_project(db, sandbox.project_id)
+    rules = policy.quota_rules(
+        db,
+        project_id=sandbox.project_id,
+        usage={"terminals": count_live_terminals(db, sandbox.project_id)},
+        demand={"terminals": 1},
+    )
+    if rules:
+        raise policy.deny(
+            db,
+            principal=principal,
+            reasons=rules,
+            operation="terminal.open",
+            resource_type="sandbox",
+            resource_name=sandbox.name,
+            project_id=sandbox.project_id,
+            metadata={"sandboxId": str(sandbox.id)},
+        )
 
 
 def terminal_used(db: Session, *, terminal_id: uuid.UUID) -> bool:

@@ -19,7 +19,9 @@ from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import commit, get_row, utcnow
 from backend.errors import Conflict, InvalidInput, TooManyRequests
+from backend.policy import service as policy
 from backend.sandboxes import service as sandboxes
+from backend.sandboxes.models import SandboxRow
 from backend.tasks.models import FINISHED_STATUSES, ExecutionTaskCreate, ExecutionTaskRow
 from backend.validation import metadata_value
 
@@ -75,6 +77,7 @@ def create_task(
     if key and (earlier := _by_key(db, sandbox_id, key)) is not None:
         return earlier, False
     _check_capacity(db, sandbox_id)
+    _check_quota(db, principal, sandbox)
     task = ExecutionTaskRow(
         project_id=sandbox.project_id,
         sandbox_id=sandbox_id,
@@ -257,10 +260,47 @@ def _check_capacity(db: Session, sandbox_id: uuid.UUID) -> None:
         .select_from(ExecutionTaskRow)
         .where(
             ExecutionTaskRow.sandbox_id == sandbox_id,
-            col(ExecutionTaskRow.status).in_(("queued", "running")),
+            col(ExecutionTaskRow.status).in_(IN_PROGRESS),
         )
     ).one()
     if in_progress >= MAX_IN_PROGRESS:
         raise TooManyRequests(
             f"too many tasks in progress in this sandbox (at most {MAX_IN_PROGRESS})"
+        )
+
+
+IN_PROGRESS = ("queued", "running")
+
+
+def count_in_progress(db: Session, project_id: uuid.UUID) -> int:
+    """The project's tasks queued or running: what maxTasksInProgress counts."""
+    return db.exec(
+        select(func.count())
+        .select_from(ExecutionTaskRow)
+        .where(
+            ExecutionTaskRow.project_id == project_id,
+            col(ExecutionTaskRow.status).in_(IN_PROGRESS),
+        )
+    ).one()
+
+
+def _check_quota(db: Session, principal: Principal, sandbox: SandboxRow) -> None:
+    """One more task in progress, with the project locked until the task is inserted."""
+    policy.lock_project(db, sandbox.project_id)
+    rules = policy.quota_rules(
+        db,
+        project_id=sandbox.project_id,
+        usage={"tasks": count_in_progress(db, sandbox.project_id)},
+        demand={"tasks": 1},
+    )
+    if rules:
+        raise policy.deny(
+            db,
+            principal=principal,
+            reasons=rules,
+            operation="execution.task.create",
+            resource_type=ExecutionTaskRow.audit_type,
+            resource_name=sandbox.name,
+            project_id=sandbox.project_id,
+            metadata={"sandboxId": str(sandbox.id)},
         )

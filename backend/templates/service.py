@@ -47,6 +47,12 @@ MAX_WARM_POOL = 100  # as the server's kube_warm_pool
 NULLABLE_FIELDS = ("metadata", "warm_pool_size")
 
 
+# Checks an edited template must pass before it is saved, registered by the layers above
+# (this one may not import them): backend.sandboxes.service refuses an edit that the launch
+# policy of the template's live sandboxes would deny.
+EDIT_CHECKS: list[Callable[[Session, Principal, TemplateRow], None]] = []
+
+
 def list_templates(
     db: Session, *, project_id: uuid.UUID | None = None, limit: int | None = None
 ) -> list[TemplateRow]:
@@ -102,6 +108,8 @@ def update_template(
     if data.given("image") and data.image is not None and blank(data.image):
         raise InvalidInput("image cannot be empty")
     _apply_fields(template, data)
+    for check in EDIT_CHECKS:
+        check(db, principal, template)
     template.updated_at = utcnow()
     audit.service.record_change(
         db,
