@@ -110,6 +110,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("PUT", "/v1/projects/{projectID}/quota-policy"): op(
         "govern", json={"enforcement": "disabled"}
     ),
+    ("GET", "/v1/projects/{projectID}/credentials"): op("read"),
+    ("POST", "/v1/projects/{projectID}/credentials"): op(
+        "govern", json={"name": "Another", "type": "git", "secretRef": {"name": "git"}}
+    ),
+    ("GET", "/v1/credentials/{credentialID}"): op("read"),
+    ("DELETE", "/v1/credentials/{credentialID}"): op("govern", last=True),
     ("GET", "/v1/templates"): op("read", "list"),
     ("POST", "/v1/templates"): op("operate", json="template"),
     ("GET", "/v1/templates/{templateID}"): op("read"),
@@ -230,6 +236,10 @@ def _world(client: TestClient, database: Database, role: str, scope: str) -> Wor
     sandbox_path = f"/v1/sandboxes/{sandbox['id']}"
     session = create(f"{sandbox_path}/sessions", {"type": "ide"})
     link = create(f"{sandbox_path}/preview-links", {"port": 8000})
+    credential = create(
+        f"/v1/projects/{project['id']}/credentials",
+        {"name": "Deploy", "type": "ssh", "secretRef": {"name": "deploy"}},
+    )
     scoped = {"all": None, "own": [project["id"]], "other": [other["id"]]}[scope]
     with database.session() as db:
         task = ExecutionTaskRow(
@@ -256,6 +266,7 @@ def _world(client: TestClient, database: Database, role: str, scope: str) -> Wor
         "sandboxID": sandbox["id"],
         "sessionID": session["id"],
         "linkID": link["id"],
+        "credentialID": credential["id"],
         "taskID": str(task.id),
         "artifactID": str(artifact.id),
         "tokenID": spare,
