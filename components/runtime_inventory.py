@@ -123,7 +123,13 @@ def _phase_color(phase: rx.Var[str]) -> rx.Var:
     return rx.match(phase, ("Running", "green"), ("Pending", "amber"), ("Failed", "red"), "gray")
 
 
-def orphan_row(orphan: rx.Var, *, on_clean_up: Callable[[rx.Var], rx.EventSpec]) -> rx.Component:
+def orphan_row(
+    orphan: rx.Var,
+    *,
+    on_clean_up: Callable[[rx.Var], rx.EventSpec],
+    can_clean_up: rx.Var[bool] | bool = True,
+) -> rx.Component:
+    """One orphan; its Clean up button only for a role that may delete runtime resources."""
     return rx.table.row(
         rx.table.row_header_cell(
             rx.vstack(
@@ -165,6 +171,7 @@ def orphan_row(orphan: rx.Var, *, on_clean_up: Callable[[rx.Var], rx.EventSpec])
             rx.button(
                 rx.icon("trash-2", size=14),
                 "Clean up",
+                display=rx.cond(can_clean_up, "inline-flex", "none"),
                 color_scheme="red",
                 variant="soft",
                 size="1",

@@ -1,11 +1,13 @@
 """The console frame: a navigation rail, a page header and the content column.
 
 Pages call `shell(...)` with the key of their nav item; the active item is static
-per page, so the frame needs no state.
+per page. The areas shown are a var (those the signed-in principal's role may use).
 """
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 
 import reflex as rx
@@ -57,12 +59,13 @@ def shell(
     title: str,
     description: str,
     account: rx.Component | None = None,
+    areas: rx.Var[list[str]] | None = None,
 ) -> rx.Component:
     """A full console page: rail on the left (with who is signed in at its foot), header
-    and content on the right."""
+    and content on the right. `areas`: the keys of the nav items to show (None: all)."""
     return rx.box(
         skip_link(),
-        rail(active, account),
+        rail(active, account, areas),
         rx.el.main(
             header(title, description),
             rx.box(*content, padding="1.5rem 2rem 3rem", max_width="80rem"),
@@ -92,11 +95,13 @@ def skip_link() -> rx.Component:
     )
 
 
-def rail(active: str, account: rx.Component | None = None) -> rx.Component:
+def rail(
+    active: str, account: rx.Component | None = None, areas: rx.Var[list[str]] | None = None
+) -> rx.Component:
     return rx.flex(
         rx.el.nav(
             brand(),
-            *(nav_section(label, items, active) for label, items in NAV),
+            *(nav_section(label, items, active, areas) for label, items in NAV),
             aria_label="Console",
         ),
         rx.spacer(),
@@ -113,15 +118,21 @@ def rail(active: str, account: rx.Component | None = None) -> rx.Component:
 
 
 def account_panel(
-    identity: rx.Var[str], auth_required: rx.Var[bool], on_mount: rx.EventHandler
+    identity: rx.Var[str],
+    auth_required: rx.Var[bool],
+    on_mount: rx.EventHandler,
+    role: rx.Var[str] | str = "",
+    scope: rx.Var[str] | str = "",
 ) -> rx.Component:
-    """Who is signed in, and the way out; or a plain warning when nobody has to sign in."""
+    """Who is signed in, with its role and project scope, and the way out; or a plain
+    warning when nobody has to sign in."""
     return rx.box(
         rx.cond(
             auth_required,
             rx.vstack(
                 rx.text("Signed in as", size="1", color=TEXT_TERTIARY),
                 rx.text(identity, size="2", weight="medium", id="signed-in-as"),
+                role_line(role, scope),
                 rx.button(
                     rx.icon("log-out", size=14),
                     "Sign out",
@@ -156,6 +167,20 @@ def account_panel(
     )
 
 
+def role_line(role: rx.Var[str] | str, scope: rx.Var[str] | str) -> rx.Component:
+    """The signed-in role (a badge) and the projects it reaches."""
+    return rx.cond(
+        role != "",
+        rx.hstack(
+            rx.badge(role, color_scheme="indigo", variant="soft", id="signed-in-role"),
+            rx.text(scope, size="1", color=TEXT_SECONDARY, id="signed-in-scope"),
+            spacing="2",
+            align="center",
+        ),
+        rx.fragment(),
+    )
+
+
 def brand() -> rx.Component:
     return rx.link(
         rx.hstack(
@@ -183,8 +208,10 @@ def brand() -> rx.Component:
     )
 
 
-def nav_section(label: str, items: tuple[NavItem, ...], active: str) -> rx.Component:
-    return rx.vstack(
+def nav_section(
+    label: str, items: tuple[NavItem, ...], active: str, areas: rx.Var[list[str]] | None = None
+) -> rx.Component:
+    section = rx.vstack(
         rx.text(
             label.upper(),
             size="1",
@@ -193,11 +220,22 @@ def nav_section(label: str, items: tuple[NavItem, ...], active: str) -> rx.Compo
             letter_spacing="0.06em",
             padding="0 0.75rem",
         ),
-        *(nav_link(item, item.key == active) for item in items),
+        *(shown(nav_link(item, item.key == active), item.key, areas) for item in items),
         spacing="1",
         padding_bottom="1.25rem",
         align="stretch",
     )
+    if areas is None:
+        return section
+    any_shown = functools.reduce(operator.or_, (areas.contains(item.key) for item in items))
+    return rx.cond(any_shown, section, rx.fragment())
+
+
+def shown(component: rx.Component, key: str, areas: rx.Var[list[str]] | None) -> rx.Component:
+    """The component when `key` is among `areas` (always when areas is None)."""
+    if areas is None:
+        return component
+    return rx.cond(areas.contains(key), component, rx.fragment())
 
 
 def nav_link(item: NavItem, current: bool) -> rx.Component:

@@ -69,8 +69,10 @@ def terminal_toolbar(
     on_new: rx.EventHandler,
     on_copy: rx.EventHandler,
     on_take_control: rx.EventHandler,
+    can_type: rx.Var[bool] | bool = True,
 ) -> rx.Component:
-    """The connection and the terminal's id on the left, the controls on the right."""
+    """The connection and the terminal's id on the left, the controls on the right. Without
+    `can_type` (a role that may only watch) there is no New terminal nor Take control."""
     disabled = ~rx.State.is_hydrated
     return rx.flex(
         rx.hstack(
@@ -102,21 +104,28 @@ def terminal_toolbar(
                     ),
                 ),
             ),
-            tool_button(
-                "plus",
-                "New terminal",
-                on_new,
-                disabled=disabled,
-                variant=rx.cond(status == "ended", "solid", "soft"),
-                color_scheme=rx.cond(status == "ended", "indigo", "gray"),
+            rx.cond(
+                can_type,
+                tool_button(
+                    "plus",
+                    "New terminal",
+                    on_new,
+                    disabled=disabled,
+                    variant=rx.cond(status == "ended", "solid", "soft"),
+                    color_scheme=rx.cond(status == "ended", "indigo", "gray"),
+                ),
             ),
             tool_button("copy", "Copy", on_copy, disabled=disabled, title="Copy the selection"),
-            tool_button(
-                "keyboard",
-                "Take control",
-                on_take_control,
-                disabled=disabled | (status != "connected"),
-                title="Type from this window when several windows share the terminal",
+            rx.cond(
+                can_type,
+                tool_button(
+                    "keyboard",
+                    "Take control",
+                    on_take_control,
+                    disabled=disabled | (status != "connected"),
+                    title="Type from this window when several windows share the terminal",
+                ),
+                rx.badge("Watching: your role cannot type here", color_scheme="gray"),
             ),
             spacing="2",
             align="center",

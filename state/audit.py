@@ -13,9 +13,10 @@ import reflex as rx
 
 from backend.audit import service as audit
 from backend.audit.models import AuditEventRow
+from backend.auth.models import Principal
 from backend.errors import ServiceError
 from backend.projects import service as projects
-from state.base import Choice, db_session, in_thread
+from state.base import Choice, acting, db_session, in_thread, refusal
 
 ALL_PROJECTS = "all"  # the project filter's "no filter" value (a select item cannot be "")
 PAGE_SIZE = 50
@@ -95,17 +96,17 @@ class Feed:
     error: str = ""
 
 
-def read_feed(filters: dict[str, str | None]) -> Feed:
+def read_feed(principal: Principal, filters: dict[str, str | None]) -> Feed:
     """Events matching `filters`, or the service's word on why the filters are wrong; and
     the projects to filter by."""
-    with db_session() as db:
+    with db_session(principal) as db:
         names = {str(p.id): p.name for p in projects.list_projects(db)}
         choices = [Choice(ALL_PROJECTS, "All projects")]
         choices += [Choice(pid, name) for pid, name in names.items()]
         try:
-            rows = audit.list_events(db, filters=filters)
+            rows = audit.list_events(db, principal=principal, filters=filters)
         except ServiceError as exc:
-            return Feed([], choices, exc.message)
+            return Feed([], choices, refusal(exc))
     return Feed([event_item(row, names) for row in rows], choices)
 
 
@@ -186,5 +187,5 @@ class AuditState(rx.State):
         query: dict[str, str | None] = {name: value.strip() for name, value in self.filters.items()}
         query["projectId"] = "" if self.project == ALL_PROJECTS else self.project
         query["limit"] = str(self.limit)
-        feed = await in_thread(read_feed, query)
+        feed = await in_thread(read_feed, await acting(self), query)
         self.events, self.projects, self.error = feed.events, feed.projects, feed.error

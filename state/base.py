@@ -1,6 +1,11 @@
 """What every console state shares: the acting principal, a database session, and a way
 to call blocking services without stalling the event loop.
 
+The console acts as whoever signed in: `await acting(self)` reads the sign-in cookie the
+state socket was opened with and resolves it (a primary-key read or two, in a thread) to
+the principal, labelled as the console (actor its name, source console). Every service
+call takes that principal, and `db_session(principal)` sees only its projects' rows.
+
 States call backend services only; the service layer owns authorization, policy,
 quotas and audit, so the console cannot disagree with the JSON API.
 """
@@ -13,6 +18,7 @@ import dataclasses
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from http.cookies import CookieError, SimpleCookie
 from typing import Any, TypeVar
 
 import reflex as rx
@@ -21,16 +27,28 @@ from reflex_base.utils.exceptions import ReflexRuntimeError
 from sqlmodel import Session
 
 from backend import changes
+from backend.auth import access
+from backend.auth.access import Permission
 from backend.auth.models import Principal
-from backend.errors import ServiceError
+from backend.auth.service import (
+    NOBODY,
+    SECURE_SIGN_IN_COOKIE,
+    SIGN_IN_COOKIE,
+    console_principal,
+    principal_of_sign_in,
+    sign_in_from_cookie,
+)
+from backend.errors import Forbidden, ServiceError
 from backend.server import get_services
 from backend.services import Services
 
 T = TypeVar("T")
 
-# Console actions are attributed to this principal in audit. (With MBOX_API_TOKEN set, only
-# signed-in browsers reach the console's state socket: see backend/api/console_auth.py.)
-CONSOLE = Principal(subject="console", source="console")
+# Who acts for a browser whose sign-in ended (signed out elsewhere, its token revoked or
+# expired) while its page stayed open: nobody with no permission, seeing no project.
+SIGNED_OUT = Principal(
+    subject="signed-out", role="signed-out", projects=frozenset(), actor="", source="console"
+)
 
 
 def services() -> Services:
@@ -38,9 +56,46 @@ def services() -> Services:
     return get_services()
 
 
-def db_session() -> Session:
-    """A session on the process-wide database (migrated on first use); use it with `with`."""
-    return get_services().database.session()
+def db_session(principal: Principal) -> Session:
+    """A session on the process-wide database (migrated on first use) that reads and
+    writes only the principal's projects' rows; use it with `with`."""
+    return get_services().database.session(principal.projects)
+
+
+def sign_in_cookie(header: str) -> str | None:
+    """The sign-in cookie (`__Host-` over TLS) in a Cookie header; the server has already
+    checked that it is live before the state socket opened."""
+    try:
+        cookies = SimpleCookie(header)
+    except CookieError:
+        return None
+    morsel = cookies.get(SECURE_SIGN_IN_COOKIE) or cookies.get(SIGN_IN_COOKIE)
+    return morsel.value if morsel else None
+
+
+def principal_of_cookie(cookie: str | None) -> Principal:
+    """Who a sign-in cookie acts as now, labelled as the console (blocking: a read or two).
+    With authentication off, nobody in particular (as admin)."""
+    found = get_services()
+    if not found.settings.auth_required:
+        return console_principal(NOBODY)
+    sign_in = sign_in_from_cookie(found.settings, cookie)
+    if sign_in is None:
+        return SIGNED_OUT
+    with found.database.session() as db:
+        principal = principal_of_sign_in(db, sign_in)
+    return console_principal(principal) if principal is not None else SIGNED_OUT
+
+
+async def acting(state: rx.State) -> Principal:
+    """The principal the console acts as for this state's browser, resolved now (once per
+    event: a sign-out or a revoked token takes effect at the next one)."""
+    return await in_thread(principal_of_cookie, sign_in_cookie(state.router.headers.cookie))
+
+
+def may(principal: Principal, permission: Permission) -> bool:
+    """Whether the principal's role grants `permission` (what the page offers)."""
+    return access.can(principal, permission)
 
 
 async def in_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -99,7 +154,7 @@ async def attempt(
     try:
         value = await call
     except ServiceError as exc:
-        setattr(state, error, failed(exc) if failed else exc.message)
+        setattr(state, error, failed(exc) if failed else refusal(exc))
         return Outcome(False)
     finally:
         if busy:
@@ -109,6 +164,14 @@ async def attempt(
     if reload is not None:
         await reload()
     return Outcome(True, value)
+
+
+def refusal(exc: ServiceError) -> str:
+    """A service's refusal in words: a role short of a permission reads as a sentence
+    ("Not allowed: the viewer role cannot ..."), anything else as the service said it."""
+    if isinstance(exc, Forbidden) and exc.message.startswith("forbidden: "):
+        return f"Not allowed: {exc.message.removeprefix('forbidden: ')}."
+    return exc.message
 
 
 def change_rounds(

@@ -9,6 +9,8 @@ import uuid
 import reflex as rx
 
 from backend.audit import service as audit
+from backend.auth.access import Permission
+from backend.auth.models import Principal
 from backend.errors import ServiceError
 from backend.projects import service as projects
 from backend.projects.models import ProjectCreate, ProjectRow, ProjectUpdate, ProjectUsage
@@ -16,7 +18,7 @@ from backend.reporting.usage import project_usage
 from backend.templates import service as templates
 from backend.validation import slugify
 from state.audit import EventItem, event_item
-from state.base import CONSOLE, Choice, attempt, db_session, in_thread
+from state.base import Choice, acting, attempt, db_session, in_thread, may
 from state.format import byte_size
 
 NO_TEMPLATE = "none"  # the "No default template" choice (a select item cannot be "")
@@ -50,15 +52,15 @@ def _item(row: ProjectRow) -> ProjectItem:
     )
 
 
-def list_projects() -> list[ProjectItem]:
-    with db_session() as db:
+def list_projects(principal: Principal) -> list[ProjectItem]:
+    with db_session(principal) as db:
         return [_item(row) for row in projects.list_projects(db)]
 
 
-def create_project(data: ProjectCreate) -> str:
+def create_project(principal: Principal, data: ProjectCreate) -> str:
     """Create through the service (which audits it); return the stored name."""
-    with db_session() as db:
-        return projects.create_project(db, principal=CONSOLE, data=data).name
+    with db_session(principal) as db:
+        return projects.create_project(db, principal=principal, data=data).name
 
 
 @dataclasses.dataclass
@@ -161,14 +163,19 @@ def _retained(detail: ProjectDetail, usage: ProjectUsage) -> None:
     )
 
 
-def inspect_project(project_id: str) -> Inspection:
-    """Everything the inspector shows, read in one session."""
+def inspect_project(principal: Principal, project_id: str) -> Inspection:
+    """Everything the inspector shows, read in one session (recent activity only for a
+    role that may read the audit trail)."""
     pid = uuid.UUID(project_id)
-    with db_session() as db:
+    with db_session(principal) as db:
         row = projects.get_project(db, pid)
         usage = project_usage(db, project_id=pid)
         names = {project_id: row.name}
-        events = audit.list_events(db, project_id=pid, filters={"limit": str(RECENT_EVENTS)})
+        events = []
+        if may(principal, Permission.AUDIT):
+            events = audit.list_events(
+                db, principal=principal, project_id=pid, filters={"limit": str(RECENT_EVENTS)}
+            )
         usable = templates.list_templates(db, project_id=pid)
     template_names = {str(t.id): t.name for t in usable}
     default_id = str(row.default_template_id) if row.default_template_id else ""
@@ -201,18 +208,18 @@ def inspect_project(project_id: str) -> Inspection:
     )
 
 
-def update_project(project_id: str, data: ProjectUpdate) -> str:
-    with db_session() as db:
+def update_project(principal: Principal, project_id: str, data: ProjectUpdate) -> str:
+    with db_session(principal) as db:
         row = projects.update_project(
-            db, principal=CONSOLE, project_id=uuid.UUID(project_id), data=data
+            db, principal=principal, project_id=uuid.UUID(project_id), data=data
         )
         return row.name
 
 
-def delete_project(project_id: str) -> None:
+def delete_project(principal: Principal, project_id: str) -> None:
     """Delete through the service, which refuses while the project still has sandboxes."""
-    with db_session() as db:
-        projects.delete_project(db, principal=CONSOLE, project_id=uuid.UUID(project_id))
+    with db_session(principal) as db:
+        projects.delete_project(db, principal=principal, project_id=uuid.UUID(project_id))
 
 
 class ProjectsState(rx.State):
@@ -251,7 +258,7 @@ class ProjectsState(rx.State):
     async def load(self):
         """Open the page; `/projects?project=<id>` (the audit page links here) inspects it."""
         self.error = self.notice = ""
-        self.projects = await in_thread(list_projects)
+        self.projects = await in_thread(list_projects, await acting(self))
         wanted = self.router.url.query_parameters.get("project") or self.detail.id
         if any(p.id == wanted for p in self.projects):
             await self._inspect(wanted)
@@ -273,12 +280,13 @@ class ProjectsState(rx.State):
         self.inspector_error = ""
 
     async def _inspect(self, project_id: str):
+        principal = await acting(self)
         try:
-            found = await in_thread(inspect_project, project_id)
+            found = await in_thread(inspect_project, principal, project_id)
         except ServiceError as exc:  # e.g. deleted meanwhile: say so where the form is
             self._close_inspector()
             self.error = f"Cannot show that project: {exc.message}."
-            self.projects = await in_thread(list_projects)
+            self.projects = await in_thread(list_projects, principal)
             return
         self.detail = found.detail
         self.sandbox_bars, self.task_bars = found.sandbox_bars, found.task_bars
@@ -328,13 +336,14 @@ class ProjectsState(rx.State):
         )
         self.saving = True
         yield
-        call = in_thread(update_project, self.detail.id, data)
+        principal = await acting(self)
+        call = in_thread(update_project, principal, self.detail.id, data)
         saved = await attempt(self, call, error="edit_error", clear=(), busy="saving")
         if not saved:
             return
         name = saved.value
         self.edit_open = False
-        self.projects = await in_thread(list_projects)
+        self.projects = await in_thread(list_projects, principal)
         await self._inspect(self.detail.id)
         self.error, self.notice = "", f"Saved project {name}."
 
@@ -343,11 +352,12 @@ class ProjectsState(rx.State):
     @rx.event
     async def delete(self):
         name = self.detail.name
-        call = in_thread(delete_project, self.detail.id)
+        principal = await acting(self)
+        call = in_thread(delete_project, principal, self.detail.id)
         if not await attempt(self, call, error="inspector_error", clear=(), busy=None):
             return
         self._close_inspector()
-        self.projects = await in_thread(list_projects)
+        self.projects = await in_thread(list_projects, principal)
         self.error, self.notice = "", f"Deleted project {name}."
 
     @rx.event
@@ -388,12 +398,13 @@ class ProjectsState(rx.State):
                 "repositoryUrl": self.repository_url.strip() or None,
             }
         )
-        made = await attempt(self, in_thread(create_project, data), clear=(), busy=None)
+        principal = await acting(self)
+        made = await attempt(self, in_thread(create_project, principal, data), clear=(), busy=None)
         if not made:
             return
         name = made.value
         self._clear_form()
-        self.projects = await in_thread(list_projects)
+        self.projects = await in_thread(list_projects, principal)
         self.notice = f"Created project {name}."
 
     def _clear_form(self):

@@ -15,6 +15,7 @@ from datetime import datetime
 
 import reflex as rx
 
+from backend.auth.models import Principal
 from backend.errors import Conflict, ServiceError
 from backend.inventory.models import (
     RuntimeOrphan,
@@ -25,7 +26,7 @@ from backend.inventory.models import (
     RuntimeWorkloadSummary,
 )
 from backend.inventory.service import CONFIRM
-from state.base import CONSOLE, Choice, Feedback, attempt, services
+from state.base import Choice, Feedback, acting, attempt, refusal, services
 from state.format import byte_size, clock, short_id, timestamp
 
 ANY = "*"  # the filters' "no filter" value (a select item cannot be ""; no name is "*")
@@ -208,12 +209,12 @@ def summary_cells(found: RuntimeResourceList, orphans: RuntimeOrphanAudit) -> li
     ]
 
 
-async def read_runtime(namespace: str, kind: str) -> View:
+async def read_runtime(principal: Principal, namespace: str, kind: str) -> View:
     """The inventory and the orphan audit, with the same filters, read side by side."""
     inventory = services().inventory
     found, orphans = await asyncio.gather(
-        inventory.resources(principal=CONSOLE, namespace=namespace or None, kind=kind or None),
-        inventory.orphans(principal=CONSOLE, namespace=namespace or None, kind=kind or None),
+        inventory.resources(principal=principal, namespace=namespace or None, kind=kind or None),
+        inventory.orphans(principal=principal, namespace=namespace or None, kind=kind or None),
     )
     work = found.summary.workload
     issues = [
@@ -233,7 +234,7 @@ async def read_runtime(namespace: str, kind: str) -> View:
     )
 
 
-async def clean_up(orphan: OrphanItem) -> str:
+async def clean_up(principal: Principal, orphan: OrphanItem) -> str:
     """Delete one orphan, naming the reason the audit gave; returns what was done."""
     resource = {"adapter": orphan.adapter, "kind": orphan.kind, "name": orphan.name}
     request = RuntimeOrphanCleanupRequest.model_validate(  # a request body: camelCase names
@@ -244,7 +245,7 @@ async def clean_up(orphan: OrphanItem) -> str:
             "confirm": CONFIRM,
         }
     )
-    done = await services().inventory.cleanup(principal=CONSOLE, data=request)
+    done = await services().inventory.cleanup(principal=principal, data=request)
     return f"Deleted {done.resource.kind} {done.resource.name} ({orphan.reason_label.lower()})."
 
 
@@ -253,7 +254,7 @@ def cleanup_refusal(orphan: OrphanItem, exc: ServiceError) -> str:
     runtime failed (502)."""
     subject = f"Could not clean up {orphan.kind} {orphan.name}"
     if not isinstance(exc, Conflict):
-        return f"{subject}: {exc.message}."
+        return f"{subject}: {refusal(exc).rstrip('.')}."
     current = exc.detail.get("currentReason")
     if current:
         now = REASONS.get(current, current).lower()
@@ -338,8 +339,8 @@ class RuntimeState(Feedback, rx.State):
         kind = "" if self.kind == ANY else self.kind
         read = await attempt(
             self,
-            read_runtime(namespace, kind),
-            failed=lambda exc: f"Could not read the runtime: {exc.message}.",
+            read_runtime(await acting(self), namespace, kind),
+            failed=lambda exc: f"Could not read the runtime: {refusal(exc).rstrip('.')}.",
             clear=("error",),
         )
         if not read:  # no stale lists under the error
@@ -380,7 +381,7 @@ class RuntimeState(Feedback, rx.State):
             return
         done = await attempt(
             self,
-            clean_up(orphan),
+            clean_up(await acting(self), orphan),
             error="cleanup_error",
             failed=lambda exc: cleanup_refusal(orphan, exc),
             clear=("cleanup_error", "notice"),

@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 
 import reflex as rx
 
+from backend.auth.access import Permission
+from backend.auth.models import Principal
 from backend.db import utcnow
 from backend.errors import NotFound, ServiceError
 from backend.projects import service as projects
@@ -34,13 +36,16 @@ from backend.sandboxes.models import SandboxRow
 from backend.templates import service as templates
 from backend.templates.models import TemplateRow
 from state.base import (
-    CONSOLE,
     Feedback,
     TabPresence,
+    acting,
     attempt,
     change_rounds,
     db_session,
     in_thread,
+    may,
+    principal_of_cookie,
+    sign_in_cookie,
 )
 from state.format import clock, duration, parse_id, status_words, timestamp
 from state.sandboxes import SandboxesState
@@ -181,12 +186,12 @@ def _runtime_ref(ref: dict[str, Any] | None) -> str:
     return f"{ref.get('adapter', '')} {ref.get('kind', '')} {where}"
 
 
-def read_sandbox(sandbox_id: str) -> Snapshot | None:
+def read_sandbox(principal: Principal, sandbox_id: str) -> Snapshot | None:
     """The sandbox as the page shows it, or None when it does not exist (or was deleted)."""
     parsed = parse_id(sandbox_id)
     if parsed is None:
         return None
-    with db_session() as db:
+    with db_session(principal) as db:
         try:
             row = sandboxes.get_sandbox(db, parsed)
         except NotFound:
@@ -245,10 +250,10 @@ def runtime_message(exc: ServiceError, what: str) -> str:
     return exc.message
 
 
-def _call(fn: Any, sandbox_id: str, **kwargs: Any) -> None:
+def _call(principal: Principal, fn: Any, sandbox_id: str, **kwargs: Any) -> None:
     """Run one lifecycle service call as the console, in its own session."""
-    with db_session() as db:
-        fn(db, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), **kwargs)
+    with db_session(principal) as db:
+        fn(db, principal=principal, sandbox_id=uuid.UUID(sandbox_id), **kwargs)
 
 
 class SandboxState(rx.State):
@@ -266,6 +271,10 @@ class SandboxState(rx.State):
     notice: str = ""
     busy: bool = False
     _watchers: int = 0
+    # What the signed-in role may do here (read at load): drive the sandbox (start, stop,
+    # type into terminals, run tasks, change files...), and read its contents.
+    can_operate: bool = False
+    can_read_content: bool = False
 
     @rx.var
     def heading(self) -> str:
@@ -316,7 +325,10 @@ class SandboxState(rx.State):
                 state._reloaded()
         self.error = self.notice = ""
         self.busy = False
-        await self._apply(await in_thread(read_sandbox, sandbox_id))
+        principal = await acting(self)
+        self.can_operate = may(principal, Permission.OPERATE)
+        self.can_read_content = may(principal, Permission.READ_CONTENT)
+        await self._apply(await in_thread(read_sandbox, principal, sandbox_id))
         if self.missing:
             return None
         await self._refresh_tab()
@@ -341,7 +353,9 @@ class SandboxState(rx.State):
                 async with self:
                     if presence.gone(self):
                         return
-                snapshot = await in_thread(read_sandbox, sandbox_id)
+                    cookie = sign_in_cookie(self.router.headers.cookie)
+                principal = await in_thread(principal_of_cookie, cookie)
+                snapshot = await in_thread(read_sandbox, principal, sandbox_id)
                 async with self:
                     if ticket != self._watchers or self._route_id() != sandbox_id:
                         return
@@ -354,7 +368,7 @@ class SandboxState(rx.State):
                 if snapshot.view.status == before and not due:
                     continue  # another sandbox, or a field the open tab does not show
                 tab_read = time.monotonic()
-                update = await self._read_tab(tab, sandbox_id)
+                update = await self._read_tab(tab, principal, sandbox_id)
                 async with self:
                     stale = self.tab != tab or await self._tab_changes_of(tab) != tab_changes
                     if ticket != self._watchers or stale:
@@ -391,10 +405,10 @@ class SandboxState(rx.State):
             if cls._follow_view is not SandboxTab._follow_view:  # only those that do
                 (await self.get_state(cls))._follow_view()
 
-    async def _read_tab(self, tab: str, sandbox_id: str) -> dict[str, Any]:
+    async def _read_tab(self, tab: str, principal: Principal, sandbox_id: str) -> dict[str, Any]:
         """What the tab shows now, as var values (read without holding the state)."""
         cls = self.tab_states().get(tab)
-        return await cls.read(sandbox_id) if cls is not None else {}
+        return await cls.read(principal, sandbox_id) if cls is not None else {}
 
     async def _refresh_tab(self) -> None:
         state = await self._tab_state(self.tab)
@@ -415,19 +429,21 @@ class SandboxState(rx.State):
     async def refresh_tab(self):
         await self._refresh_tab()
 
-    async def _reread(self) -> None:
-        await self._apply(await in_thread(read_sandbox, self.view.id))
+    async def _reread(self, principal: Principal) -> None:
+        await self._apply(await in_thread(read_sandbox, principal, self.view.id))
 
     async def _act(self, fn: Any, done: str, *, reread: bool = True, **kwargs: Any) -> bool:
-        call = in_thread(_call, fn, self.view.id, **kwargs)
-        reload = self._reread if reread else None
+        principal = await acting(self)
+        call = in_thread(_call, principal, fn, self.view.id, **kwargs)
+        reload = (lambda: self._reread(principal)) if reread else None
         return bool(await attempt(self, call, done=done, reload=reload))
 
     @rx.event
     async def decide(self, status: str):
         """Record the validation run's verdict on its template."""
-        call = in_thread(decide_run, self.view.validates, self.view.id, status)
-        if await attempt(self, call, busy=None, reload=self._reread):
+        principal = await acting(self)
+        call = in_thread(decide_run, principal, self.view.validates, self.view.id, status)
+        if await attempt(self, call, busy=None, reload=lambda: self._reread(principal)):
             self.notice = f"Recorded: {self.view.template_name} {status} validation."
 
     @rx.event
@@ -469,9 +485,10 @@ class SandboxTab(Feedback, mixin=True):
     _changes: int = 0
 
     @classmethod
-    async def read(cls, sandbox_id: str) -> dict[str, Any]:
-        """What the tab shows now, as var values, read without holding the state (the
-        page's watcher re-reads the open tab with it). Tabs read on request return {}."""
+    async def read(cls, principal: Principal, sandbox_id: str) -> dict[str, Any]:
+        """What the tab shows now to `principal`, as var values, read without holding the
+        state (the page's watcher re-reads the open tab with it). Tabs read on request
+        return {}."""
         return {}
 
     @classmethod
@@ -494,7 +511,7 @@ class SandboxTab(Feedback, mixin=True):
 
     async def _open(self) -> None:
         """The tab shows (or Refresh): read it."""
-        for name, value in (await self.read(self.view.id)).items():
+        for name, value in (await self.read(await acting(self), self.view.id)).items():
             setattr(self, name, value)
 
     async def _refresh(self) -> None:

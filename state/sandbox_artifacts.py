@@ -36,12 +36,13 @@ from backend.artifacts.models import (
     ArtifactRow,
     ArtifactUsage,
 )
+from backend.auth.models import Principal
 from backend.errors import ServiceError
 from backend.sandboxes import service as sandboxes
 from backend.tasks import service as tasks
 from backend.tasks.events import complete_utf8
 from backend.tasks.models import ExecutionTaskRow
-from state.base import CONSOLE, attempt, db_session, in_thread, services
+from state.base import acting, attempt, db_session, in_thread, services
 from state.format import byte_size, clean_path, short_id, timestamp
 from state.sandbox import SandboxState, SandboxTab
 from state.sandbox_tasks import command_text
@@ -177,11 +178,13 @@ def usage_words(found: ArtifactUsage) -> tuple[str, str]:
     return usage, f"Kept {days} day{'' if days == 1 else 's'} after their last change."
 
 
-def read_artifacts(sandbox_id: str, task_id: str) -> tuple[ArtifactListing, str]:
+def read_artifacts(
+    principal: Principal, sandbox_id: str, task_id: str
+) -> tuple[ArtifactListing, str]:
     """The sandbox's artifacts (or one task's), the tasks to filter by and the project's
     usage; and the filter that applies (a task without artifacts left falls back to all)."""
     parsed = uuid.UUID(sandbox_id)
-    with db_session() as db:
+    with db_session(principal) as db:
         project_id = sandboxes.get_sandbox(db, parsed).project_id
         every = artifacts.list_for_sandbox(db, sandbox_id=parsed)
         with_artifacts = {row.task_id for row, _ in every if row.task_id}
@@ -198,9 +201,9 @@ def read_artifacts(sandbox_id: str, task_id: str) -> tuple[ArtifactListing, str]
     return ArtifactListing(items, choices, usage, retention), task_id
 
 
-def delete_reference(artifact_id: str) -> None:
-    with db_session() as db:
-        artifacts.delete_artifact(db, principal=CONSOLE, artifact_id=uuid.UUID(artifact_id))
+def delete_reference(principal: Principal, artifact_id: str) -> None:
+    with db_session(principal) as db:
+        artifacts.delete_artifact(db, principal=principal, artifact_id=uuid.UUID(artifact_id))
 
 
 def words(exc: ServiceError) -> str:
@@ -243,7 +246,9 @@ async def _head(download: ContentStream) -> bytes:
     return bytes(data[:PREVIEW_BYTES])
 
 
-async def read_preview(item: ArtifactItem, total: int | None) -> ArtifactPreview:
+async def read_preview(
+    principal: Principal, item: ArtifactItem, total: int | None
+) -> ArtifactPreview:
     """The first 64 KiB of a text artifact, the URL of an image, else why not: retained
     bytes when there are any, else (a workspace reference) a live read of its path."""
     preview = ArtifactPreview(
@@ -262,6 +267,7 @@ async def read_preview(item: ArtifactItem, total: int | None) -> ArtifactPreview
             preview.reason = f"No preview for {item.content_type}: download it instead."
             return preview
     found = await services().artifacts.download(
+        principal=principal,
         artifact_id=uuid.UUID(item.id),
         byte_range=ByteRange(0, PREVIEW_BYTES - 1) if item.retained else None,
     )
@@ -338,11 +344,12 @@ class ArtifactsTab(SandboxTab, SandboxState):
         self.reset()
         self.limit = services().settings.artifact_content_max_bytes
 
-    async def _list_artifacts(self) -> None:
+    async def _list_artifacts(self, principal: Principal | None = None) -> None:
         self.limit = services().settings.artifact_content_max_bytes
+        principal = principal or await acting(self)
         try:
             listing, self.task_filter = await in_thread(
-                read_artifacts, self.view.id, self.task_filter
+                read_artifacts, principal, self.view.id, self.task_filter
             )
         except ServiceError as exc:
             self.artifacts, self.error = [], exc.message
@@ -364,10 +371,11 @@ class ArtifactsTab(SandboxTab, SandboxState):
     def _found(self, artifact_id: str) -> ArtifactItem | None:
         return next((item for item in self.artifacts if item.id == artifact_id), None)
 
-    async def _preview(self, item: ArtifactItem) -> None:
+    async def _preview(self, item: ArtifactItem, principal: Principal | None = None) -> None:
         total = item.size_bytes if item.retained else None
+        principal = principal or await acting(self)
         try:
-            self.preview = await read_preview(item, total)
+            self.preview = await read_preview(principal, item, total)
         except ServiceError as exc:
             self.preview = ArtifactPreview(
                 id=item.id,
@@ -399,27 +407,29 @@ class ArtifactsTab(SandboxTab, SandboxState):
         item = self._found(artifact_id)
         if item is None:
             return
-        call = services().artifacts.capture(principal=CONSOLE, artifact_id=uuid.UUID(artifact_id))
+        principal = await acting(self)
+        call = services().artifacts.capture(principal=principal, artifact_id=uuid.UUID(artifact_id))
         found = await attempt(self, call, failed=_could_not(f"capture {item.name} again"))
         if not found:
             return
         self.notice = f"Captured {_retained_words(found.value)} again."
-        await self._list_artifacts()
+        await self._list_artifacts(principal)
         item = self._found(artifact_id)
         if item is not None and self.preview.id == artifact_id:
-            await self._preview(item)
+            await self._preview(item, principal)
 
     @rx.event
     async def delete_artifact(self, artifact_id: str):
         item = self._found(artifact_id)
         name = item.name if item else "the artifact"
-        call = in_thread(delete_reference, artifact_id)
+        principal = await acting(self)
+        call = in_thread(delete_reference, principal, artifact_id)
         if not await attempt(self, call, failed=_could_not(f"delete {name}")):
             return
         if self.preview.id == artifact_id:
             self.preview = ArtifactPreview()
         self.notice = f"Deleted {name}."
-        await self._list_artifacts()
+        await self._list_artifacts(principal)
 
     @rx.event
     def set_capture_open(self, value: bool):
@@ -439,8 +449,9 @@ class ArtifactsTab(SandboxTab, SandboxState):
             self.capture_error = "Start the sandbox first: capturing reads its workspace."
             return
         data = {"kind": kind, "name": name, "uri": f"{WORKSPACE_SCHEME}{path}"}
+        principal = await acting(self)
         call = services().artifacts.create_and_capture(
-            principal=CONSOLE,
+            principal=principal,
             sandbox_id=uuid.UUID(self.view.id),
             data=ArtifactCreate.model_validate(data),
         )
@@ -450,7 +461,7 @@ class ArtifactsTab(SandboxTab, SandboxState):
             return
         self.capture_open = False
         self.notice = f"Captured {_retained_words(found.value)} from the workspace."
-        await self._list_artifacts()
+        await self._list_artifacts(principal)
 
     @rx.event
     def upload_progressed(self, progress: dict[str, Any]):
@@ -478,8 +489,9 @@ class ArtifactsTab(SandboxTab, SandboxState):
         self.busy = True
         yield
         data = {"kind": "file", "name": filename, "uri": f"{CLIENT_SCHEME}{filename}"}
+        principal = await acting(self)
         call = services().artifacts.create_and_upload(
-            principal=CONSOLE,
+            principal=principal,
             sandbox_id=uuid.UUID(self.view.id),
             data=ArtifactCreate.model_validate(data),
             chunks=_upload_chunks(file),
@@ -493,7 +505,7 @@ class ArtifactsTab(SandboxTab, SandboxState):
         if not found:
             return
         self.notice = f"Uploaded {_retained_words(found.value)}."
-        await self._list_artifacts()
+        await self._list_artifacts(principal)
 
     @rx.event
     def upload_refused(self, rejected: list[dict[str, Any]]):

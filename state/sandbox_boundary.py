@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import reflex as rx
 
+from backend.auth.models import Principal
 from backend.errors import ServiceError
 from backend.reporting import boundary as boundary_service
 from backend.reporting.boundary import BoundarySummary
@@ -184,10 +185,10 @@ def fact_groups(summary: BoundarySummary, reach: str) -> list[FactGroup]:
     ]
 
 
-def read_boundary(sandbox_id: str) -> tuple[BoundarySummary, str]:
+def read_boundary(principal: Principal, sandbox_id: str) -> tuple[BoundarySummary, str]:
     """The sandbox's boundary, and its network reach in the API's words."""
     runtime = services().runtime.describe()
-    with db_session() as db:
+    with db_session(principal) as db:
         summary = boundary_service.sandbox_boundary(
             db, sandbox_id=uuid.UUID(sandbox_id), runtime=runtime
         )
@@ -210,9 +211,9 @@ class BoundaryTab(SandboxTab, SandboxState):
         return f"{counts['pass']} passed · {counts['warn']} {warnings} · {counts['fail']} failed"
 
     @classmethod
-    async def read(cls, sandbox_id: str) -> dict[str, Any]:
+    async def read(cls, principal: Principal, sandbox_id: str) -> dict[str, Any]:
         try:
-            summary, reach = await in_thread(read_boundary, sandbox_id)
+            summary, reach = await in_thread(read_boundary, principal, sandbox_id)
         except ServiceError as exc:
             return {"error": exc.message, "loaded": True}
         checks = [

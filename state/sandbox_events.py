@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
+from backend.auth.models import Principal
 from backend.errors import ServiceError
-from state.base import CONSOLE, services
+from state.base import services
 from state.format import clock, timestamp
 from state.sandbox import SandboxState, SandboxTab, runtime_message, sandbox_uuid
 
@@ -21,9 +22,9 @@ class EventItem:
     message: str
 
 
-async def read_events(sandbox_id: str) -> list[EventItem]:
+async def read_events(principal: Principal, sandbox_id: str) -> list[EventItem]:
     found = await services().runtime_access.events(
-        principal=CONSOLE, sandbox_id=sandbox_uuid(sandbox_id)
+        principal=principal, sandbox_id=sandbox_uuid(sandbox_id)
     )
     return [
         EventItem(clock(e.timestamp), timestamp(e.timestamp), e.type, e.reason, e.message)
@@ -36,8 +37,8 @@ class EventsTab(SandboxTab, SandboxState):
     events: list[EventItem] = []
 
     @classmethod
-    async def read(cls, sandbox_id: str) -> dict[str, Any]:
+    async def read(cls, principal: Principal, sandbox_id: str) -> dict[str, Any]:
         try:
-            return {"events": await read_events(sandbox_id), "error": ""}
+            return {"events": await read_events(principal, sandbox_id), "error": ""}
         except ServiceError as exc:
             return {"events": [], "error": runtime_message(exc, "events")}

@@ -13,9 +13,10 @@ from typing import Any, ClassVar
 
 import reflex as rx
 
+from backend.auth.models import Principal
 from backend.errors import ServiceError
 from backend.sandboxes import files
-from state.base import CONSOLE, attempt, services
+from state.base import acting, attempt, refusal, services
 from state.format import byte_size, clean_path, timestamp
 from state.sandbox import SandboxState, SandboxTab
 
@@ -69,9 +70,9 @@ def _order(item: FileItem) -> tuple[bool, str]:
     return item.type != "directory", item.name.lower()
 
 
-async def read_listing(sandbox_id: str, path: str) -> list[FileItem]:
+async def read_listing(principal: Principal, sandbox_id: str, path: str) -> list[FileItem]:
     entries = await services().files.list(
-        principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), path=path
+        principal=principal, sandbox_id=uuid.UUID(sandbox_id), path=path
     )
     return sorted((_item(e) for e in entries), key=_order)
 
@@ -86,7 +87,7 @@ def _is_text(data: bytes) -> bool:
     return True
 
 
-async def read_view(sandbox_id: str, path: str, size: int) -> FileView:
+async def read_view(principal: Principal, sandbox_id: str, path: str, size: int) -> FileView:
     name = path.rsplit("/", 1)[-1]
     view = FileView(path=path, name=name, size=byte_size(size))
     view.downloadable = size <= DOWNLOAD_BYTES
@@ -94,7 +95,7 @@ async def read_view(sandbox_id: str, path: str, size: int) -> FileView:
         view.kind = "large"
         return view
     data = await services().files.read(
-        principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), path=path
+        principal=principal, sandbox_id=uuid.UUID(sandbox_id), path=path
     )
     view.size = byte_size(len(data))
     if _is_text(data):
@@ -126,15 +127,17 @@ class FilesTab(SandboxTab, SandboxState):
         """Where the New file form starts: the folder shown, with a trailing slash."""
         return f"{self.path}/" if self.path else ""
 
-    def _as_console(self, path: str) -> dict[str, Any]:
-        """Who changes which file: the console, at `path` in this sandbox's workspace."""
-        return {"principal": CONSOLE, "sandbox_id": uuid.UUID(self.view.id), "path": path}
+    async def _as_console(self, path: str) -> dict[str, Any]:
+        """Who changes which file: the signed-in principal through the console, at `path`
+        in this sandbox's workspace."""
+        principal = await acting(self)
+        return {"principal": principal, "sandbox_id": uuid.UUID(self.view.id), "path": path}
 
     async def _list_files(self) -> None:
         try:
-            listing = await read_listing(self.view.id, self.path)
+            listing = await read_listing(await acting(self), self.view.id, self.path)
         except ServiceError as exc:
-            self.files, self.error = [], exc.message
+            self.files, self.error = [], refusal(exc)
         else:
             self.error = ""
             if listing != self.files:
@@ -151,9 +154,9 @@ class FilesTab(SandboxTab, SandboxState):
 
     async def _open_file(self, path: str, size: int) -> None:
         try:
-            self.file = await read_view(self.view.id, path, size)
+            self.file = await read_view(await acting(self), self.view.id, path, size)
         except ServiceError as exc:
-            self.file, self.error = FileView(), exc.message
+            self.file, self.error = FileView(), refusal(exc)
         else:
             self.error = ""
 
@@ -188,7 +191,7 @@ class FilesTab(SandboxTab, SandboxState):
 
     @rx.event
     async def delete_entry(self, path: str):
-        call = services().files.delete(**self._as_console(path))
+        call = services().files.delete(**await self._as_console(path))
         if not await attempt(self, call, clear=("notice",)):
             return
         if self.file.path == path:
@@ -209,7 +212,7 @@ class FilesTab(SandboxTab, SandboxState):
             self.new_file_error = "Enter a path for the file, such as notes/todo.txt."
             return
         data = str(form.get("content") or "").encode()
-        call = services().files.write(**self._as_console(path), data=data)
+        call = services().files.write(**await self._as_console(path), data=data)
         if not await attempt(self, call, error="new_file_error", clear=()):
             return
         self.new_file_open = False
@@ -219,8 +222,8 @@ class FilesTab(SandboxTab, SandboxState):
     @rx.event
     async def download_file(self, path: str):
         try:
-            data = await services().files.read(**self._as_console(path))
+            data = await services().files.read(**await self._as_console(path))
         except ServiceError as exc:
-            self.error = exc.message
+            self.error = refusal(exc)
             return None
         return rx.download(data=data, filename=path.rsplit("/", 1)[-1])

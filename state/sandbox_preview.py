@@ -22,12 +22,13 @@ from typing import Any, ClassVar
 
 import reflex as rx
 
+from backend.auth.models import Principal
 from backend.db import utcnow
 from backend.errors import ServiceError
 from backend.sandboxes import previews
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.models import PreviewLinkCreate, PreviewLinkRow, SandboxUpdate
-from state.base import CONSOLE, attempt, db_session, in_thread, services
+from state.base import acting, attempt, db_session, in_thread, services
 from state.format import clock, relative, timestamp
 from state.sandbox import SandboxState, SandboxTab
 from state.sandbox_terminal import copy_to_clipboard
@@ -85,10 +86,12 @@ def _link(row: PreviewLinkRow, names: dict[int, str], now: datetime) -> LinkItem
     )
 
 
-def read_previews(sandbox_id: str) -> tuple[list[PreviewPortItem], list[LinkItem]]:
+def read_previews(
+    principal: Principal, sandbox_id: str
+) -> tuple[list[PreviewPortItem], list[LinkItem]]:
     """The declared ports with their preview origins, and the links, newest first."""
     parsed = uuid.UUID(sandbox_id)
-    with db_session() as db:
+    with db_session(principal) as db:
         sandbox = sandboxes.get_sandbox(db, parsed)
         rows = previews.list_links(db, sandbox_id=parsed)[:SHOWN_LINKS]
     settings, now = services().settings, utcnow()
@@ -103,15 +106,17 @@ def read_previews(sandbox_id: str) -> tuple[list[PreviewPortItem], list[LinkItem
     return ports, [_link(row, names, now) for row in rows]
 
 
-def create_link(sandbox_id: str, port: int, seconds: int, label: str) -> tuple[str, str]:
+def create_link(
+    principal: Principal, sandbox_id: str, port: int, seconds: int, label: str
+) -> tuple[str, str]:
     """A new link to the port: (its URL, when it expires in words)."""
     data = PreviewLinkCreate.model_validate(
         {"port": port, "label": label, "expiresInSeconds": seconds}
     )
-    with db_session() as db:
+    with db_session(principal) as db:
         row, url = previews.create_link(
             db,
-            principal=CONSOLE,
+            principal=principal,
             settings=services().settings,
             sandbox_id=uuid.UUID(sandbox_id),
             data=data,
@@ -119,18 +124,18 @@ def create_link(sandbox_id: str, port: int, seconds: int, label: str) -> tuple[s
         return url, timestamp(row.expires_at)
 
 
-def revoke_link(link_id: str) -> None:
-    with db_session() as db:
-        previews.revoke_link(db, principal=CONSOLE, link_id=uuid.UUID(link_id))
+def revoke_link(principal: Principal, link_id: str) -> None:
+    with db_session(principal) as db:
+        previews.revoke_link(db, principal=principal, link_id=uuid.UUID(link_id))
 
 
-def set_ports(sandbox_id: str, change: Any) -> None:
+def set_ports(principal: Principal, sandbox_id: str, change: Any) -> None:
     """Replace the declared ports with `change(current ports)`, read in the same session."""
     parsed = uuid.UUID(sandbox_id)
-    with db_session() as db:
+    with db_session(principal) as db:
         current = [dict(port) for port in sandboxes.get_sandbox(db, parsed).ports]
         data = SandboxUpdate.model_validate({"ports": change(current)})
-        sandboxes.update_sandbox(db, principal=CONSOLE, sandbox_id=parsed, data=data)
+        sandboxes.update_sandbox(db, principal=principal, sandbox_id=parsed, data=data)
 
 
 def port_number(text: str) -> int | None:
@@ -153,9 +158,9 @@ class PreviewTab(SandboxTab, SandboxState):
     embed_port: int = 0
 
     @classmethod
-    async def read(cls, sandbox_id: str) -> dict[str, Any]:
+    async def read(cls, principal: Principal, sandbox_id: str) -> dict[str, Any]:
         try:
-            ports, links = await in_thread(read_previews, sandbox_id)
+            ports, links = await in_thread(read_previews, principal, sandbox_id)
         except ServiceError as exc:
             return {"error": exc.message, "loaded": True}
         return {"preview_ports": ports, "links": links, "loaded": True}
@@ -166,7 +171,10 @@ class PreviewTab(SandboxTab, SandboxState):
         self.share_expiry = expiry
 
     async def _new_link(self, port: int, seconds: int, label: str) -> tuple[str, str] | None:
-        made = await attempt(self, in_thread(create_link, self.view.id, port, seconds, label))
+        principal = await acting(self)
+        made = await attempt(
+            self, in_thread(create_link, principal, self.view.id, port, seconds, label)
+        )
         return made.value if made else None
 
     def _not_running(self) -> bool:
@@ -242,7 +250,7 @@ class PreviewTab(SandboxTab, SandboxState):
     async def revoke_preview_link(self, link_id: str):
         await attempt(
             self,
-            in_thread(revoke_link, link_id),
+            in_thread(revoke_link, await acting(self), link_id),
             done="Link revoked: it stops working within seconds.",
             busy=None,
             reload=self._refresh,
@@ -284,5 +292,5 @@ class PreviewTab(SandboxTab, SandboxState):
 
     async def _change_ports(self, change: Any, **feedback: Any) -> bool:
         """Apply `change` to the declared ports, then read them again."""
-        call = in_thread(set_ports, self.view.id, change)
+        call = in_thread(set_ports, await acting(self), self.view.id, change)
         return bool(await attempt(self, call, reload=self._refresh, **feedback))

@@ -22,11 +22,12 @@ from typing import Any, ClassVar
 
 import reflex as rx
 
+from backend.auth.models import Principal
 from backend.db import utcnow
 from backend.errors import ServiceError
 from backend.sessions import service as session_service
 from backend.sessions.models import RuntimeSession
-from state.base import CONSOLE, attempt, db_session, in_thread, services
+from state.base import acting, attempt, db_session, in_thread, services
 from state.format import byte_size, clock, duration, short_id, timestamp
 from state.sandbox import SandboxState, SandboxTab
 
@@ -118,8 +119,8 @@ def _item(found: RuntimeSession, now: datetime, attachable: bool) -> SessionItem
     )
 
 
-def read_sessions(sandbox_id: str) -> list[SessionItem]:
-    with db_session() as db:
+def read_sessions(principal: Principal, sandbox_id: str) -> list[SessionItem]:
+    with db_session(principal) as db:
         found = session_service.list_sessions(db, sandbox_id=uuid.UUID(sandbox_id))
     now, grace = utcnow(), services().settings.terminal_grace_seconds
     items, seen = [], set()
@@ -131,9 +132,9 @@ def read_sessions(sandbox_id: str) -> list[SessionItem]:
     return items
 
 
-def end_session(session_id: str) -> None:
-    with db_session() as db:
-        session_service.end_session(db, principal=CONSOLE, session_id=uuid.UUID(session_id))
+def end_session(principal: Principal, session_id: str) -> None:
+    with db_session(principal) as db:
+        session_service.end_session(db, principal=principal, session_id=uuid.UUID(session_id))
 
 
 class SessionsTab(SandboxTab, SandboxState):
@@ -142,9 +143,9 @@ class SessionsTab(SandboxTab, SandboxState):
     grace: str = ""  # how long a terminal outlives its last window
 
     @classmethod
-    async def read(cls, sandbox_id: str) -> dict[str, Any]:
+    async def read(cls, principal: Principal, sandbox_id: str) -> dict[str, Any]:
         try:
-            found = await in_thread(read_sessions, sandbox_id)
+            found = await in_thread(read_sessions, principal, sandbox_id)
         except ServiceError as exc:
             return {"sessions": [], "error": exc.message, "loaded": True}
         grace = duration(services().settings.terminal_grace_seconds)
@@ -159,7 +160,7 @@ class SessionsTab(SandboxTab, SandboxState):
     async def end_runtime_session(self, session_id: str):
         await attempt(
             self,
-            in_thread(end_session, session_id),
+            in_thread(end_session, await acting(self), session_id),
             done="Session ended.",
             busy=None,
             reload=self._refresh,

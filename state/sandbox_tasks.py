@@ -22,12 +22,25 @@ from typing import Any, ClassVar
 
 import reflex as rx
 
+from backend.auth.access import Permission
+from backend.auth.models import Principal
 from backend.db import utcnow
 from backend.errors import ServiceError
 from backend.tasks import service as task_service
 from backend.tasks.events import complete_utf8
 from backend.tasks.models import FINISHED_STATUSES, ExecutionTaskCreate, ExecutionTaskRow
-from state.base import CONSOLE, attempt, change_rounds, db_session, in_thread, services
+from state.base import (
+    acting,
+    attempt,
+    change_rounds,
+    db_session,
+    in_thread,
+    may,
+    principal_of_cookie,
+    refusal,
+    services,
+    sign_in_cookie,
+)
 from state.format import byte_size, clock, duration, parse_id, sentence, short_id, timestamp
 from state.sandbox import SandboxState, SandboxTab
 
@@ -122,8 +135,11 @@ def _tail(data: bytes) -> bytes:
     return data[start:]
 
 
-def _stream(task_id: uuid.UUID, stream: str, active: bool) -> StreamView:
-    """The last `SHOWN_BYTES` of the stream (like `tail -f` while the task runs)."""
+def _stream(principal: Principal, task_id: uuid.UUID, stream: str, active: bool) -> StreamView:
+    """The last `SHOWN_BYTES` of the stream (like `tail -f` while the task runs); nothing
+    for a role that may not read sandbox contents."""
+    if not may(principal, Permission.READ_CONTENT):
+        return StreamView(partial=f"The {principal.role} role cannot read task output.")
     store = services().task_output
     size = store.size(task_id, stream)
     offset = max(0, size - SHOWN_BYTES)
@@ -143,12 +159,12 @@ def _stream(task_id: uuid.UUID, stream: str, active: bool) -> StreamView:
     )
 
 
-def read_task(task_id: str) -> tuple[TaskDetail, TaskItem] | None:
+def read_task(principal: Principal, task_id: str) -> tuple[TaskDetail, TaskItem] | None:
     """The task with its output as the panel shows it, and its history row."""
     parsed = parse_id(task_id)
     if parsed is None:
         return None
-    with db_session() as db:
+    with db_session(principal) as db:
         try:
             row = task_service.get_task(db, parsed)
         except ServiceError:
@@ -166,36 +182,40 @@ def read_task(task_id: str) -> tuple[TaskDetail, TaskItem] | None:
         started=timestamp(row.started_at),
         timeout=_seconds(row.timeout_seconds),
         canceling=active and row.cancel_requested_at is not None,
-        stdout=_stream(parsed, "stdout", active),
-        stderr=_stream(parsed, "stderr", active),
+        stdout=_stream(principal, parsed, "stdout", active),
+        stderr=_stream(principal, parsed, "stderr", active),
     )
     return detail, _item(row, now)
 
 
-def read_tasks(sandbox_id: str) -> list[TaskItem]:
-    with db_session() as db:
+def read_tasks(principal: Principal, sandbox_id: str) -> list[TaskItem]:
+    with db_session(principal) as db:
         rows = task_service.list_tasks(db, sandbox_id=uuid.UUID(sandbox_id))
     now = utcnow()
     return [_item(row, now) for row in rows[:HISTORY]]
 
 
-def create_task(sandbox_id: str, script: str, timeout: int) -> str:
+def create_task(principal: Principal, sandbox_id: str, script: str, timeout: int) -> str:
     data = ExecutionTaskCreate.model_validate(
         {"command": [*SHELL, script], "timeoutSeconds": timeout}
     )
-    with db_session() as db:
+    with db_session(principal) as db:
         task, _ = task_service.create_task(
-            db, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id), data=data
+            db, principal=principal, sandbox_id=uuid.UUID(sandbox_id), data=data
         )
         return str(task.id)
 
 
-def cancel_task(task_id: str) -> None:
-    with db_session() as db:
-        task_service.request_cancel(db, principal=CONSOLE, task_id=uuid.UUID(task_id))
+def cancel_task(principal: Principal, task_id: str) -> None:
+    with db_session(principal) as db:
+        task_service.request_cancel(db, principal=principal, task_id=uuid.UUID(task_id))
 
 
-def read_output(task_id: str, stream: str) -> bytes:
+def read_output(principal: Principal, task_id: str, stream: str) -> bytes:
+    with db_session(principal) as db:
+        task_service.readable(
+            db, principal=principal, task_id=uuid.UUID(task_id), permission=Permission.READ_CONTENT
+        )
     store = services().task_output
     return store.read(uuid.UUID(task_id), stream, 0, DOWNLOAD_BYTES)
 
@@ -217,9 +237,10 @@ class TasksTab(SandboxTab, SandboxState):
     task: TaskDetail = TaskDetail()
 
     @classmethod
-    async def read(cls, sandbox_id: str) -> dict[str, Any]:
+    async def read(cls, principal: Principal, sandbox_id: str) -> dict[str, Any]:
         try:
-            return {"tasks": await in_thread(read_tasks, sandbox_id), "tasks_error": ""}
+            found = await in_thread(read_tasks, principal, sandbox_id)
+            return {"tasks": found, "tasks_error": ""}
         except ServiceError as exc:
             return {"tasks": [], "tasks_error": exc.message}
 
@@ -236,8 +257,9 @@ class TasksTab(SandboxTab, SandboxState):
         if not self.task.id and self.tasks:
             await self._select(self.tasks[0].id)
 
-    async def _select(self, task_id: str) -> None:
-        found = await in_thread(read_task, task_id)
+    async def _select(self, task_id: str, principal: Principal | None = None) -> None:
+        principal = principal or await acting(self)
+        found = await in_thread(read_task, principal, task_id)
         if found is None:
             self.task = TaskDetail()
             return
@@ -278,24 +300,33 @@ class TasksTab(SandboxTab, SandboxState):
         if timeout is None:
             self.error = f"The timeout is a whole number of seconds from 1 to {MAX_TIMEOUT}."
             return None
-        made = await attempt(self, in_thread(create_task, self.view.id, script, timeout), clear=())
+        principal = await acting(self)
+        call = in_thread(create_task, principal, self.view.id, script, timeout)
+        made = await attempt(self, call, clear=())
         if not made:
             return None
-        await self._select(made.value)
+        await self._select(made.value, principal)
         return type(self).follow_task
 
     @rx.event
     async def cancel_selected_task(self):
         task_id = self.task.id
-        await attempt(self, in_thread(cancel_task, task_id), clear=("error",), busy=None)
-        await self._select(task_id)
+        principal = await acting(self)
+        call = in_thread(cancel_task, principal, task_id)
+        await attempt(self, call, clear=("error",), busy=None)
+        await self._select(task_id, principal)
         return type(self).follow_task
 
     @rx.event
     async def download_output(self, stream: str):
         if stream not in ("stdout", "stderr") or not self.task.id:
             return None
-        data = await in_thread(read_output, self.task.id, stream)
+        principal = await acting(self)
+        try:
+            data = await in_thread(read_output, principal, self.task.id, stream)
+        except ServiceError as exc:
+            self.error = refusal(exc)
+            return None
         return rx.download(data=data, filename=f"task-{short_id(self.task.id)}-{stream}.txt")
 
     @rx.event(background=True, supersedes=True)
@@ -305,10 +336,12 @@ class TasksTab(SandboxTab, SandboxState):
             task_id, sandbox_id = self.task.id, self.view.id
             if not (task_id and self.task.active and self.tab == "tasks"):
                 return
+            cookie = sign_in_cookie(self.router.headers.cookie)
         feed = change_rounds("tasks", "output", every=FOLLOW_SECONDS, gap=FOLLOW_GAP)
         async with feed as rounds:
             async for _ in rounds:
-                found = await in_thread(read_task, task_id)
+                principal = await in_thread(principal_of_cookie, cookie)
+                found = await in_thread(read_task, principal, task_id)
                 async with self:
                     if (
                         found is None

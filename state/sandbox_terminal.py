@@ -53,10 +53,12 @@ def copy_to_clipboard(text: str, callback: Any) -> rx.event.EventSpec:
     return rx.call_script(script, callback=callback)
 
 
-def terminal_url(sandbox_id: str, terminal_id: str) -> str:
+def terminal_url(sandbox_id: str, terminal_id: str, watch: bool = False) -> str:
     """The terminal socket, relative: the component resolves ws(s)://<this host> itself, and
-    the browser sends the console sign-in cookie (same origin)."""
-    return f"/v1/sandboxes/{sandbox_id}/terminal?terminal={terminal_id}&client=console"
+    the browser sends the console sign-in cookie (same origin). `watch`: see the output
+    without typing (a role that may read but not operate)."""
+    url = f"/v1/sandboxes/{sandbox_id}/terminal?terminal={terminal_id}&client=console"
+    return f"{url}&mode=watch" if watch else url
 
 
 def _refused(code: int, reason: str) -> str:
@@ -108,7 +110,7 @@ class TerminalTab(SandboxTab, SandboxState):
         return XTermAPI(self.terminal_id)
 
     def _url(self) -> str:
-        return terminal_url(self.view.id, self.terminal_id)
+        return terminal_url(self.view.id, self.terminal_id, watch=not self.can_operate)
 
     def _reloaded(self) -> None:
         """The page loaded again: the terminal mounts again and reconnects."""
@@ -124,11 +126,12 @@ class TerminalTab(SandboxTab, SandboxState):
 
     def _follow_view(self) -> None:
         """Keep the terminal in step with the sandbox: a terminal once the Terminal tab shows
-        a running sandbox; none while it does not run (its processes ended)."""
+        a running sandbox; none while it does not run (its processes ended). A role that
+        may only watch starts no shell: it attaches to one from the Sessions tab."""
         if self.view.status != "running":
             if self.terminal_id:
                 self._reset()
-        elif self.tab == "terminal" and not self.terminal_id:
+        elif self.tab == "terminal" and not self.terminal_id and self.can_operate:
             self._use_terminal(str(uuid.uuid4()))
 
     @rx.event
@@ -170,7 +173,7 @@ class TerminalTab(SandboxTab, SandboxState):
     def connect_terminal(self):
         if not self.terminal_id or self.view.status != "running":
             return None
-        if self.status == "ended":
+        if self.status == "ended" and self.can_operate:
             self._use_terminal(str(uuid.uuid4()))
             return None
         return self._connect()
@@ -194,7 +197,7 @@ class TerminalTab(SandboxTab, SandboxState):
 
     @rx.event
     def new_terminal(self):
-        if self.view.status == "running":
+        if self.view.status == "running" and self.can_operate:
             self._use_terminal(str(uuid.uuid4()))
 
     @rx.event

@@ -14,6 +14,7 @@ import uuid
 import reflex as rx
 from sqlmodel import Session
 
+from backend.auth.models import Principal
 from backend.errors import ServiceError
 from backend.projects import service as projects
 from backend.projects.models import ProjectRow
@@ -22,7 +23,18 @@ from backend.sandboxes.models import SandboxCreate, SandboxRow
 from backend.templates import service as templates
 from backend.templates.models import TemplateRow
 from backend.validation import resolve_slug
-from state.base import CONSOLE, Choice, TabPresence, attempt, change_rounds, db_session, in_thread
+from state.base import (
+    Choice,
+    TabPresence,
+    attempt,
+    change_rounds,
+    db_session,
+    in_thread,
+    principal_of_cookie,
+    refusal,
+    sign_in_cookie,
+)
+from state.base import acting as principal_of_tab
 from state.format import parse_id, status_words, timestamp
 from state.templates import STATUSES, validation_status
 
@@ -103,10 +115,10 @@ def _item(row: SandboxRow, project_names: dict, template_names: dict) -> Sandbox
     )
 
 
-def read_page(query: ListQuery) -> tuple[list[SandboxItem], int, int]:
+def read_page(principal: Principal, query: ListQuery) -> tuple[list[SandboxItem], int, int]:
     """The page of sandboxes `query` asks for (newest first), how many match in all, and
     the page's offset: the last page instead, when deletes emptied the one asked for."""
-    with db_session() as db:
+    with db_session(principal) as db:
         rows, total = _page_rows(db, query)
         if not rows and query.offset > 0:
             query = dataclasses.replace(query, offset=(max(total, 1) - 1) // PAGE_SIZE * PAGE_SIZE)
@@ -128,9 +140,9 @@ def _page_rows(db: Session, query: ListQuery) -> tuple[list[SandboxRow], int]:
     )
 
 
-def read_choices() -> tuple[list[Choice], list[Choice]]:
+def read_choices(principal: Principal) -> tuple[list[Choice], list[Choice]]:
     """The projects and the templates to filter and launch by."""
-    with db_session() as db:
+    with db_session(principal) as db:
         project_rows: list[ProjectRow] = projects.list_projects(db)
         template_rows: list[TemplateRow] = templates.list_templates(db)
     project_names = {p.id: p.name for p in project_rows}
@@ -146,12 +158,12 @@ def _template_label(template: TemplateRow, project_names: dict) -> str:
     return f"{template.name} ({project_names.get(template.project_id, 'other project')})"
 
 
-def read_templates(project_id: str) -> TemplateChoices:
+def read_templates(principal: Principal, project_id: str) -> TemplateChoices:
     """The templates a project may launch from: its own and the global ones."""
     parsed = parse_id(project_id)
     if parsed is None:
         return TemplateChoices([], [], "", {})
-    with db_session() as db:
+    with db_session(principal) as db:
         project = projects.get_project(db, parsed)
         rows = templates.list_templates(db, project_id=parsed)
     default_id = str(project.default_template_id) if project.default_template_id else ""
@@ -163,12 +175,12 @@ def read_templates(project_id: str) -> TemplateChoices:
     )
 
 
-def read_plan(project_id: str, template_id: str) -> LaunchPlanView:
+def read_plan(principal: Principal, project_id: str, template_id: str) -> LaunchPlanView:
     """The launch as the service would make it (the same resolution and the same checks)."""
     parsed = parse_id(project_id)
     if parsed is None or not template_id:
         return LaunchPlanView()
-    with db_session() as db:
+    with db_session(principal) as db:
         plan = sandboxes.plan_launch(db, project_id=parsed, template_id=template_id)
     template = plan.template
     return LaunchPlanView(
@@ -198,10 +210,10 @@ def _size_words(template: TemplateRow) -> str:
     return " · ".join(part for part in parts if part) or "No requests declared"
 
 
-def create_sandbox(data: SandboxCreate) -> str:
+def create_sandbox(principal: Principal, data: SandboxCreate) -> str:
     """Launch through the service (policy, quota and audit live there); return the new id."""
-    with db_session() as db:
-        return str(sandboxes.create_sandbox(db, principal=CONSOLE, data=data).id)
+    with db_session(principal) as db:
+        return str(sandboxes.create_sandbox(db, principal=principal, data=data).id)
 
 
 ACTIONS = {
@@ -211,16 +223,16 @@ ACTIONS = {
 }
 
 
-def act_on_each(action: str, targets: list[tuple[str, str]]) -> list[str]:
+def act_on_each(principal: Principal, action: str, targets: list[tuple[str, str]]) -> list[str]:
     """Start, stop or delete each (id, name) through the service, each in its own
     transaction so one refusal spares the others; the failures in words."""
     failures = []
     for sandbox_id, name in targets:
         try:
-            with db_session() as db:
-                ACTIONS[action](db, principal=CONSOLE, sandbox_id=uuid.UUID(sandbox_id))
+            with db_session(principal) as db:
+                ACTIONS[action](db, principal=principal, sandbox_id=uuid.UUID(sandbox_id))
         except ServiceError as exc:
-            failures.append(f"{name}: {exc.message}")
+            failures.append(f"{name}: {refusal(exc)}")
     return failures
 
 
@@ -337,15 +349,17 @@ class SandboxesState(rx.State):
         if any(sandbox_id not in shown for sandbox_id in self.selected):
             self.selected = [sandbox_id for sandbox_id in self.selected if sandbox_id in shown]
 
-    async def _reload(self) -> None:
-        self._show(*await in_thread(read_page, self._query()))
+    async def _reload(self, principal: Principal | None = None) -> None:
+        principal = principal or await principal_of_tab(self)
+        self._show(*await in_thread(read_page, principal, self._query()))
 
     @rx.event
     async def load(self):
         self.error = self.launch_error = ""
         self.launching = False
         self.notice, self.flash = self.flash, ""
-        self.projects, self.all_templates = await in_thread(read_choices)
+        principal = await principal_of_tab(self)
+        self.projects, self.all_templates = await in_thread(read_choices, principal)
         self._filters_from_link()
         if self.project_filter not in {c.value for c in self.projects}:
             self.project_filter = ALL
@@ -354,7 +368,7 @@ class SandboxesState(rx.State):
         if self.status_filter not in ROW_STATUSES:
             self.status_filter = ALL
         self.selected = []
-        await self._reload()
+        await self._reload(principal)
         return SandboxesState.watch
 
     def _filters_from_link(self) -> None:
@@ -391,9 +405,11 @@ class SandboxesState(rx.State):
                         return
                     query, plan_for = self._query(), (self.project_id, self.template_id)
                     launching = self.launching
-                found = await in_thread(read_page, query)
+                    cookie = sign_in_cookie(self.router.headers.cookie)
+                principal = await in_thread(principal_of_cookie, cookie)
+                found = await in_thread(read_page, principal, query)
                 # The quota counts active sandboxes: an open launch plan may change too.
-                plan = await self._read_plan(*plan_for) if launching else None
+                plan = await self._read_plan(principal, *plan_for) if launching else None
                 async with self:
                     if not self._watching(ticket) or self._query() != query:
                         continue
@@ -486,8 +502,9 @@ class SandboxesState(rx.State):
             return
         self.acting = True
         yield None
+        principal = await principal_of_tab(self)
         try:
-            failures = await in_thread(act_on_each, action, targets)
+            failures = await in_thread(act_on_each, principal, action, targets)
         finally:
             self.acting = False
         done = len(targets) - len(failures)
@@ -498,7 +515,7 @@ class SandboxesState(rx.State):
         if failures:
             self.error = f"Could not {action} " + "; ".join(failures)
         self.selected = []
-        await self._reload()
+        await self._reload(principal)
 
     # -- the launch dialog -----------------------------------------------------------------
 
@@ -535,8 +552,9 @@ class SandboxesState(rx.State):
         self.launch_error = ""
 
     async def _load_templates(self):
+        principal = await principal_of_tab(self)
         try:
-            found = await in_thread(read_templates, self.project_id)
+            found = await in_thread(read_templates, principal, self.project_id)
         except ServiceError as exc:
             found = TemplateChoices([], [], "", {})
             self.launch_error = exc.message
@@ -546,17 +564,20 @@ class SandboxesState(rx.State):
         if self.template_id not in found.slugs:
             self.template_id = found.default_id
         self._suggest_name()
-        await self._refresh_plan()
+        await self._refresh_plan(principal)
 
-    async def _read_plan(self, project_id: str, template_id: str) -> LaunchPlanView | None:
+    async def _read_plan(
+        self, principal: Principal, project_id: str, template_id: str
+    ) -> LaunchPlanView | None:
         try:
-            return await in_thread(read_plan, project_id, template_id)
+            return await in_thread(read_plan, principal, project_id, template_id)
         except ServiceError:
             return None
 
-    async def _refresh_plan(self) -> None:
+    async def _refresh_plan(self, principal: Principal | None = None) -> None:
+        principal = principal or await principal_of_tab(self)
         try:
-            self.plan = await in_thread(read_plan, self.project_id, self.template_id)
+            self.plan = await in_thread(read_plan, principal, self.project_id, self.template_id)
         except ServiceError as exc:
             self.plan = LaunchPlanView()
             self.launch_error = exc.message
@@ -581,11 +602,16 @@ class SandboxesState(rx.State):
         data = SandboxCreate.model_validate(
             {"projectId": self.project_id, "templateId": self.template_id, "name": name}
         )
+        principal = await principal_of_tab(self)
         made = await attempt(
-            self, in_thread(create_sandbox, data), error="launch_error", clear=(), busy=None
+            self,
+            in_thread(create_sandbox, principal, data),
+            error="launch_error",
+            clear=(),
+            busy=None,
         )
         if not made:
-            await self._refresh_plan()
+            await self._refresh_plan(principal)
             return
         sandbox_id = made.value
         self.name = ""

@@ -1,42 +1,90 @@
-"""Who is using the console: the identity behind the sign-in cookie, shown in the rail.
+"""Who is using the console: the identity behind the sign-in cookie and its role, shown in
+the rail, and which areas of the console that role may use.
 
 The cookie is HttpOnly, so the browser cannot read it; the server sees it on the state
-socket's handshake and names the subject it proves.
+socket's handshake and names the principal it proves (state/base.py `acting`).
 """
 
 from __future__ import annotations
 
-from http.cookies import CookieError, SimpleCookie
-
 import reflex as rx
 
-from backend.auth.service import (
-    SECURE_SIGN_IN_COOKIE,
-    SIGN_IN_COOKIE,
-    describe_subject,
-    sign_in_from_cookie,
-)
-from state.base import services
+from backend.auth import access
+from backend.auth.access import Permission
+from backend.auth.models import Principal
+from backend.auth.service import describe_subject
+from state.base import acting, services, sign_in_cookie
+
+__all__ = ["SignInState", "areas_of", "sign_in_cookie"]
+
+# The console's areas and the permission each needs to be shown in the rail.
+AREA_PERMISSIONS: dict[str, Permission] = {
+    "projects": Permission.READ,
+    "templates": Permission.READ,
+    "sandboxes": Permission.READ,
+    "policies": Permission.READ,
+    "quotas": Permission.READ,
+    "credentials": Permission.READ,
+    "tokens": Permission.READ,
+    "audit": Permission.AUDIT,
+    "runtime": Permission.RUNTIME_READ,
+}
 
 
-def sign_in_cookie(header: str) -> str | None:
-    """The sign-in cookie (`__Host-` over TLS); the server has already checked that it is
-    live before the state socket opened."""
-    try:
-        cookies = SimpleCookie(header)
-    except CookieError:
-        return None
-    morsel = cookies.get(SECURE_SIGN_IN_COOKIE) or cookies.get(SIGN_IN_COOKIE)
-    return morsel.value if morsel else None
+def areas_of(principal: Principal) -> list[str]:
+    """The keys of the areas the principal's role may use."""
+    held = access.permissions(principal.role)
+    return [key for key, needed in AREA_PERMISSIONS.items() if needed in held]
+
+
+def scope_words(principal: Principal) -> str:
+    if principal.projects is None:
+        return "All projects"
+    count = len(principal.projects)
+    return f"{count} project{'s' if count != 1 else ''}"
 
 
 class SignInState(rx.State):
     auth_required: bool = True
     identity: str = ""
+    role: str = ""
+    scope: str = ""
+    # The rail's areas this principal may use, and what its role may do (both empty until
+    # `identify` has run: nothing is offered before it is known).
+    areas: list[str] = []
+    permissions: list[str] = []
+
+    @rx.var
+    def can_operate(self) -> bool:
+        return Permission.OPERATE.value in self.permissions
+
+    @rx.var
+    def can_govern(self) -> bool:
+        return Permission.GOVERN.value in self.permissions
+
+    @rx.var
+    def can_audit(self) -> bool:
+        return Permission.AUDIT.value in self.permissions
+
+    @rx.var
+    def can_manage_tokens(self) -> bool:
+        return Permission.MANAGE_TOKENS.value in self.permissions
+
+    @rx.var
+    def can_cleanup(self) -> bool:
+        return Permission.RUNTIME_CLEANUP.value in self.permissions
+
+    @rx.var
+    def can_read_content(self) -> bool:
+        return Permission.READ_CONTENT.value in self.permissions
 
     @rx.event
-    def identify(self):
-        settings = services().settings
-        self.auth_required = settings.auth_required
-        sign_in = sign_in_from_cookie(settings, sign_in_cookie(self.router.headers.cookie))
-        self.identity = describe_subject(sign_in.subject) if sign_in else ""
+    async def identify(self):
+        self.auth_required = services().settings.auth_required
+        principal = await acting(self)
+        signed_in = principal.role in access.ROLES
+        self.identity = describe_subject(principal.subject) if signed_in else ""
+        self.role = principal.role if signed_in else ""
+        self.scope = scope_words(principal)
+        self.areas = areas_of(principal)
+        self.permissions = sorted(access.permissions(principal.role))

@@ -10,6 +10,7 @@ from typing import Any
 
 import reflex as rx
 
+from backend.auth.models import Principal
 from backend.projects import service as projects
 from backend.projects.models import ProjectUpdate
 from backend.sandboxes import service as sandboxes
@@ -22,7 +23,7 @@ from backend.templates.models import (
     TemplateValidationRunCreate,
     TemplateValidationRunDecision,
 )
-from state.base import CONSOLE, Choice, attempt, db_session, in_thread
+from state.base import Choice, acting, attempt, db_session, in_thread, refusal
 from state.template_form import (
     CUSTOM,
     GLOBAL,
@@ -144,8 +145,8 @@ class Library:
     projects: list[Choice]
 
 
-def read_library() -> Library:
-    with db_session() as db:
+def read_library(principal: Principal) -> Library:
+    with db_session(principal) as db:
         project_rows = projects.list_projects(db)
         rows = templates.list_templates(db)
         live = {str(s.id) for s in sandboxes.list_sandboxes(db)}
@@ -160,7 +161,7 @@ def read_library() -> Library:
     )
 
 
-def create_template(form: TemplateForm) -> str:
+def create_template(principal: Principal, form: TemplateForm) -> str:
     """Create through the service; make it the project's default if asked. Returns the name."""
     project_id = None if form.scope == GLOBAL else form.scope
     data = TemplateCreate.model_validate(
@@ -173,23 +174,23 @@ def create_template(form: TemplateForm) -> str:
             "metadata": {**labels(form), "validationStatus": "not_tested"},
         }
     )
-    with db_session() as db:
-        row = templates.create_template(db, principal=CONSOLE, data=data)
+    with db_session(principal) as db:
+        row = templates.create_template(db, principal=principal, data=data)
         if project_id and form.make_default:
             projects.update_project(
                 db,
-                principal=CONSOLE,
+                principal=principal,
                 project_id=uuid.UUID(project_id),
                 data=ProjectUpdate.model_validate({"defaultTemplateId": str(row.id)}),
             )
         return row.name
 
 
-def update_template(template_id: str, form: TemplateForm) -> str:
+def update_template(principal: Principal, template_id: str, form: TemplateForm) -> str:
     """Save the dialog; a changed launch shape sets the template back to Not tested (its
     old verdict was about another recipe). Returns the name."""
     fields = launch_fields(form)
-    with db_session() as db:
+    with db_session(principal) as db:
         row = templates.get_template(db, uuid.UUID(template_id))
         before = launch_fields(form_of(row))
         meta = {**meta_of(row), **labels(form)}
@@ -198,38 +199,38 @@ def update_template(template_id: str, form: TemplateForm) -> str:
         data = TemplateUpdate.model_validate(
             {"name": form.name, **fields, **pool_fields(form), "metadata": meta}
         )
-        row = templates.update_template(db, principal=CONSOLE, template_id=row.id, data=data)
+        row = templates.update_template(db, principal=principal, template_id=row.id, data=data)
         return row.name
 
 
-def read_form(template_id: str) -> TemplateForm:
-    with db_session() as db:
+def read_form(principal: Principal, template_id: str) -> TemplateForm:
+    with db_session(principal) as db:
         return form_of(templates.get_template(db, uuid.UUID(template_id)))
 
 
-def delete_template(template_id: str) -> None:
-    with db_session() as db:
-        templates.delete_template(db, principal=CONSOLE, template_id=uuid.UUID(template_id))
+def delete_template(principal: Principal, template_id: str) -> None:
+    with db_session(principal) as db:
+        templates.delete_template(db, principal=principal, template_id=uuid.UUID(template_id))
 
 
-def start_run(template_id: str, project_id: str) -> str:
+def start_run(principal: Principal, template_id: str, project_id: str) -> str:
     """Launch a validation run (policy, quota and audit live in the service); its sandbox id."""
     data = TemplateValidationRunCreate.model_validate(
         {"projectId": project_id} if project_id else {}
     )
-    with db_session() as db:
+    with db_session(principal) as db:
         _, sandbox = validation_runs.start_run(
-            db, principal=CONSOLE, template_id=uuid.UUID(template_id), data=data
+            db, principal=principal, template_id=uuid.UUID(template_id), data=data
         )
         return str(sandbox.id)
 
 
-def decide_run(template_id: str, sandbox_id: str, status: str) -> None:
+def decide_run(principal: Principal, template_id: str, sandbox_id: str, status: str) -> None:
     data = TemplateValidationRunDecision.model_validate({"status": status})
-    with db_session() as db:
+    with db_session(principal) as db:
         validation_runs.decide_run(
             db,
-            principal=CONSOLE,
+            principal=principal,
             template_id=uuid.UUID(template_id),
             sandbox_id=uuid.UUID(sandbox_id),
             data=data,
@@ -298,8 +299,8 @@ class TemplatesState(rx.State):
         self.error = self.notice = ""
         await self._reload()
 
-    async def _reload(self):
-        library = await in_thread(read_library)
+    async def _reload(self, principal: Principal | None = None):
+        library = await in_thread(read_library, principal or await acting(self))
         self.cards, self.projects = library.cards, library.projects
         known = {GLOBAL, *(p.value for p in library.projects)}
         if self.scope_filter not in (ALL, *known):
@@ -340,7 +341,9 @@ class TemplatesState(rx.State):
 
     @rx.event
     async def edit(self, template_id: str):
-        found = await attempt(self, in_thread(read_form, template_id), busy=None)
+        found = await attempt(
+            self, in_thread(read_form, await acting(self), template_id), busy=None
+        )
         if not found:
             return
         self.form = found.value
@@ -384,28 +387,31 @@ class TemplatesState(rx.State):
         self.editor_error = ""
         self.editor_busy = True
         yield
+        principal = await acting(self)
         if self.editing_id:
-            call, done = in_thread(update_template, self.editing_id, self.form), "Saved"
+            call = in_thread(update_template, principal, self.editing_id, self.form)
+            done = "Saved"
         else:
-            call, done = in_thread(create_template, self.form), "Created"
+            call, done = in_thread(create_template, principal, self.form), "Created"
         saved = await attempt(self, call, error="editor_error", clear=(), busy="editor_busy")
         if not saved:
             return
         self.notice = f"{done} template {saved.value}."
         self.editor_open = False
         self.error = ""
-        await self._reload()
+        await self._reload(principal)
 
     @rx.event
     async def delete(self, template_id: str):
         name = next((c.name for c in self.cards if c.id == template_id), "the template")
+        principal = await acting(self)
         await attempt(
             self,
-            in_thread(delete_template, template_id),
+            in_thread(delete_template, principal, template_id),
             done=f"Deleted template {name}.",
-            failed=lambda exc: f"Could not delete {name}: {exc.message}",
+            failed=lambda exc: f"Could not delete {name}: {refusal(exc)}",
             busy=None,
-            reload=self._reload,
+            reload=lambda: self._reload(principal),
         )
 
     # -- validation runs -------------------------------------------------------------------
@@ -420,8 +426,8 @@ class TemplatesState(rx.State):
         if card.scope != GLOBAL:
             run = await attempt(
                 self,
-                in_thread(start_run, template_id, ""),
-                failed=lambda exc: f"Could not validate {card.name}: {exc.message}",
+                in_thread(start_run, await acting(self), template_id, ""),
+                failed=lambda exc: f"Could not validate {card.name}: {refusal(exc)}",
                 clear=(),
                 busy=None,
             )
@@ -449,7 +455,7 @@ class TemplatesState(rx.State):
     async def start_validation(self, _form: dict | None = None):
         self.validate_busy = True
         yield
-        call = in_thread(start_run, self.validate_id, self.validate_project)
+        call = in_thread(start_run, await acting(self), self.validate_id, self.validate_project)
         run = await attempt(self, call, error="validate_error", clear=(), busy="validate_busy")
         if not run:
             return
@@ -458,5 +464,6 @@ class TemplatesState(rx.State):
 
     @rx.event
     async def decide(self, template_id: str, sandbox_id: str, status: str):
-        call = in_thread(decide_run, template_id, sandbox_id, status)
-        await attempt(self, call, busy=None, reload=self._reload)
+        principal = await acting(self)
+        call = in_thread(decide_run, principal, template_id, sandbox_id, status)
+        await attempt(self, call, busy=None, reload=lambda: self._reload(principal))

@@ -24,6 +24,7 @@ from backend.auth.service import (
     SignIn,
     authenticate,
     bearer_token,
+    console_principal,
     is_named_token,
     principal_of_sign_in,
     principal_of_token,
@@ -406,11 +407,6 @@ class ApiRequestMiddleware:
                 sign_in, principal = found
                 return sign_in, console_principal(principal)
         return None
-
-
-def console_principal(principal: Principal) -> Principal:
-    """The principal as the console acts for it: its name as the actor, source console."""
-    return principal.with_labels(actor=principal.subject, source="console")
 
 
 def same_origin(headers: Headers) -> bool:

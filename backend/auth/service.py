@@ -141,6 +141,11 @@ def describe_subject(subject: str) -> str:
     return subject
 
 
+def console_principal(principal: Principal) -> Principal:
+    """The principal as the console acts for it: its name as the actor, source console."""
+    return principal.with_labels(actor=principal.subject, source="console")
+
+
 def sign_in_subject(principal: Principal) -> str:
     """What a sign-in cookie names: the shared token, or the named token signed in with
     (so that revoking the token ends the sign-in)."""

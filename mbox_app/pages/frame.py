@@ -1,4 +1,5 @@
-"""The console frame every page uses: the presentational shell plus who is signed in."""
+"""The console frame every page uses: the presentational shell plus who is signed in, its
+role, and the areas that role may use."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ def console_page(*content: rx.Component, active: str, title: str, description: s
         title=title,
         description=description,
         account=account_panel(
-            SignInState.identity, SignInState.auth_required, SignInState.identify
+            SignInState.identity,
+            SignInState.auth_required,
+            SignInState.identify,
+            role=SignInState.role,
+            scope=SignInState.scope,
         ),
+        areas=SignInState.areas,
     )

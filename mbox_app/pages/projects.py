@@ -11,9 +11,10 @@ from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import field_hint, hydrated_fieldset, panel, select_field, text_field
 from components.projects import section
 from components.tables import data_table, facts, mono, muted
-from components.theme import TEXT_TERTIARY
+from components.theme import TEXT_SECONDARY, TEXT_TERTIARY
 from mbox_app.pages.frame import console_page
 from state.projects import ProjectItem, ProjectsState
+from state.sign_in import SignInState
 
 TITLE = "Projects"
 DESCRIPTION = "Projects own templates, sandboxes, policies and their audit trail."
@@ -24,7 +25,11 @@ def page() -> rx.Component:
         notice_callout(ProjectsState.notice),
         rx.grid(
             project_list(),
-            rx.cond(ProjectsState.selected_id, inspector(), create_form()),
+            rx.cond(
+                ProjectsState.selected_id,
+                inspector(),
+                rx.cond(SignInState.can_govern, create_form(), read_only_note()),
+            ),
             columns=rx.breakpoints(initial="1", lg="minmax(0, 1fr) 21rem"),
             gap="1.5rem",
             align_items="start",
@@ -146,6 +151,19 @@ def create_form() -> rx.Component:
 # -- the inspector of the selected project ----------------------------------------------------
 
 
+def read_only_note() -> rx.Component:
+    return panel(
+        rx.text(
+            "Your role can see projects but not create or change them (that needs the "
+            "govern permission).",
+            size="2",
+            color=TEXT_SECONDARY,
+        ),
+        padding="1.25rem",
+        id="projects-read-only",
+    )
+
+
 def inspector() -> rx.Component:
     detail = ProjectsState.detail
     return panel(
@@ -179,10 +197,10 @@ def inspector() -> rx.Component:
                 ("Default template", rx.text(detail.default_template)),
                 ("Created", rx.text(detail.created_at)),
             ),
-            rx.hstack(edit_dialog(), delete_dialog(), spacing="2"),
+            rx.cond(SignInState.can_govern, rx.hstack(edit_dialog(), delete_dialog(), spacing="2")),
             error_callout(ProjectsState.inspector_error),
             usage_section(),
-            activity_section(),
+            rx.cond(SignInState.can_audit, activity_section()),
             spacing="3",
             align="stretch",
         ),

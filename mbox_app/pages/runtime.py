@@ -18,6 +18,7 @@ from components.tables import data_table
 from components.theme import TEXT_SECONDARY
 from mbox_app.pages.frame import console_page
 from state.runtime import RuntimeState
+from state.sign_in import SignInState
 
 TITLE = "Runtime"
 DESCRIPTION = "The runtime adapter and the resources it manages."
@@ -202,7 +203,9 @@ def orphan_table() -> rx.Component:
     return data_table(
         ORPHAN_HEADERS,
         RuntimeState.orphans,
-        lambda orphan: orphan_row(orphan, on_clean_up=RuntimeState.ask_cleanup),
+        lambda orphan: orphan_row(
+            orphan, on_clean_up=RuntimeState.ask_cleanup, can_clean_up=SignInState.can_cleanup
+        ),
         label="Orphan runtime resources",
         empty=rx.cond(
             RuntimeState.loaded,

@@ -22,6 +22,7 @@ from components.tables import data_table, facts, muted
 from components.theme import TEXT_SECONDARY, TEXT_TERTIARY
 from mbox_app.pages.frame import console_page
 from state.sandboxes import SandboxesState, SandboxItem
+from state.sign_in import SignInState
 
 TITLE = "Sandboxes"
 DESCRIPTION = "Isolated environments launched from templates, across projects."
@@ -102,7 +103,7 @@ def toolbar() -> rx.Component:
             ),
         ),
         rx.spacer(),
-        launch_dialog(),
+        rx.cond(SignInState.can_operate, launch_dialog()),
         gap="0.5rem",
         align="center",
         wrap="wrap",
@@ -114,7 +115,7 @@ def selection_bar() -> rx.Component:
     """Select the page, then stop or delete the selection after a confirmation."""
     unavailable = (SandboxesState.selected.length() == 0) | SandboxesState.acting
     return rx.cond(
-        SandboxesState.sandboxes.length() > 0,
+        (SandboxesState.sandboxes.length() > 0) & SignInState.can_operate,
         rx.hstack(
             rx.checkbox(
                 "Select all on this page",
@@ -268,25 +269,30 @@ def sandbox_row(sandbox: rx.Var[SandboxItem]) -> rx.Component:
 
 
 def row_action(sandbox: rx.Var[SandboxItem]) -> rx.Component:
-    """Stop what is meant to run; start what is stopped or failed."""
+    """Stop what is meant to run; start what is stopped or failed (nothing for a role
+    that may not operate sandboxes)."""
     return rx.cond(
-        (sandbox.status == "running") | (sandbox.status == "pending"),
-        rx.button(
-            "Stop",
-            size="1",
-            variant="soft",
-            color_scheme="gray",
-            aria_label=f"Stop {sandbox.name}",
-            disabled=SandboxesState.acting,
-            on_click=SandboxesState.act("stop", sandbox.id, sandbox.name),
-        ),
-        rx.button(
-            "Start",
-            size="1",
-            variant="soft",
-            aria_label=f"Start {sandbox.name}",
-            disabled=SandboxesState.acting,
-            on_click=SandboxesState.act("start", sandbox.id, sandbox.name),
+        ~SignInState.can_operate,
+        muted("—"),
+        rx.cond(
+            (sandbox.status == "running") | (sandbox.status == "pending"),
+            rx.button(
+                "Stop",
+                size="1",
+                variant="soft",
+                color_scheme="gray",
+                aria_label=f"Stop {sandbox.name}",
+                disabled=SandboxesState.acting,
+                on_click=SandboxesState.act("stop", sandbox.id, sandbox.name),
+            ),
+            rx.button(
+                "Start",
+                size="1",
+                variant="soft",
+                aria_label=f"Start {sandbox.name}",
+                disabled=SandboxesState.acting,
+                on_click=SandboxesState.act("start", sandbox.id, sandbox.name),
+            ),
         ),
     )
 

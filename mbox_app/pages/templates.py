@@ -10,6 +10,7 @@ from components.forms import choice_field, code_input, field, field_hint, search
 from components.templates import VALIDATION_STATUSES, template_card
 from components.theme import MONO, TEXT_SECONDARY, TEXT_TERTIARY
 from mbox_app.pages.frame import console_page
+from state.sign_in import SignInState
 from state.template_form import NETWORK_POLICIES, RUNTIMES, SIZES
 from state.templates import ALL, TemplateCard, TemplatesState
 
@@ -52,7 +53,7 @@ def toolbar() -> rx.Component:
                 flex="1",
                 min_width="14rem",
             ),
-            editor_dialog(),
+            rx.cond(SignInState.can_operate, editor_dialog()),
             align="center",
             width="100%",
             spacing="3",
@@ -125,7 +126,11 @@ def library() -> rx.Component:
 
 def card(item: rx.Var[TemplateCard]) -> rx.Component:
     return rx.box(
-        template_card(item, run=latest_run(item), actions=card_actions(item)),
+        template_card(
+            item,
+            run=latest_run(item),
+            actions=rx.cond(SignInState.can_operate, card_actions(item), rx.fragment()),
+        ),
         role="listitem",
         min_width="0",
     )
@@ -147,7 +152,7 @@ def latest_run(item: rx.Var[TemplateCard]) -> rx.Component:
                 align="center",
             ),
             rx.cond(
-                (item.status == "testing") & (item.run_id != ""),
+                (item.status == "testing") & (item.run_id != "") & SignInState.can_operate,
                 rx.hstack(
                     rx.button(
                         rx.icon("check", size=14),

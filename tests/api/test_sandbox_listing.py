@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from backend.auth.models import Principal
+from backend.auth.service import console_principal
 from backend.errors import NotFound, PolicyDenied
 from backend.policy.models import ProjectPolicyRow, ProjectQuotaPolicyRow
 from backend.sandboxes import service as sandboxes
@@ -144,9 +145,15 @@ def test_plan_blocks_when_the_active_quota_is_reached(api, database):
 # -- the console's use of them (state/sandboxes.py), on the same database -----------------
 
 
+# The console acts as the signed-in principal (state/base.py `acting`), labelled console.
+ALICE = console_principal(Principal(subject="alice", role="developer"))
+
+
 @pytest.fixture
 def console(database, monkeypatch):
-    monkeypatch.setattr(console_state, "db_session", database.session)
+    monkeypatch.setattr(
+        console_state, "db_session", lambda principal: database.session(principal.projects)
+    )
     return console_state
 
 
@@ -157,7 +164,7 @@ def test_console_page_falls_back_to_the_last_page(api, console, monkeypatch):
         api.sandbox(project, template, name=f"box {n}")
 
     def names(query):
-        items, total, offset = console.read_page(query)
+        items, total, offset = console.read_page(ALICE, query)
         return [item.name for item in items], total, offset
 
     assert names(console.ListQuery()) == (["box 2", "box 1"], 3, 0)
@@ -171,11 +178,11 @@ def test_console_bulk_actions_report_each_failure_by_name(api, console):
     kept = api.sandbox(project, template, name="kept")
     gone = api.sandbox(project, template, name="gone")
     assert api.client.delete(f"/v1/sandboxes/{gone['id']}").status_code == 204
-    failures = console.act_on_each("stop", [(gone["id"], "gone"), (kept["id"], "kept")])
+    failures = console.act_on_each(ALICE, "stop", [(gone["id"], "gone"), (kept["id"], "kept")])
     assert failures == ["gone: resource not found"]
     assert api.client.get(f"/v1/sandboxes/{kept['id']}").json()["status"] == "stopped"
     [event] = api.audit(action="sandbox.stopped")
-    assert event["principal"] == "console"
+    assert (event["principal"], event["actor"], event["source"]) == ("alice", "alice", "console")
 
 
 def test_console_plan_in_words(api, console):
@@ -187,9 +194,9 @@ def test_console_plan_in_words(api, console):
         storageRequest="2Gi",
         metadata={"validationStatus": "passed"},
     )
-    plan = console.read_plan(project["id"], template["id"])
+    plan = console.read_plan(ALICE, project["id"], template["id"])
     assert plan.ports == "web :3000, api :8080"
     assert plan.size == "250m CPU · 2Gi workspace"
     assert plan.validation == "Validated"
     assert (plan.namespace, plan.service_account, plan.blockers) == ("team-b", "mbox-sandbox", [])
-    assert console.read_plan("", template["id"]) == console.LaunchPlanView()
+    assert console.read_plan(ALICE, "", template["id"]) == console.LaunchPlanView()

@@ -28,6 +28,8 @@ CHROMIUM_ARGS = [
 # One server for every e2e test, run as a shared deployment would be: with a token. (Two
 # Reflex servers cannot run from one checkout at once: they share the .web build.)
 TOKEN = "e2e-token-5d1a"
+# Who the console acts as once signed in with TOKEN (audit events carry it as principal).
+SIGNED_IN = "token:shared"
 # A module marked with this gets a server on the Kubernetes runtime (the test cluster)
 # instead. pytest tears a session fixture down when its parameter changes, so the shared
 # server is stopped first; such modules run last, so that happens once.

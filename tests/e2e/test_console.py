@@ -9,6 +9,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import SIGNED_IN
+
 pytestmark = pytest.mark.e2e
 
 
@@ -43,11 +45,11 @@ def test_create_project_lists_it_in_console_and_api(
     assert ("Payments API", "payments-api", "mbox-payments-api") in [
         (p["name"], p["slug"], p["defaultNamespace"]) for p in items
     ]
-    # The console went through the service door: the creation is audited as the console.
+    # The console went through the service door: audited as whoever signed in, source console.
     events = api.get("/v1/audit-events", params={"resourceType": "project"}).json()["items"]
     created = [e for e in events if e["resourceName"] == "payments-api"]
     assert [(e["action"], e["principal"], e["source"]) for e in created] == [
-        ("project.created", "console", "console")
+        ("project.created", SIGNED_IN, "console")
     ]
 
     output = Path(pytestconfig.getoption("--output"))

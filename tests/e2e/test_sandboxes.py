@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from tests.e2e.conftest import SIGNED_IN
 from tests.e2e.harness import LIFECYCLE_TIMEOUT
 from tests.support.builders import make_project
 
@@ -101,17 +102,17 @@ def test_launch_stop_start_and_delete_a_sandbox(
     expect(page.get_by_role("status")).to_have_text("Deleted sandbox lab-shell.")
     expect(page.get_by_role("row", name=re.compile("lab-shell"))).to_have_count(0)
 
-    # The console went through the service door, as the console.
+    # The console went through the service door, as whoever signed in.
     assert api.get(f"/v1/sandboxes/{sandbox_id}").status_code == 404
     listed = api.get("/v1/sandboxes", params={"projectId": project["id"]}).json()["items"]
     assert [s for s in listed if s["id"] == sandbox_id] == []
     audit = api.get("/v1/audit-events", params={"resourceType": "sandbox"}).json()["items"]
     actions = {(e["action"], e["principal"]) for e in audit if e["resourceId"] == sandbox_id}
     assert {
-        ("sandbox.created", "console"),
-        ("sandbox.stopped", "console"),
-        ("sandbox.started", "console"),
-        ("sandbox.deleted", "console"),
+        ("sandbox.created", SIGNED_IN),
+        ("sandbox.stopped", SIGNED_IN),
+        ("sandbox.started", SIGNED_IN),
+        ("sandbox.deleted", SIGNED_IN),
     } <= actions
 
 
@@ -289,7 +290,7 @@ def test_bulk_stop_then_bulk_delete_with_confirmation(
     listed = api.get("/v1/sandboxes", params={"projectId": project["id"]}).json()["items"]
     assert [s["name"] for s in listed] == ["bulk-a"]
     audit = api.get("/v1/audit-events", params={"action": "sandbox.deleted"}).json()["items"]
-    assert {e["resourceName"] for e in audit if e["principal"] == "console"} >= {
+    assert {e["resourceName"] for e in audit if e["principal"] == SIGNED_IN} >= {
         "bulk-b",
         "bulk-c",
     }

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from tests.e2e.conftest import SIGNED_IN
 from tests.e2e.harness import screenshot
 from tests.support.builders import make_project
 
@@ -145,14 +146,14 @@ def test_create_find_edit_validate_and_delete(
     stored = template_named(api, name)
     assert stored["metadata"]["validationStatus"] == "passed"
     assert stored["metadata"]["validationSandboxId"] == run_id
-    # The console went through the service door, as the console.
+    # The console went through the service door, as whoever signed in.
     events = api.get("/v1/audit-events", params={"resourceId": stored["id"]}).json()["items"]
     actions = {(e["action"], e["principal"]) for e in events}
     assert {
-        ("template.created", "console"),
-        ("template.updated", "console"),
-        ("template.validation.started", "console"),
-        ("template.validation.decided", "console"),
+        ("template.created", SIGNED_IN),
+        ("template.updated", SIGNED_IN),
+        ("template.validation.started", SIGNED_IN),
+        ("template.validation.decided", SIGNED_IN),
     } <= actions
 
     page.get_by_role("button", name="Toggle dark mode").click()

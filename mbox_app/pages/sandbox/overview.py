@@ -41,6 +41,7 @@ def validation_run() -> rx.Component:
                 rx.button(
                     rx.icon("check", size=14),
                     "Mark passed",
+                    display=rx.cond(SandboxState.can_operate, "inline-flex", "none"),
                     on_click=SandboxState.decide("passed"),
                     color_scheme="green",
                     variant=rx.cond(view.verdict == "passed", "solid", "soft"),
@@ -49,6 +50,7 @@ def validation_run() -> rx.Component:
                 rx.button(
                     rx.icon("x", size=14),
                     "Mark failed",
+                    display=rx.cond(SandboxState.can_operate, "inline-flex", "none"),
                     on_click=SandboxState.decide("failed"),
                     color_scheme="red",
                     variant=rx.cond(view.verdict == "failed", "solid", "soft"),
@@ -86,12 +88,21 @@ def status_bar() -> rx.Component:
                 flex="1",
                 min_width="0",
             ),
-            actions(),
+            rx.cond(SandboxState.can_operate, actions(), read_only_badge()),
             align="center",
             gap="1rem",
             width="100%",
         ),
         padding="1rem 1.25rem",
+    )
+
+
+def read_only_badge() -> rx.Component:
+    return rx.badge(
+        rx.icon("eye", size=12),
+        "Read-only: your role cannot change this sandbox",
+        color_scheme="gray",
+        id="read-only",
     )
 
 

@@ -27,16 +27,19 @@ def tab() -> rx.Component:
                 on_close=TerminalTab.terminal_closed,
                 on_error=TerminalTab.terminal_failed,
             ),
-            terminal.paste_form(
-                on_submit=TerminalTab.paste_text,
-                on_clipboard=TerminalTab.paste_clipboard,
-                connected=TerminalTab.status == "connected",
+            rx.cond(
+                SandboxState.can_operate,
+                terminal.paste_form(
+                    on_submit=TerminalTab.paste_text,
+                    on_clipboard=TerminalTab.paste_clipboard,
+                    connected=TerminalTab.status == "connected",
+                ),
             ),
             detail=TerminalTab.detail,
             error=TerminalTab.error,
             notice=TerminalTab.notice,
         ),
-        terminal.terminal_unavailable(rx.cond(running, "Opening a terminal…", terminal_blocked())),
+        terminal.terminal_unavailable(rx.cond(running, opening(), terminal_blocked())),
     )
 
 
@@ -50,6 +53,18 @@ def terminal_toolbar() -> rx.Component:
         on_new=TerminalTab.new_terminal,
         on_copy=TerminalTab.copy_selection,
         on_take_control=TerminalTab.take_control,
+        can_type=SandboxState.can_operate,
+    )
+
+
+def opening() -> rx.Var[str]:
+    """A running sandbox without a terminal shown yet: one opens, or (a role that may only
+    watch) the way to watch one."""
+    return rx.cond(
+        SandboxState.can_operate,
+        "Opening a terminal…",
+        "Your role may watch terminals but not start one: attach to a running terminal "
+        "from the Sessions tab.",
     )
 
 
