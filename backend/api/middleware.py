@@ -12,6 +12,7 @@ import ipaddress
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote, urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -31,7 +32,7 @@ from backend.auth.service import (
     revoke_sign_in,
     sign_in_cookie_name,
     sign_in_from_cookie,
-    sign_in_revoked,
+    token_active,
 )
 from backend.db import Database
 from backend.settings import Settings, is_loopback_address
@@ -284,9 +285,37 @@ class SignIns:
         self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, sign_in: SignIn
     ) -> None:
         """Serve a WebSocket that its sign-in cookie opened; close it (4401) when the
-        sign-in signs out. Whatever the app sends after that goes nowhere."""
+        sign-in signs out (or its token is revoked)."""
+        await self.hold_while(
+            app, scope, receive, send, key=sign_in.sign_in_id, ended=lambda: self._revoked(sign_in)
+        )
+
+    async def hold_token(
+        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, token_id: uuid.UUID
+    ) -> None:
+        """Serve a WebSocket that a named token opened; close it (4401) once the token is
+        revoked or expires, within POLL_SECONDS."""
+
+        async def ended() -> bool:
+            return not await self.database.call(token_active, token_id)
+
+        await self.hold_while(app, scope, receive, send, key=token_id, ended=ended)
+
+    async def hold_while(
+        self,
+        app: ASGIApp,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        key: uuid.UUID,
+        ended: Callable[[], Awaitable[bool]],
+    ) -> None:
+        """Serve a WebSocket until `ended()` says its credential is gone (checked every
+        POLL_SECONDS, or at once on a sign-out of `key` here): then close it (4401).
+        Whatever the app sends after that goes nowhere."""
         signed_out = asyncio.Event()
-        self._sign_outs.setdefault(sign_in.sign_in_id, set()).add(signed_out)
+        self._sign_outs.setdefault(key, set()).add(signed_out)
         closed = False
 
         async def guarded(message: Message) -> None:
@@ -298,7 +327,7 @@ class SignIns:
             while not signed_out.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(signed_out.wait(), self.POLL_SECONDS)
-                if not signed_out.is_set() and await self._revoked(sign_in):
+                if not signed_out.is_set() and await ended():
                     break
             closed = True
             await send({"type": "websocket.close", "code": SIGNED_OUT, "reason": "signed out"})
@@ -310,15 +339,16 @@ class SignIns:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watcher
-            events = self._sign_outs.get(sign_in.sign_in_id, set())
+            events = self._sign_outs.get(key, set())
             events.discard(signed_out)
             if not events:
-                self._sign_outs.pop(sign_in.sign_in_id, None)
+                self._sign_outs.pop(key, None)
 
     async def _revoked(self, sign_in: SignIn) -> bool:
+        """Signed out, expired, or its token revoked or expired since."""
         if time.time() > sign_in.expires_at:
             return True
-        return await self.database.call(sign_in_revoked, sign_in.sign_in_id)
+        return await self.database.call(principal_of_sign_in, sign_in) is None
 
 
 class ApiRequestMiddleware:
@@ -350,16 +380,19 @@ class ApiRequestMiddleware:
         if principal is None and (method, scope["path"]) not in PUBLIC_ROUTES:
             await reject(scope, send, 401, "missing or invalid bearer token")
             return
-        if principal is not None:
+        if principal is not None:  # the caller's labels, else the principal's own
             principal = principal.with_labels(
-                actor=clean_label(headers.get("x-mbox-audit-actor")),
-                source=clean_label(headers.get("x-mbox-audit-source")) or "http-api",
+                actor=clean_label(headers.get("x-mbox-audit-actor")) or principal.actor,
+                source=clean_label(headers.get("x-mbox-audit-source")) or principal.source,
                 request_id=request_id,
             )
         scope.setdefault("state", {})["principal"] = principal
         scope["state"]["request_id"] = request_id
         if sign_in is not None and scope["type"] == "websocket":
             await self.sign_ins.hold(self.app, scope, receive, send, sign_in)
+            return
+        if principal is not None and principal.token_id and scope["type"] == "websocket":
+            await self.sign_ins.hold_token(self.app, scope, receive, send, principal.token_id)
             return
         await self.app(scope, receive, send)
 

@@ -187,6 +187,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_active(db: Session, token_id: uuid.UUID) -> bool:
+    row = db.get(ApiTokenRow, token_id)
+    return row is not None and token_status(row) == "active"
+
+
 def principal_of_token(db: Session, token: str) -> Principal | None:
     """The principal a named token proves (None: unknown, revoked or expired)."""
     if not is_named_token(token):

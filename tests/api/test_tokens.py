@@ -3,15 +3,20 @@ revocable, with their last use; nobody mints a token stronger or wider than thei
 
 from __future__ import annotations
 
+import contextlib
+import time
 import uuid
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
+from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from backend.auth.models import ApiTokenRow
 from backend.db import Database, utcnow
-from tests.api.conftest import TOKEN
+from tests.api.conftest import TOKEN, build_api
 
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -160,3 +165,31 @@ def test_a_failed_sign_in_is_audited_without_what_was_typed(secured_client: Test
         "/v1/audit-events", params={"action": "auth.sign_in_failed"}, headers=ADMIN
     ).json()["items"]
     assert len(events) == 1 and typed not in str(events)
+
+
+def test_revoking_a_token_closes_its_open_websockets(settings, database) -> None:
+    """Attack: a leaked token is revoked, but the terminal or preview socket it opened
+    stays open. Stopped by: sockets opened with a named token are re-checked every
+    POLL_SECONDS and closed (4401) once the token is revoked."""
+    app = build_api(settings, database, api_token=TOKEN)
+    app.state.sign_ins.POLL_SECONDS = 0.1
+    client = TestClient(app)
+    created = mint(client, ADMIN, name="ws", principal="frank", role="developer")
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+
+    app.router.routes.insert(0, WebSocketRoute("/v1/echo-for-test", echo))
+    with client.websocket_connect("/v1/echo-for-test", headers=bearer(created["token"])) as ws:
+        ws.send_text("hello")
+        assert ws.receive_text() == "hello"
+        client.delete(f"/v1/tokens/{created['id']}", headers=ADMIN)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            for _ in range(200):
+                ws.send_text("still here?")
+                ws.receive_text()
+                time.sleep(0.01)
+        assert closed.value.code == 4401
