@@ -4,7 +4,7 @@ refused), and reading and replacing a project's policies."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -194,6 +194,35 @@ def quota_rules(
             continue
         broken.append(_exceeded(quota, limit, usage[limit.measure], requested))
     return broken
+
+
+def check_one_more(
+    db: Session,
+    *,
+    principal: Principal,
+    project_id: uuid.UUID,
+    measure: str,
+    count: Callable[[], int],
+    operation: str,
+    subject: tuple[str, str],
+    metadata: dict[str, Any],
+) -> None:
+    """Refuse one more of `measure` (tasks, terminals) beyond the project's limit: the
+    project is locked before `count()` runs and stays locked until the caller commits
+    its insert, so concurrent requests take turns. `subject`: (resource type, name)."""
+    lock_project(db, project_id)
+    rules = quota_rules(db, project_id=project_id, usage={measure: count()}, demand={measure: 1})
+    if rules:
+        raise deny(
+            db,
+            principal=principal,
+            reasons=rules,
+            operation=operation,
+            resource_type=subject[0],
+            resource_name=subject[1],
+            project_id=project_id,
+            metadata=metadata,
+        )
 
 
 def shown(limit: Quota, amount: Amount) -> Amount | str:

@@ -146,24 +146,16 @@ def check_terminal_quota(db: Session, *, principal: Principal, sandbox_id: uuid.
     locked until the caller commits (open_terminal_session records the terminal's session
     in the same transaction); the terminal route also asks before the WebSocket upgrade."""
     sandbox = sandboxes.get_sandbox(db, sandbox_id)
-    policy.lock_project(db, sandbox.project_id)
-    rules = policy.quota_rules(
+    policy.check_one_more(
         db,
+        principal=principal,
         project_id=sandbox.project_id,
-        usage={"terminals": count_live_terminals(db, sandbox.project_id)},
-        demand={"terminals": 1},
+        measure="terminals",
+        count=lambda: count_live_terminals(db, sandbox.project_id),
+        operation="terminal.open",
+        subject=("sandbox", sandbox.name),
+        metadata={"sandboxId": str(sandbox.id)},
     )
-    if rules:
-        raise policy.deny(
-            db,
-            principal=principal,
-            reasons=rules,
-            operation="terminal.open",
-            resource_type="sandbox",
-            resource_name=sandbox.name,
-            project_id=sandbox.project_id,
-            metadata={"sandboxId": str(sandbox.id)},
-        )
 
 
 def terminal_used(db: Session, *, terminal_id: uuid.UUID) -> bool:

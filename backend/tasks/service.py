@@ -285,22 +285,14 @@ def count_in_progress(db: Session, project_id: uuid.UUID) -> int:
 
 
 def _check_quota(db: Session, principal: Principal, sandbox: SandboxRow) -> None:
-    """One more task in progress, with the project locked until the task is inserted."""
-    policy.lock_project(db, sandbox.project_id)
-    rules = policy.quota_rules(
+    """One more task in progress in the project (counted under its lock)."""
+    policy.check_one_more(
         db,
+        principal=principal,
         project_id=sandbox.project_id,
-        usage={"tasks": count_in_progress(db, sandbox.project_id)},
-        demand={"tasks": 1},
+        measure="tasks",
+        count=lambda: count_in_progress(db, sandbox.project_id),
+        operation="execution.task.create",
+        subject=(ExecutionTaskRow.audit_type, sandbox.name),
+        metadata={"sandboxId": str(sandbox.id)},
     )
-    if rules:
-        raise policy.deny(
-            db,
-            principal=principal,
-            reasons=rules,
-            operation="execution.task.create",
-            resource_type=ExecutionTaskRow.audit_type,
-            resource_name=sandbox.name,
-            project_id=sandbox.project_id,
-            metadata={"sandboxId": str(sandbox.id)},
-        )

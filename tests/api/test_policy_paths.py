@@ -24,10 +24,11 @@ def enforce(client, project: dict, **rules) -> None:
     assert written.status_code == 200, written.text
 
 
-def limit(client, project: dict, **limits) -> None:
+def limit(client, project: dict, **limits) -> dict:
     body = {"enforcement": "enforced", **limits}
     written = client.put(f"/v1/projects/{project['id']}/quota-policy", json=body)
     assert written.status_code == 200, written.text
+    return written.json()
 
 
 def denied(response, operation: str) -> list[dict]:

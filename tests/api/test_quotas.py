@@ -11,22 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from backend.auth.models import Principal
 from backend.errors import PolicyDenied
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.models import SandboxCreate, SandboxRow
 from backend.tasks import service as tasks
 from backend.tasks.models import ExecutionTaskCreate
-
-ADMIN = Principal(subject="test", source="test")
-REF = {"adapter": "local", "kind": "Process", "namespace": "mbox-test", "name": "x"}
-
-
-def limit(client, project: dict, **limits) -> dict:
-    body = {"enforcement": "enforced", **limits}
-    written = client.put(f"/v1/projects/{project['id']}/quota-policy", json=body)
-    assert written.status_code == 200, written.text
-    return written.json()
+from tests.api.test_policy_paths import ADMIN, REF, limit
 
 
 def burst(database, count: int, act: Callable) -> list[str]:
