@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     upload_max_bytes: int = Field(default=0, ge=0)
 
+    # Audit trail: events older than this many days are removed (0: kept forever), as a
+    # prefix of the hash chain with a signed checkpoint; the checkpoints' HMAC key (unset:
+    # a random key in <data dir>/audit-signing.key; replicas must share one, so set it).
+    audit_retention_days: int = Field(default=0, ge=0, le=36500)
+    audit_signing_key: str = Field(default="", repr=False)
+
     artifact_content_backend: Literal["postgres", "filesystem", "s3"] = "postgres"
     artifact_content_dir: Path | None = None
     # The largest retained artifact; 64 GiB at most (S3 takes 10,000 parts of 8 MiB).

@@ -89,7 +89,6 @@ def event_hash(
 HASHED_COLUMNS = (
     "id",
     "created_at",
-    "project_id",
     "action",
     "resource_type",
     "resource_id",
@@ -104,6 +103,13 @@ HASHED_COLUMNS = (
 
 def row_hash(row: Any, *, seq: int, prev_hash: str) -> str:
     """The hash of a row-like object: an AuditEventRow, or a Core row whose metadata
-    column is labelled `meta` like the model's attribute."""
+    column is labelled `meta` like the model's attribute. The project is the one sealed
+    (a deleted project's events keep it there)."""
     fields = {name: getattr(row, name) for name in HASHED_COLUMNS}
-    return event_hash(seq=seq, prev_hash=prev_hash, metadata=row.meta, **fields)
+    return event_hash(
+        seq=seq,
+        prev_hash=prev_hash,
+        project_id=row.sealed_project_id,
+        metadata=row.meta,
+        **fields,
+    )

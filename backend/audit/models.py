@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import ConfigDict, WithJsonSchema
@@ -42,7 +42,9 @@ class AuditEventRow(SQLModel, table=True):
     operation: str = ""
     meta: dict[str, Any] = json_field(column="metadata")
     created_at: datetime = timestamp_field(index=True)
-    # The chain (backend/audit/chain.py): set when the event's transaction commits.
+    # The chain (backend/audit/chain.py): set when the event's transaction commits. The
+    # hash covers sealed_project_id: deleting a project clears project_id (SET NULL).
+    sealed_project_id: uuid.UUID | None = None
     seq: int | None = Field(default=None, sa_type=sa.BigInteger, unique=True, index=True)
     prev_hash: str = ""
     hash: str = ""
@@ -93,7 +95,7 @@ AuditEventMetadata = Annotated[
 
 
 class AuditEvent(PublicModel):
-    omit_empty = frozenset({"resource_name", "actor", "source", "principal"})
+    omit_empty = frozenset({"resource_name", "actor", "source", "principal", "prev_hash", "hash"})
 
     id: uuid.UUID
     project_id: uuid.UUID | None = None
@@ -106,3 +108,44 @@ class AuditEvent(PublicModel):
     principal: str | None = None
     metadata: AuditEventMetadata = SchemaField(default_factory=dict)
     created_at: datetime
+    # The chain: the event's place and its link (backend/audit/chain.py).
+    seq: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
+
+
+class AuditExportEvent(AuditEvent):
+    """A line of the NDJSON export: the event with what its hash covers, so the chain can
+    be checked outside mbox (the project as sealed: deleting a project clears projectId)."""
+
+    sealed_project_id: uuid.UUID | None = None
+
+
+class AuditCheckpoint(PublicModel):
+    """Retention removed the chain up to `uptoSeq`; `lastHash` was that event's hash."""
+
+    upto_seq: int
+    last_hash: str
+    removed_count: int
+    created_at: datetime
+
+
+class AuditChainBreak(PublicModel):
+    seq: int | None = None
+    event_id: uuid.UUID | None = None
+    # altered: content changed; missing: a seq is gone; inserted: a row the chain does not
+    # hold (unsealed, beyond the head, or not the one the next event links to);
+    # checkpoint: the retention checkpoint's signature is invalid.
+    problem: Literal["altered", "missing", "inserted", "reordered", "checkpoint"]
+    message: str
+
+
+class AuditChainReport(PublicModel):
+    """The answer of GET /v1/audit-events/verify."""
+
+    verified: bool
+    checked_events: int
+    first_seq: int | None = None
+    last_seq: int | None = None
+    checkpoint: AuditCheckpoint | None = None
+    broken: AuditChainBreak | None = None

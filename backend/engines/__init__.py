@@ -1,5 +1,5 @@
 """Background engines, run under the server's lifespan: the reconciler (which also applies
-lifetime rules), the task runner and the artifact collector."""
+lifetime rules), the task runner, the artifact collector and audit retention."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from backend.engines.artifact_collector import ArtifactCollector
+from backend.engines.audit_retention import RETENTION_LOCK_KEY, AuditRetention
 from backend.engines.leadership import Leadership
 from backend.engines.reconciler import Reconciler
 from backend.engines.task_runner import TaskRunner
@@ -36,6 +37,11 @@ async def running(services: Services) -> AsyncIterator[None]:
         asyncio.create_task(reconciler.run(settings.reconcile_interval, Leadership(database))),
         asyncio.create_task(runner.run(settings.reconcile_interval)),
         asyncio.create_task(collector.run(settings.artifact_collect_interval)),
+        asyncio.create_task(
+            AuditRetention(database, settings).run(
+                Leadership(database, key=RETENTION_LOCK_KEY, name="audit-retention")
+            )
+        ),
     ]
     try:
         yield

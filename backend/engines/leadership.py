@@ -1,5 +1,5 @@
-"""One reconciler at a time: a Postgres advisory lock held on a dedicated connection, or a
-file lock next to the SQLite database (one machine)."""
+"""One reconciler (or audit pruner) at a time: a Postgres advisory lock held on a
+dedicated connection, or a file lock next to the SQLite database (one machine)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,13 @@ RECONCILER_LOCK_KEY = 0x6D626F78_72656331
 
 
 class Leadership:
-    def __init__(self, database: Database) -> None:
+    """`key` and `name` tell one leadership from another (the reconciler's by default)."""
+
+    def __init__(
+        self, database: Database, *, key: int = RECONCILER_LOCK_KEY, name: str = "reconciler"
+    ) -> None:
         self.database = database
+        self.key, self.name = key, name
         self._connection: sa.Connection | None = None
         self._file: IO | None = None
 
@@ -32,7 +37,7 @@ class Leadership:
         if engine.dialect.name == "postgresql":
             connection = engine.connect()
             got = connection.execute(
-                sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": RECONCILER_LOCK_KEY}
+                sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}
             ).scalar()
             connection.commit()
             if got:
@@ -44,7 +49,7 @@ class Leadership:
         if path == ":memory:":
             self._file = open("/dev/null")  # noqa: SIM115 - held for the process lifetime
             return True
-        lock_file = open(f"{path}.reconciler.lock", "a+")  # noqa: SIM115 - held while leader
+        lock_file = open(f"{path}.{self.name}.lock", "a+")  # noqa: SIM115 - held while leader
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

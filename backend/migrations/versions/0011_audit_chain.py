@@ -1,5 +1,6 @@
 """Tamper-evident audit trail: every event gets `seq` (its place in the chain, set when its
-transaction commits), `prev_hash` and `hash` (sha256 over its content and prev_hash); the
+transaction commits), `prev_hash` and `hash` (sha256 over its content and prev_hash), and
+`sealed_project_id` (the project as hashed: deleting a project clears `project_id`); the
 chain head (one row: last seq and hash) and the signed checkpoints retention leaves where
 it removed a prefix. Existing events are chained in (created_at, id) order.
 
@@ -25,6 +26,7 @@ BATCH = 1000
 def upgrade() -> None:
     with op.batch_alter_table("audit_events") as batch:
         batch.add_column(sa.Column("seq", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("sealed_project_id", sa.Uuid(), nullable=True))
         batch.add_column(sa.Column("prev_hash", sa.String(), nullable=False, server_default=""))
         batch.add_column(sa.Column("hash", sa.String(), nullable=False, server_default=""))
         batch.create_index("ix_audit_events_seq", ["seq"], unique=True)
@@ -69,6 +71,7 @@ _events = sa.table(
     sa.column("request_id", sa.String()),
     sa.column("operation", sa.String()),
     sa.column("metadata", JSONValue),
+    sa.column("sealed_project_id", sa.Uuid()),
     sa.column("seq", sa.BigInteger()),
     sa.column("prev_hash", sa.String()),
     sa.column("hash", sa.String()),
@@ -78,10 +81,13 @@ _events = sa.table(
 def _backfill(bind: sa.Connection) -> tuple[int, str]:
     """Chain the existing events oldest first, a batch at a time (keyset, flat memory)."""
     seq, last = 0, GENESIS
-    columns = [c for c in _events.c if c.name not in ("metadata", "seq", "prev_hash", "hash")]
-    query = sa.select(*columns, _events.c.metadata.label("meta")).order_by(
-        _events.c.created_at, _events.c.id
-    )
+    chain = ("metadata", "sealed_project_id", "seq", "prev_hash", "hash")
+    columns = [c for c in _events.c if c.name not in chain]
+    query = sa.select(
+        *columns,
+        _events.c.metadata.label("meta"),
+        _events.c.project_id.label("sealed_project_id"),
+    ).order_by(_events.c.created_at, _events.c.id)
     after = None
     while True:
         page = query if after is None else query.where(_after(*after))
@@ -92,12 +98,21 @@ def _backfill(bind: sa.Connection) -> tuple[int, str]:
         for row in rows:
             seq += 1
             digest = row_hash(row, seq=seq, prev_hash=last)
-            updates.append({"row_id": row.id, "seq": seq, "prev_hash": last, "hash": digest})
+            updates.append(
+                {
+                    "row_id": row.id,
+                    "sealed": row.project_id,
+                    "seq": seq,
+                    "prev_hash": last,
+                    "hash": digest,
+                }
+            )
             last = digest
         bind.execute(
             _events.update()
             .where(_events.c.id == sa.bindparam("row_id"))
             .values(
+                sealed_project_id=sa.bindparam("sealed"),
                 seq=sa.bindparam("seq"),
                 prev_hash=sa.bindparam("prev_hash"),
                 hash=sa.bindparam("hash"),
@@ -120,4 +135,5 @@ def downgrade() -> None:
         batch.drop_index("ix_audit_events_seq")
         batch.drop_column("hash")
         batch.drop_column("prev_hash")
+        batch.drop_column("sealed_project_id")
         batch.drop_column("seq")
