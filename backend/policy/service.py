@@ -326,19 +326,17 @@ def put_launch_policy(
     """Replace the launch policy whole (an absent list is an empty one)."""
     access.require(principal, Permission.GOVERN, project_id)
     project = get_row(db, ProjectRow, project_id)
-    enforcement = _enforcement(data.enforcement)
+    fields = _launch_fields(data)
     policy = _stored(db, ProjectPolicyRow, project_id)
-    policy.enforcement = enforcement
-    policy.allowed_image_prefixes = _clean_list(data.allowed_image_prefixes)
-    policy.allowed_service_accounts = _clean_list(data.allowed_service_accounts)
-    policy.allowed_secret_refs = _clean_list(data.allowed_secret_refs)
+    for name, value in fields.items():
+        setattr(policy, name, value)
     audit.service.record_change(
         db,
         principal=principal,
         action="project.policy.updated",
         subject=project,
         metadata={
-            "enforcement": enforcement,
+            "enforcement": policy.enforcement,
             "allowedImagePrefixes": policy.allowed_image_prefixes,
             "allowedServiceAccounts": policy.allowed_service_accounts,
             "allowedSecretRefCount": len(policy.allowed_secret_refs),
@@ -402,13 +400,7 @@ def preview_launch_policy(
     sandboxes that `data` would deny, each with its rules. Nothing is written."""
     access.require(principal, Permission.READ, project_id)
     get_row(db, ProjectRow, project_id)
-    rules = ProjectPolicyRow(
-        project_id=project_id,
-        enforcement=_enforcement(data.enforcement),
-        allowed_image_prefixes=_clean_list(data.allowed_image_prefixes),
-        allowed_service_accounts=_clean_list(data.allowed_service_accounts),
-        allowed_secret_refs=_clean_list(data.allowed_secret_refs),
-    )
+    rules = ProjectPolicyRow(project_id=project_id, **_launch_fields(data))
     templates = db.exec(
         select(TemplateRow)
         .where((TemplateRow.project_id == project_id) | col(TemplateRow.project_id).is_(None))
@@ -420,35 +412,37 @@ def preview_launch_policy(
         .where(SandboxRow.project_id == project_id, col(SandboxRow.deleted_at).is_(None))
         .order_by(col(SandboxRow.created_at).desc(), col(SandboxRow.id))
     ).all()
-
-    def denied(kind: str, row: Any, template: TemplateRow, account: str) -> list[PolicyPreviewItem]:
-        broken = policy_rules(rules, project_id, template, account)
-        if not broken:
-            return []
-        return [
-            PolicyPreviewItem(
-                kind=kind,
-                id=row.id,
-                name=row.name,
-                slug=row.slug,
-                template_id=template.id if kind == "sandbox" else None,
-                rules=[DeniedRuleBody.model_validate(rule.to_json()) for rule in broken],
-            )
-        ]
-
+    denied_templates = [
+        _denied(rules, "template", row, row, DEFAULT_SERVICE_ACCOUNT) for row in templates
+    ]
+    denied_sandboxes = [
+        _denied(rules, "sandbox", row, template, row.service_account_name)
+        for row, template in sandboxes
+    ]
     return PolicyPreview(
         project_id=project_id,
         enforcement=rules.enforcement,
         checked_templates=len(templates),
         checked_sandboxes=len(sandboxes),
-        templates=[
-            item for t in templates for item in denied("template", t, t, DEFAULT_SERVICE_ACCOUNT)
-        ],
-        sandboxes=[
-            item
-            for sandbox, template in sandboxes
-            for item in denied("sandbox", sandbox, template, sandbox.service_account_name)
-        ],
+        templates=[item for item in denied_templates if item is not None],
+        sandboxes=[item for item in denied_sandboxes if item is not None],
+    )
+
+
+def _denied(
+    rules: ProjectPolicyRow, kind: str, row: Any, template: TemplateRow, account: str
+) -> PolicyPreviewItem | None:
+    """A template or sandbox `rules` would deny (None: it allows it)."""
+    broken = policy_rules(rules, rules.project_id, template, account)
+    if not broken:
+        return None
+    return PolicyPreviewItem(
+        kind=kind,
+        id=row.id,
+        name=row.name,
+        slug=row.slug,
+        template_id=template.id if kind == "sandbox" else None,
+        rules=[DeniedRuleBody.model_validate(rule.to_json()) for rule in broken],
     )
 
 
@@ -483,6 +477,16 @@ def _checked_limit(limit: Quota, value: int | str | None) -> int | str | None:
             + ("4 or 500m" if limit.measure == "cpu" else "512Mi or 8Gi")
         )
     return text
+
+
+def _launch_fields(data: ProjectPolicyUpsert) -> dict[str, Any]:
+    """A launch policy's fields as written (validated, lists cleaned)."""
+    return {
+        "enforcement": _enforcement(data.enforcement),
+        "allowed_image_prefixes": _clean_list(data.allowed_image_prefixes),
+        "allowed_service_accounts": _clean_list(data.allowed_service_accounts),
+        "allowed_secret_refs": _clean_list(data.allowed_secret_refs),
+    }
 
 
 def _enforcement(value: str | None) -> str:
