@@ -13,13 +13,29 @@ from backend.api.app import create_api
 from backend.api.middleware import WebGuardMiddleware
 from backend.server import background_engines, get_services
 from backend.settings import get_settings
-from mbox_app.pages import audit, projects, runtime, sandbox, sandboxes, templates, upcoming
+from mbox_app.pages import (
+    audit,
+    credentials,
+    policies,
+    projects,
+    quotas,
+    runtime,
+    sandbox,
+    sandboxes,
+    templates,
+    tokens,
+    upcoming,
+)
 from state.audit import AuditState
+from state.credentials import CredentialsState
+from state.policies import PoliciesState
 from state.projects import ProjectsState
+from state.quotas import QuotasState
 from state.runtime import RuntimeState
 from state.sandbox import SandboxState
 from state.sandboxes import SandboxesState
 from state.templates import TemplatesState
+from state.tokens import TokensState
 
 
 class MboxApp(rx.App):
@@ -53,6 +69,15 @@ app.add_page(
 )
 app.add_page(audit.page, route="/audit", title="Audit · mbox", on_load=AuditState.load)
 app.add_page(runtime.page, route="/runtime", title="Runtime · mbox", on_load=RuntimeState.load)
+app.add_page(tokens.page, route="/tokens", title="API tokens · mbox", on_load=TokensState.load)
+app.add_page(policies.page, route="/policies", title="Policies · mbox", on_load=PoliciesState.load)
+app.add_page(quotas.page, route="/quotas", title="Quotas · mbox", on_load=QuotasState.load)
+app.add_page(
+    credentials.page,
+    route="/credentials",
+    title="Credentials · mbox",
+    on_load=CredentialsState.load,
+)
 for area in upcoming.UPCOMING:
     app.add_page(
         lambda area=area: upcoming.page(area), route=f"/{area.key}", title=f"{area.title} · mbox"

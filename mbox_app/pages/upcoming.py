@@ -22,40 +22,7 @@ class Upcoming:
     body: str
 
 
-UPCOMING = (
-    Upcoming(
-        "policies",
-        "Policies",
-        "Launch policy per project.",
-        "shield-check",
-        "Launch policies will live here: allowed image prefixes, runtime identities and "
-        "secret references, with their enforcement mode.",
-    ),
-    Upcoming(
-        "quotas",
-        "Quotas",
-        "Limits on what each project may consume.",
-        "gauge",
-        "Quota policies will live here: active sandboxes and retained artifact bytes, "
-        "with current usage against each limit.",
-    ),
-    Upcoming(
-        "credentials",
-        "Credentials",
-        "References to secrets that sandboxes may use.",
-        "key-round",
-        "Credential references will live here: name, type, target and the secret they "
-        "point at. Secret values are never shown.",
-    ),
-    Upcoming(
-        "tokens",
-        "API tokens",
-        "Bearer tokens for automation.",
-        "ticket",
-        "Named API tokens will live here: scopes, prefix, last use, expiry and revocation. "
-        "A new token's secret is shown once.",
-    ),
-)
+UPCOMING: tuple[Upcoming, ...] = ()
 
 
 def page(area: Upcoming) -> rx.Component:

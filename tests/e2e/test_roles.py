@@ -76,6 +76,7 @@ def test_rail_shows_the_areas_the_role_may_use(
     api: httpx.Client, signed_in, pytestconfig: pytest.Config
 ) -> None:
     tag = suffix()
+    make_project(api, f"Read {tag}", f"mbox-read-{tag}")  # the policies page shows one
     viewer = signed_in(make_token(api, f"viewer-{tag}", "viewer"))
     account = viewer.get_by_role("region", name="Account")
     expect(account).to_contain_text(f"viewer-{tag}")
@@ -83,6 +84,13 @@ def test_rail_shows_the_areas_the_role_may_use(
     expect(account).to_contain_text("All projects")
     assert rail_areas(viewer) == RAIL_AREAS - {"Audit", "Runtime"}
     screenshot(viewer, pytestconfig, "roles-viewer-rail.png")
+    # Governance pages are read-only for it.
+    viewer.goto("/policies")
+    expect(viewer.get_by_text("Read-only: changing a policy needs the govern")).to_be_visible()
+    expect(viewer.get_by_role("button", name="Save policy")).to_have_count(0)
+    viewer.goto("/credentials")
+    expect(viewer.get_by_role("heading", name="Credentials", level=1)).to_be_visible()
+    expect(viewer.get_by_role("button", name="New credential")).to_have_count(0)
 
     auditor = signed_in(make_token(api, f"auditor-{tag}", "auditor"), "/audit")
     expect(auditor.locator("#signed-in-role")).to_have_text("auditor")
