@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     local_workspace_bytes: int = Field(default=10 * 1024**3, ge=16 * 1024**2)
     local_workspace_bytes_per_inode: int = Field(default=16 * 1024, ge=1024, le=64 * 1024**2)
     local_cpus: float = Field(default=1.0, ge=0, le=1024)
+    # Local runtime: the values of the secrets project credentials name, one file per key
+    # (<secrets dir>/<secret name>/<key>), copied read-only into sandboxes at launch. Keep
+    # it private to the server (mode 0700): sandboxes never see it. Default <data dir>/secrets.
+    secrets_dir: Path | None = None
 
     # Terminals: output kept for reattaching clients, how long a terminal with no client
     # survives (a closed laptop lid), and recordings (asciicast v2, output only).
@@ -149,6 +153,8 @@ class Settings(BaseSettings):
             raise ValueError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
         if self.artifact_content_dir is None:
             object.__setattr__(self, "artifact_content_dir", data_dir / "artifacts")
+        if self.secrets_dir is None:
+            object.__setattr__(self, "secrets_dir", data_dir / "secrets")
         if not self.preview_base_url:
             object.__setattr__(self, "preview_base_url", f"http://preview.localhost:{self.port}")
         if not self.preview_base_url.startswith(("http://", "https://")):

@@ -3,7 +3,7 @@
 A credential names a secret (and optionally one key of it); its value is never sent,
 stored or read by mbox. Credentials whose `usage` lists "sandbox" are projected into the
 project's sandboxes by the runtime, read-only at /run/secrets/mbox/<slug> (see
-`sandbox_credentials` and backend/runtime).
+`sandbox_mounts` and backend/runtime).
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from backend.credentials.models import (
     ProjectCredentialRow,
 )
 from backend.db import commit, get_row
-from backend.errors import Conflict, InvalidInput
+from backend.errors import Conflict, DeniedRule, InvalidInput
 from backend.policy import service as policy
 from backend.projects.models import ProjectRow
+from backend.runtime.base import CredentialMount
 from backend.validation import MAX_NAME_CHARS, metadata_value, resolve_slug
 
 INVALID = "name, valid slug, type, and secretRef.name are required"
@@ -54,15 +55,19 @@ def get_credential(db: Session, credential_id: uuid.UUID) -> ProjectCredentialRo
     return get_row(db, ProjectCredentialRow, credential_id)
 
 
-def sandbox_credentials(db: Session, project_id: uuid.UUID) -> list[ProjectCredentialRow]:
-    """The project's credentials to mount into its sandboxes (usage lists "sandbox"),
-    by slug."""
+def sandbox_mounts(db: Session, project_id: uuid.UUID) -> tuple[CredentialMount, ...]:
+    """What the runtime mounts into each of the project's sandboxes: the credentials whose
+    usage lists "sandbox", by slug, as names (the runtime finds the values)."""
     rows = db.exec(
         select(ProjectCredentialRow)
         .where(ProjectCredentialRow.project_id == project_id)
         .order_by(col(ProjectCredentialRow.slug))
     )
-    return [row for row in rows if SANDBOX_USAGE in row.usage]
+    return tuple(
+        CredentialMount(row.slug, row.secret_name, row.secret_key)
+        for row in rows
+        if SANDBOX_USAGE in row.usage
+    )
 
 
 def create_credential(
@@ -164,7 +169,7 @@ def _check_policy(db: Session, *, principal: Principal, row: ProjectCredentialRo
     raise policy.deny(
         db,
         principal=principal,
-        reasons=[message],
+        reasons=[DeniedRule("allowedSecretRefs", message, row.secret_name)],
         operation="credential.create",
         resource_type=ProjectCredentialRow.audit_type,
         resource_name=row.slug,

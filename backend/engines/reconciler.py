@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from backend import changes
+from backend.credentials import service as credentials
 from backend.db import Database, utcnow
 from backend.engines.health import engine_health
 from backend.engines.leadership import Leadership
@@ -112,8 +113,9 @@ class Reconciler:
             return
         restarting = sandbox.status == "running"  # it ran before: this server restarted
         started_at = utcnow()
+        mounts = await self.database.call(credentials.sandbox_mounts, sandbox.project_id)
         try:
-            observed = await self.runtime.ensure(sandboxes.sandbox_spec(sandbox, template))
+            observed = await self.runtime.ensure(sandboxes.sandbox_spec(sandbox, template, mounts))
         except RuntimeFailure as exc:
             await self._fail(sandbox, "start-failed", str(exc), started_at=started_at)
             return

@@ -3,9 +3,10 @@
 The reference's shape (contract §2.10), with facts true for the runtime that is active:
 its sentences are rendered from the runtime's own description (`RuntimeAdapter.describe`:
 isolation, network per policy class, limits, image handling, persistence), so no adapter
-is known here by name. The template's env is injected, secret and credential references
-are recorded without being mounted, and the lifetime engine enforces the TTL and the idle
-timeout.
+is known here by name. The template's env is injected; its secret references are mounted
+where the runtime does so, else recorded; the project's credentials whose usage lists
+"sandbox" are mounted read-only at /run/secrets/mbox/<slug> (the runtime says how), the
+others recorded; the lifetime engine enforces the TTL and the idle timeout.
 Checks come in the reference's order; `image` and `isolation` follow as this product's own.
 Read-only: nothing here writes, so nothing is audited.
 """
@@ -17,13 +18,13 @@ from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
-from backend.credentials.models import ProjectCredentialRow
+from backend.credentials.models import SANDBOX_USAGE, ProjectCredentialRow
 from backend.errors import NotFound
 from backend.policy import service as policy
 from backend.policy.models import ProjectPolicyRow
 from backend.projects import service as projects
 from backend.projects.models import ProjectRow
-from backend.runtime.base import Egress, RuntimeDescription
+from backend.runtime.base import SECRETS_MOUNT_DIR, Egress, RuntimeDescription
 from backend.sandboxes.models import DEFAULT_SERVICE_ACCOUNT, SandboxRow
 from backend.sandboxes.service import get_sandbox
 from backend.schemas import PublicModel
@@ -33,6 +34,7 @@ from backend.templates.models import TemplatePort, TemplateRow
 Status = Literal["pass", "warn", "fail"]
 RECORDED = "references-recorded-not-mounted"
 MOUNTED = "mounted-as-secret-references"  # the runtime projects them; mbox never reads one
+CREDENTIALS_MOUNTED = "mounted-read-only"  # those for sandboxes; `runtime.secrets` says how
 
 
 class BoundaryCheck(PublicModel):
@@ -61,6 +63,8 @@ class BoundaryCredentialRef(PublicModel):
     target: str | None = None
     secret_ref: str  # the secret's name only: never a value, never a key's content
     usage: list[str] | None = None
+    # Beyond the reference: where the sandbox finds it (read-only), when it is mounted.
+    mount_path: str | None = None
 
 
 class BoundaryRuntime(PublicModel):
@@ -152,7 +156,7 @@ def _summary(
     account = sandbox.service_account_name if sandbox else None
     account = account or (DEFAULT_SERVICE_ACCOUNT if project else None)
     rules = db.get(ProjectPolicyRow, project.id) if project else None
-    credentials = _credentials(db, project)
+    credentials = _credentials(db, project, runtime)
     summary = BoundarySummary(
         kind="sandbox" if sandbox else "template",
         project_id=project.id if project else None,
@@ -190,7 +194,7 @@ def _summary(
         allowed_service_accounts=(rules.allowed_service_accounts if rules else None) or None,
         allowed_secret_refs=(rules.allowed_secret_refs if rules else None) or None,
         credential_refs=credentials or None,
-        credential_projection=RECORDED if credentials else "none",
+        credential_projection=_credential_projection(credentials),
         runtime=_runtime(template, runtime),
         controller_permissions=list(runtime.controller_permissions),
         runtime_access=list(runtime.access),
@@ -209,9 +213,14 @@ def _requests(template: TemplateRow) -> ResourceRequests | None:
     )
 
 
-def _credentials(db: Session, project: ProjectRow | None) -> list[BoundaryCredentialRef]:
+def _credentials(
+    db: Session, project: ProjectRow | None, runtime: RuntimeDescription
+) -> list[BoundaryCredentialRef]:
+    """The project's credentials; those for sandboxes with the path the runtime mounts
+    them at (when it mounts them)."""
     if project is None:
         return []
+    mounts = bool(runtime.secrets.credentials)
     rows = db.exec(
         select(ProjectCredentialRow)
         .where(ProjectCredentialRow.project_id == project.id)
@@ -226,9 +235,18 @@ def _credentials(db: Session, project: ProjectRow | None) -> list[BoundaryCreden
             target=row.target or None,
             secret_ref=str(row.secret_ref.get("name", "")),
             usage=row.usage or None,
+            mount_path=f"{SECRETS_MOUNT_DIR}/{row.slug}"
+            if mounts and SANDBOX_USAGE in row.usage
+            else None,
         )
         for row in rows
     ]
+
+
+def _credential_projection(credentials: list[BoundaryCredentialRef]) -> str:
+    if not credentials:
+        return "none"
+    return CREDENTIALS_MOUNTED if any(ref.mount_path for ref in credentials) else RECORDED
 
 
 def _network_projection(network_policy: str, runtime: RuntimeDescription) -> str:
@@ -321,7 +339,7 @@ def _checks(
             "No service account token is mounted into the sandbox.",
         ),
         _secret_refs_check(summary, runtime),
-        _credential_refs_check(summary),
+        _credential_refs_check(summary, runtime),
         _network_check(summary, runtime),
         _lifecycle_check(template),
     ]
@@ -360,19 +378,24 @@ def _secret_refs_check(summary: BoundarySummary, runtime: RuntimeDescription) ->
     return _check("secret-refs", "Secret references", "warn", words, evidence)
 
 
-def _credential_refs_check(summary: BoundarySummary) -> BoundaryCheck:
+def _credential_refs_check(summary: BoundarySummary, runtime: RuntimeDescription) -> BoundaryCheck:
     refs = summary.credential_refs or []
     if not refs:
         return _check(
             "credential-refs", "Credential references", "pass", "The project has no credentials."
         )
-    return _check(
-        "credential-refs",
-        "Credential references",
-        "warn",
-        f"The project references {len(refs)} credential(s); they are recorded, not mounted.",
-        [ref.slug for ref in refs],
-    )
+    mounted = [ref for ref in refs if ref.mount_path]
+    words = f"The project references {len(refs)} credential(s)"
+    if mounted:
+        words += (
+            f'; {len(mounted)} with usage "sandbox" are mounted into its sandboxes at '
+            f"{SECRETS_MOUNT_DIR}/<slug> as {runtime.secrets.credentials}; mbox stores their "
+            "secrets' names, never a value"
+        )
+    if len(mounted) < len(refs):
+        words += f"; {len(refs) - len(mounted)} are recorded, not mounted"
+    evidence = [f"{ref.slug}: {ref.mount_path}" if ref.mount_path else ref.slug for ref in refs]
+    return _check("credential-refs", "Credential references", "warn", words + ".", evidence)
 
 
 REACH_PROJECTIONS = {

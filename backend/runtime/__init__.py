@@ -26,4 +26,4 @@ def create_runtime(settings: Settings) -> RuntimeAdapter:
         cpu_millis=round(settings.local_cpus * 1000),
     )
     root = settings.local_sandbox_dir or sandbox_root(settings.data_dir)
-    return LocalRuntime(root, limits)
+    return LocalRuntime(root, limits, secrets_dir=settings.secrets_dir)

@@ -57,6 +57,25 @@ class Limits:
     cpu_millis: int = 1000  # thousandths of a CPU, unless its template says; 0: no limit
 
 
+# Where a sandbox finds its secrets: a project credential at <SECRETS_MOUNT_DIR>/<its slug>.
+SECRETS_MOUNT_DIR = "/run/secrets/mbox"
+
+
+@dataclass(frozen=True)
+class CredentialMount:
+    """A project credential projected into a sandbox, read-only at `path`: one key of the
+    secret as a file when `key` is set, else the whole secret as a directory of its keys.
+    Names only: the runtime finds the value (a cluster's Secret, the local secrets dir)."""
+
+    slug: str
+    secret: str
+    key: str = ""
+
+    @property
+    def path(self) -> str:
+        return f"{SECRETS_MOUNT_DIR}/{self.slug}"
+
+
 @dataclass(frozen=True)
 class SandboxSpec:
     """Everything a runtime needs to run one sandbox, resolved from its template."""
@@ -88,6 +107,8 @@ class SandboxSpec:
     runtime_class_name: str = ""
     warm_pool_size: int | None = None
     secret_refs: tuple[tuple[str, str], ...] = ()
+    # The project's credentials for its sandboxes (usage "sandbox"), on every runtime.
+    credentials: tuple[CredentialMount, ...] = ()
 
     @property
     def egress_allowed(self) -> bool:
@@ -284,6 +305,8 @@ class SecretHandling:
 
     mounted: bool
     how: str = ""  # e.g. "keyed refs as env vars (secretKeyRef), whole Secrets as volumes"
+    # How project credentials reach <SECRETS_MOUNT_DIR>/<slug> ("": they are not mounted).
+    credentials: str = ""
 
 
 @dataclass(frozen=True)

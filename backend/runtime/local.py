@@ -12,6 +12,9 @@ Isolation, per sandbox:
   file size;
 - a seccomp filter on every process (`seccomp.py`): no nested user namespaces, mounts,
   keys, bpf, io_uring, ptrace attach and the rest of what container runtimes deny;
+- project credentials (`SandboxSpec.credentials`): read-only copies at
+  /run/secrets/mbox/<slug> of `<secrets dir>/<secret>/<key>` files the server opens and
+  bwrap copies (`_open_credentials`); the sandbox never sees the secrets directory;
 - `--die-with-parent`: if the server dies, the kernel kills every sandbox, so no process is
   ever orphaned; on restart the reconciler starts the sandboxes that should run again (the
   workspace persists, processes do not).
@@ -54,8 +57,10 @@ from typing import Any
 
 from backend.runtime import disk, egress, inventory, netns, pty, seccomp, workspace
 from backend.runtime.base import (
+    SECRETS_MOUNT_DIR,
     Availability,
     CpuQuota,
+    CredentialMount,
     DiskFull,
     DiskQuota,
     Egress,
@@ -113,6 +118,10 @@ while data := conn.recv(65536):
     os.write(1, data)
 """
 EVENTS_NAME = "events.jsonl"
+# Credentials: a secret's keys are files of at most this size (a Kubernetes Secret's own
+# limit), at most this many per secret; copied into the sandbox's memory at launch.
+SECRET_MAX_BYTES = 1024**2
+SECRET_MAX_KEYS = 64
 SET_UP_POLL_SECONDS = 0.0002  # bwrap mounts for ~2 ms after it reports its pid
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # the sandbox's disk quota, or the data disk
 SHM_BYTES = 64 * 1024**2  # /dev/shm's size (at most the memory limit)
@@ -225,9 +234,10 @@ class LocalProcess:
 class LocalRuntime:
     name = ADAPTER
 
-    def __init__(self, root: Path, limits: Limits) -> None:
+    def __init__(self, root: Path, limits: Limits, secrets_dir: Path | None = None) -> None:
         self.root = root
         self.limits = limits
+        self.secrets_dir = secrets_dir  # credentials' values: <secret>/<key> files
         self._boxes: dict[uuid.UUID, _Box] = {}
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
         self._privileged = os.geteuid() == 0
@@ -283,7 +293,11 @@ class LocalRuntime:
                 pulled=False, instead="the local runtime runs the host's read-only /usr"
             ),
             persistence=Persistence(workspace_kept_on_stop=True),
-            secrets=SecretHandling(mounted=False),
+            secrets=SecretHandling(
+                mounted=False,
+                credentials="read-only files copied at launch from the server's secrets "
+                "directory (MBOX_SECRETS_DIR), which no sandbox can see",
+            ),
             placement=Placement(namespace="local", container="sandbox"),
             controller_permissions=CONTROLLER_PERMISSIONS,
             access=ACCESS,
@@ -385,6 +399,14 @@ class LocalRuntime:
         availability = self.availability()
         if not availability.available:
             raise RuntimeFailure(availability.message)
+        # Opened first: a missing secret fails the launch before anything is made.
+        secrets = _open_credentials(self.secrets_dir, spec.credentials)
+        try:
+            return await self._launch(spec, secrets)
+        finally:
+            secrets.close()
+
+    async def _launch(self, spec: SandboxSpec, secrets: _Secrets) -> _Box:
         home = self._home(spec.sandbox_id)
         with _when_disk_full(DiskFull("no space left on the server's data disk for the sandbox")):
             uid = self._prepare(home)
@@ -395,7 +417,8 @@ class LocalRuntime:
             self._cgroups.create(spec.sandbox_id, self.limits, cpu_millis)
         read_info, write_info = os.pipe()
         syscall_filter = _memfd("mbox-seccomp", self._syscalls.init)  # type: ignore[union-attr]
-        arguments = _argument_file(self._bwrap_arguments(spec, home, write_info, syscall_filter))
+        options = self._bwrap_arguments(spec, home, write_info, syscall_filter)
+        arguments = _argument_file(options + secrets.arguments())
         try:
             with (home / LOG_NAME).open("ab") as log:
                 process = await asyncio.create_subprocess_exec(
@@ -404,7 +427,7 @@ class LocalRuntime:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env=HELPER_ENV,
-                    pass_fds=(write_info, arguments, syscall_filter),
+                    pass_fds=(write_info, arguments, syscall_filter, *secrets.fds()),
                     start_new_session=True,
                 )
         finally:
@@ -1228,6 +1251,107 @@ def _ignore(signum: int, frame: object) -> None:
 def _close_opened(opening: asyncio.Future) -> None:
     if not opening.cancelled() and opening.exception() is None:
         os.close(opening.result()[0])
+
+
+@dataclass
+class _Secrets:
+    """Credentials' files, opened by the server for bwrap to copy into the sandbox: the
+    sandbox's uid could not open them, and never sees where they are."""
+
+    dirs: list[str] = field(default_factory=list)  # whole secrets: directories to make
+    files: list[tuple[int, str]] = field(default_factory=list)  # (fd, path in the sandbox)
+
+    def fds(self) -> list[int]:
+        return [fd for fd, _ in self.files]
+
+    def arguments(self) -> list[str]:
+        """A tmpfs at SECRETS_MOUNT_DIR holding read-only copies (--ro-bind-data), then
+        remounted read-only: nothing under it can be changed or added."""
+        if not self.dirs and not self.files:
+            return []
+        arguments = ["--perms", "0755", "--tmpfs", SECRETS_MOUNT_DIR]
+        for path in self.dirs:
+            arguments += ["--perms", "0755", "--dir", path]
+        for fd, path in self.files:
+            arguments += ["--perms", "0400", "--ro-bind-data", str(fd), path]
+        return [*arguments, "--remount-ro", SECRETS_MOUNT_DIR]
+
+    def close(self) -> None:
+        for fd in self.fds():
+            os.close(fd)
+        self.files.clear()
+
+
+def _open_credentials(secrets_dir: Path | None, mounts: tuple[CredentialMount, ...]) -> _Secrets:
+    """Open every file the credentials name (never read here: bwrap copies them), or fail
+    the launch saying which secret is missing where."""
+    opened = _Secrets()
+    try:
+        for mount in mounts:
+            _open_credential(secrets_dir, mount, opened)
+    except BaseException:
+        opened.close()
+        raise
+    return opened
+
+
+def _open_credential(secrets_dir: Path | None, mount: CredentialMount, opened: _Secrets) -> None:
+    if secrets_dir is None:
+        raise _secret_failure(mount, "no secrets directory is set (MBOX_SECRETS_DIR)")
+    if not _plain_name(mount.secret) or (mount.key and not _plain_name(mount.key)):
+        raise _secret_failure(mount, "the secret's name or key is not a plain name")
+    root = Path(os.path.realpath(secrets_dir))
+    secret = root / mount.secret
+    if not secret.is_dir():
+        raise _secret_failure(mount, f'secret "{mount.secret}" not found in {secrets_dir}')
+    if mount.key:
+        opened.files.append((_open_secret_file(root, secret, mount.key, mount), mount.path))
+        return
+    keys = sorted(
+        entry.name
+        for entry in os.scandir(secret)
+        if _plain_name(entry.name) and not entry.name.startswith("..") and entry.is_file()
+    )
+    if len(keys) > SECRET_MAX_KEYS:
+        raise _secret_failure(mount, f"more than {SECRET_MAX_KEYS} keys in {secret}")
+    opened.dirs.append(mount.path)
+    for key in keys:
+        fd = _open_secret_file(root, secret, key, mount)
+        opened.files.append((fd, f"{mount.path}/{key}"))
+
+
+def _open_secret_file(root: Path, secret: Path, key: str, mount: CredentialMount) -> int:
+    """One key's file: regular, at most SECRET_MAX_BYTES, and (links resolved) inside the
+    secrets directory, so a link cannot hand a sandbox some other host file."""
+    try:
+        fd = os.open(secret / key, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
+    except (FileNotFoundError, NotADirectoryError):
+        raise _secret_failure(
+            mount, f'secret "{secret.name}" has no key "{key}" in {root}'
+        ) from None
+    except OSError as exc:
+        raise _secret_failure(mount, f"cannot open {secret / key}: {exc.strerror}") from None
+    try:
+        real = os.readlink(f"/proc/self/fd/{fd}")
+        info = os.fstat(fd)
+        if not real.startswith(f"{root}/"):
+            raise _secret_failure(mount, f"{secret / key} leads outside {root}")
+        if not stat.S_ISREG(info.st_mode):
+            raise _secret_failure(mount, f"{secret / key} is not a regular file")
+        if info.st_size > SECRET_MAX_BYTES:
+            raise _secret_failure(mount, f"{secret / key} is larger than 1 MiB")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name
+
+
+def _secret_failure(mount: CredentialMount, why: str) -> RuntimeFailure:
+    return RuntimeFailure(f'credential "{mount.slug}" cannot be mounted: {why}')
 
 
 def _memfd(name: str, data: bytes) -> int:

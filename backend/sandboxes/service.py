@@ -25,7 +25,7 @@ from backend.errors import Conflict, DeniedRule, InvalidInput, NotFound
 from backend.policy import service as policy
 from backend.projects.models import ProjectRow
 from backend.quantities import parse_quantity
-from backend.runtime.base import PortSpec, SandboxSpec
+from backend.runtime.base import CredentialMount, PortSpec, SandboxSpec
 from backend.sandboxes.models import (
     DEFAULT_SERVICE_ACCOUNT,
     SandboxCreate,
@@ -563,7 +563,11 @@ def reconcile_candidates(
     return list(db.exec(query).all())
 
 
-def sandbox_spec(sandbox: SandboxRow, template: TemplateRow) -> SandboxSpec:
+def sandbox_spec(
+    sandbox: SandboxRow, template: TemplateRow, credentials: tuple[CredentialMount, ...] = ()
+) -> SandboxSpec:
+    """What the runtime runs; `credentials`: the project's for its sandboxes
+    (backend.credentials.service.sandbox_mounts)."""
     return SandboxSpec(
         sandbox_id=sandbox.id,
         project_id=sandbox.project_id,
@@ -597,6 +601,7 @@ def sandbox_spec(sandbox: SandboxRow, template: TemplateRow) -> SandboxSpec:
         runtime_class_name=template.runtime_class_name,
         warm_pool_size=template.warm_pool_size,
         secret_refs=tuple((ref["name"], ref.get("key") or "") for ref in template.secret_refs),
+        credentials=credentials,
     )
 
 

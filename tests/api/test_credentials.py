@@ -246,3 +246,20 @@ def test_no_secret_value_anywhere(client, api, database):
     schema = client.get("/v1/openapi.json").json()["components"]["schemas"]
     for name in ("ProjectCredential", "ProjectCredentialCreate"):
         assert not {"value", "data", "secret"} & set(schema[name]["properties"])
+
+
+def test_the_boundary_lists_credentials_and_where_sandboxes_find_them(client, api):
+    project = api.project()
+    create(client, project)  # usage lists "sandbox"
+    create(client, project, name="Clone", type="git", secretRef={"name": "git"}, usage=["clone"])
+    sandbox = api.sandbox(project, api.template())
+    summary = client.get(f"/v1/sandboxes/{sandbox['id']}/boundary").json()
+    refs = {ref["slug"]: ref for ref in summary["credentialRefs"]}
+    assert refs["deploy-key"]["mountPath"] == "/run/secrets/mbox/deploy-key"
+    assert refs["deploy-key"]["secretRef"] == "deploy-keys"
+    assert "mountPath" not in refs["clone"]
+    assert summary["credentialProjection"] == "mounted-read-only"
+    [check] = [c for c in summary["checks"] if c["id"] == "credential-refs"]
+    assert check["status"] == "warn"
+    assert check["evidence"] == ["clone", "deploy-key: /run/secrets/mbox/deploy-key"]
+    assert "MBOX_SECRETS_DIR" in check["message"] and "1 are recorded" in check["message"]

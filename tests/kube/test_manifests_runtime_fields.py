@@ -7,7 +7,7 @@ from __future__ import annotations
 import kubernetes
 import pytest
 
-from backend.runtime.base import SandboxSpec
+from backend.runtime.base import CredentialMount, SandboxSpec
 from backend.runtime.kubernetes import manifests
 from backend.runtime.kubernetes.status import observe
 from tests.kube.test_kubernetes_runtime import spec as runtime_spec
@@ -98,7 +98,13 @@ def test_secrets_without_a_workspace_claim_still_mount():
 
 
 def test_the_api_server_keeps_every_field_of_the_template(kube_cluster: KubeCluster):
-    box = spec(runtime_class_name="kata-qemu", warm_pool_size=1, secret_refs=SECRETS)
+    credentials = (CredentialMount("deploy", "deploy-keys", "id_ed25519"),)  # subPath kept
+    box = spec(
+        runtime_class_name="kata-qemu",
+        warm_pool_size=1,
+        secret_refs=SECRETS,
+        credentials=credentials,
+    )
     api = kube_cluster.api_client()
     kubernetes.client.CoreV1Api(api).create_namespace(manifests.namespace(box.namespace))
     custom = kubernetes.client.CustomObjectsApi(api)
@@ -114,6 +120,7 @@ def test_the_api_server_keeps_every_field_of_the_template(kube_cluster: KubeClus
     assert pod["runtimeClassName"] == "kata-qemu"  # not pruned
     assert pod["volumes"] == pod_of(box)["volumes"]
     assert pod["containers"][0]["env"] == pod_of(box)["containers"][0]["env"]
+    assert pod["containers"][0]["volumeMounts"] == pod_of(box)["containers"][0]["volumeMounts"]
     kubernetes.client.CoreV1Api(api).delete_namespace(box.namespace)
 
 

@@ -160,6 +160,8 @@ class KubernetesRuntime:
                 mounted=True,
                 how="keyed references as env vars (secretKeyRef), whole Secrets as read-only "
                 "volumes at /run/secrets/mbox/<name>",
+                credentials="read-only Secret volumes (one key: that file, by subPath; "
+                "else the whole Secret as a directory) that the cluster reads, never mbox",
             ),
             placement=Placement(namespace="", container=names.CONTAINER),
             controller_permissions=CONTROLLER_PERMISSIONS,

@@ -4,7 +4,8 @@ functions from a `SandboxSpec` to the objects mbox writes.
 Per namespace, a Namespace and the sandbox's ServiceAccount (token automount off). Per
 template blueprint, a SandboxTemplate (the `workspace` container with a restrictive
 security context, requests and limits, the workspace volume claim, the network policy,
-the RuntimeClass, the template's Secrets as references) and its SandboxWarmPool (the
+the RuntimeClass, the template's Secrets and the project's credentials as references) and
+its SandboxWarmPool (the
 template's size, else the server's; 0 is a cold pool; claims reference a pool in v1beta1).
 Per sandbox, a SandboxClaim with the mbox ids as labels and the lease as its shutdown
 time. The agent-sandbox controller turns the claim into a Sandbox and its Pod.
@@ -18,7 +19,7 @@ from datetime import UTC
 from ipaddress import IPv4Network, ip_network
 from typing import Any
 
-from backend.runtime.base import SandboxSpec
+from backend.runtime.base import SECRETS_MOUNT_DIR, CredentialMount, SandboxSpec
 from backend.runtime.egress import LINK_LOCAL, NOT_PUBLIC
 from backend.runtime.kubernetes import names
 
@@ -26,7 +27,9 @@ SANDBOX_GROUP = "agents.x-k8s.io"
 EXTENSIONS_GROUP = "extensions.agents.x-k8s.io"
 VERSION = "v1beta1"
 DEFAULT_WORKSPACE = "/workspace"
-SECRETS_DIR = "/run/secrets/mbox"  # a whole Secret is mounted at <SECRETS_DIR>/<its name>
+# A template's whole Secret is mounted at <SECRETS_DIR>/<its name>, a credential at
+# <SECRETS_DIR>/<its slug> (and wins the path if both want it).
+SECRETS_DIR = SECRETS_MOUNT_DIR
 # DNS goes to the cluster's resolver in kube-system: without it no name resolves.
 DNS_RULE = {
     "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
@@ -175,7 +178,9 @@ def pod_spec(spec: SandboxSpec) -> dict[str, Any]:
         "enableServiceLinks": False,
         "containers": [container],
     }
-    volumes = list(secret_volumes(spec).values())
+    volumes = list(secret_volumes(spec).values()) + [
+        volume for _, volume in credential_volumes(spec)
+    ]
     if volumes:
         pod["volumes"] = volumes
     if spec.runtime_class_name:
@@ -184,14 +189,22 @@ def pod_spec(spec: SandboxSpec) -> dict[str, Any]:
 
 
 def volume_mounts(spec: SandboxSpec) -> list[dict[str, Any]]:
-    """The workspace claim's mount (when it has one), then each whole Secret's, read-only."""
+    """The workspace claim's mount (when it has one), then each whole Secret's and each
+    credential's, read-only (a path mounted twice would make the pod invalid)."""
     mounts = []
     if spec.requests.get("storage"):
         mounts.append({"name": names.CONTAINER, "mountPath": spec.working_dir or DEFAULT_WORKSPACE})
+    taken = {credential.path for credential in spec.credentials}
     mounts += [
         {"name": volume["name"], "mountPath": secret_path(secret), "readOnly": True}
         for secret, volume in secret_volumes(spec).items()
+        if secret_path(secret) not in taken
     ]
+    for credential, volume in credential_volumes(spec):
+        mount = {"name": volume["name"], "mountPath": credential.path, "readOnly": True}
+        if credential.key:  # the key's file itself at the path
+            mount["subPath"] = credential.key
+        mounts.append(mount)
     return mounts
 
 
@@ -225,6 +238,19 @@ def secret_volumes(spec: SandboxSpec) -> dict[str, dict[str, Any]]:
         if not key and secret not in volumes:
             digest = hashlib.sha256(secret.encode()).hexdigest()[:10]
             volumes[secret] = {"name": f"secret-{digest}", "secret": {"secretName": secret}}
+    return volumes
+
+
+def credential_volumes(spec: SandboxSpec) -> list[tuple[CredentialMount, dict[str, Any]]]:
+    """A volume per credential: its Secret by name, only its key when it names one (the
+    cluster reads the Secret, never mbox). Named by a hash of the slug, like Secrets'."""
+    volumes = []
+    for credential in spec.credentials:
+        source: dict[str, Any] = {"secretName": credential.secret}
+        if credential.key:
+            source["items"] = [{"key": credential.key, "path": credential.key}]
+        digest = hashlib.sha256(credential.slug.encode()).hexdigest()[:10]
+        volumes.append((credential, {"name": f"credential-{digest}", "secret": source}))
     return volumes
 
 
