@@ -162,3 +162,33 @@ def _recent_event(event: rx.Var) -> rx.Component:
         border_bottom=f"1px solid {rx.color('gray', 4)}",
         min_width="0",
     )
+
+
+def chain_status(
+    status: rx.Var[str], words: rx.Var[str], *, busy: rx.Var[bool], on_verify: rx.EventHandler
+) -> rx.Component:
+    """Whether the audit trail's hash chain is intact, in words, and a way to check again."""
+    color = rx.match(status, ("verified", "green"), ("broken", "red"), "gray")
+    return rx.callout.root(
+        rx.flex(
+            rx.callout.icon(
+                rx.match(
+                    status,
+                    ("verified", rx.icon("shield-check")),
+                    ("broken", rx.icon("shield-alert")),
+                    rx.icon("shield"),
+                )
+            ),
+            rx.callout.text(rx.cond(words, words, "Verifying the audit chain…"), id="chain-status"),
+            rx.spacer(),
+            rx.button("Verify again", size="1", variant="soft", loading=busy, on_click=on_verify),
+            align="center",
+            gap="0.75rem",
+            width="100%",
+        ),
+        color_scheme=color,
+        size="1",
+        role="region",
+        aria_label="Audit chain",
+        aria_live="polite",
+    )

@@ -16,7 +16,7 @@ from backend.audit.models import AuditEventRow
 from backend.auth.models import Principal
 from backend.errors import ServiceError
 from backend.projects import service as projects
-from state.base import Choice, acting, db_session, in_thread, refusal
+from state.base import Choice, acting, db_session, in_thread, refusal, services
 
 ALL_PROJECTS = "all"  # the project filter's "no filter" value (a select item cannot be "")
 PAGE_SIZE = 50
@@ -110,6 +110,29 @@ def read_feed(principal: Principal, filters: dict[str, str | None]) -> Feed:
     return Feed([event_item(row, names) for row in rows], choices)
 
 
+@dataclasses.dataclass
+class Chain:
+    """The audit chain's verification: verified | broken | unavailable, and in words."""
+
+    status: str = ""
+    words: str = ""
+
+
+def check_chain(principal: Principal) -> Chain:
+    """Walk the hash chain (from the latest retention checkpoint): intact, or where not."""
+    try:
+        with db_session(principal) as db:
+            report = audit.verify_chain(db, principal=principal, settings=services().settings)
+    except ServiceError as exc:
+        return Chain("unavailable", f"Cannot verify the chain: {refusal(exc)}")
+    if report.verified:
+        span = f" (seq {report.first_seq} to {report.last_seq})" if report.checked_events else ""
+        return Chain("verified", f"Chain intact: {report.checked_events} events verified{span}.")
+    broken = report.broken
+    where = f" at seq {broken.seq}" if broken and broken.seq is not None else ""
+    return Chain("broken", f"Chain broken{where}: {broken.message if broken else 'unknown'}.")
+
+
 NO_EVENT = EventItem("", "", "", "", "", "", "", "", [], "{}")
 
 
@@ -126,6 +149,8 @@ class AuditState(rx.State):
     error: str = ""
     # The event shown in the detail dialog (open while `detail.id` is set).
     detail: EventItem = NO_EVENT
+    chain: Chain = Chain()
+    verifying: bool = False
 
     @rx.var
     def has_more(self) -> bool:
@@ -148,6 +173,17 @@ class AuditState(rx.State):
         self.detail = NO_EVENT
         self.limit = PAGE_SIZE
         await self._refresh()
+        return AuditState.verify_chain
+
+    @rx.event
+    async def verify_chain(self):
+        """Check the chain now (a walk over the events: after the feed has shown)."""
+        self.verifying = True
+        yield
+        try:
+            self.chain = await in_thread(check_chain, await acting(self))
+        finally:
+            self.verifying = False
 
     @rx.event
     def set_filter(self, name: str, value: str):

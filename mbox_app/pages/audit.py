@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.audit import EVENT_HEADERS, event_detail_dialog, event_row
+from components.audit import EVENT_HEADERS, chain_status, event_detail_dialog, event_row
 from components.feedback import empty_state, error_callout
 from components.forms import choice_field, field, field_hint, panel
 from components.tables import data_table
@@ -31,6 +31,12 @@ TEXT_FILTERS = (
 def page() -> rx.Component:
     return console_page(
         rx.vstack(
+            chain_status(
+                AuditState.chain.status,
+                AuditState.chain.words,
+                busy=AuditState.verifying,
+                on_verify=AuditState.verify_chain,
+            ),
             filter_bar(),
             error_callout(AuditState.error),
             event_table(),

@@ -38,6 +38,9 @@ def test_feed_filters_and_event_details(
     table = page.get_by_role("table", name="Audit events")
     expect(table.get_by_role("row").filter(has_text=first["slug"])).to_have_count(1)
     expect(table.get_by_role("row").filter(has_text=second["slug"])).to_have_count(2)
+    # The hash chain is verified when the page opens, and says so in words.
+    chain = page.get_by_role("region", name="Audit chain")
+    expect(chain).to_contain_text(re.compile(r"Chain intact: \d+ events verified"))
 
     # Filter by action (Enter submits).
     action = page.get_by_label("Action", exact=True)
