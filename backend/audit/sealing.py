@@ -4,10 +4,12 @@
 `before_commit` listener below) the session's unsealed events take the next seqs: the
 chain head row is locked (SELECT ... FOR UPDATE on Postgres; SQLite transactions are
 already serialised by BEGIN IMMEDIATE), each event gets seq, prev_hash and hash, and the
-head moves. The head lock is taken last, after everything else of the transaction is
-flushed (the events too: their foreign key checks lock the project row), and held only
-until the commit: every transaction takes its locks in the same order, so sealing cannot
-deadlock, and seq order is commit order.
+head moves. The head lock is taken last, after every other row lock of the transaction
+(other changes are flushed first; the lock an event's foreign key check takes on its
+project is taken ahead), and held only until the commit: every transaction takes its
+locks in the same order, so sealing cannot deadlock, and seq order is commit order. An
+event not yet written is inserted sealed; one already flushed (an earlier event of the
+same transaction) is updated.
 """
 
 from __future__ import annotations
@@ -39,20 +41,20 @@ def seal(session: orm.Session) -> None:
     events = [event for event in session.info.pop(PENDING_KEY) if _unsealed(session, event)]
     if not events:
         return
-    # Every row lock of the transaction (the events' own foreign key checks included)
-    # before the head's: one lock order for everyone.
-    session.flush()
+    for event in events:  # before the lock: it is held for as little as can be
+        event.meta = stored_json(event.meta)  # hash what a later read will see
+        event.sealed_project_id = event.project_id
+    if _other_changes(session, events):
+        session.flush()  # their row locks before the head's: one lock order for everyone
     with session.no_autoflush:
-        seq, last = lock_head(session.connection())
+        connection = session.connection()
+        _lock_projects(connection, events)
+        seq, last = lock_head(connection)
         for event in events:
             seq += 1
-            event.meta = stored_json(event.meta)  # hash what a later read will see
-            event.sealed_project_id = event.project_id
             event.seq, event.prev_hash = seq, last
-            event.hash = last = row_hash(event, seq=seq, prev_hash=event.prev_hash)
-        session.connection().execute(
-            _head.update().where(_head.c.id == HEAD_ID).values(seq=seq, hash=last)
-        )
+            event.hash = last = row_hash(event, seq=seq, prev_hash=last)
+        connection.exec_driver_sql(_MOVE_HEAD[connection.dialect.name], (seq, last))
 
 
 def _unsealed(session: orm.Session, event: AuditEventRow) -> bool:
@@ -61,12 +63,45 @@ def _unsealed(session: orm.Session, event: AuditEventRow) -> bool:
     return event.seq is None and state.session_id == session.hash_key and not state.deleted
 
 
+def _other_changes(session: orm.Session, events: list[AuditEventRow]) -> bool:
+    ours = {id(event) for event in events}
+    return any(id(row) not in ours for row in (*session.new, *session.dirty, *session.deleted))
+
+
+def _lock_projects(connection: sa.Connection, events: list[AuditEventRow]) -> None:
+    """Postgres: the lock each unwritten event's foreign key check will take on its project
+    row (FOR KEY SHARE), taken now, before the head's. Written after the head lock, an event
+    could wait for a transaction that deletes its project while that one waits for the
+    head. (SQLite runs one writer at a time.)"""
+    ids = {e.project_id for e in events if e.project_id is not None and sa.inspect(e).pending}
+    if ids and connection.dialect.name == "postgresql":
+        # The projects table through the foreign key (backend.audit imports no domain above).
+        projects = next(iter(_events.c.project_id.foreign_keys)).column.table
+        connection.execute(
+            sa.select(projects.c.id)
+            .where(projects.c.id.in_(ids))
+            .with_for_update(read=True, key_share=True)
+        )
+
+
+# Plain SQL: sealing runs inside the write lock, where building statements costs (SQLite
+# has no FOR UPDATE: its transactions already hold the one write lock).
+_READ_HEAD = {
+    "postgresql": "SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE",
+    "sqlite": "SELECT seq, hash FROM audit_chain_head WHERE id = 1",
+}
+_MOVE_HEAD = {
+    "postgresql": "UPDATE audit_chain_head SET seq = %s, hash = %s WHERE id = 1",
+    "sqlite": "UPDATE audit_chain_head SET seq = ?, hash = ? WHERE id = 1",
+}
+
+
 def lock_head(connection: sa.Connection) -> tuple[int, str]:
     """The chain head (last seq, last hash), locked until the transaction ends; made from
     the last sealed event if the row is missing (emptied tables), once however many
     transactions find it missing together."""
-    query = sa.select(_head.c.seq, _head.c.hash).where(_head.c.id == HEAD_ID).with_for_update()
-    found = connection.execute(query).first()
+    read = _READ_HEAD[connection.dialect.name]
+    found = connection.exec_driver_sql(read).first()
     if found is None:
         last: Any = connection.execute(
             sa.select(_events.c.seq, _events.c.hash)
@@ -79,5 +114,5 @@ def lock_head(connection: sa.Connection) -> tuple[int, str]:
         connection.execute(
             insert(_head).values(id=HEAD_ID, seq=seq, hash=digest).on_conflict_do_nothing()
         )
-        found = connection.execute(query).one()
+        found = connection.exec_driver_sql(read).one()
     return found.seq, found.hash

@@ -4,6 +4,8 @@ retention that removes a prefix under a signed checkpoint. On SQLite and Postgre
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import json
 import threading
@@ -20,6 +22,8 @@ from backend.audit.chain import GENESIS, row_hash
 from backend.audit.models import AuditCheckpointRow, AuditEventRow
 from backend.auth.models import Principal
 from backend.db import Database, utcnow
+from backend.engines.audit_retention import RETENTION_LOCK_KEY, AuditRetention
+from backend.engines.leadership import Leadership
 from backend.projects import service as projects
 from backend.projects.models import ProjectCreate
 from tests.api.conftest import TOKEN, Api, build_api
@@ -419,3 +423,27 @@ def test_the_openapi_document_describes_the_chain(api: Api):
     assert "cursor" in {parameter["name"] for parameter in feed}
     event = document["components"]["schemas"]["AuditEvent"]["properties"]
     assert {"seq", "prevHash", "hash"} <= set(event)
+
+
+async def test_the_retention_engine_runs_only_when_set(
+    database: Database, settings: Any, monkeypatch: pytest.MonkeyPatch
+):
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(audit, "prune_expired", lambda db, **kw: calls.append(kw) or 0)
+
+    def leadership() -> Leadership:
+        return Leadership(database, key=RETENTION_LOCK_KEY, name="audit-retention")
+
+    await asyncio.wait_for(AuditRetention(database, settings).run(leadership()), 5)  # off
+    assert calls == []
+    engine = AuditRetention(database, _settings_with_retention(settings))
+    task = asyncio.create_task(engine.run(leadership(), interval=0.01))
+    try:
+        async with asyncio.timeout(10):
+            while len(calls) < 2:
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert calls[0]["settings"].audit_retention_days == 1

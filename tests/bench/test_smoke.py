@@ -63,6 +63,14 @@ SMOKE_RUNS = {
         ],
         90,
     ),
+    "audit": (
+        [],
+        [
+            rf"audit writes, sqlite, sealed\s+{NUMBER} events/s",
+            rf"verify, sqlite\s+{NUMBER} events/s",
+        ],
+        120,
+    ),
     # The production console (scripts/run reuses its build) in Chromium.
     "console": (
         ["--output", "{tmp_path}"],
