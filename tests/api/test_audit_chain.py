@@ -15,17 +15,19 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from starlette.testclient import TestClient
 
 from backend.audit import service as audit
 from backend.audit.chain import GENESIS, row_hash
 from backend.audit.models import AuditCheckpointRow, AuditEventRow
 from backend.auth.models import Principal
-from backend.db import Database, utcnow
+from backend.db import Database, _alembic_config, utcnow
 from backend.engines.audit_retention import RETENTION_LOCK_KEY, AuditRetention
 from backend.engines.leadership import Leadership
 from backend.projects import service as projects
 from backend.projects.models import ProjectCreate
+from backend.settings import load_settings
 from tests.api.conftest import TOKEN, Api, build_api
 
 EVENTS = AuditEventRow.__table__
@@ -447,3 +449,75 @@ async def test_the_retention_engine_runs_only_when_set(
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert calls[0]["settings"].audit_retention_days == 1
+
+
+def test_metadata_reads_back_as_it_was_hashed(database: Database, api: Api):
+    """JSONB gives 1e20 back as an integer and keys as strings: sealing stores the value a
+    read will see, so the hash holds on either database."""
+    metadata = {"big": 1e20, "one": 1.0, "half": 0.5, "list": [{"x": 2.0}, (1, 2)], 3: "k"}
+    with database.session() as db:
+        audit.record(
+            db, principal=ADMIN, action="x.numbers", resource_type="test", metadata=metadata
+        )
+        db.commit()
+    stored = _rows(database)[0].metadata
+    assert stored["big"] == 10**20 and stored["list"] == [{"x": 2}, [1, 2]] and stored["3"] == "k"
+    assert _verify(api.client)["verified"] is True
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
+    cluster = request.getfixturevalue("postgres")
+    name = f"chain_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return cluster.url(name)
+
+
+def test_the_migration_chains_existing_events(fresh_url: str, tmp_path: Any):
+    """Events written before 0011 are chained in (created_at, id) order, in batches."""
+    settings = load_settings(data_dir=tmp_path / "data", database_url=fresh_url)
+    database = Database(fresh_url)
+    with database.engine.connect() as conn:
+        command.upgrade(_alembic_config(conn), "0010")
+        conn.commit()
+    start = utcnow() - timedelta(days=1)
+    with database.engine.begin() as conn:
+        for i in range(2500):  # more than one backfill batch
+            conn.execute(
+                sa.insert(
+                    sa.table("audit_events", *[sa.column(c.name, c.type) for c in OLD])
+                ).values(**_old_event(i, start + timedelta(seconds=2500 - i)))
+            )
+    database.migrate()
+    rows = _rows(database)
+    assert [row.seq for row in rows] == list(range(1, 2501))
+    assert [row.metadata["i"] for row in rows] == list(range(2499, -1, -1))  # oldest first
+    with database.session() as db:
+        report = audit.verify_chain(db, principal=ADMIN, settings=settings)
+        assert report.verified and report.checked_events == 2500
+        audit.record(db, principal=ADMIN, action="x.after", resource_type="test")
+        db.commit()
+        assert audit.verify_chain(db, principal=ADMIN, settings=settings).last_seq == 2501
+    database.dispose()
+
+
+OLD = [c for c in EVENTS.c if c.name not in ("seq", "prev_hash", "hash", "sealed_project_id")]
+
+
+def _old_event(i: int, created_at: Any) -> dict[str, Any]:
+    labels = ("resource_name", "actor", "source", "principal", "request_id", "operation")
+    return {
+        **dict.fromkeys(labels, ""),
+        "id": uuid.uuid4(),
+        "project_id": None,
+        "resource_id": None,
+        "action": "project.created",
+        "resource_type": "project",
+        "metadata": {"i": i, "f": 1.5},
+        "created_at": created_at,
+    }
