@@ -118,6 +118,9 @@ def test_viewer_cannot_launch_and_the_api_refuses_anyway(
     page.goto(f"/sandboxes/{sandbox['id']}")
     expect(page.locator("#read-only")).to_be_visible()
     expect(page.get_by_role("button", name="Delete")).to_have_count(0)
+    page.get_by_role("tab", name="Tasks").click()
+    expect(page.get_by_text("Your role may look here but not run commands.")).to_be_visible()
+    expect(page.get_by_role("button", name="Run", exact=True)).to_have_count(0)
     screenshot(page, pytestconfig, "roles-viewer-sandbox.png")
 
     viewer_api = {"Authorization": f"Bearer {token}"}

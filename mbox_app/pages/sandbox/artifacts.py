@@ -35,28 +35,34 @@ def artifacts_toolbar() -> rx.Component:
             on_change=ArtifactsTab.set_task_filter,
             all_value=ALL_TASKS,
         ),
-        artifacts.upload_button(
-            upload_id=UPLOAD_ID,
-            on_drop=ArtifactsTab.upload_artifact(
-                rx.upload_files(
-                    upload_id=UPLOAD_ID, on_upload_progress=ArtifactsTab.upload_progressed
-                )
-            ),
-            on_refused=ArtifactsTab.upload_refused,
-            max_bytes=ArtifactsTab.limit,
-            busy=ArtifactsTab.upload_busy,
-            status=ArtifactsTab.upload_status,
-        ),
-        artifacts.capture_dialog(
-            kinds=CAPTURE_KINDS,
-            error=ArtifactsTab.capture_error,
-            busy=ArtifactsTab.busy,
-            on_submit=ArtifactsTab.capture_from_workspace,
-            is_open=ArtifactsTab.capture_open,
-            on_open_change=ArtifactsTab.set_capture_open,
-        ),
+        rx.cond(SandboxState.can_operate, upload_button()),
+        rx.cond(SandboxState.can_operate, capture_dialog()),
         usage=ArtifactsTab.usage,
         retention=ArtifactsTab.retention,
+    )
+
+
+def upload_button() -> rx.Component:
+    return artifacts.upload_button(
+        upload_id=UPLOAD_ID,
+        on_drop=ArtifactsTab.upload_artifact(
+            rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=ArtifactsTab.upload_progressed)
+        ),
+        on_refused=ArtifactsTab.upload_refused,
+        max_bytes=ArtifactsTab.limit,
+        busy=ArtifactsTab.upload_busy,
+        status=ArtifactsTab.upload_status,
+    )
+
+
+def capture_dialog() -> rx.Component:
+    return artifacts.capture_dialog(
+        kinds=CAPTURE_KINDS,
+        error=ArtifactsTab.capture_error,
+        busy=ArtifactsTab.busy,
+        on_submit=ArtifactsTab.capture_from_workspace,
+        is_open=ArtifactsTab.capture_open,
+        on_open_change=ArtifactsTab.set_capture_open,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components import files
+from state.sandbox import SandboxState
 from state.sandbox_files import FileItem, FilesTab
 
 LABEL = "Files"
@@ -14,7 +15,7 @@ LABEL = "Files"
 def tab() -> rx.Component:
     return files.files_layout(
         files.breadcrumbs(FilesTab.crumbs, FilesTab.open_folder, label="Folder"),
-        new_file_dialog(),
+        rx.cond(SandboxState.can_operate, new_file_dialog()),
         file_viewer(),
         file_listing(),
         on_refresh=FilesTab.refresh_files,

@@ -26,12 +26,15 @@ def tab() -> rx.Component:
         preview.embedded_preview(
             PreviewTab.embed_url, PreviewTab.embed_port, on_close=PreviewTab.close_embed
         ),
-        add_port=preview.add_port_dialog(
-            error=PreviewTab.port_error,
-            busy=PreviewTab.busy,
-            on_submit=PreviewTab.add_port,
-            is_open=PreviewTab.port_dialog_open,
-            on_open_change=PreviewTab.set_port_dialog_open,
+        add_port=rx.cond(
+            SandboxState.can_operate,
+            preview.add_port_dialog(
+                error=PreviewTab.port_error,
+                busy=PreviewTab.busy,
+                on_submit=PreviewTab.add_port,
+                is_open=PreviewTab.port_dialog_open,
+                on_open_change=PreviewTab.set_port_dialog_open,
+            ),
         ),
         expiry=preview.expiry_select(
             PreviewTab.share_expiry, on_change=PreviewTab.set_share_expiry, choices=EXPIRIES

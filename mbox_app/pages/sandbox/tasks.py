@@ -14,12 +14,17 @@ LABEL = "Tasks"
 
 def tab() -> rx.Component:
     return tasks.tasks_layout(
-        run_form(),
+        rx.cond(SandboxState.can_operate, run_form(), read_only("run commands")),
         tasks.task_history(TasksTab.tasks, task_row, on_refresh=SandboxState.refresh_tab),
         task_panel(),
         error=TasksTab.tasks_error,
         has_tasks=TasksTab.tasks.length() > 0,
     )
+
+
+def read_only(what: str) -> rx.Component:
+    """Where a form would be, for a role that may only look."""
+    return rx.text(f"Your role may look here but not {what}.", size="2", color="gray")
 
 
 def run_form() -> rx.Component:

@@ -63,8 +63,12 @@ def opening() -> rx.Var[str]:
     return rx.cond(
         SandboxState.can_operate,
         "Opening a terminal…",
-        "Your role may watch terminals but not start one: attach to a running terminal "
-        "from the Sessions tab.",
+        rx.cond(
+            SandboxState.can_read_content,
+            "Your role may watch terminals but not start one: attach to a running terminal "
+            "from the Sessions tab.",
+            "Your role cannot see terminals (that needs the read-content permission).",
+        ),
     )
 
 
