@@ -2,18 +2,19 @@
 
 `record()` adds an event to the session and notes it in `session.info`. At commit (the
 `before_commit` listener below) the session's unsealed events take the next seqs: the
-chain head row is locked (SELECT ... FOR UPDATE on Postgres; SQLite transactions are
-already serialised by BEGIN IMMEDIATE), each event gets seq, prev_hash and hash, and the
-head moves. The head lock is taken last, after every other row lock of the transaction
-(other changes are flushed first; the lock an event's foreign key check takes on its
-project is taken ahead), and held only until the commit: every transaction takes its
-locks in the same order, so sealing cannot deadlock, and seq order is commit order. An
-event not yet written is inserted sealed; one already flushed (an earlier event of the
-same transaction) is updated.
+chain head row is locked (an UPDATE from the head this process last left, else SELECT ...
+FOR UPDATE on Postgres; SQLite transactions are already serialised by BEGIN IMMEDIATE),
+each event gets seq, prev_hash and hash, and the head moves. The head lock is taken last,
+after every other row lock of the transaction (other changes are flushed first; the lock
+an event's foreign key check takes on its project is taken ahead), and held only until
+the commit: every transaction takes its locks in the same order, so sealing cannot
+deadlock, and seq order is commit order. An event not yet written is inserted sealed; one
+already flushed (an earlier event of the same transaction) is updated.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +25,10 @@ from backend.audit.chain import GENESIS, row_hash, stored_json
 from backend.audit.models import AuditChainHeadRow, AuditEventRow
 
 PENDING_KEY = "mbox.audit.pending"  # Session.info: events recorded, not yet sealed
+SEALED_KEY = "mbox.audit.sealed"  # Session.info: the head its commit will leave
+# Per engine, the head this process's last sealing commit left: a guess that saves reading
+# the head under its lock (a wrong guess moves nothing and the head is read).
+_LAST_HEADS: weakref.WeakKeyDictionary[sa.Engine, tuple[int, str]] = weakref.WeakKeyDictionary()
 HEAD_ID = 1
 _head = AuditChainHeadRow.__table__  # type: ignore[attr-defined]
 _events = AuditEventRow.__table__  # type: ignore[attr-defined]
@@ -49,12 +54,40 @@ def seal(session: orm.Session) -> None:
     with session.no_autoflush:
         connection = session.connection()
         _lock_projects(connection, events)
-        seq, last = lock_head(connection)
-        for event in events:
-            seq += 1
-            event.seq, event.prev_hash = seq, last
-            event.hash = last = row_hash(event, seq=seq, prev_hash=last)
-        connection.exec_driver_sql(_MOVE_HEAD[connection.dialect.name], (seq, last))
+        guess = _LAST_HEADS.get(connection.engine)
+        if guess is None or not _move_head(connection, events, guess, checked=False):
+            _move_head(connection, events, lock_head(connection), checked=True)
+        session.info[SEALED_KEY] = (connection.engine, events[-1].seq, events[-1].hash)
+
+
+def _move_head(
+    connection: sa.Connection, events: list[AuditEventRow], head: tuple[int, str], *, checked: bool
+) -> bool:
+    """Chain the events after `head` and move the head past them. Unless the head was read
+    under its lock (`checked`), the move applies only if the head is still `head`: one
+    statement instead of two when this process wrote the last event, as it mostly has."""
+    seq, last = head
+    for event in events:
+        seq += 1
+        event.seq, event.prev_hash = seq, last
+        event.hash = last = row_hash(event, seq=seq, prev_hash=last)
+    dialect = connection.dialect.name
+    if checked:
+        connection.exec_driver_sql(_MOVE_HEAD[dialect], (seq, last))
+        return True
+    moved = connection.exec_driver_sql(_MOVE_HEAD_FROM[dialect], (seq, last, *head))
+    return moved.rowcount == 1
+
+
+@sa.event.listens_for(orm.Session, "after_commit")
+def _remember(session: orm.Session) -> None:
+    if sealed := session.info.pop(SEALED_KEY, None):
+        _LAST_HEADS[sealed[0]] = sealed[1:]
+
+
+@sa.event.listens_for(orm.Session, "after_rollback")
+def _forget(session: orm.Session) -> None:
+    session.info.pop(SEALED_KEY, None)
 
 
 def _unsealed(session: orm.Session, event: AuditEventRow) -> bool:
@@ -93,6 +126,13 @@ _READ_HEAD = {
 _MOVE_HEAD = {
     "postgresql": "UPDATE audit_chain_head SET seq = %s, hash = %s WHERE id = 1",
     "sqlite": "UPDATE audit_chain_head SET seq = ?, hash = ? WHERE id = 1",
+}
+_MOVE_HEAD_FROM = {
+    dialect: f"{update} AND seq = {mark} AND hash = {mark}"
+    for dialect, update, mark in (
+        ("postgresql", _MOVE_HEAD["postgresql"], "%s"),
+        ("sqlite", _MOVE_HEAD["sqlite"], "?"),
+    )
 }
 
 
