@@ -320,3 +320,28 @@ def test_new_terminals_are_held_to_live_terminals(client, api, database):
         for session_id in (first, second):
             sessions.close_terminal_session(db, principal=ADMIN, session_id=session_id)
     open_terminal(database, sandbox)  # the closed one no longer counts
+
+
+def test_artifact_retention_denial_has_its_rule(client, api):
+    project, template = api.project(), api.template()
+    sandbox = api.sandbox(project, template)
+    limit(client, project, maxRetainedArtifactBytes=10)
+    payload = {"kind": "report", "name": "r.txt", "uri": "client://r.txt"}
+    artifact = api.create(f"/v1/sandboxes/{sandbox['id']}/artifacts", payload)
+    path = f"/v1/artifacts/{artifact['id']}/content"
+    headers = {"Content-Type": "application/octet-stream"}
+    refused = client.put(path, content=b"x" * 11, headers=headers)
+    rules = denied(refused, "artifact.content.upload")
+    assert rules == [
+        {
+            "rule": "maxRetainedArtifactBytes",
+            "value": 11,
+            "message": "retained artifact bytes quota exceeded: maxRetainedArtifactBytes=10 "
+            "retained=0 incoming=11",
+            "limit": 10,
+            "current": 0,
+            "requested": 11,
+        }
+    ]
+    last_denial(api, "artifact.content.upload")
+    assert client.put(path, content=b"x" * 10, headers=headers).status_code == 200
