@@ -106,6 +106,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/projects/{projectID}/artifact-usage"): op("read"),
     ("GET", "/v1/projects/{projectID}/policy"): op("read"),
     ("PUT", "/v1/projects/{projectID}/policy"): op("govern", json={"enforcement": "disabled"}),
+    # A dry run: what a policy would deny, read by whoever reads the project.
+    ("POST", "/v1/projects/{projectID}/policy/preview"): op(
+        "read", json={"enforcement": "enforced"}
+    ),
     ("GET", "/v1/projects/{projectID}/quota-policy"): op("read"),
     ("PUT", "/v1/projects/{projectID}/quota-policy"): op(
         "govern", json={"enforcement": "disabled"}
