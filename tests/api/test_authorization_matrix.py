@@ -94,6 +94,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/runtime/orphans"): op("runtime-read", "global"),
     ("POST", "/v1/runtime/orphans/cleanup"): op("runtime-cleanup", "global", json=CLEANUP),
     ("GET", "/v1/audit-events"): op("audit", "list"),
+    ("GET", "/v1/audit-events/export"): op("audit", "list"),
+    # The chain spans every project: only unscoped auditors can check it.
+    ("GET", "/v1/audit-events/verify"): op("audit", "global"),
     ("GET", "/v1/projects/{projectID}/audit-events"): op("audit"),
     ("GET", "/v1/projects"): op("read", "list"),
     ("POST", "/v1/projects"): op(
