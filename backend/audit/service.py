@@ -22,7 +22,7 @@ from backend.audit.signing import checkpoint_signature, signing_key
 from backend.auth import access
 from backend.auth.access import Permission
 from backend.auth.models import SYSTEM, Principal
-from backend.db import utcnow
+from backend.db import UTCDateTime, utcnow
 from backend.errors import InvalidInput
 from backend.settings import Settings
 from backend.validation import clean_label, clean_request_id, optional_uuid
@@ -123,10 +123,7 @@ def list_events(
         created_at, event_id = _decode_cursor(cursor)
         query = query.where(
             sa.tuple_(AuditEventRow.created_at, AuditEventRow.id)
-            < sa.tuple_(
-                sa.literal(created_at, AuditEventRow.__table__.c.created_at.type),  # type: ignore[attr-defined]
-                sa.literal(event_id, sa.Uuid()),
-            )
+            < sa.tuple_(sa.literal(created_at, UTCDateTime()), sa.literal(event_id, sa.Uuid()))
         )
     if limit is None:
         limit = event_limit(filters.get("limit"))
