@@ -30,6 +30,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.middleware import reject, same_origin
 from backend.api.openapi import websocket
+from backend.auth import access
 from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import Database
@@ -136,6 +137,8 @@ async def terminal_socket(
         if request.terminal_id is not None:
             await _check_reattach(services, request)
         if services.terminals.get(request.terminal_id) is None:  # it would start one more
+            # Starting a shell drives the sandbox, even for a client that only watches.
+            access.require(principal, Permission.OPERATE, sandbox.project_id)
             _check_capacity(services.terminals, request.sandbox_id)
             await services.database.call(
                 sessions.check_terminal_quota, principal=principal, sandbox_id=request.sandbox_id

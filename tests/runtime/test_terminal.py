@@ -14,8 +14,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from backend.api import terminal as terminal_route
 from backend.api.app import create_api
+from backend.auth.models import Principal
 from backend.auth.service import SIGN_IN_COOKIE, issue_sign_in
 from backend.db import utcnow
+from backend.principals import service as tokens
+from backend.principals.models import ApiTokenCreate
 from backend.sandboxes.models import SandboxRow
 from backend.services import build_services
 from backend.sessions.terminals import Scrollback
@@ -329,3 +332,34 @@ async def test_recordings_go_with_the_deleted_sandbox(world, served, sandbox, se
     assert response.status_code == 204
     await world.reconciler.reconcile_once()
     assert not recordings.exists()
+
+
+async def test_a_viewer_watches_terminals_but_cannot_start_one(
+    world, settings, database, runtime, sandbox
+):
+    """Attack: a viewer (read-only) asks to watch a terminal id that does not exist yet,
+    or none at all, and the server starts a shell for it. Stopped by: starting a shell
+    needs the operate permission whatever the mode; watching a live one only read-content."""
+    secured = settings.model_copy(update={"api_token": "terminal-token"})
+    app = create_api(services=build_services(secured, database, runtime))
+    admin = Principal(subject="test-admin", role="admin")
+    with database.session() as db:
+        data = ApiTokenCreate.model_validate({"name": "v", "principal": "vera", "role": "viewer"})
+        _, viewer = tokens.create_token(db, principal=admin, data=data)
+    async with serving(app) as base:
+        url = f"{base.replace('http', 'ws', 1)}/v1/sandboxes/{sandbox['id']}/terminal"
+        as_viewer = {"Authorization": f"Bearer {viewer}"}
+        for query in ("?mode=watch", f"?mode=watch&terminal={uuid.uuid4()}", ""):
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(url + query, additional_headers=as_viewer)
+            assert refused.value.response.status_code == 403, query
+        owner = await connect(
+            url + "?events=1", additional_headers={"Authorization": "Bearer terminal-token"}
+        )
+        terminal_id = json.loads(await owner.recv())["terminalId"]
+        watcher = await connect(
+            f"{url}?events=1&mode=watch&terminal={terminal_id}", additional_headers=as_viewer
+        )
+        assert json.loads(await watcher.recv())["type"] == "attached"
+        await watcher.close()
+        await owner.close()
