@@ -58,6 +58,19 @@ def launch_rules(
     return policy_rules(policy, project_id, template, service_account)
 
 
+def secret_name_rules(db: Session, *, project_id: uuid.UUID, names: list[str]) -> list[DeniedRule]:
+    """The secrets (by name) that the project's enforced launch policy does not allow:
+    credentials mounted into its sandboxes are held to the same list as templates'."""
+    policy = db.get(ProjectPolicyRow, project_id)
+    if policy is None or policy.enforcement != "enforced":
+        return []
+    return [
+        DeniedRule("allowedSecretRefs", f'credential secret "{name}" is not allowed', name)
+        for name in dict.fromkeys(names)
+        if name not in policy.allowed_secret_refs
+    ]
+
+
 def policy_rules(
     policy: ProjectPolicyRow | None, project_id: uuid.UUID, template: TemplateRow, account: str
 ) -> list[DeniedRule]:

@@ -20,6 +20,7 @@ from backend import audit, changes
 from backend.auth import access
 from backend.auth.access import Permission
 from backend.auth.models import SYSTEM, Principal
+from backend.credentials.service import sandbox_mounts
 from backend.db import commit, get_row, utcnow
 from backend.errors import Conflict, DeniedRule, InvalidInput, NotFound
 from backend.policy import service as policy
@@ -146,9 +147,13 @@ def launch_blockers(
     """Exactly the rules a launch (`new`) or a start would break: the launch policy's,
     else the quotas'. Launches, starts, validation runs and the console's preview share it;
     to hold, the caller has the project locked (policy.lock_project)."""
-    return policy.launch_rules(
+    mounted = [mount.secret for mount in sandbox_mounts(db, project_id)]
+    launch = policy.launch_rules(
         db, project_id=project_id, template=template, service_account=service_account
-    ) or policy.quota_rules(
+    )
+    # The project's credentials mounted into sandboxes are secrets the sandbox gets too.
+    launch += policy.secret_name_rules(db, project_id=project_id, names=mounted)
+    return launch or policy.quota_rules(
         db,
         project_id=project_id,
         usage=launch_usage(db, project_id),

@@ -263,3 +263,35 @@ def test_the_boundary_lists_credentials_and_where_sandboxes_find_them(client, ap
     assert check["status"] == "warn"
     assert check["evidence"] == ["clone", "deploy-key: /run/secrets/mbox/deploy-key"]
     assert "MBOX_SECRETS_DIR" in check["message"] and "1 are recorded" in check["message"]
+
+
+def test_a_launch_is_refused_while_a_mounted_credential_breaks_the_policy(client, api):
+    """Policy on every path: a credential created before the policy was enforced is mounted
+    into every sandbox of the project, so launching one is held to the same allowed list."""
+    project = api.project()
+    template = api.template(projectId=project["id"])
+    mounted = {"name": "prod-db"}
+    assert (
+        create(client, project, name="Db", secretRef=mounted, usage=["sandbox"]).status_code == 201
+    )
+    assert (
+        create(client, project, name="Ci", secretRef={"name": "ci"}, usage=["clone"]).status_code
+        == 201
+    )  # not mounted
+    policy = {"enforcement": "enforced", "allowedSecretRefs": ["deploy-keys"]}
+    assert client.put(f"/v1/projects/{project['id']}/policy", json=policy).status_code == 200
+    denied = client.post(
+        "/v1/sandboxes",
+        json={"projectId": project["id"], "templateId": template["id"], "name": "box"},
+    )
+    assert denied.status_code == 403, denied.text
+    assert denied.json()["error"] == 'policy denied: credential secret "prod-db" is not allowed'
+    [rule] = denied.json()["denial"]["rules"]
+    assert rule["rule"] == "allowedSecretRefs" and rule["value"] == "prod-db"
+    policy["allowedSecretRefs"].append("prod-db")
+    assert client.put(f"/v1/projects/{project['id']}/policy", json=policy).status_code == 200
+    allowed = client.post(
+        "/v1/sandboxes",
+        json={"projectId": project["id"], "templateId": template["id"], "name": "box"},
+    )
+    assert allowed.status_code == 201, allowed.text
