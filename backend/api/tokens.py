@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from backend.api.deps import Body, DbDep, PrincipalDep, SettingsDep, TokenId
 from backend.api.openapi import body, returns, returns_list
-from backend.api.responses import item, items
+from backend.api.responses import PageLimit, item, items
 from backend.auth import access
 from backend.principals import service as tokens
 from backend.principals.models import ApiToken, ApiTokenCreate, ApiTokenCreated, WhoAmI
@@ -31,8 +31,8 @@ def whoami(principal: PrincipalDep, settings: SettingsDep) -> JSONResponse:
 
 
 @router.get("/v1/tokens", responses=returns_list(ApiToken))
-def list_tokens(db: DbDep, principal: PrincipalDep) -> JSONResponse:
-    return items(ApiToken, tokens.list_tokens(db, principal=principal))
+def list_tokens(db: DbDep, principal: PrincipalDep, limit: PageLimit) -> JSONResponse:
+    return items(ApiToken, tokens.list_tokens(db, principal=principal, limit=limit + 1), limit)
 
 
 @router.post(

@@ -60,12 +60,14 @@ def create_token(
     return row, secret
 
 
-def list_tokens(db: Session, *, principal: Principal) -> list[ApiTokenRow]:
+def list_tokens(
+    db: Session, *, principal: Principal, limit: int | None = None
+) -> list[ApiTokenRow]:
     """The caller's own tokens (everyone's with manage-tokens), newest first."""
     query = select(ApiTokenRow).order_by(col(ApiTokenRow.created_at).desc())
     if not access.can(principal, Permission.MANAGE_TOKENS):
         query = query.where(ApiTokenRow.principal == principal.subject)
-    return list(db.exec(query))
+    return list(db.exec(query.limit(limit)))
 
 
 def get_token(db: Session, *, principal: Principal, token_id: uuid.UUID) -> ApiTokenRow:
