@@ -13,9 +13,13 @@ from backend.runtime.base import RuntimeStatus, SandboxSpec
 from tests.api.conftest import Api, build_api
 
 REF = {"adapter": "staged", "kind": "SandboxClaim", "namespace": "team", "name": "box"}
-# A cluster's whole-second times, after the launch (times before it read as the launch's).
-SCHEDULED = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
-READY = SCHEDULED + timedelta(seconds=4)
+
+
+def cluster_times() -> tuple[datetime, datetime]:
+    """A cluster's whole-second times, after the launch (times before it read as the
+    launch's): taken when the test runs, not when the module is imported."""
+    scheduled = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+    return scheduled, scheduled + timedelta(seconds=4)
 
 
 class StagedRuntime:
@@ -41,25 +45,26 @@ async def test_scheduled_at_is_recorded_while_starting_and_kept_once_running(set
     path = f"/v1/sandboxes/{sandbox['id']}"
     runtime = StagedRuntime()
     reconciler = Reconciler(database, runtime)
+    scheduled, ready = cluster_times()
 
     await reconciler.reconcile_once()
     claimed = api.client.get(path).json()
     assert claimed["status"] == "pending" and "scheduledAt" not in claimed
 
     runtime.now[sandbox_id] = RuntimeStatus(
-        "starting", REF, message="pulling", scheduled_at=SCHEDULED
+        "starting", REF, message="pulling", scheduled_at=scheduled
     )
     await reconciler.reconcile_once()
     placed = api.client.get(path).json()
     assert placed["status"] == "pending"
-    assert datetime.fromisoformat(placed["scheduledAt"]) == SCHEDULED
+    assert datetime.fromisoformat(placed["scheduledAt"]) == scheduled
 
-    runtime.now[sandbox_id] = RuntimeStatus("running", REF, scheduled_at=SCHEDULED, ready_at=READY)
+    runtime.now[sandbox_id] = RuntimeStatus("running", REF, scheduled_at=scheduled, ready_at=ready)
     await reconciler.reconcile_once()
     running = api.client.get(path).json()
     assert running["status"] == "running"
-    assert datetime.fromisoformat(running["scheduledAt"]) == SCHEDULED
-    assert datetime.fromisoformat(running["readyAt"]) == READY
+    assert datetime.fromisoformat(running["scheduledAt"]) == scheduled
+    assert datetime.fromisoformat(running["readyAt"]) == ready
 
 
 async def test_a_clusters_whole_second_times_never_precede_the_launch(settings, database):
