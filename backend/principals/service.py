@@ -20,7 +20,7 @@ from backend.db import commit, get_row, utcnow
 from backend.errors import Forbidden, InvalidInput, NotFound
 from backend.principals.models import ApiTokenCreate
 from backend.projects.models import ProjectRow
-from backend.validation import optional_uuid
+from backend.validation import parse_uuid
 
 MAX_EXPIRY_DAYS = 3650
 # A principal's name: what its actions are recorded under.
@@ -115,13 +115,11 @@ def _token_projects(
     caller's), else the caller's own scope."""
     if given is None:
         return principal.projects
-    ids = frozenset(optional_uuid(value, f"invalid project id {value!r}") for value in given)
+    ids = frozenset(parse_uuid(value, f"invalid project id {value!r}") for value in given)
     for project_id in ids:
-        if project_id is None or not access.sees(principal, project_id):
+        if not access.sees(principal, project_id) or db.get(ProjectRow, project_id) is None:
             raise InvalidInput(f"projectIds: no such project {project_id}")
-        if db.get(ProjectRow, project_id) is None:
-            raise InvalidInput(f"projectIds: no such project {project_id}")
-    return ids  # type: ignore[return-value]
+    return ids
 
 
 def _expiry(days: int | None) -> datetime | None:

@@ -15,7 +15,6 @@ for its content or the sandbox's state) counts as allowed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -413,6 +412,3 @@ def _error(response: Any) -> str:
         return response.json().get("error", "")
     except ValueError:
         return ""
-
-
-WorldFactory = Callable[[str, str], World]

@@ -193,3 +193,27 @@ def test_revoking_a_token_closes_its_open_websockets(settings, database) -> None
                 ws.receive_text()
                 time.sleep(0.01)
         assert closed.value.code == 4401
+
+
+def test_attack_another_site_cannot_mint_a_token_with_the_console_cookie(
+    secured_client: TestClient,
+) -> None:
+    """Attack: a page on evil.example makes a signed-in admin's browser POST /v1/tokens and
+    so mint itself a token (or read the token list). Stopped by: a foreign Origin is refused
+    for writes (403), the sign-in cookie never authorizes a write (401), and reads with it
+    count only from the console's own origin (401)."""
+    admin = mint(secured_client, ADMIN, name="web", principal="root-user", role="admin")
+    signed_in = secured_client.post(
+        "/login", data={"token": admin["token"]}, follow_redirects=False
+    )
+    assert signed_in.status_code == 303
+    body = {"name": "stolen", "role": "admin"}
+    evil = {"Origin": "http://evil.example"}
+    assert secured_client.post("/v1/tokens", json=body, headers=evil).status_code == 403
+    own = {"Origin": "http://testserver"}
+    assert secured_client.post("/v1/tokens", json=body, headers=own).status_code == 401
+    assert secured_client.get("/v1/tokens", headers=evil).status_code == 401
+    cross_site = {"Sec-Fetch-Site": "cross-site"}
+    assert secured_client.get("/v1/tokens", headers=cross_site).status_code == 401
+    listed = secured_client.get("/v1/tokens", headers=ADMIN).json()["items"]
+    assert [item["name"] for item in listed] == ["web"]

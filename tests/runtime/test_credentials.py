@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from backend.audit.signing import KEY_FILE, signing_key
 from backend.runtime.base import CredentialMount, RuntimeFailure
 from backend.runtime.local import LocalRuntime
+from backend.settings import Settings
 from tests.conftest import sandbox_dir
 from tests.runtime.conftest import LIMITS, run, spec
 
@@ -214,3 +216,16 @@ async def test_a_missing_secret_fails_the_sandbox_with_a_clear_reason(world, set
     assert failed["statusReason"] == "start-failed"
     assert f'secret "absent" not found in {settings.secrets_dir}' in failed["statusMessage"]
     assert os.path.isabs(str(settings.secrets_dir))
+
+
+async def test_attack_the_sandbox_cannot_read_the_audit_signing_key(local, box, tmp_path):
+    """Attack: code in a sandbox reads the key that signs audit checkpoints (in the data
+    dir, beside the sandboxes' own directories) and forges a checkpoint over a pruned,
+    doctored history. Stopped by: the key file is the server's alone (0600)."""
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/k.db")
+    key = signing_key(settings).hex()
+    path = tmp_path / KEY_FILE
+    assert path.read_text().strip() == key
+    code, out, err = await run(local, box.sandbox_id, f"cat {path}; ls -l {path}")
+    assert code != 0
+    assert key not in out + err
