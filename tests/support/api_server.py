@@ -1,7 +1,9 @@
 """The mbox API in a process of its own, so that its memory can be measured alone.
 
-`python -m tests.support.api_server` serves the API (no console, no engines) with settings
-from MBOX_* variables; `api_server(env)` starts it on a free port and stops it after.
+`python -m tests.support.api_server` serves the API (no console) with settings from MBOX_*
+variables; `api_server(env)` starts it on a free port and stops it after. With
+`engines=True` the reconciler and the task runner run too (sandboxes start, tasks run):
+a whole server as the SDK, the CLI and the MCP server meet it, without the console build.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import httpx
 from tests.support.builders import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+ENGINES = "MBOX_TEST_ENGINES"
 
 
 @dataclass
@@ -47,12 +50,14 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def api_server(env: dict[str, str], timeout: float = 30.0) -> Iterator[ServerProcess]:
+def api_server(
+    env: dict[str, str], timeout: float = 30.0, *, engines: bool = False
+) -> Iterator[ServerProcess]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.support.api_server"],
         cwd=ROOT,
-        env={**os.environ, **env, "MBOX_PORT": str(port)},
+        env={**os.environ, **env, "MBOX_PORT": str(port), ENGINES: "1" if engines else ""},
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -81,6 +86,7 @@ def _wait_ready(base_url: str, process: subprocess.Popen, timeout: float) -> Non
 def main() -> None:
     import uvicorn
 
+    from backend import engines
     from backend.api.app import create_api
     from backend.db import Database
     from backend.runtime import create_runtime
@@ -91,8 +97,26 @@ def main() -> None:
     database = Database(settings.database_url)
     database.migrate()
     runtime = create_runtime(settings)
-    app = create_api(services=build_services(settings, database, runtime))
-    uvicorn.run(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="off")
+    services = build_services(settings, database, runtime)
+    app = create_api(services=services)
+    lifespan = "off"
+    if os.environ.get(ENGINES) == "1":
+
+        @contextlib.asynccontextmanager
+        async def run_engines(_app: object):
+            async with services, engines.running(services):
+                yield
+
+        app.router.lifespan_context = run_engines
+        lifespan = "on"
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=settings.port,
+        log_level="warning",
+        lifespan=lifespan,
+        ws="websockets-sansio",
+    )
 
 
 if __name__ == "__main__":
