@@ -1,0 +1,393 @@
+"""`AsyncSandbox`: one sandbox as an object, with what can be done in it grouped by kind:
+`sb.tasks`, `sb.files`, `sb.terminal`, `sb.ports`, `sb.artifacts`, `sb.sessions`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mbox import _aio, models
+from mbox._async.terminal import AsyncTerminal
+from mbox.errors import ApiError, NotFoundError, SandboxFailedError, WaitTimeoutError
+
+if TYPE_CHECKING:
+    from mbox._async.client import AsyncMbox
+
+CHUNK = 1024 * 1024
+MAX_SERVER_WAIT = 30.0  # seconds one long-poll for a sandbox change may take
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a sandbox is on its way: status and the runtime's reason and message (the
+    phase: scheduling, pulling, starting...)."""
+
+    status: str
+    reason: str
+    message: str
+    sandbox: models.Sandbox
+
+    @classmethod
+    def of(cls, sandbox: models.Sandbox) -> Progress:
+        return cls(
+            sandbox.status, sandbox.status_reason or "", sandbox.status_message or "", sandbox
+        )
+
+    def __str__(self) -> str:
+        detail = ": ".join(part for part in (self.reason, self.message) if part)
+        return f"{self.status} ({detail})" if detail else self.status
+
+
+class AsyncSandbox:
+    def __init__(self, client: AsyncMbox, info: models.Sandbox, *, keep: bool = False) -> None:
+        self.client = client
+        self.info = info
+        self.keep = keep
+        self.tasks = SandboxTasks(self)
+        self.files = SandboxFiles(self)
+        self.terminal = SandboxTerminal(self)
+        self.ports = SandboxPorts(self)
+        self.artifacts = SandboxArtifacts(self)
+        self.sessions = SandboxSessions(self)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def status(self) -> str:
+        return self.info.status
+
+    def __repr__(self) -> str:
+        return f"<Sandbox {self.info.slug} {self.id} {self.status}>"
+
+    async def __aenter__(self) -> AsyncSandbox:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if not self.keep:
+            with contextlib.suppress(NotFoundError):
+                await self.delete()
+
+    async def refresh(self) -> models.Sandbox:
+        self.info = await self.client.sandboxes.info(self.id)
+        return self.info
+
+    async def wait_until(
+        self,
+        status: str = "running",
+        *,
+        timeout: float | None = None,
+        on_progress: Callable[[Progress], Any] | None = None,
+    ) -> models.Sandbox:
+        """Until the sandbox is `status`; each change is reported to `on_progress`. A
+        sandbox that fails (or stops, or goes away) first raises SandboxFailedError."""
+        limit = self.client.wait_timeout if timeout is None else timeout
+        deadline = _aio.monotonic() + limit
+        while self.info.status != status:
+            self._check_not_ended(status)
+            remaining = deadline - _aio.monotonic()
+            if remaining <= 0:
+                raise WaitTimeoutError(
+                    f"sandbox {self.id} is still {Progress.of(self.info)} after {limit:g} s"
+                )
+            before = self.info
+            started = _aio.monotonic()
+            self.info = await self.client.sandboxes.info(
+                self.id, wait=min(remaining, MAX_SERVER_WAIT), after=before.raw.get("updatedAt")
+            )
+            if self.info.raw != before.raw:
+                if on_progress is not None:
+                    on_progress(Progress.of(self.info))
+            elif _aio.monotonic() - started < 0.05:
+                await _aio.sleep(0.1)  # a server that does not hold the request: do not spin
+        return self.info
+
+    def _check_not_ended(self, wanted: str) -> None:
+        status = self.info.status
+        if status in ("failed", "deleted") or (status == "stopped" and wanted != "stopped"):
+            raise SandboxFailedError(
+                f"sandbox {self.id} is {Progress.of(self.info)}, not {wanted}", self.info
+            )
+
+    async def start(self, *, wait: bool = True, timeout: float | None = None) -> models.Sandbox:
+        self.info = await self.client.sandboxes.start(self.id)
+        if wait:
+            await self.wait_until("running", timeout=timeout)
+        return self.info
+
+    async def stop(self, *, wait: bool = False, timeout: float | None = None) -> models.Sandbox:
+        self.info = await self.client.sandboxes.stop(self.id)
+        if wait:
+            await self.wait_until("stopped", timeout=timeout)
+        return self.info
+
+    async def renew(self, *, ttl_seconds: int | None = None) -> models.Sandbox:
+        self.info = await self.client.sandboxes.renew(self.id, ttl_seconds=ttl_seconds)
+        return self.info
+
+    async def update(self, **changes: Any) -> models.Sandbox:
+        self.info = await self.client.sandboxes.update(self.id, **changes)
+        return self.info
+
+    async def delete(self) -> None:
+        await self.client.sandboxes.delete(self.id)
+
+    async def boundary(self) -> models.BoundarySummary:
+        return await self.client.sandboxes.boundary(self.id)
+
+    async def logs(self, *, tail_lines: int | None = None) -> models.LogResult:
+        return await self.client.sandboxes.logs(self.id, tail_lines=tail_lines)
+
+    async def events(self) -> list[models.RuntimeEvent]:
+        return await self.client.sandboxes.events(self.id)
+
+    async def run(self, command: Iterable[str] | str, **options: Any) -> models.ExecutionTask:
+        """Shorthand for `tasks.run`; a string is run by `sh -c`."""
+        return await self.tasks.run(command, **options)
+
+
+class _Part:
+    def __init__(self, sandbox: AsyncSandbox) -> None:
+        self._sandbox = sandbox
+        self._client = sandbox.client
+
+
+def _argv(command: Iterable[str] | str) -> list[str]:
+    return ["sh", "-c", command] if isinstance(command, str) else list(command)
+
+
+class SandboxTasks(_Part):
+    async def run(self, command: Iterable[str] | str, **options: Any) -> models.ExecutionTask:
+        """Run to the end and return the finished task; see `Tasks.run` for options
+        (timeout, env, cwd, check, on_stdout, on_stderr, artifact_paths, ...)."""
+        return await self._client.tasks.run(self._sandbox.id, _argv(command), **options)
+
+    async def start(self, command: Iterable[str] | str, **options: Any) -> models.ExecutionTask:
+        """Queue and return at once; follow with `events`, `wait` or `cancel`."""
+        return await self._client.tasks.create(self._sandbox.id, _argv(command), **options)
+
+    async def list(self, *, limit: int | None = None) -> list[models.ExecutionTask]:
+        return await self._client.tasks.list(self._sandbox.id, limit=limit)
+
+    async def get(self, task_id: str) -> models.ExecutionTask:
+        return await self._client.tasks.get(task_id)
+
+    async def wait(self, task_id: str, *, timeout: float | None = None) -> models.ExecutionTask:
+        return await self._client.tasks.wait(task_id, timeout=timeout)
+
+    def events(self, task_id: str, **offsets: int) -> AsyncIterator[models.ExecutionTaskEvent]:
+        return self._client.tasks.events(task_id, **offsets)
+
+    async def output(self, task_id: str, stream: str = "stdout", *, offset: int = 0) -> bytes:
+        return await self._client.tasks.output(task_id, stream, offset=offset)
+
+    async def cancel(self, task_id: str) -> models.ExecutionTask:
+        return await self._client.tasks.cancel(task_id)
+
+
+class SandboxFiles(_Part):
+    """Workspace files; paths are relative to the workspace (nothing outside it)."""
+
+    async def list(self, path: str = "") -> list[dict[str, Any]]:
+        return await self._client.files.list(self._sandbox.id, path)
+
+    async def read(self, path: str) -> bytes:
+        return await self._client.files.read(self._sandbox.id, path)
+
+    async def read_text(self, path: str, encoding: str = "utf-8") -> str:
+        return (await self.read(path)).decode(encoding)
+
+    async def write(self, path: str, data: bytes | str) -> None:
+        await self._client.files.write(self._sandbox.id, path, data)
+
+    async def delete(self, path: str) -> None:
+        await self._client.files.delete(self._sandbox.id, path)
+
+    async def exists(self, path: str) -> bool:
+        parent, _, name = path.rstrip("/").rpartition("/")
+        try:
+            return any(entry["name"] == name for entry in await self.list(parent))
+        except NotFoundError:
+            return False
+
+    async def upload(self, local: str | os.PathLike, remote: str) -> list[str]:
+        """Copy a local file or directory tree into the workspace, streamed; the remote
+        paths written."""
+        source = Path(local)
+        if not source.is_dir():
+            await self._client.files.write(self._sandbox.id, remote, _file_chunks(source))
+            return [remote]
+        written = []
+        for file in sorted(p for p in source.rglob("*") if p.is_file()):
+            target = posixpath.join(remote, file.relative_to(source).as_posix())
+            await self._client.files.write(self._sandbox.id, target, _file_chunks(file))
+            written.append(target)
+        return written
+
+    async def download(self, remote: str, local: str | os.PathLike) -> list[Path]:
+        """Copy a workspace file or directory tree to the local disk, streamed; the local
+        paths written."""
+        target = Path(local)
+        entries = await self._directory(remote)
+        if entries is None:
+            await self._download_file(remote, target)
+            return [target]
+        written: list[Path] = []
+        target.mkdir(parents=True, exist_ok=True)
+        for entry in entries:
+            child = posixpath.join(remote.rstrip("/"), entry["name"])
+            written += await self.download(child, target / entry["name"])
+        return written
+
+    async def _directory(self, remote: str) -> list[dict[str, Any]] | None:
+        """The entries of `remote` when it is a directory; None for a file."""
+        parent, _, name = remote.rstrip("/").rpartition("/")
+        if name:
+            siblings = await self.list(parent)
+            kinds = {entry["name"]: entry["type"] for entry in siblings}
+            if name not in kinds:
+                raise NotFoundError(404, f"no such file in the workspace: {remote}")
+            if kinds[name] != "directory":
+                return None
+        return await self.list(remote)
+
+    async def _download_file(self, remote: str, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        try:
+            async with self._client.transport.stream(
+                "GET",
+                f"/v1/sandboxes/{self._sandbox.id}/files/content",
+                params={"path": remote},
+            ) as response:
+                with open(partial, "wb") as out:
+                    async for chunk in response.aiter_bytes():
+                        out.write(chunk)
+            os.replace(partial, target)
+        finally:
+            if partial.exists():
+                partial.unlink()
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with open(path, "rb") as source:
+        while chunk := source.read(CHUNK):
+            yield chunk
+
+
+class SandboxTerminal(_Part):
+    async def attach(
+        self,
+        terminal_id: str | None = None,
+        *,
+        shell: str | None = None,
+        rows: int = 24,
+        cols: int = 80,
+        watch: bool = False,
+        cursor: int | None = None,
+        client: str = "mbox-sdk",
+    ) -> AsyncTerminal:
+        """A new shell, or the terminal `terminal_id` again (from `cursor`, or with its
+        whole scrollback)."""
+        return await AsyncTerminal.open(
+            self._sandbox,
+            terminal_id=terminal_id,
+            shell=shell,
+            rows=rows,
+            cols=cols,
+            watch=watch,
+            cursor=cursor,
+            client=client,
+        )
+
+
+class SandboxPorts(_Part):
+    async def list(self) -> list[models.PreviewPort]:
+        return list((await self._client.sandboxes.ports(self._sandbox.id)).ports or [])
+
+    async def url(self, port: int) -> str:
+        """The port's preview URL (for the signed-in console user or a bearer client)."""
+        for candidate in await self.list():
+            if candidate.port == port:
+                if not candidate.preview_url:
+                    raise ApiError(409, candidate.message or f"port {port} has no preview")
+                return candidate.preview_url
+        raise NotFoundError(404, f"sandbox {self._sandbox.id} declares no port {port}")
+
+    async def share(
+        self, port: int, *, expires_in_seconds: int | None = None, label: str | None = None
+    ) -> models.PreviewLink:
+        """A share link anyone with the URL may open until it expires (`.url`)."""
+        return await self._client.previews.create_link(
+            self._sandbox.id, port, label=label, expires_in_seconds=expires_in_seconds
+        )
+
+    async def links(self) -> list[models.PreviewLink]:
+        return await self._client.previews.links(self._sandbox.id)
+
+    async def revoke(self, link_id: str) -> models.PreviewLink:
+        return await self._client.previews.revoke_link(link_id)
+
+    async def fetch(self, port: int, path: str = "", **options: Any):
+        """An HTTP request to the port through the API's authenticated proxy."""
+        return await self._client.previews.fetch(self._sandbox.id, port, path, **options)
+
+
+class SandboxArtifacts(_Part):
+    async def list(self) -> list[models.Artifact]:
+        return await self._client.artifacts.list(self._sandbox.id)
+
+    async def capture(
+        self, path: str, *, name: str | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> models.Artifact:
+        """Register the workspace file (or directory, as tar.gz) at `path` and retain its
+        bytes now, so they outlive the sandbox."""
+        artifact = await self._client.artifacts.create(
+            self._sandbox.id,
+            name=name or posixpath.basename(path.rstrip("/")) or path,
+            uri=f"workspace://{path}",
+            metadata=dict(metadata) if metadata is not None else None,
+        )
+        return await self._client.artifacts.capture(artifact.id)
+
+    async def upload(
+        self,
+        name: str,
+        data: bytes | str | os.PathLike,
+        *,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> models.Artifact:
+        """Retain bytes from this machine (bytes, or a local file path, streamed)."""
+        artifact = await self._client.artifacts.create(
+            self._sandbox.id,
+            name=name,
+            uri=f"upload://{name}",
+            content_type=content_type,
+            metadata=dict(metadata) if metadata is not None else None,
+        )
+        content = data if isinstance(data, bytes) else _file_chunks(Path(data))
+        return await self._client.artifacts.upload(artifact.id, content, content_type=content_type)
+
+    async def download(
+        self, artifact_id: str, destination: str | os.PathLike | None = None, *, verify: bool = True
+    ) -> bytes | None:
+        return await self._client.artifacts.download(artifact_id, destination, verify=verify)
+
+
+class SandboxSessions(_Part):
+    async def list(self) -> list[models.RuntimeSession]:
+        return await self._client.sessions.list(self._sandbox.id)
+
+    async def create(self, **options: Any) -> models.RuntimeSession:
+        return await self._client.sessions.create(self._sandbox.id, **options)

@@ -1,0 +1,858 @@
+# Generated from mbox/_async by scripts/generate_sync_client.py: do not edit.
+"""`AsyncMbox`: every /v1 operation, grouped by what it acts on, with typed results.
+
+The blocking `Mbox` in `mbox/_sync/client.py` is generated from this file: same names,
+same arguments, same results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from mbox import models
+from mbox._sync.sandbox import Progress, Sandbox
+from mbox._sync.tasks import Tasks
+from mbox._sync.transport import Transport
+from mbox.compat import CLIENT_API_VERSION, Compatibility, check_compatibility
+from mbox.config import ClientConfig
+from mbox.errors import CompatibilityError, DigestMismatchError, MboxError, NotFoundError
+
+DEFAULT_REQUEST_TIMEOUT = 30.0  # seconds, one HTTP request
+DEFAULT_WAIT_TIMEOUT = 300.0  # seconds, waiting for a sandbox to reach a state
+
+
+def new_key() -> str:
+    """A fresh idempotency key: a retried create is recognised, not repeated."""
+    return uuid.uuid4().hex
+
+
+def _body(**fields: Any) -> dict[str, Any]:
+    """A JSON body of the fields given (None = not sent)."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _items(model: Any, body: Mapping[str, Any]) -> list[Any]:
+    return [model.from_json(item) for item in body.get("items", [])]
+
+
+class Namespace:
+    def __init__(self, client: Mbox) -> None:
+        self._client = client
+        self._http = client.transport
+
+    def _create_headers(self, idempotency_key: str | None) -> dict[str, str]:
+        return {"Idempotency-Key": idempotency_key or new_key()}
+
+
+class Projects(Namespace):
+    def list(self, *, limit: int | None = None) -> list[models.Project]:
+        body = self._http.json("GET", "/v1/projects", params={"limit": limit})
+        return _items(models.Project, body)
+
+    def get(self, project_id: str) -> models.Project:
+        return models.Project.from_json(self._http.json("GET", f"/v1/projects/{project_id}"))
+
+    def create(
+        self,
+        name: str,
+        *,
+        default_namespace: str | None = None,
+        slug: str | None = None,
+        repository_url: str | None = None,
+        artifact_retention_days: int | None = None,
+        metadata: Any = None,
+        idempotency_key: str | None = None,
+    ) -> models.Project:
+        payload = _body(
+            name=name,
+            defaultNamespace=default_namespace,
+            slug=slug,
+            repositoryUrl=repository_url,
+            artifactRetentionDays=artifact_retention_days,
+            metadata=metadata,
+        )
+        headers = self._create_headers(idempotency_key)
+        body = self._http.json("POST", "/v1/projects", json=payload, headers=headers)
+        return models.Project.from_json(body)
+
+    def update(self, project_id: str, **changes: Any) -> models.Project:
+        """Fields in the API's camelCase or snake_case: name, repository_url,
+        default_namespace, default_template_id (None clears it), artifact_retention_days,
+        metadata."""
+        body = self._http.json("PATCH", f"/v1/projects/{project_id}", json=camel_case(changes))
+        return models.Project.from_json(body)
+
+    def delete(self, project_id: str) -> None:
+        self._http.send("DELETE", f"/v1/projects/{project_id}")
+
+    def usage(self, project_id: str) -> models.ProjectUsage:
+        body = self._http.json("GET", f"/v1/projects/{project_id}/usage")
+        return models.ProjectUsage.from_json(body)
+
+    def artifact_usage(self, project_id: str) -> models.ArtifactUsage:
+        body = self._http.json("GET", f"/v1/projects/{project_id}/artifact-usage")
+        return models.ArtifactUsage.from_json(body)
+
+    def policy(self, project_id: str) -> models.ProjectPolicy:
+        body = self._http.json("GET", f"/v1/projects/{project_id}/policy")
+        return models.ProjectPolicy.from_json(body)
+
+    def set_policy(
+        self,
+        project_id: str,
+        *,
+        enforcement: str,
+        allowed_image_prefixes: Iterable[str] = (),
+        allowed_service_accounts: Iterable[str] = (),
+        allowed_secret_refs: Iterable[str] = (),
+    ) -> models.ProjectPolicy:
+        payload = {
+            "enforcement": enforcement,
+            "allowedImagePrefixes": list(allowed_image_prefixes),
+            "allowedServiceAccounts": list(allowed_service_accounts),
+            "allowedSecretRefs": list(allowed_secret_refs),
+        }
+        body = self._http.json("PUT", f"/v1/projects/{project_id}/policy", json=payload)
+        return models.ProjectPolicy.from_json(body)
+
+    def preview_policy(self, project_id: str, policy: Mapping[str, Any]) -> models.PolicyPreview:
+        """What a policy (camelCase fields, as for set_policy) would refuse, before saving."""
+        body = self._http.json(
+            "POST", f"/v1/projects/{project_id}/policy/preview", json=camel_case(policy)
+        )
+        return models.PolicyPreview.from_json(body)
+
+    def quota_policy(self, project_id: str) -> models.ProjectQuotaPolicy:
+        body = self._http.json("GET", f"/v1/projects/{project_id}/quota-policy")
+        return models.ProjectQuotaPolicy.from_json(body)
+
+    def set_quota_policy(
+        self, project_id: str, *, enforcement: str, **limits: Any
+    ) -> models.ProjectQuotaPolicy:
+        """`limits`: max_active_sandboxes, max_running_sandboxes, max_cpu, max_memory,
+        max_tasks_in_progress, max_live_terminals, max_retained_artifact_bytes."""
+        payload = {"enforcement": enforcement, **camel_case(limits)}
+        body = self._http.json("PUT", f"/v1/projects/{project_id}/quota-policy", json=payload)
+        return models.ProjectQuotaPolicy.from_json(body)
+
+    def audit_events(self, project_id: str, **filters: Any) -> list[models.AuditEvent]:
+        """One page of the project's audit feed; filters as `Audit.events`."""
+        return self._client.audit.events(project_id=project_id, **filters)
+
+
+class Credentials(Namespace):
+    def list(self, project_id: str, *, limit: int | None = None) -> list[models.ProjectCredential]:
+        body = self._http.json(
+            "GET", f"/v1/projects/{project_id}/credentials", params={"limit": limit}
+        )
+        return _items(models.ProjectCredential, body)
+
+    def create(
+        self,
+        project_id: str,
+        *,
+        name: str,
+        type: str,
+        secret_ref: Mapping[str, Any],
+        slug: str | None = None,
+        target: str | None = None,
+        usage: Iterable[str] | None = None,
+        metadata: Any = None,
+        idempotency_key: str | None = None,
+    ) -> models.ProjectCredential:
+        """`secret_ref`: {"name": secret name, "key": optional key} (a reference, never a value)."""
+        payload = _body(
+            name=name,
+            type=type,
+            secretRef=dict(secret_ref),
+            slug=slug,
+            target=target,
+            usage=list(usage) if usage is not None else None,
+            metadata=metadata,
+        )
+        body = self._http.json(
+            "POST",
+            f"/v1/projects/{project_id}/credentials",
+            json=payload,
+            headers=self._create_headers(idempotency_key),
+        )
+        return models.ProjectCredential.from_json(body)
+
+    def get(self, credential_id: str) -> models.ProjectCredential:
+        body = self._http.json("GET", f"/v1/credentials/{credential_id}")
+        return models.ProjectCredential.from_json(body)
+
+    def delete(self, credential_id: str) -> None:
+        self._http.send("DELETE", f"/v1/credentials/{credential_id}")
+
+
+class Templates(Namespace):
+    def list(
+        self, *, project_id: str | None = None, limit: int | None = None
+    ) -> list[models.EnvironmentTemplate]:
+        params = {"projectId": project_id, "limit": limit}
+        body = self._http.json("GET", "/v1/templates", params=params)
+        return _items(models.EnvironmentTemplate, body)
+
+    def get(self, template_id: str) -> models.EnvironmentTemplate:
+        body = self._http.json("GET", f"/v1/templates/{template_id}")
+        return models.EnvironmentTemplate.from_json(body)
+
+    def find(self, ref: str, *, project_id: str | None = None) -> models.EnvironmentTemplate:
+        """A template by id or slug (the project's own before shared ones)."""
+        if _is_uuid(ref):
+            return self.get(ref)
+        found = [t for t in self.list(project_id=project_id, limit=500) if t.slug == ref]
+        found.sort(key=lambda t: t.project_id is None)  # the project's own first
+        if not found:
+            raise NotFoundError(404, f"no template with id or slug {ref!r}")
+        return found[0]
+
+    def create(
+        self, name: str, *, image: str, idempotency_key: str | None = None, **fields: Any
+    ) -> models.EnvironmentTemplate:
+        """`fields`: any TemplateCreate field, snake_case or camelCase (project_id,
+        startup_command, working_dir, cpu_request, memory_request, exposed_ports, env, ...)."""
+        payload = {"name": name, "image": image, **camel_case(fields)}
+        body = self._http.json(
+            "POST", "/v1/templates", json=payload, headers=self._create_headers(idempotency_key)
+        )
+        return models.EnvironmentTemplate.from_json(body)
+
+    def update(self, template_id: str, **changes: Any) -> models.EnvironmentTemplate:
+        body = self._http.json("PATCH", f"/v1/templates/{template_id}", json=camel_case(changes))
+        return models.EnvironmentTemplate.from_json(body)
+
+    def delete(self, template_id: str) -> None:
+        self._http.send("DELETE", f"/v1/templates/{template_id}")
+
+    def boundary(
+        self, template_id: str, *, project_id: str | None = None
+    ) -> models.BoundarySummary:
+        body = self._http.json(
+            "GET", f"/v1/templates/{template_id}/boundary", params={"projectId": project_id}
+        )
+        return models.BoundarySummary.from_json(body)
+
+    def validate(
+        self,
+        template_id: str,
+        *,
+        project_id: str | None = None,
+        name: str | None = None,
+        metadata: Any = None,
+        idempotency_key: str | None = None,
+    ) -> models.TemplateValidationRun:
+        """Launch a validation sandbox from the template."""
+        body = self._http.json(
+            "POST",
+            f"/v1/templates/{template_id}/validation-runs",
+            json=_body(projectId=project_id, name=name, metadata=metadata),
+            headers=self._create_headers(idempotency_key),
+        )
+        return models.TemplateValidationRun.from_json(body)
+
+    def decide(
+        self, template_id: str, sandbox_id: str, status: str
+    ) -> models.TemplateValidationRun:
+        """Record a validation run as `passed` or `failed`."""
+        body = self._http.json(
+            "POST",
+            f"/v1/templates/{template_id}/validation-runs/{sandbox_id}/decision",
+            json={"status": status},
+        )
+        return models.TemplateValidationRun.from_json(body)
+
+
+class Sandboxes(Namespace):
+    def list(self, *, project_id: str | None = None, limit: int | None = None) -> list[Sandbox]:
+        params = {"projectId": project_id, "limit": limit}
+        body = self._http.json("GET", "/v1/sandboxes", params=params)
+        return [Sandbox(self._client, info) for info in _items(models.Sandbox, body)]
+
+    def get(self, sandbox_id: str) -> Sandbox:
+        return Sandbox(self._client, self.info(sandbox_id))
+
+    def info(
+        self, sandbox_id: str, *, wait: float | None = None, after: str | None = None
+    ) -> models.Sandbox:
+        """The sandbox record; with `wait` and `after` (an earlier `updated_at`), the server
+        answers as soon as it changes (or after `wait` seconds)."""
+        params = {"wait": wait, "after": after} if wait and after else None
+        timeout = self._http.request_timeout + (wait or 0)
+        body = self._http.json("GET", f"/v1/sandboxes/{sandbox_id}", params=params, timeout=timeout)
+        return models.Sandbox.from_json(body)
+
+    def create(
+        self,
+        template: str | None = None,
+        *,
+        project: str | None = None,
+        name: str | None = None,
+        slug: str | None = None,
+        namespace: str | None = None,
+        service_account: str | None = None,
+        metadata: Any = None,
+        wait: bool = True,
+        wait_timeout: float | None = None,
+        on_progress: Callable[[Progress], Any] | None = None,
+        keep: bool = False,
+        idempotency_key: str | None = None,
+    ) -> Sandbox:
+        """Launch a sandbox from `template` (id or slug) in `project` (id or slug; the only
+        project the token sees when omitted) and, with `wait`, return once it runs,
+        calling `on_progress` at every phase. Used as a context manager the sandbox is
+        deleted on exit unless `keep`."""
+        project_id = self._client.resolve_project(project)
+        template_id = None
+        if template:
+            template_id = (self._client.templates.find(template, project_id=project_id)).id
+        payload = _body(
+            projectId=project_id,
+            templateId=template_id,
+            name=name or f"sdk-{uuid.uuid4().hex[:8]}",
+            slug=slug,
+            namespace=namespace,
+            serviceAccountName=service_account,
+            metadata=metadata,
+        )
+        body = self._http.json(
+            "POST", "/v1/sandboxes", json=payload, headers=self._create_headers(idempotency_key)
+        )
+        sandbox = Sandbox(self._client, models.Sandbox.from_json(body), keep=keep)
+        if on_progress is not None:
+            on_progress(Progress.of(sandbox.info))
+        if wait:
+            sandbox.wait_until("running", timeout=wait_timeout, on_progress=on_progress)
+        return sandbox
+
+    def wait(
+        self,
+        sandbox_id: str,
+        status: str = "running",
+        *,
+        timeout: float | None = None,
+        on_progress: Callable[[Progress], Any] | None = None,
+    ) -> Sandbox:
+        sandbox = self.get(sandbox_id)
+        sandbox.wait_until(status, timeout=timeout, on_progress=on_progress)
+        return sandbox
+
+    def update(self, sandbox_id: str, **changes: Any) -> models.Sandbox:
+        body = self._http.json("PATCH", f"/v1/sandboxes/{sandbox_id}", json=camel_case(changes))
+        return models.Sandbox.from_json(body)
+
+    def delete(self, sandbox_id: str) -> None:
+        self._http.send("DELETE", f"/v1/sandboxes/{sandbox_id}")
+
+    def start(self, sandbox_id: str) -> models.Sandbox:
+        body = self._http.json("POST", f"/v1/sandboxes/{sandbox_id}/start")
+        return models.Sandbox.from_json(body)
+
+    def stop(self, sandbox_id: str) -> models.Sandbox:
+        body = self._http.json("POST", f"/v1/sandboxes/{sandbox_id}/stop")
+        return models.Sandbox.from_json(body)
+
+    def renew(self, sandbox_id: str, *, ttl_seconds: int | None = None) -> models.Sandbox:
+        body = self._http.json(
+            "POST", f"/v1/sandboxes/{sandbox_id}/renew", json=_body(ttlSeconds=ttl_seconds)
+        )
+        return models.Sandbox.from_json(body)
+
+    def boundary(self, sandbox_id: str) -> models.BoundarySummary:
+        body = self._http.json("GET", f"/v1/sandboxes/{sandbox_id}/boundary")
+        return models.BoundarySummary.from_json(body)
+
+    def runtime(self, sandbox_id: str) -> models.RuntimeTarget:
+        body = self._http.json("GET", f"/v1/sandboxes/{sandbox_id}/runtime")
+        return models.RuntimeTarget.from_json(body)
+
+    def logs(self, sandbox_id: str, *, tail_lines: int | None = None) -> models.LogResult:
+        body = self._http.json(
+            "GET", f"/v1/sandboxes/{sandbox_id}/logs", params={"tailLines": tail_lines}
+        )
+        return models.LogResult.from_json(body)
+
+    def events(self, sandbox_id: str, *, limit: int | None = None) -> list[models.RuntimeEvent]:
+        body = self._http.json("GET", f"/v1/sandboxes/{sandbox_id}/events", params={"limit": limit})
+        return _items(models.RuntimeEvent, body)
+
+    def ports(self, sandbox_id: str) -> models.PreviewPortsResult:
+        body = self._http.json("GET", f"/v1/sandboxes/{sandbox_id}/ports")
+        return models.PreviewPortsResult.from_json(body)
+
+
+class Files(Namespace):
+    """A sandbox's workspace files (paths relative to the workspace; nothing outside it)."""
+
+    def list(
+        self, sandbox_id: str, path: str = "", *, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        body = self._http.json(
+            "GET", f"/v1/sandboxes/{sandbox_id}/files", params={"path": path, "limit": limit}
+        )
+        return list(body.get("items", []))
+
+    def read(self, sandbox_id: str, path: str) -> bytes:
+        response = self._http.send(
+            "GET", f"/v1/sandboxes/{sandbox_id}/files/content", params={"path": path}
+        )
+        return response.content
+
+    def write(self, sandbox_id: str, path: str, data: bytes | str | Any) -> None:
+        """`data`: bytes, text (UTF-8), or an iterable/async iterable of bytes (streamed)."""
+        content = data.encode() if isinstance(data, str) else data
+        self._http.send(
+            "PUT",
+            f"/v1/sandboxes/{sandbox_id}/files/content",
+            params={"path": path},
+            content=content,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+
+    def delete(self, sandbox_id: str, path: str) -> None:
+        self._http.send("DELETE", f"/v1/sandboxes/{sandbox_id}/files", params={"path": path})
+
+
+class Artifacts(Namespace):
+    def list(self, sandbox_id: str, *, limit: int | None = None) -> list[models.Artifact]:
+        body = self._http.json(
+            "GET", f"/v1/sandboxes/{sandbox_id}/artifacts", params={"limit": limit}
+        )
+        return _items(models.Artifact, body)
+
+    def list_for_task(self, task_id: str, *, limit: int | None = None) -> list[models.Artifact]:
+        body = self._http.json("GET", f"/v1/tasks/{task_id}/artifacts", params={"limit": limit})
+        return _items(models.Artifact, body)
+
+    def get(self, artifact_id: str) -> models.Artifact:
+        return models.Artifact.from_json(self._http.json("GET", f"/v1/artifacts/{artifact_id}"))
+
+    def create(
+        self,
+        sandbox_id: str,
+        *,
+        name: str,
+        uri: str,
+        kind: str = "file",
+        task_id: str | None = None,
+        content_type: str | None = None,
+        size_bytes: int | None = None,
+        metadata: Any = None,
+        idempotency_key: str | None = None,
+    ) -> models.Artifact:
+        """Register an artifact: `uri` is `workspace://<path>` for a workspace file, or
+        any URI for an external object."""
+        payload = _body(
+            kind=kind,
+            name=name,
+            uri=uri,
+            taskId=task_id,
+            contentType=content_type,
+            sizeBytes=size_bytes,
+            metadata=metadata,
+        )
+        body = self._http.json(
+            "POST",
+            f"/v1/sandboxes/{sandbox_id}/artifacts",
+            json=payload,
+            headers=self._create_headers(idempotency_key),
+        )
+        return models.Artifact.from_json(body)
+
+    def capture(self, artifact_id: str) -> models.Artifact:
+        """Retain the workspace file's bytes now (they outlive the sandbox)."""
+        body = self._http.json("POST", f"/v1/artifacts/{artifact_id}/capture")
+        return models.Artifact.from_json(body)
+
+    def upload(
+        self, artifact_id: str, data: bytes | Any, *, content_type: str = "application/octet-stream"
+    ) -> models.Artifact:
+        """Retain `data` (bytes, or an iterable of bytes, streamed) as the artifact's content."""
+        body = self._http.json(
+            "PUT",
+            f"/v1/artifacts/{artifact_id}/content",
+            content=data,
+            headers={"Content-Type": content_type},
+        )
+        return models.Artifact.from_json(body)
+
+    def iter_content(self, artifact_id: str, *, verify: bool = True) -> Iterator[bytes]:
+        """The artifact's bytes as they arrive; with `verify`, a DigestMismatchError at the
+        end when they do not hash to the sha256 the server recorded."""
+        with self._http.stream("GET", f"/v1/artifacts/{artifact_id}/content") as response:
+            expected = response.headers.get("X-Mbox-Artifact-SHA256")
+            digest = hashlib.sha256()
+            for chunk in response.iter_bytes():
+                digest.update(chunk)
+                yield chunk
+            if verify and expected and digest.hexdigest() != expected:
+                raise DigestMismatchError(
+                    f"artifact {artifact_id}: got sha256 {digest.hexdigest()}, "
+                    f"the server recorded {expected}"
+                )
+
+    def download(
+        self, artifact_id: str, destination: str | os.PathLike | None = None, *, verify: bool = True
+    ) -> bytes | None:
+        """The bytes (no destination) or write them to `destination`, checked against the
+        recorded digest; a file that fails the check is removed."""
+        if destination is None:
+            return b"".join([chunk for chunk in self.iter_content(artifact_id, verify=verify)])
+        partial = f"{os.fspath(destination)}.part"
+        try:
+            with open(partial, "wb") as out:
+                for chunk in self.iter_content(artifact_id, verify=verify):
+                    out.write(chunk)
+            os.replace(partial, destination)
+        finally:
+            if os.path.exists(partial):
+                os.unlink(partial)
+        return None
+
+    def delete(self, artifact_id: str) -> None:
+        self._http.send("DELETE", f"/v1/artifacts/{artifact_id}")
+
+
+class Sessions(Namespace):
+    def list(self, sandbox_id: str, *, limit: int | None = None) -> list[models.RuntimeSession]:
+        body = self._http.json(
+            "GET", f"/v1/sandboxes/{sandbox_id}/sessions", params={"limit": limit}
+        )
+        return _items(models.RuntimeSession, body)
+
+    def create(
+        self,
+        sandbox_id: str,
+        *,
+        type: str = "api",
+        client: str = "mbox-sdk",
+        metadata: Any = None,
+        idempotency_key: str | None = None,
+    ) -> models.RuntimeSession:
+        body = self._http.json(
+            "POST",
+            f"/v1/sandboxes/{sandbox_id}/sessions",
+            json=_body(type=type, client=client, metadata=metadata),
+            headers=self._create_headers(idempotency_key),
+        )
+        return models.RuntimeSession.from_json(body)
+
+    def get(self, session_id: str) -> models.RuntimeSession:
+        return models.RuntimeSession.from_json(self._http.json("GET", f"/v1/sessions/{session_id}"))
+
+    def end(self, session_id: str) -> models.RuntimeSession:
+        body = self._http.json("POST", f"/v1/sessions/{session_id}/end")
+        return models.RuntimeSession.from_json(body)
+
+    def recording(self, session_id: str) -> bytes:
+        """A terminal session's recording (asciicast v2)."""
+        response = self._http.send("GET", f"/v1/sessions/{session_id}/recording")
+        return response.content
+
+
+class Previews(Namespace):
+    def ports(self, sandbox_id: str) -> models.PreviewPortsResult:
+        return self._client.sandboxes.ports(sandbox_id)
+
+    def create_link(
+        self,
+        sandbox_id: str,
+        port: int,
+        *,
+        label: str | None = None,
+        expires_in_seconds: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> models.PreviewLink:
+        """A share link: anyone holding its URL may open the port's preview until it expires."""
+        body = self._http.json(
+            "POST",
+            f"/v1/sandboxes/{sandbox_id}/preview-links",
+            json=_body(port=port, label=label, expiresInSeconds=expires_in_seconds),
+            headers=self._create_headers(idempotency_key),
+        )
+        return models.PreviewLink.from_json(body)
+
+    def links(self, sandbox_id: str, *, limit: int | None = None) -> list[models.PreviewLink]:
+        body = self._http.json(
+            "GET", f"/v1/sandboxes/{sandbox_id}/preview-links", params={"limit": limit}
+        )
+        return _items(models.PreviewLink, body)
+
+    def revoke_link(self, link_id: str) -> models.PreviewLink:
+        body = self._http.json("POST", f"/v1/preview-links/{link_id}/revoke")
+        return models.PreviewLink.from_json(body)
+
+    def fetch(
+        self, sandbox_id: str, port: int, path: str = "", *, method: str = "GET", **options: Any
+    ) -> httpx.Response:
+        """A request to the sandbox's port through the API's authenticated proxy."""
+        return self._http.send(
+            method, f"/v1/sandboxes/{sandbox_id}/ports/{port}/proxy/{path.lstrip('/')}", **options
+        )
+
+
+class Runtime(Namespace):
+    def resources(
+        self, *, namespace: str | None = None, kind: str | None = None
+    ) -> models.RuntimeResourceList:
+        body = self._http.json(
+            "GET", "/v1/runtime/resources", params={"namespace": namespace, "kind": kind}
+        )
+        return models.RuntimeResourceList.from_json(body)
+
+    def orphans(
+        self, *, namespace: str | None = None, kind: str | None = None
+    ) -> models.RuntimeOrphanAudit:
+        body = self._http.json(
+            "GET", "/v1/runtime/orphans", params={"namespace": namespace, "kind": kind}
+        )
+        return models.RuntimeOrphanAudit.from_json(body)
+
+    def cleanup_orphan(
+        self,
+        *,
+        kind: str,
+        namespace: str,
+        name: str,
+        reason: str,
+        adapter: str = "agent-sandbox",
+        api_version: str | None = None,
+    ) -> models.RuntimeOrphanCleanupResult:
+        payload = {
+            "resource": _body(
+                adapter=adapter, kind=kind, namespace=namespace, name=name, apiVersion=api_version
+            ),
+            "reason": reason,
+            "deleteOrphan": True,
+            "confirm": "delete-orphan-runtime-resource",
+        }
+        body = self._http.json("POST", "/v1/runtime/orphans/cleanup", json=payload)
+        return models.RuntimeOrphanCleanupResult.from_json(body)
+
+
+AUDIT_FILTERS = (
+    "project_id",
+    "action",
+    "resource_type",
+    "resource_id",
+    "actor",
+    "source",
+    "request_id",
+    "operation",
+    "since",
+    "until",
+    "limit",
+)
+
+
+class Audit(Namespace):
+    def _params(self, filters: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = set(filters) - set(AUDIT_FILTERS) - {"cursor"}
+        if unknown:
+            raise TypeError(f"unknown audit filters: {', '.join(sorted(unknown))}")
+        return camel_case(filters)
+
+    def _path(self, filters: dict[str, Any]) -> str:
+        project_id = filters.pop("projectId", None)
+        return f"/v1/projects/{project_id}/audit-events" if project_id else "/v1/audit-events"
+
+    def page(self, **filters: Any) -> tuple[list[models.AuditEvent], str | None]:
+        """One page and the cursor of the next (None at the end). Filters: project_id,
+        action, resource_type, resource_id, actor, source, request_id, operation, since,
+        until (RFC 3339), limit, cursor."""
+        params = self._params(filters)
+        body = self._http.json("GET", self._path(params), params=params)
+        return _items(models.AuditEvent, body), body.get("nextCursor")
+
+    def events(self, **filters: Any) -> list[models.AuditEvent]:
+        events, _ = self.page(**filters)
+        return events
+
+    def iter_events(self, **filters: Any) -> Iterator[models.AuditEvent]:
+        """Every matching event, newest first, page after page."""
+        cursor = filters.pop("cursor", None)
+        while True:
+            events, cursor = self.page(cursor=cursor, **filters)
+            for event in events:
+                yield event
+            if not cursor or not events:
+                return
+
+    def verify(self) -> models.AuditChainReport:
+        return models.AuditChainReport.from_json(self._http.json("GET", "/v1/audit-events/verify"))
+
+    def export(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """The matching events as the export's NDJSON records, streamed."""
+        params = self._params(filters)
+        with self._http.stream("GET", "/v1/audit-events/export", params=params) as response:
+            for line in response.iter_lines():
+                if line.strip():
+                    yield json.loads(line)
+
+
+class Tokens(Namespace):
+    def list(self, *, limit: int | None = None) -> list[models.ApiToken]:
+        return _items(
+            models.ApiToken, self._http.json("GET", "/v1/tokens", params={"limit": limit})
+        )
+
+    def create(
+        self,
+        name: str,
+        *,
+        role: str,
+        principal: str | None = None,
+        project_ids: Iterable[str] | None = None,
+        expires_in_days: int | None = None,
+    ) -> models.ApiTokenCreated:
+        """A named token; its secret is in the result once and never again."""
+        payload = _body(
+            name=name,
+            role=role,
+            principal=principal,
+            projectIds=list(project_ids) if project_ids is not None else None,
+            expiresInDays=expires_in_days,
+        )
+        return models.ApiTokenCreated.from_json(self._http.json("POST", "/v1/tokens", json=payload))
+
+    def get(self, token_id: str) -> models.ApiToken:
+        return models.ApiToken.from_json(self._http.json("GET", f"/v1/tokens/{token_id}"))
+
+    def revoke(self, token_id: str) -> models.ApiToken:
+        return models.ApiToken.from_json(self._http.json("DELETE", f"/v1/tokens/{token_id}"))
+
+
+def camel_case(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """snake_case keyword arguments as the API's camelCase JSON fields (camelCase kept)."""
+    out = {}
+    for name, value in fields.items():
+        head, *rest = name.split("_")
+        out[head + "".join(part[:1].upper() + part[1:] for part in rest)] = value
+    return out
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+class Mbox:
+    """A client of one mbox server.
+
+    Configuration: explicit arguments, then MBOX_API_URL, MBOX_TOKEN / MBOX_API_TOKEN,
+    MBOX_REQUEST_ID, MBOX_AUDIT_ACTOR, MBOX_AUDIT_SOURCE, then the context (`context`,
+    MBOX_CONTEXT, or the current one in MBOX_CONFIG / ~/.mbox/config.json).
+
+    Timeouts, one per kind of call: `request_timeout` for each HTTP request,
+    `wait_timeout` for waiting on a sandbox's state; a task's own limit is the
+    `timeout` of `tasks.run`.
+    """
+
+    def __init__(
+        self,
+        api_url: str | None = None,
+        token: str | None = None,
+        *,
+        context: str | None = None,
+        config_file: str | os.PathLike | None = None,
+        request_id: str | None = None,
+        audit_actor: str | None = None,
+        audit_source: str | None = None,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+        max_retries: int = 2,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        self.config = ClientConfig.resolve(
+            api_url=api_url,
+            token=token,
+            context=context,
+            config_file=config_file,
+            request_id=request_id,
+            audit_actor=audit_actor,
+            audit_source=audit_source,
+        )
+        self.wait_timeout = wait_timeout
+        self.transport = Transport(
+            self.config,
+            request_timeout=request_timeout,
+            max_retries=max_retries,
+            http_client=http_client,
+        )
+        self.projects = Projects(self)
+        self.credentials = Credentials(self)
+        self.templates = Templates(self)
+        self.sandboxes = Sandboxes(self)
+        self.tasks = Tasks(self)
+        self.files = Files(self)
+        self.artifacts = Artifacts(self)
+        self.sessions = Sessions(self)
+        self.previews = Previews(self)
+        self.runtime = Runtime(self)
+        self.audit = Audit(self)
+        self.tokens = Tokens(self)
+
+    def __enter__(self) -> Mbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def health(self) -> dict[str, Any]:
+        return self.transport.json("GET", "/healthz")
+
+    def info(self) -> models.APIInfo:
+        return models.APIInfo.from_json(self.transport.json("GET", "/v1/info"))
+
+    def openapi(self) -> dict[str, Any]:
+        return self.transport.json("GET", "/v1/openapi.json")
+
+    def whoami(self) -> models.WhoAmI:
+        return models.WhoAmI.from_json(self.transport.json("GET", "/v1/whoami"))
+
+    def check_compatibility(
+        self,
+        *,
+        required_capabilities: Iterable[str] = (),
+        client_api_version: str = CLIENT_API_VERSION,
+        client: str = "sdk",
+    ) -> Compatibility:
+        info = self.transport.json("GET", "/v1/info")
+        return check_compatibility(info, client, client_api_version, required_capabilities)  # type: ignore[arg-type]
+
+    def assert_compatible(self, **options: Any) -> Compatibility:
+        result = self.check_compatibility(**options)
+        if not result.ok:
+            raise CompatibilityError(result)
+        return result
+
+    def resolve_project(self, project: str | None) -> str:
+        """A project id from an id, a slug, or nothing (the one project the token sees)."""
+        if project and _is_uuid(project):
+            return project
+        projects = self.projects.list(limit=500)
+        if project:
+            for candidate in projects:
+                if project in (candidate.slug, candidate.name):
+                    return candidate.id
+            raise NotFoundError(404, f"no project with id, slug or name {project!r}")
+        if len(projects) == 1:
+            return projects[0].id
+        raise MboxError(
+            f"say which project: the token sees {len(projects)} "
+            f"({', '.join(p.slug for p in projects[:5])}{'...' if len(projects) > 5 else ''})"
+        )
