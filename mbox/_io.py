@@ -12,8 +12,10 @@ sleep = time.sleep
 monotonic = time.monotonic
 
 
-def connect_websocket(url: str, headers: dict[str, str], timeout: float):
-    return connect(url, additional_headers=headers, open_timeout=timeout, max_size=None)
+def connect_websocket(url: str, headers: dict[str, str], timeout: float) -> ClientConnection:
+    # Entered like a context manager: websockets 17.1+ warns about a bare connect().
+    opening = connect(url, additional_headers=headers, open_timeout=timeout, max_size=None)
+    return opening.__enter__()
 
 
 def receive(websocket: ClientConnection, timeout: float | None) -> str | bytes:

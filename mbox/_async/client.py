@@ -325,17 +325,18 @@ class Sandboxes(Namespace):
         template_id = None
         if template:
             template_id = (await self._client.templates.find(template, project_id=project_id)).id
+        key = idempotency_key or new_key()
         payload = _body(
             projectId=project_id,
             templateId=template_id,
-            name=name or f"sdk-{uuid.uuid4().hex[:8]}",
+            name=name or f"sdk-{hashlib.sha256(key.encode()).hexdigest()[:8]}",
             slug=slug,
             namespace=namespace,
             serviceAccountName=service_account,
             metadata=metadata,
         )
         body = await self._http.json(
-            "POST", "/v1/sandboxes", json=payload, headers=self._create_headers(idempotency_key)
+            "POST", "/v1/sandboxes", json=payload, headers=self._create_headers(key)
         )
         sandbox = AsyncSandbox(self._client, models.Sandbox.from_json(body), keep=keep)
         if on_progress is not None:

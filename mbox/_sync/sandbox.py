@@ -316,15 +316,28 @@ class SandboxTerminal(_Part):
 
 class SandboxPorts(_Part):
     def list(self) -> list[models.PreviewPort]:
-        return list((self._client.sandboxes.ports(self._sandbox.id)).ports or [])
+        return list((self._client.sandboxes.ports(self._sandbox.id)).items)
 
     def url(self, port: int) -> str:
-        """The port's preview URL (for the signed-in console user or a bearer client)."""
+        """The port through the API's proxy: an absolute URL a program opens with its
+        token (e.g. `mbox.previews.fetch`, or any HTTP client sending the bearer header)."""
+        found = self._port(port)
+        return self._client.config.api_url + found.preview_url
+
+    def origin(self, port: int) -> str:
+        """The port's own preview origin, for a browser signed in to the console (give
+        others a `share` link instead)."""
+        found = self._port(port)
+        if not found.preview_origin:
+            raise ApiError(409, found.message or f"port {port} has no preview origin")
+        return found.preview_origin
+
+    def _port(self, port: int) -> models.PreviewPort:
         for candidate in self.list():
             if candidate.port == port:
                 if not candidate.preview_url:
                     raise ApiError(409, candidate.message or f"port {port} has no preview")
-                return candidate.preview_url
+                return candidate
         raise NotFoundError(404, f"sandbox {self._sandbox.id} declares no port {port}")
 
     def share(
