@@ -71,6 +71,15 @@ SMOKE_RUNS = {
         ],
         120,
     ),
+    "sdk": (
+        [],
+        [
+            rf"sb\.tasks\.run\(\['true'\]\)\s+p50\s+{NUMBER} ms",
+            rf"SDK / direct: {NUMBER}x",
+            rf"mbox --help\s+p50\s+{NUMBER} ms",
+        ],
+        90,
+    ),
     # The production console (scripts/run reuses its build) in Chromium.
     "console": (
         ["--output", "{tmp_path}"],
