@@ -7,9 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
-from backend.api.deps import Body, DbDep, PrincipalDep, RuntimeAccessDep, SandboxId
+from backend.api import waits
+from backend.api.deps import Body, DatabaseDep, DbDep, PrincipalDep, RuntimeAccessDep, SandboxId
 from backend.api.openapi import body, deleted, returns, returns_list
 from backend.api.responses import PageLimit, iso_time, item, items, page
+from backend.api.waits import AfterTime, WaitSeconds
+from backend.auth.access import Permission
 from backend.errors import InvalidInput
 from backend.runtime import base as runtime_base
 from backend.sandboxes import lifetime
@@ -22,6 +25,7 @@ from backend.sandboxes.models import (
     RuntimeTarget,
     Sandbox,
     SandboxCreate,
+    SandboxRow,
     SandboxUpdate,
 )
 from backend.sandboxes.runtime_access import PortView
@@ -54,8 +58,32 @@ def create_sandbox(
 
 
 @router.get("/v1/sandboxes/{sandboxID}", responses=returns(Sandbox))
-def get_sandbox(db: DbDep, sandbox_id: SandboxId) -> JSONResponse:
-    return item(Sandbox, sandboxes.get_sandbox(db, sandbox_id))
+async def get_sandbox(
+    database: DatabaseDep,
+    principal: PrincipalDep,
+    sandbox_id: SandboxId,
+    wait: WaitSeconds,
+    after: AfterTime,
+) -> JSONResponse:
+    """The sandbox; with `after` (an earlier `updatedAt`) and `wait`, once its `updatedAt`
+    is later than `after` (any change: status, phase, fields), or when the seconds pass."""
+
+    async def load() -> SandboxRow:
+        # As a scoped session would: another project's sandbox is a 404 (every role reads).
+        return await database.call(sandboxes.operable, principal, sandbox_id, Permission.READ)
+
+    with waits.watching("sandboxes", "sandbox-status") as wakeup:  # before the read
+        row = await load()
+        if after is not None:
+            row = await waits.until(
+                wakeup,
+                row,
+                seconds=wait or 0,
+                key=str(sandbox_id),
+                done=lambda found: found.updated_at > after,
+                load=load,
+            )
+    return item(Sandbox, row)
 
 
 @router.patch(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from backend import changes
+from backend.api import waits
 from backend.api.deps import (
     Body,
     DatabaseDep,
@@ -18,11 +21,20 @@ from backend.api.deps import (
 )
 from backend.api.openapi import body, returns, returns_list, schema_only
 from backend.api.responses import PageLimit, item, items
+from backend.api.waits import WaitSeconds
 from backend.auth.access import Permission
+from backend.auth.models import Principal
+from backend.db import Database
 from backend.errors import InvalidInput
 from backend.tasks import service as tasks
 from backend.tasks.events import task_events
-from backend.tasks.models import ExecutionTask, ExecutionTaskCreate, ExecutionTaskEvent
+from backend.tasks.models import (
+    FINISHED_STATUSES,
+    ExecutionTask,
+    ExecutionTaskCreate,
+    ExecutionTaskEvent,
+    ExecutionTaskRow,
+)
 from backend.tasks.output import STREAMS
 
 router = APIRouter(tags=["tasks"])
@@ -41,20 +53,56 @@ def list_tasks(db: DbDep, sandbox_id: SandboxId, limit: PageLimit) -> JSONRespon
     responses=returns(ExecutionTask, 201),
     openapi_extra=body(ExecutionTaskCreate),
 )
-def create_task(
-    db: DbDep,
+async def create_task(
+    database: DatabaseDep,
     principal: PrincipalDep,
     sandbox_id: SandboxId,
+    wait: WaitSeconds,
     data: ExecutionTaskCreate = Body(ExecutionTaskCreate),
 ) -> JSONResponse:
-    """Queue a command; 201 when created, 200 when an idempotency key repeats an earlier one."""
-    task, created = tasks.create_task(db, principal=principal, sandbox_id=sandbox_id, data=data)
+    """Queue a command; 201 when created, 200 when an idempotency key repeats an earlier one.
+    With `wait`, answer once the task has finished (or the seconds have passed)."""
+    with waits.watching("tasks") as wakeup:  # before the create: no finish goes unseen
+        task, created = await database.call(
+            tasks.create_task, principal=principal, sandbox_id=sandbox_id, data=data
+        )
+        task = await _until_finished(database, principal, wakeup, task, wait)
     return item(ExecutionTask, task, 201 if created else 200)
 
 
 @router.get("/v1/tasks/{taskID}", responses=returns(ExecutionTask))
-def get_task(db: DbDep, task_id: TaskId) -> JSONResponse:
-    return item(ExecutionTask, tasks.get_task(db, task_id))
+async def get_task(
+    database: DatabaseDep, principal: PrincipalDep, task_id: TaskId, wait: WaitSeconds
+) -> JSONResponse:
+    """The task; with `wait`, once it has finished (or the seconds have passed)."""
+    with waits.watching("tasks") as wakeup:  # before the read: no finish goes unseen
+        task = await _read(database, principal, task_id)
+        task = await _until_finished(database, principal, wakeup, task, wait)
+    return item(ExecutionTask, task)
+
+
+async def _read(database: Database, principal: Principal, task_id: uuid.UUID) -> ExecutionTaskRow:
+    # As a scoped session would: another project's task is a 404 (every role may read).
+    return await database.call(
+        tasks.readable, principal=principal, task_id=task_id, permission=Permission.READ
+    )
+
+
+async def _until_finished(
+    database: Database,
+    principal: Principal,
+    wakeup: changes.Changes,
+    task: ExecutionTaskRow,
+    seconds: float | None,
+) -> ExecutionTaskRow:
+    return await waits.until(
+        wakeup,
+        task,
+        seconds=seconds,
+        key=str(task.id),
+        done=lambda row: row.status in FINISHED_STATUSES,
+        load=lambda: _read(database, principal, task.id),
+    )
 
 
 @router.post("/v1/tasks/{taskID}/cancel", responses=returns(ExecutionTask))

@@ -315,6 +315,7 @@ def update_sandbox(
     sandbox.updated_at = utcnow()
     record(db, principal, "sandbox.updated", sandbox, fields=data.sent_fields())
     commit(db)
+    changes.notify("sandboxes", str(sandbox.id))  # its watchers (ports: the reconciler)
     return sandbox
 
 
@@ -645,5 +646,5 @@ def report_runtime(db: Session, *, sandbox_id: uuid.UUID, acted_on: str, **obser
             message=sandbox.status_message,
         )
     commit(db)
-    changes.notify("sandbox-status")
+    changes.notify("sandbox-status", str(sandbox.id))
     return True

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from backend import audit
+from backend import audit, changes
 from backend.auth.models import Principal
 from backend.db import commit, utcnow
 from backend.errors import InvalidInput
@@ -138,6 +138,7 @@ def decide_run(
         project_id=sandbox.project_id,
     )
     commit(db)
+    changes.notify("sandbox-status", str(sandbox.id))  # watchers of the sandbox
     return template, sandbox
 
 

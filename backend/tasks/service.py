@@ -104,7 +104,7 @@ def create_task(
         },
     )
     commit(db)
-    changes.notify("tasks")
+    changes.notify("tasks", str(task.id))
     return task, True
 
 
@@ -126,7 +126,7 @@ def request_cancel(db: Session, *, principal: Principal, task_id: uuid.UUID) -> 
         metadata={"sandboxId": str(task.sandbox_id), "status": task.status},
     )
     commit(db)
-    changes.notify("tasks")
+    changes.notify("tasks", str(task.id))
     return task
 
 
@@ -166,7 +166,7 @@ def finish(db: Session, *, task_id: uuid.UUID, **outcome: Any) -> ExecutionTaskR
         setattr(task, name, value)
     task.finished_at = task.updated_at = utcnow()
     commit(db)
-    changes.notify("tasks")
+    changes.notify("tasks", str(task_id))  # waiters on this task answer at once
     return task
 
 
