@@ -11,6 +11,7 @@ from backend.artifacts.models import (
 from backend.audit.models import AuditChainHeadRow, AuditCheckpointRow, AuditEventRow
 from backend.auth.models import ApiTokenRow, SignInRevocationRow
 from backend.credentials.models import ProjectCredentialRow
+from backend.idempotency.models import IdempotencyRecordRow
 from backend.policy.models import ProjectPolicyRow, ProjectQuotaPolicyRow
 from backend.projects.models import ProjectRow
 from backend.sandboxes.models import PreviewLinkRow, SandboxHoldRow, SandboxRow
@@ -32,6 +33,7 @@ __all__ = [
     "AuditEventRow",
     "BlobChunkRow",
     "ExecutionTaskRow",
+    "IdempotencyRecordRow",
     "PreviewLinkRow",
     "ProjectCredentialRow",
     "ProjectPolicyRow",

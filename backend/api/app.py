@@ -30,6 +30,7 @@ from backend.api import (
     terminal,
     tokens,
 )
+from backend.api.idempotency import IdempotencyMiddleware
 from backend.api.middleware import ApiRequestMiddleware, SignIns, WebGuardMiddleware
 from backend.errors import PolicyDenied, RangeNotSatisfiable, ServiceError
 from backend.services import Services
@@ -74,6 +75,8 @@ def create_api(console: ASGIApp | None = None, *, services: Services) -> FastAPI
         "/v1/{path:path}", _unknown_route, methods=_ALL_METHODS, include_in_schema=False
     )
     _install_error_handlers(api)
+    # Inside the authentication: Idempotency-Key keys are per principal.
+    api.add_middleware(IdempotencyMiddleware, database=services.database, settings=settings)
     api.add_middleware(ApiRequestMiddleware, settings=settings, sign_ins=api.state.sign_ins)
     # Requests for a preview origin never reach the API or the console.
     api.add_middleware(previews.PreviewHostMiddleware, settings=settings)

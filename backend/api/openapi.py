@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from backend.api.idempotency import CREATE_PATHS
 from backend.schemas import ErrorBody
 from backend.settings import API_VERSION
 
@@ -120,11 +121,26 @@ def build_openapi(app: FastAPI, *, server_url: str = "/") -> dict[str, Any]:
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             _finish_operation(operation, public=(method, path) in PUBLIC_OPERATIONS)
+            if method == "post" and CREATE_PATHS.match(path):
+                operation["parameters"].append(copy.deepcopy(IDEMPOTENCY_KEY_PARAMETER))
     document["components"] = {
         "schemas": _component_schemas(),
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
     }
     return document
+
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "1..128 printable ASCII characters, per principal, kept 24 hours: a retry with the "
+        "same key and request replays the first answer (with `Idempotent-Replayed: true`); "
+        "409 while the first is still in progress, 422 for a different request"
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+}
 
 
 def _finish_operation(operation: dict[str, Any], *, public: bool) -> None:

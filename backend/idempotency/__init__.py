@@ -1,0 +1,3 @@
+from backend.idempotency import service
+
+__all__ = ["service"]
