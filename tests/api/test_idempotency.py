@@ -212,3 +212,16 @@ def test_other_routes_ignore_the_header(client: TestClient, api, database: Datab
         stopped = client.post(f"/v1/sandboxes/{sandbox['id']}/stop", headers=key("stop"))
         assert stopped.status_code == 200 and "idempotent-replayed" not in stopped.headers
     assert records(database) == []
+
+
+def test_a_sandbox_launch_is_not_repeated(client: TestClient, api, row_counts) -> None:
+    project, template = api.project(), api.template()
+    body = {"projectId": project["id"], "templateId": template["id"], "name": "once"}
+    headers = key()
+    first = client.post("/v1/sandboxes", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    before = row_counts()
+    again = client.post("/v1/sandboxes", json=body, headers=headers)
+    assert (again.status_code, again.json()["id"]) == (201, first.json()["id"])
+    assert again.headers["idempotent-replayed"] == "true"
+    assert row_counts() == before and before["sandboxes"] == 1

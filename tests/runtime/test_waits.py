@@ -142,3 +142,19 @@ async def test_a_runtime_status_change_ends_a_sandbox_wait(world):
     await world.reconciler.reconcile_once()  # the runtime reports the sandbox's new phase
     response = await asyncio.wait_for(waiting, 30)
     assert response.json()["updatedAt"] > sandbox["updatedAt"]
+
+
+async def test_an_idempotency_key_replays_the_finished_task(world, sandbox, runner):
+    path = f"/v1/sandboxes/{sandbox['id']}/tasks"
+    headers = {"Idempotency-Key": "run-true-once"}
+    first = await world.client.post(
+        path, json={"command": ["true"]}, params={"wait": "10"}, headers=headers
+    )
+    assert first.status_code == 201 and first.json()["status"] == "succeeded"
+    again = await world.client.post(
+        path, json={"command": ["true"]}, params={"wait": "10"}, headers=headers
+    )
+    assert again.headers["idempotent-replayed"] == "true"
+    assert (again.status_code, again.json()) == (201, first.json())
+    listed = (await world.client.get(path)).json()["items"]
+    assert [task["id"] for task in listed] == [first.json()["id"]]
