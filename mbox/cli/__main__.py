@@ -1,0 +1,5 @@
+"""`python -m mbox.cli`."""
+
+from mbox.cli import main
+
+main()

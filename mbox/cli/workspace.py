@@ -1,0 +1,145 @@
+"""Working in a sandbox from here: `mbox shell`, `mbox cp`, `mbox open`."""
+
+import os
+import posixpath
+import re
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mbox.cli._core import client, emit, emit_text, fail, sandbox, usage_error
+
+SandboxArg = Annotated[str, typer.Argument(help="Sandbox id, slug or name.", metavar="SANDBOX")]
+_REMOTE = re.compile(r"^([^/:]+):(.*)$")
+
+
+def shell(
+    sandbox_ref: SandboxArg,
+    terminal: Annotated[
+        str | None, typer.Option("--terminal", help="Reattach to this terminal id.")
+    ] = None,
+    shell_name: Annotated[
+        str | None, typer.Option("--shell", help="The shell to start, e.g. bash or sh.")
+    ] = None,
+    detach_key: Annotated[
+        str, typer.Option("--detach-key", help="Leave the shell running: ctrl-] or ctrl-<letter>.")
+    ] = "ctrl-]",
+) -> None:
+    """Attach this terminal (raw mode, resized with the window) to a shell in the sandbox;
+    the detach key leaves it running, to reattach with --terminal."""
+    from mbox.cli.shell import run_shell
+
+    with client() as mbox:
+        handle = sandbox(mbox, sandbox_ref)
+        code = run_shell(handle, terminal_id=terminal, shell=shell_name, detach_key=detach_key)
+    raise typer.Exit(code)
+
+
+def _split(spec: str) -> tuple[str, str] | None:
+    """(sandbox, path) for SANDBOX:PATH; None for a local path."""
+    match = _REMOTE.match(spec)
+    if not match or os.path.exists(spec):
+        return None
+    path = match.group(2)
+    while path.startswith("./"):
+        path = path[2:]
+    return match.group(1), path
+
+
+def cp(
+    source: Annotated[str, typer.Argument(help="SANDBOX:PATH or a local path ('-': stdin).")],
+    destination: Annotated[str, typer.Argument(help="SANDBOX:PATH or a local path ('-': stdout).")],
+) -> None:
+    """Copy files and directory trees to or from a sandbox's workspace, streamed.
+
+    One side is SANDBOX:PATH (PATH relative to the workspace; empty for its root). A
+    directory is copied whole; copying into an existing local directory, or a remote path
+    ending in '/', keeps the source's name."""
+    remote_source, remote_destination = _split(source), _split(destination)
+    if bool(remote_source) == bool(remote_destination):
+        raise usage_error("one side (not both) must be SANDBOX:PATH")
+    with client() as mbox:
+        if remote_destination:
+            ref, path = remote_destination
+            handle = sandbox(mbox, ref)
+            if source == "-":
+                if not path or path.endswith("/"):
+                    raise usage_error("copying standard input needs a file name: SANDBOX:PATH")
+                handle.client.files.write(handle.id, path, _stdin_chunks())
+                files = [path]
+            else:
+                local = Path(source)
+                if not local.exists():
+                    raise fail(f"no such file or directory: {source}")
+                if not path or path.endswith("/"):
+                    path = posixpath.join(path, local.resolve().name)
+                files = handle.files.upload(local, path)
+        else:
+            assert remote_source is not None
+            ref, path = remote_source
+            handle = sandbox(mbox, ref)
+            if destination == "-":
+                sys.stdout.buffer.write(handle.files.read(path))
+                sys.stdout.buffer.flush()
+                return
+            target = Path(destination)
+            name = posixpath.basename(path.rstrip("/"))
+            if target.is_dir() and name:
+                target = target / name
+            files = [str(p) for p in handle.files.download(path, target)]
+    emit({"source": source, "destination": destination, "files": files, "count": len(files)})
+
+
+def _stdin_chunks():
+    while chunk := sys.stdin.buffer.read(1024 * 1024):
+        yield chunk
+
+
+def open_preview(
+    sandbox_ref: SandboxArg,
+    port: Annotated[
+        int | None, typer.Argument(help="The port (default: the first declared).")
+    ] = None,
+    share: Annotated[
+        bool, typer.Option("--share", help="Create a share link anyone with it may open.")
+    ] = False,
+    expires: Annotated[
+        int | None, typer.Option("--expires", help="The share link's lifetime in seconds.")
+    ] = None,
+    origin: Annotated[
+        bool, typer.Option("--origin", help="The port's own origin (browser signed in).")
+    ] = False,
+    browser: Annotated[bool, typer.Option("--browser", help="Open it in a web browser.")] = False,
+) -> None:
+    """Print a sandbox port's preview URL (the API proxy, for clients with the token), its
+    origin, or a share link; --browser opens it."""
+    if expires is not None and not share:
+        raise usage_error("--expires goes with --share")
+    with client() as mbox:
+        handle = sandbox(mbox, sandbox_ref)
+        if port is None:
+            declared = handle.ports.list()
+            if not declared:
+                raise fail(f"sandbox {handle.id} declares no ports")
+            port = declared[0].port
+        if share:
+            link = handle.ports.share(port, expires_in_seconds=expires)
+            url = link.url or ""
+        elif origin:
+            url = handle.ports.origin(port)
+        else:
+            url = handle.ports.url(port)
+    emit_text(url)
+    if browser:
+        import webbrowser
+
+        webbrowser.open(url)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("shell")(shell)
+    app.command("terminal", hidden=True)(shell)
+    app.command("cp")(cp)
+    app.command("open")(open_preview)
