@@ -2,8 +2,9 @@
 wake up instead of polling.
 
 Topics: "sandboxes" (a request changed a sandbox; the reconciler listens), "sandbox-status"
-(the runtime moved a sandbox; console pages listen, with "sandboxes"), "tasks" (the task
-runner and task event streams), "output" (task event streams). Services run in worker
+(the runtime moved a sandbox; console pages listen, with "sandboxes"), "tasks" (a task
+changed: waits, event streams, a running task's cancel check), "task-queue" (a task was
+queued: the task runner), "output" (task event streams). Services run in worker
 threads and engines on the event loop: `notify()` is safe from any thread and cheap when
 nobody listens.
 (Across replicas, Postgres LISTEN/NOTIFY will feed the same waiters.)
@@ -56,12 +57,29 @@ class Changes(asyncio.Event):
 
 def notify(topic: str, *keys: str) -> None:
     """Say that `topic` changed; `keys` name what (listeners that act on one thing at a
-    time do only that); none means anything may have changed."""
+    time do only that); none means anything may have changed. One wake-up per event loop
+    however many listen there (from another thread each costs a write to the loop)."""
     with _lock:
-        waiters = [(loop, event) for name, loop, event in _waiters if name == topic]
-    for loop, event in waiters:
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(event.add, keys)
+        listening = [(loop, event) for name, loop, event in _waiters if name == topic]
+    if not listening:
+        return
+    by_loop: dict[asyncio.AbstractEventLoop, list[Changes]] = {}
+    for loop, event in listening:
+        by_loop.setdefault(loop, []).append(event)
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
+    for loop, events in by_loop.items():
+        if loop is here:
+            _add_all(events, keys)
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(_add_all, events, keys)
+
+
+def _add_all(events: list[Changes], keys: tuple[str, ...]) -> None:
+    for event in events:
+        event.add(keys)
 
 
 def subscribe(*topics: str) -> Changes:

@@ -90,7 +90,11 @@ def create_db_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, *, reader: bool = False) -> Engine:
+    """A writer engine (every transaction takes the write lock at once) or, with
+    `reader`, one for reads only: deferred transactions see a WAL snapshot and never
+    wait behind a writer (SQLite's busy handler sleeps in steps of milliseconds), and
+    `query_only` makes an accidental write fail loudly instead of racing for the lock."""
     database = sa.engine.make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -104,13 +108,15 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if reader:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     # pysqlite opens transactions lazily and only for DML; make every transaction begin
     # immediately so that read-then-write service calls cannot deadlock on lock upgrades.
     @sa.event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if reader else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -179,6 +185,11 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_db_engine(url)
+        # Reads on the hot paths (waits, the task runner's polls) skip SQLite's write
+        # lock; on Postgres every transaction already reads a snapshot without one.
+        self._read_engine = (
+            _sqlite_engine(url, reader=True) if url.startswith("sqlite") else self.engine
+        )
 
     def session(self, projects: frozenset[uuid.UUID] | None = None) -> Session:
         """A session; with `projects`, one that reads and writes only rows of those
@@ -201,8 +212,20 @@ class Database:
 
         return await asyncio.to_thread(run)
 
+    async def read(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """`call` for a service function that only reads: it never waits for a writer
+        (and may not write: on SQLite the attempt fails)."""
+
+        def run() -> T:
+            with Session(self._read_engine, expire_on_commit=False) as db:
+                return fn(db, *args, **kwargs)
+
+        return await asyncio.to_thread(run)
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._read_engine is not self.engine:
+            self._read_engine.dispose()
 
 
 RowT = TypeVar("RowT")

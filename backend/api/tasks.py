@@ -83,7 +83,7 @@ async def get_task(
 
 async def _read(database: Database, principal: Principal, task_id: uuid.UUID) -> ExecutionTaskRow:
     # As a scoped session would: another project's task is a 404 (every role may read).
-    return await database.call(
+    return await database.read(
         tasks.readable, principal=principal, task_id=task_id, permission=Permission.READ
     )
 

@@ -50,29 +50,45 @@ class TaskRunner:
 
     async def run(self, interval: float) -> None:
         abandoned_failed = False  # the tasks a previous server left running, once
-        wakeup = changes.subscribe("tasks")
+        wakeup = changes.subscribe("task-queue")
+        named: set[str] | None = None  # the tasks a wake-up named; None/empty: look at all
         try:
             while True:
                 with self.health.watch("a task runner pass"):
                     if not abandoned_failed:
                         await self.database.call(tasks.fail_abandoned, runner=self.name)
                         abandoned_failed = True
-                    await self.start_queued()
+                    if named:
+                        await self.take_named(named)
+                    else:
+                        await self.start_queued()
                 await wakeup.wait_at_most(interval)
-                wakeup.clear()
+                named = wakeup.take()
         finally:
             changes.unsubscribe(wakeup)
             for job in self._running.values():
                 job.cancel()
 
     async def start_queued(self) -> None:
-        for task in await self.database.call(tasks.queued):
+        for task in await self.database.read(tasks.queued):
             if task.id in self._running:
                 continue
             if await self.database.call(tasks.claim, task_id=task.id, runner=self.name):
-                job = asyncio.create_task(self._execute_watched(task))
-                self._running[task.id] = job
-                job.add_done_callback(lambda _, task_id=task.id: self._running.pop(task_id, None))
+                self._start(task)
+
+    async def take_named(self, task_ids: set[str]) -> None:
+        """The tasks just queued, claimed by id: no scan of the queue on the way."""
+        for task_id in task_ids:
+            task = await self.database.call(
+                tasks.take, task_id=uuid.UUID(task_id), runner=self.name
+            )
+            if task is not None:
+                self._start(task)
+
+    def _start(self, task: ExecutionTaskRow) -> None:
+        job = asyncio.create_task(self._execute_watched(task))
+        self._running[task.id] = job
+        job.add_done_callback(lambda _, task_id=task.id: self._running.pop(task_id, None))
 
     async def wait_idle(self) -> None:
         """Until every task this runner started has finished (for tests)."""
@@ -120,20 +136,18 @@ class TaskRunner:
             self.health.failed(f"collecting the artifacts of task {task.id}")
 
     async def _supervise(self, task: ExecutionTaskRow, process: ExecProcess) -> tuple | None:
-        """Wait for the process, a cancel request, or the timeout; stop it for the latter."""
+        """Wait for the process, a cancel request, or the timeout; stop it for the latter.
+        A cancel request is looked for when a change names this task (and each quiet
+        second): a short task ends without a database read of its own."""
         waiting = asyncio.ensure_future(process.wait())
         deadline = asyncio.get_running_loop().time() + task.timeout_seconds
         wakeup = changes.subscribe("tasks")
         try:
-            while not waiting.done():
-                if await self.database.call(tasks.cancel_requested, task.id):
-                    await self._stop(process, waiting)
-                    return ("canceled", "task canceled")
+            while True:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     await self._stop(process, waiting)
                     return ("timed_out", "task timed out")
-                wakeup.clear()
                 woken = asyncio.ensure_future(wakeup.wait())
                 await asyncio.wait(
                     [waiting, woken],
@@ -141,7 +155,14 @@ class TaskRunner:
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 woken.cancel()
-            return None
+                if waiting.done():
+                    return None
+                named = wakeup.take()  # empty after a quiet second: look anyway
+                if named and str(task.id) not in named:
+                    continue  # another task changed
+                if await self.database.read(tasks.cancel_requested, task.id):
+                    await self._stop(process, waiting)
+                    return ("canceled", "task canceled")
         finally:
             changes.unsubscribe(wakeup)
 

@@ -222,7 +222,13 @@ def check_one_more(
 ) -> None:
     """Refuse one more of `measure` (tasks, terminals) beyond the project's limit: the
     project is locked before `count()` runs and stays locked until the caller commits
-    its insert, so concurrent requests take turns. `subject`: (resource type, name)."""
+    its insert, so concurrent requests take turns. `subject`: (resource type, name). A
+    project with no enforced limit on `measure` is neither locked nor counted."""
+    quota = enforced_quota(db, project_id)
+    if quota is None or all(
+        limit_of(quota, limit) is None for limit in QUOTAS if limit.measure == measure
+    ):
+        return
     lock_project(db, project_id)
     rules = quota_rules(db, project_id=project_id, usage={measure: count()}, demand={measure: 1})
     if rules:

@@ -105,6 +105,7 @@ def create_task(
     )
     commit(db)
     changes.notify("tasks", str(task.id))
+    changes.notify("task-queue", str(task.id))  # the runners: a task to claim
     return task, True
 
 
@@ -143,6 +144,11 @@ def claim(db: Session, *, task_id: uuid.UUID, runner: str) -> bool:
     )
     commit(db)
     return result.rowcount == 1
+
+
+def take(db: Session, *, task_id: uuid.UUID, runner: str) -> ExecutionTaskRow | None:
+    """Claim one queued task by id and return it (None: gone, or another runner won)."""
+    return db.get(ExecutionTaskRow, task_id) if claim(db, task_id=task_id, runner=runner) else None
 
 
 def queued(db: Session) -> list[ExecutionTaskRow]:
