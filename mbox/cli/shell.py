@@ -18,6 +18,8 @@ import threading
 import tty
 from typing import TYPE_CHECKING
 
+import typer
+
 if TYPE_CHECKING:
     from mbox._sync.sandbox import Sandbox
     from mbox._sync.terminal import Terminal
@@ -27,10 +29,13 @@ DETACH_KEYS |= {"ctrl-]": b"\x1d", "ctrl-\\": b"\x1c", "ctrl-^": b"\x1e", "ctrl-
 
 
 def detach_byte(name: str) -> bytes:
+    """The byte a detach key sends; a usage error (exit 2) for one it cannot be."""
     try:
         return DETACH_KEYS[name.lower()]
     except KeyError:
-        raise ValueError(f"unknown detach key {name!r}: use ctrl-] or ctrl-<letter>") from None
+        raise typer.BadParameter(
+            f"unknown detach key {name!r}: use ctrl-] or ctrl-<letter>", param_hint="--detach-key"
+        ) from None
 
 
 def run_shell(
