@@ -222,13 +222,14 @@ class SandboxFiles(_Part):
 
     async def upload(self, local: str | os.PathLike, remote: str) -> list[str]:
         """Copy a local file or directory tree into the workspace, streamed; the remote
-        paths written."""
+        paths written. Inside a tree, symbolic links are not followed (skipped): a link
+        to ~/.ssh in a checked-out repository must not carry a key into the sandbox."""
         source = Path(local)
         if not source.is_dir():
             await self._client.files.write(self._sandbox.id, remote, _file_chunks(source))
             return [remote]
         written = []
-        for file in sorted(p for p in source.rglob("*") if p.is_file()):
+        for file in _tree_files(source):
             target = posixpath.join(remote, file.relative_to(source).as_posix())
             await self._client.files.write(self._sandbox.id, target, _file_chunks(file))
             written.append(target)
@@ -245,6 +246,7 @@ class SandboxFiles(_Part):
         written: list[Path] = []
         target.mkdir(parents=True, exist_ok=True)
         for entry in entries:
+            _check_name(entry["name"])
             child = posixpath.join(remote.rstrip("/"), entry["name"])
             written += await self.download(child, target / entry["name"])
         return written
@@ -277,6 +279,24 @@ class SandboxFiles(_Part):
         finally:
             if partial.exists():
                 partial.unlink()
+
+
+def _tree_files(root: Path) -> list[Path]:
+    """The regular files under `root`, in order, without following symbolic links."""
+    found = []
+    for directory, subdirectories, files in os.walk(root, followlinks=False):
+        subdirectories.sort()
+        for name in sorted(files):
+            path = Path(directory, name)
+            if not path.is_symlink() and path.is_file():
+                found.append(path)
+    return found
+
+
+def _check_name(name: str) -> None:
+    """A name from the server's listing becomes a local path: one component, no way up."""
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise ApiError(502, f"the server listed an unusable file name: {name!r}")
 
 
 async def _file_chunks(path: Path) -> AsyncIterator[bytes]:

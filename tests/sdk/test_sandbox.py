@@ -211,3 +211,20 @@ def test_compatibility_and_identity(mbox) -> None:
         mbox.assert_compatible(required_capabilities=["time-travel"])
     assert incompatible.value.result.missing_capabilities == ["time-travel"]
     assert mbox.whoami().role == "admin"
+
+
+def test_uploading_a_tree_never_follows_its_symlinks(sandbox, tmp_path) -> None:
+    """Attack: a checked-out repository holds `creds -> ~/.aws/credentials`; copying the
+    tree into a sandbox (where unreviewed code runs) must not carry the secret along."""
+    secret = tmp_path / "home" / "credentials"
+    secret.parent.mkdir()
+    secret.write_text("aws_secret_access_key = SECRET-VALUE\n")
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    (repo / "src" / "main.py").write_text("print('hi')\n")
+    (repo / "creds").symlink_to(secret)
+    (repo / "home-dir").symlink_to(secret.parent, target_is_directory=True)
+    written = sandbox.files.upload(repo, "repo")
+    assert written == ["repo/src/main.py"]
+    found = sandbox.run("grep -r SECRET-VALUE repo; ls -A repo").stdout
+    assert "SECRET-VALUE" not in found and "creds" not in found
