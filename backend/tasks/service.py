@@ -147,8 +147,17 @@ def claim(db: Session, *, task_id: uuid.UUID, runner: str) -> bool:
 
 
 def take(db: Session, *, task_id: uuid.UUID, runner: str) -> ExecutionTaskRow | None:
-    """Claim one queued task by id and return it (None: gone, or another runner won)."""
-    return db.get(ExecutionTaskRow, task_id) if claim(db, task_id=task_id, runner=runner) else None
+    """Claim one queued task by id and return it (None: gone, or another runner won):
+    one statement, the claim and the read."""
+    now = utcnow()
+    claimed = db.execute(
+        update(ExecutionTaskRow)
+        .where(col(ExecutionTaskRow.id) == task_id, col(ExecutionTaskRow.status) == "queued")
+        .values(status="running", runner=runner, started_at=now, updated_at=now)
+        .returning(ExecutionTaskRow)
+    ).scalar_one_or_none()
+    commit(db)
+    return claimed
 
 
 def queued(db: Session) -> list[ExecutionTaskRow]:
@@ -165,15 +174,17 @@ def cancel_requested(db: Session, task_id: uuid.UUID) -> bool:
     return task is None or task.cancel_requested_at is not None
 
 
-def finish(db: Session, *, task_id: uuid.UUID, **outcome: Any) -> ExecutionTaskRow:
-    """Record how a task ended (status, exit code, output head, sizes, error)."""
-    task = get_task(db, task_id)
-    for name, value in outcome.items():
-        setattr(task, name, value)
-    task.finished_at = task.updated_at = utcnow()
+def finish(db: Session, *, task_id: uuid.UUID, **outcome: Any) -> None:
+    """Record how a task ended (status, exit code, output head, sizes, error): one
+    UPDATE, then the waiters on this task answer at once."""
+    now = utcnow()
+    db.exec(
+        update(ExecutionTaskRow)
+        .where(col(ExecutionTaskRow.id) == task_id)
+        .values(**outcome, finished_at=now, updated_at=now)
+    )
     commit(db)
-    changes.notify("tasks", str(task_id))  # waiters on this task answer at once
-    return task
+    changes.notify("tasks", str(task_id))
 
 
 def fail_abandoned(db: Session, *, runner: str) -> int:
