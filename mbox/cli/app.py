@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib
 import sys
 from typing import Annotated, Any
@@ -78,6 +79,58 @@ def hoist_global_options(root: Any, ctx: Any, args: list[str]) -> list[str]:
         rest.append(arg)
         i += 1
     return front + rest
+
+
+def _plain_coercion() -> None:
+    """Typer (0.29) checks every given value with a pydantic TypeAdapter, importing pydantic
+    (~90 ms) in each command. This CLI's parameters are only str, int, bool and list[str]:
+    those are converted here directly; anything else still goes to Typer's own."""
+    try:
+        from typer import core
+        from typer._coercion import RuntimeParam, build_runtime_param
+    except ImportError:  # another Typer: its own conversion, only slower
+        return
+    simple = (str, int, bool, list[str])
+
+    @dataclasses.dataclass(frozen=True)
+    class Plain(RuntimeParam):
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            kind = self.annotation
+            if kind == list[str]:
+                return [str(item) for item in value]
+            if kind is int and not isinstance(value, bool):
+                try:
+                    return int(value)
+                except (TypeError, ValueError):
+                    raise typer.BadParameter(
+                        f"{value!r} is not a valid integer.", ctx=ctx, param=param
+                    ) from None
+            if kind is bool and isinstance(value, bool):
+                return value
+            if kind is str and isinstance(value, str):
+                return value
+            typer_own = build_runtime_param(param.type_descriptor)
+            return typer_own._coerce_value(value, param=param, ctx=ctx)
+
+    original = core._TyperParameter.get_runtime_param
+
+    def get_runtime_param(self: Any) -> Any:
+        if self._runtime_param is None:
+            descriptor = self.type_descriptor
+            info = descriptor.parameter_info
+            if (
+                descriptor.file_annotation is None
+                and descriptor.annotation in simple
+                and getattr(info, "parser", None) is None
+                and getattr(info, "click_type", None) is None
+            ):
+                self._runtime_param = Plain(parameter_info=info, annotation=descriptor.annotation)
+        return original(self)
+
+    core._TyperParameter.get_runtime_param = get_runtime_param  # type: ignore[method-assign]
+
+
+_plain_coercion()
 
 
 class RootGroup(TyperGroup):
