@@ -37,6 +37,7 @@ class State:
     audit_actor: str | None = None
     audit_source: str | None = None
     output: str | None = None  # None: not asked for (json by default)
+    output_flag: bool = False  # --output given on the command line (not MBOX_OUTPUT)
 
     @property
     def format(self) -> str:

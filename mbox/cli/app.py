@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib
+import os
 import sys
 from typing import Annotated, Any
 
@@ -200,8 +201,17 @@ def _output(value: str | None) -> str | None:
     return value
 
 
+def _version(value: bool) -> None:
+    if value:
+        from mbox import __version__
+
+        typer.echo(f"mbox {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
+    ctx: typer.Context,
     context: Annotated[
         str | None,
         typer.Option(
@@ -243,6 +253,12 @@ def root(
             help="Output format (default json).",
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_version, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     _core.STATE.__init__(  # type: ignore[misc]
         context=context,
@@ -253,7 +269,13 @@ def root(
         audit_actor=audit_actor,
         audit_source=audit_source,
         output=output,
+        output_flag=_from_command_line(ctx, "output"),
     )
+
+
+def _from_command_line(ctx: Any, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return getattr(source, "name", "") == "COMMANDLINE"
 
 
 # The command groups, built only when used (Typer inspects every command's signature to
@@ -289,6 +311,10 @@ def main() -> None:
     `mbox: <message>` on stderr, usage errors 2 (click's own)."""
     try:
         app()
+    except BrokenPipeError:  # `mbox ... | head`: the reader has gone; so do we, quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(141)
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         sys.exit(130)

@@ -129,14 +129,6 @@ def create(
         emit(mbox.tasks.create(sandbox_id(mbox, sandbox), command_line, **options))
 
 
-def _write(stream: Any):
-    def write(text: str) -> None:
-        stream.write(text)
-        stream.flush()
-
-    return write
-
-
 @app.command()
 def run(
     sandbox: SandboxArg,
@@ -152,23 +144,37 @@ def run(
     require_success: RequireSuccess = False,
 ) -> None:
     """Run a command to its end, its stdout and stderr streamed live to this terminal's
-    (nothing else printed); with --output, print the finished task instead."""
+    (nothing else printed; Ctrl-C cancels it); with --output, print the finished task
+    instead."""
     command_line = _argv(argv, arg, command, command_json)
     options = _options(timeout, env, cwd, artifact_path, metadata)
     with client() as mbox:
         target = sandbox_id(mbox, sandbox)
-        if STATE.output is None:
-            task = mbox.tasks.run(
-                target,
-                command_line,
-                on_stdout=_write(sys.stdout),
-                on_stderr=_write(sys.stderr),
-                **options,
-            )
-        else:
+        if STATE.output_flag:
             task = mbox.tasks.run(target, command_line, **options)
             emit(task)
+        else:
+            task = _stream(mbox, mbox.tasks.create(target, command_line, **options))
     _finish(task, require_success)
+
+
+def _stream(mbox: Any, task: Any) -> Any:
+    """The task's output to this terminal's stdout and stderr as it comes; the finished
+    task. Interrupted (Ctrl-C), the task is canceled."""
+    from mbox._sync.tasks import FINISHED
+
+    try:
+        for event in mbox.tasks.events(task.id):
+            if event.type == "output" and event.data:
+                stream = sys.stdout if event.stream == "stdout" else sys.stderr
+                stream.write(event.data)
+                stream.flush()
+            elif event.type == "done" and event.task is not None:
+                task = event.task
+        return task if task.status in FINISHED else mbox.tasks.wait(task.id)
+    except KeyboardInterrupt:
+        mbox.tasks.cancel(task.id)
+        raise fail(f"canceled task {task.id}", 130) from None
 
 
 @app.command()
