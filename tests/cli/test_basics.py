@@ -36,6 +36,10 @@ def test_help_lists_every_group_and_usage_errors_exit_2(bare_cli: Cli) -> None:
     assert "--output" in bare_cli("--output", "xml", "info", code=2).err
     # tasks need a command: after --, --arg, --command or --command-json
     assert "give the command" in bare_cli("tasks", "run", "sb", code=2).err
+    assert "Usage:" in bare_cli(code=2).err + bare_cli(code=2).out  # no command at all
+    assert "Commands:" in bare_cli("help").out
+    assert "stdio or http" in bare_cli("mcp", "--transport", "carrier-pigeon", code=2).err
+    assert bare_cli("--version").out.startswith("mbox ")
 
 
 def test_server_commands(cli: Cli) -> None:

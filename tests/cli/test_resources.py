@@ -241,3 +241,39 @@ def test_audit_events_filters(cli: Cli, project) -> None:
     table = cli("audit-events", "--filter-request-id", request_id, "-o", "table").out
     assert table.split()[:2] == ["TIME", "ACTION"] and "project.created" in table
     assert yaml.safe_load(cli("audit-events", "--limit", "1", "-o", "yaml").out)["items"]
+
+
+def test_a_policy_denial_names_every_broken_rule(cli: Cli) -> None:
+    slug = f"cli-pol-{uuid.uuid4().hex[:6]}"
+    cli("projects", "create", "--name", slug, "--slug", slug, "--namespace", "cli-tests")
+    cli(
+        "projects",
+        "set-policy",
+        slug,
+        "--enforcement",
+        "enforced",
+        "--allowed-image-prefix",
+        "registry.example/",
+        "--allowed-service-account",
+        "builder",
+    )
+    denied = cli(
+        "sandboxes",
+        "create",
+        "--project",
+        slug,
+        "--template",
+        "python",
+        "--service-account",
+        "root",
+        code=1,
+    )
+    first, *rules = denied.err.splitlines()
+    assert first.startswith("mbox: policy denied") and "[HTTP 403]" in first
+    assert "sandbox.launch denied by:" in first
+    assert [rule.split(":")[0].strip() for rule in rules[:2]] == [
+        "- allowedImagePrefixes",
+        "- allowedServiceAccounts",
+    ]
+    assert rules[-1].strip().startswith("request id: ")
+    cli("projects", "delete", slug)
