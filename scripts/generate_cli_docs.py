@@ -201,7 +201,7 @@ def _param_line(param: Any, ctx: Any) -> str:
         detail.append(param.metavar or _type_name(param.display_type(ctx)))
     if param.required:
         detail.append("required")
-    if param.multiple:
+    if param.multiple and "repeatable" not in help_text:
         detail.append("repeatable")
     default = param.default
     if default not in (None, False, (), []) and not param.required and not callable(default):

@@ -115,12 +115,13 @@ def parse_pairs(values: list[str] | None, what: str) -> dict[str, str] | None:
 
 
 def is_uuid(value: str) -> bool:
-    return bool(
-        re.fullmatch(
-            r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}",
-            value,
-        )
-    )
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def sandbox_id(mbox: Mbox, ref: str) -> str:

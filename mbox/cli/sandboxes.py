@@ -1,6 +1,6 @@
 """`mbox sandboxes`: launch, wait for, change, stop, start, renew and delete sandboxes."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -139,7 +139,7 @@ def delete(sandbox: SandboxArg) -> None:
     emit_text("deleted")
 
 
-def _wait(mbox, handle, status: str, timeout: str | None, label: str) -> None:
+def _wait(handle: Any, status: str, timeout: str | None, label: str) -> None:
     with progress(label) as on_progress:
         handle.wait_until(status, timeout=parse_duration(timeout), on_progress=on_progress)
 
@@ -155,7 +155,7 @@ def start(
         handle = mbox.sandboxes.get(sandbox_id(mbox, sandbox))
         handle.info = mbox.sandboxes.start(handle.id)
         if wait:
-            _wait(mbox, handle, "running", timeout, "starting")
+            _wait(handle, "running", timeout, "starting")
         emit(handle.info)
 
 
@@ -170,7 +170,7 @@ def stop(
         handle = mbox.sandboxes.get(sandbox_id(mbox, sandbox))
         handle.info = mbox.sandboxes.stop(handle.id)
         if wait:
-            _wait(mbox, handle, "stopped", timeout, "stopping")
+            _wait(handle, "stopped", timeout, "stopping")
         emit(handle.info)
 
 
@@ -195,7 +195,7 @@ def wait(
     """Wait until a sandbox reaches a status (exit 1 if it fails or time runs out)."""
     with client() as mbox:
         handle = mbox.sandboxes.get(sandbox_id(mbox, sandbox))
-        _wait(mbox, handle, status, timeout, "waiting")
+        _wait(handle, status, timeout, "waiting")
         emit(handle.info)
 
 

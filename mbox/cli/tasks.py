@@ -29,7 +29,8 @@ app = group("Tasks: run commands in sandboxes, stream output, wait, cancel.")
 SandboxArg = Annotated[str, typer.Argument(help="Sandbox id, slug or name.", metavar="SANDBOX")]
 TaskArg = Annotated[str, typer.Argument(help="Task id.", metavar="TASK")]
 Argv = Annotated[
-    list[str] | None, typer.Argument(help="The command, after --.", metavar="[-- COMMAND...]")
+    list[str] | None,
+    typer.Argument(help="The command and its arguments, after --.", metavar="COMMAND"),
 ]
 ArgOpt = Annotated[list[str] | None, typer.Option("--arg", help="One argv element (repeatable).")]
 CommandOpt = Annotated[
