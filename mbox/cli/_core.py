@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +23,25 @@ if TYPE_CHECKING:
     from mbox._sync.sandbox import Sandbox
 
 OUTPUT_FORMATS = ("json", "table", "yaml")
+
+
+def complete_sandbox(incomplete: str) -> list[str]:
+    """Shell completion of a SANDBOX argument: the slugs the server knows (none when it
+    cannot be reached)."""
+    try:
+        with client() as mbox:
+            slugs = [sb.info.slug for sb in mbox.sandboxes.list(limit=500)]
+    except Exception:
+        return []
+    return sorted(slug for slug in slugs if slug.startswith(incomplete))
+
+
+SandboxArg = Annotated[
+    str,
+    typer.Argument(
+        help="Sandbox id, slug or name.", metavar="SANDBOX", autocompletion=complete_sandbox
+    ),
+]
 
 
 @dataclass

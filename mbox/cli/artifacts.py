@@ -6,12 +6,20 @@ from typing import Annotated, BinaryIO
 
 import typer
 
-from mbox.cli._core import client, emit, emit_text, group, parse_json, sandbox_id, usage_error
+from mbox.cli._core import (
+    SandboxArg,
+    client,
+    emit,
+    emit_text,
+    group,
+    parse_json,
+    sandbox_id,
+    usage_error,
+)
 
 app = group("Artifacts: files kept from sandboxes, with digests.")
 
 ArtifactArg = Annotated[str, typer.Argument(help="Artifact id.", metavar="ARTIFACT")]
-SandboxArg = Annotated[str, typer.Argument(help="Sandbox id, slug or name.", metavar="SANDBOX")]
 CHUNK = 1024 * 1024
 
 

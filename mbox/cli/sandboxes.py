@@ -5,6 +5,7 @@ from typing import Annotated, Any
 import typer
 
 from mbox.cli._core import (
+    SandboxArg,
     client,
     emit,
     emit_text,
@@ -18,7 +19,6 @@ from mbox.cli._core import (
 
 app = group("Sandboxes: launch, wait, stop, start, renew, delete.")
 
-SandboxArg = Annotated[str, typer.Argument(help="Sandbox id, slug or name.", metavar="SANDBOX")]
 Timeout = Annotated[
     str | None,
     typer.Option("--timeout", help="How long to wait, e.g. 300s or 5m (default 300s)."),

@@ -5,11 +5,10 @@ from typing import Annotated
 
 import typer
 
-from mbox.cli._core import client, emit, group, parse_json, sandbox_id
+from mbox.cli._core import SandboxArg, client, emit, group, parse_json, sandbox_id
 
 app = group("Sessions: who is attached to a sandbox, and recordings.")
 
-SandboxArg = Annotated[str, typer.Argument(help="Sandbox id, slug or name.", metavar="SANDBOX")]
 SessionArg = Annotated[str, typer.Argument(help="Session id.", metavar="SESSION")]
 
 

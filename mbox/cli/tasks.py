@@ -13,6 +13,7 @@ import typer
 
 from mbox.cli._core import (
     STATE,
+    SandboxArg,
     client,
     emit,
     fail,
@@ -26,7 +27,6 @@ from mbox.cli._core import (
 
 app = group("Tasks: run commands in sandboxes, stream output, wait, cancel.")
 
-SandboxArg = Annotated[str, typer.Argument(help="Sandbox id, slug or name.", metavar="SANDBOX")]
 TaskArg = Annotated[str, typer.Argument(help="Task id.", metavar="TASK")]
 Argv = Annotated[
     list[str] | None,

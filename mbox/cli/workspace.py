@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 
-from mbox.cli._core import client, emit, emit_text, fail, sandbox, usage_error
+from mbox.cli._core import SandboxArg, client, emit, emit_text, fail, sandbox, usage_error
 
-SandboxArg = Annotated[str, typer.Argument(help="Sandbox id, slug or name.", metavar="SANDBOX")]
 _REMOTE = re.compile(r"^([^/:]+):(.*)$")
 
 

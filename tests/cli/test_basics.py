@@ -93,6 +93,24 @@ def test_shell_completion_script(bare_cli: Cli) -> None:
     assert b"_mbox_completion" in done.stdout and b"complete " in done.stdout
 
 
+def test_completion_of_commands_and_sandbox_slugs(cli: Cli, sandbox) -> None:
+    script = Path(sys.executable).parent / "mbox"
+
+    def complete(words: str) -> list[str]:
+        env = cli.env | {
+            "_MBOX_COMPLETE": "complete_bash",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split(" ")) - 1),
+        }
+        done = subprocess.run([str(script)], env=env, capture_output=True, text=True)
+        return done.stdout.split()
+
+    assert complete("mbox sandb") == ["sandboxes"]  # the hidden alias is not offered
+    assert "run" in complete("mbox tasks ")
+    assert sandbox["slug"] in complete("mbox tasks run ")
+    assert complete(f"mbox sandboxes get {sandbox['slug'][:-1]}") == [sandbox["slug"]]
+
+
 def test_start_up_imports_only_the_command_tree(bare_cli: Cli) -> None:
     """`mbox --help` stays fast: no SDK, HTTP client, Rich or YAML until a command runs."""
     probe = (
