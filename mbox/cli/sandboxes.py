@@ -96,9 +96,9 @@ def create(
                 keep=True,
             )
         if shell:
-            from mbox.cli.shell import run_shell
+            from mbox.cli.workspace import attach
 
-            raise typer.Exit(run_shell(created))
+            raise typer.Exit(attach(created))
         emit(created.info)
 
 

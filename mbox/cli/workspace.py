@@ -5,7 +5,7 @@ import posixpath
 import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -28,12 +28,24 @@ def shell(
 ) -> None:
     """Attach this terminal (raw mode, resized with the window) to a shell in the sandbox;
     the detach key leaves it running, to reattach with --terminal."""
-    from mbox.cli.shell import run_shell
-
     with client() as mbox:
         handle = sandbox(mbox, sandbox_ref)
-        code = run_shell(handle, terminal_id=terminal, shell=shell_name, detach_key=detach_key)
+        code = attach(handle, terminal_id=terminal, shell=shell_name, detach_key=detach_key)
     raise typer.Exit(code)
+
+
+def attach(handle: Any, **options: Any) -> int:
+    """`run_shell` (mbox/cli/shell.py), its connection failures reported as `mbox: ...`."""
+    from websockets.exceptions import WebSocketException
+
+    from mbox.cli.shell import run_shell
+
+    try:
+        return run_shell(handle, **options)
+    except ValueError as exc:  # e.g. an unknown detach key
+        raise usage_error(str(exc)) from None
+    except (OSError, WebSocketException) as exc:
+        raise fail(f"cannot attach to a terminal of sandbox {handle.id}: {exc}") from None
 
 
 def _split(spec: str) -> tuple[str, str] | None:
