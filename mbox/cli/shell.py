@@ -125,12 +125,17 @@ class _Session:
 
 
 def _size(fd: int) -> tuple[int, int]:
+    """(columns, rows) of this terminal; a terminal that says 0x0 (a fresh pty, a pipe)
+    gets $COLUMNS/$LINES or 80x24."""
     try:
         size = os.get_terminal_size(fd)
-        return size.columns, size.lines
+        columns, rows = size.columns, size.lines
     except OSError:
+        columns = rows = 0
+    if columns <= 0 or rows <= 0:
         fallback = shutil.get_terminal_size()
-        return fallback.columns, fallback.lines
+        columns, rows = fallback.columns or 80, fallback.lines or 24
+    return columns, rows
 
 
 @contextlib.contextmanager

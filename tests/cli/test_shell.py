@@ -19,13 +19,20 @@ from tests.cli.conftest import Cli
 
 
 class Pty:
-    def __init__(self, cli: Cli, *args: str) -> None:
+    def __init__(self, cli: Cli, *args: str, size: tuple[int, int] | None = (30, 100)) -> None:
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: mbox on the terminal
             os.chdir(cli.home)
-            os.execve(sys.executable, [sys.executable, "-m", "mbox.cli", *args], cli.env)
-        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+            env = {k: v for k, v in cli.env.items() if k not in ("COLUMNS", "LINES")}
+            os.execve(sys.executable, [sys.executable, "-m", "mbox.cli", *args], env)
+        if size is not None:
+            self.resize(*size)
         self.seen = b""
+
+    def resize(self, rows: int, cols: int) -> None:
+        """The window changes: the kernel tells mbox (SIGWINCH), as a terminal emulator's
+        resize would."""
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     def expect(self, wanted: bytes, timeout: float = 30.0) -> bytes:
         deadline = time.monotonic() + timeout
@@ -98,3 +105,36 @@ def test_create_wait_shell_in_one_step_with_a_spinner(cli: Cli, project) -> None
     assert session.exit_code() == 3
     assert cli.json("sandboxes", "get", name)["status"] == "running"
     cli("sandboxes", "delete", name)
+
+
+def test_the_window_size_follows_this_terminal(cli: Cli, sandbox) -> None:
+    session = Pty(cli, "shell", sandbox["id"])
+    session.expect(b"$ ")
+    session.send(b"stty size\r")
+    session.expect(b"30 100")
+    session.resize(40, 120)
+    time.sleep(0.3)  # the resize message goes before the next keys
+    session.send(b"stty size\r")
+    session.expect(b"40 120")
+    session.send(b"exit\r")
+    assert session.exit_code() == 0
+
+
+def test_a_terminal_that_reports_no_size_gets_a_usable_one(cli: Cli, sandbox) -> None:
+    session = Pty(cli, "shell", sandbox["id"], size=None)  # a fresh pty says 0x0
+    session.expect(b"$ ")
+    session.send(b"stty size\r")
+    session.expect(b"24 80")
+    session.send(b"exit\r")
+    assert session.exit_code() == 0
+
+
+def test_another_detach_key(cli: Cli, sandbox) -> None:
+    session = Pty(cli, "shell", sandbox["id"], "--detach-key", "ctrl-q")
+    session.expect(b"$ ")
+    session.send(b"\x1d")  # ctrl-] is a plain key now: nothing happens
+    session.send(b"echo still-here\r")
+    session.expect(b"still-here")
+    session.send(b"\x11")  # ctrl-q
+    assert session.exit_code() == 0
+    assert b"detached from terminal" in session.seen
