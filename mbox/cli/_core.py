@@ -301,18 +301,34 @@ def emit(value: Any, kind: str | None = None) -> None:
 
 def emit_text(text: str) -> None:
     """A line for people and pipes alike (deletions, URLs): the same in every format."""
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(inert(text) + "\n")
     sys.stdout.flush()
 
 
-def _cell(value: Any) -> str:
+# C0 and C1 control characters but tab and newline: what a sandbox (or another user's
+# name for a thing) could use to drive the operator's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def inert(text: str) -> str:
+    """`text` with control characters shown as \\xNN: it cannot move the cursor, clear
+    the screen, set the title or write the clipboard."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
+def _cell(value: Any) -> Any:
+    """A table cell: plain Text (never Rich markup), control characters made visible."""
+    from rich.text import Text
+
     if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
+        text = ""
+    elif isinstance(value, bool):
+        text = "yes" if value else "no"
+    elif isinstance(value, (list, dict)):
+        text = json.dumps(value, separators=(",", ":"))
+    else:
+        text = str(value)
+    return Text(inert(text))
 
 
 def _table(data: Any, kind: str | None) -> None:
@@ -337,7 +353,7 @@ def _table(data: Any, kind: str | None) -> None:
         table.add_column(style="bold")
         table.add_column(overflow="fold")
         for key, value in data.items():
-            table.add_row(key, _cell(value))
+            table.add_row(_cell(key), _cell(value))
         console.print(table)
         return
     console.print(_cell(data))
@@ -362,12 +378,13 @@ def progress(label: str) -> Iterator[Callable[[Any], None] | None]:
         yield None
         return
     from rich.console import Console
+    from rich.text import Text
 
     console = Console(stderr=True)
-    with console.status(f"{label}: pending") as status:
+    with console.status(Text(inert(f"{label}: pending"))) as status:
 
         def update(step: Any) -> None:
-            status.update(f"{label}: {step}")
+            status.update(Text(inert(f"{label}: {step}")))
 
         yield update
 
@@ -395,7 +412,7 @@ def describe(exc: BaseException) -> str:
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print `mbox: message` on stderr; raise the result to exit with `code`."""
-    sys.stderr.write(f"mbox: {message}\n")
+    sys.stderr.write(f"mbox: {inert(message)}\n")
     sys.stderr.flush()
     return typer.Exit(code)
 
