@@ -146,6 +146,8 @@ def open_preview(
     if browser:
         import webbrowser
 
+        if not url.startswith(("http://", "https://")):  # never a file: or other handler
+            raise fail(f"not opening {url!r}: not an http(s) URL")
         webbrowser.open(url)
 
 
