@@ -3,10 +3,10 @@ wake up instead of polling.
 
 Topics: "sandboxes" (a request changed a sandbox; the reconciler listens), "sandbox-status"
 (the runtime moved a sandbox; console pages listen, with "sandboxes"), "tasks" (a task
-changed: waits, event streams, a running task's cancel check), "task-queue" (a task was
-queued: the task runner), "output" (task event streams). Services run in worker
-threads and engines on the event loop: `notify()` is safe from any thread and cheap when
-nobody listens.
+changed: event streams, a running task's cancel check), "task-queue" (a task was queued:
+the task runner), "task-ended" (a task reached its end: waits), "output" (task event
+streams). Services run in worker threads and engines on the event loop: `notify()` is
+safe from any thread and cheap when nobody listens.
 (Across replicas, Postgres LISTEN/NOTIFY will feed the same waiters.)
 """
 

@@ -62,7 +62,7 @@ async def create_task(
 ) -> JSONResponse:
     """Queue a command; 201 when created, 200 when an idempotency key repeats an earlier one.
     With `wait`, answer once the task has finished (or the seconds have passed)."""
-    with waits.watching("tasks") as wakeup:  # before the create: no finish goes unseen
+    with waits.watching("task-ended") as wakeup:  # before the create: no end goes unseen
         task, created = await database.call(
             tasks.create_task, principal=principal, sandbox_id=sandbox_id, data=data
         )
@@ -75,7 +75,7 @@ async def get_task(
     database: DatabaseDep, principal: PrincipalDep, task_id: TaskId, wait: WaitSeconds
 ) -> JSONResponse:
     """The task; with `wait`, once it has finished (or the seconds have passed)."""
-    with waits.watching("tasks") as wakeup:  # before the read: no finish goes unseen
+    with waits.watching("task-ended") as wakeup:  # before the read: no end goes unseen
         task = await _read(database, principal, task_id)
         task = await _until_finished(database, principal, wakeup, task, wait)
     return item(ExecutionTask, task)

@@ -128,6 +128,8 @@ def request_cancel(db: Session, *, principal: Principal, task_id: uuid.UUID) -> 
     )
     commit(db)
     changes.notify("tasks", str(task.id))
+    if task.status in FINISHED_STATUSES:  # a queued task canceled: it ended here
+        changes.notify("task-ended", str(task.id))
     return task
 
 
@@ -185,6 +187,7 @@ def finish(db: Session, *, task_id: uuid.UUID, **outcome: Any) -> None:
     )
     commit(db)
     changes.notify("tasks", str(task_id))
+    changes.notify("task-ended", str(task_id))
 
 
 def fail_abandoned(db: Session, *, runner: str) -> int:
