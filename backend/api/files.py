@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from backend.api.deps import FilesDep, PrincipalDep, SandboxId
 from backend.api.responses import PageLimit, download_headers, iso_time, page
@@ -50,9 +51,18 @@ def _entry_json(entry: files.WorkspaceEntry) -> dict[str, Any]:
 async def read_file(
     workspace: FilesDep, principal: PrincipalDep, sandbox_id: SandboxId, path: PathQuery
 ) -> Response:
-    data = await workspace.read(principal=principal, sandbox_id=sandbox_id, path=path)
+    """The file's bytes as they are read (any size; the server holds one chunk at a time)."""
+    stream = await workspace.open(principal=principal, sandbox_id=sandbox_id, path=path)
     name = path.rstrip("/").rpartition("/")[2]
-    return Response(data, media_type="application/octet-stream", headers=download_headers(name))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        async with stream:
+            async for chunk in stream.chunks:
+                yield chunk
+
+    return StreamingResponse(
+        chunks(), media_type="application/octet-stream", headers=download_headers(name)
+    )
 
 
 @router.put(

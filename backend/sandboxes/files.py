@@ -13,7 +13,7 @@ from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import Database, commit
 from backend.errors import InvalidInput, TooLarge
-from backend.runtime.base import FileEntry, RuntimeAdapter
+from backend.runtime.base import FileEntry, RuntimeAdapter, WorkspaceStream
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.runtime_access import call_runtime
 
@@ -60,6 +60,18 @@ class WorkspaceFiles:
                 f"file is larger than {MAX_READ_BYTES} bytes: capture it as an artifact instead"
             )
         return data
+
+    async def open(
+        self, *, principal: Principal, sandbox_id: uuid.UUID, path: str
+    ) -> WorkspaceStream:
+        """A workspace file opened to be read as it streams: any size, the server's memory
+        stays flat (`read` keeps the whole file, up to MAX_READ_BYTES). Close it."""
+        await self._may(principal, sandbox_id, Permission.READ_CONTENT)
+        stream = await call_runtime(self._runtime.open_read(sandbox_id, path))
+        if stream.entry.type == "directory":
+            await stream.close()
+            raise InvalidInput(f"'{path}' is not a regular file")
+        return stream
 
     async def write(
         self, *, principal: Principal, sandbox_id: uuid.UUID, path: str, data: bytes

@@ -228,3 +228,13 @@ def test_uploading_a_tree_never_follows_its_symlinks(sandbox, tmp_path) -> None:
     assert written == ["repo/src/main.py"]
     found = sandbox.run("grep -r SECRET-VALUE repo; ls -A repo").stdout
     assert "SECRET-VALUE" not in found and "creds" not in found
+
+
+def test_files_larger_than_a_read_buffer_download_streamed(sandbox, tmp_path) -> None:
+    made = sandbox.run("head -c 20000000 /dev/urandom > big.bin && sha256sum big.bin", check=True)
+    expected = made.stdout.split()[0]
+    target = tmp_path / "big.bin"
+    assert sandbox.files.download("big.bin", target) == [target]
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == expected
+    with pytest.raises(errors.BadRequestError, match="not a regular file"):
+        sandbox.files.read("")  # the workspace itself: list it instead
