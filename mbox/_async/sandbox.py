@@ -213,6 +213,25 @@ class SandboxFiles(_Part):
     async def delete(self, path: str) -> None:
         await self._client.files.delete(self._sandbox.id, path)
 
+    async def stream(self, path: str) -> AsyncIterator[bytes]:
+        """A workspace file's bytes as they arrive (any size)."""
+        async with self._client.transport.stream(
+            "GET", f"/v1/sandboxes/{self._sandbox.id}/files/content", params={"path": path}
+        ) as response:
+            async for chunk in response.aiter_bytes():
+                yield chunk
+
+    async def is_directory(self, path: str) -> bool:
+        """Whether `path` names a directory of the workspace ("" is the workspace)."""
+        parent, _, name = path.rstrip("/").rpartition("/")
+        if not name:
+            return True
+        try:
+            siblings = await self.list(parent)
+        except NotFoundError:
+            return False
+        return any(entry["name"] == name and entry["type"] == "directory" for entry in siblings)
+
     async def exists(self, path: str) -> bool:
         parent, _, name = path.rstrip("/").rpartition("/")
         try:
@@ -267,14 +286,9 @@ class SandboxFiles(_Part):
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".part")
         try:
-            async with self._client.transport.stream(
-                "GET",
-                f"/v1/sandboxes/{self._sandbox.id}/files/content",
-                params={"path": remote},
-            ) as response:
-                with open(partial, "wb") as out:
-                    async for chunk in response.aiter_bytes():
-                        out.write(chunk)
+            with open(partial, "wb") as out:
+                async for chunk in self.stream(remote):
+                    out.write(chunk)
             os.replace(partial, target)
         finally:
             if partial.exists():

@@ -214,6 +214,25 @@ class SandboxFiles(_Part):
     def delete(self, path: str) -> None:
         self._client.files.delete(self._sandbox.id, path)
 
+    def stream(self, path: str) -> Iterator[bytes]:
+        """A workspace file's bytes as they arrive (any size)."""
+        with self._client.transport.stream(
+            "GET", f"/v1/sandboxes/{self._sandbox.id}/files/content", params={"path": path}
+        ) as response:
+            for chunk in response.iter_bytes():
+                yield chunk
+
+    def is_directory(self, path: str) -> bool:
+        """Whether `path` names a directory of the workspace ("" is the workspace)."""
+        parent, _, name = path.rstrip("/").rpartition("/")
+        if not name:
+            return True
+        try:
+            siblings = self.list(parent)
+        except NotFoundError:
+            return False
+        return any(entry["name"] == name and entry["type"] == "directory" for entry in siblings)
+
     def exists(self, path: str) -> bool:
         parent, _, name = path.rstrip("/").rpartition("/")
         try:
@@ -268,15 +287,8 @@ class SandboxFiles(_Part):
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".part")
         try:
-            with (
-                self._client.transport.stream(
-                    "GET",
-                    f"/v1/sandboxes/{self._sandbox.id}/files/content",
-                    params={"path": remote},
-                ) as response,
-                open(partial, "wb") as out,
-            ):
-                for chunk in response.iter_bytes():
+            with open(partial, "wb") as out:
+                for chunk in self.stream(remote):
                     out.write(chunk)
             os.replace(partial, target)
         finally:

@@ -66,8 +66,8 @@ def cp(
     """Copy files and directory trees to or from a sandbox's workspace, streamed.
 
     One side is SANDBOX:PATH (PATH relative to the workspace; empty for its root). A
-    directory is copied whole; copying into an existing local directory, or a remote path
-    ending in '/', keeps the source's name."""
+    directory is copied whole; copying into an existing directory (local or remote) keeps
+    the source's name, as cp -r does."""
     remote_source, remote_destination = _split(source), _split(destination)
     if bool(remote_source) == bool(remote_destination):
         raise usage_error("one side (not both) must be SANDBOX:PATH")
@@ -84,15 +84,16 @@ def cp(
                 local = Path(source)
                 if not local.exists():
                     raise fail(f"no such file or directory: {source}")
-                if not path or path.endswith("/"):
-                    path = posixpath.join(path, local.resolve().name)
+                if not path or path.endswith("/") or handle.files.is_directory(path):
+                    path = posixpath.join(path, local.resolve().name)  # as cp -r does
                 files = handle.files.upload(local, path)
         else:
             assert remote_source is not None
             ref, path = remote_source
             handle = sandbox(mbox, ref)
             if destination == "-":
-                sys.stdout.buffer.write(handle.files.read(path))
+                for chunk in handle.files.stream(path):
+                    sys.stdout.buffer.write(chunk)
                 sys.stdout.buffer.flush()
                 return
             target = Path(destination)

@@ -171,6 +171,10 @@ def test_cp_round_trip_of_a_directory_tree(cli: Cli, sandbox, tmp_path: Path) ->
     cli("cp", f"{sandbox['id']}:work/project/src", str(tmp_path / "into"))  # keeps the name
     assert _tree(tmp_path / "into" / "src") == _tree(source / "src")
 
+    # into an existing remote directory, without a trailing slash: it keeps the name too
+    again = cli.json("cp", str(source / "src"), f"{box}:work/project")
+    assert "work/project/src/pkg/deep/er/leaf.txt" in again["files"]
+
     # one file each way, and standard input/output
     cli("cp", str(source / "README.md"), f"{box}:single.md")
     assert cli("cp", f"{box}:single.md", "-").raw == (source / "README.md").read_bytes()
