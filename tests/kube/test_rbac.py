@@ -4,6 +4,7 @@ runtime; and a missing permission is said in words, not swallowed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -68,7 +69,7 @@ async def test_the_cluster_role_allows_everything_mbox_does(world: World):
     assert (
         await world.client.get(f"{base}/files/content", params={"path": "hi.txt"})
     ).text == "hi\n"
-    page = await world.client.get(f"{base}/ports/8000/proxy/")  # pods/portforward
+    page = await _preview(world, f"{base}/ports/8000/proxy/")  # pods/portforward
     assert page.status_code == 200 and "hi.txt" in page.text
     for reading in ("logs", "events", "runtime"):  # pods/log, events, the pod
         assert (await world.client.get(f"{base}/{reading}")).status_code == 200, reading
@@ -118,3 +119,14 @@ def test_a_permission_the_role_lacks_is_refused_in_words(kube_cluster: KubeClust
     assert json.loads(refused.value.body)["message"] == (
         'User "mbox-test" cannot create resource "namespaces" in API group "" at the cluster scope'
     )
+
+
+async def _preview(world: World, url: str):
+    """The page once the sandbox's server listens: a running sandbox's startup command
+    may still be starting (502 until then); a refused port-forward stays 502."""
+    for _ in range(50):
+        page = await world.client.get(url)
+        if page.status_code != 502:
+            return page
+        await asyncio.sleep(0.2)
+    return page
