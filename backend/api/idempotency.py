@@ -6,12 +6,15 @@ subject, the key, method, path and the SHA-256 of the body) before the route run
 the route's answer is kept once it has one. A retry with the same key and the same request
 gets the kept status and JSON body again with `Idempotent-Replayed: true`, and nothing else
 happens (no second resource, no second audit event). A retry while the first is still
-running is a 409, the key on a different request a 422. A 5xx (or an error), or a 429,
-forgets the key so that the client may retry. Keys are per principal and last 24 hours
+running is a 409, the key on a different request a 422. Only a success is kept: a
+refusal (4xx) changed nothing, so it runs again (and may succeed once what refused it
+changed), and a principal that may write nothing leaves nothing behind; a 5xx or an error
+forgets the key too, so that the client may retry. Keys are per principal and last 24 hours
 (backend/idempotency/service.py).
 
-`POST /v1/tokens` refuses the header: its answer holds the new token's secret, which is
-never stored. Other routes ignore it (start, stop, renew are idempotent by nature).
+Routes whose answer holds a secret shown once (a new API token, a share link's URL)
+refuse the header: only the secret's hash is stored, and a kept answer would keep the
+secret. Other routes ignore it (start, stop, renew are idempotent by nature).
 Installed inside ApiRequestMiddleware: the principal is known.
 """
 
@@ -39,18 +42,18 @@ CREATE_PATHS = re.compile(
     r"^/v1/(projects|templates|sandboxes"
     r"|projects/[^/]+/credentials"
     r"|templates/[^/]+/validation-runs"
-    r"|sandboxes/[^/]+/(tasks|artifacts|sessions|preview-links))$"
+    r"|sandboxes/[^/]+/(tasks|artifacts|sessions))$"
 )
-REFUSING_PATHS = {"/v1/tokens"}
+SECRET_ANSWERS = re.compile(r"^/v1/(tokens|sandboxes/[^/]+/preview-links)$")
 BAD_KEY = "Idempotency-Key must be 1 to 128 printable ASCII characters"
-REFUSED = "Idempotency-Key is not accepted here: a new token's secret is never stored"
+REFUSED = "Idempotency-Key is not accepted here: the answer holds a secret that is never stored"
 IN_PROGRESS = "a request with this Idempotency-Key is still in progress"
 MISMATCH = "this Idempotency-Key was used for a different request"
 
 
-def _retryable(status: int) -> bool:
-    """Answers that say "not now" rather than what happened: the key is not kept."""
-    return status >= 500 or status == 429
+def _kept(status: int) -> bool:
+    """Answers a retry gets again: what the request did (2xx)."""
+    return 200 <= status < 300
 
 
 class IdempotencyMiddleware:
@@ -69,7 +72,7 @@ class IdempotencyMiddleware:
         if key is None or principal is None:
             await self.app(scope, receive, send)
             return
-        if path in REFUSING_PATHS:
+        if SECRET_ANSWERS.match(path):
             await reject(scope, send, 400, REFUSED)
             return
         if not CREATE_PATHS.match(path):
@@ -125,7 +128,7 @@ class IdempotencyMiddleware:
         raw = b"".join(chunks)
         status = start["status"] if start is not None else 500
         kept = _json(raw)
-        if start is None or _retryable(status) or kept is _NOT_JSON:
+        if start is None or not _kept(status) or kept is _NOT_JSON:
             await self.database.call(idempotency.discard, record_id=record_id)
         else:
             await self.database.call(

@@ -599,14 +599,14 @@ class Previews(Namespace):
         *,
         label: str | None = None,
         expires_in_seconds: int | None = None,
-        idempotency_key: str | None = None,
     ) -> models.PreviewLink:
-        """A share link: anyone holding its URL may open the port's preview until it expires."""
+        """A share link: anyone holding its URL may open the port's preview until it
+        expires. Not retried: its secret is shown once and never kept, not even for an
+        idempotent replay."""
         body = await self._http.json(
             "POST",
             f"/v1/sandboxes/{sandbox_id}/preview-links",
             json=_body(port=port, label=label, expiresInSeconds=expires_in_seconds),
-            headers=self._create_headers(idempotency_key),
         )
         return models.PreviewLink.from_json(body)
 
@@ -722,7 +722,8 @@ class Audit(Namespace):
         )
 
     async def export(self, **filters: Any) -> AsyncIterator[dict[str, Any]]:
-        """The matching events as the export's NDJSON records, streamed."""
+        """Every matching event (oldest first, in chain order: `limit` does not apply) as
+        the export's records, streamed."""
         params = self._params(filters)
         async with self._http.stream("GET", "/v1/audit-events/export", params=params) as response:
             async for line in response.aiter_lines():

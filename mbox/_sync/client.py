@@ -570,14 +570,14 @@ class Previews(Namespace):
         *,
         label: str | None = None,
         expires_in_seconds: int | None = None,
-        idempotency_key: str | None = None,
     ) -> models.PreviewLink:
-        """A share link: anyone holding its URL may open the port's preview until it expires."""
+        """A share link: anyone holding its URL may open the port's preview until it
+        expires. Not retried: its secret is shown once and never kept, not even for an
+        idempotent replay."""
         body = self._http.json(
             "POST",
             f"/v1/sandboxes/{sandbox_id}/preview-links",
             json=_body(port=port, label=label, expiresInSeconds=expires_in_seconds),
-            headers=self._create_headers(idempotency_key),
         )
         return models.PreviewLink.from_json(body)
 
@@ -691,7 +691,8 @@ class Audit(Namespace):
         return models.AuditChainReport.from_json(self._http.json("GET", "/v1/audit-events/verify"))
 
     def export(self, **filters: Any) -> Iterator[dict[str, Any]]:
-        """The matching events as the export's NDJSON records, streamed."""
+        """Every matching event (oldest first, in chain order: `limit` does not apply) as
+        the export's records, streamed."""
         params = self._params(filters)
         with self._http.stream("GET", "/v1/audit-events/export", params=params) as response:
             for line in response.iter_lines():

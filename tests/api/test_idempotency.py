@@ -70,13 +70,34 @@ def test_the_key_on_a_different_request_is_refused(client: TestClient, api, row_
     assert row_counts() == before
 
 
-def test_a_refusal_is_kept_and_replayed(client: TestClient) -> None:
+def test_a_refusal_is_not_kept(client: TestClient, database: Database) -> None:
+    """A refused request changed nothing: running it again is as safe as replaying it,
+    and may succeed once what refused it has changed."""
     headers = key()
     first = client.post("/v1/projects", json={"name": ""}, headers=headers)
     assert first.status_code == 400
     again = client.post("/v1/projects", json={"name": ""}, headers=headers)
-    assert again.status_code == 400 and again.headers["idempotent-replayed"] == "true"
-    assert again.json() == first.json()
+    assert again.status_code == 400 and "idempotent-replayed" not in again.headers
+    assert again.json() == first.json() and records(database) == []
+
+
+def test_a_read_only_token_cannot_fill_the_database(
+    secured_client: TestClient, database: Database
+) -> None:
+    """Attack: a viewer may write nothing; keys on requests it is refused must not let it
+    store a row per request for a day."""
+    minted = secured_client.post(
+        "/v1/tokens",
+        json={"name": "ro", "principal": "reader", "role": "viewer"},
+        headers=ADMIN,
+    )
+    viewer = {"Authorization": f"Bearer {minted.json()['token']}"}
+    for _ in range(20):
+        refused = secured_client.post(
+            "/v1/projects", json=project_body(), headers={**viewer, **key()}
+        )
+        assert refused.status_code == 403
+    assert records(database) == []
 
 
 def test_a_retry_while_the_first_runs_is_refused(
@@ -175,6 +196,21 @@ def test_the_tokens_route_refuses_the_header(
     assert listed == [] and records(database) == []
 
 
+def test_no_share_link_secret_is_kept(client: TestClient, api, database: Database) -> None:
+    """Attack: a share link's secret is shown once and only its hash is stored; an
+    Idempotency-Key must not make the server keep the whole answer (the URL with the
+    secret) for a day in its database."""
+    template = api.template(exposedPorts=[{"name": "web", "port": 8000}])
+    sandbox = api.sandbox(api.project(), template)
+    answer = client.post(
+        f"/v1/sandboxes/{sandbox['id']}/preview-links", json={"port": 8000}, headers=key()
+    )
+    assert answer.status_code == 400
+    assert "Idempotency-Key" in answer.json()["error"]
+    assert records(database) == []
+    assert client.get(f"/v1/sandboxes/{sandbox['id']}/preview-links").json()["items"] == []
+
+
 @pytest.mark.parametrize("bad", ["", "x" * 129, "caf\u00e9", "tab\there", "bell\x07"])
 def test_bad_keys_are_refused(client: TestClient, database: Database, bad: str) -> None:
     answer = client.post(
@@ -199,6 +235,7 @@ def test_old_records_are_ignored_and_purged(client: TestClient, database: Databa
         for record in db.exec(sa.select(IdempotencyRecordRow)).scalars():
             record.created_at = utcnow() - timedelta(hours=25)
         db.commit()
+    client.delete(f"/v1/projects/{first.json()['id']}")  # the same body may succeed again
     again = client.post("/v1/projects", json=project_body("Old"), headers=headers)
     assert "idempotent-replayed" not in again.headers  # run again: a new request
     assert again.json().get("id") != first.json()["id"]
