@@ -262,3 +262,14 @@ def s3_server() -> Iterator[S3Server]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One live server per run for the client suites (SDK, CLI, MCP): the API and its
+    engines in a process of their own, on the local runtime (tests/support/live.py).
+    Tests isolate by project."""
+    from tests.support.live import live_server  # it needs this module's sandbox_dir
+
+    with live_server(tmp_path_factory.mktemp("live")) as server:
+        yield server

@@ -70,7 +70,7 @@ async def get_sandbox(
 
     async def load() -> SandboxRow:
         # As a scoped session would: another project's sandbox is a 404 (every role reads).
-        return await database.call(sandboxes.operable, principal, sandbox_id, Permission.READ)
+        return await database.read(sandboxes.operable, principal, sandbox_id, Permission.READ)
 
     with waits.watching("sandboxes", "sandbox-status") as wakeup:  # before the read
         row = await load()

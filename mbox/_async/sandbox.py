@@ -223,21 +223,21 @@ class SandboxFiles(_Part):
 
     async def is_directory(self, path: str) -> bool:
         """Whether `path` names a directory of the workspace ("" is the workspace)."""
+        return await self._kind(path) == "directory"
+
+    async def exists(self, path: str) -> bool:
+        return await self._kind(path) is not None
+
+    async def _kind(self, path: str) -> str | None:
+        """What `path` is (its listing's type: file, directory, ...); None: nothing."""
         parent, _, name = path.rstrip("/").rpartition("/")
         if not name:
-            return True
+            return "directory"  # the workspace itself
         try:
             siblings = await self.list(parent)
         except NotFoundError:
-            return False
-        return any(entry["name"] == name and entry["type"] == "directory" for entry in siblings)
-
-    async def exists(self, path: str) -> bool:
-        parent, _, name = path.rstrip("/").rpartition("/")
-        try:
-            return any(entry["name"] == name for entry in await self.list(parent))
-        except NotFoundError:
-            return False
+            return None
+        return next((entry["type"] for entry in siblings if entry["name"] == name), None)
 
     async def upload(self, local: str | os.PathLike, remote: str) -> list[str]:
         """Copy a local file or directory tree into the workspace, streamed; the remote
@@ -272,15 +272,10 @@ class SandboxFiles(_Part):
 
     async def _directory(self, remote: str) -> list[dict[str, Any]] | None:
         """The entries of `remote` when it is a directory; None for a file."""
-        parent, _, name = remote.rstrip("/").rpartition("/")
-        if name:
-            siblings = await self.list(parent)
-            kinds = {entry["name"]: entry["type"] for entry in siblings}
-            if name not in kinds:
-                raise NotFoundError(404, f"no such file in the workspace: {remote}")
-            if kinds[name] != "directory":
-                return None
-        return await self.list(remote)
+        kind = await self._kind(remote)
+        if kind is None:
+            raise NotFoundError(404, f"no such file in the workspace: {remote}")
+        return await self.list(remote) if kind == "directory" else None
 
     async def _download_file(self, remote: str, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)

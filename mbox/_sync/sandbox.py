@@ -224,21 +224,21 @@ class SandboxFiles(_Part):
 
     def is_directory(self, path: str) -> bool:
         """Whether `path` names a directory of the workspace ("" is the workspace)."""
+        return self._kind(path) == "directory"
+
+    def exists(self, path: str) -> bool:
+        return self._kind(path) is not None
+
+    def _kind(self, path: str) -> str | None:
+        """What `path` is (its listing's type: file, directory, ...); None: nothing."""
         parent, _, name = path.rstrip("/").rpartition("/")
         if not name:
-            return True
+            return "directory"  # the workspace itself
         try:
             siblings = self.list(parent)
         except NotFoundError:
-            return False
-        return any(entry["name"] == name and entry["type"] == "directory" for entry in siblings)
-
-    def exists(self, path: str) -> bool:
-        parent, _, name = path.rstrip("/").rpartition("/")
-        try:
-            return any(entry["name"] == name for entry in self.list(parent))
-        except NotFoundError:
-            return False
+            return None
+        return next((entry["type"] for entry in siblings if entry["name"] == name), None)
 
     def upload(self, local: str | os.PathLike, remote: str) -> list[str]:
         """Copy a local file or directory tree into the workspace, streamed; the remote
@@ -273,15 +273,10 @@ class SandboxFiles(_Part):
 
     def _directory(self, remote: str) -> list[dict[str, Any]] | None:
         """The entries of `remote` when it is a directory; None for a file."""
-        parent, _, name = remote.rstrip("/").rpartition("/")
-        if name:
-            siblings = self.list(parent)
-            kinds = {entry["name"]: entry["type"] for entry in siblings}
-            if name not in kinds:
-                raise NotFoundError(404, f"no such file in the workspace: {remote}")
-            if kinds[name] != "directory":
-                return None
-        return self.list(remote)
+        kind = self._kind(remote)
+        if kind is None:
+            raise NotFoundError(404, f"no such file in the workspace: {remote}")
+        return self.list(remote) if kind == "directory" else None
 
     def _download_file(self, remote: str, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)

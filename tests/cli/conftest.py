@@ -8,14 +8,13 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.live import LiveServer, live_server
+from tests.support.live import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,12 +71,6 @@ def clean_env(home: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("MBOX_")}
     env |= {"HOME": str(home), "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
     return env
-
-
-@pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("cli-live")) as server:
-        yield server
 
 
 @pytest.fixture(scope="session")

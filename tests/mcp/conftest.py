@@ -11,15 +11,9 @@ from pathlib import Path
 import pytest
 
 from mbox import Mbox
-from tests.support.live import LiveServer, live_server
+from tests.support.live import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("mcp-live")) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from mbox import Mbox
-from tests.support.live import LiveServer, live_server
-
-
-@pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("sdk-live")) as server:
-        yield server
+from tests.support.live import LiveServer
 
 
 @pytest.fixture
