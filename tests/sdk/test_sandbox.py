@@ -7,6 +7,7 @@ import hashlib
 import os
 import time
 import uuid
+from itertools import islice
 
 import pytest
 
@@ -238,3 +239,57 @@ def test_files_larger_than_a_read_buffer_download_streamed(sandbox, tmp_path) ->
     assert hashlib.sha256(target.read_bytes()).hexdigest() == expected
     with pytest.raises(errors.BadRequestError, match="not a regular file"):
         sandbox.files.read("")  # the workspace itself: list it instead
+
+
+def test_the_less_travelled_operations_answer_with_their_models(mbox, project, sandbox) -> None:
+    """Every wrapper the flows above do not use, called once against the server: a wrong
+    path or model fails here rather than in a user's program."""
+    minted = mbox.tokens.create(
+        "sdk-test", role="viewer", principal="sdk-bot", project_ids=[project.id]
+    )
+    assert minted.token.startswith("mbx_")
+    assert mbox.tokens.get(minted.id).name == "sdk-test"
+    assert minted.id in {token.id for token in mbox.tokens.list()}
+    assert mbox.tokens.revoke(minted.id).revoked_at is not None
+
+    task = sandbox.tasks.run("echo output-of-record")
+    assert mbox.tasks.output(task.id) == b"output-of-record\n"
+    assert mbox.tasks.output(task.id, offset=7) == b"of-record\n"
+    assert mbox.tasks.artifacts(task.id) == []
+
+    assert mbox.projects.usage(project.id).raw["projectId"] == project.id
+    assert mbox.projects.artifact_usage(project.id).raw
+    quota = mbox.projects.set_quota_policy(
+        project.id, enforcement="enforced", max_running_sandboxes=5
+    )
+    assert (
+        mbox.projects.quota_policy(project.id).max_running_sandboxes
+        == quota.max_running_sandboxes
+        == 5
+    )
+    preview = mbox.projects.preview_policy(
+        project.id, {"enforcement": "enforced", "allowed_image_prefixes": ["nowhere/"]}
+    )
+    assert preview.raw  # what such a policy would refuse, nothing saved
+    assert mbox.projects.policy(project.id).enforcement != "enforced"
+
+    assert mbox.audit.verify().raw
+    events = mbox.audit.events(project_id=project.id, limit=2)
+    assert len(events) == 2
+    walked = [
+        event.id for event in islice(mbox.audit.iter_events(project_id=project.id, limit=2), 5)
+    ]
+    assert len(walked) == len(set(walked)) == 5  # across pages, no repeats
+    every = {event.id for event in mbox.audit.iter_events(project_id=project.id)}
+    exported = [record["id"] for record in mbox.audit.export(project_id=project.id)]
+    assert len(exported) == len(every) and set(exported) == every  # the whole trail
+
+    with sandbox.terminal.attach() as terminal:
+        terminal.send("exit\n")
+        while terminal.read(timeout=10):
+            pass
+        session_id = terminal.session_id
+    assert mbox.sessions.get(session_id).raw["sandboxId"] == sandbox.id
+    recording = mbox.sessions.recording(session_id)
+    assert recording.startswith(b'{"version": 2')
+    assert mbox.runtime.resources().raw is not None
