@@ -126,8 +126,8 @@ def test_the_queries_and_the_header_are_in_the_openapi_document(client: TestClie
         "/v1/sandboxes/{sandboxID}/tasks",
         "/v1/sandboxes/{sandboxID}/artifacts",
         "/v1/sandboxes/{sandboxID}/sessions",
-        "/v1/sandboxes/{sandboxID}/preview-links",
     ):
         assert ("header", "Idempotency-Key") in parameters("post", path), path
-    assert ("header", "Idempotency-Key") not in parameters("post", "/v1/tokens")
+    for secret_answer in ("/v1/tokens", "/v1/sandboxes/{sandboxID}/preview-links"):
+        assert ("header", "Idempotency-Key") not in parameters("post", secret_answer)
     assert ("header", "Idempotency-Key") not in parameters("post", "/v1/sandboxes/{sandboxID}/stop")
