@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     local_workspace_bytes: int = Field(default=10 * 1024**3, ge=16 * 1024**2)
     local_workspace_bytes_per_inode: int = Field(default=16 * 1024, ge=1024, le=64 * 1024**2)
     local_cpus: float = Field(default=1.0, ge=0, le=1024)
+    # Local runtime: template images, pulled and unpacked (default <data dir>/images; may
+    # be shared by servers on one host), the cache's size past which the least recently
+    # used images no sandbox runs are removed (0: no limit), and registries spoken to in
+    # plain HTTP (host:port, comma-separated; registries on loopback always are).
+    image_dir: Path | None = None
+    image_cache_bytes: int = Field(default=20 * 1024**3, ge=0)
+    insecure_registries: str = ""
     # Local runtime: the values of the secrets project credentials name, one file per key
     # (<secrets dir>/<secret name>/<key>), copied read-only into sandboxes at launch. Keep
     # it private to the server (mode 0700): sandboxes never see it. Default <data dir>/secrets.

@@ -98,14 +98,16 @@ class Reconciler:
             if sandbox.status != "running" or sandbox.runtime_ref != observed.ref or extra:
                 await self._report_running(sandbox, observed, **extra)  # else: as it should be
         elif observed.phase == "starting":  # a cluster is scheduling, pulling, starting it
-            message = observed.message[:2000]
-            if sandbox.status_message != message or sandbox.runtime_ref != observed.ref or extra:
+            message, reason = observed.message[:2000], observed.reason
+            changed = (sandbox.status_message, sandbox.status_reason) != (message, reason)
+            if changed or sandbox.runtime_ref != observed.ref or extra:
                 fields = {"runtime_ref": observed.ref, "status_message": message, **extra}
-                await self._report(sandbox, status="pending", **fields)
+                await self._report(sandbox, status="pending", status_reason=reason, **fields)
         elif observed.phase == "exited":
             await self._report_exit(sandbox, observed)
         else:  # failed: it will not start by itself
-            await self._fail(sandbox, "start-failed", observed.message, runtime_ref=observed.ref)
+            reason = observed.reason or "start-failed"
+            await self._fail(sandbox, reason, observed.message, runtime_ref=observed.ref)
 
     async def _start(self, sandbox: SandboxRow, template: TemplateRow | None) -> None:
         if template is None:

@@ -14,6 +14,7 @@ def create_runtime(settings: Settings) -> RuntimeAdapter:
         return kubernetes_runtime(
             settings.kubeconfig, settings.kube_context, warm_pool=settings.kube_warm_pool
         )
+    from backend.runtime.images import ImageStore
     from backend.runtime.local import LocalRuntime, sandbox_root
 
     limits = Limits(
@@ -26,4 +27,10 @@ def create_runtime(settings: Settings) -> RuntimeAdapter:
         cpu_millis=round(settings.local_cpus * 1000),
     )
     root = settings.local_sandbox_dir or sandbox_root(settings.data_dir)
-    return LocalRuntime(root, limits, secrets_dir=settings.secrets_dir)
+    insecure = tuple(
+        host.strip() for host in settings.insecure_registries.split(",") if host.strip()
+    )
+    image_store = ImageStore(
+        settings.image_dir or settings.data_dir / "images", settings.image_cache_bytes, insecure
+    )
+    return LocalRuntime(root, limits, secrets_dir=settings.secrets_dir, image_store=image_store)

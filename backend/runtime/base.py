@@ -77,6 +77,16 @@ class CredentialMount:
 
 
 @dataclass(frozen=True)
+class RegistryCredential:
+    """A project credential of type `registry`: how images from `registry` are pulled.
+    Names only: the runtime finds the value (the local secrets dir holds `username` and
+    `password`; a cluster gets the Secret as an imagePullSecret)."""
+
+    registry: str
+    secret: str
+
+
+@dataclass(frozen=True)
 class SandboxSpec:
     """Everything a runtime needs to run one sandbox, resolved from its template."""
 
@@ -109,6 +119,10 @@ class SandboxSpec:
     secret_refs: tuple[tuple[str, str], ...] = ()
     # The project's credentials for its sandboxes (usage "sandbox"), on every runtime.
     credentials: tuple[CredentialMount, ...] = ()
+    # Pulling the image: Always | IfNotPresent | Never ("": Kubernetes' default for the
+    # tag), and the project's registry credentials.
+    image_pull_policy: str = ""
+    registry_credentials: tuple[RegistryCredential, ...] = ()
 
     @property
     def egress_allowed(self) -> bool:
@@ -132,6 +146,7 @@ class RuntimeStatus:
     scheduled_at: datetime | None = None  # placed (a cluster: on a node)
     ready_at: datetime | None = None
     failed_at: datetime | None = None  # when it failed for good (a start asked later replaces it)
+    reason: str = ""  # a word for the state (e.g. "pulling", "image-not-found")
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,10 @@ def has_image(home: Path) -> bool:
     return (home / IMAGE).is_file()
 
 
+def volume_path(home: Path) -> Path:
+    return home / VOLUME
+
+
 def workspace_path(home: Path) -> Path:
     return home / VOLUME / WORKSPACE
 

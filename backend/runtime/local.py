@@ -55,7 +55,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backend.runtime import disk, egress, inventory, netns, pty, seccomp, workspace
+from backend import changes
+from backend.runtime import disk, egress, images, inventory, netns, pty, rootfs, seccomp, workspace
 from backend.runtime.base import (
     SECRETS_MOUNT_DIR,
     Availability,
@@ -75,6 +76,7 @@ from backend.runtime.base import (
     Persistence,
     Placement,
     PortUnavailable,
+    RegistryCredential,
     RuntimeDescription,
     RuntimeEvent,
     RuntimeFailure,
@@ -86,6 +88,7 @@ from backend.runtime.base import (
     WorkspaceStream,
 )
 from backend.runtime.cgroups import Cgroups, join_prefix
+from backend.runtime.images import CachedImage, ImageConfig, ImageFailure, ImageStore
 from backend.runtime.inventory import ManagedResource, ResourceRef
 from backend.runtime.pty import PtyProcess
 
@@ -131,6 +134,12 @@ HELPER_ENV = {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"}
 # The first step inside a sandbox: the command's environment from a memfd (see
 # `_environment_file`), the usual umask (the server's own is private), then the command.
 ENTER_SCRIPT = 'umask 022 && . /proc/self/fd/{fd} && exec "$@"'
+# The same in an image's sandbox (busybox's env has no -C): the working dir comes first.
+IMAGE_ENTER_SCRIPT = 'cd -- "$1" && shift && umask 022 && . /proc/self/fd/{fd} && exec "$@"'
+# A terminal's session: its own, with the terminal as its controlling terminal.
+SETSID = ["setsid", "--ctty", "--wait"]
+# Without cgroups, the process limit inside an image's sandbox (see `_launch_command`).
+IMAGE_NPROC_SCRIPT = 'ulimit -u "$0" && exec "$@"'
 # What this runtime's server process may do, how people reach a sandbox, and what cleanup
 # means (the boundary summaries show these as they are).
 CONTROLLER_PERMISSIONS = (
@@ -193,10 +202,33 @@ class _Box:
     network: subprocess.Popen | None = None  # slirp4netns, when egress is allowed
     network_ready: asyncio.Task | None = field(default=None, repr=False)  # attaching it
     network_exit_fd: int | None = None  # closing it (or the server dying) ends slirp4netns
+    image: ImageConfig | None = None  # None: the host's /usr
+    digest: str = ""  # the image's manifest digest
 
     @property
     def running(self) -> bool:
         return self.exit_code is None
+
+    @property
+    def uid(self) -> int:
+        """The user commands run as inside (the image's, else the sandbox user)."""
+        return self.image.uid if self.image else SANDBOX_UID
+
+    @property
+    def gid(self) -> int:
+        return self.image.gid if self.image else SANDBOX_UID
+
+
+@dataclass
+class _Pull:
+    """A sandbox waiting for its image: the pull (then the launch) runs in the background,
+    the reconciler sees `starting` with the progress, then `running` or `failed`."""
+
+    reference: str
+    progress: images.Progress
+    task: asyncio.Task | None = None
+    failure: ImageFailure | RuntimeFailure | None = None
+    failed_at: datetime | None = None
 
 
 class LocalProcess:
@@ -234,10 +266,19 @@ class LocalProcess:
 class LocalRuntime:
     name = ADAPTER
 
-    def __init__(self, root: Path, limits: Limits, secrets_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        limits: Limits,
+        secrets_dir: Path | None = None,
+        image_store: ImageStore | None = None,
+    ) -> None:
         self.root = root
         self.limits = limits
         self.secrets_dir = secrets_dir  # credentials' values: <secret>/<key> files
+        # Template images (pulled, unpacked, cached); default: next to the sandboxes.
+        self.images = image_store or ImageStore(root.parent / "images")
+        self._pulls: dict[uuid.UUID, _Pull] = {}
         self._boxes: dict[uuid.UUID, _Box] = {}
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
         self._privileged = os.geteuid() == 0
@@ -384,45 +425,126 @@ class LocalRuntime:
         return self._locks.setdefault(sandbox_id, asyncio.Lock())
 
     async def ensure(self, spec: SandboxSpec) -> RuntimeStatus:
+        """Start the sandbox. An image not cached yet is pulled in the background first:
+        meanwhile this (and `status`) says `starting` with the pull's progress."""
         async with self._lock(spec.sandbox_id):
             box = self._boxes.get(spec.sandbox_id)
-            if box is None or not box.running:
-                try:
-                    box = await self._start(spec)
-                except BaseException:
-                    if self._volumes:
-                        await self._volumes.stop(self._home(spec.sandbox_id))
-                    raise
-            return self._status(box)
+            if box is not None and box.running:
+                return self._status(box)
+            pulling = self._pulls.get(spec.sandbox_id)
+            if pulling is not None and pulling.failure is None:
+                return self._pull_status(pulling)
+            if images.is_host(spec.image):
+                return self._status(await self._started(spec, None))
+            image = self._cached_image(spec)
+            if image is not None:
+                return self._status(await self._started(spec, image))
+            pulling = self._pulls[spec.sandbox_id] = _Pull(spec.image, images.Progress())
+            pulling.task = asyncio.create_task(self._pull_then_start(spec, pulling))
+            return self._pull_status(pulling)
 
-    async def _start(self, spec: SandboxSpec) -> _Box:
+    async def _started(self, spec: SandboxSpec, image: CachedImage | None) -> _Box:
+        """Start it now (the lock held), undoing the disk mount if that fails."""
+        try:
+            return await self._start(spec, image)
+        except BaseException:
+            if self._volumes:
+                await self._volumes.stop(self._home(spec.sandbox_id))
+            raise
+
+    def _cached_image(self, spec: SandboxSpec) -> CachedImage | None:
+        """The image, when the pull policy lets the cache answer without a registry."""
+        policy = spec.image_pull_policy or images.default_policy(spec.image)
+        return self.images.cached(spec.image) if policy != "Always" else None
+
+    async def _pull_then_start(self, spec: SandboxSpec, pulling: _Pull) -> None:
+        try:
+            self._check_available()
+            image = await self.images.pull(
+                spec.image,
+                policy=spec.image_pull_policy,
+                auth=self._registry_auth(spec),
+                progress=pulling.progress,
+                in_use=self._images_in_use,
+            )
+            self._event(spec.sandbox_id, "Normal", "Pulled", f"image {spec.image} ({image.digest})")
+            async with self._lock(spec.sandbox_id):
+                if self._pulls.get(spec.sandbox_id) is pulling:
+                    await self._started(spec, image)
+                    del self._pulls[spec.sandbox_id]
+        except (ImageFailure, RuntimeFailure) as exc:
+            pulling.failure, pulling.failed_at = exc, _now()
+            self._event(spec.sandbox_id, "Warning", "Failed", str(exc))
+        except Exception as exc:  # said as a failure of the sandbox, never lost
+            pulling.failure, pulling.failed_at = RuntimeFailure(f"start failed: {exc}"), _now()
+        finally:
+            changes.notify("sandboxes", spec.sandbox_id)
+
+    def _pull_status(self, pulling: _Pull) -> RuntimeStatus:
+        if pulling.failure is not None:
+            reason = getattr(pulling.failure, "reason", "start-failed")
+            reason = f"image-{reason}" if isinstance(pulling.failure, ImageFailure) else reason
+            message = str(pulling.failure)
+            return RuntimeStatus(
+                "failed", message=message, failed_at=pulling.failed_at, reason=reason
+            )
+        return RuntimeStatus(
+            "starting", message=pulling.progress.text(pulling.reference), reason="pulling"
+        )
+
+    def _images_in_use(self) -> set[str]:
+        return {box.digest for box in self._boxes.values() if box.digest}
+
+    def _registry_auth(self, spec: SandboxSpec) -> images.RegistryAuth | None:
+        """The project's credential for the image's registry, read from the secrets dir
+        (`username` and `password` files of its secret)."""
+        registry = images.registry_of(spec.image)
+        for credential in spec.registry_credentials:
+            if credential.registry.strip().lower() == registry.lower():
+                return _read_registry_secret(self.secrets_dir, credential, registry)
+        return None
+
+    def _check_available(self) -> None:
         availability = self.availability()
         if not availability.available:
             raise RuntimeFailure(availability.message)
+
+    async def _start(self, spec: SandboxSpec, image: CachedImage | None) -> _Box:
+        self._check_available()
         # Opened first: a missing secret fails the launch before anything is made.
         secrets = _open_credentials(self.secrets_dir, spec.credentials)
         try:
-            return await self._launch(spec, secrets)
+            return await self._launch(spec, secrets, image)
         finally:
             secrets.close()
 
-    async def _launch(self, spec: SandboxSpec, secrets: _Secrets) -> _Box:
+    async def _launch(
+        self, spec: SandboxSpec, secrets: _Secrets, image: CachedImage | None
+    ) -> _Box:
         home = self._home(spec.sandbox_id)
+        if image is not None and not self._privileged:
+            raise RuntimeFailure(
+                f"running the image {spec.image} needs the server to run as root (it mounts "
+                f"the image's filesystem); image \"host\" runs this machine's own /usr"
+            )
+        config = image.config() if image else None
         with _when_disk_full(DiskFull("no space left on the server's data disk for the sandbox")):
             uid = self._prepare(home)
             _write_labels(home, spec)
             await self._attach_disk(spec, home, uid)
+            if image is not None and config is not None:
+                self._prepare_root(spec, home, image, config, uid, bool(secrets.arguments()))
         if self._cgroups:
             cpu_millis = self.limits.cpu_millis if spec.cpu_millis is None else spec.cpu_millis
             self._cgroups.create(spec.sandbox_id, self.limits, cpu_millis)
         read_info, write_info = os.pipe()
         syscall_filter = _memfd("mbox-seccomp", self._syscalls.init)  # type: ignore[union-attr]
-        options = self._bwrap_arguments(spec, home, write_info, syscall_filter)
+        options = self._bwrap_arguments(spec, home, write_info, syscall_filter, config)
         arguments = _argument_file(options + secrets.arguments())
         try:
             with (home / LOG_NAME).open("ab") as log:
                 process = await asyncio.create_subprocess_exec(
-                    *self._launch_command(spec, uid, arguments),
+                    *self._launch_command(spec, uid, arguments, image, config),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -440,7 +562,8 @@ class LocalRuntime:
             tail = _tail_lines(home / LOG_NAME, 5).strip()
             self._event(spec.sandbox_id, "Warning", "Failed", f"exit {code}: {tail}")
             raise RuntimeFailure(f"sandbox did not start (exit {code}): {tail}")
-        box = _Box(spec, process, json.loads(info)["child-pid"], _now())
+        box = _Box(spec, process, json.loads(info)["child-pid"], _now(), image=config)
+        box.digest = image.digest if image else ""
         await self._until_set_up(box, self.workspace(spec.sandbox_id))
         if self._volumes:
             self._volumes.set_up(home)
@@ -586,6 +709,9 @@ class LocalRuntime:
 
     async def stop(self, sandbox_id: uuid.UUID) -> None:
         async with self._lock(sandbox_id):
+            pulling = self._pulls.pop(sandbox_id, None)
+            if pulling is not None and pulling.task is not None:
+                pulling.task.cancel()  # the image's pull goes on (shared), not the launch
             box = self._boxes.pop(sandbox_id, None)
             if box is None:
                 return
@@ -620,7 +746,10 @@ class LocalRuntime:
 
     async def status(self, sandbox_id: uuid.UUID) -> RuntimeStatus:
         box = self._boxes.get(sandbox_id)
-        return RuntimeStatus("missing") if box is None else self._status(box)
+        if box is not None:
+            return self._status(box)
+        pulling = self._pulls.get(sandbox_id)
+        return RuntimeStatus("missing") if pulling is None else self._pull_status(pulling)
 
     def _status(self, box: _Box) -> RuntimeStatus:
         sandbox_id = box.spec.sandbox_id
@@ -638,6 +767,8 @@ class LocalRuntime:
         return RuntimeStatus("exited", ref, message, box.exit_code)
 
     async def close(self) -> None:
+        for sandbox_id in list(self._pulls):
+            await self.stop(sandbox_id)
         for sandbox_id in list(self._boxes):
             await self.stop(sandbox_id)
         if self._volumes:  # no mount and no loop device outlives the runtime
@@ -651,7 +782,12 @@ class LocalRuntime:
             container="sandbox",
             phase="Running",
             commands=("/bin/bash", "/bin/sh", "sh"),
-            details={"pid": str(box.process.pid), "workingDir": box.spec.working_dir},
+            details={
+                "pid": str(box.process.pid),
+                "workingDir": box.spec.working_dir,
+                "image": box.spec.image,
+                **({"imageDigest": box.digest} if box.digest else {}),
+            },
         )
 
     # -- commands -----------------------------------------------------------------------
@@ -682,7 +818,7 @@ class LocalRuntime:
         """Start `argv` inside the running sandbox (see `_enter_command`), under the
         syscall filter from its birth (prlimit is already filtered)."""
         await self._networked(box)
-        environment = _environment_file(self._sandbox_env(box.spec, env))
+        environment = _environment_file(self._sandbox_env(box.spec, env, box.image))
         try:
             return await self._launcher.spawn(
                 *self._enter_command(box, argv, cwd, environment),
@@ -702,15 +838,24 @@ class LocalRuntime:
         host (prlimit, nsenter) run as root with `HELPER_ENV`: a sandbox's variables
         (LD_PRELOAD=<a file in its workspace>) must never reach a root process; they are
         read by a shell already inside the sandbox, and never shown on a command line."""
-        command = [
+        enter = [
             "nsenter", f"--target={box.init_pid}",
             "--user", "--mount", "--pid", "--net", "--ipc", "--uts",
-            f"--setuid={SANDBOX_UID}", f"--setgid={SANDBOX_UID}", "--wd",
-            "--", "setpriv", "--no-new-privs", "--",
-            "env", "-i", "-C", cwd or box.spec.working_dir,
-            "/bin/sh", "-c", ENTER_SCRIPT.format(fd=environment), "mbox-env", *argv,
+            f"--setuid={box.uid}", f"--setgid={box.gid}", "--wd", "--",
         ]  # fmt: skip
-        return self._limited(command, box.spec.sandbox_id)
+        cwd = cwd or box.spec.working_dir
+        if box.image is None:  # the host's tools, at their usual places
+            inside = [
+                "setpriv", "--no-new-privs", "--", "env", "-i", "-C", cwd,
+                "/bin/sh", "-c", ENTER_SCRIPT.format(fd=environment), "mbox-env", *argv,
+            ]  # fmt: skip
+        else:  # an image may lack them all: the static busybox bound into every one
+            script = IMAGE_ENTER_SCRIPT.format(fd=environment)
+            inside = [
+                rootfs.TOOLBOX, "setpriv", "--nnp", "--", rootfs.TOOLBOX, "env", "-i",
+                rootfs.TOOLBOX, "sh", "-c", script, "mbox-env", cwd, *argv,
+            ]  # fmt: skip
+        return self._limited(enter + inside, box.spec.sandbox_id)
 
     # -- terminals and ports ------------------------------------------------------------
 
@@ -729,7 +874,8 @@ class LocalRuntime:
             pty.set_size(master, rows, cols)
             # `setsid --ctty`: a new session inside the sandbox with the terminal as its
             # controlling terminal (job control, Ctrl-C, SIGWINCH).
-            argv = ["setsid", "--ctty", "--wait", *argv]
+            session = [rootfs.TOOLBOX, "setsid", "-c"] if box.image else SETSID
+            argv = [*session, *argv]
             process = await self._enter(
                 box, argv, env, None, stdin=slave, stdout=slave, stderr=slave
             )
@@ -1084,16 +1230,21 @@ class LocalRuntime:
                 claim.unlink()
 
     def _sandbox_env(
-        self, spec: SandboxSpec, extra: Mapping[str, str] | None = None
+        self,
+        spec: SandboxSpec,
+        extra: Mapping[str, str] | None = None,
+        image: ImageConfig | None = None,
     ) -> dict[str, str]:
         """The whole environment of a sandbox process, built from nothing: the server's
-        own (tokens, database URL, cloud keys) must never reach a sandbox."""
+        own (tokens, database URL, cloud keys) must never reach a sandbox. An image's own
+        variables come before the template's (as Kubernetes does)."""
+        own = {"PATH": DEFAULT_PATH, "HOME": spec.working_dir, "USER": "sandbox"}
+        if image is not None:
+            own = {"PATH": DEFAULT_PATH, "HOME": _image_home(image), **image.env}
         return {
-            "PATH": DEFAULT_PATH,
-            "HOME": spec.working_dir,
-            "USER": "sandbox",
             "LANG": "C.UTF-8",
             "TERM": "xterm-256color",
+            **own,
             "MBOX_SANDBOX_ID": str(spec.sandbox_id),
             **spec.env,
             **(extra or {}),
@@ -1113,40 +1264,99 @@ class LocalRuntime:
         join = join_prefix(self._cgroups.join_files(sandbox_id))
         return ["prlimit", *rlimits, "--", *join, *command]
 
-    def _launch_command(self, spec: SandboxSpec, uid: int, arguments: int) -> list[str]:
+    def _launch_command(
+        self,
+        spec: SandboxSpec,
+        uid: int,
+        arguments: int,
+        image: CachedImage | None = None,
+        config: ImageConfig | None = None,
+    ) -> list[str]:
         """bwrap, as the sandbox's host uid, reading its options from `arguments` (the
         sandbox's pid 1 is bwrap, and every process in it can read pid 1's command line:
-        host paths stay out of it). bwrap takes the command itself only on its argv."""
+        host paths stay out of it). bwrap takes the command itself only on its argv. An
+        image's root is mounted first, as root, in a mount namespace of the sandbox's own.
+        """
         drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
         # Without cgroups, RLIMIT_NPROC is set inside the sandbox's user namespace, where it
         # counts that sandbox's processes (ucounts, Linux >= 5.14); set before bwrap makes
         # the namespace, it would bound every process of the uid: one budget for all.
-        nproc = [] if self._cgroups else ["prlimit", f"--nproc={self.limits.processes}", "--"]
-        command = [*nproc, *(spec.command or IDLE_COMMAND)]
+        limit = str(self.limits.processes)
+        if image is None or config is None:
+            nproc = [] if self._cgroups else ["prlimit", f"--nproc={limit}", "--"]
+            command, mount = [*nproc, *(spec.command or IDLE_COMMAND)], []
+        else:
+            nproc = [] if self._cgroups else [rootfs.TOOLBOX, "sh", "-c", IMAGE_NPROC_SCRIPT, limit]
+            idle = (rootfs.TOOLBOX, *IDLE_COMMAND)
+            command = [*nproc, *(spec.command or config.args or idle)]
+            home = self._home(spec.sandbox_id)
+            mount = rootfs.mount_command(image.rootfs, self._layer_base(home), home / rootfs.MERGED)
         bwrap = ["bwrap", "--args", str(arguments), "--", *command]
-        launch = (drop if self._privileged else []) + bwrap
+        launch = mount + (drop if self._privileged else []) + bwrap
         return self._limited(launch, spec.sandbox_id, nproc=False)
 
+    def _layer_base(self, home: Path) -> Path:
+        """Where the sandbox's writable layer lives: on its own disk when it has one."""
+        volume = disk.volume_path(home) if self._volumes and disk.has_image(home) else home
+        return volume / "layer"
+
+    def _prepare_root(
+        self,
+        spec: SandboxSpec,
+        home: Path,
+        image: CachedImage,
+        config: ImageConfig,
+        uid: int,
+        has_secrets: bool,
+    ) -> None:
+        """The writable layer, with what bwrap mounts on made in it (see rootfs.py)."""
+        base = self._layer_base(home)
+        base.mkdir(mode=0o700, exist_ok=True)
+        os.chown(base, 0, 0)
+        mount_points = [spec.working_dir, "/proc", "/dev", "/tmp", rootfs.TOOLBOX_DIR]
+        mount_points += [SECRETS_MOUNT_DIR] if has_secrets else []
+        rootfs.prepare(
+            image.rootfs,
+            base,
+            mount_points=mount_points,
+            files=[rootfs.TOOLBOX],
+            home=self._sandbox_env(spec, image=config)["HOME"],
+            owner=uid,
+        )
+
     def _bwrap_arguments(
-        self, spec: SandboxSpec, home: Path, info_fd: int, syscall_filter: int
+        self,
+        spec: SandboxSpec,
+        home: Path,
+        info_fd: int,
+        syscall_filter: int,
+        image: ImageConfig | None = None,
     ) -> list[str]:
         """bwrap's options, the sandbox's environment among them (bwrap itself runs with
-        `HELPER_ENV`: the steps before it run as root on the host)."""
+        `HELPER_ENV`: the steps before it run as root on the host). The root: the host's
+        /usr and /etc read-only, or the image's overlay (mounted at `<home>/root`) with
+        the static busybox."""
         env = [
             arg
-            for key, value in self._sandbox_env(spec).items()
+            for key, value in self._sandbox_env(spec, image=image).items()
             for arg in ("--setenv", key, value)
         ]
+        uid, gid = (image.uid, image.gid) if image else (SANDBOX_UID, SANDBOX_UID)
+        root = [
+            "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc",
+            "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+            "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+        ]  # fmt: skip
+        if image is not None:
+            busybox = rootfs.static_busybox()
+            root = ["--bind", str(home / rootfs.MERGED), "/", "--ro-bind", busybox, rootfs.TOOLBOX]
         return [
-            "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+            "--unshare-user", "--uid", str(uid), "--gid", str(gid),
             # no nested user namespaces (bwrap 0.8+; the filter denies them too)
             *(["--disable-userns"] if seccomp.bwrap_disables_userns() else []),
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
             "--hostname", spec.slug[:63] or "sandbox",
-            "--die-with-parent", "--new-session",
-            "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc",
-            "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
-            "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+            "--die-with-parent", "--new-session", *root,
             "--proc", "/proc", "--dev", "/dev", *self._tmp_mounts(home),
             "--dir", spec.working_dir,
             "--bind", str(self.workspace(spec.sandbox_id)), spec.working_dir,
@@ -1195,6 +1405,39 @@ _FOUND: set[tuple[str, str]] = set()  # (tool, PATH it was found on)
 
 
 LABELS_NAME = "labels.json"  # in a sandbox's directory: the mbox ids it was made for
+
+
+def _image_home(image: ImageConfig) -> str:
+    """The image's HOME, else root's or `/` (as runc does from the image's passwd)."""
+    return image.env.get("HOME") or ("/root" if image.uid == 0 else "/")
+
+
+def _read_registry_secret(
+    secrets_dir: Path | None, credential: RegistryCredential, registry: str
+) -> images.RegistryAuth:
+    """The `username` and `password` keys of the credential's secret (read by the server:
+    skopeo needs the values; never logged, never shown)."""
+    if secrets_dir is None:
+        raise images.ImageFailure(
+            "unauthorized",
+            f"registry credential for {registry}: no secrets directory is set (MBOX_SECRETS_DIR)",
+        )
+    values = {}
+    for key in ("username", "password"):
+        if not _plain_name(credential.secret):
+            raise images.ImageFailure(
+                "unauthorized",
+                f"registry credential for {registry}: invalid secret name {credential.secret!r}",
+            )
+        try:
+            values[key] = (secrets_dir / credential.secret / key).read_text().strip()
+        except OSError:
+            raise images.ImageFailure(
+                "unauthorized",
+                f"registry credential for {registry}: secret {credential.secret!r} has no "
+                f"{key!r} key in the secrets directory",
+            ) from None
+    return images.RegistryAuth(registry, values["username"], values["password"])
 
 
 def _write_labels(home: Path, spec: SandboxSpec) -> None:

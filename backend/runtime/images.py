@@ -1,0 +1,548 @@
+"""The local runtime's image cache: OCI images pulled, unpacked and kept on this host.
+
+Pulled by `skopeo` (the registry protocol, credentials, digest checks) into one OCI
+layout shared by every image, so a layer two images share is stored once; unpacked by
+`umoci` into `rootfs/<manifest digest>/` (a runtime bundle: `rootfs/` and `config.json`,
+where umoci has already resolved the image's user to uids). A sandbox never writes there:
+it runs on an overlay whose lower layer is that tree (see `rootfs.py`).
+
+Keys are manifest digests; the index (`index.json`) maps each reference pulled to its
+digest and records sizes and last use. `IfNotPresent` (the default, like Kubernetes, for
+tags other than `latest`) answers from the index without the network; `Always` asks the
+registry which digest the tag names now. Past `max_bytes`, the least recently used images
+no sandbox uses are removed (their blobs too, once no image needs them).
+
+One file lock serializes pulls, unpacks and evictions, also between servers sharing the
+directory (tests, a restart while a pull runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backend.runtime.base import RuntimeFailure
+
+TOOLS = ("skopeo", "umoci")
+LAYOUT = "oci"  # the OCI layout every pull copies into (blobs shared)
+BUNDLES = "rootfs"  # rootfs/<digest hex>/{rootfs,config.json}
+INDEX = "index.json"
+IMAGE_CONFIG = "image.json"  # in a bundle: what `ImageConfig` holds, saved at unpack
+LOCK = ".lock"
+HOST_IMAGE = "host"  # not an image: this machine's own read-only /usr (local runtime only)
+INDEXES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
+PROGRESS_SECONDS = 0.25
+# No signature policy is configured: the digests are the check (what Kubernetes does too).
+POLICY = () if Path("/etc/containers/policy.json").exists() else ("--insecure-policy",)
+HELPER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"}
+# A registry on loopback is spoken to in plain HTTP, as Docker does; others need TLS
+# unless named in the insecure list.
+LOOPBACK_HOSTS = ("127.", "localhost", "[::1]")
+# What skopeo says, and what it means for the user (first match wins).
+FAILURES = (
+    (re.compile(r"digest did not match|does not match digest|digest mismatch", re.I), "corrupt"),
+    (re.compile(r"unauthorized|authentication required|denied|401|403", re.I), "unauthorized"),
+    (re.compile(r"manifest unknown|name unknown|not found|404", re.I), "not-found"),
+    (
+        re.compile(
+            r"connection refused|no such host|i/o timeout|dial tcp|network is unreachable|"
+            r"server gave HTTP response to HTTPS|timeout|TLS",
+            re.I,
+        ),
+        "unreachable",
+    ),
+)
+
+
+class ImageFailure(RuntimeFailure):
+    """An image could not be had; `reason` says which kind of trouble (for the UI)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RegistryAuth:
+    """Credentials for one registry host (from a project credential of type `registry`)."""
+
+    registry: str
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass
+class Progress:
+    """A pull as it goes: what is happening and how many bytes of how many."""
+
+    step: str = "resolving"  # resolving | pulling | unpacking | ready
+    done: int = 0
+    total: int = 0
+
+    def text(self, reference: str) -> str:
+        if self.step == "pulling" and self.total:
+            return f"pulling {reference}: {_mib(self.done)} of {_mib(self.total)}"
+        return f"{self.step} {reference}"
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """What the image says about running it (umoci's runtime config, users resolved)."""
+
+    args: tuple[str, ...]  # ENTRYPOINT + CMD
+    env: Mapping[str, str]
+    working_dir: str
+    uid: int
+    gid: int
+
+
+@dataclass(frozen=True)
+class CachedImage:
+    digest: str  # sha256:<hex> of the manifest
+    references: tuple[str, ...]
+    size_bytes: int
+    pulled_at: float
+    last_used_at: float
+    bundle: Path
+
+    @property
+    def rootfs(self) -> Path:
+        return self.bundle / "rootfs"
+
+    def config(self) -> ImageConfig:
+        saved = json.loads((self.bundle / IMAGE_CONFIG).read_text())
+        return ImageConfig(
+            args=tuple(saved["args"]),
+            env=saved["env"],
+            working_dir=saved["workingDir"],
+            uid=saved["uid"],
+            gid=saved["gid"],
+        )
+
+
+def is_host(reference: str) -> bool:
+    return reference.strip().lower() == HOST_IMAGE
+
+
+def supported() -> str:
+    """ "" when pulls can work here, else what to install."""
+    missing = [tool for tool in TOOLS if shutil.which(tool, path=HELPER_ENV["PATH"]) is None]
+    return (
+        f"{', '.join(missing)} not found (apt-get install {' '.join(missing)})" if missing else ""
+    )
+
+
+def default_policy(reference: str) -> str:
+    """Kubernetes' rule: `Always` for `:latest` or no tag, else `IfNotPresent`."""
+    if "@" in reference:
+        return "IfNotPresent"
+    _, tag = _split_tag(reference)
+    return "Always" if tag in ("", "latest") else "IfNotPresent"
+
+
+class ImageStore:
+    def __init__(
+        self, root: Path, max_bytes: int = 0, insecure_registries: tuple[str, ...] = ()
+    ) -> None:
+        self.root = root
+        self.max_bytes = max_bytes  # 0: no limit
+        self.insecure = frozenset(insecure_registries)
+        self._pulls: dict[str, asyncio.Future[CachedImage]] = {}
+
+    # -- reading ------------------------------------------------------------------------
+
+    def images(self) -> list[CachedImage]:
+        index = self._read_index()
+        return sorted(
+            (self._cached(digest, entry) for digest, entry in index["images"].items()),
+            key=lambda image: -image.last_used_at,
+        )
+
+    def cached(self, reference: str) -> CachedImage | None:
+        index = self._read_index()
+        digest = index["refs"].get(reference)
+        entry = index["images"].get(digest or "")
+        if entry is None or not (self._bundle(digest) / IMAGE_CONFIG).exists():
+            return None
+        return self._cached(digest, entry)
+
+    # -- pulling ------------------------------------------------------------------------
+
+    async def pull(
+        self,
+        reference: str,
+        *,
+        policy: str = "",
+        auth: RegistryAuth | None = None,
+        progress: Progress | None = None,
+        in_use: Callable[[], set[str]] = set,
+    ) -> CachedImage:
+        """The image `reference` names, from the cache or the registry (one pull at a time
+        per reference: later callers wait for it)."""
+        reference = reference.strip()
+        policy = policy or default_policy(reference)
+        progress = progress or Progress()
+        if policy != "Always" and (hit := self.cached(reference)):
+            return self._touch(hit)
+        if policy == "Never":
+            raise ImageFailure("not-found", f"image {reference} is not cached (pull policy Never)")
+        running = self._pulls.get(reference)
+        if running is None:
+            running = asyncio.ensure_future(self._pull(reference, auth, progress, in_use))
+            self._pulls[reference] = running
+            running.add_done_callback(lambda _: self._pulls.pop(reference, None))
+        return await asyncio.shield(running)
+
+    async def _pull(
+        self,
+        reference: str,
+        auth: RegistryAuth | None,
+        progress: Progress,
+        in_use: Callable[[], set[str]],
+    ) -> CachedImage:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._authfile(auth) as authfile:
+            digest, total = await self._resolve(reference, authfile)
+            async with self._locked():
+                index = self._read_index()
+                if digest not in index["images"] or not self._bundle(digest).exists():
+                    progress.step, progress.total = "pulling", total
+                    await self._copy(reference, digest, authfile, progress)
+                    progress.step = "unpacking"
+                    await self._unpack(digest)
+                    index = self._read_index()
+                now = time.time()
+                entry = index["images"].setdefault(digest, {"pulledAt": now})
+                entry |= {"lastUsedAt": now, "size": await asyncio.to_thread(self._size, digest)}
+                entry["references"] = sorted({*entry.get("references", ()), reference})
+                index["refs"][reference] = digest
+                self._write_index(index)
+                await self._evict(index, keep={digest, *in_use()})
+        progress.step = "ready"
+        return self._cached(digest, entry)
+
+    async def _resolve(self, reference: str, authfile: Path | None) -> tuple[str, int]:
+        """The digest of this host's platform's manifest, and the bytes to pull."""
+        raw = await self._skopeo("inspect", "--raw", reference, authfile, f"docker://{reference}")
+        manifest = _json(raw, reference)
+        if manifest.get("mediaType") in INDEXES or "manifests" in manifest:
+            chosen = _platform_manifest(manifest, reference)
+            pinned = f"{_repository(reference)}@{chosen}"
+            raw = await self._skopeo("inspect", "--raw", reference, authfile, f"docker://{pinned}")
+            manifest = _json(raw, reference)
+        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        blobs = [manifest.get("config", {}), *manifest.get("layers", [])]
+        return digest, sum(int(blob.get("size", 0)) for blob in blobs)
+
+    async def _copy(
+        self, reference: str, digest: str, authfile: Path | None, progress: Progress
+    ) -> None:
+        layout = self.root / LAYOUT
+        blobs = layout / "blobs" / "sha256"
+        before = _file_sizes(blobs)
+        source = f"docker://{_repository(reference)}@{digest}"
+        copy = asyncio.ensure_future(
+            self._skopeo(
+                "copy", "--quiet", reference, authfile, source, f"oci:{layout}:{_hex(digest)}"
+            )
+        )
+        while not copy.done():
+            await asyncio.wait([copy], timeout=PROGRESS_SECONDS)
+            fresh = sum(size for name, size in _file_sizes(blobs).items() if name not in before)
+            progress.done = min(progress.total, fresh) if progress.total else fresh
+        await copy
+        progress.done = progress.total
+
+    async def _unpack(self, digest: str) -> None:
+        bundle = self._bundle(digest)
+        staging = bundle.with_name(f".{bundle.name}.{secrets.token_hex(4)}")
+        shutil.rmtree(bundle, ignore_errors=True)  # a half-made one from a crash
+        image = f"{self.root / LAYOUT}:{_hex(digest)}"
+        try:
+            await _run("umoci", "unpack", "--image", image, str(staging))
+            _save_config(staging, self.root / LAYOUT, digest)
+            staging.chmod(0o755)
+            staging.rename(bundle)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    async def _skopeo(
+        self, verb: str, option: str, reference: str, authfile: Path | None, *rest: str
+    ) -> bytes:
+        """skopeo `verb` `option` against the registry of `reference`, with its TLS rule
+        and credentials; a failure becomes an ImageFailure in words."""
+        flag = "--tls-verify" if verb == "inspect" else "--src-tls-verify"
+        options = [f"{flag}={'false' if self._plain_http(str(reference)) else 'true'}"]
+        if authfile is not None:
+            options += ["--authfile" if verb == "inspect" else "--src-authfile", str(authfile)]
+        else:
+            options += ["--no-creds" if verb == "inspect" else "--src-no-creds"]
+        try:
+            return await _run("skopeo", *POLICY, verb, option, *options, *rest)
+        except _CommandFailed as exc:
+            raise _failure(reference, exc.output) from None
+
+    def _plain_http(self, reference: str) -> bool:
+        registry = _registry(reference)
+        return registry in self.insecure or registry.startswith(LOOPBACK_HOSTS)
+
+    # -- eviction -----------------------------------------------------------------------
+
+    async def _evict(self, index: dict[str, Any], keep: set[str]) -> None:
+        """Least recently used first, until the cache fits (lock held)."""
+        if not self.max_bytes:
+            return
+        entries = sorted(index["images"].items(), key=lambda item: item[1].get("lastUsedAt", 0))
+        total = sum(entry.get("size", 0) for _, entry in entries)
+        removed = False
+        for digest, entry in entries:
+            if total <= self.max_bytes:
+                break
+            if digest in keep:
+                continue
+            await self._remove(index, digest)
+            total -= entry.get("size", 0)
+            removed = True
+        if removed:
+            self._write_index(index)
+            await _run("umoci", "gc", "--layout", str(self.root / LAYOUT))
+
+    async def _remove(self, index: dict[str, Any], digest: str) -> None:
+        index["images"].pop(digest, None)
+        index["refs"] = {ref: d for ref, d in index["refs"].items() if d != digest}
+        with contextlib.suppress(_CommandFailed):
+            await _run("umoci", "rm", "--image", f"{self.root / LAYOUT}:{_hex(digest)}")
+        await asyncio.to_thread(shutil.rmtree, self._bundle(digest), True)
+
+    # -- the index ----------------------------------------------------------------------
+
+    def _touch(self, image: CachedImage) -> CachedImage:
+        """Mark as used now (best effort: a lost update only skews eviction order)."""
+        index = self._read_index()
+        entry = index["images"].get(image.digest)
+        if entry is not None:
+            entry["lastUsedAt"] = time.time()
+            with contextlib.suppress(OSError):
+                self._write_index(index)
+        return image
+
+    def _read_index(self) -> dict[str, Any]:
+        try:
+            index = json.loads((self.root / INDEX).read_text())
+        except (FileNotFoundError, ValueError):
+            index = {}
+        return {"images": index.get("images", {}), "refs": index.get("refs", {})}
+
+    def _write_index(self, index: dict[str, Any]) -> None:
+        temporary = self.root / f".{INDEX}.{secrets.token_hex(4)}"
+        temporary.write_text(json.dumps(index, indent=1, sort_keys=True))
+        temporary.replace(self.root / INDEX)
+
+    def _cached(self, digest: str, entry: Mapping[str, Any]) -> CachedImage:
+        return CachedImage(
+            digest=digest,
+            references=tuple(entry.get("references", ())),
+            size_bytes=int(entry.get("size", 0)),
+            pulled_at=float(entry.get("pulledAt", 0)),
+            last_used_at=float(entry.get("lastUsedAt", 0)),
+            bundle=self._bundle(digest),
+        )
+
+    def _bundle(self, digest: str) -> Path:
+        return self.root / BUNDLES / _hex(digest)
+
+    def _size(self, digest: str) -> int:
+        """The unpacked tree plus the blobs it came from (shared blobs count for each)."""
+        size = _tree_size(self._bundle(digest))
+        manifest = self.root / LAYOUT / "blobs" / "sha256" / _hex(digest)
+        with contextlib.suppress(OSError, ValueError):
+            content = json.loads(manifest.read_text())
+            size += sum(int(layer.get("size", 0)) for layer in content.get("layers", []))
+        return size
+
+    @contextlib.asynccontextmanager
+    async def _locked(self):
+        (self.root / BUNDLES).mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    @contextlib.contextmanager
+    def _authfile(self, auth: RegistryAuth | None) -> Iterator[Path | None]:
+        """skopeo's credentials, in a file only root reads, gone after the pull (never on
+        a command line, where other host processes could read them)."""
+        if auth is None:
+            yield None
+            return
+        token = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
+        path = self.root / f".auth-{secrets.token_hex(8)}.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            json.dump({"auths": {auth.registry: {"auth": token}}}, file)
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+
+# -- references ---------------------------------------------------------------------------
+
+
+def _split_tag(reference: str) -> tuple[str, str]:
+    """(name, tag) of a reference without a digest; the tag is "" when absent."""
+    slash = reference.rfind("/")
+    colon = reference.rfind(":")
+    if colon > slash:
+        return reference[:colon], reference[colon + 1 :]
+    return reference, ""
+
+
+def _repository(reference: str) -> str:
+    return _split_tag(reference.split("@", 1)[0])[0]
+
+
+def _registry(reference: str) -> str:
+    """The registry host of a reference (`docker.io` when it names none, as Docker does)."""
+    first, _, rest = reference.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+def registry_of(reference: str) -> str:
+    return _registry(reference.strip())
+
+
+def _platform_manifest(index: Mapping[str, Any], reference: str) -> str:
+    arch = ARCHITECTURES.get(platform.machine(), platform.machine())
+    for manifest in index.get("manifests", []):
+        wanted = manifest.get("platform", {})
+        if wanted.get("os") == "linux" and wanted.get("architecture") == arch:
+            return manifest["digest"]
+    raise ImageFailure("not-found", f"image {reference} has no linux/{arch} variant")
+
+
+def _hex(digest: str) -> str:
+    algorithm, _, value = digest.partition(":")
+    if algorithm != "sha256" or not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise ImageFailure("invalid", f"not a sha256 digest: {digest}")
+    return value
+
+
+def _json(raw: bytes, reference: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ImageFailure("invalid", f"the registry's manifest for {reference} is not JSON")
+    return value
+
+
+def _failure(reference: str, output: str) -> ImageFailure:
+    registry = _registry(reference)
+    last = (output.strip().splitlines() or ["no output"])[-1][:400]
+    reason = next((why for pattern, why in FAILURES if pattern.search(output)), "failed")
+    messages = {
+        "corrupt": f"image {reference} is corrupt: a layer's content does not match its "
+        f"digest ({last})",
+        "unauthorized": f"registry {registry} refused access to {reference}: the image is "
+        f"private and no valid registry credential was given ({last})",
+        "not-found": f"image {reference} was not found in registry {registry} ({last})",
+        "unreachable": f"registry {registry} is unreachable ({last})",
+        "failed": f"pulling {reference} failed: {last}",
+    }
+    return ImageFailure(reason, messages[reason])
+
+
+def _save_config(bundle: Path, layout: Path, digest: str) -> None:
+    """The image's own ENTRYPOINT, CMD, Env and WorkingDir (umoci's runtime config
+    merges the first two and adds defaults), with the uid and gid umoci resolved from the
+    image's /etc/passwd for its User."""
+    blobs = layout / "blobs" / "sha256"
+    manifest = json.loads((blobs / _hex(digest)).read_text())
+    image = json.loads((blobs / _hex(manifest["config"]["digest"])).read_text())
+    config = image.get("config") or {}
+    user = json.loads((bundle / "config.json").read_text()).get("process", {}).get("user", {})
+    env = dict(item.split("=", 1) for item in config.get("Env") or () if "=" in item)
+    saved = {
+        "args": [*(config.get("Entrypoint") or ()), *(config.get("Cmd") or ())],
+        "env": env,
+        "workingDir": config.get("WorkingDir") or "/",
+        "uid": int(user.get("uid", 0)),
+        "gid": int(user.get("gid", 0)),
+    }
+    (bundle / IMAGE_CONFIG).write_text(json.dumps(saved))
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+class _CommandFailed(Exception):
+    def __init__(self, output: str) -> None:
+        super().__init__(output)
+        self.output = output
+
+
+async def _run(*argv: str) -> bytes:
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=HELPER_ENV,
+    )
+    try:
+        out, err = await process.communicate()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        raise
+    if process.returncode != 0:
+        raise _CommandFailed(err.decode(errors="replace") or out.decode(errors="replace"))
+    return out
+
+
+def _file_sizes(directory: Path) -> dict[str, int]:
+    sizes = {}
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(directory):
+            with contextlib.suppress(FileNotFoundError):
+                sizes[entry.name] = entry.stat(follow_symlinks=False).st_size
+    return sizes
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for directory, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(directory, name)).st_blocks * 512
+    return total
+
+
+def _mib(count: int) -> str:
+    return f"{count / 1024**2:.1f} MiB"

@@ -1,0 +1,116 @@
+"""Sandboxes on the local runtime run their template's image: pulled from a registry the
+tests start, unpacked, cached, and run as the image says (env, user, entrypoint)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from backend.runtime.base import RuntimeStatus
+from backend.runtime.images import ImageStore
+from backend.runtime.local import LocalRuntime
+from tests.conftest import sandbox_dir
+from tests.runtime.conftest import LIMITS, run, spec
+from tests.support.registry import ImageSpec, Registry, build_image, push
+
+PYTHON_VERSION = "#!/bin/sh\necho 'Python 3.99.{minor}'\n"
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[LocalRuntime]:
+    store = ImageStore(tmp_path / "images")
+    runtime = LocalRuntime(sandbox_dir(tmp_path), LIMITS, image_store=store)
+    yield runtime
+    await runtime.close()
+
+
+def image(tmp_path: Path, registry: Registry, name: str, **fields: object) -> tuple[str, str]:
+    """Build and push `name`; its reference and digest."""
+    layout = build_image(tmp_path / name, ImageSpec(**fields))
+    return registry.ref(name, "1"), push(layout, registry, name, "1")
+
+
+async def until_settled(runtime: LocalRuntime, sandbox_id: uuid.UUID) -> RuntimeStatus:
+    """The status once it is no longer starting (pulling)."""
+    for _ in range(600):
+        status = await runtime.status(sandbox_id)
+        if status.phase != "starting":
+            return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"still starting: {status}")
+
+
+async def started(runtime: LocalRuntime, reference: str, *command: str, **fields: object):
+    box = spec(*command, image=reference, **fields)
+    first = await runtime.ensure(box)
+    status = first if first.phase != "starting" else await until_settled(runtime, box.sandbox_id)
+    assert status.phase == "running", status
+    return box, first
+
+
+async def test_two_images_each_see_their_own_usr(
+    runtime: LocalRuntime, registry: Registry, tmp_path: Path
+) -> None:
+    one, _ = image(
+        tmp_path, registry, "py-one", files={"/usr/bin/python3": PYTHON_VERSION.format(minor=1)}
+    )
+    two, _ = image(
+        tmp_path, registry, "py-two", files={"/usr/bin/python3": PYTHON_VERSION.format(minor=2)}
+    )
+    host = subprocess.run(["python3", "--version"], capture_output=True, text=True).stdout
+    first, status = await started(runtime, one)
+    assert status.phase == "starting" and status.reason == "pulling", status
+    second, _ = await started(runtime, two)
+    _, out_one, _ = await run(runtime, first.sandbox_id, "python3 --version")
+    _, out_two, _ = await run(runtime, second.sandbox_id, "python3 --version")
+    assert (out_one.strip(), out_two.strip()) == ("Python 3.99.1", "Python 3.99.2")
+    assert host.strip() not in (out_one.strip(), out_two.strip())
+    code, _, _ = await run(runtime, first.sandbox_id, "ls /usr/lib/python3* /etc/debian_version")
+    assert code != 0, "the host's /usr must not be visible"
+
+
+async def test_image_env_user_and_entrypoint_apply(
+    runtime: LocalRuntime, registry: Registry, tmp_path: Path
+) -> None:
+    reference, digest = image(
+        tmp_path,
+        registry,
+        "configured",
+        env={"FROM_IMAGE": "yes", "OVERRIDDEN": "image"},
+        user="1234:1234",
+        entrypoint=("/bin/sh", "-c"),
+        cmd=("echo started > /tmp/marker; exec sleep 1000",),
+    )
+    box, _ = await started(runtime, reference, env={"OVERRIDDEN": "template"})
+    code, out, err = await run(runtime, box.sandbox_id, 'id -u; echo "$FROM_IMAGE $OVERRIDDEN"; ps')
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "1234"
+    assert lines[1] == "yes template"
+    assert "sleep 1000" in out  # the image's entrypoint + cmd is the main process
+    target = await runtime.target(box.sandbox_id)
+    assert target.details["imageDigest"] == digest
+
+
+async def test_writable_layer_survives_a_restart_and_the_cache_answers(
+    runtime: LocalRuntime, registry: Registry, tmp_path: Path
+) -> None:
+    reference, _ = image(tmp_path, registry, "writable")
+    box, first = await started(runtime, reference)
+    assert first.phase == "starting"
+    code, _, err = await run(
+        runtime, box.sandbox_id, "echo kept > $HOME/note && echo w > /workspace/w"
+    )
+    assert code == 0, err
+    code, _, _ = await run(runtime, box.sandbox_id, "echo no > /bin/planted")
+    assert code != 0, "the image's own files are not the sandbox user's to change"
+    await runtime.stop(box.sandbox_id)
+    again = await runtime.ensure(box)
+    assert again.phase == "running", "a cached image starts at once, with no pull"
+    _, out, _ = await run(runtime, box.sandbox_id, "cat $HOME/note /workspace/w")
+    assert out.split() == ["kept", "w"]
