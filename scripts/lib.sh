@@ -14,8 +14,9 @@ die() { say "$*"; exit 1; }
 # prlimit (util-linux); libseccomp's Python binding for the syscall filter; slirp4netns for
 # egress and libnftables (nftables) for its rules; mkfs.ext4 (e2fsprogs) for per-sandbox
 # disks; skopeo (pulls OCI images) and umoci (unpacks them) for template images, mmdebstrap
-# (with its own dependencies) for template builds from Debian packages.
-RUNTIME_PACKAGES=(bubblewrap util-linux python3-seccomp slirp4netns nftables e2fsprogs skopeo umoci mmdebstrap)
+# (with its own dependencies) for template builds from Debian packages; the static busybox
+# that enters any image (a shell and setpriv where the image has none).
+RUNTIME_PACKAGES=(bubblewrap util-linux python3-seccomp slirp4netns nftables e2fsprogs skopeo umoci mmdebstrap busybox-static)
 
 # ensure_system_packages MODE PURPOSE PACKAGE...: install the Debian packages that are
 # missing, with apt-get, when this user may (root, or sudo without a password), saying

@@ -124,8 +124,8 @@ def sandbox_dir(tmp_path: Path) -> Path:
 # A real cluster's kubeconfig (and context, default its current one): opt-in, see README.
 REAL_KUBECONFIG = "MBOX_TEST_KUBECONFIG"
 REAL_CONTEXT = "MBOX_TEST_KUBE_CONTEXT"
-# The suites' templates say image "local" (ignored by the local runtime and the test
-# kubelet); a real cluster's nodes pull this instead (python3, sh and GNU find).
+# The suites' templates say image "host" (the local runtime's host /usr; ignored by the
+# test kubelet); a real cluster's nodes pull this instead (python3, sh and GNU find).
 REAL_IMAGE = "MBOX_TEST_KUBE_IMAGE"
 ADAPTERS = (
     "local",
@@ -217,12 +217,12 @@ def real_cluster_settings() -> dict[str, Any]:
 
 
 def pull_a_real_image(runtime: RuntimeAdapter, image: str) -> None:
-    """Sandboxes of the suites' "local" image run `image` on the real cluster."""
+    """Sandboxes of the suites' "host" image run `image` on the real cluster."""
     ensure = runtime.ensure
 
     async def ensure_pulling(spec: SandboxSpec) -> RuntimeStatus:
         return await ensure(
-            dataclasses.replace(spec, image=image) if spec.image == "local" else spec
+            dataclasses.replace(spec, image=image) if spec.image == "host" else spec
         )
 
     runtime.ensure = ensure_pulling  # type: ignore[method-assign]

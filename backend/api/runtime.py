@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from backend.api.deps import Body, InventoryDep, PrincipalDep
 from backend.api.openapi import body, returns
 from backend.inventory.models import (
+    CachedImageList,
     RuntimeOrphanAudit,
     RuntimeOrphanCleanupRequest,
     RuntimeOrphanCleanupResult,
@@ -59,3 +60,10 @@ async def cleanup_orphan(
 ) -> JSONResponse:
     done = await inventory.cleanup(principal=principal, data=data, namespace=namespace, kind=kind)
     return JSONResponse(done.to_json())
+
+
+@router.get("/v1/images", responses=returns(CachedImageList))
+async def list_images(inventory: InventoryDep, principal: PrincipalDep) -> JSONResponse:
+    """The images the runtime keeps on its host, most recently used first."""
+    found = await inventory.images(principal=principal)
+    return JSONResponse(found.to_json())

@@ -27,7 +27,7 @@ from backend.db import commit, get_row
 from backend.errors import Conflict, DeniedRule, InvalidInput
 from backend.policy import service as policy
 from backend.projects.models import ProjectRow
-from backend.runtime.base import CredentialMount
+from backend.runtime.base import CredentialMount, RegistryCredential
 from backend.validation import MAX_NAME_CHARS, metadata_value, resolve_slug
 
 INVALID = "name, valid slug, type, and secretRef.name are required"
@@ -68,6 +68,25 @@ def sandbox_mounts(db: Session, project_id: uuid.UUID) -> tuple[CredentialMount,
         for row in rows
         if SANDBOX_USAGE in row.usage
     )
+
+
+def registry_credentials(db: Session, project_id: uuid.UUID) -> tuple[RegistryCredential, ...]:
+    """The project's credentials of type `registry`, by the registry host they name in
+    `target` (how the local runtime pulls a private image; names only)."""
+    rows = db.exec(
+        select(ProjectCredentialRow)
+        .where(ProjectCredentialRow.project_id == project_id)
+        .where(ProjectCredentialRow.type == "registry")
+        .order_by(col(ProjectCredentialRow.slug))
+    )
+    return tuple(RegistryCredential(row.target, row.secret_name) for row in rows if row.target)
+
+
+def sandbox_credentials(
+    db: Session, project_id: uuid.UUID
+) -> tuple[tuple[CredentialMount, ...], tuple[RegistryCredential, ...]]:
+    """What a sandbox's launch needs of the project's credentials, in one read."""
+    return sandbox_mounts(db, project_id), registry_credentials(db, project_id)
 
 
 def create_credential(

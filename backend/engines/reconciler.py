@@ -115,9 +115,12 @@ class Reconciler:
             return
         restarting = sandbox.status == "running"  # it ran before: this server restarted
         started_at = utcnow()
-        mounts = await self.database.call(credentials.sandbox_mounts, sandbox.project_id)
+        mounts, registries = await self.database.call(
+            credentials.sandbox_credentials, sandbox.project_id
+        )
+        spec = sandboxes.sandbox_spec(sandbox, template, mounts, registries)
         try:
-            observed = await self.runtime.ensure(sandboxes.sandbox_spec(sandbox, template, mounts))
+            observed = await self.runtime.ensure(spec)
         except RuntimeFailure as exc:
             await self._fail(sandbox, "start-failed", str(exc), started_at=started_at)
             return

@@ -153,3 +153,24 @@ class RuntimeOrphanCleanupResult(PublicModel):
     resource: ManagedResourceRef
     reason: str
     message: str
+
+
+class CachedImage(PublicModel):
+    """An image the runtime keeps on its host, by manifest digest."""
+
+    digest: str
+    references: list[str]
+    size_bytes: int
+    pulled_at: datetime
+    last_used_at: datetime
+    in_use: bool  # a running sandbox's root: never evicted
+
+
+class CachedImageList(PublicModel):
+    """The runtime's image cache (`kept` false: a cluster's nodes keep the images)."""
+
+    adapter: str
+    kept: bool
+    max_bytes: int  # past this, the least recently used images not in use go (0: no limit)
+    total_bytes: int
+    items: list[CachedImage]

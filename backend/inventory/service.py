@@ -24,6 +24,8 @@ from backend.auth.models import Principal
 from backend.db import Database, commit
 from backend.errors import Conflict, InvalidInput, RuntimeFailed
 from backend.inventory.models import (
+    CachedImage,
+    CachedImageList,
     ManagedResourceRef,
     RuntimeOrphan,
     RuntimeOrphanAudit,
@@ -78,6 +80,24 @@ class RuntimeInventory:
             adapter=self._runtime.name,
             checked_at=_now(),
             summary=summary(found),
+            items=items,
+        )
+
+    async def images(self, *, principal: Principal) -> CachedImageList:
+        access.require_global(principal, Permission.RUNTIME_READ)
+        try:
+            cache = await self._runtime.images()
+        except RuntimeFailure as exc:
+            raise RuntimeFailed(f"cannot list the runtime's images: {exc}") from None
+        items = [
+            CachedImage(**asdict(image) | {"references": list(image.references)})
+            for image in cache.images
+        ]
+        return CachedImageList(
+            adapter=self._runtime.name,
+            kept=cache.kept,
+            max_bytes=cache.max_bytes,
+            total_bytes=sum(image.size_bytes for image in items),
             items=items,
         )
 

@@ -314,6 +314,28 @@ class ImageHandling:
 
 
 @dataclass(frozen=True)
+class CachedImageRecord:
+    """One image in a runtime's cache, by manifest digest."""
+
+    digest: str
+    references: tuple[str, ...]
+    size_bytes: int
+    pulled_at: datetime
+    last_used_at: datetime
+    in_use: bool
+
+
+@dataclass(frozen=True)
+class ImageCache:
+    """A runtime's image cache: its images and its size limit (0: none; `kept`: False
+    where the runtime keeps no images itself)."""
+
+    kept: bool
+    max_bytes: int = 0
+    images: tuple[CachedImageRecord, ...] = ()
+
+
+@dataclass(frozen=True)
 class SecretHandling:
     """How a template's secret references reach a sandbox: `mounted` by the runtime as
     references it never reads (Kubernetes Secret env vars and volumes), else recorded."""
@@ -463,6 +485,9 @@ class RuntimeAdapter(Protocol):
     async def delete_resource(self, ref: ResourceRef) -> None:
         """Delete one managed resource (gated orphan cleanup; the caller has checked it is
         an orphan). Gone already is done; a kind it never makes is RuntimeFailure."""
+
+    async def images(self) -> ImageCache:
+        """The images this runtime keeps on its host (none where a cluster pulls them)."""
 
     async def close(self) -> None:
         """Release what the adapter holds (the local runtime stops its sandboxes)."""

@@ -60,6 +60,7 @@ from backend.runtime import disk, egress, images, inventory, netns, pty, rootfs,
 from backend.runtime.base import (
     SECRETS_MOUNT_DIR,
     Availability,
+    CachedImageRecord,
     CpuQuota,
     CredentialMount,
     DiskFull,
@@ -67,6 +68,7 @@ from backend.runtime.base import (
     Egress,
     FileEntry,
     FileMissing,
+    ImageCache,
     ImageHandling,
     Isolation,
     LimitEnforcer,
@@ -277,7 +279,7 @@ class LocalRuntime:
         self.limits = limits
         self.secrets_dir = secrets_dir  # credentials' values: <secret>/<key> files
         # Template images (pulled, unpacked, cached); default: next to the sandboxes.
-        self.images = image_store or ImageStore(root.parent / "images")
+        self.images_store = image_store or ImageStore(root.parent / "images")
         self._pulls: dict[uuid.UUID, _Pull] = {}
         self._boxes: dict[uuid.UUID, _Box] = {}
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
@@ -455,12 +457,15 @@ class LocalRuntime:
     def _cached_image(self, spec: SandboxSpec) -> CachedImage | None:
         """The image, when the pull policy lets the cache answer without a registry."""
         policy = spec.image_pull_policy or images.default_policy(spec.image)
-        return self.images.cached(spec.image) if policy != "Always" else None
+        return self.images_store.cached(spec.image) if policy != "Always" else None
 
     async def _pull_then_start(self, spec: SandboxSpec, pulling: _Pull) -> None:
         try:
             self._check_available()
-            image = await self.images.pull(
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o711)  # for its events
+            self._home(spec.sandbox_id).mkdir(exist_ok=True, mode=0o711)
+            self._event(spec.sandbox_id, "Normal", "Pulling", f"image {spec.image}")
+            image = await self.images_store.pull(
                 spec.image,
                 policy=spec.image_pull_policy,
                 auth=self._registry_auth(spec),
@@ -1062,6 +1067,21 @@ class LocalRuntime:
         return DiskFull(f"no space left on the server's data disk: cannot write {path}")
 
     # -- inventory (runtime inventory, orphan audit) ---------------------------------------
+
+    async def images(self) -> ImageCache:
+        in_use = self._images_in_use()
+        records = tuple(
+            CachedImageRecord(
+                digest=image.digest,
+                references=image.references,
+                size_bytes=image.size_bytes,
+                pulled_at=_at(image.pulled_at),
+                last_used_at=_at(image.last_used_at),
+                in_use=image.digest in in_use,
+            )
+            for image in await asyncio.to_thread(self.images_store.images)
+        )
+        return ImageCache(kept=True, max_bytes=self.images_store.max_bytes, images=records)
 
     async def inventory(self) -> list[ManagedResource]:
         """Per sandbox directory its workspace; per running sandbox its process tree; per

@@ -26,7 +26,7 @@ from backend.errors import Conflict, DeniedRule, InvalidInput, NotFound
 from backend.policy import service as policy
 from backend.projects.models import ProjectRow
 from backend.quantities import parse_quantity
-from backend.runtime.base import CredentialMount, PortSpec, SandboxSpec
+from backend.runtime.base import CredentialMount, PortSpec, RegistryCredential, SandboxSpec
 from backend.sandboxes.models import (
     DEFAULT_SERVICE_ACCOUNT,
     SandboxCreate,
@@ -570,10 +570,13 @@ def reconcile_candidates(
 
 
 def sandbox_spec(
-    sandbox: SandboxRow, template: TemplateRow, credentials: tuple[CredentialMount, ...] = ()
+    sandbox: SandboxRow,
+    template: TemplateRow,
+    credentials: tuple[CredentialMount, ...] = (),
+    registries: tuple[RegistryCredential, ...] = (),
 ) -> SandboxSpec:
-    """What the runtime runs; `credentials`: the project's for its sandboxes
-    (backend.credentials.service.sandbox_mounts)."""
+    """What the runtime runs; `credentials` and `registries`: the project's for its
+    sandboxes and its image pulls (backend.credentials.service.sandbox_credentials)."""
     return SandboxSpec(
         sandbox_id=sandbox.id,
         project_id=sandbox.project_id,
@@ -608,6 +611,7 @@ def sandbox_spec(
         warm_pool_size=template.warm_pool_size,
         secret_refs=tuple((ref["name"], ref.get("key") or "") for ref in template.secret_refs),
         credentials=credentials,
+        registry_credentials=registries,
     )
 
 

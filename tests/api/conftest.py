@@ -69,7 +69,7 @@ class Api:
 
     def template(self, **fields: Any) -> dict[str, Any]:
         name = fields.pop("name", f"Template {uuid.uuid4().hex[:8]}")
-        payload = {"name": name, "image": "python:3.12", **fields}
+        payload = {"name": name, "image": "host", **fields}
         return self.create("/v1/templates", payload)
 
     def sandbox(self, project: dict, template: dict | None = None, **fields: Any) -> dict:

@@ -59,7 +59,7 @@ def test_policy_saves_and_previews_what_it_would_deny(
 ) -> None:
     tag = suffix()
     project = make_project(api, f"Governed {tag}", f"mbox-governed-{tag}")
-    make_template(api, project["id"], f"Local {tag}")  # image local/shell
+    make_template(api, project["id"], f"Local {tag}")  # image host
     page.goto(f"/policies?project={project['id']}")
     summary = page.locator("#policy-preview-summary")
     expect(summary).to_contain_text("a disabled policy denies nothing")
@@ -69,7 +69,7 @@ def test_policy_saves_and_previews_what_it_would_deny(
     expect(summary).to_contain_text("this policy would deny")
     denied = page.get_by_role("list", name="Would be denied")
     expect(denied).to_contain_text(f"Local {tag}")
-    expect(denied).to_contain_text('image "local/shell" is not allowed')
+    expect(denied).to_contain_text('image "host" is not allowed')
     screenshot(page, pytestconfig, "policies-preview.png", full_page=True)
 
     page.get_by_role("button", name="Save policy").click()

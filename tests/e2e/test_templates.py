@@ -194,7 +194,7 @@ def test_validate_a_global_template_in_a_chosen_project(
 ) -> None:
     project = make_project(api, f"Trial {uuid.uuid4().hex[:4]}")
     name = f"Global tool {uuid.uuid4().hex[:4]}"
-    created = api.post("/v1/templates", json={"name": name, "image": "local/shell"})
+    created = api.post("/v1/templates", json={"name": name, "image": "host"})
     assert created.status_code == 201, created.text
     page.set_viewport_size({"width": 1280, "height": 720})
     page.goto("/templates")

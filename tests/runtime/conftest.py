@@ -54,7 +54,7 @@ def spec(*command: str, network: str = "restricted", **overrides: object) -> San
         "sandbox_id": uuid.uuid4(),
         "project_id": uuid.uuid4(),
         "slug": "test-box",
-        "image": "local",
+        "image": "host",
         "command": command,
         "working_dir": "/workspace",
         "env": {"GREETING": "hello"},
@@ -100,7 +100,7 @@ class World:
         unique = uuid.uuid4().hex[:8]
         project = await self.post("/v1/projects", {"name": f"p {unique}", "defaultNamespace": "ns"})
         template = await self.post(
-            "/v1/templates", {"name": f"t {unique}", "image": "local", **template_fields}
+            "/v1/templates", {"name": f"t {unique}", "image": "host", **template_fields}
         )
         return await self.post(
             "/v1/sandboxes",

@@ -37,8 +37,8 @@ def make_project(api: httpx.Client, name: str, namespace: str = "") -> dict[str,
 
 
 def make_template(api: httpx.Client, project_id: str, name: str, **fields: Any) -> dict[str, Any]:
-    """A template of the project running the local shell image (`fields`: camelCase)."""
-    body = {"projectId": project_id, "name": name, "image": "local/shell", **fields}
+    """A template of the project running on the host's /usr (image "host") (`fields`: camelCase)."""
+    body = {"projectId": project_id, "name": name, "image": "host", **fields}
     return created(api.post("/v1/templates", json=body))
 
 

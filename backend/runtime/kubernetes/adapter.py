@@ -31,6 +31,7 @@ from backend.runtime.base import (
     Egress,
     ExecProcess,
     FileEntry,
+    ImageCache,
     ImageHandling,
     Isolation,
     LimitEnforcer,
@@ -279,6 +280,9 @@ class KubernetesRuntime:
                 self._known.discard((namespace, name))
 
     # -- inventory (runtime inventory, orphan audit) -------------------------------------
+
+    async def images(self) -> ImageCache:
+        return ImageCache(kept=False)  # each node's kubelet pulls and keeps its own
 
     async def inventory(self) -> list[ManagedResource]:
         """mbox's claims, templates and warm pools in every namespace (listed afresh: an
