@@ -170,7 +170,7 @@ def _summary(
         service_account_name=account,
         runtime_ref=sandbox.runtime_ref if sandbox else None,
         image=template.image,
-        image_projection="pulled" if runtime.image.pulled else "recorded-not-pulled",
+        image_projection=_image_projection(template, runtime),
         working_dir=template.working_dir,
         resource_requests=_requests(template),
         storage_request=template.storage_request or None,
@@ -302,7 +302,7 @@ def _cluster_only(template: TemplateRow, runtime: RuntimeDescription) -> list[st
         )
         if value not in ("", None)
     ]
-    if not asked or runtime.image.pulled:
+    if not asked or runtime.image.pods:
         return []
     return [f"{' and '.join(asked)}: recorded, ignored by this runtime (Kubernetes only)"]
 
@@ -496,7 +496,15 @@ def _launch_policy_check(
     return _check("launch-policy", "Launch policy", "pass", "The launch policy allows it.")
 
 
+def _image_projection(template: TemplateRow, runtime: RuntimeDescription) -> str:
+    if runtime.image.runs_host(template.image):
+        return "host-root"
+    return "pulled" if runtime.image.pulled else "recorded-not-pulled"
+
+
 def _image_check(template: TemplateRow, runtime: RuntimeDescription) -> BoundaryCheck:
+    if runtime.image.runs_host(template.image):
+        return _check("image", "Image", "warn", f"No image: it runs {runtime.image.host_root}.")
     if runtime.image.pulled:
         return _check("image", "Image", "pass", f"{template.image} is pulled and run.")
     return _check(

@@ -311,6 +311,15 @@ class Network:
 class ImageHandling:
     pulled: bool  # the template's image is what the sandbox runs
     instead: str = ""  # when not pulled: what runs instead
+    # The image name that means no image ("host" on the local runtime), and what runs then.
+    host_image: str = ""
+    host_root: str = ""
+    # A cluster's container runtime runs it: pod-level fields (runtimeClassName, warm
+    # pools) apply.
+    pods: bool = False
+
+    def runs_host(self, image: str) -> bool:
+        return bool(self.host_image) and image.strip().lower() == self.host_image
 
 
 @dataclass(frozen=True)

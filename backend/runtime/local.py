@@ -333,7 +333,9 @@ class LocalRuntime:
             ),
             network=self._network(),
             image=ImageHandling(
-                pulled=False, instead="the local runtime runs the host's read-only /usr"
+                pulled=True,
+                host_image=images.HOST_IMAGE,
+                host_root="this machine's own read-only /usr and /etc",
             ),
             persistence=Persistence(workspace_kept_on_stop=True),
             secrets=SecretHandling(

@@ -61,7 +61,7 @@ def test_sandbox_boundary_shape_and_check_order(client, api):
     assert summary["serviceAccountName"] == "mbox-sandbox"
     assert summary["serviceAccountTokenAutomount"] is False
     assert summary["image"] == "python:3.12"
-    assert summary["imageProjection"] == "recorded-not-pulled"
+    assert summary["imageProjection"] == "pulled"  # the local runtime runs the image
     assert summary["workingDir"] == "/workspace"
     assert summary["resourceRequests"] == {"cpu": "250m", "memory": "512Mi"}
     assert summary["previewPorts"] == [{"name": "web", "port": 3000, "protocol": "TCP"}]
@@ -82,7 +82,7 @@ def test_sandbox_boundary_shape_and_check_order(client, api):
     assert found["namespace"]["status"] == "pass"
     assert found["service-account-token"]["status"] == "pass"
     assert found["runtime-ref"]["status"] == "warn"  # no runtime in these tests
-    assert found["image"]["status"] == "warn" and "not pulled" in found["image"]["message"]
+    assert found["image"]["status"] == "pass" and "is pulled and run" in found["image"]["message"]
 
 
 def test_no_launch_policy_warns(client, api):
@@ -256,3 +256,12 @@ def test_boundary_routes_are_documented(client):
     assert "BoundarySummary" in document["components"]["schemas"]
     params = document["paths"]["/v1/templates/{templateID}/boundary"]["get"]["parameters"]
     assert any(p["name"] == "projectId" and p["in"] == "query" for p in params)
+
+
+def test_the_host_image_is_said_to_be_no_image(client, api):
+    """Image `host` on the local runtime: the host's own /usr, said as such (a warning)."""
+    sandbox = api.sandbox(api.project(), api.template(image="host"))
+    summary = boundary(client, sandbox)
+    assert summary["imageProjection"] == "host-root"
+    (image,) = [check for check in summary["checks"] if check["id"] == "image"]
+    assert image["status"] == "warn" and "read-only /usr and /etc" in image["message"]

@@ -55,7 +55,8 @@ def test_the_local_runtime_describes_itself(client):
     assert described.isolation.mechanism == "bubblewrap"
     assert described.network.egress("restricted") == Egress("loopback")
     assert described.network.egress("no-such-policy") == Egress("loopback")
-    assert not described.image.pulled and described.persistence.workspace_kept_on_stop
+    assert described.image.pulled and described.persistence.workspace_kept_on_stop
+    assert described.image.runs_host("host") and not described.image.pods
     assert described.details["isolation"] == "bubblewrap"
     assert described.details["disk"] == described.isolation.disk.text()
     info = client.get("/v1/info").json()["runtimeController"]

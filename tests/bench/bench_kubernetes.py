@@ -158,7 +158,7 @@ def warm_launches(cluster: KubeCluster) -> int:
 async def launch_fields(server: BenchServer, project: str = NAMESPACE) -> dict:
     """A project (in its own namespace) and a template: what a launch names."""
     found = await server.post("/v1/projects", {"name": project, "defaultNamespace": project})
-    template = await server.post("/v1/templates", {"name": project, "image": "local"})
+    template = await server.post("/v1/templates", {"name": project, "image": "host"})
     return {"projectId": found["id"], "templateId": template["id"]}
 
 

@@ -138,7 +138,7 @@ async def main(args: argparse.Namespace) -> None:
             await client.post("/v1/projects", json={"name": "bench", "defaultNamespace": "bench"})
         ).json()
         template = (
-            await client.post("/v1/templates", json={"name": "bench", "image": "local"})
+            await client.post("/v1/templates", json={"name": "bench", "image": "host"})
         ).json()
 
         async def launch() -> tuple[dict, float]:

@@ -101,7 +101,7 @@ class BenchServer:
         """`count` sandboxes of one template in one project, once all of them run."""
         project = await self.post("/v1/projects", {"name": "bench", "defaultNamespace": "bench"})
         template = await self.post(
-            "/v1/templates", {"name": "bench", "image": "local", **template_fields}
+            "/v1/templates", {"name": "bench", "image": "host", **template_fields}
         )
         fields = {"projectId": project["id"], "templateId": template["id"]}
         sandboxes = [

@@ -53,7 +53,7 @@ async def test_the_cluster_role_allows_everything_mbox_does(world: World):
         "/v1/templates",
         {
             "name": f"t {unique}",
-            "image": "local",
+            "image": "host",
             "storageRequest": "64Mi",  # a volume claim: the inventory reads it
             "startupCommand": ["python3", "-m", "http.server", "8000"],
             "exposedPorts": [{"name": "web", "port": 8000}],

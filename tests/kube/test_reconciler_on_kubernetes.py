@@ -33,7 +33,7 @@ async def test_a_claim_that_failed_for_good_is_replaced_when_started_again(
     unique = uuid.uuid4().hex[:8]
     namespace = f"fail-{unique}"
     project = await world.post("/v1/projects", {"name": unique, "defaultNamespace": namespace})
-    template = await world.post("/v1/templates", {"name": f"t {unique}", "image": "local"})
+    template = await world.post("/v1/templates", {"name": f"t {unique}", "image": "host"})
     launch = {"projectId": project["id"], "templateId": template["id"], "name": "box"}
     sandbox = await world.post("/v1/sandboxes", launch)
     await world.settle(sandbox["id"], "running")
@@ -67,7 +67,7 @@ async def test_secret_references_are_mounted_as_references_and_said_so(world: Wo
         "/v1/templates",
         {
             "name": f"s {uuid.uuid4().hex[:8]}",
-            "image": "local",
+            "image": "host",
             "secretRefs": [{"name": "db", "key": "password"}, {"name": "tls"}],
         },
     )
@@ -84,7 +84,7 @@ async def test_what_a_deleted_sandbox_used_is_collected(world: World, kube_clust
     unique = uuid.uuid4().hex[:8]
     namespace = f"gc-{unique}"
     project = await world.post("/v1/projects", {"name": unique, "defaultNamespace": namespace})
-    template = await world.post("/v1/templates", {"name": f"t {unique}", "image": "local"})
+    template = await world.post("/v1/templates", {"name": f"t {unique}", "image": "host"})
     launch = {"projectId": project["id"], "templateId": template["id"]}
     first = await world.post("/v1/sandboxes", {**launch, "name": "one"})
     second = await world.post("/v1/sandboxes", {**launch, "name": "two"})

@@ -24,7 +24,7 @@ async def main(data_dir: str, sandboxes: str, marker: str) -> None:
     settings = load_settings(data_dir=data_dir, local_sandbox_dir=sandboxes)
     async with served_in_process(settings) as api:
         project = await api.post("/v1/projects", json={"name": "p", "defaultNamespace": "ns"})
-        template = await api.post("/v1/templates", json={"name": "t", "image": "local"})
+        template = await api.post("/v1/templates", json={"name": "t", "image": "host"})
         launch = {"projectId": project.json()["id"], "templateId": template.json()["id"]}
         sandbox = (await api.post("/v1/sandboxes", json={**launch, "name": "box"})).json()
         await until(api, f"/v1/sandboxes/{sandbox['id']}", "running")

@@ -185,7 +185,7 @@ async def test_a_projects_sandbox_credentials_are_mounted_and_only_those(world, 
     for name, usage in (("Deploy key", ["sandbox"]), ("Clone only", ["clone"])):
         ref = {"name": "deploy", "key": "id_ed25519"}
         await world.post(path, {"name": name, "type": "ssh", "secretRef": ref, "usage": usage})
-    template = await world.post("/v1/templates", {"name": "creds", "image": "local"})
+    template = await world.post("/v1/templates", {"name": "creds", "image": "host"})
     sandbox = await world.post(
         "/v1/sandboxes",
         {"projectId": project["id"], "templateId": template["id"], "name": "box"},
@@ -207,7 +207,7 @@ async def test_a_missing_secret_fails_the_sandbox_with_a_clear_reason(world, set
         f"/v1/projects/{project['id']}/credentials",
         {"name": "Token", "type": "generic", "secretRef": {"name": "absent"}, "usage": ["sandbox"]},
     )
-    template = await world.post("/v1/templates", {"name": "missing", "image": "local"})
+    template = await world.post("/v1/templates", {"name": "missing", "image": "host"})
     sandbox = await world.post(
         "/v1/sandboxes",
         {"projectId": project["id"], "templateId": template["id"], "name": "box"},

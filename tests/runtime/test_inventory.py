@@ -25,7 +25,7 @@ async def launch(world: World) -> tuple[dict, dict]:
     project = await world.post(
         "/v1/projects", {"name": f"inv {unique}", "defaultNamespace": f"inv-{unique}"}
     )
-    template = await world.post("/v1/templates", {"name": f"inv {unique}", "image": "local"})
+    template = await world.post("/v1/templates", {"name": f"inv {unique}", "image": "host"})
     sandbox = await world.post(
         "/v1/sandboxes",
         {"projectId": project["id"], "templateId": template["id"], "name": "box"},

@@ -54,7 +54,7 @@ async def main():
         created = await api.post("/v1/projects", json={"name": "p", "defaultNamespace": "ns"})
         project = created.json()
         assert created.status_code == 201, created.text
-        template = (await api.post("/v1/templates", json={"name": "t", "image": "local"})).json()
+        template = (await api.post("/v1/templates", json={"name": "t", "image": "host"})).json()
         launch = {"projectId": project["id"], "templateId": template["id"], "name": "box"}
         sandbox = (await api.post("/v1/sandboxes", json=launch)).json()
         box = f"/v1/sandboxes/{sandbox['id']}"

@@ -40,7 +40,7 @@ def create_artifact(client: httpx.Client) -> str:
         return response.json()
 
     project = post("/v1/projects", {"name": "big", "defaultNamespace": "big"})
-    template = post("/v1/templates", {"name": "big", "image": "local"})
+    template = post("/v1/templates", {"name": "big", "image": "host"})
     sandbox = post(
         "/v1/sandboxes", {"projectId": project["id"], "templateId": template["id"], "name": "big"}
     )

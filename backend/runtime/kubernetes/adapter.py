@@ -155,7 +155,7 @@ class KubernetesRuntime:
                 filter="NetworkPolicy (enforced by the cluster's network plugin)",
                 summary=pod_network,
             ),
-            image=ImageHandling(pulled=True),
+            image=ImageHandling(pulled=True, pods=True),
             persistence=Persistence(workspace_kept_on_stop=True),
             secrets=SecretHandling(
                 mounted=True,
