@@ -34,6 +34,8 @@ __all__ = [
     "BoundaryRuntime",
     "BoundarySecretRef",
     "BoundarySummary",
+    "CachedImage",
+    "CachedImageList",
     "Compatibility",
     "DenialBody",
     "DeniedRuleBody",
@@ -749,6 +751,50 @@ class BoundarySummary(_Model):
         "cleanup",
         "checks",
     )
+
+
+@dataclass
+class CachedImage(_Model):
+    """An image the runtime keeps on its host, by manifest digest."""
+
+    digest: str
+    references: list[str]
+    size_bytes: int
+    pulled_at: datetime.datetime
+    last_used_at: datetime.datetime
+    in_use: bool
+    raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
+
+    _fields = (
+        ("digest", "digest", "value", ""),
+        ("references", "references", "value", ""),
+        ("sizeBytes", "size_bytes", "value", ""),
+        ("pulledAt", "pulled_at", "datetime", ""),
+        ("lastUsedAt", "last_used_at", "datetime", ""),
+        ("inUse", "in_use", "value", ""),
+    )
+    _required = ("digest", "references", "sizeBytes", "pulledAt", "lastUsedAt", "inUse")
+
+
+@dataclass
+class CachedImageList(_Model):
+    """The runtime's image cache (`kept` false: a cluster's nodes keep the images)."""
+
+    adapter: str
+    kept: bool
+    max_bytes: int
+    total_bytes: int
+    items: list[CachedImage]
+    raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
+
+    _fields = (
+        ("adapter", "adapter", "value", ""),
+        ("kept", "kept", "value", ""),
+        ("maxBytes", "max_bytes", "value", ""),
+        ("totalBytes", "total_bytes", "value", ""),
+        ("items", "items", "list:model", "CachedImage"),
+    )
+    _required = ("adapter", "kept", "maxBytes", "totalBytes", "items")
 
 
 @dataclass

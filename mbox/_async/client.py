@@ -667,6 +667,12 @@ class Runtime(Namespace):
         body = await self._http.json("POST", "/v1/runtime/orphans/cleanup", json=payload)
         return models.RuntimeOrphanCleanupResult.from_json(body)
 
+    async def images(self) -> models.CachedImageList:
+        """The images the runtime keeps on its host, most recently used first (a cluster's
+        runtime answers `kept` false and no items: its nodes keep the images)."""
+        body = await self._http.json("GET", "/v1/images")
+        return models.CachedImageList.from_json(body)
+
 
 AUDIT_FILTERS = (
     "project_id",

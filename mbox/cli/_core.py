@@ -253,6 +253,13 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("TOKEN", "hasToken"),
         ("TOKEN ENV", "tokenEnv"),
     ],
+    "CachedImage": [
+        ("DIGEST", "digest"),
+        ("REFERENCES", "references"),
+        ("SIZE", "size"),
+        ("LAST USED", "lastUsedAt"),
+        ("IN USE", "inUse"),
+    ],
     "File": [("NAME", "name"), ("TYPE", "type"), ("SIZE", "size")],
 }
 

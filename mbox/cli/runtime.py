@@ -1,12 +1,13 @@
-"""`mbox runtime`: what the server's runtime holds, orphans, and their cleanup."""
+"""`mbox runtime`: what the server's runtime holds, its image cache, orphans, and their
+cleanup."""
 
 from typing import Annotated
 
 import typer
 
-from mbox.cli._core import client, emit, fail, group, usage_error
+from mbox.cli._core import STATE, client, emit, fail, group, usage_error
 
-app = group("The runtime: managed resources, orphans, cleanup.")
+app = group("The runtime: managed resources, cached images, orphans, cleanup.")
 
 CONFIRM = "delete-orphan-runtime-resource"
 Namespace = Annotated[str | None, typer.Option("--namespace", help="Only this namespace.")]
@@ -42,6 +43,43 @@ def orphans(namespace: Namespace = None, kind: Kind = None) -> None:
 
 
 app.command("orphan", hidden=True)(orphans)
+
+
+@app.command()
+def images() -> None:
+    """The images the runtime keeps on its host, most recently used first (a cluster's
+    runtime keeps none: its nodes do)."""
+    with client() as mbox:
+        result = mbox.runtime.images()
+    if STATE.format != "table":
+        emit(result)
+        return
+    emit(
+        [
+            {
+                "digest": image.digest[:19],
+                "references": ", ".join(image.references),
+                "size": _size(image.size_bytes),
+                "lastUsedAt": image.last_used_at.isoformat(),
+                "inUse": image.in_use,
+            }
+            for image in result.items
+        ],
+        "CachedImage",
+    )
+
+
+app.command("image", hidden=True)(images)
+
+
+def _size(count: int) -> str:
+    """Bytes for people: 512 B, 3.4 MiB, 1.2 GiB."""
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{count} B"
 
 
 @app.command("cleanup-orphan")

@@ -182,6 +182,12 @@ def test_runtime(cli: Cli, sandbox) -> None:
     summary = cli.json("runtime", "resource", "--summary")
     assert summary["total"] >= 1
     assert "orphanCount" in cli.json("runtime", "orphans")
+    images = cli.json("runtime", "images")
+    assert images["adapter"] == "local" and images["kept"] is True
+    assert isinstance(images["items"], list)
+    assert yaml.safe_load(cli("runtime", "images", "-o", "yaml").out)["adapter"] == "local"
+    table = cli("runtime", "images", "-o", "table").out
+    assert table.split()[:2] == ["DIGEST", "REFERENCES"] and "LAST USED" in table
     refused = cli(
         "runtime",
         "cleanup-orphan",

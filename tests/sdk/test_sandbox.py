@@ -11,7 +11,7 @@ from itertools import islice
 
 import pytest
 
-from mbox import Mbox, errors
+from mbox import Mbox, errors, models
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def test_terminal_attach_send_read_resize_and_reattach_by_id(sandbox) -> None:
 def test_ports_preview_url_and_share_link(mbox, project) -> None:
     template = mbox.templates.create(
         f"web {uuid.uuid4().hex[:6]}",
-        image="local",
+        image="host",
         project_id=project.id,
         exposed_ports=[{"name": "http", "port": 8000}],
     )
@@ -293,3 +293,8 @@ def test_the_less_travelled_operations_answer_with_their_models(mbox, project, s
     recording = mbox.sessions.recording(session_id)
     assert recording.startswith(b'{"version": 2')
     assert mbox.runtime.resources().raw is not None
+    images = mbox.runtime.images()
+    assert isinstance(images, models.CachedImageList)
+    assert images.adapter == "local" and images.kept is True
+    assert isinstance(images.items, list)
+    assert all(isinstance(image, models.CachedImage) for image in images.items)

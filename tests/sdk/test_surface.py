@@ -23,6 +23,7 @@ OPERATIONS = {
     ("get", "/v1/runtime/resources"): "runtime.resources",
     ("get", "/v1/runtime/orphans"): "runtime.orphans",
     ("post", "/v1/runtime/orphans/cleanup"): "runtime.cleanup_orphan",
+    ("get", "/v1/images"): "runtime.images",
     ("get", "/v1/audit-events"): "audit.events",
     ("get", "/v1/projects/{projectID}/audit-events"): "projects.audit_events",
     ("get", "/v1/audit-events/verify"): "audit.verify",
