@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from backend.api.deps import Body, InventoryDep, PrincipalDep
+from backend.api.deps import Body, InventoryDep, PrincipalDep, TemplateId
 from backend.api.openapi import body, returns
 from backend.inventory.models import (
     CachedImageList,
@@ -15,6 +15,7 @@ from backend.inventory.models import (
     RuntimeOrphanCleanupRequest,
     RuntimeOrphanCleanupResult,
     RuntimeResourceList,
+    TemplateBuild,
 )
 
 router = APIRouter(tags=["runtime"])
@@ -66,4 +67,15 @@ async def cleanup_orphan(
 async def list_images(inventory: InventoryDep, principal: PrincipalDep) -> JSONResponse:
     """The images the runtime keeps on its host, most recently used first."""
     found = await inventory.images(principal=principal)
+    return JSONResponse(found.to_json())
+
+
+@router.get("/v1/templates/{templateID}/build", responses=returns(TemplateBuild))
+async def get_template_build(
+    inventory: InventoryDep, principal: PrincipalDep, template_id: TemplateId
+) -> JSONResponse:
+    """The template's build recipe on the runtime: built, building or failed, and its log
+    (a launch builds it; the log grows while it runs)."""
+    del principal  # any signed-in principal reads templates
+    found = await inventory.template_build(template_id=template_id)
     return JSONResponse(found.to_json())

@@ -174,3 +174,14 @@ class CachedImageList(PublicModel):
     max_bytes: int  # past this, the least recently used images not in use go (0: no limit)
     total_bytes: int
     items: list[CachedImage]
+
+
+class TemplateBuild(PublicModel):
+    """Where a template's build recipe stands on the runtime, with the build's output."""
+
+    template_id: str
+    state: str  # built | building | failed | not-built | unsupported | none (no recipe)
+    reference: str | None = None  # build:sha256:<recipe digest>
+    digest: str | None = None  # the built image's, once built
+    log: str = ""
+    message: str | None = None

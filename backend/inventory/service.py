@@ -21,7 +21,7 @@ from backend.audit import service as audit
 from backend.auth import access
 from backend.auth.access import Permission
 from backend.auth.models import Principal
-from backend.db import Database, commit
+from backend.db import Database, commit, get_row
 from backend.errors import Conflict, InvalidInput, RuntimeFailed
 from backend.inventory.models import (
     CachedImage,
@@ -41,6 +41,7 @@ from backend.inventory.models import (
     RuntimeStorage,
     RuntimeStorageSummary,
     RuntimeWorkloadSummary,
+    TemplateBuild,
 )
 from backend.projects.models import ProjectRow
 from backend.quantities import add_quantities, parse_quantity
@@ -99,6 +100,28 @@ class RuntimeInventory:
             max_bytes=cache.max_bytes,
             total_bytes=sum(image.size_bytes for image in items),
             items=items,
+        )
+
+    async def template_build(self, *, template_id: uuid.UUID) -> TemplateBuild:
+        """A template's build on this runtime (templates are readable by every principal)."""
+        template = await self._database.call(get_row, TemplateRow, template_id)
+        if not template.build:
+            return TemplateBuild(
+                template_id=str(template.id),
+                state="none",
+                message="this template has no build recipe",
+            )
+        try:
+            status = await self._runtime.build_status(template.build)
+        except RuntimeFailure as exc:
+            raise RuntimeFailed(f"cannot read the template's build: {exc}") from None
+        return TemplateBuild(
+            template_id=str(template.id),
+            state=status.state,
+            reference=status.reference or None,
+            digest=status.digest or None,
+            log=status.log,
+            message=status.message or None,
         )
 
     async def orphans(

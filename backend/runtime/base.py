@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from backend.runtime.inventory import ManagedResource, ResourceRef
 
@@ -123,6 +123,9 @@ class SandboxSpec:
     # tag), and the project's registry credentials.
     image_pull_policy: str = ""
     registry_credentials: tuple[RegistryCredential, ...] = ()
+    # The template's build recipe ({}: none): the local runtime builds and runs it instead
+    # of pulling `image` (a cluster runs `image`).
+    build: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def egress_allowed(self) -> bool:
@@ -335,6 +338,18 @@ class CachedImageRecord:
 
 
 @dataclass(frozen=True)
+class BuildStatus:
+    """A build recipe's image on this runtime: `built`, `building`, `failed`, `not-built`,
+    or `unsupported` (a runtime that runs the template's image instead)."""
+
+    state: str
+    reference: str = ""
+    digest: str = ""
+    log: str = ""  # the build's output (its end, when long)
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class ImageCache:
     """A runtime's image cache: its images and its size limit (0: none; `kept`: False
     where the runtime keeps no images itself)."""
@@ -497,6 +512,9 @@ class RuntimeAdapter(Protocol):
 
     async def images(self) -> ImageCache:
         """The images this runtime keeps on its host (none where a cluster pulls them)."""
+
+    async def build_status(self, recipe: Mapping[str, Any]) -> BuildStatus:
+        """Where the image of a template's build recipe stands, with its build log."""
 
     async def close(self) -> None:
         """Release what the adapter holds (the local runtime stops its sandboxes)."""

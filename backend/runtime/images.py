@@ -41,6 +41,19 @@ TOOLS = ("skopeo", "umoci")
 LAYOUT = "oci"  # the OCI layout every pull copies into (blobs shared)
 BUNDLES = "rootfs"  # rootfs/<digest hex>/{rootfs,config.json}
 INDEX = "index.json"
+BUILDS = "builds"  # builds/<recipe digest hex>.log: each build's output
+BUILD_PREFIX = "build:"  # a built image's reference: build:<recipe digest>
+# Bump when a build's result changes for the same recipe (new files, other options).
+BUILD_FORMAT = "mbox-build-1"
+BUILD_USER_UID = 1000
+BUILD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# What mmdebstrap leaves out of a build: documentation and translations.
+BUILD_EXCLUDES = (
+    "/usr/share/doc/*",
+    "/usr/share/man/*",
+    "/usr/share/locale/*",
+    "/usr/share/info/*",
+)
 IMAGE_CONFIG = "image.json"  # in a bundle: what `ImageConfig` holds, saved at unpack
 LOCK = ".lock"
 HOST_IMAGE = "host"  # not an image: this machine's own read-only /usr (local runtime only)
@@ -93,11 +106,13 @@ class RegistryAuth:
 class Progress:
     """A pull as it goes: what is happening and how many bytes of how many."""
 
-    step: str = "resolving"  # resolving | pulling | unpacking | ready
+    step: str = "resolving"  # resolving | pulling | unpacking | building | ready
     done: int = 0
     total: int = 0
 
     def text(self, reference: str) -> str:
+        if self.step == "building":
+            return f"building {reference} (packages from Debian's archive)"
         if self.step == "pulling" and self.total:
             return f"pulling {reference}: {_mib(self.done)} of {_mib(self.total)}"
         return f"{self.step} {reference}"
@@ -184,6 +199,10 @@ class ImageStore:
             return None
         return self._cached(digest, entry)
 
+    def running(self, reference: str) -> bool:
+        """Whether a pull or build of `reference` runs in this process."""
+        return reference in self._pulls
+
     # -- pulling ------------------------------------------------------------------------
 
     async def pull(
@@ -238,6 +257,100 @@ class ImageStore:
                 await self._evict(index, keep={digest, *in_use()})
         progress.step = "ready"
         return self._cached(digest, entry)
+
+    # -- building -----------------------------------------------------------------------
+
+    async def build(
+        self,
+        recipe: Mapping[str, Any],
+        *,
+        progress: Progress | None = None,
+        in_use: Callable[[], set[str]] = set,
+    ) -> CachedImage:
+        """The image a build recipe makes (see backend.templates: base, packages, files,
+        user), from the cache or built now; its output is kept at `build_log`."""
+        reference = build_reference(recipe)
+        if hit := self.cached(reference):
+            return self._touch(hit)
+        running = self._pulls.get(reference)
+        if running is None:
+            progress = progress or Progress()
+            running = asyncio.ensure_future(self._build(reference, recipe, progress, in_use))
+            self._pulls[reference] = running
+            running.add_done_callback(lambda _: self._pulls.pop(reference, None))
+        return await asyncio.shield(running)
+
+    def build_log(self, recipe: Mapping[str, Any]) -> Path:
+        return self.root / BUILDS / f"{_hex(build_reference(recipe)[len(BUILD_PREFIX) :])}.log"
+
+    async def _build(
+        self,
+        reference: str,
+        recipe: Mapping[str, Any],
+        progress: Progress,
+        in_use: Callable[[], set[str]],
+    ) -> CachedImage:
+        digest = reference[len(BUILD_PREFIX) :]
+        progress.step = "building"
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (self.root / BUILDS).mkdir(exist_ok=True, mode=0o700)
+        async with self._locked():
+            if not (self._bundle(digest) / IMAGE_CONFIG).exists():
+                await self._make(digest, recipe)
+            index = self._read_index()
+            now = time.time()
+            entry = index["images"].setdefault(digest, {"pulledAt": now})
+            entry |= {
+                "lastUsedAt": now,
+                "size": await asyncio.to_thread(_tree_size, self._bundle(digest)),
+            }
+            entry["references"] = [reference]
+            index["refs"][reference] = digest
+            self._write_index(index)
+            await self._evict(index, keep={digest, *in_use()})
+        progress.step = "ready"
+        return self._cached(digest, entry)
+
+    async def _make(self, digest: str, recipe: Mapping[str, Any]) -> None:
+        """mmdebstrap the base with the packages (as root, from Debian's archive: what
+        the host's own apt trusts), then the files and the user, into a new bundle."""
+        bundle = self._bundle(digest)
+        staging = bundle.with_name(f".{bundle.name}.{secrets.token_hex(4)}")
+        log = self.build_log(recipe)
+        suite = recipe["base"].split(":", 1)[1]
+        user = recipe.get("user", "user")
+        hooks = [f'--customize-hook=chroot "$1" {USER_HOOK}'] if user == "user" else []
+        try:
+            staging.mkdir(mode=0o755)
+            with log.open("wb") as output:
+                await _logged(
+                    output,
+                    "mmdebstrap", "--variant=minbase", "--mode=root", "--format=directory",
+                    *[f"--dpkgopt=path-exclude={glob}" for glob in BUILD_EXCLUDES],
+                    *([f"--include={','.join(recipe['packages'])}"] if recipe["packages"] else []),
+                    *hooks, suite, str(staging / "rootfs"),
+                )  # fmt: skip
+                for entry in recipe.get("files", ()):
+                    _add_file(staging / "rootfs", entry)
+                    output.write(f"added {entry['path']} ({entry['mode']})\n".encode())
+            uid = BUILD_USER_UID if user == "user" else 0
+            home = "/home/user" if user == "user" else "/root"
+            saved = {
+                "args": [],
+                "env": {"PATH": BUILD_PATH, "HOME": home},
+                "workingDir": "/",
+                "uid": uid,
+                "gid": uid,
+            }
+            (staging / IMAGE_CONFIG).write_text(json.dumps(saved))
+            shutil.rmtree(bundle, ignore_errors=True)
+            staging.rename(bundle)
+        except _CommandFailed as exc:
+            raise ImageFailure(
+                "build-failed", f"the build failed: {exc.output.strip()[-400:]}"
+            ) from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     async def _resolve(self, reference: str, authfile: Path | None) -> tuple[str, int]:
         """The digest of this host's platform's manifest, and the bytes to pull."""
@@ -405,6 +518,71 @@ class ImageStore:
             yield path
         finally:
             path.unlink(missing_ok=True)
+
+
+def build_reference(recipe: Mapping[str, Any]) -> str:
+    """build:sha256:<digest of the recipe and the build format>."""
+    canonical = json.dumps([BUILD_FORMAT, recipe], sort_keys=True, separators=(",", ":"))
+    return f"{BUILD_PREFIX}sha256:{hashlib.sha256(canonical.encode()).hexdigest()}"
+
+
+# The build's own user, as Debian makes users (a fixed command: no recipe text in it).
+USER_HOOK = f"useradd --create-home --uid {BUILD_USER_UID} --user-group --shell /bin/bash user"
+ADD_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _add_file(rootfs: Path, entry: Mapping[str, str]) -> None:
+    """Write a recipe's file into the built tree, root-owned, walking without following
+    links (a path through a link, such as Debian's /bin -> usr/bin, is refused in words)."""
+    *parents, name = [piece for piece in entry["path"].split("/") if piece]
+    fds = [os.open(rootfs, DIR_FLAGS)]
+    try:
+        for piece in parents:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(piece, 0o755, dir_fd=fds[-1])
+            try:
+                fds.append(os.open(piece, DIR_FLAGS, dir_fd=fds[-1]))
+            except OSError:
+                raise ImageFailure(
+                    "build-failed",
+                    f"build file {entry['path']}: {piece} is a link or a file in the image "
+                    "(Debian links /bin, /lib and /sbin into /usr: use the /usr path)",
+                ) from None
+        try:
+            fd = os.open(name, ADD_FLAGS, int(entry["mode"], 8), dir_fd=fds[-1])
+        except OSError as exc:
+            raise ImageFailure(
+                "build-failed", f"build file {entry['path']}: {exc.strerror}"
+            ) from None
+        with os.fdopen(fd, "wb") as file:
+            file.write(entry["content"].encode())
+            os.fchmod(file.fileno(), int(entry["mode"], 8))
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+async def _logged(output: Any, *argv: str) -> None:
+    """Run `argv` with its output going to `output` (the build log) as it comes."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=output,
+        stderr=asyncio.subprocess.STDOUT,
+        env=HELPER_ENV,
+    )
+    try:
+        code = await process.wait()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        raise
+    if code != 0:
+        output.flush()
+        tail = Path(output.name).read_text(errors="replace")[-2000:]
+        raise _CommandFailed(tail)
 
 
 # -- references ---------------------------------------------------------------------------

@@ -60,6 +60,7 @@ from backend.runtime import disk, egress, images, inventory, netns, pty, rootfs,
 from backend.runtime.base import (
     SECRETS_MOUNT_DIR,
     Availability,
+    BuildStatus,
     CachedImageRecord,
     CpuQuota,
     CredentialMount,
@@ -438,12 +439,13 @@ class LocalRuntime:
             pulling = self._pulls.get(spec.sandbox_id)
             if pulling is not None and pulling.failure is None:
                 return self._pull_status(pulling)
-            if images.is_host(spec.image):
+            if images.is_host(spec.image) and not spec.build:
                 return self._status(await self._started(spec, None))
             image = self._cached_image(spec)
             if image is not None:
                 return self._status(await self._started(spec, image))
-            pulling = self._pulls[spec.sandbox_id] = _Pull(spec.image, images.Progress())
+            progress = images.Progress(step="building" if spec.build else "resolving")
+            pulling = self._pulls[spec.sandbox_id] = _Pull(_source(spec), progress)
             pulling.task = asyncio.create_task(self._pull_then_start(spec, pulling))
             return self._pull_status(pulling)
 
@@ -458,6 +460,8 @@ class LocalRuntime:
 
     def _cached_image(self, spec: SandboxSpec) -> CachedImage | None:
         """The image, when the pull policy lets the cache answer without a registry."""
+        if spec.build:
+            return self.images_store.cached(images.build_reference(spec.build))
         policy = spec.image_pull_policy or images.default_policy(spec.image)
         return self.images_store.cached(spec.image) if policy != "Always" else None
 
@@ -466,15 +470,10 @@ class LocalRuntime:
             self._check_available()
             self.root.mkdir(parents=True, exist_ok=True, mode=0o711)  # for its events
             self._home(spec.sandbox_id).mkdir(exist_ok=True, mode=0o711)
-            self._event(spec.sandbox_id, "Normal", "Pulling", f"image {spec.image}")
-            image = await self.images_store.pull(
-                spec.image,
-                policy=spec.image_pull_policy,
-                auth=self._registry_auth(spec),
-                progress=pulling.progress,
-                in_use=self._images_in_use,
-            )
-            self._event(spec.sandbox_id, "Normal", "Pulled", f"image {spec.image} ({image.digest})")
+            self._event(spec.sandbox_id, "Normal", *_acquiring(spec))
+            image = await self._acquire(spec, pulling.progress)
+            done = "Built" if spec.build else "Pulled"
+            self._event(spec.sandbox_id, "Normal", done, f"{_source(spec)} ({image.digest})")
             async with self._lock(spec.sandbox_id):
                 if self._pulls.get(spec.sandbox_id) is pulling:
                     await self._started(spec, image)
@@ -487,6 +486,30 @@ class LocalRuntime:
         finally:
             changes.notify("sandboxes", spec.sandbox_id)
 
+    async def _acquire(self, spec: SandboxSpec, progress: images.Progress) -> CachedImage:
+        """The sandbox's image: built from its template's recipe, or pulled."""
+        if spec.build:
+            return await self.images_store.build(
+                spec.build, progress=progress, in_use=self._images_in_use
+            )
+        return await self.images_store.pull(
+            spec.image,
+            policy=spec.image_pull_policy,
+            auth=self._registry_auth(spec),
+            progress=progress,
+            in_use=self._images_in_use,
+        )
+
+    async def build_status(self, recipe: Mapping[str, Any]) -> BuildStatus:
+        store = self.images_store
+        reference = images.build_reference(recipe)
+        log = await asyncio.to_thread(_tail_lines, store.build_log(recipe), 400)
+        if (image := store.cached(reference)) is not None:
+            return BuildStatus("built", reference, image.digest, log)
+        if store.running(reference):
+            return BuildStatus("building", reference, log=log)
+        return BuildStatus("failed" if log else "not-built", reference, log=log)
+
     def _pull_status(self, pulling: _Pull) -> RuntimeStatus:
         if pulling.failure is not None:
             reason = getattr(pulling.failure, "reason", "start-failed")
@@ -495,8 +518,9 @@ class LocalRuntime:
             return RuntimeStatus(
                 "failed", message=message, failed_at=pulling.failed_at, reason=reason
             )
+        reason = "building" if pulling.progress.step == "building" else "pulling"
         return RuntimeStatus(
-            "starting", message=pulling.progress.text(pulling.reference), reason="pulling"
+            "starting", message=pulling.progress.text(pulling.reference), reason=reason
         )
 
     def _images_in_use(self) -> set[str]:
@@ -1427,6 +1451,19 @@ _FOUND: set[tuple[str, str]] = set()  # (tool, PATH it was found on)
 
 
 LABELS_NAME = "labels.json"  # in a sandbox's directory: the mbox ids it was made for
+
+
+def _source(spec: SandboxSpec) -> str:
+    """Where its image comes from, in words."""
+    return (
+        f"the build recipe of template {spec.template_slug or spec.template_id}"
+        if spec.build
+        else spec.image
+    )
+
+
+def _acquiring(spec: SandboxSpec) -> tuple[str, str]:
+    return ("Building", _source(spec)) if spec.build else ("Pulling", f"image {spec.image}")
 
 
 def _image_home(image: ImageConfig) -> str:

@@ -612,6 +612,8 @@ def sandbox_spec(
         secret_refs=tuple((ref["name"], ref.get("key") or "") for ref in template.secret_refs),
         credentials=credentials,
         registry_credentials=registries,
+        image_pull_policy=template.image_pull_policy,
+        build=dict(template.build),
     )
 
 

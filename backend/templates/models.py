@@ -15,6 +15,7 @@ from backend.schemas import PublicModel, RequestModel, uuid_field
 
 DEFAULT_WORKING_DIR = "/workspace"
 NETWORK_POLICIES = ("default", "restricted", "open")
+IMAGE_PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 PORT_PROTOCOLS = ("", "TCP", "UDP")
 
 
@@ -63,6 +64,11 @@ class TemplateRow(SQLModel, table=True):
     # many sandboxes its warm pool keeps ready (None: the server's kube_warm_pool).
     runtime_class_name: str = ""
     warm_pool_size: int | None = None
+    # Pulling `image`: Always | IfNotPresent | Never ("": Kubernetes' rule for its tag).
+    image_pull_policy: str = ""
+    # A build recipe (see BuildRecipe): the local runtime builds and runs it instead of
+    # pulling `image`, which stays what a cluster runs. {}: none.
+    build: dict[str, Any] = json_field(dict)
     lifecycle_policy: dict[str, Any] = json_field(dict)
     meta: Any = json_field(column="metadata")
     created_at: datetime = timestamp_field()
@@ -89,6 +95,23 @@ class SecretRef(PublicModel):
     key: str | None = None
 
 
+class BuildFile(PublicModel):
+    path: str
+    content: str
+    mode: str  # octal, e.g. "0644"
+
+
+class BuildRecipe(PublicModel):
+    """An image built on the server: a Debian base (mmdebstrap, from Debian's archive) with
+    `packages` installed, `files` added, and `user` (`user`: uid 1000 with /home/user;
+    `root`) as the user its sandboxes run as."""
+
+    base: str  # debian:<suite>
+    packages: list[str]
+    files: list[BuildFile]
+    user: str
+
+
 class EnvironmentTemplate(PublicModel):
     omit_empty = frozenset(
         {
@@ -101,6 +124,8 @@ class EnvironmentTemplate(PublicModel):
             "egress_allow",
             "egress_deny",
             "runtime_class_name",
+            "image_pull_policy",
+            "build",
         }
     )
 
@@ -122,6 +147,8 @@ class EnvironmentTemplate(PublicModel):
     egress_deny: list[str] | None = None
     runtime_class_name: str | None = None
     warm_pool_size: int | None = None
+    image_pull_policy: str | None = None
+    build: BuildRecipe | None = None
     lifecycle_policy: Any = SchemaField(default_factory=dict)
     metadata: Any = SchemaField(default_factory=dict)
     created_at: datetime
@@ -157,6 +184,8 @@ class TemplateFields(RequestModel):
     egress_deny: list[str] | None = None
     runtime_class_name: str | None = None
     warm_pool_size: int | None = None  # null: the server's default pool size
+    image_pull_policy: str | None = None  # "": Kubernetes' rule for the image's tag
+    build: Any = None  # a BuildRecipe; {} removes it
     lifecycle_policy: Any = None
     metadata: Any = None
 

@@ -19,6 +19,7 @@ from backend.errors import Conflict, InvalidInput
 from backend.projects.models import ProjectRow
 from backend.templates.models import (
     DEFAULT_WORKING_DIR,
+    IMAGE_PULL_POLICIES,
     NETWORK_POLICIES,
     SecretRefInput,
     TemplateCreate,
@@ -42,6 +43,16 @@ MAX_EGRESS_CIDRS = 64  # per list
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 MAX_DNS_SUBDOMAIN = 253
 MAX_WARM_POOL = 100  # as the server's kube_warm_pool
+# Build recipes: a Debian base of these suites, Debian package names, files added.
+BUILD_BASE = re.compile(r"^debian:(bookworm|trixie)$")
+BUILD_KEYS = ("base", "packages", "files", "user")
+BUILD_USERS = ("user", "root")
+DEBIAN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]{1,99}$")
+MAX_BUILD_PACKAGES = 200
+MAX_BUILD_FILES = 64
+MAX_BUILD_FILE_BYTES = 256 * 1024  # all files together
+FILE_MODE = re.compile(r"^0?[0-7]{3}$")
+BUILD_FILE_PLACES = ("/proc", "/sys", "/dev")  # made by the runtime at launch
 # Fields whose null is a value (stored), not "keep": metadata, and a warm pool size that
 # goes back to the server's default.
 NULLABLE_FIELDS = ("metadata", "warm_pool_size")
@@ -291,6 +302,80 @@ def _warm_pool_size(value: int | None) -> int | None:
     return value
 
 
+def _image_pull_policy(value: str) -> str:
+    policy = value.strip()
+    if policy and policy not in IMAGE_PULL_POLICIES:
+        raise InvalidInput(f"imagePullPolicy must be {', '.join(IMAGE_PULL_POLICIES)} or empty")
+    return policy
+
+
+def _build(value: Any) -> dict[str, Any]:
+    """A build recipe, checked and stored in its full shape; {} removes it."""
+    if value == {}:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput("build must be an object (a recipe) or {} for none")
+    unknown = sorted(set(value) - set(BUILD_KEYS))
+    if unknown:
+        raise InvalidInput(
+            f'build has unknown field "{unknown[0]}" (known: {", ".join(BUILD_KEYS)})'
+        )
+    base = value.get("base")
+    if not isinstance(base, str) or not BUILD_BASE.match(base.strip()):
+        raise InvalidInput("build.base must be debian:bookworm or debian:trixie")
+    user = value.get("user", "user")
+    if user not in BUILD_USERS:
+        raise InvalidInput("build.user must be user or root")
+    return {
+        "base": base.strip(),
+        "packages": _build_packages(value.get("packages", [])),
+        "files": _build_files(value.get("files", [])),
+        "user": user,
+    }
+
+
+def _build_packages(value: Any) -> list[str]:
+    if not isinstance(value, list) or len(value) > MAX_BUILD_PACKAGES:
+        raise InvalidInput(f"build.packages must be a list of at most {MAX_BUILD_PACKAGES} names")
+    for name in value:
+        if not isinstance(name, str) or not DEBIAN_PACKAGE.match(name):
+            shown = str(name)[:64]
+            raise InvalidInput(f'build.packages: "{shown}" is not a Debian package name')
+    return sorted(set(value))
+
+
+def _build_files(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list) or len(value) > MAX_BUILD_FILES:
+        raise InvalidInput(f"build.files must be a list of at most {MAX_BUILD_FILES} files")
+    files, total = [], 0
+    for entry in value:
+        if not isinstance(entry, dict) or set(entry) - {"path", "content", "mode"}:
+            raise InvalidInput("build.files[] must be objects with path, content and mode")
+        path, content = entry.get("path"), entry.get("content", "")
+        mode = entry.get("mode", "0644")
+        if not isinstance(path, str) or not _build_path_ok(path):
+            raise InvalidInput(
+                "build.files[].path must be an absolute path without '..', not under "
+                + ", ".join(BUILD_FILE_PLACES)
+            )
+        if not isinstance(content, str) or not isinstance(mode, str) or not FILE_MODE.match(mode):
+            raise InvalidInput('build.files[] need text content and an octal mode such as "0644"')
+        total += len(content.encode())
+        if total > MAX_BUILD_FILE_BYTES:
+            raise InvalidInput(f"build.files hold more than {MAX_BUILD_FILE_BYTES} bytes")
+        files.append({"path": path, "content": content, "mode": mode.rjust(4, "0")})
+    return files
+
+
+def _build_path_ok(path: str) -> bool:
+    pieces = path.split("/")
+    if not path.startswith("/") or "\x00" in path or ".." in pieces or len(path) > 1024:
+        return False
+    return path.rstrip("/") != "" and not any(
+        path == place or path.startswith(place + "/") for place in BUILD_FILE_PLACES
+    )
+
+
 def _lifecycle(value: Any) -> dict[str, int]:
     if not isinstance(value, dict):
         raise InvalidInput("lifecyclePolicy must be an object")
@@ -320,6 +405,8 @@ _NORMALIZERS = {
     "egress_deny": _cidrs("egressDeny"),
     "runtime_class_name": _runtime_class_name,
     "warm_pool_size": _warm_pool_size,
+    "image_pull_policy": _image_pull_policy,
+    "build": _build,
     "lifecycle_policy": _lifecycle,
     "metadata": metadata_value,
 }

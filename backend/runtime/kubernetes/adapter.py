@@ -26,6 +26,7 @@ from kubernetes.stream import portforward
 
 from backend import changes
 from backend.runtime.base import (
+    BuildStatus,
     CpuQuota,
     DiskQuota,
     Egress,
@@ -283,6 +284,13 @@ class KubernetesRuntime:
 
     async def images(self) -> ImageCache:
         return ImageCache(kept=False)  # each node's kubelet pulls and keeps its own
+
+    async def build_status(self, recipe: Mapping[str, Any]) -> BuildStatus:
+        return BuildStatus(
+            "unsupported",
+            message="the Kubernetes runtime runs the template's image (the cluster pulls it); "
+            "build recipes are built and run by the local runtime",
+        )
 
     async def inventory(self) -> list[ManagedResource]:
         """mbox's claims, templates and warm pools in every namespace (listed afresh: an
