@@ -19,6 +19,7 @@ from components.theme import MONO, SMALL_TEXT, TEXT_SECONDARY, TEXT_TERTIARY
 
 RESOURCE_HEADERS = ["Resource", "Namespace", "Owner", "Observed", "Requests", "Created"]
 ORPHAN_HEADERS = ["Resource", "Why it is an orphan", "Evidence", "Created", ""]
+IMAGE_HEADERS = ["Image", "References", "Size", "Last used", ""]
 
 
 def clipped(text: rx.Var[str], *, max_width: str, **props) -> rx.Component:
@@ -121,6 +122,55 @@ def observation(item: rx.Var) -> rx.Component:
 
 def _phase_color(phase: rx.Var[str]) -> rx.Var:
     return rx.match(phase, ("Running", "green"), ("Pending", "amber"), ("Failed", "red"), "gray")
+
+
+def image_row(image: rx.Var) -> rx.Component:
+    """One cached image: its digest (shortened; the whole in the title), the references
+    that name it, its size, when a sandbox last used it, and whether one runs on it."""
+    return rx.table.row(
+        rx.table.row_header_cell(
+            rx.text(
+                image.short_digest,
+                "…",
+                title=image.digest,
+                size="2",
+                font_family=MONO,
+                white_space="nowrap",
+            ),
+        ),
+        rx.table.cell(
+            rx.cond(
+                image.references.length() > 0,
+                rx.vstack(
+                    rx.foreach(
+                        image.references,
+                        lambda ref: clipped(ref, max_width="22rem", size="2", font_family=MONO),
+                    ),
+                    spacing="0",
+                ),
+                muted("—"),
+            ),
+        ),
+        rx.table.cell(muted(image.size), white_space="nowrap"),
+        rx.table.cell(
+            muted(image.last_used),
+            title=rx.Var.create("last used ") + image.last_used_at + ", pulled " + image.pulled_at,
+            white_space="nowrap",
+        ),
+        rx.table.cell(
+            rx.cond(
+                image.in_use,
+                rx.badge(
+                    "in use",
+                    color_scheme="green",
+                    variant="soft",
+                    size="1",
+                    title="A running sandbox's root: never removed while it runs",
+                ),
+            ),
+        ),
+        align="center",
+    )
 
 
 def orphan_row(

@@ -6,7 +6,8 @@ from __future__ import annotations
 import reflex as rx
 
 from components.badges import dot_badge
-from components.theme import TEXT_SECONDARY, TEXT_TERTIARY
+from components.runtime import log_view
+from components.theme import MONO, SMALL_TEXT, TEXT_SECONDARY, TEXT_TERTIARY
 
 VALIDATION_STATUSES = (
     ("passed", "Validated", "green"),
@@ -97,6 +98,20 @@ def template_card(
                 fact("door-open", "Entrypoints", rx.text(card.entrypoints, size="1")),
                 fact("cpu", "Size", rx.text(card.size, size="1")),
                 fact("hard-drive", "Workspace", rx.text(card.workspace, size="1")),
+                rx.cond(
+                    card.has_build,
+                    fact(
+                        "hammer",
+                        "Build",
+                        rx.text(
+                            card.build_base,
+                            " · ",
+                            card.build_packages.length().to_string(),
+                            " packages",
+                            size="1",
+                        ),
+                    ),
+                ),
                 spacing="1",
                 width="100%",
             ),
@@ -114,4 +129,133 @@ def template_card(
         background=rx.color("gray", 1),
         box_shadow="0 1px 2px rgba(16, 24, 40, 0.04)",
         min_width="0",
+    )
+
+
+BUILD_STATE_COLORS = (
+    ("built", "green"),
+    ("building", "amber"),
+    ("failed", "red"),
+)
+
+
+def _term(label: str) -> rx.Component:
+    return rx.el.dt(label, color=TEXT_SECONDARY)
+
+
+def _definition(*children, **props) -> rx.Component:
+    return rx.el.dd(*children, margin="0", min_width="0", **props)
+
+
+def _listing(items: rx.Var[list], empty: str) -> rx.Component:
+    return rx.cond(
+        items.length() > 0,
+        rx.el.ul(
+            rx.foreach(items, lambda item: rx.el.li(item, font_family=MONO)),
+            margin="0",
+            padding_left="1.1rem",
+        ),
+        rx.text(empty, color=TEXT_TERTIARY),
+    )
+
+
+def build_recipe(card: rx.Var) -> rx.Component:
+    """The template's image, pull policy and build recipe (base, user, packages, files)."""
+    return rx.el.dl(
+        _term("Image"),
+        _definition(rx.code(card.image, variant="ghost", color_scheme="gray")),
+        _term("Pull policy"),
+        _definition(
+            rx.cond(
+                card.pull_policy,
+                card.pull_policy,
+                "Default (Kubernetes' rule for the image's tag)",
+            )
+        ),
+        _term("Build recipe"),
+        _definition(
+            rx.cond(
+                card.has_build,
+                "Built on the server from a Debian base; the local runtime runs it "
+                "instead of pulling the image.",
+                "None: the runtime pulls the image.",
+            )
+        ),
+        rx.cond(
+            card.has_build,
+            rx.fragment(
+                _term("Base"),
+                _definition(rx.code(card.build_base, variant="ghost", color_scheme="gray")),
+                _term("Runs as"),
+                _definition(card.build_user),
+                _term("Packages"),
+                _definition(_listing(card.build_packages, "None")),
+                _term("Files"),
+                _definition(_listing(card.build_files, "None")),
+            ),
+        ),
+        display="grid",
+        grid_template_columns="7rem minmax(0, 1fr)",
+        gap="0.35rem 0.75rem",
+        font_size=SMALL_TEXT,
+        margin="0",
+        width="100%",
+        aria_label="Build recipe",
+    )
+
+
+def build_status(
+    *,
+    state: rx.Var[str],
+    label: rx.Var[str],
+    reference: rx.Var[str],
+    digest: rx.Var[str],
+    message: rx.Var[str],
+    log: rx.Var[str],
+    error: rx.Var[str],
+) -> rx.Component:
+    """Where the build stands on the runtime: its state, image, message and log."""
+    return rx.vstack(
+        rx.hstack(
+            rx.text("Build", weight="medium", size="2"),
+            rx.cond(
+                label,
+                rx.badge(
+                    label,
+                    color_scheme=rx.match(state, *BUILD_STATE_COLORS, "gray"),
+                    variant="soft",
+                    title=state,
+                    data_state=state,
+                    aria_label="Build state: " + label,
+                ),
+            ),
+            rx.cond(state == "building", rx.spinner(size="1")),
+            align="center",
+            spacing="2",
+        ),
+        rx.cond(
+            error,
+            rx.callout.root(
+                rx.callout.text(error), color_scheme="red", size="1", role="alert", width="100%"
+            ),
+        ),
+        rx.cond(message, rx.text(message, size="2", color=TEXT_SECONDARY)),
+        rx.cond(
+            reference,
+            rx.text(
+                "Image ",
+                rx.code(reference, variant="ghost", color_scheme="gray"),
+                rx.cond(digest, rx.fragment(" · ", rx.code(digest, variant="ghost"))),
+                size="1",
+                color=TEXT_TERTIARY,
+                word_break="break-all",
+            ),
+        ),
+        rx.cond(
+            (state != "none") & (state != "unsupported") & (state != ""),
+            log_view(log, label="Build log", empty="No build output yet.", max_height="18rem"),
+        ),
+        spacing="2",
+        align="stretch",
+        width="100%",
     )

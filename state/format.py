@@ -11,7 +11,14 @@ REASONS = {
     "ttl": "lease expired",
     "start-failed": "start failed",
     "template-missing": "template deleted",
+    "image-not-found": "image not found",
+    "image-unauthorized": "the registry refused access to the image",
+    "image-unreachable": "the image's registry is unreachable",
+    "image-corrupt": "the image is corrupt",
+    "image-build-failed": "the image build failed",
 }
+# Reasons whose message says it all ("pulling <image>: 1.2 MiB of 3.4 MiB", "building ...").
+PROGRESS = ("pulling", "building")
 
 
 def status_words(status: str, reason: str, message: str) -> str:
@@ -21,6 +28,8 @@ def status_words(status: str, reason: str, message: str) -> str:
         return f"{label} by request"
     if status == "pending" and not reason:
         return "Pending: waiting for the runtime"
+    if reason in PROGRESS and message:
+        return f"{label}: {message}"
     detail = " — ".join(part for part in (REASONS.get(reason, reason), message) if part)
     return f"{label}: {detail}" if detail else label
 

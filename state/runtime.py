@@ -18,6 +18,8 @@ import reflex as rx
 from backend.auth.models import Principal
 from backend.errors import Conflict, ServiceError
 from backend.inventory.models import (
+    CachedImage,
+    CachedImageList,
     RuntimeOrphan,
     RuntimeOrphanAudit,
     RuntimeOrphanCleanupRequest,
@@ -107,6 +109,31 @@ class View:
 
 
 NO_ORPHAN = OrphanItem("", "", "", "", "", "", "", "", [], "", "")
+DIGEST_SHOWN = 19  # "sha256:" and 12 hex digits
+
+
+@dataclasses.dataclass
+class ImageItem:
+    """One cached image, formatted for the Images table."""
+
+    digest: str
+    short_digest: str
+    references: list[str]
+    size: str  # in MiB
+    last_used: str
+    last_used_at: str
+    pulled_at: str
+    in_use: bool
+
+
+@dataclasses.dataclass
+class ImageCacheView:
+    """The runtime's image cache: its images, the total against the limit, and whether
+    this runtime keeps images at all (a cluster's nodes keep their own)."""
+
+    kept: bool = True
+    total: str = ""
+    items: list[ImageItem] = dataclasses.field(default_factory=list)
 
 
 def _key(resource: RuntimeResource) -> str:
@@ -188,6 +215,42 @@ def orphan_item(orphan: RuntimeOrphan) -> OrphanItem:
 
 def _counts(entries: Iterable) -> str:
     return " · ".join(f"{entry.name} {entry.count}" for entry in entries)
+
+
+def mib(size: int) -> str:
+    return f"{size / 1024**2:.1f} MiB"
+
+
+def image_item(image: CachedImage) -> ImageItem:
+    return ImageItem(
+        digest=image.digest,
+        short_digest=image.digest[:DIGEST_SHOWN],
+        references=list(image.references),
+        size=mib(image.size_bytes),
+        last_used=_moment(image.last_used_at),
+        last_used_at=timestamp(image.last_used_at),
+        pulled_at=timestamp(image.pulled_at),
+        in_use=image.in_use,
+    )
+
+
+def cache_total(cache: CachedImageList) -> str:
+    """`12.3 MiB cached of a 20 GiB limit`, or `... (no limit)`."""
+    count = len(cache.items)
+    held = f"{mib(cache.total_bytes)} in {count} image{'' if count == 1 else 's'}"
+    if not cache.max_bytes:
+        return f"{held}; no size limit."
+    return (
+        f"{held} of a {byte_size(cache.max_bytes)} limit; past it, the least recently "
+        "used images not in use are removed."
+    )
+
+
+async def read_images(principal: Principal) -> ImageCacheView:
+    cache = await services().inventory.images(principal=principal)
+    return ImageCacheView(
+        kept=cache.kept, total=cache_total(cache), items=[image_item(i) for i in cache.items]
+    )
 
 
 def summary_cells(found: RuntimeResourceList, orphans: RuntimeOrphanAudit) -> list[Cell]:
@@ -290,6 +353,12 @@ class RuntimeState(Feedback, rx.State):
     typed: str = ""
     cleanup_error: str = ""
     cleanup_busy: bool = False
+    # The image cache, read on its own (its failure leaves the inventory shown).
+    images: list[ImageItem] = []
+    images_kept: bool = True
+    images_total: str = ""
+    images_error: str = ""
+    images_loaded: bool = False
 
     @rx.var
     def filtered(self) -> bool:
@@ -356,6 +425,23 @@ class RuntimeState(Feedback, rx.State):
         )
         self.kind_choices = _merged(self.kind_choices, view.kinds, kind, "All kinds")
         self.loaded = True
+        await self._refresh_images()
+
+    async def _refresh_images(self):
+        read = await attempt(
+            self,
+            read_images(await acting(self)),
+            error="images_error",
+            failed=lambda exc: f"Could not read the image cache: {refusal(exc).rstrip('.')}.",
+            clear=("images_error",),
+            busy=None,
+        )
+        if not read:
+            self.images, self.images_total, self.images_loaded = [], "", False
+            return
+        cache: ImageCacheView = read.value
+        self.images, self.images_kept, self.images_total = cache.items, cache.kept, cache.total
+        self.images_loaded = True
 
     # -- cleanup ----------------------------------------------------------------------------
 

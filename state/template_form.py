@@ -33,6 +33,10 @@ SIZES: dict[str, tuple[str, str]] = {
     "Large": ("1000m", "2Gi"),
 }
 NETWORK_POLICIES = ("default", "restricted", "open")
+# Image pull policies; "default" (a select item cannot be "") sends "": Kubernetes' rule
+# for the image's tag.
+DEFAULT_PULL = "default"
+PULL_POLICIES = (DEFAULT_PULL, "Always", "IfNotPresent", "Never")
 
 
 def ready_command(runtime: str) -> str:
@@ -115,6 +119,27 @@ def parse_pool_size(text: str) -> int | None:
         raise InvalidInput("Warm pool size must be a whole number") from None
 
 
+def parse_build(text: str) -> dict[str, Any]:
+    """A build recipe as JSON (an object); blank is none ({}). The recipe's rules and their
+    words are the service's."""
+    text = text.strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"Build recipe: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidInput('Build recipe: a JSON object such as {"base": "debian:bookworm"}')
+    return value
+
+
+def build_text(recipe: dict[str, Any]) -> str:
+    return json.dumps(recipe, indent=2) if recipe else ""
+
+
 def ports_text(ports: list[dict[str, Any]]) -> str:
     return ", ".join(f"{p['name']}:{p['port']}" for p in ports)
 
@@ -159,6 +184,8 @@ class TemplateForm:
     idle: str = ""
     runtime_class: str = ""  # Kubernetes only, as warm_pool
     warm_pool: str = ""
+    pull_policy: str = DEFAULT_PULL
+    build: str = ""  # the build recipe as JSON; blank: none
     make_default: bool = False
 
 
@@ -186,6 +213,8 @@ def form_of(row: TemplateRow) -> TemplateForm:
         idle=str(lifecycle.get("idleTimeoutSeconds") or ""),
         runtime_class=row.runtime_class_name,
         warm_pool="" if row.warm_pool_size is None else str(row.warm_pool_size),
+        pull_policy=row.image_pull_policy or DEFAULT_PULL,
+        build=build_text(row.build),
     )
 
 
@@ -208,6 +237,8 @@ def launch_fields(form: TemplateForm) -> dict[str, Any]:
         "networkPolicy": form.network,
         "lifecyclePolicy": {k: v for k, v in lifecycle.items() if v is not None},
         "runtimeClassName": form.runtime_class,
+        "imagePullPolicy": "" if form.pull_policy == DEFAULT_PULL else form.pull_policy,
+        "build": parse_build(form.build),
     }
 
 

@@ -4,6 +4,7 @@ create/edit dialog (its form lives in state/template_form.py), and validation ru
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 import reflex as rx
 
 from backend.auth.models import Principal
+from backend.errors import InvalidInput, ServiceError
+from backend.inventory.models import TemplateBuild
 from backend.projects import service as projects
 from backend.projects.models import ProjectUpdate
 from backend.sandboxes import service as sandboxes
@@ -23,7 +26,16 @@ from backend.templates.models import (
     TemplateValidationRunCreate,
     TemplateValidationRunDecision,
 )
-from state.base import Choice, acting, attempt, db_session, in_thread, refusal
+from state.base import (
+    Choice,
+    TabPresence,
+    acting,
+    attempt,
+    db_session,
+    in_thread,
+    refusal,
+    services,
+)
 from state.template_form import (
     CUSTOM,
     GLOBAL,
@@ -35,6 +47,7 @@ from state.template_form import (
     labels,
     launch_fields,
     meta_of,
+    parse_build,
     pool_fields,
     ready_command,
     size_preset,
@@ -47,6 +60,16 @@ STATUSES = {
     "passed": "Validated",
     "failed": "Failed",
 }
+# A build's state in words (the service's `state`, see backend/inventory/models.py).
+BUILD_STATES = {
+    "built": "Built",
+    "building": "Building",
+    "failed": "Build failed",
+    "not-built": "Not built yet",
+    "unsupported": "Not built by this runtime",
+    "none": "No build recipe",
+}
+BUILD_POLL_SECONDS = 2.0
 
 
 def validation_status(row: TemplateRow) -> str:
@@ -91,6 +114,23 @@ class TemplateCard:
     run_id: str  # the latest validation run's sandbox, while it exists
     run_words: str
     search_text: str
+    pull_policy: str  # "" for Kubernetes' rule for the image's tag
+    has_build: bool
+    build_base: str
+    build_user: str
+    build_packages: list[str]
+    build_files: list[str]  # the files' paths
+
+
+def _blank_card() -> TemplateCard:
+    """No template (the inspector's while it is closed)."""
+    blank = {"bool": False, "list[str]": []}
+    return TemplateCard(
+        **{f.name: blank.get(str(f.type), "") for f in dataclasses.fields(TemplateCard)}
+    )
+
+
+NO_CARD = _blank_card()
 
 
 def _card(
@@ -121,6 +161,12 @@ def _card(
         run_id=run_id if run_id in live else "",
         run_words=_run_words(meta, run_id in live),
         search_text=" ".join((row.name, row.slug, row.image, use_case)).lower(),
+        pull_policy=row.image_pull_policy,
+        has_build=bool(row.build),
+        build_base=str(row.build.get("base") or ""),
+        build_user=str(row.build.get("user") or ""),
+        build_packages=[str(p) for p in row.build.get("packages") or []],
+        build_files=[str(f.get("path")) for f in row.build.get("files") or []],
     )
 
 
@@ -203,6 +249,16 @@ def update_template(principal: Principal, template_id: str, form: TemplateForm) 
         return row.name
 
 
+async def read_build(template_id: str) -> TemplateBuild:
+    """Where the template's build recipe stands on the runtime (templates are readable by
+    every principal, so no principal is needed)."""
+    return await services().inventory.template_build(template_id=uuid.UUID(template_id))
+
+
+def build_words(build: TemplateBuild) -> str:
+    return BUILD_STATES.get(build.state, build.state)
+
+
 def read_form(principal: Principal, template_id: str) -> TemplateForm:
     with db_session(principal) as db:
         return form_of(templates.get_template(db, uuid.UUID(template_id)))
@@ -252,6 +308,17 @@ class TemplatesState(rx.State):
     form: TemplateForm = TemplateForm()
     editor_error: str = ""
     editor_busy: bool = False
+    build_error: str = ""  # the recipe field's JSON, in words
+    # The inspector: a template's recipe, and where its build stands on the runtime.
+    inspect_id: str = ""
+    build_state: str = ""
+    build_state_label: str = ""
+    build_reference: str = ""
+    build_digest: str = ""
+    build_log: str = ""
+    build_message: str = ""
+    build_read_error: str = ""
+    _inspections: int = 0
     # The dialog that picks a project to validate a global template in.
     validate_open: bool = False
     validate_id: str = ""
@@ -285,6 +352,14 @@ class TemplatesState(rx.State):
     @rx.var
     def form_scopes(self) -> list[Choice]:
         return [Choice(GLOBAL, "Global (every project)"), *self.projects]
+
+    @rx.var
+    def inspected(self) -> TemplateCard:
+        return next((c for c in self.cards if c.id == self.inspect_id), NO_CARD)
+
+    @rx.var
+    def inspector_open(self) -> bool:
+        return self.inspect_id != ""
 
     @rx.var
     def editor_title(self) -> str:
@@ -336,7 +411,7 @@ class TemplatesState(rx.State):
             self.editing_id = ""
             scope = self.scope_filter if self.scope_filter not in (ALL, GLOBAL) else GLOBAL
             self.form = TemplateForm(scope=scope)
-        self.editor_error = ""
+        self.editor_error = self.build_error = ""
         self.editor_open = value
 
     @rx.event
@@ -348,13 +423,15 @@ class TemplatesState(rx.State):
             return
         self.form = found.value
         self.editing_id = template_id
-        self.editor_error = ""
+        self.editor_error = self.build_error = ""
         self.editor_open = True
 
     @rx.event
     def set_field(self, name: str, value: str):
         """Any text field of the form; CPU and memory re-derive the size preset."""
         self._change(**{name: value})
+        if name == "build":
+            self.build_error = ""
         if name in ("cpu", "memory"):
             self._change(size=size_preset(self.form.cpu, self.form.memory))
 
@@ -385,6 +462,12 @@ class TemplatesState(rx.State):
     @rx.event
     async def save(self, _form: dict | None = None):
         self.editor_error = ""
+        try:
+            parse_build(self.form.build)
+        except InvalidInput as exc:  # words next to the field; nothing is sent
+            self.build_error = exc.message
+            return
+        self.build_error = ""
         self.editor_busy = True
         yield
         principal = await acting(self)
@@ -467,3 +550,69 @@ class TemplatesState(rx.State):
         principal = await acting(self)
         call = in_thread(decide_run, principal, template_id, sandbox_id, status)
         await attempt(self, call, busy=None, reload=lambda: self._reload(principal))
+
+    # -- the inspector ---------------------------------------------------------------------
+
+    @rx.event
+    async def inspect(self, template_id: str):
+        """Open a template's inspector: its recipe, and its build state and log (read again
+        every few seconds while it builds)."""
+        self.inspect_id = template_id
+        self._clear_build()
+        self.build_state_label = "Reading the build…"
+        self._inspections += 1
+        return TemplatesState.follow_build
+
+    @rx.event
+    def set_inspector_open(self, value: bool):
+        if not value:
+            self.inspect_id = ""
+            self._inspections += 1  # ends the build's watcher
+            self._clear_build()
+
+    def _clear_build(self):
+        self.build_state = self.build_state_label = self.build_reference = ""
+        self.build_digest = self.build_log = self.build_message = self.build_read_error = ""
+
+    def _show_build(self, build: TemplateBuild):
+        self.build_state, self.build_state_label = build.state, build_words(build)
+        self.build_reference, self.build_digest = build.reference or "", build.digest or ""
+        self.build_log, self.build_message = build.log, build.message or ""
+        self.build_read_error = ""
+
+    @rx.event
+    async def refresh_build(self):
+        if self.inspect_id:
+            await self._read_build_now()
+
+    async def _read_build_now(self):
+        try:
+            build = await read_build(self.inspect_id)
+        except ServiceError as exc:
+            self.build_read_error = f"Could not read the build: {refusal(exc).rstrip('.')}."
+            self.build_state_label = ""
+            return
+        self._show_build(build)
+
+    @rx.event(background=True)
+    async def follow_build(self):
+        """Read the build now, then again every BUILD_POLL_SECONDS while it is building and
+        the inspector shows the same template."""
+        async with self:
+            ticket, template_id = self._inspections, self.inspect_id
+        presence = TabPresence()
+        while template_id:
+            try:
+                build, failure = await read_build(template_id), ""
+            except ServiceError as exc:
+                build, failure = None, f"Could not read the build: {refusal(exc).rstrip('.')}."
+            async with self:
+                if ticket != self._inspections or presence.gone(self):
+                    return
+                if build is None:
+                    self.build_read_error, self.build_state_label = failure, ""
+                    return
+                self._show_build(build)
+            if build.state != "building":
+                return
+            await asyncio.sleep(BUILD_POLL_SECONDS)

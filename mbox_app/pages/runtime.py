@@ -7,9 +7,11 @@ import reflex as rx
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import choice_field, field_hint, panel
 from components.runtime_inventory import (
+    IMAGE_HEADERS,
     ORPHAN_HEADERS,
     RESOURCE_HEADERS,
     cleanup_dialog,
+    image_row,
     orphan_row,
     resource_row,
     summary_grid,
@@ -46,6 +48,7 @@ def page() -> rx.Component:
                 ),
                 orphan_table(),
             ),
+            section("Images", image_cache()),
             spacing="4",
             align="stretch",
         ),
@@ -216,4 +219,48 @@ def orphan_table() -> rx.Component:
             ),
             rx.fragment(),
         ),
+    )
+
+
+def image_cache() -> rx.Component:
+    """The images the runtime keeps on its host; a cluster's nodes keep their own."""
+    return rx.vstack(
+        error_callout(RuntimeState.images_error),
+        rx.cond(
+            RuntimeState.images_kept,
+            rx.fragment(
+                rx.cond(
+                    RuntimeState.images_total,
+                    rx.text(RuntimeState.images_total, size="2", color=TEXT_SECONDARY),
+                ),
+                data_table(
+                    IMAGE_HEADERS,
+                    RuntimeState.images,
+                    image_row,
+                    label="Cached images",
+                    empty=rx.cond(
+                        RuntimeState.images_loaded,
+                        empty_state(
+                            "container",
+                            "No cached images",
+                            "No images are cached: a sandbox whose template names an image "
+                            "pulls it here on its first launch.",
+                        ),
+                        rx.fragment(),
+                    ),
+                ),
+            ),
+            rx.cond(
+                RuntimeState.images_loaded,
+                rx.text(
+                    "This runtime keeps no image cache of its own: the cluster's nodes pull "
+                    "and keep the images.",
+                    size="2",
+                    color=TEXT_SECONDARY,
+                ),
+            ),
+        ),
+        spacing="3",
+        align="stretch",
+        width="100%",
     )

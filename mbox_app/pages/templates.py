@@ -7,11 +7,16 @@ import reflex as rx
 from components.dialogs import confirm_delete, form_dialog, modal_form
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import choice_field, code_input, field, field_hint, search_box, text_field
-from components.templates import VALIDATION_STATUSES, template_card
+from components.templates import (
+    VALIDATION_STATUSES,
+    build_recipe,
+    build_status,
+    template_card,
+)
 from components.theme import MONO, TEXT_SECONDARY, TEXT_TERTIARY
 from mbox_app.pages.frame import console_page
 from state.sign_in import SignInState
-from state.template_form import NETWORK_POLICIES, RUNTIMES, SIZES
+from state.template_form import NETWORK_POLICIES, PULL_POLICIES, RUNTIMES, SIZES
 from state.templates import ALL, TemplateCard, TemplatesState
 
 TITLE = "Templates"
@@ -22,6 +27,11 @@ SIZE_OPTIONS = [
     ("Custom", "Custom"),
 ]
 NETWORK_OPTIONS = [(policy, policy.capitalize()) for policy in NETWORK_POLICIES]
+PULL_OPTIONS = [
+    (policy, "Default (by the image's tag)" if policy == "default" else policy)
+    for policy in PULL_POLICIES
+]
+BUILD_EXAMPLE = '{"base": "debian:bookworm", "packages": ["python3"], "files": [], "user": "user"}'
 form = TemplatesState.form
 
 
@@ -36,6 +46,7 @@ def page() -> rx.Component:
             align="stretch",
         ),
         validate_dialog(),
+        inspector_dialog(),
         active="templates",
         title=TITLE,
         description=DESCRIPTION,
@@ -126,11 +137,7 @@ def library() -> rx.Component:
 
 def card(item: rx.Var[TemplateCard]) -> rx.Component:
     return rx.box(
-        template_card(
-            item,
-            run=latest_run(item),
-            actions=rx.cond(SignInState.can_operate, card_actions(item), rx.fragment()),
-        ),
+        template_card(item, run=latest_run(item), actions=card_actions(item)),
         role="listitem",
         min_width="0",
     )
@@ -185,7 +192,29 @@ def latest_run(item: rx.Var[TemplateCard]) -> rx.Component:
 
 
 def card_actions(item: rx.Var[TemplateCard]) -> rx.Component:
+    """Inspect for everyone; validate, edit and delete for a role that may operate."""
     return rx.hstack(
+        rx.cond(SignInState.can_operate, operate_actions(item)),
+        rx.button(
+            rx.icon("scan-search", size=14),
+            "Inspect",
+            size="1",
+            variant="soft",
+            color_scheme="gray",
+            aria_label="Inspect " + item.name,
+            aria_haspopup="dialog",
+            on_click=TemplatesState.inspect(item.id),
+        ),
+        rx.spacer(),
+        rx.cond(SignInState.can_operate, delete_action(item)),
+        spacing="2",
+        align="center",
+        width="100%",
+    )
+
+
+def operate_actions(item: rx.Var[TemplateCard]) -> rx.Component:
+    return rx.fragment(
         rx.button(
             rx.icon("flask-conical", size=14),
             "Validate",
@@ -201,7 +230,11 @@ def card_actions(item: rx.Var[TemplateCard]) -> rx.Component:
             aria_label="Edit " + item.name,
             on_click=TemplatesState.edit(item.id),
         ),
-        rx.spacer(),
+    )
+
+
+def delete_action(item: rx.Var[TemplateCard]) -> rx.Component:
+    return rx.fragment(
         confirm_delete(
             "Delete",
             size="1",
@@ -213,9 +246,6 @@ def card_actions(item: rx.Var[TemplateCard]) -> rx.Component:
             confirm="Delete template",
             on_confirm=TemplatesState.delete(item.id),
         ),
-        spacing="2",
-        align="center",
-        width="100%",
     )
 
 
@@ -422,6 +452,8 @@ def advanced() -> rx.Component:
                     type="number",  # the range is the service's to check (its words)
                 ),
             ),
+            pull_policy_field(),
+            build_field(),
             spacing="3",
             width="100%",
             padding_top="0.75rem",
@@ -429,6 +461,117 @@ def advanced() -> rx.Component:
         width="100%",
         border_top=f"1px solid {rx.color('gray', 5)}",
         padding_top="0.75rem",
+    )
+
+
+def pull_policy_field() -> rx.Component:
+    """The image pull policy. Labelled "Pull policy" (the words "Image pull policy" are its
+    hint): a label holding "Image" would make the Image field's label ambiguous."""
+    return rx.vstack(
+        choice_field(
+            "Pull policy",
+            id="template-pull-policy",
+            value=form.pull_policy,
+            on_change=lambda v: TemplatesState.set_field("pull_policy", v),
+            options=PULL_OPTIONS,
+            width="100%",
+        ),
+        field_hint(
+            "Image pull policy: whether a launch pulls the image again. Default follows "
+            "the image's tag: Always for :latest or no tag, else IfNotPresent."
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def build_field() -> rx.Component:
+    """The build recipe as JSON; its syntax is checked here, in words under the field."""
+    id = "template-build"
+    control = rx.text_area(
+        id=id,
+        name=id,
+        value=form.build,
+        placeholder=BUILD_EXAMPLE,
+        rows="5",
+        on_change=lambda value: TemplatesState.set_field("build", value),
+        font_family=MONO,
+        spellcheck=False,
+        width="100%",
+        aria_invalid=rx.cond(TemplatesState.build_error, "true", "false"),
+        aria_describedby="template-build-error",
+    )
+    return field(
+        "Build recipe (JSON)",
+        control,
+        rx.cond(
+            TemplatesState.build_error,
+            rx.text(
+                TemplatesState.build_error,
+                id="template-build-error",
+                role="alert",
+                size="1",
+                color=rx.color("red", 11),
+            ),
+        ),
+        field_hint(
+            "Blank: none. base (debian:bookworm or debian:trixie), packages, files "
+            "(path, content, mode) and user (user or root): the local runtime builds this "
+            "image on first launch and runs it instead of pulling the image."
+        ),
+        html_for=id,
+        width="100%",
+    )
+
+
+def inspector_dialog() -> rx.Component:
+    """A template's recipe and where its build stands on the runtime, with the log."""
+    card = TemplatesState.inspected
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(card.name),
+            rx.dialog.description(
+                "What the template runs, and its image build on this runtime.",
+                size="2",
+                color=TEXT_SECONDARY,
+            ),
+            rx.vstack(
+                build_recipe(card),
+                rx.cond(
+                    card.has_build,
+                    build_status(
+                        state=TemplatesState.build_state,
+                        label=TemplatesState.build_state_label,
+                        reference=TemplatesState.build_reference,
+                        digest=TemplatesState.build_digest,
+                        message=TemplatesState.build_message,
+                        log=TemplatesState.build_log,
+                        error=TemplatesState.build_read_error,
+                    ),
+                ),
+                rx.flex(
+                    rx.cond(
+                        card.has_build,
+                        rx.button(
+                            rx.icon("refresh-cw", size=14),
+                            "Refresh build",
+                            variant="soft",
+                            on_click=TemplatesState.refresh_build,
+                        ),
+                    ),
+                    rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray")),
+                    spacing="3",
+                    justify="end",
+                    width="100%",
+                ),
+                spacing="4",
+                margin_top="1rem",
+                align="stretch",
+            ),
+            max_width="40rem",
+        ),
+        open=TemplatesState.inspector_open,
+        on_open_change=TemplatesState.set_inspector_open,
     )
 
 

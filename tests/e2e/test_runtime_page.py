@@ -15,6 +15,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from backend.runtime import inventory
 from backend.runtime.local import LABELS_NAME, sandbox_root
+from state.format import byte_size
 from tests.e2e.harness import LIFECYCLE_TIMEOUT, Server, screenshot
 from tests.support.builders import make_project, make_sandbox, suffix, template_id, wait_for_status
 
@@ -154,3 +155,22 @@ def test_refused_cleanups_are_said_in_words(
     )
     rows = page.get_by_role("table", name="Orphan runtime resources").get_by_role("row")
     expect(rows.filter(has_text=gone)).to_have_count(0)  # the lists were read again
+
+
+def test_image_cache_section(page: Page, api: httpx.Client) -> None:
+    """The Images section lists the local runtime's image cache against its limit; with
+    nothing cached, it says so in a sentence."""
+    cache = api.get("/v1/images").json()
+    assert cache["kept"] is True and cache["adapter"] == "local"
+    page.goto("/runtime")
+    images = page.get_by_role("region", name="Images")
+    expect(images.get_by_role("heading", name="Images")).to_be_visible()
+    expect(images).to_contain_text(f"{byte_size(cache['maxBytes'])} limit")
+    if cache["items"]:  # another test pulled one: listed, digest shortened
+        table = images.get_by_role("table", name="Cached images")
+        first = cache["items"][0]
+        expect(table.get_by_title(first["digest"])).to_contain_text(first["digest"][:19])
+    else:
+        expect(images).to_contain_text("0.0 MiB in 0 images")
+        expect(images.get_by_text("No cached images")).to_be_visible()
+        expect(images).to_contain_text("pulls it here on its first launch")

@@ -207,3 +207,80 @@ def test_validate_a_global_template_in_a_chosen_project(
     run = api.get(f"/v1/sandboxes/{page.url.rsplit('/', 1)[1]}").json()
     assert run["projectId"] == project["id"]
     assert run["metadata"]["purpose"] == "environment-validation"
+
+
+def test_build_recipe_pull_policy_and_build_state(page: Page, api: httpx.Client) -> None:
+    """The dialog's Advanced section takes a pull policy and a build recipe as JSON: invalid
+    JSON is said in words next to the field and saves nothing, the service's refusal of a
+    recipe is said in words, and a saved recipe shows in the inspector with its build state
+    (not built: nothing launched it)."""
+    name = f"Built Python {uuid.uuid4().hex[:4]}"
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto("/templates")
+    page.get_by_role("button", name="New template").click()
+    dialog = page.get_by_role("dialog", name="New template")
+    dialog.get_by_label("Name", exact=True).fill(name)
+    choose(dialog, page, "Runtime", "Python")
+    dialog.get_by_text("Advanced", exact=True).click()
+    choose(dialog, page, "Pull policy", "IfNotPresent")
+    recipe = dialog.get_by_label("Build recipe (JSON)")
+    save = dialog.get_by_role("button", name="Save template")
+
+    recipe.fill('{"base": "debian:bookworm", "packages": ["python3"')
+    save.click()
+    expect(dialog.get_by_role("alert").filter(has_text="Build recipe")).to_contain_text(
+        "Build recipe: not valid JSON"
+    )
+    expect(dialog).to_be_visible()
+    assert template_named(api, name) is None
+
+    recipe.fill('{"base": "ubuntu:24.04"}')  # JSON, but a base the service refuses
+    expect(dialog.get_by_role("alert")).to_have_count(0)  # the field's words go with an edit
+    save.click()
+    expect(dialog.get_by_role("alert")).to_contain_text(
+        "build.base must be debian:bookworm or debian:trixie"
+    )
+    assert template_named(api, name) is None
+
+    recipe.fill(
+        '{"base": "debian:bookworm", "packages": ["python3", "git"], '
+        '"files": [{"path": "/etc/motd", "content": "hello\\n"}]}'
+    )
+    save.click()
+    expect(dialog).to_have_count(0)
+    stored = template_named(api, name)
+    assert stored is not None
+    assert stored["imagePullPolicy"] == "IfNotPresent"
+    assert stored["build"]["base"] == "debian:bookworm"
+    assert stored["build"]["packages"] == ["git", "python3"]
+    assert [f["path"] for f in stored["build"]["files"]] == ["/etc/motd"]
+
+    card = page.get_by_role("article", name=name)
+    expect(card).to_contain_text("debian:bookworm · 2 packages")
+    card.get_by_role("button", name=f"Inspect {name}").click()
+    inspector = page.get_by_role("dialog", name=name)
+    recipe_list = inspector.get_by_label("Build recipe")
+    for text in ("IfNotPresent", "debian:bookworm", "git", "python3", "/etc/motd", "user"):
+        expect(recipe_list).to_contain_text(text)
+    state = inspector.get_by_label("Build state: Not built yet")
+    expect(state).to_have_attribute("title", "not-built")
+    expect(inspector.get_by_text("No build output yet.")).to_be_visible()
+    build = api.get(f"/v1/templates/{stored['id']}/build").json()
+    assert build["state"] == "not-built"
+    inspector.get_by_role("button", name="Close").click()
+    expect(inspector).to_have_count(0)
+
+    # Edit: the recipe comes back as JSON; blanking it removes the build.
+    card.get_by_role("button", name=f"Edit {name}").click()
+    dialog = page.get_by_role("dialog", name="Edit template")
+    dialog.get_by_text("Advanced", exact=True).click()
+    expect(dialog.get_by_label("Build recipe (JSON)")).to_have_value(
+        re.compile(r'"base": "debian:bookworm"')
+    )
+    dialog.get_by_label("Build recipe (JSON)").fill("")
+    dialog.get_by_role("button", name="Save template").click()
+    expect(dialog).to_have_count(0)
+    stored = template_named(api, name)
+    assert stored is not None and not stored.get("build")
+    expect(card).not_to_contain_text("packages")
+    api.delete(f"/v1/templates/{stored['id']}")
