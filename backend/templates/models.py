@@ -107,9 +107,9 @@ class BuildRecipe(PublicModel):
     `root`) as the user its sandboxes run as."""
 
     base: str  # debian:<suite>
-    packages: list[str]
-    files: list[BuildFile]
-    user: str
+    packages: list[str] = SchemaField(default_factory=list)
+    files: list[BuildFile] = SchemaField(default_factory=list)
+    user: str = "user"
 
 
 class EnvironmentTemplate(PublicModel):

@@ -5,20 +5,34 @@ only if the attack worked. The id names the attack, `stopped_by` what stops it. 
 attacks live beside this file: the environment (test_environment.py), syscalls
 (test_syscall_filter.py), the network (test_egress.py), resources
 (test_resource_limits.py), the terminal path (test_pty_path.py), uploads
-(test_upload_races.py) and the web surface (test_web_*.py, test_proxy_*.py)."""
+(test_upload_races.py) and the web surface (test_web_*.py, test_proxy_*.py).
+
+Every attack runs twice: in a sandbox on the host's read-only /usr (image `host`) and in
+one whose root is an image (built once per session from a recipe: Debian with python3),
+where the image's files and the overlay holding them are the targets too."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from backend.runtime.base import SandboxSpec
+from backend.runtime.images import ImageStore
 from backend.runtime.local import LocalRuntime
-from tests.runtime.conftest import run, spec
+from tests.conftest import sandbox_dir
+from tests.runtime.conftest import LIMITS, run, spec
+
+# The image root: Debian's minimal base and python3 (the attacks' tools: coreutils,
+# util-linux's mount, su and dmesg, python3).
+RECIPE = {"base": "debian:bookworm", "packages": ["python3"], "files": [], "user": "user"}
+ROOTS = {"host": {}, "image": {"image": "debian:built", "build": RECIPE}}
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,19 @@ ATTEMPTS = {
         's.connect("\\0{abstract_socket}")\' 2>/dev/null && echo ESCAPED',
         "abstract unix sockets belong to the network namespace",
     ),
+    "write-the-image-root": Attempt(
+        "touch /mbox-escape 2>/dev/null && test -d /.mbox && echo ESCAPED; true",
+        "an image's root directory is root-owned (the host root's / is a private tmpfs)",
+    ),
+    "replace-the-toolbox": Attempt(
+        "cp /bin/sh /.mbox/busybox 2>/dev/null && echo ESCAPED; "
+        "test -w /.mbox/busybox && echo ESCAPED; true",
+        "the static busybox is bound read-only (images only; absent on the host root)",
+    ),
+    "see-the-image-cache": Attempt(
+        "grep -q {images_dir} /proc/self/mountinfo && ls {images_dir} && echo ESCAPED; true",
+        "the overlay's layers are host paths the sandbox's mount namespace does not show",
+    ),
     "host-unix-socket-file": Attempt(
         "python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); "
         's.connect("{unix_socket}")\' 2>/dev/null && echo ESCAPED',
@@ -108,13 +135,42 @@ ATTEMPTS = {
 }
 
 
+@pytest.fixture(scope="session")
+def shared_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One image cache for the module: the recipe is built once."""
+    return tmp_path_factory.mktemp("escape-images")
+
+
+@pytest.fixture(params=list(ROOTS))
+def root(request: pytest.FixtureRequest) -> dict:
+    return ROOTS[request.param]
+
+
 @pytest.fixture
-async def targets(local: LocalRuntime, tmp_path: Path):
+async def local(tmp_path: Path, shared_images: Path) -> AsyncIterator[LocalRuntime]:
+    runtime = LocalRuntime(sandbox_dir(tmp_path), LIMITS, image_store=ImageStore(shared_images))
+    yield runtime
+    await runtime.close()
+
+
+async def started(local: LocalRuntime, box: SandboxSpec) -> None:
+    """Ensure, then wait out a build (the first launch of the image)."""
+    status = await local.ensure(box)
+    for _ in range(3000):
+        if status.phase != "starting":
+            break
+        await asyncio.sleep(0.1)
+        status = await local.status(box.sandbox_id)
+    assert status.phase == "running", status
+
+
+@pytest.fixture
+async def targets(local: LocalRuntime, tmp_path: Path, root: dict, shared_images: Path):
     """What the attacks aim at: a database file in the data dir, another sandbox's
     workspace, the server (this test process) and a socket it listens on."""
     (tmp_path / "mbox.db").write_text("secret rows")
-    other = spec()
-    await local.ensure(other)
+    other = spec(**root)
+    await started(local, other)
     (local.workspace(other.sandbox_id) / "secret.txt").write_text("other sandbox's secret")
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -133,6 +189,7 @@ async def targets(local: LocalRuntime, tmp_path: Path):
         "server_port": listener.getsockname()[1],
         "abstract_socket": abstract,
         "unix_socket": tmp_path / "server.sock",
+        "images_dir": shared_images,
     }
     listener.close()
     unix.close()
@@ -140,10 +197,12 @@ async def targets(local: LocalRuntime, tmp_path: Path):
 
 
 @pytest.mark.parametrize("attack", ATTEMPTS, ids=list(ATTEMPTS))
-async def test_escape_attempt_fails(local: LocalRuntime, targets: dict, attack: str) -> None:
+async def test_escape_attempt_fails(
+    local: LocalRuntime, targets: dict, root: dict, attack: str
+) -> None:
     """Attack: the id. Stopped by: `ATTEMPTS[attack].stopped_by`."""
-    box = spec()
-    await local.ensure(box)
+    box = spec(**root)
+    await started(local, box)
     script = ATTEMPTS[attack].script.format(**targets)
     _, out, err = await run(local, box.sandbox_id, script)
     assert "ESCAPED" not in out, (ATTEMPTS[attack].stopped_by, out, err)

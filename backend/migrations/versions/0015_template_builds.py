@@ -17,9 +17,10 @@ down_revision = "0014"
 branch_labels = None
 depends_on = None
 
+# In the shape the templates service stores (backend/templates/service.py `_build`).
 RECIPES = {
-    "python": {"base": "debian:bookworm", "packages": ["python3", "python3-venv"]},
-    "nodejs": {"base": "debian:bookworm", "packages": ["nodejs"]},
+    slug: {"base": "debian:bookworm", "packages": packages, "files": [], "user": "user"}
+    for slug, packages in (("python", ["python3", "python3-venv"]), ("nodejs", ["nodejs"]))
 }
 IMAGES = {"python": "python:3.12-bookworm", "nodejs": "node:22-bookworm-slim"}
 
