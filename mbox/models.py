@@ -34,6 +34,8 @@ __all__ = [
     "BoundaryRuntime",
     "BoundarySecretRef",
     "BoundarySummary",
+    "BuildFile",
+    "BuildRecipe",
     "CachedImage",
     "CachedImageList",
     "Compatibility",
@@ -107,6 +109,7 @@ __all__ = [
     "SecretRef",
     "SecretRefInput",
     "SessionRecording",
+    "TemplateBuild",
     "TemplateCreate",
     "TemplatePort",
     "TemplatePortInput",
@@ -754,6 +757,45 @@ class BoundarySummary(_Model):
 
 
 @dataclass
+class BuildFile(_Model):
+    """The `BuildFile` schema of the mbox API."""
+
+    path: str
+    content: str
+    mode: str
+    raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
+
+    _fields = (
+        ("path", "path", "value", ""),
+        ("content", "content", "value", ""),
+        ("mode", "mode", "value", ""),
+    )
+    _required = ("path", "content", "mode")
+
+
+@dataclass
+class BuildRecipe(_Model):
+    """An image built on the server: a Debian base (mmdebstrap, from Debian's archive) with
+    `packages` installed, `files` added, and `user` (`user`: uid 1000 with /home/user; `root`)
+    as the user its sandboxes run as.
+    """
+
+    base: str
+    packages: list[str]
+    files: list[BuildFile]
+    user: str
+    raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
+
+    _fields = (
+        ("base", "base", "value", ""),
+        ("packages", "packages", "value", ""),
+        ("files", "files", "list:model", "BuildFile"),
+        ("user", "user", "value", ""),
+    )
+    _required = ("base", "packages", "files", "user")
+
+
+@dataclass
 class CachedImage(_Model):
     """An image the runtime keeps on its host, by manifest digest."""
 
@@ -886,6 +928,8 @@ class EnvironmentTemplate(_Model):
     egress_deny: list[str] | None = None
     runtime_class_name: str | None = None
     warm_pool_size: int | None = None
+    image_pull_policy: str | None = None
+    build: BuildRecipe | None = None
     lifecycle_policy: Any = None
     metadata: Any = None
     raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
@@ -911,6 +955,8 @@ class EnvironmentTemplate(_Model):
         ("egressDeny", "egress_deny", "value", ""),
         ("runtimeClassName", "runtime_class_name", "value", ""),
         ("warmPoolSize", "warm_pool_size", "value", ""),
+        ("imagePullPolicy", "image_pull_policy", "value", ""),
+        ("build", "build", "model", "BuildRecipe"),
         ("lifecyclePolicy", "lifecycle_policy", "value", ""),
         ("metadata", "metadata", "value", ""),
     )
@@ -2565,6 +2611,29 @@ class SessionRecording(_Model):
 
 
 @dataclass
+class TemplateBuild(_Model):
+    """Where a template's build recipe stands on the runtime, with the build's output."""
+
+    template_id: str
+    state: str
+    reference: str | None = None
+    digest: str | None = None
+    log: str = ""
+    message: str | None = None
+    raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
+
+    _fields = (
+        ("templateId", "template_id", "value", ""),
+        ("state", "state", "value", ""),
+        ("reference", "reference", "value", ""),
+        ("digest", "digest", "value", ""),
+        ("log", "log", "value", ""),
+        ("message", "message", "value", ""),
+    )
+    _required = ("templateId", "state")
+
+
+@dataclass
 class TemplateCreate(_Model):
     """The `TemplateCreate` schema of the mbox API."""
 
@@ -2583,6 +2652,8 @@ class TemplateCreate(_Model):
     egress_deny: list[str] | None = None
     runtime_class_name: str | None = None
     warm_pool_size: int | None = None
+    image_pull_policy: str | None = None
+    build: Any = None
     lifecycle_policy: Any = None
     metadata: Any = None
     project_id: str | None = None
@@ -2605,6 +2676,8 @@ class TemplateCreate(_Model):
         ("egressDeny", "egress_deny", "value", ""),
         ("runtimeClassName", "runtime_class_name", "value", ""),
         ("warmPoolSize", "warm_pool_size", "value", ""),
+        ("imagePullPolicy", "image_pull_policy", "value", ""),
+        ("build", "build", "value", ""),
         ("lifecyclePolicy", "lifecycle_policy", "value", ""),
         ("metadata", "metadata", "value", ""),
         ("projectId", "project_id", "value", ""),
@@ -2664,6 +2737,8 @@ class TemplateUpdate(_Model):
     egress_deny: list[str] | None = None
     runtime_class_name: str | None = None
     warm_pool_size: int | None = None
+    image_pull_policy: str | None = None
+    build: Any = None
     lifecycle_policy: Any = None
     metadata: Any = None
     raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
@@ -2684,6 +2759,8 @@ class TemplateUpdate(_Model):
         ("egressDeny", "egress_deny", "value", ""),
         ("runtimeClassName", "runtime_class_name", "value", ""),
         ("warmPoolSize", "warm_pool_size", "value", ""),
+        ("imagePullPolicy", "image_pull_policy", "value", ""),
+        ("build", "build", "value", ""),
         ("lifecyclePolicy", "lifecycle_policy", "value", ""),
         ("metadata", "metadata", "value", ""),
     )

@@ -219,7 +219,10 @@ class Templates(Namespace):
         self, name: str, *, image: str, idempotency_key: str | None = None, **fields: Any
     ) -> models.EnvironmentTemplate:
         """`fields`: any TemplateCreate field, snake_case or camelCase (project_id,
-        startup_command, working_dir, cpu_request, memory_request, exposed_ports, env, ...)."""
+        startup_command, working_dir, cpu_request, memory_request, exposed_ports, env,
+        runtime_class_name, image_pull_policy ("Always", "IfNotPresent", "Never" or ""),
+        build (a recipe: {"base": "debian:bookworm", "packages": [...], "files": [...],
+        "user": "user"}), ...)."""
         payload = {"name": name, "image": image, **camel_case(fields)}
         body = self._http.json(
             "POST", "/v1/templates", json=payload, headers=self._create_headers(idempotency_key)
@@ -227,8 +230,16 @@ class Templates(Namespace):
         return models.EnvironmentTemplate.from_json(body)
 
     def update(self, template_id: str, **changes: Any) -> models.EnvironmentTemplate:
+        """`changes`: the fields to replace, as for `create` (image_pull_policy, build: {}
+        removes the recipe, ...)."""
         body = self._http.json("PATCH", f"/v1/templates/{template_id}", json=camel_case(changes))
         return models.EnvironmentTemplate.from_json(body)
+
+    def build(self, template_id: str) -> models.TemplateBuild:
+        """Where the template's build recipe stands on the runtime (built, building, failed,
+        not-built, unsupported, or none without a recipe), with the build's log."""
+        body = self._http.json("GET", f"/v1/templates/{template_id}/build")
+        return models.TemplateBuild.from_json(body)
 
     def delete(self, template_id: str) -> None:
         self._http.send("DELETE", f"/v1/templates/{template_id}")

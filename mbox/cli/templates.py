@@ -5,6 +5,7 @@ from typing import Annotated, Any
 import typer
 
 from mbox.cli._core import (
+    STATE,
     client,
     emit,
     emit_text,
@@ -15,7 +16,7 @@ from mbox.cli._core import (
     usage_error,
 )
 
-app = group("Environment templates: image, resources, ports, policy.")
+app = group("Environment templates: image, build recipe, resources, ports, policy.")
 
 TemplateArg = Annotated[str, typer.Argument(help="Template id or slug.", metavar="TEMPLATE")]
 ProjectOpt = Annotated[
@@ -54,6 +55,8 @@ def _fields(
     egress_deny: list[str] | None,
     metadata: str | None,
     spec: str | None,
+    image_pull_policy: str | None = None,
+    build: str | None = None,
 ) -> dict[str, Any]:
     fields: dict[str, Any] = dict(parse_json(spec, "--spec") or {})
     command = parse_json(startup_command, "--startup-command") if startup_command else None
@@ -69,6 +72,8 @@ def _fields(
         "networkPolicy": network_policy,
         "egressAllow": egress_allow or None,
         "egressDeny": egress_deny or None,
+        "imagePullPolicy": image_pull_policy,
+        "build": parse_json(build, "--build"),
         "metadata": parse_json(metadata),
     }.items():
         if value is not None:
@@ -77,7 +82,8 @@ def _fields(
 
 
 Image = Annotated[
-    str | None, typer.Option("--image", help="Container image ('local' runs on the host runtime).")
+    str | None,
+    typer.Option("--image", help="Container image ('host': this machine's /usr, local runtime)."),
 ]
 StartupCommand = Annotated[
     str | None, typer.Option("--startup-command", help='JSON argv, e.g. ["sleep","infinity"].')
@@ -100,6 +106,21 @@ EgressDeny = Annotated[
     list[str] | None, typer.Option("--egress-deny", help="Denied destination (repeatable).")
 ]
 Metadata = Annotated[str | None, typer.Option("--metadata", help="JSON object, inline or @file.")]
+ImagePullPolicy = Annotated[
+    str | None,
+    typer.Option(
+        "--image-pull-policy",
+        help="Always, IfNotPresent or Never ('': Kubernetes' rule for the image's tag).",
+    ),
+]
+Build = Annotated[
+    str | None,
+    typer.Option(
+        "--build",
+        help='Build recipe as JSON, inline or @file: {"base": "debian:bookworm", "packages":'
+        ' [...], "files": [{"path", "content", "mode"}], "user": "user"|"root"}; {} removes it.',
+    ),
+]
 Spec = Annotated[
     str | None,
     typer.Option("--spec", help="Any other fields as a JSON object (camelCase), inline or @file."),
@@ -128,7 +149,12 @@ def get(template: TemplateArg, project_id: ProjectOpt = None) -> None:
 @app.command()
 def create(
     name: Annotated[str, typer.Option("--name", help="Display name.")],
-    image: Annotated[str, typer.Option("--image", help="Container image ('local': host runtime).")],
+    image: Annotated[
+        str,
+        typer.Option(
+            "--image", help="Container image ('host': this machine's /usr, local runtime)."
+        ),
+    ],
     project_id: ProjectOpt = None,
     slug: Annotated[str | None, typer.Option("--slug", help="URL-safe name.")] = None,
     startup_command: StartupCommand = None,
@@ -141,13 +167,15 @@ def create(
     network_policy: NetworkPolicy = None,
     egress_allow: EgressAllow = None,
     egress_deny: EgressDeny = None,
+    image_pull_policy: ImagePullPolicy = None,
+    build: Build = None,
     metadata: Metadata = None,
     spec: Spec = None,
 ) -> None:
     """Create a template (shared, or the project's own with --project-id)."""
     fields = _fields(
         None, startup_command, working_dir, cpu, memory, storage, port, env,
-        network_policy, egress_allow, egress_deny, metadata, spec,
+        network_policy, egress_allow, egress_deny, metadata, spec, image_pull_policy, build,
     )  # fmt: skip
     with client() as mbox:
         if project_id:
@@ -172,13 +200,15 @@ def update(
     network_policy: NetworkPolicy = None,
     egress_allow: EgressAllow = None,
     egress_deny: EgressDeny = None,
+    image_pull_policy: ImagePullPolicy = None,
+    build: Build = None,
     metadata: Metadata = None,
     spec: Spec = None,
 ) -> None:
     """Change a template's fields (only those given)."""
     fields = _fields(
         image, startup_command, working_dir, cpu, memory, storage, port, env,
-        network_policy, egress_allow, egress_deny, metadata, spec,
+        network_policy, egress_allow, egress_deny, metadata, spec, image_pull_policy, build,
     )  # fmt: skip
     if name is not None:
         fields["name"] = name
@@ -202,6 +232,29 @@ def boundary(template: TemplateArg, project_id: ProjectOpt = None) -> None:
     with client() as mbox:
         project = mbox.resolve_project(project_id) if project_id else None
         emit(mbox.templates.boundary(template_id(mbox, template, project), project_id=project))
+
+
+@app.command("build")
+def build_status(template: TemplateArg, project_id: ProjectOpt = None) -> None:
+    """The template's build recipe on the runtime: its state (built, building, failed,
+    not-built, unsupported, none), reference, image digest and the build's log."""
+    with client() as mbox:
+        project = mbox.resolve_project(project_id) if project_id else None
+        result = mbox.templates.build(template_id(mbox, template, project))
+    if STATE.format != "table":
+        emit(result)
+        return
+    emit(
+        {
+            "state": result.state,
+            "reference": result.reference or "",
+            "digest": result.digest or "",
+            "message": result.message or "",
+        }
+    )
+    if result.log:
+        emit_text("")
+        emit_text(result.log.rstrip("\n"))
 
 
 @app.command("validate-run")

@@ -3,6 +3,7 @@ CLI, against the live server."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import yaml
@@ -164,6 +165,64 @@ def test_templates(cli: Cli, project) -> None:
         in cli("templates", "decision", created["id"], sandbox_id, "--status", "maybe", code=2).err
     )
     cli("sandboxes", "delete", sandbox_id)
+    assert cli("templates", "delete", created["id"]).out == "deleted\n"
+
+
+def test_templates_with_a_build_recipe(cli: Cli, project, tmp_path) -> None:
+    """--build (a file or inline JSON) and --image-pull-policy on create and update, and
+    `templates build`: the recipe's state on the runtime (not built: nothing launched)."""
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"base": "debian:bookworm", "packages": ["hello"]}))
+    created = cli.json(
+        "templates",
+        "create",
+        "--name",
+        "CLI built",
+        "--image",
+        "app:1",
+        "--project-id",
+        project["slug"],
+        "--image-pull-policy",
+        "IfNotPresent",
+        "--build",
+        f"@{recipe}",
+    )
+    assert created["imagePullPolicy"] == "IfNotPresent"
+    assert created["build"] == {
+        "base": "debian:bookworm",
+        "packages": ["hello"],
+        "files": [],
+        "user": "user",
+    }
+    build = cli.json("templates", "build", created["id"])
+    assert build["templateId"] == created["id"] and build["state"] == "not-built"
+    assert build["reference"].startswith("build:sha256:")
+    assert yaml.safe_load(cli("templates", "build", created["id"], "-o", "yaml").out)["state"] == (
+        "not-built"
+    )
+    table = cli("templates", "build", created["id"], "-o", "table").out
+    assert "state" in table and "not-built" in table and "build:sha256:" in table
+
+    updated = cli.json(
+        "templates",
+        "update",
+        created["id"],
+        "--build",
+        '{"base": "debian:trixie", "packages": ["hello"], "user": "root"}',
+        "--image-pull-policy",
+        "Never",
+    )
+    assert updated["build"]["base"] == "debian:trixie" and updated["build"]["user"] == "root"
+    assert updated["imagePullPolicy"] == "Never"
+    assert (
+        "--build: not valid JSON"
+        in cli("templates", "update", created["id"], "--build", "{nope", code=2).err
+    )
+    refused = cli("templates", "update", created["id"], "--image-pull-policy", "Sometimes", code=1)
+    assert "imagePullPolicy must be" in refused.err
+    removed = cli.json("templates", "update", created["id"], "--build", "{}")
+    assert "build" not in removed
+    assert cli.json("templates", "build", created["id"])["state"] == "none"
     assert cli("templates", "delete", created["id"]).out == "deleted\n"
 
 

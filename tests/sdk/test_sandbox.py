@@ -298,3 +298,36 @@ def test_the_less_travelled_operations_answer_with_their_models(mbox, project, s
     assert images.adapter == "local" and images.kept is True
     assert isinstance(images.items, list)
     assert all(isinstance(image, models.CachedImage) for image in images.items)
+
+
+def test_a_template_with_a_build_recipe_reads_back_and_reports_its_build(mbox, project) -> None:
+    """A recipe and a pull policy round-trip through create, get and update, and the
+    template's build answers `not-built` until a launch builds it (none is launched here:
+    a build takes half a minute)."""
+    template = mbox.templates.create(
+        f"built {uuid.uuid4().hex[:6]}",
+        image="app:1",
+        project_id=project.id,
+        image_pull_policy="IfNotPresent",
+        build={"base": "debian:bookworm", "packages": ["hello"]},
+    )
+    read = mbox.templates.get(template.id)
+    assert read.image_pull_policy == "IfNotPresent"
+    assert isinstance(read.build, models.BuildRecipe)
+    assert read.build.base == "debian:bookworm"
+    assert read.build.packages == ["hello"]
+    assert read.build.files == [] and read.build.user == "user"
+
+    build = mbox.templates.build(template.id)
+    assert isinstance(build, models.TemplateBuild)
+    assert build.template_id == template.id
+    assert build.state == "not-built"
+    assert build.reference and build.reference.startswith("build:sha256:")
+    assert build.digest is None and build.log == ""
+
+    with pytest.raises(errors.BadRequestError, match="imagePullPolicy must be"):
+        mbox.templates.update(template.id, image_pull_policy="Sometimes")
+    changed = mbox.templates.update(template.id, image_pull_policy="", build={})
+    assert changed.image_pull_policy is None and changed.build is None
+    assert mbox.templates.build(template.id).state == "none"
+    mbox.templates.delete(template.id)

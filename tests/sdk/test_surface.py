@@ -50,6 +50,7 @@ OPERATIONS = {
     ("patch", "/v1/templates/{templateID}"): "templates.update",
     ("delete", "/v1/templates/{templateID}"): "templates.delete",
     ("get", "/v1/templates/{templateID}/boundary"): "templates.boundary",
+    ("get", "/v1/templates/{templateID}/build"): "templates.build",
     ("post", "/v1/templates/{templateID}/validation-runs"): "templates.validate",
     ("post", "/v1/templates/{templateID}/validation-runs/{sandboxID}/decision"): (
         "templates.decide"

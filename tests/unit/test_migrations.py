@@ -86,6 +86,45 @@ def test_first_start_seeds_the_builtin_templates(tmp_path):
     database.dispose()
 
 
+def test_builtin_templates_get_their_image_and_build_recipes(tmp_path):
+    """0014: the Shell template's image is `host`; 0015: Python and Node.js carry build
+    recipes of Debian's own packages (their `image` stays what a cluster pulls)."""
+    database = Database(f"sqlite:///{tmp_path / 'builds.db'}")
+    database.migrate()
+    with database.session() as db:
+        rows = {row.slug: row for row in db.exec(select(TemplateRow))}
+    assert rows["shell"].image == "host" and rows["shell"].build == {}
+    assert rows["python"].image == "python:3.12-bookworm"
+    assert rows["python"].build == {
+        "base": "debian:bookworm",
+        "packages": ["python3", "python3-venv"],
+    }
+    assert rows["nodejs"].image == "node:22-bookworm-slim"
+    assert rows["nodejs"].build == {"base": "debian:bookworm", "packages": ["nodejs"]}
+    assert {row.image_pull_policy for row in rows.values()} == {""}
+    database.dispose()
+
+
+def test_build_recipes_spare_a_builtin_whose_image_was_changed(tmp_path):
+    """0015 gives the built-in Python template its recipe only if its image is still the
+    one it was seeded with: an operator's own image is left to be pulled."""
+    database = Database(f"sqlite:///{tmp_path / 'changed.db'}")
+    _upgrade(database, "0014")
+    with database.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE environment_templates SET image = 'registry.example/py:1' "
+                "WHERE slug = 'python' AND project_id IS NULL"
+            )
+        )
+    database.migrate()
+    with database.session() as db:
+        rows = {row.slug: row for row in db.exec(select(TemplateRow))}
+    assert rows["python"].image == "registry.example/py:1" and rows["python"].build == {}
+    assert rows["nodejs"].build == {"base": "debian:bookworm", "packages": ["nodejs"]}
+    database.dispose()
+
+
 def _upgrade(database: Database, revision: str) -> None:
     with database.engine.connect() as connection:
         config = Config()
