@@ -781,9 +781,9 @@ class BuildRecipe(_Model):
     """
 
     base: str
-    packages: list[str]
-    files: list[BuildFile]
-    user: str
+    packages: list[str] | None = None
+    files: list[BuildFile] | None = None
+    user: str = "user"
     raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
 
     _fields = (
@@ -792,7 +792,7 @@ class BuildRecipe(_Model):
         ("files", "files", "list:model", "BuildFile"),
         ("user", "user", "value", ""),
     )
-    _required = ("base", "packages", "files", "user")
+    _required = ("base",)
 
 
 @dataclass

@@ -187,7 +187,7 @@ def _failed_before_started(sandbox: SandboxRow, observed: RuntimeStatus) -> bool
 def _sandboxes_named(keys: set[str] | None) -> set[uuid.UUID] | None:
     """The sandboxes a wake-up named; None (all of them) if it named nothing, or not ids."""
     try:
-        return None if keys is None else {uuid.UUID(key) for key in keys}
+        return None if keys is None else {uuid.UUID(str(key)) for key in keys}
     except ValueError:
         return None
 

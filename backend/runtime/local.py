@@ -484,7 +484,7 @@ class LocalRuntime:
         except Exception as exc:  # said as a failure of the sandbox, never lost
             pulling.failure, pulling.failed_at = RuntimeFailure(f"start failed: {exc}"), _now()
         finally:
-            changes.notify("sandboxes", spec.sandbox_id)
+            changes.notify("sandboxes", str(spec.sandbox_id))
 
     async def _acquire(self, spec: SandboxSpec, progress: images.Progress) -> CachedImage:
         """The sandbox's image: built from its template's recipe, or pulled."""

@@ -27,6 +27,15 @@ SMOKE_RUNS = {
         ],
         90,
     ),
+    "images": (
+        [],
+        [
+            rf"first pull \(resolve, copy, unpack\)\s+{NUMBER} MB/s",
+            rf"launch -> running \(cached image\)\s+p50\s+{NUMBER} ms",
+            rf"a cached image's launch takes {NUMBER}x the host-root launch",
+        ],
+        180,
+    ),
     "terminal": (
         [],
         [

@@ -192,7 +192,7 @@ def web_sandbox(cli: Cli, project):
         "--name",
         "cli preview",
         "--image",
-        "local",
+        "host",
         "--project",
         project["id"],
         "--port",

@@ -30,6 +30,6 @@ def test_a_task_output_cannot_drive_the_terminal_through_a_table(cli: Cli, sandb
 
 def test_list_tables_show_hostile_names_as_text(cli: Cli, project) -> None:
     hostile = "evil\x1b[2J [bold]name[/bold]"
-    cli("templates", "create", "--name", hostile, "--image", "local", "--project", project["id"])
+    cli("templates", "create", "--name", hostile, "--image", "host", "--project", project["id"])
     shown = cli("templates", "list", "--project", project["id"], "-o", "table").out
     assert "\x1b" not in shown and "[bold]name[/bold]" in shown

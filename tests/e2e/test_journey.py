@@ -92,7 +92,7 @@ def test_sign_in_to_delete(
     expect(page.get_by_role("region", name="Account")).to_contain_text("Signed in as")
 
     create_project(page, project)
-    create_template(page, project, template)
+    create_template(page, project, template, image="host")  # no registry here
     launch(page, project, template, name)
     expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
     status = page.get_by_role("group", name="Sandbox status")

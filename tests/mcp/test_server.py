@@ -69,7 +69,7 @@ async def test_an_agent_launches_runs_edits_previews_captures_and_deletes(
 ) -> None:
     template = mbox.templates.create(
         f"web {uuid.uuid4().hex[:6]}",
-        image="local",
+        image="host",
         project_id=project.id,
         exposed_ports=[{"name": "http", "port": 8000}],
     )
