@@ -7,7 +7,7 @@ from __future__ import annotations
 import kubernetes
 import pytest
 
-from backend.runtime.base import CredentialMount, SandboxSpec
+from backend.runtime.base import CredentialMount, RegistryCredential, SandboxSpec
 from backend.runtime.kubernetes import manifests
 from backend.runtime.kubernetes.status import observe
 from tests.kube.test_kubernetes_runtime import spec as runtime_spec
@@ -161,3 +161,22 @@ def test_scheduled_at_is_when_the_pod_was_bound(ready, phase, scheduled, expecte
 
 def test_no_pod_is_not_scheduled():
     assert observe(claim(False), None, None).scheduled_at is None
+
+
+def test_the_pull_policy_and_the_projects_registry_credentials_reach_the_pod():
+    """imagePullPolicy on the container; registry credentials as imagePullSecrets (the
+    kubelet pulls with the cluster's Secrets of those names: mbox never reads them)."""
+    plain = spec()
+    pulled = spec(
+        image_pull_policy="Always",
+        registry_credentials=(
+            RegistryCredential("ghcr.io", "ghcr-login"),
+            RegistryCredential("registry.example", "ghcr-login"),
+        ),
+        template_id=plain.template_id,
+    )
+    assert "imagePullPolicy" not in pod_of(plain)["containers"][0]
+    assert "imagePullSecrets" not in pod_of(plain)
+    assert pod_of(pulled)["containers"][0]["imagePullPolicy"] == "Always"
+    assert pod_of(pulled)["imagePullSecrets"] == [{"name": "ghcr-login"}]
+    assert invalid(manifests.sandbox_template(pulled)) == []

@@ -169,6 +169,8 @@ def pod_spec(spec: SandboxSpec) -> dict[str, Any]:
     }
     if spec.command:
         container["command"] = list(spec.command)
+    if spec.image_pull_policy:
+        container["imagePullPolicy"] = spec.image_pull_policy
     mounts = volume_mounts(spec)
     if mounts:
         container["volumeMounts"] = mounts
@@ -185,6 +187,9 @@ def pod_spec(spec: SandboxSpec) -> dict[str, Any]:
         pod["volumes"] = volumes
     if spec.runtime_class_name:
         pod["runtimeClassName"] = spec.runtime_class_name
+    pull_secrets = sorted({credential.secret for credential in spec.registry_credentials})
+    if pull_secrets:  # the project's registry credentials: the kubelet pulls with them
+        pod["imagePullSecrets"] = [{"name": name} for name in pull_secrets]
     return pod
 
 
