@@ -679,6 +679,7 @@ class BoundarySummary(_Model):
     service_account_name: str | None = None
     service_account_token_automount: bool = False
     runtime_ref: dict[str, Any] | None = None
+    image_digest: str | None = None
     resource_requests: ResourceRequests | None = None
     storage_request: str | None = None
     preview_ports: list[TemplatePort] | None = None
@@ -721,6 +722,7 @@ class BoundarySummary(_Model):
         ("serviceAccountName", "service_account_name", "value", ""),
         ("serviceAccountTokenAutomount", "service_account_token_automount", "value", ""),
         ("runtimeRef", "runtime_ref", "value", ""),
+        ("imageDigest", "image_digest", "value", ""),
         ("resourceRequests", "resource_requests", "model", "ResourceRequests"),
         ("storageRequest", "storage_request", "value", ""),
         ("previewPorts", "preview_ports", "list:model", "TemplatePort"),

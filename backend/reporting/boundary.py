@@ -91,6 +91,8 @@ class BoundarySummary(PublicModel):
     runtime_ref: dict[str, Any] | None = None
     image: str
     image_projection: str
+    # What a running sandbox really runs: the image's manifest digest (or its build's).
+    image_digest: str | None = None
     working_dir: str
     resource_requests: ResourceRequests | None = None
     storage_request: str | None = None
@@ -134,14 +136,24 @@ def template_boundary(
 
 
 def sandbox_boundary(
-    db: Session, *, sandbox_id: uuid.UUID, runtime: RuntimeDescription
+    db: Session, *, sandbox_id: uuid.UUID, runtime: RuntimeDescription, image_digest: str = ""
 ) -> BoundarySummary:
+    """A sandbox's boundary; `image_digest`: what it runs now, as its runtime says."""
     sandbox = get_sandbox(db, sandbox_id)
     if sandbox.template_id is None:
         raise NotFound("sandbox template not found")
     template = templates.get_template(db, sandbox.template_id)
     project = projects.get_project(db, sandbox.project_id)
-    return _summary(db, template=template, project=project, sandbox=sandbox, runtime=runtime)
+    summary = _summary(db, template=template, project=project, sandbox=sandbox, runtime=runtime)
+    if not image_digest:
+        return summary
+    checks = [
+        _check("image", "Image", "pass", f"{template.image} runs as {image_digest}.")
+        if check.id == "image" and check.status == "pass"
+        else check
+        for check in summary.checks
+    ]
+    return summary.model_copy(update={"image_digest": image_digest, "checks": checks})
 
 
 def _summary(

@@ -513,6 +513,9 @@ class RuntimeAdapter(Protocol):
     async def images(self) -> ImageCache:
         """The images this runtime keeps on its host (none where a cluster pulls them)."""
 
+    def running_image(self, sandbox_id: uuid.UUID) -> str:
+        """The manifest digest of the image a running sandbox runs ("": unknown here)."""
+
     async def build_status(self, recipe: Mapping[str, Any]) -> BuildStatus:
         """Where the image of a template's build recipe stands, with its build log."""
 

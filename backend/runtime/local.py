@@ -500,6 +500,10 @@ class LocalRuntime:
             in_use=self._images_in_use,
         )
 
+    def running_image(self, sandbox_id: uuid.UUID) -> str:
+        box = self._boxes.get(sandbox_id)
+        return box.digest if box is not None and box.running else ""
+
     async def build_status(self, recipe: Mapping[str, Any]) -> BuildStatus:
         store = self.images_store
         reference = images.build_reference(recipe)

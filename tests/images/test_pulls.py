@@ -30,6 +30,10 @@ async def test_a_pulled_image_is_listed_and_a_second_launch_hits_the_cache(
     (item,) = listed["items"]
     assert item["digest"] == digest and item["references"] == [reference]
     assert item["inUse"] is True and item["sizeBytes"] > 1_000_000
+    boundary = await world.get(f"/v1/sandboxes/{first['id']}/boundary")
+    assert boundary["imageDigest"] == digest and boundary["imageProjection"] == "pulled"
+    (check,) = [check for check in boundary["checks"] if check["id"] == "image"]
+    assert check["status"] == "pass" and digest in check["message"]
     events = await world.get(f"/v1/sandboxes/{first['id']}/events")
     assert any(event["reason"] == "Pulled" for event in events["items"]), events
     await world.running_sandbox(image=reference)

@@ -285,6 +285,9 @@ class KubernetesRuntime:
     async def images(self) -> ImageCache:
         return ImageCache(kept=False)  # each node's kubelet pulls and keeps its own
 
+    def running_image(self, sandbox_id: uuid.UUID) -> str:
+        return ""  # the kubelet's (the pod's imageID): not read yet
+
     async def build_status(self, recipe: Mapping[str, Any]) -> BuildStatus:
         return BuildStatus(
             "unsupported",
