@@ -241,22 +241,22 @@ class ImageStore:
         with self._authfile(auth) as authfile:
             digest, total = await self._resolve(reference, authfile)
             async with self._locked():
-                index = self._read_index()
-                if digest not in index["images"] or not self._bundle(digest).exists():
+                # A bundle appears whole (renamed into place) and is never replaced: one
+                # may be a running sandbox's root.
+                if not (self._bundle(digest) / IMAGE_CONFIG).exists():
                     progress.step, progress.total = "pulling", total
                     await self._copy(reference, digest, authfile, progress)
                     progress.step = "unpacking"
                     await self._unpack(digest)
-                    index = self._read_index()
-                now = time.time()
-                entry = index["images"].setdefault(digest, {"pulledAt": now})
-                entry |= {"lastUsedAt": now, "size": await asyncio.to_thread(self._size, digest)}
+                index = self._read_index()
+                entry = index["images"].setdefault(digest, {"pulledAt": time.time()})
+                entry["size"] = await asyncio.to_thread(self._size, digest)
                 entry["references"] = sorted({*entry.get("references", ()), reference})
                 index["refs"][reference] = digest
                 self._write_index(index)
                 await self._evict(index, keep={digest, *in_use()})
         progress.step = "ready"
-        return self._cached(digest, entry)
+        return self._touch(self._cached(digest, entry))
 
     # -- building -----------------------------------------------------------------------
 
@@ -298,18 +298,14 @@ class ImageStore:
             if not (self._bundle(digest) / IMAGE_CONFIG).exists():
                 await self._make(digest, recipe)
             index = self._read_index()
-            now = time.time()
-            entry = index["images"].setdefault(digest, {"pulledAt": now})
-            entry |= {
-                "lastUsedAt": now,
-                "size": await asyncio.to_thread(_tree_size, self._bundle(digest)),
-            }
+            entry = index["images"].setdefault(digest, {"pulledAt": time.time()})
+            entry["size"] = await asyncio.to_thread(_tree_size, self._bundle(digest))
             entry["references"] = [reference]
             index["refs"][reference] = digest
             self._write_index(index)
             await self._evict(index, keep={digest, *in_use()})
         progress.step = "ready"
-        return self._cached(digest, entry)
+        return self._touch(self._cached(digest, entry))
 
     async def _make(self, digest: str, recipe: Mapping[str, Any]) -> None:
         """mmdebstrap the base with the packages (as root, from Debian's archive: what
@@ -387,7 +383,6 @@ class ImageStore:
     async def _unpack(self, digest: str) -> None:
         bundle = self._bundle(digest)
         staging = bundle.with_name(f".{bundle.name}.{secrets.token_hex(4)}")
-        shutil.rmtree(bundle, ignore_errors=True)  # a half-made one from a crash
         image = f"{self.root / LAYOUT}:{_hex(digest)}"
         try:
             await _run("umoci", "unpack", "--image", image, str(staging))
@@ -424,7 +419,7 @@ class ImageStore:
         """Least recently used first, until the cache fits (lock held)."""
         if not self.max_bytes:
             return
-        entries = sorted(index["images"].items(), key=lambda item: item[1].get("lastUsedAt", 0))
+        entries = sorted(index["images"].items(), key=lambda item: self._last_used(item[0]))
         total = sum(entry.get("size", 0) for _, entry in entries)
         removed = False
         for digest, entry in entries:
@@ -449,14 +444,17 @@ class ImageStore:
     # -- the index ----------------------------------------------------------------------
 
     def _touch(self, image: CachedImage) -> CachedImage:
-        """Mark as used now (best effort: a lost update only skews eviction order)."""
-        index = self._read_index()
-        entry = index["images"].get(image.digest)
-        if entry is not None:
-            entry["lastUsedAt"] = time.time()
-            with contextlib.suppress(OSError):
-                self._write_index(index)
+        """Mark as used now: the bundle's config file's mtime (no index write, so no lock
+        and no lost update of what a pull writes meanwhile)."""
+        with contextlib.suppress(OSError):
+            os.utime(image.bundle / IMAGE_CONFIG)
         return image
+
+    def _last_used(self, digest: str) -> float:
+        try:
+            return (self._bundle(digest) / IMAGE_CONFIG).stat().st_mtime
+        except OSError:
+            return 0.0
 
     def _read_index(self) -> dict[str, Any]:
         try:
@@ -476,7 +474,7 @@ class ImageStore:
             references=tuple(entry.get("references", ())),
             size_bytes=int(entry.get("size", 0)),
             pulled_at=float(entry.get("pulledAt", 0)),
-            last_used_at=float(entry.get("lastUsedAt", 0)),
+            last_used_at=self._last_used(digest),
             bundle=self._bundle(digest),
         )
 

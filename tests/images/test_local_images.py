@@ -4,6 +4,7 @@ tests start, unpacked, cached, and run as the image says (env, user, entrypoint)
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -114,3 +115,21 @@ async def test_writable_layer_survives_a_restart_and_the_cache_answers(
     assert again.phase == "running", "a cached image starts at once, with no pull"
     _, out, _ = await run(runtime, box.sandbox_id, "cat $HOME/note /workspace/w")
     assert out.split() == ["kept", "w"]
+
+
+async def test_the_least_recently_used_image_not_in_use_is_evicted(
+    registry: Registry, tmp_path: Path
+) -> None:
+    payload = {"/data/blob": os.urandom(512 * 1024)}
+    one, _ = image(tmp_path, registry, "evict-one", files=payload)
+    two, _ = image(tmp_path, registry, "evict-two", files=payload)
+    store = ImageStore(tmp_path / "cache", max_bytes=1)  # every second image is too many
+    first = await store.pull(one)
+    second = await store.pull(two)  # nothing in use: the older one goes
+    assert [cached.digest for cached in store.images()] == [second.digest]
+    assert not first.bundle.exists() and store.cached(one) is None
+    blobs = tmp_path / "cache" / "oci" / "blobs" / "sha256"
+    assert first.digest.split(":")[1] not in os.listdir(blobs), "its blobs were collected"
+    again = await store.pull(one, in_use=lambda: {second.digest})  # in use: both stay
+    assert {cached.digest for cached in store.images()} == {again.digest, second.digest}
+    assert again.digest == first.digest and (again.rootfs / "data" / "blob").exists()
