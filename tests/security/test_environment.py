@@ -16,6 +16,7 @@ import pytest
 
 from backend.runtime.local import LocalRuntime
 from tests.runtime.conftest import run, spec
+from tests.support.roots import started
 
 CANARY = f"canary-{uuid.uuid4().hex}"
 TEMPLATE_SECRET = f"template-secret-{uuid.uuid4().hex}"
@@ -59,23 +60,25 @@ def _read(path: str) -> bytes:
         return b""
 
 
-async def test_sandbox_cannot_read_the_servers_environment(local: LocalRuntime) -> None:
+async def test_sandbox_cannot_read_the_servers_environment(local: LocalRuntime, root: dict) -> None:
     """Attack: read /proc/*/environ and /proc/*/cmdline of every process in the sandbox
     (pid 1 is bubblewrap, started by the server). Stopped by: every runtime process is
     started with an explicit environment, never the server's."""
-    box = spec(network="default", env={"TEMPLATE_SECRET": TEMPLATE_SECRET})
-    await local.ensure(box)
+    box = spec(**root, network="default", env={"TEMPLATE_SECRET": TEMPLATE_SECRET})
+    await started(local, box)
     code, out, _ = await run(local, box.sandbox_id, READ_ALL)
     assert code == 0
     assert CANARY not in out
     assert TEMPLATE_SECRET in out  # the sandbox's own variables are its own
 
 
-async def test_terminal_cannot_read_the_servers_environment(local: LocalRuntime) -> None:
+async def test_terminal_cannot_read_the_servers_environment(
+    local: LocalRuntime, root: dict
+) -> None:
     """Attack: the same read from a terminal (a PTY joined to the sandbox). Stopped by:
     the terminal's chain (prlimit, nsenter, setpriv) starts from an explicit environment."""
-    box = spec()
-    await local.ensure(box)
+    box = spec(**root)
+    await started(local, box)
     terminal = await local.open_pty(box.sandbox_id, ["sh", "-c", READ_ALL], rows=24, cols=80)
     output = b""
     while chunk := await terminal.read():
@@ -85,12 +88,14 @@ async def test_terminal_cannot_read_the_servers_environment(local: LocalRuntime)
     assert CANARY.encode() not in output
 
 
-async def test_no_runtime_process_holds_the_servers_secrets(local: LocalRuntime) -> None:
+async def test_no_runtime_process_holds_the_servers_secrets(
+    local: LocalRuntime, root: dict
+) -> None:
     """Attack: any process the runtime starts on the host (bwrap, setpriv, nsenter,
     prlimit, slirp4netns) that inherits the server's environment carries its secrets
     into the sandbox's reach. Stopped by: explicit environments for every helper."""
-    box = spec(network="default", env={"TEMPLATE_SECRET": TEMPLATE_SECRET})
-    await local.ensure(box)
+    box = spec(**root, network="default", env={"TEMPLATE_SECRET": TEMPLATE_SECRET})
+    await started(local, box)
     task = await local.exec(box.sandbox_id, ["sleep", "5"], env={"TASK_SECRET": TASK_SECRET})
     await asyncio.sleep(0.3)
     try:
@@ -105,12 +110,14 @@ async def test_no_runtime_process_holds_the_servers_secrets(local: LocalRuntime)
         await task.wait()
 
 
-async def test_variables_never_appear_on_a_host_command_line(local: LocalRuntime) -> None:
+async def test_variables_never_appear_on_a_host_command_line(
+    local: LocalRuntime, root: dict
+) -> None:
     """Attack: `ps` on the host shows every process's command line to every user; a
     template's or task's secret variable on an argv leaks there. Stopped by: variables
     travel in the environment (bwrap reads its arguments from a pipe)."""
-    box = spec(env={"TEMPLATE_SECRET": TEMPLATE_SECRET})
-    await local.ensure(box)
+    box = spec(**root, env={"TEMPLATE_SECRET": TEMPLATE_SECRET})
+    await started(local, box)
     task = await local.exec(box.sandbox_id, ["sleep", "5"], env={"TASK_SECRET": TASK_SECRET})
     await asyncio.sleep(0.3)
     try:
@@ -126,14 +133,16 @@ async def test_variables_never_appear_on_a_host_command_line(local: LocalRuntime
         await task.wait()
 
 
-async def test_sandbox_variables_never_reach_a_host_process(local: LocalRuntime) -> None:
+async def test_sandbox_variables_never_reach_a_host_process(
+    local: LocalRuntime, root: dict
+) -> None:
     """Attack: a template or task sets LD_PRELOAD (or GCONV_PATH, ...) to a library the
     sandbox wrote into its workspace, whose host path is predictable; any process of the
     chain that runs on the host as root with that environment loads it. Stopped by: host
     steps (prlimit, nsenter, bwrap) run with the helpers' fixed environment; the
     sandbox's variables are read by a shell already inside the sandbox."""
-    box = spec(env={"TEMPLATE_SECRET": TEMPLATE_SECRET})
-    await local.ensure(box)
+    box = spec(**root, env={"TEMPLATE_SECRET": TEMPLATE_SECRET})
+    await started(local, box)
     task = await local.exec(box.sandbox_id, ["sleep", "5"], env={"TASK_SECRET": TASK_SECRET})
     await asyncio.sleep(0.3)
     try:
@@ -152,15 +161,16 @@ async def test_sandbox_variables_never_reach_a_host_process(local: LocalRuntime)
         await task.wait()
 
 
-async def test_task_environment_reaches_the_task(local: LocalRuntime) -> None:
+async def test_task_environment_reaches_the_task(local: LocalRuntime, root: dict) -> None:
     """Regression guard for the fix: task and template variables still arrive, the task's
     winning, with the sandbox's defaults underneath."""
-    box = spec(env={"GREETING": "hello", "SHARED": "template"})
-    await local.ensure(box)
+    box = spec(**root, env={"GREETING": "hello", "SHARED": "template"})
+    await started(local, box)
     code, out, _ = await run(
         local, box.sandbox_id, 'echo "$GREETING $SHARED $HOME $PATH"', env={"SHARED": "task"}
     )
     assert code == 0
     greeting, shared, home, path = out.split()
-    assert (greeting, shared, home) == ("hello", "task", "/workspace")
+    # HOME: the workspace on the host's /usr; the image's own (its user's) on an image.
+    assert (greeting, shared, home) == ("hello", "task", "/home/user" if root else "/workspace")
     assert "/usr/bin" in path

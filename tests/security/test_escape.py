@@ -13,26 +13,17 @@ where the image's files and the overlay holding them are the targets too."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from backend.runtime.base import SandboxSpec
-from backend.runtime.images import ImageStore
 from backend.runtime.local import LocalRuntime
-from tests.conftest import sandbox_dir
-from tests.runtime.conftest import LIMITS, run, spec
-
-# The image root: Debian's minimal base and python3 (the attacks' tools: coreutils,
-# util-linux's mount, su and dmesg, python3).
-RECIPE = {"base": "debian:bookworm", "packages": ["python3"], "files": [], "user": "user"}
-ROOTS = {"host": {}, "image": {"image": "debian:built", "build": RECIPE}}
+from tests.runtime.conftest import run, spec
+from tests.support.roots import started
 
 
 @dataclass(frozen=True)
@@ -133,35 +124,6 @@ ATTEMPTS = {
         "the data dir (where the server's own sockets would live) is not mounted",
     ),
 }
-
-
-@pytest.fixture(scope="session")
-def shared_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One image cache for the module: the recipe is built once."""
-    return tmp_path_factory.mktemp("escape-images")
-
-
-@pytest.fixture(params=list(ROOTS))
-def root(request: pytest.FixtureRequest) -> dict:
-    return ROOTS[request.param]
-
-
-@pytest.fixture
-async def local(tmp_path: Path, shared_images: Path) -> AsyncIterator[LocalRuntime]:
-    runtime = LocalRuntime(sandbox_dir(tmp_path), LIMITS, image_store=ImageStore(shared_images))
-    yield runtime
-    await runtime.close()
-
-
-async def started(local: LocalRuntime, box: SandboxSpec) -> None:
-    """Ensure, then wait out a build (the first launch of the image)."""
-    status = await local.ensure(box)
-    for _ in range(3000):
-        if status.phase != "starting":
-            break
-        await asyncio.sleep(0.1)
-        status = await local.status(box.sandbox_id)
-    assert status.phase == "running", status
 
 
 @pytest.fixture

@@ -23,11 +23,13 @@ from backend.engines.reconciler import Reconciler
 from backend.engines.task_runner import TaskRunner
 from backend.runtime import disk
 from backend.runtime.base import DiskFull, Limits, RuntimeFailure
+from backend.runtime.images import ImageStore
 from backend.runtime.local import LocalRuntime
 from backend.services import build_services
 from backend.tasks.output import task_output_store
 from tests.conftest import sandbox_dir
 from tests.runtime.conftest import World, run, spec
+from tests.support.roots import ROOTS, started
 
 MiB = 1024**2
 QUOTA = 64 * MiB
@@ -79,6 +81,25 @@ async def test_filling_the_workspace_stops_at_its_quota(small, tmp_path):
 
     code, out, _ = await run(small, other.sandbox_id, "echo fine > ok && cat ok")
     assert (code, out) == (0, "fine\n")  # the other sandbox still writes
+
+
+@needs_disks
+async def test_filling_an_image_roots_own_layer_stops_at_the_same_quota(tmp_path, shared_images):
+    """Attack: on an image root, write outside the workspace (the home directory, in the
+    root filesystem's writable layer) until the disk is full. Stopped by: that layer lives
+    on the sandbox's own disk, so it shares the workspace's quota."""
+    runtime = LocalRuntime(sandbox_dir(tmp_path), SMALL, image_store=ImageStore(shared_images))
+    try:
+        box = spec(storage_bytes=QUOTA, **ROOTS["image"])
+        await started(runtime, box)
+        free_before = _free_bytes(tmp_path)
+        code, _, err = await run(
+            runtime, box.sandbox_id, "dd if=/dev/zero of=$HOME/big bs=1M count=1024"
+        )
+        assert code != 0 and "No space left on device" in err
+        assert free_before - _free_bytes(tmp_path) < QUOTA + 8 * MiB
+    finally:
+        await runtime.close()
 
 
 @needs_disks

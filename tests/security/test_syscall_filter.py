@@ -1,7 +1,7 @@
 """Attacks on the kernel from inside a sandbox: the syscalls container escapes start with
 (nested user namespaces, mounts, keys, bpf, perf, userfaultfd, io_uring, kexec, modules,
 ptrace of pid 1, vsock to the hypervisor, other ABIs), each made for real with ctypes
-from the host's python3, which every sandbox sees under /usr.
+from python3: the host's (image `host`) and an image's own (tests/support/roots.py).
 
 What stops them: the seccomp filter of backend/runtime/seccomp.py, on bwrap's pid 1 and
 its tree (`--seccomp`, plus `--disable-userns`) and installed before exec in every task
@@ -19,6 +19,7 @@ from backend.runtime.base import RuntimeFailure
 from backend.runtime.local import LocalRuntime
 from tests.conftest import sandbox_dir
 from tests.runtime.conftest import LIMITS, run, spec
+from tests.support.roots import started
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -98,9 +99,10 @@ async def probe(local: LocalRuntime, sandbox_id, name: str, *args: object) -> st
 
 
 @pytest.fixture
-async def box(local: LocalRuntime):
-    sandbox = spec()
-    await local.ensure(sandbox)
+async def box(local: LocalRuntime, root: dict):
+    """A running sandbox, on each root (the host's /usr, an image)."""
+    sandbox = spec(**root)
+    await started(local, sandbox)
     return sandbox
 
 
