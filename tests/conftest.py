@@ -98,12 +98,20 @@ def database(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+@pytest.fixture(scope="session")
+def image_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One image cache for the session's local runtimes: an image is pulled or built once
+    (a recipe build takes ~30 s), as servers on one host share MBOX_IMAGE_DIR."""
+    return tmp_path_factory.mktemp("images")
+
+
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def settings(tmp_path: Path, database_url: str, image_cache: Path) -> Settings:
     return load_settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
         local_sandbox_dir=sandbox_dir(tmp_path),
+        image_dir=image_cache,
         # The names in-process clients give the server (Starlette's TestClient, httpx's
         # ASGI transport in tests/runtime): the Host check refuses unknown names.
         allowed_hosts="testserver,mbox",

@@ -27,7 +27,7 @@ async def test_a_pulled_image_is_listed_and_a_second_launch_hits_the_cache(
     first = await world.running_sandbox(image=reference)
     listed = await world.get("/v1/images")
     assert listed["adapter"] == "local" and listed["kept"] is True
-    (item,) = listed["items"]
+    (item,) = [item for item in listed["items"] if item["digest"] == digest]
     assert item["digest"] == digest and item["references"] == [reference]
     assert item["inUse"] is True and item["sizeBytes"] > 1_000_000
     boundary = await world.get(f"/v1/sandboxes/{first['id']}/boundary")
@@ -38,7 +38,8 @@ async def test_a_pulled_image_is_listed_and_a_second_launch_hits_the_cache(
     assert any(event["reason"] == "Pulled" for event in events["items"]), events
     await world.running_sandbox(image=reference)
     again = await world.get("/v1/images")
-    assert again["items"][0]["pulledAt"] == item["pulledAt"], "pulled once"
+    (same,) = [item for item in again["items"] if item["digest"] == digest]
+    assert same["pulledAt"] == item["pulledAt"], "pulled once"
 
 
 async def test_pull_failures_say_which_trouble(
@@ -67,7 +68,8 @@ async def test_pull_failures_say_which_trouble(
     assert broken["statusReason"] == "image-corrupt", broken
     assert "does not match its digest" in broken["statusMessage"]
     assert layer.split(":")[1][:12] in broken["statusMessage"]
-    assert (await world.get("/v1/images"))["items"] == [], "nothing half-pulled is kept"
+    kept = (await world.get("/v1/images"))["items"]
+    assert not [item for item in kept if corrupt in item["references"]], "nothing half-pulled"
 
 
 async def test_a_private_image_pulls_with_the_projects_registry_credential(

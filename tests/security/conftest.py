@@ -19,9 +19,9 @@ from tests.support.roots import ROOTS
 
 
 @pytest.fixture(scope="session")
-def shared_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One image cache for the suite: the image root's recipe is built once."""
-    return tmp_path_factory.mktemp("security-images")
+def shared_images(image_cache: Path) -> Path:
+    """The session's image cache: the image root's recipe is built once."""
+    return image_cache
 
 
 @pytest.fixture(params=list(ROOTS))

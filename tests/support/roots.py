@@ -9,7 +9,16 @@ import asyncio
 from backend.runtime.base import SandboxSpec
 from backend.runtime.local import LocalRuntime
 
-RECIPE = {"base": "debian:bookworm", "packages": ["python3"], "files": [], "user": "user"}
+GREET = '#!/bin/sh\necho "hi from $(whoami) in $HOME"\n'
+RECIPE = {
+    "base": "debian:bookworm",
+    "packages": ["hello", "python3"],
+    "files": [
+        {"path": "/etc/mbox-motd", "content": "built by mbox\n", "mode": "0644"},
+        {"path": "/usr/local/bin/greet", "content": GREET, "mode": "0755"},
+    ],
+    "user": "user",
+}  # the recipe tests (tests/images/test_builds.py) build this one too: one build a session
 ROOTS = {"host": {}, "image": {"image": "debian:built", "build": RECIPE}}
 BUILD_SECONDS = 300  # the first launch of the image builds it (mmdebstrap)
 
