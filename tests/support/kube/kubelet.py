@@ -19,7 +19,8 @@ Simulated, against the store (see `tests/support/kube/store.py`):
   resize), portforward (data on channel 2i, errors on 2i+1, each opened with the port as
   two little-endian bytes), log (tailLines), and proxy (HTTP and WebSocket).
 
-Knowingly not simulated: images (the runtime ignores them, like mbox's local runtime),
+Knowingly not simulated: images (pods run on the host's /usr: the local runtime's image
+`host`, whatever they name),
 other containers and init containers (exec/log into them reach the main container),
 volumes other than the workspace's claim, probes (Ready as soon as the process runs),
 resource requests, grace periods, attach, log follow, and the older channel protocols
@@ -117,7 +118,8 @@ def main_container(pod: dict) -> dict:
 
 
 def sandbox_spec(pod: dict) -> SandboxSpec:
-    """The local runtime's view of a pod's main container (its image is ignored)."""
+    """The local runtime's view of a pod's main container. Its image is not pulled: the
+    sandbox runs on the host's /usr (image `host`), whatever the pod names."""
     meta, container = pod["metadata"], main_container(pod)
     ports = tuple(
         PortSpec(
@@ -129,7 +131,7 @@ def sandbox_spec(pod: dict) -> SandboxSpec:
         sandbox_id=sandbox_id(pod),
         project_id=uuid.uuid5(uuid.NAMESPACE_URL, f"kube-namespace:{meta['namespace']}"),
         slug=meta["name"],
-        image=container.get("image", ""),
+        image="host",
         command=(*container.get("command", ()), *container.get("args", ())),
         working_dir=container.get("workingDir") or DEFAULT_WORKING_DIR,
         env={
