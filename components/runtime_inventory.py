@@ -139,17 +139,7 @@ def image_row(image: rx.Var) -> rx.Component:
             ),
         ),
         rx.table.cell(
-            rx.cond(
-                image.references.length() > 0,
-                rx.vstack(
-                    rx.foreach(
-                        image.references,
-                        lambda ref: clipped(ref, max_width="22rem", size="2", font_family=MONO),
-                    ),
-                    spacing="0",
-                ),
-                muted("—"),
-            ),
+            lines_or_dash(image.references, max_width="22rem", size="2"),
         ),
         rx.table.cell(muted(image.size), white_space="nowrap"),
         rx.table.cell(
@@ -204,17 +194,7 @@ def orphan_row(
             ),
         ),
         rx.table.cell(
-            rx.cond(
-                orphan.evidence.length() > 0,
-                rx.vstack(
-                    rx.foreach(
-                        orphan.evidence,
-                        lambda line: clipped(line, max_width="16rem", size="1", font_family=MONO),
-                    ),
-                    spacing="0",
-                ),
-                muted("—"),
-            ),
+            lines_or_dash(orphan.evidence, max_width="16rem", size="1"),
         ),
         rx.table.cell(muted(orphan.created), title=orphan.created_at, white_space="nowrap"),
         rx.table.cell(
@@ -301,4 +281,19 @@ def cleanup_dialog(
         is_open=is_open,
         on_open_change=on_open_change,
         max_width="34rem",
+    )
+
+
+def lines_or_dash(lines: rx.Var, *, max_width: str, size: str) -> rx.Component:
+    """One clipped monospace line per item (the full text on hover), or a dash for none."""
+    return rx.cond(
+        lines.length() > 0,
+        rx.vstack(
+            rx.foreach(
+                lines,
+                lambda line: clipped(line, max_width=max_width, size=size, font_family=MONO),
+            ),
+            spacing="0",
+        ),
+        muted("—"),
     )

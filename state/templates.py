@@ -249,10 +249,12 @@ def update_template(principal: Principal, template_id: str, form: TemplateForm) 
         return row.name
 
 
-async def read_build(template_id: str) -> TemplateBuild:
-    """Where the template's build recipe stands on the runtime (templates are readable by
-    every principal, so no principal is needed)."""
-    return await services().inventory.template_build(template_id=uuid.UUID(template_id))
+async def read_build(principal: Principal, template_id: str) -> TemplateBuild:
+    """Where the template's build recipe stands on the runtime (for whoever may read the
+    template: another project's is not found)."""
+    return await services().inventory.template_build(
+        principal=principal, template_id=uuid.UUID(template_id)
+    )
 
 
 def build_words(build: TemplateBuild) -> str:
@@ -587,7 +589,7 @@ class TemplatesState(rx.State):
 
     async def _read_build_now(self):
         try:
-            build = await read_build(self.inspect_id)
+            build = await read_build(await acting(self), self.inspect_id)
         except ServiceError as exc:
             self.build_read_error = f"Could not read the build: {refusal(exc).rstrip('.')}."
             self.build_state_label = ""
@@ -600,10 +602,11 @@ class TemplatesState(rx.State):
         the inspector shows the same template."""
         async with self:
             ticket, template_id = self._inspections, self.inspect_id
+            principal = await acting(self)
         presence = TabPresence()
         while template_id:
             try:
-                build, failure = await read_build(template_id), ""
+                build, failure = await read_build(principal, template_id), ""
             except ServiceError as exc:
                 build, failure = None, f"Could not read the build: {refusal(exc).rstrip('.')}."
             async with self:

@@ -76,6 +76,5 @@ async def get_template_build(
 ) -> JSONResponse:
     """The template's build recipe on the runtime: built, building or failed, and its log
     (a launch builds it; the log grows while it runs)."""
-    del principal  # any signed-in principal reads templates
-    found = await inventory.template_build(template_id=template_id)
+    found = await inventory.template_build(principal=principal, template_id=template_id)
     return JSONResponse(found.to_json())

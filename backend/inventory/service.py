@@ -102,9 +102,13 @@ class RuntimeInventory:
             items=items,
         )
 
-    async def template_build(self, *, template_id: uuid.UUID) -> TemplateBuild:
-        """A template's build on this runtime (templates are readable by every principal)."""
-        template = await self._database.call(get_row, TemplateRow, template_id)
+    async def template_build(
+        self, *, principal: Principal, template_id: uuid.UUID
+    ) -> TemplateBuild:
+        """A template's build on this runtime, for whoever may read the template (another
+        project's is a 404, as the template itself is)."""
+        template = await self._database.read(get_row, TemplateRow, template_id)
+        access.require(principal, Permission.READ, template.project_id)
         if not template.build:
             return TemplateBuild(
                 template_id=str(template.id),

@@ -91,6 +91,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("DELETE", "/v1/tokens/{tokenID}"): op("", "any", last=True),
     ("GET", "/v1/runtime/resources"): op("runtime-read", "global"),
     ("GET", "/v1/runtime/orphans"): op("runtime-read", "global"),
+    ("GET", "/v1/images"): op("runtime-read", "global"),
     ("POST", "/v1/runtime/orphans/cleanup"): op("runtime-cleanup", "global", json=CLEANUP),
     ("GET", "/v1/audit-events"): op("audit", "list"),
     ("GET", "/v1/audit-events/export"): op("audit", "list"),
@@ -128,6 +129,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("PATCH", "/v1/templates/{templateID}"): op("operate", json={"name": "Renamed"}),
     ("DELETE", "/v1/templates/{templateID}"): op("operate", last=True),
     ("GET", "/v1/templates/{templateID}/boundary"): op("read"),
+    ("GET", "/v1/templates/{templateID}/build"): op("read"),
     ("POST", "/v1/templates/{templateID}/validation-runs"): op("operate", json={}),
     ("POST", "/v1/templates/{templateID}/validation-runs/{sandboxID}/decision"): op(
         "operate", json={"status": "passed"}

@@ -164,7 +164,7 @@ def test_image_cache_section(page: Page, api: httpx.Client) -> None:
     assert cache["kept"] is True and cache["adapter"] == "local"
     page.goto("/runtime")
     images = page.get_by_role("region", name="Images")
-    expect(images.get_by_role("heading", name="Images")).to_be_visible()
+    expect(images.get_by_role("heading", name="Images", exact=True)).to_be_visible()
     expect(images).to_contain_text(f"{byte_size(cache['maxBytes'])} limit")
     if cache["items"]:  # another test pulled one: listed, digest shortened
         table = images.get_by_role("table", name="Cached images")
