@@ -98,9 +98,16 @@ def test_builtin_templates_get_their_image_and_build_recipes(tmp_path):
     assert rows["python"].build == {
         "base": "debian:bookworm",
         "packages": ["python3", "python3-venv"],
+        "files": [],
+        "user": "user",
     }
     assert rows["nodejs"].image == "node:22-bookworm-slim"
-    assert rows["nodejs"].build == {"base": "debian:bookworm", "packages": ["nodejs"]}
+    assert rows["nodejs"].build == {
+        "base": "debian:bookworm",
+        "packages": ["nodejs"],
+        "files": [],
+        "user": "user",
+    }
     assert {row.image_pull_policy for row in rows.values()} == {""}
     database.dispose()
 
@@ -121,7 +128,12 @@ def test_build_recipes_spare_a_builtin_whose_image_was_changed(tmp_path):
     with database.session() as db:
         rows = {row.slug: row for row in db.exec(select(TemplateRow))}
     assert rows["python"].image == "registry.example/py:1" and rows["python"].build == {}
-    assert rows["nodejs"].build == {"base": "debian:bookworm", "packages": ["nodejs"]}
+    assert rows["nodejs"].build == {
+        "base": "debian:bookworm",
+        "packages": ["nodejs"],
+        "files": [],
+        "user": "user",
+    }
     database.dispose()
 
 
