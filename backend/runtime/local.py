@@ -5,9 +5,12 @@ Isolation, per sandbox:
   services, the mbox server and its database are unreachable); `default`/`open` add a
   user-mode NAT (slirp4netns, unprivileged and sandboxed) behind nftables egress rules
   loaded first from outside (`egress.py`);
-- a distinct unprivileged host uid when the server runs as root (`setpriv` before `bwrap`),
-  seen as uid 1000 inside; host files are read-only (`/usr`, `/etc`), `/tmp` is private,
-  the workspace directory (owned by that uid, mode 0700) is the only writable host path;
+- its template's image as its root (`images.py` pulls or builds and caches it, `rootfs.py`
+  mounts it with the sandbox's own writable layer), run as the image's user; image `host`
+  is the host's read-only `/usr` and `/etc` instead, seen as uid 1000;
+- a distinct unprivileged host uid when the server runs as root (`setpriv` before `bwrap`);
+  `/tmp` is private, the workspace directory (owned by that uid, mode 0700) is the only
+  writable host path;
 - resource limits with setrlimit (`prlimit`): address space, processes, open files,
   file size;
 - a seccomp filter on every process (`seccomp.py`): no nested user namespaces, mounts,
