@@ -100,7 +100,7 @@ def test_overview_tabs_and_boundary(
     expect(check(page, "Launch policy")).to_contain_text("not enforced")
     expect(check(page, "Lifecycle policy")).to_contain_text("idle timeout 3600 s")
     expect(check(page, "Runtime reference")).to_contain_text("Pass")
-    expect(check(page, "Image")).to_contain_text("recorded but not pulled")
+    expect(check(page, "Image")).to_contain_text("No image: it runs this machine's own")
     expect(check(page, "Isolation")).to_contain_text("bubblewrap")
     expect(page.get_by_text(re.compile(r"\d+ passed · \d+ warnings? · 0 failed"))).to_be_visible()
     # Facts, grouped in words.
