@@ -30,10 +30,10 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from backend.runtime.base import RuntimeFailure
 
@@ -223,12 +223,33 @@ class ImageStore:
             return self._touch(hit)
         if policy == "Never":
             raise ImageFailure("not-found", f"image {reference} is not cached (pull policy Never)")
+        return await self._once(reference, lambda: self._pull(reference, auth, progress, in_use))
+
+    async def _once(
+        self, reference: str, make: Callable[[], Coroutine[Any, Any, CachedImage]]
+    ) -> CachedImage:
+        """`make()`, unless a pull or build of `reference` already runs here: then its
+        result (a caller that gives up does not cancel it for the others)."""
         running = self._pulls.get(reference)
         if running is None:
-            running = asyncio.ensure_future(self._pull(reference, auth, progress, in_use))
+            running = asyncio.ensure_future(make())
             self._pulls[reference] = running
             running.add_done_callback(lambda _: self._pulls.pop(reference, None))
         return await asyncio.shield(running)
+
+    async def _recorded(
+        self, digest: str, reference: str, in_use: Callable[[], set[str]]
+    ) -> CachedImage:
+        """Index the bundle of `digest` under `reference`, then evict what no longer fits
+        (the lock held)."""
+        index = self._read_index()
+        entry = index["images"].setdefault(digest, {"pulledAt": time.time()})
+        entry["size"] = await asyncio.to_thread(self._size, digest)
+        entry["references"] = sorted({*entry.get("references", ()), reference})
+        index["refs"][reference] = digest
+        self._write_index(index)
+        await self._evict(index, keep={digest, *in_use()})
+        return self._touch(self._cached(digest, entry))
 
     async def _pull(
         self,
@@ -248,15 +269,9 @@ class ImageStore:
                     await self._copy(reference, digest, authfile, progress)
                     progress.step = "unpacking"
                     await self._unpack(digest)
-                index = self._read_index()
-                entry = index["images"].setdefault(digest, {"pulledAt": time.time()})
-                entry["size"] = await asyncio.to_thread(self._size, digest)
-                entry["references"] = sorted({*entry.get("references", ()), reference})
-                index["refs"][reference] = digest
-                self._write_index(index)
-                await self._evict(index, keep={digest, *in_use()})
+                image = await self._recorded(digest, reference, in_use)
         progress.step = "ready"
-        return self._touch(self._cached(digest, entry))
+        return image
 
     # -- building -----------------------------------------------------------------------
 
@@ -272,13 +287,8 @@ class ImageStore:
         reference = build_reference(recipe)
         if hit := self.cached(reference):
             return self._touch(hit)
-        running = self._pulls.get(reference)
-        if running is None:
-            progress = progress or Progress()
-            running = asyncio.ensure_future(self._build(reference, recipe, progress, in_use))
-            self._pulls[reference] = running
-            running.add_done_callback(lambda _: self._pulls.pop(reference, None))
-        return await asyncio.shield(running)
+        progress = progress or Progress()
+        return await self._once(reference, lambda: self._build(reference, recipe, progress, in_use))
 
     def build_log(self, recipe: Mapping[str, Any]) -> Path:
         return self.root / BUILDS / f"{_hex(build_reference(recipe)[len(BUILD_PREFIX) :])}.log"
@@ -297,15 +307,9 @@ class ImageStore:
         async with self._locked():
             if not (self._bundle(digest) / IMAGE_CONFIG).exists():
                 await self._make(digest, recipe)
-            index = self._read_index()
-            entry = index["images"].setdefault(digest, {"pulledAt": time.time()})
-            entry["size"] = await asyncio.to_thread(_tree_size, self._bundle(digest))
-            entry["references"] = [reference]
-            index["refs"][reference] = digest
-            self._write_index(index)
-            await self._evict(index, keep={digest, *in_use()})
+            image = await self._recorded(digest, reference, in_use)
         progress.step = "ready"
-        return self._touch(self._cached(digest, entry))
+        return image
 
     async def _make(self, digest: str, recipe: Mapping[str, Any]) -> None:
         """mmdebstrap the base with the packages (as root, from Debian's archive: what
@@ -319,12 +323,11 @@ class ImageStore:
         try:
             staging.mkdir(mode=0o755)
             with log.open("wb") as output:
-                await _logged(
-                    output,
+                await _run(
                     "mmdebstrap", "--variant=minbase", "--mode=root", "--format=directory",
                     *[f"--dpkgopt=path-exclude={glob}" for glob in BUILD_EXCLUDES],
                     *([f"--include={','.join(recipe['packages'])}"] if recipe["packages"] else []),
-                    *hooks, suite, str(staging / "rootfs"),
+                    *hooks, suite, str(staging / "rootfs"), log=output,
                 )  # fmt: skip
                 for entry in recipe.get("files", ()):
                     _add_file(staging / "rootfs", entry)
@@ -561,28 +564,6 @@ def _add_file(rootfs: Path, entry: Mapping[str, str]) -> None:
             os.close(fd)
 
 
-async def _logged(output: Any, *argv: str) -> None:
-    """Run `argv` with its output going to `output` (the build log) as it comes."""
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=output,
-        stderr=asyncio.subprocess.STDOUT,
-        env=HELPER_ENV,
-    )
-    try:
-        code = await process.wait()
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-        raise
-    if code != 0:
-        output.flush()
-        tail = Path(output.name).read_text(errors="replace")[-2000:]
-        raise _CommandFailed(tail)
-
-
 # -- references ---------------------------------------------------------------------------
 
 
@@ -682,12 +663,15 @@ class _CommandFailed(Exception):
         self.output = output
 
 
-async def _run(*argv: str) -> bytes:
+async def _run(*argv: str, log: BinaryIO | None = None) -> bytes:
+    """Run a tool; its stdout, or with `log` everything it says written there as it comes
+    (a build's log). A failure raises with what it said; a cancel kills it."""
+    pipe = asyncio.subprocess.PIPE
     process = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stdout=log or pipe,
+        stderr=asyncio.subprocess.STDOUT if log else pipe,
         env=HELPER_ENV,
     )
     try:
@@ -697,9 +681,12 @@ async def _run(*argv: str) -> bytes:
             process.kill()
         await process.wait()
         raise
-    if process.returncode != 0:
-        raise _CommandFailed(err.decode(errors="replace") or out.decode(errors="replace"))
-    return out
+    if process.returncode == 0:
+        return out or b""
+    if log is not None:
+        log.flush()
+        raise _CommandFailed(Path(log.name).read_text(errors="replace")[-2000:])
+    raise _CommandFailed(err.decode(errors="replace") or out.decode(errors="replace"))
 
 
 def _file_sizes(directory: Path) -> dict[str, int]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from backend.runtime.base import RuntimeStatus
-from backend.runtime.images import ImageStore
+from backend.runtime.images import ImageFailure, ImageStore, Progress
 from backend.runtime.local import LocalRuntime
 from tests.conftest import sandbox_dir
 from tests.runtime.conftest import LIMITS, run, spec
@@ -133,3 +133,22 @@ async def test_the_least_recently_used_image_not_in_use_is_evicted(
     again = await store.pull(one, in_use=lambda: {second.digest})  # in use: both stay
     assert {cached.digest for cached in store.images()} == {again.digest, second.digest}
     assert again.digest == first.digest and (again.rootfs / "data" / "blob").exists()
+
+
+async def test_pull_policies_and_progress(registry: Registry, tmp_path: Path) -> None:
+    """Never: the cache only; IfNotPresent: the cached digest even after the tag moved;
+    Always: what the tag names now. A pull reports every byte it copied."""
+    store = ImageStore(tmp_path / "cache")
+    reference, first_digest = image(tmp_path, registry, "moving", files={"/v": "1"})
+    with pytest.raises(ImageFailure, match="not cached") as refused:
+        await store.pull(reference, policy="Never")
+    assert refused.value.reason == "not-found"
+    progress = Progress()
+    first = await store.pull(reference, progress=progress)
+    assert first.digest == first_digest and progress.step == "ready"
+    assert progress.total > 0 and progress.done == progress.total
+    layout = build_image(tmp_path / "moved", ImageSpec(files={"/v": "2"}))
+    moved_digest = push(layout, registry, "moving", "1")
+    assert (await store.pull(reference, policy="IfNotPresent")).digest == first_digest
+    assert (await store.pull(reference, policy="Never")).digest == first_digest
+    assert (await store.pull(reference, policy="Always")).digest == moved_digest

@@ -61,7 +61,7 @@ def test_foreign_origins_get_no_cors_headers(api):
     credentials and reads the answer (Reflex's default CORS reflected any Origin with
     Allow-Credentials). Stopped by: no CORS header at all for an origin that is not in
     MBOX_ALLOWED_ORIGINS, on every path."""
-    for path in ("/v1/projects", "/v1/info", "/healthz", "/login", "/", "/_event/"):
+    for path in ("/v1/projects", "/v1/images", "/v1/info", "/healthz", "/login", "/", "/_event/"):
         response = api.get(path, headers={"Origin": EVIL}, follow_redirects=False)
         assert not cors_headers(response), (path, response.headers)
 
