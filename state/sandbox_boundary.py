@@ -187,12 +187,12 @@ def fact_groups(summary: BoundarySummary, reach: str) -> list[FactGroup]:
 
 def read_boundary(principal: Principal, sandbox_id: str) -> tuple[BoundarySummary, str]:
     """The sandbox's boundary, and its network reach in the API's words."""
-    runtime = services().runtime.describe()
+    runtime = services().runtime
     with db_session(principal) as db:
         summary = boundary_service.sandbox_boundary(
             db, sandbox_id=uuid.UUID(sandbox_id), runtime=runtime
         )
-    egress = runtime.network.egress(summary.network_policy)
+    egress = runtime.describe().network.egress(summary.network_policy)
     return summary, boundary_service.network_reach(egress)
 
 

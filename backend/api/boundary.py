@@ -41,10 +41,5 @@ def template_boundary(
     "/v1/sandboxes/{sandboxID}/boundary", tags=["sandboxes"], responses=returns(BoundarySummary)
 )
 def sandbox_boundary(runtime: RuntimeDep, db: DbDep, sandbox_id: SandboxId) -> JSONResponse:
-    summary = boundary.sandbox_boundary(
-        db,
-        sandbox_id=sandbox_id,
-        runtime=runtime.describe(),
-        image_digest=runtime.running_image(sandbox_id),
-    )
+    summary = boundary.sandbox_boundary(db, sandbox_id=sandbox_id, runtime=runtime)
     return public(summary)

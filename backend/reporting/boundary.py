@@ -24,7 +24,7 @@ from backend.policy import service as policy
 from backend.policy.models import ProjectPolicyRow
 from backend.projects import service as projects
 from backend.projects.models import ProjectRow
-from backend.runtime.base import SECRETS_MOUNT_DIR, Egress, RuntimeDescription
+from backend.runtime.base import SECRETS_MOUNT_DIR, Egress, RuntimeAdapter, RuntimeDescription
 from backend.sandboxes.models import DEFAULT_SERVICE_ACCOUNT, SandboxRow
 from backend.sandboxes.service import get_sandbox
 from backend.schemas import PublicModel
@@ -136,15 +136,17 @@ def template_boundary(
 
 
 def sandbox_boundary(
-    db: Session, *, sandbox_id: uuid.UUID, runtime: RuntimeDescription, image_digest: str = ""
+    db: Session, *, sandbox_id: uuid.UUID, runtime: RuntimeAdapter
 ) -> BoundarySummary:
-    """A sandbox's boundary; `image_digest`: what it runs now, as its runtime says."""
+    """A sandbox's boundary, with the image digest it runs now (as its runtime says)."""
+    image_digest = runtime.running_image(sandbox_id)
     sandbox = get_sandbox(db, sandbox_id)
     if sandbox.template_id is None:
         raise NotFound("sandbox template not found")
     template = templates.get_template(db, sandbox.template_id)
     project = projects.get_project(db, sandbox.project_id)
-    summary = _summary(db, template=template, project=project, sandbox=sandbox, runtime=runtime)
+    described = runtime.describe()
+    summary = _summary(db, template=template, project=project, sandbox=sandbox, runtime=described)
     if not image_digest:
         return summary
     checks = [
