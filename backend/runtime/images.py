@@ -72,8 +72,9 @@ LOOPBACK_HOSTS = ("127.", "localhost", "[::1]")
 # What skopeo says, and what it means for the user (first match wins).
 FAILURES = (
     (re.compile(r"digest did not match|does not match digest|digest mismatch", re.I), "corrupt"),
-    (re.compile(r"unauthorized|authentication required|denied|401|403", re.I), "unauthorized"),
-    (re.compile(r"manifest unknown|name unknown|not found|404", re.I), "not-found"),
+    # Words, not bare status numbers: "401" is also part of a port or a digest.
+    (re.compile(r"unauthorized|authentication required|forbidden|denied", re.I), "unauthorized"),
+    (re.compile(r"manifest unknown|name unknown|not found", re.I), "not-found"),
     (
         re.compile(
             r"connection refused|no such host|i/o timeout|dial tcp|network is unreachable|"

@@ -97,3 +97,16 @@ async def test_a_private_image_pulls_with_the_projects_registry_credential(
     )
     running = await world.settle(sandbox["id"], "running")
     assert running["status"] == "running"
+
+
+def test_a_failure_is_classified_by_its_words_not_by_numbers_in_it() -> None:
+    """A registry on port 40312 that is down is unreachable, not refused (the port holds
+    "403"); a digest holding "401" does not make a missing image a refusal."""
+    from backend.runtime.images import _failure
+
+    down = "dial tcp 127.0.0.1:40312: connect: connection refused"
+    missing = "reading manifest sha256:4014011 in 127.0.0.1:5000/x: manifest unknown"
+    refused = "reading manifest 1 in 127.0.0.1:5000/x: unauthorized: authentication required"
+    assert _failure("127.0.0.1:40312/x:1", down).reason == "unreachable"
+    assert _failure("127.0.0.1:5000/x:1", missing).reason == "not-found"
+    assert _failure("127.0.0.1:5000/x:1", refused).reason == "unauthorized"
