@@ -778,13 +778,16 @@ class BuildFile(_Model):
 @dataclass
 class BuildRecipe(_Model):
     """An image built on the server: a Debian base (mmdebstrap, from Debian's archive) with
-    `packages` installed, `files` added, and `user` (`user`: uid 1000 with /home/user; `root`)
-    as the user its sandboxes run as.
+    `packages` installed, `files` added, the `run` steps run as root (sh -c, without network, in
+    a jail), `user` (`user`: uid 1000 with /home/user; `root`) as the user its sandboxes run as,
+    and `verify` run as that user last: if it fails, the build does.
     """
 
     base: str
     packages: list[str] | None = None
     files: list[BuildFile] | None = None
+    run: list[str] | None = None
+    verify: str = ""
     user: str = "user"
     raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
 
@@ -792,6 +795,8 @@ class BuildRecipe(_Model):
         ("base", "base", "value", ""),
         ("packages", "packages", "value", ""),
         ("files", "files", "list:model", "BuildFile"),
+        ("run", "run", "value", ""),
+        ("verify", "verify", "value", ""),
         ("user", "user", "value", ""),
     )
     _required = ("base",)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from backend.runtime import jail
 from backend.runtime.base import RuntimeFailure
 
 TOOLS = ("skopeo", "umoci")
@@ -47,6 +48,8 @@ BUILD_PREFIX = "build:"  # a built image's reference: build:<recipe digest>
 BUILD_FORMAT = "mbox-build-1"
 BUILD_USER_UID = 1000
 BUILD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# A run step's environment (HOME added: /root, or the user's for `verify`).
+BUILD_ENV = {"PATH": BUILD_PATH, "DEBIAN_FRONTEND": "noninteractive", "LANG": "C.UTF-8"}
 # What mmdebstrap leaves out of a build: documentation and translations.
 BUILD_EXCLUDES = (
     "/usr/share/doc/*",
@@ -333,6 +336,7 @@ class ImageStore:
                 for entry in recipe.get("files", ()):
                     _add_file(staging / "rootfs", entry)
                     output.write(f"added {entry['path']} ({entry['mode']})\n".encode())
+                await run_steps(staging / "rootfs", recipe, output)
             uid = BUILD_USER_UID if user == "user" else 0
             home = "/home/user" if user == "user" else "/root"
             saved = {
@@ -346,9 +350,7 @@ class ImageStore:
             shutil.rmtree(bundle, ignore_errors=True)
             staging.rename(bundle)
         except _CommandFailed as exc:
-            raise ImageFailure(
-                "build-failed", f"the build failed: {exc.output.strip()[-400:]}"
-            ) from None
+            raise _build_failed("the build failed", exc.output) from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -526,6 +528,35 @@ def build_reference(recipe: Mapping[str, Any]) -> str:
     """build:sha256:<digest of the recipe and the build format>."""
     canonical = json.dumps([BUILD_FORMAT, recipe], sort_keys=True, separators=(",", ":"))
     return f"{BUILD_PREFIX}sha256:{hashlib.sha256(canonical.encode()).hexdigest()}"
+
+
+async def run_steps(tree: Path, recipe: Mapping[str, Any], log: BinaryIO) -> None:
+    """The recipe's `run` steps as root of the tree, then its `verify` command as the
+    image's user, each in the build jail (`jail.py`); the first to fail fails the build."""
+    if not recipe.get("run") and not recipe.get("verify"):
+        return
+    user = recipe.get("user", "user")
+    home = "/home/user" if user == "user" else "/root"
+    commands = [
+        (f"run step {n}", step, 0, "/root") for n, step in enumerate(recipe.get("run", ()), 1)
+    ]
+    if recipe.get("verify"):
+        uid = BUILD_USER_UID if user == "user" else 0
+        commands.append(("the verify command", recipe["verify"], uid, home))
+    with jail.shifted(tree):
+        for name, command, uid, cwd in commands:
+            log.write(f"$ {command}\n".encode())
+            log.flush()
+            env = {**BUILD_ENV, "HOME": cwd}
+            status = await jail.run(tree, command, log=log, env=env, uid=uid, cwd=cwd)
+            if status != 0:
+                log.flush()
+                output = Path(log.name).read_text(errors="replace")
+                raise _build_failed(f"{name} exited with {status}", output)
+
+
+def _build_failed(why: str, output: str) -> ImageFailure:
+    return ImageFailure("build-failed", f"{why}: {output.strip()[-400:]}")
 
 
 # The build's own user, as Debian makes users (a fixed command: no recipe text in it).

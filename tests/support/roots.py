@@ -17,8 +17,15 @@ RECIPE = {
         {"path": "/etc/mbox-motd", "content": "built by mbox\n", "mode": "0644"},
         {"path": "/usr/local/bin/greet", "content": GREET, "mode": "0755"},
     ],
+    "run": [
+        'echo "made by $(id -un) in a run step" > /etc/mbox-run',
+        "install -d -o user -g user /opt/app && ln /etc/mbox-run /opt/app/hardlink",
+    ],
+    "verify": "hello && test -w /opt/app && python3 --version",
     "user": "user",
-}  # the recipe tests (tests/images/test_builds.py) build this one too: one build a session
+}  # in the shape the API stores; the recipe tests (tests/images/test_builds.py) build this
+# one too, and the jail tests (tests/images/test_build_jail.py) start from its tree: one
+# build a session
 ROOTS = {"host": {}, "image": {"image": "debian:built", "build": RECIPE}}
 BUILD_SECONDS = 300  # the first launch of the image builds it (mmdebstrap)
 

@@ -88,7 +88,8 @@ def test_first_start_seeds_the_builtin_templates(tmp_path):
 
 def test_builtin_templates_get_their_image_and_build_recipes(tmp_path):
     """0014: the Shell template's image is `host`; 0015: Python and Node.js carry build
-    recipes of Debian's own packages (their `image` stays what a cluster pulls)."""
+    recipes of Debian's own packages (their `image` stays what a cluster pulls); 0016:
+    with a verify command each."""
     database = Database(f"sqlite:///{tmp_path / 'builds.db'}")
     database.migrate()
     with database.session() as db:
@@ -99,6 +100,8 @@ def test_builtin_templates_get_their_image_and_build_recipes(tmp_path):
         "base": "debian:bookworm",
         "packages": ["python3", "python3-venv"],
         "files": [],
+        "run": [],
+        "verify": "python3 --version && python3 -m venv --help >/dev/null",
         "user": "user",
     }
     assert rows["nodejs"].image == "node:22-bookworm-slim"
@@ -106,6 +109,8 @@ def test_builtin_templates_get_their_image_and_build_recipes(tmp_path):
         "base": "debian:bookworm",
         "packages": ["nodejs"],
         "files": [],
+        "run": [],
+        "verify": "node --version",
         "user": "user",
     }
     assert {row.image_pull_policy for row in rows.values()} == {""}
@@ -128,12 +133,7 @@ def test_build_recipes_spare_a_builtin_whose_image_was_changed(tmp_path):
     with database.session() as db:
         rows = {row.slug: row for row in db.exec(select(TemplateRow))}
     assert rows["python"].image == "registry.example/py:1" and rows["python"].build == {}
-    assert rows["nodejs"].build == {
-        "base": "debian:bookworm",
-        "packages": ["nodejs"],
-        "files": [],
-        "user": "user",
-    }
+    assert rows["nodejs"].build["packages"] == ["nodejs"]
     database.dispose()
 
 
