@@ -1343,7 +1343,7 @@ class LocalRuntime:
             idle = (rootfs.TOOLBOX, *IDLE_COMMAND)
             command = [*nproc, *(spec.command or config.args or idle)]
             home = self._home(spec.sandbox_id)
-            mount = rootfs.mount_command(image.rootfs, self._layer_base(home), home / rootfs.MERGED)
+            mount = rootfs.mount_command(image.rootfs, self._layer_base(home), home)
         bwrap = ["bwrap", "--args", str(arguments), "--", *command]
         launch = mount + (drop if self._privileged else []) + bwrap
         return self._limited(launch, spec.sandbox_id, nproc=False)

@@ -35,8 +35,17 @@ WORK = "work"
 MERGED = "root"
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # Mounted as root, then dropped: what `unshare --mount` runs before bwrap. Arguments:
-# the overlay's options, the merged dir, then the command.
-MOUNT_SCRIPT = 'mount -t overlay -o "$1" mbox-root "$2" && shift 2 && exec "$@"'
+# the overlay's options, the merged dir, the sandboxes' root, this sandbox's dir, then
+# the command. The new namespace starts as a copy of the host's mounts, and bwrap's
+# monitor keeps it alive as long as the sandbox runs: the other sandboxes' disks are
+# detached from it, or stopping one of them would wait for this one to end.
+MOUNT_SCRIPT = (
+    'mount -t overlay -o "$1" mbox-root "$2" || exit; '
+    """awk -v all="$3/" -v own="$4/" 'index($5, all) == 1 && index($5, own) != 1 """
+    """{print $5}' /proc/self/mountinfo | """
+    'while IFS= read -r point; do umount -l "$point" 2>/dev/null; done; '
+    'shift 4 && exec "$@"'
+)
 UNSAFE_IN_OPTIONS = (",", ":", "\\", "\n")
 
 
@@ -89,14 +98,17 @@ def mount_options(lower: Path, base: Path) -> str:
     return f"lowerdir={lower},upperdir={upper},workdir={work},nosuid,nodev"
 
 
-def mount_command(lower: Path, base: Path, merged: Path) -> list[str]:
-    """The prefix that mounts the overlay at `merged` in a new mount namespace of its own,
-    then runs the rest of the command there."""
+def mount_command(lower: Path, base: Path, home: Path) -> list[str]:
+    """The prefix that mounts the overlay at `<home>/root` in a new mount namespace of its
+    own (without the other sandboxes' mounts under home's parent), then runs the rest of
+    the command there."""
+    merged = home / MERGED
     merged.mkdir(mode=0o755, exist_ok=True)
     options = mount_options(lower, base)
     return [
         "unshare", "--mount", "--propagation", "private", "--",
         "sh", "-c", MOUNT_SCRIPT, "mbox-mount", options, str(merged),
+        str(home.resolve().parent), str(home.resolve()),  # as /proc/self/mountinfo says them
     ]  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.runtime import disk
 from backend.runtime.base import RuntimeStatus
 from backend.runtime.images import ImageFailure, ImageStore, Progress
 from backend.runtime.local import LocalRuntime
@@ -152,3 +153,22 @@ async def test_pull_policies_and_progress(registry: Registry, tmp_path: Path) ->
     assert (await store.pull(reference, policy="IfNotPresent")).digest == first_digest
     assert (await store.pull(reference, policy="Never")).digest == first_digest
     assert (await store.pull(reference, policy="Always")).digest == moved_digest
+
+
+async def test_stopping_one_image_sandbox_lets_go_of_its_disk_while_others_run(
+    runtime: LocalRuntime, registry: Registry, tmp_path: Path
+) -> None:
+    """Each image sandbox's mount namespace starts as a copy of the host's mounts: unless
+    the other sandboxes' disks are detached from it, a sandbox started later holds an
+    earlier one's disk, whose stop then waits for it (and the disk stays attached)."""
+    reference, _ = image(tmp_path, registry, "disks")
+    first, _ = await started(runtime, reference)
+    second, _ = await started(runtime, reference)
+    disk_image = runtime._home(first.sandbox_id) / disk.IMAGE
+    assert disk._attached(disk_image), "the first sandbox runs on its own disk"
+    began = asyncio.get_running_loop().time()
+    await runtime.stop(first.sandbox_id)
+    assert disk._attached(disk_image) is None, "its disk is let go at once"
+    assert asyncio.get_running_loop().time() - began < disk.DETACH_SECONDS
+    code, out, _ = await run(runtime, second.sandbox_id, "echo still here")
+    assert (code, out.strip()) == (0, "still here")
