@@ -10,7 +10,7 @@ from schemathesis import GenerationMode
 
 from tests.api.conftest import build_api
 
-EXAMPLES_PER_OPERATION = 20
+EXAMPLES_PER_OPERATION = 10  # per operation and mode: ~35 s a database
 
 
 def test_no_server_errors(settings, database, api):
