@@ -98,6 +98,9 @@ def database(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+TEST_REGISTRY_HOST = "127.0.0.1"
+
+
 @pytest.fixture(scope="session")
 def image_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One image cache for the session's local runtimes: an image is pulled or built once
@@ -115,6 +118,8 @@ def settings(tmp_path: Path, database_url: str, image_cache: Path) -> Settings:
         # The names in-process clients give the server (Starlette's TestClient, httpx's
         # ASGI transport in tests/runtime): the Host check refuses unknown names.
         allowed_hosts="testserver,mbox",
+        # The test registries listen on loopback, which the server refuses unless listed.
+        insecure_registries=TEST_REGISTRY_HOST,
     )
 
 

@@ -23,12 +23,14 @@ import base64
 import contextlib
 import fcntl
 import hashlib
+import ipaddress
 import json
 import os
 import platform
 import re
 import secrets
 import shutil
+import socket
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -262,6 +264,7 @@ class ImageStore:
         progress: Progress,
         in_use: Callable[[], set[str]],
     ) -> CachedImage:
+        await self._check_registry(reference)
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         with self._authfile(auth) as authfile:
             digest, total = await self._resolve(reference, authfile)
@@ -417,7 +420,23 @@ class ImageStore:
 
     def _plain_http(self, reference: str) -> bool:
         registry = _registry(reference)
-        return registry in self.insecure or registry.startswith(LOOPBACK_HOSTS)
+        return self._listed(registry) or registry.startswith(LOOPBACK_HOSTS)
+
+    def _listed(self, registry: str) -> bool:
+        return registry in self.insecure or _host(registry) in self.insecure
+
+    async def _check_registry(self, reference: str) -> None:
+        """Whoever may edit a template names the registry, so the server would request
+        whatever it names: its own loopback ports, or the cloud metadata address. Those
+        (by name or by what the name resolves to) only when the operator listed them."""
+        registry = _registry(reference)
+        if self._listed(registry) or not await asyncio.to_thread(_on_this_host, _host(registry)):
+            return
+        raise ImageFailure(
+            "registry-not-allowed",
+            f"registry {registry} is on this machine or link-local: the server pulls from "
+            "there only if MBOX_INSECURE_REGISTRIES names it",
+        )
 
     # -- eviction -----------------------------------------------------------------------
 
@@ -618,6 +637,29 @@ def _registry(reference: str) -> str:
     if rest and ("." in first or ":" in first or first == "localhost"):
         return first
     return "docker.io"
+
+
+def _host(registry: str) -> str:
+    """A registry's host, without its port ("[::1]:5000" -> "::1")."""
+    if registry.startswith("["):
+        return registry[1:].split("]", 1)[0]
+    return registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
+
+
+def _on_this_host(host: str) -> bool:
+    """Whether `host` is or resolves to a loopback, link-local or unspecified address
+    (an unresolvable name is left to the pull, which says it is unreachable)."""
+    try:
+        found = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False
+    for *_, address in found:
+        ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if ip.is_loopback or ip.is_link_local or ip.is_unspecified:
+            return True
+    return False
 
 
 def registry_of(reference: str) -> str:

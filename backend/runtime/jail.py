@@ -38,6 +38,15 @@ CAPABILITIES = (
     "CAP_SETUID", "CAP_SETPCAP", "CAP_SETFCAP", "CAP_MKNOD", "CAP_SYS_CHROOT",
     "CAP_AUDIT_WRITE", "CAP_NET_BIND_SERVICE",
 )  # fmt: skip
+# Run by root in the build's mount namespace: the tree at /mnt, then every mount bwrap
+# does not need is detached (the namespace began as a copy of the host's, and bwrap's
+# monitor keeps it while a step runs: sandboxes' disks would stay held).
+BIND = (
+    'mount --bind -- "$0" /mnt || exit; '
+    """awk '$5 != "/" && $5 !~ "^/(proc|dev|sys|usr|mnt)(/|$)" {print $5}' """
+    "/proc/self/mountinfo | "
+    'while IFS= read -r point; do umount -l "$point" 2>/dev/null; done; exec "$@"'
+)
 HELPER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"}
 FILE_CAPABILITY = "security.capability"  # chown drops it: kept across the shift
 
@@ -141,10 +150,7 @@ def _command(
 ) -> list[str]:
     # The tree's parents (the image cache) are root's alone, and bwrap resolves paths as
     # the jail's uid: root binds the tree at /mnt in a mount namespace of the build's own.
-    bind = [
-        "unshare", "--mount", "--propagation", "private", "--",
-        "sh", "-c", 'mount --bind -- "$0" /mnt && exec "$@"', str(tree),
-    ]  # fmt: skip
+    bind = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", BIND, str(tree)]
     limits = ["prlimit", f"--nproc={MAX_PROCESSES}:{MAX_PROCESSES}", "--"]
     drop = ["setpriv", f"--reuid={SHIFT}", f"--regid={SHIFT}", "--clear-groups", "--"]
     capabilities = [arg for name in CAPABILITIES for arg in ("--cap-add", name)]

@@ -152,3 +152,31 @@ async def test_the_first_failing_step_fails_the_build_in_words(
     assert failed.value.reason == "build-failed" and words in str(failed.value)
     assert "never" not in (tree.parent / "build.log").read_text()
     assert (tree / "usr/bin/hello").stat().st_uid == 0, "shifted back after a failure too"
+
+
+async def test_a_step_holds_none_of_the_hosts_other_mounts(tree: Path, tmp_path: Path) -> None:
+    """The build's mount namespace began as a copy of the host's: a sandbox's disk mounted
+    then would stay held by it (its stop waiting) unless detached there."""
+    held = tmp_path / "a-sandbox-disk"
+    held.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "mbox-test", str(held)], check=True)
+    try:
+        step = asyncio.create_task(jailed(tree, "sleep 2"))
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if monitors := [
+                pid
+                for pid in jail_processes()
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "bwrap"
+            ]:
+                break
+        seen = {
+            line.split()[4]
+            for pid in monitors
+            for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines()
+        }
+        assert monitors and "/mnt" in seen
+        assert str(held) not in seen
+        assert (await step)[0] == 0
+    finally:
+        subprocess.run(["umount", "-l", str(held)], check=True)

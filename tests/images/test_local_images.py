@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -12,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from backend.runtime import disk
+from backend.runtime import disk, images
 from backend.runtime.base import RuntimeStatus
 from backend.runtime.images import ImageFailure, ImageStore, Progress
 from backend.runtime.local import LocalRuntime
-from tests.conftest import sandbox_dir
+from tests.conftest import TEST_REGISTRY_HOST, sandbox_dir
 from tests.runtime.conftest import LIMITS, run, spec
 from tests.support.registry import ImageSpec, Registry, build_image, push
 
@@ -25,7 +26,7 @@ PYTHON_VERSION = "#!/bin/sh\necho 'Python 3.99.{minor}'\n"
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[LocalRuntime]:
-    store = ImageStore(tmp_path / "images")
+    store = ImageStore(tmp_path / "images", insecure_registries=(TEST_REGISTRY_HOST,))
     runtime = LocalRuntime(sandbox_dir(tmp_path), LIMITS, image_store=store)
     yield runtime
     await runtime.close()
@@ -124,7 +125,9 @@ async def test_the_least_recently_used_image_not_in_use_is_evicted(
     payload = {"/data/blob": os.urandom(512 * 1024)}
     one, _ = image(tmp_path, registry, "evict-one", files=payload)
     two, _ = image(tmp_path, registry, "evict-two", files=payload)
-    store = ImageStore(tmp_path / "cache", max_bytes=1)  # every second image is too many
+    store = ImageStore(
+        tmp_path / "cache", max_bytes=1, insecure_registries=(TEST_REGISTRY_HOST,)
+    )  # every second image is too many
     first = await store.pull(one)
     second = await store.pull(two)  # nothing in use: the older one goes
     assert [cached.digest for cached in store.images()] == [second.digest]
@@ -139,7 +142,7 @@ async def test_the_least_recently_used_image_not_in_use_is_evicted(
 async def test_pull_policies_and_progress(registry: Registry, tmp_path: Path) -> None:
     """Never: the cache only; IfNotPresent: the cached digest even after the tag moved;
     Always: what the tag names now. A pull reports every byte it copied."""
-    store = ImageStore(tmp_path / "cache")
+    store = ImageStore(tmp_path / "cache", insecure_registries=(TEST_REGISTRY_HOST,))
     reference, first_digest = image(tmp_path, registry, "moving", files={"/v": "1"})
     with pytest.raises(ImageFailure, match="not cached") as refused:
         await store.pull(reference, policy="Never")
@@ -172,3 +175,27 @@ async def test_stopping_one_image_sandbox_lets_go_of_its_disk_while_others_run(
     assert asyncio.get_running_loop().time() - began < disk.DETACH_SECONDS
     code, out, _ = await run(runtime, second.sandbox_id, "echo still here")
     assert (code, out.strip()) == (0, "still here")
+
+
+async def test_a_registry_on_this_machine_is_refused_unless_listed(tmp_path: Path) -> None:
+    """Attack (SSRF): a template author names the server's own loopback port as the
+    registry, to make the server request it (and read the answer in the error). Stopped
+    by: loopback, link-local and unspecified registries are refused before any request
+    unless MBOX_INSECURE_REGISTRIES lists them."""
+    with socket.create_server(("127.0.0.1", 0)) as service:
+        service.settimeout(0.2)
+        port = service.getsockname()[1]
+        store = ImageStore(tmp_path / "cache")
+        for reference in (f"127.0.0.1:{port}/x:1", f"localhost:{port}/x:1", f"[::1]:{port}/x:1"):
+            with pytest.raises(ImageFailure) as refused:
+                await store.pull(reference)
+            assert refused.value.reason == "registry-not-allowed", reference
+            assert "MBOX_INSECURE_REGISTRIES" in str(refused.value)
+        with pytest.raises(TimeoutError):
+            service.accept()
+    assert images._on_this_host("169.254.169.254"), "the cloud metadata address (no traffic)"
+    assert images._on_this_host("0.0.0.0") and not images._on_this_host("10.1.2.3")
+    listed = ImageStore(tmp_path / "listed", insecure_registries=("127.0.0.1",))
+    with pytest.raises(ImageFailure) as unreachable:
+        await listed.pull(f"127.0.0.1:{port}/x:1")  # listed: asked, and nobody answers now
+    assert unreachable.value.reason == "unreachable"
