@@ -192,6 +192,8 @@ def test_templates_with_a_build_recipe(cli: Cli, project, tmp_path) -> None:
         "base": "debian:bookworm",
         "packages": ["hello"],
         "files": [],
+        "run": [],
+        "verify": "",
         "user": "user",
     }
     build = cli.json("templates", "build", created["id"])
