@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     # Local runtime: template images, pulled and unpacked (default <data dir>/images; may
     # be shared by servers on one host), the cache's size past which the least recently
     # used images no sandbox runs are removed (0: no limit), and registries spoken to in
-    # plain HTTP (host:port, comma-separated; registries on loopback always are).
+    # plain HTTP (host:port or host, comma-separated), the only ones allowed on loopback.
     image_dir: Path | None = None
     image_cache_bytes: int = Field(default=20 * 1024**3, ge=0)
     insecure_registries: str = ""

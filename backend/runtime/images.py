@@ -71,9 +71,6 @@ PROGRESS_SECONDS = 0.25
 # No signature policy is configured: the digests are the check (what Kubernetes does too).
 POLICY = () if Path("/etc/containers/policy.json").exists() else ("--insecure-policy",)
 HELPER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"}
-# A registry on loopback is spoken to in plain HTTP, as Docker does; others need TLS
-# unless named in the insecure list.
-LOOPBACK_HOSTS = ("127.", "localhost", "[::1]")
 # What skopeo says, and what it means for the user (first match wins).
 FAILURES = (
     (re.compile(r"digest did not match|does not match digest|digest mismatch", re.I), "corrupt"),
@@ -340,8 +337,7 @@ class ImageStore:
                     _add_file(staging / "rootfs", entry)
                     output.write(f"added {entry['path']} ({entry['mode']})\n".encode())
                 await run_steps(staging / "rootfs", recipe, output)
-            uid = BUILD_USER_UID if user == "user" else 0
-            home = "/home/user" if user == "user" else "/root"
+            uid, home = _build_user(recipe)
             saved = {
                 "args": [],
                 "env": {"PATH": BUILD_PATH, "HOME": home},
@@ -420,7 +416,7 @@ class ImageStore:
 
     def _plain_http(self, reference: str) -> bool:
         registry = _registry(reference)
-        return self._listed(registry) or registry.startswith(LOOPBACK_HOSTS)
+        return self._listed(registry)
 
     def _listed(self, registry: str) -> bool:
         return registry in self.insecure or _host(registry) in self.insecure
@@ -554,14 +550,11 @@ async def run_steps(tree: Path, recipe: Mapping[str, Any], log: BinaryIO) -> Non
     image's user, each in the build jail (`jail.py`); the first to fail fails the build."""
     if not recipe.get("run") and not recipe.get("verify"):
         return
-    user = recipe.get("user", "user")
-    home = "/home/user" if user == "user" else "/root"
     commands = [
         (f"run step {n}", step, 0, "/root") for n, step in enumerate(recipe.get("run", ()), 1)
     ]
     if recipe.get("verify"):
-        uid = BUILD_USER_UID if user == "user" else 0
-        commands.append(("the verify command", recipe["verify"], uid, home))
+        commands.append(("the verify command", recipe["verify"], *_build_user(recipe)))
     with jail.shifted(tree):
         for name, command, uid, cwd in commands:
             log.write(f"$ {command}\n".encode())
@@ -569,13 +562,22 @@ async def run_steps(tree: Path, recipe: Mapping[str, Any], log: BinaryIO) -> Non
             env = {**BUILD_ENV, "HOME": cwd}
             status = await jail.run(tree, command, log=log, env=env, uid=uid, cwd=cwd)
             if status != 0:
-                log.flush()
-                output = Path(log.name).read_text(errors="replace")
-                raise _build_failed(f"{name} exited with {status}", output)
+                raise _build_failed(f"{name} exited with {status}", _log_tail(log))
+
+
+def _build_user(recipe: Mapping[str, Any]) -> tuple[int, str]:
+    """The uid a built image runs as, and its home."""
+    return (BUILD_USER_UID, "/home/user") if recipe.get("user", "user") == "user" else (0, "/root")
 
 
 def _build_failed(why: str, output: str) -> ImageFailure:
     return ImageFailure("build-failed", f"{why}: {output.strip()[-400:]}")
+
+
+def _log_tail(log: BinaryIO) -> str:
+    """The last 2000 characters a build log holds so far."""
+    log.flush()
+    return Path(log.name).read_text(errors="replace")[-2000:]
 
 
 # The build's own user, as Debian makes users (a fixed command: no recipe text in it).
@@ -758,8 +760,7 @@ async def _run(*argv: str, log: BinaryIO | None = None) -> bytes:
     if process.returncode == 0:
         return out or b""
     if log is not None:
-        log.flush()
-        raise _CommandFailed(Path(log.name).read_text(errors="replace")[-2000:])
+        raise _CommandFailed(_log_tail(log))
     raise _CommandFailed(err.decode(errors="replace") or out.decode(errors="replace"))
 
 

@@ -32,6 +32,9 @@ SHIFT = 1_000_000  # host uid of the tree's root during a build (sandboxes use 2
 SPAN = 65_536
 MAX_PROCESSES = 1024  # per uid inside: RLIMIT_NPROC counts by host uid
 STEP_SECONDS = 1800
+STEP_LOG_BYTES = (
+    8 * 1024**2
+)  # of a step's output kept in the build log; the rest is read and dropped
 # What root inside may do: Docker's default set, without raw sockets (no network anyway).
 CAPABILITIES = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
@@ -102,17 +105,18 @@ async def run(
     timeout: float = STEP_SECONDS,
 ) -> int:
     """Run `command` (sh -c) in the shifted `tree` as `uid` inside; its output goes to
-    `log`. Its exit status, or 124 when it ran out of time (it is killed)."""
+    `log` (its first `STEP_LOG_BYTES`: a step cannot fill the disk through its log). Its
+    exit status, or 124 when it ran out of time (it is killed)."""
     fds: list[int] = []
     try:
         info_read, info_write = (_keep(fds, fd) for fd in os.pipe())
         block_read, block_write = (_keep(fds, fd) for fd in os.pipe())
-        filter_fd = _keep(fds, _memfd(seccomp.filters().init))
+        filter_fd = _keep(fds, seccomp.memfd("mbox-build-seccomp", seccomp.filters().init))
         argv = _command(tree, info_write, block_read, filter_fd, command, env, uid, cwd)
         process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
-            stdout=log,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=HELPER_ENV,
             pass_fds=(info_write, block_read, filter_fd),
@@ -124,7 +128,9 @@ async def run(
             await _map_uids(info_read, block_write)
             os.close(block_write)  # bwrap goes on (or, without a map, fails in words)
             fds.remove(block_write)
-            return await asyncio.wait_for(process.wait(), timeout)
+            assert process.stdout is not None
+            copied = _copy_capped(process.stdout, log)
+            return (await asyncio.wait_for(asyncio.gather(copied, process.wait()), timeout))[1]
         except TimeoutError:
             log.write(f"\n(killed: no end after {timeout:.0f} s)\n".encode())
             return 124
@@ -182,6 +188,19 @@ async def _map_uids(info_fd: int, block_fd: int) -> None:
         os.write(block_fd, b"1")
 
 
+async def _copy_capped(output: asyncio.StreamReader, log: BinaryIO) -> None:
+    """Copy a step's output into the log up to STEP_LOG_BYTES, then read on and drop it
+    (the step is not stalled on a full pipe), saying so once."""
+    kept = 0
+    while chunk := await output.read(65536):
+        if kept < STEP_LOG_BYTES:
+            log.write(chunk[: STEP_LOG_BYTES - kept])
+            if kept + len(chunk) >= STEP_LOG_BYTES:
+                log.write(f"\n(output past {STEP_LOG_BYTES // 1024**2} MiB not kept)\n".encode())
+        kept += len(chunk)
+    log.flush()
+
+
 def _read_info(fd: int) -> bytes:
     """bwrap's info JSON, which may come in pieces; what came if it ended first."""
     said = b""
@@ -192,11 +211,4 @@ def _read_info(fd: int) -> bytes:
 
 def _keep(fds: list[int], fd: int) -> int:
     fds.append(fd)
-    return fd
-
-
-def _memfd(data: bytes) -> int:
-    fd = os.memfd_create("mbox-build-seccomp", 0)
-    os.write(fd, data)
-    os.lseek(fd, 0, os.SEEK_SET)
     return fd

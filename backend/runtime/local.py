@@ -576,7 +576,7 @@ class LocalRuntime:
             cpu_millis = self.limits.cpu_millis if spec.cpu_millis is None else spec.cpu_millis
             self._cgroups.create(spec.sandbox_id, self.limits, cpu_millis)
         read_info, write_info = os.pipe()
-        syscall_filter = _memfd("mbox-seccomp", self._syscalls.init)  # type: ignore[union-attr]
+        syscall_filter = seccomp.memfd("mbox-seccomp", self._syscalls.init)  # type: ignore[union-attr]
         options = self._bwrap_arguments(spec, home, write_info, syscall_filter, config)
         arguments = _argument_file(options + secrets.arguments())
         try:
@@ -1663,25 +1663,18 @@ def _secret_failure(mount: CredentialMount, why: str) -> RuntimeFailure:
     return RuntimeFailure(f'credential "{mount.slug}" cannot be mounted: {why}')
 
 
-def _memfd(name: str, data: bytes) -> int:
-    """An fd holding `data`, positioned at the start: how secrets and long option lists
-    reach a child without its command line or environment."""
-    fd = os.memfd_create(name, 0)
-    os.write(fd, data)
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
-
-
 def _environment_file(environment: Mapping[str, str]) -> int:
     """`environment` as shell exports, for the shell that starts a command inside a
     sandbox (names are validated identifiers; values are quoted)."""
     lines = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in environment.items())
-    return _memfd("mbox-env", lines.encode())
+    return seccomp.memfd("mbox-env", lines.encode())
 
 
 def _argument_file(arguments: list[str]) -> int:
     """NUL-separated arguments (bwrap's `--args`)."""
-    return _memfd("bwrap-args", b"".join(argument.encode() + b"\0" for argument in arguments))
+    return seccomp.memfd(
+        "bwrap-args", b"".join(argument.encode() + b"\0" for argument in arguments)
+    )
 
 
 @contextlib.contextmanager

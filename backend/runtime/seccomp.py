@@ -171,6 +171,16 @@ def filters() -> Filters:
     return Filters(init, join, (*denied, "setns"), restricted, _version())
 
 
+def memfd(name: str, data: bytes) -> int:
+    """An fd holding `data`, positioned at the start: how a filter program (bwrap's
+    --seccomp), secrets and long option lists reach a child without its command line or
+    environment."""
+    fd = os.memfd_create(name, 0)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 @functools.cache
 def bwrap_disables_userns() -> bool:
     """Whether bwrap has --disable-userns (0.8+); older ones rely on the filter alone."""

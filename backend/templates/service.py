@@ -332,16 +332,16 @@ def _build(value: Any) -> dict[str, Any]:
         "base": base.strip(),
         "packages": _build_packages(value.get("packages", [])),
         "files": _build_files(value.get("files", [])),
-        "run": [_build_command("build.run[]", step) for step in _build_steps(value.get("run", []))],
+        "run": _build_steps(value.get("run", [])),
         "verify": _build_command("build.verify", value.get("verify", ""), optional=True),
         "user": user,
     }
 
 
-def _build_steps(value: Any) -> list[Any]:
+def _build_steps(value: Any) -> list[str]:
     if not isinstance(value, list) or len(value) > MAX_BUILD_STEPS:
         raise InvalidInput(f"build.run must be a list of at most {MAX_BUILD_STEPS} shell commands")
-    return value
+    return [_build_command("build.run[]", step) for step in value]
 
 
 def _build_command(field: str, value: Any, *, optional: bool = False) -> str:

@@ -131,6 +131,15 @@ async def test_a_step_cannot_fork_without_limit(tree: Path) -> None:
     assert log.split()[2:4] == [str(jail.MAX_PROCESSES)] * 2, log
 
 
+async def test_a_step_cannot_fill_the_disk_through_its_log(tree: Path) -> None:
+    """Attack: print without end, into the build log on the server's disk. Stopped by:
+    only the first STEP_LOG_BYTES of a step's output are kept; the rest is dropped."""
+    status, log = await jailed(tree, "head -c 50000000 /dev/zero | tr '\\0' x; echo")
+    assert status == 0
+    assert len(log) < jail.STEP_LOG_BYTES + 1024
+    assert log.rstrip().endswith("MiB not kept)")
+
+
 async def test_the_verify_command_runs_as_the_images_user(tree: Path) -> None:
     status, log = await jailed(tree, "id -un; touch /etc/x", uid=1000, cwd="/home/user")
     assert status != 0
