@@ -34,6 +34,7 @@ from backend.api.idempotency import IdempotencyMiddleware
 from backend.api.middleware import ApiRequestMiddleware, SignIns, WebGuardMiddleware
 from backend.errors import PolicyDenied, RangeNotSatisfiable, ServiceError
 from backend.services import Services
+from backend.validation import describe_errors
 
 log = logging.getLogger("mbox.api")
 ROUTERS = (
@@ -128,9 +129,10 @@ def _install_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(part) for part in first.get("loc", ())) or "request"
-        return _error(400, f"invalid request: {where}: {first.get('msg', 'invalid value')}")
+        # FastAPI's locations start with where the value came from (body, query, path).
+        errors = [{**error, "loc": tuple(error.get("loc", ()))[1:]} for error in exc.errors()]
+        message, field = describe_errors(errors)
+        return _error(400, message, {"field": field} if field else None)
 
     @api.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:

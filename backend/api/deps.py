@@ -27,7 +27,7 @@ from backend.services import Services
 from backend.sessions.terminals import TerminalHub
 from backend.settings import Settings
 from backend.tasks.output import OutputStore
-from backend.validation import parse_uuid
+from backend.validation import describe_errors, parse_uuid
 
 ModelT = TypeVar("ModelT", bound=RequestModel)
 INVALID_BODY = "invalid JSON request body"
@@ -145,7 +145,9 @@ def json_body(model: type[ModelT], *, optional: bool = False) -> Callable[..., A
         try:
             return model.model_validate(document)
         except ValidationError as exc:
-            raise InvalidInput(INVALID_BODY, reason=describe_validation(exc)) from None
+            reason, field = describe_errors(exc.errors(include_url=False))
+            where = {"field": field} if field else {}
+            raise InvalidInput(INVALID_BODY, reason=reason, **where) from None
 
     return parse
 
@@ -173,14 +175,6 @@ async def _read_bounded(request: Request) -> bytes:
             raise TooLarge(f"request body is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def describe_validation(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "body"
-    if error["type"] == "extra_forbidden":
-        return f'unknown field "{where}"'
-    return f'field "{where}": {error["msg"]}'
 
 
 def Body(model: type[ModelT], *, optional: bool = False) -> Any:  # noqa: N802 - like FastAPI's
