@@ -174,6 +174,28 @@ class RuntimeTarget:
 
 
 @dataclass(frozen=True)
+class ResourceSample:
+    """What one sandbox uses right now, as its runtime measures it (`sample`). Counters
+    (CPU time, network bytes) are cumulative since the sandbox started: rates come from
+    two samples. A runtime that measures CPU as a rate (a cluster's metrics API) gives
+    `cpu_millicores` instead. None: this runtime cannot tell."""
+
+    at: datetime
+    source: str  # "cgroups" | "metrics-api"
+    cpu_usage_usec: int | None = None
+    cpu_millicores: float | None = None
+    cpu_limit_millicores: int | None = None
+    memory_bytes: int | None = None
+    memory_limit_bytes: int | None = None
+    disk_bytes: int | None = None
+    disk_limit_bytes: int | None = None
+    processes: int | None = None
+    process_limit: int | None = None
+    network_rx_bytes: int | None = None
+    network_tx_bytes: int | None = None
+
+
+@dataclass(frozen=True)
 class FileEntry:
     path: str
     type: Literal["file", "directory", "symlink", "other"]
@@ -481,6 +503,11 @@ class RuntimeAdapter(Protocol):
     ) -> ExecProcess: ...
 
     async def logs(self, sandbox_id: uuid.UUID, tail_lines: int) -> str: ...
+
+    async def sample(self, sandbox_ids: list[uuid.UUID]) -> dict[uuid.UUID, ResourceSample]:
+        """What each of these sandboxes uses now, for those running here; never raises for
+        one sandbox (what cannot be read is None), so one sandbox cannot fail the others."""
+        ...
 
     async def events(self, sandbox_id: uuid.UUID) -> list[RuntimeEvent]: ...
 

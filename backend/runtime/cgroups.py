@@ -4,7 +4,12 @@ cgroup v2 (one unified tree, `memory.max`, `pids.max`, `cpu.max`) or v1 (`memory
 memory.limit_in_bytes`, `pids/.../pids.max`, `cpu/.../cpu.cfs_quota_us`), under an `mbox`
 group next to the server's own. CPU is optional (a hierarchy without the cpu controller
 still limits memory and processes); a sandbox with no CPU limit still gets its cpu group,
-with no quota, so every command joins the same set of groups.
+with no quota, so every command joins the same set of groups. In v1 the CPU time used is
+counted by the cpuacct controller: a group there too when it is mounted on its own.
+
+`usage` reads what a sandbox's groups count (CPU time, memory, processes, their limits):
+a handful of small files, no walk over its processes, so a sandbox with thousands of them
+costs the same to measure.
 
 Processes join by moving themselves (writing 0) before they exec (see `join_prefix`), so
 every descendant is counted. In v1 they write to `tasks`, which moves only the writing
@@ -36,6 +41,7 @@ class Cgroups:
     memory_parent: Path
     pids_parent: Path
     cpu_parent: Path | None = None
+    cpuacct_parent: Path | None = None  # v1, when cpuacct is not mounted with cpu
 
     @classmethod
     def detect(cls, root: Path = ROOT) -> Cgroups | None:
@@ -51,9 +57,13 @@ class Cgroups:
         memory = root / "memory" / own.get("memory", "").lstrip("/") / "mbox"
         pids = root / "pids" / own.get("pids", "").lstrip("/") / "mbox"
         cpu = root / "cpu" / own.get("cpu", "").lstrip("/") / "mbox"
-        if _usable(memory, root) and _usable(pids, root):
-            return cls(1, memory, pids, cpu if _usable(cpu, root) else None)
-        return None
+        if not (_usable(memory, root) and _usable(pids, root)):
+            return None
+        cpu_usable = _usable(cpu, root)
+        cpuacct = root / "cpuacct" / own.get("cpuacct", "").lstrip("/") / "mbox"
+        separate = not (cpu_usable and (cpu / "cpuacct.usage").exists())
+        own_cpuacct = cpuacct if separate and _usable(cpuacct, root) else None
+        return cls(1, memory, pids, cpu if cpu_usable else None, own_cpuacct)
 
     def create(self, sandbox_id: uuid.UUID, limits: Limits, cpu_millis: int = 0) -> list[Path]:
         """Create the sandbox's groups with its limits (`cpu_millis` 0: no CPU limit);
@@ -81,6 +91,8 @@ class Cgroups:
             cpu.mkdir(exist_ok=True)
             (cpu / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
             (cpu / "cpu.cfs_quota_us").write_text(str(quota))
+        if self.cpuacct_parent is not None:
+            (self.cpuacct_parent / name).mkdir(exist_ok=True)
         return self.join_files(sandbox_id)
 
     def join_files(self, sandbox_id: uuid.UUID) -> list[Path]:
@@ -88,9 +100,8 @@ class Cgroups:
         name = str(sandbox_id)
         if self.version == 2:
             return [self.memory_parent / name / "cgroup.procs"]
-        parents = [self.memory_parent, self.pids_parent]
-        parents += [self.cpu_parent] if self.cpu_parent is not None else []
-        return [parent / name / "tasks" for parent in parents]
+        parents = [self.memory_parent, self.pids_parent, self.cpu_parent, self.cpuacct_parent]
+        return [parent / name / "tasks" for parent in parents if parent is not None]
 
     def remove(self, sandbox_id: uuid.UUID) -> None:
         """Remove the groups (they must be empty: call after every process has exited)."""
@@ -113,15 +124,54 @@ class Cgroups:
         they died with it). Young groups are spared: another server on this host may have
         just made one that its sandbox has not joined yet."""
         cutoff = (time.time() if now is None else now) - PRUNE_AFTER_SECONDS
-        for parent in {self.memory_parent, self.pids_parent, self.cpu_parent} - {None}:
+        parents = {self.memory_parent, self.pids_parent, self.cpu_parent, self.cpuacct_parent}
+        for parent in parents - {None}:
             for group in parent.iterdir() if parent.is_dir() else ():
                 with contextlib.suppress(OSError):
                     if group.is_dir() and group.stat().st_mtime < cutoff:
                         group.rmdir()
 
+    def usage(self, sandbox_id: uuid.UUID) -> CgroupUsage:
+        """What the sandbox's groups count now; what cannot be read is None (a group that
+        is gone, a controller that is missing)."""
+        name = str(sandbox_id)
+        if self.version == 2:
+            group = self.memory_parent / name
+            cpu_max = _read(group / "cpu.max")
+            return CgroupUsage(
+                cpu_usage_usec=_stat(group / "cpu.stat", "usage_usec"),
+                cpu_limit_millicores=_v2_cpu_limit(cpu_max) if self.cpu_parent else None,
+                memory_bytes=_number(group / "memory.current"),
+                memory_limit_bytes=_number(group / "memory.max"),
+                processes=_number(group / "pids.current"),
+                process_limit=_number(group / "pids.max"),
+            )
+        memory, pids = self.memory_parent / name, self.pids_parent / name
+        cpu = self.cpu_parent / name if self.cpu_parent else None
+        accounting = self.cpuacct_parent / name if self.cpuacct_parent else cpu
+        nanoseconds = _number(accounting / "cpuacct.usage") if accounting else None
+        return CgroupUsage(
+            cpu_usage_usec=None if nanoseconds is None else nanoseconds // 1000,
+            cpu_limit_millicores=_v1_cpu_limit(cpu) if cpu else None,
+            memory_bytes=_number(memory / "memory.usage_in_bytes"),
+            memory_limit_bytes=_number(memory / "memory.limit_in_bytes"),
+            processes=_number(pids / "pids.current"),
+            process_limit=_number(pids / "pids.max"),
+        )
+
     def describe(self) -> str:
         limited = "memory, processes, CPU" if self.cpu_parent else "memory, processes"
         return f"cgroup v{self.version} ({limited})"
+
+
+@dataclass(frozen=True)
+class CgroupUsage:
+    cpu_usage_usec: int | None = None  # cumulative
+    cpu_limit_millicores: int | None = None  # None: no CPU limit (or no cpu controller)
+    memory_bytes: int | None = None
+    memory_limit_bytes: int | None = None
+    processes: int | None = None
+    process_limit: int | None = None
 
 
 def cpu_quota_us(cpu_millis: int) -> int:
@@ -137,6 +187,52 @@ def join_prefix(join_files: list[Path]) -> list[str]:
     every move succeeded (never outside one of its limits)."""
     moves = " && ".join(f'echo 0 > "{path}"' for path in join_files)
     return ["sh", "-c", f'{moves} && exec "$@"', "mbox-cgroup-join"]
+
+
+MAX_READ = 4096  # every file read here is a line or a few: a bound, whatever is there
+NO_LIMIT = 1 << 62  # v1 writes "unlimited" as a page-rounded 2^63 - 1
+
+
+def _read(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as file:
+            return file.read(MAX_READ).decode("ascii", "replace")
+    except OSError:
+        return None
+
+
+def _number(path: Path) -> int | None:
+    """A file holding one number; "max" and v1's huge "unlimited" are None."""
+    text = (_read(path) or "").strip()
+    if not text.isdigit():
+        return None
+    value = int(text)
+    return None if value >= NO_LIMIT else value
+
+
+def _stat(path: Path, key: str) -> int | None:
+    """One `key value` line of a flat-keyed file (cpu.stat)."""
+    for line in (_read(path) or "").splitlines():
+        name, _, value = line.partition(" ")
+        if name == key and value.strip().isdigit():
+            return int(value)
+    return None
+
+
+def _v2_cpu_limit(cpu_max: str | None) -> int | None:
+    """`<quota> <period>` in microseconds, "max" for no limit."""
+    quota, _, period = (cpu_max or "").strip().partition(" ")
+    if not (quota.isdigit() and period.isdigit() and int(period)):
+        return None
+    return int(quota) * 1000 // int(period)
+
+
+def _v1_cpu_limit(group: Path) -> int | None:
+    quota, period = _read(group / "cpu.cfs_quota_us"), _number(group / "cpu.cfs_period_us")
+    quota = (quota or "").strip()
+    if not (quota.isdigit() and period):
+        return None  # -1: no limit
+    return int(quota) * 1000 // period
 
 
 def _own_paths() -> dict[str, str]:

@@ -59,7 +59,18 @@ from pathlib import Path
 from typing import Any
 
 from backend import changes
-from backend.runtime import disk, egress, images, inventory, netns, pty, rootfs, seccomp, workspace
+from backend.runtime import (
+    disk,
+    egress,
+    images,
+    inventory,
+    netns,
+    pty,
+    rootfs,
+    sampling,
+    seccomp,
+    workspace,
+)
 from backend.runtime.base import (
     SECRETS_MOUNT_DIR,
     Availability,
@@ -83,6 +94,7 @@ from backend.runtime.base import (
     Placement,
     PortUnavailable,
     RegistryCredential,
+    ResourceSample,
     RuntimeDescription,
     RuntimeEvent,
     RuntimeFailure,
@@ -983,6 +995,41 @@ class LocalRuntime:
         if box is None or not box.running:
             raise RuntimeFailure("sandbox is not running")
         return box
+
+    # -- resource use -------------------------------------------------------------------
+
+    async def sample(self, sandbox_ids: list[uuid.UUID]) -> dict[uuid.UUID, ResourceSample]:
+        """Per running sandbox: its cgroups' counters, its disk against its quota and its
+        network namespace's byte counters; all of them read in one worker thread."""
+        boxes = [box for i in sandbox_ids if (box := self._boxes.get(i)) and box.running]
+        if not boxes:
+            return {}
+        samples = await asyncio.to_thread(lambda: [self._sample(box) for box in boxes])
+        return {box.spec.sandbox_id: found for box, found in zip(boxes, samples, strict=True)}
+
+    def _sample(self, box: _Box) -> ResourceSample:
+        sandbox_id, home = box.spec.sandbox_id, self._home(box.spec.sandbox_id)
+        at = _now()
+        groups = self._cgroups.usage(sandbox_id) if self._cgroups else None
+        quota = None
+        with contextlib.suppress(OSError):
+            quota = disk.quota_bytes(home) if disk.has_image(home) else None
+        used = sampling.disk_used(disk.volume_path(home)) if quota else None
+        network = sampling.network_bytes(box.init_pid)
+        return ResourceSample(
+            at=at,
+            source="cgroups" if groups else "none",
+            cpu_usage_usec=groups.cpu_usage_usec if groups else None,
+            cpu_limit_millicores=groups.cpu_limit_millicores if groups else None,
+            memory_bytes=groups.memory_bytes if groups else None,
+            memory_limit_bytes=groups.memory_limit_bytes if groups else self.limits.memory_bytes,
+            disk_bytes=used,
+            disk_limit_bytes=quota,
+            processes=groups.processes if groups else None,
+            process_limit=groups.process_limit if groups else self.limits.processes,
+            network_rx_bytes=network[0] if network else None,
+            network_tx_bytes=network[1] if network else None,
+        )
 
     # -- logs and events ----------------------------------------------------------------
 
