@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,14 @@ from backend.sandboxes.runtime_access import call_runtime
 
 MAX_READ_BYTES = 8 * 1024 * 1024
 MAX_WRITE_BYTES = 64 * 1024 * 1024
+# A directory's archive (tar.gz, as sent): past this the stream stops with ArchiveTooLarge,
+# so a client sees a failed download rather than a truncated archive that looks whole.
+MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024
+
+
+class ArchiveTooLarge(Exception):
+    """Raised by an archive's chunks once it passed MAX_ARCHIVE_BYTES (mid-stream: the
+    response has begun, so the connection is cut instead of answered)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class WorkspaceFiles:
     def __init__(self, database: Database, runtime: RuntimeAdapter) -> None:
         self._database = database
         self._runtime = runtime
+        self.archive_max_bytes = MAX_ARCHIVE_BYTES
 
     async def list(
         self, *, principal: Principal, sandbox_id: uuid.UUID, path: str
@@ -72,6 +82,19 @@ class WorkspaceFiles:
             await stream.close()
             raise InvalidInput(f"'{path}' is not a regular file")
         return stream
+
+    async def archive(
+        self, *, principal: Principal, sandbox_id: uuid.UUID, path: str
+    ) -> WorkspaceStream:
+        """A workspace directory as a tar.gz made as it streams (symlinks stored as links,
+        never followed; other special files left out), cut off past `archive_max_bytes`.
+        Close it."""
+        await self._may(principal, sandbox_id, Permission.READ_CONTENT)
+        stream = await call_runtime(self._runtime.open_read(sandbox_id, path))
+        if stream.entry.type != "directory":
+            await stream.close()
+            raise InvalidInput(f"'{path}' is not a directory: download it as a file instead")
+        return replace(stream, chunks=_capped(stream.chunks, self.archive_max_bytes))
 
     async def write(
         self, *, principal: Principal, sandbox_id: uuid.UUID, path: str, data: bytes
@@ -104,6 +127,15 @@ class WorkspaceFiles:
             path=path,
             **metadata,
         )
+
+
+async def _capped(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    sent = 0
+    async for chunk in chunks:
+        sent += len(chunk)
+        if sent > limit:
+            raise ArchiveTooLarge(f"the archive is larger than {limit} bytes")
+        yield chunk
 
 
 def _record(

@@ -449,6 +449,23 @@ class Files(Namespace):
     async def delete(self, sandbox_id: str, path: str) -> None:
         await self._http.send("DELETE", f"/v1/sandboxes/{sandbox_id}/files", params={"path": path})
 
+    async def iter_archive(self, sandbox_id: str, path: str = "") -> AsyncIterator[bytes]:
+        """A workspace directory ("" is the workspace) as tar.gz bytes as they arrive:
+        symlinks stored as links, never followed; the server cuts an archive off past
+        1 GiB (the stream then fails rather than ending)."""
+        async with self._http.stream(
+            "GET", f"/v1/sandboxes/{sandbox_id}/files/archive", params={"path": path}
+        ) as response:
+            async for chunk in response.aiter_bytes():
+                yield chunk
+
+    async def archive(
+        self, sandbox_id: str, path: str = "", destination: str | os.PathLike | None = None
+    ) -> bytes | None:
+        """The directory's tar.gz (no destination), or written to `destination` (only
+        once it arrived whole)."""
+        return await _saved(self.iter_archive(sandbox_id, path), destination)
+
 
 class Artifacts(Namespace):
     async def list(self, sandbox_id: str, *, limit: int | None = None) -> list[models.Artifact]:
@@ -539,20 +556,7 @@ class Artifacts(Namespace):
     ) -> bytes | None:
         """The bytes (no destination) or write them to `destination`, checked against the
         recorded digest; a file that fails the check is removed."""
-        if destination is None:
-            return b"".join(
-                [chunk async for chunk in self.iter_content(artifact_id, verify=verify)]
-            )
-        partial = f"{os.fspath(destination)}.part"
-        try:
-            with open(partial, "wb") as out:
-                async for chunk in self.iter_content(artifact_id, verify=verify):
-                    out.write(chunk)
-            os.replace(partial, destination)
-        finally:
-            if os.path.exists(partial):
-                os.unlink(partial)
-        return None
+        return await _saved(self.iter_content(artifact_id, verify=verify), destination)
 
     async def delete(self, artifact_id: str) -> None:
         await self._http.send("DELETE", f"/v1/artifacts/{artifact_id}")
@@ -789,6 +793,25 @@ def camel_case(fields: Mapping[str, Any]) -> dict[str, Any]:
         head, *rest = name.split("_")
         out[head + "".join(part[:1].upper() + part[1:] for part in rest)] = value
     return out
+
+
+async def _saved(
+    chunks: AsyncIterator[bytes], destination: str | os.PathLike | None
+) -> bytes | None:
+    """The bytes (no destination), or written to `destination` through a `.part` file
+    that replaces it only once every chunk arrived (and is removed otherwise)."""
+    if destination is None:
+        return b"".join([chunk async for chunk in chunks])
+    partial = f"{os.fspath(destination)}.part"
+    try:
+        with open(partial, "wb") as out:
+            async for chunk in chunks:
+                out.write(chunk)
+        os.replace(partial, destination)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return None
 
 
 def _is_uuid(value: str) -> bool:

@@ -432,6 +432,23 @@ class Files(Namespace):
     def delete(self, sandbox_id: str, path: str) -> None:
         self._http.send("DELETE", f"/v1/sandboxes/{sandbox_id}/files", params={"path": path})
 
+    def iter_archive(self, sandbox_id: str, path: str = "") -> Iterator[bytes]:
+        """A workspace directory ("" is the workspace) as tar.gz bytes as they arrive:
+        symlinks stored as links, never followed; the server cuts an archive off past
+        1 GiB (the stream then fails rather than ending)."""
+        with self._http.stream(
+            "GET", f"/v1/sandboxes/{sandbox_id}/files/archive", params={"path": path}
+        ) as response:
+            for chunk in response.iter_bytes():
+                yield chunk
+
+    def archive(
+        self, sandbox_id: str, path: str = "", destination: str | os.PathLike | None = None
+    ) -> bytes | None:
+        """The directory's tar.gz (no destination), or written to `destination` (only
+        once it arrived whole)."""
+        return _saved(self.iter_archive(sandbox_id, path), destination)
+
 
 class Artifacts(Namespace):
     def list(self, sandbox_id: str, *, limit: int | None = None) -> list[models.Artifact]:
@@ -516,18 +533,7 @@ class Artifacts(Namespace):
     ) -> bytes | None:
         """The bytes (no destination) or write them to `destination`, checked against the
         recorded digest; a file that fails the check is removed."""
-        if destination is None:
-            return b"".join([chunk for chunk in self.iter_content(artifact_id, verify=verify)])
-        partial = f"{os.fspath(destination)}.part"
-        try:
-            with open(partial, "wb") as out:
-                for chunk in self.iter_content(artifact_id, verify=verify):
-                    out.write(chunk)
-            os.replace(partial, destination)
-        finally:
-            if os.path.exists(partial):
-                os.unlink(partial)
-        return None
+        return _saved(self.iter_content(artifact_id, verify=verify), destination)
 
     def delete(self, artifact_id: str) -> None:
         self._http.send("DELETE", f"/v1/artifacts/{artifact_id}")
@@ -756,6 +762,23 @@ def camel_case(fields: Mapping[str, Any]) -> dict[str, Any]:
         head, *rest = name.split("_")
         out[head + "".join(part[:1].upper() + part[1:] for part in rest)] = value
     return out
+
+
+def _saved(chunks: Iterator[bytes], destination: str | os.PathLike | None) -> bytes | None:
+    """The bytes (no destination), or written to `destination` through a `.part` file
+    that replaces it only once every chunk arrived (and is removed otherwise)."""
+    if destination is None:
+        return b"".join([chunk for chunk in chunks])
+    partial = f"{os.fspath(destination)}.part"
+    try:
+        with open(partial, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        os.replace(partial, destination)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return None
 
 
 def _is_uuid(value: str) -> bool:

@@ -104,6 +104,34 @@ def cp(
     emit({"source": source, "destination": destination, "files": files, "count": len(files)})
 
 
+def archive(
+    source: Annotated[
+        str, typer.Argument(help="SANDBOX:PATH of a directory (SANDBOX: alone: the workspace).")
+    ],
+    destination: Annotated[
+        str | None,
+        typer.Argument(help="Local file (default: NAME.tar.gz here; '-': standard output)."),
+    ] = None,
+) -> None:
+    """Download a workspace directory as one tar.gz, made by the server as it streams
+    (symlinks stored as links, never followed; at most 1 GiB)."""
+    remote = _split(source if ":" in source else f"{source}:")
+    if remote is None:
+        raise usage_error("the source must be SANDBOX:PATH")
+    ref, path = remote
+    with client() as mbox:
+        handle = sandbox(mbox, ref)
+        if destination == "-":
+            for chunk in mbox.files.iter_archive(handle.id, path):
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            return
+        name = posixpath.basename(path.rstrip("/")) or "workspace"
+        target = destination or f"{name}.tar.gz"
+        mbox.files.archive(handle.id, path, target)
+    emit({"source": source, "destination": target})
+
+
 def _stdin_chunks():
     while chunk := sys.stdin.buffer.read(1024 * 1024):
         yield chunk
@@ -156,4 +184,5 @@ def register(app: typer.Typer) -> None:
     app.command("shell")(shell)
     app.command("terminal", hidden=True)(shell)
     app.command("cp")(cp)
+    app.command("archive")(archive)
     app.command("open")(open_preview)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tarfile
 import uuid
 from pathlib import Path
 
@@ -182,6 +183,20 @@ def test_cp_round_trip_of_a_directory_tree(cli: Cli, sandbox, tmp_path: Path) ->
     assert cli("tasks", "run", box, "--", "cat", "from-stdin.txt").out == "piped\n"
     assert "one side" in cli("cp", str(source), str(back), code=2).err
     assert "no such file" in cli("cp", str(tmp_path / "missing"), f"{box}:x", code=1).err
+
+
+def test_archive_downloads_a_directory_as_one_tar_gz(cli: Cli, sandbox, tmp_path: Path) -> None:
+    box = sandbox["slug"]
+    cli("cp", "-", f"{box}:docs/a.txt", input=b"alpha\n")
+    cli("cp", "-", f"{box}:docs/sub/b.txt", input=b"beta\n")
+    target = tmp_path / "docs.tar.gz"
+    assert cli.json("archive", f"{box}:docs", str(target))["destination"] == str(target)
+    with tarfile.open(target) as archive:
+        names = sorted(m.name for m in archive.getmembers() if m.isfile())
+        assert names == ["docs/a.txt", "docs/sub/b.txt"]
+        assert archive.extractfile("docs/sub/b.txt").read() == b"beta\n"  # type: ignore[union-attr]
+    assert cli("archive", f"{box}:docs", "-").raw[:2] == b"\x1f\x8b"  # gzip, to stdout
+    assert "is not a directory" in cli("archive", f"{box}:docs/a.txt", "-", code=1).err
 
 
 @pytest.fixture(scope="module")

@@ -73,6 +73,7 @@ OPERATIONS = {
     ("delete", "/v1/sandboxes/{sandboxID}/files"): "files.delete",
     ("get", "/v1/sandboxes/{sandboxID}/files/content"): "files.read",
     ("put", "/v1/sandboxes/{sandboxID}/files/content"): "files.write",
+    ("get", "/v1/sandboxes/{sandboxID}/files/archive"): "files.archive",
     ("get", "/v1/sandboxes/{sandboxID}/tasks"): "tasks.list",
     ("post", "/v1/sandboxes/{sandboxID}/tasks"): "tasks.create",
     ("get", "/v1/tasks/{taskID}"): "tasks.get",

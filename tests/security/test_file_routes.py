@@ -8,6 +8,8 @@ write or delete a host file."""
 from __future__ import annotations
 
 import asyncio
+import io
+import tarfile
 import uuid
 from pathlib import Path
 
@@ -81,6 +83,20 @@ async def _task_artifacts(world: World, sandbox: dict, path: str) -> tuple[int, 
     return 400, "\n".join(texts)  # what matters is what was kept
 
 
+async def _archive(world: World, sandbox: dict, path: str) -> tuple[int, str]:
+    """The folder holding the trick, downloaded as tar.gz: every member's bytes, or the
+    refusal."""
+    folder = path.rpartition("/")[0]
+    response = await world.client.get(
+        f"/v1/sandboxes/{sandbox['id']}/files/archive", params={"path": folder}
+    )
+    if response.status_code != 200:
+        return response.status_code, response.text
+    with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:gz") as archive:
+        members = [archive.extractfile(m) for m in archive.getmembers() if m.isfile()]
+        return 200, "\n".join(m.read().decode(errors="replace") for m in members if m)
+
+
 ROUTES = {
     "read": _read,
     "list": _list,
@@ -88,6 +104,7 @@ ROUTES = {
     "delete": _delete,
     "capture": _capture,
     "task-artifacts": _task_artifacts,
+    "archive": _archive,
 }
 
 
