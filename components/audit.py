@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import reflex as rx
 
-from components.tables import mono, muted
+from components.tables import clipped, mono, muted
 from components.theme import MONO, SMALL_TEXT, TEXT_SECONDARY, TEXT_TERTIARY
 
 EVENT_HEADERS = ["Time", "Action", "Subject", "Actor · source", "Request ID"]
@@ -34,13 +34,22 @@ def event_row(event: rx.Var, *, on_open: Callable[[rx.Var], rx.EventSpec]) -> rx
         ),
         rx.table.cell(
             rx.vstack(
-                rx.text(event.subject, size="2", weight="medium"),
+                rx.cond(
+                    event.subject_href,
+                    rx.link(
+                        clipped(event.subject, size="2", weight="medium"),
+                        href=event.subject_href,
+                        max_width="100%",
+                        on_click=rx.stop_propagation,  # the link, not the row's details
+                    ),
+                    clipped(event.subject, size="2", weight="medium"),
+                ),
                 rx.text(event.resource_type, size="1", color=TEXT_TERTIARY),
                 spacing="0",
+                min_width="0",
             ),
             max_width="16rem",
             overflow="hidden",
-            text_overflow="ellipsis",
         ),
         rx.table.cell(muted(event.actor_source), white_space="nowrap"),
         rx.table.cell(

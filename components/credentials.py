@@ -4,11 +4,12 @@ fields."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import reflex as rx
 
 from components.dialogs import confirm_delete
-from components.forms import code_input, field, field_hint
+from components.forms import code_input, field, field_error, field_hint, invalid_props
 from components.tables import mono, muted
 
 
@@ -44,12 +45,29 @@ def credential_row(
     )
 
 
-def credential_fields(types: rx.Var[list]) -> list[rx.Component]:
-    """The create form: names only (a reference to a secret, never its value)."""
+def credential_fields(
+    types: rx.Var[list], error_of: Callable[[str], rx.Var[str]]
+) -> list[rx.Component]:
+    """The create form: names only (a reference to a secret, never its value).
+    `error_of(name)`: the words about the field named `name`, shown under it."""
+
+    def checked(id: str, name: str) -> dict[str, Any]:
+        return invalid_props(id, error_of(name))
+
+    def words(id: str, name: str) -> rx.Component:
+        return field_error(id, error_of(name))
+
     return [
         field(
             "Name",
-            rx.input(id="credential-name", name="name", placeholder="Registry pull", width="100%"),
+            rx.input(
+                id="credential-name",
+                name="name",
+                placeholder="Registry pull",
+                width="100%",
+                **checked("credential-name", "name"),
+            ),
+            words("credential-name", "name"),
             html_for="credential-name",
             width="100%",
         ),
@@ -69,22 +87,39 @@ def credential_fields(types: rx.Var[list]) -> list[rx.Component]:
         field(
             "Target",
             rx.input(
-                id="credential-target", name="target", placeholder="ghcr.io/acme", width="100%"
+                id="credential-target",
+                name="target",
+                placeholder="ghcr.io/acme",
+                width="100%",
+                **checked("credential-target", "target"),
             ),
             field_hint("What it is for: a registry, a repository, a cluster (optional)."),
+            words("credential-target", "target"),
             html_for="credential-target",
             width="100%",
         ),
         rx.hstack(
             field(
                 "Secret name",
-                code_input(id="credential-secret", name="secret_name", placeholder="registry-pull"),
+                code_input(
+                    id="credential-secret",
+                    name="secret_name",
+                    placeholder="registry-pull",
+                    **checked("credential-secret", "secret_name"),
+                ),
+                words("credential-secret", "secret_name"),
                 html_for="credential-secret",
                 flex="1",
             ),
             field(
                 "Key",
-                code_input(id="credential-key", name="secret_key", placeholder="(whole secret)"),
+                code_input(
+                    id="credential-key",
+                    name="secret_key",
+                    placeholder="(whole secret)",
+                    **checked("credential-key", "secret_key"),
+                ),
+                words("credential-key", "secret_key"),
                 html_for="credential-key",
                 flex="1",
             ),
@@ -92,8 +127,14 @@ def credential_fields(types: rx.Var[list]) -> list[rx.Component]:
         ),
         field(
             "Usage",
-            code_input(id="credential-usage", name="usage", placeholder="sandbox"),
+            code_input(
+                id="credential-usage",
+                name="usage",
+                placeholder="sandbox",
+                **checked("credential-usage", "usage"),
+            ),
             field_hint("Comma-separated; sandbox mounts it into the project's sandboxes."),
+            words("credential-usage", "usage"),
             html_for="credential-usage",
             width="100%",
         ),

@@ -32,17 +32,41 @@ def empty_state(icon: str, title: str, body: str, *extra: rx.Component) -> rx.Co
     )
 
 
+# A banner shows at most this many lines (a 5,000-character name stays on screen); the
+# whole text is its title (on hover) and stays in the DOM for assistive technology.
+BANNER_LINES = 4
+
+
+def clamped(message: rx.Var[str]) -> rx.Component:
+    """A banner's words: long words wrap, and past BANNER_LINES lines they are cut off
+    with an ellipsis (the full text on hover)."""
+    return rx.callout.text(
+        message,
+        title=message,
+        overflow_wrap="anywhere",
+        overflow="hidden",
+        display="-webkit-box",
+        style={"WebkitLineClamp": str(BANNER_LINES), "WebkitBoxOrient": "vertical"},
+    )
+
+
+def banner(message: rx.Var[str], *, icon: str, color: str, role: str) -> rx.Component:
+    return rx.callout.root(
+        rx.callout.icon(rx.icon(icon)),
+        clamped(message),
+        color_scheme=color,
+        role=role,
+        size="1",
+        min_width="0",
+        max_width="100%",
+    )
+
+
 def error_callout(message: rx.Var[str]) -> rx.Component:
     """A service error in words, announced to assistive technology; hidden when empty."""
-    return rx.cond(
-        message,
-        rx.callout(message, icon="circle-alert", color_scheme="red", role="alert", size="1"),
-    )
+    return rx.cond(message, banner(message, icon="circle-alert", color="red", role="alert"))
 
 
 def notice_callout(message: rx.Var[str]) -> rx.Component:
     """A success note, announced politely; hidden when empty."""
-    return rx.cond(
-        message,
-        rx.callout(message, icon="circle-check", color_scheme="green", role="status", size="1"),
-    )
+    return rx.cond(message, banner(message, icon="circle-check", color="green", role="status"))

@@ -45,7 +45,10 @@ def text_field(
     placeholder: str = "",
     hint: str = "",
     required: bool = False,
+    error: rx.Var[str] | None = None,
 ) -> rx.Component:
+    """A labelled input; `error` (a Var: the words about this field, "" when none) shows
+    under it and marks the input invalid for assistive technology."""
     control = rx.input(
         id=id,
         name=id,
@@ -54,8 +57,48 @@ def text_field(
         placeholder=placeholder,
         required=required,
         width="100%",
+        **invalid_props(id, error),
     )
-    return field(label, control, *([field_hint(hint)] if hint else []), html_for=id, width="100%")
+    below = [field_hint(hint)] if hint else []
+    return field(label, control, *below, field_error(id, error), html_for=id, width="100%")
+
+
+def invalid_props(id: str, error: rx.Var[str] | None) -> dict[str, Any]:
+    """aria-invalid and aria-describedby (pointing at `field_error`) while `error` is set."""
+    if error is None:
+        return {}
+    return {
+        "aria_invalid": rx.cond(error, "true", "false"),
+        "aria_describedby": rx.cond(error, f"{id}-error", ""),
+    }
+
+
+def field_error(id: str, error: rx.Var[str] | None) -> rx.Component:
+    """The words about field `id` under it (the control points here with
+    aria-describedby); nothing when `error` is None or empty."""
+    if error is None:
+        return rx.fragment()
+    return rx.cond(
+        error,
+        rx.text(
+            rx.icon("circle-alert", size=12, display="inline", margin_right="0.25rem"),
+            error,
+            id=f"{id}-error",
+            size="1",
+            color=rx.color("red", 11),
+            overflow_wrap="anywhere",
+        ),
+    )
+
+
+def error_at(error: rx.Var[str], error_field: rx.Var[str], key: str) -> rx.Var[str]:
+    """The refusal `error` when it names the form field `key` (else "")."""
+    return rx.cond(error_field == key, error, "")
+
+
+def unplaced(error: rx.Var[str], error_field: rx.Var[str]) -> rx.Var[str]:
+    """The refusal `error` when it names no form field (the form's callout shows it)."""
+    return rx.cond(error_field == "", error, "")
 
 
 def panel(*children: rx.Component, **props) -> rx.Component:

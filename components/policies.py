@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.forms import choice_field, field, field_hint
+from components.forms import choice_field, field, field_error, field_hint, invalid_props
 from components.theme import MONO, TEXT_SECONDARY, TEXT_TERTIARY
 
 
@@ -31,9 +31,12 @@ def list_field(
     placeholder: str,
     hint: str,
     read_only: rx.Var[bool],
+    error: rx.Var[str] | None = None,
 ) -> rx.Component:
-    """A text area of entries, one a line (read only without the permission to change)."""
+    """A text area of entries, one a line (read only without the permission to change);
+    `error`: the words about it, under it."""
     control = rx.text_area(
+        **invalid_props(id, error),
         id=id,
         name=id,
         value=value,
@@ -45,7 +48,9 @@ def list_field(
         width="100%",
         spellcheck=False,
     )
-    return field(label, control, field_hint(hint), html_for=id, width="100%")
+    return field(
+        label, control, field_hint(hint), field_error(id, error), html_for=id, width="100%"
+    )
 
 
 def denied_item(item: rx.Var) -> rx.Component:
@@ -133,9 +138,12 @@ def usage_bar(bar: rx.Var) -> rx.Component:
     )
 
 
-def limit_input(field_item: rx.Var, on_change, read_only: rx.Var[bool]) -> rx.Component:
-    """A limit as typed (blank: no limit), with what it takes."""
+def limit_input(
+    field_item: rx.Var, on_change, read_only: rx.Var[bool], error: rx.Var[str]
+) -> rx.Component:
+    """A limit as typed (blank: no limit), with what it takes; `error`: the words about it."""
     control_id = "quota-" + field_item.name
+    error_id = control_id + "-error"
     return rx.vstack(
         rx.el.label(field_item.label, html_for=control_id, font_size="0.875rem", font_weight="500"),
         rx.input(
@@ -146,8 +154,16 @@ def limit_input(field_item: rx.Var, on_change, read_only: rx.Var[bool]) -> rx.Co
             placeholder="No limit",
             read_only=read_only,
             width="100%",
+            aria_invalid=rx.cond(error, "true", "false"),
+            aria_describedby=rx.cond(error, error_id, ""),
         ),
         field_hint(field_item.hint),
+        rx.cond(
+            error,
+            rx.text(
+                error, id=error_id, size="1", color=rx.color("red", 11), overflow_wrap="anywhere"
+            ),
+        ),
         spacing="1",
         width="100%",
     )

@@ -48,8 +48,20 @@ def pager(
     )
 
 
-def preflight(blockers: rx.Var[list[str]], *, ready: str, blocked: str) -> rx.Component:
-    """The verdict before an action: `ready` in green, or `blocked` in red with every reason."""
+def preflight(
+    blockers: rx.Var[list[str]],
+    *,
+    ready: str,
+    blocked: str,
+    fix: tuple[rx.Var[str], rx.Var[str]] | None = None,
+) -> rx.Component:
+    """The verdict before an action: `ready` in green, or `blocked` in red with every reason
+    and, with `fix` (words, href), a link to where the limit is set."""
+    fix_link = (
+        rx.cond(fix[1], rx.link(fix[0], rx.icon("arrow-right", size=12), href=fix[1], size="1"))
+        if fix is not None
+        else rx.fragment()
+    )
     return rx.el.section(
         rx.cond(
             blockers.length() > 0,
@@ -62,7 +74,9 @@ def preflight(blockers: rx.Var[list[str]], *, ready: str, blocked: str) -> rx.Co
                         margin="0",
                         padding_left="1.1rem",
                         font_size=SMALL_TEXT,
+                        overflow_wrap="anywhere",
                     ),
+                    fix_link,
                     spacing="1",
                 ),
                 color_scheme="red",

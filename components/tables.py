@@ -42,6 +42,21 @@ def data_table(
     )
 
 
+def clipped(value: rx.Var[str] | str, **props) -> rx.Component:
+    """Text cut to one line with an ellipsis where its box ends; the whole of it is the
+    title (on hover) and stays in the DOM for accessible names and search."""
+    return rx.text(
+        value,
+        title=value,
+        overflow="hidden",
+        text_overflow="ellipsis",
+        white_space="nowrap",
+        max_width="100%",
+        min_width="0",
+        **props,
+    )
+
+
 def mono(value: rx.Var[str] | str) -> rx.Component:
     """Identifiers (slugs, namespaces) in a monospace face."""
     return rx.code(value, variant="ghost", color_scheme="gray", size="2")

@@ -27,6 +27,7 @@ from mbox_app.pages import (
     upcoming,
 )
 from state.audit import AuditState
+from state.base import backend_failure
 from state.credentials import CredentialsState
 from state.policies import PoliciesState
 from state.projects import ProjectsState
@@ -55,6 +56,7 @@ def api_in_front(console: ASGIApp) -> ASGIApp:
 app = MboxApp(
     api_transformer=api_in_front,
     html_lang="en",
+    backend_exception_handler=backend_failure,
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
 

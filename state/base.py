@@ -16,12 +16,16 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, TypeVar
 
 import reflex as rx
+from pydantic import ValidationError
+from reflex.event import EventSpec
 from reflex_base.registry import RegistrationContext
 from reflex_base.utils.exceptions import ReflexRuntimeError
 from sqlmodel import Session
@@ -38,11 +42,19 @@ from backend.auth.service import (
     principal_of_sign_in,
     sign_in_from_cookie,
 )
-from backend.errors import Forbidden, ServiceError
+from backend.errors import Forbidden, InvalidInput, ServiceError
 from backend.server import get_services
 from backend.services import Services
 
 T = TypeVar("T")
+log = logging.getLogger("mbox.console")
+
+# What a page says when a handler fails in a way no service foresaw (a bug): the details
+# go to the server's log, never to the browser.
+UNEXPECTED = (
+    "Something went wrong on the server and nothing was changed by this step. "
+    "The details are in the server's log; try again, or tell your administrator."
+)
 
 # Who acts for a browser whose sign-in ended (signed out elsewhere, its token revoked or
 # expired) while its page stayed open: nobody with no permission, seeing no project.
@@ -113,10 +125,12 @@ class Choice:
 
 
 class Feedback(rx.State, mixin=True):
-    """What a state's actions say back: a refusal in words (`error`, `role="alert"`), what
-    was done (`notice`), and whether an action runs (`busy`: its buttons are disabled)."""
+    """What a state's actions say back: a refusal in words (`error`, `role="alert"`), the
+    form field it names (`error_field`, shown next to that field instead), what was done
+    (`notice`), and whether an action runs (`busy`: its buttons are disabled)."""
 
     error: str = ""
+    error_field: str = ""
     notice: str = ""
     busy: bool = False
 
@@ -142,19 +156,31 @@ async def attempt(
     clear: Iterable[str] = ("error", "notice"),
     busy: str | None = "busy",
     reload: Callable[[], Awaitable[Any]] | None = None,
+    fields: dict[str, str] | None = None,
 ) -> Outcome:
     """The console's one way to run an action: clear the feedback fields (`clear`), mark
-    the state `busy`, await the service `call` (a coroutine: `in_thread(...)` for blocking
-    services), put its refusal in words into the `error` field (`failed(exc)`, else the
-    service's message), or else say what was `done` and `reload` what it changed."""
+    the state `busy`, await the `call` (a coroutine: `in_thread(...)` for blocking services;
+    it builds its request body itself, so bad input is refused here too), put its refusal
+    in words into the `error` field (`failed(exc)`, else the service's message), or else say
+    what was `done` and `reload` what it changed. A refusal naming a field the form shows
+    (`fields`: the service's field, camelCase, to the form's key) goes in `error_field`
+    so the page shows it next to that field. Nothing else escapes: an unforeseen
+    failure is logged and read as UNEXPECTED, and `busy` is always reset."""
     for name in clear:
         setattr(state, name, "")
+    _set_field(state, "")
     if busy:
         setattr(state, busy, True)
     try:
         value = await call
-    except ServiceError as exc:
-        setattr(state, error, failed(exc) if failed else refusal(exc))
+    except (ServiceError, ValidationError) as exc:
+        refused = exc if isinstance(exc, ServiceError) else invalid_input(exc)
+        setattr(state, error, failed(refused) if failed else refusal(refused))
+        _set_field(state, form_field(refused, fields))
+        return Outcome(False)
+    except Exception:  # a bug: logged, and said in words (never Reflex's own message)
+        log.exception("console action failed in %s", type(state).__name__)
+        setattr(state, error, UNEXPECTED)
         return Outcome(False)
     finally:
         if busy:
@@ -166,12 +192,42 @@ async def attempt(
     return Outcome(True, value)
 
 
+def _set_field(state: rx.State, name: str) -> None:
+    declared = getattr(type(state), "vars", None)  # a Reflex state's fields
+    if "error_field" in (declared if declared is not None else vars(state)):
+        state.error_field = name
+
+
+def form_field(exc: ServiceError, fields: dict[str, str] | None) -> str:
+    """The form's key for the field a refusal names (its `detail.field`: the whole path,
+    else its first part), or "" when it names none the form shows."""
+    named = re.sub(r"\[(\d+)\]", r".\1", str(exc.detail.get("field") or ""))
+    fields = fields or {}
+    return fields.get(named) or fields.get(named.split(".")[0], "")
+
+
+def invalid_input(exc: ValidationError) -> InvalidInput:
+    """A request body's validation error as the services say it: words, and the field
+    (its camelCase path) it is about."""
+    first = exc.errors()[0] if exc.errors() else {}
+    path = ".".join(str(part) for part in first.get("loc", ()))
+    reason = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    return InvalidInput(f"{path or 'request'}: {reason}", **({"field": path} if path else {}))
+
+
 def refusal(exc: ServiceError) -> str:
     """A service's refusal in words: a role short of a permission reads as a sentence
     ("Not allowed: the viewer role cannot ..."), anything else as the service said it."""
     if isinstance(exc, Forbidden) and exc.message.startswith("forbidden: "):
         return f"Not allowed: {exc.message.removeprefix('forbidden: ')}."
     return exc.message
+
+
+def backend_failure(exception: Exception) -> EventSpec:
+    """The app's backstop for an exception that escaped a handler (attempt catches the
+    foreseen ones): log it, and tell the user in words, without internals."""
+    log.error("console handler failed", exc_info=exception)
+    return rx.toast.error(UNEXPECTED, fallback_to_alert=True, position="top-center", duration=15000)
 
 
 def change_rounds(

@@ -20,6 +20,7 @@ from backend.credentials.models import (
 from backend.errors import ServiceError
 from backend.templates import service as templates
 from backend.templates.models import TemplateRow
+from backend.validation import request_body
 from state.base import Choice, acting, attempt, db_session, in_thread, refusal
 from state.format import timestamp
 from state.governance import GovernedProject
@@ -73,7 +74,9 @@ def read_credentials(principal: Principal, project_id: str) -> list[CredentialIt
     return [credential_item(row, usable) for row in rows]
 
 
-def create_credential(principal: Principal, project_id: str, data: ProjectCredentialCreate) -> str:
+def create_credential(principal: Principal, project_id: str, form: dict) -> str:
+    """Create from the form's fields (the body is built here, in the attempt)."""
+    data = credential_request(form)
     with db_session(principal) as db:
         row = credentials.create_credential(
             db, principal=principal, project_id=uuid.UUID(project_id), data=data
@@ -91,14 +94,15 @@ def delete_credential(principal: Principal, credential_id: str) -> None:
 def credential_request(form: dict) -> ProjectCredentialCreate:
     usage = [part.strip() for part in str(form.get("usage") or "").split(",") if part.strip()]
     key = str(form.get("secret_key") or "").strip()
-    return ProjectCredentialCreate.model_validate(
+    return request_body(
+        ProjectCredentialCreate,
         {
             "name": str(form.get("name") or "").strip(),
             "type": str(form.get("type") or ""),
             "target": str(form.get("target") or "").strip() or None,
             "secretRef": {"name": str(form.get("secret_name") or "").strip(), "key": key or None},
             "usage": usage,
-        }
+        },
     )
 
 
@@ -108,6 +112,17 @@ def credential_refusal(exc: ServiceError) -> str:
     if field and expected:
         return f"Check {field}: {expected}."
     return refusal(exc)
+
+
+# The service's request fields to the create form's.
+CREDENTIAL_FIELDS = {
+    "name": "name",
+    "target": "target",
+    "secretRef.name": "secret_name",
+    "secretRef.key": "secret_key",
+    "secretRef": "secret_name",
+    "usage": "usage",
+}
 
 
 class CredentialsState(GovernedProject, rx.State):
@@ -134,18 +149,20 @@ class CredentialsState(GovernedProject, rx.State):
 
     @rx.event
     def set_create_open(self, value: bool):
-        self.create_open, self.create_error = value, ""
+        self.create_open = value
+        self.create_error = self.error_field = ""
 
     @rx.event
     async def create(self, form: dict):
         principal = await acting(self)
         made = await attempt(
             self,
-            in_thread(create_credential, principal, self.project, credential_request(form)),
+            in_thread(create_credential, principal, self.project, form),
             error="create_error",
             failed=credential_refusal,
             clear=("create_error", "notice"),
             busy="create_busy",
+            fields=CREDENTIAL_FIELDS,
         )
         if not made:
             return

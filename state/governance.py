@@ -8,8 +8,26 @@ import reflex as rx
 
 from backend.auth.access import Permission
 from backend.auth.models import Principal
+from backend.errors import DeniedRule, PolicyDenied, ServiceError
 from backend.projects import service as projects
 from state.base import Choice, Feedback, acting, db_session, in_thread, may
+
+
+def where_set(rules: list[DeniedRule], project_id: str) -> tuple[str, str]:
+    """Where the limits that denied a launch are set: a quota's on /quotas, a launch
+    policy rule's on /policies (the project's); ("", "") for no rules."""
+    if not rules:
+        return "", ""
+    if any(rule.limit is not None for rule in rules):
+        return "Change the project's quotas", f"/quotas?project={project_id}"
+    return "Change the project's launch policy", f"/policies?project={project_id}"
+
+
+def where_denied(exc: ServiceError, project_id: str) -> tuple[str, str]:
+    """`where_set` for a refusal: ("", "") unless it is a policy or quota denial."""
+    if not isinstance(exc, PolicyDenied) or not project_id:
+        return "", ""
+    return where_set(exc.rules, project_id)
 
 
 def read_projects(principal: Principal) -> list[Choice]:

@@ -14,6 +14,7 @@ from backend.auth.models import Principal
 from backend.errors import ServiceError
 from backend.policy import service as policy
 from backend.policy.models import NEVER, PolicyPreview, PolicyPreviewItem, ProjectPolicyUpsert
+from backend.validation import request_body
 from state.base import Choice, acting, attempt, db_session, in_thread, refusal
 from state.format import timestamp
 from state.governance import GovernedProject
@@ -52,18 +53,27 @@ class Preview:
     summary: str = ""
 
 
+# The service's request fields to the editor's.
+POLICY_FIELDS = {
+    "allowedImagePrefixes": "images",
+    "allowedServiceAccounts": "accounts",
+    "allowedSecretRefs": "secrets",
+}
+
+
 def lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def upsert(editor: Editor) -> ProjectPolicyUpsert:
-    return ProjectPolicyUpsert.model_validate(
+    return request_body(
+        ProjectPolicyUpsert,
         {
             "enforcement": editor.enforcement,
             "allowedImagePrefixes": lines(editor.images),
             "allowedServiceAccounts": lines(editor.accounts),
             "allowedSecretRefs": lines(editor.secrets),
-        }
+        },
     )
 
 
@@ -147,7 +157,7 @@ class PoliciesState(GovernedProject, rx.State):
     async def set_field(self, name: str, value: str):
         """Any field of the editor; the preview follows."""
         self.editor = dataclasses.replace(self.editor, **{name: value})
-        self.notice = ""
+        self.notice = self.error = self.error_field = ""
         await self._preview()
 
     @rx.event
@@ -158,6 +168,7 @@ class PoliciesState(GovernedProject, rx.State):
             self,
             in_thread(save_policy, principal, project, editor),
             done=f"Saved the launch policy of {name}.",
+            fields=POLICY_FIELDS,
         )
         if saved:
             await self._read(principal)

@@ -16,9 +16,9 @@ from backend.projects import service as projects
 from backend.projects.models import ProjectCreate, ProjectRow, ProjectUpdate, ProjectUsage
 from backend.reporting.usage import project_usage
 from backend.templates import service as templates
-from backend.validation import slugify
+from backend.validation import request_body, slugify
 from state.audit import EventItem, event_item
-from state.base import Choice, acting, attempt, db_session, in_thread, may
+from state.base import Choice, acting, attempt, db_session, in_thread, may, refusal
 from state.format import byte_size
 
 NO_TEMPLATE = "none"  # the "No default template" choice (a select item cannot be "")
@@ -57,8 +57,9 @@ def list_projects(principal: Principal) -> list[ProjectItem]:
         return [_item(row) for row in projects.list_projects(db)]
 
 
-def create_project(principal: Principal, data: ProjectCreate) -> str:
+def create_project(principal: Principal, body: dict) -> str:
     """Create through the service (which audits it); return the stored name."""
+    data = request_body(ProjectCreate, body)
     with db_session(principal) as db:
         return projects.create_project(db, principal=principal, data=data).name
 
@@ -208,7 +209,8 @@ def inspect_project(principal: Principal, project_id: str) -> Inspection:
     )
 
 
-def update_project(principal: Principal, project_id: str, data: ProjectUpdate) -> str:
+def update_project(principal: Principal, project_id: str, body: dict) -> str:
+    data = request_body(ProjectUpdate, body)
     with db_session(principal) as db:
         row = projects.update_project(
             db, principal=principal, project_id=uuid.UUID(project_id), data=data
@@ -222,6 +224,27 @@ def delete_project(principal: Principal, project_id: str) -> None:
         projects.delete_project(db, principal=principal, project_id=uuid.UUID(project_id))
 
 
+# The service's request fields the project forms show, to the forms' field keys.
+PROJECT_FIELDS = {
+    "name": "name",
+    "slug": "slug",
+    "defaultNamespace": "namespace",
+    "repositoryUrl": "repository",
+}
+
+
+def blocking_sandboxes(exc: ServiceError) -> int:
+    """How many sandboxes a refused project delete names (0 when it names none)."""
+    count = exc.detail.get("count")
+    if isinstance(count, int):
+        return count
+    return len(exc.detail.get("sandboxIds") or [])
+
+
+def _sandboxes(count: int) -> str:
+    return "1 sandbox is" if count == 1 else f"{count} sandboxes are"
+
+
 class ProjectsState(rx.State):
     projects: list[ProjectItem] = []
     name: str = ""
@@ -231,6 +254,7 @@ class ProjectsState(rx.State):
     # Once the user types a namespace we stop suggesting one (clearing it resumes).
     namespace_edited: bool = False
     error: str = ""
+    error_field: str = ""  # the form field `error` or `edit_error` is about
     notice: str = ""
     # The inspector of the selected project (none selected: the create form shows instead).
     detail: ProjectDetail = ProjectDetail()
@@ -238,6 +262,7 @@ class ProjectsState(rx.State):
     task_bars: list[ChartBar] = []
     recent_events: list[EventItem] = []
     inspector_error: str = ""
+    blocking_count: int = 0  # sandboxes in the way of the refused delete
     # The edit dialog.
     edit_open: bool = False
     edit_name: str = ""
@@ -246,6 +271,7 @@ class ProjectsState(rx.State):
     edit_template: str = NO_TEMPLATE
     edit_error: str = ""
     saving: bool = False
+    creating: bool = False
     project_templates: list[Choice] = []
     global_templates: list[Choice] = []
     no_template: list[Choice] = [Choice(NO_TEMPLATE, "No default template")]
@@ -253,6 +279,11 @@ class ProjectsState(rx.State):
     @rx.var
     def selected_id(self) -> str:
         return self.detail.id
+
+    @rx.var
+    def blocking_href(self) -> str:
+        """The sandboxes list filtered to the project whose delete they block."""
+        return f"/sandboxes?project={self.detail.id}"
 
     @rx.event
     async def load(self):
@@ -268,6 +299,7 @@ class ProjectsState(rx.State):
     @rx.event
     async def inspect(self, project_id: str):
         self.inspector_error = self.error = self.notice = ""
+        self.blocking_count = 0
         await self._inspect(project_id)
 
     @rx.event
@@ -278,6 +310,7 @@ class ProjectsState(rx.State):
         self.detail = ProjectDetail()
         self.sandbox_bars, self.task_bars, self.recent_events = [], [], []
         self.inspector_error = ""
+        self.blocking_count = 0
 
     async def _inspect(self, project_id: str):
         principal = await acting(self)
@@ -308,37 +341,47 @@ class ProjectsState(rx.State):
 
     @rx.event
     def set_edit_name(self, value: str):
-        self.edit_name, self.edit_error = value, ""
+        self.edit_name = value
+        self._edit_changed()
 
     @rx.event
     def set_edit_namespace(self, value: str):
-        self.edit_namespace, self.edit_error = value, ""
+        self.edit_namespace = value
+        self._edit_changed()
 
     @rx.event
     def set_edit_repository(self, value: str):
-        self.edit_repository, self.edit_error = value, ""
+        self.edit_repository = value
+        self._edit_changed()
 
     @rx.event
     def set_edit_template(self, value: str):
-        self.edit_template, self.edit_error = value, ""
+        self.edit_template = value
+        self._edit_changed()
+
+    def _edit_changed(self):
+        self.edit_error = self.error_field = ""
 
     @rx.event
     async def save(self, _form: dict | None = None):
-        data = ProjectUpdate.model_validate(
-            {
-                "name": self.edit_name,
-                "defaultNamespace": self.edit_namespace,
-                "repositoryUrl": self.edit_repository.strip(),
-                "defaultTemplateId": None
-                if self.edit_template == NO_TEMPLATE
-                else self.edit_template,
-            }
-        )
+        body = {
+            "name": self.edit_name,
+            "defaultNamespace": self.edit_namespace,
+            "repositoryUrl": self.edit_repository.strip(),
+            "defaultTemplateId": None if self.edit_template == NO_TEMPLATE else self.edit_template,
+        }
         self.saving = True
         yield
         principal = await acting(self)
-        call = in_thread(update_project, principal, self.detail.id, data)
-        saved = await attempt(self, call, error="edit_error", clear=(), busy="saving")
+        call = in_thread(update_project, principal, self.detail.id, body)
+        saved = await attempt(
+            self,
+            call,
+            error="edit_error",
+            clear=("notice",),
+            busy="saving",
+            fields=PROJECT_FIELDS,
+        )
         if not saved:
             return
         name = saved.value
@@ -354,11 +397,24 @@ class ProjectsState(rx.State):
         name = self.detail.name
         principal = await acting(self)
         call = in_thread(delete_project, principal, self.detail.id)
-        if not await attempt(self, call, error="inspector_error", clear=(), busy=None):
+        self.blocking_count = 0
+        deleted = await attempt(
+            self, call, error="inspector_error", failed=self._delete_refusal, busy=None
+        )
+        if not deleted:
             return
         self._close_inspector()
         self.projects = await in_thread(list_projects, principal)
         self.error, self.notice = "", f"Deleted project {name}."
+
+    def _delete_refusal(self, exc: ServiceError) -> str:
+        self.blocking_count = blocking_sandboxes(exc)
+        if not self.blocking_count:
+            return refusal(exc)
+        return (
+            f"Cannot delete {self.detail.name}: {_sandboxes(self.blocking_count)} in the way. "
+            "Delete them first."
+        )
 
     @rx.event
     def set_name(self, value: str):
@@ -379,27 +435,30 @@ class ProjectsState(rx.State):
     @rx.event
     def set_repository_url(self, value: str):
         self.repository_url = value
-        self.error = self.notice = ""
+        self.error = self.notice = self.error_field = ""
 
     def _edited(self):
         """Any edit clears stale messages and refreshes the `mbox-<slug>` suggestion."""
-        self.error = self.notice = ""
+        self.error = self.notice = self.error_field = ""
         if not self.namespace_edited:
             slug = slugify(self.slug.strip() or self.name)
             self.namespace = f"mbox-{slug}" if slug else ""
 
     @rx.event
     async def create(self, _form: dict | None = None):
-        data = ProjectCreate.model_validate(
-            {
-                "name": self.name,
-                "defaultNamespace": self.namespace,
-                "slug": self.slug.strip() or None,
-                "repositoryUrl": self.repository_url.strip() or None,
-            }
-        )
+        body = {
+            "name": self.name,
+            "defaultNamespace": self.namespace,
+            "slug": self.slug.strip() or None,
+            "repositoryUrl": self.repository_url.strip() or None,
+        }
         principal = await acting(self)
-        made = await attempt(self, in_thread(create_project, principal, data), clear=(), busy=None)
+        made = await attempt(
+            self,
+            in_thread(create_project, principal, body),
+            busy="creating",
+            fields=PROJECT_FIELDS,
+        )
         if not made:
             return
         name = made.value

@@ -12,11 +12,13 @@ from decimal import Decimal
 import reflex as rx
 
 from backend.auth.models import Principal
+from backend.errors import InvalidInput
 from backend.policy import service as policy
 from backend.policy.models import NEVER, ProjectQuotaPolicyRow, ProjectQuotaPolicyUpsert
 from backend.projects.models import QuotaUsage
 from backend.quantities import parse_quantity
 from backend.reporting.usage import project_usage
+from backend.validation import request_body
 from state.base import Choice, acting, attempt, db_session, in_thread
 from state.format import byte_size, timestamp
 from state.governance import GovernedProject
@@ -127,8 +129,8 @@ def limit_field(row: ProjectQuotaPolicyRow, limit: policy.Quota) -> LimitField:
     return LimitField(limit.name, label_of(limit.name), "" if value is None else str(value), hint)
 
 
-def quota_request(enforcement: str, limits: list[LimitField]) -> ProjectQuotaPolicyUpsert | str:
-    """The request the form makes, or what is wrong with it in words."""
+def quota_request(enforcement: str, limits: list[LimitField]) -> ProjectQuotaPolicyUpsert:
+    """The request the form makes; InvalidInput naming the limit that is not a number."""
     body: dict[str, int | str | None] = {"enforcement": enforcement}
     quantities = {limit.name for limit in policy.QUOTAS if limit.quantity}
     for field in limits:
@@ -140,11 +142,15 @@ def quota_request(enforcement: str, limits: list[LimitField]) -> ProjectQuotaPol
         elif text.isdigit():
             body[field.name] = int(text)
         else:
-            return f"{field.label}: a whole number, or blank for no limit."
-    return ProjectQuotaPolicyUpsert.model_validate(body)
+            message = f"{field.label}: a whole number, or blank for no limit."
+            raise InvalidInput(message, field=field.name)
+    return request_body(ProjectQuotaPolicyUpsert, body)
 
 
-def save_quotas(principal: Principal, project_id: str, data: ProjectQuotaPolicyUpsert) -> None:
+def save_quotas(
+    principal: Principal, project_id: str, enforcement: str, limits: list[LimitField]
+) -> None:
+    data = quota_request(enforcement, limits)
     with db_session(principal) as db:
         policy.put_quota_policy(
             db, principal=principal, project_id=uuid.UUID(project_id), data=data
@@ -183,20 +189,17 @@ class QuotasState(GovernedProject, rx.State):
             dataclasses.replace(field, value=value) if field.name == name else field
             for field in self.limits
         ]
-        self.error = ""
+        self.error = self.error_field = self.notice = ""
 
     @rx.event
     async def save(self, _form: dict | None = None):
-        data = quota_request(self.enforcement, self.limits)
-        if isinstance(data, str):
-            self.error, self.notice = data, ""
-            return
         principal = await acting(self)
         name = self._project_name()
         saved = await attempt(
             self,
-            in_thread(save_quotas, principal, self.project, data),
+            in_thread(save_quotas, principal, self.project, self.enforcement, self.limits),
             done=f"Saved the quotas of {name}.",
+            fields={limit.name: limit.name for limit in policy.QUOTAS},
         )
         if saved:
             await self._read(principal)

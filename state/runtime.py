@@ -28,6 +28,7 @@ from backend.inventory.models import (
     RuntimeWorkloadSummary,
 )
 from backend.inventory.service import CONFIRM
+from backend.validation import request_body
 from state.base import Choice, Feedback, acting, attempt, refusal, services
 from state.format import byte_size, clock, short_id, timestamp
 
@@ -300,13 +301,14 @@ async def read_runtime(principal: Principal, namespace: str, kind: str) -> View:
 async def clean_up(principal: Principal, orphan: OrphanItem) -> str:
     """Delete one orphan, naming the reason the audit gave; returns what was done."""
     resource = {"adapter": orphan.adapter, "kind": orphan.kind, "name": orphan.name}
-    request = RuntimeOrphanCleanupRequest.model_validate(  # a request body: camelCase names
+    request = request_body(
+        RuntimeOrphanCleanupRequest,  # a request body: camelCase names
         {
             "resource": {**resource, "namespace": orphan.namespace},
             "reason": orphan.reason,
             "deleteOrphan": True,
             "confirm": CONFIRM,
-        }
+        },
     )
     done = await services().inventory.cleanup(principal=principal, data=request)
     return f"Deleted {done.resource.kind} {done.resource.name} ({orphan.reason_label.lower()})."

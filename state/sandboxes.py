@@ -8,8 +8,10 @@ The page is live without polling: `watch` sleeps on the change notifications of 
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 import uuid
+from urllib.parse import urlencode
 
 import reflex as rx
 from sqlmodel import Session
@@ -22,7 +24,7 @@ from backend.sandboxes import service as sandboxes
 from backend.sandboxes.models import SandboxCreate, SandboxRow
 from backend.templates import service as templates
 from backend.templates.models import TemplateRow
-from backend.validation import resolve_slug
+from backend.validation import request_body, resolve_slug
 from state.base import (
     Choice,
     TabPresence,
@@ -36,6 +38,7 @@ from state.base import (
 )
 from state.base import acting as principal_of_tab
 from state.format import parse_id, status_words, timestamp
+from state.governance import where_set
 from state.templates import STATUSES, validation_status
 
 ALL = "all"  # a filter's "no filter" value (a Radix select item cannot be "")
@@ -97,6 +100,9 @@ class LaunchPlanView:
     namespace: str = ""
     service_account: str = ""
     blockers: list[str] = dataclasses.field(default_factory=list)
+    # Where the limits behind the blockers are set (a quota or the launch policy).
+    fix_words: str = ""
+    fix_href: str = ""
 
 
 def _item(row: SandboxRow, project_names: dict, template_names: dict) -> SandboxItem:
@@ -183,6 +189,7 @@ def read_plan(principal: Principal, project_id: str, template_id: str) -> Launch
     with db_session(principal) as db:
         plan = sandboxes.plan_launch(db, project_id=parsed, template_id=template_id)
     template = plan.template
+    fix_words, fix_href = where_set(plan.rules, project_id)
     return LaunchPlanView(
         template_name=template.name,
         image=template.image,
@@ -192,6 +199,8 @@ def read_plan(principal: Principal, project_id: str, template_id: str) -> Launch
         namespace=plan.namespace,
         service_account=plan.service_account,
         blockers=plan.blockers,
+        fix_words=fix_words,
+        fix_href=fix_href,
     )
 
 
@@ -210,8 +219,9 @@ def _size_words(template: TemplateRow) -> str:
     return " · ".join(part for part in parts if part) or "No requests declared"
 
 
-def create_sandbox(principal: Principal, data: SandboxCreate) -> str:
+def create_sandbox(principal: Principal, body: dict) -> str:
     """Launch through the service (policy, quota and audit live there); return the new id."""
+    data = request_body(SandboxCreate, body)
     with db_session(principal) as db:
         return str(sandboxes.create_sandbox(db, principal=principal, data=data).id)
 
@@ -234,6 +244,31 @@ def act_on_each(principal: Principal, action: str, targets: list[tuple[str, str]
         except ServiceError as exc:
             failures.append(f"{name}: {refusal(exc)}")
     return failures
+
+
+def template_project(principal: Principal, template_id: str) -> str:
+    """The project a template belongs to ("" for a global one, or one not found)."""
+    parsed = parse_id(template_id)
+    if parsed is None:
+        return ""
+    with db_session(principal) as db:
+        try:
+            row = templates.get_template(db, parsed)
+        except ServiceError:
+            return ""
+    return str(row.project_id) if row.project_id else ""
+
+
+def list_link(query: ListQuery) -> str:
+    """The list's address with its filters (reloaded or shared, it shows the same)."""
+    asked = {
+        "project": query.project,
+        "status": query.status,
+        "template": query.template,
+        "q": query.search.strip(),
+    }
+    kept = {key: value for key, value in asked.items() if value and value != ALL}
+    return "/sandboxes" + (f"?{urlencode(kept)}" if kept else "")
 
 
 def _sandboxes(n: int) -> str:
@@ -259,6 +294,7 @@ class SandboxesState(rx.State):
     flash: str = ""
     # The launch dialog.
     launching: bool = False
+    launch_busy: bool = False
     project_id: str = ""
     template_id: str = ""
     project_templates: list[Choice] = []
@@ -268,6 +304,7 @@ class SandboxesState(rx.State):
     suggested_name: str = ""
     plan: LaunchPlanView = LaunchPlanView()
     launch_error: str = ""
+    error_field: str = ""  # the launch field `launch_error` is about
     _template_slugs: dict[str, str] = {}
     _watchers: int = 0
 
@@ -369,19 +406,37 @@ class SandboxesState(rx.State):
             self.status_filter = ALL
         self.selected = []
         await self._reload(principal)
+        launch = self.router.url.query_parameters.get("launch", "")
+        if launch in {c.value for c in self.all_templates}:
+            await self._launch_from(principal, launch)
+            return [self._show_filters(), SandboxesState.watch]
         return SandboxesState.watch
 
     def _filters_from_link(self) -> None:
-        """Other pages may link to a filtered list: /sandboxes?project=<id>&status=running
-        (also `template` and `q`, the search)."""
+        """The filters are the address's: /sandboxes?project=<id>&status=running (also
+        `template` and `q`, the search); none given: none applied."""
         asked = self.router.url.query_parameters
-        if not asked:
-            return
         self.project_filter = asked.get("project", ALL)
         self.status_filter = asked.get("status", ALL)
         self.template_filter = asked.get("template", ALL)
         self.search = asked.get("q", "")
         self.offset = 0
+
+    def _show_filters(self) -> rx.event.EventSpec:
+        """Put the filters in the address bar (no navigation: nothing reloads)."""
+        link = json.dumps(list_link(self._query()))
+        return rx.call_script(f"window.history.replaceState(window.history.state, '', {link})")
+
+    async def _launch_from(self, principal: Principal, template_id: str) -> None:
+        """Open the launch dialog on `template_id` (the templates page's Launch), in its
+        project, else in the project the list shows or the first."""
+        owner = await in_thread(template_project, principal, template_id)
+        known = {c.value for c in self.projects}
+        preferred = self.project_filter if self.project_filter in known else ""
+        self.project_id = owner or preferred or (self.projects[0].value if self.projects else "")
+        self.template_id = template_id
+        self.launching, self.launch_error, self.error_field = True, "", ""
+        await self._load_templates()
 
     @rx.event(background=True)
     async def watch(self):
@@ -420,37 +475,38 @@ class SandboxesState(rx.State):
     def _watching(self, ticket: int) -> bool:
         return ticket == self._watchers and self.router.url.path.rstrip("/") == "/sandboxes"
 
-    async def _filter(self) -> None:
+    async def _filter(self):
         self.offset = 0
         self.selected = []
         self.error = self.notice = ""
         await self._reload()
+        return self._show_filters()
 
     @rx.event
     async def set_project_filter(self, value: str):
         self.project_filter = value
-        await self._filter()
+        return await self._filter()
 
     @rx.event
     async def set_status_filter(self, value: str):
         self.status_filter = value
-        await self._filter()
+        return await self._filter()
 
     @rx.event
     async def set_template_filter(self, value: str):
         self.template_filter = value
-        await self._filter()
+        return await self._filter()
 
     @rx.event
     async def set_search(self, value: str):
         self.search = value
-        await self._filter()
+        return await self._filter()
 
     @rx.event
     async def clear_filters(self):
         self.project_filter = self.status_filter = self.template_filter = ALL
         self.search = ""
-        await self._filter()
+        return await self._filter()
 
     @rx.event
     async def previous_page(self):
@@ -522,7 +578,7 @@ class SandboxesState(rx.State):
     @rx.event
     async def set_launching(self, value: bool):
         self.launching = value
-        self.launch_error = ""
+        self.launch_error = self.error_field = ""
         if not value:
             return
         known = {c.value for c in self.projects}
@@ -549,7 +605,7 @@ class SandboxesState(rx.State):
     @rx.event
     def set_name(self, value: str):
         self.name = value
-        self.launch_error = ""
+        self.launch_error = self.error_field = ""
 
     async def _load_templates(self):
         principal = await principal_of_tab(self)
@@ -599,16 +655,15 @@ class SandboxesState(rx.State):
             self.launch_error = "Choose a template to launch from."
             return
         name = self.name.strip() or self.suggested_name
-        data = SandboxCreate.model_validate(
-            {"projectId": self.project_id, "templateId": self.template_id, "name": name}
-        )
+        body = {"projectId": self.project_id, "templateId": self.template_id, "name": name}
         principal = await principal_of_tab(self)
         made = await attempt(
             self,
-            in_thread(create_sandbox, principal, data),
+            in_thread(create_sandbox, principal, body),
             error="launch_error",
-            clear=(),
-            busy=None,
+            clear=("notice",),
+            busy="launch_busy",
+            fields={"name": "name", "slug": "name"},
         )
         if not made:
             await self._refresh_plan(principal)

@@ -20,7 +20,7 @@ CUSTOM = "Custom"
 # Runtime types and what choosing one presets on a new template: image, use case, ports.
 RUNTIMES: dict[str, tuple[str, str, str]] = {
     "Node.js": ("node:22-bookworm-slim", "A web app or API", "web:3000"),
-    "Python": ("python:3.12-bookworm", "Scripts, data work and tests", ""),
+    "Python": ("python:3.12-bookworm", "Scripts, data work and tests", "http:8000"),
     "Go": ("golang:1.24-bookworm", "An HTTP service", "api:8080"),
     "Browser": ("mcr.microsoft.com/playwright:v1.57.0-noble", "Browser automation", ""),
     "Notebook": ("python:3.12-bookworm", "Jupyter notebooks", "notebook:8888"),
@@ -54,7 +54,9 @@ def parse_ports(text: str) -> list[dict[str, Any]]:
             continue
         name, _, number = entry.rpartition(":")
         if not number.strip().isdigit():
-            raise InvalidInput(f'Preview ports: "{entry}" is not name:port (e.g. web:3000)')
+            raise InvalidInput(
+                f'Preview ports: "{entry}" is not name:port (e.g. web:3000)', field="exposedPorts"
+            )
         port = int(number)
         ports.append({"name": name.strip() or f"port-{port}", "port": port})
     return ports
@@ -69,12 +71,14 @@ def parse_command(text: str) -> list[str]:
         except json.JSONDecodeError:
             value = None
         if not isinstance(value, list) or not all(isinstance(arg, str) for arg in value):
-            raise InvalidInput("Startup command: a JSON array must hold only strings")
+            raise InvalidInput(
+                "Startup command: a JSON array must hold only strings", field="startupCommand"
+            )
         return value
     try:
         return shlex.split(text)
     except ValueError as exc:
-        raise InvalidInput(f"Startup command: {exc}") from None
+        raise InvalidInput(f"Startup command: {exc}", field="startupCommand") from None
 
 
 def parse_env(text: str) -> dict[str, str]:
@@ -84,7 +88,7 @@ def parse_env(text: str) -> dict[str, str]:
             continue
         key, sep, value = line.partition("=")
         if not sep:
-            raise InvalidInput(f'Environment: "{line}" is not KEY=VALUE')
+            raise InvalidInput(f'Environment: "{line}" is not KEY=VALUE', field="env")
         env[key.strip()] = value
     return env
 
@@ -99,12 +103,12 @@ def parse_secret_refs(text: str) -> list[dict[str, str]]:
     return refs
 
 
-def parse_seconds(text: str, label: str) -> int | None:
+def parse_seconds(text: str, label: str, field: str) -> int | None:
     text = text.strip()
     if not text:
         return None
     if not text.isdigit() or int(text) <= 0:
-        raise InvalidInput(f"{label} must be a whole number of seconds above 0")
+        raise InvalidInput(f"{label} must be a whole number of seconds above 0", field=field)
     return int(text)
 
 
@@ -116,7 +120,7 @@ def parse_pool_size(text: str) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise InvalidInput("Warm pool size must be a whole number") from None
+        raise InvalidInput("Warm pool size must be a whole number", field="warmPoolSize") from None
 
 
 def parse_build(text: str) -> dict[str, Any]:
@@ -129,10 +133,13 @@ def parse_build(text: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(
-            f"Build recipe: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            f"Build recipe: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})",
+            field="build",
         ) from None
     if not isinstance(value, dict):
-        raise InvalidInput('Build recipe: a JSON object such as {"base": "debian:bookworm"}')
+        raise InvalidInput(
+            'Build recipe: a JSON object such as {"base": "debian:bookworm"}', field="build"
+        )
     return value
 
 
@@ -158,6 +165,33 @@ def size_preset(cpu: str, memory: str) -> str:
 def entrypoints(ports: list[dict[str, Any]]) -> str:
     """`Terminal, web :3000`: how people get into a sandbox of this template."""
     return ", ".join(["Terminal", *(f"{p['name']} :{p['port']}" for p in ports)])
+
+
+# The service's request fields (camelCase paths) to the dialog's text fields (TemplateForm's);
+# a refusal about another field is said above the dialog's buttons.
+FORM_FIELDS = {
+    "name": "name",
+    "slug": "slug",
+    "image": "image",
+    "startupCommand": "command",
+    "workingDir": "working_dir",
+    "cpuRequest": "cpu",
+    "memoryRequest": "memory",
+    "storageRequest": "storage",
+    "exposedPorts": "ports",
+    "env": "env",
+    "secretRefs": "secrets",
+    "lifecyclePolicy.ttlSeconds": "ttl",
+    "lifecyclePolicy.idleTimeoutSeconds": "idle",
+    "lifecyclePolicy": "ttl",
+    "runtimeClassName": "runtime_class",
+    "warmPoolSize": "warm_pool",
+    "build": "build",
+    "metadata": "use_case",
+}
+
+# The dialog's fields under "Advanced" (folded until an error names one of them).
+ADVANCED = frozenset(FORM_FIELDS.values()) - {"name", "ports", "use_case"}
 
 
 @dataclasses.dataclass
@@ -221,8 +255,10 @@ def form_of(row: TemplateRow) -> TemplateForm:
 def launch_fields(form: TemplateForm) -> dict[str, Any]:
     """The wire fields that shape a launch (a change to any of them voids a validation)."""
     lifecycle = {
-        "ttlSeconds": parse_seconds(form.ttl, "TTL"),
-        "idleTimeoutSeconds": parse_seconds(form.idle, "Idle timeout"),
+        "ttlSeconds": parse_seconds(form.ttl, "TTL", "lifecyclePolicy.ttlSeconds"),
+        "idleTimeoutSeconds": parse_seconds(
+            form.idle, "Idle timeout", "lifecyclePolicy.idleTimeoutSeconds"
+        ),
     }
     return {
         "image": form.image,

@@ -26,6 +26,7 @@ from backend.templates.models import (
     TemplateValidationRunCreate,
     TemplateValidationRunDecision,
 )
+from backend.validation import request_body
 from state.base import (
     Choice,
     TabPresence,
@@ -37,7 +38,9 @@ from state.base import (
     services,
 )
 from state.template_form import (
+    ADVANCED,
     CUSTOM,
+    FORM_FIELDS,
     GLOBAL,
     RUNTIMES,
     SIZES,
@@ -210,7 +213,8 @@ def read_library(principal: Principal) -> Library:
 def create_template(principal: Principal, form: TemplateForm) -> str:
     """Create through the service; make it the project's default if asked. Returns the name."""
     project_id = None if form.scope == GLOBAL else form.scope
-    data = TemplateCreate.model_validate(
+    data = request_body(
+        TemplateCreate,
         {
             "projectId": project_id,
             "name": form.name,
@@ -218,7 +222,7 @@ def create_template(principal: Principal, form: TemplateForm) -> str:
             **launch_fields(form),
             **pool_fields(form),
             "metadata": {**labels(form), "validationStatus": "not_tested"},
-        }
+        },
     )
     with db_session(principal) as db:
         row = templates.create_template(db, principal=principal, data=data)
@@ -227,7 +231,7 @@ def create_template(principal: Principal, form: TemplateForm) -> str:
                 db,
                 principal=principal,
                 project_id=uuid.UUID(project_id),
-                data=ProjectUpdate.model_validate({"defaultTemplateId": str(row.id)}),
+                data=request_body(ProjectUpdate, {"defaultTemplateId": str(row.id)}),
             )
         return row.name
 
@@ -242,8 +246,8 @@ def update_template(principal: Principal, template_id: str, form: TemplateForm) 
         meta = {**meta_of(row), **labels(form)}
         if fields != before:
             meta["validationStatus"] = "not_tested"
-        data = TemplateUpdate.model_validate(
-            {"name": form.name, **fields, **pool_fields(form), "metadata": meta}
+        data = request_body(
+            TemplateUpdate, {"name": form.name, **fields, **pool_fields(form), "metadata": meta}
         )
         row = templates.update_template(db, principal=principal, template_id=row.id, data=data)
         return row.name
@@ -273,8 +277,8 @@ def delete_template(principal: Principal, template_id: str) -> None:
 
 def start_run(principal: Principal, template_id: str, project_id: str) -> str:
     """Launch a validation run (policy, quota and audit live in the service); its sandbox id."""
-    data = TemplateValidationRunCreate.model_validate(
-        {"projectId": project_id} if project_id else {}
+    data = request_body(
+        TemplateValidationRunCreate, {"projectId": project_id} if project_id else {}
     )
     with db_session(principal) as db:
         _, sandbox = validation_runs.start_run(
@@ -284,7 +288,7 @@ def start_run(principal: Principal, template_id: str, project_id: str) -> str:
 
 
 def decide_run(principal: Principal, template_id: str, sandbox_id: str, status: str) -> None:
-    data = TemplateValidationRunDecision.model_validate({"status": status})
+    data = request_body(TemplateValidationRunDecision, {"status": status})
     with db_session(principal) as db:
         validation_runs.decide_run(
             db,
@@ -309,6 +313,8 @@ class TemplatesState(rx.State):
     editing_id: str = ""
     form: TemplateForm = TemplateForm()
     editor_error: str = ""
+    error_field: str = ""  # the dialog field `editor_error` is about (FORM_FIELDS)
+    advanced_open: bool = False  # unfolded when an error names an advanced field
     editor_busy: bool = False
     build_error: str = ""  # the recipe field's JSON, in words
     # The inspector: a template's recipe, and where its build stands on the runtime.
@@ -413,7 +419,8 @@ class TemplatesState(rx.State):
             self.editing_id = ""
             scope = self.scope_filter if self.scope_filter not in (ALL, GLOBAL) else GLOBAL
             self.form = TemplateForm(scope=scope)
-        self.editor_error = self.build_error = ""
+        self.editor_error = self.build_error = self.error_field = ""
+        self.advanced_open = False
         self.editor_open = value
 
     @rx.event
@@ -425,7 +432,8 @@ class TemplatesState(rx.State):
             return
         self.form = found.value
         self.editing_id = template_id
-        self.editor_error = self.build_error = ""
+        self.editor_error = self.build_error = self.error_field = ""
+        self.advanced_open = False
         self.editor_open = True
 
     @rx.event
@@ -459,17 +467,18 @@ class TemplatesState(rx.State):
     def _change(self, **fields: Any):
         """Replace form fields (a new value, so the change reaches the browser)."""
         self.form = dataclasses.replace(self.form, **fields)
-        self.editor_error = ""
+        self.editor_error = self.error_field = ""
 
     @rx.event
     async def save(self, _form: dict | None = None):
-        self.editor_error = ""
+        self.editor_error = self.error_field = ""
         try:
             parse_build(self.form.build)
         except InvalidInput as exc:  # words next to the field; nothing is sent
-            self.build_error = exc.message
+            self.build_error, self.advanced_open = exc.message, True
             return
         self.build_error = ""
+        self.notice = ""
         self.editor_busy = True
         yield
         principal = await acting(self)
@@ -478,8 +487,11 @@ class TemplatesState(rx.State):
             done = "Saved"
         else:
             call, done = in_thread(create_template, principal, self.form), "Created"
-        saved = await attempt(self, call, error="editor_error", clear=(), busy="editor_busy")
+        saved = await attempt(
+            self, call, error="editor_error", clear=(), busy="editor_busy", fields=FORM_FIELDS
+        )
         if not saved:
+            self.advanced_open = self.advanced_open or self.error_field in ADVANCED
             return
         self.notice = f"{done} template {saved.value}."
         self.editor_open = False

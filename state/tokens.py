@@ -19,6 +19,7 @@ from backend.auth.models import ApiTokenRow, Principal, token_status
 from backend.principals import service as tokens
 from backend.principals.models import ApiTokenCreate
 from backend.projects import service as projects
+from backend.validation import request_body
 from state.base import Choice, Feedback, acting, attempt, db_session, in_thread, may
 from state.format import timestamp
 
@@ -94,8 +95,10 @@ def read_tokens(principal: Principal) -> Listing:
     )
 
 
-def create_token(principal: Principal, data: ApiTokenCreate) -> tuple[str, str]:
-    """Mint through the service (which audits it); the token's name and its secret."""
+def create_token(principal: Principal, request: dict) -> tuple[str, str]:
+    """Mint through the service (which audits it); the token's name and its secret.
+    `request`: token_request's arguments (the body is built here, in the attempt)."""
+    data = token_request(**request)
     with db_session(principal) as db:
         row, secret = tokens.create_token(db, principal=principal, data=data)
         return row.name, secret
@@ -117,15 +120,20 @@ def grantable_roles(principal: Principal) -> list[Choice]:
 def token_request(
     name: str, role: str, owner: str, project_ids: list[str], expiry: str
 ) -> ApiTokenCreate:
-    return ApiTokenCreate.model_validate(
+    return request_body(
+        ApiTokenCreate,
         {
             "name": name,
             "role": role or None,
             "principal": owner.strip() or None,
             "projectIds": project_ids or None,
             "expiresInDays": None if expiry == "never" else int(expiry),
-        }
+        },
     )
+
+
+# The service's request fields to the create dialog's.
+TOKEN_FIELDS = {"name": "name", "principal": "owner"}
 
 
 class TokensState(Feedback, rx.State):
@@ -169,7 +177,7 @@ class TokensState(Feedback, rx.State):
     @rx.event
     def set_create_open(self, value: bool):
         self.create_open = value
-        self.create_error = ""
+        self.create_error = self.error_field = ""
         if value:
             self.name = self.owner = ""
             self.scope = []
@@ -178,15 +186,18 @@ class TokensState(Feedback, rx.State):
 
     @rx.event
     def set_name(self, value: str):
-        self.name, self.create_error = value, ""
+        self.name = value
+        self.create_error = self.error_field = ""
 
     @rx.event
     def set_role(self, value: str):
-        self.role, self.create_error = value, ""
+        self.role = value
+        self.create_error = self.error_field = ""
 
     @rx.event
     def set_owner(self, value: str):
-        self.owner, self.create_error = value, ""
+        self.owner = value
+        self.create_error = self.error_field = ""
 
     @rx.event
     def set_expiry(self, value: str):
@@ -199,7 +210,7 @@ class TokensState(Feedback, rx.State):
 
     @rx.event
     async def create(self, _form: dict | None = None):
-        self.create_error = ""
+        self.create_error = self.error_field = ""
         if not self.name.strip():
             self.create_error = "Give the token a name, such as ci-deploy."
             return
@@ -207,13 +218,20 @@ class TokensState(Feedback, rx.State):
             self.create_error = "Name the principal the token acts as, such as ci-bot."
             return
         principal = await acting(self)
-        data = token_request(self.name, self.role, self.owner, self.scope, self.expiry)
+        request = {
+            "name": self.name,
+            "role": self.role,
+            "owner": self.owner,
+            "project_ids": self.scope,
+            "expiry": self.expiry,
+        }
         made = await attempt(
             self,
-            in_thread(create_token, principal, data),
+            in_thread(create_token, principal, request),
             error="create_error",
-            clear=(),
+            clear=("notice",),
             busy="create_busy",
+            fields=TOKEN_FIELDS,
         )
         if not made:
             return

@@ -6,7 +6,16 @@ import reflex as rx
 
 from components.audit import EVENT_HEADERS, chain_status, event_detail_dialog, event_row
 from components.feedback import empty_state, error_callout
-from components.forms import choice_field, field, field_hint, panel
+from components.forms import (
+    choice_field,
+    error_at,
+    field,
+    field_error,
+    field_hint,
+    invalid_props,
+    panel,
+    unplaced,
+)
 from components.tables import data_table
 from components.theme import TEXT_SECONDARY
 from mbox_app.pages.frame import console_page
@@ -38,7 +47,7 @@ def page() -> rx.Component:
                 on_verify=AuditState.verify_chain,
             ),
             filter_bar(),
-            error_callout(AuditState.error),
+            error_callout(unplaced(AuditState.error, AuditState.error_field)),
             event_table(),
             more(),
             spacing="4",
@@ -75,7 +84,12 @@ def filter_bar() -> rx.Component:
                     color_scheme="gray",
                     on_click=AuditState.clear,
                 ),
-                rx.button(rx.icon("list-filter", size=14), "Filter", type="submit"),
+                rx.button(
+                    rx.icon("list-filter", size=14),
+                    "Filter",
+                    type="submit",
+                    loading=AuditState.loading,
+                ),
                 align="center",
                 width="100%",
                 margin_top="0.75rem",
@@ -110,8 +124,14 @@ def text_filter(name: str, label: str, placeholder: str) -> rx.Component:
         autocomplete="off",
         spellcheck=False,
         width="100%",
+        **invalid_props(control_id, filter_error(name)),
     )
-    return field(label, control, html_for=control_id, width="100%")
+    below = field_error(control_id, filter_error(name))
+    return field(label, control, below, html_for=control_id, width="100%")
+
+
+def filter_error(name: str) -> rx.Var[str]:
+    return error_at(AuditState.error, AuditState.error_field, name)
 
 
 def event_table() -> rx.Component:

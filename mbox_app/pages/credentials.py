@@ -8,7 +8,7 @@ import reflex as rx
 from components.credentials import credential_fields, credential_row
 from components.dialogs import modal_form
 from components.feedback import empty_state, error_callout, notice_callout
-from components.forms import hydrated_fieldset
+from components.forms import error_at, hydrated_fieldset, unplaced
 from components.policies import project_picker
 from components.tables import data_table
 from mbox_app.pages.frame import console_page
@@ -64,16 +64,20 @@ def page() -> rx.Component:
     )
 
 
+def credential_error(name: str) -> rx.Var[str]:
+    return error_at(CredentialsState.create_error, CredentialsState.error_field, name)
+
+
 def create_dialog() -> rx.Component:
     return modal_form(
-        hydrated_fieldset(*credential_fields(CredentialsState.types)),
+        hydrated_fieldset(*credential_fields(CredentialsState.types, credential_error)),
         trigger=rx.button(
             rx.icon("plus", size=16), "New credential", disabled=~rx.State.is_hydrated
         ),
         title="New credential",
         description="Name the secret and, optionally, one key of it. There is no value field.",
         submit=rx.button("Create credential", type="submit", loading=CredentialsState.create_busy),
-        error=CredentialsState.create_error,
+        error=unplaced(CredentialsState.create_error, CredentialsState.error_field),
         on_submit=CredentialsState.create,
         is_open=CredentialsState.create_open,
         on_open_change=CredentialsState.set_create_open,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.feedback import empty_state, error_callout, notice_callout
-from components.forms import choice_field, panel
+from components.forms import choice_field, error_at, panel, unplaced
 from components.policies import list_field, policy_preview, project_picker, save_button
 from mbox_app.pages.frame import console_page
 from state.policies import PoliciesState
@@ -27,7 +27,7 @@ def page() -> rx.Component:
                 width="100%",
             ),
             notice_callout(PoliciesState.notice),
-            error_callout(PoliciesState.error),
+            error_callout(unplaced(PoliciesState.error, PoliciesState.error_field)),
             rx.cond(
                 PoliciesState.project != "",
                 rx.grid(
@@ -81,6 +81,7 @@ def editor() -> rx.Component:
                 value=PoliciesState.editor.images,
                 on_change=lambda value: PoliciesState.set_field("images", value),
                 placeholder="ghcr.io/acme/\nlocal/",
+                error=error_at(PoliciesState.error, PoliciesState.error_field, "images"),
                 hint="A template's image must start with one of these (none: any image).",
                 read_only=read_only,
             ),
@@ -90,6 +91,7 @@ def editor() -> rx.Component:
                 value=PoliciesState.editor.accounts,
                 on_change=lambda value: PoliciesState.set_field("accounts", value),
                 placeholder="mbox-sandbox",
+                error=error_at(PoliciesState.error, PoliciesState.error_field, "accounts"),
                 hint="The runtime identities sandboxes may run as (none: any).",
                 read_only=read_only,
             ),
@@ -99,6 +101,7 @@ def editor() -> rx.Component:
                 value=PoliciesState.editor.secrets,
                 on_change=lambda value: PoliciesState.set_field("secrets", value),
                 placeholder="registry-pull",
+                error=error_at(PoliciesState.error, PoliciesState.error_field, "secrets"),
                 hint="Secret names templates may mount (none: no secret references).",
                 read_only=read_only,
             ),

@@ -8,7 +8,15 @@ from components.audit import recent_events
 from components.charts import bar_chart, meter
 from components.dialogs import confirm_delete, form_dialog
 from components.feedback import empty_state, error_callout, notice_callout
-from components.forms import field_hint, hydrated_fieldset, panel, select_field, text_field
+from components.forms import (
+    error_at,
+    field_hint,
+    hydrated_fieldset,
+    panel,
+    select_field,
+    text_field,
+    unplaced,
+)
 from components.projects import section
 from components.tables import data_table, facts, mono, muted
 from components.theme import TEXT_SECONDARY, TEXT_TERTIARY
@@ -100,6 +108,14 @@ def project_row(project: rx.Var[ProjectItem]) -> rx.Component:
     )
 
 
+def create_error(key: str) -> rx.Var[str]:
+    return error_at(ProjectsState.error, ProjectsState.error_field, key)
+
+
+def edit_error(key: str) -> rx.Var[str]:
+    return error_at(ProjectsState.edit_error, ProjectsState.error_field, key)
+
+
 def create_form() -> rx.Component:
     return panel(
         rx.form(
@@ -108,6 +124,7 @@ def create_form() -> rx.Component:
                 text_field(
                     "Name",
                     id="project-name",
+                    error=create_error("name"),
                     value=ProjectsState.name,
                     on_change=ProjectsState.set_name,
                     placeholder="Payments API",
@@ -116,6 +133,7 @@ def create_form() -> rx.Component:
                 text_field(
                     "Default namespace",
                     id="project-namespace",
+                    error=create_error("namespace"),
                     value=ProjectsState.namespace,
                     on_change=ProjectsState.set_namespace,
                     placeholder="mbox-payments-api",
@@ -124,6 +142,7 @@ def create_form() -> rx.Component:
                 text_field(
                     "Slug",
                     id="project-slug",
+                    error=create_error("slug"),
                     value=ProjectsState.slug,
                     on_change=ProjectsState.set_slug,
                     placeholder="derived from the name",
@@ -132,13 +151,20 @@ def create_form() -> rx.Component:
                 text_field(
                     "Repository URL",
                     id="project-repository",
+                    error=create_error("repository"),
                     value=ProjectsState.repository_url,
                     on_change=ProjectsState.set_repository_url,
                     placeholder="https://github.com/acme/payments",
                     hint="Optional.",
                 ),
-                error_callout(ProjectsState.error),
-                rx.button(rx.icon("plus", size=16), "Create project", type="submit", width="100%"),
+                error_callout(unplaced(ProjectsState.error, ProjectsState.error_field)),
+                rx.button(
+                    rx.icon("plus", size=16),
+                    "Create project",
+                    type="submit",
+                    width="100%",
+                    loading=ProjectsState.creating,
+                ),
             ),
             on_submit=ProjectsState.create,
             reset_on_submit=False,
@@ -199,6 +225,18 @@ def inspector() -> rx.Component:
             ),
             rx.cond(SignInState.can_govern, rx.hstack(edit_dialog(), delete_dialog(), spacing="2")),
             error_callout(ProjectsState.inspector_error),
+            rx.cond(
+                ProjectsState.blocking_count > 0,
+                rx.link(
+                    "Show the sandboxes in the way",
+                    rx.icon("arrow-right", size=14),
+                    href=ProjectsState.blocking_href,
+                    size="2",
+                    display="inline-flex",
+                    align_items="center",
+                    gap="0.25rem",
+                ),
+            ),
             usage_section(),
             rx.cond(SignInState.can_audit, activity_section()),
             spacing="3",
@@ -262,6 +300,7 @@ def edit_dialog() -> rx.Component:
         text_field(
             "Name",
             id="edit-project-name",
+            error=edit_error("name"),
             value=ProjectsState.edit_name,
             on_change=ProjectsState.set_edit_name,
             required=True,
@@ -269,6 +308,7 @@ def edit_dialog() -> rx.Component:
         text_field(
             "Repository URL",
             id="edit-project-repository",
+            error=edit_error("repository"),
             value=ProjectsState.edit_repository,
             on_change=ProjectsState.set_edit_repository,
             placeholder="https://github.com/acme/payments",
@@ -277,6 +317,7 @@ def edit_dialog() -> rx.Component:
         text_field(
             "Default namespace",
             id="edit-project-namespace",
+            error=edit_error("namespace"),
             value=ProjectsState.edit_namespace,
             on_change=ProjectsState.set_edit_namespace,
             required=True,
@@ -298,7 +339,7 @@ def edit_dialog() -> rx.Component:
         title="Edit project",
         description="The slug stays as it is; everything else can change.",
         submit="Save changes",
-        error=ProjectsState.edit_error,
+        error=unplaced(ProjectsState.edit_error, ProjectsState.error_field),
         busy=ProjectsState.saving,
         on_submit=ProjectsState.save,
         is_open=ProjectsState.edit_open,

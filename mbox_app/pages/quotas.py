@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.feedback import empty_state, error_callout, notice_callout
-from components.forms import choice_field, field_hint, panel
+from components.forms import choice_field, field_hint, panel, unplaced
 from components.policies import limit_input, project_picker, save_button, usage_bar
 from mbox_app.pages.frame import console_page
 from state.quotas import QuotasState
@@ -26,7 +26,7 @@ def page() -> rx.Component:
                 width="100%",
             ),
             notice_callout(QuotasState.notice),
-            error_callout(QuotasState.error),
+            error_callout(unplaced(QuotasState.error, QuotasState.error_field)),
             rx.cond(
                 QuotasState.project != "",
                 rx.grid(
@@ -84,7 +84,12 @@ def limits_form() -> rx.Component:
             ),
             rx.foreach(
                 QuotasState.limits,
-                lambda item: limit_input(item, QuotasState.set_limit, ~QuotasState.can_govern),
+                lambda item: limit_input(
+                    item,
+                    QuotasState.set_limit,
+                    ~QuotasState.can_govern,
+                    rx.cond(QuotasState.error_field == item.name, QuotasState.error, ""),
+                ),
             ),
             save_button(
                 "Save quotas",

@@ -10,12 +10,14 @@ from components.dialogs import confirm_delete, confirm_dialog, modal_form
 from components.feedback import empty_state, error_callout, notice_callout
 from components.forms import (
     choice_select,
+    error_at,
     field_hint,
     hydrated_fieldset,
     panel,
     search_box,
     select_field,
     text_field,
+    unplaced,
 )
 from components.sandboxes import pager, preflight
 from components.tables import data_table, facts, muted
@@ -305,6 +307,7 @@ def launch_dialog() -> rx.Component:
                 SandboxesState.plan.blockers,
                 ready="Ready to launch: the project's policy and quota allow it.",
                 blocked="Launch blocked",
+                fix=(SandboxesState.plan.fix_words, SandboxesState.plan.fix_href),
             ),
         ),
         trigger=rx.button(
@@ -316,9 +319,13 @@ def launch_dialog() -> rx.Component:
         description="The plan shows what will be created, and the preflight whether policy "
         "and quota allow it.",
         submit=rx.button(
-            rx.icon("rocket", size=16), "Launch", type="submit", disabled=SandboxesState.blocked
+            rx.icon("rocket", size=16),
+            "Launch",
+            type="submit",
+            disabled=SandboxesState.blocked,
+            loading=SandboxesState.launch_busy,
         ),
-        error=SandboxesState.launch_error,
+        error=unplaced(SandboxesState.launch_error, SandboxesState.error_field),
         on_submit=SandboxesState.create,
         is_open=SandboxesState.launching,
         on_open_change=SandboxesState.set_launching,
@@ -358,6 +365,7 @@ def launch_fields() -> rx.Component:
                 value=SandboxesState.name,
                 on_change=SandboxesState.set_name,
                 placeholder=SandboxesState.suggested_name,
+                error=error_at(SandboxesState.launch_error, SandboxesState.error_field, "name"),
             ),
             field_hint(SandboxesState.name_hint),
             spacing="1",

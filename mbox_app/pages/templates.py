@@ -6,7 +6,18 @@ import reflex as rx
 
 from components.dialogs import confirm_delete, form_dialog, modal_form
 from components.feedback import empty_state, error_callout, notice_callout
-from components.forms import choice_field, code_input, field, field_hint, search_box, text_field
+from components.forms import (
+    choice_field,
+    code_input,
+    error_at,
+    field,
+    field_error,
+    field_hint,
+    invalid_props,
+    search_box,
+    text_field,
+    unplaced,
+)
 from components.templates import (
     VALIDATION_STATUSES,
     build_recipe,
@@ -252,6 +263,11 @@ def delete_action(item: rx.Var[TemplateCard]) -> rx.Component:
 # -- the create/edit dialog ------------------------------------------------------------------
 
 
+def form_error(name: str) -> rx.Var[str]:
+    """The refusal about dialog field `name` (a TemplateForm field), "" for none."""
+    return error_at(TemplatesState.editor_error, TemplatesState.error_field, name)
+
+
 def form_text(label: str, name: str, *, placeholder: str = "", hint: str = "") -> rx.Component:
     return text_field(
         label,
@@ -260,6 +276,7 @@ def form_text(label: str, name: str, *, placeholder: str = "", hint: str = "") -
         on_change=lambda value: TemplatesState.set_field(name, value),
         placeholder=placeholder,
         hint=hint,
+        error=form_error(name),
     )
 
 
@@ -267,19 +284,23 @@ def form_code(
     label: str, name: str, *, placeholder: str = "", hint: str = "", **props
 ) -> rx.Component:
     id = f"template-{name.replace('_', '-')}"
+    error = form_error(name)
     control = code_input(
         id=id,
         name=id,
         placeholder=placeholder,
         value=getattr(form, name),
         on_change=lambda value: TemplatesState.set_field(name, value),
+        **invalid_props(id, error),
         **props,
     )
-    return field(label, control, *([field_hint(hint)] if hint else []), html_for=id, width="100%")
+    below = [field_hint(hint)] if hint else []
+    return field(label, control, *below, field_error(id, error), html_for=id, width="100%")
 
 
 def form_lines(label: str, name: str, *, placeholder: str, hint: str) -> rx.Component:
     id = f"template-{name}"
+    error = form_error(name)
     control = rx.text_area(
         id=id,
         name=id,
@@ -290,8 +311,11 @@ def form_lines(label: str, name: str, *, placeholder: str, hint: str) -> rx.Comp
         font_family=MONO,
         spellcheck=False,
         width="100%",
+        **invalid_props(id, error),
     )
-    return field(label, control, field_hint(hint), html_for=id, width="100%")
+    return field(
+        label, control, field_hint(hint), field_error(id, error), html_for=id, width="100%"
+    )
 
 
 def pair(*fields: rx.Component) -> rx.Component:
@@ -461,6 +485,8 @@ def advanced() -> rx.Component:
         width="100%",
         border_top=f"1px solid {rx.color('gray', 5)}",
         padding_top="0.75rem",
+        # Unfolds (and stays so) when a refusal names a field in it; never folds it.
+        open=TemplatesState.advanced_open,
     )
 
 
@@ -488,6 +514,7 @@ def pull_policy_field() -> rx.Component:
 def build_field() -> rx.Component:
     """The build recipe as JSON; its syntax is checked here, in words under the field."""
     id = "template-build"
+    error = rx.cond(TemplatesState.build_error, TemplatesState.build_error, form_error("build"))
     control = rx.text_area(
         id=id,
         name=id,
@@ -498,22 +525,12 @@ def build_field() -> rx.Component:
         font_family=MONO,
         spellcheck=False,
         width="100%",
-        aria_invalid=rx.cond(TemplatesState.build_error, "true", "false"),
-        aria_describedby="template-build-error",
+        **invalid_props(id, error),
     )
     return field(
         "Build recipe (JSON)",
         control,
-        rx.cond(
-            TemplatesState.build_error,
-            rx.text(
-                TemplatesState.build_error,
-                id="template-build-error",
-                role="alert",
-                size="1",
-                color=rx.color("red", 11),
-            ),
-        ),
+        rx.box(field_error(id, error), role="alert"),
         field_hint(
             "Blank: none. base (debian:bookworm or debian:trixie), packages, files "
             "(path, content, mode) and user (user or root): the local runtime builds this "
@@ -585,7 +602,7 @@ def editor_dialog() -> rx.Component:
         description="What a sandbox launched from it runs: the essentials first, the rest "
         "under Advanced.",
         submit="Save template",
-        error=TemplatesState.editor_error,
+        error=unplaced(TemplatesState.editor_error, TemplatesState.error_field),
         busy=TemplatesState.editor_busy,
         on_submit=TemplatesState.save,
         is_open=TemplatesState.editor_open,

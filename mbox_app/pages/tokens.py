@@ -7,7 +7,14 @@ import reflex as rx
 
 from components.dialogs import modal_form
 from components.feedback import empty_state, error_callout, notice_callout
-from components.forms import choice_field, field_hint, hydrated_fieldset, text_field
+from components.forms import (
+    choice_field,
+    error_at,
+    field_hint,
+    hydrated_fieldset,
+    text_field,
+    unplaced,
+)
 from components.tables import data_table
 from components.tokens import project_checklist, secret_dialog, token_row
 from mbox_app.pages.frame import console_page
@@ -80,6 +87,7 @@ def create_dialog() -> rx.Component:
                 on_change=TokensState.set_name,
                 placeholder="ci-deploy",
                 required=True,
+                error=error_at(TokensState.create_error, TokensState.error_field, "name"),
             ),
             rx.cond(
                 TokensState.manages,
@@ -89,6 +97,7 @@ def create_dialog() -> rx.Component:
                     value=TokensState.owner,
                     on_change=TokensState.set_owner,
                     placeholder="ci-bot",
+                    error=error_at(TokensState.create_error, TokensState.error_field, "owner"),
                     hint="Whose token it is: its actions are audited under this name. "
                     "Blank: your own.",
                 ),
@@ -116,7 +125,7 @@ def create_dialog() -> rx.Component:
         title="New API token",
         description="The secret is shown once, right after it is made.",
         submit=rx.button("Create token", type="submit", loading=TokensState.create_busy),
-        error=TokensState.create_error,
+        error=unplaced(TokensState.create_error, TokensState.error_field),
         on_submit=TokensState.create,
         is_open=TokensState.create_open,
         on_open_change=TokensState.set_create_open,

@@ -8,8 +8,10 @@ import contextlib
 from types import SimpleNamespace
 
 from backend import changes
-from backend.errors import Conflict
-from state.base import attempt, change_rounds
+from backend.errors import Conflict, InvalidInput
+from backend.projects.models import ProjectCreate
+from backend.validation import request_body
+from state.base import UNEXPECTED, attempt, backend_failure, change_rounds
 
 
 def feedback(**fields):
@@ -78,3 +80,56 @@ async def test_a_burst_of_changes_is_one_round_and_leaving_unsubscribes():
         with contextlib.suppress(asyncio.CancelledError):
             await following
     assert not [w for w in changes._waiters if w[0] == "toolkit-test"]
+
+
+async def test_attempt_places_a_refusal_at_the_field_it_names():
+    state = feedback(error_field="")
+
+    async def refused():
+        raise InvalidInput("name is too long (at most 200 characters)", field="name")
+
+    fields = {"name": "name", "exposedPorts": "ports"}
+    assert not await attempt(state, refused(), fields=fields)
+    assert (state.error, state.error_field) == ("name is too long (at most 200 characters)", "name")
+
+    async def port_refused():
+        raise InvalidInput("port must be 1 to 65535", field="exposedPorts[0].port")
+
+    assert not await attempt(state, port_refused(), fields=fields)
+    assert state.error_field == "ports"
+
+    async def unnamed():
+        raise InvalidInput("slug is taken", field="slug")  # a field this form does not show
+
+    assert not await attempt(state, unnamed(), fields=fields)
+    assert (state.error, state.error_field) == ("slug is taken", "")
+
+
+async def test_attempt_reads_a_request_bodys_validation_error_in_words():
+    state = feedback(error_field="")
+
+    async def build():
+        request_body(ProjectCreate, {"name": "x" * 5000, "defaultNamespace": "mbox-x"})
+
+    assert not await attempt(state, build(), fields={"name": "name"})
+    assert "too long" in state.error and state.error_field == "name"
+
+
+async def test_attempt_says_an_unforeseen_failure_in_words_and_resets_busy(caplog):
+    state = feedback(error_field="")
+
+    async def broken():
+        raise KeyError("internal-detail-42")
+
+    outcome = await attempt(state, broken(), busy="busy")
+    assert not outcome and state.busy is False
+    assert state.error == UNEXPECTED and "internal-detail-42" not in state.error
+    assert "internal-detail-42" in caplog.text  # logged for the operator
+
+
+def test_the_apps_backstop_logs_and_speaks_in_words(caplog):
+    spec = backend_failure(RuntimeError("secret-internal-path /var/x"))
+    assert "secret-internal-path" in caplog.text
+    rendered = str(spec)
+    assert "secret-internal-path" not in rendered
+    assert "Contact the website administrator" not in rendered
