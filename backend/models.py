@@ -12,6 +12,7 @@ from backend.audit.models import AuditChainHeadRow, AuditCheckpointRow, AuditEve
 from backend.auth.models import ApiTokenRow, SignInRevocationRow
 from backend.credentials.models import ProjectCredentialRow
 from backend.idempotency.models import IdempotencyRecordRow
+from backend.metrics.models import SandboxMetricSampleRow
 from backend.policy.models import ProjectPolicyRow, ProjectQuotaPolicyRow
 from backend.projects.models import ProjectRow
 from backend.sandboxes.models import PreviewLinkRow, SandboxHoldRow, SandboxRow
@@ -41,6 +42,7 @@ __all__ = [
     "ProjectRow",
     "RuntimeSessionRow",
     "SandboxHoldRow",
+    "SandboxMetricSampleRow",
     "SandboxRow",
     "SignInRevocationRow",
     "TemplateRow",

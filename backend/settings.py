@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     upload_max_bytes: int = Field(default=0, ge=0)
 
+    # Live resource use: how often the leader samples every running sandbox (CPU, memory,
+    # disk, processes, network), and how long samples are kept (the longest chart window).
+    metrics_interval_seconds: float = Field(default=10.0, ge=1, le=3600)
+    metrics_retention_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+
     # Audit trail: events older than this many days are removed (0: kept forever), as a
     # prefix of the hash chain with a signed checkpoint; the checkpoints' HMAC key (unset:
     # a random key in <data dir>/audit-signing.key; replicas must share one, so set it).

@@ -1,5 +1,6 @@
 """Background engines, run under the server's lifespan: the reconciler (which also applies
-lifetime rules), the task runner, the artifact collector and audit retention."""
+lifetime rules), the task runner, the artifact collector, audit retention and the metrics
+sampler (under the reconciler's leadership: it measures the sandboxes the leader runs)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 from backend.engines.artifact_collector import ArtifactCollector
 from backend.engines.audit_retention import RETENTION_LOCK_KEY, AuditRetention
 from backend.engines.leadership import Leadership
+from backend.engines.metrics_sampler import MetricsSampler
 from backend.engines.reconciler import Reconciler
 from backend.engines.task_runner import TaskRunner
 
@@ -33,8 +35,10 @@ async def running(services: Services) -> AsyncIterator[None]:
         database, services.artifacts.stores, upload_grace=settings.artifact_upload_grace_seconds
     )
     reconciler = Reconciler(database, runtime, settings)
+    leadership = Leadership(database)  # the reconciler's, shared by the metrics sampler
     jobs = [
-        asyncio.create_task(reconciler.run(settings.reconcile_interval, Leadership(database))),
+        asyncio.create_task(reconciler.run(settings.reconcile_interval, leadership)),
+        asyncio.create_task(MetricsSampler(database, runtime, settings).run(leadership)),
         asyncio.create_task(runner.run(settings.reconcile_interval)),
         asyncio.create_task(collector.run(settings.artifact_collect_interval)),
         asyncio.create_task(

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from backend.db import utcnow
 
 # The engines, by the names the API reports them under.
-ENGINES = ("reconciler", "taskRunner", "artifactCollector", "auditRetention")
+ENGINES = ("reconciler", "taskRunner", "artifactCollector", "auditRetention", "metricsSampler")
 MAX_ERROR_CHARS = 2000
 REPEAT_LOG_INTERVAL = timedelta(minutes=1)
 

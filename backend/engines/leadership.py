@@ -25,12 +25,14 @@ class Leadership:
         self.key, self.name = key, name
         self._connection: sa.Connection | None = None
         self._file: IO | None = None
+        self._trying = asyncio.Lock()  # engines sharing one leadership try one at a time
 
     async def acquire(self) -> bool:
         """True while this process is the leader (cheap once acquired)."""
-        if self._connection is not None or self._file is not None:
-            return True
-        return await asyncio.to_thread(self._try_acquire)
+        async with self._trying:
+            if self._connection is not None or self._file is not None:
+                return True
+            return await asyncio.to_thread(self._try_acquire)
 
     def _try_acquire(self) -> bool:
         engine = self.database.engine

@@ -186,6 +186,20 @@ class QuotaUsage(PublicModel):
     unit: str | None = None
 
 
+class ProjectLiveUsage(PublicModel):
+    """The latest sample of each running sandbox, summed (backend/metrics): what the
+    project uses now. A sandbox whose runtime cannot measure a field adds nothing to it."""
+
+    sampled_sandboxes: int
+    cpu_millicores: float
+    memory_bytes: int
+    disk_bytes: int
+    processes: int
+    network_rx_bytes_per_second: float
+    network_tx_bytes_per_second: float
+    at: datetime | None = None  # the newest sample summed
+
+
 class ProjectUsage(PublicModel):
     project_id: uuid.UUID
     generated_at: datetime
@@ -198,3 +212,5 @@ class ProjectUsage(PublicModel):
     notes: list[str]
     # Beyond the reference: every quota, its limit and the usage it counts.
     quotas: list[QuotaUsage] = SchemaField(default_factory=list)
+    # Beyond the reference: live resource use, summed over the running sandboxes.
+    live: ProjectLiveUsage | None = None

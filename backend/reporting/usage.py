@@ -1,7 +1,8 @@
 """A project's usage summary (GET /v1/projects/{id}/usage): counts from product records.
 
 Every part is one GROUP BY query (or a primary-key read), so the summary costs the same
-with ten sandboxes or ten thousand; only the grouped rows are folded in Python.
+with ten sandboxes or ten thousand; only the grouped rows are folded in Python. `live`
+sums the latest resource sample of each running sandbox (backend/metrics).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlmodel import Session, col, func, select
 from backend.artifacts.models import ARTIFACT_KINDS, ArtifactRow, ArtifactUsageRow
 from backend.credentials.models import CREDENTIAL_TYPES, ProjectCredentialRow
 from backend.db import utcnow
+from backend.metrics import service as metrics
 from backend.policy import service as policy
 from backend.policy.models import ProjectQuotaPolicyRow
 from backend.projects.models import (
@@ -60,6 +62,7 @@ def project_usage(db: Session, *, project_id: uuid.UUID) -> ProjectUsage:
         credentials=_credentials(db, project_id),
         notes=_notes(quota),
         quotas=_quotas(db, project_id, quota),
+        live=metrics.project_live(db, project_id),
     )
 
 
