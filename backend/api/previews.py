@@ -41,9 +41,10 @@ from backend.auth import access
 from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.errors import Conflict, InvalidInput, NotFound, ServiceError
-from backend.sandboxes import previews
+from backend.sandboxes import preview_grants, previews
 from backend.sandboxes.lifetime import ActivityMeter
 from backend.sandboxes.models import PreviewLink, PreviewLinkCreate
+from backend.sandboxes.preview_grants import GRANT_PATH, ViewGrants
 from backend.sandboxes.previews import LINK_PATH, PORT_NOT_PREVIEWABLE, PreviewDomain, PreviewGate
 from backend.services import Services
 from backend.settings import Settings
@@ -106,17 +107,29 @@ BINARY = {
 @dataclass(frozen=True)
 class Previews:
     """What the preview routes share, one per app (`app.state.previews`): the relay and its
-    connection pool, which belong to the HTTP edge, and from the services the link and
-    sandbox caches (the gate) and the activity meter (idle timeout)."""
+    connection pool, which belong to the HTTP edge, the viewer grants' used codes, and from
+    the services the link and sandbox caches (the gate) and the activity meter (idle
+    timeout)."""
 
     relay: Relay
     gate: PreviewGate
+    grants: ViewGrants
     activity: ActivityMeter
 
     @classmethod
     def of(cls, services: Services) -> Previews:
         relay = Relay(services.runtime, RelayLimits.of(services.settings))
-        return cls(relay, services.preview_gate, services.activity)
+        grants = ViewGrants(services.database, services.settings)
+        return cls(relay, services.preview_gate, grants, services.activity)
+
+    async def allows(self, scope: Scope, sandbox_id: uuid.UUID, port: int) -> bool:
+        """Whether a `mbox_preview` cookie of the request (a link's or a viewer grant's)
+        opens this sandbox port now."""
+        for token in _cookies(scope, PREVIEW_COOKIE):
+            check = self.grants if preview_grants.is_grant(token) else self.gate
+            if await check.allows(token, sandbox_id, port):
+                return True
+        return False
 
 
 @asynccontextmanager
@@ -338,14 +351,15 @@ class PreviewHostMiddleware:
             return
         sandbox_id, port = found
         shared = scope["app"].state.previews
-        if scope["path"] == LINK_PATH and scope["type"] == "http":
+        if scope["path"] in (LINK_PATH, GRANT_PATH) and scope["type"] == "http":
             if scope["method"] not in ("GET", "HEAD"):
                 await _refuse(scope, send, 405, "preview links are opened with GET")
-                return
-            await self._exchange(scope, send, shared, sandbox_id, port)
+            elif scope["path"] == LINK_PATH:
+                await self._exchange(scope, send, shared, sandbox_id, port)
+            else:
+                await self._open_grant(scope, send, shared, sandbox_id, port)
             return
-        tokens = _cookies(scope, PREVIEW_COOKIE)
-        if not any([await shared.gate.allows(token, sandbox_id, port) for token in tokens]):
+        if not await shared.allows(scope, sandbox_id, port):
             await _refuse(scope, send, 401, LINK_REFUSED)
             return
         target = await shared.gate.target(sandbox_id)
@@ -381,24 +395,51 @@ class PreviewHostMiddleware:
         self, scope: Scope, send: Send, shared: Previews, sandbox_id: uuid.UUID, port: int
     ) -> None:
         """`/.mbox/link?token=...&next=/path`: verify the link, set the cookie, go on."""
-        query = parse_qs((scope.get("query_string") or b"").decode("latin-1"))
+        query = _query(scope)
         token = (query.get("token") or [""])[0]
         link = await shared.gate.exchange(token) if token else None
         if link is None or link.sandbox_id != sandbox_id or link.port != port:
             await _refuse(scope, send, 401, LINK_REFUSED)
             return
         max_age = max(0, int(link.expires_at.timestamp() - time.time()))
-        cookie = f"{PREVIEW_COOKIE}={token}; Max-Age={max_age}; Path=/; HttpOnly; "
-        cookie += _embeddable_cookie if self.domain.secure_context else "SameSite=Lax"
+        await self._enter(scope, send, query, token, max_age)
+
+    async def _open_grant(
+        self, scope: Scope, send: Send, shared: Previews, sandbox_id: uuid.UUID, port: int
+    ) -> None:
+        """`/.mbox/open?code=...&next=/path`: trade a viewer grant's code (once) for a view
+        cookie, go on. A browser that already holds a working cookie here (a page reloaded
+        with a used code) just goes on."""
+        query = _query(scope)
+        code = (query.get("code") or [""])[0]
+        view = await shared.grants.exchange(code, sandbox_id, port) if code else None
+        if view is not None:
+            await self._enter(scope, send, query, *view)
+        elif await shared.allows(scope, sandbox_id, port):
+            await self._enter(scope, send, query, None, 0)
+        else:
+            await _refuse(scope, send, 401, LINK_REFUSED)
+
+    async def _enter(
+        self, scope: Scope, send: Send, query: dict[str, list[str]], token: str | None, age: int
+    ) -> None:
+        """303 to `next` on this origin, setting the preview cookie to `token` (if any)."""
         headers = [
             (b"location", _next_path((query.get("next") or ["/"])[0]).encode()),
-            (b"set-cookie", cookie.encode()),
             (b"referrer-policy", b"no-referrer"),
             (b"cache-control", b"no-store"),
             (b"content-length", b"0"),
         ]
+        if token is not None:
+            cookie = f"{PREVIEW_COOKIE}={token}; Max-Age={max(0, age)}; Path=/; HttpOnly; "
+            cookie += _embeddable_cookie if self.domain.secure_context else "SameSite=Lax"
+            headers.append((b"set-cookie", cookie.encode()))
         await send({"type": "http.response.start", "status": 303, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
+
+
+def _query(scope: Scope) -> dict[str, list[str]]:
+    return parse_qs((scope.get("query_string") or b"").decode("latin-1"))
 
 
 # In a secure context (https, or *.localhost, which browsers treat as one) the cookie can

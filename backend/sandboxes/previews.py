@@ -6,9 +6,15 @@ preview. A browser gets in through a preview link: `<origin>/.mbox/link?token=<i
 exchanges the token for a host-only cookie on that origin. Links expire, can be revoked,
 and only a sha256 of their secret is stored.
 
+Links are for sharing: the console's own Open and Embed use viewer grants instead
+(backend/sandboxes/preview_grants.py), which are never listed as links.
+
 `PreviewGate` is the in-memory front of this service for the proxy's hot path: verified
 links and sandbox states are cached, links re-checked against the database every
 `LINK_RECHECK_SECONDS`, so a revoked link stops working within a few seconds.
+
+`listening_ports` reads which TCP ports processes in a running sandbox listen on, so the
+console can offer to declare one that is not declared yet.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import Database, commit, get_row, utcnow
 from backend.errors import InvalidInput, NotFound
+from backend.runtime.base import RuntimeAdapter, RuntimeFailure
+from backend.runtime.kubernetes import files as sandbox_files
 from backend.sandboxes.models import PreviewLinkCreate, PreviewLinkRow, SandboxRow
 from backend.sandboxes.service import get_sandbox, operable
 from backend.settings import Settings
@@ -44,6 +52,7 @@ PORT_NOT_PREVIEWABLE = "sandbox port is not declared or is not previewable"
 LINK_RECHECK_SECONDS = 2.0
 SANDBOX_RECHECK_SECONDS = 1.0
 _LABEL = re.compile(r"^(\d{1,5})-([0-9a-f]{32})$")
+LISTENING_TIMEOUT = 5.0
 
 
 # -- origins ------------------------------------------------------------------------------
@@ -111,6 +120,20 @@ def tcp_ports(sandbox: SandboxRow) -> frozenset[int]:
         for port in sandbox.ports
         if (port.get("protocol") or "TCP").upper() == "TCP"
     )
+
+
+async def listening_ports(runtime: RuntimeAdapter, sandbox_id: uuid.UUID) -> frozenset[int]:
+    """The TCP ports some process in the running sandbox listens on, from its
+    /proc/net/tcp and tcp6 (read by a short command inside it); none when it cannot be
+    read (not running, or slower than LISTENING_TIMEOUT)."""
+    try:
+        async with asyncio.timeout(LISTENING_TIMEOUT):
+            process = await runtime.exec(sandbox_id, ["sh", "-c", sandbox_files.LISTENING])
+            table = b"".join([chunk async for chunk in process.stdout()])
+            await process.wait()
+    except (RuntimeFailure, TimeoutError, OSError):
+        return frozenset()
+    return frozenset(sandbox_files.listening_ports(table))
 
 
 # -- links --------------------------------------------------------------------------------

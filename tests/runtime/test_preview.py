@@ -17,8 +17,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from backend.api.app import create_api
+from backend.auth.models import SYSTEM
 from backend.db import utcnow
 from backend.runtime.base import PortUnavailable
+from backend.sandboxes import preview_grants, previews
 from backend.sandboxes.models import PreviewLinkRow, SandboxRow
 from backend.sandboxes.previews import preview_origin
 from backend.services import build_services
@@ -560,3 +562,42 @@ async def test_ports_name_their_preview_origin(world, box):
     assert by_port[PORT]["previewUrl"] == f"{_proxy(box)}/"
     assert by_port[PORT]["available"] is True
     assert "previewOrigin" not in by_port[53]
+
+
+# -- viewer grants (the console's Open and Embed) and listening ports ----------------------
+
+
+async def test_a_viewer_grant_opens_the_app_without_a_link(world, box):
+    """With authentication off (no sign-in to bind to): the code opens the app once, its
+    view cookie never reaches the app, and no link is made or listed."""
+    services = world.app.state.services
+    with services.database.session() as db:
+        url = preview_grants.mint_code(
+            db,
+            principal=SYSTEM,
+            settings=services.settings,
+            sandbox_id=uuid.UUID(box["id"]),
+            port=PORT,
+            sign_in=None,
+        )
+    parts = urlsplit(url)
+    assert parts.path == "/.mbox/open"
+    opened = await world.client.get(
+        f"{parts.path}?{parts.query}&next=/echo", headers={"Host": parts.netloc}
+    )
+    assert opened.status_code == 303 and opened.headers["location"] == "/echo"
+    cookie = opened.cookies["mbox_preview"]
+    response = await _preview_get(world, box, "/echo", cookie)
+    assert response.status_code == 200
+    assert "cookie" not in _headers(response.json())
+    again = await world.client.get(f"{parts.path}?{parts.query}", headers={"Host": parts.netloc})
+    assert again.status_code == 401
+    links = await world.get(f"/v1/sandboxes/{box['id']}/preview-links")
+    assert links["items"] == []
+
+
+async def test_listening_ports_are_read_from_the_sandbox(world, box):
+    """The app listens on PORT; IDLE_PORT is declared but nothing listens there."""
+    found = await previews.listening_ports(world.runtime, uuid.UUID(box["id"]))
+    assert PORT in found and IDLE_PORT not in found
+    assert await previews.listening_ports(world.runtime, uuid.uuid4()) == frozenset()
