@@ -42,6 +42,13 @@ def parse_quantity(text: str) -> tuple[Decimal, bool] | None:
     return value * _DECIMAL[suffix], False
 
 
+def quantity_value(text: str | None) -> Decimal | None:
+    """The value of a stored quantity; None when blank or unreadable (rows from before the
+    services checked them)."""
+    parsed = parse_quantity(text) if text and text.strip() else None
+    return parsed[0] if parsed else None
+
+
 def format_quantity(value: Decimal, *, binary: bool) -> str:
     """The shortest exact spelling: `1Gi` or `1500m`, like Kubernetes' canonical form."""
     if value == 0:

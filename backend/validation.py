@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
 from backend.errors import InvalidInput
+from backend.quantities import parse_quantity
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,6 +25,17 @@ _DASHES = re.compile(r"-{2,}")
 MAX_LABEL_CHARS = 128
 MAX_NAME_CHARS = 200
 MAX_SLUG_CHARS = 63  # a DNS label: slugs name runtime objects
+SLUG_RULE = "lower-case letters, digits and '-', at most 63 characters (for example my-app)"
+# Kubernetes' names (RFC 1123): a namespace or service account is a DNS label, a
+# RuntimeClass a DNS subdomain; a container port's name an IANA service name.
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+MAX_DNS_SUBDOMAIN = 253
+PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
+MAX_URL_CHARS = 2048
+# Repositories: http(s)://, git:// and ssh:// URLs, or scp-like git@host:path.
+URL_SCHEMES = ("http", "https", "git", "ssh")
+SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//).+$")
 
 
 def parse_uuid(value: object, message: str) -> uuid.UUID:
@@ -57,12 +71,148 @@ def resolve_slug(slug: str | None, name: str) -> str:
     return candidate if valid else ""
 
 
-def check_name(value: str) -> str:
-    """A display name: trimmed, at most MAX_NAME_CHARS (blank is the caller's message)."""
+def check_name(value: str, field: str = "name") -> str:
+    """A display name: trimmed, one line, at most MAX_NAME_CHARS (blank is the caller's
+    message)."""
     name = value.strip()
     if len(name) > MAX_NAME_CHARS:
-        raise InvalidInput(f"name is too long (at most {MAX_NAME_CHARS} characters)")
+        raise InvalidInput(
+            f"{field} is too long (at most {MAX_NAME_CHARS} characters)", field=field
+        )
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise InvalidInput(
+            f"{field} cannot contain control characters (tabs, line breaks, escapes)", field=field
+        )
     return name
+
+
+def name_and_slug(name: str | None, slug: str | None, message: str) -> tuple[str, str]:
+    """A checked display name and its slug (the given one, else derived from the name).
+    Missing or invalid ones are InvalidInput(`message`: the contract's words for all the
+    required fields) with the field and, in `reason`, what was wrong with it."""
+    checked = check_name(name or "")
+    if not checked:
+        raise InvalidInput(message, field="name", reason="name is required")
+    resolved = resolve_slug(slug, checked)
+    if resolved:
+        return checked, resolved
+    if blank(slug):
+        reason = "name needs a letter or digit (a-z, 0-9) to make the slug from; or give a slug"
+        raise InvalidInput(message, field="name", reason=reason)
+    raise InvalidInput(message, field="slug", reason=f"slug must be {SLUG_RULE}")
+
+
+def required(value: str | None, field: str, message: str = "") -> str:
+    """A trimmed value that may not be blank (message: the contract's words, if any)."""
+    if blank(value):
+        reason = f"{field} is required"
+        raise InvalidInput(message or reason, field=field, reason=reason)
+    return (value or "").strip()
+
+
+def dns_label(value: str, field: str) -> str:
+    """A namespace or service account name: Kubernetes refuses anything but a DNS label."""
+    label = value.strip()
+    if not DNS_LABEL.match(label):
+        raise InvalidInput(
+            f"{field} {_shown(label)} is not a DNS label: lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 63 characters "
+            "(for example team-a)",
+            field=field,
+        )
+    return label
+
+
+def dns_subdomain(value: str, field: str, example: str) -> str:
+    """A DNS subdomain name (lower-case labels joined by dots), or "" for none."""
+    name = value.strip()
+    if name and (len(name) > MAX_DNS_SUBDOMAIN or not DNS_SUBDOMAIN.match(name)):
+        raise InvalidInput(
+            f"{field} must be a DNS subdomain name such as {example} "
+            f"(lower-case letters, digits, '-' and '.'; at most {MAX_DNS_SUBDOMAIN} characters)",
+            field=field,
+        )
+    return name
+
+
+def quantity(value: str, field: str, example: str) -> str:
+    """A Kubernetes resource quantity (`500m`, `2Gi`), or "" for none."""
+    text = value.strip()
+    if text and parse_quantity(text) is None:
+        raise InvalidInput(
+            f"{field} {_shown(text)} is not a Kubernetes quantity (for example {example})",
+            field=field,
+        )
+    return text
+
+
+def port_name(value: str | None, field: str) -> str:
+    """A container port's name (Kubernetes' IANA_SVC_NAME): at most 15 lower-case letters,
+    digits and '-', at least one letter, no '-' at either end nor twice in a row."""
+    name = required(value, field, "port name is required")
+    if not PORT_NAME.match(name) or "--" in name or not re.search("[a-z]", name):
+        raise InvalidInput(
+            f"{field} {_shown(name)} is not a port name: at most 15 lower-case letters, "
+            "digits and '-', with at least one letter (for example web or http-alt)",
+            field=field,
+        )
+    return name
+
+
+def repository_url(value: str, field: str = "repositoryUrl") -> str:
+    """A repository's address, or "" for none: an http(s), git or ssh URL with a host, or
+    scp-like git@host:path; one token, at most MAX_URL_CHARS."""
+    url = value.strip()
+    if not url:
+        return ""
+    if len(url) > MAX_URL_CHARS:
+        raise InvalidInput(f"{field} is too long (at most {MAX_URL_CHARS} characters)", field=field)
+    if not (_plain_token(url) and (_url_with_host(url) or SCP_LIKE.match(url))):
+        raise InvalidInput(
+            f"{field} {_shown(url)} is not an http(s) or git URL (for example "
+            "https://github.com/org/repo.git or git@github.com:org/repo.git)",
+            field=field,
+        )
+    if _has_password(url):  # a token in the URL would be stored and shown to every reader
+        raise InvalidInput(
+            f"{field} must not hold a password or token: use a credential reference",
+            field=field,
+        )
+    return url
+
+
+def _plain_token(text: str) -> bool:
+    return not any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text)
+
+
+def _url_with_host(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in URL_SCHEMES and bool(parts.hostname)
+    except ValueError:  # a malformed port or IPv6 literal
+        return False
+
+
+def _has_password(url: str) -> bool:
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return False
+
+
+def _shown(value: str) -> str:
+    """A value quoted in a message, cut to 64 characters."""
+    return f'"{value[:64]}…"' if len(value) > 64 else f'"{value}"'
+
+
+@contextmanager
+def about(field: str) -> Iterator[None]:
+    """Name `field` on an InvalidInput raised inside that names none."""
+    try:
+        yield
+    except InvalidInput as exc:
+        exc.detail.setdefault("field", field)
+        raise
 
 
 def clean_label(value: str | None, limit: int = MAX_LABEL_CHARS) -> str:

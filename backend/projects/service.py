@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from sqlmodel import Session, col, select
 
@@ -14,9 +15,25 @@ from backend.db import commit, get_row, utcnow
 from backend.errors import Conflict, InvalidInput
 from backend.projects.models import ProjectCreate, ProjectRow, ProjectUpdate
 from backend.templates.models import TemplateRow
-from backend.validation import blank, check_name, metadata_value, parse_uuid, resolve_slug
+from backend.validation import (
+    about,
+    check_name,
+    dns_label,
+    metadata_value,
+    name_and_slug,
+    parse_uuid,
+    repository_url,
+    required,
+)
 
 MAX_RETENTION_DAYS = 3650
+# The contract's words for a create without them; detail.field says which one.
+REQUIRED = "name, valid slug, and defaultNamespace are required"
+MAX_SHOWN_BLOCKERS = 100  # ids a refused delete lists (its count says how many in all)
+
+# What stands in the way of deleting a project, registered by the layers above (this one
+# may not import them): backend.sandboxes.service lists the project's live sandboxes.
+DELETE_BLOCKERS: list[Callable[[Session, uuid.UUID], list[uuid.UUID]]] = []
 
 
 def list_projects(db: Session, *, limit: int | None = None) -> list[ProjectRow]:
@@ -30,20 +47,20 @@ def get_project(db: Session, project_id: uuid.UUID) -> ProjectRow:
 
 def create_project(db: Session, *, principal: Principal, data: ProjectCreate) -> ProjectRow:
     access.require_global(principal, Permission.GOVERN)
-    name = check_name(data.name or "")
-    slug = resolve_slug(data.slug, name)
-    if not name or not slug or blank(data.default_namespace):
-        raise InvalidInput("name, valid slug, and defaultNamespace are required")
-    if db.exec(select(ProjectRow.id).where(ProjectRow.slug == slug)).first():
-        raise Conflict(f'a project with slug "{slug}" already exists')
+    name, slug = name_and_slug(data.name, data.slug, REQUIRED)
+    namespace = dns_label(
+        required(data.default_namespace, "defaultNamespace", REQUIRED), "defaultNamespace"
+    )
     project = ProjectRow(
         name=name,
         slug=slug,
-        repository_url=(data.repository_url or "").strip(),
-        default_namespace=(data.default_namespace or "").strip(),
+        repository_url=repository_url(data.repository_url or ""),
+        default_namespace=namespace,
         artifact_retention_days=_retention_days(data.artifact_retention_days),
         meta=metadata_value(data.metadata),
     )
+    if db.exec(select(ProjectRow.id).where(ProjectRow.slug == slug)).first():
+        raise Conflict(f'a project with slug "{slug}" already exists', field="slug")
     db.add(project)
     audit.service.record_change(
         db,
@@ -62,17 +79,17 @@ def update_project(
     access.require(principal, Permission.GOVERN, project_id)
     project = get_project(db, project_id)
     if data.given("name") and data.name is not None:
-        if blank(data.name):
-            raise InvalidInput("name cannot be empty")
-        project.name = check_name(data.name)
+        project.name = check_name(required(data.name, "name", "name cannot be empty"))
     if data.given("default_namespace") and data.default_namespace is not None:
-        if blank(data.default_namespace):
-            raise InvalidInput("defaultNamespace cannot be empty")
-        project.default_namespace = data.default_namespace.strip()
+        namespace = required(
+            data.default_namespace, "defaultNamespace", "defaultNamespace cannot be empty"
+        )
+        project.default_namespace = dns_label(namespace, "defaultNamespace")
     if data.given("repository_url"):
-        project.repository_url = (data.repository_url or "").strip()
+        project.repository_url = repository_url(data.repository_url or "")
     if data.given("default_template_id"):
-        project.default_template_id = _default_template(db, project, data.default_template_id)
+        with about("defaultTemplateId"):
+            project.default_template_id = _default_template(db, project, data.default_template_id)
     if data.given("artifact_retention_days"):
         project.artifact_retention_days = _retention_days(data.artifact_retention_days)
     if data.given("metadata"):
@@ -91,7 +108,10 @@ def update_project(
 
 def _retention_days(days: int | None) -> int | None:
     if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
-        raise InvalidInput(f"artifactRetentionDays must be between 1 and {MAX_RETENTION_DAYS}")
+        raise InvalidInput(
+            f"artifactRetentionDays must be between 1 and {MAX_RETENTION_DAYS}",
+            field="artifactRetentionDays",
+        )
     return days
 
 
@@ -111,6 +131,13 @@ def delete_project(db: Session, *, principal: Principal, project_id: uuid.UUID) 
     a live sandbox's hold row (ON DELETE RESTRICT) makes the database refuse it."""
     access.require(principal, Permission.GOVERN, project_id)
     project = get_project(db, project_id)
+    blockers = [found for check in DELETE_BLOCKERS for found in check(db, project.id)]
+    if blockers:
+        raise Conflict(
+            _still_has_sandboxes(len(blockers)),
+            sandboxIds=[str(found) for found in blockers[:MAX_SHOWN_BLOCKERS]],
+            count=len(blockers),
+        )
     audit.service.record_change(
         db,
         principal=principal,
@@ -120,8 +147,13 @@ def delete_project(db: Session, *, principal: Principal, project_id: uuid.UUID) 
         project_id=None,  # the project is gone; its events stay, detached
     )
     db.delete(project)
-    commit(
-        db,
-        restricted="project still has sandboxes (active, or deleted but awaiting runtime "
-        "cleanup); delete them and wait for cleanup first",
-    )
+    commit(db, restricted=_still_has_sandboxes(None))  # one launched meanwhile
+
+
+def _still_has_sandboxes(count: int | None) -> str:
+    """The refusal in words, with how many sandboxes are in the way when known."""
+    which = "active, or deleted but awaiting runtime cleanup"
+    if count is not None:
+        verb = "is" if count == 1 else "are"
+        which = f"{count} {verb} active or deleted but awaiting runtime cleanup"
+    return f"project still has sandboxes ({which}); delete them and wait for cleanup first"

@@ -24,8 +24,9 @@ from backend.credentials.service import sandbox_mounts
 from backend.db import commit, get_row, utcnow
 from backend.errors import Conflict, DeniedRule, InvalidInput, NotFound
 from backend.policy import service as policy
+from backend.projects import service as project_service
 from backend.projects.models import ProjectRow
-from backend.quantities import parse_quantity
+from backend.quantities import quantity_value
 from backend.runtime.base import CredentialMount, PortSpec, RegistryCredential, SandboxSpec
 from backend.sandboxes.models import (
     DEFAULT_SERVICE_ACCOUNT,
@@ -36,9 +37,20 @@ from backend.sandboxes.models import (
 )
 from backend.templates import service as templates
 from backend.templates.models import TemplateRow
-from backend.validation import blank, check_name, metadata_value, optional_uuid, resolve_slug
+from backend.validation import (
+    about,
+    blank,
+    check_name,
+    dns_label,
+    metadata_value,
+    name_and_slug,
+    optional_uuid,
+    required,
+)
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# The contract's words for a launch without them; detail.field says which one.
+REQUIRED = "projectId, name, and valid slug are required"
+PLACEMENT_REQUIRED = "namespace and serviceAccountName are required"
 _LIKE_SPECIALS = re.compile(r"[\\%_]")  # escaped in a search: it means the text itself
 
 
@@ -132,8 +144,7 @@ def launch_demand(template: TemplateRow, *, new: bool) -> dict[str, policy.Amoun
 
 
 def _requested(text: str | None) -> Decimal:
-    parsed = parse_quantity(text or "") if (text or "").strip() else None
-    return parsed[0] if parsed else Decimal(0)
+    return quantity_value(text) or Decimal(0)
 
 
 def launch_blockers(
@@ -212,19 +223,19 @@ def plan_launch(
     else:
         project = get_row(db, ProjectRow, project_id, "project not found")
     template = _resolve_template(db, project, template_id)
-    namespace = _dns_label(namespace, project.default_namespace, "namespace")
-    account = _dns_label(service_account, DEFAULT_SERVICE_ACCOUNT, "serviceAccountName")
+    namespace = _placement(namespace, project.default_namespace, "namespace")
+    account = _placement(service_account, DEFAULT_SERVICE_ACCOUNT, "serviceAccountName")
     rules = launch_blockers(db, project_id=project.id, template=template, service_account=account)
     blockers = [rule.message for rule in rules]
     return LaunchPlan(project, template, namespace, account, blockers, rules)
 
 
 def create_sandbox(db: Session, *, principal: Principal, data: SandboxCreate) -> SandboxRow:
-    project_id = optional_uuid(data.project_id, "projectId must be a project UUID")
-    name = check_name(data.name or "")
-    slug = resolve_slug(data.slug, name)
-    if project_id is None or not name or not slug:
-        raise InvalidInput("projectId, name, and valid slug are required")
+    with about("projectId"):
+        project_id = optional_uuid(data.project_id, "projectId must be a project UUID")
+    if project_id is None:
+        raise InvalidInput(REQUIRED, field="projectId", reason="projectId is required")
+    name, slug = name_and_slug(data.name, data.slug, REQUIRED)
     access.require(principal, Permission.OPERATE, project_id)
     plan = plan_launch(
         db,
@@ -294,16 +305,16 @@ def update_sandbox(
     sent = {name for name in data.model_fields_set if getattr(data, name) is not None}
     sent |= {"metadata"} & data.model_fields_set
     if "name" in sent:
-        if blank(data.name):
-            raise InvalidInput("name cannot be empty")
-        sandbox.name = check_name(data.name)
+        sandbox.name = check_name(required(data.name, "name", "name cannot be empty"))
     if "namespace" in sent:
-        namespace = _dns_label(data.namespace, "", "namespace")
+        namespace = _placement(data.namespace, "", "namespace")
         if namespace != sandbox.namespace and sandbox.runtime_ref is not None:
-            raise Conflict("namespace cannot change while the sandbox has a runtime")
+            raise Conflict(
+                "namespace cannot change while the sandbox has a runtime", field="namespace"
+            )
         sandbox.namespace = namespace
     if "service_account_name" in sent:
-        sandbox.service_account_name = _dns_label(
+        sandbox.service_account_name = _placement(
             data.service_account_name, "", "serviceAccountName"
         )
     if (sandbox.namespace, sandbox.service_account_name) != placement:
@@ -432,22 +443,20 @@ def _hold_while_live(db: Session, sandbox: SandboxRow) -> None:
 
 
 def _resolve_template(db: Session, project: ProjectRow, given: str | None) -> TemplateRow:
-    template_id = optional_uuid(given, "templateId must be a template UUID")
+    with about("templateId"):
+        template_id = optional_uuid(given, "templateId must be a template UUID")
     template_id = template_id or project.default_template_id
     if template_id is None:
-        raise InvalidInput("templateId is required unless project has defaultTemplateId")
+        raise InvalidInput(
+            "templateId is required unless project has defaultTemplateId", field="templateId"
+        )
     return get_row(db, TemplateRow, template_id, "template not found")
 
 
-def _dns_label(value: str | None, default: str, field: str) -> str:
+def _placement(value: str | None, default: str, field: str) -> str:
+    """A namespace or service account: the given one, else `default`; a DNS label."""
     label = (value or "").strip() or default
-    if not label:
-        raise InvalidInput("namespace and serviceAccountName are required")
-    if not DNS_LABEL.match(label):
-        raise InvalidInput(
-            f"{field} must be a DNS label: lower-case letters, digits and '-', at most 63"
-        )
-    return label
+    return dns_label(required(label, field, PLACEMENT_REQUIRED), field)
 
 
 def _check_placement(db: Session, principal: Principal, sandbox: SandboxRow) -> None:
@@ -515,8 +524,23 @@ def _check_template_edit(db: Session, principal: Principal, template: TemplateRo
 templates.EDIT_CHECKS.append(_check_template_edit)
 
 
+def _live_sandboxes(db: Session, project_id: uuid.UUID) -> list[uuid.UUID]:
+    """A project's live sandboxes, oldest first: the holds that refuse its delete."""
+    return list(
+        db.exec(
+            select(SandboxRow.id)
+            .join(SandboxHoldRow, col(SandboxHoldRow.sandbox_id) == col(SandboxRow.id))
+            .where(SandboxRow.project_id == project_id)
+            .order_by(col(SandboxRow.created_at), col(SandboxRow.id))
+        )
+    )
+
+
+project_service.DELETE_BLOCKERS.append(_live_sandboxes)
+
+
 def _sandbox_ports(data: SandboxUpdate) -> list[dict[str, Any]]:
-    ports = templates.normalize_ports(data.ports or [], default_protocol="TCP")
+    ports = templates.normalize_ports(data.ports or [], default_protocol="TCP", field="ports")
     for port, given in zip(ports, data.ports or [], strict=True):
         if not blank(given.preview_url):
             port["previewUrl"] = given.preview_url.strip()
@@ -532,7 +556,7 @@ def _ensure_unique_slug(db: Session, project_id: uuid.UUID, slug: str) -> None:
         )
     ).first()
     if taken:
-        raise Conflict(f'a sandbox with slug "{slug}" already exists in this project')
+        raise Conflict(f'a sandbox with slug "{slug}" already exists in this project', field="slug")
 
 
 def record(
@@ -620,10 +644,10 @@ def sandbox_spec(
 def _quantity_or_none(text: str, unit: int) -> int | None:
     """A template's Kubernetes quantity in `unit`s (1: bytes, 1000: millicpus), rounded
     up; None when absent, zero or unreadable (the runtime's default applies)."""
-    parsed = parse_quantity(text) if text else None
-    if parsed is None or parsed[0] <= 0:
+    value = quantity_value(text)
+    if value is None or value <= 0:
         return None
-    return int((parsed[0] * unit).to_integral_value(rounding="ROUND_CEILING"))
+    return int((value * unit).to_integral_value(rounding="ROUND_CEILING"))
 
 
 def report_runtime(db: Session, *, sandbox_id: uuid.UUID, acted_on: str, **observed: Any) -> bool:

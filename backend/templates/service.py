@@ -6,8 +6,10 @@ import ipaddress
 import re
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+from pydantic.alias_generators import to_camel
 from sqlmodel import Session, col, select
 
 from backend import audit
@@ -28,7 +30,18 @@ from backend.templates.models import (
     TemplateRow,
     TemplateUpdate,
 )
-from backend.validation import blank, check_name, metadata_value, optional_uuid, resolve_slug
+from backend.validation import (
+    about,
+    blank,
+    check_name,
+    dns_subdomain,
+    metadata_value,
+    name_and_slug,
+    optional_uuid,
+    port_name,
+    quantity,
+    required,
+)
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_WORKING_DIR = 1024
@@ -39,9 +52,8 @@ SYSTEM_DIRECTORIES = (
 LIFECYCLE_KEYS = ("ttlSeconds", "idleTimeoutSeconds")
 MAX_COMMAND_ARGS = 64
 MAX_EGRESS_CIDRS = 64  # per list
-# A RuntimeClass name is a DNS subdomain (lower-case labels joined by dots).
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-MAX_DNS_SUBDOMAIN = 253
+# The contract's words for a create without them; detail.field says which one.
+REQUIRED = "name, valid slug, and image are required"
 MAX_WARM_POOL = 100  # as the server's kube_warm_pool
 # Build recipes: a Debian base of these suites, Debian package names, files added.
 BUILD_BASE = re.compile(r"^debian:(bookworm|trixie)$")
@@ -88,16 +100,15 @@ def get_template(db: Session, template_id: uuid.UUID) -> TemplateRow:
 
 
 def create_template(db: Session, *, principal: Principal, data: TemplateCreate) -> TemplateRow:
-    project_id = optional_uuid(data.project_id, "projectId must be a project UUID")
+    with about("projectId"):
+        project_id = optional_uuid(data.project_id, "projectId must be a project UUID")
     may_change(principal, project_id)
-    name = check_name(data.name or "")
-    slug = resolve_slug(data.slug, name)
-    if not name or not slug or blank(data.image):
-        raise InvalidInput("name, valid slug, and image are required")
+    name, slug = name_and_slug(data.name, data.slug, REQUIRED)
+    image = required(data.image, "image", REQUIRED)
     if project_id is not None:
         get_row(db, ProjectRow, project_id, "project not found")
     _ensure_unique_slug(db, project_id, slug)
-    template = TemplateRow(project_id=project_id, name=name, slug=slug, image=data.image.strip())
+    template = TemplateRow(project_id=project_id, name=name, slug=slug, image=image)
     _apply_fields(template, data)
     db.add(template)
     audit.service.record_change(
@@ -116,10 +127,9 @@ def update_template(
 ) -> TemplateRow:
     template = get_template(db, template_id)
     may_change(principal, template.project_id)
-    if data.given("name") and data.name is not None and blank(data.name):
-        raise InvalidInput("name cannot be empty")
-    if data.given("image") and data.image is not None and blank(data.image):
-        raise InvalidInput("image cannot be empty")
+    for field in ("name", "image"):
+        if data.given(field) and getattr(data, field) is not None:
+            required(getattr(data, field), field, f"{field} cannot be empty")
     _apply_fields(template, data)
     for check in EDIT_CHECKS:
         check(db, principal, template)
@@ -168,7 +178,7 @@ def _ensure_unique_slug(db: Session, project_id: uuid.UUID | None, slug: str) ->
     )
     if db.exec(select(TemplateRow.id).where(scope, TemplateRow.slug == slug)).first():
         where = "global templates" if project_id is None else "this project"
-        raise Conflict(f'a template with slug "{slug}" already exists in {where}')
+        raise Conflict(f'a template with slug "{slug}" already exists in {where}', field="slug")
 
 
 def _apply_fields(template: TemplateRow, data: TemplateFields) -> None:
@@ -180,7 +190,8 @@ def _apply_fields(template: TemplateRow, data: TemplateFields) -> None:
     }
     for name, value in sent.items():
         if name in _NORMALIZERS:
-            setattr(template, _COLUMNS.get(name, name), _NORMALIZERS[name](value))
+            with about(to_camel(name)):
+                setattr(template, _COLUMNS.get(name, name), _NORMALIZERS[name](value))
 
 
 def _image(value: str) -> str:
@@ -211,26 +222,29 @@ def _working_dir(value: str) -> str:
     return path
 
 
-def _quantity(value: str) -> str:
-    return value.strip()
-
-
-def normalize_ports(ports: list[TemplatePortInput], *, default_protocol: str = "") -> list[dict]:
-    """Check declared ports: named, 1..65535, TCP or UDP, each number declared once."""
+def normalize_ports(
+    ports: list[TemplatePortInput], *, default_protocol: str = "", field: str = "exposedPorts"
+) -> list[dict]:
+    """Check declared ports: a Kubernetes port name, 1..65535, TCP or UDP, each number and
+    name declared once. Errors name the port's field (`exposedPorts[0].name`)."""
     result: list[dict[str, Any]] = []
-    seen: set[int] = set()
-    for port in ports:
-        if blank(port.name):
-            raise InvalidInput("port name is required")
+    for index, port in enumerate(ports):
+        where = f"{field}[{index}]"
+        name = port_name(port.name, f"{where}.name")
         if port.port is None or not 1 <= port.port <= 65535:
-            raise InvalidInput("port must be between 1 and 65535")
+            raise InvalidInput("port must be between 1 and 65535", field=f"{where}.port")
         protocol = (port.protocol or "").strip().upper() or default_protocol
         if protocol not in ("", "TCP", "UDP"):
-            raise InvalidInput("port protocol must be TCP or UDP")
-        if port.port in seen:
-            raise InvalidInput(f"port {port.port} is declared more than once")
-        seen.add(port.port)
-        result.append({"name": port.name.strip(), "port": port.port, "protocol": protocol})
+            raise InvalidInput("port protocol must be TCP or UDP", field=f"{where}.protocol")
+        if any(seen["port"] == port.port for seen in result):
+            raise InvalidInput(
+                f"port {port.port} is declared more than once", field=f"{where}.port"
+            )
+        if any(seen["name"] == name for seen in result):
+            raise InvalidInput(
+                f'port name "{name}" is declared more than once', field=f"{where}.name"
+            )
+        result.append({"name": name, "port": port.port, "protocol": protocol})
     return result
 
 
@@ -245,9 +259,9 @@ def _env(value: Any) -> dict[str, str]:
 
 def _secret_refs(value: list[SecretRefInput]) -> list[dict[str, str]]:
     refs = []
-    for ref in value:
+    for index, ref in enumerate(value):
         if blank(ref.name):
-            raise InvalidInput("secretRefs[].name is required")
+            raise InvalidInput("secretRefs[].name is required", field=f"secretRefs[{index}].name")
         entry = {"name": ref.name.strip()}
         if not blank(ref.key):
             entry["key"] = ref.key.strip()
@@ -289,13 +303,7 @@ def _cidrs(field: str) -> Callable[[list[str]], list[str]]:
 
 def _runtime_class_name(value: str) -> str:
     """A Kubernetes RuntimeClass (e.g. gvisor, kata-qemu); "" clears it."""
-    name = value.strip()
-    if name and (len(name) > MAX_DNS_SUBDOMAIN or not DNS_SUBDOMAIN.match(name)):
-        raise InvalidInput(
-            f"runtimeClassName must be a DNS subdomain name such as gvisor or kata-qemu "
-            f"(lower-case letters, digits, '-' and '.'; at most {MAX_DNS_SUBDOMAIN} characters)"
-        )
-    return name
+    return dns_subdomain(value, "runtimeClassName", "gvisor or kata-qemu")
 
 
 def _warm_pool_size(value: int | None) -> int | None:
@@ -415,9 +423,9 @@ _NORMALIZERS = {
     "image": _image,
     "startup_command": _command,
     "working_dir": _working_dir,
-    "cpu_request": _quantity,
-    "memory_request": _quantity,
-    "storage_request": _quantity,
+    "cpu_request": partial(quantity, field="cpuRequest", example="500m or 2"),
+    "memory_request": partial(quantity, field="memoryRequest", example="512Mi or 2Gi"),
+    "storage_request": partial(quantity, field="storageRequest", example="10Gi"),
     "exposed_ports": normalize_ports,
     "env": _env,
     "secret_refs": _secret_refs,

@@ -159,7 +159,8 @@ def test_blank_and_invalid_values(client, world, row_counts, method, path, paylo
     before = row_counts()
     response = _send(client, method, path, world, json=payload)
     _assert_refused(response, 400, before, row_counts)
-    assert response.json() == {"error": message}
+    assert response.json()["error"] == message
+    assert response.json()["detail"]["field"]  # the console points at it
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from backend.reporting.usage import project_usage
 from backend.sandboxes.models import SandboxRow
 from backend.sessions.models import RuntimeSessionRow
 from backend.tasks.models import ExecutionTaskRow
+from backend.templates.models import TemplateRow
 from tests.api.conftest import Api
 
 
@@ -218,9 +219,12 @@ def test_enforced_quota_limits_are_reported(api: Api, database: Database):
     assert "enforced" in usage["notes"][2]
 
 
-def test_invalid_and_missing_requests_are_counted(api: Api):
+def test_invalid_and_missing_requests_are_counted(api: Api, database: Database):
     project = api.project()
-    odd = api.template(name="Odd", cpuRequest="lots", memoryRequest="1G")
+    odd = api.template(name="Odd", memoryRequest="1G")
+    with database.session() as db:  # stored before the service checked quantities
+        db.get(TemplateRow, uuid.UUID(odd["id"])).cpu_request = "lots"
+        db.commit()
     api.sandbox(project, odd)
     api.sandbox(project, api.template(name="Plain"))
     requests = _usage(api, project)["sandboxes"]["activeRequests"]

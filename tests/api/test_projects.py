@@ -48,7 +48,14 @@ def test_slug_must_be_valid_and_unique(client, api):
         "/v1/projects", json={"name": "Third", "slug": "Not_Valid", "defaultNamespace": "ns"}
     )
     assert invalid.status_code == 400
-    assert invalid.json() == {"error": "name, valid slug, and defaultNamespace are required"}
+    assert invalid.json() == {
+        "error": "name, valid slug, and defaultNamespace are required",
+        "detail": {
+            "field": "slug",
+            "reason": "slug must be lower-case letters, digits and '-', at most 63 characters "
+            "(for example my-app)",
+        },
+    }
 
 
 def test_list_is_newest_first_and_wrapped(client, api):
@@ -79,9 +86,11 @@ def test_patch_null_keeps_required_fields_and_rejects_blank(client, api):
     kept = client.patch(f"/v1/projects/{project['id']}", json={"name": None})
     assert kept.status_code == 200 and kept.json()["name"] == project["name"]
     blank = client.patch(f"/v1/projects/{project['id']}", json={"name": "  "})
-    assert blank.status_code == 400 and blank.json() == {"error": "name cannot be empty"}
+    assert blank.status_code == 400 and blank.json()["error"] == "name cannot be empty"
+    assert blank.json()["detail"]["field"] == "name"
     blank_ns = client.patch(f"/v1/projects/{project['id']}", json={"defaultNamespace": ""})
-    assert blank_ns.json() == {"error": "defaultNamespace cannot be empty"}
+    assert blank_ns.json()["error"] == "defaultNamespace cannot be empty"
+    assert blank_ns.json()["detail"]["field"] == "defaultNamespace"
     slug = client.patch(f"/v1/projects/{project['id']}", json={"slug": "new"})
     assert slug.status_code == 400
 
@@ -164,7 +173,7 @@ def test_metadata_null_means_empty(client, api, create, patch):
 
 
 STILL_HAS_SANDBOXES = (
-    "project still has sandboxes (active, or deleted but awaiting runtime cleanup); "
+    "project still has sandboxes (1 is active or deleted but awaiting runtime cleanup); "
     "delete them and wait for cleanup first"
 )
 
@@ -192,6 +201,7 @@ def test_delete_waits_until_every_sandbox_runtime_is_cleaned_up(client, api, dat
         assert before["sandbox_holds"] == 1, step
         refused = client.delete(path)
         assert (refused.status_code, refused.json()["error"]) == (409, STILL_HAS_SANDBOXES)
+        assert refused.json()["detail"] == {"sandboxIds": [sandbox["id"]], "count": 1}
         assert row_counts() == before, step  # nothing deleted, no audit event
         assert client.get(path).status_code == 200
         if step == "active":

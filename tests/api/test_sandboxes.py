@@ -36,7 +36,8 @@ def test_template_comes_from_project_default(client, api):
     missing = client.post("/v1/sandboxes", json={"projectId": project["id"], "name": "x"})
     assert missing.status_code == 400
     assert missing.json() == {
-        "error": "templateId is required unless project has defaultTemplateId"
+        "error": "templateId is required unless project has defaultTemplateId",
+        "detail": {"field": "templateId"},
     }
     client.patch(f"/v1/projects/{project['id']}", json={"defaultTemplateId": template["id"]})
     assert api.sandbox(project)["templateId"] == template["id"]
@@ -56,8 +57,9 @@ def test_explicit_namespace_and_identity_are_validated(client, api):
         },
     )
     assert bad.status_code == 400 and bad.json()["error"].startswith(
-        "namespace must be a DNS label"
+        'namespace "Kube_System" is not a DNS label'
     )
+    assert bad.json()["detail"] == {"field": "namespace"}
 
 
 def test_slugs_are_unique_among_active_sandboxes_of_a_project(client, api):
@@ -185,7 +187,8 @@ def test_patch_name_ports_metadata_and_audit(client, api):
         {"name": "docs", "port": 8000, "protocol": "TCP", "previewUrl": "https://docs.example"},
     ]
     assert client.patch(path, json={"ports": [{"name": "a", "port": 99999}]}).status_code == 400
-    assert client.patch(path, json={"name": ""}).json() == {"error": "name cannot be empty"}
+    blank = client.patch(path, json={"name": ""}).json()
+    assert (blank["error"], blank["detail"]["field"]) == ("name cannot be empty", "name")
     [event] = api.audit(action="sandbox.updated")
     assert event["metadata"]["fields"] == ["metadata", "name", "ports"]
 

@@ -52,11 +52,12 @@ def test_create_and_update_with_the_fields(client, api):
 def test_bad_values_are_refused_and_nothing_is_stored(client, api, row_counts, fields, message):
     template = api.template(runtimeClassName="gvisor", warmPoolSize=2)
     before = row_counts()
+    refusal = (400, {"error": message, "detail": {"field": next(iter(fields))}})
     created = client.post("/v1/templates", json={"name": "T", "image": "img", **fields})
-    assert (created.status_code, created.json()) == (400, {"error": message})
+    assert (created.status_code, created.json()) == refusal
     path = f"/v1/templates/{template['id']}"
     updated = client.patch(path, json=fields)
-    assert (updated.status_code, updated.json()) == (400, {"error": message})
+    assert (updated.status_code, updated.json()) == refusal
     assert row_counts() == before
     assert client.get(path).json() == template
 

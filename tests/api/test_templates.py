@@ -78,39 +78,70 @@ def test_list_scoping_and_order(client, api):
 
 
 @pytest.mark.parametrize(
-    ("fields", "message"),
+    ("fields", "message", "field"),
     [
-        ({"image": " "}, "name, valid slug, and image are required"),
-        ({"slug": "Bad Slug"}, "name, valid slug, and image are required"),
-        ({"exposedPorts": [{"name": "", "port": 80}]}, "port name is required"),
-        ({"exposedPorts": [{"name": "w", "port": 0}]}, "port must be between 1 and 65535"),
-        ({"exposedPorts": [{"name": "w", "port": 70000}]}, "port must be between 1 and 65535"),
+        ({"image": " "}, "name, valid slug, and image are required", "image"),
+        ({"slug": "Bad Slug"}, "name, valid slug, and image are required", "slug"),
+        (
+            {"exposedPorts": [{"name": "", "port": 80}]},
+            "port name is required",
+            "exposedPorts[0].name",
+        ),
+        (
+            {"exposedPorts": [{"name": "w", "port": 0}]},
+            "port must be between 1 and 65535",
+            "exposedPorts[0].port",
+        ),
+        (
+            {"exposedPorts": [{"name": "a", "port": 80}, {"name": "w", "port": 70000}]},
+            "port must be between 1 and 65535",
+            "exposedPorts[1].port",
+        ),
         (
             {"exposedPorts": [{"name": "w", "port": 80, "protocol": "SCTP"}]},
             "port protocol must be TCP or UDP",
+            "exposedPorts[0].protocol",
         ),
-        ({"env": {"A": 1}}, "env must be an object of string values"),
-        ({"env": ["A=1"]}, "env must be an object of string values"),
-        ({"env": {"1BAD": "x"}}, 'env name "1BAD" is invalid (letters, digits and _ only)'),
-        ({"networkPolicy": "wide-open"}, "networkPolicy must be default, restricted or open"),
+        ({"env": {"A": 1}}, "env must be an object of string values", "env"),
+        ({"env": ["A=1"]}, "env must be an object of string values", "env"),
+        (
+            {"env": {"1BAD": "x"}},
+            'env name "1BAD" is invalid (letters, digits and _ only)',
+            "env",
+        ),
+        (
+            {"networkPolicy": "wide-open"},
+            "networkPolicy must be default, restricted or open",
+            "networkPolicy",
+        ),
         (
             {"lifecyclePolicy": {"ttlSeconds": -5}},
             "lifecyclePolicy.ttlSeconds must be a positive integer",
+            "lifecyclePolicy",
         ),
         (
             {"lifecyclePolicy": {"ttl": 5}},
             'lifecyclePolicy has unknown field "ttl" (known: ttlSeconds, idleTimeoutSeconds)',
+            "lifecyclePolicy",
         ),
-        ({"workingDir": "relative/dir"}, "workingDir must be an absolute path without '..'"),
-        ({"startupCommand": ["sh", ""]}, "startupCommand arguments cannot be empty"),
-        ({"secretRefs": [{"key": "k"}]}, "secretRefs[].name is required"),
+        (
+            {"workingDir": "relative/dir"},
+            "workingDir must be an absolute path without '..'",
+            "workingDir",
+        ),
+        (
+            {"startupCommand": ["sh", ""]},
+            "startupCommand arguments cannot be empty",
+            "startupCommand",
+        ),
+        ({"secretRefs": [{"key": "k"}]}, "secretRefs[].name is required", "secretRefs[0].name"),
     ],
 )
-def test_invalid_template_fields(client, row_counts, fields, message):
+def test_invalid_template_fields(client, row_counts, fields, message, field):
     before = row_counts()
     response = client.post("/v1/templates", json={"name": "T", "image": "img", **fields})
     assert response.status_code == 400
-    assert response.json() == {"error": message}
+    assert (response.json()["error"], response.json()["detail"]["field"]) == (message, field)
     assert row_counts() == before
 
 
@@ -133,8 +164,9 @@ def test_patch_replaces_sent_fields_and_audits(client, api):
     assert updated["env"] == {"B": "2"}
     assert updated["name"] == template["name"]
     assert updated["exposedPorts"] == template["exposedPorts"]
-    assert client.patch(path, json={"image": ""}).json() == {"error": "image cannot be empty"}
-    assert client.patch(path, json={"name": " "}).json() == {"error": "name cannot be empty"}
+    for field, value in (("image", ""), ("name", " ")):
+        blank = client.patch(path, json={field: value}).json()
+        assert (blank["error"], blank["detail"]["field"]) == (f"{field} cannot be empty", field)
     assert client.patch(path, json={"slug": "new"}).status_code == 400
     assert client.patch(path, json={"projectId": None}).status_code == 400
     [event] = api.audit(action="template.updated")
