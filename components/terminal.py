@@ -1,5 +1,7 @@
 """The terminal: a shell's screen (xterm.js on the terminal WebSocket), its connection
-badge and controls, and a field to paste text into it."""
+badge and controls, and a field to paste text into it. Focus mode gives the terminal the
+whole window; Escape pressed twice moves the keyboard out of it (to `KEYS_ID`, the line
+that says so: Tab goes on from there)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,17 @@ from components.theme import MONO, TEXT_SECONDARY, TEXT_TERTIARY
 THEME = THEMES["github-dark"]
 SCREEN = "#0d1117"  # the theme's background, around the screen too
 FONT = 'ui-monospace, SFMono-Regular, "SF Mono", Menlo, Consolas, "Liberation Mono", monospace'
+KEYS_ID = "terminal-keys"  # where Escape twice puts the keyboard focus
+SCREEN_MARK = "data-terminal-screen"  # the screen's box (the key handler looks for it)
+KEYS_HINT = (
+    "Keys go straight to the shell (Ctrl+C interrupts it). Press Esc twice to move the "
+    "keyboard out of the terminal, then Tab on. To copy, select text and press Copy; to "
+    "paste, use the field or the browser's paste."
+)
+# The screen leaves room for the page above it (header, status, tabs, toolbar) so it is
+# whole in a 720-pixel-high window; in focus mode it takes the window less the toolbar.
+SCREEN_HEIGHT = "max(14rem, min(34rem, calc(100vh - 25rem)))"
+FOCUS_SCREEN_HEIGHT = "calc(100vh - 7.5rem)"
 CONNECTION = (
     ("connecting", "Connecting…", "blue"),
     ("connected", "Connected", "green"),
@@ -69,6 +82,8 @@ def terminal_toolbar(
     on_new: rx.EventHandler,
     on_copy: rx.EventHandler,
     on_take_control: rx.EventHandler,
+    focus_mode: rx.Var[bool],
+    on_focus_mode: rx.EventHandler,
     can_type: rx.Var[bool] | bool = True,
 ) -> rx.Component:
     """The connection and the terminal's id on the left, the controls on the right. Without
@@ -127,6 +142,16 @@ def terminal_toolbar(
                 ),
                 rx.badge("Watching: your role cannot type here", color_scheme="gray"),
             ),
+            rx.button(
+                rx.cond(focus_mode, rx.icon("minimize-2", size=14), rx.icon("maximize-2", size=14)),
+                rx.cond(focus_mode, "Exit focus mode", "Focus mode"),
+                on_click=on_focus_mode,
+                aria_pressed=rx.cond(focus_mode, "true", "false"),
+                title="Give the terminal the whole window",
+                variant="soft",
+                color_scheme="gray",
+                size="1",
+            ),
             spacing="2",
             align="center",
             wrap="wrap",
@@ -146,6 +171,7 @@ def terminal_screen(
     on_open: rx.EventHandler,
     on_close: rx.EventHandler,
     on_error: rx.EventHandler,
+    focus_mode: rx.Var[bool],
 ) -> rx.Component:
     """The shell's screen, fitted to its pane. It reconnects by itself after `retry_ms`
     when the connection drops; a new `terminal_id` mounts a new screen."""
@@ -171,7 +197,8 @@ def terminal_screen(
         ),
         role="region",
         aria_label="Terminal",
-        height="min(34rem, 60vh)",
+        custom_attrs={SCREEN_MARK: terminal_id},
+        height=rx.cond(focus_mode, FOCUS_SCREEN_HEIGHT, SCREEN_HEIGHT),
         min_height="14rem",
         padding="0.5rem 0.25rem 0.25rem 0.75rem",
         background=SCREEN,
@@ -232,23 +259,33 @@ def terminal_layout(
     detail: rx.Var[str],
     error: rx.Var[str],
     notice: rx.Var[str],
+    focus_mode: rx.Var[bool],
 ) -> rx.Component:
-    """Toolbar, the connection in words, messages, the screen, then the paste field."""
+    """Toolbar, the connection in words, messages, the screen, the keys, then the paste
+    field. In focus mode the whole of it covers the window."""
     return rx.vstack(
         toolbar,
         rx.cond(detail, rx.text(detail, size="1", color=TEXT_SECONDARY)),
         error_callout(error),
         notice_callout(notice),
         screen,
+        rx.text(KEYS_HINT, id=KEYS_ID, tab_index=-1, size="1", color=TEXT_TERTIARY),
         paste,
-        rx.text(
-            "Keys go straight to the shell (Ctrl+C interrupts it). To copy, select text and "
-            "press Copy; to paste, use the field or the browser's paste.",
-            size="1",
-            color=TEXT_TERTIARY,
-        ),
         spacing="3",
         align="stretch",
+        style=rx.cond(
+            focus_mode,
+            {
+                "position": "fixed",
+                "inset": "0",
+                "zIndex": "50",
+                "padding": "0.75rem 1rem",
+                "background": rx.color("gray", 1),
+            },
+            {},
+        ),
+        role="group",
+        aria_label=rx.cond(focus_mode, "Terminal in focus mode", "Terminal and its controls"),
     )
 
 

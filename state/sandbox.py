@@ -270,6 +270,7 @@ class SandboxState(rx.State):
     error: str = ""
     notice: str = ""
     busy: bool = False
+    details_open: bool = False  # the Start-up, Lifetime and Runtime cards (else one line)
     _watchers: int = 0
     # What the signed-in role may do here (read at load): drive the sandbox (start, stop,
     # type into terminals, run tasks, change files...), and read its contents.
@@ -424,6 +425,10 @@ class SandboxState(rx.State):
         await self._follow_view()
         await self._refresh_tab()
         return self._followers()
+
+    @rx.event
+    def toggle_details(self):
+        self.details_open = not self.details_open
 
     @rx.event
     async def refresh_tab(self):

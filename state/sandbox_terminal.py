@@ -43,6 +43,41 @@ MAX_RECONNECT_MS = 15_000
 SHELL_EXITED = 1000  # the server closes with 1000 only once the terminal has ended
 REFUSED = 4000  # 4000 + HTTP status: the server refused the socket
 TAKE_CONTROL = '{"type":"take-control"}'
+# Escape pressed twice in the terminal moves the keyboard focus out of it (xterm.js keeps
+# every key, Tab included). A capture listener sees keys before xterm does: it holds an
+# Escape back for ESCAPE_MS; a second Escape then moves the focus (neither reaches the
+# shell, so no Meta prefix is left pending there), anything else sends the held Escape to
+# the shell first (Esc . still works), and so does the end of the wait. Installed once.
+ESCAPE_MS = 400
+ESCAPE_OUT = """
+if (!window.__mboxTerminalEscape) {
+  window.__mboxTerminalEscape = true;
+  let held = null;
+  const send = () => {
+    if (!held) return;
+    clearTimeout(held.timer);
+    const id = held.id;
+    held = null;
+    window.__reflexXterm?.[id]?.input("\\x1b");
+  };
+  document.addEventListener("keydown", (event) => {
+    const screen = event.target instanceof Element
+      && event.target.closest("[data-terminal-screen]");
+    if (!screen) return;
+    const plain = !(event.ctrlKey || event.altKey || event.metaKey || event.shiftKey);
+    if (event.key !== "Escape" || !plain) { send(); return; }
+    event.preventDefault();
+    event.stopPropagation();
+    if (held) {
+      clearTimeout(held.timer);
+      held = null;
+      document.getElementById("terminal-keys")?.focus();
+      return;
+    }
+    held = { id: screen.dataset.terminalScreen, timer: setTimeout(send, MS) };
+  }, true);
+}
+""".replace("MS", str(ESCAPE_MS))
 # The clipboard read resolves to null when the browser refuses it (no permission).
 READ_CLIPBOARD = "navigator.clipboard.readText().catch(() => null)"
 
@@ -55,9 +90,10 @@ def copy_to_clipboard(text: str, callback: Any) -> rx.event.EventSpec:
 
 def terminal_url(sandbox_id: str, terminal_id: str, watch: bool = False) -> str:
     """The terminal socket, relative: the component resolves ws(s)://<this host> itself, and
-    the browser sends the console sign-in cookie (same origin). `watch`: see the output
-    without typing (a role that may read but not operate)."""
-    url = f"/v1/sandboxes/{sandbox_id}/terminal?terminal={terminal_id}&client=console"
+    the browser sends the console sign-in cookie (same origin). The shell is the sandbox
+    user's login shell (else bash, else sh: arrow keys and history work). `watch`: see the
+    output without typing (a role that may read but not operate)."""
+    url = f"/v1/sandboxes/{sandbox_id}/terminal?terminal={terminal_id}&client=console&shell=login"
     return f"{url}&mode=watch" if watch else url
 
 
@@ -91,6 +127,7 @@ class TerminalTab(SandboxTab, SandboxState):
     status: str = ""
     detail: str = ""  # the connection in words, beside the badge
     failures: int = 0  # failed connections in a row (the retry delay grows)
+    focus_mode: bool = False  # the terminal covers the window
     _copied: int = 0  # characters being copied
 
     @rx.var
@@ -137,10 +174,17 @@ class TerminalTab(SandboxTab, SandboxState):
     @rx.event
     def terminal_ready(self, _cols: int, _rows: int):
         """The terminal mounted (page load, a new or attached terminal): connect it."""
+        keys = rx.call_script(ESCAPE_OUT)
         if not self.terminal_id or self.status in ("disconnected", "ended"):
-            return None
+            return keys
         self.status = "reconnecting" if self.failures else "connecting"
-        return self._api().connect(self._url())
+        return [keys, self._api().connect(self._url())]
+
+    @rx.event
+    def toggle_focus_mode(self):
+        """The terminal takes the whole window, or gives it back; it keeps the keyboard."""
+        self.focus_mode = not self.focus_mode
+        return self._api().focus()
 
     @rx.event
     def terminal_opened(self, _url: str):

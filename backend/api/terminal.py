@@ -1,6 +1,7 @@
 """The terminal WebSocket: `GET /v1/sandboxes/{sandboxID}/terminal`.
 
-Query: `shell` (sh | bash), `client` (a label), `terminal` (a terminal id: reattach to it,
+Query: `shell` (sh | bash | login: the sandbox user's login shell, see
+backend/runtime/shells.py), `client` (a label), `terminal` (a terminal id: reattach to it,
 or start it under that id), `cursor` (output offset to resume from; without it a
 reattaching client gets the whole scrollback, after a terminal reset), `mode` (drive |
 watch), `rows`/`cols` (initial size), `events=1` (JSON text frames about the terminal).
@@ -43,6 +44,7 @@ from backend.errors import (
     TooManyRequests,
 )
 from backend.runtime.base import RuntimeFailure
+from backend.runtime.shells import login_shell_argv
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.lifetime import ActivityMeter
 from backend.services import Services
@@ -56,7 +58,7 @@ websocket(
     tag="sandboxes",
     summary="Open terminal",
     query={
-        "shell": "sh (default) or bash",
+        "shell": "sh (default), bash, or login (the user's login shell, else bash, else sh)",
         "client": "a label for the session record",
         "terminal": "terminal id: attach to it, or start one under that id",
         "cursor": "output offset to resume from",
@@ -66,7 +68,7 @@ websocket(
         "events": "1: also send JSON text frames about the terminal",
     },
 )
-SHELLS = {"": "/bin/sh", "sh": "/bin/sh", "bash": "/bin/bash"}
+SHELLS = {"": "/bin/sh", "sh": "/bin/sh", "bash": "/bin/bash", "login": "login"}
 RESET = b"\x1bc"  # full terminal reset, before replaying a whole scrollback
 MAX_INPUT_FRAME = 64 * 1024
 MAX_TERMINALS = 16  # live terminals per sandbox
@@ -88,7 +90,7 @@ class TerminalRequest:
     def parse(cls, sandbox_id: str, query: Any) -> TerminalRequest:
         shell = query.get("shell", "")
         if shell not in SHELLS:
-            raise InvalidInput("shell must be sh or bash")
+            raise InvalidInput("shell must be sh, bash or login")
         mode = query.get("mode", "drive")
         if mode not in ("drive", "watch"):
             raise InvalidInput("mode must be drive or watch")
@@ -104,6 +106,13 @@ class TerminalRequest:
             cols=_integer(query.get("cols"), "cols", 1, 1000) or 80,
             events=query.get("events") in ("1", "true"),
         )
+
+
+def shell_argv(shell: str) -> list[str]:
+    """What the terminal runs: bash as a login shell, sh as it is, or the login shell."""
+    if shell == "login":
+        return login_shell_argv()
+    return [shell, "-l"] if shell.endswith("bash") else [shell]
 
 
 def _integer(value: str | None, name: str, low: int, high: int) -> int | None:
@@ -236,7 +245,7 @@ class TerminalConnection:
         terminal, created = await self.hub.open(
             sandbox_id=request.sandbox_id,
             terminal_id=terminal_id,
-            argv=[request.shell, "-l"] if request.shell.endswith("bash") else [request.shell],
+            argv=shell_argv(request.shell),
             rows=request.rows,
             cols=request.cols,
         )

@@ -78,7 +78,7 @@ def test_journey_on_kubernetes(
     launch(page, project, template, name)
     status = page.get_by_role("group", name="Sandbox status")
     expect(status).to_contain_text("Running", timeout=LIFECYCLE_TIMEOUT)
-    expect(page.get_by_role("region", name="Runtime")).to_contain_text("agent-sandbox")
+    expect(page.get_by_role("group", name="Sandbox summary")).to_contain_text("agent-sandbox")
     screenshot(page, pytestconfig, "kubernetes-sandbox.png")
 
     # It runs as a claim in the cluster, its pod with the template's image.

@@ -1,8 +1,8 @@
 """The sandbox page's Terminal, Sessions and Preview tabs in Chromium against the real
 server and local runtime: type into a shell and read its output, get what was printed
 while disconnected on reconnect, copy and paste, share one terminal between two windows,
-list and end sessions and download a recording, declare a port, open it and share, list
-and revoke links."""
+list and end sessions and download a recording, declare a port (by hand, or one that
+listens), open and embed it (no link made), share it, list and revoke links."""
 
 from __future__ import annotations
 
@@ -305,7 +305,11 @@ def test_ports_share_links_and_revoke(
 
 
 def test_open_a_preview_served_from_the_terminal(
-    page: Page, context: BrowserContext, sandbox: dict, pytestconfig: pytest.Config
+    page: Page,
+    context: BrowserContext,
+    api: httpx.Client,
+    sandbox: dict,
+    pytestconfig: pytest.Config,
 ) -> None:
     open_sandbox(page, sandbox)
     expect(connection(page)).to_have_text("Connected", timeout=TERMINAL_TIMEOUT)
@@ -313,32 +317,92 @@ def test_open_a_preview_served_from_the_terminal(
     type_line(page, "python3 -m http.server 8000 --directory site")
     expect(screen(page)).to_contain_text("Serving HTTP", timeout=TERMINAL_TIMEOUT)
 
+    # The port listens but is not declared: Declare it in one click, under the name offered.
     open_tab(page, "Preview")
-    page.get_by_role("button", name="Add port").click()
-    dialog = page.get_by_role("dialog", name="Add port")
-    dialog.get_by_label("Name").fill("site")
-    dialog.get_by_label("Port").fill("8000")
-    dialog.get_by_role("button", name="Add port").click()
-    expect(dialog).to_have_count(0)
+    listening = page.get_by_role("region", name="Listening ports not declared")
+    expect(listening).to_contain_text("Port 8000", timeout=LIFECYCLE_TIMEOUT)
+    expect(listening.get_by_label("Name for port 8000")).to_have_value("web")
+    listening.get_by_role("button", name="Declare port 8000").click()
+    expect(page.get_by_role("status").filter(has_text="Declared")).to_have_text(
+        "Declared port web (8000): it can be opened and shared now."
+    )
+    expect(listening).to_have_count(0)
+    declared = api.get(f"/v1/sandboxes/{sandbox['id']}").json()["ports"]
+    assert [(p["name"], p["port"], p["protocol"]) for p in declared] == [("web", 8000, "TCP")]
+    # A long origin is cut to its cell; the whole of it is its title.
+    origin = f"http://8000-{uuid.UUID(sandbox['id']).hex}.preview.localhost"
+    web = page.get_by_role("table", name="Ports").get_by_role("row").filter(has_text="web")
+    expect(web.get_by_title(re.compile("^" + re.escape(origin)))).to_be_visible()
+
+    # Open: the app in a new tab, for this sign-in only: no link is made.
     with context.expect_page() as opened:
-        page.get_by_role("button", name="Open site").click()
+        web.get_by_role("button", name="Open web").click()
     preview = opened.value
     expect(preview.get_by_role("heading", name="served-from-mbox")).to_be_visible(
         timeout=LIFECYCLE_TIMEOUT
     )
     assert re.match(r"^http://8000-[0-9a-f]{32}\.preview\.localhost:\d+/$", preview.url)
-    links = page.get_by_role("table", name="Preview links")
-    expect(links.get_by_role("row").filter(has_text="Opened from the console")).to_contain_text(
-        "Active"
-    )
     preview.close()
 
     # Embed: the same app in a frame on the console page (its own origin, partitioned cookie).
-    page.get_by_role("button", name="Embed site").click()
+    web.get_by_role("button", name="Embed web").click()
     frame = page.frame_locator("iframe[title='Embedded preview of port 8000']")
     expect(frame.get_by_role("heading", name="served-from-mbox")).to_be_visible(
         timeout=LIFECYCLE_TIMEOUT
     )
+    expect(page.get_by_text("No share links")).to_be_visible()
+    assert api.get(f"/v1/sandboxes/{sandbox['id']}/preview-links").json()["items"] == []
     screenshot(page, pytestconfig, "sandbox-preview-embedded.png", full_page=True)
     page.get_by_role("button", name="Close the embedded preview").click()
     expect(page.locator("iframe")).to_have_count(0)
+
+
+def test_login_shell_in_view_with_history_and_a_way_out(
+    page: Page, sandbox: dict, pytestconfig: pytest.Config
+) -> None:
+    """The console's terminal is bash (the login shell): ArrowUp recalls the last command.
+    At 1280x720 it is whole on the screen without scrolling; Esc twice moves the keyboard
+    out of it; focus mode gives it the window."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(f"/sandboxes/{sandbox['id']}")
+    expect(connection(page)).to_have_text("Connected", timeout=TERMINAL_TIMEOUT)
+    box = terminal(page).bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 720, box
+    assert box["height"] >= 200, box
+    assert page.evaluate("window.scrollY") == 0
+    screenshot(page, pytestconfig, "terminal-1280x720.png")
+
+    type_line(page, "echo hist-$((40+2))")
+    expect(line(page, "hist-42")).to_have_count(1, timeout=TERMINAL_TIMEOUT)
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")
+    expect(line(page, "hist-42")).to_have_count(2, timeout=TERMINAL_TIMEOUT)
+    expect(screen(page)).not_to_contain_text("^[[A")
+
+    expect(focused_terminal(page)).to_be_focused()
+    page.keyboard.press("Tab")  # the terminal keeps Tab (completion)
+    expect(focused_terminal(page)).to_be_focused()
+    type_line(page, "echo esc-ok")
+    expect(line(page, "esc-ok")).to_have_count(1, timeout=TERMINAL_TIMEOUT)
+    page.keyboard.type("echo ")
+    page.keyboard.press("Escape")  # a single Esc reaches the shell: Esc . is the last word
+    page.keyboard.press(".")
+    page.keyboard.press("Enter")
+    expect(line(page, "esc-ok")).to_have_count(2, timeout=TERMINAL_TIMEOUT)
+    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")
+    hint = page.locator("#terminal-keys")
+    expect(hint).to_be_focused()
+    expect(hint).to_contain_text("Press Esc twice")
+    page.keyboard.press("Tab")
+    expect(focused_terminal(page)).not_to_be_focused()
+
+    page.get_by_role("button", name="Focus mode").click()
+    expect(page.get_by_role("group", name="Terminal in focus mode")).to_be_visible()
+    expect(focused_terminal(page)).to_be_focused()
+    tall = terminal(page).bounding_box()
+    assert tall is not None and tall["height"] > box["height"] and tall["y"] < 120, tall
+    type_line(page, "echo still-$((1+1))")
+    expect(line(page, "still-2")).to_have_count(1, timeout=TERMINAL_TIMEOUT)
+    page.get_by_role("button", name="Exit focus mode").click()
+    expect(page.get_by_role("group", name="Terminal and its controls")).to_be_visible()

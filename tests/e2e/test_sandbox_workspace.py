@@ -70,6 +70,7 @@ def test_overview_tabs_and_boundary(
     page: Page, api: httpx.Client, sandbox: dict, pytestconfig: pytest.Config
 ) -> None:
     open_sandbox(page, sandbox)
+    page.get_by_role("button", name="Show details").click()
     startup = page.get_by_role("region", name="Start-up")
     expect(startup).to_contain_text(re.compile(r"Ready in \d+(\.\d)? (ms|s)"))
     for phase in ("Requested", "Runtime started", "Ready"):
@@ -126,6 +127,7 @@ def test_overview_tabs_and_boundary(
 
 def test_status_changes_are_pushed(page: Page, api: httpx.Client, sandbox: dict) -> None:
     open_sandbox(page, sandbox)
+    page.get_by_role("button", name="Show details").click()
     page.get_by_role("button", name="Stop").click()
     expect(status(page)).to_contain_text("Stopped", timeout=LIFECYCLE_TIMEOUT)
     expect(page.get_by_role("region", name="Start-up")).to_contain_text("Stopped")
@@ -156,6 +158,7 @@ def test_renew_then_delete_with_confirmation(
 ) -> None:
     sandbox = leased_sandbox(api)
     open_sandbox(page, sandbox)
+    page.get_by_role("button", name="Show details").click()
     lifetime = page.get_by_role("region", name="Lifetime")
     expect(lifetime).to_contain_text(re.compile(r"Expires in (59 min|1 h)"))
     before = api.get(f"/v1/sandboxes/{sandbox['id']}").json()["expiresAt"]

@@ -62,6 +62,8 @@ def test_launch_stop_start_and_delete_a_sandbox(
     expect(page.get_by_role("heading", name="lab-shell", level=1)).to_be_visible()
     status = page.get_by_role("group", name="Sandbox status")
     expect(status).to_contain_text("Running", timeout=LIFECYCLE_TIMEOUT)
+    expect(page.get_by_role("group", name="Sandbox summary")).to_contain_text("Ready in")
+    page.get_by_role("button", name="Show details").click()
     startup = page.get_by_role("region", name="Start-up")
     expect(startup).to_contain_text(re.compile(r"Ready in \d+(\.\d)? (ms|s)"))
     expect(startup).to_contain_text("Runtime started")

@@ -363,3 +363,45 @@ async def test_a_viewer_watches_terminals_but_cannot_start_one(
         assert json.loads(await watcher.recv())["type"] == "attached"
         await watcher.close()
         await owner.close()
+
+
+async def test_the_login_shell_has_history_and_a_login_environment(served, sandbox):
+    """`shell=login` (the console's): the user's login shell, else bash, started with -l
+    and a terminal's environment; arrow keys reach readline (history), not ^[[A."""
+    term = await Term.open(served, sandbox, shell="login")
+    await term.type(
+        'echo "env-$((1+1)) shell=$SHELL term=$TERM home=$HOME user=$USER lang=$LANG"; '
+        "echo end-$((2+2))\n"
+    )
+    screen = await term.read_until("end-4")
+    said = screen.split("env-2 ", 1)[1].split("\r\n", 1)[0]
+    fields = dict(part.split("=", 1) for part in said.split())
+    assert fields["shell"].endswith("bash") and fields["term"] == "xterm-256color", said
+    assert all(fields[name] for name in ("home", "user", "lang")), said
+    await term.type("shopt -q login_shell && echo login-$((2+3))\n")
+    await term.read_until("login-5")
+    await term.type("echo again-$((20+1))\n")
+    await term.read_until("again-21")
+    await term.type("\x1b[A\n")  # arrow up, enter: the last command once more
+    deadline = asyncio.get_running_loop().time() + 10
+    while term.output.count(b"again-21") < 2:  # printed, recalled and printed again
+        assert asyncio.get_running_loop().time() < deadline, term.output[-400:]
+        await term._next(10)
+
+
+async def test_shell_is_one_of_three_words(served, sandbox):
+    """Attack: a shell path or a word with a command in it. Only sh, bash and login are
+    accepted (never a path: the value is a choice, not a command)."""
+    base = f"{served.replace('http', 'ws', 1)}/v1/sandboxes/{sandbox['id']}/terminal"
+    for shell in ("zsh", "/bin/bash", "login;id", "LOGIN", "bash%20-c%20id", "login%0a"):
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(f"{base}?shell={shell}")
+        assert refused.value.response.status_code == 400, shell
+        assert json.loads(refused.value.response.body) == {
+            "error": "shell must be sh, bash or login"
+        }
+    for shell in ("", "sh", "bash"):
+        term = await Term.open(served, sandbox, shell=shell)
+        await term.type("echo ok-$((3*3))\n")
+        await term.read_until("ok-9")
+        await term.socket.close()

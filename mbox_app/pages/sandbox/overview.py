@@ -175,12 +175,61 @@ def delete_details() -> rx.Component:
 
 
 def cards() -> rx.Component:
-    return rx.grid(
-        startup_card(),
-        lifetime_card(),
-        runtime_card(),
-        columns=rx.breakpoints(initial="1", md="3"),
-        gap="1rem",
+    """One line of facts with a Details toggle; the three cards only when opened, so the
+    terminal below is in view at once."""
+    return rx.vstack(
+        summary_line(),
+        rx.cond(
+            SandboxState.details_open,
+            rx.grid(
+                startup_card(),
+                lifetime_card(),
+                runtime_card(),
+                columns=rx.breakpoints(initial="1", md="3"),
+                gap="1rem",
+                id="sandbox-details",
+                width="100%",
+            ),
+        ),
+        spacing="3",
+        align="stretch",
+    )
+
+
+def summary_line() -> rx.Component:
+    view = SandboxState.view
+    open_ = SandboxState.details_open
+    return rx.flex(
+        fact("timer", rx.cond(view.startup, view.startup, "Not started")),
+        fact("hourglass", view.lease),
+        fact("server", rx.cond(view.runtime_ref, view.runtime_ref, "No runtime yet")),
+        rx.spacer(),
+        rx.button(
+            rx.cond(open_, rx.icon("chevron-up", size=14), rx.icon("chevron-down", size=14)),
+            rx.cond(open_, "Hide details", "Show details"),
+            on_click=SandboxState.toggle_details,
+            aria_expanded=rx.cond(open_, "true", "false"),
+            aria_controls="sandbox-details",
+            variant="ghost",
+            color_scheme="gray",
+            size="1",
+        ),
+        role="group",
+        aria_label="Sandbox summary",
+        align="center",
+        gap="0.5rem 1.25rem",
+        wrap="wrap",
+        padding_x="0.25rem",
+    )
+
+
+def fact(icon: str, text: rx.Var[str]) -> rx.Component:
+    return rx.hstack(
+        rx.icon(icon, size=13, color=TEXT_TERTIARY),
+        rx.text(text, size="1", color=TEXT_SECONDARY),
+        spacing="1",
+        align="center",
+        min_width="0",
     )
 
 

@@ -26,6 +26,7 @@ def tab() -> rx.Component:
                 on_open=TerminalTab.terminal_opened,
                 on_close=TerminalTab.terminal_closed,
                 on_error=TerminalTab.terminal_failed,
+                focus_mode=TerminalTab.focus_mode,
             ),
             rx.cond(
                 SandboxState.can_operate,
@@ -38,6 +39,7 @@ def tab() -> rx.Component:
             detail=TerminalTab.detail,
             error=TerminalTab.error,
             notice=TerminalTab.notice,
+            focus_mode=TerminalTab.focus_mode,
         ),
         terminal.terminal_unavailable(rx.cond(running, opening(), terminal_blocked())),
     )
@@ -53,6 +55,8 @@ def terminal_toolbar() -> rx.Component:
         on_new=TerminalTab.new_terminal,
         on_copy=TerminalTab.copy_selection,
         on_take_control=TerminalTab.take_control,
+        focus_mode=TerminalTab.focus_mode,
+        on_focus_mode=TerminalTab.toggle_focus_mode,
         can_type=SandboxState.can_operate,
     )
 
