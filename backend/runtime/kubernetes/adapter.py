@@ -42,6 +42,7 @@ from backend.runtime.base import (
     Placement,
     PortUnavailable,
     PtySession,
+    ResourceSample,
     RuntimeDescription,
     RuntimeEvent,
     RuntimeFailure,
@@ -53,7 +54,7 @@ from backend.runtime.base import (
     WorkspaceStream,
 )
 from backend.runtime.inventory import ManagedResource, Observation, ResourceRef
-from backend.runtime.kubernetes import client, files, inventory, manifests, names
+from backend.runtime.kubernetes import client, files, inventory, manifests, metrics, names
 from backend.runtime.kubernetes.client import Cluster
 from backend.runtime.kubernetes.exec import (
     PodProcess,
@@ -117,6 +118,7 @@ class KubernetesRuntime:
         # (namespace, POOL + name) for a blueprint's template and pool.
         self._known: set[tuple[str, str]] = set()
         self._listening: dict[tuple[uuid.UUID, int], float] = {}  # port -> trusted until
+        self._metrics_error = ""  # why the metrics API did not answer, last time
 
     # -- what it is ----------------------------------------------------------------------
 
@@ -448,6 +450,39 @@ class KubernetesRuntime:
         if port not in files.listening_ports(table):
             raise PortUnavailable(f"nothing is listening on port {port} in the sandbox")
         self._listening[(sandbox_id, port)] = now + LISTENING_TRUSTED_SECONDS
+
+    async def sample(self, sandbox_ids: list[uuid.UUID]) -> dict[uuid.UUID, ResourceSample]:
+        """Per running sandbox, its pod's PodMetrics: one list over every namespace (the
+        pods come from the informer, no request each). Without the metrics API (no
+        metrics-server, or no permission) the samples carry only the pod's limits."""
+        pods: dict[tuple[str, str], uuid.UUID] = {}
+        for sandbox_id in sandbox_ids:
+            with contextlib.suppress(RuntimeFailure):
+                pods[self._running_pod(sandbox_id)] = sandbox_id
+        if not pods:
+            return {}
+        at = datetime.now(UTC)
+        found = {}
+        try:
+            listed = await self.cluster.call(
+                self.cluster.custom.list_cluster_custom_object,
+                metrics.GROUP,
+                metrics.VERSION,
+                metrics.PLURAL,
+                label_selector=names.MANAGED,
+            )
+            for item in (listed or {}).get("items") or []:
+                meta = item.get("metadata") or {}
+                found[(meta.get("namespace", ""), meta.get("name", ""))] = item
+            self._metrics_error = ""
+        except RuntimeFailure as exc:
+            if str(exc) != self._metrics_error:  # said once, not every round
+                log.warning("pod metrics unavailable: %s", exc)
+            self._metrics_error = str(exc)
+        return {
+            sandbox_id: metrics.pod_sample(self.pods.get(*key) or {}, found.get(key), at)
+            for key, sandbox_id in pods.items()
+        }
 
     async def logs(self, sandbox_id: uuid.UUID, tail_lines: int) -> str:
         namespace, pod = self._pod_key(sandbox_id)

@@ -25,6 +25,10 @@ Emulated:
 - Pod subresources exec, attach, portforward (WebSocket), log, proxy (HTTP and WebSocket,
   `pods/<name>[:<port>]/proxy/<path>`) are handed to the kubelet object (see kubelet.py) once
   the pod is known to exist; 404 when there is no kubelet.
+- The metrics API as metrics-server serves it, when the kubelet measures pods (`pod_usage`):
+  PodMetrics (metrics.k8s.io/v1beta1 `pods`, get and list with selectors, namespaced or
+  across namespaces, read-only, no watch) of the running pods the kubelet has a reading
+  for; a pod without one is NotFound, as a pod metrics-server has not scraped yet.
 
 Not emulated: protobuf and CBOR, Table output, server-side apply, dryRun, list pagination
 (limit is ignored: everything comes in one page), resourceVersionMatch and list at an older
@@ -45,7 +49,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from tests.support.kube.selectors import Selector
-from tests.support.kube.store import ApiError, Resource, Store, WatchEvent
+from tests.support.kube.store import ApiError, Resource, Store, WatchEvent, now
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 PATCH_TYPES = {
@@ -69,6 +73,9 @@ VERSION = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
+# metrics-server's aggregated API: computed from the pods and the kubelet, never stored.
+POD_METRICS = Resource("metrics.k8s.io", "v1beta1", ("v1beta1",), "pods", "PodMetrics", True, False)
+METRICS_WINDOW = "10s"
 # Core kinds whose immediate deletion the real server answers with a Status, not the object.
 OBJECT_ON_DELETE = {"Pod", "Namespace"}
 
@@ -187,6 +194,8 @@ class ApiServer:
                 raise ApiError(405, "MethodNotAllowed", f"{request.method} is not allowed here")
             return JSONResponse(discovery)
         target = self._target(path)
+        if target.resource is POD_METRICS:
+            return await self._pod_metrics(request, target)
         if target.subresource in POD_SUBRESOURCES and target.resource.kind == "Pod":
             return await self._pod_subresource(request, target)
         if target.subresource not in (None, "status"):
@@ -209,6 +218,8 @@ class ApiServer:
         if not rest:
             raise not_found()
         resource = self.store.find_resource(group, version, rest[0])
+        if self._serves_metrics() and (group, version, rest[0]) == _metrics_path():
+            resource = POD_METRICS
         if resource is None or (namespace is not None and not resource.namespaced):
             raise not_found()
         name = rest[1] if len(rest) > 1 else None
@@ -432,6 +443,62 @@ class ApiServer:
             return await kubelet.proxy(request, pod, target.port, _proxy_path(request.url.path))
         raise ApiError(400, "BadRequest", "Upgrade request required")
 
+    # The metrics API
+
+    def _serves_metrics(self) -> bool:
+        return hasattr(self.kubelet, "pod_usage")
+
+    async def _pod_metrics(self, request: Request, target: Target) -> Response:
+        if request.method != "GET" or request.query_params.get("watch") in ("1", "true"):
+            raise ApiError(405, "MethodNotAllowed", "the metrics API is read-only (get, list)")
+        if target.subresource is not None:
+            raise not_found()
+        pods = self.store.resource("Pod")
+        if target.name is not None:
+            found = await self._metrics_of(self.store.get(pods, target.namespace, target.name))
+            if found is None:
+                name = f"{target.namespace}/{target.name}"
+                raise ApiError(404, "NotFound", f'podmetrics.metrics.k8s.io "{name}" not found')
+            return JSONResponse(found)
+        query = request.query_params
+        items, _ = self.store.list(
+            pods,
+            target.namespace,
+            label_selector=query.get("labelSelector", ""),
+            field_selector=query.get("fieldSelector", ""),
+        )
+        found = [metric for pod in items if (metric := await self._metrics_of(pod))]
+        return JSONResponse(
+            {
+                "kind": "PodMetricsList",
+                "apiVersion": POD_METRICS.api_version(),
+                "metadata": {},
+                "items": found,
+            }
+        )
+
+    async def _metrics_of(self, pod: dict) -> dict | None:
+        """A running pod's PodMetrics, from the kubelet's reading (None: no reading)."""
+        if (pod.get("status") or {}).get("phase") != "Running":
+            return None
+        usage = await self.kubelet.pod_usage(pod)  # type: ignore[union-attr]
+        if usage is None:
+            return None
+        meta = pod["metadata"]
+        return {
+            "kind": "PodMetrics",
+            "apiVersion": POD_METRICS.api_version(),
+            "metadata": {
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "labels": meta.get("labels") or {},
+                "creationTimestamp": now(),
+            },
+            "timestamp": now(),
+            "window": METRICS_WINDOW,
+            "containers": [{"name": name, "usage": used} for name, used in usage.items()],
+        }
+
     # Discovery
 
     def _discovery(self, path: str, request: Request) -> dict | None:
@@ -459,26 +526,28 @@ class ApiServer:
             return self._resource_list(parts[1], parts[2])
         return None
 
+    def _served(self) -> list[Resource]:
+        return self.store.resources() + ([POD_METRICS] if self._serves_metrics() else [])
+
     def _group_names(self) -> list[str]:
-        return sorted({r.group for r in self.store.resources() if r.group})
+        return sorted({r.group for r in self._served() if r.group})
 
     def _group(self, name: str) -> dict:
         versions = []
-        for resource in self.store.resources():
+        for resource in self._served():
             versions += [v for v in resource.versions if resource.group == name]
         versions = list(dict.fromkeys(versions))  # storage (preferred) versions come first
         entries = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
         return {"name": name, "versions": entries, "preferredVersion": entries[0]}
 
     def _resource_list(self, group: str, version: str) -> dict:
-        resources = [
-            r for r in self.store.resources() if r.group == group and version in r.versions
-        ]
+        resources = [r for r in self._served() if r.group == group and version in r.versions]
         if not resources:
             raise not_found()
         entries = []
         for resource in resources:
-            entries.append(_discovery_entry(resource, resource.plural, resource.kind, VERBS))
+            verbs = ["get", "list"] if resource is POD_METRICS else VERBS
+            entries.append(_discovery_entry(resource, resource.plural, resource.kind, verbs))
             if resource.status_subresource:
                 status_verbs = ["get", "patch", "update"]
                 entries.append(
@@ -506,6 +575,10 @@ def create_app(
     app = server.app()
     app.state.api_server = server
     return app
+
+
+def _metrics_path() -> tuple[str, str, str]:
+    return POD_METRICS.group, POD_METRICS.version, POD_METRICS.plural
 
 
 def _verb(method: str, target: Target, request: Request) -> str:

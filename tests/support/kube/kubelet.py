@@ -17,7 +17,10 @@ Simulated, against the store (see `tests/support/kube/store.py`):
   `v4.channel.k8s.io`: binary frames whose first byte is the channel, 0 stdin, 1 stdout,
   2 stderr, 3 the final metav1.Status, 4 resize, v5's 255 closing stdin; a TTY with
   resize), portforward (data on channel 2i, errors on 2i+1, each opened with the port as
-  two little-endian bytes), log (tailLines), and proxy (HTTP and WebSocket).
+  two little-endian bytes), log (tailLines), and proxy (HTTP and WebSocket);
+- what metrics-server reads from a kubelet (`pod_usage`, served by the API server as
+  PodMetrics): the main container's CPU as a rate (nanocores, since the last reading, or
+  since it started) and its memory (cgroup), from the local runtime's samples.
 
 Knowingly not simulated: images (pods run on the host's /usr: the local runtime's image
 `host`, whatever they name),
@@ -303,6 +306,7 @@ class LocalKubelet:
         self._pods: dict[str, PodRun] = {}
         self._tasks: set[asyncio.Task] = set()
         self._addresses = itertools.count(2)
+        self._cpu_readings: dict[uuid.UUID, tuple[float, int]] = {}  # (monotonic, usec)
         self._last_event_ns = 0
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -346,6 +350,29 @@ class LocalKubelet:
 
     def _pod(self, pod: dict) -> PodRun:
         return self._pods.setdefault(pod["metadata"]["uid"], PodRun())
+
+    # -- metrics (what metrics-server scrapes) ---------------------------------------------
+
+    async def pod_usage(self, pod: dict) -> dict[str, dict[str, str]] | None:
+        """The main container's usage as PodMetrics state it, or None without a reading."""
+        assert self.runtime is not None
+        sandbox = sandbox_id(pod)
+        found = (await self.runtime.sample([sandbox])).get(sandbox)
+        if found is None or found.cpu_usage_usec is None or found.memory_bytes is None:
+            return None
+        now_seconds, usec = time.monotonic(), found.cpu_usage_usec
+        then, before = self._cpu_readings.get(sandbox) or (now_seconds - self._age(pod), 0)
+        self._cpu_readings[sandbox] = (now_seconds, usec)
+        nanocores = max(0, usec - before) * 1000 / max(now_seconds - then, 0.001)
+        usage = {"cpu": f"{int(nanocores)}n", "memory": f"{found.memory_bytes // 1024}Ki"}
+        return {main_container(pod)["name"]: usage}
+
+    def _age(self, pod: dict) -> float:
+        started = (pod.get("status") or {}).get("startTime")
+        if not started:
+            return 1.0
+        since = datetime.now(UTC) - datetime.fromisoformat(started.replace("Z", "+00:00"))
+        return max(since.total_seconds(), 1.0)
 
     # -- running pods -------------------------------------------------------------------
 
