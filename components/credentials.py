@@ -10,7 +10,8 @@ import reflex as rx
 
 from components.dialogs import confirm_delete
 from components.forms import code_input, field, field_error, field_hint, invalid_props
-from components.tables import mono, muted
+from components.tables import NAME_WIDTH, clipped, mono, muted
+from components.theme import TEXT_SECONDARY
 
 
 def credential_row(
@@ -18,10 +19,14 @@ def credential_row(
 ) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(
-            rx.vstack(rx.text(item.name, weight="medium", size="2"), mono(item.slug), spacing="0")
+            rx.vstack(
+                clipped(item.name, width=NAME_WIDTH, weight="medium", size="2"),
+                mono(item.slug),
+                spacing="0",
+            )
         ),
         rx.table.cell(rx.badge(item.type, variant="soft", color_scheme="indigo")),
-        rx.table.cell(muted(item.target)),
+        rx.table.cell(clipped(item.target, width=NAME_WIDTH, size="2", color=TEXT_SECONDARY)),
         rx.table.cell(mono(item.secret)),
         rx.table.cell(muted(item.usage)),
         rx.table.cell(muted(item.used_by), max_width="16rem"),

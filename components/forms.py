@@ -139,8 +139,10 @@ def select_field(
     """A labelled select. Each group is (heading or "", items with `.value` and `.label`);
     an empty group is left out."""
     control = rx.select.root(
-        rx.select.trigger(id=id, placeholder=placeholder, width="100%"),
-        rx.select.content(*(_select_group(title, items) for title, items in groups)),
+        rx.select.trigger(id=id, placeholder=placeholder, width="100%", max_width="100%"),
+        rx.select.content(
+            *(_select_group(title, items) for title, items in groups), max_width=MENU_WIDTH
+        ),
         value=value,
         on_change=on_change,
         name=id,
@@ -159,12 +161,12 @@ def choice_select(
     """A select of fixed (value, words) pairs or of a Var of choices with `.value` and
     `.label`; `trigger` sizes or names the button (e.g. aria_label for a filter)."""
     if isinstance(options, rx.Var):
-        items = rx.foreach(options, lambda c: rx.select.item(c.label, value=c.value))
+        items = rx.foreach(options, lambda c: option(c.label, c.value))
     else:
-        items = rx.fragment(*(rx.select.item(words, value=key) for key, words in options))
+        items = rx.fragment(*(option(words, key) for key, words in options))
     return rx.select.root(
-        rx.select.trigger(**({"id": id} if id else {}), **trigger),
-        rx.select.content(items),
+        rx.select.trigger(**({"id": id} if id else {}), max_width="100%", **trigger),
+        rx.select.content(items, max_width=MENU_WIDTH),
         value=value,
         on_change=on_change,
         **({"name": id} if id else {}),
@@ -201,8 +203,24 @@ def search_box(
     )
 
 
+# A select's menu stays inside the window, however long its options' words.
+MENU_WIDTH = "min(32rem, calc(100vw - 2rem))"
+
+
+def option(words: rx.Var[str] | str, value: rx.Var[str] | str) -> rx.Component:
+    """A select's option on one line, cut with an ellipsis (the whole of it on hover)."""
+    return rx.select.item(
+        words,
+        value=value,
+        title=words,
+        overflow="hidden",
+        text_overflow="ellipsis",
+        white_space="nowrap",
+    )
+
+
 def _select_group(title: str, items: rx.Var[list]) -> rx.Component:
-    options = rx.foreach(items, lambda item: rx.select.item(item.label, value=item.value))
+    options = rx.foreach(items, lambda item: option(item.label, item.value))
     if not title:
         return rx.select.group(options)
     return rx.cond(items.length() > 0, rx.select.group(rx.select.label(title), options))

@@ -19,6 +19,7 @@ def project_picker(
         on_change=on_change,
         options=choices,
         width="18rem",
+        max_width="100%",
     )
 
 

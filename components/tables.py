@@ -42,16 +42,21 @@ def data_table(
     )
 
 
-def clipped(value: rx.Var[str] | str, **props) -> rx.Component:
-    """Text cut to one line with an ellipsis where its box ends; the whole of it is the
-    title (on hover) and stays in the DOM for accessible names and search."""
+# How wide a name may grow in a table cell before it is cut (tables size their columns
+# by their content: a 5,000-character name would push the others off screen).
+NAME_WIDTH = "18rem"
+
+
+def clipped(value: rx.Var[str] | str, *, width: str = "100%", **props) -> rx.Component:
+    """Text cut to one line with an ellipsis past `width`; the whole of it is the title (on
+    hover) and stays in the DOM for accessible names and search."""
     return rx.text(
         value,
         title=value,
         overflow="hidden",
         text_overflow="ellipsis",
         white_space="nowrap",
-        max_width="100%",
+        max_width=width,
         min_width="0",
         **props,
     )

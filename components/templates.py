@@ -17,6 +17,15 @@ VALIDATION_STATUSES = (
 )
 
 
+# One line, cut with an ellipsis where the box ends (the whole text is the title).
+ONE_LINE = {
+    "overflow": "hidden",
+    "text_overflow": "ellipsis",
+    "white_space": "nowrap",
+    "max_width": "100%",
+}
+
+
 def validation_badge(status: rx.Var[str]) -> rx.Component:
     """`● Validated` in green, `● Failed` in red, `● Testing` in amber, else `● Not tested`."""
     return dot_badge(status, VALIDATION_STATUSES)
@@ -46,10 +55,18 @@ def template_card(
         rx.vstack(
             rx.hstack(
                 rx.vstack(
-                    rx.heading(card.name, as_="h2", size="3", weight="medium"),
-                    rx.text(card.slug, size="1", color=TEXT_TERTIARY),
+                    rx.heading(
+                        card.name,
+                        as_="h2",
+                        size="3",
+                        weight="medium",
+                        title=card.name,
+                        **ONE_LINE,
+                    ),
+                    rx.text(card.slug, size="1", color=TEXT_TERTIARY, title=card.slug, **ONE_LINE),
                     spacing="0",
                     min_width="0",
+                    flex="1",
                 ),
                 rx.spacer(),
                 validation_badge(card.status),
@@ -64,10 +81,11 @@ def template_card(
                         rx.icon("globe", size=12),
                         rx.icon("folder-kanban", size=12),
                     ),
-                    card.scope_label,
+                    rx.text(card.scope_label, title=card.scope_label, **ONE_LINE),
                     variant="soft",
                     color_scheme="gray",
                     size="1",
+                    max_width="14rem",
                 ),
                 rx.cond(card.builtin, rx.badge("Built-in", variant="outline", size="1")),
                 rx.cond(
@@ -88,6 +106,11 @@ def template_card(
                 rx.cond(card.use_case, card.use_case, "No use case given"),
                 size="2",
                 color=TEXT_SECONDARY,
+                title=card.use_case,
+                overflow_wrap="anywhere",
+                overflow="hidden",
+                display="-webkit-box",
+                style={"WebkitLineClamp": "3", "WebkitBoxOrient": "vertical"},
             ),
             rx.vstack(
                 fact(

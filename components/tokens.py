@@ -8,7 +8,7 @@ from collections.abc import Callable
 import reflex as rx
 
 from components.dialogs import confirm_delete
-from components.tables import mono, muted
+from components.tables import NAME_WIDTH, clipped, mono, muted
 from components.theme import MONO, TEXT_SECONDARY
 
 STATUS_COLORS = {"active": "green", "expired": "amber", "revoked": "gray"}
@@ -28,7 +28,7 @@ def token_row(
     return rx.table.row(
         rx.table.row_header_cell(
             rx.vstack(
-                rx.text(token.name, weight="medium", size="2"),
+                clipped(token.name, width=NAME_WIDTH, weight="medium", size="2"),
                 mono(token.prefix),
                 spacing="0",
             )

@@ -16,6 +16,7 @@ from backend.settings import get_settings
 from mbox_app.pages import (
     audit,
     credentials,
+    not_found,
     policies,
     projects,
     quotas,
@@ -80,6 +81,7 @@ app.add_page(
     title="Credentials · mbox",
     on_load=CredentialsState.load,
 )
+app.add_page(not_found.page, route="404", title="Page not found · mbox")
 for area in upcoming.UPCOMING:
     app.add_page(
         lambda area=area: upcoming.page(area), route=f"/{area.key}", title=f"{area.title} · mbox"

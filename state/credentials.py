@@ -151,6 +151,8 @@ class CredentialsState(GovernedProject, rx.State):
     def set_create_open(self, value: bool):
         self.create_open = value
         self.create_error = self.error_field = ""
+        if value:  # a new action: the last one's words go
+            self.notice = self.error = ""
 
     @rx.event
     async def create(self, form: dict):

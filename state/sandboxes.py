@@ -581,6 +581,7 @@ class SandboxesState(rx.State):
         self.launch_error = self.error_field = ""
         if not value:
             return
+        self.notice = self.error = ""  # a new action: the last one's words go
         known = {c.value for c in self.projects}
         if self.project_id not in known:
             preferred = self.project_filter if self.project_filter in known else ""

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 import reflex as rx
 
@@ -186,6 +188,21 @@ def _day(stamp: Any) -> str:
     """`2026-11-27 04:50 UTC` from the RFC 3339 text stored in metadata."""
     text = str(stamp or "")
     return f"{text[:10]} {text[11:16]} UTC" if len(text) >= 16 else text
+
+
+# The library's filters as the address names them (`/templates?q=node&runtime=Node.js`).
+FILTER_PARAMS = {
+    "q": "query",
+    "scope": "scope_filter",
+    "runtime": "runtime_filter",
+    "status": "status_filter",
+}
+
+
+def library_link(filters: dict[str, str]) -> str:
+    """The library's address with its filters (reloaded or shared, it shows the same)."""
+    kept = {param: value for param, value in filters.items() if value.strip() and value != ALL}
+    return "/templates" + (f"?{urlencode(kept)}" if kept else "")
 
 
 @dataclasses.dataclass
@@ -379,8 +396,22 @@ class TemplatesState(rx.State):
 
     @rx.event
     async def load(self):
+        """Open the page with the address's filters (none given: none applied)."""
         self.error = self.notice = ""
+        asked = self.router.url.query_parameters
+        for param, name in FILTER_PARAMS.items():
+            setattr(self, name, str(asked.get(param, "" if param == "q" else ALL)))
+        if self.runtime_filter not in (ALL, *RUNTIMES):
+            self.runtime_filter = ALL
+        if self.status_filter not in (ALL, *STATUSES):
+            self.status_filter = ALL
         await self._reload()
+
+    def _show_filters(self) -> rx.event.EventSpec:
+        """Put the filters in the address bar (no navigation)."""
+        filters = {param: getattr(self, name) for param, name in FILTER_PARAMS.items()}
+        link = json.dumps(library_link(filters))
+        return rx.call_script(f"window.history.replaceState(window.history.state, '', {link})")
 
     async def _reload(self, principal: Principal | None = None):
         library = await in_thread(read_library, principal or await acting(self))
@@ -392,30 +423,36 @@ class TemplatesState(rx.State):
     @rx.event
     def set_query(self, value: str):
         self.query = value
+        return self._show_filters()
 
     @rx.event
     def set_scope_filter(self, value: str):
         self.scope_filter = value
+        return self._show_filters()
 
     @rx.event
     def set_runtime_filter(self, value: str):
         self.runtime_filter = value
+        return self._show_filters()
 
     @rx.event
     def set_status_filter(self, value: str):
         self.status_filter = value
+        return self._show_filters()
 
     @rx.event
     def clear_filters(self):
         self.query = ""
         self.scope_filter = self.runtime_filter = self.status_filter = ALL
+        return self._show_filters()
 
     # -- the dialog ------------------------------------------------------------------------
 
     @rx.event
     def set_editor_open(self, value: bool):
         """The "New template" trigger opens a fresh form; closing keeps nothing."""
-        if value:
+        if value:  # a new action: the last one's words go
+            self.notice = self.error = ""
             self.editing_id = ""
             scope = self.scope_filter if self.scope_filter not in (ALL, GLOBAL) else GLOBAL
             self.form = TemplateForm(scope=scope)

@@ -178,7 +178,8 @@ class TokensState(Feedback, rx.State):
     def set_create_open(self, value: bool):
         self.create_open = value
         self.create_error = self.error_field = ""
-        if value:
+        if value:  # a new action: the last one's words go
+            self.notice = self.error = ""
             self.name = self.owner = ""
             self.scope = []
             self.expiry = "never"

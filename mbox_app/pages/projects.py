@@ -18,7 +18,7 @@ from components.forms import (
     unplaced,
 )
 from components.projects import section
-from components.tables import data_table, facts, mono, muted
+from components.tables import NAME_WIDTH, clipped, data_table, facts, mono, muted
 from components.theme import TEXT_SECONDARY, TEXT_TERTIARY
 from mbox_app.pages.frame import console_page
 from state.projects import ProjectItem, ProjectsState
@@ -67,8 +67,8 @@ def project_row(project: rx.Var[ProjectItem]) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(
             rx.vstack(
-                rx.text(project.name, weight="medium", size="2"),
-                rx.text(project.slug, size="1", color=TEXT_TERTIARY, white_space="nowrap"),
+                clipped(project.name, width=NAME_WIDTH, weight="medium", size="2"),
+                clipped(project.slug, width=NAME_WIDTH, size="1", color=TEXT_TERTIARY),
                 rx.cond(
                     project.repository_url,
                     rx.link(
@@ -88,7 +88,14 @@ def project_row(project: rx.Var[ProjectItem]) -> rx.Component:
             ),
             max_width="16rem",
         ),
-        rx.table.cell(mono(project.namespace), white_space="nowrap"),
+        rx.table.cell(
+            rx.code(
+                clipped(project.namespace, width="14rem"),
+                variant="ghost",
+                color_scheme="gray",
+                size="2",
+            )
+        ),
         rx.table.cell(muted(project.created), title=project.created_at, white_space="nowrap"),
         rx.table.cell(
             rx.button(
@@ -196,7 +203,17 @@ def inspector() -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.vstack(
-                    rx.heading(detail.name, as_="h2", size="4", weight="medium"),
+                    rx.heading(
+                        detail.name,
+                        as_="h2",
+                        size="4",
+                        weight="medium",
+                        title=detail.name,
+                        overflow_wrap="anywhere",
+                        overflow="hidden",
+                        display="-webkit-box",
+                        style={"WebkitLineClamp": "3", "WebkitBoxOrient": "vertical"},
+                    ),
                     mono(detail.slug),
                     spacing="1",
                     min_width="0",

@@ -20,7 +20,7 @@ from components.forms import (
     unplaced,
 )
 from components.sandboxes import pager, preflight
-from components.tables import data_table, facts, muted
+from components.tables import NAME_WIDTH, clipped, data_table, facts, muted
 from components.theme import TEXT_SECONDARY, TEXT_TERTIARY
 from mbox_app.pages.frame import console_page
 from state.sandboxes import SandboxesState, SandboxItem
@@ -233,15 +233,23 @@ def sandbox_row(sandbox: rx.Var[SandboxItem]) -> rx.Component:
         ),
         rx.table.row_header_cell(
             rx.vstack(
-                rx.link(sandbox.name, href=sandbox.href, weight="medium", size="2"),
-                rx.text(sandbox.slug, size="1", color=TEXT_TERTIARY),
+                rx.link(
+                    clipped(sandbox.name, width=NAME_WIDTH, weight="medium", size="2"),
+                    href=sandbox.href,
+                ),
+                clipped(sandbox.slug, width=NAME_WIDTH, size="1", color=TEXT_TERTIARY),
                 spacing="0",
             ),
         ),
         rx.table.cell(
             rx.vstack(
-                rx.text(sandbox.project_name, size="2"),
-                rx.text(sandbox.template_name, " template", size="1", color=TEXT_TERTIARY),
+                clipped(sandbox.project_name, width=NAME_WIDTH, size="2"),
+                clipped(
+                    sandbox.template_name + " template",
+                    width=NAME_WIDTH,
+                    size="1",
+                    color=TEXT_TERTIARY,
+                ),
                 spacing="0",
             ),
         ),

@@ -221,15 +221,24 @@ def card_actions(item: rx.Var[TemplateCard]) -> rx.Component:
         spacing="2",
         align="center",
         width="100%",
+        wrap="wrap",
     )
 
 
 def operate_actions(item: rx.Var[TemplateCard]) -> rx.Component:
     return rx.fragment(
         rx.button(
+            rx.icon("rocket", size=14),
+            "Launch",
+            size="1",
+            aria_label="Launch " + item.name,
+            on_click=rx.redirect("/sandboxes?launch=" + item.id),
+        ),
+        rx.button(
             rx.icon("flask-conical", size=14),
             "Validate",
             size="1",
+            variant="soft",
             aria_label="Validate " + item.name,
             on_click=TemplatesState.validate(item.id),
         ),
