@@ -64,6 +64,7 @@ __all__ = [
     "ProjectCredential",
     "ProjectCredentialCreate",
     "ProjectCredentialUsage",
+    "ProjectLiveUsage",
     "ProjectPolicy",
     "ProjectPolicyUpsert",
     "ProjectQuotaPolicy",
@@ -101,6 +102,8 @@ __all__ = [
     "RuntimeWorkloadSummary",
     "Sandbox",
     "SandboxCreate",
+    "SandboxMetricSample",
+    "SandboxMetrics",
     "SandboxPort",
     "SandboxPortInput",
     "SandboxRenew",
@@ -1517,6 +1520,43 @@ class ProjectCredentialUsage(_Model):
 
 
 @dataclass
+class ProjectLiveUsage(_Model):
+    """The latest sample of each running sandbox, summed (backend/metrics): what the project uses
+    now. A sandbox whose runtime cannot measure a field adds nothing to it.
+    """
+
+    sampled_sandboxes: int
+    cpu_millicores: float
+    memory_bytes: int
+    disk_bytes: int
+    processes: int
+    network_rx_bytes_per_second: float
+    network_tx_bytes_per_second: float
+    at: datetime.datetime | None = None
+    raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
+
+    _fields = (
+        ("sampledSandboxes", "sampled_sandboxes", "value", ""),
+        ("cpuMillicores", "cpu_millicores", "value", ""),
+        ("memoryBytes", "memory_bytes", "value", ""),
+        ("diskBytes", "disk_bytes", "value", ""),
+        ("processes", "processes", "value", ""),
+        ("networkRxBytesPerSecond", "network_rx_bytes_per_second", "value", ""),
+        ("networkTxBytesPerSecond", "network_tx_bytes_per_second", "value", ""),
+        ("at", "at", "datetime", ""),
+    )
+    _required = (
+        "sampledSandboxes",
+        "cpuMillicores",
+        "memoryBytes",
+        "diskBytes",
+        "processes",
+        "networkRxBytesPerSecond",
+        "networkTxBytesPerSecond",
+    )
+
+
+@dataclass
 class ProjectPolicy(_Model):
     """The `ProjectPolicy` schema of the mbox API."""
 
@@ -1786,6 +1826,7 @@ class ProjectUsage(_Model):
     credentials: ProjectCredentialUsage
     notes: list[str]
     quotas: list[QuotaUsage] | None = None
+    live: ProjectLiveUsage | None = None
     raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
 
     _fields = (
@@ -1799,6 +1840,7 @@ class ProjectUsage(_Model):
         ("credentials", "credentials", "model", "ProjectCredentialUsage"),
         ("notes", "notes", "value", ""),
         ("quotas", "quotas", "list:model", "QuotaUsage"),
+        ("live", "live", "model", "ProjectLiveUsage"),
     )
     _required = (
         "projectId",
@@ -2481,6 +2523,68 @@ class SandboxCreate(_Model):
         ("serviceAccountName", "service_account_name", "value", ""),
         ("metadata", "metadata", "value", ""),
     )
+
+
+@dataclass
+class SandboxMetricSample(_Model):
+    """A sandbox's use at `at`. CPU and network rates are averages since the sample before; a field
+    the runtime cannot measure is omitted.
+    """
+
+    at: datetime.datetime
+    cpu_millicores: float | None = None
+    cpu_limit_millicores: int | None = None
+    memory_bytes: int | None = None
+    memory_limit_bytes: int | None = None
+    disk_bytes: int | None = None
+    disk_limit_bytes: int | None = None
+    processes: int | None = None
+    process_limit: int | None = None
+    network_rx_bytes_per_second: float | None = None
+    network_tx_bytes_per_second: float | None = None
+    network_rx_bytes: int | None = None
+    network_tx_bytes: int | None = None
+    raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
+
+    _fields = (
+        ("at", "at", "datetime", ""),
+        ("cpuMillicores", "cpu_millicores", "value", ""),
+        ("cpuLimitMillicores", "cpu_limit_millicores", "value", ""),
+        ("memoryBytes", "memory_bytes", "value", ""),
+        ("memoryLimitBytes", "memory_limit_bytes", "value", ""),
+        ("diskBytes", "disk_bytes", "value", ""),
+        ("diskLimitBytes", "disk_limit_bytes", "value", ""),
+        ("processes", "processes", "value", ""),
+        ("processLimit", "process_limit", "value", ""),
+        ("networkRxBytesPerSecond", "network_rx_bytes_per_second", "value", ""),
+        ("networkTxBytesPerSecond", "network_tx_bytes_per_second", "value", ""),
+        ("networkRxBytes", "network_rx_bytes", "value", ""),
+        ("networkTxBytes", "network_tx_bytes", "value", ""),
+    )
+    _required = ("at",)
+
+
+@dataclass
+class SandboxMetrics(_Model):
+    """A sandbox's samples over the last `window_seconds`, oldest first."""
+
+    sandbox_id: str
+    interval_seconds: float
+    window_seconds: int
+    source: Literal["cgroups", "metrics-api", "none"]
+    samples: list[SandboxMetricSample]
+    latest: SandboxMetricSample | None = None
+    raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
+
+    _fields = (
+        ("sandboxId", "sandbox_id", "value", ""),
+        ("intervalSeconds", "interval_seconds", "value", ""),
+        ("windowSeconds", "window_seconds", "value", ""),
+        ("source", "source", "value", ""),
+        ("samples", "samples", "list:model", "SandboxMetricSample"),
+        ("latest", "latest", "model", "SandboxMetricSample"),
+    )
+    _required = ("sandboxId", "intervalSeconds", "windowSeconds", "source", "samples")
 
 
 @dataclass

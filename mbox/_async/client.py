@@ -395,6 +395,16 @@ class Sandboxes(Namespace):
         body = await self._http.json("GET", f"/v1/sandboxes/{sandbox_id}/boundary")
         return models.BoundarySummary.from_json(body)
 
+    async def metrics(
+        self, sandbox_id: str, *, window: int | None = None
+    ) -> models.SandboxMetrics:
+        """Live resource use (CPU, memory, disk, processes, network) over the last
+        `window` seconds (server default 300), oldest sample first."""
+        body = await self._http.json(
+            "GET", f"/v1/sandboxes/{sandbox_id}/metrics", params={"window": window}
+        )
+        return models.SandboxMetrics.from_json(body)
+
     async def runtime(self, sandbox_id: str) -> models.RuntimeTarget:
         body = await self._http.json("GET", f"/v1/sandboxes/{sandbox_id}/runtime")
         return models.RuntimeTarget.from_json(body)

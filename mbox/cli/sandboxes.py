@@ -207,6 +207,19 @@ def boundary(sandbox: SandboxArg) -> None:
 
 
 @app.command()
+def metrics(
+    sandbox: SandboxArg,
+    window: Annotated[
+        int | None,
+        typer.Option("--window", help="Seconds back from now (server default 300)."),
+    ] = None,
+) -> None:
+    """Live resource use: CPU, memory, disk, processes and network, sampled over time."""
+    with client() as mbox:
+        emit(mbox.sandboxes.metrics(sandbox_id(mbox, sandbox), window=window))
+
+
+@app.command()
 def logs(
     sandbox: SandboxArg,
     tail: Annotated[

@@ -68,6 +68,7 @@ OPERATIONS = {
     ("get", "/v1/sandboxes/{sandboxID}/events"): "sandboxes.events",
     ("get", "/v1/sandboxes/{sandboxID}/ports"): "sandboxes.ports",
     ("get", "/v1/sandboxes/{sandboxID}/boundary"): "sandboxes.boundary",
+    ("get", "/v1/sandboxes/{sandboxID}/metrics"): "sandboxes.metrics",
     ("get", "/v1/sandboxes/{sandboxID}/terminal"): "sandbox.terminal.attach",
     ("get", "/v1/sandboxes/{sandboxID}/files"): "files.list",
     ("delete", "/v1/sandboxes/{sandboxID}/files"): "files.delete",
