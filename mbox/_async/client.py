@@ -395,9 +395,7 @@ class Sandboxes(Namespace):
         body = await self._http.json("GET", f"/v1/sandboxes/{sandbox_id}/boundary")
         return models.BoundarySummary.from_json(body)
 
-    async def metrics(
-        self, sandbox_id: str, *, window: int | None = None
-    ) -> models.SandboxMetrics:
+    async def metrics(self, sandbox_id: str, *, window: int | None = None) -> models.SandboxMetrics:
         """Live resource use (CPU, memory, disk, processes, network) over the last
         `window` seconds (server default 300), oldest sample first."""
         body = await self._http.json(
