@@ -1,5 +1,7 @@
-"""Previews: a sandbox's declared ports (open, share, remove, add) and the links that open
-them, with their expiry and status."""
+"""Previews: a sandbox's declared ports (open, embed, share, remove, add), the ports its
+processes listen on that are not declared (declare in one click), and the share links,
+with their expiry and status. Names that may be long are cut to their box with an
+ellipsis; the whole name is their title (on hover) and stays in accessible names."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from components.badges import dot_badge
 from components.dialogs import confirm_delete, form_dialog
 from components.forms import field, field_hint
 from components.runtime import close_button, compact_table, tab_frame, tab_intro
-from components.tables import muted
+from components.tables import clipped, muted
 from components.theme import MONO, SMALL_TEXT, TEXT_SECONDARY
 
 LINK_STATUSES = (
@@ -44,6 +46,7 @@ def preview_layout(
     links: rx.Component,
     embedded: rx.Component,
     *,
+    listening: rx.Component,
     add_port: rx.Component,
     expiry: rx.Component,
     on_refresh: rx.EventHandler,
@@ -52,7 +55,8 @@ def preview_layout(
     running: rx.Var[bool],
     loaded: rx.Var[bool],
 ) -> rx.Component:
-    """Ports (with the share expiry and Add port), the link just shared, then the links."""
+    """Ports (with the share expiry and Add port), the listening ones not declared, the
+    link just shared, the embedded preview, then the share links."""
     not_running = rx.callout(
         "The sandbox is not running: previews open once it runs (share links made now work then).",
         icon="info",
@@ -61,15 +65,17 @@ def preview_layout(
     )
     return tab_frame(
         tab_intro(
-            "Open a port of the sandbox in a new tab or on this page, or share a link to it "
-            "that works without signing in until it expires or is revoked.",
+            "Open a port of the sandbox in a new tab or on this page (only for you, while "
+            "you are signed in), or share a link to it that works without signing in until "
+            "it expires or is revoked.",
             on_refresh=on_refresh,
         ),
         section_heading("Ports", expiry, add_port),
         rx.cond(loaded, ports, rx.skeleton(height="4rem")),
+        listening,
         share,
         embedded,
-        section_heading("Links"),
+        section_heading("Share links"),
         rx.cond(loaded, links, rx.skeleton(height="4rem")),
         before=(rx.cond(~running, not_running),),
         error=error,
@@ -105,7 +111,7 @@ def port_row(
     Remove."""
     tcp = port.protocol == "TCP"
     return rx.table.row(
-        rx.table.cell(rx.text(port.name, size="2", weight="medium")),
+        rx.table.cell(clipped(port.name, width="9rem", size="2", weight="medium")),
         rx.table.cell(
             rx.text(port.port, " ", port.protocol, size="1", font_variant_numeric="tabular-nums"),
             white_space="nowrap",
@@ -113,7 +119,7 @@ def port_row(
         rx.table.cell(
             rx.cond(
                 tcp,
-                rx.text(port.origin, size="1", font_family=MONO, word_break="break-all"),
+                clipped(port.origin, width="24rem", size="1", font_family=MONO),
                 muted("UDP ports cannot be previewed."),
             ),
         ),
@@ -281,22 +287,21 @@ def links_table(links: rx.Var[list], render_row: Callable[[rx.Var], rx.Component
             overflow_y="auto",
             width="100%",
         ),
-        muted("No links yet: Open and Copy share link make one."),
+        muted("No share links: Copy share link makes one (Open and Embed make none)."),
     )
 
 
 def link_row(link: rx.Var, *, busy: rx.Var[bool], on_revoke: rx.EventSpec) -> rx.Component:
     """A link: its label, port, when it was made and expires, its status, Revoke."""
     return rx.table.row(
-        rx.table.cell(rx.text(link.label, size="1", word_break="break-word")),
+        rx.table.cell(clipped(link.label, width="16rem", size="1")),
         rx.table.cell(
-            rx.text(
-                rx.cond(link.port_name, link.port_name + " · ", ""),
-                link.port,
+            clipped(
+                rx.cond(link.port_name, link.port_name + " · ", "") + link.port.to_string(),
+                width="8rem",
                 size="1",
                 font_variant_numeric="tabular-nums",
             ),
-            white_space="nowrap",
         ),
         rx.table.cell(
             rx.text(
@@ -366,4 +371,73 @@ def add_port_dialog(
         is_open=is_open,
         on_open_change=on_open_change,
         max_width="26rem",
+    )
+
+
+def listening_ports(
+    items: rx.Var[list], render_row: Callable[[rx.Var], rx.Component]
+) -> rx.Component:
+    """Ports processes in the sandbox listen on that are not declared (nothing when none)."""
+    return rx.cond(
+        items.length() > 0,
+        rx.vstack(
+            section_heading("Listening, not declared"),
+            rx.text(
+                "A process in the sandbox listens on these ports. Declare one to open and "
+                "share it.",
+                size="1",
+                color=TEXT_SECONDARY,
+            ),
+            rx.vstack(rx.foreach(items, render_row), spacing="1", width="100%"),
+            role="region",
+            aria_label="Listening ports not declared",
+            spacing="2",
+            align="stretch",
+        ),
+    )
+
+
+def listening_row(
+    item: rx.Var, *, busy: rx.Var[bool], can_declare: rx.Var[bool], on_declare: rx.EventHandler
+) -> rx.Component:
+    """A listening port: its number, the name to declare it under (suggested, editable)
+    and Declare."""
+    field_id = "declare-name-" + item.port.to_string()
+    return rx.form(
+        rx.hstack(
+            rx.text(
+                "Port ",
+                item.port,
+                size="2",
+                weight="medium",
+                font_variant_numeric="tabular-nums",
+                min_width="6rem",
+            ),
+            rx.el.label("Name", html_for=field_id, font_size=SMALL_TEXT, color=TEXT_SECONDARY),
+            rx.input(
+                id=field_id,
+                name="name",
+                default_value=item.name,
+                max_length=15,
+                autocomplete="off",
+                size="1",
+                width="9rem",
+                aria_label="Name for port " + item.port.to_string(),
+            ),
+            rx.el.input(type="hidden", name="port", value=item.port.to_string()),
+            rx.button(
+                rx.icon("plus", size=12),
+                "Declare",
+                type="submit",
+                aria_label="Declare port " + item.port.to_string(),
+                disabled=busy | ~can_declare,
+                size="1",
+            ),
+            spacing="2",
+            align="center",
+            wrap="wrap",
+        ),
+        on_submit=on_declare,
+        reset_on_submit=False,
+        width="100%",
     )

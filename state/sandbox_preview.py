@@ -2,20 +2,23 @@
 through expiring links, and the port declarations themselves.
 
 Each TCP port has its own origin (`<port>-<sandbox id>.<preview host>`, see
-backend/sandboxes/previews.py); a browser gets in with a preview link, whose secret is shown
-only when it is created. Open makes a link of `OPEN_SECONDS` and opens it in a new tab;
-Copy share link makes one that lasts as long as the chosen expiry, copies it (when the
-browser allows) and shows it.
+backend/sandboxes/previews.py). Open and Embed get in with a viewer grant for whoever is
+signed in here (backend/sandboxes/preview_grants.py: a single-use code, no link, nothing
+listed); Copy share link makes a preview link that lasts as long as the chosen expiry,
+copies it (when the browser allows) and shows it once. The Links list shows those links.
 Adding or removing a port updates the sandbox's declared ports (the whole list) through the
-sandboxes service.
+sandboxes service; a port some process listens on but that is not declared is offered
+with a name to declare it in one click.
 
 `PreviewTab` is a tab of the sandbox page (state/sandbox.py); it reads the ports itself
-(with their origins) and the page re-reads them every few seconds.
+(with their origins, and the listening ones while the sandbox runs) and the page re-reads
+them every few seconds.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 from datetime import datetime
 from typing import Any, ClassVar
@@ -23,23 +26,28 @@ from typing import Any, ClassVar
 import reflex as rx
 
 from backend.auth.models import Principal
+from backend.auth.service import sign_in_from_cookie
 from backend.db import utcnow
 from backend.errors import ServiceError
-from backend.sandboxes import previews
+from backend.sandboxes import preview_grants, previews
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.models import PreviewLinkCreate, PreviewLinkRow, SandboxUpdate
-from state.base import acting, attempt, db_session, in_thread, services
+from state.base import acting, attempt, db_session, in_thread, services, sign_in_cookie
 from state.format import clock, relative, timestamp
 from state.sandbox import SandboxState, SandboxTab
 from state.sandbox_terminal import copy_to_clipboard
 
-OPEN_SECONDS = 3600  # a link made by Open: this browser only, an hour
-OPEN_LABEL = "Opened from the console"
-EMBED_LABEL = "Embedded in the console"
 SHARE_LABEL = "Shared from the console"
 # The expiry choices of a share link (seconds, as the select's values) and their words.
 EXPIRIES = (("3600", "1 hour"), ("86400", "1 day"), ("604800", "7 days"))
-MAX_PORT_NAME = 63
+# A Kubernetes port name (IANA_SVC_NAME): at most 15 characters, lower-case letters,
+# digits and single inner dashes, at least one letter.
+MAX_PORT_NAME = 15
+PORT_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+PORT_NAME_RULE = (
+    "A port name has at most 15 characters: lower-case letters, digits and inner "
+    "dashes, with at least one letter (such as web or api-2)."
+)
 SHOWN_LINKS = 100
 
 
@@ -49,6 +57,14 @@ class PreviewPortItem:
     port: int = 0
     protocol: str = ""
     origin: str = ""  # where the browser opens it ("" for UDP: not previewable)
+
+
+@dataclasses.dataclass
+class ListeningItem:
+    """A port some process in the sandbox listens on that is not declared."""
+
+    port: int = 0
+    name: str = ""  # the name Declare suggests
 
 
 @dataclasses.dataclass
@@ -88,8 +104,9 @@ def _link(row: PreviewLinkRow, names: dict[int, str], now: datetime) -> LinkItem
 
 def read_previews(
     principal: Principal, sandbox_id: str
-) -> tuple[list[PreviewPortItem], list[LinkItem]]:
-    """The declared ports with their preview origins, and the links, newest first."""
+) -> tuple[list[PreviewPortItem], list[LinkItem], bool]:
+    """The declared ports with their preview origins, the links, newest first, and
+    whether the sandbox runs."""
     parsed = uuid.UUID(sandbox_id)
     with db_session(principal) as db:
         sandbox = sandboxes.get_sandbox(db, parsed)
@@ -103,7 +120,54 @@ def read_previews(
         )
         ports.append(PreviewPortItem(port["name"], port["port"], protocol, origin))
     names = {item.port: item.name for item in ports}
-    return ports, [_link(row, names, now) for row in rows]
+    return ports, [_link(row, names, now) for row in rows], sandbox.status == "running"
+
+
+def suggested_name(port: int, taken: set[str]) -> str:
+    """A free, valid port name for a listening port: web, else web-<port>, else
+    port-<port>."""
+    for name in ("web", f"web-{port}", f"port-{port}"):
+        if name not in taken:
+            return name
+    return f"p{port}"
+
+
+async def read_listening(sandbox_id: str, declared: list[PreviewPortItem]) -> list[ListeningItem]:
+    """The ports processes in the (running) sandbox listen on that are not declared, each
+    with a free name to declare it under."""
+    found = await previews.listening_ports(services().runtime, uuid.UUID(sandbox_id))
+    numbers = {item.port for item in declared}
+    taken = {item.name for item in declared}
+    items = []
+    for port in sorted(found - numbers):
+        name = suggested_name(port, taken)
+        taken.add(name)
+        items.append(ListeningItem(port, name))
+    return items
+
+
+def port_name_problem(name: str) -> str:
+    """Why `name` cannot name a port ("" if it can)."""
+    if not name:
+        return "Enter a name for the port, such as web."
+    if len(name) > MAX_PORT_NAME or not PORT_NAME.match(name) or name.isdigit():
+        return PORT_NAME_RULE
+    return ""
+
+
+def grant_view(principal: Principal, sandbox_id: str, port: int, cookie_header: str) -> str:
+    """The single-use URL that opens the port for this browser's sign-in (no link made)."""
+    settings = services().settings
+    sign_in = sign_in_from_cookie(settings, sign_in_cookie(cookie_header))
+    with db_session(principal) as db:
+        return preview_grants.mint_code(
+            db,
+            principal=principal,
+            settings=settings,
+            sandbox_id=uuid.UUID(sandbox_id),
+            port=port,
+            sign_in=sign_in,
+        )
 
 
 def create_link(
@@ -148,6 +212,7 @@ def port_number(text: str) -> int | None:
 class PreviewTab(SandboxTab, SandboxState):
     TAB: ClassVar[str] = "preview"
     preview_ports: list[PreviewPortItem] = []
+    listening: list[ListeningItem] = []
     links: list[LinkItem] = []
     share_expiry: str = EXPIRIES[0][0]
     share_url: str = ""
@@ -160,10 +225,11 @@ class PreviewTab(SandboxTab, SandboxState):
     @classmethod
     async def read(cls, principal: Principal, sandbox_id: str) -> dict[str, Any]:
         try:
-            ports, links = await in_thread(read_previews, principal, sandbox_id)
+            ports, links, running = await in_thread(read_previews, principal, sandbox_id)
         except ServiceError as exc:
             return {"error": exc.message, "loaded": True}
-        return {"preview_ports": ports, "links": links, "loaded": True}
+        listening = await read_listening(sandbox_id, ports) if running else []
+        return {"preview_ports": ports, "listening": listening, "links": links, "loaded": True}
 
     def _reset(self) -> None:
         expiry = self.share_expiry  # the choice stays for the next sandbox
@@ -183,27 +249,31 @@ class PreviewTab(SandboxTab, SandboxState):
             return True
         return False
 
-    @rx.event
-    async def open_preview(self, port: int):
+    async def _grant(self, port: int) -> str | None:
+        """A viewer grant's single-use URL for this browser's sign-in, or None (said)."""
         if self._not_running():
             return None
-        made = await self._new_link(port, OPEN_SECONDS, OPEN_LABEL)
-        await self._refresh()
-        if made is None:
+        principal = await acting(self)
+        cookie = self.router.headers.cookie
+        made = await attempt(self, in_thread(grant_view, principal, self.view.id, port, cookie))
+        return made.value if made else None
+
+    @rx.event
+    async def open_preview(self, port: int):
+        """Open the port in a new tab, for whoever is signed in here (no link is made)."""
+        url = await self._grant(port)
+        if url is None:
             return None
         self.notice = f"Opened port {port} in a new tab."
-        return rx.redirect(made[0], is_external=True)
+        return rx.redirect(url, is_external=True)
 
     @rx.event
     async def embed_preview(self, port: int):
         """Show the port in a frame on this page (its own origin: it cannot reach the
-        console), through a short-lived link like Open."""
-        if self._not_running():
-            return
-        made = await self._new_link(port, OPEN_SECONDS, EMBED_LABEL)
-        await self._refresh()
-        if made is not None:
-            self.embed_url, self.embed_port = made[0], port
+        console), through a viewer grant like Open."""
+        url = await self._grant(port)
+        if url is not None:
+            self.embed_url, self.embed_port = url, port
 
     @rx.event
     def close_embed(self):
@@ -261,28 +331,42 @@ class PreviewTab(SandboxTab, SandboxState):
         self.port_dialog_open = value
         self.port_error = ""
 
+    def _port_problem(self, name: str, number: int | None) -> str:
+        declared = {item.port: item.name for item in self.preview_ports}
+        if problem := port_name_problem(name):
+            return problem
+        if name in declared.values():
+            return f"A port named {name} is already declared."
+        if number is None:
+            return "The port is a whole number from 1 to 65535."
+        if number in declared:
+            return f"Port {number} is already declared (as {declared[number]})."
+        return ""
+
     @rx.event
     async def add_port(self, form: dict[str, Any]):
-        self.port_error = ""
         name = str(form.get("name") or "").strip()
         number = port_number(str(form.get("port") or ""))
-        declared = {item.port: item.name for item in self.preview_ports}
-        if not name:
-            self.port_error = "Enter a name for the port, such as web."
-        elif len(name) > MAX_PORT_NAME:
-            self.port_error = f"The name is too long (at most {MAX_PORT_NAME} characters)."
-        elif name in declared.values():
-            self.port_error = f"A port named {name} is already declared."
-        elif number is None:
-            self.port_error = "The port is a whole number from 1 to 65535."
-        elif number in declared:
-            self.port_error = f"Port {number} is already declared (as {declared[number]})."
+        self.port_error = self._port_problem(name, number)
         if self.port_error:
             return
         entry = {"name": name, "port": number, "protocol": "TCP"}
         if await self._change_ports(lambda ports: [*ports, entry], error="port_error", clear=()):
             self.port_dialog_open = False
             self.notice = f"Added port {name} ({number})."
+
+    @rx.event
+    async def declare_port(self, form: dict[str, Any]):
+        """Declare a port a process listens on, under the (suggested or edited) name."""
+        name = str(form.get("name") or "").strip()
+        number = port_number(str(form.get("port") or ""))
+        self.notice = ""
+        self.error = self._port_problem(name, number)
+        if self.error:
+            return
+        entry = {"name": name, "port": number, "protocol": "TCP"}
+        done = f"Declared port {name} ({number}): it can be opened and shared now."
+        await self._change_ports(lambda ports: [*ports, entry], done=done)
 
     @rx.event
     async def remove_port(self, port: int):

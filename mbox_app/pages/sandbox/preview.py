@@ -7,7 +7,7 @@ import reflex as rx
 
 from components import preview
 from state.sandbox import SandboxState
-from state.sandbox_preview import EXPIRIES, LinkItem, PreviewPortItem, PreviewTab
+from state.sandbox_preview import EXPIRIES, LinkItem, ListeningItem, PreviewPortItem, PreviewTab
 
 LABEL = "Preview"
 
@@ -26,6 +26,7 @@ def tab() -> rx.Component:
         preview.embedded_preview(
             PreviewTab.embed_url, PreviewTab.embed_port, on_close=PreviewTab.close_embed
         ),
+        listening=preview.listening_ports(PreviewTab.listening, listening_row),
         add_port=rx.cond(
             SandboxState.can_operate,
             preview.add_port_dialog(
@@ -56,6 +57,15 @@ def port_row(port: rx.Var[PreviewPortItem]) -> rx.Component:
         on_embed=PreviewTab.embed_preview(port.port),
         on_share=PreviewTab.share_preview(port.port),
         on_remove=PreviewTab.remove_port(port.port),
+    )
+
+
+def listening_row(item: rx.Var[ListeningItem]) -> rx.Component:
+    return preview.listening_row(
+        item,
+        busy=PreviewTab.busy,
+        can_declare=SandboxState.can_operate,
+        on_declare=PreviewTab.declare_port,
     )
 
 
