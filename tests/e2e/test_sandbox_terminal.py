@@ -342,6 +342,9 @@ def test_open_a_preview_served_from_the_terminal(
         timeout=LIFECYCLE_TIMEOUT
     )
     assert re.match(r"^http://8000-[0-9a-f]{32}\.preview\.localhost:\d+/$", preview.url)
+    # The view cookie is the preview origin's alone: the console's origin never gets it.
+    assert "mbox_preview" in [c["name"] for c in context.cookies(preview.url)]
+    assert "mbox_preview" not in [c["name"] for c in context.cookies(page.url)]
     preview.close()
 
     # Embed: the same app in a frame on the console page (its own origin, partitioned cookie).
