@@ -80,6 +80,15 @@ SMOKE_RUNS = {
         ],
         120,
     ),
+    "metrics": (
+        [],
+        [
+            rf"sampling round, 3 sandboxes\s+p50\s+{NUMBER} ms",
+            rf"reconcile pass, 3 sandboxes\s+p50\s+{NUMBER} ms",
+            rf"GET \.\.\./metrics\?window=3600 \({NUMBER} samples\)\s+p50\s+{NUMBER} ms",
+        ],
+        90,
+    ),
     "sdk": (
         [],
         [
