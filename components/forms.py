@@ -165,7 +165,7 @@ def choice_select(
     else:
         items = rx.fragment(*(option(words, key) for key, words in options))
     return rx.select.root(
-        rx.select.trigger(**({"id": id} if id else {}), max_width="100%", **trigger),
+        rx.select.trigger(**({"id": id} if id else {}), **{"max_width": "100%", **trigger}),
         rx.select.content(items, max_width=MENU_WIDTH),
         value=value,
         on_change=on_change,
