@@ -16,10 +16,11 @@ from backend.auth.service import (
     SHARED,
     console_principal,
     issue_sign_in,
+    principal_of_sign_in,
     revoke_sign_in,
     sign_in_from_cookie,
 )
-from backend.errors import InvalidInput, Unauthorized
+from backend.errors import Forbidden, InvalidInput, Unauthorized
 from backend.sandboxes import preview_grants
 from backend.sandboxes.previews import preview_origin
 from tests.api.conftest import TOKEN, Api, build_api
@@ -209,3 +210,46 @@ def test_grants_need_a_sign_in_and_operate_rights(secured, boxes, viewer):
     assert not [path for path in paths if "grant" in path or ".mbox" in path]
     with pytest.raises(InvalidInput, match="port 9000 is not a declared TCP port"):
         viewer.code(boxes[0], port=9000)
+
+
+def test_revoking_the_token_signed_in_with_ends_its_grants(secured, boxes, database):
+    """A console sign-in made with a named token: its grants end with the token; a role
+    that may not operate sandboxes gets none."""
+    settings, client = secured
+    box = boxes[0]
+
+    def signed_in_with(role: str) -> tuple[dict, Viewer, object]:
+        created = client.post("/v1/tokens", json={"name": role, "principal": "erin", "role": role})
+        assert created.status_code == 201, created.text
+        viewer = Viewer(settings, database)
+        subject = f"token:{created.json()['id']}"
+        viewer.sign_in = sign_in_from_cookie(settings, issue_sign_in(settings, subject))
+        with database.session() as db:
+            principal = principal_of_sign_in(db, viewer.sign_in)
+        return created.json(), viewer, console_principal(principal)
+
+    def code(viewer: Viewer, principal) -> str:
+        with database.session() as db:
+            return preview_grants.mint_code(
+                db,
+                principal=principal,
+                settings=settings,
+                sandbox_id=uuid.UUID(box["id"]),
+                port=8000,
+                sign_in=viewer.sign_in,
+            )
+
+    _, watcher, reader = signed_in_with("viewer")
+    with pytest.raises(Forbidden):
+        code(watcher, reader)
+
+    token, viewer, principal = signed_in_with("developer")
+    view = _trade(client, code(viewer, principal)).cookies["mbox_preview"]
+    unused = code(viewer, principal)
+    assert _visit(client, _host(settings, box), view).json() == NOT_RUNNING
+    assert client.delete(f"/v1/tokens/{token['id']}").status_code == 200
+    assert _trade(client, unused).json() == REFUSED
+    deadline = time.monotonic() + preview_grants.SIGN_IN_RECHECK_SECONDS + 3
+    while _visit(client, _host(settings, box), view).status_code != 401:
+        assert time.monotonic() < deadline, "the view cookie outlived its token"
+        time.sleep(0.2)
