@@ -12,7 +12,9 @@ Two ways in, one relay (backend/api/proxy.py):
   browsers. `PreviewHostMiddleware` sends every request for such a host to the preview
   app below, never to the API or the console. A preview link
   (`/.mbox/link?token=...&next=/`) sets a host-only `mbox_preview` cookie; every other
-  request needs it, and it is stripped before relaying.
+  request needs it, and it is stripped before relaying. The console's Open and Embed get
+  the same cookie through a viewer grant instead (`/.mbox/open?code=...`, single-use,
+  bound to the sign-in: backend/sandboxes/preview_grants.py), which makes no link.
 
 And the routes that create, list and revoke preview links.
 """
@@ -487,7 +489,9 @@ async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
         page = (
             b"<!doctype html><meta charset=utf-8><title>Preview unavailable</title>"
             b"<body style='font-family:system-ui;margin:3rem'><h1>Preview unavailable</h1>"
-            b"<p>This preview link is missing, expired or revoked. Ask for a new link.</p>"
+            b"<p>This preview link is missing, expired or revoked. Ask for a new link, or "
+            b"open the preview again from the console (what Open gives lasts 15 minutes "
+            b"and ends when you sign out).</p>"
         )
         headers = [
             (b"content-type", b"text/html; charset=utf-8"),
