@@ -32,6 +32,15 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 MAX_DNS_SUBDOMAIN = 253
 PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
+# A container image reference (the distribution grammar): [registry[:port]/]path[:tag][@digest].
+_HOST_PART = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_DOMAIN = rf"{_HOST_PART}(?:\.{_HOST_PART})*(?::[0-9]+)?"
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_REFERENCE = re.compile(
+    rf"^(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+MAX_IMAGE_CHARS = 512
 MAX_URL_CHARS = 2048
 # Repositories: http(s)://, git:// and ssh:// URLs, or scp-like git@host:path.
 URL_SCHEMES = ("http", "https", "git", "ssh")
@@ -159,6 +168,20 @@ def port_name(value: str | None, field: str) -> str:
     return name
 
 
+def image_reference(value: str, field: str = "image") -> str:
+    """A container image as Kubernetes and registries name it (`python:3.12`,
+    `ghcr.io/org/app:1`, `app@sha256:...`)."""
+    image = value.strip()
+    if len(image) > MAX_IMAGE_CHARS or not IMAGE_REFERENCE.match(image):
+        raise InvalidInput(
+            f"{field} {_shown(image)} is not an image reference: lower-case repository path, "
+            "optional registry, :tag and @digest (for example python:3.12 or "
+            "ghcr.io/org/app:1)",
+            field=field,
+        )
+    return image
+
+
 def repository_url(value: str, field: str = "repositoryUrl") -> str:
     """A repository's address, or "" for none: an http(s), git or ssh URL with a host, or
     scp-like git@host:path; one token, at most MAX_URL_CHARS."""
@@ -240,7 +263,7 @@ def blank(value: str | None) -> bool:
 def request_body(model: type[M], data: Mapping[str, Any]) -> M:
     """Validate a request body (a RequestModel: camelCase names, strict types) the way the
     API does; a bad one is InvalidInput in words, with the offending field's path."""
-    nul = _nul_path(data)
+    nul = nul_path(data)
     if nul is not None:  # Postgres text and JSONB cannot store U+0000
         raise invalid(f"{nul or 'the request'} cannot contain NUL characters", nul)
     try:
@@ -255,7 +278,7 @@ def invalid(message: str, field: str) -> InvalidInput:
     return InvalidInput(message, field=field) if field else InvalidInput(message)
 
 
-def _nul_path(value: Any, path: str = "") -> str | None:
+def nul_path(value: Any, path: str = "") -> str | None:
     """The path of the first string (value or key) holding U+0000; None when none does."""
     if isinstance(value, str):
         return path if "\x00" in value else None
@@ -264,12 +287,12 @@ def _nul_path(value: Any, path: str = "") -> str | None:
             inner = f"{path}.{key}" if path else str(key)
             if "\x00" in str(key):
                 return inner
-            found = _nul_path(item, inner)
+            found = nul_path(item, inner)
             if found is not None:
                 return found
     if isinstance(value, list):
         for index, item in enumerate(value):
-            found = _nul_path(item, f"{path}[{index}]")
+            found = nul_path(item, f"{path}[{index}]")
             if found is not None:
                 return found
     return None
@@ -289,9 +312,18 @@ def field_path(loc: Iterable[str | int]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif "[" not in part:  # not a validator's own step (`function-after[...]`)
+        elif not _validator_step(part):
             path += f".{part}" if path else part
     return path
+
+
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
+
+
+def _validator_step(part: str) -> bool:
+    """A step pydantic adds inside a field: a union member (`int`, `constrained-str`) or a
+    validator (`function-after[...]`); no wire name looks like one."""
+    return "[" in part or "-" in part or part in _TYPE_TAGS
 
 
 _WORDS = {

@@ -27,7 +27,7 @@ from backend.services import Services
 from backend.sessions.terminals import TerminalHub
 from backend.settings import Settings
 from backend.tasks.output import OutputStore
-from backend.validation import describe_errors, parse_uuid
+from backend.validation import describe_errors, nul_path, parse_uuid
 
 ModelT = TypeVar("ModelT", bound=RequestModel)
 INVALID_BODY = "invalid JSON request body"
@@ -137,8 +137,10 @@ def json_body(model: type[ModelT], *, optional: bool = False) -> Callable[..., A
             raise InvalidInput(INVALID_BODY, reason=reason) from None
         if not isinstance(document, dict):
             raise InvalidInput(INVALID_BODY, reason="the body must be a JSON object")
-        if _has_nul(document):
-            raise InvalidInput(INVALID_BODY, reason="strings cannot contain NUL characters")
+        nul = nul_path(document)  # Postgres cannot store U+0000: refused on both databases
+        if nul is not None:
+            reason = f"{nul} cannot contain NUL characters"
+            raise InvalidInput(INVALID_BODY, reason=reason, field=nul)
         for field in getattr(model, "server_owned", ()):
             if field in document:
                 raise InvalidInput(f"{field} is managed by the server and cannot be set by clients")
@@ -150,17 +152,6 @@ def json_body(model: type[ModelT], *, optional: bool = False) -> Callable[..., A
             raise InvalidInput(INVALID_BODY, reason=reason, **where) from None
 
     return parse
-
-
-def _has_nul(value: Any) -> bool:
-    """Postgres text and JSONB cannot store U+0000: refuse it up front, on both databases."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
 
 
 async def _read_bounded(request: Request) -> bytes:

@@ -35,6 +35,7 @@ from backend.validation import (
     blank,
     check_name,
     dns_subdomain,
+    image_reference,
     metadata_value,
     name_and_slug,
     optional_uuid,
@@ -104,7 +105,7 @@ def create_template(db: Session, *, principal: Principal, data: TemplateCreate) 
         project_id = optional_uuid(data.project_id, "projectId must be a project UUID")
     may_change(principal, project_id)
     name, slug = name_and_slug(data.name, data.slug, REQUIRED)
-    image = required(data.image, "image", REQUIRED)
+    image = image_reference(required(data.image, "image", REQUIRED))
     if project_id is not None:
         get_row(db, ProjectRow, project_id, "project not found")
     _ensure_unique_slug(db, project_id, slug)
@@ -192,10 +193,6 @@ def _apply_fields(template: TemplateRow, data: TemplateFields) -> None:
         if name in _NORMALIZERS:
             with about(to_camel(name)):
                 setattr(template, _COLUMNS.get(name, name), _NORMALIZERS[name](value))
-
-
-def _image(value: str) -> str:
-    return value.strip()
 
 
 def _command(value: list[str]) -> list[str]:
@@ -420,7 +417,7 @@ def _lifecycle(value: Any) -> dict[str, int]:
 
 _NORMALIZERS = {
     "name": check_name,
-    "image": _image,
+    "image": image_reference,
     "startup_command": _command,
     "working_dir": _working_dir,
     "cpu_request": partial(quantity, field="cpuRequest", example="500m or 2"),
