@@ -67,6 +67,22 @@ def error_callout(message: rx.Var[str]) -> rx.Component:
     return rx.cond(message, banner(message, icon="circle-alert", color="red", role="alert"))
 
 
+def fix_link(words: rx.Var[str] | str, href: rx.Var[str]) -> rx.Component:
+    """Where to resolve a refusal (the quota or policy that refused it); hidden when none."""
+    return rx.cond(
+        href,
+        rx.link(
+            words,
+            rx.icon("arrow-right", size=14),
+            href=href,
+            size="2",
+            display="inline-flex",
+            align_items="center",
+            gap="0.25rem",
+        ),
+    )
+
+
 def notice_callout(message: rx.Var[str]) -> rx.Component:
     """A success note, announced politely; hidden when empty."""
     return rx.cond(message, banner(message, icon="circle-check", color="green", role="status"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.feedback import fix_link
 from components.theme import SMALL_TEXT, TEXT_SECONDARY
 
 
@@ -57,11 +58,7 @@ def preflight(
 ) -> rx.Component:
     """The verdict before an action: `ready` in green, or `blocked` in red with every reason
     and, with `fix` (words, href), a link to where the limit is set."""
-    fix_link = (
-        rx.cond(fix[1], rx.link(fix[0], rx.icon("arrow-right", size=12), href=fix[1], size="1"))
-        if fix is not None
-        else rx.fragment()
-    )
+    where = fix_link(*fix) if fix is not None else rx.fragment()
     return rx.el.section(
         rx.cond(
             blockers.length() > 0,
@@ -76,7 +73,7 @@ def preflight(
                         font_size=SMALL_TEXT,
                         overflow_wrap="anywhere",
                     ),
-                    fix_link,
+                    where,
                     spacing="1",
                 ),
                 color_scheme="red",

@@ -38,7 +38,7 @@ from state.base import (
 )
 from state.base import acting as principal_of_tab
 from state.format import parse_id, status_words, timestamp
-from state.governance import where_set
+from state.governance import where_denied, where_set
 from state.templates import STATUSES, validation_status
 
 ALL = "all"  # a filter's "no filter" value (a Radix select item cannot be "")
@@ -233,17 +233,30 @@ ACTIONS = {
 }
 
 
-def act_on_each(principal: Principal, action: str, targets: list[tuple[str, str]]) -> list[str]:
-    """Start, stop or delete each (id, name) through the service, each in its own
-    transaction so one refusal spares the others; the failures in words."""
-    failures = []
-    for sandbox_id, name in targets:
+@dataclasses.dataclass
+class Acted:
+    """What a bulk action left undone: the failures in words, and where the quota or launch
+    policy that refused one is set (words, href; "" when none did)."""
+
+    failures: list[str]
+    fix_words: str = ""
+    fix_href: str = ""
+
+
+def act_on_each(principal: Principal, action: str, targets: list[tuple[str, str, str]]) -> Acted:
+    """Start, stop or delete each (id, name, project id) through the service, each in its
+    own transaction so one refusal spares the others."""
+    acted = Acted([])
+    for sandbox_id, name, project_id in targets:
         try:
             with db_session(principal) as db:
                 ACTIONS[action](db, principal=principal, sandbox_id=uuid.UUID(sandbox_id))
         except ServiceError as exc:
-            failures.append(f"{name}: {refusal(exc)}")
-    return failures
+            acted.failures.append(f"{name}: {refusal(exc)}")
+            words, href = where_denied(exc, project_id)
+            if href and not acted.fix_href:
+                acted.fix_words, acted.fix_href = words, href
+    return acted
 
 
 def template_project(principal: Principal, template_id: str) -> str:
@@ -290,6 +303,9 @@ class SandboxesState(rx.State):
     acting: bool = False  # a start, stop or delete is under way
     error: str = ""
     notice: str = ""
+    # Where the quota or launch policy that refused an action is set (words, href).
+    fix_words: str = ""
+    fix_href: str = ""
     # A message another page leaves for this one (e.g. "Deleted sandbox x.").
     flash: str = ""
     # The launch dialog.
@@ -478,7 +494,7 @@ class SandboxesState(rx.State):
     async def _filter(self):
         self.offset = 0
         self.selected = []
-        self.error = self.notice = ""
+        self.error = self.notice = self.fix_words = self.fix_href = ""
         await self._reload()
         return self._show_filters()
 
@@ -535,7 +551,8 @@ class SandboxesState(rx.State):
     @rx.event
     async def act(self, action: str, sandbox_id: str, name: str):
         """One row's Start or Stop."""
-        async for update in self._act_on(action, [(sandbox_id, name)]):
+        project_id = next((s.project_id for s in self.sandboxes if s.id == sandbox_id), "")
+        async for update in self._act_on(action, [(sandbox_id, name, project_id)]):
             yield update
 
     @rx.event
@@ -548,21 +565,23 @@ class SandboxesState(rx.State):
         async for update in self._act_on("delete", self._selected_targets()):
             yield update
 
-    def _selected_targets(self) -> list[tuple[str, str]]:
-        return [(s.id, s.name) for s in self.selected_items]
+    def _selected_targets(self) -> list[tuple[str, str, str]]:
+        return [(s.id, s.name, s.project_id) for s in self.selected_items]
 
-    async def _act_on(self, action: str, targets: list[tuple[str, str]]):
+    async def _act_on(self, action: str, targets: list[tuple[str, str, str]]):
         """Act on each target, showing the work in progress (`acting`) meanwhile."""
-        self.error = self.notice = ""
+        self.error = self.notice = self.fix_words = self.fix_href = ""
         if action not in ACTIONS or not targets or self.acting:
             return
         self.acting = True
         yield None
         principal = await principal_of_tab(self)
         try:
-            failures = await in_thread(act_on_each, principal, action, targets)
+            acted = await in_thread(act_on_each, principal, action, targets)
         finally:
             self.acting = False
+        failures = acted.failures
+        self.fix_words, self.fix_href = acted.fix_words, acted.fix_href
         done = len(targets) - len(failures)
         past = {"start": "Started", "stop": "Stopped", "delete": "Deleted"}[action]
         if done:

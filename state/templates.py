@@ -39,6 +39,7 @@ from state.base import (
     refusal,
     services,
 )
+from state.governance import where_denied
 from state.template_form import (
     ADVANCED,
     CUSTOM,
@@ -351,6 +352,9 @@ class TemplatesState(rx.State):
     validate_project: str = ""
     validate_error: str = ""
     validate_busy: bool = False
+    # Where the quota or launch policy that refused a validation run is set (words, href).
+    fix_words: str = ""
+    fix_href: str = ""
 
     @rx.var
     def visible(self) -> list[TemplateCard]:
@@ -553,7 +557,7 @@ class TemplatesState(rx.State):
     @rx.event
     async def validate(self, template_id: str):
         """A project template runs in its project; a global one asks which project."""
-        self.error = self.notice = ""
+        self.error = self.notice = self.fix_words = self.fix_href = ""
         card = next((c for c in self.cards if c.id == template_id), None)
         if card is None:
             return
@@ -561,7 +565,9 @@ class TemplatesState(rx.State):
             run = await attempt(
                 self,
                 in_thread(start_run, await acting(self), template_id, ""),
-                failed=lambda exc: f"Could not validate {card.name}: {refusal(exc)}",
+                failed=lambda exc: self._run_refused(
+                    exc, card.scope, f"Could not validate {card.name}: "
+                ),
                 clear=(),
                 busy=None,
             )
@@ -590,11 +596,24 @@ class TemplatesState(rx.State):
         self.validate_busy = True
         yield
         call = in_thread(start_run, await acting(self), self.validate_id, self.validate_project)
-        run = await attempt(self, call, error="validate_error", clear=(), busy="validate_busy")
+        self.fix_words = self.fix_href = ""
+        run = await attempt(
+            self,
+            call,
+            error="validate_error",
+            failed=lambda exc: self._run_refused(exc, self.validate_project),
+            clear=(),
+            busy="validate_busy",
+        )
         if not run:
             return
         self.validate_open = False
         yield rx.redirect(f"/sandboxes/{run.value}")
+
+    def _run_refused(self, exc: ServiceError, project_id: str, lead: str = "") -> str:
+        """A refused validation run in words, keeping where its quota or policy is set."""
+        self.fix_words, self.fix_href = where_denied(exc, project_id)
+        return lead + refusal(exc)
 
     @rx.event
     async def decide(self, template_id: str, sandbox_id: str, status: str):

@@ -7,7 +7,7 @@ import reflex as rx
 from components.audit import recent_events
 from components.charts import bar_chart, meter
 from components.dialogs import confirm_delete, form_dialog
-from components.feedback import empty_state, error_callout, notice_callout
+from components.feedback import empty_state, error_callout, fix_link, notice_callout
 from components.forms import (
     error_at,
     field_hint,
@@ -242,17 +242,9 @@ def inspector() -> rx.Component:
             ),
             rx.cond(SignInState.can_govern, rx.hstack(edit_dialog(), delete_dialog(), spacing="2")),
             error_callout(ProjectsState.inspector_error),
-            rx.cond(
-                ProjectsState.blocking_count > 0,
-                rx.link(
-                    "Show the sandboxes in the way",
-                    rx.icon("arrow-right", size=14),
-                    href=ProjectsState.blocking_href,
-                    size="2",
-                    display="inline-flex",
-                    align_items="center",
-                    gap="0.25rem",
-                ),
+            fix_link(
+                "Show the sandboxes in the way",
+                rx.cond(ProjectsState.blocking_count > 0, ProjectsState.blocking_href, ""),
             ),
             usage_section(),
             rx.cond(SignInState.can_audit, activity_section()),

@@ -7,7 +7,7 @@ import reflex as rx
 
 from components.badges import status_badge
 from components.dialogs import confirm_delete, confirm_dialog, modal_form
-from components.feedback import empty_state, error_callout, notice_callout
+from components.feedback import empty_state, error_callout, fix_link, notice_callout
 from components.forms import (
     choice_select,
     error_at,
@@ -35,6 +35,7 @@ def page() -> rx.Component:
         rx.vstack(
             notice_callout(SandboxesState.notice),
             error_callout(SandboxesState.error),
+            fix_link(SandboxesState.fix_words, SandboxesState.fix_href),
             toolbar(),
             selection_bar(),
             sandbox_list(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.dialogs import confirm_delete, form_dialog, modal_form
-from components.feedback import empty_state, error_callout, notice_callout
+from components.feedback import empty_state, error_callout, fix_link, notice_callout
 from components.forms import (
     choice_field,
     code_input,
@@ -51,6 +51,10 @@ def page() -> rx.Component:
         rx.vstack(
             toolbar(),
             error_callout(TemplatesState.error),
+            rx.cond(
+                ~TemplatesState.validate_open,
+                fix_link(TemplatesState.fix_words, TemplatesState.fix_href),
+            ),
             notice_callout(TemplatesState.notice),
             library(),
             spacing="4",
@@ -631,6 +635,7 @@ def validate_dialog() -> rx.Component:
             options=TemplatesState.projects,
             width="100%",
         ),
+        fix_link(TemplatesState.fix_words, TemplatesState.fix_href),
         title="Validate template",
         description=rx.fragment(
             "Launch a sandbox from ",

@@ -178,8 +178,9 @@ def test_console_bulk_actions_report_each_failure_by_name(api, console):
     kept = api.sandbox(project, template, name="kept")
     gone = api.sandbox(project, template, name="gone")
     assert api.client.delete(f"/v1/sandboxes/{gone['id']}").status_code == 204
-    failures = console.act_on_each(ALICE, "stop", [(gone["id"], "gone"), (kept["id"], "kept")])
-    assert failures == ["gone: resource not found"]
+    targets = [(gone["id"], "gone", project["id"]), (kept["id"], "kept", project["id"])]
+    acted = console.act_on_each(ALICE, "stop", targets)
+    assert acted.failures == ["gone: resource not found"] and acted.fix_href == ""
     assert api.client.get(f"/v1/sandboxes/{kept['id']}").json()["status"] == "stopped"
     [event] = api.audit(action="sandbox.stopped")
     assert (event["principal"], event["actor"], event["source"]) == ("alice", "alice", "console")
