@@ -91,3 +91,39 @@ def meter(
             aria_label=summary,
         ),
     )
+
+
+def sparkline(title: str | rx.Var[str], chart: rx.Var) -> rx.Component:
+    """A resource over time: its latest value and limit in words, then one thin bar per
+    sample, oldest first (`chart.bars`: `height` a percentage, `known`, `title`). An
+    unknown sample is an empty slot, never a bar of 0."""
+    return rx.el.figure(
+        rx.el.figcaption(
+            rx.text(title, size="1", color=TEXT_SECONDARY, weight="medium"),
+            rx.text(chart.value, size="3", weight="bold", font_variant_numeric="tabular-nums"),
+            rx.text(chart.note, size="1", color=TEXT_TERTIARY),
+        ),
+        rx.box(
+            rx.foreach(
+                chart.bars,
+                lambda bar: rx.box(
+                    height=rx.cond(bar.known, bar.height, "100%"),
+                    min_height=rx.cond(bar.known, "1px", "0"),
+                    background=rx.cond(bar.known, rx.color("accent", 9), "transparent"),
+                    border_bottom=rx.cond(bar.known, "0", f"1px dashed {rx.color('gray', 7)}"),
+                    flex="1",
+                    title=bar.title,
+                ),
+            ),
+            role="img",
+            aria_label=chart.summary,
+            display="flex",
+            align_items="flex-end",
+            gap="1px",
+            height="2.5rem",
+            margin_top="0.4rem",
+            border_bottom=f"1px solid {rx.color('gray', 5)}",
+        ),
+        margin="0",
+        min_width="0",
+    )

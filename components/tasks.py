@@ -9,7 +9,15 @@ import reflex as rx
 
 from components.badges import task_status_badge
 from components.feedback import error_callout
-from components.forms import code_input, field
+from components.forms import (
+    code_input,
+    error_at,
+    field,
+    field_error,
+    field_hint,
+    invalid_props,
+    unplaced,
+)
 from components.runtime import compact_table, refresh_button
 from components.tables import muted
 from components.theme import (
@@ -114,36 +122,59 @@ def run_form(
     blocked: rx.Var[str],
     busy: rx.Var[bool],
     error: rx.Var[str],
+    error_field: rx.Var[str],
     max_timeout: int,
     on_command_change: rx.EventHandler,
     on_submit: rx.EventHandler,
 ) -> rx.Component:
-    """Command and timeout, enabled only while the sandbox runs (`blocked` says why not)."""
+    """Command and timeout, enabled only while the sandbox runs (`blocked` says why not).
+    The browser checks nothing itself (its own refusals show no words on every browser):
+    what is wrong shows in words next to the field it is about, the rest under the form."""
+    command_error = error_at(error, error_field, "command")
+    timeout_error = error_at(error, error_field, "timeout")
     command = code_input(
-        id="task-command", name="command", placeholder="ls -la", on_change=on_command_change
+        id="task-command",
+        name="command",
+        placeholder="ls -la",
+        on_change=on_command_change,
+        **invalid_props("task-command", command_error),
     )
     timeout = rx.input(
         id="task-timeout",
         name="timeout",
-        type="number",
-        min=1,
-        max=max_timeout,
+        input_mode="numeric",
         default_value="60",
         width="6.5rem",
+        **invalid_props("task-timeout", timeout_error),
     )
     return rx.form(
         rx.el.fieldset(
             rx.flex(
-                field("Command", command, html_for="task-command", flex="1", min_width="0"),
-                field("Timeout (s)", timeout, html_for="task-timeout"),
+                field(
+                    "Command",
+                    command,
+                    field_error("task-command", command_error),
+                    html_for="task-command",
+                    flex="1",
+                    min_width="0",
+                ),
+                field(
+                    "Timeout (s)",
+                    timeout,
+                    field_hint(f"1 to {max_timeout} s"),
+                    field_error("task-timeout", timeout_error),
+                    html_for="task-timeout",
+                    max_width="11rem",
+                ),
                 rx.button(
                     rx.icon("play", size=14),
                     "Run",
                     type="submit",
                     loading=busy,
                     disabled=~rx.State.is_hydrated | ~running,
+                    margin_top="1.45rem",
                 ),
-                align="end",
+                align="start",
                 gap="0.75rem",
                 width="100%",
             ),
@@ -164,8 +195,9 @@ def run_form(
             color=TEXT_TERTIARY,
             margin_top="0.4rem",
         ),
-        rx.box(error_callout(error), margin_top="0.5rem"),
+        rx.box(error_callout(unplaced(error, error_field)), margin_top="0.5rem"),
         on_submit=on_submit,
+        no_validate=True,
         aria_label="Run a command",
         padding="0.875rem 1rem",
         background=rx.color("gray", 2),

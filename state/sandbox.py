@@ -17,6 +17,8 @@ sandbox is gone.
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import time
 import uuid
 from datetime import datetime
@@ -33,9 +35,12 @@ from backend.sandboxes import lifetime, runtime_access, validation_runs
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.lifetime import SandboxRenew
 from backend.sandboxes.models import SandboxRow
+from backend.tasks import service as task_service
+from backend.tasks.models import FINISHED_STATUSES
 from backend.templates import service as templates
 from backend.templates.models import TemplateRow
 from state.base import (
+    UNEXPECTED,
     Feedback,
     TabPresence,
     acting,
@@ -45,12 +50,15 @@ from state.base import (
     in_thread,
     may,
     principal_of_cookie,
+    refusal,
     sign_in_cookie,
 )
 from state.format import clock, duration, parse_id, status_words, timestamp
+from state.sandbox_metrics import ResourceChart, read_resources
 from state.sandboxes import SandboxesState
 from state.templates import decide_run
 
+log = logging.getLogger("mbox.console")
 STATUS_TOPICS = ("sandboxes", "sandbox-status")
 DEBOUNCE_SECONDS = 0.1  # a burst of changes (started, then ready) is read once
 TICK_SECONDS = 3.0  # without a change: relative times, the open tab, other replicas
@@ -235,6 +243,30 @@ def _validation(row: SandboxRow) -> dict[str, str]:
     return {"validates": str(row.template_id), "verdict": meta.get("validationResult") or "testing"}
 
 
+def failure_words(exc: Exception, what: str) -> str:
+    """A failure of a background read in words: a service's refusal as it said it, anything
+    else (a bug: logged here) as UNEXPECTED after `what` ("Could not follow the task")."""
+    if isinstance(exc, ServiceError):
+        return f"{what}: {refusal(exc)}"
+    log.exception("%s", what)
+    return f"{what}. {UNEXPECTED}"
+
+
+async def charts_of(principal: Principal, sandbox_id: str) -> tuple[list[ResourceChart], str]:
+    """The resource charts and their line; a failure in words in the line."""
+    try:
+        return await in_thread(read_resources, principal, sandbox_id)
+    except Exception as exc:
+        return [], failure_words(exc, "Could not read the resource use")
+
+
+def count_running_tasks(principal: Principal, sandbox_id: str) -> int:
+    """The sandbox's tasks that are queued or running (Stop ends them)."""
+    with db_session(principal) as db:
+        rows = task_service.list_tasks(db, sandbox_id=uuid.UUID(sandbox_id))
+    return sum(row.status not in FINISHED_STATUSES for row in rows)
+
+
 def sandbox_uuid(sandbox_id: str) -> uuid.UUID:
     """The page's sandbox id, parsed (NotFound when it is not one)."""
     parsed = parse_id(sandbox_id)
@@ -271,6 +303,10 @@ class SandboxState(rx.State):
     notice: str = ""
     busy: bool = False
     details_open: bool = False  # the Start-up, Lifetime and Runtime cards (else one line)
+    running_tasks: int = 0  # queued or running tasks Stop would end (-1: unknown)
+    # Live resource use (read while the details are open): charts, and a line about them.
+    resources: list[ResourceChart] = []
+    resources_note: str = ""
     _watchers: int = 0
     # What the signed-in role may do here (read at load): drive the sandbox (start, stop,
     # type into terminals, run tasks, change files...), and read its contents.
@@ -282,6 +318,21 @@ class SandboxState(rx.State):
         if self.missing:
             return "Sandbox unavailable"
         return self.view.name or "Loading sandbox…"
+
+    @rx.var
+    def stop_words(self) -> str:
+        """What Stop ends, in the confirmation."""
+        count = self.running_tasks
+        if count < 0:
+            tasks = "Any running tasks are killed"
+        elif count == 0:
+            tasks = "No task is running"
+        else:
+            tasks = f"{count} running task{'s' if count != 1 else ''} will be killed"
+        return (
+            f"{tasks}; every process and terminal shell ends. The workspace is kept, and "
+            "Start runs the sandbox again."
+        )
 
     @rx.var
     def subheading(self) -> str:
@@ -312,11 +363,17 @@ class SandboxState(rx.State):
         """The background events the page (re)starts with a tab change."""
         return [event for tab in cls.tab_states().values() for event in tab._followers()]
 
+    def _linked_tab(self) -> str:
+        """The tab the address names (`?tab=files`), or "" when it names none of them."""
+        asked = self.router.url.query_parameters.get("tab", "")
+        return asked if asked in self.tab_states() else ""
+
     @rx.event
     async def load(self):
         sandbox_id = self._route_id()
         if sandbox_id != self.view.id:  # another sandbox: forget the previous one's tabs
             self.view, self.phases, self.ports = SandboxView(), [], []
+            self.resources, self.resources_note = [], ""
             self.tab = "logs"
             self._tab_chosen = False
             for state in await self._tabs():
@@ -324,14 +381,24 @@ class SandboxState(rx.State):
         else:  # a reload (the terminal mounts again and reconnects)
             for state in await self._tabs():
                 state._reloaded()
+        linked = self._linked_tab()
+        if linked:  # a shared or reloaded address opens its tab
+            await self._choose_tab(linked)
         self.error = self.notice = ""
         self.busy = False
         principal = await acting(self)
         self.can_operate = may(principal, Permission.OPERATE)
         self.can_read_content = may(principal, Permission.READ_CONTENT)
-        await self._apply(await in_thread(read_sandbox, principal, sandbox_id))
+        try:
+            snapshot = await in_thread(read_sandbox, principal, sandbox_id)
+        except Exception as exc:  # said in words; the watcher tries again
+            self.loaded, self.error = True, failure_words(exc, "Could not read the sandbox")
+            return SandboxState.watch
+        await self._apply(snapshot)
         if self.missing:
             return None
+        if self.details_open:
+            self.resources, self.resources_note = await charts_of(principal, sandbox_id)
         await self._refresh_tab()
         return [SandboxState.watch, *self._followers()]
 
@@ -355,17 +422,27 @@ class SandboxState(rx.State):
                     if presence.gone(self):
                         return
                     cookie = sign_in_cookie(self.router.headers.cookie)
-                principal = await in_thread(principal_of_cookie, cookie)
-                snapshot = await in_thread(read_sandbox, principal, sandbox_id)
+                try:
+                    principal = await in_thread(principal_of_cookie, cookie)
+                    snapshot = await in_thread(read_sandbox, principal, sandbox_id)
+                except Exception as exc:  # said in words; the next round tries again
+                    async with self:
+                        self.error = failure_words(exc, "Could not read the sandbox")
+                    continue
                 async with self:
                     if ticket != self._watchers or self._route_id() != sandbox_id:
                         return
                     before = self.view.status
                     await self._apply(snapshot)
                     tab, tab_changes = self.tab, await self._tab_changes_of(self.tab)
+                    details_open = self.details_open
                 if snapshot is None:
                     return
                 due = time.monotonic() - tab_read >= TICK_SECONDS
+                if due and details_open:  # the charts move on with the tick
+                    resources = await charts_of(principal, sandbox_id)
+                    async with self:
+                        self.resources, self.resources_note = resources
                 if snapshot.view.status == before and not due:
                     continue  # another sandbox, or a field the open tab does not show
                 tab_read = time.monotonic()
@@ -409,26 +486,50 @@ class SandboxState(rx.State):
     async def _read_tab(self, tab: str, principal: Principal, sandbox_id: str) -> dict[str, Any]:
         """What the tab shows now, as var values (read without holding the state)."""
         cls = self.tab_states().get(tab)
-        return await cls.read(principal, sandbox_id) if cls is not None else {}
+        return await cls.read_safely(principal, sandbox_id) if cls is not None else {}
 
     async def _refresh_tab(self) -> None:
         state = await self._tab_state(self.tab)
         if state is not None:
             await state._open()
 
-    @rx.event
-    async def set_tab(self, value: str):
+    async def _choose_tab(self, value: str) -> None:
         self.tab = value
         self._tab_chosen = True
+        await self._clear_notices()
         for state in await self._tabs():
             state._shown(value)
-        await self._follow_view()
-        await self._refresh_tab()
-        return self._followers()
 
     @rx.event
-    def toggle_details(self):
+    async def set_tab(self, value: str):
+        """Show tab `value`, and name it in the address (a reload or a shared link opens
+        it: `?tab=value`), keeping the address's other parameters."""
+        if value not in self.tab_states():
+            return None
+        await self._choose_tab(value)
+        await self._follow_view()
+        await self._refresh_tab()
+        link = json.dumps(value)
+        script = (
+            "(() => { const url = new URL(window.location.href); "
+            f"url.searchParams.set('tab', {link}); "
+            "window.history.replaceState(window.history.state, '', url); })()"
+        )
+        return [rx.call_script(script), *self._followers()]
+
+    async def _clear_notices(self) -> None:
+        """A success banner is about the last action: a later action or tab says its own,
+        so the old ones go (the page's and every tab's)."""
+        self.notice = ""
+        for state in await self._tabs():
+            state.notice = ""
+
+    @rx.event
+    async def toggle_details(self):
         self.details_open = not self.details_open
+        if self.details_open:
+            principal = await acting(self)
+            self.resources, self.resources_note = await charts_of(principal, self.view.id)
 
     @rx.event
     async def refresh_tab(self):
@@ -438,6 +539,7 @@ class SandboxState(rx.State):
         await self._apply(await in_thread(read_sandbox, principal, self.view.id))
 
     async def _act(self, fn: Any, done: str, *, reread: bool = True, **kwargs: Any) -> bool:
+        await self._clear_notices()
         principal = await acting(self)
         call = in_thread(_call, principal, fn, self.view.id, **kwargs)
         reload = (lambda: self._reread(principal)) if reread else None
@@ -445,15 +547,28 @@ class SandboxState(rx.State):
 
     @rx.event
     async def decide(self, status: str):
-        """Record the validation run's verdict on its template."""
+        """Record the validation run's verdict on its template; the callout then offers to
+        stop or delete the sandbox (it runs on until one does)."""
+        await self._clear_notices()
         principal = await acting(self)
         call = in_thread(decide_run, principal, self.view.validates, self.view.id, status)
         if await attempt(self, call, busy=None, reload=lambda: self._reread(principal)):
             self.notice = f"Recorded: {self.view.template_name} {status} validation."
+            if self.view.can_stop:
+                self.notice += " The sandbox still runs: stop or delete it when you are done."
 
     @rx.event
     async def start(self):
         await self._act(sandboxes.start_sandbox, "Start requested.")
+
+    @rx.event
+    async def ask_stop(self):
+        """Count what Stop would end, for its confirmation."""
+        principal = await acting(self)
+        counted = await attempt(
+            self, in_thread(count_running_tasks, principal, self.view.id), clear=(), busy=None
+        )
+        self.running_tasks = counted.value if counted else -1
 
     @rx.event
     async def stop(self):
@@ -497,6 +612,15 @@ class SandboxTab(Feedback, mixin=True):
         return {}
 
     @classmethod
+    async def read_safely(cls, principal: Principal, sandbox_id: str) -> dict[str, Any]:
+        """`read`, with any failure it did not foresee said in words in the tab's `error`
+        (never Reflex's own message, never a dead watcher)."""
+        try:
+            return await cls.read(principal, sandbox_id)
+        except Exception as exc:
+            return {"error": failure_words(exc, f"Could not read the {cls.TAB} tab")}
+
+    @classmethod
     def _followers(cls) -> list:
         """Background events the page starts with it and on a tab change."""
         return []
@@ -516,7 +640,7 @@ class SandboxTab(Feedback, mixin=True):
 
     async def _open(self) -> None:
         """The tab shows (or Refresh): read it."""
-        for name, value in (await self.read(await acting(self), self.view.id)).items():
+        for name, value in (await self.read_safely(await acting(self), self.view.id)).items():
             setattr(self, name, value)
 
     async def _refresh(self) -> None:

@@ -29,6 +29,7 @@ from backend.errors import ServiceError
 from backend.tasks import service as task_service
 from backend.tasks.events import complete_utf8
 from backend.tasks.models import FINISHED_STATUSES, ExecutionTaskCreate, ExecutionTaskRow
+from backend.validation import request_body
 from state.base import (
     acting,
     attempt,
@@ -37,12 +38,11 @@ from state.base import (
     in_thread,
     may,
     principal_of_cookie,
-    refusal,
     services,
     sign_in_cookie,
 )
 from state.format import byte_size, clock, duration, parse_id, sentence, short_id, timestamp
-from state.sandbox import SandboxState, SandboxTab
+from state.sandbox import SandboxState, SandboxTab, failure_words
 
 SHELL = ("sh", "-lc")
 DEFAULT_TIMEOUT = task_service.DEFAULT_TIMEOUT
@@ -196,8 +196,8 @@ def read_tasks(principal: Principal, sandbox_id: str) -> list[TaskItem]:
 
 
 def create_task(principal: Principal, sandbox_id: str, script: str, timeout: int) -> str:
-    data = ExecutionTaskCreate.model_validate(
-        {"command": [*SHELL, script], "timeoutSeconds": timeout}
+    data = request_body(
+        ExecutionTaskCreate, {"command": [*SHELL, script], "timeoutSeconds": timeout}
     )
     with db_session(principal) as db:
         task, _ = task_service.create_task(
@@ -220,11 +220,27 @@ def read_output(principal: Principal, task_id: str, stream: str) -> bytes:
     return store.read(uuid.UUID(task_id), stream, 0, DOWNLOAD_BYTES)
 
 
+TIMEOUT_WORDS = f"The timeout is a whole number of seconds from 1 to {MAX_TIMEOUT}."
+# A refusal about the request body's field, shown next to the form's field.
+FORM_FIELDS = {"command": "command", "timeoutSeconds": "timeout"}
+
+
 def _timeout(value: Any) -> int | None:
     text = str(value or "").strip()
     if not text:
         return DEFAULT_TIMEOUT
     return int(text) if text.isdigit() and 1 <= int(text) <= MAX_TIMEOUT else None
+
+
+def form_problem(script: str, timeout: int | None) -> tuple[str, str]:
+    """(form field, words) for what is wrong with the form before it is sent; ("", "")."""
+    if not script:
+        return "command", "Enter a command to run: the field is empty."
+    if len(script.encode()) > task_service.MAX_ARG_BYTES:
+        return "command", f"The command is too long (at most {task_service.MAX_ARG_BYTES} bytes)."
+    if timeout is None:
+        return "timeout", TIMEOUT_WORDS
+    return "", ""
 
 
 class TasksTab(SandboxTab, SandboxState):
@@ -249,7 +265,7 @@ class TasksTab(SandboxTab, SandboxState):
         return [cls.follow_task]
 
     def _shown(self, tab: str) -> None:
-        self.error = ""  # a refusal to run or cancel is old news on return
+        self.error = self.error_field = ""  # a refusal to run or cancel is old news on return
 
     async def _open(self) -> None:
         """The tab opened: select the newest task when none is."""
@@ -259,11 +275,13 @@ class TasksTab(SandboxTab, SandboxState):
 
     async def _select(self, task_id: str, principal: Principal | None = None) -> None:
         principal = principal or await acting(self)
-        found = await in_thread(read_task, principal, task_id)
-        if found is None:
+        read = await attempt(self, in_thread(read_task, principal, task_id), clear=(), busy=None)
+        if not read:
+            return
+        if read.value is None:
             self.task = TaskDetail()
             return
-        self._show(*found)
+        self._show(*read.value)
 
     def _show(self, detail: TaskDetail, item: TaskItem) -> None:
         if detail != self.task:
@@ -278,7 +296,7 @@ class TasksTab(SandboxTab, SandboxState):
 
     @rx.event
     def clear_task_error(self, _value: str = ""):
-        self.error = ""
+        self.error = self.error_field = ""
 
     @rx.event
     async def select_task(self, task_id: str):
@@ -288,21 +306,15 @@ class TasksTab(SandboxTab, SandboxState):
 
     @rx.event
     async def run_task(self, form: dict[str, Any]):
-        self.error = ""
+        self.error = self.error_field = ""
         script = str(form.get("command") or "").strip()
         timeout = _timeout(form.get("timeout"))
-        if not script:
-            self.error = "Enter a command to run."
-            return None
-        if len(script.encode()) > task_service.MAX_ARG_BYTES:
-            self.error = f"The command is too long (at most {task_service.MAX_ARG_BYTES} bytes)."
-            return None
-        if timeout is None:
-            self.error = f"The timeout is a whole number of seconds from 1 to {MAX_TIMEOUT}."
+        self.error_field, self.error = form_problem(script, timeout)
+        if self.error or timeout is None:
             return None
         principal = await acting(self)
         call = in_thread(create_task, principal, self.view.id, script, timeout)
-        made = await attempt(self, call, clear=())
+        made = await attempt(self, call, clear=(), fields=FORM_FIELDS)
         if not made:
             return None
         await self._select(made.value, principal)
@@ -322,12 +334,12 @@ class TasksTab(SandboxTab, SandboxState):
         if stream not in ("stdout", "stderr") or not self.task.id:
             return None
         principal = await acting(self)
-        try:
-            data = await in_thread(read_output, principal, self.task.id, stream)
-        except ServiceError as exc:
-            self.error = refusal(exc)
+        call = in_thread(read_output, principal, self.task.id, stream)
+        read = await attempt(self, call, clear=("error",), busy=None)
+        if not read:
             return None
-        return rx.download(data=data, filename=f"task-{short_id(self.task.id)}-{stream}.txt")
+        name = f"task-{short_id(self.task.id)}-{stream}.txt"
+        return rx.download(data=read.value, filename=name)
 
     @rx.event(background=True, supersedes=True)
     async def follow_task(self):
@@ -340,8 +352,13 @@ class TasksTab(SandboxTab, SandboxState):
         feed = change_rounds("tasks", "output", every=FOLLOW_SECONDS, gap=FOLLOW_GAP)
         async with feed as rounds:
             async for _ in rounds:
-                principal = await in_thread(principal_of_cookie, cookie)
-                found = await in_thread(read_task, principal, task_id)
+                try:
+                    principal = await in_thread(principal_of_cookie, cookie)
+                    found = await in_thread(read_task, principal, task_id)
+                except Exception as exc:  # said in words; the history's refresh goes on
+                    async with self:
+                        self.error = failure_words(exc, "Could not follow the task")
+                    return
                 async with self:
                     if (
                         found is None

@@ -137,6 +137,7 @@ def test_sign_in_to_delete(
 
     # Stop, start, delete.
     page.get_by_role("button", name="Stop").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Stop sandbox").click()
     expect(status).to_contain_text("Stopped", timeout=LIFECYCLE_TIMEOUT)
     page.get_by_role("button", name="Start").click()
     expect(status).to_contain_text("Running", timeout=LIFECYCLE_TIMEOUT)

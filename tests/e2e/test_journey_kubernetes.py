@@ -138,6 +138,7 @@ def test_journey_on_kubernetes(
 
     # Stop, start, delete: the claim goes with the sandbox.
     page.get_by_role("button", name="Stop").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Stop sandbox").click()
     expect(status).to_contain_text("Stopped", timeout=LIFECYCLE_TIMEOUT)
     page.get_by_role("button", name="Start").click()
     expect(status).to_contain_text("Running", timeout=LIFECYCLE_TIMEOUT)

@@ -147,3 +147,35 @@ def test_write_browse_view_and_delete_files(
     # Back to the workspace through the breadcrumb.
     page.get_by_role("navigation", name="Folder").get_by_role("button", name="Workspace").click()
     expect(listing.get_by_role("row", name=re.compile("notes"))).to_be_visible()
+
+
+def test_the_run_form_says_what_is_wrong_next_to_the_field(page: Page, sandbox: dict) -> None:
+    """A blank command and a timeout over the limit are said in words next to their field
+    (the browser's own checks, which showed nothing, are off); nothing runs."""
+    open_sandbox(page, sandbox, "Tasks")
+    form = page.get_by_role("form", name="Run a command")
+    expect(form).to_contain_text("1 to 600 s")  # the limits, before anything goes wrong
+    command = form.get_by_label("Command", exact=True)
+    expect(command).to_be_enabled()
+
+    run(page, "   ")
+    expect(page.locator("#task-command-error")).to_have_text(re.compile("Enter a command"))
+    expect(command).to_have_attribute("aria-invalid", "true")
+    expect(command).to_have_attribute("aria-describedby", "task-command-error")
+
+    run(page, "echo never", timeout="601")
+    expect(page.locator("#task-command-error")).to_have_count(0)
+    timeout_error = page.locator("#task-timeout-error")
+    expect(timeout_error).to_have_text(re.compile("from 1 to 600"))
+    expect(form.get_by_label("Timeout (s)")).to_have_attribute("aria-invalid", "true")
+    run(page, "echo never", timeout="ten")
+    expect(timeout_error).to_have_text(re.compile("whole number of seconds"))
+    expect(page.get_by_text("No tasks yet")).to_be_visible()
+    expect(page.get_by_text("An error occurred")).to_have_count(0)
+
+    run(page, "echo fixed-$((2*3))")
+    expect(timeout_error).to_have_count(0)
+    stdout = page.get_by_role("region", name="Task output").get_by_role(
+        "log", name="Standard output"
+    )
+    expect(stdout).to_contain_text("fixed-6", timeout=LIFECYCLE_TIMEOUT)

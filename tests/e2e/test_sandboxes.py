@@ -75,6 +75,7 @@ def test_launch_stop_start_and_delete_a_sandbox(
     screenshot(page, pytestconfig, "sandbox.png")
 
     page.get_by_role("button", name="Stop").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Stop sandbox").click()
     expect(status).to_contain_text("Stopped by request", timeout=LIFECYCLE_TIMEOUT)
     expect(page.get_by_role("button", name="Start")).to_be_visible()
     page.get_by_role("button", name="Start").click()

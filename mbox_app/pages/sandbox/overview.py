@@ -6,7 +6,8 @@ from __future__ import annotations
 import reflex as rx
 
 from components.badges import status_badge
-from components.dialogs import confirm_delete
+from components.charts import sparkline
+from components.dialogs import confirm_delete, confirm_dialog
 from components.forms import panel
 from components.tables import mono, muted
 from components.theme import TEXT_SECONDARY, TEXT_TERTIARY
@@ -56,7 +57,16 @@ def validation_run() -> rx.Component:
                     variant=rx.cond(view.verdict == "failed", "solid", "soft"),
                     size="1",
                 ),
+                rx.cond(
+                    (view.verdict != "testing") & view.can_stop & SandboxState.can_operate,
+                    rx.hstack(
+                        stop_button("Stop sandbox", size="1"),
+                        delete_button("Delete sandbox", size="1"),
+                        spacing="2",
+                    ),
+                ),
                 spacing="2",
+                wrap="wrap",
             ),
             justify="between",
             align="center",
@@ -110,17 +120,7 @@ def actions() -> rx.Component:
     view = SandboxState.view
     disabled = ~rx.State.is_hydrated | SandboxState.busy
     return rx.hstack(
-        rx.cond(
-            view.can_stop,
-            rx.button(
-                rx.icon("square", size=14),
-                "Stop",
-                on_click=SandboxState.stop,
-                disabled=disabled,
-                variant="soft",
-                color_scheme="gray",
-            ),
-        ),
+        rx.cond(view.can_stop, stop_button("Stop", disabled=disabled)),
         rx.cond(
             view.can_start,
             rx.button(
@@ -138,22 +138,45 @@ def actions() -> rx.Component:
                 color_scheme="gray",
             ),
         ),
-        confirm_delete(
-            "Delete",
-            disabled=disabled,
-            variant="soft",
-            title="Delete this sandbox?",
-            description=rx.text(
-                "Every process stops and the workspace is removed. The record stays in the "
-                "audit trail. This cannot be undone."
-            ),
-            details=delete_details(),
-            confirm="Delete sandbox",
-            on_confirm=SandboxState.delete,
-        ),
+        delete_button("Delete", disabled=disabled),
         spacing="2",
         align="center",
         flex_shrink="0",
+    )
+
+
+def stop_button(label: str, **button) -> rx.Component:
+    """Stop, after a confirmation that says how many running tasks it kills (counted as
+    the dialog opens)."""
+    return confirm_dialog(
+        rx.button(
+            rx.icon("square", size=14),
+            label,
+            on_click=SandboxState.ask_stop,
+            variant="soft",
+            color_scheme="gray",
+            **button,
+        ),
+        title="Stop this sandbox?",
+        description=SandboxState.stop_words,
+        confirm="Stop sandbox",
+        on_confirm=SandboxState.stop,
+    )
+
+
+def delete_button(label: str, **button) -> rx.Component:
+    return confirm_delete(
+        label,
+        variant="soft",
+        title="Delete this sandbox?",
+        description=rx.text(
+            "Every process stops and the workspace is removed. The record stays in the "
+            "audit trail. This cannot be undone."
+        ),
+        details=delete_details(),
+        confirm="Delete sandbox",
+        on_confirm=SandboxState.delete,
+        **button,
     )
 
 
@@ -185,6 +208,7 @@ def cards() -> rx.Component:
                 startup_card(),
                 lifetime_card(),
                 runtime_card(),
+                resources_card(),
                 columns=rx.breakpoints(initial="1", md="3"),
                 gap="1rem",
                 id="sandbox-details",
@@ -336,6 +360,26 @@ def runtime_card() -> rx.Component:
             orientation="vertical",
             gap="0.6rem",
         ),
+    )
+
+
+def resources_card() -> rx.Component:
+    """Live resource use over the last minutes, across the grid's width."""
+    return rx.box(
+        card(
+            "Resources",
+            "activity",
+            rx.cond(
+                SandboxState.resources.length() > 0,
+                rx.grid(
+                    rx.foreach(SandboxState.resources, lambda chart: sparkline(chart.title, chart)),
+                    columns=rx.breakpoints(initial="2", md="5"),
+                    gap="1.25rem",
+                ),
+            ),
+            rx.text(SandboxState.resources_note, size="1", color=TEXT_TERTIARY),
+        ),
+        grid_column="1 / -1",
     )
 
 

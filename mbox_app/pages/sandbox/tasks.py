@@ -33,6 +33,7 @@ def run_form() -> rx.Component:
         blocked=run_blocked(),
         busy=TasksTab.busy,
         error=TasksTab.error,
+        error_field=TasksTab.error_field,
         max_timeout=MAX_TIMEOUT,
         on_command_change=TasksTab.clear_task_error.debounce(300),
         on_submit=TasksTab.run_task,
