@@ -1,7 +1,8 @@
 """One sandbox: status and actions, start-up timings, lifetime, runtime, and tabs: a
 terminal (first, and shown at once while the sandbox runs), previews of its ports, tasks
 (run a command, follow its output), workspace files, artifacts (what it kept), logs and
-events, its sessions, and its boundary (what it may reach, what is enforced).
+events, its sessions, its boundary (what it may reach, what is enforced), and how to use
+it from code (curl, CLI and SDK snippets).
 
 One module per tab, named like its state (state/sandbox_<tab>.py) and its components
 (components/<tab>.py); overview.py is the top of the page (state/sandbox.py)."""
@@ -19,6 +20,7 @@ from mbox_app.pages.frame import console_page
 from mbox_app.pages.sandbox import (
     artifacts,
     boundary,
+    code,
     events,
     files,
     logs,
@@ -36,7 +38,7 @@ ROUTE = "/sandboxes/[sandbox_id]"
 # The tabs in the issue's order: each module has its `LABEL` and `tab()`, and its state
 # (state/sandbox_<name>.py) is a substate the page state finds by itself. A new tab is a
 # module here, one in state/ and its components, and a line in this tuple.
-TABS = (terminal, preview, tasks, files, artifacts, logs, events, sessions, boundary)
+TABS = (terminal, preview, tasks, files, artifacts, logs, events, sessions, boundary, code)
 
 
 def page() -> rx.Component:
