@@ -22,7 +22,7 @@ import dataclasses
 import mimetypes
 import posixpath
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ClassVar
 
 import reflex as rx
@@ -42,6 +42,7 @@ from backend.sandboxes import service as sandboxes
 from backend.tasks import service as tasks
 from backend.tasks.events import complete_utf8
 from backend.tasks.models import ExecutionTaskRow
+from backend.validation import request_body
 from state.base import acting, attempt, db_session, in_thread, services
 from state.format import byte_size, clean_path, short_id, timestamp
 from state.sandbox import SandboxState, SandboxTab
@@ -300,6 +301,12 @@ async def _upload_chunks(file: Any) -> AsyncIterator[bytes]:
         yield chunk
 
 
+async def _created(step: Callable[..., Awaitable[Artifact]], data: dict, **kwargs: Any) -> Artifact:
+    """`step` (create and capture, or create and upload) with its request body built inside
+    the attempted call: a bad name or kind is refused in words like any other refusal."""
+    return await step(data=request_body(ArtifactCreate, data), **kwargs)
+
+
 def _retained_words(found: Artifact) -> str:
     content = found.retained_content
     if content is None:
@@ -450,10 +457,11 @@ class ArtifactsTab(SandboxTab, SandboxState):
             return
         data = {"kind": kind, "name": name, "uri": f"{WORKSPACE_SCHEME}{path}"}
         principal = await acting(self)
-        call = services().artifacts.create_and_capture(
+        call = _created(
+            services().artifacts.create_and_capture,
+            data,
             principal=principal,
             sandbox_id=uuid.UUID(self.view.id),
-            data=ArtifactCreate.model_validate(data),
         )
         failed = _could_not(f"capture {path}")
         found = await attempt(self, call, error="capture_error", failed=failed)
@@ -490,10 +498,11 @@ class ArtifactsTab(SandboxTab, SandboxState):
         yield
         data = {"kind": "file", "name": filename, "uri": f"{CLIENT_SCHEME}{filename}"}
         principal = await acting(self)
-        call = services().artifacts.create_and_upload(
+        call = _created(
+            services().artifacts.create_and_upload,
+            data,
             principal=principal,
             sandbox_id=uuid.UUID(self.view.id),
-            data=ArtifactCreate.model_validate(data),
             chunks=_upload_chunks(file),
             content_type=content_type,
             declared_bytes=file.size,

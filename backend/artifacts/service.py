@@ -68,6 +68,51 @@ def list_for_task(db: Session, *, task_id: uuid.UUID, limit: int | None = None) 
     return _listed(db, ArtifactRow.task_id == task_id, limit)
 
 
+def list_for_project(
+    db: Session,
+    *,
+    project_id: uuid.UUID,
+    sandbox_id: uuid.UUID | None = None,
+    task_id: uuid.UUID | None = None,
+    kind: str | None = None,
+    limit: int | None = None,
+) -> Listed:
+    """A project's artifacts newest first, deleted sandboxes' included (they outlive
+    them), narrowed to one sandbox, task or kind when given (an unknown kind is refused)."""
+    get_row(db, ProjectRow, project_id)
+    conditions = [ArtifactRow.project_id == project_id]
+    if sandbox_id is not None:
+        conditions.append(ArtifactRow.sandbox_id == sandbox_id)
+    if task_id is not None:
+        conditions.append(ArtifactRow.task_id == task_id)
+    if kind:
+        conditions.append(ArtifactRow.kind == _kind(kind))
+    return _listed(db, sa.and_(*conditions), limit)
+
+
+def origins(
+    db: Session, *, project_id: uuid.UUID
+) -> tuple[list[SandboxRow], list[ExecutionTaskRow]]:
+    """The sandboxes (deleted ones too) and the tasks that made the project's artifacts,
+    newest first: what a project's artifacts can be filtered by."""
+    get_row(db, ProjectRow, project_id)
+    with_artifacts = select(ArtifactRow.sandbox_id).where(ArtifactRow.project_id == project_id)
+    found = db.exec(
+        select(SandboxRow)
+        .where(col(SandboxRow.id).in_(with_artifacts))
+        .order_by(col(SandboxRow.created_at).desc(), col(SandboxRow.id))
+    )
+    made = select(ArtifactRow.task_id).where(
+        ArtifactRow.project_id == project_id, col(ArtifactRow.task_id).is_not(None)
+    )
+    tasks = db.exec(
+        select(ExecutionTaskRow)
+        .where(col(ExecutionTaskRow.id).in_(made))
+        .order_by(col(ExecutionTaskRow.created_at).desc(), col(ExecutionTaskRow.id))
+    )
+    return list(found), list(tasks)
+
+
 def _listed(db: Session, condition: Any, limit: int | None) -> Listed:
     query = (
         select(ArtifactRow, ArtifactContentRow)
