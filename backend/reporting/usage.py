@@ -310,7 +310,7 @@ def _notes(quota: ProjectQuotaPolicyRow | None) -> list[str]:
     )
     return [
         "usage is aggregated from mbox product records",
-        "sandbox resource requests are summed from the templates of active sandboxes, "
-        "not live runtime metrics",
+        "sandbox resource requests are summed from the templates of active sandboxes; "
+        "live sums the latest runtime sample of each running sandbox",
         enforcement,
     ]
