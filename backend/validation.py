@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -45,6 +45,7 @@ MAX_URL_CHARS = 2048
 # Repositories: http(s)://, git:// and ssh:// URLs, or scp-like git@host:path.
 URL_SCHEMES = ("http", "https", "git", "ssh")
 SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//).+$")
+SERVER_PATH = re.compile(r"^/(?![/\\])")  # `/x`, not `//host` nor `/\host`
 
 
 def parse_uuid(value: object, message: str) -> uuid.UUID:
@@ -184,18 +185,35 @@ def image_reference(value: str, field: str = "image") -> str:
 
 def repository_url(value: str, field: str = "repositoryUrl") -> str:
     """A repository's address, or "" for none: an http(s), git or ssh URL with a host, or
-    scp-like git@host:path; one token, at most MAX_URL_CHARS."""
+    scp-like git@host:path; one token, at most MAX_URL_CHARS, without a password."""
+    return _url(
+        value,
+        field,
+        lambda url: _url_with_host(url, URL_SCHEMES) or bool(SCP_LIKE.match(url)),
+        "an http(s) or git URL (for example https://github.com/org/repo.git or "
+        "git@github.com:org/repo.git)",
+    )
+
+
+def link_url(value: str, field: str) -> str:
+    """An address the console shows as a link, or "" for none: http(s) with a host, or a
+    path on this server (`/...`); never `javascript:` and the like."""
+    return _url(
+        value,
+        field,
+        lambda url: _url_with_host(url, ("http", "https")) or SERVER_PATH.match(url) is not None,
+        "an http(s) URL or a path on this server (for example https://app.example.com/)",
+    )
+
+
+def _url(value: str, field: str, accepted: Callable[[str], bool], kind: str) -> str:
     url = value.strip()
     if not url:
         return ""
     if len(url) > MAX_URL_CHARS:
         raise InvalidInput(f"{field} is too long (at most {MAX_URL_CHARS} characters)", field=field)
-    if not (_plain_token(url) and (_url_with_host(url) or SCP_LIKE.match(url))):
-        raise InvalidInput(
-            f"{field} {_shown(url)} is not an http(s) or git URL (for example "
-            "https://github.com/org/repo.git or git@github.com:org/repo.git)",
-            field=field,
-        )
+    if not (_plain_token(url) and accepted(url)):
+        raise InvalidInput(f"{field} {_shown(url)} is not {kind}", field=field)
     if _has_password(url):  # a token in the URL would be stored and shown to every reader
         raise InvalidInput(
             f"{field} must not hold a password or token: use a credential reference",
@@ -208,10 +226,10 @@ def _plain_token(text: str) -> bool:
     return not any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text)
 
 
-def _url_with_host(url: str) -> bool:
+def _url_with_host(url: str, schemes: tuple[str, ...]) -> bool:
     try:
         parts = urlsplit(url)
-        return parts.scheme in URL_SCHEMES and bool(parts.hostname)
+        return parts.scheme in schemes and bool(parts.hostname)
     except ValueError:  # a malformed port or IPv6 literal
         return False
 

@@ -39,9 +39,9 @@ from backend.templates import service as templates
 from backend.templates.models import TemplateRow
 from backend.validation import (
     about,
-    blank,
     check_name,
     dns_label,
+    link_url,
     metadata_value,
     name_and_slug,
     optional_uuid,
@@ -541,9 +541,9 @@ project_service.DELETE_BLOCKERS.append(_live_sandboxes)
 
 def _sandbox_ports(data: SandboxUpdate) -> list[dict[str, Any]]:
     ports = templates.normalize_ports(data.ports or [], default_protocol="TCP", field="ports")
-    for port, given in zip(ports, data.ports or [], strict=True):
-        if not blank(given.preview_url):
-            port["previewUrl"] = given.preview_url.strip()
+    for index, (port, given) in enumerate(zip(ports, data.ports or [], strict=True)):
+        if preview := link_url(given.preview_url or "", f"ports[{index}].previewUrl"):
+            port["previewUrl"] = preview
     return ports
 
 

@@ -178,11 +178,19 @@ def test_an_update_breaking_a_rule_is_refused_and_changes_nothing(
     assert client.get(where).json() == stored
 
 
-def test_sandbox_ports_have_kubernetes_port_names(client, world, row_counts):
+@pytest.mark.parametrize(
+    ("port", "field"),
+    [
+        ({"name": "HTTP", "port": 80}, "ports[0].name"),
+        ({"name": "web", "port": 80, "previewUrl": "javascript:alert(1)"}, "ports[0].previewUrl"),
+        ({"name": "web", "port": 80, "previewUrl": "//evil.example/"}, "ports[0].previewUrl"),
+    ],
+)
+def test_sandbox_ports_have_port_names_and_web_links(client, world, row_counts, port, field):
     where = world["sandboxPath"]
     stored, before = client.get(where).json(), row_counts()
-    response = client.patch(where, json={"ports": [{"name": "HTTP", "port": 80}]})
-    _refused(response, "ports[0].name", before, row_counts, message='ports[0].name "HTTP"')
+    response = client.patch(where, json={"ports": [port]})
+    _refused(response, field, before, row_counts, message=field)
     assert client.get(where).json() == stored
 
 
