@@ -173,6 +173,11 @@ class Settings(BaseSettings):
             raise ValueError("MBOX_PREVIEW_BASE_URL must be an http(s) URL")
         self._check_s3()
         self._check_web()
+        if self.metrics_retention_seconds < 2 * self.metrics_interval_seconds:
+            raise ValueError(
+                "MBOX_METRICS_RETENTION_SECONDS must be at least twice "
+                "MBOX_METRICS_INTERVAL_SECONDS (rates need two samples)"
+            )
         return self
 
     def _check_web(self) -> None:

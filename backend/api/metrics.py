@@ -46,7 +46,7 @@ async def sandbox_metrics(
 def _seconds(window: str | None, settings: Settings) -> int:
     """The `window` query as a number; anything else is the service's 400."""
     if window is None or window == "":
-        return metrics.DEFAULT_WINDOW_SECONDS
+        return min(metrics.DEFAULT_WINDOW_SECONDS, settings.metrics_retention_seconds)
     if window.isascii() and window.isdigit() and len(window) <= 9:
         return int(window)
     return metrics.check_window(window, settings)  # raises: not a whole number

@@ -1022,11 +1022,11 @@ class LocalRuntime:
             cpu_usage_usec=groups.cpu_usage_usec if groups else None,
             cpu_limit_millicores=groups.cpu_limit_millicores if groups else None,
             memory_bytes=groups.memory_bytes if groups else None,
-            memory_limit_bytes=groups.memory_limit_bytes if groups else self.limits.memory_bytes,
+            memory_limit_bytes=groups.memory_limit_bytes if groups else None,
             disk_bytes=used,
             disk_limit_bytes=quota,
             processes=groups.processes if groups else None,
-            process_limit=groups.process_limit if groups else self.limits.processes,
+            process_limit=groups.process_limit if groups else None,
             network_rx_bytes=network[0] if network else None,
             network_tx_bytes=network[1] if network else None,
         )

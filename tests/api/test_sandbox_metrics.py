@@ -20,8 +20,8 @@ from backend.principals import service as tokens
 from backend.principals.models import ApiTokenCreate
 from backend.runtime.base import ResourceSample
 from backend.sandboxes.models import SandboxRow
-from backend.settings import Settings
-from tests.api.conftest import TOKEN, Api
+from backend.settings import Settings, SettingsError, load_settings
+from tests.api.conftest import TOKEN, Api, build_api
 
 MIB = 1024**2
 ADMIN = Principal(subject="metrics-admin", role="admin")
@@ -155,12 +155,24 @@ def test_bad_windows_are_400(api: Api, client: TestClient, window: str):
 
 
 def test_the_window_reaches_the_retention(api: Api, settings: Settings, database: Database):
-    from tests.api.conftest import build_api
-
     client = TestClient(build_api(settings, database, metrics_retention_seconds=7200))
     sandbox = _box(Api(client))
     response = client.get(f"/v1/sandboxes/{sandbox['id']}/metrics", params={"window": "7200"})
     assert response.status_code == 200 and response.json()["windowSeconds"] == 7200
+
+
+def test_the_default_window_fits_a_short_retention(
+    api: Api, settings: Settings, database: Database
+):
+    client = TestClient(build_api(settings, database, metrics_retention_seconds=60))
+    sandbox = _box(Api(client))
+    response = client.get(f"/v1/sandboxes/{sandbox['id']}/metrics")
+    assert response.status_code == 200 and response.json()["windowSeconds"] == 60
+
+
+def test_the_retention_holds_two_samples_at_least(tmp_path):
+    with pytest.raises(SettingsError, match="at least twice MBOX_METRICS_INTERVAL_SECONDS"):
+        load_settings(data_dir=tmp_path, metrics_interval_seconds=60, metrics_retention_seconds=100)
 
 
 def test_unknown_and_invalid_sandbox_ids(client: TestClient):
