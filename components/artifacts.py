@@ -10,7 +10,7 @@ import reflex as rx
 from components.dialogs import confirm_delete, form_dialog
 from components.forms import code_input, field, field_hint
 from components.runtime import compact_table, content_viewer, log_view, tab_frame, tab_intro
-from components.tables import muted
+from components.tables import NAME_WIDTH, clipped, muted
 from components.theme import (
     BORDER,
     FRAMED,
@@ -530,4 +530,78 @@ def capture_dialog(
         is_open=is_open,
         on_open_change=on_open_change,
         max_width="32rem",
+    )
+
+
+# -- the project's Artifacts page ------------------------------------------------------------
+
+PROJECT_HEADERS = ["Name", "Kind", "Sandbox", "Task", "Retained", "Created", ""]
+
+
+def project_artifact_row(item: rx.Var) -> rx.Component:
+    """One artifact of the project: name and URI (cut, whole on hover and in the names of
+    its controls), kind, sandbox (a link while it exists), task, retained copy, created,
+    and Download when a copy is retained."""
+    return rx.table.row(
+        rx.table.cell(
+            rx.vstack(
+                clipped(item.name, size="2", weight="medium"),
+                clipped(item.uri, size="1", font_family=MONO, color=TEXT_TERTIARY),
+                spacing="0",
+                align="stretch",
+            ),
+            max_width="0",
+            width="40%",
+        ),
+        rx.table.cell(kind_badge(item.kind)),
+        rx.table.cell(
+            rx.cond(
+                item.sandbox_href,
+                rx.link(
+                    clipped(item.sandbox_name, width=NAME_WIDTH, size="2"),
+                    href=item.sandbox_href,
+                    aria_label="Sandbox " + item.sandbox_name,
+                ),
+                clipped(item.sandbox_name, width=NAME_WIDTH, size="2", color=TEXT_SECONDARY),
+            ),
+            max_width=NAME_WIDTH,
+        ),
+        rx.table.cell(
+            rx.cond(
+                item.task_short,
+                rx.text(item.task_short, size="1", font_family=MONO, title=item.task_label),
+                rx.text("—", size="1", color=rx.color("gray", 9), title="No task"),
+            )
+        ),
+        rx.table.cell(
+            rx.cond(
+                item.retained,
+                rx.text(item.size, size="1", white_space="nowrap"),
+                rx.text("Reference only", size="1", color=TEXT_SECONDARY, white_space="nowrap"),
+            )
+        ),
+        rx.table.cell(
+            rx.text(
+                item.created,
+                size="1",
+                title=item.created_full,
+                font_variant_numeric="tabular-nums",
+                color=TEXT_SECONDARY,
+            ),
+            white_space="nowrap",
+        ),
+        rx.table.cell(
+            rx.cond(
+                item.retained,
+                rx.link(
+                    rx.icon("download", size=14),
+                    href=item.url,
+                    aria_label="Download " + item.name,
+                    title="Download",
+                    custom_attrs={**DOWNLOAD},  # a copy: aria-* props are added to it
+                    **ICON_LINK,
+                ),
+            )
+        ),
+        align="center",
     )

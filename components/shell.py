@@ -32,6 +32,7 @@ NAV: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
             NavItem("projects", "Projects", "/projects", "folder-kanban"),
             NavItem("templates", "Templates", "/templates", "layout-template"),
             NavItem("sandboxes", "Sandboxes", "/sandboxes", "box"),
+            NavItem("artifacts", "Artifacts", "/artifacts", "package"),
         ),
     ),
     (

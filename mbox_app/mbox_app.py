@@ -14,6 +14,7 @@ from backend.api.middleware import WebGuardMiddleware
 from backend.server import background_engines, get_services
 from backend.settings import get_settings
 from mbox_app.pages import (
+    artifacts,
     audit,
     credentials,
     not_found,
@@ -27,6 +28,7 @@ from mbox_app.pages import (
     tokens,
     upcoming,
 )
+from state.artifacts import ArtifactsState
 from state.audit import AuditState
 from state.base import backend_failure
 from state.credentials import CredentialsState
@@ -69,6 +71,9 @@ app.add_page(
 )
 app.add_page(
     templates.page, route="/templates", title="Templates · mbox", on_load=TemplatesState.load
+)
+app.add_page(
+    artifacts.page, route="/artifacts", title="Artifacts · mbox", on_load=ArtifactsState.load
 )
 app.add_page(audit.page, route="/audit", title="Audit · mbox", on_load=AuditState.load)
 app.add_page(runtime.page, route="/runtime", title="Runtime · mbox", on_load=RuntimeState.load)

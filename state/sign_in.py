@@ -22,6 +22,7 @@ AREA_PERMISSIONS: dict[str, Permission] = {
     "projects": Permission.READ,
     "templates": Permission.READ,
     "sandboxes": Permission.READ,
+    "artifacts": Permission.READ,
     "policies": Permission.READ,
     "quotas": Permission.READ,
     "credentials": Permission.READ,

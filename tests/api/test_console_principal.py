@@ -62,6 +62,7 @@ def test_the_console_acts_as_the_signed_in_principal(console) -> None:
         "projects",
         "templates",
         "sandboxes",
+        "artifacts",
         "policies",
         "quotas",
         "credentials",

@@ -28,6 +28,7 @@ RAIL_AREAS = {
     "Projects",
     "Templates",
     "Sandboxes",
+    "Artifacts",
     "Policies",
     "Quotas",
     "Credentials",
