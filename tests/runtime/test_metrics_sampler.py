@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from backend.db import utcnow
@@ -18,6 +19,7 @@ from backend.metrics.models import SandboxMetricSampleRow
 from tests.runtime.conftest import World, run
 
 MIB = 1024**2
+pytestmark = pytest.mark.both_runtimes
 
 
 def _sampler(world: World, **settings: object) -> MetricsSampler:
@@ -26,6 +28,24 @@ def _sampler(world: World, **settings: object) -> MetricsSampler:
     return MetricsSampler(services.database, world.runtime, configured)
 
 
+async def test_every_runtime_feeds_the_metrics_route(world: World):
+    """Local: cgroups; Kubernetes: the pod's PodMetrics (once metrics-server, here the test
+    kubelet, has a reading)."""
+    sandbox = await world.running_sandbox()
+    sampler = _sampler(world)
+    for _ in range(50):
+        await sampler.sample_once()
+        body = await world.get(f"/v1/sandboxes/{sandbox['id']}/metrics", window="60")
+        if (body.get("latest") or {}).get("memoryBytes"):
+            break
+        await asyncio.sleep(0.1)
+    assert body["source"] in ("cgroups", "metrics-api")
+    assert body["latest"]["memoryBytes"] > 0
+    live = (await world.get(f"/v1/projects/{sandbox['projectId']}/usage"))["live"]
+    assert live["sampledSandboxes"] == 1 and live["memoryBytes"] > 0
+
+
+@pytest.mark.local_runtime_only
 async def test_rounds_show_up_in_the_metrics_route(world: World):
     sandbox = await world.running_sandbox()
     sampler = _sampler(world)
@@ -45,6 +65,7 @@ async def test_rounds_show_up_in_the_metrics_route(world: World):
     assert usage["live"]["diskBytes"] == second["diskBytes"]
 
 
+@pytest.mark.local_runtime_only
 async def test_a_round_prunes_what_the_retention_no_longer_keeps(world: World):
     sandbox = await world.running_sandbox()
     sampler = _sampler(world, metrics_retention_seconds=60)
@@ -62,6 +83,7 @@ async def test_a_round_prunes_what_the_retention_no_longer_keeps(world: World):
     assert str(kept[0].sandbox_id) == sandbox["id"]
 
 
+@pytest.mark.local_runtime_only
 async def test_stopped_sandboxes_are_not_sampled(world: World):
     sandbox = await world.running_sandbox()
     await world.post(f"/v1/sandboxes/{sandbox['id']}/stop")
@@ -69,6 +91,7 @@ async def test_stopped_sandboxes_are_not_sampled(world: World):
     assert await _sampler(world).sample_once() == 0
 
 
+@pytest.mark.local_runtime_only
 async def test_a_hostile_sandbox_does_not_fail_the_round(world: World):
     """Thousands of processes (up to its limit), a process renaming itself, and its own
     workspace and /tmp deleted: every running sandbox is still sampled."""
@@ -93,6 +116,7 @@ async def test_a_hostile_sandbox_does_not_fail_the_round(world: World):
     assert sampler.health.last_error is None
 
 
+@pytest.mark.local_runtime_only
 async def test_the_engine_samples_on_its_interval_while_it_leads(world: World):
     sandbox = await world.running_sandbox()
     sampler = _sampler(world, metrics_interval_seconds=1)
