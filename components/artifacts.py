@@ -8,6 +8,7 @@ from collections.abc import Callable
 import reflex as rx
 
 from components.dialogs import confirm_delete, form_dialog
+from components.files import DOWNLOAD, download_link, upload_root, upload_trigger
 from components.forms import code_input, field, field_hint
 from components.runtime import compact_table, content_viewer, log_view, tab_frame, tab_intro
 from components.tables import NAME_WIDTH, clipped, muted
@@ -30,9 +31,6 @@ KIND_COLORS = (
     ("link", "cyan"),
     ("other", "gray"),
 )
-# A link the browser follows itself (not the client-side router), saving what the API
-# answers (it sends Content-Disposition: attachment).
-DOWNLOAD = {"download": "", "reloadDocument": True}
 # A link that looks like the ghost icon buttons beside it.
 ICON_LINK = {
     "display": "inline-flex",
@@ -45,8 +43,6 @@ ICON_LINK = {
     "_hover": {"background": rx.color("accent", 3)},
     "_focus_visible": {"outline": f"2px solid {rx.color('accent', 8)}", "outline_offset": "0"},
 }
-# A browser-side ceiling for the upload button before the state knows the real limit.
-NO_LIMIT = 2**53 - 1
 
 
 def kind_badge(kind: rx.Var[str]) -> rx.Component:
@@ -271,21 +267,38 @@ def artifact_row(
             ),
         ),
         rx.table.cell(retained_cell(item)),
-        rx.table.cell(
-            rx.text(
-                item.created,
-                size="1",
-                title=item.created_full,
-                font_variant_numeric="tabular-nums",
-                color=TEXT_SECONDARY,
-            ),
-            white_space="nowrap",
-        ),
+        created_cell(item),
         rx.table.cell(
             artifact_actions(item, busy, previewing, on_preview, on_recapture, on_delete)
         ),
         align="center",
         background=rx.cond(previewing, rx.color("accent", 2), "transparent"),
+    )
+
+
+def created_cell(item: rx.Var) -> rx.Component:
+    """When the artifact was made (the full time on hover)."""
+    return rx.table.cell(
+        rx.text(
+            item.created,
+            size="1",
+            title=item.created_full,
+            font_variant_numeric="tabular-nums",
+            color=TEXT_SECONDARY,
+        ),
+        white_space="nowrap",
+    )
+
+
+def download_icon(item: rx.Var) -> rx.Component:
+    """The artifact's content, fetched by the browser from the API (an icon link)."""
+    return rx.link(
+        rx.icon("download", size=14),
+        href=item.url,
+        aria_label="Download " + item.name,
+        title="Download",
+        custom_attrs={**DOWNLOAD},  # a copy: aria-* props are added to it
+        **ICON_LINK,
     )
 
 
@@ -309,14 +322,7 @@ def artifact_actions(
             size="1",
             disabled=~rx.State.is_hydrated,
         ),
-        rx.link(
-            rx.icon("download", size=14),
-            href=item.url,
-            aria_label="Download " + item.name,
-            title="Download",
-            custom_attrs={**DOWNLOAD},  # a copy: aria-* props are added to it
-            **ICON_LINK,
-        ),
+        download_icon(item),
         # Hidden (not removed) when it does not apply: the buttons stay in columns.
         rx.icon_button(
             rx.icon("camera", size=14),
@@ -389,17 +395,7 @@ def artifact_preview(preview: rx.Var, *, on_close: rx.EventHandler) -> rx.Compon
         ),
         muted(preview.reason),
     )
-    download = rx.link(
-        rx.icon("download", size=14),
-        "Download",
-        href=preview.url,
-        custom_attrs={**DOWNLOAD},  # a copy: aria-* props are added to it
-        size="1",
-        weight="medium",
-        display="inline-flex",
-        align_items="center",
-        gap="0.25rem",
-    )
+    download = download_link("Download", href=preview.url)
     return rx.cond(
         preview.kind != "",
         content_viewer(
@@ -448,24 +444,13 @@ def upload_button(
                 align="center",
             ),
         ),
-        rx.upload.root(
-            rx.button(
-                rx.icon("upload", size=14),
-                "Upload file",
-                type="button",
-                variant="soft",
-                size="1",
-                loading=busy,
-                disabled=~rx.State.is_hydrated | busy,
-            ),
-            id=upload_id,
-            multiple=False,
-            max_files=1,
-            max_size=rx.cond(max_bytes > 0, max_bytes, NO_LIMIT),
-            no_keyboard=True,  # the button inside takes the focus and Enter
-            disabled=busy,
+        upload_root(
+            upload_trigger("Upload file", busy=busy),
+            upload_id=upload_id,
             on_drop=on_drop,
-            on_drop_rejected=on_refused,
+            on_refused=on_refused,
+            max_bytes=max_bytes,
+            busy=busy,
             display="inline-flex",
         ),
         spacing="3",
@@ -580,27 +565,11 @@ def project_artifact_row(item: rx.Var) -> rx.Component:
                 rx.text("Reference only", size="1", color=TEXT_SECONDARY, white_space="nowrap"),
             )
         ),
-        rx.table.cell(
-            rx.text(
-                item.created,
-                size="1",
-                title=item.created_full,
-                font_variant_numeric="tabular-nums",
-                color=TEXT_SECONDARY,
-            ),
-            white_space="nowrap",
-        ),
+        created_cell(item),
         rx.table.cell(
             rx.cond(
                 item.retained,
-                rx.link(
-                    rx.icon("download", size=14),
-                    href=item.url,
-                    aria_label="Download " + item.name,
-                    title="Download",
-                    custom_attrs={**DOWNLOAD},  # a copy: aria-* props are added to it
-                    **ICON_LINK,
-                ),
+                download_icon(item),
             )
         ),
         align="center",

@@ -1,27 +1,120 @@
-"""Sandbox page, Files tab: browse the workspace, view a file, write a new one, delete.
+"""Sandbox page, Files tab: browse the workspace, view a file, edit a text file in place,
+write a new one, upload files into the folder shown, download a folder as tar.gz, delete.
 
 The file services are async (the runtime owns the I/O) and run on the server's event loop,
 so the handlers await them directly. `FilesTab` is a tab of the sandbox page
 (state/sandbox.py).
+
+Text typed in the browser (the New file dialog, the editor) reaches the server over the
+state socket, which drops any message over ~1 MB — silently, so the page would just sit
+there. The browser therefore measures the text first (`MEASURED_TEXT`) and sends only
+the size when it is over `TYPED_BYTES`: the handler says so in words and writes nothing.
+Uploads and downloads do not use the socket: uploads go to /_upload (signed in, capped by
+the web guard, one file at a time, written atomically by the runtime), downloads are
+same-origin links to the API (the console's sign-in cookie).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import posixpath
+import urllib.parse
 import uuid
 from typing import Any, ClassVar
 
 import reflex as rx
 
 from backend.auth.models import Principal
-from backend.errors import ServiceError
+from backend.errors import InvalidInput, ServiceError, TooLarge
 from backend.sandboxes import files
 from state.base import acting, attempt, refusal, services
 from state.format import byte_size, clean_path, timestamp
 from state.sandbox import SandboxState, SandboxTab
 
 SHOWN_BYTES = 1024 * 1024  # larger files are not rendered in the page
-DOWNLOAD_BYTES = files.MAX_READ_BYTES
+# Text typed in the page and saved over the state socket (whose messages stop at ~1 MB,
+# escapes included): the New file dialog's content and the editor's.
+TYPED_BYTES = 512 * 1024
+SOCKET_ROOM = 900_000  # the text as JSON, in bytes: what must fit in one socket message
+NEW_FILE_FORM = {"path": "new-file-path", "content": "new-file-content"}
+EDITOR_ID = "file-editor"
+UPLOAD_PICKER = "files-upload-picker"
+UPLOAD_DROP = "files-upload-drop"
+UPLOAD_MARGIN = 64 * 1024  # the multipart envelope around an upload's bytes
+UPLOAD_CHUNK = 1024 * 1024
+
+
+def measured_text(source: str) -> str:
+    """A browser expression: `{bytes, content}` of the text `source` (a JS expression)
+    yields, `content` left out when the text is too big to send (> TYPED_BYTES, or its
+    JSON > SOCKET_ROOM): then only its size travels."""
+    return (
+        "(() => { const raw = " + source + "; if (raw == null) return {missing: true};"
+        " const content = String(raw);"
+        " const size = (text) => new TextEncoder().encode(text).length;"
+        " const bytes = size(content);"
+        f" const fits = bytes <= {TYPED_BYTES} && size(JSON.stringify(content)) <= {SOCKET_ROOM};"
+        " return fits ? {bytes, content} : {bytes}; })()"
+    )
+
+
+def _field_value(element_id: str) -> str:
+    return f"document.getElementById({json.dumps(element_id)})?.value"
+
+
+# The New file dialog's fields, read in the browser when it is submitted.
+NEW_FILE_TEXT = (
+    "Object.assign({path: String("
+    + _field_value(NEW_FILE_FORM["path"])
+    + " ?? '')}, "
+    + measured_text(_field_value(NEW_FILE_FORM["content"]))
+    + ")"
+)
+# The editor's current text (components/code_editor.jsx keeps it by editor id).
+EDITOR_TEXT = measured_text(f"window.mboxEditorText?.({json.dumps(EDITOR_ID)})")
+
+
+def too_big_to_type(path: str, size: int) -> str:
+    return (
+        f"{path or 'The file'} is {byte_size(size)}: text typed here is saved up to "
+        f"{byte_size(TYPED_BYTES)}. Nothing was written; upload a larger file instead."
+    )
+
+
+def upload_target(folder: str, name: str) -> str:
+    """Where an uploaded file goes: `name` (as the browser sent it: a plain name, or
+    `./sub/name` from a dropped folder) under `folder`. A name that is absolute or climbs
+    (`..`) is refused in words, before anything is read."""
+    relative = name.replace("\\", "/")
+    if not relative or relative.startswith("/") or "\x00" in relative:
+        raise InvalidInput(f"'{name}' cannot be uploaded: file names must be relative")
+    pieces = [piece for piece in relative.split("/") if piece not in ("", ".")]
+    if not pieces or ".." in pieces:
+        raise InvalidInput(f"'{name}' cannot be uploaded: a file name cannot climb out with '..'")
+    return posixpath.join(folder, *pieces) if folder else "/".join(pieces)
+
+
+async def read_upload(file: Any, limit: int, name: str) -> bytes:
+    """The uploaded file's bytes, refused past `limit` (read a chunk at a time)."""
+    data = bytearray()
+    while chunk := await file.read(UPLOAD_CHUNK):
+        data += chunk
+        if len(data) > limit:
+            raise TooLarge(f"{name} is larger than the {byte_size(limit)} an upload can write")
+    return bytes(data)
+
+
+def archive_url(sandbox_id: str, path: str) -> str:
+    """The API's tar.gz of a folder, relative (the console's origin serves /v1 too)."""
+    query = urllib.parse.urlencode({"path": path})
+    return f"/v1/sandboxes/{sandbox_id}/files/archive?{query}"
+
+
+def content_url(sandbox_id: str, path: str) -> str:
+    """The API's bytes of a file, relative like `archive_url`."""
+    query = urllib.parse.urlencode({"path": path})
+    return f"/v1/sandboxes/{sandbox_id}/files/content?{query}"
 
 
 @dataclasses.dataclass
@@ -50,7 +143,8 @@ class FileView:
     kind: str = ""
     text: str = ""
     size: str = ""
-    downloadable: bool = False
+    url: str = ""  # its download: the API's content route (any size, streamed)
+    editable: bool = False  # text small enough to edit in place
 
 
 def _item(entry: files.WorkspaceEntry) -> FileItem:
@@ -90,7 +184,7 @@ def _is_text(data: bytes) -> bool:
 async def read_view(principal: Principal, sandbox_id: str, path: str, size: int) -> FileView:
     name = path.rsplit("/", 1)[-1]
     view = FileView(path=path, name=name, size=byte_size(size))
-    view.downloadable = size <= DOWNLOAD_BYTES
+    view.url = content_url(sandbox_id, path)
     if size > SHOWN_BYTES:
         view.kind = "large"
         return view
@@ -100,6 +194,7 @@ async def read_view(principal: Principal, sandbox_id: str, path: str, size: int)
     view.size = byte_size(len(data))
     if _is_text(data):
         view.kind, view.text = "text", data.decode("utf-8")
+        view.editable = len(data) <= TYPED_BYTES
     else:
         view.kind = "binary"
     return view
@@ -112,6 +207,27 @@ class FilesTab(SandboxTab, SandboxState):
     file: FileView = FileView()
     new_file_open: bool = False
     new_file_error: str = ""
+    editing: bool = False  # the open file is in the editor
+    edit_error: str = ""
+    upload_busy: bool = False
+    upload_limit: int = 0  # the largest file an upload takes, in bytes (0: not read yet)
+
+    @rx.var
+    def upload_limit_words(self) -> str:
+        return byte_size(self.upload_limit) if self.upload_limit else ""
+
+    @rx.var
+    def typed_limit_words(self) -> str:
+        return byte_size(TYPED_BYTES)
+
+    @rx.var
+    def folder_archive_url(self) -> str:
+        """The folder shown, as a tar.gz download."""
+        return archive_url(self.view.id, self.path) if self.view.id else ""
+
+    @rx.var
+    def folder_archive_name(self) -> str:
+        return f"{self.path.rpartition('/')[2] or 'workspace'}.tar.gz"
 
     @rx.var
     def crumbs(self) -> list[Crumb]:
@@ -146,13 +262,16 @@ class FilesTab(SandboxTab, SandboxState):
 
     async def _open(self) -> None:
         """The tab opened: show the folder (the open file stays open)."""
+        settings = services().settings
+        self.upload_limit = min(files.MAX_WRITE_BYTES, settings.upload_max_bytes - UPLOAD_MARGIN)
         await self._list_files()
 
     async def _open_folder(self, path: str) -> None:
-        self.path, self.file = path, FileView()
+        self.path, self.file, self.editing = path, FileView(), False
         await self._list_files()
 
     async def _open_file(self, path: str, size: int) -> None:
+        self.editing, self.edit_error = False, ""
         try:
             self.file = await read_view(await acting(self), self.view.id, path, size)
         except ServiceError as exc:
@@ -175,7 +294,7 @@ class FilesTab(SandboxTab, SandboxState):
 
     @rx.event
     def close_file(self):
-        self.file = FileView()
+        self.file, self.editing = FileView(), False
 
     @rx.event
     async def refresh_files(self):
@@ -205,13 +324,16 @@ class FilesTab(SandboxTab, SandboxState):
         self.new_file_error = ""
 
     @rx.event
-    async def save_new_file(self, form: dict[str, Any]):
+    async def save_new_file(self, measured: dict[str, Any]):
         self.new_file_error = ""
-        path = clean_path(str(form.get("path") or ""))
+        path = clean_path(str(measured.get("path") or ""))
         if not path:
             self.new_file_error = "Enter a path for the file, such as notes/todo.txt."
             return
-        data = str(form.get("content") or "").encode()
+        if "content" not in measured:
+            self.new_file_error = too_big_to_type(path, int(measured.get("bytes") or 0))
+            return
+        data = str(measured["content"]).encode()
         call = services().files.write(**await self._as_console(path), data=data)
         if not await attempt(self, call, error="new_file_error", clear=()):
             return
@@ -220,10 +342,82 @@ class FilesTab(SandboxTab, SandboxState):
         await self._list_files()
 
     @rx.event
-    async def download_file(self, path: str):
+    def edit_file(self):
+        self.editing, self.edit_error = self.file.editable, ""
+
+    @rx.event
+    def cancel_edit(self):
+        self.editing, self.edit_error = False, ""
+
+    @rx.event
+    async def save_edit(self, measured: dict[str, Any]):
+        path = self.file.path
+        if not (self.editing and path):
+            return
+        if measured.get("missing"):
+            self.edit_error = "The editor is still loading: try Save again in a moment."
+            return
+        if "content" not in measured:
+            self.edit_error = too_big_to_type(path, int(measured.get("bytes") or 0))
+            return
+        data = str(measured["content"]).encode()
+        call = services().files.write(**await self._as_console(path), data=data)
+        if not await attempt(self, call, error="edit_error", clear=("edit_error", "notice")):
+            return
+        self.notice = f"Saved {path} ({byte_size(len(data))})."
+        await self._open_file(path, len(data))
+        await self._list_files()
+
+    @rx.event
+    async def upload_files(self, uploaded: list[rx.UploadFile]):
+        """Files chosen or dropped (one at a time), written into the folder shown."""
+        self.error = self.notice = ""
+        if len(uploaded) != 1:
+            self.error = "Upload one file at a time."
+            return
+        file = uploaded[0]
+        self.upload_busy = True
+        yield
         try:
-            data = await services().files.read(**await self._as_console(path))
-        except ServiceError as exc:
-            self.error = refusal(exc)
-            return None
-        return rx.download(data=data, filename=path.rsplit("/", 1)[-1])
+            outcome = await attempt(self, self._upload(file), clear=())
+        finally:
+            self.upload_busy = False
+        if outcome:
+            self.notice = f"Uploaded {outcome.value}."
+            await self._list_files()
+
+    async def _upload(self, file: Any) -> str:
+        # Reflex hands over the multipart name cleaned (no '..', no leading '/'), as a
+        # relative path (a dropped folder's file keeps its folders); checked again here.
+        path = upload_target(self.path, str(file.path or file.name or ""))
+        data = await read_upload(file, self.upload_limit or files.MAX_WRITE_BYTES, path)
+        await services().files.write(**await self._as_console(path), data=data)
+        return f"{path} ({byte_size(len(data))})"
+
+    @rx.event
+    def upload_refused(self, rejected: list[dict[str, Any]]):
+        """The browser refused the file before sending it (too large, or several)."""
+        self.notice = ""
+        first = rejected[0] if rejected else {}
+        name = str((first.get("file") or {}).get("path") or "The file").lstrip("./")
+        codes = {error.get("code") for error in first.get("errors") or []}
+        if "too-many-files" in codes:
+            self.error = "Upload one file at a time."
+        elif "file-too-large" in codes:
+            limit = byte_size(self.upload_limit)
+            self.error = (
+                f"{name} is larger than the {limit} an upload can write. Nothing was written."
+            )
+        else:
+            self.error = f"{name} cannot be uploaded."
+
+
+def submit_new_file() -> rx.event.EventSpec:
+    """The New file form's submit, run in the browser: its text is measured there and sent
+    only when it fits (the form's own submit would send it whatever its size)."""
+    return rx.call_script(NEW_FILE_TEXT, callback=FilesTab.save_new_file)
+
+
+def submit_edit() -> rx.event.EventSpec:
+    """The editor's Save, run in the browser: nothing is sent while typing."""
+    return rx.call_script(EDITOR_TEXT, callback=FilesTab.save_edit)
