@@ -638,6 +638,11 @@ class SandboxTab(Feedback, mixin=True):
     def _follow_view(self) -> None:
         """The page read the sandbox again (`view`): a tab that follows it overrides this."""
 
+    async def _new_action(self) -> None:
+        """An action of this tab begins: the last success banner (the page's, any tab's)
+        is old news."""
+        await (await self.get_state(SandboxState))._clear_notices()
+
     async def _open(self) -> None:
         """The tab shows (or Refresh): read it."""
         for name, value in (await self.read_safely(await acting(self), self.view.id)).items():

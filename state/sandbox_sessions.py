@@ -158,6 +158,7 @@ class SessionsTab(SandboxTab, SandboxState):
 
     @rx.event
     async def end_runtime_session(self, session_id: str):
+        await self._new_action()
         await attempt(
             self,
             in_thread(end_session, await acting(self), session_id),

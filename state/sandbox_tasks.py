@@ -306,6 +306,7 @@ class TasksTab(SandboxTab, SandboxState):
 
     @rx.event
     async def run_task(self, form: dict[str, Any]):
+        await self._new_action()
         self.error = self.error_field = ""
         script = str(form.get("command") or "").strip()
         timeout = _timeout(form.get("timeout"))
@@ -322,6 +323,7 @@ class TasksTab(SandboxTab, SandboxState):
 
     @rx.event
     async def cancel_selected_task(self):
+        await self._new_action()
         task_id = self.task.id
         principal = await acting(self)
         call = in_thread(cancel_task, principal, task_id)

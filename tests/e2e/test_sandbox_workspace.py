@@ -29,6 +29,7 @@ TABS = [
     "Events",
     "Sessions",
     "Boundary",
+    "Use from code",
 ]
 # A pushed change shows well before the page's fallback tick (3 s) would show it.
 PUSHED_TIMEOUT = 2_500
@@ -211,7 +212,8 @@ def test_a_validation_run_records_its_verdict_from_the_sandbox_page(
     screenshot(page, pytestconfig, "workspace-validation-run.png")
     banner.get_by_role("button", name="Mark failed").click()
     expect(page.get_by_role("status").filter(has_text="Recorded")).to_have_text(
-        f"Recorded: Tryout {suffix} failed validation."
+        f"Recorded: Tryout {suffix} failed validation. The sandbox still runs: stop or "
+        "delete it when you are done."
     )
     expect(banner).to_contain_text("marked failed")
     stored = api.get(f"/v1/templates/{template['id']}").json()["metadata"]
@@ -222,4 +224,10 @@ def test_a_validation_run_records_its_verdict_from_the_sandbox_page(
     assert api.get(f"/v1/templates/{template['id']}").json()["metadata"]["validationStatus"] == (
         "passed"
     )
+    # Decided: the run's sandbox need not go on running; the banner offers to end it.
+    expect(banner.get_by_role("button", name="Delete sandbox")).to_be_visible()
+    banner.get_by_role("button", name="Stop sandbox").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Stop sandbox").click()
+    expect(status(page)).to_contain_text("Stopped", timeout=LIFECYCLE_TIMEOUT)
+    expect(banner.get_by_role("button", name="Stop sandbox")).to_have_count(0)
     api.delete(f"/v1/sandboxes/{sandbox['id']}")
