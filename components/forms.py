@@ -84,6 +84,7 @@ def field_error(id: str, error: rx.Var[str] | None) -> rx.Component:
             rx.icon("circle-alert", size=12, display="inline", margin_right="0.25rem"),
             error,
             id=f"{id}-error",
+            role="alert",  # said as it appears, like the form's own alert
             size="1",
             color=rx.color("red", 11),
             overflow_wrap="anywhere",

@@ -162,7 +162,12 @@ def limit_input(
         rx.cond(
             error,
             rx.text(
-                error, id=error_id, size="1", color=rx.color("red", 11), overflow_wrap="anywhere"
+                error,
+                id=error_id,
+                role="alert",
+                size="1",
+                color=rx.color("red", 11),
+                overflow_wrap="anywhere",
             ),
         ),
         spacing="1",

@@ -411,10 +411,7 @@ class ProjectsState(rx.State):
         self.blocking_count = blocking_sandboxes(exc)
         if not self.blocking_count:
             return refusal(exc)
-        return (
-            f"Cannot delete {self.detail.name}: {_sandboxes(self.blocking_count)} in the way. "
-            "Delete them first."
-        )
+        return f"{_sandboxes(self.blocking_count)} in the way: {refusal(exc)}."
 
     @rx.event
     def set_name(self, value: str):

@@ -543,7 +543,7 @@ def build_field() -> rx.Component:
     return field(
         "Build recipe (JSON)",
         control,
-        rx.box(field_error(id, error), role="alert"),
+        field_error(id, error),
         field_hint(
             "Blank: none. base (debian:bookworm or debian:trixie), packages, files "
             "(path, content, mode) and user (user or root): the local runtime builds this "
