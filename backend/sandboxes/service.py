@@ -247,6 +247,7 @@ def create_sandbox(db: Session, *, principal: Principal, data: SandboxCreate) ->
     )
     project, template = plan.project, plan.template
     namespace, account = plan.namespace, plan.service_account
+    templates.check_launchable(template)
     if plan.rules:
         raise policy.deny(
             db,
@@ -360,6 +361,7 @@ def _check_start(db: Session, principal: Principal, sandbox: SandboxRow) -> None
     if sandbox.template_id is None:
         return
     template = templates.get_template(db, sandbox.template_id)
+    templates.check_launchable(template)
     rules = launch_blockers(
         db,
         project_id=sandbox.project_id,

@@ -162,6 +162,23 @@ def delete_template(db: Session, *, principal: Principal, template_id: uuid.UUID
     commit(db, restricted="template is still used by sandboxes; delete them before the template")
 
 
+def check_launchable(template: TemplateRow) -> None:
+    """A template stored before the value rules may hold what Kubernetes refuses (an image
+    or quantity it cannot read, a port name it rejects): launching or starting from it is
+    refused, pointing at the template, until the template is edited."""
+    try:
+        image_reference(template.image)
+        for name in ("cpu_request", "memory_request", "storage_request"):
+            _NORMALIZERS[name](getattr(template, name))
+        for index, port in enumerate(template.exposed_ports):
+            port_name(port.get("name"), f"exposedPorts[{index}].name")
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f'template "{template.slug}" must be edited before it can launch: {exc.message}',
+            field="templateId",
+        ) from None
+
+
 def may_change(principal: Principal, project_id: uuid.UUID | None) -> None:
     """A project's templates are its developers' to change; shared (global) templates
     are governed: only unscoped operators and admins change them."""

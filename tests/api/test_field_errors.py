@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 
+from backend.templates.models import TemplateRow
+
 LONG = "x" * 5000
 
 
@@ -220,6 +222,31 @@ def test_valid_values_pass_the_rules(api, client):
     project = api.project(defaultNamespace="n" * 63)
     sandbox = api.sandbox(project, template, serviceAccountName="build-bot")
     assert (sandbox["namespace"], sandbox["serviceAccountName"]) == ("n" * 63, "build-bot")
+
+
+def test_a_template_stored_before_the_rules_is_not_launched(api, client, database, row_counts):
+    project, template = api.project(), api.template(name="Old")
+    sandbox = api.sandbox(project, template)
+    assert client.post(f"/v1/sandboxes/{sandbox['id']}/stop").status_code == 200
+    with database.session() as db:  # as stored before the rules
+        db.get(TemplateRow, uuid.UUID(template["id"])).memory_request = "lots"
+        db.commit()
+    before = row_counts()
+    launch = {"projectId": project["id"], "templateId": template["id"], "name": "x"}
+    for response in (
+        client.post("/v1/sandboxes", json=launch),
+        client.post(f"/v1/sandboxes/{sandbox['id']}/start"),
+    ):
+        assert response.status_code == 400, response.text
+        assert response.json() == {
+            "error": 'template "old" must be edited before it can launch: memoryRequest "lots" '
+            "is not a Kubernetes quantity (for example 512Mi or 2Gi)",
+            "detail": {"field": "templateId"},
+        }
+    assert row_counts() == before
+    fixed = client.patch(f"/v1/templates/{template['id']}", json={"memoryRequest": "512Mi"})
+    assert fixed.status_code == 200
+    assert client.post(f"/v1/sandboxes/{sandbox['id']}/start").status_code == 200
 
 
 def test_the_builtin_templates_pass_the_rules(client):

@@ -222,10 +222,10 @@ def test_enforced_quota_limits_are_reported(api: Api, database: Database):
 def test_invalid_and_missing_requests_are_counted(api: Api, database: Database):
     project = api.project()
     odd = api.template(name="Odd", memoryRequest="1G")
+    api.sandbox(project, odd)
     with database.session() as db:  # stored before the service checked quantities
         db.get(TemplateRow, uuid.UUID(odd["id"])).cpu_request = "lots"
         db.commit()
-    api.sandbox(project, odd)
     api.sandbox(project, api.template(name="Plain"))
     requests = _usage(api, project)["sandboxes"]["activeRequests"]
     assert requests["cpu"] == {"declared": 0, "missing": 1, "invalid": 1}
