@@ -131,7 +131,7 @@ def test_sign_in_to_delete(
     expect(page.get_by_role("status").filter(has_text="Uploaded")).to_have_text(
         "Uploaded notes.md (7 B)."
     )
-    sandbox_id = page.url.rsplit("/", 1)[1]
+    sandbox_id = page.url.split("?", 1)[0].rsplit("/", 1)[1]  # the tab is a parameter
     kept = api.get(f"/v1/sandboxes/{sandbox_id}/artifacts").json()["items"]
     assert sorted(a["name"] for a in kept) == ["note.txt", "notes.md"]
 

@@ -82,7 +82,7 @@ def test_journey_on_kubernetes(
     screenshot(page, pytestconfig, "kubernetes-sandbox.png")
 
     # It runs as a claim in the cluster, its pod with the template's image.
-    sandbox_id = page.url.rsplit("/", 1)[1]
+    sandbox_id = page.url.split("?", 1)[0].rsplit("/", 1)[1]  # the tab is a parameter
     ref = api.get(f"/v1/sandboxes/{sandbox_id}").json()["runtimeRef"]
     namespace = ref["namespace"]
     assert ref["kind"] == "SandboxClaim" and namespace == f"mbox-kube-{suffix}"
