@@ -24,8 +24,10 @@ def confirm_dialog(
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(trigger),
         rx.alert_dialog.content(
-            rx.alert_dialog.title(title),
-            rx.alert_dialog.description(description, size="2", color=TEXT_SECONDARY),
+            rx.alert_dialog.title(title, overflow_wrap="anywhere"),
+            rx.alert_dialog.description(
+                description, size="2", color=TEXT_SECONDARY, overflow_wrap="anywhere"
+            ),
             *([details] if details is not None else []),
             rx.flex(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
@@ -112,8 +114,10 @@ def modal_form(
     return rx.dialog.root(
         *([rx.dialog.trigger(trigger)] if trigger is not None else []),
         rx.dialog.content(
-            rx.dialog.title(title),
-            rx.dialog.description(description, size="2", color=TEXT_SECONDARY),
+            rx.dialog.title(title, overflow_wrap="anywhere"),
+            rx.dialog.description(
+                description, size="2", color=TEXT_SECONDARY, overflow_wrap="anywhere"
+            ),
             rx.form(
                 rx.vstack(
                     *fields,

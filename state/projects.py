@@ -370,9 +370,9 @@ class ProjectsState(rx.State):
             "repositoryUrl": self.edit_repository.strip(),
             "defaultTemplateId": None if self.edit_template == NO_TEMPLATE else self.edit_template,
         }
+        principal = await acting(self)  # before busy: a failure here leaves nothing busy
         self.saving = True
         yield
-        principal = await acting(self)
         call = in_thread(update_project, principal, self.detail.id, body)
         saved = await attempt(
             self,

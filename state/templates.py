@@ -520,9 +520,9 @@ class TemplatesState(rx.State):
             return
         self.build_error = ""
         self.notice = ""
+        principal = await acting(self)  # before busy: a failure here leaves nothing busy
         self.editor_busy = True
         yield
-        principal = await acting(self)
         if self.editing_id:
             call = in_thread(update_template, principal, self.editing_id, self.form)
             done = "Saved"
@@ -593,9 +593,10 @@ class TemplatesState(rx.State):
 
     @rx.event
     async def start_validation(self, _form: dict | None = None):
+        principal = await acting(self)  # before busy: a failure here leaves nothing busy
         self.validate_busy = True
         yield
-        call = in_thread(start_run, await acting(self), self.validate_id, self.validate_project)
+        call = in_thread(start_run, principal, self.validate_id, self.validate_project)
         self.fix_words = self.fix_href = ""
         run = await attempt(
             self,

@@ -559,7 +559,7 @@ def inspector_dialog() -> rx.Component:
     card = TemplatesState.inspected
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title(card.name),
+            rx.dialog.title(card.name, overflow_wrap="anywhere"),
             rx.dialog.description(
                 "What the template runs, and its image build on this runtime.",
                 size="2",
