@@ -29,7 +29,11 @@ def test_a_task_output_cannot_drive_the_terminal_through_a_table(cli: Cli, sandb
 
 
 def test_list_tables_show_hostile_names_as_text(cli: Cli, project) -> None:
-    hostile = "evil\x1b[2J [bold]name[/bold]"
-    cli("templates", "create", "--name", hostile, "--image", "host", "--project", project["id"])
+    escape = "evil\x1b[2J name"  # the server keeps names to one line of text
+    create = ("templates", "create", "--image", "host", "--project", project["id"], "--name")
+    refused = cli(*create, escape, code=1)
+    assert "name cannot contain control characters" in refused.err and "\x1b" not in refused.err
+    hostile = "evil [bold]name[/bold]"
+    cli(*create, hostile)
     shown = cli("templates", "list", "--project", project["id"], "-o", "table").out
     assert "\x1b" not in shown and "[bold]name[/bold]" in shown
