@@ -31,6 +31,8 @@ SLUG_RULE = "lower-case letters, digits and '-', at most 63 characters (for exam
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 MAX_DNS_SUBDOMAIN = 253
+# The cluster's own namespaces (as backend.runtime.kubernetes.names refuses them).
+RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
 # A container image reference (the distribution grammar): [registry[:port]/]path[:tag][@digest].
 _HOST_PART = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -127,6 +129,19 @@ def dns_label(value: str, field: str) -> str:
         raise InvalidInput(
             f"{field} {_shown(label)} is not a DNS label: lower-case letters, digits and '-', "
             "starting and ending with a letter or digit, at most 63 characters "
+            "(for example team-a)",
+            field=field,
+        )
+    return label
+
+
+def check_namespace(value: str, field: str) -> str:
+    """A Kubernetes namespace for sandboxes: a DNS label, and not one of the cluster's own
+    (the Kubernetes runtime refuses those at launch: better said when it is typed)."""
+    label = dns_label(value, field)
+    if label in RESERVED_NAMESPACES or label.startswith("kube-"):
+        raise InvalidInput(
+            f'{field} "{label}" belongs to the Kubernetes cluster itself: choose another '
             "(for example team-a)",
             field=field,
         )

@@ -18,7 +18,7 @@ from backend.templates.models import TemplateRow
 from backend.validation import (
     about,
     check_name,
-    dns_label,
+    check_namespace,
     metadata_value,
     name_and_slug,
     parse_uuid,
@@ -48,7 +48,7 @@ def get_project(db: Session, project_id: uuid.UUID) -> ProjectRow:
 def create_project(db: Session, *, principal: Principal, data: ProjectCreate) -> ProjectRow:
     access.require_global(principal, Permission.GOVERN)
     name, slug = name_and_slug(data.name, data.slug, REQUIRED)
-    namespace = dns_label(
+    namespace = check_namespace(
         required(data.default_namespace, "defaultNamespace", REQUIRED), "defaultNamespace"
     )
     project = ProjectRow(
@@ -84,7 +84,7 @@ def update_project(
         namespace = required(
             data.default_namespace, "defaultNamespace", "defaultNamespace cannot be empty"
         )
-        project.default_namespace = dns_label(namespace, "defaultNamespace")
+        project.default_namespace = check_namespace(namespace, "defaultNamespace")
     if data.given("repository_url"):
         project.repository_url = repository_url(data.repository_url or "")
     if data.given("default_template_id"):

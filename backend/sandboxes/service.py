@@ -40,6 +40,7 @@ from backend.templates.models import TemplateRow
 from backend.validation import (
     about,
     check_name,
+    check_namespace,
     dns_label,
     link_url,
     metadata_value,
@@ -456,9 +457,10 @@ def _resolve_template(db: Session, project: ProjectRow, given: str | None) -> Te
 
 
 def _placement(value: str | None, default: str, field: str) -> str:
-    """A namespace or service account: the given one, else `default`; a DNS label."""
-    label = (value or "").strip() or default
-    return dns_label(required(label, field, PLACEMENT_REQUIRED), field)
+    """A namespace or service account: the given one, else `default`; a DNS label, and a
+    namespace not one of the cluster's own."""
+    label = required((value or "").strip() or default, field, PLACEMENT_REQUIRED)
+    return check_namespace(label, field) if field == "namespace" else dns_label(label, field)
 
 
 def _check_placement(db: Session, principal: Principal, sandbox: SandboxRow) -> None:

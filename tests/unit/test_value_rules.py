@@ -7,6 +7,7 @@ import pytest
 from backend.errors import InvalidInput
 from backend.validation import (
     check_name,
+    check_namespace,
     dns_label,
     image_reference,
     link_url,
@@ -148,3 +149,13 @@ def test_names_are_one_line(value):
 def test_names_keep_unicode_and_are_trimmed():
     assert check_name("  Ünïcødé 名前 🚀  ") == "Ünïcødé 名前 🚀"
     assert _refused(check_name, "x" * 201).message == "name is too long (at most 200 characters)"
+
+
+@pytest.mark.parametrize("value", ["default", "kube-system", "kube-public", "kube-anything"])
+def test_the_clusters_own_namespaces_are_refused(value):
+    error = _refused(check_namespace, value, "defaultNamespace")
+    assert "belongs to the Kubernetes cluster itself" in error.message
+
+
+def test_a_service_account_may_be_named_default():
+    assert dns_label("default", "serviceAccountName") == "default"
