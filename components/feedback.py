@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.theme import TEXT_SECONDARY
+from components.theme import TEXT_SECONDARY, clamp
 
 
 def empty_state(icon: str, title: str, body: str, *extra: rx.Component) -> rx.Component:
@@ -40,14 +40,7 @@ BANNER_LINES = 4
 def clamped(message: rx.Var[str]) -> rx.Component:
     """A banner's words: long words wrap, and past BANNER_LINES lines they are cut off
     with an ellipsis (the full text on hover)."""
-    return rx.callout.text(
-        message,
-        title=message,
-        overflow_wrap="anywhere",
-        overflow="hidden",
-        display="-webkit-box",
-        style={"WebkitLineClamp": str(BANNER_LINES), "WebkitBoxOrient": "vertical"},
-    )
+    return rx.callout.text(message, title=message, **clamp(BANNER_LINES))
 
 
 def banner(message: rx.Var[str], *, icon: str, color: str, role: str) -> rx.Component:

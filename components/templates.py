@@ -7,7 +7,7 @@ import reflex as rx
 
 from components.badges import dot_badge
 from components.runtime import log_view
-from components.theme import MONO, SMALL_TEXT, TEXT_SECONDARY, TEXT_TERTIARY
+from components.theme import MONO, SMALL_TEXT, TEXT_SECONDARY, TEXT_TERTIARY, clamp
 
 VALIDATION_STATUSES = (
     ("passed", "Validated", "green"),
@@ -107,10 +107,7 @@ def template_card(
                 size="2",
                 color=TEXT_SECONDARY,
                 title=card.use_case,
-                overflow_wrap="anywhere",
-                overflow="hidden",
-                display="-webkit-box",
-                style={"WebkitLineClamp": "3", "WebkitBoxOrient": "vertical"},
+                **clamp(3),
             ),
             rx.vstack(
                 fact(

@@ -22,3 +22,14 @@ CODE_TEXT = {
     "color": rx.color("gray", 12),
 }
 FRAMED = {"background": SURFACE, "border": BORDER, "border_radius": RADIUS}
+
+
+def clamp(lines: int) -> dict:
+    """Props that wrap long words and cut text after `lines` lines with an ellipsis (spread
+    into a text's props; give it the whole text as its `title`)."""
+    return {
+        "overflow_wrap": "anywhere",
+        "overflow": "hidden",
+        "display": "-webkit-box",
+        "style": {"WebkitLineClamp": str(lines), "WebkitBoxOrient": "vertical"},
+    }

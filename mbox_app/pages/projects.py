@@ -19,7 +19,7 @@ from components.forms import (
 )
 from components.projects import section
 from components.tables import NAME_WIDTH, clipped, data_table, facts, mono, muted
-from components.theme import TEXT_SECONDARY, TEXT_TERTIARY
+from components.theme import TEXT_SECONDARY, TEXT_TERTIARY, clamp
 from mbox_app.pages.frame import console_page
 from state.projects import ProjectItem, ProjectsState
 from state.sign_in import SignInState
@@ -209,10 +209,7 @@ def inspector() -> rx.Component:
                         size="4",
                         weight="medium",
                         title=detail.name,
-                        overflow_wrap="anywhere",
-                        overflow="hidden",
-                        display="-webkit-box",
-                        style={"WebkitLineClamp": "3", "WebkitBoxOrient": "vertical"},
+                        **clamp(3),
                     ),
                     mono(detail.slug),
                     spacing="1",
