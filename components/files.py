@@ -5,6 +5,7 @@ button and the folder's download as tar.gz."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import reflex as rx
 
@@ -327,7 +328,8 @@ def upload_root(
     **props,
 ) -> rx.Component:
     """One file at a time, at most `max_bytes` (the browser refuses larger ones before
-    sending: `on_refused`), sent as soon as it is chosen or dropped on `child`."""
+    sending: `on_refused` gets `refusals`), sent as soon as it is chosen or dropped on
+    `child`."""
     return rx.upload.root(
         child,
         id=upload_id,
@@ -337,8 +339,22 @@ def upload_root(
         no_keyboard=True,  # a button inside takes the focus and Enter
         disabled=busy,
         on_drop=on_drop,
-        on_drop_rejected=on_refused,
+        on_drop_rejected=lambda rejected: on_refused(refusals(rejected)),
         **props,
+    )
+
+
+def refusals(rejected: rx.Var) -> rx.Var:
+    """The browser's refusals as plain data, `[{name, size, codes}]`: sent as they come,
+    they would carry the refused files themselves over the state socket (socket.io sends
+    a File as binary), and a large one would close the socket without a word."""
+    items = rejected.to(list[dict[str, Any]])
+    return items.map(
+        lambda refusal: {
+            "name": refusal["file"].to(dict[str, Any])["name"],
+            "size": refusal["file"].to(dict[str, Any])["size"],
+            "codes": refusal["errors"].to(list[dict[str, Any]]).map(lambda error: error["code"]),
+        }
     )
 
 

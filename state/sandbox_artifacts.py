@@ -46,6 +46,7 @@ from backend.validation import request_body
 from state.base import acting, attempt, db_session, in_thread, services
 from state.format import byte_size, clean_path, short_id, timestamp
 from state.sandbox import SandboxState, SandboxTab
+from state.sandbox_files import refused_words
 from state.sandbox_tasks import command_text
 
 PREVIEW_BYTES = 64 * 1024  # of a text artifact, shown in the preview
@@ -483,6 +484,8 @@ class ArtifactsTab(SandboxTab, SandboxState):
     @rx.event
     async def upload_artifact(self, files: list[rx.UploadFile]):
         """Make a `client://<name>` reference, then stream the file into its content."""
+        if not files:  # all refused by the browser: `upload_refused` said why
+            return
         self.error = self.notice = ""
         if len(files) != 1:
             self.upload_busy = False
@@ -518,16 +521,8 @@ class ArtifactsTab(SandboxTab, SandboxState):
 
     @rx.event
     def upload_refused(self, rejected: list[dict[str, Any]]):
-        """The browser refused the file before sending it (too large, or more than one)."""
+        """The browser refused the file before sending it (too large, or more than one):
+        `[{name, size, codes}]` (components/files.refusals)."""
         self.notice = ""
         self.upload_busy = False
-        first = rejected[0] if rejected else {}
-        name = str((first.get("file") or {}).get("path") or "The file").lstrip("./")
-        codes = {error.get("code") for error in first.get("errors") or []}
-        if "too-many-files" in codes:
-            self.error = "Choose one file to upload."
-        elif "file-too-large" in codes:
-            limit = byte_size(self.limit)
-            self.error = f"{name} is larger than the {limit} an artifact can retain."
-        else:
-            self.error = f"{name} cannot be uploaded."
+        self.error = refused_words(rejected, self.limit, "an artifact can retain")

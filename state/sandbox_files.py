@@ -105,6 +105,19 @@ async def read_upload(file: Any, limit: int, name: str) -> bytes:
     return bytes(data)
 
 
+def refused_words(rejected: list[dict[str, Any]], limit: int, what: str) -> str:
+    """Why the browser refused a file, in words: `name is larger than the <limit> <what>`,
+    or that only one file goes at a time."""
+    first = rejected[0] if rejected and isinstance(rejected[0], dict) else {}
+    name = str(first.get("name") or "The file")
+    codes = set(first.get("codes") or [])
+    if "too-many-files" in codes:
+        return "Upload one file at a time."
+    if "file-too-large" in codes:
+        return f"{name} is larger than the {byte_size(limit)} {what}. Nothing was written."
+    return f"{name} cannot be uploaded."
+
+
 def archive_url(sandbox_id: str, path: str) -> str:
     """The API's tar.gz of a folder, relative (the console's origin serves /v1 too)."""
     query = urllib.parse.urlencode({"path": path})
@@ -210,11 +223,17 @@ class FilesTab(SandboxTab, SandboxState):
     editing: bool = False  # the open file is in the editor
     edit_error: str = ""
     upload_busy: bool = False
-    upload_limit: int = 0  # the largest file an upload takes, in bytes (0: not read yet)
+
+    @rx.var
+    def upload_limit(self) -> int:
+        """The largest file an upload takes, in bytes: what a write may be, and what fits
+        in /_upload's cap with the multipart envelope around it."""
+        settings = services().settings
+        return min(files.MAX_WRITE_BYTES, settings.upload_max_bytes - UPLOAD_MARGIN)
 
     @rx.var
     def upload_limit_words(self) -> str:
-        return byte_size(self.upload_limit) if self.upload_limit else ""
+        return byte_size(self.upload_limit)
 
     @rx.var
     def typed_limit_words(self) -> str:
@@ -262,8 +281,6 @@ class FilesTab(SandboxTab, SandboxState):
 
     async def _open(self) -> None:
         """The tab opened: show the folder (the open file stays open)."""
-        settings = services().settings
-        self.upload_limit = min(files.MAX_WRITE_BYTES, settings.upload_max_bytes - UPLOAD_MARGIN)
         await self._list_files()
 
     async def _open_folder(self, path: str) -> None:
@@ -326,6 +343,7 @@ class FilesTab(SandboxTab, SandboxState):
     @rx.event
     async def save_new_file(self, measured: dict[str, Any]):
         self.new_file_error = ""
+        measured = measured if isinstance(measured, dict) else {"missing": True}
         path = clean_path(str(measured.get("path") or ""))
         if not path:
             self.new_file_error = "Enter a path for the file, such as notes/todo.txt."
@@ -354,6 +372,7 @@ class FilesTab(SandboxTab, SandboxState):
         path = self.file.path
         if not (self.editing and path):
             return
+        measured = measured if isinstance(measured, dict) else {"missing": True}
         if measured.get("missing"):
             self.edit_error = "The editor is still loading: try Save again in a moment."
             return
@@ -371,6 +390,8 @@ class FilesTab(SandboxTab, SandboxState):
     @rx.event
     async def upload_files(self, uploaded: list[rx.UploadFile]):
         """Files chosen or dropped (one at a time), written into the folder shown."""
+        if not uploaded:  # all refused by the browser: `upload_refused` said why
+            return
         self.error = self.notice = ""
         if len(uploaded) != 1:
             self.error = "Upload one file at a time."
@@ -390,26 +411,16 @@ class FilesTab(SandboxTab, SandboxState):
         # Reflex hands over the multipart name cleaned (no '..', no leading '/'), as a
         # relative path (a dropped folder's file keeps its folders); checked again here.
         path = upload_target(self.path, str(file.path or file.name or ""))
-        data = await read_upload(file, self.upload_limit or files.MAX_WRITE_BYTES, path)
+        data = await read_upload(file, self.upload_limit, path)
         await services().files.write(**await self._as_console(path), data=data)
         return f"{path} ({byte_size(len(data))})"
 
     @rx.event
     def upload_refused(self, rejected: list[dict[str, Any]]):
-        """The browser refused the file before sending it (too large, or several)."""
+        """The browser refused the file before sending it (too large, or several):
+        `[{name, size, codes}]` (components/files.refusals)."""
         self.notice = ""
-        first = rejected[0] if rejected else {}
-        name = str((first.get("file") or {}).get("path") or "The file").lstrip("./")
-        codes = {error.get("code") for error in first.get("errors") or []}
-        if "too-many-files" in codes:
-            self.error = "Upload one file at a time."
-        elif "file-too-large" in codes:
-            limit = byte_size(self.upload_limit)
-            self.error = (
-                f"{name} is larger than the {limit} an upload can write. Nothing was written."
-            )
-        else:
-            self.error = f"{name} cannot be uploaded."
+        self.error = refused_words(rejected, self.upload_limit, "an upload can write")
 
 
 def submit_new_file() -> rx.event.EventSpec:

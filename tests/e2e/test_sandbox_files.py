@@ -117,7 +117,16 @@ def test_save_edit_upload_and_download_a_folder(
     )
     expect(status(page)).to_contain_text("Uploaded src/picked.txt (7 B)")
     assert read(api, sandbox, "src/picked.txt").content == b"picked\n"
+    # Larger than an upload may be: refused in words before it is sent.
     zone = page.get_by_label("Drop a file to upload it into this folder")
+    expect(zone).to_contain_text("Drop a file here to upload it into this folder (at most 8.9 MiB")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Upload").click()
+    huge = {"name": "huge.bin", "mimeType": "application/octet-stream", "buffer": b"x" * 10_000_000}
+    chooser.value.set_files(files=[huge])
+    expect(page.get_by_role("alert")).to_contain_text(
+        "huge.bin is larger than the 8.9 MiB an upload can write. Nothing was written."
+    )
     zone.evaluate(DROP, ["dropped.txt", "dropped\n"])
     expect(status(page)).to_contain_text("Uploaded src/dropped.txt (8 B)")
     assert read(api, sandbox, "src/dropped.txt").content == b"dropped\n"

@@ -19,6 +19,7 @@ from state.sandbox_files import (
     archive_url,
     measured_text,
     read_upload,
+    refused_words,
     too_big_to_type,
     upload_target,
 )
@@ -91,3 +92,14 @@ def test_refusals_and_links_say_what_they_mean() -> None:
         "upload a larger file instead."
     )
     assert archive_url("abc", "my dir/x&y") == "/v1/sandboxes/abc/files/archive?path=my+dir%2Fx%26y"
+
+
+def test_the_browsers_refusals_in_words() -> None:
+    big = [{"name": "huge.bin", "size": 10_000_000, "codes": ["file-too-large"]}]
+    assert refused_words(big, 9 * 1024 * 1024, "an upload can write") == (
+        "huge.bin is larger than the 9.0 MiB an upload can write. Nothing was written."
+    )
+    many = [{"name": "a.txt", "size": 1, "codes": ["too-many-files"]}] * 2
+    assert refused_words(many, 1, "x") == "Upload one file at a time."
+    assert refused_words([], 1, "x") == "The file cannot be uploaded."
+    assert refused_words(["junk"], 1, "x") == "The file cannot be uploaded."  # type: ignore[list-item]
