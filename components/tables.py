@@ -44,7 +44,7 @@ def data_table(
 
 # How wide a name may grow in a table cell before it is cut (tables size their columns
 # by their content: a 5,000-character name would push the others off screen).
-NAME_WIDTH = "18rem"
+NAME_WIDTH = "14rem"
 
 
 def clipped(value: rx.Var[str] | str, *, width: str = "100%", **props) -> rx.Component:

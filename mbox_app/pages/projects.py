@@ -18,13 +18,17 @@ from components.forms import (
     unplaced,
 )
 from components.projects import section
-from components.tables import NAME_WIDTH, clipped, data_table, facts, mono, muted
+from components.tables import clipped, data_table, facts, mono, muted
 from components.theme import TEXT_SECONDARY, TEXT_TERTIARY, clamp
 from mbox_app.pages.frame import console_page
 from state.projects import ProjectItem, ProjectsState
 from state.sign_in import SignInState
 
 TITLE = "Projects"
+# The list shares the width with the form or the inspector: at 1280 px its columns fit
+# when a name is cut at PROJECT_WIDTH and a namespace at NAMESPACE_WIDTH.
+PROJECT_WIDTH = "11rem"
+NAMESPACE_WIDTH = "9rem"
 DESCRIPTION = "Projects own templates, sandboxes, policies and their audit trail."
 
 
@@ -67,8 +71,8 @@ def project_row(project: rx.Var[ProjectItem]) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(
             rx.vstack(
-                clipped(project.name, width=NAME_WIDTH, weight="medium", size="2"),
-                clipped(project.slug, width=NAME_WIDTH, size="1", color=TEXT_TERTIARY),
+                clipped(project.name, width=PROJECT_WIDTH, weight="medium", size="2"),
+                clipped(project.slug, width=PROJECT_WIDTH, size="1", color=TEXT_TERTIARY),
                 rx.cond(
                     project.repository_url,
                     rx.link(
@@ -90,7 +94,7 @@ def project_row(project: rx.Var[ProjectItem]) -> rx.Component:
         ),
         rx.table.cell(
             rx.code(
-                clipped(project.namespace, width="14rem"),
+                clipped(project.namespace, width=NAMESPACE_WIDTH),
                 variant="ghost",
                 color_scheme="gray",
                 size="2",

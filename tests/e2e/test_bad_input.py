@@ -49,7 +49,10 @@ def answer(page: Page, scope: Locator, done: Locator) -> bool:
 def at_field(scope: Locator, control_id: str) -> None:
     """The refusal is next to the field: the control is invalid and described by it."""
     control = scope.locator(f"#{control_id}")
-    expect(control).to_have_attribute("aria-invalid", "true")
+    try:
+        expect(control).to_have_attribute("aria-invalid", "true")
+    except AssertionError as exc:
+        raise AssertionError(f"not at {control_id}: {messages(scope).all_inner_texts()}") from exc
     expect(control).to_have_attribute("aria-describedby", f"{control_id}-error")
     expect(scope.locator(f"#{control_id}-error")).to_have_text(WORDS)
 
@@ -107,6 +110,7 @@ def test_project_forms(page: Page, api: httpx.Client, pytestconfig: pytest.Confi
     )
     assert not any(accepted.values())  # a unicode name has no slug; controls are refused
     name.fill(OVERSIZED)
+    no_alert(form)  # the edit reached the server (a submit must not overtake it)
     form.get_by_role("button", name="Create project").click()
     at_field(form, "project-name")
     screenshot(page, pytestconfig, "bad-input-project-name.png")
@@ -152,6 +156,7 @@ def test_template_dialog(page: Page, api: httpx.Client, pytestconfig: pytest.Con
     )
     assert not any(accepted.values())
     dialog.get_by_label("Name", exact=True).fill(OVERSIZED)
+    no_alert(dialog)
     save.click()
     at_field(dialog, "template-name")
     screenshot(page, pytestconfig, "bad-input-template-name.png")
@@ -159,6 +164,7 @@ def test_template_dialog(page: Page, api: httpx.Client, pytestconfig: pytest.Con
     # A port out of range is said next to the ports field (the service names exposedPorts).
     dialog.get_by_label("Name", exact=True).fill(f"Ports {suffix()}")
     dialog.get_by_label("Preview ports").fill("web:99999")
+    no_alert(dialog)
     save.click()
     at_field(dialog, "template-ports")
     expect(save).to_be_enabled()

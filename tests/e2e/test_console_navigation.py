@@ -170,8 +170,18 @@ def test_long_names_stay_in_their_place(
     cell = table.get_by_title(long_name, exact=True).first
     expect(cell).to_be_visible()  # the whole name on hover
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
-    expect(page.get_by_role("button", name=f"Inspect {long_name}")).to_be_visible()
+    # The row's button is whole: the table's columns still fit beside the form.
+    expect(page.get_by_role("button", name=f"Inspect {long_name}")).to_be_in_viewport(ratio=0.99)
     screenshot(page, pytestconfig, "long-project-name.png", full_page=True)
+
+    sandbox = make_sandbox(api, project["id"], template_id(api, "shell"), long_name)
+    page.goto(f"/sandboxes?project={project['id']}")
+    row = page.get_by_role("row").filter(has=page.get_by_title(long_name, exact=True))
+    expect(row.get_by_role("checkbox", name=f"Select {long_name}")).to_be_visible()
+    expect(row.get_by_role("button").last).to_be_in_viewport(ratio=0.99)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    screenshot(page, pytestconfig, "long-sandbox-name.png")
+    api.delete(f"/v1/sandboxes/{sandbox['id']}")
 
     page.goto(f"/policies?project={project['id']}")
     picker = page.locator("#governed-project")
@@ -179,4 +189,3 @@ def test_long_names_stay_in_their_place(
     box = picker.bounding_box()
     assert box is not None and box["x"] + box["width"] <= 1280
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
-    api.delete(f"/v1/projects/{project['id']}")
