@@ -11,7 +11,10 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 # Kubernetes resource quantities: a number, then a binary (Ki..Ei) or decimal (n..E) suffix.
-_QUANTITY = re.compile(r"^\+?(\d+(?:\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+# A decimal exponent (`1e3`, `5E-1`) is Kubernetes' third form of suffix.
+_QUANTITY = re.compile(
+    r"^\+?(\d+(?:\.\d*)?|\.\d+)(?:([eE][+-]?\d{1,3})|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$"
+)
 _BINARY = {f"{p}i": Decimal(1024) ** n for n, p in enumerate("KMGTPE", start=1)}
 _DECIMAL = {
     "n": Decimal("1e-9"),
@@ -32,9 +35,9 @@ def parse_quantity(text: str) -> tuple[Decimal, bool] | None:
     match = _QUANTITY.match(text.strip())
     if match is None:
         return None
-    number, suffix = match.group(1), match.group(2) or ""
+    number, exponent, suffix = match.group(1), match.group(2) or "", match.group(3) or ""
     try:
-        value = Decimal(number)
+        value = Decimal(number + exponent)
     except InvalidOperation:
         return None
     if suffix in _BINARY:

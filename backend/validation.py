@@ -91,11 +91,16 @@ def check_name(value: str, field: str = "name") -> str:
         raise InvalidInput(
             f"{field} is too long (at most {MAX_NAME_CHARS} characters)", field=field
         )
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
+    if has_control_characters(name):
         raise InvalidInput(
             f"{field} cannot contain control characters (tabs, line breaks, escapes)", field=field
         )
     return name
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether the text holds a control character (a tab, a line break, an escape)."""
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 def name_and_slug(name: str | None, slug: str | None, message: str) -> tuple[str, str]:

@@ -28,7 +28,12 @@ from backend.errors import Conflict, DeniedRule, InvalidInput
 from backend.policy import service as policy
 from backend.projects.models import ProjectRow
 from backend.runtime.base import CredentialMount, RegistryCredential
-from backend.validation import MAX_NAME_CHARS, metadata_value, resolve_slug
+from backend.validation import (
+    MAX_NAME_CHARS,
+    has_control_characters,
+    metadata_value,
+    resolve_slug,
+)
 
 INVALID = "name, valid slug, type, and secretRef.name are required"
 # A Secret's name is a DNS subdomain; a key is a Kubernetes Secret key. Neither can hold a
@@ -130,8 +135,8 @@ def delete_credential(db: Session, *, principal: Principal, credential_id: uuid.
 def _new_row(project_id: uuid.UUID, data: ProjectCredentialCreate) -> ProjectCredentialRow:
     """The row the request describes, or the contract's 400 naming the field at fault."""
     name = (data.name or "").strip()
-    if not name or len(name) > MAX_NAME_CHARS:
-        raise _invalid("name", f"required, at most {MAX_NAME_CHARS} characters")
+    if not name or len(name) > MAX_NAME_CHARS or has_control_characters(name):
+        raise _invalid("name", f"required, one line, at most {MAX_NAME_CHARS} characters")
     slug = resolve_slug(data.slug, name)
     if not slug:
         raise _invalid("slug", "lower-case letters, digits and dashes, at most 63 characters")

@@ -485,15 +485,16 @@ def _checked_limit(limit: Quota, value: int | str | None) -> int | str | None:
         return None
     if not limit.quantity:
         if value < 0:  # type: ignore[operator]
-            raise InvalidInput(f"{limit.name} cannot be negative")
+            raise InvalidInput(f"{limit.name} cannot be negative", field=limit.name)
         return value
     text = str(value).strip()
     if text.startswith("-"):
-        raise InvalidInput(f"{limit.name} cannot be negative")
+        raise InvalidInput(f"{limit.name} cannot be negative", field=limit.name)
     if parse_quantity(text) is None:
         raise InvalidInput(
             f"{limit.name} must be a Kubernetes quantity such as "
-            + ("4 or 500m" if limit.measure == "cpu" else "512Mi or 8Gi")
+            + ("4 or 500m" if limit.measure == "cpu" else "512Mi or 8Gi"),
+            field=limit.name,
         )
     return text
 
@@ -510,7 +511,7 @@ def _launch_fields(data: ProjectPolicyUpsert) -> dict[str, Any]:
 
 def _enforcement(value: str | None) -> str:
     if value not in ENFORCEMENT_MODES:
-        raise InvalidInput("enforcement must be disabled or enforced")
+        raise InvalidInput("enforcement must be disabled or enforced", field="enforcement")
     return value
 
 

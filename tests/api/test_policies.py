@@ -118,7 +118,8 @@ def test_bad_policies_change_nothing(client, api, row_counts, route, payload, me
     before = row_counts()
     response = client.put(f"/v1/projects/{project['id']}/{route}", json=payload)
     assert response.status_code == 400
-    assert response.json() == {"error": message}
+    field = next(iter(payload.keys() - {"enforcement"}), "enforcement")
+    assert response.json() == {"error": message, "detail": {"field": field}}
     assert row_counts() == before
 
 

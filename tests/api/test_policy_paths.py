@@ -246,7 +246,8 @@ def test_preview_lists_what_a_policy_would_deny_and_writes_nothing(client, api, 
     assert disabled["templates"] == [] and disabled["sandboxes"] == []
     bad = client.post(f"/v1/projects/{project['id']}/policy/preview", json={"enforcement": "x"})
     assert bad.status_code == 400 and bad.json() == {
-        "error": "enforcement must be disabled or enforced"
+        "error": "enforcement must be disabled or enforced",
+        "detail": {"field": "enforcement"},
     }
     assert client.post(f"/v1/projects/{uuid.uuid4()}/policy/preview", json=body).status_code == 404
 

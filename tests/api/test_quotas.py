@@ -195,5 +195,5 @@ def test_bad_limits_change_nothing(client, api, row_counts, payload, message):
         f"/v1/projects/{project['id']}/quota-policy", json={"enforcement": "enforced", **payload}
     )
     assert response.status_code == 400
-    assert response.json() == {"error": message}
+    assert response.json() == {"error": message, "detail": {"field": next(iter(payload))}}
     assert row_counts() == before

@@ -34,12 +34,16 @@ def test_not_dns_labels(value):
     assert error.detail == {"field": "namespace"} and "(for example team-a)" in error.message
 
 
-@pytest.mark.parametrize("value", ["", "500m", "2", "0.5", "1Gi", "512Mi", "10G", "+1", ".5"])
+@pytest.mark.parametrize(
+    "value", ["", "500m", "2", "0.5", "1Gi", "512Mi", "10G", "+1", ".5", "1e3", "5E-1", "1E"]
+)
 def test_quantities(value):
     assert quantity(value, "cpuRequest", "500m") == value
 
 
-@pytest.mark.parametrize("value", ["lots", "-1", "1 Gi", "1gb", "Gi", "1e3x", "1.2.3"])
+@pytest.mark.parametrize(
+    "value", ["lots", "-1", "1 Gi", "1gb", "Gi", "1e3x", "1.2.3", "1e", "1e1000", "1e3Mi"]
+)
 def test_not_quantities(value):
     error = _refused(quantity, value, "memoryRequest", "512Mi or 2Gi")
     assert error.message == (
