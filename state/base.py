@@ -45,6 +45,7 @@ from backend.auth.service import (
 from backend.errors import Forbidden, InvalidInput, ServiceError
 from backend.server import get_services
 from backend.services import Services
+from backend.validation import describe_errors, invalid
 
 T = TypeVar("T")
 log = logging.getLogger("mbox.console")
@@ -207,12 +208,9 @@ def form_field(exc: ServiceError, fields: dict[str, str] | None) -> str:
 
 
 def invalid_input(exc: ValidationError) -> InvalidInput:
-    """A request body's validation error as the services say it: words, and the field
-    (its camelCase path) it is about."""
-    first = exc.errors()[0] if exc.errors() else {}
-    path = ".".join(str(part) for part in first.get("loc", ()))
-    reason = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-    return InvalidInput(f"{path or 'request'}: {reason}", **({"field": path} if path else {}))
+    """A request body's validation error as the services and the API say it: words, and
+    the field (its camelCase path) it is about."""
+    return invalid(*describe_errors(exc.errors(include_url=False)))
 
 
 def refusal(exc: ServiceError) -> str:

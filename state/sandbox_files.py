@@ -28,6 +28,7 @@ import reflex as rx
 from backend.auth.models import Principal
 from backend.errors import InvalidInput, ServiceError, TooLarge
 from backend.sandboxes import files
+from backend.settings import get_settings
 from state.base import acting, attempt, refusal, services
 from state.format import byte_size, clean_path, timestamp
 from state.sandbox import SandboxState, SandboxTab
@@ -227,8 +228,10 @@ class FilesTab(SandboxTab, SandboxState):
     @rx.var
     def upload_limit(self) -> int:
         """The largest file an upload takes, in bytes: what a write may be, and what fits
-        in /_upload's cap with the multipart envelope around it."""
-        settings = services().settings
+        in /_upload's cap with the multipart envelope around it. (Settings only: Reflex
+        computes vars while it compiles, and services built then would start the
+        runtime, its Kubernetes informer included, outside the server's event loop.)"""
+        settings = get_settings()
         return min(files.MAX_WRITE_BYTES, settings.upload_max_bytes - UPLOAD_MARGIN)
 
     @rx.var

@@ -20,7 +20,7 @@ from backend.db import commit, get_row, utcnow
 from backend.errors import Forbidden, InvalidInput, NotFound
 from backend.principals.models import ApiTokenCreate
 from backend.projects.models import ProjectRow
-from backend.validation import parse_uuid
+from backend.validation import has_control_characters, parse_uuid
 
 MAX_EXPIRY_DAYS = 3650
 # A principal's name: what its actions are recorded under.
@@ -37,7 +37,7 @@ def create_token(
     owner = _owner(principal, data.principal)
     role = data.role if data.role is not None else principal.role
     if role not in access.ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(access.ROLES)}")
+        raise InvalidInput(f"role must be one of {', '.join(access.ROLES)}", field="role")
     projects = _token_projects(db, principal, data.project_ids)
     if not access.covers(principal, role, projects):
         raise Forbidden(
@@ -89,8 +89,10 @@ def revoke_token(db: Session, *, principal: Principal, token_id: uuid.UUID) -> A
 
 def _token_name(value: str | None) -> str:
     name = (value or "").strip()
-    if not name or len(name) > 100 or any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise InvalidInput("name is required (at most 100 characters, no control characters)")
+    if not name or len(name) > 100 or has_control_characters(name):
+        raise InvalidInput(
+            "name is required (at most 100 characters, no control characters)", field="name"
+        )
     return name
 
 
@@ -101,7 +103,8 @@ def _owner(principal: Principal, given: str | None) -> str:
     if not PRINCIPAL_NAME.fullmatch(owner) or owner in RESERVED_NAMES:
         raise InvalidInput(
             "principal must be a name of lower-case letters, digits and . _ @ - "
-            "(at most 63 characters; not system, anonymous or console)"
+            "(at most 63 characters; not system, anonymous or console)",
+            field="principal",
         )
     if owner != principal.subject:
         access.require(principal, Permission.MANAGE_TOKENS)
@@ -118,7 +121,7 @@ def _token_projects(
     ids = frozenset(parse_uuid(value, f"invalid project id {value!r}") for value in given)
     for project_id in ids:
         if not access.sees(principal, project_id) or db.get(ProjectRow, project_id) is None:
-            raise InvalidInput(f"projectIds: no such project {project_id}")
+            raise InvalidInput(f"projectIds: no such project {project_id}", field="projectIds")
     return ids
 
 
@@ -126,7 +129,9 @@ def _expiry(days: int | None) -> datetime | None:
     if days is None:
         return None
     if not 1 <= days <= MAX_EXPIRY_DAYS:
-        raise InvalidInput(f"expiresInDays must be between 1 and {MAX_EXPIRY_DAYS}")
+        raise InvalidInput(
+            f"expiresInDays must be between 1 and {MAX_EXPIRY_DAYS}", field="expiresInDays"
+        )
     return utcnow() + timedelta(days=days)
 
 

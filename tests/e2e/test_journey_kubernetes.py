@@ -43,17 +43,12 @@ def gone(listed: Callable[[], list], timeout: float = LIFECYCLE_TIMEOUT / 1000) 
     return True
 
 
-def open_preview(page: Page, port: int) -> Page:
-    """Declare `port` on the Preview tab and open it in a new window."""
+def open_preview(page: Page, name: str) -> Page:
+    """Open the declared port `name` (the Python preset declares http 8000) from the
+    Preview tab in a new window."""
     open_tab(page, "Preview")
-    page.get_by_role("button", name="Add port").click()
-    dialog = page.get_by_role("dialog", name="Add port")
-    dialog.get_by_label("Name").fill("site")
-    dialog.get_by_label("Port").fill(str(port))
-    dialog.get_by_role("button", name="Add port").click()
-    expect(dialog).to_have_count(0)
     with page.context.expect_page() as opened:
-        page.get_by_role("button", name="Open site").click()
+        page.get_by_role("button", name=f"Open {name}").click()
     return opened.value
 
 
@@ -111,7 +106,7 @@ def test_journey_on_kubernetes(
     expect(screen(page)).to_contain_text("Serving HTTP", timeout=TERMINAL_TIMEOUT)
 
     # The preview, through the API server's port-forward to the pod.
-    preview = open_preview(page, 8000)
+    preview = open_preview(page, "http")
     expect(preview.get_by_role("heading", name="served-from-kube")).to_be_visible(
         timeout=LIFECYCLE_TIMEOUT
     )
