@@ -20,6 +20,7 @@ from backend.validation import request_body, slugify
 from state.audit import EventItem, event_item
 from state.base import Choice, acting, attempt, db_session, in_thread, may, refusal
 from state.format import byte_size
+from state.sandbox_metrics import live_words
 
 NO_TEMPLATE = "none"  # the "No default template" choice (a select item cannot be "")
 RECENT_EVENTS = 5
@@ -93,6 +94,7 @@ class ProjectDetail:
     retained_limit: str = ""
     retained_width: str = ""
     retained_summary: str = ""
+    live: str = ""  # what its running sandboxes use now
     audit_href: str = ""
 
 
@@ -199,6 +201,7 @@ def inspect_project(principal: Principal, project_id: str) -> Inspection:
         audit_href=f"/audit?project={project_id}",
     )
     _retained(detail, usage)
+    detail.live = live_words(usage.live)
     return Inspection(
         detail=detail,
         sandbox_bars=sandbox_bars,

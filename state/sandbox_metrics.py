@@ -16,6 +16,7 @@ from collections.abc import Callable
 from backend.auth.models import Principal
 from backend.metrics import service as metrics
 from backend.metrics.models import SandboxMetrics, SandboxMetricSample
+from backend.projects.models import ProjectLiveUsage
 from state.base import db_session
 from state.format import byte_size, clock
 
@@ -118,3 +119,31 @@ def read_resources(principal: Principal, sandbox_id: str) -> tuple[list[Resource
         note = "No samples yet: the server measures running sandboxes every "
         return [], note + f"{found.interval_seconds:g} s."
     return resource_charts(found), f"Sampled every {found.interval_seconds:g} s ({found.source})."
+
+
+def usage_words(sample: SandboxMetricSample | None) -> tuple[str, str]:
+    """A sandbox's latest use for a list row: short ("0.12 CPU · 85.0 MiB") and whole
+    (with disk, processes and network, for the row's title); "—" without a sample."""
+    if sample is None:
+        return UNKNOWN, "No recent sample (the sandbox is not running, or not measured yet)."
+    short = f"{_cores(sample.cpu_millicores)} · {_bytes(sample.memory_bytes)}"
+    whole = (
+        f"CPU {_cores(sample.cpu_millicores)}, memory {_bytes(sample.memory_bytes)}, "
+        f"disk {_bytes(sample.disk_bytes)}, {_count(sample.processes)} processes, "
+        f"network {_rate(_network(sample))} at {clock(sample.at)}"
+    )
+    return short, whole
+
+
+def live_words(live: ProjectLiveUsage | None) -> str:
+    """What a project's running sandboxes use now (their latest samples summed)."""
+    if live is None or not live.sampled_sandboxes:
+        return "No running sandbox measured in the last few rounds."
+    network = live.network_rx_bytes_per_second + live.network_tx_bytes_per_second
+    return (
+        f"{live.sampled_sandboxes} running "
+        f"{'sandbox uses' if live.sampled_sandboxes == 1 else 'sandboxes use'} "
+        f"{_cores(live.cpu_millicores)}, {_bytes(live.memory_bytes)} of memory, "
+        f"{_bytes(live.disk_bytes)} of disk, {live.processes} processes and "
+        f"{_rate(network)} of network now."
+    )

@@ -18,6 +18,8 @@ from sqlmodel import Session
 
 from backend.auth.models import Principal
 from backend.errors import ServiceError
+from backend.metrics import service as metrics
+from backend.metrics.models import SandboxMetricSample
 from backend.projects import service as projects
 from backend.projects.models import ProjectRow
 from backend.sandboxes import service as sandboxes
@@ -39,6 +41,7 @@ from state.base import (
 from state.base import acting as principal_of_tab
 from state.format import parse_id, status_words, timestamp
 from state.governance import where_denied, where_set
+from state.sandbox_metrics import UNKNOWN, usage_words
 from state.templates import STATUSES, validation_status
 
 ALL = "all"  # a filter's "no filter" value (a Radix select item cannot be "")
@@ -67,6 +70,8 @@ class SandboxItem:
     status_words: str
     created: str
     created_at: str
+    usage: str = UNKNOWN  # the latest live sample, short
+    usage_full: str = ""  # and whole (the cell's title)
 
 
 @dataclasses.dataclass
@@ -105,7 +110,13 @@ class LaunchPlanView:
     fix_href: str = ""
 
 
-def _item(row: SandboxRow, project_names: dict, template_names: dict) -> SandboxItem:
+def _item(
+    row: SandboxRow,
+    project_names: dict,
+    template_names: dict,
+    samples: dict[uuid.UUID, SandboxMetricSample],
+) -> SandboxItem:
+    usage, usage_full = usage_words(samples.get(row.id))
     return SandboxItem(
         id=str(row.id),
         href=f"/sandboxes/{row.id}",
@@ -118,6 +129,8 @@ def _item(row: SandboxRow, project_names: dict, template_names: dict) -> Sandbox
         status_words=status_words(row.status, row.status_reason, row.status_message),
         created=row.created_at.strftime("%b %d, %H:%M"),
         created_at=timestamp(row.created_at),
+        usage=usage,
+        usage_full=usage_full,
     )
 
 
@@ -131,7 +144,11 @@ def read_page(principal: Principal, query: ListQuery) -> tuple[list[SandboxItem]
             rows, total = _page_rows(db, query)
         project_names = {p.id: p.name for p in projects.list_projects(db)}
         template_names = {t.id: t.name for t in templates.list_templates(db)}
-    return [_item(row, project_names, template_names) for row in rows], total, query.offset
+        samples = metrics.latest_samples(
+            db, principal=principal, sandbox_ids=[row.id for row in rows]
+        )
+    items = [_item(row, project_names, template_names, samples) for row in rows]
+    return items, total, query.offset
 
 
 def _page_rows(db: Session, query: ListQuery) -> tuple[list[SandboxRow], int]:

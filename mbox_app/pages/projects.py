@@ -282,6 +282,13 @@ def usage_section() -> rx.Component:
                 note=detail.retained_limit,
                 summary=detail.retained_summary,
             ),
+            rx.vstack(
+                rx.text("Live resource use", size="2", weight="medium"),
+                rx.text(detail.live, size="2", color=TEXT_SECONDARY),
+                spacing="1",
+                aria_label="Live resource use",
+                role="group",
+            ),
             spacing="4",
             align="stretch",
         ),

@@ -192,7 +192,7 @@ def affected_list() -> rx.Component:
 
 def sandbox_list() -> rx.Component:
     return data_table(
-        ["Select", "Sandbox", "Project", "Status", "Created", "Actions"],
+        ["Select", "Sandbox", "Project", "Status", "Usage", "Created", "Actions"],
         SandboxesState.sandboxes,
         sandbox_row,
         label="Sandboxes",
@@ -273,6 +273,12 @@ def sandbox_row(sandbox: rx.Var[SandboxItem]) -> rx.Component:
                 spacing="1",
             ),
         ),
+        rx.table.cell(
+            muted(sandbox.usage),
+            title=sandbox.usage_full,
+            aria_label=sandbox.usage_full,
+            white_space="nowrap",
+        ),
         rx.table.cell(muted(sandbox.created), title=sandbox.created_at, white_space="nowrap"),
         rx.table.cell(row_action(sandbox)),
         align="center",
@@ -287,14 +293,22 @@ def row_action(sandbox: rx.Var[SandboxItem]) -> rx.Component:
         muted("—"),
         rx.cond(
             (sandbox.status == "running") | (sandbox.status == "pending"),
-            rx.button(
-                "Stop",
-                size="1",
-                variant="soft",
-                color_scheme="gray",
-                aria_label=f"Stop {sandbox.name}",
-                disabled=SandboxesState.acting,
-                on_click=SandboxesState.act("stop", sandbox.id, sandbox.name),
+            confirm_dialog(
+                rx.button(
+                    "Stop",
+                    size="1",
+                    variant="soft",
+                    color_scheme="gray",
+                    aria_label=f"Stop {sandbox.name}",
+                    disabled=SandboxesState.acting,
+                ),
+                title=f"Stop {sandbox.name}?",
+                description=(
+                    "Its processes end and its running tasks are canceled; the workspace "
+                    "is kept, and Start runs it again."
+                ),
+                confirm="Stop sandbox",
+                on_confirm=SandboxesState.act("stop", sandbox.id, sandbox.name),
             ),
             rx.button(
                 "Start",

@@ -4,13 +4,16 @@ whose blockers are exactly the refusals of a launch (SQLite and Postgres)."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
 from backend.auth.models import Principal
 from backend.auth.service import console_principal
 from backend.errors import NotFound, PolicyDenied
+from backend.metrics.service import store_round
 from backend.policy.models import ProjectPolicyRow, ProjectQuotaPolicyRow
+from backend.runtime.base import ResourceSample
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.models import SandboxCreate
 from state import sandboxes as console_state
@@ -171,6 +174,27 @@ def test_console_page_falls_back_to_the_last_page(api, console, monkeypatch):
     assert names(console.ListQuery(offset=2)) == (["box 0"], 3, 2)
     assert names(console.ListQuery(offset=10)) == (["box 0"], 3, 2)
     assert names(console.ListQuery(search="nothing", offset=4)) == ([], 0, 0)
+
+
+def test_console_rows_show_the_latest_sample(api, console, database):
+    project, template = api.project(), api.template()
+    measured = api.sandbox(project, template, name="measured")
+    api.sandbox(project, template, name="quiet")
+    sample = ResourceSample(
+        at=datetime.now(UTC), source="cgroups", memory_bytes=85 * 1024 * 1024, processes=4
+    )
+    with database.session() as db:
+        store_round(
+            db,
+            samples={uuid.UUID(measured["id"]): sample},
+            projects={uuid.UUID(measured["id"]): uuid.UUID(project["id"])},
+            retention_seconds=3600,
+        )
+    items, _, _ = console.read_page(ALICE, console.ListQuery())
+    usage = {item.name: (item.usage, item.usage_full) for item in items}
+    assert usage["measured"][0] == "— · 85 MiB"
+    assert "4 processes" in usage["measured"][1]
+    assert usage["quiet"][0] == "—" and "No recent sample" in usage["quiet"][1]
 
 
 def test_console_bulk_actions_report_each_failure_by_name(api, console):

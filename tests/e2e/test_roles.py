@@ -156,6 +156,7 @@ def test_scoped_developer_sees_its_project_and_is_audited_by_name(
 
     page.goto("/sandboxes")
     page.get_by_role("button", name=f"Stop own-{tag}").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Stop sandbox").click()
     expect(page.get_by_role("status")).to_have_text(f"Stopped own-{tag}.")
     events = api.get(
         "/v1/audit-events", params={"action": "sandbox.stopped", "resourceId": own["id"]}

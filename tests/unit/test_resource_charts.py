@@ -7,7 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from backend.metrics.models import SandboxMetrics, SandboxMetricSample
-from state.sandbox_metrics import UNKNOWN, resource_charts
+from backend.projects.models import ProjectLiveUsage
+from state.sandbox_metrics import UNKNOWN, live_words, resource_charts, usage_words
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -62,3 +63,30 @@ def test_network_adds_both_directions_and_scales_to_the_largest() -> None:
 
 def test_no_samples_no_bars() -> None:
     assert all(chart.value == UNKNOWN and not chart.bars for chart in resource_charts(metrics()))
+
+
+def test_a_list_row_says_cpu_and_memory_and_the_rest_in_its_title() -> None:
+    mib = 1024 * 1024
+    short, whole = usage_words(
+        sample(0, cpu_millicores=120.0, memory_bytes=85 * mib, processes=4, disk_bytes=None)
+    )
+    assert short == "0.12 CPU · 85 MiB"
+    assert whole.startswith("CPU 0.12 CPU, memory 85 MiB, disk —, 4 processes, network —")
+    assert usage_words(None)[0] == UNKNOWN
+
+
+def test_a_projects_live_use_is_said_in_words() -> None:
+    live = ProjectLiveUsage(
+        sampled_sandboxes=2,
+        cpu_millicores=450.0,
+        memory_bytes=1024**3,
+        disk_bytes=0,
+        processes=12,
+        network_rx_bytes_per_second=1000.0,
+        network_tx_bytes_per_second=24.0,
+    )
+    assert live_words(live) == (
+        "2 running sandboxes use 0.45 CPU, 1.0 GiB of memory, 0 B of disk, 12 processes "
+        "and 1.0 KiB/s of network now."
+    )
+    assert live_words(None).startswith("No running sandbox")
