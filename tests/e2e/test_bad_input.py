@@ -1,4 +1,4 @@
-"""Every console form outside the sandbox page, fed bad input in Chromium against the real
+"""Every console form, fed bad input in Chromium against the real
 server: 5,000 characters, blank (spaces), unicode and control characters. Whatever the
 service thinks of it, the page answers in words (next to the field the refusal names),
 never with Reflex's "Contact the website administrator", its buttons work again, and a
@@ -322,3 +322,54 @@ def test_runtime_cleanup_confirmation(page: Page, api: httpx.Client, server: Ser
     expect(dialog).to_be_visible()
     dialog.get_by_role("button", name="Cancel").click()
     expect(row).to_have_count(1)
+
+
+def test_sandbox_page_forms(page: Page, api: httpx.Client, sandbox: dict) -> None:
+    """The sandbox page's forms: a task's command and timeout, a new file's path, a
+    declared port's name. Bad input is answered in words (the task form's next to its
+    field), never with Reflex's message, and the form works again."""
+    page.goto(f"/sandboxes/{sandbox['id']}?tab=tasks")
+    form = page.get_by_role("form", name="Run a command")
+    run = form.get_by_role("button", name="Run", exact=True)
+    expect(run).to_be_enabled()
+    for n, value in enumerate(("0", "601", BAD["unicode"], BAD["control"], OVERSIZED)):
+        form.get_by_label("Timeout (s)").fill(value)  # (blank is the default, 60 s)
+        form.get_by_label("Command", exact=True).fill(f"echo {n}")
+        no_alert(form)  # a command edit clears the last refusal
+        run.click()
+        at_field(form, "task-timeout")
+        expect(run).to_be_enabled()
+    form.get_by_label("Timeout (s)").fill("60")
+    form.get_by_label("Command", exact=True).fill("   ")
+    no_alert(form)
+    run.click()
+    at_field(form, "task-command")
+    assert api.get(f"/v1/sandboxes/{sandbox['id']}/tasks").json()["items"] == []
+
+    # A file name may hold unicode and control characters (Linux allows them; the page
+    # shows them as text); an oversized or blank path is refused.
+    page.get_by_role("tab", name="Files", exact=True).click()
+    for kind, value in BAD.items():
+        page.get_by_role("button", name="New file").click()
+        dialog = page.get_by_role("dialog", name="New file")
+        dialog.get_by_label("Path").fill(value)
+        dialog.get_by_role("button", name="Save").click()
+        if answer(page, dialog, page.get_by_role("status").filter(has_text="Saved")):
+            assert kind not in REFUSED, f"{kind} path was accepted"
+            continue
+        expect(dialog.get_by_role("button", name="Save")).to_be_enabled()
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+
+    page.get_by_role("tab", name="Preview", exact=True).click()
+    for value in BAD.values():
+        page.get_by_role("button", name="Add port").click()
+        dialog = page.get_by_role("dialog", name="Add port")
+        dialog.get_by_label("Name").fill(value)
+        dialog.get_by_label("Port").fill("8080")
+        dialog.get_by_role("button", name="Add port").click()
+        assert not answer(page, dialog, page.get_by_role("status").filter(has_text="Added"))
+        expect(dialog.get_by_role("button", name="Add port")).to_be_enabled()
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+    assert "ports" not in api.get(f"/v1/sandboxes/{sandbox['id']}").json()  # none declared
