@@ -58,10 +58,18 @@ def look(page: Page, pytestconfig: pytest.Config, name: str) -> None:
 
 @pytest.mark.parametrize(("name", "address", "heading"), PAGES, ids=[p[0] for p in PAGES])
 def test_each_page_fits_both_sizes_in_both_themes(
-    page: Page, pytestconfig: pytest.Config, name: str, address: str, heading: str
+    page: Page,
+    sandbox: dict,
+    pytestconfig: pytest.Config,
+    name: str,
+    address: str,
+    heading: str,
 ) -> None:
+    """With a project and a running sandbox in it, so the lists have rows."""
     page.goto(address)
     expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
+    if name == "sandboxes":
+        expect(page.get_by_role("link", name=sandbox["name"])).to_be_visible()
     look(page, pytestconfig, name)
 
 
