@@ -222,7 +222,7 @@ def main(args: argparse.Namespace) -> None:
     print(summary("API stop/start call itself (baseline)", api_calls))
     print(summary("API stop to row Stopped", stops, "<= 500 ms"))
     print(summary("API start to row Running (runtime included)", starts, "<= 500 ms"))
-    print(summary("API stop to sandbox page Stopped (charts open)", page_stops, "<= 500 ms"))
+    print(summary("API stop to its page Stopped (charts open)", page_stops, "<= 500 ms"))
     print(f"screenshots: {output}")
 
 
