@@ -365,7 +365,7 @@ def test_sandbox_page_forms(page: Page, api: httpx.Client, sandbox: dict) -> Non
     for value in BAD.values():
         page.get_by_role("button", name="Add port").click()
         dialog = page.get_by_role("dialog", name="Add port")
-        dialog.get_by_label("Name").fill(value)
+        dialog.get_by_label("Name", exact=True).fill(value)
         dialog.get_by_label("Port").fill("8080")
         dialog.get_by_role("button", name="Add port").click()
         assert not answer(page, dialog, page.get_by_role("status").filter(has_text="Added"))

@@ -27,7 +27,7 @@ def test_a_token_is_shown_once_and_revoked(
     page.goto("/tokens")
     page.get_by_role("button", name="New token").click()
     dialog = page.get_by_role("dialog")
-    dialog.get_by_label("Name").fill(f"ci-{tag}")
+    dialog.get_by_label("Name", exact=True).fill(f"ci-{tag}")
     dialog.get_by_label("Principal").fill(f"bot-{tag}")
     pick(page, "token-role", "Developer")
     dialog.get_by_role("button", name="Create token").click()

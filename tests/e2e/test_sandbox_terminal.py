@@ -256,7 +256,7 @@ def test_ports_share_links_and_revoke(
     dialog.get_by_label("Port").fill("8000")
     dialog.get_by_role("button", name="Add port").click()
     expect(dialog.get_by_role("alert")).to_have_text("Enter a name for the port, such as web.")
-    dialog.get_by_label("Name").fill("web")
+    dialog.get_by_label("Name", exact=True).fill("web")
     dialog.get_by_label("Port").fill("70000")
     dialog.get_by_role("button", name="Add port").click()
     expect(dialog.get_by_role("alert")).to_have_text("The port is a whole number from 1 to 65535.")
