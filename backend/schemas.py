@@ -76,7 +76,12 @@ class DenialBody(BaseModel):
 
 class ErrorBody(BaseModel):
     error: str
-    detail: dict[str, Any] | None = None
+    detail: dict[str, Any] | None = Field(
+        default=None,
+        description="structured context: `field` (the request field at fault, e.g. "
+        "exposedPorts[0].name), `reason` (what was wrong with it, under a combined "
+        "message), `sandboxIds` and `count` (a refused project delete)",
+    )
     denial: DenialBody | None = Field(
         default=None, description="a 403 policy or quota denial: the operation and its rules"
     )
