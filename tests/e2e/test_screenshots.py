@@ -78,6 +78,11 @@ def test_each_sandbox_tab_fits_both_sizes_in_both_themes(
 ) -> None:
     page.goto(f"/sandboxes/{sandbox['id']}")
     expect(page.get_by_role("heading", name=sandbox["name"], level=1)).to_be_visible()
+    page.get_by_role("button", name="Show details").click()  # the resource charts
+    resources = page.get_by_role("region", name="Resources")
+    expect(resources).to_contain_text("Sampled every", timeout=30_000)
+    look(page, pytestconfig, "sandbox-details")
+    page.get_by_role("button", name="Hide details").click()
     for label in SANDBOX_TABS:
         page.get_by_role("tab", name=label, exact=True).click()
         expect(page.get_by_role("tab", name=label, exact=True)).to_have_attribute(
