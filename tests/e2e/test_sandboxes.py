@@ -318,4 +318,7 @@ def test_status_changes_are_pushed_to_the_open_list(page: Page, api: httpx.Clien
     row.get_by_role("button", name="Start pushed").click()
     expect(row).to_contain_text("Running", timeout=LIFECYCLE_TIMEOUT)
     row.get_by_role("button", name="Stop pushed").click()
+    page.get_by_role("alertdialog", name="Stop pushed?").get_by_role(
+        "button", name="Stop sandbox"
+    ).click()
     expect(row).to_contain_text("Stopped by request")
