@@ -19,10 +19,12 @@ from backend.inventory.service import RuntimeInventory
 from backend.runtime import create_runtime
 from backend.runtime.base import RuntimeAdapter
 from backend.sandboxes.files import WorkspaceFiles
+from backend.sandboxes.filesystem import SandboxFilesystem
 from backend.sandboxes.lifetime import ActivityMeter
 from backend.sandboxes.previews import PreviewGate
 from backend.sandboxes.runtime_access import RuntimeAccess
 from backend.sessions import service as sessions
+from backend.sessions.processes import ProcessTable
 from backend.sessions.terminals import Terminal, TerminalHub
 from backend.settings import Settings
 from backend.tasks.output import OutputStore, task_output_store
@@ -41,6 +43,8 @@ class Services:
     terminals: TerminalHub  # live terminals and their recordings
     preview_gate: PreviewGate  # preview link and sandbox caches
     inventory: RuntimeInventory  # what the runtime made, the orphan audit and cleanup
+    filesystem: SandboxFilesystem  # a sandbox's whole filesystem, as its user (E2B's envd)
+    processes: ProcessTable  # live processes in sandboxes (E2B's envd)
 
     async def __aenter__(self) -> Services:
         return self
@@ -52,6 +56,7 @@ class Services:
         """At process (or test) end: hang up terminals, close the preview gate and the
         runtime."""
         await self.terminals.close()
+        await self.processes.close()
         self.preview_gate.close()
         await self.runtime.close()
 
@@ -77,6 +82,8 @@ def build_services(
         terminals=_terminal_hub(settings, database, runtime),
         preview_gate=PreviewGate(database),
         inventory=RuntimeInventory(database, runtime),
+        filesystem=SandboxFilesystem(database, runtime),
+        processes=ProcessTable(database, runtime),
     )
 
 

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     # disk, processes, network), and how long samples are kept (the longest chart window).
     metrics_interval_seconds: float = Field(default=10.0, ge=1, le=3600)
     metrics_retention_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    # E2B compatibility (docs/e2b.md): the project E2B sandboxes go to when the caller's
+    # token is not scoped to exactly one (a slug or id; "": the only project there is),
+    # and how long a create waits for the sandbox to run.
+    e2b_project: str = ""
+    e2b_start_timeout_seconds: float = Field(default=600.0, ge=1, le=3600)
 
     # Audit trail: events older than this many days are removed (0: kept forever), as a
     # prefix of the hash chain with a signed checkpoint; the checkpoints' HMAC key (unset:

@@ -33,6 +33,7 @@ from backend.api import (
 )
 from backend.api.idempotency import IdempotencyMiddleware
 from backend.api.middleware import ApiRequestMiddleware, SignIns, WebGuardMiddleware
+from backend.e2b.edge import E2BEdge
 from backend.errors import PolicyDenied, RangeNotSatisfiable, ServiceError
 from backend.services import Services
 from backend.validation import describe_errors
@@ -81,6 +82,8 @@ def create_api(console: ASGIApp | None = None, *, services: Services) -> FastAPI
     # Inside the authentication: Idempotency-Key keys are per principal.
     api.add_middleware(IdempotencyMiddleware, database=services.database, settings=settings)
     api.add_middleware(ApiRequestMiddleware, settings=settings, sign_ins=api.state.sign_ins)
+    # E2B's SDKs: their control plane and each sandbox's envd, on this origin too.
+    api.add_middleware(E2BEdge, services=services)
     # Requests for a preview origin never reach the API or the console.
     api.add_middleware(previews.PreviewHostMiddleware, settings=settings)
     # Outermost: Host names, foreign origins and CORS (mbox_app wraps Reflex in it too).

@@ -166,7 +166,7 @@ def principal_of_sign_in(db: Session, sign_in: SignIn) -> Principal | None:
     except ValueError:
         return None
     row = db.get(ApiTokenRow, token_id)
-    return _principal(db, row) if row is not None else None
+    return principal_of_row(db, row) if row is not None else None
 
 
 def token_matches(settings: Settings, token: str) -> bool:
@@ -197,10 +197,11 @@ def principal_of_token(db: Session, token: str) -> Principal | None:
     if not is_named_token(token):
         return None
     row = db.exec(select(ApiTokenRow).where(ApiTokenRow.token_hash == hash_token(token))).first()
-    return _principal(db, row) if row is not None else None
+    return principal_of_row(db, row) if row is not None else None
 
 
-def _principal(db: Session, row: ApiTokenRow) -> Principal | None:
+def principal_of_row(db: Session, row: ApiTokenRow) -> Principal | None:
+    """The principal a named token's row stands for now (None: revoked or expired)."""
     now = utcnow()
     if token_status(row, now) != "active":
         return None

@@ -457,13 +457,20 @@ class WorkspaceStream:
 
 
 class ExecProcess(Protocol):
-    """A command running in a sandbox: streams, signals, exit."""
+    """A command running in a sandbox: streams, signals, exit; stdin when started with
+    `stdin=True` (otherwise it reads nothing)."""
 
     pid: int
 
     def stdout(self) -> AsyncIterator[bytes]: ...
 
     def stderr(self) -> AsyncIterator[bytes]: ...
+
+    async def write(self, data: bytes) -> None:
+        """To the command's stdin (awaits while its pipe is full)."""
+
+    async def close_stdin(self) -> None:
+        """End of input (idempotent)."""
 
     def signal(self, signum: int) -> None: ...
 
@@ -500,6 +507,7 @@ class RuntimeAdapter(Protocol):
         *,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
+        stdin: bool = False,
     ) -> ExecProcess: ...
 
     async def logs(self, sandbox_id: uuid.UUID, tail_lines: int) -> str: ...

@@ -273,6 +273,21 @@ class LocalProcess:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signum)
 
+    async def write(self, data: bytes) -> None:
+        if self.stdin is None or self.stdin.is_closing():
+            raise RuntimeFailure("the command's input is closed")
+        self.stdin.write(data)
+        try:
+            await self.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            raise RuntimeFailure("the command's input is closed") from None
+
+    async def close_stdin(self) -> None:
+        if self.stdin is not None and not self.stdin.is_closing():
+            self.stdin.close()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                await self.stdin.wait_closed()
+
     async def wait(self) -> int:
         return await self._process.wait()
 
@@ -849,11 +864,17 @@ class LocalRuntime:
         *,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
-        stdin: int | None = subprocess.DEVNULL,
+        stdin: bool = False,
     ) -> LocalProcess:
         box = self._running(sandbox_id)
         process = await self._enter(
-            box, argv, env, cwd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            box,
+            argv,
+            env,
+            cwd,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         return LocalProcess(process)
 
@@ -974,9 +995,7 @@ class LocalRuntime:
         """Without root, the server cannot enter the sandbox's network namespace: a relay
         inside it connects, and its stdin/stdout are bridged to one end of a socket pair
         (an AF_UNIX stream socket, not TCP)."""
-        process = await self.exec(
-            sandbox_id, ["python3", "-c", RELAY, str(port)], stdin=subprocess.PIPE
-        )
+        process = await self.exec(sandbox_id, ["python3", "-c", RELAY, str(port)], stdin=True)
         output = process.stdout()
         first = await anext(output, b"")
         if not first.startswith(b"+"):

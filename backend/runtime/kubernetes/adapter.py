@@ -395,11 +395,12 @@ class KubernetesRuntime:
         *,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
+        stdin: bool = False,
     ) -> ExecProcess:
         namespace, pod = self._running_pod(sandbox_id)
         marker = pid_file()
         command = wrapped(argv, marker, cwd or ".", env or {})
-        client = await self._open_exec(namespace, pod, command)
+        client = await self._open_exec(namespace, pod, command, stdin=stdin)
 
         async def kill(script: str) -> None:
             with contextlib.suppress(Exception):

@@ -27,6 +27,7 @@ from backend.runtime.kubernetes import names
 LAUNCHER = 'echo $$ > "$0"; cd "$1" || exit 126; shift; exec "$@"'
 EXIT_UNKNOWN = 255  # the stream ended without a status
 RESIZE_CHANNEL = 4
+CLOSE_CHANNEL = 255  # v5: a frame naming the channel the client closes
 
 
 def wrapped(argv: list[str], pid_file: str, cwd: str, env: Mapping[str, str]) -> list[str]:
@@ -66,6 +67,15 @@ class PodProcess:
         script = f'kill -s {name} "$(cat {shlex.quote(self._pid_file)})" 2>/dev/null'
         self._killers.add(killer := asyncio.ensure_future(self._kill(script)))
         killer.add_done_callback(self._killers.discard)
+
+    async def write(self, data: bytes) -> None:
+        await asyncio.to_thread(send_stdin, self._client, data)
+
+    async def close_stdin(self) -> None:
+        """v5.channel.k8s.io's close frame for stdin (v4 has none: the input stays open
+        until the command ends)."""
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self._client.write_channel, CLOSE_CHANNEL, bytes([0]))
 
     async def wait(self) -> int:
         return await asyncio.shield(self._exit)

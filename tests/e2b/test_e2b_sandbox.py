@@ -1,0 +1,74 @@
+"""E2B's quickstart flows through the unmodified `e2b` SDK, sync."""
+
+from __future__ import annotations
+
+import pytest
+from e2b import Sandbox
+from e2b.exceptions import AuthenticationException, NotFoundException
+
+from tests.e2b.conftest import E2BProject
+
+
+@pytest.fixture
+def sandbox(e2b_env: E2BProject):
+    sb = Sandbox.create(template=e2b_env.template, timeout=120)
+    yield sb
+    sb.kill()
+
+
+def test_create_run_and_kill(e2b_env: E2BProject) -> None:
+    sb = Sandbox.create(template=e2b_env.template, timeout=120, metadata={"suite": "e2b"})
+    result = sb.commands.run("echo hello; echo oops >&2")
+    assert result.stdout == "hello\n"
+    assert result.stderr == "oops\n"
+    assert result.exit_code == 0
+    info = sb.get_info()
+    assert info.sandbox_id == sb.sandbox_id
+    assert info.metadata == {"suite": "e2b"}
+    assert sb.is_running()
+    assert sb.kill() is True
+    assert not sb.is_running()
+
+
+def test_streaming_callbacks_and_exit_codes(sandbox: Sandbox) -> None:
+    out: list[str] = []
+    result = sandbox.commands.run("for i in 1 2 3; do echo $i; done", on_stdout=out.append)
+    assert "".join(out) == "1\n2\n3\n" == result.stdout
+    from e2b.sandbox.commands.command_handle import CommandExitException
+
+    with pytest.raises(CommandExitException) as failed:
+        sandbox.commands.run("exit 3")
+    assert failed.value.exit_code == 3
+
+
+def test_background_command_with_stdin(sandbox: Sandbox) -> None:
+    handle = sandbox.commands.run("cat; echo done", background=True, stdin=True)
+    assert [p.pid for p in sandbox.commands.list()] == [handle.pid]
+    sandbox.commands.send_stdin(handle.pid, "ping\n")
+    sandbox.commands.close_stdin(handle.pid)
+    result = handle.wait()
+    assert result.stdout == "ping\ndone\n"
+    assert sandbox.commands.list() == []
+
+
+def test_kill_a_background_command_and_connect_to_one(sandbox: Sandbox) -> None:
+    from e2b.sandbox.commands.command_handle import CommandExitException
+
+    sleeper = sandbox.commands.run("echo up; sleep 600", background=True)
+    again = sandbox.commands.connect(sleeper.pid)
+    assert sandbox.commands.kill(sleeper.pid) is True
+    with pytest.raises(CommandExitException):
+        again.wait()
+    assert sandbox.commands.kill(sleeper.pid) is False  # gone
+    assert sandbox.commands.kill(999999) is False
+
+
+def test_wrong_key_is_refused(e2b_env: E2BProject) -> None:
+    with pytest.raises(AuthenticationException):
+        Sandbox.create(template=e2b_env.template, api_key="mbx_not-a-real-key")
+
+
+def test_unknown_template_is_not_found(e2b_env: E2BProject) -> None:
+    with pytest.raises(Exception, match="not found"):
+        Sandbox.create(template="no-such-template")
+    assert NotFoundException
