@@ -1,0 +1,199 @@
+"""A sandbox's whole filesystem (E2B's envd model) through commands inside it: on the
+host's GNU tools and on an image that has only busybox; never the server's own files."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from backend.auth.models import SYSTEM
+from backend.errors import Conflict, InvalidInput, NotFound, RuntimeFailed
+from backend.sandboxes.filesystem import SandboxFilesystem
+from tests.runtime.conftest import run
+from tests.support.registry import ImageSpec, Registry, build_image, push, running_registry
+
+FIVE_MB = 5 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    with running_registry(tmp_path_factory.mktemp("fs-registry")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def busybox_image(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> str:
+    layout = build_image(
+        tmp_path_factory.mktemp("fs-image") / "bb",
+        ImageSpec(user="1234:1234", working_dir="/home/user", env={"HOME": "/home/user"}),
+    )
+    push(layout, registry, "fs-busybox", "1")
+    return registry.ref("fs-busybox", "1")
+
+
+@pytest.fixture(params=["host", "busybox"])
+async def sandbox(request, world) -> uuid.UUID:
+    image = "host" if request.param == "host" else request.getfixturevalue("busybox_image")
+    sandbox = await world.running_sandbox(image=image)
+    return uuid.UUID(sandbox["id"])
+
+
+@pytest.fixture
+def fs(world, database) -> SandboxFilesystem:
+    return SandboxFilesystem(database, world.runtime)
+
+
+async def chunks_of(data: bytes, size: int = 65536) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def read_all(fs: SandboxFilesystem, sandbox_id: uuid.UUID, path: str) -> bytes:
+    return b"".join([chunk async for chunk in await fs.open_read(SYSTEM, sandbox_id, path)])
+
+
+async def test_write_stat_list_move_remove(fs, sandbox, world):
+    home = (await fs.stat(SYSTEM, sandbox, ".")).path
+    written = await fs.write(SYSTEM, sandbox, "/tmp/a/b/c.txt", chunks_of(b"hello\n"))
+    assert (written.name, written.type, written.path, written.size) == (
+        "c.txt",
+        "file",
+        "/tmp/a/b/c.txt",
+        6,
+    )
+    assert written.permissions == "-rw-r--r--" and written.mode == 0o644
+    assert await read_all(fs, sandbox, "/tmp/a/b/c.txt") == b"hello\n"
+
+    directory = await fs.make_dir(SYSTEM, sandbox, "/tmp/a/d/e")
+    assert (directory.type, directory.path, directory.permissions) == (
+        "directory",
+        "/tmp/a/d/e",
+        "drwxr-xr-x",
+    )
+    with pytest.raises(Conflict, match="already exists"):
+        await fs.make_dir(SYSTEM, sandbox, "/tmp/a/d")
+
+    one = await fs.list(SYSTEM, sandbox, "/tmp/a", 1)
+    assert [(e.path, e.type) for e in one] == [("/tmp/a/b", "directory"), ("/tmp/a/d", "directory")]
+    two = await fs.list(SYSTEM, sandbox, "/tmp/a", 2)
+    assert [e.path for e in two] == ["/tmp/a/b", "/tmp/a/b/c.txt", "/tmp/a/d", "/tmp/a/d/e"]
+
+    moved = await fs.move(SYSTEM, sandbox, "/tmp/a/b/c.txt", "/tmp/a/d/e/new name.txt")
+    assert (moved.path, moved.size) == ("/tmp/a/d/e/new name.txt", 6)
+    with pytest.raises(NotFound, match=r"path '/tmp/a/b/c\.txt' does not exist"):
+        await fs.stat(SYSTEM, sandbox, "/tmp/a/b/c.txt")
+    with pytest.raises(Conflict):  # onto a directory: refused, not moved into it
+        await fs.move(SYSTEM, sandbox, "/tmp/a/d/e/new name.txt", "/tmp/a/b")
+
+    # Relative paths are the user's HOME's; a symlink is itself, with its target.
+    await fs.write(SYSTEM, sandbox, "rel.txt", chunks_of(b"x"))
+    assert (await fs.stat(SYSTEM, sandbox, f"{home}/rel.txt")).size == 1
+    await run(world.runtime, sandbox, "ln -s /tmp/a/d /tmp/a/link")
+    link = await fs.stat(SYSTEM, sandbox, "/tmp/a/link")
+    assert (link.type, link.symlink_target) == ("symlink", "/tmp/a/d")
+    listed = {e.name: e for e in await fs.list(SYSTEM, sandbox, "/tmp/a", 1)}
+    assert listed["link"].symlink_target == "/tmp/a/d" and listed["d"].symlink_target is None
+
+    await fs.remove(SYSTEM, sandbox, "/tmp/a")
+    with pytest.raises(NotFound):
+        await fs.list(SYSTEM, sandbox, "/tmp/a", 1)
+    with pytest.raises(NotFound):
+        await fs.remove(SYSTEM, sandbox, "/tmp/a")
+    with pytest.raises(NotFound):
+        await fs.open_read(SYSTEM, sandbox, "/tmp/nothing")
+    with pytest.raises(InvalidInput, match="is a directory"):
+        await fs.open_read(SYSTEM, sandbox, "/tmp")
+    with pytest.raises(InvalidInput, match="not a directory"):
+        await fs.list(SYSTEM, sandbox, f"{home}/rel.txt", 1)
+
+    actions = [
+        e["action"] for e in (await world.get("/v1/audit-events", resourceId=str(sandbox)))["items"]
+    ]
+    assert actions.count("sandbox.file.written") >= 4 and "sandbox.file.deleted" in actions
+
+
+async def test_five_megabytes_up_and_down(fs, sandbox):
+    data = bytes(range(256)) * (FIVE_MB // 256)
+    entry = await fs.write(SYSTEM, sandbox, "/tmp/big.bin", chunks_of(data))
+    assert entry.size == FIVE_MB
+    assert await read_all(fs, sandbox, "/tmp/big.bin") == data
+
+
+async def test_a_write_over_the_cap_leaves_the_file_as_it_was(fs, sandbox, world):
+    await fs.write(SYSTEM, sandbox, "/tmp/kept.txt", chunks_of(b"before"))
+    fs.max_write_bytes = 100_000
+    with pytest.raises(Exception, match="larger than 100000 bytes"):
+        await fs.write(SYSTEM, sandbox, "/tmp/kept.txt", chunks_of(b"x" * 200_000, 10_000))
+    assert await read_all(fs, sandbox, "/tmp/kept.txt") == b"before"
+    await asyncio.sleep(0.5)  # the killed upload's hidden file is removed in the background
+    assert [e.name for e in await fs.list(SYSTEM, sandbox, "/tmp", 1)].count("kept.txt") == 1
+    assert not [e for e in await fs.list(SYSTEM, sandbox, "/tmp", 1) if "upload" in e.name]
+
+
+async def test_watch_sees_create_write_remove(fs, sandbox, world):
+    await fs.make_dir(SYSTEM, sandbox, "/tmp/watched")
+    changes = await fs.watch(SYSTEM, sandbox, "/tmp/watched", recursive=True)
+    await run(world.runtime, sandbox, "mkdir /tmp/watched/sub && echo 1 > /tmp/watched/sub/f")
+    seen = await anext(changes)
+    assert {(e.name, e.type) for e in seen} == {("sub", "create"), ("sub/f", "create")}
+    await run(world.runtime, sandbox, "echo 12345 > /tmp/watched/sub/f")
+    assert ("sub/f", "write") in {(e.name, e.type) for e in await anext(changes)}
+    await run(world.runtime, sandbox, "rm -r /tmp/watched/sub")
+    assert {(e.name, e.type) for e in await anext(changes)} == {
+        ("sub", "remove"),
+        ("sub/f", "remove"),
+    }
+    await changes.aclose()
+
+
+# -- attacks ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("image", ["host"])
+async def test_the_servers_files_are_not_reachable(fs, world, settings, tmp_path, image):
+    """Paths are the sandbox's own: the server's data dir, by its host path, through
+    /proc/1/root, `..` or a symlink the sandbox made, is simply not there."""
+    sandbox = uuid.UUID((await world.running_sandbox(image=image))["id"])
+    marker = Path(settings.data_dir) / "marker-secret"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("server secret")
+    host_path = str(marker.resolve())
+    await run(world.runtime, sandbox, f"ln -s {host_path} /tmp/to-host")
+    for path in (
+        host_path,
+        f"/proc/1/root{host_path}",
+        f"/proc/self/root{host_path}",
+        f"/tmp/../..{host_path}",
+        f"../../../../../..{host_path}",
+        "/tmp/to-host",
+    ):
+        with pytest.raises(NotFound):
+            await read_all(fs, sandbox, path)
+    for path in (host_path, str(tmp_path)):
+        with pytest.raises(NotFound):
+            await fs.stat(SYSTEM, sandbox, path)
+    # Writing there writes inside the sandbox, never on the host.
+    await fs.write(SYSTEM, sandbox, f"/tmp{host_path}", chunks_of(b"sandbox"))
+    assert marker.read_text() == "server secret"
+
+
+async def test_a_flooding_sh_is_cut_off(fs, world):
+    """The sandbox owns the `sh` the commands run (here: first on its PATH): an endless
+    answer is cut at the bound and the command killed, in bounded time."""
+    sandbox = uuid.UUID((await world.running_sandbox(env={"PATH": "/tmp/bin:/usr/bin:/bin"}))["id"])
+    await run(
+        world.runtime,
+        sandbox,
+        "mkdir -p /tmp/bin && printf '#!/bin/bash\\nexec yes flood\\n' > /tmp/bin/sh"
+        " && chmod +x /tmp/bin/sh",
+    )
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(RuntimeFailed, match="too much output"):
+        await fs.stat(SYSTEM, sandbox, "/tmp")
+    with pytest.raises(RuntimeFailed, match="too much output"):
+        await fs.list(SYSTEM, sandbox, "/tmp", 1)
+    assert asyncio.get_running_loop().time() - started < 20
