@@ -1,0 +1,68 @@
+"""What E2B callers may not do: another project's sandbox, a key without rights, a
+forged or foreign access token."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from e2b import Sandbox
+from e2b.exceptions import AuthenticationException, NotFoundException, SandboxException
+
+from mbox import Mbox
+from tests.e2b.conftest import E2BProject, make_project
+from tests.support.live import LiveServer
+
+
+@pytest.fixture(scope="module")
+def other(admin: Mbox) -> E2BProject:
+    return make_project(admin)
+
+
+@pytest.fixture(scope="module")
+def auditor(admin: Mbox, e2b_project: E2BProject) -> str:
+    created = admin.tokens.create(
+        "e2b auditor", role="auditor", principal="e2b-auditor",
+        project_ids=[e2b_project.project_id],
+    )  # fmt: skip
+    return created.token
+
+
+def test_another_projects_sandbox_is_not_found(e2b_env: E2BProject, other: E2BProject) -> None:
+    sb = Sandbox.create(template=e2b_env.template, timeout=60)
+    try:
+        with pytest.raises(NotFoundException):
+            Sandbox.get_info(sb.sandbox_id, api_key=other.api_key)
+        assert Sandbox.kill(sb.sandbox_id, api_key=other.api_key) is False
+        with pytest.raises(NotFoundException):
+            Sandbox.connect(sb.sandbox_id, api_key=other.api_key)
+    finally:
+        sb.kill()
+
+
+def test_an_auditor_cannot_launch(e2b_env: E2BProject, auditor: str) -> None:
+    with pytest.raises(SandboxException, match="403"):
+        Sandbox.create(template=e2b_env.template, api_key=auditor)
+
+
+def test_access_tokens_are_per_sandbox_and_checked(e2b_env: E2BProject, live: LiveServer) -> None:
+    one = Sandbox.create(template=e2b_env.template, timeout=60)
+    two = Sandbox.create(template=e2b_env.template, timeout=60)
+    try:
+        url = f"{live.url}/process.Process/List"
+        headers = {"E2b-Sandbox-Id": two.sandbox_id, "E2b-Sandbox-Port": "49983"}
+        body, kind = "{}", {"Content-Type": "application/json"}
+        for token in ("", "mbxs_forged.0000", one._envd_access_token):
+            answer = httpx.post(
+                url, headers={**headers, **kind, "X-Access-Token": token or ""}, content=body
+            )
+            assert answer.status_code == 401, answer.text
+        good = {**headers, **kind, "X-Access-Token": two._envd_access_token}
+        assert httpx.post(url, headers=good, content=body).status_code == 200
+    finally:
+        one.kill()
+        two.kill()
+
+
+def test_a_wrong_key_gets_the_sdks_authentication_error(e2b_env: E2BProject) -> None:
+    with pytest.raises(AuthenticationException):
+        Sandbox.list(api_key="mbx_" + "0" * 40).next_items()
