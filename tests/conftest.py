@@ -278,11 +278,11 @@ def s3_server() -> Iterator[S3Server]:
 
 
 @pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One live server per run for the client suites (SDK, CLI, MCP): the API and its
-    engines in a process of their own, on the local runtime (tests/support/live.py).
-    Tests isolate by project."""
+def live(tmp_path_factory: pytest.TempPathFactory, image_cache: Path) -> Iterator[Any]:
+    """One live server per run for the client suites (SDK, CLI, MCP, E2B): the API and its
+    engines in a process of their own, on the local runtime (tests/support/live.py), with
+    the session's image cache (a recipe is built once a run). Tests isolate by project."""
     from tests.support.live import live_server  # it needs this module's sandbox_dir
 
-    with live_server(tmp_path_factory.mktemp("live")) as server:
+    with live_server(tmp_path_factory.mktemp("live"), image_dir=str(image_cache)) as server:
         yield server

@@ -31,6 +31,7 @@ from backend.e2b.envd.caller import DEFAULT_USER, Caller, calling
 from backend.e2b.envd.files import files_app
 from backend.e2b.envd.filesystem import filesystem_app
 from backend.e2b.envd.process import process_app
+from backend.e2b.interpreter import interpreter_app
 from backend.errors import ServiceError
 from backend.sandboxes import service as sandboxes
 from backend.services import Services
@@ -49,6 +50,7 @@ class E2BEdge:
         self.process = process_app(services)
         self.filesystem = filesystem_app(services)
         self.files = files_app(services)
+        self.interpreter = interpreter_app(services)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,7 +106,9 @@ class E2BEdge:
 
     async def _envd(self, port: str, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
-        if port != ENVD_PORT:
+        if port == INTERPRETER_PORT:
+            await self.interpreter(scope, receive, send)
+        elif port != ENVD_PORT:
             message = f"The sandbox is running but port {port} is not open"
             await _error(502, message)(scope, receive, send)
         elif path == "/health":
