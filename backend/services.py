@@ -24,6 +24,7 @@ from backend.sandboxes.lifetime import ActivityMeter
 from backend.sandboxes.previews import PreviewGate
 from backend.sandboxes.runtime_access import RuntimeAccess
 from backend.sessions import service as sessions
+from backend.sessions.kernels import KernelHub
 from backend.sessions.processes import ProcessTable
 from backend.sessions.terminals import Terminal, TerminalHub
 from backend.settings import Settings
@@ -45,6 +46,7 @@ class Services:
     inventory: RuntimeInventory  # what the runtime made, the orphan audit and cleanup
     filesystem: SandboxFilesystem  # a sandbox's whole filesystem, as its user (E2B's envd)
     processes: ProcessTable  # live processes in sandboxes (E2B's envd)
+    kernels: KernelHub  # code run in a Jupyter kernel inside sandboxes (notebooks, E2B)
 
     async def __aenter__(self) -> Services:
         return self
@@ -57,6 +59,7 @@ class Services:
         runtime."""
         await self.terminals.close()
         await self.processes.close()
+        await self.kernels.close()
         self.preview_gate.close()
         await self.runtime.close()
 
@@ -84,6 +87,7 @@ def build_services(
         inventory=RuntimeInventory(database, runtime),
         filesystem=SandboxFilesystem(database, runtime),
         processes=ProcessTable(database, runtime),
+        kernels=KernelHub(database, runtime),
     )
 
 
