@@ -39,7 +39,6 @@ from backend.settings import Settings
 
 ENVD_PORT = "49983"
 INTERPRETER_PORT = "49999"
-USERS = (DEFAULT_USER, "root")
 
 
 class E2BEdge:
@@ -94,8 +93,9 @@ class E2BEdge:
             )
             return
         user = _user(headers, scope)
-        if user not in USERS:
-            await _error(401, f"unknown user {user!r}: use 'user' or 'root'")(scope, receive, send)
+        if user != DEFAULT_USER:  # one user per sandbox: envd's other users are not there
+            message = f"user {user[:64]!r} is not available: mbox sandboxes have one user, 'user'"
+            await _refusal(scope, 403, "permission_denied", message)(scope, receive, send)
             return
         if not running:  # the SDK's words for a sandbox gone: SandboxNotRunning / is_running
             await _not_found(str(sandbox_id))(scope, receive, send)
@@ -163,6 +163,13 @@ def _user(headers: Headers, scope: Scope) -> str:
 
 def _error(status: int, message: str) -> Response:
     return JSONResponse({"code": status, "message": message}, status_code=status)
+
+
+def _refusal(scope: Scope, status: int, code: str, message: str) -> Response:
+    """In the Connect protocol's error shape for RPCs, else in envd's."""
+    if scope["path"].startswith(("/process.Process/", "/filesystem.Filesystem/")):
+        return JSONResponse({"code": code, "message": message}, status_code=status)
+    return _error(status, message)
 
 
 def _not_found(sandbox_id: str) -> Response:

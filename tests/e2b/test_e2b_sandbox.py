@@ -72,3 +72,26 @@ def test_unknown_template_is_not_found(e2b_env: E2BProject) -> None:
     with pytest.raises(Exception, match="not found"):
         Sandbox.create(template="no-such-template")
     assert NotFoundException
+
+
+def test_pty_create_input_resize_and_kill(sandbox: Sandbox) -> None:
+    from e2b.sandbox.commands.command_handle import PtySize
+
+    terminal = sandbox.pty.create(PtySize(rows=24, cols=80), cwd="/tmp", envs={"WHO": "pty"})
+    sandbox.pty.resize(terminal.pid, PtySize(rows=30, cols=100))
+    sandbox.pty.send_stdin(terminal.pid, b"stty size; echo $WHO in $PWD; exit 4\n")
+    seen: list[bytes] = []
+    from e2b.sandbox.commands.command_handle import CommandExitException
+
+    with pytest.raises(CommandExitException) as ended:
+        terminal.wait(on_pty=seen.append)
+    assert ended.value.exit_code == 4
+    output = b"".join(seen)
+    assert b"30 100" in output and b"pty in /tmp" in output
+    sleeper = sandbox.pty.create(PtySize(rows=24, cols=80))
+    assert sandbox.pty.kill(sleeper.pid) is True
+
+
+def test_root_is_refused_in_words(sandbox: Sandbox) -> None:
+    with pytest.raises(Exception, match="one user"):
+        sandbox.commands.run("id", user="root")
