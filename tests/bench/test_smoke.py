@@ -98,6 +98,15 @@ SMOKE_RUNS = {
         ],
         90,
     ),
+    "e2b": (
+        [],
+        [
+            rf"Sandbox\.create \+ commands\.run\('true'\)\s+p50\s+{NUMBER} ms",
+            rf"E2B / mbox SDK: {NUMBER}x",
+            rf"sb\.commands\.run\('true'\)\s+p50\s+{NUMBER} ms",
+        ],
+        120,
+    ),
     # The production console (scripts/run reuses its build) in Chromium.
     "console": (
         ["--output", "{tmp_path}"],
