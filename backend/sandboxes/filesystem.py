@@ -432,6 +432,10 @@ async def _waited(process: ExecProcess) -> int:
             return await process.wait()
     except TimeoutError:
         raise RuntimeFailed("the sandbox did not answer in time") from None
+    except (BrokenPipeError, ConnectionResetError):
+        # The local runtime's wait() raises its stdin pipe's break (the command died while
+        # fed: a full disk): a failure, whatever the code says; stderr tells which.
+        return getattr(process, "returncode", None) or 1
 
 
 def _kill(process: ExecProcess) -> None:

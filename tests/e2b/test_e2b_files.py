@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import time
 
+import httpx
 import pytest
 from e2b import AsyncSandbox, FileType, Sandbox
 from e2b.exceptions import InvalidArgumentException, NotFoundException
@@ -117,3 +119,31 @@ async def test_async_files_and_a_streamed_watch(e2b_env: E2BProject) -> None:
         assert [e.name for e in await sb.files.list("/tmp/w")] == ["a.txt"]
     finally:
         await sb.kill()
+
+
+def test_envd_refusals_are_json_in_envds_shape(sandbox: Sandbox, e2b_env: E2BProject) -> None:
+    headers = {"E2b-Sandbox-Id": sandbox.sandbox_id, "X-Access-Token": sandbox._envd_access_token}
+    with httpx.Client(base_url=os.environ["E2B_SANDBOX_URL"], headers=headers) as client:
+        missing = client.get("/files", params={"path": "/tmp/nope"})
+        assert missing.status_code == 404
+        assert missing.json() == {"code": 404, "message": "path '/tmp/nope' does not exist"}
+        assert client.get("/files").json()["code"] == 400  # no path
+        raw = {"Content-Type": "application/octet-stream"}
+        assert client.post("/files", content=b"x", headers=raw).status_code == 400  # no path
+        bad_gzip = client.post(
+            "/files", params={"path": "/tmp/g"}, content=b"nope",
+            headers={**raw, "Content-Encoding": "gzip"},
+        )  # fmt: skip
+        assert bad_gzip.status_code == 400 and not sandbox.files.exists("/tmp/g")
+        broken = client.post(
+            "/files", content=b"--b\r\nnot a part",
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+        )  # fmt: skip
+        assert broken.status_code == 400, broken.text
+        stat = client.post("/filesystem.Filesystem/Stat", json={"path": "/nope"})
+        assert stat.status_code == 404
+        assert stat.json() == {"code": "not_found", "message": "path '/nope' does not exist"}
+        tmp = client.post("/filesystem.Filesystem/Stat", json={"path": "/tmp"}).json()["entry"]
+        assert tmp["type"] == "FILE_TYPE_DIRECTORY" and tmp["size"] == "4096"  # int64: text
+        assert tmp["path"] == "/tmp" and tmp["modifiedTime"].endswith("Z")
+        assert tmp["permissions"] == "drwx------" and tmp["mode"] == 0o700  # private /tmp

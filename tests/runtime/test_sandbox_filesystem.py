@@ -4,6 +4,7 @@ host's GNU tools and on an image that has only busybox; never the server's own f
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from backend.auth.models import SYSTEM
-from backend.errors import Conflict, InvalidInput, NotFound, RuntimeFailed
+from backend.errors import Conflict, InsufficientStorage, InvalidInput, NotFound, RuntimeFailed
+from backend.runtime import disk
 from backend.sandboxes.filesystem import SandboxFilesystem
 from tests.runtime.conftest import run
 from tests.support.registry import ImageSpec, Registry, build_image, push, running_registry
@@ -197,3 +199,35 @@ async def test_a_flooding_sh_is_cut_off(fs, world):
     with pytest.raises(RuntimeFailed, match="too much output"):
         await fs.list(SYSTEM, sandbox, "/tmp", 1)
     assert asyncio.get_running_loop().time() - started < 20
+
+
+async def zeros(total: int, size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+    chunk = bytes(size)
+    for _ in range(total // size):
+        yield chunk
+
+
+@pytest.mark.skipif(not disk.supported(), reason="a sandbox's own disk needs root")
+async def test_a_full_disk_is_insufficient_storage_and_leaves_nothing(fs, world):
+    sandbox = uuid.UUID((await world.running_sandbox(storageRequest="64Mi"))["id"])
+    with pytest.raises(InsufficientStorage):
+        await fs.write(SYSTEM, sandbox, "big.bin", zeros(80 * 1024 * 1024))
+    assert [e.name for e in await fs.list(SYSTEM, sandbox, ".", 1)] == []
+    assert (await fs.write(SYSTEM, sandbox, "small.txt", chunks_of(b"room again"))).size == 10
+
+
+async def test_memory_stays_flat_for_big_files(fs, world):
+    """32 MiB up and down: the server holds a few chunks at a time, not the file."""
+    sandbox = uuid.UUID((await world.running_sandbox())["id"])
+    total = 32 * 1024 * 1024
+    tracemalloc.start()
+    try:
+        await fs.write(SYSTEM, sandbox, "/tmp/big", zeros(total, 256 * 1024))
+        read = 0
+        async for chunk in await fs.open_read(SYSTEM, sandbox, "/tmp/big"):
+            read += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert read == total
+    assert peak < 4 * 1024 * 1024, peak
