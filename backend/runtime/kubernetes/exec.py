@@ -27,7 +27,7 @@ from backend.runtime.kubernetes import names
 LAUNCHER = 'echo $$ > "$0"; cd "$1" || exit 126; shift; exec "$@"'
 EXIT_UNKNOWN = 255  # the stream ended without a status
 RESIZE_CHANNEL = 4
-CLOSE_CHANNEL = 255  # v5: a frame naming the channel the client closes
+STDIN_CHANNEL = 0
 
 
 def wrapped(argv: list[str], pid_file: str, cwd: str, env: Mapping[str, str]) -> list[str]:
@@ -75,7 +75,7 @@ class PodProcess:
         """v5.channel.k8s.io's close frame for stdin (v4 has none: the input stays open
         until the command ends)."""
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(self._client.write_channel, CLOSE_CHANNEL, bytes([0]))
+            await asyncio.to_thread(self._client.close_channel, STDIN_CHANNEL)
 
     async def wait(self) -> int:
         return await asyncio.shield(self._exit)
