@@ -31,6 +31,7 @@ MAX_PROCESSES_PER_SANDBOX = 256
 SUBSCRIBER_BUFFER_CHUNKS = 256  # chunks of at most 64 KiB a slow watcher may lag behind
 MAX_INPUT_BYTES = 8 * 1024 * 1024
 HOME_PROBE = ["sh", "-c", 'printf %s "$HOME"']
+MAX_HOME_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -231,14 +232,21 @@ class ProcessTable:
         return process, watch
 
     async def home(self, sandbox_id: uuid.UUID) -> str:
-        """The sandbox user's home (asked once per sandbox)."""
+        """The sandbox user's home (asked once per sandbox; what the sandbox answers is
+        bounded: its `sh` is its own to replace)."""
         if sandbox_id not in self._homes:
             probe = await call_runtime(self._runtime.exec(sandbox_id, HOME_PROBE))
-            home = b"".join([chunk async for chunk in probe.stdout()])[:4096].decode(
-                errors="replace"
-            )
-            await probe.wait()
-            self._homes[sandbox_id] = home if home.startswith("/") else "/"
+            answer = b""
+            async for chunk in probe.stdout():
+                answer += chunk
+                if len(answer) > MAX_HOME_BYTES:
+                    probe.signal(signals.SIGKILL)
+                    break
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(probe.wait(), 5)
+            home = answer.decode(errors="replace")
+            valid = home.startswith("/") and len(answer) <= MAX_HOME_BYTES
+            self._homes[sandbox_id] = home if valid else "/"
         return self._homes[sandbox_id]
 
     async def find(
