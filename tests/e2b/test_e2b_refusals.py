@@ -66,3 +66,40 @@ def test_access_tokens_are_per_sandbox_and_checked(e2b_env: E2BProject, live: Li
 def test_a_wrong_key_gets_the_sdks_authentication_error(e2b_env: E2BProject) -> None:
     with pytest.raises(AuthenticationException):
         Sandbox.list(api_key="mbx_" + "0" * 40).next_items()
+
+
+def test_revoking_the_key_ends_its_access_tokens(admin: Mbox, e2b_env: E2BProject) -> None:
+    created = admin.tokens.create(
+        "e2b short-lived", role="developer", principal="e2b-short",
+        project_ids=[e2b_env.project_id],
+    )  # fmt: skip
+    sb = Sandbox.create(template=e2b_env.template, timeout=60, api_key=created.token)
+    try:
+        assert sb.commands.run("echo before").stdout == "before\n"
+        admin.tokens.revoke(created.id)
+        with pytest.raises(Exception, match=r"(?i)access.token"):
+            sb.commands.run("echo after")
+    finally:
+        Sandbox.kill(sb.sandbox_id)
+
+
+def test_another_site_cannot_drive_the_e2b_api(live: LiveServer, e2b_env: E2BProject) -> None:
+    """A page elsewhere can make a browser send a simple POST (no preflight, no custom
+    headers): refused before it reaches E2B's routes, and nothing is created."""
+    before = Sandbox.list().next_items()
+    answer = httpx.post(
+        f"{live.url}/v2/sandboxes",
+        content=f'{{"templateID": "{e2b_env.template}"}}',
+        headers={"Origin": "http://evil.example", "Content-Type": "text/plain"},
+    )
+    assert answer.status_code in (401, 403), answer.text
+    preflight = httpx.options(
+        f"{live.url}/v2/sandboxes",
+        headers={
+            "Origin": "http://evil.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-api-key",
+        },
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+    assert Sandbox.list().next_items() == before
