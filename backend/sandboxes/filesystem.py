@@ -53,7 +53,7 @@ RECORD, FIELD, LINK = "\x1e", "\x1f", "\x1d"
 FORMAT = RECORD + FIELD.join(["%f", "%s", "%U", "%G", "%Y", "%n"])
 
 # The scripts' exit codes for what went wrong, and the error each becomes.
-MISSING, EXISTS, NOT_DIRECTORY, IS_DIRECTORY, DENIED = 3, 4, 5, 6, 7
+MISSING, EXISTS, NOT_DIRECTORY, IS_DIRECTORY, DENIED, BAD_PARENT = 3, 4, 5, 6, 7, 8
 
 
 def _absolute(variable: str, argument: str) -> str:
@@ -99,7 +99,9 @@ MOVE = (
     + f"|| exit {MISSING}\n"
     + '[ -d "$d" ] && ! [ -L "$d" ] '
     + f"&& exit {EXISTS}\n"
-    + 'mkdir -p "$(dirname "$d")" && mv -f "$s" "$d" || exit 1\n'
+    + 'e=$(dirname "$d"); mkdir -p "$e" 2>/dev/null; '
+    + f'[ -d "$e" ] || exit {BAD_PARENT}\n'
+    + 'mv -f "$s" "$d" || exit 1\n'
     + 'stat -c "$3" "$d"\n'
 )
 REMOVE = _absolute("p", "1") + f"{EXISTS_TEST} || exit {MISSING}\n" + 'rm -rf "$p"\n'
@@ -118,7 +120,7 @@ WRITE = (
     _absolute("p", "1")
     + 'd=$(dirname "$p"); t="$d/.mbox-upload-$2"\n'
     + f'[ -d "$p" ] && exit {IS_DIRECTORY}\n'
-    + f'mkdir -p "$d" 2>/dev/null; [ -d "$d" ] || exit {NOT_DIRECTORY}\n'
+    + f'mkdir -p "$d" 2>/dev/null; [ -d "$d" ] || exit {BAD_PARENT}\n'
     + 'cat > "$t" || { rm -f "$t"; exit 1; }\n'
     + 'mv -f "$t" "$p" || { rm -f "$t"; exit 1; }\n'
     + 'stat -c "$3" "$p"\n'
@@ -481,6 +483,7 @@ def _raise_for(answer: _Answer, path: str, target: str | None = None) -> None:
         NOT_DIRECTORY: lambda: InvalidInput(f"path '{path}' is not a directory"),
         IS_DIRECTORY: lambda: InvalidInput(f"path '{path}' is a directory"),
         DENIED: lambda: Forbidden(f"permission denied: '{path}'"),
+        BAD_PARENT: lambda: InvalidInput(f"a parent of '{target or path}' is not a directory"),
     }
     if code in errors:
         raise errors[code]()
@@ -491,6 +494,10 @@ def _raise_for(answer: _Answer, path: str, target: str | None = None) -> None:
         raise TooLarge(f"'{path}' is larger than the sandbox allows")
     if b"Permission denied" in stderr or b"Read-only file system" in stderr:
         raise Forbidden(f"permission denied: '{target or path}'")
+    if b"Not a directory" in stderr:  # a file where a parent directory should be
+        raise InvalidInput(f"a parent of '{target or path}' is not a directory")
+    if b"File exists" in stderr:
+        raise Conflict(f"path '{target or path}' already exists")
     raise RuntimeFailed(f"'{path}': {_first_line(stderr) or f'exit code {code}'}")
 
 

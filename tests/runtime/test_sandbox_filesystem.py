@@ -11,8 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from backend.auth.models import SYSTEM
-from backend.errors import Conflict, InsufficientStorage, InvalidInput, NotFound, RuntimeFailed
+from backend.auth.models import SYSTEM, Principal
+from backend.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientStorage,
+    InvalidInput,
+    NotFound,
+    RuntimeFailed,
+)
 from backend.runtime import disk
 from backend.sandboxes.filesystem import SandboxFilesystem
 from tests.runtime.conftest import run
@@ -231,3 +238,64 @@ async def test_memory_stays_flat_for_big_files(fs, world):
         tracemalloc.stop()
     assert read == total
     assert peak < 4 * 1024 * 1024, peak
+
+
+async def test_a_file_where_a_parent_should_be_is_bad_input(fs, world):
+    sandbox = uuid.UUID((await world.running_sandbox())["id"])
+    await fs.write(SYSTEM, sandbox, "/tmp/plain", chunks_of(b"x"))
+    with pytest.raises(InvalidInput, match="not a directory"):
+        await fs.make_dir(SYSTEM, sandbox, "/tmp/plain/sub")
+    with pytest.raises(InvalidInput, match="not a directory"):
+        await fs.write(SYSTEM, sandbox, "/tmp/plain/sub/f", chunks_of(b"x"))
+    with pytest.raises(InvalidInput, match="not a directory"):
+        await fs.move(SYSTEM, sandbox, "/tmp/plain", "/tmp/plain/inside")
+    with pytest.raises(InvalidInput, match="NUL"):
+        await fs.stat(SYSTEM, sandbox, "/tmp/a\x00b")
+    with pytest.raises(InvalidInput, match="depth"):
+        await fs.list(SYSTEM, sandbox, "/tmp", 0)
+
+
+async def test_a_viewer_reads_but_never_changes(fs, world):
+    sandbox = await world.running_sandbox()
+    viewer = Principal(
+        subject="fs-viewer", role="viewer", projects=frozenset({uuid.UUID(sandbox["projectId"])})
+    )
+    outsider = Principal(subject="fs-outsider", role="admin", projects=frozenset())
+    sandbox_id = uuid.UUID(sandbox["id"])
+    await fs.write(SYSTEM, sandbox_id, "/tmp/seen.txt", chunks_of(b"seen"))
+    assert await read_all_as(fs, viewer, sandbox_id, "/tmp/seen.txt") == b"seen"
+    with pytest.raises(Forbidden):
+        await fs.write(viewer, sandbox_id, "/tmp/seen.txt", chunks_of(b"changed"))
+    for change in (
+        fs.make_dir(viewer, sandbox_id, "/tmp/d"),
+        fs.remove(viewer, sandbox_id, "/tmp/seen.txt"),
+        fs.move(viewer, sandbox_id, "/tmp/seen.txt", "/tmp/moved.txt"),
+    ):
+        with pytest.raises(Forbidden):
+            await change
+    with pytest.raises(NotFound):  # another project's sandbox is not there at all
+        await fs.stat(outsider, sandbox_id, "/tmp")
+    assert await read_all(fs, sandbox_id, "/tmp/seen.txt") == b"seen"
+
+
+async def read_all_as(fs, principal, sandbox_id, path) -> bytes:
+    return b"".join([chunk async for chunk in await fs.open_read(principal, sandbox_id, path)])
+
+
+@pytest.mark.both_runtimes
+async def test_the_basics_on_either_runtime(fs, world):
+    sandbox = uuid.UUID((await world.running_sandbox())["id"])
+    data = bytes(range(256)) * (FIVE_MB // 256)
+    assert (await fs.write(SYSTEM, sandbox, "/tmp/k/big.bin", chunks_of(data))).size == FIVE_MB
+    assert await read_all(fs, sandbox, "/tmp/k/big.bin") == data
+    await fs.make_dir(SYSTEM, sandbox, "/tmp/k/d")
+    moved = await fs.move(SYSTEM, sandbox, "/tmp/k/big.bin", "/tmp/k/d/big.bin")
+    assert moved.path == "/tmp/k/d/big.bin"
+    listed = await fs.list(SYSTEM, sandbox, "/tmp/k", 2)
+    assert [(e.path, e.type) for e in listed] == [
+        ("/tmp/k/d", "directory"),
+        ("/tmp/k/d/big.bin", "file"),
+    ]
+    await fs.remove(SYSTEM, sandbox, "/tmp/k")
+    with pytest.raises(NotFound):
+        await fs.stat(SYSTEM, sandbox, "/tmp/k")
