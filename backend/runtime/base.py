@@ -476,6 +476,10 @@ class ExecProcess(Protocol):
 
     async def wait(self) -> int: ...
 
+    async def close(self) -> None:
+        """Give the command no more of our time: it is killed, or its output connection
+        closed (Kubernetes), so wait() returns even if it meant to write forever."""
+
 
 class RuntimeAdapter(Protocol):
     name: str

@@ -291,6 +291,9 @@ class LocalProcess:
     async def wait(self) -> int:
         return await self._process.wait()
 
+    async def close(self) -> None:
+        self.signal(signal.SIGKILL)  # its whole process group: what it started too
+
     @property
     def returncode(self) -> int | None:
         return self._process.returncode

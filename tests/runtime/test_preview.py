@@ -601,3 +601,22 @@ async def test_listening_ports_are_read_from_the_sandbox(world, box):
     found = await previews.listening_ports(world.runtime, uuid.UUID(box["id"]))
     assert PORT in found and IDLE_PORT not in found
     assert await previews.listening_ports(world.runtime, uuid.uuid4()) == frozenset()
+
+
+async def test_a_flooding_command_is_read_only_up_to_the_cap(world, box):
+    """A command that never stops writing (an image may replace /bin/sh) is read up to
+    the cap, then killed: the server never buffers more, nor waits on it."""
+    flood = await world.runtime.exec(uuid.UUID(box["id"]), ["sh", "-c", "yes"])
+    started = time.monotonic()
+    output = await previews.read_at_most(flood, 64 * 1024)
+    assert output is None
+    async with asyncio.timeout(5):
+        await flood.wait()
+    assert time.monotonic() - started < 5
+
+
+async def test_listening_ports_refuses_a_flood(world, box, monkeypatch):
+    monkeypatch.setattr(previews.sandbox_files, "LISTENING", "yes 0000000000")
+    started = time.monotonic()
+    assert await previews.listening_ports(world.runtime, uuid.UUID(box["id"])) == frozenset()
+    assert time.monotonic() - started < previews.LISTENING_TIMEOUT / 2
