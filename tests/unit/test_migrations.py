@@ -79,7 +79,7 @@ def test_first_start_seeds_the_builtin_templates(tmp_path):
             sa.text("SELECT slug, exposed_ports, project_id FROM environment_templates")
         ).all()
     slugs = sorted(row.slug for row in rows)
-    assert slugs == ["nodejs", "python", "shell"]
+    assert slugs == ["code-interpreter", "nodejs", "python", "shell"]
     assert all(row.project_id is None for row in rows)
     node = next(row for row in rows if row.slug == "nodejs")
     assert "3000" in str(node.exposed_ports)
@@ -134,6 +134,36 @@ def test_build_recipes_spare_a_builtin_whose_image_was_changed(tmp_path):
         rows = {row.slug: row for row in db.exec(select(TemplateRow))}
     assert rows["python"].image == "registry.example/py:1" and rows["python"].build == {}
     assert rows["nodejs"].build["packages"] == ["nodejs"]
+    database.dispose()
+
+
+def test_the_code_interpreter_builtin_is_built_from_debian_packages(tmp_path):
+    """0019: E2B's code interpreter template (Jupyter kernels and the data stack), built
+    locally from its recipe; `image` is what a cluster runs."""
+    database = Database(f"sqlite:///{tmp_path / 'interpreter.db'}")
+    database.migrate()
+    with database.session() as db:
+        row = db.exec(select(TemplateRow).where(TemplateRow.slug == "code-interpreter")).one()
+    assert row.project_id is None and row.meta["builtin"] is True
+    assert row.image == "quay.io/jupyter/scipy-notebook:python-3.11"
+    assert set(row.build["packages"]) >= {"python3-ipykernel", "python3-jupyter-client"}
+    assert row.build["user"] == "user" and "import ipykernel" in row.build["verify"]
+    database.dispose()
+
+
+def test_the_code_interpreter_builtin_spares_an_existing_global_slug(tmp_path):
+    """An operator's own global `code-interpreter` template (made before 0019) stays."""
+    database = Database(f"sqlite:///{tmp_path / 'own.db'}")
+    _upgrade(database, "0018")
+    with database.session() as db:
+        db.add(TemplateRow(name="Ours", slug="code-interpreter", image="registry.example/ci:1"))
+        db.commit()
+    database.migrate()
+    with database.session() as db:
+        rows = list(db.exec(select(TemplateRow).where(TemplateRow.slug == "code-interpreter")))
+    assert [(row.name, row.image, row.build) for row in rows] == [
+        ("Ours", "registry.example/ci:1", {})
+    ]
     database.dispose()
 
 
