@@ -31,7 +31,8 @@ SLUG_RULE = "lower-case letters, digits and '-', at most 63 characters (for exam
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 MAX_DNS_SUBDOMAIN = 253
-# The cluster's own namespaces (as backend.runtime.kubernetes.names refuses them).
+# The cluster's own namespaces: sandboxes (and the service accounts and templates mbox
+# makes) must never sit beside the cluster's system components.
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
 # A container image reference (the distribution grammar): [registry[:port]/]path[:tag][@digest].
@@ -144,13 +145,19 @@ def check_namespace(value: str, field: str) -> str:
     """A Kubernetes namespace for sandboxes: a DNS label, and not one of the cluster's own
     (the Kubernetes runtime refuses those at launch: better said when it is typed)."""
     label = dns_label(value, field)
-    if label in RESERVED_NAMESPACES or label.startswith("kube-"):
+    if cluster_namespace(label):
         raise InvalidInput(
             f'{field} "{label}" belongs to the Kubernetes cluster itself: choose another '
             "(for example team-a)",
             field=field,
         )
     return label
+
+
+def cluster_namespace(name: str) -> bool:
+    """Whether the namespace is one of the cluster's own (the API and the Kubernetes
+    runtime both refuse these)."""
+    return name in RESERVED_NAMESPACES or name.startswith("kube-")
 
 
 def dns_subdomain(value: str, field: str, example: str) -> str:

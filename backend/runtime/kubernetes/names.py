@@ -24,6 +24,7 @@ from backend.runtime.inventory import (  # noqa: F401 - the inventory's labels, 
     TEMPLATE_ID,
     labels,
 )
+from backend.validation import DNS_LABEL, cluster_namespace
 
 MANAGED = f"{MANAGED_BY}={MBOX}"  # the label selector of everything mbox made
 
@@ -33,10 +34,6 @@ POD_NAME_ANNOTATION = "agents.x-k8s.io/pod-name"
 
 CONTAINER = "workspace"  # the sandbox's one container, and its volume
 MAX_SLUG = 40  # leaves room for "-<8 hex>-<6 hex>" within a 63-character label value
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-# The cluster's own namespaces: a project naming one must not put sandboxes (or the
-# service accounts and templates mbox makes) beside the cluster's system components.
-RESERVED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "default")
 
 
 def check_namespace(namespace: str) -> None:
@@ -45,7 +42,7 @@ def check_namespace(namespace: str) -> None:
         raise RuntimeFailure(
             f'namespace "{namespace}" is not a DNS label (a-z, 0-9, "-"; at most 63 characters)'
         )
-    if namespace in RESERVED_NAMESPACES or namespace.startswith("kube-"):
+    if cluster_namespace(namespace):
         raise RuntimeFailure(f'namespace "{namespace}" belongs to the cluster: choose another')
 
 
