@@ -31,6 +31,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, FastAPI, Path, Request, WebSocket
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.datastructures import Headers
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -42,6 +43,7 @@ from backend.api.responses import PageLimit, items
 from backend.auth import access
 from backend.auth.access import Permission
 from backend.auth.models import Principal
+from backend.db import Database
 from backend.errors import Conflict, InvalidInput, NotFound, ServiceError
 from backend.sandboxes import preview_grants, previews
 from backend.sandboxes.lifetime import ActivityMeter
@@ -98,6 +100,7 @@ API_ORIGIN_DROPPED = frozenset(
     }
 )
 PREVIEW_COOKIE = "mbox_preview"
+TRAFFIC_HEADER = "e2b-traffic-access-token"
 LINK_REFUSED = "preview link is missing, expired or revoked"
 NOT_RUNNING = "sandbox must be running before opening preview"
 UuidPath = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
@@ -117,12 +120,29 @@ class Previews:
     gate: PreviewGate
     grants: ViewGrants
     activity: ActivityMeter
+    database: Database
+    settings: Settings
 
     @classmethod
     def of(cls, services: Services) -> Previews:
         relay = Relay(services.runtime, RelayLimits.of(services.settings))
         grants = ViewGrants(services.database, services.settings)
-        return cls(relay, services.preview_gate, grants, services.activity)
+        return cls(
+            relay,
+            services.preview_gate,
+            grants,
+            services.activity,
+            services.database,
+            services.settings,
+        )
+
+    async def traffic_allowed(self, scope: Scope, sandbox_id: uuid.UUID) -> bool:
+        """A program's own credential (E2B's `E2B-Traffic-Access-Token`, a sandbox access
+        token): any port of that sandbox, as its caller could reach from inside it."""
+        token = Headers(scope=scope).get(TRAFFIC_HEADER, "")
+        if not token:
+            return False
+        return await self.database.call(previews.traffic_allowed, self.settings, token, sandbox_id)
 
     async def allows(self, scope: Scope, sandbox_id: uuid.UUID, port: int) -> bool:
         """Whether a `mbox_preview` cookie of the request (a link's or a viewer grant's)
@@ -361,7 +381,8 @@ class PreviewHostMiddleware:
             else:
                 await self._open_grant(scope, send, shared, sandbox_id, port)
             return
-        if not await shared.allows(scope, sandbox_id, port):
+        any_port = await shared.traffic_allowed(scope, sandbox_id)
+        if not any_port and not await shared.allows(scope, sandbox_id, port):
             await _refuse(scope, send, 401, LINK_REFUSED)
             return
         target = await shared.gate.target(sandbox_id)
@@ -371,7 +392,7 @@ class PreviewHostMiddleware:
         if target.status != "running":
             await _refuse(scope, send, 409, NOT_RUNNING)
             return
-        if port not in target.ports:
+        if port not in target.ports and not any_port:
             await _refuse(scope, send, 404, PORT_NOT_PREVIEWABLE)
             return
         shared.activity.touch(sandbox_id)

@@ -7,11 +7,11 @@ ways, never buffered whole. WebSockets are relayed frame by frame (text, binary,
 codes) with the subprotocol the app chose.
 
 What crosses: the request line and query string as sent, the headers minus hop-by-hop
-ones and the caller's credentials (Authorization, the mbox_session / mbox_preview
-cookies), `Host: localhost:<port>` (dev servers such as Vite only answer localhost) and
-X-Forwarded-Proto/Host/For (and -Prefix when served under a path), which the relay sets
-itself: the client's own forwarding headers (X-Forwarded-*, Forwarded, X-Real-IP...) are
-dropped, never passed on as if the relay vouched for them.
+ones and the caller's credentials (Authorization, E2B-Traffic-Access-Token, the
+mbox_session / mbox_preview cookies), `Host: localhost:<port>` (dev servers such as Vite
+only answer localhost) and X-Forwarded-Proto/Host/For (and -Prefix when served under a
+path), which the relay sets itself: the client's own forwarding headers (X-Forwarded-*,
+Forwarded, X-Real-IP...) are dropped, never passed on as if the relay vouched for them.
 
 Shared resources are bounded per sandbox: at most `preview_max_connections_per_sandbox`
 upstream connections (HTTP and WebSocket) at once, more are refused with 503 at once; an
@@ -63,6 +63,7 @@ DROPPED_REQUEST = frozenset(
     {
         b"host",
         b"authorization",
+        b"e2b-traffic-access-token",  # a caller's access token, never the app's to see
         b"expect",
         b"forwarded",
         b"x-real-ip",

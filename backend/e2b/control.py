@@ -38,6 +38,7 @@ from backend.sandboxes import lifetime
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.lifetime import SandboxRenew
 from backend.sandboxes.models import SandboxCreate, SandboxRow
+from backend.sandboxes.previews import PreviewDomain
 from backend.services import Services
 from backend.templates.models import TemplateRow
 from backend.validation import slugify
@@ -142,12 +143,7 @@ class ControlPlane:
     async def get(self, request: Request, sandbox_id: str) -> JSONResponse:
         principal = _principal(request)
         row, template = await self._database.read(_detail, principal, _id(sandbox_id))
-        detail = {
-            **_listed(row, template),
-            "envdAccessToken": sandbox_access.issue(self._settings, principal, row.id),
-            "domain": None,
-        }
-        return JSONResponse(detail)
+        return JSONResponse({**_listed(row, template), **self._access(principal, row)})
 
     async def list(self, request: Request) -> JSONResponse:
         principal = _principal(request)
@@ -220,12 +216,20 @@ class ControlPlane:
     def _sandbox(self, principal: Principal, row: SandboxRow, alias: str) -> dict[str, Any]:
         return {
             "templateID": alias,
-            "sandboxID": str(row.id),
+            "sandboxID": row.id.hex,
             "clientID": CLIENT_ID,
             "envdVersion": ENVD_VERSION,
-            "envdAccessToken": sandbox_access.issue(self._settings, principal, row.id),
-            "domain": None,
+            **self._access(principal, row),
         }
+
+    def _access(self, principal: Principal, row: SandboxRow) -> dict[str, Any]:
+        """The caller's access token for envd, and for the sandbox's ports on the preview
+        origin, whose domain makes the SDK's `get_host(port)` that port's preview origin
+        (`{port}-{sandboxID}.{domain}`)."""
+        token = sandbox_access.issue(self._settings, principal, row.id)
+        preview = PreviewDomain.of(self._settings)
+        domain = f"{preview.host}:{preview.port}" if preview.port else preview.host
+        return {"envdAccessToken": token, "trafficAccessToken": token, "domain": domain}
 
 
 class ConnectBody(BaseModel):
@@ -413,7 +417,7 @@ def _listed(row: SandboxRow, template: TemplateRow | None) -> dict[str, Any]:
     return {
         "templateID": e2b.get("templateID") or (template.slug if template else ""),
         "alias": template.slug if template else None,
-        "sandboxID": str(row.id),
+        "sandboxID": row.id.hex,
         "clientID": CLIENT_ID,
         "startedAt": _time(started),
         "endAt": _time(row.expires_at or started + timedelta(days=3650)),
