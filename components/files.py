@@ -14,19 +14,13 @@ from components.dialogs import confirm_delete, form_dialog
 from components.feedback import error_callout
 from components.forms import code_input, field, field_hint
 from components.runtime import compact_table, content_viewer, log_view, refresh_button, tab_frame
-from components.tables import muted
+from components.tables import clipped, muted
 from components.theme import MONO, TEXT_SECONDARY, TEXT_TERTIARY
 
 # A link the browser follows itself (not the client-side router), saving what the API
 # answers (Content-Disposition: attachment) with the console's sign-in cookie.
 DOWNLOAD = {"download": "", "reloadDocument": True}
-# A long name on one line, cut with an ellipsis (the whole of it is the title).
-CUT = {
-    "overflow": "hidden",
-    "text_overflow": "ellipsis",
-    "white_space": "nowrap",
-    "max_width": "16rem",
-}
+CRUMB_WIDTH = "16rem"  # a longer folder or file name is cut with an ellipsis
 # A browser-side ceiling for the upload button before the state knows the real limit.
 NO_LIMIT = 2**53 - 1
 
@@ -53,16 +47,15 @@ def breadcrumbs(
             rx.cond(index > 0, rx.icon("chevron-right", size=14, color=rx.color("gray", 8))),
             rx.cond(
                 index == last,
-                rx.text(
+                clipped(
                     item.label,
+                    width=CRUMB_WIDTH,
                     size="2",
                     weight="medium",
                     aria_current="location",
-                    title=item.label,
-                    **CUT,
                 ),
                 rx.button(
-                    rx.text(item.label, title=item.label, **CUT),
+                    clipped(item.label, width=CRUMB_WIDTH),
                     on_click=on_open(item.path),
                     variant="ghost",
                     size="2",
