@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import signal
 import time
 import uuid
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import Database, commit, get_row, utcnow
 from backend.errors import InvalidInput, NotFound, ServiceError
-from backend.runtime.base import RuntimeAdapter, RuntimeFailure
+from backend.runtime.base import ExecProcess, RuntimeAdapter, RuntimeFailure
 from backend.runtime.kubernetes import files as sandbox_files
 from backend.sandboxes.models import PreviewLinkCreate, PreviewLinkRow, SandboxRow
 from backend.sandboxes.service import get_sandbox, operable
@@ -53,6 +54,9 @@ LINK_RECHECK_SECONDS = 2.0
 SANDBOX_RECHECK_SECONDS = 1.0
 _LABEL = re.compile(r"^(\d{1,5})-([0-9a-f]{32})$")
 LISTENING_TIMEOUT = 5.0
+# /proc/net/tcp{,6} take 150 bytes a socket: far more sockets than a sandbox has. An
+# image's sandbox can replace the `sh` that reads them with a flood.
+MAX_LISTENING_BYTES = 1024 * 1024
 
 
 # -- origins ------------------------------------------------------------------------------
@@ -138,16 +142,30 @@ def tcp_ports(sandbox: SandboxRow) -> frozenset[int]:
 
 async def listening_ports(runtime: RuntimeAdapter, sandbox_id: uuid.UUID) -> frozenset[int]:
     """The TCP ports some process in the running sandbox listens on, from its
-    /proc/net/tcp and tcp6 (read by a short command inside it); none when it cannot be
-    read (not running, or slower than LISTENING_TIMEOUT)."""
+    /proc/net/tcp and tcp6 (read by a short command inside it); none when they cannot be
+    read (not running, slower than LISTENING_TIMEOUT, more than MAX_LISTENING_BYTES)."""
     try:
         async with asyncio.timeout(LISTENING_TIMEOUT):
             process = await runtime.exec(sandbox_id, ["sh", "-c", sandbox_files.LISTENING])
-            table = b"".join([chunk async for chunk in process.stdout()])
+            table = await read_at_most(process, MAX_LISTENING_BYTES)
             await process.wait()
     except (RuntimeFailure, TimeoutError, OSError):
         return frozenset()
-    return frozenset(sandbox_files.listening_ports(table))
+    return frozenset(sandbox_files.listening_ports(table or b""))
+
+
+async def read_at_most(process: ExecProcess, limit: int) -> bytes | None:
+    """The command's whole stdout, or None once it has written more than `limit` bytes:
+    then it is killed and no more is read (what a sandbox writes is not ours to buffer)."""
+    output = bytearray()
+    chunks = process.stdout()
+    async for chunk in chunks:
+        output += chunk
+        if len(output) > limit:
+            process.signal(signal.SIGKILL)
+            await process.close()  # a pod's command may have children the kill missed
+            return None
+    return bytes(output)
 
 
 # -- links --------------------------------------------------------------------------------
