@@ -84,8 +84,11 @@ class E2BEdge:
         except ValueError:
             await _not_found(headers["e2b-sandbox-id"])(scope, receive, send)
             return
+        # The code interpreter's context calls carry only the traffic access token: the
+        # same kind of token, for the same caller and sandbox.
+        token = headers.get("x-access-token") or headers.get("e2b-traffic-access-token", "")
         principal, running = await self.services.database.call(
-            _admit, self.services.settings, headers.get("x-access-token", ""), sandbox_id
+            _admit, self.services.settings, token, sandbox_id
         )
         if principal is None:
             await _error(401, "invalid or missing X-Access-Token for this sandbox")(
