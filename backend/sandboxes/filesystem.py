@@ -73,16 +73,21 @@ STAT = (
     + 'if [ -L "$p" ]; then printf "\\035%s" "$(readlink "$p")"; fi\n'
 )
 # `$2`: depth, `$3`: the stat format. Every entry's record, then each symlink's
-# GS path US target LF. Unreadable subdirectories are left out, not fatal.
+# GS path US target LF: GNU find prints them itself, busybox's (no -printf) needs a
+# readlink each. Unreadable subdirectories are left out, not fatal.
 LIST = (
     _absolute("p", "1")
     + f"{EXISTS_TEST} || exit {MISSING}\n"
     + f'[ -d "$p" ] || exit {NOT_DIRECTORY}\n'
     + f'[ -r "$p" ] && [ -x "$p" ] || exit {DENIED}\n'
     + 'find "$p/" -mindepth 1 -maxdepth "$2" -exec stat -c "$3" {} + 2>/dev/null\n'
-    + 'find "$p/" -mindepth 1 -maxdepth "$2" -type l -exec sh -c '
+    + 'if find "$p/" -maxdepth 0 -printf "" >/dev/null 2>&1; then\n'
+    + '  find "$p/" -mindepth 1 -maxdepth "$2" -type l -printf "\\035%p\\037%l\\n" 2>/dev/null\n'
+    + "else\n"
+    + '  find "$p/" -mindepth 1 -maxdepth "$2" -type l -exec sh -c '
     + '\'for f; do printf "\\035%s\\037%s\\n" "$f" "$(readlink "$f")"; done\' sh {} + '
     + "2>/dev/null\n"
+    + "fi\n"
     + "exit 0\n"
 )
 MAKE_DIR = (
