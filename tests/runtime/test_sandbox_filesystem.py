@@ -10,8 +10,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from connectrpc.errors import ConnectError
 
 from backend.auth.models import SYSTEM, Principal
+from backend.e2b.envd import filesystem as envd
+from backend.e2b.envd.caller import Caller, calling
+from backend.e2b.envd.generated.filesystem import filesystem_pb as pb
 from backend.errors import (
     Conflict,
     Forbidden,
@@ -21,7 +25,7 @@ from backend.errors import (
     RuntimeFailed,
 )
 from backend.runtime import disk
-from backend.sandboxes.filesystem import SandboxFilesystem
+from backend.sandboxes.filesystem import WATCH_INTERVAL, SandboxFilesystem
 from tests.runtime.conftest import run
 from tests.support.registry import ImageSpec, Registry, build_image, push, running_registry
 
@@ -299,3 +303,38 @@ async def test_the_basics_on_either_runtime(fs, world):
     await fs.remove(SYSTEM, sandbox, "/tmp/k")
     with pytest.raises(NotFound):
         await fs.stat(SYSTEM, sandbox, "/tmp/k")
+
+
+async def test_polling_watchers_are_bounded_and_each_sandbox_sees_only_its_own(fs, world):
+    """envd's CreateWatcher/GetWatcherEvents/RemoveWatcher: at most a few per sandbox, and a
+    watcher id is nothing to another sandbox's caller."""
+    one = uuid.UUID((await world.running_sandbox())["id"])
+    two = uuid.UUID((await world.running_sandbox())["id"])
+    service = envd.EnvdFilesystem(fs)
+
+    async def create() -> str:
+        return (await service.create_watcher(pb.CreateWatcherRequest(path="/tmp"), None)).watcher_id
+
+    async def events(watcher_id: str) -> list:
+        request = pb.GetWatcherEventsRequest(watcher_id=watcher_id)
+        return [(e.name, e.type) for e in (await service.get_watcher_events(request, None)).events]
+
+    try:
+        with calling(Caller(SYSTEM, one)):
+            ids = [await create() for _ in range(envd.MAX_WATCHERS_PER_SANDBOX)]
+            with pytest.raises(ConnectError, match="at most"):
+                await create()
+            await run(world.runtime, one, "touch /tmp/seen")
+            await asyncio.sleep(3 * WATCH_INTERVAL)
+            assert await events(ids[0]) == [("seen", pb.EventType.CREATE)]
+        with calling(Caller(SYSTEM, two)):
+            with pytest.raises(ConnectError, match="does not exist"):
+                await events(ids[0])
+            with pytest.raises(ConnectError, match="does not exist"):
+                await service.remove_watcher(pb.RemoveWatcherRequest(watcher_id=ids[0]), None)
+            await create()  # its own count
+        with calling(Caller(SYSTEM, one)):
+            await service.remove_watcher(pb.RemoveWatcherRequest(watcher_id=ids[0]), None)
+            await create()
+    finally:
+        service.close()
