@@ -68,11 +68,21 @@ def send(message):
         text = f"[an output of {size} bytes was left out: larger than {MAX_LINE} bytes]\n"
         line = json.dumps({"id": message["id"], "event": stderr_event(text)})
     with WRITING:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        CHANNEL.write(line + "\n")
+        CHANNEL.flush()
 
 
 WRITING = threading.Lock()
+CHANNEL = sys.stdout  # the hub's: main() keeps it from the kernels
+
+
+def own_stdout():
+    """The replies get a descriptor of their own; fd 1 becomes stderr, so what a kernel
+    or a library writes there cannot break into a reply line."""
+    global CHANNEL
+    CHANNEL = os.fdopen(os.dup(1), "w", encoding="utf-8")  # not inherited by kernels
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
 
 
 def stderr_event(text):
@@ -308,6 +318,7 @@ def read_requests(loop, queue):
 
 
 async def main():
+    own_stdout()
     driver = Driver()
     queue = asyncio.Queue()
     loop = asyncio.get_running_loop()

@@ -8,7 +8,9 @@ import asyncio
 import uuid
 
 import pytest
+from sqlmodel import select
 
+from backend.audit.models import AuditEventRow
 from backend.auth.models import SYSTEM, Principal
 from backend.errors import Forbidden, InvalidInput, NotFound, RuntimeFailed
 from backend.sessions.kernels import MAX_LINE, KernelDriver, KernelHub
@@ -25,10 +27,19 @@ async def run_all(hub: KernelHub, principal: Principal, sandbox_id: uuid.UUID, c
     return [event async for event in hub.execute(principal, sandbox_id, code, **kw)]
 
 
-async def test_an_image_without_jupyter_is_told_in_words(hub, world) -> None:
+async def test_an_image_without_jupyter_is_told_in_words(hub, world, database) -> None:
+    """... and the attempt is audited, with the code's start."""
     sandbox_id = uuid.UUID((await world.running_sandbox())["id"])  # the host's python3 only
+    code = "1 + 1  # " + "x" * 1000
     with pytest.raises(RuntimeFailed, match=r"cannot run code.*code-interpreter template"):
-        await asyncio.wait_for(run_all(hub, SYSTEM, sandbox_id, "1 + 1"), 60)
+        await asyncio.wait_for(run_all(hub, SYSTEM, sandbox_id, code), 60)
+    with database.session() as db:
+        events = db.exec(
+            select(AuditEventRow).where(AuditEventRow.action == "sandbox.code_executed")
+        ).all()
+    assert [(event.resource_id, event.meta["code"]) for event in events] == [
+        (sandbox_id, code[:500])
+    ]
 
 
 async def test_callers_and_input_are_checked_before_anything_runs(hub, world) -> None:
