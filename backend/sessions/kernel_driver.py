@@ -170,7 +170,11 @@ class Context:
 
     async def run(self, code, request_id, timeout, quiet=False):
         """Execute `code`, sending its events (none when quiet) until the kernel is idle;
-        past `timeout` seconds the kernel is interrupted (a KeyboardInterrupt error)."""
+        past `timeout` seconds the kernel is interrupted (a KeyboardInterrupt error). A
+        kernel that died since (the code ended its process) is started afresh first, as
+        Jupyter's restarter would."""
+        if not await self.manager.is_alive():
+            await self.restart()
         client = self.client
         msg_id = client.execute(code, silent=quiet, store_history=not quiet, allow_stdin=False)
         deadline = time.monotonic() + timeout if timeout else None

@@ -39,7 +39,9 @@ from backend.sandboxes.runtime_access import call_runtime
 DRIVER_SOURCE = (Path(__file__).with_name("kernel_driver.py")).read_text()
 LANGUAGES = ("python",)
 MAX_LINE = 16 * 1024 * 1024  # one event (a chart's PNG in base64 fits many times)
-MAX_PENDING_EVENTS = 256  # per request: a slow reader holds the driver back, as a pipe
+# Replies read from a driver but not yet taken by their caller, per driver (an event
+# counts at least 1 KiB): a slow caller holds the driver back, as a full pipe would.
+MAX_QUEUED_BYTES = 64 * 1024 * 1024
 MAX_REQUESTS = 64  # at once, per sandbox
 MAX_CODE = 4 * 1024 * 1024
 MAX_ENV_BYTES = 64 * 1024
@@ -79,7 +81,9 @@ class KernelDriver:
     def __init__(self, process: ExecProcess) -> None:
         self.process = process
         self.ready: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
-        self._requests: dict[str, asyncio.Queue[Event]] = {}
+        self._requests: dict[str, asyncio.Queue[tuple[Event, int]]] = {}
+        self._queued = 0  # bytes of the replies in the requests' queues
+        self._freed = asyncio.Event()  # set when a caller took a reply
         self._ids = itertools.count(1)
         self._stderr = b""
         self.gone: str | None = None  # why it ended, once it has
@@ -102,7 +106,7 @@ class KernelDriver:
             if not self.ready.done():
                 self.ready.set_exception(RuntimeFailed(f"{NO_KERNEL}; {self.gone}"))
             for queue in self._requests.values():
-                _put_last(queue, {"error": {"kind": "failed", "message": self.gone}})
+                queue.put_nowait(({"error": {"kind": "failed", "message": self.gone}}, 0))
 
     async def _read(self) -> None:
         buffer = b""
@@ -124,9 +128,14 @@ class KernelDriver:
         if reply.get("id") is None and not self.ready.done():
             self.ready.set_result(reply.get("done") or {})
             return
+        size = len(line) + 1024
+        while self._queued + size > MAX_QUEUED_BYTES:
+            self._freed.clear()
+            await self._freed.wait()
         queue = self._requests.get(str(reply.get("id")))
-        if queue is not None:
-            await queue.put(reply)
+        if queue is not None:  # else its caller went away
+            self._queued += size
+            queue.put_nowait((reply, size))
 
     async def _drain_stderr(self) -> None:
         async for chunk in self.process.stderr():
@@ -140,14 +149,14 @@ class KernelDriver:
         if len(self._requests) >= MAX_REQUESTS:
             raise TooManyRequests(f"a sandbox runs at most {MAX_REQUESTS} kernel requests at once")
         request_id = str(next(self._ids))
-        queue: asyncio.Queue[Event] = asyncio.Queue(MAX_PENDING_EVENTS)
+        queue: asyncio.Queue[tuple[Event, int]] = asyncio.Queue()
         self._requests[request_id] = queue
         finished = False
         try:
             line = json.dumps({"id": request_id, "op": op, **fields}) + "\n"
             await call_runtime(self.process.write(line.encode()))
             while True:
-                reply = await queue.get()
+                reply = await self._take(queue)
                 if "event" in reply:
                     yield reply["event"]
                     continue
@@ -159,8 +168,19 @@ class KernelDriver:
                 return
         finally:
             self._requests.pop(request_id, None)
+            while not queue.empty():
+                self._release(queue.get_nowait()[1])
             if not finished and op == "execute" and self.gone is None:
                 self._cancel(request_id)
+
+    async def _take(self, queue: asyncio.Queue[tuple[Event, int]]) -> Event:
+        reply, size = await queue.get()
+        self._release(size)
+        return reply
+
+    def _release(self, size: int) -> None:
+        self._queued -= size
+        self._freed.set()
 
     def _cancel(self, request_id: str) -> None:
         """Its reader went away (a client's timeout): the kernel is interrupted, so the
@@ -188,16 +208,6 @@ class KernelDriver:
     def kill(self) -> None:
         with contextlib.suppress(Exception):
             self.process.signal(signal.SIGKILL)
-
-
-def _put_last(queue: asyncio.Queue[Event], reply: Event) -> None:
-    """The final reply, even to a full queue (its reader is told before the rest)."""
-    while True:
-        try:
-            queue.put_nowait(reply)
-            return
-        except asyncio.QueueFull:
-            queue.get_nowait()
 
 
 class KernelHub:

@@ -4,6 +4,7 @@ packages on first use), real Jupyter kernels in the sandbox."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import time
@@ -112,6 +113,15 @@ def test_code_cannot_break_into_the_drivers_replies(sb: Sandbox) -> None:
     assert sb.run_code("6 * 7").text == "42"
 
 
+def test_a_kernel_that_dies_is_started_afresh(sb: Sandbox) -> None:
+    context = sb.create_code_context()
+    sb.run_code("lost = 1", context=context)
+    died = sb.run_code("import os\nos._exit(3)", context=context)
+    assert died.error is not None and died.error.name == "KernelDied"
+    assert sb.run_code("'lost' in globals()", context=context).text == "False"
+    sb.remove_code_context(context)
+
+
 def test_an_unsupported_language_is_refused_in_words(sb: Sandbox) -> None:
     from e2b.exceptions import SandboxException
 
@@ -208,3 +218,20 @@ async def test_async_sandbox_runs_code(sb: Sandbox, e2b_env: E2BProject) -> None
     )
     assert execution.text == "6"
     assert "".join(out) == "0\n1\n2\n"
+
+
+@pytest.mark.asyncio
+async def test_contexts_run_at_once(sb: Sandbox, e2b_env: E2BProject) -> None:
+    """A long run in one context does not hold up another context's runs."""
+    again = await AsyncSandbox.connect(sb.sandbox_id)
+    slow, quick = await again.create_code_context(), await again.create_code_context()
+    finished: list[str] = []
+
+    async def run(context, code: str, name: str) -> None:
+        await again.run_code(code, context=context)
+        finished.append(name)
+
+    await asyncio.gather(run(slow, "import time\ntime.sleep(3)", "slow"), run(quick, "1", "quick"))
+    assert finished == ["quick", "slow"]
+    for context in (slow, quick):
+        await again.remove_code_context(context)

@@ -13,7 +13,7 @@ from sqlmodel import select
 from backend.audit.models import AuditEventRow
 from backend.auth.models import SYSTEM, Principal
 from backend.errors import Forbidden, InvalidInput, NotFound, RuntimeFailed
-from backend.sessions.kernels import MAX_LINE, KernelDriver, KernelHub
+from backend.sessions.kernels import MAX_LINE, MAX_QUEUED_BYTES, KernelDriver, KernelHub
 
 
 @pytest.fixture
@@ -81,3 +81,29 @@ async def test_a_driver_line_over_the_bound_ends_the_driver(world) -> None:
         await driver.ready
     with pytest.raises(RuntimeFailed):
         await driver.call("list")
+
+
+async def test_replies_a_caller_does_not_take_are_bounded(world) -> None:
+    """A driver that answers one request without end, to a caller that stopped reading,
+    is held back once the queued replies reach their bound; the caller's going away
+    releases them."""
+    sandbox_id = uuid.UUID((await world.running_sandbox())["id"])
+    event = '{"id": "1", "event": {"type": "stdout", "text": "%s"}}' % ("x" * 100_000)
+    flood = f"""printf '{{"id": null, "done": {{}}}}\\n'; read line; exec yes '{event}'"""
+    process = await world.runtime.exec(sandbox_id, ["sh", "-c", flood], stdin=True)
+    driver = KernelDriver(process)
+    running = asyncio.ensure_future(driver.run())
+    try:
+        await asyncio.wait_for(driver.ready, 30)
+        replies = driver.request("execute")
+        assert (await anext(replies))["type"] == "stdout"
+        await asyncio.sleep(1.5)
+        held = driver._queued
+        await asyncio.sleep(0.5)
+        assert MAX_QUEUED_BYTES - 200_000 < held <= MAX_QUEUED_BYTES
+        assert driver._queued == held  # nothing more was read
+        await replies.aclose()
+        assert driver._queued == 0
+    finally:
+        driver.kill()
+        await asyncio.wait_for(running, 30)
