@@ -73,6 +73,7 @@ def build_services(
         database = Database(settings.database_url)
         database.migrate()
     runtime = runtime or create_runtime(settings)
+    processes = ProcessTable(database, runtime)
     return Services(
         settings=settings,
         database=database,
@@ -86,8 +87,8 @@ def build_services(
         preview_gate=PreviewGate(database),
         inventory=RuntimeInventory(database, runtime),
         filesystem=SandboxFilesystem(database, runtime),
-        processes=ProcessTable(database, runtime),
-        kernels=KernelHub(database, runtime),
+        processes=processes,
+        kernels=KernelHub(database, runtime, processes),
     )
 
 

@@ -7,6 +7,7 @@ so neither side leaks its types into the other.
 
 from __future__ import annotations
 
+import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -479,6 +480,22 @@ class ExecProcess(Protocol):
     async def close(self) -> None:
         """Give the command no more of our time: it is killed, or its output connection
         closed (Kubernetes), so wait() returns even if it meant to write forever."""
+
+
+async def read_at_most(
+    process: ExecProcess, limit: int, chunks: AsyncIterator[bytes] | None = None
+) -> bytes | None:
+    """All of the command's stdout (or `chunks`, another of its streams), or None once it
+    has written more than `limit` bytes: then it is killed and no more is read (what a
+    sandbox writes is not the server's to buffer)."""
+    output = bytearray()
+    async for chunk in process.stdout() if chunks is None else chunks:
+        output += chunk
+        if len(output) > limit:
+            process.signal(signal.SIGKILL)
+            await process.close()  # a pod's command may have children the kill missed
+            return None
+    return bytes(output)
 
 
 class RuntimeAdapter(Protocol):

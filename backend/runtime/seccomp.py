@@ -379,9 +379,11 @@ class _Pipe(asyncio.StreamReaderProtocol):
         self, stream: asyncio.StreamReader, loop: asyncio.AbstractEventLoop, closed: asyncio.Future
     ) -> None:
         super().__init__(stream, loop=loop)
-        self._closed = closed
+        # Not `_closed`: StreamReaderProtocol's own future of that name gets the
+        # connection's error (a broken stdin pipe), which `wait()` would raise.
+        self._pipe_closed = closed
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
-        if not self._closed.done():
-            self._closed.set_result(None)
+        if not self._pipe_closed.done():
+            self._pipe_closed.set_result(None)

@@ -35,7 +35,7 @@ from backend.errors import (
     RuntimeFailed,
     TooLarge,
 )
-from backend.runtime.base import ExecProcess, RuntimeAdapter, RuntimeFailure
+from backend.runtime.base import ExecProcess, RuntimeAdapter, RuntimeFailure, read_at_most
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.runtime_access import call_runtime
 
@@ -201,7 +201,7 @@ class SandboxFilesystem:
         Checked before the first byte: NotFound, InvalidInput for a directory."""
         await self._may(principal, sandbox_id, Permission.READ_CONTENT)
         process = await self._exec(sandbox_id, READ, [_checked(path)], stdin=False)
-        errors = asyncio.create_task(_read_at_most(process, process.stderr(), MAX_ANSWER_BYTES))
+        errors = asyncio.create_task(read_at_most(process, MAX_ANSWER_BYTES, process.stderr()))
         chunks = process.stdout()
         try:
             async with asyncio.timeout(COMMAND_SECONDS):
@@ -396,9 +396,9 @@ class _Reader:
 
     def __init__(self, process: ExecProcess, limit: int) -> None:
         self._process = process
-        self._stdout = asyncio.create_task(_read_at_most(process, process.stdout(), limit))
+        self._stdout = asyncio.create_task(read_at_most(process, limit, process.stdout()))
         self._stderr = asyncio.create_task(
-            _read_at_most(process, process.stderr(), MAX_ANSWER_BYTES)
+            read_at_most(process, MAX_ANSWER_BYTES, process.stderr())
         )
 
     def cancel(self) -> None:
@@ -419,30 +419,12 @@ class _Reader:
         return answer
 
 
-async def _read_at_most(
-    process: ExecProcess, chunks: AsyncIterator[bytes], limit: int
-) -> bytes | None:
-    """All of a stream, or None once it passed `limit` bytes (then the command is
-    killed: what a sandbox writes is not ours to buffer)."""
-    output = bytearray()
-    async for chunk in chunks:
-        output += chunk
-        if len(output) > limit:
-            _kill(process)
-            return None
-    return bytes(output)
-
-
 async def _waited(process: ExecProcess) -> int:
     try:
         async with asyncio.timeout(COMMAND_SECONDS):
             return await process.wait()
     except TimeoutError:
         raise RuntimeFailed("the sandbox did not answer in time") from None
-    except (BrokenPipeError, ConnectionResetError):
-        # The local runtime's wait() raises its stdin pipe's break (the command died while
-        # fed: a full disk): a failure, whatever the code says; stderr tells which.
-        return getattr(process, "returncode", None) or 1
 
 
 def _kill(process: ExecProcess) -> None:

@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import signal
 import time
 import uuid
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import Database, commit, get_row, utcnow
 from backend.errors import InvalidInput, NotFound, ServiceError
-from backend.runtime.base import ExecProcess, RuntimeAdapter, RuntimeFailure
+from backend.runtime.base import RuntimeAdapter, RuntimeFailure, read_at_most
 from backend.runtime.kubernetes import files as sandbox_files
 from backend.sandboxes.models import PreviewLinkCreate, PreviewLinkRow, SandboxRow
 from backend.sandboxes.service import get_sandbox, operable
@@ -152,20 +151,6 @@ async def listening_ports(runtime: RuntimeAdapter, sandbox_id: uuid.UUID) -> fro
     except (RuntimeFailure, TimeoutError, OSError):
         return frozenset()
     return frozenset(sandbox_files.listening_ports(table or b""))
-
-
-async def read_at_most(process: ExecProcess, limit: int) -> bytes | None:
-    """The command's whole stdout, or None once it has written more than `limit` bytes:
-    then it is killed and no more is read (what a sandbox writes is not ours to buffer)."""
-    output = bytearray()
-    chunks = process.stdout()
-    async for chunk in chunks:
-        output += chunk
-        if len(output) > limit:
-            process.signal(signal.SIGKILL)
-            await process.close()  # a pod's command may have children the kill missed
-            return None
-    return bytes(output)
 
 
 # -- links --------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from backend.errors import (
 from backend.runtime.base import ExecProcess, RuntimeAdapter
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.runtime_access import call_runtime
+from backend.sessions.processes import ProcessTable
 
 DRIVER_SOURCE = (Path(__file__).with_name("kernel_driver.py")).read_text()
 LANGUAGES = ("python",)
@@ -213,9 +214,14 @@ class KernelDriver:
 class KernelHub:
     """Jupyter kernels in sandboxes; every call needs OPERATE on the sandbox."""
 
-    def __init__(self, database: Database, runtime: RuntimeAdapter) -> None:
+    def __init__(
+        self, database: Database, runtime: RuntimeAdapter, processes: ProcessTable | None = None
+    ) -> None:
         self._database = database
         self._runtime = runtime
+        # The sandbox's E2B `envVars` and its user's home (E2B's default cwd) come from
+        # the process table; without one, the driver runs in the template's directory.
+        self._processes = processes
         self._drivers: dict[uuid.UUID, KernelDriver] = {}
         self._starting: dict[uuid.UUID, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -309,7 +315,13 @@ class KernelHub:
     async def _start(self, sandbox_id: uuid.UUID) -> KernelDriver:
         argv = ["python3", "-c", DRIVER_SOURCE]
         env = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
-        process = await call_runtime(self._runtime.exec(sandbox_id, argv, env=env, stdin=True))
+        cwd = None
+        if self._processes is not None:
+            env = {**self._processes.env(sandbox_id), **env}
+            cwd = await self._processes.home(sandbox_id)
+        process = await call_runtime(
+            self._runtime.exec(sandbox_id, argv, env=env, cwd=cwd, stdin=True)
+        )
         driver = KernelDriver(process)
         self._drivers[sandbox_id] = driver
         task = asyncio.get_running_loop().create_task(self._run(sandbox_id, driver))

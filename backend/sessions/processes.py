@@ -23,7 +23,13 @@ from backend.auth.access import Permission
 from backend.auth.models import Principal
 from backend.db import Database, commit
 from backend.errors import Conflict, InvalidInput, NotFound, TooManyRequests
-from backend.runtime.base import ExecProcess, InteractiveRuntime, PtySession, RuntimeAdapter
+from backend.runtime.base import (
+    ExecProcess,
+    InteractiveRuntime,
+    PtySession,
+    RuntimeAdapter,
+    read_at_most,
+)
 from backend.sandboxes import service as sandboxes
 from backend.sandboxes.runtime_access import call_runtime
 
@@ -199,6 +205,9 @@ class ProcessTable:
     def set_env(self, sandbox_id: uuid.UUID, env: Mapping[str, str]) -> None:
         self._envs[sandbox_id] = dict(env)
 
+    def env(self, sandbox_id: uuid.UUID) -> dict[str, str]:
+        return dict(self._envs.get(sandbox_id, {}))
+
     def forget(self, sandbox_id: uuid.UUID) -> None:
         """A deleted sandbox: its processes are gone with it."""
         self._envs.pop(sandbox_id, None)
@@ -236,17 +245,11 @@ class ProcessTable:
         bounded: its `sh` is its own to replace)."""
         if sandbox_id not in self._homes:
             probe = await call_runtime(self._runtime.exec(sandbox_id, HOME_PROBE))
-            answer = b""
-            async for chunk in probe.stdout():
-                answer += chunk
-                if len(answer) > MAX_HOME_BYTES:
-                    probe.signal(signals.SIGKILL)
-                    break
+            answer = await read_at_most(probe, MAX_HOME_BYTES)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(probe.wait(), 5)
-            home = answer.decode(errors="replace")
-            valid = home.startswith("/") and len(answer) <= MAX_HOME_BYTES
-            self._homes[sandbox_id] = home if valid else "/"
+            home = (answer or b"").decode(errors="replace")
+            self._homes[sandbox_id] = home if home.startswith("/") else "/"
         return self._homes[sandbox_id]
 
     async def find(

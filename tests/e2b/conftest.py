@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -44,6 +45,18 @@ def e2b_project(admin: Mbox) -> E2BProject:
     return make_project(admin)
 
 
+def built(admin: Mbox, project: E2BProject, template: str) -> None:
+    """A built-in template's image built before E2B's SDK asks for it, as E2B's own
+    templates are (a first build outlasts the SDK's 60 s request timeout)."""
+    with admin.sandboxes.create(template, project=project.project_id, wait_timeout=900):
+        pass
+
+
+@pytest.fixture(scope="session")
+def base_built(admin: Mbox, e2b_project: E2BProject) -> None:
+    built(admin, e2b_project, "python")
+
+
 @pytest.fixture
 def e2b_env(live: LiveServer, e2b_project: E2BProject, monkeypatch: pytest.MonkeyPatch):
     """What a user sets to move an E2B program to mbox (docs/e2b.md)."""
@@ -54,3 +67,13 @@ def e2b_env(live: LiveServer, e2b_project: E2BProject, monkeypatch: pytest.Monke
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     return e2b_project
+
+
+@pytest.fixture
+def sandbox(e2b_env: E2BProject) -> Iterator[Any]:
+    """A sandbox of the host template, killed after the test."""
+    from e2b import Sandbox
+
+    sb = Sandbox.create(template=e2b_env.template, timeout=120)
+    yield sb
+    sb.kill()

@@ -194,7 +194,7 @@ def test_a_run_its_caller_gives_up_on_is_interrupted(sb: Sandbox) -> None:
 def test_the_default_context_is_listed_with_its_home(sb: Sandbox) -> None:
     sb.run_code("1")
     homes = [context.cwd for context in sb.list_code_contexts() if context.language == "python"]
-    assert homes and all(cwd.startswith("/") for cwd in homes)
+    assert homes and all(cwd == "/home/user" for cwd in homes)
 
 
 def test_a_template_without_jupyter_says_so(e2b_env: E2BProject) -> None:
@@ -235,3 +235,14 @@ async def test_contexts_run_at_once(sb: Sandbox, e2b_env: E2BProject) -> None:
     assert finished == ["quick", "slow"]
     for context in (slow, quick):
         await again.remove_code_context(context)
+
+
+def test_the_sandboxs_envs_and_home_reach_its_kernels(interpreter: Sandbox, e2b_env) -> None:
+    """E2B's `envs` of the sandbox are every kernel's too, and a kernel starts in the
+    user's home, as E2B's does (the template is built by now)."""
+    sb = Sandbox.create(envs={"SANDBOX_LEVEL": "yes"}, timeout=300)
+    try:
+        run = sb.run_code("import os; (os.environ.get('SANDBOX_LEVEL'), os.getcwd())")
+        assert run.text == "('yes', '/home/user')"
+    finally:
+        sb.kill()

@@ -18,13 +18,6 @@ from tests.e2b.conftest import E2BProject
 FIVE_MB = 5 * 1024 * 1024
 
 
-@pytest.fixture
-def sandbox(e2b_env: E2BProject):
-    sb = Sandbox.create(template=e2b_env.template, timeout=120)
-    yield sb
-    sb.kill()
-
-
 def test_write_read_list_exists_make_dir_rename_remove(sandbox: Sandbox) -> None:
     files = sandbox.files
     info = files.write("/tmp/demo/hello.txt", "hello\n")

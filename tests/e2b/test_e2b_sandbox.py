@@ -9,13 +9,6 @@ from e2b.exceptions import AuthenticationException, NotFoundException
 from tests.e2b.conftest import E2BProject
 
 
-@pytest.fixture
-def sandbox(e2b_env: E2BProject):
-    sb = Sandbox.create(template=e2b_env.template, timeout=120)
-    yield sb
-    sb.kill()
-
-
 def test_create_run_and_kill(e2b_env: E2BProject) -> None:
     sb = Sandbox.create(template=e2b_env.template, timeout=120, metadata={"suite": "e2b"})
     result = sb.commands.run("echo hello; echo oops >&2")
@@ -95,3 +88,15 @@ def test_pty_create_input_resize_and_kill(sandbox: Sandbox) -> None:
 def test_root_is_refused_in_words(sandbox: Sandbox) -> None:
     with pytest.raises(Exception, match="one user"):
         sandbox.commands.run("id", user="root")
+
+
+def test_the_default_template_is_e2bs_base(e2b_env: E2BProject, base_built: None) -> None:
+    """`Sandbox.create()` with no template: E2B's `base`, played by the built-in Python
+    template (built from its recipe on first use), as user `user` in /home/user."""
+    sb = Sandbox.create(timeout=120)
+    try:
+        assert sb.get_info().template_id == "base"
+        result = sb.commands.run('echo "$(id -un) $HOME $(pwd)"; python3 -c "print(6*7)"')
+        assert result.stdout == "user /home/user /home/user\n42\n"
+    finally:
+        sb.kill()

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from backend.api.app import create_api
 from backend.auth.models import SYSTEM
 from backend.db import utcnow
-from backend.runtime.base import PortUnavailable
+from backend.runtime.base import PortUnavailable, read_at_most
 from backend.sandboxes import preview_grants, previews
 from backend.sandboxes.models import PreviewLinkRow, SandboxRow
 from backend.sandboxes.previews import preview_origin
@@ -608,7 +608,7 @@ async def test_a_flooding_command_is_read_only_up_to_the_cap(world, box):
     the cap, then killed: the server never buffers more, nor waits on it."""
     flood = await world.runtime.exec(uuid.UUID(box["id"]), ["sh", "-c", "yes"])
     started = time.monotonic()
-    output = await previews.read_at_most(flood, 64 * 1024)
+    output = await read_at_most(flood, 64 * 1024)
     assert output is None
     async with asyncio.timeout(5):
         await flood.wait()
