@@ -86,3 +86,22 @@ async def test_a_terminal_on_each_runtime(e2b: None) -> None:
         assert b"33 101" in b"".join(seen)
     finally:
         await sb.kill()
+
+
+async def test_files_on_each_runtime(e2b: None) -> None:
+    sb = await AsyncSandbox.create(template="e2b-host", timeout=120)
+    try:
+        data = bytes(range(256)) * 4096  # 1 MiB, every byte value
+        await sb.files.write("/tmp/e2b/data.bin", data)
+        assert await sb.files.read("/tmp/e2b/data.bin", format="bytes") == data
+        assert await sb.files.make_dir("/tmp/e2b/sub") is True
+        assert await sb.files.make_dir("/tmp/e2b/sub") is False
+        await sb.files.rename("/tmp/e2b/data.bin", "/tmp/e2b/sub/moved.bin")
+        names = sorted(entry.name for entry in await sb.files.list("/tmp/e2b", depth=2))
+        assert names == ["moved.bin", "sub"]
+        assert (await sb.files.get_info("/tmp/e2b/sub/moved.bin")).size == len(data)
+        await sb.files.remove("/tmp/e2b/sub")
+        assert await sb.files.exists("/tmp/e2b/sub") is False
+        assert (await sb.commands.run("ls /tmp/e2b | wc -l")).stdout.strip() == "0"
+    finally:
+        await sb.kill()
