@@ -105,3 +105,19 @@ async def test_files_on_each_runtime(e2b: None) -> None:
         assert (await sb.commands.run("ls /tmp/e2b | wc -l")).stdout.strip() == "0"
     finally:
         await sb.kill()
+
+
+async def test_kill_ends_a_commands_children_too(e2b: None) -> None:
+    """`bash -c "sleep 600; echo"` keeps its shell: the kill must reach the sleep as well,
+    or the command's output stays open and its stream never ends."""
+    sb = await AsyncSandbox.create(template="e2b-host", timeout=120)
+    try:
+        handle = await sb.commands.run("sleep 600; echo never", background=True)
+        await asyncio.sleep(0.3)
+        assert await sb.commands.kill(handle.pid) is True
+        with pytest.raises(CommandExitException):
+            await asyncio.wait_for(handle.wait(), 10)
+        left = await sb.commands.run("ps -eo args | grep -c '^sleep 600' || true")
+        assert left.stdout.strip() == "0"
+    finally:
+        await sb.kill()

@@ -28,6 +28,11 @@ LAUNCHER = 'echo $$ > "$0"; cd "$1" || exit 126; shift; exec "$@"'
 EXIT_UNKNOWN = 255  # the stream ended without a status
 RESIZE_CHANNEL = 4
 STDIN_CHANNEL = 0
+# The process tree under a pid, from the kernel's children lists.
+KILL_TREE = (
+    'tree() {{ echo "$1"; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do '
+    'tree "$c"; done; }}; kill -s {signal} $(tree "$(cat {pid_file})") 2>/dev/null'
+)
 
 
 def wrapped(argv: list[str], pid_file: str, cwd: str, env: Mapping[str, str]) -> list[str]:
@@ -63,8 +68,10 @@ class PodProcess:
             yield chunk
 
     def signal(self, signum: int) -> None:
+        """The command and every process under it (a shell's children too): listed
+        first, then signalled, so none is orphaned out of reach by its parent's death."""
         name = signals.Signals(signum).name.removeprefix("SIG")
-        script = f'kill -s {name} "$(cat {shlex.quote(self._pid_file)})" 2>/dev/null'
+        script = KILL_TREE.format(signal=name, pid_file=shlex.quote(self._pid_file))
         self._killers.add(killer := asyncio.ensure_future(self._kill(script)))
         killer.add_done_callback(self._killers.discard)
 

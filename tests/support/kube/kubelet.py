@@ -37,7 +37,6 @@ import contextlib
 import itertools
 import json
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -604,8 +603,7 @@ class LocalKubelet:
     ) -> int:
         assert self.runtime is not None
         wants = {name: query.get(name) in ("true", "1") for name in ("stdin", "stdout", "stderr")}
-        stdin = subprocess.PIPE if wants["stdin"] else subprocess.DEVNULL
-        process = await self.runtime.exec(sandbox_id(pod), command, stdin=stdin)
+        process = await self.runtime.exec(sandbox_id(pod), command, stdin=wants["stdin"])
 
         async def write(data: bytes) -> None:
             with contextlib.suppress(ConnectionError):
