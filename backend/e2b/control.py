@@ -10,6 +10,8 @@ and pausing stops it (the workspace is kept; a paused sandbox resumes by startin
 from __future__ import annotations
 
 import base64
+import hashlib
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -32,6 +34,7 @@ from backend.errors import (
     RuntimeFailed,
     ServiceError,
 )
+from backend.idempotency import service as idempotency
 from backend.projects.models import ProjectRow
 from backend.quantities import quantity_value
 from backend.sandboxes import lifetime
@@ -51,6 +54,7 @@ MAX_TIMEOUT = lifetime.MAX_LEASE_SECONDS
 TEMPLATE_ALIASES = {"base": "python", "code-interpreter-v1": "code-interpreter"}
 STATES = {"running": "running", "stopped": "paused"}
 MAX_LIST = 100
+IDEMPOTENCY_KEY = re.compile(r"[a-z0-9-]{1,255}")
 
 
 class NewSandbox(BaseModel):
@@ -126,10 +130,52 @@ class ControlPlane:
     async def create(self, request: Request) -> JSONResponse:
         principal = _principal(request)
         data = await _body(request, NewSandbox)
-        sandbox_id = await self._database.call(_create, principal, data, self._settings.e2b_project)
-        self._services.processes.set_env(sandbox_id, data.env_vars or {})
+        key = request.headers.get("idempotency-key")
+        claim = await self._claim(principal, key, await request.body()) if key else None
+        if claim is not None and claim.outcome == "replay":
+            sandbox_id = uuid.UUID(claim.body["sandboxID"])
+        else:
+            sandbox_id = await self._create(principal, data, claim)
         row = await self._until_running(principal, sandbox_id)
         return JSONResponse(self._sandbox(principal, row, data.template_id), status_code=201)
+
+    async def _create(
+        self, principal: Principal, data: NewSandbox, claim: idempotency.Begun | None
+    ) -> uuid.UUID:
+        try:
+            sandbox_id = await self._database.call(
+                _create, principal, data, self._settings.e2b_project
+            )
+        except BaseException:
+            if claim is not None:  # refused or failed: a retry runs again
+                await self._database.call(idempotency.discard, record_id=claim.record_id)
+            raise
+        if claim is not None:  # the sandbox's id only: a replay mints its own token
+            kept = {"sandboxID": sandbox_id.hex}
+            await self._database.call(
+                idempotency.complete, record_id=claim.record_id, status_code=201, body=kept
+            )
+        self._services.processes.set_env(sandbox_id, data.env_vars or {})
+        return sandbox_id
+
+    async def _claim(self, principal: Principal, key: str, raw: bytes) -> idempotency.Begun:
+        """E2B's `Idempotency-Key` (the SDK's `idempotency_key=`): a retried create gets
+        the sandbox the first one made, per caller, for 24 hours."""
+        if not IDEMPOTENCY_KEY.fullmatch(key):
+            raise InvalidInput("Idempotency-Key must be 1..255 lowercase letters, digits or -")
+        claim = await self._database.call(
+            idempotency.begin,
+            subject=principal.subject,
+            key=f"e2b:{key}",
+            method="POST",
+            path="/v2/sandboxes",
+            request_sha256=hashlib.sha256(raw).hexdigest(),
+        )
+        if claim.outcome == "in_progress":
+            raise Conflict("a create with this Idempotency-Key is still running")
+        if claim.outcome == "mismatch":
+            raise InvalidInput("this Idempotency-Key was used for a different create")
+        return claim
 
     async def connect(self, request: Request, sandbox_id: str) -> JSONResponse:
         principal = _principal(request)

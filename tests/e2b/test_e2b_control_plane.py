@@ -3,6 +3,8 @@ filters and pages, metrics, the older v1 create, and bad input in E2B's error sh
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 from e2b import Sandbox, SandboxQuery
@@ -76,3 +78,18 @@ def test_console_pages_keep_their_paths(live: LiveServer) -> None:
     """Without an API key, /sandboxes is still the console's page, not the E2B API."""
     page = httpx.get(f"{live.url}/sandboxes", follow_redirects=False)
     assert "application/json" not in page.headers.get("content-type", "")
+
+
+def test_a_retried_create_with_its_idempotency_key_gets_the_same_sandbox(
+    e2b_env: E2BProject,
+) -> None:
+    key = f"retry-{uuid.uuid4().hex}"
+    first = Sandbox.create(template=e2b_env.template, timeout=60, idempotency_key=key)
+    try:
+        again = Sandbox.create(template=e2b_env.template, timeout=60, idempotency_key=key)
+        assert again.sandbox_id == first.sandbox_id
+        assert again.commands.run("echo same").stdout == "same\n"
+        with pytest.raises(Exception, match="different create"):
+            Sandbox.create(template=e2b_env.template, timeout=61, idempotency_key=key)
+    finally:
+        first.kill()
