@@ -27,6 +27,7 @@ _EXPORTS = {
     "Terminal": "mbox._sync.terminal",
     "AsyncTerminal": "mbox._async.terminal",
     "Progress": "mbox._async.sandbox",
+    "Execution": "mbox._sync.code",
     "ClientConfig": "mbox.config",
     "Context": "mbox.config",
     "ContextStore": "mbox.config",
@@ -47,6 +48,7 @@ __all__ = [  # noqa: RUF022 - grouped as in _EXPORTS
     "Terminal",
     "AsyncTerminal",
     "Progress",
+    "Execution",
     "ClientConfig",
     "Context",
     "ContextStore",
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
     from mbox._async.sandbox import AsyncSandbox, Progress
     from mbox._async.terminal import AsyncTerminal
     from mbox._sync.client import Mbox
+    from mbox._sync.code import Execution
     from mbox._sync.sandbox import Sandbox
     from mbox._sync.terminal import Terminal
     from mbox.compat import Compatibility, check_compatibility

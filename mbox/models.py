@@ -38,6 +38,12 @@ __all__ = [
     "BuildRecipe",
     "CachedImage",
     "CachedImageList",
+    "CodeContext",
+    "CodeContextCreate",
+    "CodeError",
+    "CodeExecution",
+    "CodeResult",
+    "CodeRun",
     "Compatibility",
     "DenialBody",
     "DeniedRuleBody",
@@ -847,6 +853,130 @@ class CachedImageList(_Model):
         ("items", "items", "list:model", "CachedImage"),
     )
     _required = ("adapter", "kept", "maxBytes", "totalBytes", "items")
+
+
+@dataclass
+class CodeContext(_Model):
+    """A kernel of its own: variables and imports of one context are not another's."""
+
+    id: str
+    language: str
+    cwd: str
+    raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
+
+    _fields = (
+        ("id", "id", "value", ""),
+        ("language", "language", "value", ""),
+        ("cwd", "cwd", "value", ""),
+    )
+    _required = ("id", "language", "cwd")
+
+
+@dataclass
+class CodeContextCreate(_Model):
+    """The `CodeContextCreate` schema of the mbox API."""
+
+    language: str | None = None
+    cwd: str | None = None
+    raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
+
+    _fields = (("language", "language", "value", ""), ("cwd", "cwd", "value", ""))
+
+
+@dataclass
+class CodeError(_Model):
+    """The `CodeError` schema of the mbox API."""
+
+    name: str
+    value: str
+    traceback: str
+    raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
+
+    _fields = (
+        ("name", "name", "value", ""),
+        ("value", "value", "value", ""),
+        ("traceback", "traceback", "value", ""),
+    )
+    _required = ("name", "value", "traceback")
+
+
+@dataclass
+class CodeExecution(_Model):
+    """What a run gave: its results, output, error (null when it ran through) and the kernel's
+    execution count.
+    """
+
+    results: list[CodeResult] = _field(default_factory=list)
+    stdout: list[str] = _field(default_factory=list)
+    stderr: list[str] = _field(default_factory=list)
+    error: CodeError | None = None
+    execution_count: int | None = None
+    raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
+
+    _fields = (
+        ("results", "results", "list:model", "CodeResult"),
+        ("stdout", "stdout", "value", ""),
+        ("stderr", "stderr", "value", ""),
+        ("error", "error", "model", "CodeError"),
+        ("executionCount", "execution_count", "value", ""),
+    )
+
+
+@dataclass
+class CodeResult(_Model):
+    """A value (`isMainResult`: the cell's last expression) or a display, in each format the kernel
+    gave (`png`, `jpeg` in base64).
+    """
+
+    is_main_result: bool = False
+    text: str | None = None
+    html: str | None = None
+    markdown: str | None = None
+    svg: str | None = None
+    png: str | None = None
+    jpeg: str | None = None
+    pdf: str | None = None
+    latex: str | None = None
+    javascript: str | None = None
+    json: Any = None
+    extra: dict[str, Any] | None = None
+    raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
+
+    _fields = (
+        ("isMainResult", "is_main_result", "value", ""),
+        ("text", "text", "value", ""),
+        ("html", "html", "value", ""),
+        ("markdown", "markdown", "value", ""),
+        ("svg", "svg", "value", ""),
+        ("png", "png", "value", ""),
+        ("jpeg", "jpeg", "value", ""),
+        ("pdf", "pdf", "value", ""),
+        ("latex", "latex", "value", ""),
+        ("javascript", "javascript", "value", ""),
+        ("json", "json", "value", ""),
+        ("extra", "extra", "value", ""),
+    )
+
+
+@dataclass
+class CodeRun(_Model):
+    """The `CodeRun` schema of the mbox API."""
+
+    code: str
+    context_id: str | None = None
+    language: str | None = None
+    env_vars: dict[str, str] | None = None
+    timeout_seconds: int | None = None
+    raw: dict[str, Any] = _field(default_factory=dict, repr=False, compare=False)
+
+    _fields = (
+        ("code", "code", "value", ""),
+        ("contextId", "context_id", "value", ""),
+        ("language", "language", "value", ""),
+        ("envVars", "env_vars", "value", ""),
+        ("timeoutSeconds", "timeout_seconds", "value", ""),
+    )
+    _required = ("code",)
 
 
 @dataclass

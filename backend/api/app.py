@@ -15,6 +15,7 @@ from backend.api import (
     artifacts,
     audit,
     boundary,
+    code,
     console_auth,
     credentials,
     files,
@@ -55,6 +56,7 @@ ROUTERS = (
     artifacts,
     sessions,
     terminal,
+    code,
     previews,
     tokens,
 )

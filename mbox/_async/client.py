@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from mbox import models
+from mbox._async.code import Code
 from mbox._async.sandbox import AsyncSandbox, Progress
 from mbox._async.tasks import Tasks
 from mbox._async.transport import Transport
@@ -878,6 +879,7 @@ class AsyncMbox:
         self.templates = Templates(self)
         self.sandboxes = Sandboxes(self)
         self.tasks = Tasks(self)
+        self.code = Code(self)
         self.files = Files(self)
         self.artifacts = Artifacts(self)
         self.sessions = Sessions(self)

@@ -1,5 +1,5 @@
 """`AsyncSandbox`: one sandbox as an object, with what can be done in it grouped by kind:
-`sb.tasks`, `sb.files`, `sb.terminal`, `sb.ports`, `sb.artifacts`, `sb.sessions`."""
+`sb.tasks`, `sb.code`, `sb.files`, `sb.terminal`, `sb.ports`, `sb.artifacts`, `sb.sessions`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mbox import _aio, models
+from mbox._async.code import Execution
 from mbox._async.terminal import AsyncTerminal
 from mbox.errors import ApiError, NotFoundError, SandboxFailedError, WaitTimeoutError
 
@@ -49,6 +50,7 @@ class AsyncSandbox:
         self.info = info
         self.keep = keep
         self.tasks = SandboxTasks(self)
+        self.code = SandboxCode(self)
         self.files = SandboxFiles(self)
         self.terminal = SandboxTerminal(self)
         self.ports = SandboxPorts(self)
@@ -193,6 +195,37 @@ class SandboxTasks(_Part):
 
     async def cancel(self, task_id: str) -> models.ExecutionTask:
         return await self._client.tasks.cancel(task_id)
+
+
+class SandboxCode(_Part):
+    """Python in the sandbox's Jupyter kernels (see `Code.run`)."""
+
+    async def run(
+        self,
+        code: str,
+        *,
+        context: str | models.CodeContext | None = None,
+        envs: Mapping[str, str] | None = None,
+        timeout: int | None = None,
+        **options: Any,
+    ) -> Execution:
+        """Run `code` and return its `Execution` (`.text`, `.results`, `.stdout`,
+        `.stderr`, `.error`); options: language, on_stdout, on_stderr, on_result."""
+        return await self._client.code.run(
+            self._sandbox.id, code, context=context, envs=envs, timeout=timeout, **options
+        )
+
+    async def contexts(self) -> list[models.CodeContext]:
+        return await self._client.code.contexts(self._sandbox.id)
+
+    async def create_context(self, *, cwd: str | None = None) -> models.CodeContext:
+        return await self._client.code.create_context(self._sandbox.id, cwd=cwd)
+
+    async def remove_context(self, context: str | models.CodeContext) -> None:
+        await self._client.code.remove_context(self._sandbox.id, context)
+
+    async def restart_context(self, context: str | models.CodeContext) -> None:
+        await self._client.code.restart_context(self._sandbox.id, context)
 
 
 class SandboxFiles(_Part):

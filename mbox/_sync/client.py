@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from mbox import models
+from mbox._sync.code import Code
 from mbox._sync.sandbox import Progress, Sandbox
 from mbox._sync.tasks import Tasks
 from mbox._sync.transport import Transport
@@ -845,6 +846,7 @@ class Mbox:
         self.templates = Templates(self)
         self.sandboxes = Sandboxes(self)
         self.tasks = Tasks(self)
+        self.code = Code(self)
         self.files = Files(self)
         self.artifacts = Artifacts(self)
         self.sessions = Sessions(self)

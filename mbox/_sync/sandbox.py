@@ -1,6 +1,6 @@
 # Generated from mbox/_async by scripts/generate_sync_client.py: do not edit.
 """`AsyncSandbox`: one sandbox as an object, with what can be done in it grouped by kind:
-`sb.tasks`, `sb.files`, `sb.terminal`, `sb.ports`, `sb.artifacts`, `sb.sessions`."""
+`sb.tasks`, `sb.code`, `sb.files`, `sb.terminal`, `sb.ports`, `sb.artifacts`, `sb.sessions`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mbox import _io, models
+from mbox._sync.code import Execution
 from mbox._sync.terminal import Terminal
 from mbox.errors import ApiError, NotFoundError, SandboxFailedError, WaitTimeoutError
 
@@ -50,6 +51,7 @@ class Sandbox:
         self.info = info
         self.keep = keep
         self.tasks = SandboxTasks(self)
+        self.code = SandboxCode(self)
         self.files = SandboxFiles(self)
         self.terminal = SandboxTerminal(self)
         self.ports = SandboxPorts(self)
@@ -194,6 +196,37 @@ class SandboxTasks(_Part):
 
     def cancel(self, task_id: str) -> models.ExecutionTask:
         return self._client.tasks.cancel(task_id)
+
+
+class SandboxCode(_Part):
+    """Python in the sandbox's Jupyter kernels (see `Code.run`)."""
+
+    def run(
+        self,
+        code: str,
+        *,
+        context: str | models.CodeContext | None = None,
+        envs: Mapping[str, str] | None = None,
+        timeout: int | None = None,
+        **options: Any,
+    ) -> Execution:
+        """Run `code` and return its `Execution` (`.text`, `.results`, `.stdout`,
+        `.stderr`, `.error`); options: language, on_stdout, on_stderr, on_result."""
+        return self._client.code.run(
+            self._sandbox.id, code, context=context, envs=envs, timeout=timeout, **options
+        )
+
+    def contexts(self) -> list[models.CodeContext]:
+        return self._client.code.contexts(self._sandbox.id)
+
+    def create_context(self, *, cwd: str | None = None) -> models.CodeContext:
+        return self._client.code.create_context(self._sandbox.id, cwd=cwd)
+
+    def remove_context(self, context: str | models.CodeContext) -> None:
+        self._client.code.remove_context(self._sandbox.id, context)
+
+    def restart_context(self, context: str | models.CodeContext) -> None:
+        self._client.code.restart_context(self._sandbox.id, context)
 
 
 class SandboxFiles(_Part):

@@ -174,6 +174,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/sessions/{sessionID}"): op("read"),
     ("POST", "/v1/sessions/{sessionID}/end"): op("operate"),
     ("GET", "/v1/sessions/{sessionID}/recording"): op("read-content"),
+    # Code runs in the sandbox's kernels: all of it (listing contexts too) is operating.
+    ("POST", "/v1/sandboxes/{sandboxID}/code/run"): op("operate", json={"code": "1"}),
+    ("GET", "/v1/sandboxes/{sandboxID}/code/contexts"): op("operate"),
+    ("POST", "/v1/sandboxes/{sandboxID}/code/contexts"): op("operate"),
+    ("DELETE", "/v1/sandboxes/{sandboxID}/code/contexts/{contextID}"): op("operate"),
+    ("POST", "/v1/sandboxes/{sandboxID}/code/contexts/{contextID}/restart"): op("operate"),
     ("POST", "/v1/sandboxes/{sandboxID}/preview-links"): op("operate", json={"port": 8000}),
     ("GET", "/v1/sandboxes/{sandboxID}/preview-links"): op("read"),
     ("POST", "/v1/preview-links/{linkID}/revoke"): op("operate", last=True),
@@ -282,6 +288,7 @@ def _world(client: TestClient, database: Database, role: str, scope: str) -> Wor
         "tokenID": spare,
         "port": "8000",
         "path": "index.html",
+        "contextID": "default",
     }
     return World(ids, secret)
 
