@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -35,6 +37,7 @@ from backend.errors import (
     ServiceError,
 )
 from backend.idempotency import service as idempotency
+from backend.metrics import service as metrics
 from backend.projects.models import ProjectRow
 from backend.quantities import quantity_value
 from backend.sandboxes import lifetime
@@ -46,6 +49,7 @@ from backend.services import Services
 from backend.templates.models import TemplateRow
 from backend.validation import slugify
 
+log = logging.getLogger("mbox.e2b")
 ENVD_VERSION = "0.5.7"  # the highest envd whose features mbox implements (docs/e2b.md)
 CLIENT_ID = "mbox"
 DEFAULT_TIMEOUT = 300  # seconds, E2B's
@@ -73,22 +77,27 @@ class Timeout(BaseModel):
     timeout: int = Field(ge=1, le=MAX_TIMEOUT)
 
 
+# E2B's routes (v1 and v2 spellings alike) and what serves them.
+ROUTES = (
+    ("POST", ("/v2/sandboxes", "/sandboxes"), "create"),
+    ("GET", ("/v2/sandboxes", "/sandboxes"), "list"),
+    ("GET", ("/sandboxes/{sandbox_id}",), "get"),
+    ("DELETE", ("/sandboxes/{sandbox_id}",), "kill"),
+    ("POST", ("/sandboxes/{sandbox_id}/timeout",), "set_timeout"),
+    ("POST", ("/v2/sandboxes/{sandbox_id}/connect", "/sandboxes/{sandbox_id}/connect"), "connect"),
+    ("POST", ("/sandboxes/{sandbox_id}/resume",), "connect"),
+    ("POST", ("/sandboxes/{sandbox_id}/pause",), "pause"),
+    ("GET", ("/sandboxes/{sandbox_id}/metrics",), "metrics"),
+)
+
+
 def control_app(services: Services) -> FastAPI:
     """The control plane's routes (the edge authenticated the caller first)."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     plane = ControlPlane(services)
-    app.add_api_route("/v2/sandboxes", plane.create, methods=["POST"])
-    app.add_api_route("/sandboxes", plane.create, methods=["POST"])
-    app.add_api_route("/v2/sandboxes", plane.list, methods=["GET"])
-    app.add_api_route("/sandboxes", plane.list, methods=["GET"])
-    app.add_api_route("/sandboxes/{sandbox_id}", plane.get, methods=["GET"])
-    app.add_api_route("/sandboxes/{sandbox_id}", plane.kill, methods=["DELETE"])
-    app.add_api_route("/sandboxes/{sandbox_id}/timeout", plane.set_timeout, methods=["POST"])
-    app.add_api_route("/v2/sandboxes/{sandbox_id}/connect", plane.connect, methods=["POST"])
-    app.add_api_route("/sandboxes/{sandbox_id}/connect", plane.connect, methods=["POST"])
-    app.add_api_route("/sandboxes/{sandbox_id}/resume", plane.connect, methods=["POST"])
-    app.add_api_route("/sandboxes/{sandbox_id}/pause", plane.pause, methods=["POST"])
-    app.add_api_route("/sandboxes/{sandbox_id}/metrics", plane.metrics, methods=["GET"])
+    for method, paths, name in ROUTES:
+        for path in paths:
+            app.add_api_route(path, getattr(plane, name), methods=[method])
     app.add_api_route("/{path:path}", _unsupported, methods=["GET", "POST", "PUT", "DELETE"])
 
     @app.exception_handler(ServiceError)
@@ -97,9 +106,7 @@ def control_app(services: Services) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        import logging
-
-        logging.getLogger("mbox.e2b").exception("unhandled E2B control-plane error")
+        log.exception("unhandled E2B control-plane error")
         return error(500, "internal server error")
 
     return app
@@ -223,8 +230,6 @@ class ControlPlane:
         return Response(status_code=204)
 
     async def metrics(self, request: Request, sandbox_id: str) -> JSONResponse:
-        from backend.metrics import service as metrics
-
         principal = _principal(request)
         window = self._settings.metrics_retention_seconds
         found = await self._database.read(
@@ -538,6 +543,4 @@ def _next_cursor(row: SandboxRow) -> str:
 
 
 def _metadata_filter(text: str | None) -> dict[str, str]:
-    from urllib.parse import parse_qsl
-
     return dict(parse_qsl(text or ""))
