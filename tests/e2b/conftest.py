@@ -57,9 +57,10 @@ def base_built(admin: Mbox, e2b_project: E2BProject) -> None:
     built(admin, e2b_project, "python")
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def e2b_env(live: LiveServer, e2b_project: E2BProject, monkeypatch: pytest.MonkeyPatch):
-    """What a user sets to move an E2B program to mbox (docs/e2b.md)."""
+    """What a user sets to move an E2B program to mbox (docs/e2b.md). Every test here has
+    it: without it the SDK would reach for E2B's cloud, and tests stay on this machine."""
     monkeypatch.setenv("E2B_API_KEY", e2b_project.api_key)
     monkeypatch.setenv("E2B_API_URL", live.url)
     monkeypatch.setenv("E2B_SANDBOX_URL", live.url)

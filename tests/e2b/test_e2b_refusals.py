@@ -103,3 +103,30 @@ def test_another_site_cannot_drive_the_e2b_api(live: LiveServer, e2b_env: E2BPro
     )
     assert "access-control-allow-origin" not in preflight.headers
     assert Sandbox.list().next_items() == before
+
+
+def test_a_quota_is_the_sdks_rate_limit_and_a_policy_its_refusal(
+    admin: Mbox, e2b_env: E2BProject
+) -> None:
+    """Launch policy and quotas apply to E2B creates as to any: a quota reached is E2B's
+    429 (RateLimitException), a policy refusal a 403 that names the rule."""
+    from e2b.exceptions import RateLimitException
+
+    project = make_project(admin)
+    env = {"api_key": project.api_key}
+    admin.projects.set_quota_policy(
+        project.project_id, enforcement="enforced", max_active_sandboxes=1
+    )
+    first = Sandbox.create(template=project.template, timeout=60, **env)
+    try:
+        with pytest.raises(RateLimitException, match="maxActiveSandboxes"):
+            Sandbox.create(template=project.template, timeout=60, **env)
+    finally:
+        first.kill()
+    admin.projects.set_quota_policy(project.project_id, enforcement="disabled")
+    admin.projects.set_policy(
+        project.project_id, enforcement="enforced", allowed_image_prefixes=["registry.example/"]
+    )
+    with pytest.raises(SandboxException, match=r"403.*allowed"):
+        Sandbox.create(template=project.template, timeout=60, **env)
+    assert Sandbox.list(**env).next_items() == []
