@@ -287,6 +287,7 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sandboxes": ("mbox.cli.sandboxes", ("sandbox",)),
     "sessions": ("mbox.cli.sessions", ("session",)),
     "tasks": ("mbox.cli.tasks", ("task",)),
+    "code": ("mbox.cli.code", ()),
     "artifacts": ("mbox.cli.artifacts", ("artifact",)),
     "credentials": ("mbox.cli.credentials", ("credential",)),
     "runtime": ("mbox.cli.runtime", ()),

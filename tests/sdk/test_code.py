@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -151,3 +154,19 @@ def test_a_stopped_sandbox_is_refused(admin: Mbox, code_project) -> None:
         with pytest.raises(errors.ApiError) as refused:
             plain.code.run("1")
     assert refused.value.status == 409 and "not running" in refused.value.message
+
+
+def test_the_guides_example_runs(client_env, sb, tmp_path) -> None:
+    """docs/sdk.md's notebook example (left out of test_docs.py's 120 s per example: a
+    first image build can outlast it; here the module's sandbox has built it)."""
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "sdk.md").read_text()
+    (example,) = re.findall(r"## Run Python in a notebook kernel\n\n```py\n(.*?)```", guide, re.S)
+    run = subprocess.run(
+        [sys.executable, "-c", example], capture_output=True, text=True, timeout=600, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines() == [
+        "['hi\\n'] 2",
+        "3",
+        "ZeroDivisionError division by zero",
+    ]
