@@ -23,6 +23,7 @@ TABS = [
     "Terminal",
     "Preview",
     "Tasks",
+    "Run code",
     "Files",
     "Artifacts",
     "Logs",

@@ -1,6 +1,7 @@
 """One sandbox: status and actions, start-up timings, lifetime, runtime, and tabs: a
 terminal (first, and shown at once while the sandbox runs), previews of its ports, tasks
-(run a command, follow its output), workspace files, artifacts (what it kept), logs and
+(run a command, follow its output), a notebook (run Python cells in its Jupyter
+kernel), workspace files, artifacts (what it kept), logs and
 events, its sessions, its boundary (what it may reach, what is enforced), and how to use
 it from code (curl, CLI and SDK snippets).
 
@@ -24,6 +25,7 @@ from mbox_app.pages.sandbox import (
     events,
     files,
     logs,
+    notebook,
     overview,
     preview,
     sessions,
@@ -38,7 +40,19 @@ ROUTE = "/sandboxes/[sandbox_id]"
 # The tabs in the issue's order: each module has its `LABEL` and `tab()`, and its state
 # (state/sandbox_<name>.py) is a substate the page state finds by itself. A new tab is a
 # module here, one in state/ and its components, and a line in this tuple.
-TABS = (terminal, preview, tasks, files, artifacts, logs, events, sessions, boundary, code)
+TABS = (
+    terminal,
+    preview,
+    tasks,
+    notebook,
+    files,
+    artifacts,
+    logs,
+    events,
+    sessions,
+    boundary,
+    code,
+)
 
 
 def page() -> rx.Component:
