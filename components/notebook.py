@@ -94,6 +94,8 @@ def cell_view(
                     font_family=MONO,
                     font_size=SMALL_TEXT,
                     width="100%",
+                    # Grows with its code where the browser can (rows otherwise).
+                    style={"& textarea": {"fieldSizing": "content", "maxHeight": "32rem"}},
                     custom_attrs={"data-notebook-cell": cell.id},
                 ),
                 rx.vstack(
@@ -192,11 +194,9 @@ def _html_block(document: rx.Var) -> rx.Component:
 
 
 def _image_block(output: rx.Var) -> rx.Component:
-    return rx.image(
+    """At its own size (a chart stays as matplotlib drew it), narrower when it must be."""
+    return rx.el.img(
         src=output.text,
         alt=output.label,
-        max_width="100%",
-        width="auto",
-        height="auto",
-        style={"background": "white"},
+        style={"maxWidth": "100%", "height": "auto", "background": "white"},
     )

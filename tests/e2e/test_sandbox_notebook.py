@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.harness import LIFECYCLE_TIMEOUT
+from tests.e2e.harness import LIFECYCLE_TIMEOUT, screenshot
 from tests.support.builders import make_project, make_sandbox, suffix, template_id, wait_for_status
 
 pytestmark = pytest.mark.e2e
@@ -59,7 +59,9 @@ def run(page: Page, index: int, code: str, *, shift_enter: bool = False):
     return box
 
 
-def test_cells_run_in_the_kernel(page: Page, interpreter: dict) -> None:
+def test_cells_run_in_the_kernel(
+    page: Page, interpreter: dict, pytestconfig: pytest.Config
+) -> None:
     open_notebook(page, interpreter)
 
     first = run(page, 0, 'print("hi")')
@@ -82,6 +84,7 @@ def test_cells_run_in_the_kernel(page: Page, interpreter: dict) -> None:
     expect(failing.get_by_role("alert")).to_contain_text("ZeroDivisionError: division by zero")
     traceback = failing.get_by_label("Traceback").inner_text()
     assert "return 1 / 0" in traceback and "\x1b" not in traceback and "[0;31m" not in traceback
+    screenshot(page, pytestconfig, "notebook-cells.png", full_page=True)
 
 
 def test_html_from_the_sandbox_runs_no_script(page: Page, interpreter: dict) -> None:
