@@ -314,9 +314,12 @@ class SandboxFilesystem:
             if size > self.max_write_bytes:
                 raise TooLarge(f"file is larger than {self.max_write_bytes} bytes")
             try:
-                await process.write(chunk)
+                async with asyncio.timeout(COMMAND_SECONDS):  # a sandbox that stops reading
+                    await process.write(chunk)
             except RuntimeFailure:  # the command ended: its exit code says why
                 return size
+            except TimeoutError:
+                raise RuntimeFailed(f"the sandbox stopped reading for {COMMAND_SECONDS} s") from None
         await process.close_stdin()
         return size
 
