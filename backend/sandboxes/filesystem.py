@@ -319,7 +319,8 @@ class SandboxFilesystem:
             except RuntimeFailure:  # the command ended: its exit code says why
                 return size
             except TimeoutError:
-                raise RuntimeFailed(f"the sandbox stopped reading for {COMMAND_SECONDS} s") from None
+                stalled = f"the sandbox stopped reading for {COMMAND_SECONDS} s"
+                raise RuntimeFailed(stalled) from None
         await process.close_stdin()
         return size
 
