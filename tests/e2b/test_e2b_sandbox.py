@@ -98,5 +98,7 @@ def test_the_default_template_is_e2bs_base(e2b_env: E2BProject, base_built: None
         assert sb.get_info().template_id == "base"
         result = sb.commands.run('echo "$(id -un) $HOME $(pwd)"; python3 -c "print(6*7)"')
         assert result.stdout == "user /home/user /home/user\n42\n"
+        sb.files.write("notes.txt", "mine")  # relative: in the home, which the user owns
+        assert sb.commands.run("cat /home/user/notes.txt && touch ~/.hidden").stdout == "mine"
     finally:
         sb.kill()
