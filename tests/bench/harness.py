@@ -111,8 +111,8 @@ class BenchServer:
             await self.until_running(sandbox)
         return sandboxes
 
-    async def until_running(self, sandbox: dict) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
+    async def until_running(self, sandbox: dict, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
         while True:
             response = await self.client.get(f"/v1/sandboxes/{sandbox['id']}")
             assert response.status_code == 200, response.text
@@ -120,7 +120,7 @@ class BenchServer:
             if status == "running":
                 return
             assert status not in SANDBOX_FAILED, f"sandbox {status}: {response.text}"
-            assert time.monotonic() < deadline, f"sandbox not running after {START_TIMEOUT} s"
+            assert time.monotonic() < deadline, f"sandbox not running after {timeout} s"
             await asyncio.sleep(0.01)
 
 
