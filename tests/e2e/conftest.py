@@ -38,11 +38,12 @@ ON_KUBERNETES = pytest.mark.parametrize("server", ["kubernetes"], indirect=True)
 
 @pytest.fixture(scope="session")
 def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, image_cache: Path
 ) -> Iterator[Server]:
     runtime = getattr(request, "param", "local")
     data_dir = tmp_path_factory.mktemp(f"mbox-data-{runtime}")
-    settings = {"MBOX_API_TOKEN": TOKEN}
+    # The session's image cache: a built-in's image (Code Interpreter) is built once a run.
+    settings = {"MBOX_API_TOKEN": TOKEN, "MBOX_IMAGE_DIR": str(image_cache)}
     if runtime == "kubernetes":
         settings |= kubernetes_settings(request.getfixturevalue("kube_cluster"), data_dir.parent)
     log = data_dir.parent / f"server-{runtime}.log"
