@@ -81,6 +81,7 @@ class LiveProcess:
         self._watchers: set[asyncio.Queue[Event | None]] = set()
         self.exit: Exit | None = None
         self.done = asyncio.Event()
+        self._hangup: asyncio.Future | None = None  # a terminal's close, once signalled
 
     @property
     def is_pty(self) -> bool:
@@ -111,7 +112,7 @@ class LiveProcess:
 
     def signal(self, signum: int) -> None:
         if self.is_pty:  # the terminal's whole session, as a hangup would
-            asyncio.get_running_loop().create_task(self._handle.close())  # type: ignore[union-attr]
+            self._hangup = asyncio.ensure_future(self._handle.close())  # type: ignore[union-attr]
         else:
             self._handle.signal(signum)  # type: ignore[union-attr]
 
