@@ -607,16 +607,17 @@ async def test_a_flooding_command_is_read_only_up_to_the_cap(world, box):
     """A command that never stops writing (an image may replace /bin/sh) is read up to
     the cap, then killed: the server never buffers more, nor waits on it."""
     flood = await world.runtime.exec(uuid.UUID(box["id"]), ["sh", "-c", "yes"])
-    started = time.monotonic()
-    output = await read_at_most(flood, 64 * 1024)
-    assert output is None
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(60):  # a flood runs forever: bounded only by the cap
+        assert await read_at_most(flood, 64 * 1024) is None
         await flood.wait()
-    assert time.monotonic() - started < 5
+    left = await world.runtime.exec(uuid.UUID(box["id"]), ["sh", "-c", "ps -eo args"])
+    assert b"yes" not in b"".join([chunk async for chunk in left.stdout()])  # killed, not left
 
 
 async def test_listening_ports_refuses_a_flood(world, box, monkeypatch):
+    """The cap ends it, not the time limit: with the limit out of the way, a flood still
+    gets its answer (none) in bounded time."""
     monkeypatch.setattr(previews.sandbox_files, "LISTENING", "yes 0000000000")
-    started = time.monotonic()
-    assert await previews.listening_ports(world.runtime, uuid.UUID(box["id"])) == frozenset()
-    assert time.monotonic() - started < previews.LISTENING_TIMEOUT / 2
+    monkeypatch.setattr(previews, "LISTENING_TIMEOUT", 600.0)
+    async with asyncio.timeout(60):
+        assert await previews.listening_ports(world.runtime, uuid.UUID(box["id"])) == frozenset()

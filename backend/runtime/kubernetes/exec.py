@@ -28,6 +28,7 @@ LAUNCHER = 'echo $$ > "$0"; cd "$1" || exit 126; shift; exec "$@"'
 EXIT_UNKNOWN = 255  # the stream ended without a status
 RESIZE_CHANNEL = 4
 STDIN_CHANNEL = 0
+KILL_SECONDS = 10.0  # for a signal's own exec to run
 # The process tree under a pid, from the kernel's children lists.
 KILL_TREE = (
     'tree() {{ echo "$1"; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do '
@@ -88,7 +89,11 @@ class PodProcess:
         return await asyncio.shield(self._exit)
 
     async def close(self) -> None:
-        """Stop reading: the connection closes (the command gets no more of our time)."""
+        """Stop reading: the connection closes (the command gets no more of our time).
+        A signal sent just before is delivered first (a `kill` exec of its own): closing
+        alone leaves a command that floods running in the pod, and its output coming."""
+        if self._killers:
+            await asyncio.wait(set(self._killers), timeout=KILL_SECONDS)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self._client.close)
 
