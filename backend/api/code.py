@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from backend.api.deps import Body, PrincipalDep, SandboxId, ServicesDep
 from backend.api.openapi import body, deleted, returns, returns_list, schema_only
+from backend.api.responses import PageLimit, page
 from backend.sessions.code_models import (
     DEFAULT_TIMEOUT_SECONDS,
     CodeContext,
@@ -96,10 +97,11 @@ def _line(event: dict[str, Any]) -> str:
 
 @router.get("/v1/sandboxes/{sandboxID}/code/contexts", responses=returns_list(CodeContext))
 async def list_contexts(
-    kernels: KernelsDep, principal: PrincipalDep, sandbox_id: SandboxId
+    kernels: KernelsDep, principal: PrincipalDep, sandbox_id: SandboxId, limit: PageLimit
 ) -> JSONResponse:
+    """The sandbox's kernel contexts (a sandbox keeps at most 16)."""
     contexts = await kernels.contexts(principal, sandbox_id)
-    return JSONResponse({"items": [CodeContext(**context).to_json() for context in contexts]})
+    return page([CodeContext(**context) for context in contexts], limit)
 
 
 @router.post(
