@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from urllib.parse import parse_qs
 
 from sqlmodel import Session
 from starlette.datastructures import Headers
@@ -158,8 +159,6 @@ def _user(headers: Headers, scope: Scope) -> str:
         except (binascii.Error, UnicodeDecodeError):
             return ""
         return decoded.partition(":")[0]
-    from urllib.parse import parse_qs
-
     query = parse_qs(scope.get("query_string", b"").decode(errors="replace"))
     return (query.get("username") or [DEFAULT_USER])[0] or DEFAULT_USER
 
