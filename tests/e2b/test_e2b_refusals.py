@@ -130,3 +130,18 @@ def test_a_quota_is_the_sdks_rate_limit_and_a_policy_its_refusal(
     with pytest.raises(SandboxException, match=r"403.*allowed"):
         Sandbox.create(template=project.template, timeout=60, **env)
     assert Sandbox.list(**env).next_items() == []
+
+
+def test_another_site_cannot_reach_a_sandboxs_envd(live: LiveServer) -> None:
+    """Naming a sandbox takes custom headers: a page elsewhere would need a preflight,
+    which gets no CORS grant, so the browser never sends the request."""
+    preflight = httpx.options(
+        f"{live.url}/process.Process/Start",
+        headers={
+            "Origin": "http://evil.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "e2b-sandbox-id,x-access-token,content-type",
+        },
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+    assert "access-control-allow-headers" not in preflight.headers
